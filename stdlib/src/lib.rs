@@ -66,6 +66,8 @@ pub enum Param {
     Type,
     /// A stack mode identifier: `perf`, `bpftrace`, `raw`.
     StackMode,
+    /// A bare identifier from a fixed set, as in `nsecs(boot)` or `pid(init)`.
+    Mode(&'static [&'static str]),
 }
 
 /// Where a builtin may be used: a bitmask of probe families.
