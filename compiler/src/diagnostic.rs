@@ -186,3 +186,65 @@ mod tests {
         assert_eq!(nearest("elephant", names), None);
     }
 }
+
+/// One diagnostic as a JSON object (for `-f json`): severity, message, file, the primary
+/// span as byte offsets and line/column (1-based), labels, notes and help.
+pub fn to_json(file_name: &str, source: &str, d: &Diagnostic) -> String {
+    let severity = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Note => "note",
+    };
+    let span = d.span();
+    let (line, column) = line_column(source, span.start as usize);
+    let labels: Vec<String> = d
+        .labels
+        .iter()
+        .map(|l| {
+            format!(
+                "{{\"start\":{},\"end\":{},\"primary\":{},\"message\":{}}}",
+                l.span.start,
+                l.span.end,
+                l.primary,
+                json_string(&l.message)
+            )
+        })
+        .collect();
+    let notes: Vec<String> = d.notes.iter().map(|n| json_string(n)).collect();
+    format!(
+        "{{\"type\":\"diagnostic\",\"severity\":\"{severity}\",\"message\":{},\"file\":{},\"line\":{line},\"column\":{column},\"start\":{},\"end\":{},\"labels\":[{}],\"notes\":[{}],\"help\":{}}}",
+        json_string(&d.message),
+        json_string(file_name),
+        span.start,
+        span.end,
+        labels.join(","),
+        notes.join(","),
+        d.help.as_deref().map_or("null".to_string(), json_string),
+    )
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// A JSON string literal.
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,10 +1,47 @@
 //! tracebound's compiler: script text in; diagnostics, a checked program and (later) a BPF
 //! object out. It is pure: it never makes a syscall. What it needs to know about the machine
 //! comes through a trait, so `--check` runs without root and tests use fixtures.
+//!
+//! The pipeline, one module each: `lex` → `parse` (→ `ast`) → `check` → (resolve, lower,
+//! codegen, object: later).
 
+pub mod ast;
+pub mod check;
 pub mod diagnostic;
 pub mod lex;
+pub mod parse;
+pub mod provider;
 pub mod span;
 
+pub use check::CheckOptions;
 pub use diagnostic::{Diagnostic, Severity};
 pub use span::Span;
+
+/// What `--check` reports.
+pub struct CheckResult {
+    /// Parse errors or check diagnostics, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many probes the script declares (0 when it did not parse).
+    pub probe_count: usize,
+}
+
+/// Parses and checks a script without any machine facts.
+pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
+    match parse::parse(source) {
+        Err(d) => CheckResult {
+            diagnostics: vec![d],
+            probe_count: 0,
+        },
+        Ok(program) => {
+            let probe_count = program
+                .items
+                .iter()
+                .filter(|i| matches!(i, ast::Item::Probe(_)))
+                .count();
+            CheckResult {
+                diagnostics: check::check(&program, options),
+                probe_count,
+            }
+        }
+    }
+}

@@ -77,11 +77,9 @@ impl<'a> Scanner<'a> {
             };
             let word = leading_word(&self.text[self.pos..]);
             match word {
-                "config" if self.char_after_word(word) == Some('=') => {
-                    self.code(Region::Braced)?
-                }
+                "config" if self.char_after_word(word) == Some('=') => self.code(Region::Braced)?,
                 "macro" | "fn" => self.code(Region::Braced)?,
-                "import" => self.code(Region::UntilSemi)?,
+                "import" | "let" => self.code(Region::UntilSemi)?,
                 "struct" | "union" | "enum" => self.code(Region::BracedThenSemi)?,
                 _ if starts_attach_point(c) => self.probe()?,
                 // Anything else is a syntax error; lex one code token so the parser can say
@@ -135,7 +133,10 @@ impl<'a> Scanner<'a> {
                     None => {
                         return Err(LexError {
                             kind: LexErrorKind::UnterminatedString,
-                            span: Span::new(i, self.text[i..].find('\n').map_or(bytes.len(), |n| i + n)),
+                            span: Span::new(
+                                i,
+                                self.text[i..].find('\n').map_or(bytes.len(), |n| i + n),
+                            ),
                         })
                     }
                 },
@@ -145,7 +146,8 @@ impl<'a> Scanner<'a> {
                 _ => i += 1,
             }
         }
-        self.out.push((start, Tok::AttachPoint(&self.text[start..i]), i));
+        self.out
+            .push((start, Tok::AttachPoint(&self.text[start..i]), i));
         self.pos = i;
         Ok(())
     }
@@ -189,7 +191,7 @@ impl<'a> Scanner<'a> {
                     finished = true;
                     Tok::Semi
                 }
-                Tok::LBrace | Tok::LParen | Tok::LBracket => {
+                Tok::LBrace | Tok::LParen | Tok::LBracket | Tok::MapKeys(_) => {
                     let c = match tok {
                         Tok::LBrace => '{',
                         Tok::LParen => '(',
@@ -371,7 +373,11 @@ mod tests {
         // Leak the preprocessed text so tokens can borrow it for the test's duration.
         let pre: &'static Preprocessed = Box::leak(Box::new(preprocess(src).unwrap()));
         let src: &'static str = Box::leak(src.to_string().into_boxed_str());
-        lex(pre, src).unwrap().into_iter().map(|(_, t, _)| t).collect()
+        lex(pre, src)
+            .unwrap()
+            .into_iter()
+            .map(|(_, t, _)| t)
+            .collect()
     }
 
     #[test]

@@ -16,7 +16,10 @@ const PREDEFINED: &[&str] = &["BPFTRACE_HAVE_BTF"];
 pub enum DirectiveKind {
     Shebang,
     Include(String),
-    Define { name: String, value: Span },
+    Define {
+        name: String,
+        value: Span,
+    },
     /// A function-like `#define F(x) ...`: accepted, never expanded.
     DefineFunction(String),
     Undef(String),
@@ -54,11 +57,12 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
     let mut defines: HashMap<String, Span> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut offset = 0;
+    let mut in_comment = false;
     for raw_line in source.split_inclusive('\n') {
         let start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\n', '\r']);
-        let active = stack.last().map_or(true, |f| f.active);
+        let active = stack.last().is_none_or(|f| f.active);
         let trimmed = line.trim_start();
         let lead = line.len() - trimmed.len();
         let span = Span::new(start, start + line.len());
@@ -70,7 +74,9 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
             blank(&mut text, span);
             continue;
         }
-        if !trimmed.starts_with('#') {
+        let starts_in_comment = in_comment;
+        in_comment = ends_in_comment(line, in_comment);
+        if starts_in_comment || !trimmed.starts_with('#') {
             if !active {
                 blank(&mut text, span);
             }
@@ -113,8 +119,8 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
                         "no `#if`, `#ifdef` or `#ifndef` is open here",
                     ));
                 };
-                let cond = word == "else"
-                    || eval_condition(rest_trimmed, &|n| is_defined(n, &defines));
+                let cond =
+                    word == "else" || eval_condition(rest_trimmed, &|n| is_defined(n, &defines));
                 frame.active = frame.parent && !frame.taken && cond;
                 frame.taken |= cond;
                 DirectiveKind::Conditional
@@ -192,6 +198,37 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
     })
 }
 
+/// Whether a `/* */` comment is still open at the end of `line`.
+fn ends_in_comment(line: &str, mut in_comment: bool) -> bool {
+    let bytes = line.as_bytes();
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let two = &bytes[i..(i + 2).min(bytes.len())];
+        if in_comment {
+            if two == b"*/" {
+                in_comment = false;
+                i += 1;
+            }
+        } else if in_string {
+            match bytes[i] {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if two == b"/*" {
+            in_comment = true;
+            i += 1;
+        } else if two == b"//" {
+            return false;
+        } else if bytes[i] == b'"' {
+            in_string = true;
+        }
+        i += 1;
+    }
+    in_comment
+}
+
 /// Replaces a line's bytes with spaces, keeping multi-byte characters' lengths.
 fn blank(text: &mut [u8], span: Span) {
     for b in &mut text[span.range()] {
@@ -211,7 +248,11 @@ fn eval_condition(cond: &str, defined: &dyn Fn(&str) -> bool) -> bool {
                 term = t.trim();
             }
             let value = if let Some(arg) = term.strip_prefix("defined") {
-                let name = arg.trim().trim_start_matches('(').trim_end_matches(')').trim();
+                let name = arg
+                    .trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .trim();
                 defined(name)
             } else {
                 term.parse::<i64>().map(|n| n != 0).unwrap_or(false)
@@ -241,6 +282,14 @@ mod tests {
         let p = preprocess(src).unwrap();
         assert!(!p.text.contains("struct"));
         assert!(p.text.contains("BEGIN"));
+    }
+
+    #[test]
+    fn hash_lines_inside_block_comments_are_comment_text() {
+        let src = "/*\n # not a directive\n */\nBEGIN {}";
+        let p = preprocess(src).unwrap();
+        assert!(p.directives.is_empty());
+        assert_eq!(p.text, src);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub enum Tok<'a> {
     PositionalCount,
     #[regex(r"@[A-Za-z0-9_]*", |lex| &lex.slice()[1..])]
     Map(&'a str),
+    /// `@name[`: a map followed directly by its keys. One token, so that `@m[k]` is never
+    /// read as indexing into the value of `@m`.
+    #[regex(r"@[A-Za-z0-9_]*\[", |lex| { let s = lex.slice(); &s[1..s.len() - 1] })]
+    MapKeys(&'a str),
 
     #[regex(r"[0-9][0-9A-Za-z_]*", integer)]
     Int(u64),
@@ -88,9 +92,10 @@ pub enum Tok<'a> {
     True,
     #[token("false")]
     False,
-    /// The type names bpftrace reserves: integer widths, `bool`, `string` and friends.
+    /// The type names bpftrace reserves: integer widths, `bool`, `string`, `buffer`, `inet`,
+    /// `void`. (`usym`, `ksym`, `strerror`, ... are types too, but also functions: identifiers.)
     #[regex(
-        r"bool|u?int(8|16|32|64)|string|buffer|inet|void|usym|ksym|timestamp|macaddr|cgroup_path|strerror|usize|isize",
+        r"bool|u?int(8|16|32|64)|string|buffer|inet|void",
         |lex| lex.slice()
     )]
     TypeName(&'a str),
@@ -232,7 +237,8 @@ pub fn parse_integer(text: &str) -> Result<u64, LexErrorKind> {
         (16, h)
     } else if let Some(b) = clean.strip_prefix("0b").or(clean.strip_prefix("0B")) {
         (2, b)
-    } else if clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|b| b.is_ascii_digit()) {
+    } else if clean.len() > 1 && clean.starts_with('0') && clean.bytes().all(|b| b.is_ascii_digit())
+    {
         (8, &clean[1..])
     } else {
         (10, clean.as_str())
@@ -278,7 +284,13 @@ fn string<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> Result<String, LexErrorKin
             '\\' => match unescape(&mut chars) {
                 Ok(ch) => out.push(ch),
                 Err(e) => {
-                    lex.bump(rest.len());
+                    // Point at the string up to and including the bad escape.
+                    lex.bump(
+                        chars
+                            .clone()
+                            .next()
+                            .map_or(rest.len(), |(j, _)| j.max(i + 2)),
+                    );
                     return Err(e);
                 }
             },
@@ -324,11 +336,11 @@ fn unescape(chars: &mut std::str::CharIndices) -> Result<char, LexErrorKind> {
         '\\' => '\\',
         '"' => '"',
         '\'' => '\'',
-        'x' => {
+        'x' | 'X' => {
             let mut value = 0u32;
             let mut n = 0;
-            let mut probe = chars.clone();
-            while let Some((_, d)) = probe.next() {
+            let probe = chars.clone();
+            for (_, d) in probe {
                 match d.to_digit(16) {
                     Some(v) if n < 2 => {
                         value = value * 16 + v;
@@ -369,6 +381,7 @@ impl Tok<'_> {
             Tok::Var(s) => format!("variable `${s}`"),
             Tok::Positional(n) => format!("positional parameter `${n}`"),
             Tok::Map(s) => format!("map `@{s}`"),
+            Tok::MapKeys(s) => format!("map `@{s}[`"),
             Tok::Int(n) => format!("integer `{n}`"),
             Tok::Str(_) => "a string".into(),
             Tok::Char(_) => "a character literal".into(),

@@ -1,0 +1,382 @@
+//! The syntax tree. Every node carries the byte span of the text it came from, so every later
+//! phase can point a diagnostic at what the user wrote. `print` turns a tree back into text
+//! that parses to the same tree (`-d ast`).
+
+mod print;
+
+pub use print::print_program;
+
+use crate::lex::Directive;
+use crate::span::Span;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    pub items: Vec<Item>,
+    /// Preprocessor lines, in order (not part of the tree proper; kept for `-d ast` notes).
+    pub directives: Vec<Directive>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Probe(Probe),
+    Config(Config),
+    Macro(Macro),
+    Function(Function),
+    Import(Import),
+    CDefinition(CDefinition),
+    MapDecl(MapDecl),
+}
+
+/// `let @name = lruhash(4096);` at the top level: a map with an explicit kind and size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDecl {
+    pub map: Ident,
+    pub kind: Ident,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub attach_points: Vec<AttachPoint>,
+    pub predicate: Option<Expr>,
+    pub body: Block,
+    /// `{ ... }` or the mission's `< ... >`.
+    pub angle_body: bool,
+    pub span: Span,
+}
+
+/// An attach point exactly as written; `parse::attach` splits it into provider and parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachPoint {
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub entries: Vec<ConfigEntry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigEntry {
+    pub key: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `macro name(params) { body }`: expanded at each call site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Macro {
+    pub name: Ident,
+    pub params: Vec<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// `fn name($a: type, ...): type { body }`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    pub name: Ident,
+    pub params: Vec<(Ident, TypeName)>,
+    pub returns: Option<TypeName>,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Import {
+    pub path: String,
+    pub span: Span,
+}
+
+/// A C `struct`/`union`/`enum` definition written in the script, as older tools do for
+/// kernels without BTF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CDefinition {
+    pub kind: Aggregate,
+    pub name: Ident,
+    pub body: CBody,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CBody {
+    /// A struct's or union's fields.
+    Fields(Vec<CField>),
+    /// An enum's enumerators, with their explicit values.
+    Enumerators(Vec<(Ident, Option<Expr>)>),
+}
+
+/// A field as written: its type's words (`unsigned`, `int`, `*`, `struct`, `x`) and its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CField {
+    pub type_words: Vec<String>,
+    pub name: Ident,
+    /// `[N]` after the name.
+    pub array: Option<u64>,
+    /// `: N` after the name.
+    pub bits: Option<u64>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    Struct,
+    Union,
+    Enum,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StmtKind {
+    Expr(Expr),
+    /// `target = value`, or `target op= value` when `op` is set.
+    Assign {
+        target: Expr,
+        op: Option<BinaryOp>,
+        value: Expr,
+    },
+    Let {
+        var: Ident,
+        ty: Option<TypeName>,
+        value: Option<Expr>,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        /// `else { }` is a `Block` statement; `else if` is an `If` statement.
+        otherwise: Option<Box<Stmt>>,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
+    Unroll {
+        count: Expr,
+        body: Block,
+    },
+    For {
+        var: Ident,
+        iter: ForIter,
+        body: Block,
+    },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Block(Block),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ForIter {
+    Map(Expr),
+    Range(Expr, Expr),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExprKind {
+    Int(u64),
+    Str(String),
+    Bool(bool),
+    /// A bare name: a builtin (`pid`, `comm`), an enum constant, a macro parameter.
+    Ident(String),
+    /// `$name`.
+    Var(String),
+    /// `$1`, `$2`, ...
+    Positional(u32),
+    /// `$#`.
+    PositionalCount,
+    /// `@name`, `@name[k]`, `@name[k1, k2]`; the name is empty for `@`.
+    Map {
+        name: Ident,
+        keys: Vec<Expr>,
+    },
+    Call {
+        name: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    /// `x++`, `--x` and friends.
+    Update {
+        target: Box<Expr>,
+        increment: bool,
+        prefix: bool,
+    },
+    Cast {
+        ty: TypeName,
+        expr: Box<Expr>,
+    },
+    /// `e.field` or `e->field`.
+    Field {
+        expr: Box<Expr>,
+        field: Ident,
+        arrow: bool,
+    },
+    Index {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// `t.0`.
+    TupleIndex {
+        expr: Box<Expr>,
+        index: u32,
+    },
+    Tuple(Vec<Expr>),
+    SizeofType(TypeName),
+    SizeofExpr(Box<Expr>),
+    Offsetof {
+        ty: TypeName,
+        field: Vec<Ident>,
+    },
+    /// `offsetof(*curtask, comm)`: the type is the expression's.
+    OffsetofExpr {
+        expr: Box<Expr>,
+        field: Vec<Ident>,
+    },
+    /// `if c { a } else { b }` used as a value; both branches are block expressions.
+    IfElse {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    /// `{ stmts; value }` used as a value.
+    Block {
+        block: Block,
+        value: Box<Expr>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+    BitNot,
+    Deref,
+    AddrOf,
+    Plus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Mul,
+    Div,
+    Rem,
+    Add,
+    Sub,
+    Shl,
+    Shr,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    BitAnd,
+    BitXor,
+    BitOr,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Mul => "*",
+            Div => "/",
+            Rem => "%",
+            Add => "+",
+            Sub => "-",
+            Shl => "<<",
+            Shr => ">>",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            Eq => "==",
+            Ne => "!=",
+            BitAnd => "&",
+            BitXor => "^",
+            BitOr => "|",
+            And => "&&",
+            Or => "||",
+        }
+    }
+}
+
+impl UnaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "-",
+            UnaryOp::Not => "!",
+            UnaryOp::BitNot => "~",
+            UnaryOp::Deref => "*",
+            UnaryOp::AddrOf => "&",
+            UnaryOp::Plus => "+",
+        }
+    }
+}
+
+/// A type as written in a cast, `let`, `sizeof` or `offsetof`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeName {
+    pub base: TypeBase,
+    /// How many `*` follow.
+    pub pointers: u32,
+    /// `[N]` or `[]` after the type, as in `(int8[4])`.
+    pub array: Option<ArraySize>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArraySize {
+    Fixed(u64),
+    /// `[]`: the size comes from the value, as in `(int8[])"abc"`.
+    Inferred,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeBase {
+    /// `uint32`, `string`, `bool`, ...
+    Builtin(String),
+    Aggregate(Aggregate, String),
+    /// A typedef name, allowed where it cannot be mistaken for a value (`let`, `fn`).
+    Named(String),
+}
