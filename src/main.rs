@@ -1,1 +1,159 @@
-fn main() {}
+//! The `tracebound` command: parse the command line, then hand the script to the compiler
+//! (and, once it exists, the runtime). Exit codes are stable, for runbook CI:
+//! 0 success, 1 a diagnostic in the script or a usage error, 2 an internal failure.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use tracebound_compiler::{diagnostic, CheckOptions};
+
+/// A bpftrace-compatible tracer that costs every probe before attaching it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracebound",
+    version,
+    after_help = "Examples:\n  tracebound --check -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound --check runbook.bt\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'"
+)]
+struct Cli {
+    /// Program text (may be repeated; the parts are joined with newlines).
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    program: Vec<String>,
+
+    /// Check the script without a kernel: syntax, names, arities and types that do not depend
+    /// on the machine. Needs no root. Prints one line and exits 0 when the script is fine.
+    #[arg(long)]
+    check: bool,
+
+    /// Allow destructive functions: system, signal, override.
+    #[arg(long = "unsafe")]
+    unsafe_allowed: bool,
+
+    /// Print a compiler stage and exit: `ast` (the parsed tree, as script text).
+    #[arg(short = 'd', value_name = "STAGE")]
+    debug: Option<DebugStage>,
+
+    /// Output format of diagnostics and results.
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    format: Format,
+
+    /// Script file (`-` for standard input) followed by positional parameters `$1`, `$2`, ...
+    /// With `-e`, every argument is a positional parameter.
+    #[arg(value_name = "FILE | ARGS", trailing_var_arg = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DebugStage {
+    Ast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (name, source, positional) = match read_script(&cli) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("tracebound: {message}");
+            return ExitCode::from(1);
+        }
+    };
+
+    if let Some(DebugStage::Ast) = cli.debug {
+        return match tracebound_compiler::parse::parse(&source) {
+            Ok(program) => {
+                print!("{}", tracebound_compiler::ast::print_program(&program));
+                ExitCode::SUCCESS
+            }
+            Err(d) => report(&cli, &name, &source, &[d]),
+        };
+    }
+
+    let options = CheckOptions {
+        positional_count: (!positional.is_empty() || !cli.check).then_some(positional.len()),
+        unsafe_allowed: cli.unsafe_allowed,
+    };
+    let result = tracebound_compiler::check_source(&source, &options);
+    let failed = result.diagnostics.iter().any(|d| d.is_error());
+    let code = report(&cli, &name, &source, &result.diagnostics);
+    if failed {
+        return code;
+    }
+    if cli.check {
+        if cli.format == Format::Json {
+            println!(
+                "{{\"ok\":true,\"file\":{},\"probes\":{}}}",
+                json_string(&name),
+                result.probe_count
+            );
+        } else {
+            println!("{name}: OK ({} probes)", result.probe_count);
+        }
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "tracebound: running scripts needs the code generator and runtime, which are not built yet; \
+         use --check to verify a script"
+    );
+    ExitCode::from(1)
+}
+
+/// Prints diagnostics (text to stderr, or JSON lines to stdout) and returns the exit code.
+fn report(cli: &Cli, name: &str, source: &str, diagnostics: &[diagnostic::Diagnostic]) -> ExitCode {
+    if diagnostics.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    if cli.format == Format::Json {
+        for d in diagnostics {
+            println!("{}", diagnostic::to_json(name, source, d));
+        }
+    } else {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", diagnostic::render(name, source, diagnostics, color));
+    }
+    if diagnostics.iter().any(|d| d.is_error()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Returns (display name, text, positional parameters).
+fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
+    if !cli.program.is_empty() {
+        return Ok((
+            "<command line>".to_string(),
+            cli.program.join("\n"),
+            cli.args.clone(),
+        ));
+    }
+    let Some((file, rest)) = cli.args.split_first() else {
+        return Err(
+            "no program given: use -e 'PROGRAM', a script file, or - for standard input".into(),
+        );
+    };
+    let text = if file == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("reading standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?
+    };
+    let name = if file == "-" {
+        "<stdin>".to_string()
+    } else {
+        file.clone()
+    };
+    Ok((name, text, rest.to_vec()))
+}
+
+fn json_string(s: &str) -> String {
+    diagnostic::json_string(s)
+}

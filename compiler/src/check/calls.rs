@@ -1,0 +1,328 @@
+//! Calls checked against the standard library's table (and the script's own macros and
+//! functions): the name exists, the arity fits, compile-time arguments are literals, maps are
+//! passed where maps are wanted, formats match their arguments, unsafe functions need
+//! `--unsafe`, and aggregations stand only on the right of a map assignment.
+
+use tracebound_stdlib::{self as stdlib, Builtin, Kind, Param, Ty};
+
+use super::format::conversions;
+use super::{shape_of, Checker, Shape};
+use crate::ast::*;
+use crate::diagnostic::{nearest, Diagnostic};
+use crate::span::Span;
+
+const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
+
+impl Checker<'_> {
+    pub(crate) fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Shape {
+        if let Some(m) = self.macros.get(name.name.as_str()).copied() {
+            self.user_arity(name, m.params.len(), args.len(), span, "macro");
+            for a in args {
+                if !matches!(&a.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
+                    self.expr(a);
+                }
+            }
+            return Shape::Unknown;
+        }
+        if let Some(f) = self.functions.get(name.name.as_str()).copied() {
+            self.user_arity(name, f.params.len(), args.len(), span, "function");
+            for a in args {
+                self.expr(a);
+            }
+            return Shape::Unknown;
+        }
+        let Some(b) = stdlib::lookup(&name.name) else {
+            let mut d = Diagnostic::error(
+                format!("unknown function `{}`", name.name),
+                name.span,
+                "not a function",
+            );
+            let candidates = stdlib::BUILTINS
+                .iter()
+                .filter(|b| b.kind != Kind::Variable)
+                .map(|b| b.name)
+                .chain(self.macros.keys().copied())
+                .chain(self.functions.keys().copied());
+            if let Some(s) = nearest(&name.name, candidates) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            self.diags.push(d);
+            for a in args {
+                self.expr(a);
+            }
+            return Shape::Unknown;
+        };
+        if b.kind == Kind::Aggregation {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{}()` can only be assigned to a map", b.name),
+                    span,
+                    "aggregations live in maps",
+                )
+                .with_help(format!(
+                    "write `@name = {}(...)` or `@name[key] = {}(...)`",
+                    b.name, b.name
+                )),
+            );
+        }
+        self.call_args(b, name, args, span);
+        shape_of(b.returns)
+    }
+
+    fn user_arity(&mut self, name: &Ident, want: usize, got: usize, span: Span, what: &str) {
+        if want != got {
+            self.diags.push(Diagnostic::error(
+                format!(
+                    "{what} `{}` takes {} but {} given",
+                    name.name,
+                    plural(want, "argument"),
+                    were(got)
+                ),
+                span,
+                "wrong number of arguments",
+            ));
+        }
+    }
+
+    /// Checks a builtin's arguments against its signature.
+    pub(crate) fn call_args(
+        &mut self,
+        b: &'static Builtin,
+        name: &Ident,
+        args: &[Expr],
+        span: Span,
+    ) {
+        if b.unsafe_only && !self.options.unsafe_allowed {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{}` is destructive and needs --unsafe", b.name),
+                    name.span,
+                    "not allowed without --unsafe",
+                )
+                .with_help("run with --unsafe if you mean it"),
+            );
+        }
+        self.context_rule(b, name.span);
+        // bpftrace before 0.22 deleted several keys at once: `delete(@a[1], @a[2])`.
+        let old_multi_delete = b.name == "delete"
+            && args.len() > 1
+            && args
+                .iter()
+                .all(|a| matches!(&a.kind, ExprKind::Map { keys, .. } if !keys.is_empty()));
+        if old_multi_delete {
+            for a in args {
+                self.map_use(a, None);
+            }
+            return;
+        }
+        let max = b.max_args();
+        if args.len() < b.required || max.is_some_and(|m| args.len() > m) {
+            let expected = match max {
+                None => format!("at least {}", plural(b.required, "argument")),
+                Some(m) if m == b.required => plural(m, "argument"),
+                Some(m) if m == b.required + 1 => format!("{} or {m} arguments", b.required),
+                Some(m) => format!("{} to {m} arguments", b.required),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    format!(
+                        "`{}` takes {expected} but {} given",
+                        b.name,
+                        were(args.len())
+                    ),
+                    span,
+                    "wrong number of arguments",
+                )
+                .with_note(format!("{}: {}", b.name, b.doc)),
+            );
+        }
+        let whole_map_ok = matches!(b.name, "print" | "len" | "clear" | "zero");
+        for (i, arg) in args.iter().enumerate() {
+            match b.params.get(i) {
+                None => self.expr(arg),
+                Some(Param::Value(ty)) => {
+                    if i == 0 && whole_map_ok && is_bare_map(arg) {
+                        self.whole_map(arg);
+                        continue;
+                    }
+                    let shape = self.expr_shape(arg);
+                    if *ty == Ty::Int && shape == Shape::Str {
+                        self.diags.push(Diagnostic::error(
+                            format!("`{}` wants an integer here", b.name),
+                            arg.span,
+                            "this is a string",
+                        ));
+                    }
+                }
+                Some(Param::Literal) => {
+                    if !matches!(arg.kind, ExprKind::Str(_)) && !self.is_macro_name(arg) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                format!(
+                                    "argument {} of `{}` must be a string literal",
+                                    i + 1,
+                                    b.name
+                                ),
+                                arg.span,
+                                "not known when compiling",
+                            )
+                            .with_help("write the text in double quotes here"),
+                        );
+                        self.expr(arg);
+                    }
+                }
+                Some(Param::IntLiteral) => {
+                    if !is_int_constant(arg) && !self.is_macro_name(arg) {
+                        self.diags.push(Diagnostic::error(
+                            format!(
+                                "argument {} of `{}` must be an integer literal",
+                                i + 1,
+                                b.name
+                            ),
+                            arg.span,
+                            "not known when compiling",
+                        ));
+                        self.expr(arg);
+                    }
+                }
+                Some(Param::Map) => {
+                    if is_bare_map(arg) {
+                        self.whole_map(arg);
+                    } else {
+                        self.diags.push(
+                            Diagnostic::error(
+                                format!("`{}` takes a whole map", b.name),
+                                arg.span,
+                                "not a map",
+                            )
+                            .with_help(format!("write `{}(@name)`", b.name)),
+                        );
+                    }
+                }
+                Some(Param::MapElement) => {
+                    if !matches!(arg.kind, ExprKind::Map { .. }) {
+                        self.diags.push(Diagnostic::error(
+                            format!("`{}` takes a map", b.name),
+                            arg.span,
+                            "not a map",
+                        ));
+                    } else if args.len() == 1 {
+                        self.map_use(arg, None);
+                    } else {
+                        self.whole_map(arg);
+                    }
+                }
+                Some(Param::StackMode) => self.word_arg(b, arg, STACK_MODES, true),
+                Some(Param::Mode(words)) => self.word_arg(b, arg, words, false),
+                Some(Param::Type) => {}
+            }
+        }
+        self.format_args(b, args);
+    }
+
+    /// An argument that is one of a fixed set of words (`perf`, `boot`), or a frame count.
+    fn word_arg(&mut self, b: &Builtin, arg: &Expr, words: &[&str], int_ok: bool) {
+        match &arg.kind {
+            ExprKind::Ident(w) if words.contains(&w.as_str()) => {}
+            ExprKind::Int(_) if int_ok => {}
+            ExprKind::Ident(w) => {
+                let mut d = Diagnostic::error(
+                    format!("`{w}` is not a mode of `{}`", b.name),
+                    arg.span,
+                    format!("expected one of {}", words.join(", ")),
+                );
+                if let Some(s) = nearest(w, words.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                self.diags.push(d);
+            }
+            _ => self.diags.push(Diagnostic::error(
+                format!("`{}` takes a mode word here", b.name),
+                arg.span,
+                format!("expected one of {}", words.join(", ")),
+            )),
+        }
+    }
+
+    /// printf-like functions: the format's conversions match the arguments given.
+    fn format_args(&mut self, b: &Builtin, args: &[Expr]) {
+        if !b.variadic || b.params.first() != Some(&Param::Literal) {
+            return;
+        }
+        let Some(Expr {
+            kind: ExprKind::Str(format),
+            span,
+        }) = args.first()
+        else {
+            return;
+        };
+        match conversions(format) {
+            Err(e) => self.diags.push(Diagnostic::error(
+                format!("bad format string for `{}`: {}", b.name, e.message),
+                *span,
+                "in this format",
+            )),
+            Ok(convs) if convs.len() != args.len() - 1 => {
+                let given = args.len() - 1;
+                let mut d = Diagnostic::error(
+                    format!(
+                        "`{}` format has {} but {} given",
+                        b.name,
+                        plural(convs.len(), "conversion"),
+                        were(given)
+                    ),
+                    *span,
+                    format!("{} here", plural(convs.len(), "conversion")),
+                );
+                if given > convs.len() {
+                    let extra = args[convs.len() + 1].span.to(args[given].span);
+                    d = d.with_label(extra, "not used by the format");
+                    d = d.with_help("add a conversion such as %d or %s for each argument");
+                } else {
+                    d = d.with_help(
+                        "pass one argument for each conversion (write %% for a literal %)",
+                    );
+                }
+                self.diags.push(d);
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+fn is_bare_map(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Map { keys, .. } if keys.is_empty())
+}
+
+/// Integers known when compiling: literals, negated literals, `$1` (fixed at start-up) and
+/// `#define`d or enum constants.
+fn is_int_constant(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Positional(_) => true,
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => is_int_constant(expr),
+        ExprKind::Binary { lhs, rhs, .. } => is_int_constant(lhs) && is_int_constant(rhs),
+        ExprKind::Ident(n) => n
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+        _ => false,
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn were(n: usize) -> String {
+    if n == 1 {
+        "1 was".to_string()
+    } else {
+        format!("{n} were")
+    }
+}

@@ -1,0 +1,911 @@
+//! Checks that need no kernel: attach point shapes, names (builtins, functions, macros,
+//! variables, positional parameters), arities, map key and value consistency, and the value
+//! types that are known from the text alone. This is what `--check` runs; the resolver adds
+//! what needs machine facts (tracepoint formats, BTF, symbols).
+
+mod attach;
+mod calls;
+pub mod format;
+
+use std::collections::{HashMap, HashSet};
+
+use tracebound_stdlib::{self as stdlib, Contexts, Kind};
+
+use crate::ast::*;
+use crate::diagnostic::{nearest, Diagnostic};
+use crate::span::Span;
+
+/// What the caller knows that the text does not say.
+#[derive(Clone, Debug, Default)]
+pub struct CheckOptions {
+    /// How many positional parameters were given; `None` when unknown (`--check` without
+    /// arguments), in which case `$N` is not checked against a count.
+    pub positional_count: Option<usize>,
+    /// `--unsafe` was given: destructive functions (system, signal, override) are allowed.
+    pub unsafe_allowed: bool,
+}
+
+/// The value shapes known from the text alone. Anything else is `Unknown` and not checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Int,
+    Str,
+    Tuple(usize),
+    Unknown,
+}
+
+impl Shape {
+    fn describe(self) -> String {
+        match self {
+            Shape::Int => "an integer".into(),
+            Shape::Str => "a string".into(),
+            Shape::Tuple(n) => format!("a tuple of {n}"),
+            Shape::Unknown => "a value".into(),
+        }
+    }
+
+    /// Two known shapes that cannot share a variable or a map.
+    fn conflicts_with(self, other: Shape) -> bool {
+        self != Shape::Unknown && other != Shape::Unknown && self != other
+    }
+}
+
+/// The configuration keys bpftrace knows.
+const CONFIG_KEYS: &[&str] = &[
+    "cache_user_symbols",
+    "cpp_demangle",
+    "lazy_symbolication",
+    "license",
+    "log_size",
+    "max_bpf_progs",
+    "max_cat_bytes",
+    "max_map_keys",
+    "max_probes",
+    "max_strlen",
+    "missing_probes",
+    "on_stack_limit",
+    "perf_rb_pages",
+    "show_debug_info",
+    "stack_mode",
+    "str_trunc_trailer",
+    "print_maps_on_exit",
+    "unstable_tseries",
+    "unstable_dw_ustack",
+    "max_ast_nodes",
+    "max_type_res_iterations",
+    "max_duration",
+    "budget",
+];
+
+struct MapInfo {
+    /// Key arity (a tuple key of n counts as n) and where it was first seen.
+    keys: Option<(usize, Span)>,
+    /// Aggregation name or value shape, and where it was first assigned.
+    aggregation: Option<(&'static str, Span)>,
+    value: Option<(Shape, Span)>,
+}
+
+/// What an assignment puts into a map: an aggregation, or a value of some shape.
+pub(crate) struct Assigned {
+    aggregation: Option<(&'static str, Span)>,
+    shape: Shape,
+    span: Span,
+}
+
+struct VarInfo {
+    shape: Shape,
+    span: Span,
+}
+
+pub(crate) struct Checker<'p> {
+    pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) options: &'p CheckOptions,
+    pub(crate) macros: HashMap<&'p str, &'p Macro>,
+    pub(crate) functions: HashMap<&'p str, &'p Function>,
+    maps: HashMap<String, MapInfo>,
+    vars: HashMap<String, VarInfo>,
+    /// What the probe being checked can see; `None` inside macros and functions, whose
+    /// bodies are checked where they are used.
+    contexts: Option<Contexts>,
+    /// Bare names bound in the current macro body.
+    macro_names: HashSet<String>,
+    /// Enumerators of enums defined in the script.
+    enumerators: HashSet<&'p str>,
+    loops: usize,
+}
+
+/// Runs every check; returns warnings and errors in source order.
+pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
+    let mut c = Checker {
+        diags: Vec::new(),
+        options,
+        macros: HashMap::new(),
+        functions: HashMap::new(),
+        maps: HashMap::new(),
+        vars: HashMap::new(),
+        contexts: None,
+        macro_names: HashSet::new(),
+        enumerators: HashSet::new(),
+        loops: 0,
+    };
+    for item in &program.items {
+        match item {
+            Item::Macro(m) => {
+                c.define_once(
+                    &m.name,
+                    c.macros.contains_key(m.name.name.as_str()),
+                    "macro",
+                );
+                c.macros.insert(&m.name.name, m);
+            }
+            Item::Function(f) => {
+                c.define_once(
+                    &f.name,
+                    c.functions.contains_key(f.name.name.as_str()),
+                    "function",
+                );
+                c.functions.insert(&f.name.name, f);
+            }
+            Item::CDefinition(CDefinition {
+                body: CBody::Enumerators(values),
+                ..
+            }) => c
+                .enumerators
+                .extend(values.iter().map(|(n, _)| n.name.as_str())),
+            _ => {}
+        }
+    }
+    let mut saw_probe = false;
+    for item in &program.items {
+        match item {
+            Item::Probe(p) => {
+                saw_probe = true;
+                c.probe(p);
+            }
+            Item::Config(cfg) => c.config(cfg),
+            Item::Macro(m) => c.macro_body(m),
+            Item::Function(f) => c.function_body(f),
+            Item::MapDecl(m) => c.map_decl(m),
+            Item::Import(_) | Item::CDefinition(_) => {}
+        }
+    }
+    if !saw_probe {
+        let end = program
+            .items
+            .last()
+            .map_or(Span::default(), |i| item_span(i).after());
+        c.diags.push(
+            Diagnostic::error("the script has no probes", end, "nothing to attach")
+                .with_help("add a probe, e.g. `BEGIN { printf(\"hello\\n\"); }`"),
+        );
+    }
+    c.diags.sort_by_key(|d| d.span().start);
+    c.diags
+}
+
+fn item_span(item: &Item) -> Span {
+    match item {
+        Item::Probe(p) => p.span,
+        Item::Config(c) => c.span,
+        Item::Macro(m) => m.span,
+        Item::Function(f) => f.span,
+        Item::Import(i) => i.span,
+        Item::CDefinition(d) => d.span,
+        Item::MapDecl(m) => m.span,
+    }
+}
+
+/// The arity of a key list: `@m[a, b]` and `@m[(a, b)]` both have two.
+fn key_arity(keys: &[Expr]) -> usize {
+    match keys {
+        [Expr {
+            kind: ExprKind::Tuple(items),
+            ..
+        }] => items.len(),
+        keys => keys.len(),
+    }
+}
+
+impl<'p> Checker<'p> {
+    fn define_once(&mut self, name: &Ident, exists: bool, what: &str) {
+        if exists {
+            self.diags.push(Diagnostic::error(
+                format!("{what} `{}` is defined twice", name.name),
+                name.span,
+                "second definition",
+            ));
+        }
+    }
+
+    fn config(&mut self, cfg: &Config) {
+        for entry in &cfg.entries {
+            let key = entry.key.name.to_ascii_lowercase();
+            let key = key.strip_prefix("bpftrace_").unwrap_or(&key);
+            if !CONFIG_KEYS.contains(&key) {
+                let mut d = Diagnostic::error(
+                    format!("unknown config key `{}`", entry.key.name),
+                    entry.key.span,
+                    "not a configuration setting",
+                );
+                if let Some(s) = nearest(key, CONFIG_KEYS.iter().copied()) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                self.diags.push(d);
+            }
+            if !matches!(
+                entry.value.kind,
+                ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Ident(_) | ExprKind::Bool(_)
+            ) {
+                self.diags.push(Diagnostic::error(
+                    "config values are constants",
+                    entry.value.span,
+                    "expected a number, a string, a word or true/false",
+                ));
+            }
+        }
+    }
+
+    fn map_decl(&mut self, m: &MapDecl) {
+        const KINDS: &[&str] = &[
+            "hash",
+            "lruhash",
+            "percpuhash",
+            "percpulruhash",
+            "percpuarray",
+        ];
+        if !KINDS.contains(&m.kind.name.as_str()) {
+            let mut d = Diagnostic::error(
+                format!("unknown map kind `{}`", m.kind.name),
+                m.kind.span,
+                "not a map kind",
+            );
+            d = match nearest(&m.kind.name, KINDS.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_note(format!("map kinds: {}", KINDS.join(", "))),
+            };
+            self.diags.push(d);
+        }
+        if !matches!(
+            m.args.as_slice(),
+            [Expr {
+                kind: ExprKind::Int(_),
+                ..
+            }]
+        ) {
+            self.diags.push(
+                Diagnostic::error(
+                    "a map declaration takes its size",
+                    m.span,
+                    "expected one number",
+                )
+                .with_help(format!(
+                    "write `let @{} = {}(4096);`",
+                    m.map.name, m.kind.name
+                )),
+            );
+        }
+    }
+
+    fn probe(&mut self, probe: &Probe) {
+        let mut contexts = Contexts(0);
+        for ap in &probe.attach_points {
+            match attach::check_attach_point(ap, &mut self.diags) {
+                Some(p) => contexts = contexts.union(p.contexts),
+                None => contexts = Contexts::ANY,
+            }
+        }
+        self.contexts = Some(contexts);
+        self.vars.clear();
+        if let Some(pred) = &probe.predicate {
+            self.expr(pred);
+        }
+        self.block(&probe.body);
+        self.contexts = None;
+    }
+
+    fn macro_body(&mut self, m: &'p Macro) {
+        self.vars.clear();
+        self.macro_names.clear();
+        for p in &m.params {
+            match &p.kind {
+                ExprKind::Var(v) => self.bind(v, Shape::Unknown, p.span),
+                ExprKind::Ident(n) => {
+                    self.macro_names.insert(n.clone());
+                }
+                ExprKind::Map { keys, .. } if keys.is_empty() => {}
+                _ => self.diags.push(Diagnostic::error(
+                    "macro parameters are `$variable`, `@map` or a bare name",
+                    p.span,
+                    "not a parameter",
+                )),
+            }
+        }
+        self.block(&m.body);
+        self.macro_names.clear();
+    }
+
+    fn function_body(&mut self, f: &Function) {
+        self.vars.clear();
+        for (name, _) in &f.params {
+            self.bind(&name.name, Shape::Unknown, name.span);
+        }
+        self.block(&f.body);
+    }
+
+    fn bind(&mut self, name: &str, shape: Shape, span: Span) {
+        self.vars.insert(name.to_string(), VarInfo { shape, span });
+    }
+
+    fn block(&mut self, block: &Block) {
+        for s in &block.stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) {
+        match &stmt.kind {
+            StmtKind::Expr(e) => self.expr(e),
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::Let { var, value, .. } => {
+                let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
+                self.bind(&var.name, shape, var.span);
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.block(then);
+                if let Some(o) = otherwise {
+                    self.stmt(o);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.loop_body(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                if !matches!(count.kind, ExprKind::Int(_) | ExprKind::Positional(_)) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unroll needs a constant count",
+                            count.span,
+                            "not a constant",
+                        )
+                        .with_help("write a number, as in `unroll(5) { ... }`"),
+                    );
+                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
+                    self.diags.push(Diagnostic::error(
+                        "unroll count must be between 1 and 100",
+                        count.span,
+                        "out of range",
+                    ));
+                }
+                self.block(body);
+            }
+            StmtKind::For { var, iter, body } => {
+                let shape = match iter {
+                    ForIter::Map(m) => {
+                        if !matches!(&m.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "`for` iterates over a map or a range",
+                                    m.span,
+                                    "not a map",
+                                )
+                                .with_help("write `for ($kv : @map)` or `for ($i : 0..10)`"),
+                            );
+                        } else {
+                            self.whole_map(m);
+                        }
+                        Shape::Tuple(2)
+                    }
+                    ForIter::Range(a, b) => {
+                        self.expr(a);
+                        self.expr(b);
+                        Shape::Int
+                    }
+                };
+                self.bind(&var.name, shape, var.span);
+                self.loop_body(body);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if matches!(stmt.kind, StmtKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    self.diags.push(Diagnostic::error(
+                        format!("`{word}` outside of a loop"),
+                        stmt.span,
+                        "not inside `while` or `for`",
+                    ));
+                }
+            }
+            StmtKind::Return(v) => {
+                if let Some(v) = v {
+                    self.expr(v);
+                }
+            }
+            StmtKind::Block(b) => self.block(b),
+        }
+    }
+
+    fn loop_body(&mut self, body: &Block) {
+        self.loops += 1;
+        self.block(body);
+        self.loops -= 1;
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) {
+        // `@m = count()` is the only place an aggregation may stand.
+        let aggregation = match &value.kind {
+            ExprKind::Call { name, args } if op.is_none() => stdlib::lookup(&name.name)
+                .filter(|b| {
+                    b.kind == Kind::Aggregation && !self.macros.contains_key(name.name.as_str())
+                })
+                .map(|b| (b, name, args)),
+            _ => None,
+        };
+        let shape = match aggregation {
+            Some((b, name, args)) => {
+                self.call_args(b, name, args, value.span);
+                Shape::Unknown
+            }
+            None => self.value(value),
+        };
+        match &target.kind {
+            ExprKind::Var(name) => {
+                if op.is_some() {
+                    self.read_var(name, target.span);
+                }
+                let shape = if op.is_some() { Shape::Int } else { shape };
+                match self.vars.get(name) {
+                    Some(info) if info.shape.conflicts_with(shape) => {
+                        let d = Diagnostic::error(
+                            format!("type mismatch for `${name}`"),
+                            value.span,
+                            format!("this is {}", shape.describe()),
+                        )
+                        .with_label(
+                            info.span,
+                            format!("`${name}` holds {} from here", info.shape.describe()),
+                        )
+                        .with_help(
+                            "a variable keeps one type; use another variable for this value",
+                        );
+                        self.diags.push(d);
+                    }
+                    Some(_) => {}
+                    None => self.bind(name, shape, target.span),
+                }
+            }
+            ExprKind::Map { .. } => {
+                let agg = aggregation.map(|(b, _, _)| (b.name, value.span));
+                let shape = if op.is_some() { Shape::Int } else { shape };
+                self.map_use(
+                    target,
+                    Some(Assigned {
+                        aggregation: agg,
+                        shape,
+                        span: value.span,
+                    }),
+                );
+            }
+            ExprKind::Ident(_) => {} // `_ = expr;`
+            _ => self.expr(target),
+        }
+    }
+
+    /// A use of a whole map (`for`, `print(@m)`, `clear(@m)`): says nothing about its keys.
+    pub(crate) fn whole_map(&mut self, map: &Expr) {
+        if let ExprKind::Map { name, .. } = &map.kind {
+            self.maps.entry(name.name.clone()).or_insert(MapInfo {
+                keys: None,
+                aggregation: None,
+                value: None,
+            });
+        }
+    }
+
+    /// Records a use of a map: its key arity, and for assignments its value.
+    pub(crate) fn map_use(&mut self, map: &Expr, assigned: Option<Assigned>) {
+        let ExprKind::Map { name, keys } = &map.kind else {
+            return;
+        };
+        let shapes: Vec<Shape> = keys.iter().map(|k| self.expr_shape(k)).collect();
+        let display = if name.name.is_empty() {
+            "@".to_string()
+        } else {
+            format!("@{}", name.name)
+        };
+        let info = self.maps.entry(name.name.clone()).or_insert(MapInfo {
+            keys: None,
+            aggregation: None,
+            value: None,
+        });
+        let arity = match shapes.as_slice() {
+            [Shape::Tuple(n)] => *n,
+            _ => key_arity(keys),
+        };
+        let mut diags = Vec::new();
+        match info.keys {
+            Some((n, first)) if n != arity => {
+                let describe = |n: usize| match n {
+                    0 => "no key".to_string(),
+                    1 => "1 key".to_string(),
+                    n => format!("{n} keys"),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        format!("map `{display}` is used with different numbers of keys"),
+                        map.span,
+                        format!("used with {} here", describe(arity)),
+                    )
+                    .with_label(first, format!("first used with {} here", describe(n)))
+                    .with_help("use the same keys everywhere, e.g. always `@m[pid, comm]`"),
+                );
+            }
+            Some(_) => {}
+            None => info.keys = Some((arity, map.span)),
+        }
+        if let Some(Assigned {
+            aggregation: agg,
+            shape,
+            span,
+        }) = assigned
+        {
+            match (agg, info.aggregation, info.value) {
+                (Some((new, _)), Some((old, old_span)), _) if new != old => diags.push(
+                    Diagnostic::error(
+                        format!("map `{display}` is assigned {new}() but already holds {old}()"),
+                        span,
+                        format!("{new}() here"),
+                    )
+                    .with_label(old_span, format!("{old}() here")),
+                ),
+                (Some((new, _)), None, Some((_, old_span))) | (None, Some((new, old_span)), _)
+                    if agg.is_none() != info.aggregation.is_none() =>
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            format!("map `{display}` mixes an aggregation with plain values"),
+                            span,
+                            "assigned here",
+                        )
+                        .with_label(
+                            old_span,
+                            format!("{new}() and plain values cannot share a map"),
+                        ),
+                    )
+                }
+                (None, None, Some((old, old_span))) if old.conflicts_with(shape) => diags.push(
+                    Diagnostic::error(
+                        format!("type mismatch for map `{display}`"),
+                        span,
+                        format!("this is {}", shape.describe()),
+                    )
+                    .with_label(
+                        old_span,
+                        format!("`{display}` holds {} from here", old.describe()),
+                    ),
+                ),
+                _ => {}
+            }
+            if let Some(a) = agg {
+                info.aggregation.get_or_insert(a);
+            } else if info.value.is_none() || info.value.is_some_and(|(s, _)| s == Shape::Unknown) {
+                info.value = Some((shape, span));
+            }
+        }
+        self.diags.extend(diags);
+    }
+
+    fn read_var(&mut self, name: &str, span: Span) -> Shape {
+        if let Some(info) = self.vars.get(name) {
+            return info.shape;
+        }
+        let mut d = Diagnostic::error(
+            format!("variable `${name}` is used before it is assigned"),
+            span,
+            "no value yet",
+        );
+        let known: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        if let Some(s) = nearest(name, known) {
+            d = d.with_help(format!("did you mean `${s}`?"));
+        } else {
+            d = d.with_help(format!("assign it first, e.g. `${name} = 0;`"));
+        }
+        self.diags.push(d);
+        // Report once per variable.
+        self.bind(name, Shape::Unknown, span);
+        Shape::Unknown
+    }
+
+    /// Checks an expression used for its value and returns its shape.
+    fn value(&mut self, e: &Expr) -> Shape {
+        self.expr_shape(e)
+    }
+
+    pub(crate) fn expr(&mut self, e: &Expr) {
+        self.expr_shape(e);
+    }
+
+    fn expr_shape(&mut self, e: &Expr) -> Shape {
+        match &e.kind {
+            ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::PositionalCount => Shape::Int,
+            ExprKind::Str(_) => Shape::Str,
+            ExprKind::Ident(name) => self.ident(name, e.span),
+            ExprKind::Var(name) => self.read_var(name, e.span),
+            ExprKind::Positional(n) => {
+                self.positional(*n, e.span);
+                Shape::Unknown
+            }
+            ExprKind::Map { .. } => {
+                self.map_use(e, None);
+                let ExprKind::Map { name, .. } = &e.kind else {
+                    unreachable!()
+                };
+                self.maps
+                    .get(&name.name)
+                    .and_then(|m| m.value)
+                    .map_or(Shape::Unknown, |(s, _)| s)
+            }
+            ExprKind::Call { name, args } => self.call(name, args, e.span),
+            ExprKind::Unary { expr, .. } => {
+                self.expr(expr);
+                Shape::Unknown
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let l = self.expr_shape(lhs);
+                let r = self.expr_shape(rhs);
+                match op {
+                    BinaryOp::Eq | BinaryOp::Ne => {
+                        if l.conflicts_with(r) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    format!(
+                                        "cannot compare {} with {}",
+                                        l.describe(),
+                                        r.describe()
+                                    ),
+                                    e.span,
+                                    "mismatched comparison",
+                                )
+                                .with_label(lhs.span, l.describe())
+                                .with_label(rhs.span, r.describe()),
+                            );
+                        }
+                        Shape::Int
+                    }
+                    _ => {
+                        for (side, shape) in [(lhs, l), (rhs, r)] {
+                            if shape == Shape::Str {
+                                self.diags.push(Diagnostic::error(
+                                    format!("`{}` needs integers", op.symbol()),
+                                    side.span,
+                                    "this is a string",
+                                ));
+                            }
+                        }
+                        Shape::Int
+                    }
+                }
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                let a = self.expr_shape(then);
+                let b = self.expr_shape(otherwise);
+                if a.conflicts_with(b) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "the branches of `?:` have different types",
+                            e.span,
+                            "mismatched branches",
+                        )
+                        .with_label(then.span, a.describe())
+                        .with_label(otherwise.span, b.describe()),
+                    );
+                }
+                a
+            }
+            ExprKind::Update { target, .. } => {
+                match &target.kind {
+                    ExprKind::Var(name) => {
+                        self.read_var(name, target.span);
+                    }
+                    ExprKind::Map { .. } => self.map_use(
+                        target,
+                        Some(Assigned {
+                            aggregation: None,
+                            shape: Shape::Int,
+                            span: target.span,
+                        }),
+                    ),
+                    _ => self.diags.push(Diagnostic::error(
+                        "`++` and `--` need a variable or a map",
+                        target.span,
+                        "not a variable or map",
+                    )),
+                }
+                Shape::Int
+            }
+            ExprKind::Cast { ty, expr } => {
+                self.expr(expr);
+                match &ty.base {
+                    TypeBase::Builtin(n)
+                        if ty.pointers == 0 && ty.array.is_none() && n.contains("int") =>
+                    {
+                        Shape::Int
+                    }
+                    _ => Shape::Unknown,
+                }
+            }
+            ExprKind::Field { expr, .. } | ExprKind::TupleIndex { expr, .. } => {
+                self.expr(expr);
+                Shape::Unknown
+            }
+            ExprKind::Index { expr, index } => {
+                self.expr(expr);
+                self.expr(index);
+                Shape::Unknown
+            }
+            ExprKind::Tuple(items) => {
+                for i in items {
+                    self.expr(i);
+                }
+                Shape::Tuple(items.len())
+            }
+            ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => Shape::Int,
+            ExprKind::OffsetofExpr { expr, .. } => {
+                self.expr(expr);
+                Shape::Int
+            }
+            ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                let a = self.expr_shape(then);
+                let b = self.expr_shape(otherwise);
+                if a.conflicts_with(b) {
+                    Shape::Unknown
+                } else {
+                    a
+                }
+            }
+            ExprKind::SizeofExpr(inner) => {
+                self.expr(inner);
+                Shape::Int
+            }
+            ExprKind::Block { block, value } => {
+                self.block(block);
+                self.expr_shape(value)
+            }
+        }
+    }
+
+    fn positional(&mut self, n: u32, span: Span) {
+        if n == 0 {
+            self.diags.push(
+                Diagnostic::error(
+                    "there is no `$0`",
+                    span,
+                    "positional parameters start at `$1`",
+                )
+                .with_help("`$1` is the first argument after the script"),
+            );
+            return;
+        }
+        if let Some(count) = self.options.positional_count {
+            if n as usize > count {
+                let given = match count {
+                    0 => "no positional arguments were given".to_string(),
+                    1 => "only 1 positional argument was given".to_string(),
+                    c => format!("only {c} positional arguments were given"),
+                };
+                self.diags.push(
+                    Diagnostic::error(format!("`${n}` is not set: {given}"), span, "used here")
+                        .with_help(format!(
+                            "pass {n} arguments after the script, e.g. `tracebound script.bt{}`",
+                            (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
+                        )),
+                );
+            }
+        }
+    }
+
+    /// A bare name: a builtin variable, a zero-parameter macro, a macro's bare parameter, or
+    /// an enum constant (ALL_CAPS, resolved from BTF later).
+    fn ident(&mut self, name: &str, span: Span) -> Shape {
+        if self.macro_names.contains(name)
+            || self.macros.get(name).is_some_and(|m| m.params.is_empty())
+        {
+            return Shape::Unknown;
+        }
+        if let Some(b) = stdlib::lookup(name) {
+            if b.kind == Kind::Aggregation || b.required > 0 {
+                self.diags.push(
+                    Diagnostic::error(format!("`{name}` is a function"), span, "needs arguments")
+                        .with_help(format!("call it: `{name}(...)`")),
+                );
+                return Shape::Unknown;
+            }
+            self.context_rule(b, span);
+            return shape_of(b.returns);
+        }
+        if is_register_arg(name) || is_enum_like(name) || self.enumerators.contains(name) {
+            return Shape::Unknown;
+        }
+        let mut d = Diagnostic::error(
+            format!("unknown identifier `{name}`"),
+            span,
+            "not a builtin",
+        );
+        let candidates = stdlib::BUILTINS
+            .iter()
+            .filter(|b| b.kind != Kind::Aggregation && b.required == 0)
+            .map(|b| b.name);
+        d = match nearest(name, candidates) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_note(
+                "bare names are builtins (pid, comm, nsecs, ...), macros, or kernel enum constants",
+            ),
+        };
+        self.diags.push(d);
+        Shape::Unknown
+    }
+
+    /// A bare macro parameter: it stands for whatever the call site passes, literals included.
+    pub(crate) fn is_macro_name(&self, e: &Expr) -> bool {
+        matches!(&e.kind, ExprKind::Ident(n) if self.macro_names.contains(n))
+    }
+
+    /// Builtins that only make sense in some probes (`retval` in a return probe).
+    pub(crate) fn context_rule(&mut self, b: &stdlib::Builtin, span: Span) {
+        let Some(contexts) = self.contexts else {
+            return;
+        };
+        if b.contexts == Contexts::RETURN && !contexts.allows(Contexts::RETURN) {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{}` is only available in return probes", b.name),
+                    span,
+                    "this probe runs on entry",
+                )
+                .with_help("use uretprobe, kretprobe or fexit to read the return value"),
+            );
+        }
+    }
+}
+
+pub(crate) fn shape_of(ty: stdlib::Ty) -> Shape {
+    match ty {
+        stdlib::Ty::Int | stdlib::Ty::Bool => Shape::Int,
+        stdlib::Ty::Str => Shape::Str,
+        _ => Shape::Unknown,
+    }
+}
+
+/// `arg0`..`argN` and `sarg0`..: register arguments, any N.
+fn is_register_arg(name: &str) -> bool {
+    let digits = name
+        .strip_prefix("sarg")
+        .or_else(|| name.strip_prefix("arg"));
+    digits.is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Kernel enum constants are written in capitals (`TCP_ESTABLISHED`, `AF_INET`).
+fn is_enum_like(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
