@@ -146,32 +146,40 @@ pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: 
 
 /// The closest of `candidates` to `name`, when it is close enough to be a likely typo.
 pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).clamp(1, 3);
+    let len = name.chars().count();
+    let limit = (len / 3).clamp(1, 3);
     candidates
         .into_iter()
         .map(|c| (edit_distance(name, c), c))
         .filter(|&(d, _)| d <= limit)
-        .min_by_key(|&(d, c)| (d, c.len()))
+        // Equally close: prefer the candidate of the same length (a swap, not a deletion).
+        .min_by_key(|&(d, c)| (d, c.chars().count().abs_diff(len), c))
         .map(|(_, c)| c)
 }
 
+/// Edits (insert, delete, substitute, swap two neighbours) to turn `a` into `b`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == cb {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(cur)
-            };
-            prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -182,6 +190,10 @@ mod tests {
     fn nearest_finds_typos_and_rejects_strangers() {
         let names = ["pid", "tid", "comm", "nsecs", "printf"];
         assert_eq!(nearest("prinf", names), Some("printf"));
+        assert_eq!(
+            nearest("prinft", names.into_iter().chain(["print"])),
+            Some("printf")
+        );
         assert_eq!(nearest("nsec", names), Some("nsecs"));
         assert_eq!(nearest("elephant", names), None);
     }

@@ -82,7 +82,9 @@ impl Printer {
                 self.out.push(' ');
                 if p.angle_body {
                     self.out.push_str("<\n");
+                    self.indent += 1;
                     self.stmts(&p.body.stmts);
+                    self.indent -= 1;
                     self.out.push_str(">\n");
                 } else {
                     self.block(&p.body);
@@ -477,5 +479,59 @@ fn aggregate_word(kind: Aggregate) -> &'static str {
         Aggregate::Struct => "struct",
         Aggregate::Union => "union",
         Aggregate::Enum => "enum",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+
+    /// The tree's debug form with every span blanked, so trees from different texts compare.
+    fn shape(program: &Program) -> String {
+        let text = format!("{:?}", program.items);
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("Span { start: ") {
+            out.push_str(&rest[..at]);
+            let end = rest[at..].find('}').map_or(rest.len(), |e| at + e + 1);
+            out.push_str("Span");
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn round_trip(source: &str) {
+        let first = parse(source).unwrap_or_else(|d| panic!("{}", d.message));
+        let printed = print_program(&first);
+        let second = parse(&printed)
+            .unwrap_or_else(|d| panic!("printed text does not parse: {}\n{printed}", d.message));
+        assert_eq!(shape(&first), shape(&second), "printed:\n{printed}");
+    }
+
+    #[test]
+    fn precedence_and_forms_survive_printing() {
+        round_trip(
+            "k:f /a - (b - c) == 1/ { @[(1, 2)] = count(); $x = -(-1); $y = (a ? b : c) ? d : e; \
+             $z = a ?: b; if (x) { } else if y { } else { } for $kv : @m { } \
+             $c = (struct task_struct *)curtask; $s = sizeof(struct s); $t = $t2.0.1; \
+             $b = { let $w = 1; $w + 1 }; $v = if (1) { 2 } else { 3 }; _ = f(); \
+             @h = hist(x, 2); unroll(3) { $i++; } --$j; $q = *$p; $a = (int8[])\"x\"; }",
+        );
+    }
+
+    #[test]
+    fn every_construct_script_round_trips() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scripts/constructs");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).expect("construct scripts") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().is_some_and(|e| e == "bt") {
+                round_trip(&std::fs::read_to_string(&path).expect("read script"));
+                count += 1;
+            }
+        }
+        assert!(count >= 25, "only {count} construct scripts found");
     }
 }

@@ -442,11 +442,15 @@ impl<'p> Checker<'p> {
     fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) {
         // `@m = count()` is the only place an aggregation may stand.
         let aggregation = match &value.kind {
-            ExprKind::Call { name, args } if op.is_none() => stdlib::lookup(&name.name)
-                .filter(|b| {
-                    b.kind == Kind::Aggregation && !self.macros.contains_key(name.name.as_str())
-                })
-                .map(|b| (b, name, args)),
+            ExprKind::Call { name, args }
+                if op.is_none() && matches!(target.kind, ExprKind::Map { .. }) =>
+            {
+                stdlib::lookup(&name.name)
+                    .filter(|b| {
+                        b.kind == Kind::Aggregation && !self.macros.contains_key(name.name.as_str())
+                    })
+                    .map(|b| (b, name, args))
+            }
             _ => None,
         };
         let shape = match aggregation {
@@ -672,10 +676,9 @@ impl<'p> Checker<'p> {
                                         r.describe()
                                     ),
                                     e.span,
-                                    "mismatched comparison",
+                                    format!("{} compared with {}", l.describe(), r.describe()),
                                 )
-                                .with_label(lhs.span, l.describe())
-                                .with_label(rhs.span, r.describe()),
+                                .with_help("compare strings with strings, e.g. `comm == \"bash\"`"),
                             );
                         }
                         Shape::Int

@@ -207,9 +207,16 @@ impl<'a> Scanner<'a> {
                         Tok::RParen => '(',
                         _ => '[',
                     };
-                    // Close the nearest matching opener; a closer that matches nothing is
-                    // left for the parser to report with what it expected.
+                    // Close the nearest matching opener. Openers it skips over were never
+                    // closed: report the innermost at its place. A closer that matches
+                    // nothing is left for the parser to report with what it expected.
                     if let Some(at) = open.iter().rposition(|&(o, _)| o == c) {
+                        if let Some(&(skipped, span)) = open.get(at + 1..).and_then(<[_]>::last) {
+                            return Err(LexError {
+                                kind: LexErrorKind::Unclosed(skipped),
+                                span,
+                            });
+                        }
                         open.truncate(at);
                     }
                     if open.is_empty()

@@ -188,6 +188,29 @@ fn unexpected_token(
         }
     }
 
+    // Two attach points in a row: a forgotten `,` if the second looks like one, else a body
+    // without its braces (`BEGIN printf(...)`).
+    if let (Tok::AttachPoint(text), Some((_, Tok::AttachPoint(probe), _))) = (tok, previous) {
+        if !text.contains(':') {
+            return Diagnostic::error(
+                format!("expected `{{` to start the body of `{probe}`, found `{text}`"),
+                span,
+                "the body should start here",
+            )
+            .with_help(format!(
+                "the probe's statements go in braces: `{probe} {{ ... }}`"
+            ));
+        }
+    }
+    if let (Tok::AttachPoint(_), Some((_, Tok::AttachPoint(_), prev_end))) = (tok, previous) {
+        return Diagnostic::error(
+            "missing `,` between attach points",
+            Span::new(*prev_end, *prev_end),
+            "expected `,` here",
+        )
+        .with_label(span, "the next attach point starts here")
+        .with_help("list several attach points as `a:b:c, d:e:f { ... }`");
+    }
     if let Tok::AttachPoint(text) = tok {
         return Diagnostic::error(
             format!("expected {}, found `{text}`", describe_expected(expected)),
@@ -206,8 +229,10 @@ fn unexpected_token(
         span,
         "unexpected here",
     );
-    if matches!(tok, Tok::Slash) && expects("{") {
+    if expects("/ (end of predicate)") || (matches!(tok, Tok::Slash) && expects("{")) {
         d = d.with_help("a predicate is written `/ condition /` between the probe and its `{`");
+    } else if matches!(previous, Some((_, Tok::AttachPoint(_), _))) && expects("{") {
+        d = d.with_help("the probe's statements go in braces: `probe { statements }`");
     }
     d
 }
@@ -254,6 +279,11 @@ fn describe_expected(expected: &[String]) -> String {
         }
         words.push(match *n {
             "attach point" => "a probe (such as `tracepoint:syscalls:sys_enter_read`)".into(),
+            "/ (predicate)" => "a predicate `/.../`".into(),
+            "/ (end of predicate)" => "`/` to close the predicate".into(),
+            "< (body)" => "a `< ... >` body".into(),
+            "> (end of body)" => "`>` to close the body".into(),
+            "@map[" => "a keyed map".into(),
             n if n.starts_with('$') || n.contains(' ') => n.to_string(),
             n => format!("`{n}`"),
         });

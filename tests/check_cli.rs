@@ -1,0 +1,137 @@
+//! `tracebound --check` as a runbook's CI uses it: every construct script passes with one OK
+//! line; the ways of giving a program (`-e`, repeated `-e`, a file, `-`) agree; JSON output and
+//! exit codes are stable.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn tracebound(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tracebound");
+    let mut input = child.stdin.take().expect("stdin");
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).expect("write stdin");
+    }
+    drop(input);
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_construct_script_passes_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/constructs");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .expect("construct dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bt"))
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 25);
+    let mut failures = Vec::new();
+    for script in &scripts {
+        let path = script.to_str().expect("utf-8 path");
+        let (code, stdout, stderr) = tracebound(&["--check", path], None);
+        if code != 0 || !stdout.starts_with(&format!("{path}: OK (")) {
+            failures.push(format!("{path}: exit {code}\n{stdout}{stderr}"));
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        scripts.len() - failures.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn program_sources_agree() {
+    let program = "BEGIN { printf(\"%d\\n\", $1); exit(); }";
+    let (code, out, _) = tracebound(&["--check", "-e", program, "7"], None);
+    assert_eq!((code, out.as_str()), (0, "<command line>: OK (1 probes)\n"));
+
+    let (code, out, _) = tracebound(&["--check", "-", "7"], Some(program));
+    assert_eq!((code, out.as_str()), (0, "<stdin>: OK (1 probes)\n"));
+
+    // Several -e are joined with newlines: the second may use what the first defines.
+    let (code, out, err) = tracebound(
+        &[
+            "--check",
+            "-e",
+            "BEGIN { @x = 1; }",
+            "-e",
+            "END { print(@x); }",
+        ],
+        None,
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "<command line>: OK (2 probes)\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_output_and_exit_codes_are_stable() {
+    let (code, out, _) = tracebound(&["--check", "-f", "json", "-e", "BEGIN { exit(); }"], None);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"ok\":true,\"file\":\"<command line>\",\"probes\":1}\n"
+    );
+
+    let (code, out, err) = tracebound(
+        &["--check", "-f", "json", "-e", "BEGIN { prinft(\"x\"); }"],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(err.is_empty(), "JSON mode keeps stderr clean: {err}");
+    assert!(out.starts_with("{\"type\":\"diagnostic\",\"severity\":\"error\",\"message\":\"unknown function `prinft`\""), "{out}");
+    assert!(
+        out.contains("\"line\":1,\"column\":9,\"start\":8,\"end\":14"),
+        "{out}"
+    );
+
+    let (code, _, err) = tracebound(&["--check"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("no program given"), "{err}");
+
+    let (code, _, err) = tracebound(&["--check", "/nonexistent/script.bt"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("/nonexistent/script.bt"), "{err}");
+}
+
+#[test]
+fn positional_parameters_are_checked_only_when_given() {
+    let program = "BEGIN { printf(\"%s\\n\", str($2)); }";
+    // A runbook's CI checks the script without its arguments: nothing to say.
+    assert_eq!(tracebound(&["--check", "-e", program], None).0, 0);
+    // Given one argument, `$2` is missing.
+    let (code, _, err) = tracebound(&["--check", "-e", program, "only-one"], None);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`$2` is not set: only 1 positional argument was given"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ast_dump_parses_back() {
+    let program = "kprobe:f /a - (b - c) == 1/ < @lat = hist(nsecs - @start[tid]); >";
+    let (code, printed, err) = tracebound(&["-d", "ast", "-e", program], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(printed.contains("a - (b - c) == 1"), "{printed}");
+    let (code, again, _) = tracebound(&["-d", "ast", "-"], Some(&printed));
+    assert_eq!(code, 0);
+    assert_eq!(again, printed);
+}

@@ -1,0 +1,114 @@
+//! Golden tests of the diagnostics a user sees from `tracebound --check`.
+//!
+//! Each `tests/diagnostics/NAME.bt` starts with `// expect: TEXT`, the exact text its first
+//! error must underline, and may have `// args: A B` for positional parameters. The test runs
+//! the binary, checks exit code 1, compares stderr with `NAME.stderr` byte for byte, and checks
+//! the JSON form's primary span against TEXT. `BLESS=1 cargo test --test diagnostics` rewrites
+//! the `.stderr` files after a deliberate change (review the diff).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cases() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/diagnostics exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bt"))
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn header<'a>(source: &'a str, key: &str) -> Option<&'a str> {
+    source.lines().find_map(|l| {
+        l.strip_prefix("// ")
+            .and_then(|l| l.strip_prefix(key))
+            .and_then(|l| l.strip_prefix(':'))
+            .map(|v| v.strip_prefix(' ').unwrap_or(v))
+    })
+}
+
+fn run(path: &Path, json: bool) -> (i32, String, String) {
+    let source = std::fs::read_to_string(path).expect("read case");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracebound"));
+    cmd.current_dir(path.parent().expect("case dir"))
+        .arg("--check");
+    if json {
+        cmd.args(["-f", "json"]);
+    }
+    cmd.arg(path.file_name().expect("file name"));
+    if let Some(args) = header(&source, "args") {
+        cmd.args(args.split_whitespace());
+    }
+    let out = cmd.env("NO_COLOR", "1").output().expect("run tracebound");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first `"start":N,"end":M` of the first JSON diagnostic: its primary span.
+fn json_span(line: &str) -> (usize, usize) {
+    let number = |key: &str| -> usize {
+        let at = line
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+            + key.len();
+        line[at..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .expect("a number")
+    };
+    (number("\"start\":"), number("\"end\":"))
+}
+
+#[test]
+fn diagnostics_match_their_golden_text_and_point_at_the_right_span() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let cases = cases();
+    assert!(cases.len() >= 20, "only {} diagnostic cases", cases.len());
+    let mut failures = Vec::new();
+    for path in &cases {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let source = std::fs::read_to_string(path).expect("read case");
+        let expect = header(&source, "expect").unwrap_or_else(|| panic!("{name}: no // expect:"));
+
+        let (code, _, stderr) = run(path, false);
+        if code != 1 {
+            failures.push(format!("{name}: exit code {code}, expected 1\n{stderr}"));
+            continue;
+        }
+        let golden_path = path.with_extension("stderr");
+        if bless {
+            std::fs::write(&golden_path, &stderr).expect("write golden");
+        } else {
+            let golden = std::fs::read_to_string(&golden_path).unwrap_or_default();
+            if golden != stderr {
+                failures.push(format!(
+                    "{name}: stderr differs from {}\n--- expected\n{golden}\n--- actual\n{stderr}",
+                    golden_path.display()
+                ));
+            }
+        }
+
+        let (_, stdout, _) = run(path, true);
+        let first = stdout.lines().next().unwrap_or_default();
+        let (start, end) = json_span(first);
+        let underlined = source.get(start..end).unwrap_or("<out of range>");
+        if underlined != expect {
+            failures.push(format!(
+                "{name}: points at {underlined:?}, expected {expect:?}"
+            ));
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        cases.len() - failures.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
