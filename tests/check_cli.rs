@@ -29,10 +29,11 @@ fn tracebound(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
 }
 
 #[test]
-fn every_construct_script_passes_check() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/constructs");
-    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
-        .expect("construct dir")
+fn every_construct_script_and_example_passes_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scripts: Vec<_> = ["tests/scripts/constructs", "examples"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("script dir"))
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "bt"))
         .collect();
