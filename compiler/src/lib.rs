@@ -7,9 +7,11 @@
 
 pub mod ast;
 pub mod check;
+pub mod codegen;
 pub mod diagnostic;
 pub mod lex;
 pub mod parse;
+pub mod program;
 pub mod provider;
 pub mod span;
 

@@ -1,0 +1,207 @@
+//! The contract between the compiler and the runtime: everything the runtime needs to know
+//! about a compiled script besides its BPF object. How maps are keyed and what their values
+//! hold (to read and print them as bpftrace does), and what each ring-buffer record means
+//! (printf, print, exit, ...). Byte layouts are fixed here; the code generator writes them and
+//! the runtime reads them.
+//!
+//! Layouts are little-endian, without padding unless stated: each field is aligned to
+//! `min(size, 8)` bytes, as a C struct of the same fields would be.
+
+/// A value as stored in a map key, a map value or a ring-buffer record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    /// An integer of 1, 2, 4 or 8 bytes.
+    Int { size: u32, signed: bool },
+    /// A NUL-padded string buffer of `len` bytes (the text ends at the first NUL).
+    Str { len: u32 },
+    /// A tuple: fields laid out like a C struct (each aligned to min(size, 8)).
+    Tuple(Vec<ValueType>),
+    /// A kernel or user stack id (u64), resolved through the stack map at print time.
+    Stack { user: bool },
+    /// A kernel address to print as a symbol (`ksym`) or a user one (`usym`, with a pid).
+    Sym { user: bool },
+    /// A boolean stored as one byte.
+    Bool,
+}
+
+impl ValueType {
+    pub fn size(&self) -> u32 {
+        match self {
+            ValueType::Int { size, .. } => *size,
+            ValueType::Str { len } => *len,
+            ValueType::Tuple(fields) => {
+                let mut offset = 0u32;
+                let mut align = 1u32;
+                for f in fields {
+                    let a = f.align();
+                    align = align.max(a);
+                    offset = offset.next_multiple_of(a) + f.size();
+                }
+                offset.next_multiple_of(align)
+            }
+            ValueType::Stack { .. } | ValueType::Sym { .. } => 8,
+            ValueType::Bool => 1,
+        }
+    }
+
+    pub fn align(&self) -> u32 {
+        match self {
+            ValueType::Int { size, .. } => (*size).min(8),
+            ValueType::Str { .. } | ValueType::Bool => 1,
+            ValueType::Tuple(fields) => fields.iter().map(ValueType::align).max().unwrap_or(1),
+            ValueType::Stack { .. } | ValueType::Sym { .. } => 8,
+        }
+    }
+
+    /// Byte offsets of a tuple's fields.
+    pub fn field_offsets(fields: &[ValueType]) -> Vec<u32> {
+        let mut offset = 0u32;
+        fields
+            .iter()
+            .map(|f| {
+                offset = offset.next_multiple_of(f.align());
+                let at = offset;
+                offset += f.size();
+                at
+            })
+            .collect()
+    }
+}
+
+/// What a map's value holds. Aggregations live in per-CPU maps; the runtime merges the
+/// per-CPU slots as stated for each kind before printing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValue {
+    /// A plain value (`@x = 5`, `@s[k] = comm`): a hash map, one slot.
+    Plain(ValueType),
+    /// `count()`: u64 per CPU; merged by summing.
+    Count,
+    /// `sum(x)`: i64 per CPU; merged by summing.
+    Sum,
+    /// `min(x)`: { i64 value, u64 set } per CPU; merged as the least value among set slots.
+    Min,
+    /// `max(x)`: { i64 value, u64 set } per CPU; merged as the greatest among set slots.
+    Max,
+    /// `avg(x)`: { i64 sum, u64 count } per CPU; merged by summing both; printed as
+    /// sum / count (integer division, truncating toward zero, as bpftrace does).
+    Avg,
+    /// `stats(x)`: { i64 sum, u64 count, i64 min, i64 max, u64 set } per CPU; merged
+    /// field-wise. Printed as bpftrace prints stats.
+    Stats,
+    /// `hist(x)`: the map key has one more trailing u64 field, the bucket index (see
+    /// `log2_bucket`); the value is a u64 count per CPU, merged by summing.
+    Hist,
+    /// `lhist(x, min, max, step)`: as `Hist`, with the bucket index from `linear_bucket`.
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+/// The log2 histogram bucket of a value: 0 for negative values, 1 for 0, then 2 + floor(log2 v)
+/// for v ≥ 1 (so [1] is 2, [2, 4) is 3, [4, 8) is 4, ...). 65 buckets in all.
+pub fn log2_bucket(value: i64) -> u64 {
+    if value < 0 {
+        0
+    } else if value == 0 {
+        1
+    } else {
+        2 + (63 - (value as u64).leading_zeros() as u64)
+    }
+}
+
+/// The linear histogram bucket of a value: 0 below `min`, then 1 + (v - min) / step for
+/// values in [min, max), and the last bucket, 1 + (max - min) / step, for v ≥ max.
+pub fn linear_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {
+    if value < min {
+        0
+    } else if value >= max {
+        1 + ((max - min) / step) as u64
+    } else {
+        1 + ((value - min) / step) as u64
+    }
+}
+
+/// A map as the runtime sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// As written in the script without `@` (empty for `@`).
+    pub name: String,
+    /// The BPF map's name in the object (`tb_m0`, ... : the kernel keeps 15 characters).
+    pub bpf_name: String,
+    /// The key's fields, in order (empty for a map without keys; hist/lhist add the bucket).
+    pub key: Vec<ValueType>,
+    pub value: MapValue,
+}
+
+/// One kind of ring-buffer record. Every record starts with a u64 action index into
+/// `ProgramInfo::actions`; the arguments follow as a tuple (`ValueType::Tuple` layout)
+/// starting at byte 8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `printf(format, args...)`: the format never enters the kernel.
+    Printf {
+        format: String,
+        args: Vec<ValueType>,
+    },
+    /// `print(@map, top, div)`.
+    PrintMap { map: usize, top: u64, div: u64 },
+    /// `print(value)`.
+    PrintValue { value: ValueType },
+    /// `clear(@map)` / `zero(@map)`, done from user space.
+    Clear { map: usize, zero: bool },
+    /// `time(format)`.
+    Time { format: String },
+    /// `exit(code)`: the record holds the code as an i64.
+    Exit,
+    /// `cat(format, args...)`.
+    Cat {
+        format: String,
+        args: Vec<ValueType>,
+    },
+    /// `system(format, args...)` (needs --unsafe).
+    System {
+        format: String,
+        args: Vec<ValueType>,
+    },
+}
+
+/// What the runtime needs besides the object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramInfo {
+    pub maps: Vec<MapInfo>,
+    pub actions: Vec<Action>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuple_layout_is_a_c_struct() {
+        let t = vec![
+            ValueType::Int {
+                size: 4,
+                signed: false,
+            },
+            ValueType::Str { len: 16 },
+            ValueType::Int {
+                size: 8,
+                signed: true,
+            },
+        ];
+        assert_eq!(ValueType::field_offsets(&t), vec![0, 4, 24]);
+        assert_eq!(ValueType::Tuple(t).size(), 32);
+    }
+
+    #[test]
+    fn buckets() {
+        assert_eq!(log2_bucket(-5), 0);
+        assert_eq!(log2_bucket(0), 1);
+        assert_eq!(log2_bucket(1), 2);
+        assert_eq!(log2_bucket(3), 3);
+        assert_eq!(log2_bucket(4), 4);
+        assert_eq!(log2_bucket(i64::MAX), 64);
+        assert_eq!(linear_bucket(-1, 0, 100, 10), 0);
+        assert_eq!(linear_bucket(0, 0, 100, 10), 1);
+        assert_eq!(linear_bucket(99, 0, 100, 10), 10);
+        assert_eq!(linear_bucket(100, 0, 100, 10), 11);
+    }
+}
