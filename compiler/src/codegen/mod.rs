@@ -1,4 +1,7 @@
-//! Code generation: the BPF instruction set (`insn`), and (to come) IR to instructions with a
-//! register allocator and an instruction→span table.
+//! Code generation: IR functions to BPF instructions. `insn` is the instruction set,
+//! `regalloc` assigns virtual registers to machine registers or spill slots, `emit` writes the
+//! instructions with the instruction→span table.
 
+pub mod emit;
 pub mod insn;
+pub mod regalloc;

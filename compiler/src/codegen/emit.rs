@@ -1,0 +1,346 @@
+//! IR to BPF instructions. Operands are brought into scratch registers (r0-r5) from wherever
+//! the allocator put them; jumps are fixed up once every label's position is known; every
+//! instruction records the span of the statement it came from, so a verifier rejection at
+//! instruction N can be shown at the user's text.
+
+use std::collections::HashMap;
+
+use super::insn::{Alu, Insn, Reg, Size};
+use super::regalloc::{allocate, Location};
+use crate::lower::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
+use crate::span::Span;
+
+/// The BPF stack limit.
+pub const STACK_LIMIT: u32 = 512;
+
+/// A function as instructions, with the relocations and spans the object and the loader need.
+#[derive(Clone, Debug, Default)]
+pub struct Emitted {
+    pub insns: Vec<Insn>,
+    /// (instruction index of an ld_imm64, map index).
+    pub map_relocations: Vec<(usize, usize)>,
+    /// The span of each instruction (both halves of an ld_imm64 share one).
+    pub spans: Vec<Span>,
+    pub stack_size: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmitError {
+    /// The frame needs more than 512 bytes; the span is the statement whose slot overflowed.
+    StackTooLarge {
+        needed: u32,
+        span: Span,
+    },
+    JumpTooFar,
+}
+
+const SCRATCH_A: Reg = Reg::R1;
+const SCRATCH_B: Reg = Reg::R2;
+const SCRATCH_ADDR: Reg = Reg::R3;
+
+pub fn emit(f: &Function) -> Result<Emitted, EmitError> {
+    let alloc = allocate(f);
+    // Frame: IR slots first, then spill slots, growing down from r10.
+    let mut slot_offsets = Vec::with_capacity(f.slots.len());
+    let mut used = 0u32;
+    for size in &f.slots {
+        used += size;
+        slot_offsets.push(-(used as i32));
+    }
+    let spill_base = used;
+    used += alloc.spill_slots * 8;
+    if used > STACK_LIMIT {
+        let span = f
+            .insts
+            .iter()
+            .map(|(_, s)| *s)
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
+        return Err(EmitError::StackTooLarge { needed: used, span });
+    }
+    let mut e = Emitter {
+        out: Emitted {
+            stack_size: used,
+            ..Emitted::default()
+        },
+        locations: &alloc.locations,
+        slot_offsets,
+        spill_base,
+        labels: HashMap::new(),
+        fixups: Vec::new(),
+        span: Span::default(),
+    };
+    for (inst, span) in &f.insts {
+        e.span = *span;
+        e.inst(inst);
+    }
+    e.fix_jumps()?;
+    Ok(e.out)
+}
+
+struct Emitter<'a> {
+    out: Emitted,
+    locations: &'a HashMap<VReg, Location>,
+    slot_offsets: Vec<i32>,
+    spill_base: u32,
+    labels: HashMap<Label, usize>,
+    fixups: Vec<(usize, Label)>,
+    span: Span,
+}
+
+impl Emitter<'_> {
+    fn push(&mut self, insn: Insn) {
+        self.out.insns.push(insn);
+        self.out.spans.push(self.span);
+    }
+
+    fn location(&self, v: VReg) -> Location {
+        // A register that is written but never read has no interval: park it in r0.
+        self.locations
+            .get(&v)
+            .copied()
+            .unwrap_or(Location::Reg(Reg::R0))
+    }
+
+    fn spill_offset(&self, n: u32) -> i16 {
+        -((self.spill_base + (n + 1) * 8) as i32) as i16
+    }
+
+    /// The register holding `v`, loading it into `scratch` if it is spilled.
+    fn read(&mut self, v: VReg, scratch: Reg) -> Reg {
+        match self.location(v) {
+            Location::Reg(r) => r,
+            Location::Spill(n) => {
+                let off = self.spill_offset(n);
+                self.push(Insn::load(Size::DW, scratch, Reg::FP, off));
+                scratch
+            }
+        }
+    }
+
+    /// Where to compute `v`: its register, or `scratch` to be spilled by `write_back`.
+    fn target(&self, v: VReg, scratch: Reg) -> Reg {
+        match self.location(v) {
+            Location::Reg(r) => r,
+            Location::Spill(_) => scratch,
+        }
+    }
+
+    fn write_back(&mut self, v: VReg, from: Reg) {
+        if let Location::Spill(n) = self.location(v) {
+            let off = self.spill_offset(n);
+            self.push(Insn::store(Size::DW, Reg::FP, off, from));
+        }
+    }
+
+    /// Puts an operand in `dst` (a move, a load from a spill slot, or an immediate).
+    fn operand_into(&mut self, o: Operand, dst: Reg) {
+        match o {
+            Operand::Imm(i) => self.push(Insn::mov64_imm(dst, i)),
+            Operand::Reg(v) => match self.location(v) {
+                Location::Reg(r) if r == dst => {}
+                Location::Reg(r) => self.push(Insn::mov64_reg(dst, r)),
+                Location::Spill(n) => {
+                    let off = self.spill_offset(n);
+                    self.push(Insn::load(Size::DW, dst, Reg::FP, off));
+                }
+            },
+        }
+    }
+
+    /// A memory address as (base register, offset).
+    fn address(&mut self, a: Addr) -> (Reg, i16) {
+        match a {
+            Addr::Slot(s, off) => (Reg::FP, (self.slot_offset(s) + off) as i16),
+            Addr::Ptr(v, off) => (self.read(v, SCRATCH_ADDR), off as i16),
+        }
+    }
+
+    fn slot_offset(&self, s: Slot) -> i32 {
+        self.slot_offsets[s.0 as usize]
+    }
+
+    fn inst(&mut self, inst: &Inst) {
+        match inst {
+            Inst::Const(d, value) => {
+                let t = self.target(*d, SCRATCH_A);
+                if let Ok(small) = i32::try_from(*value as i64) {
+                    self.push(Insn::mov64_imm(t, small));
+                } else {
+                    for i in Insn::ld_imm64(t, *value) {
+                        self.push(i);
+                    }
+                }
+                self.write_back(*d, t);
+            }
+            Inst::Mov(d, s) => {
+                let t = self.target(*d, SCRATCH_A);
+                self.operand_into(Operand::Reg(*s), t);
+                self.write_back(*d, t);
+            }
+            Inst::Alu { op, dst, a, b } => {
+                let t = self.target(*dst, SCRATCH_A);
+                self.operand_into(Operand::Reg(*a), t);
+                match b {
+                    Operand::Imm(i) => self.push(Insn::alu64_imm(*op, t, *i)),
+                    Operand::Reg(v) => {
+                        let r = self.read(*v, SCRATCH_B);
+                        self.push(Insn::alu64_reg(*op, t, r));
+                    }
+                }
+                self.write_back(*dst, t);
+            }
+            Inst::Neg(d, s) => {
+                let t = self.target(*d, SCRATCH_A);
+                self.operand_into(Operand::Reg(*s), t);
+                self.push(Insn::neg64(t));
+                self.write_back(*d, t);
+            }
+            Inst::Load {
+                dst,
+                addr,
+                size,
+                signed,
+            } => {
+                let (base, off) = self.address(*addr);
+                let t = self.target(*dst, SCRATCH_A);
+                self.push(Insn::load(*size, t, base, off));
+                if *signed && *size != Size::DW {
+                    let shift = 64 - 8 * size.bytes() as i32;
+                    self.push(Insn::alu64_imm(Alu::Lsh, t, shift));
+                    self.push(Insn::alu64_imm(Alu::Arsh, t, shift));
+                }
+                self.write_back(*dst, t);
+            }
+            Inst::Store { addr, value, size } => {
+                let (base, off) = self.address(*addr);
+                match value {
+                    Operand::Imm(i) => self.push(Insn::store_imm(*size, base, off, *i)),
+                    Operand::Reg(v) => {
+                        let r = self.read(*v, SCRATCH_B);
+                        self.push(Insn::store(*size, base, off, r));
+                    }
+                }
+            }
+            Inst::SlotAddr(d, s, off) => {
+                let t = self.target(*d, SCRATCH_A);
+                self.push(Insn::mov64_reg(t, Reg::FP));
+                self.push(Insn::alu64_imm(Alu::Add, t, self.slot_offset(*s) + off));
+                self.write_back(*d, t);
+            }
+            Inst::MapRef(d, map) => {
+                let t = self.target(*d, SCRATCH_A);
+                self.out.map_relocations.push((self.out.insns.len(), *map));
+                for i in Insn::ld_map(t) {
+                    self.push(i);
+                }
+                self.write_back(*d, t);
+            }
+            Inst::Context(d) => {
+                let t = self.target(*d, SCRATCH_A);
+                if t != Reg::R1 {
+                    self.push(Insn::mov64_reg(t, Reg::R1));
+                }
+                self.write_back(*d, t);
+            }
+            Inst::Call { helper, args, ret } => {
+                for (i, a) in args.iter().enumerate() {
+                    self.operand_into(*a, Reg(i as u8 + 1));
+                }
+                self.push(Insn::call(*helper));
+                if let Some(r) = ret {
+                    let t = self.target(*r, Reg::R0);
+                    if t != Reg::R0 {
+                        self.push(Insn::mov64_reg(t, Reg::R0));
+                    }
+                    self.write_back(*r, t);
+                }
+            }
+            Inst::Jump(l) => {
+                self.fixups.push((self.out.insns.len(), *l));
+                self.push(Insn::ja(0));
+            }
+            Inst::Branch { cond, a, b, then } => {
+                let ra = self.read(*a, SCRATCH_A);
+                self.fixups.push((self.out.insns.len(), *then));
+                match b {
+                    Operand::Imm(i) => self.push(Insn::jmp_imm(*cond, ra, *i, 0)),
+                    Operand::Reg(v) => {
+                        let rb = self.read(*v, SCRATCH_B);
+                        // The read may have emitted a load: the jump is the last instruction.
+                        self.fixups.pop();
+                        self.fixups.push((self.out.insns.len(), *then));
+                        self.push(Insn::jmp_reg(*cond, ra, rb, 0));
+                    }
+                }
+            }
+            Inst::Label(l) => {
+                self.labels.insert(*l, self.out.insns.len());
+            }
+            Inst::Return(v) => {
+                self.operand_into(*v, Reg::R0);
+                self.push(Insn::exit());
+            }
+            Inst::LoopStart | Inst::LoopEnd => {}
+        }
+    }
+
+    fn fix_jumps(&mut self) -> Result<(), EmitError> {
+        for &(at, label) in &self.fixups {
+            let target = self.labels[&label] as i64;
+            let off = target - (at as i64 + 1);
+            self.out.insns[at].off = i16::try_from(off).map_err(|_| EmitError::JumpTooFar)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codegen::insn::{disassemble, Cond};
+
+    #[test]
+    fn branches_and_returns() {
+        let mut f = Function {
+            name: "t".into(),
+            ..Function::default()
+        };
+        let v = f.new_vreg();
+        let done = f.new_label();
+        let s = Span::new(3, 9);
+        f.insts = vec![
+            (Inst::Const(v, 7), s),
+            (
+                Inst::Branch {
+                    cond: Cond::Gt,
+                    a: v,
+                    b: Operand::Imm(5),
+                    then: done,
+                },
+                s,
+            ),
+            (Inst::Return(Operand::Imm(1)), s),
+            (Inst::Label(done), s),
+            (Inst::Return(Operand::Reg(v)), s),
+        ];
+        let e = emit(&f).unwrap();
+        assert_eq!(
+            disassemble(&e.insns),
+            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = r6\n   5: exit\n"
+        );
+        assert!(e.spans.iter().all(|&x| x == s));
+    }
+
+    #[test]
+    fn frames_over_512_bytes_are_refused() {
+        let mut f = Function::default();
+        f.new_slot(400);
+        f.new_slot(200);
+        f.insts = vec![(Inst::Return(Operand::Imm(0)), Span::new(0, 1))];
+        assert!(matches!(
+            emit(&f),
+            Err(EmitError::StackTooLarge { needed: 600, .. })
+        ));
+    }
+}

@@ -1,0 +1,194 @@
+//! Linear-scan register allocation. Virtual registers get r6-r9, which survive helper calls;
+//! when all four are taken, the interval that ends last is spilled to an 8-byte stack slot.
+//! r0-r5 stay free for the emitter: call arguments, return values and scratch.
+
+use std::collections::HashMap;
+
+use super::insn::Reg;
+use crate::lower::ir::{Function, Inst, VReg};
+
+/// Where a virtual register lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    Reg(Reg),
+    /// The n-th spill slot.
+    Spill(u32),
+}
+
+pub struct Allocation {
+    pub locations: HashMap<VReg, Location>,
+    pub spill_slots: u32,
+}
+
+const ALLOCATABLE: [Reg; 4] = [Reg::R6, Reg::R7, Reg::R8, Reg::R9];
+
+#[derive(Clone, Copy, Debug)]
+struct Interval {
+    vreg: VReg,
+    start: usize,
+    end: usize,
+}
+
+pub fn allocate(f: &Function) -> Allocation {
+    allocate_with(f, &ALLOCATABLE)
+}
+
+fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
+    let mut intervals = live_intervals(f);
+    intervals.sort_by_key(|i| (i.start, i.vreg));
+    let mut locations = HashMap::new();
+    let mut free: Vec<Reg> = registers.iter().rev().copied().collect();
+    let mut active: Vec<Interval> = Vec::new();
+    let mut spill_slots = 0;
+    for current in intervals {
+        // Intervals are inclusive: one that ends where this one starts is still live, so a
+        // result never shares a register with an operand of the same instruction.
+        active.retain(|a| {
+            if a.end < current.start {
+                if let Some(Location::Reg(r)) = locations.get(&a.vreg) {
+                    free.push(*r);
+                }
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(reg) = free.pop() {
+            locations.insert(current.vreg, Location::Reg(reg));
+            active.push(current);
+            continue;
+        }
+        // Spill whichever of the active intervals and this one ends last.
+        let (victim_index, victim) = active
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, a)| a.end)
+            .map(|(i, a)| (i, *a))
+            .expect("no free register means some interval is active");
+        if victim.end > current.end {
+            let reg = locations[&victim.vreg];
+            locations.insert(victim.vreg, Location::Spill(spill_slots));
+            locations.insert(current.vreg, reg);
+            active.remove(victim_index);
+            active.push(current);
+        } else {
+            locations.insert(current.vreg, Location::Spill(spill_slots));
+        }
+        spill_slots += 1;
+    }
+    Allocation {
+        locations,
+        spill_slots,
+    }
+}
+
+/// First definition to last use of every register, stretched over whole loops for registers
+/// defined before a loop and used inside it (their value must survive every iteration).
+fn live_intervals(f: &Function) -> Vec<Interval> {
+    let mut range: HashMap<VReg, (usize, usize)> = HashMap::new();
+    let mut loops = Vec::new();
+    let mut open = Vec::new();
+    for (i, (inst, _)) in f.insts.iter().enumerate() {
+        match inst {
+            Inst::LoopStart => open.push(i),
+            Inst::LoopEnd => {
+                if let Some(start) = open.pop() {
+                    loops.push((start, i));
+                }
+            }
+            _ => {}
+        }
+        for v in inst.uses().into_iter().chain(inst.def()) {
+            let e = range.entry(v).or_insert((i, i));
+            e.0 = e.0.min(i);
+            e.1 = e.1.max(i);
+        }
+    }
+    // Inner loops first, so that stretching for an inner loop is seen by the outer one.
+    loops.sort_by_key(|(s, e)| e - s);
+    for &(start, end) in &loops {
+        for r in range.values_mut() {
+            if r.0 < start && r.1 > start && r.1 < end {
+                r.1 = end;
+            }
+        }
+    }
+    range
+        .into_iter()
+        .map(|(vreg, (start, end))| Interval { vreg, start, end })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::ir::Operand;
+    use crate::span::Span;
+
+    fn function(insts: Vec<Inst>) -> Function {
+        let vregs = insts
+            .iter()
+            .flat_map(|i| i.uses().into_iter().chain(i.def()))
+            .map(|v| v.0 + 1)
+            .max()
+            .unwrap_or(0);
+        Function {
+            name: "t".into(),
+            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
+            slots: Vec::new(),
+            vregs,
+            labels: 0,
+        }
+    }
+
+    #[test]
+    fn overlapping_values_get_distinct_registers_and_excess_spills() {
+        // Six values all alive at the end: four registers, two spills.
+        let mut insts: Vec<Inst> = (0..6).map(|i| Inst::Const(VReg(i), i as u64)).collect();
+        for i in 0..6 {
+            insts.push(Inst::Return(Operand::Reg(VReg(i))));
+        }
+        let a = allocate(&function(insts));
+        assert_eq!(a.spill_slots, 2);
+        let regs: Vec<_> = a
+            .locations
+            .values()
+            .filter(|l| matches!(l, Location::Reg(_)))
+            .collect();
+        assert_eq!(regs.len(), 4);
+        let mut unique = regs.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), 4);
+    }
+
+    #[test]
+    fn registers_are_reused_after_a_value_dies() {
+        let insts = vec![
+            Inst::Const(VReg(0), 1),
+            Inst::Return(Operand::Reg(VReg(0))),
+            Inst::Const(VReg(1), 2),
+            Inst::Return(Operand::Reg(VReg(1))),
+        ];
+        let a = allocate_with(&function(insts), &[Reg::R6]);
+        assert_eq!(a.spill_slots, 0);
+        assert_eq!(a.locations[&VReg(0)], a.locations[&VReg(1)]);
+    }
+
+    #[test]
+    fn values_used_in_a_loop_live_through_it() {
+        let insts = vec![
+            Inst::Const(VReg(0), 1),
+            Inst::LoopStart,
+            Inst::Return(Operand::Reg(VReg(0))),
+            Inst::Const(VReg(1), 2),
+            Inst::Return(Operand::Reg(VReg(1))),
+            Inst::LoopEnd,
+        ];
+        // With one register, v0 overlaps v1 only because it lives through the loop; it ends
+        // last, so it is the one spilled.
+        let a = allocate_with(&function(insts), &[Reg::R6]);
+        assert_eq!(a.spill_slots, 1);
+        assert_eq!(a.locations[&VReg(0)], Location::Spill(0));
+        assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R6));
+    }
+}

@@ -1,0 +1,227 @@
+//! The small IR between the typed tree and BPF: one function per probe, a linear list of
+//! instructions over virtual registers (64-bit integers or pointers) and stack slots, with
+//! labels for control flow. Every instruction carries the span of the statement it came from,
+//! which the code generator turns into the instruction→span table.
+
+use crate::codegen::insn::{Alu, Cond, Helper, Size};
+use crate::span::Span;
+
+/// A virtual register: a 64-bit value (an integer or a pointer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VReg(pub u32);
+
+/// A stack slot: `size` bytes in the probe's frame, 8-byte aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Slot(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Label(pub u32);
+
+/// An operand: a register or a 32-bit immediate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    Reg(VReg),
+    Imm(i32),
+}
+
+/// Where memory is: a stack slot plus offset, or a pointer register plus offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addr {
+    Slot(Slot, i32),
+    Ptr(VReg, i32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inst {
+    /// `dst = value` (any 64-bit constant).
+    Const(VReg, u64),
+    Mov(VReg, VReg),
+    /// `dst = a op b`.
+    Alu {
+        op: Alu,
+        dst: VReg,
+        a: VReg,
+        b: Operand,
+    },
+    Neg(VReg, VReg),
+    /// `dst = *(size *)addr`, then sign-extended to 64 bits when `signed`.
+    Load {
+        dst: VReg,
+        addr: Addr,
+        size: Size,
+        signed: bool,
+    },
+    /// `*(size *)addr = value`.
+    Store {
+        addr: Addr,
+        value: Operand,
+        size: Size,
+    },
+    /// `dst = the address of a stack slot (+ offset)`.
+    SlotAddr(VReg, Slot, i32),
+    /// `dst = the map` (an ld_imm64 with a relocation).
+    MapRef(VReg, usize),
+    /// The program's context pointer (r1 at entry); only at the start of a function.
+    Context(VReg),
+    /// Calls a helper with up to five arguments; the result, if wanted, goes to `ret`.
+    Call {
+        helper: Helper,
+        args: Vec<Operand>,
+        ret: Option<VReg>,
+    },
+    Jump(Label),
+    /// `if a cond b goto then; else fall through to the next instruction`.
+    Branch {
+        cond: Cond,
+        a: VReg,
+        b: Operand,
+        then: Label,
+    },
+    Label(Label),
+    /// Returns `value` from the program.
+    Return(Operand),
+    /// Loop boundaries, so the allocator keeps values used in a loop alive for all of it.
+    LoopStart,
+    LoopEnd,
+}
+
+impl Inst {
+    /// Registers this instruction reads.
+    pub fn uses(&self) -> Vec<VReg> {
+        let op = |o: &Operand| match o {
+            Operand::Reg(r) => Some(*r),
+            Operand::Imm(_) => None,
+        };
+        let addr = |a: &Addr| match a {
+            Addr::Ptr(r, _) => Some(*r),
+            Addr::Slot(..) => None,
+        };
+        match self {
+            Inst::Mov(_, s) | Inst::Neg(_, s) => vec![*s],
+            Inst::Alu { a, b, .. } => [Some(*a), op(b)].into_iter().flatten().collect(),
+            Inst::Load { addr: a, .. } => addr(a).into_iter().collect(),
+            Inst::Store { addr: a, value, .. } => {
+                [addr(a), op(value)].into_iter().flatten().collect()
+            }
+            Inst::Call { args, .. } => args.iter().filter_map(op).collect(),
+            Inst::Branch { a, b, .. } => [Some(*a), op(b)].into_iter().flatten().collect(),
+            Inst::Return(v) => op(v).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The register this instruction writes.
+    pub fn def(&self) -> Option<VReg> {
+        match self {
+            Inst::Const(d, _)
+            | Inst::Mov(d, _)
+            | Inst::Neg(d, _)
+            | Inst::SlotAddr(d, ..)
+            | Inst::MapRef(d, _)
+            | Inst::Context(d) => Some(*d),
+            Inst::Alu { dst, .. } | Inst::Load { dst, .. } => Some(*dst),
+            Inst::Call { ret, .. } => *ret,
+            _ => None,
+        }
+    }
+}
+
+/// One probe's code.
+#[derive(Clone, Debug, Default)]
+pub struct Function {
+    /// The BPF program's name (`tb_...`).
+    pub name: String,
+    pub insts: Vec<(Inst, Span)>,
+    /// Sizes of the stack slots, indexed by `Slot`.
+    pub slots: Vec<u32>,
+    pub vregs: u32,
+    pub labels: u32,
+}
+
+impl Function {
+    pub fn new_vreg(&mut self) -> VReg {
+        self.vregs += 1;
+        VReg(self.vregs - 1)
+    }
+
+    pub fn new_slot(&mut self, size: u32) -> Slot {
+        self.slots.push(size.next_multiple_of(8));
+        Slot(self.slots.len() as u32 - 1)
+    }
+
+    pub fn new_label(&mut self) -> Label {
+        self.labels += 1;
+        Label(self.labels - 1)
+    }
+}
+
+/// Renders a function for `-d ir`.
+pub fn print_function(f: &Function) -> String {
+    let mut out = format!("fn {}:\n", f.name);
+    for (i, s) in f.slots.iter().enumerate() {
+        out.push_str(&format!("  slot{i}: {s} bytes\n"));
+    }
+    for (inst, _) in &f.insts {
+        let text = match inst {
+            Inst::Label(l) => format!("L{}:", l.0),
+            other => format!("    {}", describe(other)),
+        };
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out
+}
+
+fn describe(inst: &Inst) -> String {
+    let op = |o: &Operand| match o {
+        Operand::Reg(r) => format!("v{}", r.0),
+        Operand::Imm(i) => i.to_string(),
+    };
+    let addr = |a: &Addr| match a {
+        Addr::Slot(s, o) => format!("slot{}{:+}", s.0, o),
+        Addr::Ptr(r, o) => format!("v{}{:+}", r.0, o),
+    };
+    match inst {
+        Inst::Const(d, v) => format!("v{} = {v}", d.0),
+        Inst::Mov(d, s) => format!("v{} = v{}", d.0, s.0),
+        Inst::Alu { op: o, dst, a, b } => format!("v{} = v{} {:?} {}", dst.0, a.0, o, op(b)),
+        Inst::Neg(d, s) => format!("v{} = -v{}", d.0, s.0),
+        Inst::Load {
+            dst,
+            addr: a,
+            size,
+            signed,
+        } => {
+            format!(
+                "v{} = load.{:?}{} [{}]",
+                dst.0,
+                size,
+                if *signed { "s" } else { "" },
+                addr(a)
+            )
+        }
+        Inst::Store {
+            addr: a,
+            value,
+            size,
+        } => format!("store.{:?} [{}] = {}", size, addr(a), op(value)),
+        Inst::SlotAddr(d, s, o) => format!("v{} = &slot{}{:+}", d.0, s.0, o),
+        Inst::MapRef(d, m) => format!("v{} = map#{m}", d.0),
+        Inst::Context(d) => format!("v{} = ctx", d.0),
+        Inst::Call { helper, args, ret } => {
+            let args: Vec<String> = args.iter().map(op).collect();
+            match ret {
+                Some(r) => format!("v{} = call {:?}({})", r.0, helper, args.join(", ")),
+                None => format!("call {:?}({})", helper, args.join(", ")),
+            }
+        }
+        Inst::Jump(l) => format!("goto L{}", l.0),
+        Inst::Branch { cond, a, b, then } => {
+            format!("if v{} {:?} {} goto L{}", a.0, cond, op(b), then.0)
+        }
+        Inst::Label(l) => format!("L{}:", l.0),
+        Inst::Return(v) => format!("return {}", op(v)),
+        Inst::LoopStart => "loop {".into(),
+        Inst::LoopEnd => "} loop".into(),
+    }
+}
