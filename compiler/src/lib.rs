@@ -10,6 +10,7 @@ pub mod check;
 pub mod codegen;
 pub mod diagnostic;
 pub mod lex;
+pub mod lower;
 pub mod parse;
 pub mod program;
 pub mod provider;

@@ -1,4 +1,378 @@
 //! Lowering: the checked tree to the IR, one function per probe, plus the `ProgramInfo` the
 //! runtime needs (maps, ring-buffer actions).
+//!
+//! Values are 64-bit integers in virtual registers, or bytes in memory (strings, tuples) at a
+//! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
+//! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod expr;
 pub mod ir;
+mod maps;
+mod memory;
+mod stmt;
+
+use std::collections::HashMap;
+
+use crate::ast::{self, Expr, ExprKind, Item, Program};
+use crate::diagnostic::Diagnostic;
+use crate::program::{Action, ProgramInfo, ValueType};
+use crate::provider::ProviderKind;
+use crate::span::Span;
+use ir::{Addr, Function, Inst, Operand, Slot, VReg};
+pub use maps::{BpfMap, MapKind};
+
+/// A tracepoint field as a probe's `args` exposes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgField {
+    pub name: String,
+    pub offset: u32,
+    pub access: ArgAccess,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArgAccess {
+    /// An integer (or a pointer, as u64) read straight from the context.
+    Int { size: u32, signed: bool },
+    /// `char name[N]`: a string of N bytes inside the record.
+    CharArray { len: u32 },
+    /// `__data_loc char[] name`: a u32 holding (length << 16 | offset) of a string in the record.
+    DataLocString,
+}
+
+/// One probe as the resolver hands it over: what to attach to and what `args` holds.
+#[derive(Clone, Debug)]
+pub struct ResolvedProbe {
+    pub kind: ProviderKind,
+    /// Canonical attach point names, as `probe` prints them (`tracepoint:syscalls:sys_enter_read`).
+    pub targets: Vec<String>,
+    /// The fields of `args` for tracepoints (the same for every target).
+    pub args: Vec<ArgField>,
+}
+
+/// Settings that change the code.
+#[derive(Clone, Debug)]
+pub struct LowerOptions {
+    /// Positional parameters, as given on the command line.
+    pub positional: Vec<String>,
+    /// Bytes read by `str()` and kept for string values (`max_strlen`).
+    pub max_strlen: u32,
+    /// Entries per map (`max_map_keys`).
+    pub max_map_keys: u32,
+}
+
+impl Default for LowerOptions {
+    fn default() -> Self {
+        LowerOptions {
+            positional: Vec::new(),
+            max_strlen: 64,
+            max_map_keys: 4096,
+        }
+    }
+}
+
+/// A probe's program.
+#[derive(Clone, Debug)]
+pub struct ProbeProgram {
+    pub function: Function,
+    pub kind: ProviderKind,
+    pub targets: Vec<String>,
+}
+
+/// The whole script, lowered.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    pub probes: Vec<ProbeProgram>,
+    /// Every BPF map: the script's maps first (index = `ProgramInfo::maps` index), then the
+    /// ring buffer.
+    pub maps: Vec<BpfMap>,
+    pub ringbuf: usize,
+    pub info: ProgramInfo,
+}
+
+/// Lowers a checked program. `probes` has one entry per probe item, in order.
+pub fn lower(
+    program: &Program,
+    probes: &[ResolvedProbe],
+    options: &LowerOptions,
+) -> Result<Lowered, Vec<Diagnostic>> {
+    let table = maps::MapTable::infer(program, probes, options)?;
+    let mut bpf_maps = table.bpf_maps(options);
+    let ringbuf = bpf_maps.len();
+    bpf_maps.push(BpfMap::ringbuf());
+    let mut shared = Shared {
+        maps: table,
+        actions: Vec::new(),
+        ringbuf,
+        options,
+    };
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    let probe_items = program.items.iter().filter_map(|i| match i {
+        Item::Probe(p) => Some(p),
+        _ => None,
+    });
+    for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
+        let name = format!("tb_{}_{}", short_kind(resolved.kind), index);
+        match stmt::lower_probe(&mut shared, probe, resolved, name) {
+            Ok(function) => out.push(ProbeProgram {
+                function,
+                kind: resolved.kind,
+                targets: resolved.targets.clone(),
+            }),
+            Err(d) => diags.push(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Lowered {
+        probes: out,
+        maps: bpf_maps,
+        ringbuf,
+        info: ProgramInfo {
+            maps: shared.maps.infos(),
+            actions: shared.actions,
+        },
+    })
+}
+
+fn short_kind(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Begin => "begin",
+        ProviderKind::End => "end",
+        ProviderKind::Tracepoint => "tp",
+        ProviderKind::RawTracepoint => "rawtp",
+        ProviderKind::Interval => "interval",
+        ProviderKind::Profile => "profile",
+        ProviderKind::Software => "sw",
+        ProviderKind::Hardware => "hw",
+        ProviderKind::Uprobe => "uprobe",
+        ProviderKind::Uretprobe => "uretprobe",
+        ProviderKind::Usdt => "usdt",
+        ProviderKind::Kprobe => "kprobe",
+        ProviderKind::Kretprobe => "kretprobe",
+        ProviderKind::Fentry => "fentry",
+        ProviderKind::Fexit => "fexit",
+        ProviderKind::Watchpoint | ProviderKind::AsyncWatchpoint => "watch",
+        ProviderKind::Iter => "iter",
+        ProviderKind::SelfSignal => "self",
+    }
+}
+
+/// State shared by every probe: the map table and the ring-buffer actions.
+pub(crate) struct Shared<'o> {
+    pub maps: maps::MapTable,
+    pub actions: Vec<Action>,
+    pub ringbuf: usize,
+    pub options: &'o LowerOptions,
+}
+
+impl Shared<'_> {
+    pub fn action(&mut self, action: Action) -> usize {
+        self.actions.push(action);
+        self.actions.len() - 1
+    }
+}
+
+/// A lowered value.
+#[derive(Clone, Debug)]
+pub(crate) enum Val {
+    /// An integer (or bool, or pointer) in a register.
+    Int { reg: VReg, signed: bool },
+    /// Bytes in memory: a string, a tuple.
+    Mem { addr: Addr, ty: ValueType },
+    /// No value (a call to printf, ...).
+    Void,
+}
+
+impl Val {
+    pub fn ty(&self) -> ValueType {
+        match self {
+            Val::Int { signed, .. } => ValueType::Int {
+                size: 8,
+                signed: *signed,
+            },
+            Val::Mem { ty, .. } => ty.clone(),
+            Val::Void => ValueType::Int {
+                size: 8,
+                signed: false,
+            },
+        }
+    }
+}
+
+/// Where a scratch variable lives.
+#[derive(Clone, Debug)]
+pub(crate) struct VarSlot {
+    pub slot: Slot,
+    pub ty: ValueType,
+}
+
+/// Lowering state for one probe.
+pub(crate) struct ProbeLowerer<'s, 'o> {
+    pub shared: &'s mut Shared<'o>,
+    pub f: Function,
+    pub span: Span,
+    pub ctx: VReg,
+    pub vars: HashMap<String, VarSlot>,
+    pub probe: &'s ResolvedProbe,
+    /// Where `break`/`continue` go inside the innermost loop.
+    pub loop_labels: Vec<(ir::Label, ir::Label)>,
+    /// The label that ends the program (for `return`).
+    pub exit_label: ir::Label,
+}
+
+impl ProbeLowerer<'_, '_> {
+    pub fn emit(&mut self, inst: Inst) {
+        self.f.insts.push((inst, self.span));
+    }
+
+    pub fn const_reg(&mut self, value: u64) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Const(r, value));
+        r
+    }
+
+    pub fn slot_addr(&mut self, slot: Slot, offset: i32) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::SlotAddr(r, slot, offset));
+        r
+    }
+
+    /// A register holding the address `addr` (for helper arguments).
+    pub fn address_of(&mut self, addr: Addr) -> VReg {
+        match addr {
+            Addr::Slot(s, off) => self.slot_addr(s, off),
+            Addr::Ptr(p, 0) => p,
+            Addr::Ptr(p, off) => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Alu {
+                    op: crate::codegen::insn::Alu::Add,
+                    dst: r,
+                    a: p,
+                    b: Operand::Imm(off),
+                });
+                r
+            }
+        }
+    }
+}
+
+/// The first argument's text when it is a string literal.
+pub(crate) fn literal_string(e: &Expr) -> Option<&str> {
+    match &e.kind {
+        ExprKind::Str(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// `@m` / `@m[k]` parts.
+pub(crate) fn map_parts(e: &Expr) -> Option<(&ast::Ident, &[Expr])> {
+    match &e.kind {
+        ExprKind::Map { name, keys } => Some((name, keys)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codegen::emit::emit;
+    use crate::parse::parse;
+
+    fn special(kind: ProviderKind, target: &str) -> ResolvedProbe {
+        ResolvedProbe {
+            kind,
+            targets: vec![target.into()],
+            args: Vec::new(),
+        }
+    }
+
+    fn lower_text(text: &str, probes: &[ResolvedProbe]) -> Lowered {
+        let program = parse(text).expect("parses");
+        lower(&program, probes, &LowerOptions::default()).unwrap_or_else(|d| panic!("{:?}", d))
+    }
+
+    #[test]
+    fn printf_and_exit_become_actions_and_code() {
+        let l = lower_text(
+            r#"BEGIN { printf("hello %s %d\n", comm, 42); exit(); }"#,
+            &[special(ProviderKind::Begin, "BEGIN")],
+        );
+        assert_eq!(l.info.actions.len(), 2);
+        assert!(
+            matches!(&l.info.actions[0], Action::Printf { format, args } if format == "hello %s %d\n" && args.len() == 2)
+        );
+        assert_eq!(l.info.actions[1], Action::Exit);
+        let e = emit(&l.probes[0].function).expect("emits");
+        assert!(e.insns.len() > 10);
+        assert_eq!(
+            e.map_relocations
+                .iter()
+                .filter(|(_, m)| *m == l.ringbuf)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn aggregations_type_their_maps() {
+        let tp = ResolvedProbe {
+            kind: ProviderKind::Tracepoint,
+            targets: vec!["tracepoint:syscalls:sys_enter_read".into()],
+            args: vec![ArgField {
+                name: "count".into(),
+                offset: 32,
+                access: ArgAccess::Int {
+                    size: 8,
+                    signed: false,
+                },
+            }],
+        };
+        let l = lower_text(
+            "t:syscalls:sys_enter_read { @c[comm] = count(); @h = hist(args.count); @l = lhist(args.count, 0, 100, 10); @s = stats(args.count); $x = 1; @p[pid, \"k\"] = $x; }",
+            &[tp],
+        );
+        let kinds: Vec<_> = l
+            .info
+            .maps
+            .iter()
+            .map(|m| (m.name.as_str(), m.value.clone()))
+            .collect();
+        assert_eq!(kinds[0], ("c", crate::program::MapValue::Count));
+        assert_eq!(kinds[1], ("h", crate::program::MapValue::Hist));
+        assert_eq!(l.maps[0].key_size, 16);
+        assert_eq!(
+            l.maps[1].key_size, 8,
+            "hist of a keyless map: just the bucket"
+        );
+        assert_eq!(l.maps[4].key_size, 16, "pid then a 2-byte string, padded");
+        for p in &l.probes {
+            emit(&p.function).expect("emits");
+        }
+    }
+
+    #[test]
+    fn loops_and_conditions_lower() {
+        let l = lower_text(
+            "BEGIN { $i = 0; while ($i < 10) { if ($i % 2 == 0 && $i != 4) { @even++; } $i++; } for ($j : 0..3) { @sum += $j; } exit(); }",
+            &[special(ProviderKind::Begin, "BEGIN")],
+        );
+        let e = emit(&l.probes[0].function).expect("emits");
+        assert!(e.stack_size <= 512);
+    }
+
+    #[test]
+    fn unsupported_features_are_diagnostics() {
+        let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
+        let err = lower(
+            &program,
+            &[special(ProviderKind::Begin, "BEGIN")],
+            &LowerOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err[0]
+            .message
+            .contains("not supported by the code generator yet"));
+    }
+}

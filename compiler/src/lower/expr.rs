@@ -1,0 +1,763 @@
+//! Expressions to IR. Integers end in registers; strings and tuples in stack slots.
+//! Anything the code generator cannot do yet is a diagnostic at the expression, never a
+//! silently wrong program.
+
+use super::ir::{Addr, Inst, Label, Operand, VReg};
+use super::maps::{is_args, static_type, INT, SIGNED};
+use super::{literal_string, ArgAccess, ProbeLowerer, Val};
+use crate::ast::*;
+use crate::codegen::insn::{Alu, Cond, Helper, Size};
+use crate::diagnostic::Diagnostic;
+use crate::program::{MapValue, ValueType};
+use crate::span::Span;
+
+pub(crate) type Lowering<T> = Result<T, Diagnostic>;
+
+impl ProbeLowerer<'_, '_> {
+    pub fn unsupported(&self, what: &str, span: Span) -> Diagnostic {
+        Diagnostic::error(
+            format!("{what} is not supported by the code generator yet"),
+            span,
+            "not compiled yet",
+        )
+        .with_note("`--check` accepts it; running it needs a later tracebound")
+    }
+
+    /// Lowers an expression whose value must be an integer.
+    pub fn int(&mut self, e: &Expr) -> Lowering<(VReg, bool)> {
+        match self.expr(e)? {
+            Val::Int { reg, signed } => Ok((reg, signed)),
+            Val::Mem { .. } => Err(Diagnostic::error(
+                "expected an integer",
+                e.span,
+                "this is a string or a tuple",
+            )),
+            Val::Void => Err(Diagnostic::error(
+                "expected a value",
+                e.span,
+                "this returns nothing",
+            )),
+        }
+    }
+
+    pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
+        match &e.kind {
+            ExprKind::Int(n) => Ok(Val::Int {
+                reg: self.const_reg(*n),
+                signed: true,
+            }),
+            ExprKind::Bool(b) => Ok(Val::Int {
+                reg: self.const_reg(*b as u64),
+                signed: false,
+            }),
+            ExprKind::Str(s) => Ok(self.string_literal(s)),
+            ExprKind::Ident(name) => self.builtin(name, e.span),
+            ExprKind::Var(name) => match self.vars.get(name).cloned() {
+                Some(v) => Ok(self.load_value(Addr::Slot(v.slot, 0), &v.ty)),
+                None => Err(Diagnostic::error(
+                    format!("variable `${name}` is used before it is assigned"),
+                    e.span,
+                    "no value yet",
+                )),
+            },
+            ExprKind::Positional(n) => {
+                let text = self
+                    .shared
+                    .options
+                    .positional
+                    .get(*n as usize - 1)
+                    .cloned()
+                    .unwrap_or_default();
+                Ok(match text.parse::<i64>() {
+                    Ok(v) => Val::Int {
+                        reg: self.const_reg(v as u64),
+                        signed: true,
+                    },
+                    Err(_) if text.is_empty() => Val::Int {
+                        reg: self.const_reg(0),
+                        signed: true,
+                    },
+                    Err(_) => self.string_literal(&text),
+                })
+            }
+            ExprKind::PositionalCount => {
+                let n = self.shared.options.positional.len() as u64;
+                Ok(Val::Int {
+                    reg: self.const_reg(n),
+                    signed: true,
+                })
+            }
+            ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
+            ExprKind::Call { name, args } => self.call(name, args, e.span),
+            ExprKind::Unary { op, expr } => self.unary(*op, expr, e.span),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => self.ternary(cond, then, otherwise, e),
+            ExprKind::Update {
+                target,
+                increment,
+                prefix,
+            } => self.increment(target, *increment, *prefix, e.span),
+            ExprKind::Cast { ty, expr } => self.cast(ty, expr),
+            ExprKind::Field { expr, field, .. } if is_args(expr) => self.tracepoint_arg(field),
+            ExprKind::Tuple(items) => {
+                let ty = self.type_of(e);
+                let slot = self.f.new_slot(ty.size());
+                let ValueType::Tuple(fields) = &ty else {
+                    unreachable!("a tuple expression has a tuple type")
+                };
+                let offsets = ValueType::field_offsets(fields);
+                self.zero(Addr::Slot(slot, 0), ty.size());
+                for ((item, field), at) in items.iter().zip(fields).zip(offsets) {
+                    let v = self.expr(item)?;
+                    self.store_value(Addr::Slot(slot, at as i32), field, &v);
+                }
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty,
+                })
+            }
+            ExprKind::TupleIndex { expr, index } => match self.expr(expr)? {
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Tuple(fields),
+                } if (*index as usize) < fields.len() => {
+                    let at = ValueType::field_offsets(&fields)[*index as usize] as i32;
+                    let field_addr = match addr {
+                        Addr::Slot(s, o) => Addr::Slot(s, o + at),
+                        Addr::Ptr(p, o) => Addr::Ptr(p, o + at),
+                    };
+                    Ok(self.load_value(field_addr, &fields[*index as usize]))
+                }
+                _ => Err(Diagnostic::error(
+                    format!("no element {index} here"),
+                    e.span,
+                    "not a tuple with that many elements",
+                )),
+            },
+            ExprKind::Block { block, value } => {
+                self.block(block)?;
+                self.expr(value)
+            }
+            ExprKind::Field { .. } => Err(self.unsupported("field access on kernel types", e.span)),
+            ExprKind::Index { .. } => Err(self.unsupported("indexing", e.span)),
+            ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
+                Err(self.unsupported("sizeof", e.span))
+            }
+            ExprKind::Offsetof { .. } | ExprKind::OffsetofExpr { .. } => {
+                Err(self.unsupported("offsetof", e.span))
+            }
+            ExprKind::IfElse { .. } => Err(self.unsupported("if expressions", e.span)),
+        }
+    }
+
+    pub fn type_of(&self, e: &Expr) -> ValueType {
+        let vars = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.ty.clone()))
+            .collect();
+        static_type(e, &vars, self.probe, self.shared.options, &self.shared.maps)
+    }
+
+    /// A string literal, NUL-terminated, in a slot of its own.
+    pub fn string_literal(&mut self, s: &str) -> Val {
+        let mut bytes = s.as_bytes().to_vec();
+        bytes.push(0);
+        let len = bytes.len() as u32;
+        let slot = self.f.new_slot(len);
+        bytes.resize(len.next_multiple_of(8) as usize, 0);
+        for (i, chunk) in bytes.chunks(8).enumerate() {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunks"));
+            let r = self.const_reg(word);
+            self.emit(Inst::Store {
+                addr: Addr::Slot(slot, i as i32 * 8),
+                value: Operand::Reg(r),
+                size: Size::DW,
+            });
+        }
+        Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty: ValueType::Str { len },
+        }
+    }
+
+    fn helper_int(&mut self, helper: Helper, args: Vec<Operand>) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper,
+            args,
+            ret: Some(r),
+        });
+        r
+    }
+
+    fn alu(&mut self, op: Alu, a: VReg, b: Operand) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Alu { op, dst: r, a, b });
+        r
+    }
+
+    fn builtin(&mut self, name: &str, span: Span) -> Lowering<Val> {
+        let unsigned = |reg| Val::Int { reg, signed: false };
+        Ok(match name {
+            "pid" | "tid" => {
+                let r = self.helper_int(Helper::GetCurrentPidTgid, Vec::new());
+                unsigned(if name == "pid" {
+                    self.alu(Alu::Rsh, r, Operand::Imm(32))
+                } else {
+                    self.mask32(r)
+                })
+            }
+            "uid" | "gid" => {
+                let r = self.helper_int(Helper::GetCurrentUidGid, Vec::new());
+                unsigned(if name == "gid" {
+                    self.alu(Alu::Rsh, r, Operand::Imm(32))
+                } else {
+                    self.mask32(r)
+                })
+            }
+            "nsecs" => unsigned(self.helper_int(Helper::KtimeGetNs, Vec::new())),
+            "cpu" => unsigned(self.helper_int(Helper::GetSmpProcessorId, Vec::new())),
+            "rand" => unsigned(self.helper_int(Helper::GetPrandomU32, Vec::new())),
+            "cgroup" => unsigned(self.helper_int(Helper::GetCurrentCgroupId, Vec::new())),
+            "curtask" => unsigned(self.helper_int(Helper::GetCurrentTask, Vec::new())),
+            "jiffies" => unsigned(self.helper_int(Helper::Jiffies64, Vec::new())),
+            "numaid" => unsigned(self.helper_int(Helper::GetNumaNodeId, Vec::new())),
+            "comm" => {
+                let slot = self.f.new_slot(16);
+                self.zero(Addr::Slot(slot, 0), 16);
+                let p = self.slot_addr(slot, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::GetCurrentComm,
+                    args: vec![Operand::Reg(p), Operand::Imm(16)],
+                    ret: None,
+                });
+                Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ValueType::Str { len: 16 },
+                }
+            }
+            "probe" => {
+                let text = self.probe.targets.first().cloned().unwrap_or_default();
+                self.string_literal(&text)
+            }
+            _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),
+        })
+    }
+
+    fn mask32(&mut self, r: VReg) -> VReg {
+        let shifted = self.alu(Alu::Lsh, r, Operand::Imm(32));
+        self.alu(Alu::Rsh, shifted, Operand::Imm(32))
+    }
+
+    fn tracepoint_arg(&mut self, field: &Ident) -> Lowering<Val> {
+        let Some(arg) = self
+            .probe
+            .args
+            .iter()
+            .find(|a| a.name == field.name)
+            .cloned()
+        else {
+            let known: Vec<&str> = self.probe.args.iter().map(|a| a.name.as_str()).collect();
+            let mut d = Diagnostic::error(
+                format!("this tracepoint has no field `{}`", field.name),
+                field.span,
+                "unknown field",
+            );
+            if let Some(s) = crate::diagnostic::nearest(&field.name, known.iter().copied()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else if !known.is_empty() {
+                d = d.with_note(format!("fields: {}", known.join(", ")));
+            }
+            return Err(d);
+        };
+        let offset = arg.offset as i32;
+        match arg.access {
+            ArgAccess::Int { size, signed } => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(self.ctx, offset),
+                    size: Size::from_bytes(size).unwrap_or(Size::DW),
+                    signed,
+                });
+                Ok(Val::Int { reg: r, signed })
+            }
+            ArgAccess::CharArray { len } => {
+                let slot = self.f.new_slot(len);
+                let dst = self.slot_addr(slot, 0);
+                let src = self.address_of(Addr::Ptr(self.ctx, offset));
+                self.emit(Inst::Call {
+                    helper: Helper::ProbeReadKernel,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(len as i32),
+                        Operand::Reg(src),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ValueType::Str { len },
+                })
+            }
+            ArgAccess::DataLocString => {
+                let loc = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: loc,
+                    addr: Addr::Ptr(self.ctx, offset),
+                    size: Size::W,
+                    signed: false,
+                });
+                let at = self.alu(Alu::And, loc, Operand::Imm(0xffff));
+                let src = self.alu(Alu::Add, at, Operand::Reg(self.ctx));
+                let len = self.shared.options.max_strlen;
+                let slot = self.f.new_slot(len);
+                self.zero(Addr::Slot(slot, 0), len);
+                let dst = self.slot_addr(slot, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::ProbeReadKernelStr,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(len as i32),
+                        Operand::Reg(src),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ValueType::Str { len },
+                })
+            }
+        }
+    }
+
+    fn map_read(&mut self, name: &Ident, keys: &[Expr], span: Span) -> Lowering<Val> {
+        let Some(map) = self.shared.maps.lookup(&name.name) else {
+            return Err(Diagnostic::error("unknown map", span, "never assigned"));
+        };
+        let value = self.shared.maps.value(map);
+        let key = self.build_key(map, keys, None)?;
+        let found = self.lookup(map, key);
+        let ty = match &value {
+            MapValue::Plain(ty) => ty.clone(),
+            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => INT,
+            _ => SIGNED,
+        };
+        let done = self.f.new_label();
+        let missing = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: found,
+            b: Operand::Imm(0),
+            then: missing,
+        });
+        match &ty {
+            ValueType::Int { signed, .. } => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(found, 0),
+                    size: Size::DW,
+                    signed: false,
+                });
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(missing));
+                self.emit(Inst::Const(r, 0));
+                self.emit(Inst::Label(done));
+                Ok(Val::Int {
+                    reg: r,
+                    signed: *signed,
+                })
+            }
+            ty => {
+                let slot = self.f.new_slot(ty.size());
+                self.copy(Addr::Slot(slot, 0), Addr::Ptr(found, 0), ty.size());
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(missing));
+                self.zero(Addr::Slot(slot, 0), ty.size());
+                self.emit(Inst::Label(done));
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ty.clone(),
+                })
+            }
+        }
+    }
+
+    fn unary(&mut self, op: UnaryOp, inner: &Expr, span: Span) -> Lowering<Val> {
+        if op == UnaryOp::AddrOf {
+            return Err(self.unsupported("`&`", span));
+        }
+        let (v, signed) = self.int(inner)?;
+        let r = self.f.new_vreg();
+        match op {
+            UnaryOp::Neg => self.emit(Inst::Neg(r, v)),
+            UnaryOp::Plus => self.emit(Inst::Mov(r, v)),
+            UnaryOp::BitNot => self.emit(Inst::Alu {
+                op: Alu::Xor,
+                dst: r,
+                a: v,
+                b: Operand::Imm(-1),
+            }),
+            UnaryOp::Not => return Ok(self.flag(Cond::Eq, v, Operand::Imm(0))),
+            UnaryOp::Deref => {
+                let slot = self.f.new_slot(8);
+                let dst = self.slot_addr(slot, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::ProbeReadKernel,
+                    args: vec![Operand::Reg(dst), Operand::Imm(8), Operand::Reg(v)],
+                    ret: None,
+                });
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Slot(slot, 0),
+                    size: Size::DW,
+                    signed: false,
+                });
+            }
+            UnaryOp::AddrOf => unreachable!("refused above"),
+        }
+        Ok(Val::Int {
+            reg: r,
+            signed: signed || op == UnaryOp::Neg,
+        })
+    }
+
+    /// 1 if `a cond b`, else 0.
+    fn flag(&mut self, cond: Cond, a: VReg, b: Operand) -> Val {
+        let r = self.f.new_vreg();
+        let yes = self.f.new_label();
+        let done = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond,
+            a,
+            b,
+            then: yes,
+        });
+        self.emit(Inst::Const(r, 0));
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(yes));
+        self.emit(Inst::Const(r, 1));
+        self.emit(Inst::Label(done));
+        Val::Int {
+            reg: r,
+            signed: false,
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
+        if matches!(op, BinaryOp::And | BinaryOp::Or) {
+            return self.logical(op, lhs, rhs);
+        }
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne)
+            && matches!(self.type_of(lhs), ValueType::Str { .. })
+        {
+            return self.string_equality(op == BinaryOp::Eq, lhs, rhs);
+        }
+        let (a, sa) = self.int(lhs)?;
+        let (b, sb) = self.int(rhs)?;
+        let signed = sa && sb;
+        let compare = |c: Cond, s: Cond| if signed { s } else { c };
+        let cond = match op {
+            BinaryOp::Eq => Some(Cond::Eq),
+            BinaryOp::Ne => Some(Cond::Ne),
+            BinaryOp::Lt => Some(compare(Cond::Lt, Cond::Slt)),
+            BinaryOp::Le => Some(compare(Cond::Le, Cond::Sle)),
+            BinaryOp::Gt => Some(compare(Cond::Gt, Cond::Sgt)),
+            BinaryOp::Ge => Some(compare(Cond::Ge, Cond::Sge)),
+            _ => None,
+        };
+        if let Some(c) = cond {
+            return Ok(self.flag(c, a, Operand::Reg(b)));
+        }
+        let alu = match op {
+            BinaryOp::Add => Alu::Add,
+            BinaryOp::Sub => Alu::Sub,
+            BinaryOp::Mul => Alu::Mul,
+            BinaryOp::Div => Alu::Div,
+            BinaryOp::Rem => Alu::Mod,
+            BinaryOp::BitAnd => Alu::And,
+            BinaryOp::BitOr => Alu::Or,
+            BinaryOp::BitXor => Alu::Xor,
+            BinaryOp::Shl => Alu::Lsh,
+            BinaryOp::Shr if sa => Alu::Arsh,
+            BinaryOp::Shr => Alu::Rsh,
+            _ => unreachable!("comparisons and logic handled above"),
+        };
+        Ok(Val::Int {
+            reg: self.alu(alu, a, Operand::Reg(b)),
+            signed: sa || sb,
+        })
+    }
+
+    fn logical(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
+        let r = self.f.new_vreg();
+        let short = self.f.new_label();
+        let done = self.f.new_label();
+        // `a && b` is 0 as soon as a is 0; `a || b` is 1 as soon as a is not 0.
+        let (stop_cond, stop_value) = if op == BinaryOp::And {
+            (Cond::Eq, 0)
+        } else {
+            (Cond::Ne, 1)
+        };
+        let (a, _) = self.int(lhs)?;
+        self.emit(Inst::Branch {
+            cond: stop_cond,
+            a,
+            b: Operand::Imm(0),
+            then: short,
+        });
+        let (b, _) = self.int(rhs)?;
+        self.emit(Inst::Branch {
+            cond: stop_cond,
+            a: b,
+            b: Operand::Imm(0),
+            then: short,
+        });
+        self.emit(Inst::Const(r, 1 - stop_value));
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(short));
+        self.emit(Inst::Const(r, stop_value));
+        self.emit(Inst::Label(done));
+        Ok(Val::Int {
+            reg: r,
+            signed: false,
+        })
+    }
+
+    fn string_equality(&mut self, equal: bool, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
+        let a = self.expr(lhs)?;
+        let b = self.expr(rhs)?;
+        let (Val::Mem { addr: x, ty: tx }, Val::Mem { addr: y, ty: ty_y }) = (&a, &b) else {
+            return Err(Diagnostic::error(
+                "cannot compare a string with a number",
+                lhs.span.to(rhs.span),
+                "mismatched comparison",
+            ));
+        };
+        let len = tx.size().min(ty_y.size());
+        let r = self.f.new_vreg();
+        let differ = self.f.new_label();
+        let done = self.f.new_label();
+        self.compare_strings(*x, *y, len, differ);
+        self.emit(Inst::Const(r, equal as u64));
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(differ));
+        self.emit(Inst::Const(r, !equal as u64));
+        self.emit(Inst::Label(done));
+        Ok(Val::Int {
+            reg: r,
+            signed: false,
+        })
+    }
+
+    fn ternary(
+        &mut self,
+        cond: &Expr,
+        then: &Expr,
+        otherwise: &Expr,
+        whole: &Expr,
+    ) -> Lowering<Val> {
+        let ty = self.type_of(whole);
+        let (c, _) = self.int(cond)?;
+        let other = self.f.new_label();
+        let done = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: c,
+            b: Operand::Imm(0),
+            then: other,
+        });
+        match ty {
+            ValueType::Int { .. } | ValueType::Bool => {
+                let r = self.f.new_vreg();
+                let (a, sa) = self.int(then)?;
+                self.emit(Inst::Mov(r, a));
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(other));
+                let (b, sb) = self.int(otherwise)?;
+                self.emit(Inst::Mov(r, b));
+                self.emit(Inst::Label(done));
+                Ok(Val::Int {
+                    reg: r,
+                    signed: sa || sb,
+                })
+            }
+            ty => {
+                let slot = self.f.new_slot(ty.size());
+                let a = self.expr(then)?;
+                self.store_value(Addr::Slot(slot, 0), &ty, &a);
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(other));
+                let b = self.expr(otherwise)?;
+                self.store_value(Addr::Slot(slot, 0), &ty, &b);
+                self.emit(Inst::Label(done));
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty,
+                })
+            }
+        }
+    }
+
+    fn cast(&mut self, ty: &TypeName, inner: &Expr) -> Lowering<Val> {
+        let (v, _) = self.int(inner)?;
+        match (&ty.base, ty.pointers, ty.array) {
+            (TypeBase::Builtin(name), 0, None) => {
+                let signed = name.starts_with("int");
+                let bits = name
+                    .trim_start_matches('u')
+                    .trim_start_matches("int")
+                    .parse::<i32>()
+                    .unwrap_or(64);
+                if bits >= 64 {
+                    return Ok(Val::Int { reg: v, signed });
+                }
+                let up = self.alu(Alu::Lsh, v, Operand::Imm(64 - bits));
+                let shift = if signed { Alu::Arsh } else { Alu::Rsh };
+                Ok(Val::Int {
+                    reg: self.alu(shift, up, Operand::Imm(64 - bits)),
+                    signed,
+                })
+            }
+            (_, p, None) if p > 0 => Ok(Val::Int {
+                reg: v,
+                signed: false,
+            }),
+            _ => Err(self.unsupported("this cast", ty.span)),
+        }
+    }
+
+    fn increment(
+        &mut self,
+        target: &Expr,
+        increment: bool,
+        prefix: bool,
+        span: Span,
+    ) -> Lowering<Val> {
+        let delta = if increment { 1 } else { -1 };
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let Some(var) = self.vars.get(name).cloned() else {
+                    return Err(Diagnostic::error(
+                        format!("variable `${name}` is used before it is assigned"),
+                        target.span,
+                        "no value yet",
+                    ));
+                };
+                let old = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: old,
+                    addr: Addr::Slot(var.slot, 0),
+                    size: Size::DW,
+                    signed: false,
+                });
+                let new = self.alu(Alu::Add, old, Operand::Imm(delta));
+                self.emit(Inst::Store {
+                    addr: Addr::Slot(var.slot, 0),
+                    value: Operand::Reg(new),
+                    size: Size::DW,
+                });
+                Ok(Val::Int {
+                    reg: if prefix { new } else { old },
+                    signed: true,
+                })
+            }
+            ExprKind::Map { name, keys } => {
+                let one = self.const_reg(delta as u64);
+                let new = self.map_compound(name, keys, Alu::Add, one, span)?;
+                let reg = if prefix {
+                    new
+                } else {
+                    self.alu(Alu::Sub, new, Operand::Imm(delta))
+                };
+                Ok(Val::Int { reg, signed: true })
+            }
+            _ => Err(Diagnostic::error(
+                "`++` and `--` need a variable or a map",
+                target.span,
+                "not assignable",
+            )),
+        }
+    }
+
+    /// A call used for its value (or a statement-level call such as printf).
+    fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<Val> {
+        match name.name.as_str() {
+            "str" => self.str_call(args, span),
+            "pid" | "tid" | "uid" | "gid" | "nsecs" | "cpu" | "comm" | "rand" | "cgroup"
+            | "curtask"
+                if args.is_empty() =>
+            {
+                self.builtin(&name.name, span)
+            }
+            _ => {
+                self.action_call(name, args, span)?;
+                Ok(Val::Void)
+            }
+        }
+    }
+
+    fn str_call(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let Some(first) = args.first() else {
+            return Err(Diagnostic::error(
+                "`str` needs an argument",
+                span,
+                "missing argument",
+            ));
+        };
+        let v = self.expr(first)?;
+        let limit = self.shared.options.max_strlen;
+        let len = match args.get(1).map(|a| &a.kind) {
+            Some(ExprKind::Int(n)) => (*n as u32 + 1).min(limit),
+            Some(_) => return Err(self.unsupported("`str` with a computed length", span)),
+            None => limit,
+        };
+        match v {
+            Val::Mem { .. } => Ok(v),
+            Val::Int { reg, .. } => {
+                let slot = self.f.new_slot(len);
+                self.zero(Addr::Slot(slot, 0), len);
+                let dst = self.slot_addr(slot, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::ProbeReadStr,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(len as i32),
+                        Operand::Reg(reg),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ValueType::Str { len },
+                })
+            }
+            Val::Void => Err(Diagnostic::error(
+                "`str` needs a value",
+                first.span,
+                "this returns nothing",
+            )),
+        }
+    }
+
+    /// The label-free form of `literal_string`, for format strings.
+    pub fn format_string<'e>(&self, e: &'e Expr, what: &str) -> Lowering<&'e str> {
+        literal_string(e).ok_or_else(|| {
+            Diagnostic::error(
+                format!("the format of `{what}` must be a string literal"),
+                e.span,
+                "not a literal",
+            )
+        })
+    }
+
+    pub fn new_label(&mut self) -> Label {
+        self.f.new_label()
+    }
+}

@@ -1,0 +1,512 @@
+//! The script's maps: their key and value types, inferred over the whole script before any
+//! probe is lowered (a map written in one probe is read in another), and the BPF maps that
+//! hold them. Aggregations live in per-CPU hashes; plain values in hashes.
+
+use std::collections::HashMap;
+
+use tracebound_stdlib as stdlib;
+
+use super::{map_parts, ArgAccess, LowerOptions, ResolvedProbe};
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::program::{MapInfo, MapValue, ValueType};
+
+/// BPF map types tracebound uses (the kernel's numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    Hash = 1,
+    Array = 2,
+    PercpuHash = 5,
+    PercpuArray = 6,
+    Ringbuf = 27,
+}
+
+/// One BPF map as the object declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BpfMap {
+    pub name: String,
+    pub kind: MapKind,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+impl BpfMap {
+    /// The ring buffer every user-space action goes through.
+    pub fn ringbuf() -> BpfMap {
+        BpfMap {
+            name: "tb_events".into(),
+            kind: MapKind::Ringbuf,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 1 << 20,
+        }
+    }
+}
+
+pub const INT: ValueType = ValueType::Int {
+    size: 8,
+    signed: false,
+};
+pub const SIGNED: ValueType = ValueType::Int {
+    size: 8,
+    signed: true,
+};
+
+#[derive(Clone, Debug)]
+struct Entry {
+    name: String,
+    keys: Option<Vec<ValueType>>,
+    value: Option<MapValue>,
+}
+
+pub struct MapTable {
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+}
+
+/// Types of expressions as far as the pre-pass needs them.
+struct Typer<'a> {
+    vars: HashMap<String, ValueType>,
+    probe: &'a ResolvedProbe,
+    options: &'a LowerOptions,
+}
+
+impl MapTable {
+    pub fn infer(
+        program: &Program,
+        probes: &[ResolvedProbe],
+        options: &LowerOptions,
+    ) -> Result<MapTable, Vec<Diagnostic>> {
+        let mut table = MapTable {
+            entries: Vec::new(),
+            index: HashMap::new(),
+        };
+        let probe_items = program.items.iter().filter_map(|i| match i {
+            Item::Probe(p) => Some(p),
+            _ => None,
+        });
+        // Two rounds: a map read before the statement that writes it learns its type.
+        for _ in 0..2 {
+            for (probe, resolved) in probe_items.clone().zip(probes) {
+                let mut typer = Typer {
+                    vars: HashMap::new(),
+                    probe: resolved,
+                    options,
+                };
+                if let Some(p) = &probe.predicate {
+                    table.expr(p, &mut typer);
+                }
+                table.block(&probe.body, &mut typer);
+            }
+        }
+        Ok(table)
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    pub fn keys(&self, map: usize) -> &[ValueType] {
+        self.entries[map].keys.as_deref().unwrap_or(&[])
+    }
+
+    pub fn value(&self, map: usize) -> MapValue {
+        self.entries[map]
+            .value
+            .clone()
+            .unwrap_or(MapValue::Plain(INT))
+    }
+
+    /// The key's fields as stored: the map's keys, plus the bucket for histograms; a map
+    /// without keys is keyed by one u64 zero.
+    pub fn key_fields(&self, map: usize) -> Vec<ValueType> {
+        let mut fields = self.keys(map).to_vec();
+        if matches!(self.value(map), MapValue::Hist | MapValue::Lhist { .. }) {
+            fields.push(INT);
+        }
+        if fields.is_empty() {
+            fields.push(INT);
+        }
+        fields
+    }
+
+    pub fn key_size(&self, map: usize) -> u32 {
+        ValueType::Tuple(self.key_fields(map)).size()
+    }
+
+    pub fn value_size(&self, map: usize) -> u32 {
+        value_size(&self.value(map))
+    }
+
+    pub fn bpf_maps(&self, options: &LowerOptions) -> Vec<BpfMap> {
+        (0..self.entries.len())
+            .map(|i| BpfMap {
+                name: format!("tb_m{i}"),
+                kind: match self.value(i) {
+                    MapValue::Plain(_) => MapKind::Hash,
+                    _ => MapKind::PercpuHash,
+                },
+                key_size: self.key_size(i),
+                value_size: self.value_size(i),
+                max_entries: options.max_map_keys,
+            })
+            .collect()
+    }
+
+    pub fn infos(&self) -> Vec<MapInfo> {
+        (0..self.entries.len())
+            .map(|i| MapInfo {
+                name: self.entries[i].name.clone(),
+                bpf_name: format!("tb_m{i}"),
+                key: self.keys(i).to_vec(),
+                value: self.value(i),
+            })
+            .collect()
+    }
+
+    fn entry(&mut self, name: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.entries.push(Entry {
+            name: name.to_string(),
+            keys: None,
+            value: None,
+        });
+        self.index.insert(name.to_string(), self.entries.len() - 1);
+        self.entries.len() - 1
+    }
+
+    fn note_keys(&mut self, map: usize, keys: Vec<ValueType>) {
+        let e = &mut self.entries[map];
+        e.keys = Some(match e.keys.take() {
+            None => keys,
+            Some(old) => old.iter().zip(&keys).map(|(a, b)| unify(a, b)).collect(),
+        });
+    }
+
+    fn note_value(&mut self, map: usize, value: MapValue) {
+        let e = &mut self.entries[map];
+        e.value = Some(match (e.value.take(), value) {
+            (Some(MapValue::Plain(a)), MapValue::Plain(b)) => MapValue::Plain(unify(&a, &b)),
+            // An aggregation decides the map's kind; a later `++` does not change it.
+            (Some(old), MapValue::Plain(_)) => old,
+            (_, new) => new,
+        });
+    }
+
+    fn block(&mut self, b: &Block, t: &mut Typer) {
+        for s in &b.stmts {
+            self.stmt(s, t);
+        }
+    }
+
+    fn stmt(&mut self, s: &Stmt, t: &mut Typer) {
+        match &s.kind {
+            StmtKind::Expr(e) => self.expr(e, t),
+            StmtKind::Assign { target, op, value } => {
+                self.expr(value, t);
+                if let Some((name, keys)) = map_parts(target) {
+                    let map = self.entry(&name.name);
+                    for k in keys {
+                        self.expr(k, t);
+                    }
+                    let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
+                    self.note_keys(map, key_types);
+                    let v = match (&value.kind, op) {
+                        (ExprKind::Call { name, args }, None) => aggregation(&name.name, args),
+                        _ => None,
+                    };
+                    let v = v.unwrap_or_else(|| {
+                        if op.is_some() {
+                            MapValue::Plain(SIGNED)
+                        } else {
+                            MapValue::Plain(self.type_of(value, t))
+                        }
+                    });
+                    self.note_value(map, v);
+                } else if let ExprKind::Var(name) = &target.kind {
+                    let ty = if op.is_some() {
+                        SIGNED
+                    } else {
+                        self.type_of(value, t)
+                    };
+                    let ty = match t.vars.get(name) {
+                        Some(old) => unify(old, &ty),
+                        None => ty,
+                    };
+                    t.vars.insert(name.clone(), ty);
+                }
+            }
+            StmtKind::Let { var, value, .. } => {
+                if let Some(v) = value {
+                    self.expr(v, t);
+                    let ty = self.type_of(v, t);
+                    t.vars.insert(var.name.clone(), ty);
+                }
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond, t);
+                self.block(then, t);
+                if let Some(o) = otherwise {
+                    self.stmt(o, t);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond, t);
+                self.block(body, t);
+            }
+            StmtKind::Unroll { body, .. } => self.block(body, t),
+            StmtKind::For { var, iter, body } => {
+                if let ForIter::Range(a, b) = iter {
+                    self.expr(a, t);
+                    self.expr(b, t);
+                    t.vars.insert(var.name.clone(), SIGNED);
+                }
+                self.block(body, t);
+            }
+            StmtKind::Return(Some(e)) => self.expr(e, t),
+            StmtKind::Block(b) => self.block(b, t),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+        }
+    }
+
+    /// Notes map reads and `++` updates inside an expression.
+    fn expr(&mut self, e: &Expr, t: &mut Typer) {
+        match &e.kind {
+            ExprKind::Map { name, keys } if !keys.is_empty() => {
+                let map = self.entry(&name.name);
+                for k in keys {
+                    self.expr(k, t);
+                }
+                let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
+                self.note_keys(map, key_types);
+            }
+            ExprKind::Map { name, .. } => {
+                self.entry(&name.name);
+            }
+            ExprKind::Update { target, .. } => {
+                self.expr(target, t);
+                if let Some((name, _)) = map_parts(target) {
+                    let map = self.entry(&name.name);
+                    self.note_value(map, MapValue::Plain(SIGNED));
+                }
+            }
+            ExprKind::Call { args, .. } => {
+                for a in args {
+                    self.expr(a, t);
+                }
+            }
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::Field { expr, .. }
+            | ExprKind::TupleIndex { expr, .. }
+            | ExprKind::SizeofExpr(expr) => self.expr(expr, t),
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Index {
+                expr: lhs,
+                index: rhs,
+            } => {
+                self.expr(lhs, t);
+                self.expr(rhs, t);
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond, t);
+                self.expr(then, t);
+                self.expr(otherwise, t);
+            }
+            ExprKind::Tuple(items) => {
+                for i in items {
+                    self.expr(i, t);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The type of an expression's value, as stored in a map or a variable.
+    fn type_of(&self, e: &Expr, t: &Typer) -> ValueType {
+        static_type(e, &t.vars, t.probe, t.options, self)
+    }
+}
+
+/// The type of an expression given the variables' types so far.
+pub(crate) fn static_type(
+    e: &Expr,
+    vars: &HashMap<String, ValueType>,
+    probe: &ResolvedProbe,
+    options: &LowerOptions,
+    maps: &MapTable,
+) -> ValueType {
+    let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
+    match &e.kind {
+        ExprKind::Str(s) => ValueType::Str {
+            len: s.len() as u32 + 1,
+        },
+        ExprKind::Int(_) => SIGNED,
+        ExprKind::Var(v) => vars.get(v).cloned().unwrap_or(SIGNED),
+        ExprKind::Positional(n) => match options.positional.get(*n as usize - 1) {
+            Some(p) if p.parse::<i64>().is_err() => ValueType::Str {
+                len: p.len() as u32 + 1,
+            },
+            _ => SIGNED,
+        },
+        ExprKind::Map { name, .. } => match maps.lookup(&name.name) {
+            Some(m) => match maps.value(m) {
+                MapValue::Plain(ty) => ty,
+                MapValue::Count => INT,
+                _ => SIGNED,
+            },
+            None => SIGNED,
+        },
+        ExprKind::Ident(name) => match name.as_str() {
+            "comm" => ValueType::Str { len: 16 },
+            "probe" => ValueType::Str {
+                len: probe.targets.first().map_or(1, |t| t.len() as u32 + 1),
+            },
+            "retval" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => SIGNED,
+            _ => INT,
+        },
+        ExprKind::Call { name, args } => match name.name.as_str() {
+            "str" => {
+                let len = match args.get(1).map(|a| &a.kind) {
+                    Some(ExprKind::Int(n)) => (*n as u32 + 1).min(options.max_strlen),
+                    _ => options.max_strlen,
+                };
+                ValueType::Str { len }
+            }
+            "comm" => ValueType::Str { len: 16 },
+            _ => match stdlib::lookup(&name.name).map(|b| b.returns) {
+                Some(stdlib::Ty::Str) => ValueType::Str {
+                    len: options.max_strlen,
+                },
+                _ => SIGNED,
+            },
+        },
+        ExprKind::Field { expr, field, .. } if is_args(expr) => {
+            match probe
+                .args
+                .iter()
+                .find(|a| a.name == field.name)
+                .map(|a| &a.access)
+            {
+                Some(ArgAccess::Int { signed, .. }) => ValueType::Int {
+                    size: 8,
+                    signed: *signed,
+                },
+                Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
+                Some(ArgAccess::DataLocString) => ValueType::Str {
+                    len: options.max_strlen,
+                },
+                None => SIGNED,
+            }
+        }
+        ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
+        ExprKind::Ternary { then, .. } => recurse(then),
+        ExprKind::TupleIndex { expr, index } => match recurse(expr) {
+            ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
+            _ => SIGNED,
+        },
+        ExprKind::Unary {
+            op: UnaryOp::Neg, ..
+        } => SIGNED,
+        ExprKind::Binary { op, lhs, rhs } => match op {
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::And
+            | BinaryOp::Or => INT,
+            _ => match (recurse(lhs), recurse(rhs)) {
+                (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
+                    ValueType::Int {
+                        size: 8,
+                        signed: a && b,
+                    }
+                }
+                _ => SIGNED,
+            },
+        },
+        ExprKind::Cast { ty, .. } => match &ty.base {
+            TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
+                size: 8,
+                signed: n.starts_with("int"),
+            },
+            _ => INT,
+        },
+        _ => SIGNED,
+    }
+}
+
+pub(crate) fn is_args(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Ident(n) if n == "args")
+}
+
+/// Two types stored in one place: strings take the longer length, tuples field by field.
+fn unify(a: &ValueType, b: &ValueType) -> ValueType {
+    match (a, b) {
+        (ValueType::Str { len: x }, ValueType::Str { len: y }) => {
+            ValueType::Str { len: (*x).max(*y) }
+        }
+        (ValueType::Tuple(x), ValueType::Tuple(y)) if x.len() == y.len() => {
+            ValueType::Tuple(x.iter().zip(y).map(|(a, b)| unify(a, b)).collect())
+        }
+        (ValueType::Int { signed: x, .. }, ValueType::Int { signed: y, .. }) => ValueType::Int {
+            size: 8,
+            signed: *x || *y,
+        },
+        (a, _) => a.clone(),
+    }
+}
+
+/// The map value kind an aggregation call makes.
+fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
+    let int_arg = |i: usize| -> Option<i64> {
+        match &args.get(i)?.kind {
+            ExprKind::Int(n) => Some(*n as i64),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => match expr.kind {
+                ExprKind::Int(n) => Some(-(n as i64)),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    Some(match name {
+        "count" => MapValue::Count,
+        "sum" => MapValue::Sum,
+        "min" => MapValue::Min,
+        "max" => MapValue::Max,
+        "avg" => MapValue::Avg,
+        "stats" => MapValue::Stats,
+        "hist" => MapValue::Hist,
+        "lhist" => MapValue::Lhist {
+            min: int_arg(1).unwrap_or(0),
+            max: int_arg(2).unwrap_or(0),
+            step: int_arg(3).unwrap_or(1).max(1),
+        },
+        _ => return None,
+    })
+}
+
+pub fn value_size(v: &MapValue) -> u32 {
+    match v {
+        MapValue::Plain(ty) => ty.size().next_multiple_of(8),
+        MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
+        MapValue::Min | MapValue::Max | MapValue::Avg => 16,
+        MapValue::Stats => 40,
+    }
+}

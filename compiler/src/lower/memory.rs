@@ -1,0 +1,188 @@
+//! Byte-level work the BPF code does on strings and tuples: zeroing a buffer, copying one
+//! into another (truncating or NUL-padding), and comparing two strings. All sizes are known
+//! when compiling, so the loops are unrolled.
+
+use super::ir::{Addr, Inst, Label, Operand};
+use super::{ProbeLowerer, Val};
+use crate::codegen::insn::{Cond, Size};
+use crate::program::ValueType;
+
+fn offset(addr: Addr, by: i32) -> Addr {
+    match addr {
+        Addr::Slot(s, o) => Addr::Slot(s, o + by),
+        Addr::Ptr(p, o) => Addr::Ptr(p, o + by),
+    }
+}
+
+/// The widest access that fits `remaining` bytes at an offset aligned like `at`.
+fn chunk(remaining: u32, at: u32) -> Size {
+    for size in [Size::DW, Size::W, Size::H] {
+        let n = size.bytes();
+        if remaining >= n && at % n == 0 {
+            return size;
+        }
+    }
+    Size::B
+}
+
+impl ProbeLowerer<'_, '_> {
+    /// Writes `len` zero bytes at `addr`.
+    pub fn zero(&mut self, addr: Addr, len: u32) {
+        let mut at = 0;
+        while at < len {
+            let size = chunk(len - at, at);
+            self.emit(Inst::Store {
+                addr: offset(addr, at as i32),
+                value: Operand::Imm(0),
+                size,
+            });
+            at += size.bytes();
+        }
+    }
+
+    /// Copies `len` bytes from `src` to `dst`.
+    pub fn copy(&mut self, dst: Addr, src: Addr, len: u32) {
+        let mut at = 0;
+        while at < len {
+            let size = chunk(len - at, at);
+            let r = self.f.new_vreg();
+            self.emit(Inst::Load {
+                dst: r,
+                addr: offset(src, at as i32),
+                size,
+                signed: false,
+            });
+            self.emit(Inst::Store {
+                addr: offset(dst, at as i32),
+                value: Operand::Reg(r),
+                size,
+            });
+            at += size.bytes();
+        }
+    }
+
+    /// Stores a value of type `ty` at `dst`, converting as needed: integers as 8 bytes,
+    /// strings truncated or NUL-padded to the destination length, tuples field by field.
+    pub fn store_value(&mut self, dst: Addr, ty: &ValueType, value: &Val) {
+        match (ty, value) {
+            (ValueType::Int { size, .. }, Val::Int { reg, .. }) => {
+                let size = Size::from_bytes(*size).unwrap_or(Size::DW);
+                self.emit(Inst::Store {
+                    addr: dst,
+                    value: Operand::Reg(*reg),
+                    size,
+                });
+            }
+            (ValueType::Bool, Val::Int { reg, .. }) => self.emit(Inst::Store {
+                addr: dst,
+                value: Operand::Reg(*reg),
+                size: Size::B,
+            }),
+            (ValueType::Str { len }, Val::Mem { addr, ty: src_ty }) => {
+                let src_len = src_ty.size();
+                let n = src_len.min(*len);
+                self.copy(dst, *addr, n);
+                if n < *len {
+                    self.zero(offset(dst, n as i32), len - n);
+                }
+                // A truncated string still ends in NUL.
+                if src_len > *len && *len > 0 {
+                    self.emit(Inst::Store {
+                        addr: offset(dst, *len as i32 - 1),
+                        value: Operand::Imm(0),
+                        size: Size::B,
+                    });
+                }
+            }
+            (
+                ValueType::Tuple(fields),
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Tuple(src_fields),
+                },
+            ) => {
+                let dst_offsets = ValueType::field_offsets(fields);
+                let src_offsets = ValueType::field_offsets(src_fields);
+                for (i, field) in fields.iter().enumerate() {
+                    let src_ty = src_fields.get(i).cloned().unwrap_or(field.clone());
+                    let src_at = offset(*addr, src_offsets.get(i).copied().unwrap_or(0) as i32);
+                    let v = self.load_value(src_at, &src_ty);
+                    self.store_value(offset(dst, dst_offsets[i] as i32), field, &v);
+                }
+            }
+            // Mismatched shapes were refused by the checker; store zeros rather than garbage.
+            (ty, _) => self.zero(dst, ty.size()),
+        }
+    }
+
+    /// A value of type `ty` stored at `addr`: integers are loaded, the rest stay in memory.
+    pub fn load_value(&mut self, addr: Addr, ty: &ValueType) -> Val {
+        match ty {
+            ValueType::Int { size, signed } => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr,
+                    size: Size::from_bytes(*size).unwrap_or(Size::DW),
+                    signed: *signed,
+                });
+                Val::Int {
+                    reg: r,
+                    signed: *signed,
+                }
+            }
+            ValueType::Bool => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr,
+                    size: Size::B,
+                    signed: false,
+                });
+                Val::Int {
+                    reg: r,
+                    signed: false,
+                }
+            }
+            ty => Val::Mem {
+                addr,
+                ty: ty.clone(),
+            },
+        }
+    }
+
+    /// Jumps to `differ` unless the strings at `a` and `b` are equal up to their first NUL
+    /// (or `len` bytes).
+    pub fn compare_strings(&mut self, a: Addr, b: Addr, len: u32, differ: Label) {
+        let equal = self.f.new_label();
+        for i in 0..len as i32 {
+            let x = self.f.new_vreg();
+            let y = self.f.new_vreg();
+            self.emit(Inst::Load {
+                dst: x,
+                addr: offset(a, i),
+                size: Size::B,
+                signed: false,
+            });
+            self.emit(Inst::Load {
+                dst: y,
+                addr: offset(b, i),
+                size: Size::B,
+                signed: false,
+            });
+            self.emit(Inst::Branch {
+                cond: Cond::Ne,
+                a: x,
+                b: Operand::Reg(y),
+                then: differ,
+            });
+            self.emit(Inst::Branch {
+                cond: Cond::Eq,
+                a: x,
+                b: Operand::Imm(0),
+                then: equal,
+            });
+        }
+        self.emit(Inst::Label(equal));
+    }
+}

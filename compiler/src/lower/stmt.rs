@@ -1,0 +1,901 @@
+//! Statements, map updates (plain values and every aggregation) and the calls that reach user
+//! space through the ring buffer (printf, print, exit, ...).
+
+use std::collections::HashMap;
+
+use super::expr::Lowering;
+use super::ir::{Addr, Function, Inst, Operand, Slot, VReg};
+use super::maps::SIGNED;
+use super::{map_parts, ProbeLowerer, ResolvedProbe, Shared, Val, VarSlot};
+use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
+use crate::codegen::insn::{Alu, Cond, Helper, Size};
+use crate::diagnostic::Diagnostic;
+use crate::program::{log2_bucket, Action, MapValue, ValueType};
+use crate::span::Span;
+
+const BPF_ANY: i32 = 0;
+
+pub(crate) fn lower_probe(
+    shared: &mut Shared,
+    probe: &ast::Probe,
+    resolved: &ResolvedProbe,
+    name: String,
+) -> Result<Function, Diagnostic> {
+    let mut f = Function {
+        name,
+        ..Function::default()
+    };
+    let ctx = f.new_vreg();
+    let exit_label = f.new_label();
+    let mut l = ProbeLowerer {
+        shared,
+        f,
+        span: probe.span,
+        ctx,
+        vars: HashMap::new(),
+        probe: resolved,
+        loop_labels: Vec::new(),
+        exit_label,
+    };
+    l.emit(Inst::Context(ctx));
+    if let Some(pred) = &probe.predicate {
+        l.span = pred.span;
+        let (c, _) = l.int(pred)?;
+        l.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: c,
+            b: Operand::Imm(0),
+            then: exit_label,
+        });
+    }
+    l.block(&probe.body)?;
+    l.span = probe.span;
+    l.emit(Inst::Label(exit_label));
+    l.emit(Inst::Return(Operand::Imm(0)));
+    Ok(l.f)
+}
+
+impl ProbeLowerer<'_, '_> {
+    pub fn block(&mut self, block: &Block) -> Lowering<()> {
+        for s in &block.stmts {
+            self.span = s.span;
+            self.stmt(s)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &Stmt) -> Lowering<()> {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
+            StmtKind::Let { var, value, .. } => {
+                if let Some(v) = value {
+                    let target = Expr {
+                        kind: ExprKind::Var(var.name.clone()),
+                        span: var.span,
+                    };
+                    self.assign(&target, None, v)?;
+                }
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let (c, _) = self.int(cond)?;
+                let else_label = self.new_label();
+                let done = self.new_label();
+                self.emit(Inst::Branch {
+                    cond: Cond::Eq,
+                    a: c,
+                    b: Operand::Imm(0),
+                    then: else_label,
+                });
+                self.block(then)?;
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(else_label));
+                if let Some(o) = otherwise {
+                    self.span = o.span;
+                    self.stmt(o)?;
+                }
+                self.emit(Inst::Label(done));
+            }
+            StmtKind::While { cond, body } => {
+                let top = self.new_label();
+                let end = self.new_label();
+                self.emit(Inst::LoopStart);
+                self.emit(Inst::Label(top));
+                let (c, _) = self.int(cond)?;
+                self.emit(Inst::Branch {
+                    cond: Cond::Eq,
+                    a: c,
+                    b: Operand::Imm(0),
+                    then: end,
+                });
+                self.loop_labels.push((end, top));
+                self.block(body)?;
+                self.loop_labels.pop();
+                self.emit(Inst::Jump(top));
+                self.emit(Inst::Label(end));
+                self.emit(Inst::LoopEnd);
+            }
+            StmtKind::Unroll { count, body } => {
+                let n = match count.kind {
+                    ExprKind::Int(n) => n,
+                    _ => return Err(self.unsupported("`unroll` with a computed count", count.span)),
+                };
+                for _ in 0..n {
+                    self.block(body)?;
+                }
+            }
+            StmtKind::For {
+                var,
+                iter: ForIter::Range(from, to),
+                body,
+            } => {
+                self.for_range(var, from, to, body)?;
+            }
+            StmtKind::For { .. } => return Err(self.unsupported("`for` over a map", s.span)),
+            StmtKind::Break | StmtKind::Continue => {
+                let Some(&(end, next)) = self.loop_labels.last() else {
+                    return Err(Diagnostic::error(
+                        "`break` outside of a loop",
+                        s.span,
+                        "not in a loop",
+                    ));
+                };
+                let to = if matches!(s.kind, StmtKind::Break) {
+                    end
+                } else {
+                    next
+                };
+                self.emit(Inst::Jump(to));
+            }
+            StmtKind::Return(_) => {
+                let exit = self.exit_label;
+                self.emit(Inst::Jump(exit));
+            }
+            StmtKind::Block(b) => self.block(b)?,
+        }
+        Ok(())
+    }
+
+    fn for_range(&mut self, var: &Ident, from: &Expr, to: &Expr, body: &Block) -> Lowering<()> {
+        let (start, _) = self.int(from)?;
+        let (end_value, _) = self.int(to)?;
+        let slot = self.var_slot(&var.name, &SIGNED);
+        let bound = self.f.new_slot(8);
+        self.emit(Inst::Store {
+            addr: Addr::Slot(slot, 0),
+            value: Operand::Reg(start),
+            size: Size::DW,
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Slot(bound, 0),
+            value: Operand::Reg(end_value),
+            size: Size::DW,
+        });
+        let top = self.new_label();
+        let next = self.new_label();
+        let end = self.new_label();
+        self.emit(Inst::LoopStart);
+        self.emit(Inst::Label(top));
+        let i = self.f.new_vreg();
+        let limit = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: i,
+            addr: Addr::Slot(slot, 0),
+            size: Size::DW,
+            signed: false,
+        });
+        self.emit(Inst::Load {
+            dst: limit,
+            addr: Addr::Slot(bound, 0),
+            size: Size::DW,
+            signed: false,
+        });
+        self.emit(Inst::Branch {
+            cond: Cond::Sge,
+            a: i,
+            b: Operand::Reg(limit),
+            then: end,
+        });
+        self.loop_labels.push((end, next));
+        self.block(body)?;
+        self.loop_labels.pop();
+        self.emit(Inst::Label(next));
+        let i = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: i,
+            addr: Addr::Slot(slot, 0),
+            size: Size::DW,
+            signed: false,
+        });
+        let n = self.f.new_vreg();
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: n,
+            a: i,
+            b: Operand::Imm(1),
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Slot(slot, 0),
+            value: Operand::Reg(n),
+            size: Size::DW,
+        });
+        self.emit(Inst::Jump(top));
+        self.emit(Inst::Label(end));
+        self.emit(Inst::LoopEnd);
+        Ok(())
+    }
+
+    /// The slot of a scratch variable, made on first assignment with the value's type.
+    fn var_slot(&mut self, name: &str, ty: &ValueType) -> Slot {
+        if let Some(v) = self.vars.get(name) {
+            return v.slot;
+        }
+        let stored = match ty {
+            ValueType::Int { signed, .. } => ValueType::Int {
+                size: 8,
+                signed: *signed,
+            },
+            ty => ty.clone(),
+        };
+        let slot = self.f.new_slot(stored.size());
+        self.vars
+            .insert(name.to_string(), VarSlot { slot, ty: stored });
+        slot
+    }
+
+    fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) -> Lowering<()> {
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let v = match op {
+                    None => self.expr(value)?,
+                    Some(op) => {
+                        let current = Expr {
+                            kind: ExprKind::Binary {
+                                op,
+                                lhs: Box::new(target.clone()),
+                                rhs: Box::new(value.clone()),
+                            },
+                            span: value.span,
+                        };
+                        self.expr(&current)?
+                    }
+                };
+                let ty = v.ty();
+                let slot = self.var_slot(name, &ty);
+                let stored = self.vars[name].ty.clone();
+                self.store_value(Addr::Slot(slot, 0), &stored, &v);
+            }
+            ExprKind::Map { name, keys } => {
+                let map =
+                    self.shared.maps.lookup(&name.name).ok_or_else(|| {
+                        Diagnostic::error("unknown map", target.span, "never typed")
+                    })?;
+                match (op, &value.kind, self.shared.maps.value(map)) {
+                    (None, ExprKind::Call { name: f, args }, kind)
+                        if !matches!(kind, MapValue::Plain(_)) =>
+                    {
+                        self.aggregate(map, keys, &kind, args, f.span)?
+                    }
+                    (None, _, MapValue::Plain(ty)) => {
+                        let v = self.expr(value)?;
+                        let key = self.build_key(map, keys, None)?;
+                        let slot = self.f.new_slot(ty.size());
+                        self.zero(Addr::Slot(slot, 0), ty.size());
+                        self.store_value(Addr::Slot(slot, 0), &ty, &v);
+                        self.update(map, key, slot);
+                    }
+                    (Some(op), _, MapValue::Plain(_)) => {
+                        let (v, _) = self.int(value)?;
+                        let alu = compound_alu(op).ok_or_else(|| {
+                            self.unsupported("this compound assignment", target.span)
+                        })?;
+                        self.map_compound(name, keys, alu, v, target.span)?;
+                    }
+                    _ => return Err(self.unsupported("this map assignment", target.span)),
+                }
+            }
+            ExprKind::Ident(_) => {
+                self.expr(value)?;
+            }
+            _ => return Err(self.unsupported("assigning to this", target.span)),
+        }
+        Ok(())
+    }
+
+    /// Builds a map's key in a fresh, zeroed slot (padding must be zero: keys are hashed
+    /// byte for byte). `bucket`, for histograms, is stored as the last field.
+    pub fn build_key(&mut self, map: usize, keys: &[Expr], bucket: Option<VReg>) -> Lowering<Slot> {
+        let fields = self.shared.maps.key_fields(map);
+        let size = ValueType::Tuple(fields.clone()).size();
+        let offsets = ValueType::field_offsets(&fields);
+        let slot = self.f.new_slot(size);
+        self.zero(Addr::Slot(slot, 0), size);
+        // `@m[(a, b)]` is `@m[a, b]`.
+        let flattened: Vec<Val> = match keys {
+            [Expr {
+                kind: ExprKind::Tuple(items),
+                ..
+            }] if self.shared.maps.keys(map).len() == items.len() && items.len() > 1 => items
+                .iter()
+                .map(|k| self.expr(k))
+                .collect::<Lowering<_>>()?,
+            keys => keys.iter().map(|k| self.expr(k)).collect::<Lowering<_>>()?,
+        };
+        for (i, v) in flattened.iter().enumerate() {
+            if let (Some(field), Some(at)) = (fields.get(i), offsets.get(i)) {
+                self.store_value(Addr::Slot(slot, *at as i32), field, v);
+            }
+        }
+        if let Some(b) = bucket {
+            let at = *offsets.last().expect("histogram keys have a bucket field") as i32;
+            self.emit(Inst::Store {
+                addr: Addr::Slot(slot, at),
+                value: Operand::Reg(b),
+                size: Size::DW,
+            });
+        }
+        Ok(slot)
+    }
+
+    /// `bpf_map_lookup_elem(map, &key)`: a pointer to the value, or 0.
+    pub fn lookup(&mut self, map: usize, key: Slot) -> VReg {
+        let m = self.f.new_vreg();
+        self.emit(Inst::MapRef(m, map));
+        let k = self.slot_addr(key, 0);
+        let r = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::MapLookupElem,
+            args: vec![Operand::Reg(m), Operand::Reg(k)],
+            ret: Some(r),
+        });
+        r
+    }
+
+    fn update(&mut self, map: usize, key: Slot, value: Slot) {
+        let m = self.f.new_vreg();
+        self.emit(Inst::MapRef(m, map));
+        let k = self.slot_addr(key, 0);
+        let v = self.slot_addr(value, 0);
+        self.emit(Inst::Call {
+            helper: Helper::MapUpdateElem,
+            args: vec![
+                Operand::Reg(m),
+                Operand::Reg(k),
+                Operand::Reg(v),
+                Operand::Imm(BPF_ANY),
+            ],
+            ret: None,
+        });
+    }
+
+    /// `@m[k] op= v` on a plain integer map; returns the new value.
+    pub fn map_compound(
+        &mut self,
+        name: &Ident,
+        keys: &[Expr],
+        op: Alu,
+        v: VReg,
+        span: Span,
+    ) -> Lowering<VReg> {
+        let map = self
+            .shared
+            .maps
+            .lookup(&name.name)
+            .ok_or_else(|| Diagnostic::error("unknown map", span, "never typed"))?;
+        let key = self.build_key(map, keys, None)?;
+        let found = self.lookup(map, key);
+        let result = self.f.new_vreg();
+        let missing = self.new_label();
+        let done = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: found,
+            b: Operand::Imm(0),
+            then: missing,
+        });
+        let old = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: old,
+            addr: Addr::Ptr(found, 0),
+            size: Size::DW,
+            signed: false,
+        });
+        self.emit(Inst::Alu {
+            op,
+            dst: result,
+            a: old,
+            b: Operand::Reg(v),
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Ptr(found, 0),
+            value: Operand::Reg(result),
+            size: Size::DW,
+        });
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(missing));
+        let zero = self.const_reg(0);
+        self.emit(Inst::Alu {
+            op,
+            dst: result,
+            a: zero,
+            b: Operand::Reg(v),
+        });
+        let slot = self.f.new_slot(8);
+        self.emit(Inst::Store {
+            addr: Addr::Slot(slot, 0),
+            value: Operand::Reg(result),
+            size: Size::DW,
+        });
+        self.update(map, key, slot);
+        self.emit(Inst::Label(done));
+        Ok(result)
+    }
+
+    /// `@m[k] = count()`, `sum(x)`, ... : update this CPU's slot in place, or insert it.
+    fn aggregate(
+        &mut self,
+        map: usize,
+        keys: &[Expr],
+        kind: &MapValue,
+        args: &[Expr],
+        span: Span,
+    ) -> Lowering<()> {
+        let x = match kind {
+            MapValue::Count => None,
+            _ => {
+                let arg = args.first().ok_or_else(|| {
+                    Diagnostic::error("this aggregation needs a value", span, "missing argument")
+                })?;
+                Some(self.int(arg)?.0)
+            }
+        };
+        let bucket = match kind {
+            MapValue::Hist => Some(self.log2_bucket(x.expect("hist has a value"))),
+            MapValue::Lhist { min, max, step } => {
+                Some(self.linear_bucket(x.expect("lhist has a value"), *min, *max, *step))
+            }
+            _ => None,
+        };
+        let key = self.build_key(map, keys, bucket)?;
+        let found = self.lookup(map, key);
+        let missing = self.new_label();
+        let done = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: found,
+            b: Operand::Imm(0),
+            then: missing,
+        });
+        let at = |off: i32| Addr::Ptr(found, off);
+        match kind {
+            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => {
+                self.add_at(at(0), Operand::Imm(1))
+            }
+            MapValue::Sum => self.add_at(at(0), Operand::Reg(x.expect("sum has a value"))),
+            MapValue::Avg => {
+                self.add_at(at(0), Operand::Reg(x.expect("avg has a value")));
+                self.add_at(at(8), Operand::Imm(1));
+            }
+            MapValue::Min | MapValue::Max => {
+                let x = x.expect("min/max have a value");
+                let keep = self.new_label();
+                let store = self.new_label();
+                let set = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: set,
+                    addr: at(8),
+                    size: Size::DW,
+                    signed: false,
+                });
+                self.emit(Inst::Branch {
+                    cond: Cond::Eq,
+                    a: set,
+                    b: Operand::Imm(0),
+                    then: store,
+                });
+                let cur = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: cur,
+                    addr: at(0),
+                    size: Size::DW,
+                    signed: false,
+                });
+                let better = if matches!(kind, MapValue::Min) {
+                    Cond::Slt
+                } else {
+                    Cond::Sgt
+                };
+                self.emit(Inst::Branch {
+                    cond: better.negate(),
+                    a: x,
+                    b: Operand::Reg(cur),
+                    then: keep,
+                });
+                self.emit(Inst::Label(store));
+                self.emit(Inst::Store {
+                    addr: at(0),
+                    value: Operand::Reg(x),
+                    size: Size::DW,
+                });
+                self.emit(Inst::Store {
+                    addr: at(8),
+                    value: Operand::Imm(1),
+                    size: Size::DW,
+                });
+                self.emit(Inst::Label(keep));
+            }
+            MapValue::Stats => {
+                let x = x.expect("stats has a value");
+                self.add_at(at(0), Operand::Reg(x));
+                self.add_at(at(8), Operand::Imm(1));
+                for (off, cond) in [(16, Cond::Slt), (24, Cond::Sgt)] {
+                    let keep = self.new_label();
+                    let cur = self.f.new_vreg();
+                    self.emit(Inst::Load {
+                        dst: cur,
+                        addr: at(off),
+                        size: Size::DW,
+                        signed: false,
+                    });
+                    self.emit(Inst::Branch {
+                        cond: cond.negate(),
+                        a: x,
+                        b: Operand::Reg(cur),
+                        then: keep,
+                    });
+                    self.emit(Inst::Store {
+                        addr: at(off),
+                        value: Operand::Reg(x),
+                        size: Size::DW,
+                    });
+                    self.emit(Inst::Label(keep));
+                }
+            }
+            MapValue::Plain(_) => unreachable!("plain values are not aggregated"),
+        }
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(missing));
+        let size = super::maps::value_size(kind);
+        let slot = self.f.new_slot(size);
+        let first: Vec<Operand> = match kind {
+            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => vec![Operand::Imm(1)],
+            MapValue::Sum => vec![Operand::Reg(x.expect("sum"))],
+            MapValue::Min | MapValue::Max | MapValue::Avg => {
+                vec![Operand::Reg(x.expect("value")), Operand::Imm(1)]
+            }
+            MapValue::Stats => {
+                let x = Operand::Reg(x.expect("stats"));
+                vec![x, Operand::Imm(1), x, x, Operand::Imm(1)]
+            }
+            MapValue::Plain(_) => unreachable!("plain values are not aggregated"),
+        };
+        for (i, v) in first.into_iter().enumerate() {
+            self.emit(Inst::Store {
+                addr: Addr::Slot(slot, i as i32 * 8),
+                value: v,
+                size: Size::DW,
+            });
+        }
+        self.update(map, key, slot);
+        self.emit(Inst::Label(done));
+        Ok(())
+    }
+
+    fn add_at(&mut self, addr: Addr, v: Operand) {
+        let old = self.f.new_vreg();
+        let new = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: old,
+            addr,
+            size: Size::DW,
+            signed: false,
+        });
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: new,
+            a: old,
+            b: v,
+        });
+        self.emit(Inst::Store {
+            addr,
+            value: Operand::Reg(new),
+            size: Size::DW,
+        });
+    }
+
+    /// `program::log2_bucket` in BPF: a binary search for the highest set bit.
+    fn log2_bucket(&mut self, x: VReg) -> VReg {
+        let bucket = self.f.new_vreg();
+        let done = self.new_label();
+        self.emit(Inst::Const(bucket, log2_bucket(-1)));
+        self.emit(Inst::Branch {
+            cond: Cond::Slt,
+            a: x,
+            b: Operand::Imm(0),
+            then: done,
+        });
+        self.emit(Inst::Const(bucket, log2_bucket(0)));
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: x,
+            b: Operand::Imm(0),
+            then: done,
+        });
+        let v = self.f.new_vreg();
+        self.emit(Inst::Mov(v, x));
+        self.emit(Inst::Const(bucket, 2));
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.new_label();
+            let limit = self.const_reg(1u64 << shift);
+            self.emit(Inst::Branch {
+                cond: Cond::Lt,
+                a: v,
+                b: Operand::Reg(limit),
+                then: skip,
+            });
+            self.emit(Inst::Alu {
+                op: Alu::Rsh,
+                dst: v,
+                a: v,
+                b: Operand::Imm(shift),
+            });
+            self.emit(Inst::Alu {
+                op: Alu::Add,
+                dst: bucket,
+                a: bucket,
+                b: Operand::Imm(shift),
+            });
+            self.emit(Inst::Label(skip));
+        }
+        self.emit(Inst::Label(done));
+        bucket
+    }
+
+    /// `program::linear_bucket` in BPF.
+    fn linear_bucket(&mut self, x: VReg, min: i64, max: i64, step: i64) -> VReg {
+        let bucket = self.f.new_vreg();
+        let done = self.new_label();
+        let lo = self.const_reg(min as u64);
+        let hi = self.const_reg(max as u64);
+        self.emit(Inst::Const(bucket, 0));
+        self.emit(Inst::Branch {
+            cond: Cond::Slt,
+            a: x,
+            b: Operand::Reg(lo),
+            then: done,
+        });
+        self.emit(Inst::Const(bucket, 1 + ((max - min) / step) as u64));
+        self.emit(Inst::Branch {
+            cond: Cond::Sge,
+            a: x,
+            b: Operand::Reg(hi),
+            then: done,
+        });
+        let d = self.f.new_vreg();
+        self.emit(Inst::Alu {
+            op: Alu::Sub,
+            dst: d,
+            a: x,
+            b: Operand::Reg(lo),
+        });
+        let step_reg = self.const_reg(step as u64);
+        self.emit(Inst::Alu {
+            op: Alu::Div,
+            dst: d,
+            a: d,
+            b: Operand::Reg(step_reg),
+        });
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: bucket,
+            a: d,
+            b: Operand::Imm(1),
+        });
+        self.emit(Inst::Label(done));
+        bucket
+    }
+
+    /// Calls that act rather than compute: user-space actions through the ring buffer, and
+    /// map deletion.
+    pub fn action_call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<()> {
+        match name.name.as_str() {
+            "printf" | "cat" | "system" => {
+                let format = self
+                    .format_string(
+                        args.first()
+                            .ok_or_else(|| Diagnostic::error("missing format", span, "here"))?,
+                        &name.name,
+                    )?
+                    .to_string();
+                let values = args[1..]
+                    .iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Lowering<Vec<Val>>>()?;
+                let types: Vec<ValueType> = values.iter().map(Val::ty).collect();
+                let action = match name.name.as_str() {
+                    "printf" => Action::Printf {
+                        format,
+                        args: types.clone(),
+                    },
+                    "cat" => Action::Cat {
+                        format,
+                        args: types.clone(),
+                    },
+                    _ => Action::System {
+                        format,
+                        args: types.clone(),
+                    },
+                };
+                self.send(action, &types, &values);
+            }
+            "exit" => {
+                let code = match args.first() {
+                    Some(a) => self.expr(a)?,
+                    None => Val::Int {
+                        reg: self.const_reg(0),
+                        signed: true,
+                    },
+                };
+                self.send(Action::Exit, &[SIGNED], &[code]);
+            }
+            "time" => {
+                let format = match args.first() {
+                    Some(a) => self.format_string(a, "time")?.to_string(),
+                    None => "%H:%M:%S\n".to_string(),
+                };
+                self.send(Action::Time { format }, &[], &[]);
+            }
+            "print" => {
+                let first = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error("`print` needs an argument", span, "here"))?;
+                match map_parts(first) {
+                    Some((m, keys)) if keys.is_empty() => {
+                        let map = self.shared.maps.lookup(&m.name).ok_or_else(|| {
+                            Diagnostic::error("unknown map", first.span, "never assigned")
+                        })?;
+                        let int_arg = |i: usize| match args.get(i).map(|a| &a.kind) {
+                            Some(ExprKind::Int(n)) => *n,
+                            _ => 0,
+                        };
+                        self.send(
+                            Action::PrintMap {
+                                map,
+                                top: int_arg(1),
+                                div: int_arg(2),
+                            },
+                            &[],
+                            &[],
+                        );
+                    }
+                    _ => {
+                        let v = self.expr(first)?;
+                        let ty = v.ty();
+                        self.send(Action::PrintValue { value: ty.clone() }, &[ty], &[v]);
+                    }
+                }
+            }
+            "clear" | "zero" => {
+                let map = self.whole_map(args.first(), span)?;
+                self.send(
+                    Action::Clear {
+                        map,
+                        zero: name.name == "zero",
+                    },
+                    &[],
+                    &[],
+                );
+            }
+            "delete" => {
+                let first = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error("`delete` needs a map", span, "here"))?;
+                let (m, keys) = map_parts(first).ok_or_else(|| {
+                    Diagnostic::error("`delete` needs a map", first.span, "not a map")
+                })?;
+                let map = self.shared.maps.lookup(&m.name).ok_or_else(|| {
+                    Diagnostic::error("unknown map", first.span, "never assigned")
+                })?;
+                let keys: Vec<Expr> = if keys.is_empty() {
+                    args[1..].to_vec()
+                } else {
+                    keys.to_vec()
+                };
+                let key = self.build_key(map, &keys, None)?;
+                let r = self.f.new_vreg();
+                self.emit(Inst::MapRef(r, map));
+                let k = self.slot_addr(key, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::MapDeleteElem,
+                    args: vec![Operand::Reg(r), Operand::Reg(k)],
+                    ret: None,
+                });
+            }
+            other => return Err(self.unsupported(&format!("`{other}()`"), span)),
+        }
+        Ok(())
+    }
+
+    fn whole_map(&mut self, arg: Option<&Expr>, span: Span) -> Lowering<usize> {
+        let arg = arg.ok_or_else(|| Diagnostic::error("a map is needed", span, "here"))?;
+        let (m, _) = map_parts(arg)
+            .ok_or_else(|| Diagnostic::error("a map is needed", arg.span, "not a map"))?;
+        self.shared
+            .maps
+            .lookup(&m.name)
+            .ok_or_else(|| Diagnostic::error("unknown map", arg.span, "never assigned"))
+    }
+
+    /// Writes a ring-buffer record: the action's index, then the values laid out as a tuple.
+    /// A full ring buffer drops the record (the runtime reports drops).
+    fn send(&mut self, action: Action, types: &[ValueType], values: &[Val]) {
+        let id = self.shared.action(action);
+        let stored: Vec<ValueType> = types
+            .iter()
+            .map(|t| match t {
+                ValueType::Int { signed, .. } => ValueType::Int {
+                    size: 8,
+                    signed: *signed,
+                },
+                t => t.clone(),
+            })
+            .collect();
+        let payload = ValueType::Tuple(stored.clone());
+        let size = 8 + payload.size().next_multiple_of(8);
+        let rb = self.f.new_vreg();
+        let ringbuf = self.shared.ringbuf;
+        self.emit(Inst::MapRef(rb, ringbuf));
+        let rec = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::RingbufReserve,
+            args: vec![Operand::Reg(rb), Operand::Imm(size as i32), Operand::Imm(0)],
+            ret: Some(rec),
+        });
+        let dropped = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: rec,
+            b: Operand::Imm(0),
+            then: dropped,
+        });
+        let idr = self.const_reg(id as u64);
+        self.emit(Inst::Store {
+            addr: Addr::Ptr(rec, 0),
+            value: Operand::Reg(idr),
+            size: Size::DW,
+        });
+        self.zero(Addr::Ptr(rec, 8), size - 8);
+        let offsets = ValueType::field_offsets(&stored);
+        for ((ty, v), at) in stored.iter().zip(values).zip(offsets) {
+            self.store_value(Addr::Ptr(rec, 8 + at as i32), ty, v);
+        }
+        self.emit(Inst::Call {
+            helper: Helper::RingbufSubmit,
+            args: vec![Operand::Reg(rec), Operand::Imm(0)],
+            ret: None,
+        });
+        self.emit(Inst::Label(dropped));
+    }
+}
+
+fn compound_alu(op: BinaryOp) -> Option<Alu> {
+    Some(match op {
+        BinaryOp::Add => Alu::Add,
+        BinaryOp::Sub => Alu::Sub,
+        BinaryOp::Mul => Alu::Mul,
+        BinaryOp::Div => Alu::Div,
+        BinaryOp::Rem => Alu::Mod,
+        BinaryOp::BitAnd => Alu::And,
+        BinaryOp::BitOr => Alu::Or,
+        BinaryOp::BitXor => Alu::Xor,
+        BinaryOp::Shl => Alu::Lsh,
+        BinaryOp::Shr => Alu::Rsh,
+        _ => return None,
+    })
+}
