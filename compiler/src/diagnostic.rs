@@ -182,22 +182,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_finds_typos_and_rejects_strangers() {
-        let names = ["pid", "tid", "comm", "nsecs", "printf"];
-        assert_eq!(nearest("prinf", names), Some("printf"));
-        assert_eq!(
-            nearest("prinft", names.into_iter().chain(["print"])),
-            Some("printf")
-        );
-        assert_eq!(nearest("nsec", names), Some("nsecs"));
-        assert_eq!(nearest("elephant", names), None);
-    }
-}
 
 /// One diagnostic as a JSON object (for `-f json`): severity, message, file, the primary
 /// span as byte offsets and line/column (1-based), labels, notes and help.
@@ -259,4 +243,21 @@ pub fn json_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_finds_typos_and_rejects_strangers() {
+        let names = ["pid", "tid", "comm", "nsecs", "printf"];
+        assert_eq!(nearest("prinf", names), Some("printf"));
+        assert_eq!(
+            nearest("prinft", names.into_iter().chain(["print"])),
+            Some("printf")
+        );
+        assert_eq!(nearest("nsec", names), Some("nsecs"));
+        assert_eq!(nearest("elephant", names), None);
+    }
 }

@@ -11,6 +11,7 @@ pub mod codegen;
 pub mod diagnostic;
 pub mod lex;
 pub mod lower;
+pub mod object;
 pub mod parse;
 pub mod program;
 pub mod provider;

@@ -1,0 +1,315 @@
+//! The object writer: programs, maps and map relocations in, an ELF64 little-endian relocatable
+//! BPF object out, in the plain form aya's loader accepts without BTF.
+//!
+//! Layout (section indices are fixed so that symbols and relocations can name them):
+//!
+//! | index | section            | contents                                                  |
+//! |-------|--------------------|-----------------------------------------------------------|
+//! | 0     | (null)             |                                                           |
+//! | 1     | `.strtab`          | section names and symbol names (one table for both)       |
+//! | 2     | `.symtab`          | null symbol, one GLOBAL OBJECT per map, one GLOBAL FUNC per program |
+//! | 3     | `license`          | the license, NUL-terminated (the kernel gates GPL-only helpers on it) |
+//! | 4     | `maps`             | one 20-byte legacy `struct bpf_map_def` per map (omitted when there are no maps) |
+//! | then  | `<program section>`| one section per program, its instructions, FUNC symbol at 0 |
+//! |       | `.rel<section>`    | right after its program when it loads maps: `R_BPF_64_64` on each `ld_imm64`, against the map's symbol |
+//!
+//! Why this shape, from aya-obj 0.3 (aya 0.14):
+//! - A section is a program section when it is executable and its name parses as a program
+//!   kind (`tracepoint/...`, `raw_tracepoint/...`, `perf_event`, `uprobe/...`, ...); every
+//!   FUNC symbol in it is a program named after the symbol, its code `st_value..+st_size`.
+//!   One section per program keeps relocation offsets equal to instruction offsets.
+//! - Every symbol in `maps` is a map: its name is the map's name, its bytes `st_value..+st_size`
+//!   are the definition. So the writer emits no section symbol there (an empty one would be read
+//!   as a map with a 0-byte definition and rejected), and leaves the section out when there are
+//!   no maps (a `maps` section without symbols is an error).
+//! - The definition is the five fields every legacy loader agrees on (type, key size, value
+//!   size, max entries, flags); aya fills its own extras (id, pinning) with zero: not pinned.
+//! - A map load is found through the relocation's symbol; the loader writes the map's fd into
+//!   the `ld_imm64` and sets its source to `BPF_PSEUDO_MAP_FD`, so the immediate written here
+//!   does not matter.
+
+mod elf;
+
+use crate::codegen::insn::Insn;
+use elf::{SectionHeader, StringTable};
+
+/// Everything one object holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectSpec {
+    /// The license string ("GPL" lets programs call GPL-only helpers).
+    pub license: String,
+    pub maps: Vec<MapSpec>,
+    pub programs: Vec<ProgramSpec>,
+}
+
+/// A map definition (legacy `struct bpf_map_def`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapSpec {
+    /// The map's symbol name, e.g. `tb_m0` (the kernel keeps 15 characters).
+    pub name: String,
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    /// `BPF_F_*` map flags.
+    pub flags: u32,
+}
+
+/// One program: a global function in its own section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSpec {
+    /// The program's symbol name, `tb_...`.
+    pub name: String,
+    /// The section name, which tells the loader the program type, e.g.
+    /// `tracepoint/syscalls/sys_enter_openat`, `raw_tracepoint/sys_enter`, `perf_event`.
+    pub section: String,
+    pub insns: Vec<Insn>,
+    /// `(index of the first slot of an ld_imm64, index into ObjectSpec::maps)`.
+    pub map_relocations: Vec<(usize, usize)>,
+}
+
+/// BPF instructions are 8 bytes each.
+const INSN_SIZE: u64 = 8;
+/// The legacy map definition: five u32 fields.
+const MAP_DEF_SIZE: u64 = 20;
+
+const STRTAB_INDEX: u32 = 1;
+const SYMTAB_INDEX: u32 = 2;
+const LICENSE_INDEX: u32 = 3;
+const MAPS_INDEX: u32 = 4;
+
+/// A section about to be laid out: its header (less name offset and placement) and bytes.
+struct Section {
+    name: String,
+    header: SectionHeader,
+    data: Vec<u8>,
+}
+
+impl Section {
+    fn new(name: &str, sh_type: u32, flags: u64, align: u64, data: Vec<u8>) -> Section {
+        Section {
+            name: name.to_string(),
+            header: SectionHeader {
+                sh_type,
+                flags,
+                align,
+                ..SectionHeader::default()
+            },
+            data,
+        }
+    }
+}
+
+/// Writes the object. The spec must be well formed — unique names, every relocation on the
+/// first slot of an `ld_imm64` and naming an existing map — as the code generator guarantees;
+/// anything else is a compiler bug and panics.
+pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
+    check_spec(spec);
+
+    // Section indices first: symbols and relocation sections refer to them.
+    let first_program_index = if spec.maps.is_empty() {
+        MAPS_INDEX
+    } else {
+        MAPS_INDEX + 1
+    };
+    let mut program_indices = Vec::with_capacity(spec.programs.len());
+    let mut next = first_program_index;
+    for program in &spec.programs {
+        program_indices.push(next);
+        next += if program.map_relocations.is_empty() {
+            1
+        } else {
+            2
+        };
+    }
+
+    // Symbols: null, maps, then programs; all global, so `sh_info` (first non-local) is 1.
+    let mut strings = StringTable::new();
+    let mut symtab = vec![0u8; elf::SYM_SIZE];
+    let map_symbol = |map: usize| 1 + map as u32;
+    for (i, map) in spec.maps.iter().enumerate() {
+        elf::write_symbol(
+            &mut symtab,
+            strings.add(&map.name),
+            elf::STB_GLOBAL,
+            elf::STT_OBJECT,
+            MAPS_INDEX as u16,
+            i as u64 * MAP_DEF_SIZE,
+            MAP_DEF_SIZE,
+        );
+    }
+    for (program, &index) in spec.programs.iter().zip(&program_indices) {
+        elf::write_symbol(
+            &mut symtab,
+            strings.add(&program.name),
+            elf::STB_GLOBAL,
+            elf::STT_FUNC,
+            index as u16,
+            0,
+            program.insns.len() as u64 * INSN_SIZE,
+        );
+    }
+
+    let mut sections = Vec::new();
+    let mut symtab_section = Section::new(".symtab", elf::SHT_SYMTAB, 0, 8, symtab);
+    symtab_section.header.link = STRTAB_INDEX;
+    symtab_section.header.info = 1;
+    symtab_section.header.entsize = elf::SYM_SIZE as u64;
+    sections.push(symtab_section);
+
+    let mut license = spec.license.as_bytes().to_vec();
+    license.push(0);
+    sections.push(Section::new(
+        "license",
+        elf::SHT_PROGBITS,
+        elf::SHF_ALLOC | elf::SHF_WRITE,
+        1,
+        license,
+    ));
+
+    if !spec.maps.is_empty() {
+        let mut defs = Vec::with_capacity(spec.maps.len() * MAP_DEF_SIZE as usize);
+        for map in &spec.maps {
+            for field in [
+                map.map_type,
+                map.key_size,
+                map.value_size,
+                map.max_entries,
+                map.flags,
+            ] {
+                defs.extend(field.to_le_bytes());
+            }
+        }
+        sections.push(Section::new(
+            "maps",
+            elf::SHT_PROGBITS,
+            elf::SHF_ALLOC | elf::SHF_WRITE,
+            4,
+            defs,
+        ));
+    }
+
+    for (program, &index) in spec.programs.iter().zip(&program_indices) {
+        let code = program.insns.iter().flat_map(|i| i.to_bytes()).collect();
+        sections.push(Section::new(
+            &program.section,
+            elf::SHT_PROGBITS,
+            elf::SHF_ALLOC | elf::SHF_EXECINSTR,
+            8,
+            code,
+        ));
+        if !program.map_relocations.is_empty() {
+            let mut rels = Vec::with_capacity(program.map_relocations.len() * elf::REL_SIZE);
+            for &(insn, map) in &program.map_relocations {
+                elf::write_rel(
+                    &mut rels,
+                    insn as u64 * INSN_SIZE,
+                    map_symbol(map),
+                    elf::R_BPF_64_64,
+                );
+            }
+            let mut rel = Section::new(
+                &format!(".rel{}", program.section),
+                elf::SHT_REL,
+                elf::SHF_INFO_LINK,
+                8,
+                rels,
+            );
+            rel.header.link = SYMTAB_INDEX;
+            rel.header.info = index;
+            rel.header.entsize = elf::REL_SIZE as u64;
+            sections.push(rel);
+        }
+    }
+
+    // The string table goes at index 1; its contents are complete only once every section
+    // and symbol has a name.
+    let mut headers = vec![SectionHeader::default()];
+    let strtab_name = strings.add(".strtab");
+    for section in &mut sections {
+        section.header.name = strings.add(&section.name);
+    }
+    let mut strtab = Section::new(".strtab", elf::SHT_STRTAB, 0, 1, strings.into_bytes());
+    strtab.header.name = strtab_name;
+    sections.insert(0, strtab);
+    debug_assert_eq!(sections[SYMTAB_INDEX as usize - 1].name, ".symtab");
+    debug_assert_eq!(sections[LICENSE_INDEX as usize - 1].name, "license");
+
+    // Header, section contents (each aligned), then the section header table.
+    let mut body = vec![0u8; elf::EHDR_SIZE];
+    for mut section in sections {
+        pad_to(&mut body, section.header.align as usize);
+        section.header.offset = body.len() as u64;
+        section.header.size = section.data.len() as u64;
+        body.extend(&section.data);
+        headers.push(section.header);
+    }
+    pad_to(&mut body, 8);
+    let shoff = body.len() as u64;
+    for header in &headers {
+        header.write(&mut body);
+    }
+    let mut file_header = Vec::with_capacity(elf::EHDR_SIZE);
+    elf::write_header(
+        &mut file_header,
+        shoff,
+        headers.len() as u16,
+        STRTAB_INDEX as u16,
+    );
+    body[..elf::EHDR_SIZE].copy_from_slice(&file_header);
+    body
+}
+
+fn pad_to(out: &mut Vec<u8>, align: usize) {
+    out.resize(out.len().next_multiple_of(align.max(1)), 0);
+}
+
+/// The invariants the code generator keeps; a violation would load as a wrong program (a
+/// relocation landing mid-instruction, two programs under one name), so it stops here.
+fn check_spec(spec: &ObjectSpec) {
+    assert!(
+        !spec.license.is_empty() && !spec.license.contains('\0'),
+        "license must be a non-empty C string"
+    );
+    let mut names = std::collections::HashSet::new();
+    for map in &spec.maps {
+        assert!(names.insert(&map.name), "duplicate map name {}", map.name);
+    }
+    let mut names = std::collections::HashSet::new();
+    for program in &spec.programs {
+        assert!(
+            names.insert(&program.name),
+            "duplicate program name {}",
+            program.name
+        );
+        assert!(
+            !program.insns.is_empty(),
+            "program {} is empty",
+            program.name
+        );
+        for &(insn, map) in &program.map_relocations {
+            assert!(
+                map < spec.maps.len(),
+                "{}: relocation names map {map} of {}",
+                program.name,
+                spec.maps.len()
+            );
+            assert!(
+                program.insns.get(insn).is_some_and(|i| i.is_wide())
+                    && insn + 1 < program.insns.len(),
+                "{}: relocation at {insn} is not on an ld_imm64",
+                program.name
+            );
+        }
+    }
+    // Section indices must stay below SHN_LORESERVE (0xff00): at most two sections per
+    // program plus the five fixed ones.
+    assert!(
+        spec.programs.len() * 2 + 5 < 0xff00,
+        "too many programs for one object"
+    );
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+//! Loading: an object from `compiler::object` into the kernel with aya. Maps are created and
+//! every program goes through the verifier here; nothing is attached yet (that waits for the
+//! estimator's verdict).
+//!
+//! A verifier rejection comes back as [`LoadError::Program`] with the program's name and the
+//! kernel's log untouched: the log numbers instructions as the compiler emitted them, so the
+//! caller maps it back to the script through the instruction→span table.
+
+use std::io;
+
+use aya::maps::{Map, MapError};
+use aya::programs::{Program, ProgramError};
+use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
+/// An object's maps and programs, loaded. Dropping it detaches whatever was attached and
+/// closes every descriptor, which is what unloads the programs and frees the maps.
+#[derive(Debug)]
+pub struct Loaded {
+    ebpf: Ebpf,
+}
+
+impl Loaded {
+    /// A program by its symbol name (`tb_...`).
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.ebpf.program(name)
+    }
+
+    /// A program by name, to attach it (`TryInto<&mut TracePoint>` and friends).
+    pub fn program_mut(&mut self, name: &str) -> Option<&mut Program> {
+        self.ebpf.program_mut(name)
+    }
+
+    pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
+        self.ebpf.programs()
+    }
+
+    /// A map by its symbol name (`tb_m0`, ...), to read it (`TryFrom<&Map>` for the typed
+    /// views, e.g. `PerCpuArray`).
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.ebpf.map(name)
+    }
+
+    pub fn map_mut(&mut self, name: &str) -> Option<&mut Map> {
+        self.ebpf.map_mut(name)
+    }
+
+    /// Takes a map out, for a reader that must own it (the ring buffer's event loop).
+    pub fn take_map(&mut self, name: &str) -> Option<Map> {
+        self.ebpf.take_map(name)
+    }
+
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &Map)> {
+        self.ebpf.maps()
+    }
+}
+
+/// Why an object did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The object itself is wrong (ELF, parse or relocation): a compiler bug, never the
+    /// user's.
+    #[error("malformed BPF object: {0}")]
+    Object(#[source] Box<dyn std::error::Error + Send + Sync>),
+
+    /// The kernel would not create a map (size limits, memlock, unsupported type).
+    #[error("cannot create map `{name}`: {error}")]
+    Map {
+        name: String,
+        #[source]
+        error: io::Error,
+    },
+
+    /// The kernel refused a program (`BPF_PROG_LOAD` failed); `verifier_log` is the kernel's
+    /// text as it wrote it, possibly empty when the failure came before verification.
+    #[error("the kernel rejected program `{name}`: {error}")]
+    Program {
+        name: String,
+        #[source]
+        error: io::Error,
+        verifier_log: String,
+    },
+
+    /// A program could not be prepared for loading (its BTF attach target was not found, ...).
+    #[error("cannot load program `{name}`: {error}")]
+    ProgramSetup {
+        name: String,
+        #[source]
+        error: ProgramError,
+    },
+
+    /// The section names a program kind this loader does not handle.
+    #[error("program `{name}` in section `{section}` is of a kind tracebound does not load")]
+    UnsupportedProgram { name: String, section: String },
+
+    /// A program attached through kernel types (tp_btf, fentry, fexit, iter) needs the
+    /// kernel's BTF, and it could not be read.
+    #[error("reading the kernel's BTF (/sys/kernel/btf/vmlinux): {0}")]
+    KernelBtf(#[source] BtfError),
+
+    /// Tracepoint programs need tracefs, and it could not be mounted.
+    #[error("tracefs: {0}")]
+    Tracefs(#[source] io::Error),
+}
+
+/// Creates the object's maps and loads each of its programs into the kernel, in the order
+/// the object lists them (the script's order), so the first error is the first probe's.
+pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
+    let words = aligned_copy(object);
+    let object = as_bytes(&words, object.len());
+    let sections = program_sections(object)?;
+
+    // The object never has BTF relocations, so the kernel's BTF is not handed to aya's loader
+    // (it would only be used for CO-RE); programs that attach through BTF get it below. Note
+    // that `EbpfLoader::new()` parses /sys/kernel/btf/vmlinux all the same (aya 0.14 has no
+    // other constructor): most of a load's time in a debug build.
+    let mut ebpf = EbpfLoader::new()
+        .btf(None)
+        .load(object)
+        .map_err(|error| match error {
+            EbpfError::MapError(MapError::CreateError { name, io_error }) => LoadError::Map {
+                name,
+                error: io_error,
+            },
+            other => LoadError::Object(Box::new(other)),
+        })?;
+
+    if ebpf
+        .programs()
+        .any(|(_, p)| matches!(p, Program::TracePoint(_)))
+    {
+        crate::tracefs::ensure_mounted().map_err(LoadError::Tracefs)?;
+    }
+
+    let mut kernel_btf: Option<Btf> = None;
+    for (name, section) in &sections {
+        let Some(program) = ebpf.program_mut(name) else {
+            continue; // a function symbol aya did not take as a program: nothing to load
+        };
+        // What follows the kind in the section name: the BTF name a tp_btf/fentry/fexit/iter
+        // program attaches to.
+        let target = section.split_once('/').map_or("", |(_, t)| t);
+        let result = match program {
+            Program::TracePoint(p) => p.load(),
+            Program::RawTracePoint(p) => p.load(),
+            Program::PerfEvent(p) => p.load(),
+            Program::KProbe(p) => p.load(),
+            Program::UProbe(p) => p.load(),
+            Program::BtfTracePoint(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
+            Program::FEntry(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
+            Program::FExit(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
+            Program::Iter(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
+            _ => {
+                return Err(LoadError::UnsupportedProgram {
+                    name: name.clone(),
+                    section: section.clone(),
+                })
+            }
+        };
+        result.map_err(|error| program_error(name, error))?;
+    }
+    Ok(Loaded { ebpf })
+}
+
+/// The kernel's BTF, read once per load and only if a program needs it (it is megabytes).
+fn read_kernel_btf(cache: &mut Option<Btf>) -> Result<&Btf, LoadError> {
+    if cache.is_none() {
+        *cache = Some(Btf::from_sys_fs().map_err(LoadError::KernelBtf)?);
+    }
+    Ok(cache.as_ref().expect("just read"))
+}
+
+fn program_error(name: &str, error: ProgramError) -> LoadError {
+    match error {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => LoadError::Program {
+            name: name.to_string(),
+            error: io_error,
+            verifier_log: verifier_log.to_string(),
+        },
+        error => LoadError::ProgramSetup {
+            name: name.to_string(),
+            error,
+        },
+    }
+}
+
+/// `(program name, section name)` in symbol order. aya keeps only the program kind parsed
+/// from the section name, not the attach target that follows it, nor the order.
+fn program_sections(object: &[u8]) -> Result<Vec<(String, String)>, LoadError> {
+    let malformed = |e: object::Error| LoadError::Object(Box::new(e));
+    let file = object::File::parse(object).map_err(malformed)?;
+    let mut sections = Vec::new();
+    for symbol in file.symbols() {
+        if symbol.kind() != object::SymbolKind::Text {
+            continue;
+        }
+        let (Ok(name), Some(index)) = (symbol.name(), symbol.section_index()) else {
+            continue;
+        };
+        let section = file.section_by_index(index).map_err(malformed)?;
+        let section = section.name().map_err(malformed)?;
+        sections.push((name.to_string(), section.to_string()));
+    }
+    Ok(sections)
+}
+
+/// The ELF readers (ours and aya's) cast headers in place and so need the bytes 8-aligned,
+/// which a caller's slice need not be (a sub-slice of a larger buffer): the object is copied
+/// into u64 words. It is a few kilobytes.
+fn aligned_copy(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks(8)
+        .map(|chunk| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            u64::from_ne_bytes(word)
+        })
+        .collect()
+}
+
+fn as_bytes(words: &[u64], len: usize) -> &[u8] {
+    assert!(len <= words.len() * 8);
+    // SAFETY: the words are initialised memory of at least `len` bytes, any byte is a valid
+    // u8, and the slice borrows `words` for its lifetime.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), len) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracebound_compiler::codegen::insn::{Insn, Reg};
+    use tracebound_compiler::object::{write_object, ObjectSpec, ProgramSpec};
+
+    #[test]
+    fn reads_program_sections_in_object_order() {
+        let program = |name: &str, section: &str| ProgramSpec {
+            name: name.to_string(),
+            section: section.to_string(),
+            insns: vec![Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
+            map_relocations: vec![],
+        };
+        let object = write_object(&ObjectSpec {
+            license: "GPL".to_string(),
+            maps: vec![],
+            programs: vec![
+                program("tb_z", "tp_btf/sched_switch"),
+                program("tb_a", "perf_event"),
+            ],
+        });
+        let sections = program_sections(&object).unwrap();
+        let pairs: Vec<_> = sections
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("tb_z", "tp_btf/sched_switch"), ("tb_a", "perf_event")]
+        );
+    }
+
+    #[test]
+    fn copies_a_misaligned_object_into_aligned_words() {
+        let bytes: Vec<u8> = (0u8..=20).collect();
+        let misaligned = &bytes[1..];
+        let words = aligned_copy(misaligned);
+        let copy = as_bytes(&words, misaligned.len());
+        assert_eq!(copy, misaligned);
+        assert_eq!(copy.as_ptr().align_offset(8), 0);
+    }
+
+    #[test]
+    fn a_malformed_object_is_an_object_error() {
+        assert!(matches!(
+            load(b"not an ELF file"),
+            Err(LoadError::Object(_))
+        ));
+    }
+}
