@@ -15,6 +15,7 @@ pub mod object;
 pub mod parse;
 pub mod program;
 pub mod provider;
+pub mod resolve;
 pub mod span;
 
 pub use check::CheckOptions;

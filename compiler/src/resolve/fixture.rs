@@ -1,0 +1,195 @@
+//! `FixtureFacts`: machine facts from in-memory texts, for compiler tests and anything else
+//! that must not look at the machine. `FixtureFacts::bundled()` serves real format files
+//! copied from a 6.18 kernel (`compiler/tests/fixtures/tracefs/`).
+
+use std::collections::BTreeMap;
+
+use super::facts::{FactError, MachineFacts};
+use super::tracepoint_format::{self, TracepointFormat};
+
+/// Tracepoint formats keyed by (category, event), parsed when asked for, so that a test can
+/// also hold a malformed one and see the error.
+#[derive(Clone, Debug, Default)]
+pub struct FixtureFacts {
+    formats: BTreeMap<(String, String), String>,
+    /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
+    /// machine without tracefs.
+    unavailable: Option<String>,
+}
+
+/// `(category, event, text of compiler/tests/fixtures/tracefs/<category>/<event>/format)`.
+macro_rules! bundled {
+    ($category:literal, $event:literal) => {
+        (
+            $category,
+            $event,
+            include_str!(concat!(
+                "../../tests/fixtures/tracefs/",
+                $category,
+                "/",
+                $event,
+                "/format"
+            )),
+        )
+    };
+}
+
+/// (category, event, format text) of the bundled fixtures.
+const BUNDLED: &[(&str, &str, &str)] = &[
+    bundled!("syscalls", "sys_enter_openat"),
+    bundled!("syscalls", "sys_exit_openat"),
+    bundled!("syscalls", "sys_enter_read"),
+    bundled!("syscalls", "sys_exit_read"),
+    bundled!("syscalls", "sys_enter_getppid"),
+    bundled!("syscalls", "sys_enter_execve"),
+    bundled!("sched", "sched_switch"),
+    bundled!("sched", "sched_process_exec"),
+    bundled!("sched", "sched_wakeup"),
+    bundled!("raw_syscalls", "sys_enter"),
+    bundled!("irq", "irq_handler_entry"),
+    bundled!("tcp", "tcp_retransmit_synack"),
+    bundled!("ipi", "ipi_send_cpumask"),
+    bundled!("percpu", "percpu_free_percpu"),
+    bundled!("sock", "sock_exceed_buf_limit"),
+];
+
+impl FixtureFacts {
+    /// No tracepoints at all.
+    pub fn new() -> FixtureFacts {
+        FixtureFacts::default()
+    }
+
+    /// The real formats under `compiler/tests/fixtures/tracefs/`.
+    pub fn bundled() -> FixtureFacts {
+        BUNDLED
+            .iter()
+            .fold(FixtureFacts::new(), |facts, (c, e, text)| {
+                facts.with_format(c, e, text)
+            })
+    }
+
+    /// From `"category:event"` → format text pairs.
+    ///
+    /// # Panics
+    /// When a key has no `:`: fixtures are written by hand, so that is a bug in the test.
+    pub fn from_texts<'a>(texts: impl IntoIterator<Item = (&'a str, &'a str)>) -> FixtureFacts {
+        texts
+            .into_iter()
+            .fold(FixtureFacts::new(), |facts, (key, text)| {
+                let (c, e) = key
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("fixture key `{key}` is not `category:event`"));
+                facts.with_format(c, e, text)
+            })
+    }
+
+    /// Adds (or replaces) one tracepoint.
+    pub fn with_format(mut self, category: &str, event: &str, text: &str) -> FixtureFacts {
+        self.formats
+            .insert((category.to_string(), event.to_string()), text.to_string());
+        self
+    }
+
+    /// A machine where tracepoints cannot be read at all.
+    pub fn unavailable(reason: &str) -> FixtureFacts {
+        FixtureFacts {
+            unavailable: Some(reason.to_string()),
+            ..FixtureFacts::default()
+        }
+    }
+
+    fn check_available(&self) -> Result<(), FactError> {
+        match &self.unavailable {
+            Some(reason) => Err(FactError::Unavailable {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl MachineFacts for FixtureFacts {
+    fn tracepoints(&self) -> Result<Vec<(String, String)>, FactError> {
+        self.check_available()?;
+        Ok(self.formats.keys().cloned().collect())
+    }
+
+    fn tracepoint_format(
+        &self,
+        category: &str,
+        event: &str,
+    ) -> Result<TracepointFormat, FactError> {
+        self.check_available()?;
+        let text = self
+            .formats
+            .get(&(category.to_string(), event.to_string()))
+            .ok_or_else(|| FactError::tracepoint_not_found(category, event))?;
+        tracepoint_format::parse(text).map_err(|e| FactError::Malformed {
+            what: format!("the format of tracepoint {category}:{event}"),
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::expand::expand_tracepoints;
+
+    #[test]
+    fn bundled_formats_all_parse() {
+        let facts = FixtureFacts::bundled();
+        let all = facts.tracepoints().unwrap();
+        assert_eq!(all.len(), BUNDLED.len());
+        for (c, e) in &all {
+            let format = facts.tracepoint_format(c, e).unwrap();
+            assert!(format.args().count() > 0, "{c}:{e}");
+        }
+    }
+
+    #[test]
+    fn serves_formats_by_name() {
+        let facts = FixtureFacts::bundled();
+        let openat = facts
+            .tracepoint_format("syscalls", "sys_enter_openat")
+            .unwrap();
+        assert_eq!(openat.field("filename").unwrap().offset, 24);
+        assert_eq!(
+            facts.tracepoint_format("syscalls", "sys_enter_opnat"),
+            Err(FactError::NotFound {
+                what: "tracepoint syscalls:sys_enter_opnat".into()
+            })
+        );
+    }
+
+    #[test]
+    fn expands_wildcards_over_the_bundle() {
+        let got = expand_tracepoints(&FixtureFacts::bundled(), "syscalls", "sys_*_openat").unwrap();
+        assert_eq!(
+            got,
+            [
+                ("syscalls".to_string(), "sys_enter_openat".to_string()),
+                ("syscalls".to_string(), "sys_exit_openat".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_and_unavailable() {
+        let facts = FixtureFacts::from_texts([("a:b", "name: b\nformat:\n")]);
+        let err = facts.tracepoint_format("a", "b").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot understand the format of tracepoint a:b: line 1: no `ID:` line"
+        );
+        let facts = FixtureFacts::unavailable("tracefs is not mounted");
+        assert!(matches!(
+            facts.tracepoints(),
+            Err(FactError::Unavailable { .. })
+        ));
+        assert!(matches!(
+            facts.tracepoint_format("sched", "sched_switch"),
+            Err(FactError::Unavailable { .. })
+        ));
+    }
+}
