@@ -1,0 +1,228 @@
+//! A map as printed: its entries decoded, merged across CPUs, histogram buckets gathered under
+//! their key, and put in bpftrace's printing order. The runtime reads `(key bytes, per-CPU
+//! value slots)` pairs from the kernel and hands them here; tests build the same pairs.
+
+use std::collections::HashMap;
+
+use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
+
+use super::aggregate::{merge, Merged};
+use super::buckets::{linear_buckets, LOG2_BUCKETS};
+use super::value::{decode, encode, Value};
+use super::{sort, OutputError};
+
+/// An entry's key: the decoded fields (empty for a map without keys; without the bucket for a
+/// histogram) and their canonical bytes, zero-padded, which bpftrace orders some maps by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub fields: Vec<Value>,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryValue {
+    /// Every kind but the histograms.
+    One(Merged),
+    /// hist / lhist: the count of every bucket, indexed as `log2_bucket` / `linear_bucket`.
+    Buckets(Vec<u64>),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub key: Key,
+    pub value: EntryValue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapData {
+    /// Without the `@`.
+    pub name: String,
+    pub kind: MapValue,
+    /// In the order bpftrace prints them.
+    pub entries: Vec<Entry>,
+}
+
+impl MapData {
+    /// Builds a map from its raw entries: each a key and its value slots (one per CPU for an
+    /// aggregation, one for a plain value).
+    pub fn from_raw<K, V>(
+        info: &MapInfo,
+        raw: impl IntoIterator<Item = (K, Vec<V>)>,
+    ) -> Result<MapData, OutputError>
+    where
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let bucketed = matches!(info.value, MapValue::Hist | MapValue::Lhist { .. });
+        let key_types = if bucketed {
+            match info.key.split_last() {
+                Some((ValueType::Int { size: 8, .. }, rest)) => rest,
+                _ => return Err(OutputError::NoBucketField),
+            }
+        } else {
+            &info.key[..]
+        };
+        let key_tuple = ValueType::Tuple(key_types.to_vec());
+        let full_tuple = ValueType::Tuple(info.key.clone());
+        let buckets = match info.value {
+            MapValue::Hist => LOG2_BUCKETS,
+            MapValue::Lhist { min, max, step } => linear_buckets(min, max, step)?,
+            _ => 0,
+        };
+
+        let mut entries: Vec<Entry> = Vec::new();
+        // Where each key's histogram already is in `entries`.
+        let mut hist_at: HashMap<Vec<Value>, usize> = HashMap::new();
+        for (key_bytes, slots) in raw {
+            let slots: Vec<&[u8]> = slots.iter().map(AsRef::as_ref).collect();
+            let merged = merge(&info.value, &slots)?;
+            if !merged.is_present() {
+                continue;
+            }
+            // A map without keys still has a BPF key; its bytes mean nothing.
+            let mut fields = if info.key.is_empty() {
+                Vec::new()
+            } else {
+                match decode(&full_tuple, key_bytes.as_ref())? {
+                    Value::Tuple(fields) => fields,
+                    other => unreachable!("a tuple decodes to a tuple, got {other:?}"),
+                }
+            };
+            if !bucketed {
+                entries.push(Entry {
+                    key: key_of(&key_tuple, fields)?,
+                    value: EntryValue::One(merged),
+                });
+                continue;
+            }
+            let index = match fields.pop() {
+                Some(Value::Int(i)) => i as u64,
+                Some(Value::UInt(i)) => i,
+                _ => return Err(OutputError::NoBucketField),
+            };
+            if index >= buckets {
+                return Err(OutputError::BadBucket { index, buckets });
+            }
+            let count = match merged {
+                Merged::Bucket(c) => c,
+                other => unreachable!("a histogram merges to buckets, got {other:?}"),
+            };
+            let at = match hist_at.get(&fields) {
+                Some(&at) => at,
+                None => {
+                    hist_at.insert(fields.clone(), entries.len());
+                    entries.push(Entry {
+                        key: key_of(&key_tuple, fields)?,
+                        value: EntryValue::Buckets(vec![0; buckets as usize]),
+                    });
+                    entries.len() - 1
+                }
+            };
+            if let EntryValue::Buckets(counts) = &mut entries[at].value {
+                counts[index as usize] = counts[index as usize].wrapping_add(count);
+            }
+        }
+        sort::sort_entries(&info.value, &mut entries);
+        Ok(MapData {
+            name: info.name.clone(),
+            kind: info.value.clone(),
+            entries,
+        })
+    }
+}
+
+fn key_of(key_tuple: &ValueType, fields: Vec<Value>) -> Result<Key, OutputError> {
+    let tuple = Value::Tuple(fields);
+    let bytes = encode(key_tuple, &tuple)?;
+    let Value::Tuple(fields) = tuple else {
+        unreachable!()
+    };
+    Ok(Key { fields, bytes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U64: ValueType = ValueType::Int {
+        size: 8,
+        signed: false,
+    };
+    const I64: ValueType = ValueType::Int {
+        size: 8,
+        signed: true,
+    };
+
+    fn info(key: Vec<ValueType>, value: MapValue) -> MapInfo {
+        MapInfo {
+            name: "m".into(),
+            bpf_name: "tb_m0".into(),
+            key,
+            value,
+        }
+    }
+
+    fn u64s(v: &[u64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn histogram_buckets_gather_under_their_key() {
+        let info = info(vec![I64, U64], MapValue::Hist);
+        let raw = vec![
+            (u64s(&[7, 3]), vec![u64s(&[1]), u64s(&[2])]),
+            (u64s(&[7, 1]), vec![u64s(&[1]), u64s(&[0])]),
+            (u64s(&[9, 1]), vec![u64s(&[5]), u64s(&[0])]),
+        ];
+        let map = MapData::from_raw(&info, raw).unwrap();
+        assert_eq!(map.entries.len(), 2);
+        // Sorted by total: key 7 (4) before key 9 (5).
+        assert_eq!(map.entries[0].key.fields, vec![Value::Int(7)]);
+        let EntryValue::Buckets(b) = &map.entries[0].value else {
+            panic!()
+        };
+        assert_eq!((b.len(), b[1], b[3]), (65, 1, 3));
+    }
+
+    #[test]
+    fn keyless_maps_ignore_key_bytes() {
+        let info = info(vec![], MapValue::Count);
+        let map = MapData::from_raw(&info, vec![(vec![0u8; 4], vec![u64s(&[3])])]).unwrap();
+        assert_eq!(map.entries[0].key.fields, vec![]);
+        assert_eq!(map.entries[0].value, EntryValue::One(Merged::Count(3)));
+    }
+
+    #[test]
+    fn unset_min_max_entries_are_absent() {
+        let info = info(vec![I64], MapValue::Max);
+        let raw = vec![
+            (u64s(&[1]), vec![u64s(&[0, 0]), u64s(&[0, 0])]),
+            (u64s(&[2]), vec![u64s(&[4, 1]), u64s(&[0, 0])]),
+        ];
+        let map = MapData::from_raw(&info, raw).unwrap();
+        assert_eq!(map.entries.len(), 1);
+    }
+
+    #[test]
+    fn malformed_maps_are_errors() {
+        let no_bucket = info(vec![], MapValue::Hist);
+        assert_eq!(
+            MapData::from_raw(&no_bucket, Vec::<(Vec<u8>, Vec<Vec<u8>>)>::new()),
+            Err(OutputError::NoBucketField)
+        );
+        let hist = info(vec![U64], MapValue::Hist);
+        let out_of_range = vec![(u64s(&[65]), vec![u64s(&[1])])];
+        assert!(MapData::from_raw(&hist, out_of_range).is_err());
+        let short_key = vec![(vec![1u8], vec![u64s(&[1])])];
+        assert!(MapData::from_raw(&hist, short_key).is_err());
+        let lhist = info(
+            vec![U64],
+            MapValue::Lhist {
+                min: 0,
+                max: 10,
+                step: 0,
+            },
+        );
+        assert!(MapData::from_raw(&lhist, Vec::<(Vec<u8>, Vec<Vec<u8>>)>::new()).is_err());
+    }
+}

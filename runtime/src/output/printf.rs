@@ -1,0 +1,191 @@
+//! `printf` as bpftrace 0.17 does it in user space. Found by experiment:
+//! - With no arguments the format is printed as it is: `printf("a%%b")` prints `a%%b`.
+//! - Otherwise bpftrace finds its specifiers, `%` `-`? width? (`.` precision)? then
+//!   `c` or `s`, or a length (hh h l ll j z t) and one of `d u x X o p`. `%i`, `%+d`, `%#x`,
+//!   `%ls`, `%.d` are not specifiers to it (the checker counts arguments by these).
+//! - The format is cut after each specifier; each piece goes with its argument to C's
+//!   snprintf (so `%%` in a piece is `%`, see `cformat`), and the text after the last
+//!   specifier is printed as it is (`printf("%d%%", 1)` prints `1%%`).
+//! - Integers reach C as 64-bit values, sign-extended when their type is signed; the
+//!   length modifier then decides the width C reads: `%x` of -1 is `ffffffff`, `%lx` is
+//!   `ffffffffffffffff`, `%hhd` of 300 is 44, `%ld` of `(uint32)-1` is 4294967295 and `%lu`
+//!   of `(int8)-1` is 18446744073709551615.
+
+use std::ops::Range;
+
+use super::cformat::{format_piece, CArg};
+use super::text::stack_text;
+use super::value::Value;
+use super::{OutputError, Symbolize};
+
+/// One specifier bpftrace recognises in a format string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Specifier {
+    /// Its bytes in the format, `%` through the conversion.
+    pub span: Range<usize>,
+    /// `d u x X o p c s`.
+    pub conversion: u8,
+}
+
+/// The specifiers bpftrace 0.17 finds in `format`, left to right.
+pub fn specifiers(format: &[u8]) -> Vec<Specifier> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(p) = format[at..].iter().position(|&b| b == b'%') {
+        let start = at + p;
+        match match_specifier(&format[start..]) {
+            Some((len, conversion)) => {
+                found.push(Specifier {
+                    span: start..start + len,
+                    conversion,
+                });
+                at = start + len;
+            }
+            None => at = start + 1,
+        }
+    }
+    found
+}
+
+/// Matches `%-?[0-9]*(\.[0-9]+)?` then `[cs]` or `(hh|h|ll|l|j|z|t)?[duxXop]` at the start
+/// of `s`; returns the length and conversion.
+fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
+    let mut i = 1;
+    if s.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    while s.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !s.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let c = *s.get(i)?;
+    if c == b'c' || c == b's' {
+        return Some((i + 1, c));
+    }
+    for modifier in [&b"hh"[..], b"h", b"ll", b"l", b"j", b"z", b"t", b""] {
+        if s[i..].starts_with(modifier) {
+            let c = *s.get(i + modifier.len())?;
+            if b"duxXop".contains(&c) {
+                return Some((i + modifier.len() + 1, c));
+            }
+        }
+    }
+    None
+}
+
+/// Appends what `printf(format, args...)` prints.
+pub fn printf(
+    out: &mut Vec<u8>,
+    format: &[u8],
+    args: &[Value],
+    symbols: &dyn Symbolize,
+) -> Result<(), OutputError> {
+    let specs = specifiers(format);
+    if args.is_empty() && specs.is_empty() {
+        out.extend_from_slice(format);
+        return Ok(());
+    }
+    if specs.len() != args.len() {
+        return Err(OutputError::PrintfArity {
+            specifiers: specs.len(),
+            args: args.len(),
+        });
+    }
+    let mut from = 0;
+    for (spec, arg) in specs.iter().zip(args) {
+        let piece = &format[from..spec.span.end];
+        // Text stands in for values %s prints as text: stacks and symbols.
+        let text: Vec<u8>;
+        let c_arg = match arg {
+            Value::Str(s) => CArg::Str(s),
+            Value::Stack { user, id } if spec.conversion == b's' => {
+                text = stack_text(&symbols.frames(*user, *id), 8);
+                CArg::Str(&text)
+            }
+            Value::Sym { user, addr } if spec.conversion == b's' => {
+                text = symbols.symbol(*user, *addr).into_bytes();
+                CArg::Str(&text)
+            }
+            Value::Tuple(_) => {
+                return Err(OutputError::PrintfArg {
+                    conversion: spec.conversion as char,
+                    got: "a tuple".into(),
+                })
+            }
+            other => CArg::Int(other.as_u64_bits().unwrap_or(0)),
+        };
+        format_piece(out, piece, Some(c_arg))?;
+        from = spec.span.end;
+    }
+    out.extend_from_slice(&format[from..]);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::NoSymbols;
+
+    fn convs(format: &str) -> String {
+        specifiers(format.as_bytes())
+            .iter()
+            .map(|s| s.conversion as char)
+            .collect()
+    }
+
+    fn run(format: &str, args: &[Value]) -> String {
+        let mut out = Vec::new();
+        printf(&mut out, format.as_bytes(), args, &NoSymbols).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn which_specifiers_bpftrace_recognises() {
+        assert_eq!(convs("%d %u %x %X %o %c %s %p"), "duxXocsp");
+        assert_eq!(convs("%i %e %f %+d % d %#x %*d %.d %5.d %--5d %0-5d"), "");
+        assert_eq!(
+            convs("%ld %lu %lld %hhd %hu %jd %zu %td %lp %hhX"),
+            "duddudud".to_owned() + "pX"
+        );
+        assert_eq!(convs("%lc %ls %hhc %llld %Lu %qd"), "");
+        assert_eq!(convs("%-05d %00d %.0d %5.2c %-20p %.3s"), "dddcps");
+        // `%%` is not skipped: the `%d` inside `%%d` counts.
+        assert_eq!(convs("%%d %%%d %%"), "dd");
+    }
+
+    #[test]
+    fn pieces_and_trailing_text() {
+        assert_eq!(run("a%%b\n", &[]), "a%%b\n");
+        assert_eq!(
+            run("[%d|%%|%d]%%\n", &[Value::Int(1), Value::Int(2)]),
+            "[1|%|2]%%\n"
+        );
+        assert_eq!(run("%%d\n", &[Value::Int(5)]), "%d\n");
+        assert_eq!(
+            run(
+                "%d %s %x",
+                &[Value::Int(-1), Value::Str(b"two".to_vec()), Value::Int(-1)]
+            ),
+            "-1 two ffffffff"
+        );
+        assert_eq!(run("%lu", &[Value::Int(-1)]), "18446744073709551615");
+        assert_eq!(run("%ld", &[Value::UInt(u32::MAX as u64)]), "4294967295");
+    }
+
+    #[test]
+    fn mismatches_are_errors() {
+        let mut out = Vec::new();
+        assert!(printf(&mut out, b"%d %d", &[Value::Int(1)], &NoSymbols).is_err());
+        assert!(printf(&mut out, b"%d", &[], &NoSymbols).is_err());
+        assert!(printf(&mut out, b"%s", &[Value::Int(1)], &NoSymbols).is_err());
+        assert!(printf(&mut out, b"%d", &[Value::Tuple(vec![])], &NoSymbols).is_err());
+    }
+}

@@ -1,0 +1,288 @@
+//! bpftrace 0.17's text output: maps (at exit and for `print(@m, top, div)`), `print(value)`.
+//! Found by experiment (the golden tests hold the evidence):
+//! - An entry is `@name[k1, k2]: value`; no brackets without keys. Strings print raw,
+//!   tuples as `(1, a)`, stacks as one frame per line (indented 4 in a key, 8 in a value).
+//! - count, sum, min, max and plain maps: one line per entry, nothing after the map.
+//! - avg: the same lines, then one empty line after the map.
+//! - stats: `@s: count 2, average 7, total 15` lines, then one empty line. `print`'s top and
+//!   div do not apply to stats (they do to avg).
+//! - hist / lhist: per entry `@h[k]: ` (note the space), one line per bucket from the first
+//!   non-empty bucket to the last, and an empty line. A bucket line is the label left-aligned
+//!   in 16 columns, the count right-aligned in 8, ` |`, a bar of `@` scaled so the largest
+//!   bucket fills 52 columns (count * 52 / max, truncated), padded to 52, then `|`. Longer
+//!   labels push the count right. `div` divides the printed counts but not the bars.
+//!   A histogram whose buckets are all zero prints only its header and the empty line.
+//! - A map without entries prints one empty line (stats and avg then add theirs: two).
+//! - At exit, after END: two newlines (`EXIT_PREAMBLE`), then every map, by name.
+
+use super::aggregate::{average, Merged};
+use super::buckets::{linear_label, log2_label};
+use super::map::{Entry, EntryValue, MapData};
+use super::sort;
+use super::value::Value;
+use super::{OutputError, Symbolize, EXIT_PREAMBLE};
+use tracebound_compiler::program::MapValue;
+
+/// Columns of the widest histogram bar.
+const BAR_WIDTH: u64 = 52;
+
+/// Appends what `print(@map, top, div)` prints (top 0 = all, div 0 = 1).
+pub fn map_text(
+    out: &mut Vec<u8>,
+    map: &MapData,
+    top: u64,
+    div: u64,
+    symbols: &dyn Symbolize,
+) -> Result<(), OutputError> {
+    let div = div.max(1);
+    let shown = sort::top(&map.kind, &map.entries, top);
+    if map.entries.is_empty() {
+        out.push(b'\n');
+    }
+    for entry in shown {
+        write_entry(out, map, entry, div, symbols)?;
+    }
+    if matches!(map.kind, MapValue::Avg | MapValue::Stats) {
+        out.push(b'\n');
+    }
+    Ok(())
+}
+
+/// Appends what bpftrace prints when the program ends, after END's own output: the
+/// preamble, then every map in name order.
+pub fn exit_text(
+    out: &mut Vec<u8>,
+    maps: &[MapData],
+    symbols: &dyn Symbolize,
+) -> Result<(), OutputError> {
+    out.extend_from_slice(EXIT_PREAMBLE);
+    let mut by_name: Vec<&MapData> = maps.iter().collect();
+    by_name.sort_by(|a, b| a.name.cmp(&b.name));
+    for map in by_name {
+        map_text(out, map, 0, 0, symbols)?;
+    }
+    Ok(())
+}
+
+/// Appends what `print(value)` prints for a non-map value: the value and a newline.
+pub fn print_value_text(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize) {
+    write_value(out, value, symbols, false);
+    out.push(b'\n');
+}
+
+/// Appends a value as bpftrace shows it in a map entry or `print`. `in_key` matters for
+/// stacks only (bpftrace indents their frames 4 columns in a key, 8 elsewhere).
+pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in_key: bool) {
+    match value {
+        Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        Value::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        Value::Str(s) => out.extend_from_slice(s),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Tuple(fields) => {
+            out.push(b'(');
+            write_list(out, fields, symbols, in_key);
+            out.push(b')');
+        }
+        Value::Stack { user, id } => {
+            let indent = if in_key { 4 } else { 8 };
+            out.extend(stack_text(&symbols.frames(*user, *id), indent));
+        }
+        Value::Sym { user, addr } => out.extend_from_slice(symbols.symbol(*user, *addr).as_bytes()),
+    }
+}
+
+/// A stack as bpftrace prints it: a newline, then each frame indented on its own line.
+pub fn stack_text(frames: &[String], indent: usize) -> Vec<u8> {
+    let mut out = vec![b'\n'];
+    for f in frames {
+        out.resize(out.len() + indent, b' ');
+        out.extend_from_slice(f.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn write_list(out: &mut Vec<u8>, values: &[Value], symbols: &dyn Symbolize, in_key: bool) {
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write_value(out, v, symbols, in_key);
+    }
+}
+
+fn write_entry(
+    out: &mut Vec<u8>,
+    map: &MapData,
+    entry: &Entry,
+    div: u64,
+    symbols: &dyn Symbolize,
+) -> Result<(), OutputError> {
+    out.push(b'@');
+    out.extend_from_slice(map.name.as_bytes());
+    if !entry.key.fields.is_empty() {
+        out.push(b'[');
+        write_list(out, &entry.key.fields, symbols, true);
+        out.push(b']');
+    }
+    out.extend_from_slice(b": ");
+    match &entry.value {
+        EntryValue::Buckets(counts) => {
+            out.push(b'\n');
+            match map.kind {
+                MapValue::Lhist { min, max, step } => {
+                    bucket_lines(out, counts, div, |i| linear_label(i, min, max, step))?
+                }
+                _ => bucket_lines(out, counts, div, log2_label)?,
+            }
+            out.push(b'\n');
+        }
+        EntryValue::One(merged) => {
+            write_merged(out, merged, div, symbols);
+            out.push(b'\n');
+        }
+    }
+    Ok(())
+}
+
+fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symbolize) {
+    let signed = |v: i64| (v as i128 / div as i128).to_string();
+    let text = match merged {
+        Merged::Count(c) | Merged::Bucket(c) => (c / div).to_string(),
+        Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => signed(*v),
+        Merged::Min(None) | Merged::Max(None) => String::new(),
+        Merged::Avg { sum, count } => signed(average(*sum, *count)),
+        Merged::Stats { sum, count, .. } => {
+            format!(
+                "count {count}, average {}, total {sum}",
+                average(*sum, *count)
+            )
+        }
+        Merged::Plain(Value::Int(v)) => signed(*v),
+        Merged::Plain(Value::UInt(v)) => (v / div).to_string(),
+        Merged::Plain(other) => return write_value(out, other, symbols, false),
+    };
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn bucket_lines(
+    out: &mut Vec<u8>,
+    counts: &[u64],
+    div: u64,
+    label: impl Fn(u64) -> Result<String, OutputError>,
+) -> Result<(), OutputError> {
+    let (Some(first), Some(last)) = (
+        counts.iter().position(|&c| c != 0),
+        counts.iter().rposition(|&c| c != 0),
+    ) else {
+        return Ok(());
+    };
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    for (i, &count) in counts.iter().enumerate().take(last + 1).skip(first) {
+        let bar = (count as u128 * BAR_WIDTH as u128 / max as u128) as usize;
+        let line = format!(
+            "{:<16}{:>8} |{}{}|\n",
+            label(i as u64)?,
+            count / div,
+            "@".repeat(bar),
+            " ".repeat(BAR_WIDTH as usize - bar)
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::map::Key;
+    use crate::output::NoSymbols;
+
+    fn hist(counts: &[(usize, u64)]) -> MapData {
+        let mut b = vec![0; 65];
+        for &(i, c) in counts {
+            b[i] = c;
+        }
+        MapData {
+            name: "h".into(),
+            kind: MapValue::Hist,
+            entries: vec![Entry {
+                key: Key {
+                    fields: vec![],
+                    bytes: vec![],
+                },
+                value: EntryValue::Buckets(b),
+            }],
+        }
+    }
+
+    fn text(map: &MapData, top: u64, div: u64) -> String {
+        let mut out = Vec::new();
+        map_text(&mut out, map, top, div, &NoSymbols).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn bars_scale_to_the_largest_bucket_with_integer_math() {
+        // 15 * 52 / 26 is exactly 30; a floating-point 15 / 26 * 52 gives 29.
+        let t = text(&hist(&[(3, 26), (4, 15)]), 0, 0);
+        let bars: Vec<usize> = t
+            .lines()
+            .filter(|l| l.ends_with('|'))
+            .map(|l| l.matches('@').count())
+            .collect();
+        assert_eq!(bars, vec![52, 30]);
+    }
+
+    #[test]
+    fn div_divides_counts_but_not_bars() {
+        let t = text(&hist(&[(5, 1), (6, 3)]), 0, 2);
+        assert_eq!(
+            t,
+            "@h: \n\
+             [8, 16)                0 |@@@@@@@@@@@@@@@@@                                   |\n\
+             [16, 32)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
+        );
+    }
+
+    #[test]
+    fn zeroed_and_empty_histograms() {
+        assert_eq!(text(&hist(&[]), 0, 0), "@h: \n\n");
+        let mut empty = hist(&[]);
+        empty.entries.clear();
+        assert_eq!(text(&empty, 0, 0), "\n");
+        empty.kind = MapValue::Stats;
+        assert_eq!(text(&empty, 0, 0), "\n\n");
+    }
+
+    #[test]
+    fn stacks_indent_by_place() {
+        struct Frames;
+        impl Symbolize for Frames {
+            fn frames(&self, _: bool, _: u64) -> Vec<String> {
+                vec!["f+1".into(), "g+2".into()]
+            }
+            fn symbol(&self, _: bool, _: u64) -> String {
+                "sym".into()
+            }
+        }
+        let stack = Value::Stack { user: false, id: 1 };
+        let mut key = Vec::new();
+        write_value(&mut key, &stack, &Frames, true);
+        assert_eq!(key, b"\n    f+1\n    g+2\n");
+        let mut val = Vec::new();
+        print_value_text(&mut val, &stack, &Frames);
+        assert_eq!(val, b"\n        f+1\n        g+2\n\n");
+        let mut sym = Vec::new();
+        write_value(
+            &mut sym,
+            &Value::Sym {
+                user: true,
+                addr: 0x10,
+            },
+            &NoSymbols,
+            true,
+        );
+        assert_eq!(sym, b"0x10");
+    }
+}

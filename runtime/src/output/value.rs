@@ -1,0 +1,262 @@
+//! Bytes ↔ values, per the layouts in `compiler::program`: little-endian integers of 1, 2, 4
+//! or 8 bytes, NUL-padded string buffers, tuples laid out as C structs, one-byte booleans and
+//! 8-byte stack ids / addresses. Decoding checks every length: bytes come from the kernel or a
+//! ring buffer, and a short or malformed record must become an error, never a panic.
+
+use tracebound_compiler::program::ValueType;
+
+use super::OutputError;
+
+/// A decoded value. Integers keep their signedness (it decides how they print and sort);
+/// narrower integers are widened, sign-extended when signed, as bpftrace does before printing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Value {
+    Int(i64),
+    UInt(u64),
+    /// The text of a string buffer: the bytes before the first NUL. Not necessarily UTF-8:
+    /// output is byte-for-byte.
+    Str(Vec<u8>),
+    Tuple(Vec<Value>),
+    Bool(bool),
+    /// A stack id, resolved to frames at print time.
+    Stack {
+        user: bool,
+        id: u64,
+    },
+    /// An address printed as a symbol.
+    Sym {
+        user: bool,
+        addr: u64,
+    },
+}
+
+impl Value {
+    /// The 64-bit pattern C's printf would receive for this value: signed integers are
+    /// sign-extended, unsigned ones zero-extended. `None` for non-integers.
+    pub fn as_u64_bits(&self) -> Option<u64> {
+        match self {
+            Value::Int(v) => Some(*v as u64),
+            Value::UInt(v) => Some(*v),
+            Value::Bool(b) => Some(u64::from(*b)),
+            Value::Stack { id, .. } => Some(*id),
+            Value::Sym { addr, .. } => Some(*addr),
+            Value::Str(_) | Value::Tuple(_) => None,
+        }
+    }
+}
+
+/// Decodes `bytes` as a value of type `ty`. Extra trailing bytes are allowed (per-CPU values
+/// are padded to 8 bytes by the kernel); missing ones are an error.
+pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
+    let need = ty.size() as usize;
+    if bytes.len() < need {
+        return Err(OutputError::Short {
+            what: "value",
+            need,
+            got: bytes.len(),
+        });
+    }
+    match ty {
+        ValueType::Int { size, signed } => {
+            let raw = read_uint(bytes, *size)?;
+            Ok(if *signed {
+                Value::Int(sign_extend(raw, *size))
+            } else {
+                Value::UInt(raw)
+            })
+        }
+        ValueType::Str { len } => {
+            let buf = &bytes[..*len as usize];
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            Ok(Value::Str(buf[..end].to_vec()))
+        }
+        ValueType::Tuple(fields) => {
+            let offsets = ValueType::field_offsets(fields);
+            let values = fields
+                .iter()
+                .zip(offsets)
+                .map(|(f, at)| decode(f, &bytes[at as usize..]))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Value::Tuple(values))
+        }
+        ValueType::Stack { user } => Ok(Value::Stack {
+            user: *user,
+            id: read_uint(bytes, 8)?,
+        }),
+        ValueType::Sym { user } => Ok(Value::Sym {
+            user: *user,
+            addr: read_uint(bytes, 8)?,
+        }),
+        ValueType::Bool => Ok(Value::Bool(bytes[0] != 0)),
+    }
+}
+
+/// Encodes a value in the layout of `ty`, padding with zeros. The inverse of `decode`; used to
+/// get canonical key bytes (bpftrace orders some maps by their key bytes) and by tests.
+pub fn encode(ty: &ValueType, value: &Value) -> Result<Vec<u8>, OutputError> {
+    let mut out = vec![0u8; ty.size() as usize];
+    encode_into(ty, value, &mut out)?;
+    Ok(out)
+}
+
+fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), OutputError> {
+    let mismatch = || OutputError::TypeMismatch {
+        expected: format!("{ty:?}"),
+        got: format!("{value:?}"),
+    };
+    match (ty, value) {
+        (ValueType::Int { size, .. }, v) => {
+            let bits = v.as_u64_bits().ok_or_else(mismatch)?;
+            let n = int_width(*size)?;
+            out[..n].copy_from_slice(&bits.to_le_bytes()[..n]);
+        }
+        (ValueType::Str { len }, Value::Str(s)) => {
+            // Truncated to the buffer, as the kernel side would store it.
+            let n = s.len().min(*len as usize);
+            out[..n].copy_from_slice(&s[..n]);
+        }
+        (ValueType::Tuple(fields), Value::Tuple(values)) if fields.len() == values.len() => {
+            for ((f, v), at) in fields
+                .iter()
+                .zip(values)
+                .zip(ValueType::field_offsets(fields))
+            {
+                encode_into(f, v, &mut out[at as usize..])?;
+            }
+        }
+        (ValueType::Stack { .. }, Value::Stack { id: bits, .. })
+        | (ValueType::Sym { .. }, Value::Sym { addr: bits, .. }) => {
+            out[..8].copy_from_slice(&bits.to_le_bytes());
+        }
+        (ValueType::Bool, Value::Bool(b)) => out[0] = u8::from(*b),
+        _ => return Err(mismatch()),
+    }
+    Ok(())
+}
+
+/// Reads a little-endian unsigned integer of `size` bytes (1, 2, 4 or 8).
+pub fn read_uint(bytes: &[u8], size: u32) -> Result<u64, OutputError> {
+    let n = int_width(size)?;
+    let src = bytes.get(..n).ok_or(OutputError::Short {
+        what: "integer",
+        need: n,
+        got: bytes.len(),
+    })?;
+    let mut buf = [0u8; 8];
+    buf[..n].copy_from_slice(src);
+    Ok(u64::from_le_bytes(buf))
+}
+
+/// Reads a little-endian i64 at `offset`.
+pub fn read_i64(bytes: &[u8], offset: usize) -> Result<i64, OutputError> {
+    Ok(read_uint(bytes.get(offset..).unwrap_or(&[]), 8)? as i64)
+}
+
+/// Reads a little-endian u64 at `offset`.
+pub fn read_u64(bytes: &[u8], offset: usize) -> Result<u64, OutputError> {
+    read_uint(bytes.get(offset..).unwrap_or(&[]), 8)
+}
+
+fn int_width(size: u32) -> Result<usize, OutputError> {
+    match size {
+        1 | 2 | 4 | 8 => Ok(size as usize),
+        _ => Err(OutputError::BadIntSize(size)),
+    }
+}
+
+fn sign_extend(raw: u64, size: u32) -> i64 {
+    let shift = 64 - 8 * size;
+    ((raw << shift) as i64) >> shift
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(size: u32, signed: bool) -> ValueType {
+        ValueType::Int { size, signed }
+    }
+
+    #[test]
+    fn integers_of_each_size_and_sign() {
+        assert_eq!(decode(&int(1, true), &[0xff]).unwrap(), Value::Int(-1));
+        assert_eq!(decode(&int(1, false), &[0xff]).unwrap(), Value::UInt(255));
+        assert_eq!(
+            decode(&int(2, true), &(-300i16).to_le_bytes()).unwrap(),
+            Value::Int(-300)
+        );
+        assert_eq!(
+            decode(&int(4, false), &u32::MAX.to_le_bytes()).unwrap(),
+            Value::UInt(u32::MAX as u64)
+        );
+        assert_eq!(
+            decode(&int(8, true), &i64::MIN.to_le_bytes()).unwrap(),
+            Value::Int(i64::MIN)
+        );
+    }
+
+    #[test]
+    fn strings_end_at_the_first_nul() {
+        let ty = ValueType::Str { len: 8 };
+        assert_eq!(
+            decode(&ty, b"ab\0cd\0\0\0").unwrap(),
+            Value::Str(b"ab".to_vec())
+        );
+        assert_eq!(
+            decode(&ty, b"abcdefgh").unwrap(),
+            Value::Str(b"abcdefgh".to_vec())
+        );
+    }
+
+    #[test]
+    fn tuples_round_trip_with_c_layout() {
+        let ty = ValueType::Tuple(vec![
+            int(4, false),
+            ValueType::Str { len: 3 },
+            int(8, true),
+            ValueType::Bool,
+        ]);
+        let v = Value::Tuple(vec![
+            Value::UInt(7),
+            Value::Str(b"xy".to_vec()),
+            Value::Int(-2),
+            Value::Bool(true),
+        ]);
+        let bytes = encode(&ty, &v).unwrap();
+        assert_eq!(bytes.len(), 24);
+        assert_eq!(&bytes[4..7], b"xy\0");
+        assert_eq!(&bytes[8..16], &(-2i64).to_le_bytes());
+        assert_eq!(decode(&ty, &bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn short_or_malformed_input_is_an_error() {
+        assert!(decode(&int(8, true), &[1, 2, 3]).is_err());
+        assert!(decode(&int(3, true), &[1, 2, 3]).is_err());
+        assert!(decode(&ValueType::Str { len: 4 }, b"ab").is_err());
+        let t = ValueType::Tuple(vec![int(8, true), int(8, true)]);
+        assert!(decode(&t, &[0; 15]).is_err());
+        assert!(decode(&ValueType::Bool, &[]).is_err());
+        assert!(encode(&int(8, true), &Value::Str(vec![])).is_err());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap sweep in lieu of a fuzzer: every prefix of a noisy buffer, several types.
+        let noise: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+        let types = [
+            int(1, true),
+            int(8, false),
+            ValueType::Str { len: 16 },
+            ValueType::Tuple(vec![ValueType::Str { len: 5 }, int(2, true), int(8, false)]),
+            ValueType::Tuple(vec![ValueType::Tuple(vec![int(1, true), int(8, true)])]),
+            ValueType::Stack { user: true },
+            ValueType::Bool,
+        ];
+        for ty in &types {
+            for n in 0..noise.len() {
+                let _ = decode(ty, &noise[..n]);
+            }
+        }
+    }
+}
