@@ -6,7 +6,11 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use tracebound_compiler::{diagnostic, CheckOptions};
+use tracebound_compiler::lower::LowerOptions;
+use tracebound_compiler::pipeline::{compile, CompileOptions};
+use tracebound_compiler::{codegen, diagnostic, lower, CheckOptions};
+use tracebound_runtime::facts::LiveFacts;
+use tracebound_runtime::session::{self, RunError, RunOptions};
 
 /// A bpftrace-compatible tracer that costs every probe before attaching it.
 #[derive(Parser, Debug)]
@@ -29,9 +33,22 @@ struct Cli {
     #[arg(long = "unsafe")]
     unsafe_allowed: bool,
 
-    /// Print a compiler stage and exit: `ast` (the parsed tree, as script text).
+    /// Print a compiler stage and exit: `ast` (the parsed tree, as script text), `ir` (the
+    /// intermediate code of each probe), `bpf` (the BPF instructions of each probe).
     #[arg(short = 'd', value_name = "STAGE")]
     debug: Option<DebugStage>,
+
+    /// Write the compiled ELF object to FILE and exit without loading it.
+    #[arg(long = "emit-elf", value_name = "FILE")]
+    emit_elf: Option<std::path::PathBuf>,
+
+    /// Verbose: show the kernel verifier's full log when it rejects a program.
+    #[arg(short = 'v')]
+    verbose: bool,
+
+    /// Stop after this many seconds, as if Ctrl-C was pressed (maps are printed).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
 
     /// Output format of diagnostics and results.
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
@@ -43,9 +60,11 @@ struct Cli {
     args: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum DebugStage {
     Ast,
+    Ir,
+    Bpf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -96,11 +115,88 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "tracebound: running scripts needs the code generator and runtime, which are not built yet; \
-         use --check to verify a script"
-    );
-    ExitCode::from(1)
+    run(&cli, &name, &source, options, positional)
+}
+
+/// Compiles the script for this machine and runs it (or prints a stage, or writes the object).
+fn run(
+    cli: &Cli,
+    name: &str,
+    source: &str,
+    check: CheckOptions,
+    positional: Vec<String>,
+) -> ExitCode {
+    let options = CompileOptions {
+        check,
+        lower: LowerOptions {
+            positional,
+            ..LowerOptions::default()
+        },
+    };
+    let compiled = match compile(source, &LiveFacts::new(), &options) {
+        Ok(c) => c,
+        Err(diags) => return report(cli, name, source, &diags),
+    };
+    match cli.debug {
+        Some(DebugStage::Ir) => {
+            for p in &compiled.probes {
+                print!("{}", lower::ir::print_function(&p.ir));
+            }
+            return ExitCode::SUCCESS;
+        }
+        Some(DebugStage::Bpf) => {
+            for p in &compiled.probes {
+                println!("{} ({}):", p.program, p.targets.join(", "));
+                print!("{}", codegen::insn::disassemble(&p.code.insns));
+            }
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    if let Some(path) = &cli.emit_elf {
+        return match std::fs::write(path, &compiled.object) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tracebound: {}: {e}", path.display());
+                ExitCode::from(1)
+            }
+        };
+    }
+    let run_options = RunOptions {
+        format: if cli.format == Format::Json {
+            session::Format::Json
+        } else {
+            session::Format::Text
+        },
+        timeout: cli.timeout.map(std::time::Duration::from_secs_f64),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match session::run(&compiled, &run_options, &mut out) {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(RunError::Diagnostic(d)) => report(cli, name, source, &[*d]),
+        Err(RunError::Load(e)) => {
+            eprintln!("tracebound: loading the program failed: {e}");
+            if cli.verbose {
+                if let tracebound_runtime::load::LoadError::Program { verifier_log, .. } = &e {
+                    eprintln!("{verifier_log}");
+                }
+            }
+            ExitCode::from(1)
+        }
+        Err(RunError::Attach(e)) => {
+            eprintln!("tracebound: {e}");
+            ExitCode::from(1)
+        }
+        Err(RunError::Io(e)) => {
+            eprintln!("tracebound: {e}");
+            ExitCode::from(1)
+        }
+        Err(RunError::Other(e)) => {
+            eprintln!("tracebound: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Prints diagnostics (text to stderr, or JSON lines to stdout) and returns the exit code.

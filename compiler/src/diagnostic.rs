@@ -182,7 +182,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-
 /// One diagnostic as a JSON object (for `-f json`): severity, message, file, the primary
 /// span as byte offsets and line/column (1-based), labels, notes and help.
 pub fn to_json(file_name: &str, source: &str, d: &Diagnostic) -> String {

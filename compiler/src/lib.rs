@@ -13,6 +13,7 @@ pub mod lex;
 pub mod lower;
 pub mod object;
 pub mod parse;
+pub mod pipeline;
 pub mod program;
 pub mod provider;
 pub mod resolve;

@@ -305,7 +305,7 @@ impl ProbeLowerer<'_, '_> {
                     ty: ValueType::Str { len },
                 })
             }
-            ArgAccess::DataLocString => {
+            ArgAccess::DataLoc => {
                 let loc = self.f.new_vreg();
                 self.emit(Inst::Load {
                     dst: loc,
@@ -314,23 +314,10 @@ impl ProbeLowerer<'_, '_> {
                     signed: false,
                 });
                 let at = self.alu(Alu::And, loc, Operand::Imm(0xffff));
-                let src = self.alu(Alu::Add, at, Operand::Reg(self.ctx));
-                let len = self.shared.options.max_strlen;
-                let slot = self.f.new_slot(len);
-                self.zero(Addr::Slot(slot, 0), len);
-                let dst = self.slot_addr(slot, 0);
-                self.emit(Inst::Call {
-                    helper: Helper::ProbeReadKernelStr,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(len as i32),
-                        Operand::Reg(src),
-                    ],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len },
+                let address = self.alu(Alu::Add, at, Operand::Reg(self.ctx));
+                Ok(Val::Int {
+                    reg: address,
+                    signed: false,
                 })
             }
         }

@@ -131,6 +131,10 @@ impl MapTable {
         fields
     }
 
+    fn is_histogram(&self, map: usize) -> bool {
+        matches!(self.value(map), MapValue::Hist | MapValue::Lhist { .. })
+    }
+
     pub fn key_size(&self, map: usize) -> u32 {
         ValueType::Tuple(self.key_fields(map)).size()
     }
@@ -159,7 +163,13 @@ impl MapTable {
             .map(|i| MapInfo {
                 name: self.entries[i].name.clone(),
                 bpf_name: format!("tb_m{i}"),
-                key: self.keys(i).to_vec(),
+                // The runtime decodes the stored key: with the bucket for histograms, but
+                // without the u64 zero that keys a map written without keys.
+                key: if self.keys(i).is_empty() && !self.is_histogram(i) {
+                    Vec::new()
+                } else {
+                    self.key_fields(i)
+                },
                 value: self.value(i),
             })
             .collect()
@@ -404,9 +414,7 @@ pub(crate) fn static_type(
                     signed: *signed,
                 },
                 Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
-                Some(ArgAccess::DataLocString) => ValueType::Str {
-                    len: options.max_strlen,
-                },
+                Some(ArgAccess::DataLoc) => INT,
                 None => SIGNED,
             }
         }

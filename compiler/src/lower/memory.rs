@@ -18,7 +18,7 @@ fn offset(addr: Addr, by: i32) -> Addr {
 fn chunk(remaining: u32, at: u32) -> Size {
     for size in [Size::DW, Size::W, Size::H] {
         let n = size.bytes();
-        if remaining >= n && at % n == 0 {
+        if remaining >= n && at.is_multiple_of(n) {
             return size;
         }
     }

@@ -7,7 +7,7 @@
 
 mod expr;
 pub mod ir;
-mod maps;
+pub mod maps;
 mod memory;
 mod stmt;
 
@@ -35,8 +35,9 @@ pub enum ArgAccess {
     Int { size: u32, signed: bool },
     /// `char name[N]`: a string of N bytes inside the record.
     CharArray { len: u32 },
-    /// `__data_loc char[] name`: a u32 holding (length << 16 | offset) of a string in the record.
-    DataLocString,
+    /// `__data_loc T[] name`: a u32 locator (length << 16 | offset) of data in the record. As in
+    /// bpftrace 0.17 the value is the data's address, to be read with `str()`.
+    DataLoc,
 }
 
 /// One probe as the resolver hands it over: what to attach to and what `args` holds.

@@ -756,7 +756,7 @@ impl ProbeLowerer<'_, '_> {
                     .first()
                     .ok_or_else(|| Diagnostic::error("`print` needs an argument", span, "here"))?;
                 match map_parts(first) {
-                    Some((m, keys)) if keys.is_empty() => {
+                    Some((m, [])) => {
                         let map = self.shared.maps.lookup(&m.name).ok_or_else(|| {
                             Diagnostic::error("unknown map", first.span, "never assigned")
                         })?;

@@ -8,4 +8,5 @@ pub mod expand;
 pub mod facts;
 pub mod fixture;
 pub mod glob;
+pub mod probes;
 pub mod tracepoint_format;

@@ -1,0 +1,136 @@
+//! The whole compiler in one call: text → parse → check → resolve → lower → codegen → object,
+//! plus what the runtime needs to run the object (attach plans, the compiler-runtime contract,
+//! the instruction→span tables that map a verifier rejection back to the script).
+
+use crate::ast::Program;
+use crate::check::{check, CheckOptions};
+use crate::codegen::emit::{emit, EmitError, Emitted};
+use crate::diagnostic::Diagnostic;
+use crate::lower::{ir, lower, LowerOptions};
+use crate::object::{write_object, MapSpec, ObjectSpec, ProgramSpec};
+use crate::parse::parse;
+use crate::program::ProgramInfo;
+use crate::provider::ProviderKind;
+use crate::resolve::facts::MachineFacts;
+use crate::resolve::probes::resolve_probes;
+use crate::span::Span;
+
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    pub check: CheckOptions,
+    pub lower: LowerOptions,
+}
+
+/// One probe's program, ready to attach.
+#[derive(Clone, Debug)]
+pub struct CompiledProbe {
+    /// The program's name in the object (`tb_...`).
+    pub program: String,
+    pub kind: ProviderKind,
+    pub targets: Vec<String>,
+    /// The source span of each instruction, as the verifier numbers them.
+    pub spans: Vec<Span>,
+    pub ir: ir::Function,
+    pub code: Emitted,
+}
+
+/// A compiled script.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub ast: Program,
+    pub object: Vec<u8>,
+    pub probes: Vec<CompiledProbe>,
+    pub info: ProgramInfo,
+    /// The BPF name of the ring buffer.
+    pub ringbuf: String,
+}
+
+/// Compiles a script for this machine; errors are diagnostics at the user's text.
+pub fn compile(
+    source: &str,
+    facts: &dyn MachineFacts,
+    options: &CompileOptions,
+) -> Result<Compiled, Vec<Diagnostic>> {
+    let ast = parse(source).map_err(|d| vec![d])?;
+    let diags = check(&ast, &options.check);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let resolved = resolve_probes(&ast, facts)?;
+    let lowered = lower(&ast, &resolved, &options.lower)?;
+    let mut probes = Vec::new();
+    let mut programs = Vec::new();
+    for p in lowered.probes {
+        let code = emit(&p.function).map_err(|e| vec![emit_error(e)])?;
+        programs.push(ProgramSpec {
+            name: p.function.name.clone(),
+            section: section_name(p.kind, &p.function.name),
+            insns: code.insns.clone(),
+            map_relocations: code.map_relocations.clone(),
+        });
+        probes.push(CompiledProbe {
+            program: p.function.name.clone(),
+            kind: p.kind,
+            targets: p.targets,
+            spans: code.spans.clone(),
+            ir: p.function,
+            code,
+        });
+    }
+    let maps = lowered
+        .maps
+        .iter()
+        .map(|m| MapSpec {
+            name: m.name.clone(),
+            map_type: m.kind as u32,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: 0,
+        })
+        .collect();
+    let object = write_object(&ObjectSpec {
+        license: "GPL".into(),
+        maps,
+        programs,
+    });
+    Ok(Compiled {
+        ast,
+        object,
+        probes,
+        info: lowered.info,
+        ringbuf: lowered.maps[lowered.ringbuf].name.clone(),
+    })
+}
+
+/// The section name tells the loader the program type.
+fn section_name(kind: ProviderKind, name: &str) -> String {
+    match kind {
+        // BEGIN and END run once through BPF_PROG_TEST_RUN, which raw tracepoints support.
+        ProviderKind::Begin | ProviderKind::End | ProviderKind::RawTracepoint => {
+            format!("raw_tracepoint/{name}")
+        }
+        ProviderKind::Tracepoint => format!("tracepoint/tb/{name}"),
+        ProviderKind::Interval
+        | ProviderKind::Profile
+        | ProviderKind::Software
+        | ProviderKind::Hardware => "perf_event".to_string(),
+        _ => format!("tracebound/{name}"),
+    }
+}
+
+fn emit_error(e: EmitError) -> Diagnostic {
+    match e {
+        EmitError::StackTooLarge { needed, span } => Diagnostic::error(
+            format!("this probe needs {needed} bytes of stack; BPF allows 512"),
+            span,
+            "too much stack",
+        )
+        .with_help("use fewer or shorter strings and tuples in one probe, or lower max_strlen"),
+        EmitError::JumpTooFar => Diagnostic::error(
+            "this probe is too large to compile",
+            Span::default(),
+            "too large",
+        ),
+    }
+}

@@ -1,0 +1,255 @@
+//! Attaching loaded programs to their probes: one function per probe family. Every attachment
+//! is a file descriptor owned by the loaded object, so dropping it (on exit, on error, or the
+//! kernel closing our descriptors after SIGKILL) detaches everything; nothing is left behind
+//! in tracefs or the kernel.
+
+use std::fmt;
+
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint};
+use tracebound_compiler::provider::ProviderKind;
+
+use crate::load::Loaded;
+
+/// What to attach one program to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachPlan {
+    /// The program's name in the object (`tb_...`).
+    pub program: String,
+    pub kind: ProviderKind,
+    /// Canonical attach points (`tracepoint:syscalls:sys_enter_read`, `interval:ms:100`).
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct AttachError {
+    /// The attach point that failed.
+    pub target: String,
+    pub reason: String,
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "cannot attach {}: {}", self.target, self.reason)
+    }
+}
+
+fn fail(target: &str, reason: impl fmt::Display) -> AttachError {
+    AttachError {
+        target: target.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Attaches every target of `plan`; returns how many attach points were attached.
+/// BEGIN and END are not attached: they run once through BPF_PROG_TEST_RUN.
+pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+    let first = plan.targets.first().map(String::as_str).unwrap_or("");
+    let program = loaded.program_mut(&plan.program).ok_or_else(|| {
+        fail(
+            first,
+            format!("program {} is not in the object", plan.program),
+        )
+    })?;
+    match plan.kind {
+        ProviderKind::Begin | ProviderKind::End => Ok(0),
+        ProviderKind::Tracepoint => {
+            let tp: &mut TracePoint = program.try_into().map_err(|e| fail(first, e))?;
+            for target in &plan.targets {
+                let (category, event) =
+                    tracepoint_parts(target).ok_or_else(|| fail(target, "not category:event"))?;
+                tp.attach(category, event)
+                    .map_err(|e| fail(target, describe(&e)))?;
+            }
+            Ok(plan.targets.len())
+        }
+        ProviderKind::RawTracepoint => {
+            let rtp: &mut RawTracePoint = program.try_into().map_err(|e| fail(first, e))?;
+            for target in &plan.targets {
+                let name = target.rsplit(':').next().unwrap_or(target);
+                rtp.attach(name).map_err(|e| fail(target, describe(&e)))?;
+            }
+            Ok(plan.targets.len())
+        }
+        ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
+            let pe: &mut PerfEvent = match program {
+                Program::PerfEvent(p) => p,
+                _ => return Err(fail(first, "not a perf event program")),
+            };
+            let mut attached = 0;
+            for target in &plan.targets {
+                let timer = Timer::parse(plan.kind, target)
+                    .ok_or_else(|| fail(target, "cannot read its rate"))?;
+                // An interval fires on one CPU; a profile or software event samples every CPU.
+                let cpus: Vec<u32> = if plan.kind == ProviderKind::Interval {
+                    vec![0]
+                } else {
+                    online_cpus()
+                };
+                for cpu in cpus {
+                    pe.attach(
+                        PerfEventConfig::Software(timer.event),
+                        PerfEventScope::AllProcessesOneCpu { cpu },
+                        timer.policy,
+                        false,
+                    )
+                    .map_err(|e| fail(target, describe(&e)))?;
+                }
+                attached += 1;
+            }
+            Ok(attached)
+        }
+        other => Err(fail(
+            first,
+            format!("attaching {other:?} probes is not built yet"),
+        )),
+    }
+}
+
+/// `tracepoint:category:event` → (category, event).
+fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
+    let mut parts = target.splitn(3, ':');
+    let _provider = parts.next()?;
+    Some((parts.next()?, parts.next()?))
+}
+
+/// A software perf event and how often it fires.
+struct Timer {
+    event: SoftwareEvent,
+    policy: SamplePolicy,
+}
+
+impl Timer {
+    /// `interval:ms:100`, `interval:1s`, `profile:hz:99`, `software:faults:100`.
+    fn parse(kind: ProviderKind, target: &str) -> Option<Timer> {
+        let parts: Vec<&str> = target.split(':').skip(1).collect();
+        if kind == ProviderKind::Software {
+            let event = match parts.first().copied()? {
+                "cpu-clock" | "cpu" => SoftwareEvent::CpuClock,
+                "task-clock" => SoftwareEvent::TaskClock,
+                "page-faults" | "faults" => SoftwareEvent::PageFaults,
+                "context-switches" | "cs" => SoftwareEvent::ContextSwitches,
+                "cpu-migrations" => SoftwareEvent::CpuMigrations,
+                "minor-faults" => SoftwareEvent::PageFaultsMin,
+                "major-faults" => SoftwareEvent::PageFaultsMaj,
+                "alignment-faults" => SoftwareEvent::AlignmentFaults,
+                "emulation-faults" => SoftwareEvent::EmulationFaults,
+                "dummy" => SoftwareEvent::Dummy,
+                "bpf-output" => SoftwareEvent::BpfOutput,
+                _ => return None,
+            };
+            let period = match parts.get(1) {
+                Some(p) if !p.is_empty() => tracebound_compiler::lex::parse_integer(p).ok()?,
+                _ => default_software_period(event),
+            };
+            return Some(Timer {
+                event,
+                policy: SamplePolicy::Period(period),
+            });
+        }
+        let period_ns = match parts.as_slice() {
+            [unit, n] => {
+                let n = tracebound_compiler::lex::parse_integer(n).ok()?;
+                match *unit {
+                    "hz" => {
+                        return Some(Timer {
+                            event: SoftwareEvent::CpuClock,
+                            policy: SamplePolicy::Frequency(n),
+                        })
+                    }
+                    "s" => n.checked_mul(1_000_000_000)?,
+                    "ms" => n.checked_mul(1_000_000)?,
+                    "us" => n.checked_mul(1_000)?,
+                    "ns" => n,
+                    _ => return None,
+                }
+            }
+            // `interval:1s`: the number carries its own unit (nanoseconds when bare).
+            [n] => tracebound_compiler::lex::parse_integer(n).ok()?,
+            _ => return None,
+        };
+        Some(Timer {
+            event: SoftwareEvent::CpuClock,
+            policy: SamplePolicy::Period(period_ns),
+        })
+    }
+}
+
+/// bpftrace's default sample periods for software events.
+fn default_software_period(event: SoftwareEvent) -> u64 {
+    match event {
+        SoftwareEvent::CpuClock | SoftwareEvent::TaskClock => 1_000_000,
+        SoftwareEvent::PageFaults | SoftwareEvent::PageFaultsMin | SoftwareEvent::PageFaultsMaj => {
+            100
+        }
+        SoftwareEvent::ContextSwitches | SoftwareEvent::CpuMigrations => 1000,
+        _ => 1,
+    }
+}
+
+fn online_cpus() -> Vec<u32> {
+    let text =
+        std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<u32>().ok()),
+        }
+    }
+    if cpus.is_empty() {
+        cpus.push(0);
+    }
+    cpus
+}
+
+/// The innermost cause of an aya error, which is where the kernel's errno is.
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_read_every_spelling() {
+        let period = |t: &Timer| match t.policy {
+            SamplePolicy::Period(p) => p,
+            SamplePolicy::Frequency(f) => f + 1_000_000_000_000,
+        };
+        let t = |k, s| Timer::parse(k, s).map(|t| period(&t));
+        assert_eq!(
+            t(ProviderKind::Interval, "interval:ms:100"),
+            Some(100_000_000)
+        );
+        assert_eq!(
+            t(ProviderKind::Interval, "interval:s:1"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            t(ProviderKind::Interval, "interval:1s"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            t(ProviderKind::Profile, "profile:hz:99"),
+            Some(1_000_000_000_099)
+        );
+        assert_eq!(t(ProviderKind::Software, "software:faults:10"), Some(10));
+        assert_eq!(t(ProviderKind::Interval, "interval:parsecs:1"), None);
+        assert_eq!(
+            tracepoint_parts("tracepoint:syscalls:sys_enter_read"),
+            Some(("syscalls", "sys_enter_read"))
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! Running a compiled script: load, attach, BEGIN, the event loop over the ring buffer, and on
+//! exit() / Ctrl-C / SIGTERM / SIGHUP: END, the maps, detach. Everything is owned by one
+//! `Loaded`, so every path out of `run` — success, error, signal, panic unwinding — drops it and
+//! detaches every probe.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use aya::maps::RingBuf;
+use tracebound_compiler::diagnostic::Diagnostic;
+use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::program::{Action, ValueType};
+use tracebound_compiler::provider::ProviderKind;
+
+use crate::attach::{attach, AttachError, AttachPlan};
+use crate::load::{load, LoadError, Loaded};
+use crate::output::{self, NoSymbols, Value};
+use crate::snapshot::{map_bytes, snapshot};
+use crate::{sys, verifier};
+
+/// Set by SIGINT, SIGTERM and SIGHUP: the loop ends as if `exit()` had run.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub format: Format,
+    /// Stop after this long, as if Ctrl-C was pressed.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    /// The script was rejected by the kernel at a known place.
+    Diagnostic(Box<Diagnostic>),
+    Attach(AttachError),
+    Load(LoadError),
+    Io(io::Error),
+    Other(String),
+}
+
+impl From<io::Error> for RunError {
+    fn from(e: io::Error) -> Self {
+        RunError::Io(e)
+    }
+}
+
+/// Runs a compiled script until exit() or a signal; returns the process exit code.
+pub fn run(
+    compiled: &Compiled,
+    options: &RunOptions,
+    out: &mut dyn Write,
+) -> Result<i32, RunError> {
+    STOP.store(false, Ordering::SeqCst);
+    install_signal_handlers();
+    let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    let ring = loaded
+        .take_map(&compiled.ringbuf)
+        .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;
+    let mut ring = RingBuf::try_from(ring).map_err(|e| RunError::Other(e.to_string()))?;
+
+    let attach_points: usize = compiled.probes.iter().map(|p| p.targets.len()).sum();
+    let mut text = Vec::new();
+    match options.format {
+        Format::Text => output::attaching_text(&mut text, attach_points),
+        Format::Json => output::json::attached_json(&mut text, attach_points),
+    }
+    out.write_all(&text)?;
+    out.flush()?;
+
+    for p in &compiled.probes {
+        let plan = AttachPlan {
+            program: p.program.clone(),
+            kind: p.kind,
+            targets: p.targets.clone(),
+        };
+        attach(&mut loaded, &plan).map_err(RunError::Attach)?;
+    }
+
+    let mut state = EventState {
+        exit_code: None,
+        format: options.format,
+    };
+    run_special(&loaded, compiled, ProviderKind::Begin)?;
+    drain(&mut ring, &loaded, compiled, &mut state, out)?;
+
+    let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
+    while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            break;
+        }
+        let mut fds = libc::pollfd {
+            fd: ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut fds, 1, 100) };
+        drain(&mut ring, &loaded, compiled, &mut state, out)?;
+    }
+
+    // END runs after the other probes stop counting (bpftrace detaches them first).
+    let code = state.exit_code.unwrap_or(0);
+    state.exit_code = None;
+    run_special(&loaded, compiled, ProviderKind::End)?;
+    drain(&mut ring, &loaded, compiled, &mut state, out)?;
+
+    let maps = compiled
+        .info
+        .maps
+        .iter()
+        .map(|info| snapshot(&loaded, info))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let mut text = Vec::new();
+    let result = match options.format {
+        Format::Text => output::text::exit_text(&mut text, &maps, &NoSymbols),
+        Format::Json => output::json::exit_json(&mut text, &maps, &NoSymbols),
+    };
+    result.map_err(|e| RunError::Other(e.to_string()))?;
+    out.write_all(&text)?;
+    out.flush()?;
+    drop(loaded);
+    Ok(code)
+}
+
+/// Runs the BEGIN (or END) programs once.
+fn run_special(loaded: &Loaded, compiled: &Compiled, kind: ProviderKind) -> Result<(), RunError> {
+    for p in compiled.probes.iter().filter(|p| p.kind == kind) {
+        let program = loaded
+            .program(&p.program)
+            .ok_or_else(|| RunError::Other(format!("{} is not loaded", p.program)))?;
+        let fd = program.fd().map_err(|e| RunError::Other(e.to_string()))?;
+        sys::test_run(std::os::fd::AsFd::as_fd(fd))?;
+    }
+    Ok(())
+}
+
+struct EventState {
+    exit_code: Option<i32>,
+    format: Format,
+}
+
+/// Handles every record waiting in the ring buffer, in order; stops at an exit().
+fn drain(
+    ring: &mut RingBuf<aya::maps::MapData>,
+    loaded: &Loaded,
+    compiled: &Compiled,
+    state: &mut EventState,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let mut text = Vec::new();
+    while state.exit_code.is_none() {
+        let Some(item) = ring.next() else { break };
+        handle_record(&item, loaded, compiled, state, &mut text)?;
+    }
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn handle_record(
+    record: &[u8],
+    loaded: &Loaded,
+    compiled: &Compiled,
+    state: &mut EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let bad = |what: &str| RunError::Other(format!("malformed event record: {what}"));
+    let id = output::value::read_u64(record, 0).map_err(|_| bad("no action id"))? as usize;
+    let action = compiled
+        .info
+        .actions
+        .get(id)
+        .ok_or_else(|| bad("unknown action"))?;
+    let payload = &record[8..];
+    let decode_args = |types: &[ValueType]| -> Result<Vec<Value>, RunError> {
+        match output::value::decode(&ValueType::Tuple(stored(types)), payload) {
+            Ok(Value::Tuple(values)) => Ok(values),
+            Ok(_) => Err(bad("arguments are not a tuple")),
+            Err(e) => Err(bad(&e.to_string())),
+        }
+    };
+    match action {
+        Action::Printf { format, args } => {
+            let values = decode_args(args)?;
+            let mut line = Vec::new();
+            output::printf::printf(&mut line, format.as_bytes(), &values, &NoSymbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            match state.format {
+                Format::Text => out.extend_from_slice(&line),
+                Format::Json => output::json::printf_json(out, &line),
+            }
+        }
+        Action::Exit => {
+            let code = output::value::read_i64(payload, 0).map_err(|_| bad("exit code"))?;
+            state.exit_code = Some(code as i32);
+        }
+        Action::PrintValue { value } => {
+            let values = decode_args(std::slice::from_ref(value))?;
+            if let Some(v) = values.first() {
+                match state.format {
+                    Format::Text => output::text::print_value_text(out, v, &NoSymbols),
+                    Format::Json => output::json::print_value_json(out, v, &NoSymbols),
+                }
+            }
+        }
+        Action::PrintMap { map, top, div } => {
+            let info = &compiled.info.maps[*map];
+            let data = snapshot(loaded, info).map_err(|e| RunError::Other(e.to_string()))?;
+            let result = match state.format {
+                Format::Text => output::text::map_text(out, &data, *top, *div, &NoSymbols),
+                Format::Json => output::json::map_json(out, &data, *top, *div, &NoSymbols),
+            };
+            result.map_err(|e| RunError::Other(e.to_string()))?;
+        }
+        Action::Clear { map, zero } => {
+            let bytes = map_bytes(loaded, &compiled.info.maps[*map])
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            if *zero {
+                bytes.zero()?;
+            } else {
+                bytes.clear()?;
+            }
+        }
+        Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
+        Action::Cat { .. } | Action::System { .. } => {
+            return Err(RunError::Other(
+                "cat() and system() are not built yet".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Integers travel as 8 bytes in records, whatever their declared width.
+fn stored(types: &[ValueType]) -> Vec<ValueType> {
+    types
+        .iter()
+        .map(|t| match t {
+            ValueType::Int { signed, .. } => ValueType::Int {
+                size: 8,
+                signed: *signed,
+            },
+            t => t.clone(),
+        })
+        .collect()
+}
+
+/// strftime(3) of the local time now.
+fn local_time(format: &str) -> String {
+    let Ok(c_format) = std::ffi::CString::new(format) else {
+        return String::new();
+    };
+    let mut buf = vec![0u8; 256];
+    // SAFETY: localtime_r fills `tm`; strftime writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c_format.as_ptr(),
+            &tm,
+        )
+    };
+    buf.truncate(n);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// A verifier rejection shown at the statement whose instruction was rejected.
+fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
+    let LoadError::Program {
+        name, verifier_log, ..
+    } = &e
+    else {
+        return RunError::Load(e);
+    };
+    let Some(probe) = compiled.probes.iter().find(|p| &p.program == name) else {
+        return RunError::Load(e);
+    };
+    let reason = verifier::reason(verifier_log);
+    let span = verifier::failing_instruction(verifier_log)
+        .and_then(|i| probe.spans.get(i).copied())
+        .unwrap_or_default();
+    let mut d = Diagnostic::error(
+        "the kernel's BPF verifier rejected this statement",
+        span,
+        reason.clone(),
+    )
+    .with_note("run with -v to see the verifier's full log");
+    if let Some(help) = verifier::explain(&reason) {
+        d = d.with_help(help);
+    }
+    RunError::Diagnostic(Box::new(d))
+}

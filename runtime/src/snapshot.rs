@@ -1,0 +1,67 @@
+//! Reading a script's map out of the kernel as it is now: every key with its value slots (one
+//! per possible CPU for aggregations), handed to `output` to merge, sort and print.
+
+use std::io;
+use std::os::fd::AsFd;
+
+use aya::maps::Map;
+use tracebound_compiler::lower::maps::value_size;
+use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
+
+use crate::load::Loaded;
+use crate::output::{MapData, OutputError};
+use crate::sys::{possible_cpus, MapBytes};
+
+#[derive(Debug)]
+pub enum SnapshotError {
+    Missing(String),
+    Kernel(io::Error),
+    Decode(OutputError),
+}
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            SnapshotError::Missing(m) => write!(f, "map {m} is not loaded"),
+            SnapshotError::Kernel(e) => write!(f, "reading a map: {e}"),
+            SnapshotError::Decode(e) => write!(f, "decoding a map: {e}"),
+        }
+    }
+}
+
+/// The map's bytes-level view: key and value sizes as the compiler laid them out.
+pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>, SnapshotError> {
+    let map = loaded
+        .map(&info.bpf_name)
+        .ok_or_else(|| SnapshotError::Missing(info.bpf_name.clone()))?;
+    let data = match map {
+        Map::HashMap(d) | Map::PerCpuHashMap(d) => d,
+        _ => return Err(SnapshotError::Missing(info.bpf_name.clone())),
+    };
+    let key_size = match ValueType::Tuple(info.key.clone()).size() {
+        0 => 8,
+        n => n,
+    };
+    let per_cpu = match info.value {
+        MapValue::Plain(_) => None,
+        _ => Some(possible_cpus().map_err(SnapshotError::Kernel)?),
+    };
+    Ok(MapBytes::new(
+        data.fd().as_fd(),
+        key_size,
+        value_size(&info.value),
+        per_cpu,
+    ))
+}
+
+/// The map's entries, merged per CPU, in bpftrace's printing order.
+pub fn snapshot(loaded: &Loaded, info: &MapInfo) -> Result<MapData, SnapshotError> {
+    let bytes = map_bytes(loaded, info)?;
+    let slot = (value_size(&info.value) as usize).next_multiple_of(8);
+    let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
+    let entries = raw.into_iter().map(|(key, value)| {
+        let slots: Vec<Vec<u8>> = value.chunks(slot).map(<[u8]>::to_vec).collect();
+        (key, slots)
+    });
+    MapData::from_raw(info, entries).map_err(SnapshotError::Decode)
+}

@@ -1,0 +1,225 @@
+//! The few bpf(2) commands tracebound needs that aya does not offer for maps whose key and
+//! value sizes are only known at run time: walk a map's keys, read, update and delete entries
+//! as bytes, and run a program once with BPF_PROG_TEST_RUN (how BEGIN and END run).
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+const MAP_LOOKUP_ELEM: u32 = 1;
+const MAP_UPDATE_ELEM: u32 = 2;
+const MAP_DELETE_ELEM: u32 = 3;
+const MAP_GET_NEXT_KEY: u32 = 4;
+const PROG_TEST_RUN: u32 = 10;
+
+/// The part of `union bpf_attr` used by the map element commands.
+#[repr(C)]
+#[derive(Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
+}
+
+/// The part of `union bpf_attr` used by BPF_PROG_TEST_RUN.
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+}
+
+fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
+    // SAFETY: `attr` is a live, properly laid out prefix of `union bpf_attr` for `cmd`, and
+    // every pointer in it refers to a buffer that outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd as libc::c_long,
+            attr as *mut T as *mut libc::c_void,
+            std::mem::size_of::<T>() as libc::c_long,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A map read and written as bytes.
+pub struct MapBytes<'fd> {
+    fd: BorrowedFd<'fd>,
+    key_size: usize,
+    /// The size of one value as user space sees it: for per-CPU maps, one slot per possible
+    /// CPU, each rounded up to 8 bytes.
+    value_size: usize,
+}
+
+impl<'fd> MapBytes<'fd> {
+    pub fn new(
+        fd: BorrowedFd<'fd>,
+        key_size: u32,
+        value_size: u32,
+        per_cpu_slots: Option<usize>,
+    ) -> Self {
+        let value_size = match per_cpu_slots {
+            Some(cpus) => (value_size as usize).next_multiple_of(8) * cpus,
+            None => value_size as usize,
+        };
+        MapBytes {
+            fd,
+            key_size: key_size as usize,
+            value_size,
+        }
+    }
+
+    /// Every key, in the kernel's iteration order.
+    pub fn keys(&self) -> io::Result<Vec<Vec<u8>>> {
+        let mut keys = Vec::new();
+        let mut next = vec![0u8; self.key_size];
+        let mut current: Option<Vec<u8>> = None;
+        loop {
+            let mut attr = MapElemAttr {
+                map_fd: self.fd.as_raw_fd() as u32,
+                key: current.as_ref().map_or(0, |k| k.as_ptr() as u64),
+                value: next.as_mut_ptr() as u64,
+                ..MapElemAttr::default()
+            };
+            match bpf(MAP_GET_NEXT_KEY, &mut attr) {
+                Ok(()) => {
+                    keys.push(next.clone());
+                    current = Some(next.clone());
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(keys),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The value under `key`, or `None`.
+    pub fn lookup(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        let mut value = vec![0u8; self.value_size];
+        let mut attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            key: key.as_ptr() as u64,
+            value: value.as_mut_ptr() as u64,
+            ..MapElemAttr::default()
+        };
+        match bpf(MAP_LOOKUP_ELEM, &mut attr) {
+            Ok(()) => Ok(Some(value)),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn update(&self, key: &[u8], value: &[u8]) -> io::Result<()> {
+        let mut attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            key: key.as_ptr() as u64,
+            value: value.as_ptr() as u64,
+            ..MapElemAttr::default()
+        };
+        bpf(MAP_UPDATE_ELEM, &mut attr)
+    }
+
+    pub fn delete(&self, key: &[u8]) -> io::Result<()> {
+        let mut attr = MapElemAttr {
+            map_fd: self.fd.as_raw_fd() as u32,
+            key: key.as_ptr() as u64,
+            ..MapElemAttr::default()
+        };
+        match bpf(MAP_DELETE_ELEM, &mut attr) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every entry, as (key, value) bytes.
+    pub fn entries(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for key in self.keys()? {
+            // An entry deleted between listing and reading is simply gone.
+            if let Some(v) = self.lookup(&key)? {
+                out.push((key, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `clear(@m)`: removes every entry.
+    pub fn clear(&self) -> io::Result<()> {
+        for key in self.keys()? {
+            self.delete(&key)?;
+        }
+        Ok(())
+    }
+
+    /// `zero(@m)`: keeps the keys, zeroes the values.
+    pub fn zero(&self) -> io::Result<()> {
+        let zeros = vec![0u8; self.value_size];
+        for key in self.keys()? {
+            self.update(&key, &zeros)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a loaded program once in the kernel (BPF_PROG_TEST_RUN) and returns its return value.
+/// Raw tracepoint programs run this way with an empty context: that is how BEGIN and END run.
+pub fn test_run(prog_fd: BorrowedFd) -> io::Result<u32> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog_fd.as_raw_fd() as u32,
+        ..TestRunAttr::default()
+    };
+    bpf(PROG_TEST_RUN, &mut attr)?;
+    Ok(attr.retval)
+}
+
+/// How many per-CPU slots a per-CPU map value has: the possible CPUs.
+pub fn possible_cpus() -> io::Result<usize> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
+    parse_cpu_list(text.trim())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("cpu list {text:?}")))
+}
+
+/// "0-3,5,7-8" → 7.
+fn parse_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()? - a.parse::<usize>().ok()? + 1,
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-1"), Some(2));
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(7));
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+}
