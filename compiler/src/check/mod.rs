@@ -80,6 +80,8 @@ const CONFIG_KEYS: &[&str] = &[
 struct MapInfo {
     /// Key arity (a tuple key of n counts as n) and where it was first seen.
     keys: Option<(usize, Span)>,
+    /// The shape of each key (for a single key) where known, and where it was first seen.
+    key_shapes: Option<(Vec<Shape>, Span)>,
     /// Aggregation name or value shape, and where it was first assigned.
     aggregation: Option<(&'static str, Span)>,
     value: Option<(Shape, Span)>,
@@ -510,6 +512,7 @@ impl<'p> Checker<'p> {
                 keys: None,
                 aggregation: None,
                 value: None,
+                key_shapes: None,
             });
         }
     }
@@ -529,6 +532,7 @@ impl<'p> Checker<'p> {
             keys: None,
             aggregation: None,
             value: None,
+            key_shapes: None,
         });
         let arity = match shapes.as_slice() {
             [Shape::Tuple(n)] => *n,
@@ -554,6 +558,36 @@ impl<'p> Checker<'p> {
             }
             Some(_) => {}
             None => info.keys = Some((arity, map.span)),
+        }
+        // The same position keyed by an integer in one place and a string in another.
+        if !shapes.is_empty() {
+            match &info.key_shapes {
+                Some((old, first)) if old.len() == shapes.len() => {
+                    if let Some((i, (a, b))) = old
+                        .iter()
+                        .zip(&shapes)
+                        .enumerate()
+                        .find(|(_, (a, b))| a.conflicts_with(**b))
+                    {
+                        let which = if shapes.len() > 1 {
+                            format!("key {} of ", i + 1)
+                        } else {
+                            String::new()
+                        };
+                        diags.push(
+                            Diagnostic::error(
+                                format!("{which}map `{display}` is keyed by different types"),
+                                keys.get(i).map_or(map.span, |k| k.span),
+                                format!("this key is {}", b.describe()),
+                            )
+                            .with_label(*first, format!("keyed by {} here", a.describe()))
+                            .with_help("a map's keys have one type; use another map for these"),
+                        );
+                    }
+                }
+                Some(_) => {}
+                None => info.key_shapes = Some((shapes.clone(), map.span)),
+            }
         }
         if let Some(Assigned {
             aggregation: agg,
