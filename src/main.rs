@@ -46,6 +46,28 @@ struct Cli {
     #[arg(short = 'v')]
     verbose: bool,
 
+    /// Run CMD (split on white space, no shell) once the probes are attached, and exit when it
+    /// exits. `cpid` is its pid.
+    #[arg(short = 'c', value_name = "CMD")]
+    command: Option<String>,
+
+    /// Exit when process PID exits.
+    #[arg(short = 'p', value_name = "PID")]
+    pid: Option<u32>,
+
+    /// Write the output to FILE instead of standard output.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+
+    /// Quiet: do not print "Attaching N probes...".
+    #[arg(short = 'q')]
+    quiet: bool,
+
+    /// Output buffering: `line`, `full` or `none`. Output is written after each batch of
+    /// events, so all three behave as `line` does.
+    #[arg(short = 'B', value_name = "MODE")]
+    buffering: Option<String>,
+
     /// Stop after this many seconds, as if Ctrl-C was pressed (maps are printed).
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
@@ -126,10 +148,38 @@ fn run(
     check: CheckOptions,
     positional: Vec<String>,
 ) -> ExitCode {
+    if let Some(mode) = cli.buffering.as_deref() {
+        if !matches!(mode, "line" | "full" | "none") {
+            eprintln!("tracebound: -B takes line, full or none, not {mode:?}");
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(pid) = cli.pid {
+        if !tracebound_runtime::child::process_exists(pid) {
+            eprintln!("tracebound: -p {pid}: no such process");
+            return ExitCode::from(1);
+        }
+    }
+    // The child is forked first so that `cpid` is a constant in the program; it stays held
+    // before exec until the probes are attached, and is killed if anything fails before then.
+    let child = match cli
+        .command
+        .as_deref()
+        .map(tracebound_runtime::child::Child::spawn_held)
+    {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            eprintln!("tracebound: -c: {e}");
+            return ExitCode::from(1);
+        }
+        None => None,
+    };
     let options = CompileOptions {
         check,
         lower: LowerOptions {
             positional,
+            cpid: child.as_ref().map(|c| c.pid),
+            start_ns: monotonic_ns(),
             ..LowerOptions::default()
         },
     };
@@ -169,10 +219,21 @@ fn run(
             session::Format::Text
         },
         timeout: cli.timeout.map(std::time::Duration::from_secs_f64),
+        child,
+        watch_pid: cli.pid,
+        quiet: cli.quiet,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match session::run(&compiled, &run_options, &mut out) {
+    let mut out: Box<dyn std::io::Write> = match &cli.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("tracebound: {}: {e}", path.display());
+                return ExitCode::from(1);
+            }
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    match session::run(&compiled, run_options, &mut out) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(RunError::Diagnostic(d)) => report(cli, name, source, &[*d]),
         Err(RunError::Load(e)) => {
@@ -252,4 +313,15 @@ fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
 
 fn json_string(s: &str) -> String {
     diagnostic::json_string(s)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock `nsecs` reads in the kernel.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

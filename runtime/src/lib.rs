@@ -3,6 +3,7 @@
 //! the overhead guard, symbolization and output.
 
 pub mod attach;
+pub mod child;
 pub mod facts;
 pub mod load;
 pub mod output;

@@ -15,6 +15,7 @@ use tracebound_compiler::program::{Action, ValueType};
 use tracebound_compiler::provider::ProviderKind;
 
 use crate::attach::{attach, AttachError, AttachPlan};
+use crate::child::{process_exists, Child};
 use crate::load::{load, LoadError, Loaded};
 use crate::output::{self, NoSymbols, Value};
 use crate::snapshot::{map_bytes, snapshot};
@@ -46,11 +47,17 @@ pub enum Format {
     Json,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Default)]
 pub struct RunOptions {
     pub format: Format,
     /// Stop after this long, as if Ctrl-C was pressed.
     pub timeout: Option<Duration>,
+    /// `-c`: released once the probes are attached; the run ends when it exits.
+    pub child: Option<Child>,
+    /// `-p`: the run ends when this process exits.
+    pub watch_pid: Option<u32>,
+    /// `-q`: no "Attaching N probes..." line.
+    pub quiet: bool,
 }
 
 #[derive(Debug)]
@@ -72,7 +79,7 @@ impl From<io::Error> for RunError {
 /// Runs a compiled script until exit() or a signal; returns the process exit code.
 pub fn run(
     compiled: &Compiled,
-    options: &RunOptions,
+    mut options: RunOptions,
     out: &mut dyn Write,
 ) -> Result<i32, RunError> {
     STOP.store(false, Ordering::SeqCst);
@@ -86,6 +93,7 @@ pub fn run(
     let attach_points: usize = compiled.probes.iter().map(|p| p.targets.len()).sum();
     let mut text = Vec::new();
     match options.format {
+        _ if options.quiet => {}
         Format::Text => output::attaching_text(&mut text, attach_points),
         Format::Json => output::json::attached_json(&mut text, attach_points),
     }
@@ -107,10 +115,20 @@ pub fn run(
     };
     run_special(&loaded, compiled, ProviderKind::Begin)?;
     drain(&mut ring, &loaded, compiled, &mut state, out)?;
+    if let Some(child) = &mut options.child {
+        child.release();
+    }
 
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            break;
+        }
+        // The followed process is gone: take its last events, then end.
+        let child_done = options.child.as_mut().is_some_and(Child::has_exited);
+        let pid_done = options.watch_pid.is_some_and(|p| !process_exists(p));
+        if child_done || pid_done {
+            drain(&mut ring, &loaded, compiled, &mut state, out)?;
             break;
         }
         let mut fds = libc::pollfd {

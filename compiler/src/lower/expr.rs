@@ -241,6 +241,36 @@ impl ProbeLowerer<'_, '_> {
                     ty: ValueType::Str { len: 16 },
                 }
             }
+            "elapsed" => {
+                let now = self.helper_int(Helper::KtimeGetNs, Vec::new());
+                let start = self.const_reg(self.shared.options.start_ns);
+                unsigned(self.alu(Alu::Sub, now, Operand::Reg(start)))
+            }
+            "cpid" => match self.shared.options.cpid {
+                Some(pid) => unsigned(self.const_reg(pid as u64)),
+                None => {
+                    return Err(Diagnostic::error(
+                        "`cpid` needs a child: run with -c CMD",
+                        span,
+                        "no child",
+                    ))
+                }
+            },
+            name if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
+                let n: i32 = name[3..].parse().unwrap_or(0);
+                if self.probe.kind != crate::provider::ProviderKind::RawTracepoint {
+                    return Err(self.unsupported(&format!("`{name}` in this probe type"), span));
+                }
+                // A raw tracepoint's context is its arguments, an array of u64.
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(self.ctx, 8 * n),
+                    size: Size::DW,
+                    signed: false,
+                });
+                unsigned(r)
+            }
             "probe" => {
                 let text = self.probe.targets.first().cloned().unwrap_or_default();
                 self.string_literal(&text)

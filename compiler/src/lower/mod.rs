@@ -59,6 +59,10 @@ pub struct LowerOptions {
     pub max_strlen: u32,
     /// Entries per map (`max_map_keys`).
     pub max_map_keys: u32,
+    /// The `-c` child's pid, for `cpid`.
+    pub cpid: Option<u32>,
+    /// CLOCK_MONOTONIC (the clock of `nsecs`) when the run started, for `elapsed`.
+    pub start_ns: u64,
 }
 
 impl Default for LowerOptions {
@@ -67,6 +71,8 @@ impl Default for LowerOptions {
             positional: Vec::new(),
             max_strlen: 64,
             max_map_keys: 4096,
+            cpid: None,
+            start_ns: 0,
         }
     }
 }
