@@ -14,11 +14,20 @@ fn offset(addr: Addr, by: i32) -> Addr {
     }
 }
 
-/// The widest access that fits `remaining` bytes at an offset aligned like `at`.
-fn chunk(remaining: u32, at: u32) -> Size {
+/// The offset an address adds to its (8-byte aligned) base: a slot or a pointer to a map value
+/// or ring-buffer record.
+fn base_offset(addr: Addr) -> i32 {
+    match addr {
+        Addr::Slot(_, o) | Addr::Ptr(_, o) => o,
+    }
+}
+
+/// The widest access that fits `remaining` bytes and is aligned at every one of `offsets`
+/// (the verifier refuses misaligned stack access).
+fn chunk(remaining: u32, offsets: &[i32]) -> Size {
     for size in [Size::DW, Size::W, Size::H] {
         let n = size.bytes();
-        if remaining >= n && at.is_multiple_of(n) {
+        if remaining >= n && offsets.iter().all(|o| o.rem_euclid(n as i32) == 0) {
             return size;
         }
     }
@@ -30,7 +39,7 @@ impl ProbeLowerer<'_, '_> {
     pub fn zero(&mut self, addr: Addr, len: u32) {
         let mut at = 0;
         while at < len {
-            let size = chunk(len - at, at);
+            let size = chunk(len - at, &[base_offset(addr) + at as i32]);
             self.emit(Inst::Store {
                 addr: offset(addr, at as i32),
                 value: Operand::Imm(0),
@@ -44,7 +53,10 @@ impl ProbeLowerer<'_, '_> {
     pub fn copy(&mut self, dst: Addr, src: Addr, len: u32) {
         let mut at = 0;
         while at < len {
-            let size = chunk(len - at, at);
+            let size = chunk(
+                len - at,
+                &[base_offset(dst) + at as i32, base_offset(src) + at as i32],
+            );
             let r = self.f.new_vreg();
             self.emit(Inst::Load {
                 dst: r,

@@ -369,6 +369,40 @@ mod tests {
         assert!(e.stack_size <= 512);
     }
 
+    /// The verifier refuses misaligned stack access: every load and store through r10 must be
+    /// aligned to its size, whatever the lengths of the strings involved.
+    #[test]
+    fn stack_accesses_are_aligned() {
+        use crate::codegen::insn::{class, Reg};
+        let l = lower_text(
+            r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
+            &[special(ProviderKind::Begin, "BEGIN")],
+        );
+        let e = emit(&l.probes[0].function).expect("emits");
+        let size = |code: u8| match code & 0x18 {
+            0x10 => 1,
+            0x08 => 2,
+            0x00 => 4,
+            _ => 8,
+        };
+        for (i, insn) in e.insns.iter().enumerate() {
+            let through_fp = match insn.class() {
+                class::LDX => insn.src == Reg::FP.0,
+                class::STX | class::ST => insn.dst == Reg::FP.0,
+                _ => false,
+            };
+            if through_fp {
+                let n = size(insn.code);
+                assert_eq!(
+                    insn.off.rem_euclid(n),
+                    0,
+                    "instruction {i} accesses {n} bytes at fp{:+}",
+                    insn.off
+                );
+            }
+        }
+    }
+
     #[test]
     fn unsupported_features_are_diagnostics() {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
