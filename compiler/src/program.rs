@@ -151,6 +151,13 @@ pub enum Action {
     Time { format: String },
     /// `exit(code)`: the record holds the code as an i64.
     Exit,
+    /// `join(argv, delimiter)`: the record holds a u64 count, then `count` strings of
+    /// `arg_size` bytes each (NUL-terminated); printed joined by `delimiter`, then a newline.
+    Join {
+        delimiter: String,
+        max_args: u32,
+        arg_size: u32,
+    },
     /// `cat(format, args...)`.
     Cat {
         format: String,

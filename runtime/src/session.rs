@@ -266,10 +266,52 @@ fn handle_record(
             }
         }
         Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
-        Action::Cat { .. } | Action::System { .. } => {
-            return Err(RunError::Other(
-                "cat() and system() are not built yet".into(),
-            ));
+        Action::Join {
+            delimiter,
+            arg_size,
+            ..
+        } => {
+            let count =
+                output::value::read_u64(payload, 0).map_err(|_| bad("join count"))? as usize;
+            let mut line = Vec::new();
+            for i in 0..count {
+                let start = 8 + i * *arg_size as usize;
+                let Some(arg) = payload.get(start..start + *arg_size as usize) else {
+                    break;
+                };
+                if i > 0 {
+                    line.extend_from_slice(delimiter.as_bytes());
+                }
+                line.extend(arg.iter().take_while(|&&b| b != 0));
+            }
+            line.push(b'\n');
+            match state.format {
+                Format::Text => out.extend_from_slice(&line),
+                Format::Json => output::json::printf_json(out, &line),
+            }
+        }
+        Action::Cat { format, args } | Action::System { format, args } => {
+            let values = decode_args(args)?;
+            let mut text = Vec::new();
+            output::printf::printf(&mut text, format.as_bytes(), &values, &NoSymbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            if matches!(action, Action::Cat { .. }) {
+                // bpftrace prints the file, or an error line when it cannot be read.
+                match std::fs::read(&text) {
+                    Ok(bytes) => out.extend_from_slice(&bytes),
+                    Err(e) => eprintln!("cat: {text}: {e}"),
+                }
+            } else {
+                match std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&text)
+                    .output()
+                {
+                    Ok(o) => out.extend_from_slice(&o.stdout),
+                    Err(e) => eprintln!("system: {text}: {e}"),
+                }
+            }
         }
     }
     Ok(())

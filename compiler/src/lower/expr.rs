@@ -4,7 +4,7 @@
 
 use super::ir::{Addr, Inst, Label, Operand, VReg};
 use super::maps::{is_args, static_type, INT, SIGNED};
-use super::{literal_string, ArgAccess, ProbeLowerer, Val};
+use super::{literal_string, map_parts, ArgAccess, ProbeLowerer, Val};
 use crate::ast::*;
 use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
@@ -707,6 +707,68 @@ impl ProbeLowerer<'_, '_> {
     fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<Val> {
         match name.name.as_str() {
             "str" => self.str_call(args, span),
+            "has_key" => {
+                let (map, keys) = match args {
+                    [m, rest @ ..] => match map_parts(m) {
+                        Some((name, [])) => (name, rest.to_vec()),
+                        _ => {
+                            return Err(Diagnostic::error(
+                                "`has_key` needs a map",
+                                m.span,
+                                "not a map",
+                            ))
+                        }
+                    },
+                    [] => return Err(Diagnostic::error("`has_key` needs a map", span, "here")),
+                };
+                let id =
+                    self.shared.maps.lookup(&map.name).ok_or_else(|| {
+                        Diagnostic::error("unknown map", map.span, "never assigned")
+                    })?;
+                let key = self.build_key(id, &keys, None)?;
+                let found = self.lookup(id, key);
+                Ok(self.flag(Cond::Ne, found, Operand::Imm(0)))
+            }
+            "strncmp" => {
+                let [a, b, n] = args else {
+                    return Err(Diagnostic::error(
+                        "`strncmp` takes two strings and a length",
+                        span,
+                        "here",
+                    ));
+                };
+                let ExprKind::Int(n) = n.kind else {
+                    return Err(Diagnostic::error(
+                        "the length of `strncmp` must be a literal",
+                        n.span,
+                        "not a literal",
+                    ));
+                };
+                let (Val::Mem { addr: x, ty: tx }, Val::Mem { addr: y, ty: ty_y }) =
+                    (self.expr(a)?, self.expr(b)?)
+                else {
+                    return Err(Diagnostic::error(
+                        "`strncmp` compares strings",
+                        span,
+                        "not strings",
+                    ));
+                };
+                let len = (n as u32).min(tx.size()).min(ty_y.size());
+                // bpftrace's strncmp is 0 when the strings match, 1 otherwise.
+                let r = self.f.new_vreg();
+                let differ = self.f.new_label();
+                let done = self.f.new_label();
+                self.compare_strings(x, y, len, differ);
+                self.emit(Inst::Const(r, 0));
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(differ));
+                self.emit(Inst::Const(r, 1));
+                self.emit(Inst::Label(done));
+                Ok(Val::Int {
+                    reg: r,
+                    signed: false,
+                })
+            }
             "pid" | "tid" | "uid" | "gid" | "nsecs" | "cpu" | "comm" | "rand" | "cgroup"
             | "curtask"
                 if args.is_empty() =>

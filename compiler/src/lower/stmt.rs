@@ -734,6 +734,29 @@ impl ProbeLowerer<'_, '_> {
                 };
                 self.send(action, &types, &values);
             }
+            "join" => self.join(args, span)?,
+            "signal" => {
+                let arg = args
+                    .first()
+                    .ok_or_else(|| Diagnostic::error("`signal` needs a signal", span, "here"))?;
+                let number = match &arg.kind {
+                    ExprKind::Int(n) => *n as i32,
+                    ExprKind::Str(s) => signal_number(s).ok_or_else(|| {
+                        Diagnostic::error(
+                            format!("unknown signal `{s}`"),
+                            arg.span,
+                            "not a signal name",
+                        )
+                        .with_help("write a name such as \"SIGKILL\" or a number")
+                    })?,
+                    _ => return Err(self.unsupported("`signal` with a computed signal", arg.span)),
+                };
+                self.emit(Inst::Call {
+                    helper: Helper::SendSignal,
+                    args: vec![Operand::Imm(number)],
+                    ret: None,
+                });
+            }
             "exit" => {
                 let code = match args.first() {
                     Some(a) => self.expr(a)?,
@@ -822,6 +845,112 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
+    /// `join(argv [, delimiter])`: up to `JOIN_ARGS` strings read from a user-space array of
+    /// pointers, written straight into the ring-buffer record (they would not fit the stack).
+    fn join(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
+        const JOIN_ARGS: u32 = 16;
+        const JOIN_ARG_SIZE: u32 = 1024;
+        let first = args
+            .first()
+            .ok_or_else(|| Diagnostic::error("`join` needs an array", span, "here"))?;
+        let delimiter = match args.get(1) {
+            Some(d) => self.format_string(d, "join")?.to_string(),
+            None => " ".to_string(),
+        };
+        let (argv, _) = self.int(first)?;
+        let id = self.shared.action(Action::Join {
+            delimiter,
+            max_args: JOIN_ARGS,
+            arg_size: JOIN_ARG_SIZE,
+        });
+        let size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
+        let rb = self.f.new_vreg();
+        let ringbuf = self.shared.ringbuf;
+        self.emit(Inst::MapRef(rb, ringbuf));
+        let rec = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::RingbufReserve,
+            args: vec![Operand::Reg(rb), Operand::Imm(size as i32), Operand::Imm(0)],
+            ret: Some(rec),
+        });
+        let dropped = self.new_label();
+        let done = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Eq,
+            a: rec,
+            b: Operand::Imm(0),
+            then: dropped,
+        });
+        let idr = self.const_reg(id as u64);
+        self.emit(Inst::Store {
+            addr: Addr::Ptr(rec, 0),
+            value: Operand::Reg(idr),
+            size: Size::DW,
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Ptr(rec, 8),
+            value: Operand::Imm(0),
+            size: Size::DW,
+        });
+        let pointer = self.f.new_slot(8);
+        for i in 0..JOIN_ARGS as i32 {
+            let at = self.slot_addr(pointer, 0);
+            let src = self.f.new_vreg();
+            self.emit(Inst::Alu {
+                op: Alu::Add,
+                dst: src,
+                a: argv,
+                b: Operand::Imm(8 * i),
+            });
+            self.emit(Inst::Store {
+                addr: Addr::Slot(pointer, 0),
+                value: Operand::Imm(0),
+                size: Size::DW,
+            });
+            self.emit(Inst::Call {
+                helper: Helper::ProbeReadUser,
+                args: vec![Operand::Reg(at), Operand::Imm(8), Operand::Reg(src)],
+                ret: None,
+            });
+            let p = self.f.new_vreg();
+            self.emit(Inst::Load {
+                dst: p,
+                addr: Addr::Slot(pointer, 0),
+                size: Size::DW,
+                signed: false,
+            });
+            self.emit(Inst::Branch {
+                cond: Cond::Eq,
+                a: p,
+                b: Operand::Imm(0),
+                then: done,
+            });
+            let dst = self.address_of(Addr::Ptr(rec, 16 + i * JOIN_ARG_SIZE as i32));
+            self.emit(Inst::Call {
+                helper: Helper::ProbeReadUserStr,
+                args: vec![
+                    Operand::Reg(dst),
+                    Operand::Imm(JOIN_ARG_SIZE as i32),
+                    Operand::Reg(p),
+                ],
+                ret: None,
+            });
+            self.emit(Inst::Store {
+                addr: Addr::Ptr(rec, 8),
+                value: Operand::Imm(i + 1),
+                size: Size::DW,
+            });
+        }
+        self.emit(Inst::Label(done));
+        self.emit(Inst::Call {
+            helper: Helper::RingbufSubmit,
+            args: vec![Operand::Reg(rec), Operand::Imm(0)],
+            ret: None,
+        });
+        self.emit(Inst::Label(dropped));
+        Ok(())
+    }
+
     fn whole_map(&mut self, arg: Option<&Expr>, span: Span) -> Lowering<usize> {
         let arg = arg.ok_or_else(|| Diagnostic::error("a map is needed", span, "here"))?;
         let (m, _) = map_parts(arg)
@@ -898,4 +1027,15 @@ fn compound_alu(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
+}
+
+/// Signal numbers by name (x86-64 Linux), with or without the `SIG` prefix.
+fn signal_number(name: &str) -> Option<i32> {
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    const NAMES: &[&str] = &[
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    NAMES.iter().position(|n| *n == name).map(|i| i as i32 + 1)
 }
