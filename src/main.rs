@@ -235,7 +235,12 @@ fn run(
     };
     match session::run(&compiled, run_options, &mut out) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        Err(RunError::Diagnostic(d)) => report(cli, name, source, &[*d]),
+        Err(RunError::Rejected { diagnostic, log }) => {
+            if cli.verbose {
+                eprintln!("{log}");
+            }
+            report(cli, name, source, &[*diagnostic])
+        }
         Err(RunError::Load(e)) => {
             eprintln!("tracebound: loading the program failed: {e}");
             if cli.verbose {

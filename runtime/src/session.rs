@@ -62,8 +62,12 @@ pub struct RunOptions {
 
 #[derive(Debug)]
 pub enum RunError {
-    /// The script was rejected by the kernel at a known place.
-    Diagnostic(Box<Diagnostic>),
+    /// The verifier rejected a program; the diagnostic points at the statement, the log is
+    /// the kernel's own (shown with -v).
+    Rejected {
+        diagnostic: Box<Diagnostic>,
+        log: String,
+    },
     Attach(AttachError),
     Load(LoadError),
     Io(io::Error),
@@ -377,5 +381,8 @@ fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
     if let Some(help) = verifier::explain(&reason) {
         d = d.with_help(help);
     }
-    RunError::Diagnostic(Box::new(d))
+    RunError::Rejected {
+        diagnostic: Box::new(d),
+        log: verifier_log.clone(),
+    }
 }
