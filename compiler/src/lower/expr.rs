@@ -492,20 +492,7 @@ impl ProbeLowerer<'_, '_> {
         if let Some(c) = cond {
             return Ok(self.flag(c, a, Operand::Reg(b)));
         }
-        let alu = match op {
-            BinaryOp::Add => Alu::Add,
-            BinaryOp::Sub => Alu::Sub,
-            BinaryOp::Mul => Alu::Mul,
-            BinaryOp::Div => Alu::Div,
-            BinaryOp::Rem => Alu::Mod,
-            BinaryOp::BitAnd => Alu::And,
-            BinaryOp::BitOr => Alu::Or,
-            BinaryOp::BitXor => Alu::Xor,
-            BinaryOp::Shl => Alu::Lsh,
-            BinaryOp::Shr if sa => Alu::Arsh,
-            BinaryOp::Shr => Alu::Rsh,
-            _ => unreachable!("comparisons and logic handled above"),
-        };
+        let alu = arithmetic(op, sa).expect("comparisons and logic are handled above");
         Ok(Val::Int {
             reg: self.alu(alu, a, Operand::Reg(b)),
             signed: sa || sb,
@@ -839,4 +826,22 @@ impl ProbeLowerer<'_, '_> {
     pub fn new_label(&mut self) -> Label {
         self.f.new_label()
     }
+}
+
+/// The ALU operation of an arithmetic operator (`>>` is arithmetic on signed values).
+pub(crate) fn arithmetic(op: BinaryOp, signed: bool) -> Option<Alu> {
+    Some(match op {
+        BinaryOp::Add => Alu::Add,
+        BinaryOp::Sub => Alu::Sub,
+        BinaryOp::Mul => Alu::Mul,
+        BinaryOp::Div => Alu::Div,
+        BinaryOp::Rem => Alu::Mod,
+        BinaryOp::BitAnd => Alu::And,
+        BinaryOp::BitOr => Alu::Or,
+        BinaryOp::BitXor => Alu::Xor,
+        BinaryOp::Shl => Alu::Lsh,
+        BinaryOp::Shr if signed => Alu::Arsh,
+        BinaryOp::Shr => Alu::Rsh,
+        _ => return None,
+    })
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::expr::Lowering;
-use super::ir::{Addr, Function, Inst, Operand, Slot, VReg};
+use super::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use super::maps::SIGNED;
 use super::{map_parts, ProbeLowerer, ResolvedProbe, Shared, Val, VarSlot};
 use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
@@ -292,7 +292,7 @@ impl ProbeLowerer<'_, '_> {
                     }
                     (Some(op), _, MapValue::Plain(_)) => {
                         let (v, _) = self.int(value)?;
-                        let alu = compound_alu(op).ok_or_else(|| {
+                        let alu = super::expr::arithmetic(op, false).ok_or_else(|| {
                             self.unsupported("this compound assignment", target.span)
                         })?;
                         self.map_compound(name, keys, alu, v, target.span)?;
@@ -864,29 +864,8 @@ impl ProbeLowerer<'_, '_> {
             arg_size: JOIN_ARG_SIZE,
         });
         let size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
-        let rb = self.f.new_vreg();
-        let ringbuf = self.shared.ringbuf;
-        self.emit(Inst::MapRef(rb, ringbuf));
-        let rec = self.f.new_vreg();
-        self.emit(Inst::Call {
-            helper: Helper::RingbufReserve,
-            args: vec![Operand::Reg(rb), Operand::Imm(size as i32), Operand::Imm(0)],
-            ret: Some(rec),
-        });
-        let dropped = self.new_label();
+        let (rec, dropped) = self.reserve_record(id, size);
         let done = self.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: rec,
-            b: Operand::Imm(0),
-            then: dropped,
-        });
-        let idr = self.const_reg(id as u64);
-        self.emit(Inst::Store {
-            addr: Addr::Ptr(rec, 0),
-            value: Operand::Reg(idr),
-            size: Size::DW,
-        });
         self.emit(Inst::Store {
             addr: Addr::Ptr(rec, 8),
             value: Operand::Imm(0),
@@ -942,12 +921,7 @@ impl ProbeLowerer<'_, '_> {
             });
         }
         self.emit(Inst::Label(done));
-        self.emit(Inst::Call {
-            helper: Helper::RingbufSubmit,
-            args: vec![Operand::Reg(rec), Operand::Imm(0)],
-            ret: None,
-        });
-        self.emit(Inst::Label(dropped));
+        self.submit_record(rec, dropped);
         Ok(())
     }
 
@@ -977,6 +951,19 @@ impl ProbeLowerer<'_, '_> {
             .collect();
         let payload = ValueType::Tuple(stored.clone());
         let size = 8 + payload.size().next_multiple_of(8);
+        let (rec, dropped) = self.reserve_record(id, size);
+        self.zero(Addr::Ptr(rec, 8), size - 8);
+        let offsets = ValueType::field_offsets(&stored);
+        for ((ty, v), at) in stored.iter().zip(values).zip(offsets) {
+            self.store_value(Addr::Ptr(rec, 8 + at as i32), ty, v);
+        }
+        self.submit_record(rec, dropped);
+    }
+
+    /// Reserves a ring-buffer record of `size` bytes and writes the action index at its
+    /// start. Returns the record pointer and the label to jump to when the buffer is full
+    /// (the record is then dropped; the runtime reports drops).
+    fn reserve_record(&mut self, id: usize, size: u32) -> (VReg, ir::Label) {
         let rb = self.f.new_vreg();
         let ringbuf = self.shared.ringbuf;
         self.emit(Inst::MapRef(rb, ringbuf));
@@ -999,11 +986,10 @@ impl ProbeLowerer<'_, '_> {
             value: Operand::Reg(idr),
             size: Size::DW,
         });
-        self.zero(Addr::Ptr(rec, 8), size - 8);
-        let offsets = ValueType::field_offsets(&stored);
-        for ((ty, v), at) in stored.iter().zip(values).zip(offsets) {
-            self.store_value(Addr::Ptr(rec, 8 + at as i32), ty, v);
-        }
+        (rec, dropped)
+    }
+
+    fn submit_record(&mut self, rec: VReg, dropped: ir::Label) {
         self.emit(Inst::Call {
             helper: Helper::RingbufSubmit,
             args: vec![Operand::Reg(rec), Operand::Imm(0)],
@@ -1011,22 +997,6 @@ impl ProbeLowerer<'_, '_> {
         });
         self.emit(Inst::Label(dropped));
     }
-}
-
-fn compound_alu(op: BinaryOp) -> Option<Alu> {
-    Some(match op {
-        BinaryOp::Add => Alu::Add,
-        BinaryOp::Sub => Alu::Sub,
-        BinaryOp::Mul => Alu::Mul,
-        BinaryOp::Div => Alu::Div,
-        BinaryOp::Rem => Alu::Mod,
-        BinaryOp::BitAnd => Alu::And,
-        BinaryOp::BitOr => Alu::Or,
-        BinaryOp::BitXor => Alu::Xor,
-        BinaryOp::Shl => Alu::Lsh,
-        BinaryOp::Shr => Alu::Rsh,
-        _ => return None,
-    })
 }
 
 /// Signal numbers by name (x86-64 Linux), with or without the `SIG` prefix.
