@@ -735,6 +735,11 @@ impl<'p> Checker<'p> {
                 cond,
                 then,
                 otherwise,
+            }
+            | ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
             } => {
                 self.expr(cond);
                 let a = self.expr_shape(then);
@@ -742,7 +747,7 @@ impl<'p> Checker<'p> {
                 if a.conflicts_with(b) {
                     self.diags.push(
                         Diagnostic::error(
-                            "the branches of `?:` have different types",
+                            "the two branches have different types",
                             e.span,
                             "mismatched branches",
                         )
@@ -803,20 +808,6 @@ impl<'p> Checker<'p> {
             ExprKind::OffsetofExpr { expr, .. } => {
                 self.expr(expr);
                 Shape::Int
-            }
-            ExprKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                let a = self.expr_shape(then);
-                let b = self.expr_shape(otherwise);
-                if a.conflicts_with(b) {
-                    Shape::Unknown
-                } else {
-                    a
-                }
             }
             ExprKind::SizeofExpr(inner) => {
                 self.expr(inner);
