@@ -1,16 +1,23 @@
 //! Reading the kernel verifier's log: which instruction it rejected and why, so the rejection
 //! can be shown at the statement that produced that instruction.
 
-/// The instruction the verifier was at when it gave up: the last `N: (..)` line of the log.
+/// The instruction the verifier was at when it gave up: the last `N: (..)` line of the log,
+/// or the `insn N` it names when it stopped before walking any (unreachable code, bad jumps).
 pub fn failing_instruction(log: &str) -> Option<usize> {
-    log.lines()
-        .rev()
-        .find_map(|l| {
-            let (n, rest) = l.split_once(": ")?;
-            (rest.starts_with('(') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| n.parse().ok())
-                .flatten()
-        })
+    walked(log).or_else(|| {
+        let at = log.rfind("insn ")? + "insn ".len();
+        let digits: String = log[at..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    })
+}
+
+fn walked(log: &str) -> Option<usize> {
+    log.lines().rev().find_map(|l| {
+        let (n, rest) = l.split_once(": ")?;
+        (rest.starts_with('(') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| n.parse().ok())
+            .flatten()
+    })
 }
 
 /// The verifier's reason: the last line that is not an instruction dump or a summary.
@@ -56,6 +63,15 @@ mod tests {
     use super::*;
 
     const LOG: &str = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (bf) r6 = r1                       ; R1=ctx() R6_w=ctx()\n1: (b7) r1 = 0\n2: (79) r2 = *(u64 *)(r1 +8)\nR1 invalid mem access 'scalar'\nprocessed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+
+    #[test]
+    fn finds_instructions_named_in_the_reason() {
+        assert_eq!(failing_instruction("unreachable insn 39\n"), Some(39));
+        assert_eq!(
+            failing_instruction("jump out of range from insn 3 to 9\n"),
+            Some(3)
+        );
+    }
 
     #[test]
     fn finds_the_instruction_and_the_reason() {

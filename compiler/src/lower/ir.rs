@@ -153,6 +153,34 @@ impl Function {
         self.labels += 1;
         Label(self.labels - 1)
     }
+
+    /// Drops instructions no path reaches (after a `goto` or a return, up to the next label
+    /// something jumps to). The verifier refuses programs with unreachable instructions, and
+    /// `return` or `break` inside a branch leaves some behind.
+    pub fn remove_unreachable(&mut self) {
+        let targets: std::collections::HashSet<Label> = self
+            .insts
+            .iter()
+            .filter_map(|(i, _)| match i {
+                Inst::Jump(l) | Inst::Branch { then: l, .. } => Some(*l),
+                _ => None,
+            })
+            .collect();
+        let mut reachable = true;
+        self.insts.retain(|(inst, _)| {
+            match inst {
+                Inst::Label(l) if targets.contains(l) => reachable = true,
+                // Loop markers carry no code; keep them so intervals stay right.
+                Inst::LoopStart | Inst::LoopEnd => return true,
+                _ => {}
+            }
+            let keep = reachable;
+            if matches!(inst, Inst::Jump(_) | Inst::Return(_)) {
+                reachable = false;
+            }
+            keep
+        });
+    }
 }
 
 /// Renders a function for `-d ir`.

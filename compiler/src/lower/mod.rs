@@ -403,6 +403,26 @@ mod tests {
         }
     }
 
+    /// `return` inside a branch must not leave unreachable code (the verifier refuses it).
+    #[test]
+    fn no_unreachable_instructions() {
+        let l = lower_text(
+            "BEGIN { if (1) { return; } $i = 0; while ($i < 3) { if ($i == 1) { break; } $i++; } exit(); }",
+            &[special(ProviderKind::Begin, "BEGIN")],
+        );
+        let insts = &l.probes[0].function.insts;
+        for w in insts.windows(2) {
+            if matches!(w[0].0, Inst::Jump(_) | Inst::Return(_)) {
+                assert!(
+                    matches!(w[1].0, Inst::Label(_) | Inst::LoopEnd),
+                    "unreachable {:?} after {:?}",
+                    w[1].0,
+                    w[0].0
+                );
+            }
+        }
+    }
+
     #[test]
     fn unsupported_features_are_diagnostics() {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();

@@ -52,6 +52,7 @@ pub(crate) fn lower_probe(
     l.span = probe.span;
     l.emit(Inst::Label(exit_label));
     l.emit(Inst::Return(Operand::Imm(0)));
+    l.f.remove_unreachable();
     Ok(l.f)
 }
 
