@@ -670,6 +670,9 @@ fn empty() {
     let mut zs = Sim::new("zs", &[], MapValue::Stats);
     let mut za = Sim::new("za", &[I64], MapValue::Avg);
     let mut zc = Sim::new("zc", &[I64], MapValue::Count);
+    let mut kc = Sim::new("kc", &[], MapValue::Count);
+    let mut ks = Sim::new("ks", &[], MapValue::Sum);
+    let mut km = Sim::new("km", &[], MapValue::Max);
     b.count(&[int(1)]);
     b.delete(&[int(1)]);
     c.hist(&[int(1)], 1);
@@ -691,9 +694,20 @@ fn empty() {
     za.zero();
     zc.count(&[int(1)]);
     zc.zero();
+    kc.count(&[]);
+    kc.clear();
+    ks.sum(&[], 1);
+    ks.clear();
+    km.max(&[], 1);
+    km.clear();
     let mut out = Vec::new();
     attaching_text(&mut out, 1);
-    exit(&mut out, &[&b, &c, &d, &e, &f, &g, &zh, &zl, &zs, &za, &zc]);
+    exit(
+        &mut out,
+        &[
+            &b, &c, &d, &e, &f, &g, &zh, &zl, &zs, &za, &zc, &kc, &ks, &km,
+        ],
+    );
     check(&out, golden!("empty"));
 }
 

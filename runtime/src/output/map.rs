@@ -122,6 +122,14 @@ impl MapData {
                 counts[index as usize] = counts[index as usize].wrapping_add(count);
             }
         }
+        if entries.is_empty() && info.key.is_empty() && info.value == MapValue::Count {
+            // bpftrace 0.17 shows a count() map without keys as 0 when it has no entry (never
+            // counted, or cleared); no other kind does this.
+            entries.push(Entry {
+                key: key_of(&key_tuple, Vec::new())?,
+                value: EntryValue::One(Merged::Count(0)),
+            });
+        }
         sort::sort_entries(&info.value, &mut entries);
         Ok(MapData {
             name: info.name.clone(),
@@ -190,6 +198,19 @@ mod tests {
         let map = MapData::from_raw(&info, vec![(vec![0u8; 4], vec![u64s(&[3])])]).unwrap();
         assert_eq!(map.entries[0].key.fields, vec![]);
         assert_eq!(map.entries[0].value, EntryValue::One(Merged::Count(3)));
+    }
+
+    #[test]
+    fn an_empty_keyless_count_map_shows_zero() {
+        let raw = Vec::<(Vec<u8>, Vec<Vec<u8>>)>::new();
+        let map = MapData::from_raw(&info(vec![], MapValue::Count), raw.clone()).unwrap();
+        assert_eq!(map.entries.len(), 1);
+        assert_eq!(map.entries[0].value, EntryValue::One(Merged::Count(0)));
+        // Not with keys, and not for other kinds.
+        let keyed = MapData::from_raw(&info(vec![I64], MapValue::Count), raw.clone()).unwrap();
+        assert!(keyed.entries.is_empty());
+        let sum = MapData::from_raw(&info(vec![], MapValue::Sum), raw).unwrap();
+        assert!(sum.entries.is_empty());
     }
 
     #[test]

@@ -1,0 +1,91 @@
+/*
+ * tb_wl: the deterministic workload the end-to-end tests trace. The tests build it with `cc`
+ * into a temporary directory as `tb_wl` (so its comm is "tb_wl", which every golden script
+ * filters on); tests/golden/capture.sh builds the same file the same way for bpftrace.
+ *
+ * Its arguments are a list of operations, run in order:
+ *   g N        N getppid() calls
+ *   i N        N getpid() calls
+ *   w N SIZE   N write()s of SIZE bytes (at most 65536) of 'a' to /dev/null
+ *   s WORD     one write() of WORD to /dev/null; WORD is NUL-terminated in memory, so
+ *              str(args->buf) reads exactly WORD
+ *   z MS       sleep MS milliseconds
+ *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
+ * The /dev/null descriptor is always 42, so scripts may print args->fd.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NULL_FD 42
+#define BUF_SIZE 65536
+
+static char buf[BUF_SIZE + 1];
+
+static long number(int argc, char **argv, int i) {
+    if (i >= argc) {
+        fprintf(stderr, "tb_wl: %s needs an argument\n", argv[i - 1]);
+        exit(2);
+    }
+    return atol(argv[i]);
+}
+
+int main(int argc, char **argv) {
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd < 0 || dup2(fd, NULL_FD) != NULL_FD) {
+        perror("tb_wl: /dev/null");
+        return 2;
+    }
+    if (fd != NULL_FD) {
+        close(fd);
+    }
+    memset(buf, 'a', BUF_SIZE);
+    for (int i = 1; i < argc; i++) {
+        const char *op = argv[i];
+        if (!strcmp(op, "g")) {
+            long n = number(argc, argv, ++i);
+            for (long k = 0; k < n; k++) {
+                syscall(SYS_getppid);
+            }
+        } else if (!strcmp(op, "i")) {
+            long n = number(argc, argv, ++i);
+            for (long k = 0; k < n; k++) {
+                syscall(SYS_getpid);
+            }
+        } else if (!strcmp(op, "w")) {
+            long n = number(argc, argv, ++i);
+            long size = number(argc, argv, ++i);
+            if (size < 0 || size > BUF_SIZE) {
+                fprintf(stderr, "tb_wl: write size %ld out of range\n", size);
+                return 2;
+            }
+            for (long k = 0; k < n; k++) {
+                if (syscall(SYS_write, NULL_FD, buf, size) != size) {
+                    perror("tb_wl: write");
+                    return 2;
+                }
+            }
+        } else if (!strcmp(op, "s")) {
+            if (++i >= argc) {
+                fprintf(stderr, "tb_wl: s needs a word\n");
+                return 2;
+            }
+            syscall(SYS_write, NULL_FD, argv[i], strlen(argv[i]));
+        } else if (!strcmp(op, "z")) {
+            long ms = number(argc, argv, ++i);
+            struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+            nanosleep(&t, NULL);
+        } else if (!strcmp(op, "q")) {
+            syscall(SYS_getpgid, 0);
+        } else {
+            fprintf(stderr, "tb_wl: unknown operation %s\n", op);
+            return 2;
+        }
+    }
+    return 0;
+}

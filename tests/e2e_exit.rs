@@ -1,0 +1,172 @@
+//! Every way a run ends leaves no BPF program loaded: exit(), SIGINT, SIGTERM, SIGHUP, the
+//! `-c` command exiting, an attach failure after other probes were attached, and SIGKILL.
+//!
+//! While a run is attached, the test notes the ids of the programs the binary holds (from
+//! `/proc/PID/fdinfo`; they must all be `tb_` programs). Once it has exited, none of them may
+//! be loaded, and every `tb_` program loaded since the run began must be held by some live
+//! process (another tracebound's); both checked with aya's `loaded_programs()`. Except for
+//! SIGKILL, the run must also end as a user expects: END runs, the maps are printed, and the
+//! exit code is 0 (1 for the attach failure).
+
+mod e2e;
+
+use std::time::Duration;
+
+use e2e::{Env, Finished, ProgramWatch, Tally, Tracer, EXIT_TIMEOUT};
+
+/// How long the kernel may take to free a program after its last reference goes.
+const PATIENCE: Duration = Duration::from_secs(3);
+
+/// A tracepoint, an interval probe and END; with `exit_on_trigger`, the workload's final
+/// getpgid() calls exit().
+fn script(exit_on_trigger: bool) -> String {
+    let mut s = String::from(
+        "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ { @calls = count(); }\n\
+         interval:ms:100 { @ticks = 1; }\n\
+         END { printf(\"END ran\\n\"); }\n",
+    );
+    if exit_on_trigger {
+        s.push_str("tracepoint:syscalls:sys_enter_getpgid /comm == \"tb_wl\"/ { exit(); }\n");
+    }
+    s
+}
+
+/// Runs `tracebound ARGS`, waits until it is attached and notes its programs, runs `during`,
+/// waits for it to exit and checks that its programs are gone.
+fn run_and_check(
+    args: &[&str],
+    specials: usize,
+    during: impl FnOnce(&Tracer) -> Result<(), String>,
+) -> Result<Finished, String> {
+    let mut watch = ProgramWatch::start();
+    let mut tracer = Tracer::spawn(args);
+    tracer.wait_ready(specials)?;
+    watch.note_running(&tracer)?;
+    during(&tracer)?;
+    let done = tracer.finish(EXIT_TIMEOUT)?;
+    watch.check_unloaded(PATIENCE)?;
+    Ok(done)
+}
+
+/// END ran, the workload's 3 calls were counted and printed, exit code 0.
+fn ended_normally(done: &Finished) -> Result<(), String> {
+    if done.code() == Some(0)
+        && done.stdout.contains("END ran\n")
+        && done.stdout.contains("\n@calls: 3\n")
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected exit 0 with END's output and `@calls: 3`, got {}\n--- stdout:\n{}--- stderr:\n{}",
+            done.status, done.stdout, done.stderr
+        ))
+    }
+}
+
+fn exit_function(env: &Env) -> Result<(), String> {
+    let script = script(true);
+    let done = run_and_check(&["-e", &script], 1, |_| {
+        e2e::run_workload(env, &["g", "3", "q"])
+    })?;
+    ended_normally(&done)
+}
+
+fn signal(env: &Env, sig: libc::c_int) -> Result<(), String> {
+    let script = script(false);
+    let done = run_and_check(&["-e", &script], 1, |tracer| {
+        e2e::run_workload(env, &["g", "3"])?;
+        tracer.signal(sig);
+        Ok(())
+    })?;
+    ended_normally(&done)
+}
+
+/// `-c CMD`: the command runs once the probes are attached, and the run ends when it exits.
+/// The command must not inherit any BPF file descriptor.
+fn child_exit(env: &Env) -> Result<(), String> {
+    let script = script(false);
+    let command = format!("{} g 3 z 300", env.workload.display());
+    let done = run_and_check(&["-c", &command, "-e", &script], 1, |tracer| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let children = e2e::children_of(tracer.pid());
+            if let Some(&child) = children.first() {
+                let held = e2e::held_program_ids(child);
+                return if held.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("the -c command holds BPF programs {held:?}"))
+                };
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err("the -c command did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })?;
+    ended_normally(&done)
+}
+
+/// A probe that cannot attach after two that did: the run fails with exit code 1, naming
+/// the probe, and nothing stays loaded. profile:hz above the kernel's
+/// perf_event_max_sample_rate is refused by perf_event_open (EINVAL); probes attach in the
+/// order of the script, so the tracepoint and the interval probe were attached by then.
+fn attach_error(_env: &Env) -> Result<(), String> {
+    let max_rate: u64 = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100_000);
+    let too_fast = max_rate * 2 + 1;
+    let script = format!(
+        "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ {{ @calls = count(); }}\n\
+         interval:ms:100 {{ @ticks = 1; }}\n\
+         profile:hz:{too_fast} {{ @samples = count(); }}\n"
+    );
+    let watch = ProgramWatch::start();
+    let tracer = Tracer::spawn(&["-e", &script]);
+    let done = tracer.finish(EXIT_TIMEOUT)?;
+    watch.check_unloaded(PATIENCE)?;
+    let named = format!("profile:hz:{too_fast}");
+    if done.code() == Some(1)
+        && done.stdout.starts_with("Attaching 3 probes...\n")
+        && done.stderr.contains(&named)
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected \"Attaching 3 probes...\", an error naming {named} and exit 1, got {}\n--- stdout:\n{}--- stderr:\n{}",
+            done.status, done.stdout, done.stderr
+        ))
+    }
+}
+
+/// kill -9 mid-run: the kernel drops everything the process held.
+fn sigkill(_env: &Env) -> Result<(), String> {
+    let script = script(false);
+    let done = run_and_check(&["-e", &script], 1, |tracer| {
+        tracer.signal(libc::SIGKILL);
+        Ok(())
+    })?;
+    use std::os::unix::process::ExitStatusExt;
+    if done.status.signal() == Some(libc::SIGKILL) {
+        Ok(())
+    } else {
+        Err(format!("expected death by SIGKILL, got {}", done.status))
+    }
+}
+
+#[test]
+fn no_program_outlives_any_exit_path() {
+    let Some(env) = e2e::setup("no_program_outlives_any_exit_path") else {
+        return;
+    };
+    let mut tally = Tally::default();
+    tally.record("exit()", exit_function(&env));
+    tally.record("SIGINT", signal(&env, libc::SIGINT));
+    tally.record("SIGTERM", signal(&env, libc::SIGTERM));
+    tally.record("SIGHUP", signal(&env, libc::SIGHUP));
+    tally.record("-c command exits", child_exit(&env));
+    tally.record("attach error after attaching", attach_error(&env));
+    tally.record("SIGKILL", sigkill(&env));
+    tally.finish();
+}
