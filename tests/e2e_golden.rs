@@ -36,18 +36,8 @@ use e2e::{Env, Tally, Tracer, EXIT_TIMEOUT};
 /// "difference" ones are bpftrace 0.17 bugs that tracebound does not copy (yet).
 const KNOWN_BUGS: &[(&str, &str)] = &[
     (
-        "string_reassign",
-        "a scratch variable assigned strings of different lengths keeps the first length \
-         (\"small\" prints as \"sma\")",
-    ),
-    (
         "printf_buf",
         "buf() is not compiled yet, so printf's %r, %rx and %rh cannot be used",
-    ),
-    (
-        "probe_multi_attach",
-        "`probe` in a probe with several attach points (wildcard or list) is always the first \
-         attach point's name",
     ),
     (
         "string_values_stack",

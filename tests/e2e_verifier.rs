@@ -108,7 +108,6 @@ fn verifier_rejection_is_a_diagnostic_at_the_statement() {
 /// The label says why: the verifier's log says "infinite loop detected at insn N", followed
 /// by "cur state: ..." and "old state: ..." lines; the reason must be the former.
 #[test]
-#[ignore = "bug: runtime/src/verifier.rs reason() takes the last log line (`old state: R0=...`) instead of `infinite loop detected at insn N`"]
 fn verifier_reason_names_the_infinite_loop() {
     let Some(_env) = e2e::setup("verifier_reason_names_the_infinite_loop") else {
         return;

@@ -30,6 +30,9 @@ pub fn reason(log: &str) -> String {
                 && !l.starts_with("processed ")
                 && !l.starts_with("verification time")
                 && !l.starts_with("stack depth")
+                // State dumps printed after the reason (loops, pruning).
+                && !l.starts_with("old state:")
+                && !l.starts_with("cur state:")
                 && !l.contains(": (")
                 && !l.starts_with(';')
         })

@@ -63,6 +63,9 @@ struct Entry {
 pub struct MapTable {
     entries: Vec<Entry>,
     index: HashMap<String, usize>,
+    /// Each probe's scratch variables with the type that holds every value assigned to them
+    /// (a string variable gets the longest length assigned anywhere in the probe).
+    probe_vars: Vec<HashMap<String, ValueType>>,
 }
 
 /// Types of expressions as far as the pre-pass needs them.
@@ -81,6 +84,7 @@ impl MapTable {
         let mut table = MapTable {
             entries: Vec::new(),
             index: HashMap::new(),
+            probe_vars: Vec::new(),
         };
         let probe_items = program.items.iter().filter_map(|i| match i {
             Item::Probe(p) => Some(p),
@@ -88,6 +92,7 @@ impl MapTable {
         });
         // Two rounds: a map read before the statement that writes it learns its type.
         for _ in 0..2 {
+            table.probe_vars.clear();
             for (probe, resolved) in probe_items.clone().zip(probes) {
                 let mut typer = Typer {
                     vars: HashMap::new(),
@@ -98,9 +103,15 @@ impl MapTable {
                     table.expr(p, &mut typer);
                 }
                 table.block(&probe.body, &mut typer);
+                table.probe_vars.push(typer.vars);
             }
         }
         Ok(table)
+    }
+
+    /// The type a probe's scratch variable is stored as, when the pre-pass saw it assigned.
+    pub fn var_type(&self, probe: usize, name: &str) -> Option<&ValueType> {
+        self.probe_vars.get(probe)?.get(name)
     }
 
     pub fn lookup(&self, name: &str) -> Option<usize> {
@@ -381,7 +392,12 @@ pub(crate) fn static_type(
         ExprKind::Ident(name) => match name.as_str() {
             "comm" => ValueType::Str { len: 16 },
             "probe" => ValueType::Str {
-                len: probe.targets.first().map_or(1, |t| t.len() as u32 + 1),
+                len: probe
+                    .targets
+                    .iter()
+                    .map(|t| t.len() as u32 + 1)
+                    .max()
+                    .unwrap_or(1),
             },
             "retval" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => SIGNED,
             _ => INT,
@@ -419,7 +435,9 @@ pub(crate) fn static_type(
             }
         }
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
-        ExprKind::Ternary { then, .. } => recurse(then),
+        ExprKind::Ternary {
+            then, otherwise, ..
+        } => unify(&recurse(then), &recurse(otherwise)),
         ExprKind::TupleIndex { expr, index } => match recurse(expr) {
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,

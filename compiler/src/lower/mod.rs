@@ -119,14 +119,34 @@ pub fn lower(
         _ => None,
     });
     for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
-        let name = format!("tb_{}_{}", short_kind(resolved.kind), index);
-        match stmt::lower_probe(&mut shared, probe, resolved, name) {
-            Ok(function) => out.push(ProbeProgram {
-                function,
-                kind: resolved.kind,
-                targets: resolved.targets.clone(),
-            }),
-            Err(d) => diags.push(d),
+        // `probe` is a constant in a program: a probe that reads it gets one program per
+        // attach point, as in bpftrace.
+        let per_target: Vec<ResolvedProbe> =
+            if resolved.targets.len() > 1 && uses_builtin(probe, "probe") {
+                resolved
+                    .targets
+                    .iter()
+                    .map(|t| ResolvedProbe {
+                        targets: vec![t.clone()],
+                        ..resolved.clone()
+                    })
+                    .collect()
+            } else {
+                vec![resolved.clone()]
+            };
+        for (n, resolved) in per_target.iter().enumerate() {
+            let name = match per_target.len() {
+                1 => format!("tb_{}_{}", short_kind(resolved.kind), index),
+                _ => format!("tb_{}_{}_{}", short_kind(resolved.kind), index, n),
+            };
+            match stmt::lower_probe(&mut shared, probe, resolved, index, name) {
+                Ok(function) => out.push(ProbeProgram {
+                    function,
+                    kind: resolved.kind,
+                    targets: resolved.targets.clone(),
+                }),
+                Err(d) => diags.push(d),
+            }
         }
     }
     if !diags.is_empty() {
@@ -141,6 +161,75 @@ pub fn lower(
             actions: shared.actions,
         },
     })
+}
+
+/// Whether a probe reads the builtin `name` anywhere (predicate or body).
+fn uses_builtin(probe: &ast::Probe, name: &str) -> bool {
+    fn expr(e: &Expr, name: &str) -> bool {
+        let any = |es: &[Expr]| es.iter().any(|e| expr(e, name));
+        match &e.kind {
+            ExprKind::Ident(n) => n == name,
+            ExprKind::Map { keys, .. } => any(keys),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => any(args),
+            ExprKind::Unary { expr: e, .. }
+            | ExprKind::Cast { expr: e, .. }
+            | ExprKind::Field { expr: e, .. }
+            | ExprKind::TupleIndex { expr: e, .. }
+            | ExprKind::SizeofExpr(e)
+            | ExprKind::OffsetofExpr { expr: e, .. }
+            | ExprKind::Update { target: e, .. } => expr(e, name),
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Index {
+                expr: lhs,
+                index: rhs,
+            } => expr(lhs, name) || expr(rhs, name),
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            }
+            | ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => expr(cond, name) || expr(then, name) || expr(otherwise, name),
+            ExprKind::Block { block: b, value } => block(b, name) || expr(value, name),
+            _ => false,
+        }
+    }
+    fn stmt(s: &ast::Stmt, name: &str) -> bool {
+        use ast::StmtKind::*;
+        match &s.kind {
+            Expr(e) | Return(Some(e)) => expr(e, name),
+            Assign { target, value, .. } => expr(target, name) || expr(value, name),
+            Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, name)),
+            If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr(cond, name)
+                    || block(then, name)
+                    || otherwise.as_ref().is_some_and(|o| stmt(o, name))
+            }
+            While { cond: e, body } | Unroll { count: e, body } => {
+                expr(e, name) || block(body, name)
+            }
+            For { iter, body, .. } => {
+                let iter_uses = match iter {
+                    ast::ForIter::Map(m) => expr(m, name),
+                    ast::ForIter::Range(a, b) => expr(a, name) || expr(b, name),
+                };
+                iter_uses || block(body, name)
+            }
+            Block(b) => block(b, name),
+            Break | Continue | Return(None) => false,
+        }
+    }
+    fn block(b: &ast::Block, name: &str) -> bool {
+        b.stmts.iter().any(|s| stmt(s, name))
+    }
+    probe.predicate.as_ref().is_some_and(|p| expr(p, name)) || block(&probe.body, name)
 }
 
 fn short_kind(kind: ProviderKind) -> &'static str {
@@ -227,6 +316,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub loop_labels: Vec<(ir::Label, ir::Label)>,
     /// The label that ends the program (for `return`).
     pub exit_label: ir::Label,
+    /// This probe's index among the script's probes.
+    pub index: usize,
 }
 
 impl ProbeLowerer<'_, '_> {

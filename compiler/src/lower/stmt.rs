@@ -19,6 +19,7 @@ pub(crate) fn lower_probe(
     shared: &mut Shared,
     probe: &ast::Probe,
     resolved: &ResolvedProbe,
+    index: usize,
     name: String,
 ) -> Result<Function, Diagnostic> {
     let mut f = Function {
@@ -36,6 +37,7 @@ pub(crate) fn lower_probe(
         probe: resolved,
         loop_labels: Vec::new(),
         exit_label,
+        index,
     };
     l.emit(Inst::Context(ctx));
     if let Some(pred) = &probe.predicate {
@@ -237,6 +239,8 @@ impl ProbeLowerer<'_, '_> {
         if let Some(v) = self.vars.get(name) {
             return v.slot;
         }
+        // The pre-pass knows every value the variable will hold; size the slot for all.
+        let ty = self.shared.maps.var_type(self.index, name).unwrap_or(ty);
         let stored = match ty {
             ValueType::Int { signed, .. } => ValueType::Int {
                 size: 8,
