@@ -460,6 +460,11 @@ impl ProbeLowerer<'_, '_> {
                 Some(self.int(arg)?.0)
             }
         };
+        if let (MapValue::Hist, Some(bits)) = (kind, args.get(1)) {
+            if !matches!(bits.kind, ExprKind::Int(0)) {
+                return Err(self.unsupported("`hist` with sub-buckets", bits.span));
+            }
+        }
         let bucket = match kind {
             MapValue::Hist => Some(self.log2_bucket(x.expect("hist has a value"))),
             MapValue::Lhist { min, max, step } => {
