@@ -40,11 +40,6 @@ const KNOWN_BUGS: &[(&str, &str)] = &[
         "buf() is not compiled yet, so printf's %r, %rx and %rh cannot be used",
     ),
     (
-        "string_values_stack",
-        "three str() values and a tuple in one probe need 576 bytes of stack and are refused \
-         (bpftrace runs it; large values belong in per-CPU scratch maps)",
-    ),
-    (
         "hist_above_2g",
         "difference: bpftrace 0.17 puts every value from 2^31 up into [2G, 4G); tracebound \
          uses the right power-of-two bucket",

@@ -60,8 +60,13 @@ pub fn compile(
     let lowered = lower(&ast, &resolved, &options.lower)?;
     let mut probes = Vec::new();
     let mut programs = Vec::new();
+    // Slots that do not fit a probe's 512-byte stack live in one per-CPU array, after the
+    // script's maps, sized for the probe that needs most.
+    let scratch_index = lowered.maps.len();
+    let mut scratch_size = 0;
     for p in lowered.probes {
-        let code = emit(&p.function).map_err(|e| vec![emit_error(e)])?;
+        let code = emit(&p.function, Some(scratch_index)).map_err(|e| vec![emit_error(e)])?;
+        scratch_size = scratch_size.max(code.scratch_size);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
             section: section_name(p.kind, &p.function.name),
@@ -77,7 +82,7 @@ pub fn compile(
             code,
         });
     }
-    let maps = lowered
+    let mut maps: Vec<MapSpec> = lowered
         .maps
         .iter()
         .map(|m| MapSpec {
@@ -89,6 +94,16 @@ pub fn compile(
             flags: 0,
         })
         .collect();
+    if scratch_size > 0 {
+        maps.push(MapSpec {
+            name: "tb_scratch".into(),
+            map_type: crate::lower::MapKind::PercpuArray as u32,
+            key_size: 4,
+            value_size: scratch_size,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
     let object = write_object(&ObjectSpec {
         license: "GPL".into(),
         maps,

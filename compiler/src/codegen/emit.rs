@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::insn::{Alu, Insn, Reg, Size};
+use super::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use super::regalloc::{allocate, Location};
-use crate::lower::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
+use crate::lower::ir::{Addr, Function, Inst, Label, Operand, VReg};
 use crate::span::Span;
 
 /// The BPF stack limit.
@@ -22,6 +22,18 @@ pub struct Emitted {
     /// The span of each instruction (both halves of an ld_imm64 share one).
     pub spans: Vec<Span>,
     pub stack_size: u32,
+    /// Bytes of the per-CPU scratch map this function uses for slots that did not fit the
+    /// stack (0: none).
+    pub scratch_size: u32,
+}
+
+/// Where a stack slot ended up.
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// At this offset from r10.
+    Stack(i32),
+    /// At this offset in the per-CPU scratch map's value.
+    Scratch(i32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,17 +50,45 @@ const SCRATCH_A: Reg = Reg::R1;
 const SCRATCH_B: Reg = Reg::R2;
 const SCRATCH_ADDR: Reg = Reg::R3;
 
-pub fn emit(f: &Function) -> Result<Emitted, EmitError> {
+/// Emits a function. When its slots and spills need more than the 512-byte stack and
+/// `scratch_map` names a per-CPU array, the largest slots move into that map's value.
+pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitError> {
     let alloc = allocate(f);
-    // Frame: IR slots first, then spill slots, growing down from r10.
-    let mut slot_offsets = Vec::with_capacity(f.slots.len());
-    let mut used = 0u32;
-    for size in &f.slots {
-        used += size;
-        slot_offsets.push(-(used as i32));
+    let spill_bytes = alloc.spill_slots * 8;
+    let slot_bytes: u32 = f.slots.iter().sum();
+    // Largest slots first into scratch until the rest fits with the scratch pointer's spot.
+    let mut in_scratch = vec![false; f.slots.len()];
+    let mut on_stack = slot_bytes;
+    if slot_bytes + spill_bytes > STACK_LIMIT && scratch_map.is_some() {
+        let mut by_size: Vec<usize> = (0..f.slots.len()).collect();
+        by_size.sort_by_key(|&i| std::cmp::Reverse(f.slots[i]));
+        for i in by_size {
+            if on_stack + spill_bytes + 8 <= STACK_LIMIT {
+                break;
+            }
+            in_scratch[i] = true;
+            on_stack -= f.slots[i];
+        }
+    }
+    let mut places = Vec::with_capacity(f.slots.len());
+    let (mut used, mut scratch_used) = (0u32, 0u32);
+    for (size, scratch) in f.slots.iter().zip(&in_scratch) {
+        if *scratch {
+            places.push(Place::Scratch(scratch_used as i32));
+            scratch_used += size;
+        } else {
+            used += size;
+            places.push(Place::Stack(-(used as i32)));
+        }
     }
     let spill_base = used;
-    used += alloc.spill_slots * 8;
+    used += spill_bytes;
+    let scratch_spot = if scratch_used > 0 {
+        used += 8;
+        Some(-(used as i32) as i16)
+    } else {
+        None
+    };
     if used > STACK_LIMIT {
         let span = f
             .insts
@@ -61,11 +101,13 @@ pub fn emit(f: &Function) -> Result<Emitted, EmitError> {
     let mut e = Emitter {
         out: Emitted {
             stack_size: used,
+            scratch_size: scratch_used,
             ..Emitted::default()
         },
         locations: &alloc.locations,
-        slot_offsets,
+        places,
         spill_base,
+        scratch: scratch_spot.zip(scratch_map),
         labels: HashMap::new(),
         fixups: Vec::new(),
         span: Span::default(),
@@ -81,8 +123,10 @@ pub fn emit(f: &Function) -> Result<Emitted, EmitError> {
 struct Emitter<'a> {
     out: Emitted,
     locations: &'a HashMap<VReg, Location>,
-    slot_offsets: Vec<i32>,
+    places: Vec<Place>,
     spill_base: u32,
+    /// The stack spot holding the scratch map value's address, and the map's index.
+    scratch: Option<(i16, usize)>,
     labels: HashMap<Label, usize>,
     fixups: Vec<(usize, Label)>,
     span: Span,
@@ -151,13 +195,44 @@ impl Emitter<'_> {
     /// A memory address as (base register, offset).
     fn address(&mut self, a: Addr) -> (Reg, i16) {
         match a {
-            Addr::Slot(s, off) => (Reg::FP, (self.slot_offset(s) + off) as i16),
+            Addr::Slot(s, off) => match self.places[s.0 as usize] {
+                Place::Stack(o) => (Reg::FP, (o + off) as i16),
+                Place::Scratch(o) => {
+                    let base = self.scratch_pointer(SCRATCH_ADDR);
+                    (base, (o + off) as i16)
+                }
+            },
             Addr::Ptr(v, off) => (self.read(v, SCRATCH_ADDR), off as i16),
         }
     }
 
-    fn slot_offset(&self, s: Slot) -> i32 {
-        self.slot_offsets[s.0 as usize]
+    /// Loads the scratch map value's address (kept in its stack spot) into `into`.
+    fn scratch_pointer(&mut self, into: Reg) -> Reg {
+        let (spot, _) = self
+            .scratch
+            .expect("a slot in scratch means the function has a scratch spot");
+        self.push(Insn::load(Size::DW, into, Reg::FP, spot));
+        into
+    }
+
+    /// Right after the context is saved: look the scratch map value up once and keep its
+    /// address in the spot; if the lookup fails (it cannot for an array's key 0), return.
+    fn scratch_prologue(&mut self) {
+        let Some((spot, map)) = self.scratch else {
+            return;
+        };
+        self.out.map_relocations.push((self.out.insns.len(), map));
+        for i in Insn::ld_map(Reg::R1) {
+            self.push(i);
+        }
+        self.push(Insn::store_imm(Size::W, Reg::FP, spot, 0));
+        self.push(Insn::mov64_reg(Reg::R2, Reg::FP));
+        self.push(Insn::alu64_imm(Alu::Add, Reg::R2, spot as i32));
+        self.push(Insn::call(Helper::MapLookupElem));
+        self.push(Insn::jmp_imm(Cond::Ne, Reg::R0, 0, 2));
+        self.push(Insn::mov64_imm(Reg::R0, 0));
+        self.push(Insn::exit());
+        self.push(Insn::store(Size::DW, Reg::FP, spot, Reg::R0));
     }
 
     fn inst(&mut self, inst: &Inst) {
@@ -224,8 +299,16 @@ impl Emitter<'_> {
             }
             Inst::SlotAddr(d, s, off) => {
                 let t = self.target(*d, SCRATCH_A);
-                self.push(Insn::mov64_reg(t, Reg::FP));
-                self.push(Insn::alu64_imm(Alu::Add, t, self.slot_offset(*s) + off));
+                match self.places[s.0 as usize] {
+                    Place::Stack(o) => {
+                        self.push(Insn::mov64_reg(t, Reg::FP));
+                        self.push(Insn::alu64_imm(Alu::Add, t, o + off));
+                    }
+                    Place::Scratch(o) => {
+                        self.scratch_pointer(t);
+                        self.push(Insn::alu64_imm(Alu::Add, t, o + off));
+                    }
+                }
                 self.write_back(*d, t);
             }
             Inst::MapRef(d, map) => {
@@ -242,6 +325,7 @@ impl Emitter<'_> {
                     self.push(Insn::mov64_reg(t, Reg::R1));
                 }
                 self.write_back(*d, t);
+                self.scratch_prologue();
             }
             Inst::Call { helper, args, ret } => {
                 for (i, a) in args.iter().enumerate() {
@@ -324,7 +408,7 @@ mod tests {
             (Inst::Label(done), s),
             (Inst::Return(Operand::Reg(v)), s),
         ];
-        let e = emit(&f).unwrap();
+        let e = emit(&f, None).unwrap();
         assert_eq!(
             disassemble(&e.insns),
             "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = r6\n   5: exit\n"
@@ -333,14 +417,39 @@ mod tests {
     }
 
     #[test]
-    fn frames_over_512_bytes_are_refused() {
+    fn frames_over_512_bytes_move_to_scratch_or_are_refused() {
         let mut f = Function::default();
-        f.new_slot(400);
+        let ctx = f.new_vreg();
+        let big = f.new_slot(400);
         f.new_slot(200);
-        f.insts = vec![(Inst::Return(Operand::Imm(0)), Span::new(0, 1))];
+        let s = Span::new(0, 1);
+        f.insts = vec![
+            (Inst::Context(ctx), s),
+            (
+                Inst::Store {
+                    addr: Addr::Slot(big, 8),
+                    value: Operand::Imm(1),
+                    size: Size::DW,
+                },
+                s,
+            ),
+            (Inst::Return(Operand::Imm(0)), s),
+        ];
         assert!(matches!(
-            emit(&f),
+            emit(&f, None),
             Err(EmitError::StackTooLarge { needed: 600, .. })
         ));
+        // With a scratch map, the 400-byte slot moves there and the rest fits the stack; the
+        // prologue looks the map up once, and the store goes through the saved pointer.
+        let e = emit(&f, Some(3)).unwrap();
+        assert_eq!(e.scratch_size, 400);
+        assert_eq!(e.stack_size, 208);
+        assert_eq!(e.map_relocations, vec![(1, 3)], "after saving the context");
+        let text = crate::codegen::insn::disassemble(&e.insns);
+        assert!(text.contains("call MapLookupElem"), "{text}");
+        assert!(
+            text.contains("r3 = *(u64 *)(r10 -208)\n") && text.contains("*(u64 *)(r3 +8) = 1"),
+            "{text}"
+        );
     }
 }

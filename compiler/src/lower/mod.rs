@@ -402,7 +402,7 @@ mod tests {
             matches!(&l.info.actions[0], Action::Printf { format, args } if format == "hello %s %d\n" && args.len() == 2)
         );
         assert_eq!(l.info.actions[1], Action::Exit);
-        let e = emit(&l.probes[0].function).expect("emits");
+        let e = emit(&l.probes[0].function, None).expect("emits");
         assert!(e.insns.len() > 10);
         assert_eq!(
             e.map_relocations
@@ -446,7 +446,7 @@ mod tests {
         );
         assert_eq!(l.maps[4].key_size, 16, "pid then a 2-byte string, padded");
         for p in &l.probes {
-            emit(&p.function).expect("emits");
+            emit(&p.function, None).expect("emits");
         }
     }
 
@@ -456,7 +456,7 @@ mod tests {
             "BEGIN { $i = 0; while ($i < 10) { if ($i % 2 == 0 && $i != 4) { @even++; } $i++; } for ($j : 0..3) { @sum += $j; } exit(); }",
             &[special(ProviderKind::Begin, "BEGIN")],
         );
-        let e = emit(&l.probes[0].function).expect("emits");
+        let e = emit(&l.probes[0].function, None).expect("emits");
         assert!(e.stack_size <= 512);
     }
 
@@ -469,7 +469,7 @@ mod tests {
             r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
             &[special(ProviderKind::Begin, "BEGIN")],
         );
-        let e = emit(&l.probes[0].function).expect("emits");
+        let e = emit(&l.probes[0].function, None).expect("emits");
         let size = |code: u8| match code & 0x18 {
             0x10 => 1,
             0x08 => 2,
