@@ -29,6 +29,11 @@ struct Cli {
     #[arg(long)]
     check: bool,
 
+    /// List probes matching the pattern given as the argument (all when none), e.g.
+    /// `-l 'tracepoint:syscalls:sys_enter_open*'`; with -v, each tracepoint's fields.
+    #[arg(short = 'l')]
+    list: bool,
+
     /// Allow destructive functions: system, signal, override.
     #[arg(long = "unsafe")]
     unsafe_allowed: bool,
@@ -42,7 +47,8 @@ struct Cli {
     #[arg(long = "emit-elf", value_name = "FILE")]
     emit_elf: Option<std::path::PathBuf>,
 
-    /// Verbose: show the kernel verifier's full log when it rejects a program.
+    /// Verbose: show the kernel verifier's full log when it rejects a program; with -l, list
+    /// tracepoint fields.
     #[arg(short = 'v')]
     verbose: bool,
 
@@ -97,6 +103,23 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.list {
+        let pattern = cli.args.first().map(String::as_str);
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        return match tracebound_runtime::list::list(
+            pattern,
+            cli.verbose,
+            &LiveFacts::new(),
+            &mut out,
+        ) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tracebound: -l: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let (name, source, positional) = match read_script(&cli) {
         Ok(s) => s,
         Err(message) => {

@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod child;
 pub mod facts;
+pub mod list;
 pub mod load;
 pub mod output;
 pub mod session;
