@@ -36,10 +36,6 @@ use e2e::{Env, Tally, Tracer, EXIT_TIMEOUT};
 /// "difference" ones are bpftrace 0.17 bugs that tracebound does not copy (yet).
 const KNOWN_BUGS: &[(&str, &str)] = &[
     (
-        "printf_buf",
-        "buf() is not compiled yet, so printf's %r, %rx and %rh cannot be used",
-    ),
-    (
         "hist_above_2g",
         "difference: bpftrace 0.17 puts every value from 2^31 up into [2G, 4G); tracebound \
          uses the right power-of-two bucket",

@@ -22,6 +22,19 @@ pub enum ValueType {
     Sym { user: bool },
     /// A boolean stored as one byte.
     Bool,
+    /// `strftime(format, nsecs)`: the u64 `nsecs` (CLOCK_MONOTONIC, as `nsecs` gives it). User
+    /// space adds the wall clock's offset from the monotonic clock and formats the result with
+    /// strftime(3) and `format` (plus bpftrace's `%f`, microseconds), as bpftrace 0.17 does.
+    /// The format rides in the type because it never enters the kernel.
+    Timestamp { format: String },
+    /// `ntop([af,] addr)`: a u64 address family (2 = AF_INET, 10 = AF_INET6) then 16 address
+    /// bytes in network order (an IPv4 address uses the first 4). Printed as inet_ntop(3) does.
+    Inet,
+    /// `macaddr(addr)`: 6 bytes, printed `AA:BB:CC:DD:EE:FF` (upper case, as bpftrace 0.17).
+    MacAddr,
+    /// `buf(p, n)`: exactly `len` bytes (the length is a literal, so it is fixed here);
+    /// printed with `%r` (non-printable bytes as `\xNN`), `%rx` or `%rh`.
+    Buf { len: u32 },
 }
 
 impl ValueType {
@@ -39,17 +52,26 @@ impl ValueType {
                 }
                 offset.next_multiple_of(align)
             }
-            ValueType::Stack { .. } | ValueType::Sym { .. } => 8,
+            ValueType::Stack { .. } | ValueType::Sym { .. } | ValueType::Timestamp { .. } => 8,
             ValueType::Bool => 1,
+            ValueType::Inet => 24,
+            ValueType::MacAddr => 6,
+            ValueType::Buf { len } => *len,
         }
     }
 
     pub fn align(&self) -> u32 {
         match self {
             ValueType::Int { size, .. } => (*size).min(8),
-            ValueType::Str { .. } | ValueType::Bool => 1,
+            ValueType::Str { .. }
+            | ValueType::Bool
+            | ValueType::MacAddr
+            | ValueType::Buf { .. } => 1,
             ValueType::Tuple(fields) => fields.iter().map(ValueType::align).max().unwrap_or(1),
-            ValueType::Stack { .. } | ValueType::Sym { .. } => 8,
+            ValueType::Stack { .. }
+            | ValueType::Sym { .. }
+            | ValueType::Timestamp { .. }
+            | ValueType::Inet => 8,
         }
     }
 

@@ -694,6 +694,10 @@ impl ProbeLowerer<'_, '_> {
     fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<Val> {
         match name.name.as_str() {
             "str" => self.str_call(args, span),
+            "strftime" => self.strftime_call(args, span),
+            "ntop" => self.ntop_call(args, span),
+            "macaddr" => self.macaddr_call(args, span),
+            "buf" => self.buf_call(args, span),
             "has_key" => {
                 let (map, keys) = match args {
                     [m, rest @ ..] => match map_parts(m) {

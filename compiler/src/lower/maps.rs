@@ -411,6 +411,18 @@ pub(crate) fn static_type(
                 ValueType::Str { len }
             }
             "comm" => ValueType::Str { len: 16 },
+            "strftime" => ValueType::Timestamp {
+                format: args
+                    .first()
+                    .and_then(crate::lower::literal_string)
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+            "ntop" => ValueType::Inet,
+            "macaddr" => ValueType::MacAddr,
+            "buf" => ValueType::Buf {
+                len: buf_len(args.get(1), options.max_strlen).unwrap_or(0),
+            },
             _ => match stdlib::lookup(&name.name).map(|b| b.returns) {
                 Some(stdlib::Ty::Str) => ValueType::Str {
                     len: options.max_strlen,
@@ -534,5 +546,14 @@ pub fn value_size(v: &MapValue) -> u32 {
         MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
         MapValue::Min | MapValue::Max | MapValue::Avg => 16,
         MapValue::Stats => 40,
+    }
+}
+
+/// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at
+/// the string limit. `None` when it is missing or computed.
+pub(crate) fn buf_len(n: Option<&Expr>, max_strlen: u32) -> Option<u32> {
+    match n.map(|n| &n.kind) {
+        Some(ExprKind::Int(n)) => Some((*n).min(max_strlen as u64) as u32),
+        _ => None,
     }
 }

@@ -122,6 +122,8 @@ impl ProbeLowerer<'_, '_> {
                     self.store_value(offset(dst, dst_offsets[i] as i32), field, &v);
                 }
             }
+            // strftime, ntop, macaddr and buf values are plain bytes of a fixed layout.
+            (ty, Val::Mem { addr, ty: src_ty }) if ty == src_ty => self.copy(dst, *addr, ty.size()),
             // Mismatched shapes were refused by the checker; store zeros rather than garbage.
             (ty, _) => self.zero(dst, ty.size()),
         }

@@ -6,6 +6,7 @@
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
 mod expr;
+mod formatted;
 pub mod ir;
 pub mod maps;
 mod memory;

@@ -7,7 +7,9 @@
 //! `value` (decode keys and slots) → `aggregate` (merge per-CPU slots) → `map` (group
 //! histogram buckets by key, skip absent entries) → `sort` (bpftrace's printing order) →
 //! `text` / `json`. `printf` (bpftrace's format splitting) and `cformat` (C printf semantics
-//! for each piece) serve `printf` records; `buckets` holds the histogram ranges and labels.
+//! for each piece) serve `printf` records; `buckets` holds the histogram ranges and labels;
+//! `formatted` renders `strftime`, `ntop`, `macaddr` and `buf` values (timestamps read the
+//! clocks for the wall-clock offset, the one exception to purity).
 //!
 //! The bpftrace behaviours reproduced here were found by running bpftrace 0.17 (see the
 //! golden tests and `testdata/`), not by reading its source.
@@ -15,6 +17,7 @@
 pub mod aggregate;
 pub mod buckets;
 pub mod cformat;
+pub mod formatted;
 pub mod json;
 pub mod map;
 pub mod printf;

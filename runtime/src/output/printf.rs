@@ -14,6 +14,7 @@
 use std::ops::Range;
 
 use super::cformat::{format_piece, CArg};
+use super::formatted::{buf_text, BufStyle};
 use super::text::stack_text;
 use super::value::Value;
 use super::{OutputError, Symbolize};
@@ -70,6 +71,15 @@ fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
     if c == b'c' || c == b's' {
         return Some((i + 1, c));
     }
+    // bpftrace's buffer conversions `%r`, `%rx`, `%rh` (for `buf()`): conversion `r`.
+    if c == b'r' {
+        let len = if matches!(s.get(i + 1), Some(b'x' | b'h')) {
+            i + 2
+        } else {
+            i + 1
+        };
+        return Some((len, c));
+    }
     for modifier in [&b"hh"[..], b"h", b"ll", b"l", b"j", b"z", b"t", b""] {
         if s[i..].starts_with(modifier) {
             let c = *s.get(i + modifier.len())?;
@@ -104,8 +114,28 @@ pub fn printf(
         let piece = &format[from..spec.span.end];
         // Text stands in for values %s prints as text: stacks and symbols.
         let text: Vec<u8>;
+        let mut piece = piece.to_vec();
         let c_arg = match arg {
             Value::Str(s) => CArg::Str(s),
+            Value::Buf(bytes) if spec.conversion == b'r' => {
+                // C knows no `%r`: the piece goes to it as `%s` with the rendered bytes.
+                let style = match format[spec.span.end - 1] {
+                    b'x' => BufStyle::AllEscaped,
+                    b'h' => BufStyle::Hex,
+                    _ => BufStyle::Escaped,
+                };
+                let suffix = if style == BufStyle::Escaped { 1 } else { 2 };
+                piece.truncate(piece.len() - suffix);
+                piece.push(b's');
+                text = buf_text(bytes, style);
+                CArg::Str(&text)
+            }
+            Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_)
+                if spec.conversion == b's' =>
+            {
+                text = arg.formatted_text().unwrap_or_default();
+                CArg::Str(&text)
+            }
             Value::Stack { user, id } if spec.conversion == b's' => {
                 text = stack_text(&symbols.frames(*user, *id), 8);
                 CArg::Str(&text)
@@ -122,7 +152,7 @@ pub fn printf(
             }
             other => CArg::Int(other.as_u64_bits().unwrap_or(0)),
         };
-        format_piece(out, piece, Some(c_arg))?;
+        format_piece(out, &piece, Some(c_arg))?;
         from = spec.span.end;
     }
     out.extend_from_slice(&format[from..]);
@@ -187,5 +217,22 @@ mod tests {
         assert!(printf(&mut out, b"%d", &[], &NoSymbols).is_err());
         assert!(printf(&mut out, b"%s", &[Value::Int(1)], &NoSymbols).is_err());
         assert!(printf(&mut out, b"%d", &[Value::Tuple(vec![])], &NoSymbols).is_err());
+    }
+
+    #[test]
+    fn buffers_and_formatted_values() {
+        let b = Value::Buf(b"ab\x01".to_vec());
+        assert_eq!(
+            run("[%r][%rx][%rh]\n", &[b.clone(), b.clone(), b]),
+            "[ab\\x01][\\x61\\x62\\x01][61 62 01]\n"
+        );
+        let mac = Value::Mac([0xaa, 0xbb, 0xcc, 0, 1, 2]);
+        assert_eq!(run("%s|", &[mac]), "AA:BB:CC:00:01:02|");
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&[192, 168, 0, 10]);
+        assert_eq!(
+            run("%s", &[Value::Inet { family: 2, addr }]),
+            "192.168.0.10"
+        );
     }
 }

@@ -88,6 +88,9 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
             out.extend(stack_text(&symbols.frames(*user, *id), indent));
         }
         Value::Sym { user, addr } => out.extend_from_slice(symbols.symbol(*user, *addr).as_bytes()),
+        Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_) => {
+            out.extend(value.formatted_text().unwrap_or_default())
+        }
     }
 }
 

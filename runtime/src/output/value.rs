@@ -28,6 +28,20 @@ pub enum Value {
         user: bool,
         addr: u64,
     },
+    /// `strftime(format, nsecs)`: formatted when printed (see `formatted::strftime_text`).
+    Time {
+        format: String,
+        nsecs: u64,
+    },
+    /// `ntop`: an address family and 16 address bytes (IPv4 uses the first 4).
+    Inet {
+        family: u64,
+        addr: [u8; 16],
+    },
+    /// `macaddr`: 6 bytes.
+    Mac([u8; 6]),
+    /// `buf`: raw bytes, printed with `%r` escapes.
+    Buf(Vec<u8>),
 }
 
 impl Value {
@@ -40,8 +54,26 @@ impl Value {
             Value::Bool(b) => Some(u64::from(*b)),
             Value::Stack { id, .. } => Some(*id),
             Value::Sym { addr, .. } => Some(*addr),
-            Value::Str(_) | Value::Tuple(_) => None,
+            Value::Str(_)
+            | Value::Tuple(_)
+            | Value::Time { .. }
+            | Value::Inet { .. }
+            | Value::Mac(_)
+            | Value::Buf(_) => None,
         }
+    }
+
+    /// The text bpftrace prints for a value user space formats (`strftime`, `ntop`,
+    /// `macaddr`, `buf`), wherever it appears: `%s`, a map key or value, `print`.
+    pub fn formatted_text(&self) -> Option<Vec<u8>> {
+        use super::formatted;
+        Some(match self {
+            Value::Time { format, nsecs } => formatted::strftime_text(format, *nsecs),
+            Value::Inet { family, addr } => formatted::inet_text(*family, addr),
+            Value::Mac(bytes) => formatted::mac_text(bytes),
+            Value::Buf(bytes) => formatted::buf_text(bytes, formatted::BufStyle::Escaped),
+            _ => return None,
+        })
     }
 }
 
@@ -88,6 +120,24 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             addr: read_uint(bytes, 8)?,
         }),
         ValueType::Bool => Ok(Value::Bool(bytes[0] != 0)),
+        ValueType::Timestamp { format } => Ok(Value::Time {
+            format: format.clone(),
+            nsecs: read_uint(bytes, 8)?,
+        }),
+        ValueType::Inet => {
+            let mut addr = [0u8; 16];
+            addr.copy_from_slice(&bytes[8..24]);
+            Ok(Value::Inet {
+                family: read_uint(bytes, 8)?,
+                addr,
+            })
+        }
+        ValueType::MacAddr => {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&bytes[..6]);
+            Ok(Value::Mac(mac))
+        }
+        ValueType::Buf { len } => Ok(Value::Buf(bytes[..*len as usize].to_vec())),
     }
 }
 
@@ -129,6 +179,18 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
             out[..8].copy_from_slice(&bits.to_le_bytes());
         }
         (ValueType::Bool, Value::Bool(b)) => out[0] = u8::from(*b),
+        (ValueType::Timestamp { .. }, Value::Time { nsecs, .. }) => {
+            out[..8].copy_from_slice(&nsecs.to_le_bytes());
+        }
+        (ValueType::Inet, Value::Inet { family, addr }) => {
+            out[..8].copy_from_slice(&family.to_le_bytes());
+            out[8..24].copy_from_slice(addr);
+        }
+        (ValueType::MacAddr, Value::Mac(mac)) => out[..6].copy_from_slice(mac),
+        (ValueType::Buf { len }, Value::Buf(bytes)) => {
+            let n = bytes.len().min(*len as usize);
+            out[..n].copy_from_slice(&bytes[..n]);
+        }
         _ => return Err(mismatch()),
     }
     Ok(())
