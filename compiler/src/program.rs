@@ -199,6 +199,21 @@ pub struct ProgramInfo {
     pub actions: Vec<Action>,
 }
 
+/// The fields of a ring-buffer record's payload for arguments of these types: integers
+/// travel as 8 bytes whatever their declared width, everything else as it is.
+pub fn record_fields(types: &[ValueType]) -> Vec<ValueType> {
+    types
+        .iter()
+        .map(|t| match t {
+            ValueType::Int { signed, .. } => ValueType::Int {
+                size: 8,
+                signed: *signed,
+            },
+            t => t.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aya::maps::RingBuf;
 use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::program::{Action, ValueType};
+use tracebound_compiler::program::{record_fields, Action, ValueType};
 use tracebound_compiler::provider::ProviderKind;
 
 use crate::attach::{attach, AttachError, AttachPlan};
@@ -221,7 +221,7 @@ fn handle_record(
         .ok_or_else(|| bad("unknown action"))?;
     let payload = &record[8..];
     let decode_args = |types: &[ValueType]| -> Result<Vec<Value>, RunError> {
-        match output::value::decode(&ValueType::Tuple(stored(types)), payload) {
+        match output::value::decode(&ValueType::Tuple(record_fields(types)), payload) {
             Ok(Value::Tuple(values)) => Ok(values),
             Ok(_) => Err(bad("arguments are not a tuple")),
             Err(e) => Err(bad(&e.to_string())),
@@ -319,20 +319,6 @@ fn handle_record(
         }
     }
     Ok(())
-}
-
-/// Integers travel as 8 bytes in records, whatever their declared width.
-fn stored(types: &[ValueType]) -> Vec<ValueType> {
-    types
-        .iter()
-        .map(|t| match t {
-            ValueType::Int { signed, .. } => ValueType::Int {
-                size: 8,
-                signed: *signed,
-            },
-            t => t.clone(),
-        })
-        .collect()
 }
 
 /// strftime(3) of the local time now.

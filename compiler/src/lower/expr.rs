@@ -173,11 +173,7 @@ impl ProbeLowerer<'_, '_> {
         for (i, chunk) in bytes.chunks(8).enumerate() {
             let word = u64::from_le_bytes(chunk.try_into().expect("8-byte chunks"));
             let r = self.const_reg(word);
-            self.emit(Inst::Store {
-                addr: Addr::Slot(slot, i as i32 * 8),
-                value: Operand::Reg(r),
-                size: Size::DW,
-            });
+            self.store_u64(Addr::Slot(slot, i as i32 * 8), Operand::Reg(r));
         }
         Val::Mem {
             addr: Addr::Slot(slot, 0),
@@ -262,13 +258,7 @@ impl ProbeLowerer<'_, '_> {
                     return Err(self.unsupported(&format!("`{name}` in this probe type"), span));
                 }
                 // A raw tracepoint's context is its arguments, an array of u64.
-                let r = self.f.new_vreg();
-                self.emit(Inst::Load {
-                    dst: r,
-                    addr: Addr::Ptr(self.ctx, 8 * n),
-                    size: Size::DW,
-                    signed: false,
-                });
+                let r = self.load_u64(Addr::Ptr(self.ctx, 8 * n));
                 unsigned(r)
             }
             "probe" => {
@@ -375,13 +365,7 @@ impl ProbeLowerer<'_, '_> {
         });
         match &ty {
             ValueType::Int { signed, .. } => {
-                let r = self.f.new_vreg();
-                self.emit(Inst::Load {
-                    dst: r,
-                    addr: Addr::Ptr(found, 0),
-                    size: Size::DW,
-                    signed: false,
-                });
+                let r = self.load_u64(Addr::Ptr(found, 0));
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
                 self.emit(Inst::Const(r, 0));
@@ -654,19 +638,9 @@ impl ProbeLowerer<'_, '_> {
                         "no value yet",
                     ));
                 };
-                let old = self.f.new_vreg();
-                self.emit(Inst::Load {
-                    dst: old,
-                    addr: Addr::Slot(var.slot, 0),
-                    size: Size::DW,
-                    signed: false,
-                });
+                let old = self.load_u64(Addr::Slot(var.slot, 0));
                 let new = self.alu(Alu::Add, old, Operand::Imm(delta));
-                self.emit(Inst::Store {
-                    addr: Addr::Slot(var.slot, 0),
-                    value: Operand::Reg(new),
-                    size: Size::DW,
-                });
+                self.store_u64(Addr::Slot(var.slot, 0), Operand::Reg(new));
                 Ok(Val::Int {
                     reg: if prefix { new } else { old },
                     signed: true,

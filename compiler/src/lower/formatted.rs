@@ -7,7 +7,7 @@ use super::ir::{Addr, Inst, Operand, VReg};
 use super::maps::buf_len;
 use super::{ProbeLowerer, Val};
 use crate::ast::Expr;
-use crate::codegen::insn::{Helper, Size};
+use crate::codegen::insn::Helper;
 use crate::diagnostic::Diagnostic;
 use crate::program::ValueType;
 use crate::span::Span;
@@ -29,11 +29,7 @@ impl ProbeLowerer<'_, '_> {
         let format = self.format_string(format, "strftime")?.to_string();
         let (reg, _) = self.int(nsecs)?;
         let slot = self.f.new_slot(8);
-        self.emit(Inst::Store {
-            addr: Addr::Slot(slot, 0),
-            value: Operand::Reg(reg),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(reg));
         Ok(Val::Mem {
             addr: Addr::Slot(slot, 0),
             ty: ValueType::Timestamp { format },
@@ -63,11 +59,7 @@ impl ProbeLowerer<'_, '_> {
         self.zero(Addr::Slot(slot, 0), ValueType::Inet.size());
         let default_family = match self.expr(addr)? {
             Val::Int { reg, .. } => {
-                self.emit(Inst::Store {
-                    addr: Addr::Slot(slot, 8),
-                    value: Operand::Reg(reg),
-                    size: Size::DW,
-                });
+                self.store_u64(Addr::Slot(slot, 8), Operand::Reg(reg));
                 AF_INET
             }
             Val::Mem { addr: src, ty } if matches!(ty.size(), 4 | 16) => {
@@ -90,11 +82,7 @@ impl ProbeLowerer<'_, '_> {
             Some(r) => r,
             None => self.const_reg(default_family),
         };
-        self.emit(Inst::Store {
-            addr: Addr::Slot(slot, 0),
-            value: Operand::Reg(family),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(family));
         Ok(Val::Mem {
             addr: Addr::Slot(slot, 0),
             ty: ValueType::Inet,

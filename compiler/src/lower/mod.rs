@@ -332,6 +332,27 @@ impl ProbeLowerer<'_, '_> {
         r
     }
 
+    /// `*(u64 *)addr` into a new register.
+    pub fn load_u64(&mut self, addr: Addr) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: r,
+            addr,
+            size: crate::codegen::insn::Size::DW,
+            signed: false,
+        });
+        r
+    }
+
+    /// `*(u64 *)addr = value`.
+    pub fn store_u64(&mut self, addr: Addr, value: Operand) {
+        self.emit(Inst::Store {
+            addr,
+            value,
+            size: crate::codegen::insn::Size::DW,
+        });
+    }
+
     pub fn slot_addr(&mut self, slot: Slot, offset: i32) -> VReg {
         let r = self.f.new_vreg();
         self.emit(Inst::SlotAddr(r, slot, offset));

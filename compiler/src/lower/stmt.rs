@@ -170,16 +170,8 @@ impl ProbeLowerer<'_, '_> {
         let (end_value, _) = self.int(to)?;
         let slot = self.var_slot(&var.name, &SIGNED);
         let bound = self.f.new_slot(8);
-        self.emit(Inst::Store {
-            addr: Addr::Slot(slot, 0),
-            value: Operand::Reg(start),
-            size: Size::DW,
-        });
-        self.emit(Inst::Store {
-            addr: Addr::Slot(bound, 0),
-            value: Operand::Reg(end_value),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(start));
+        self.store_u64(Addr::Slot(bound, 0), Operand::Reg(end_value));
         let top = self.new_label();
         let next = self.new_label();
         let end = self.new_label();
@@ -209,13 +201,7 @@ impl ProbeLowerer<'_, '_> {
         self.block(body)?;
         self.loop_labels.pop();
         self.emit(Inst::Label(next));
-        let i = self.f.new_vreg();
-        self.emit(Inst::Load {
-            dst: i,
-            addr: Addr::Slot(slot, 0),
-            size: Size::DW,
-            signed: false,
-        });
+        let i = self.load_u64(Addr::Slot(slot, 0));
         let n = self.f.new_vreg();
         self.emit(Inst::Alu {
             op: Alu::Add,
@@ -223,11 +209,7 @@ impl ProbeLowerer<'_, '_> {
             a: i,
             b: Operand::Imm(1),
         });
-        self.emit(Inst::Store {
-            addr: Addr::Slot(slot, 0),
-            value: Operand::Reg(n),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(n));
         self.emit(Inst::Jump(top));
         self.emit(Inst::Label(end));
         self.emit(Inst::LoopEnd);
@@ -339,11 +321,7 @@ impl ProbeLowerer<'_, '_> {
         }
         if let Some(b) = bucket {
             let at = *offsets.last().expect("histogram keys have a bucket field") as i32;
-            self.emit(Inst::Store {
-                addr: Addr::Slot(slot, at),
-                value: Operand::Reg(b),
-                size: Size::DW,
-            });
+            self.store_u64(Addr::Slot(slot, at), Operand::Reg(b));
         }
         Ok(slot)
     }
@@ -404,24 +382,14 @@ impl ProbeLowerer<'_, '_> {
             b: Operand::Imm(0),
             then: missing,
         });
-        let old = self.f.new_vreg();
-        self.emit(Inst::Load {
-            dst: old,
-            addr: Addr::Ptr(found, 0),
-            size: Size::DW,
-            signed: false,
-        });
+        let old = self.load_u64(Addr::Ptr(found, 0));
         self.emit(Inst::Alu {
             op,
             dst: result,
             a: old,
             b: Operand::Reg(v),
         });
-        self.emit(Inst::Store {
-            addr: Addr::Ptr(found, 0),
-            value: Operand::Reg(result),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Ptr(found, 0), Operand::Reg(result));
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
         let zero = self.const_reg(0);
@@ -432,11 +400,7 @@ impl ProbeLowerer<'_, '_> {
             b: Operand::Reg(v),
         });
         let slot = self.f.new_slot(8);
-        self.emit(Inst::Store {
-            addr: Addr::Slot(slot, 0),
-            value: Operand::Reg(result),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(result));
         self.update(map, key, slot);
         self.emit(Inst::Label(done));
         Ok(result)
@@ -496,26 +460,14 @@ impl ProbeLowerer<'_, '_> {
                 let x = x.expect("min/max have a value");
                 let keep = self.new_label();
                 let store = self.new_label();
-                let set = self.f.new_vreg();
-                self.emit(Inst::Load {
-                    dst: set,
-                    addr: at(8),
-                    size: Size::DW,
-                    signed: false,
-                });
+                let set = self.load_u64(at(8));
                 self.emit(Inst::Branch {
                     cond: Cond::Eq,
                     a: set,
                     b: Operand::Imm(0),
                     then: store,
                 });
-                let cur = self.f.new_vreg();
-                self.emit(Inst::Load {
-                    dst: cur,
-                    addr: at(0),
-                    size: Size::DW,
-                    signed: false,
-                });
+                let cur = self.load_u64(at(0));
                 let better = if matches!(kind, MapValue::Min) {
                     Cond::Slt
                 } else {
@@ -528,16 +480,8 @@ impl ProbeLowerer<'_, '_> {
                     then: keep,
                 });
                 self.emit(Inst::Label(store));
-                self.emit(Inst::Store {
-                    addr: at(0),
-                    value: Operand::Reg(x),
-                    size: Size::DW,
-                });
-                self.emit(Inst::Store {
-                    addr: at(8),
-                    value: Operand::Imm(1),
-                    size: Size::DW,
-                });
+                self.store_u64(at(0), Operand::Reg(x));
+                self.store_u64(at(8), Operand::Imm(1));
                 self.emit(Inst::Label(keep));
             }
             MapValue::Stats => {
@@ -546,24 +490,14 @@ impl ProbeLowerer<'_, '_> {
                 self.add_at(at(8), Operand::Imm(1));
                 for (off, cond) in [(16, Cond::Slt), (24, Cond::Sgt)] {
                     let keep = self.new_label();
-                    let cur = self.f.new_vreg();
-                    self.emit(Inst::Load {
-                        dst: cur,
-                        addr: at(off),
-                        size: Size::DW,
-                        signed: false,
-                    });
+                    let cur = self.load_u64(at(off));
                     self.emit(Inst::Branch {
                         cond: cond.negate(),
                         a: x,
                         b: Operand::Reg(cur),
                         then: keep,
                     });
-                    self.emit(Inst::Store {
-                        addr: at(off),
-                        value: Operand::Reg(x),
-                        size: Size::DW,
-                    });
+                    self.store_u64(at(off), Operand::Reg(x));
                     self.emit(Inst::Label(keep));
                 }
             }
@@ -586,11 +520,7 @@ impl ProbeLowerer<'_, '_> {
             MapValue::Plain(_) => unreachable!("plain values are not aggregated"),
         };
         for (i, v) in first.into_iter().enumerate() {
-            self.emit(Inst::Store {
-                addr: Addr::Slot(slot, i as i32 * 8),
-                value: v,
-                size: Size::DW,
-            });
+            self.store_u64(Addr::Slot(slot, i as i32 * 8), v);
         }
         self.update(map, key, slot);
         self.emit(Inst::Label(done));
@@ -876,11 +806,7 @@ impl ProbeLowerer<'_, '_> {
         let size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
         let (rec, dropped) = self.reserve_record(id, size);
         let done = self.new_label();
-        self.emit(Inst::Store {
-            addr: Addr::Ptr(rec, 8),
-            value: Operand::Imm(0),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(0));
         let pointer = self.f.new_slot(8);
         for i in 0..JOIN_ARGS as i32 {
             let at = self.slot_addr(pointer, 0);
@@ -891,23 +817,13 @@ impl ProbeLowerer<'_, '_> {
                 a: argv,
                 b: Operand::Imm(8 * i),
             });
-            self.emit(Inst::Store {
-                addr: Addr::Slot(pointer, 0),
-                value: Operand::Imm(0),
-                size: Size::DW,
-            });
+            self.store_u64(Addr::Slot(pointer, 0), Operand::Imm(0));
             self.emit(Inst::Call {
                 helper: Helper::ProbeReadUser,
                 args: vec![Operand::Reg(at), Operand::Imm(8), Operand::Reg(src)],
                 ret: None,
             });
-            let p = self.f.new_vreg();
-            self.emit(Inst::Load {
-                dst: p,
-                addr: Addr::Slot(pointer, 0),
-                size: Size::DW,
-                signed: false,
-            });
+            let p = self.load_u64(Addr::Slot(pointer, 0));
             self.emit(Inst::Branch {
                 cond: Cond::Eq,
                 a: p,
@@ -924,11 +840,7 @@ impl ProbeLowerer<'_, '_> {
                 ],
                 ret: None,
             });
-            self.emit(Inst::Store {
-                addr: Addr::Ptr(rec, 8),
-                value: Operand::Imm(i + 1),
-                size: Size::DW,
-            });
+            self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(i + 1));
         }
         self.emit(Inst::Label(done));
         self.submit_record(rec, dropped);
@@ -949,16 +861,7 @@ impl ProbeLowerer<'_, '_> {
     /// A full ring buffer drops the record (the runtime reports drops).
     fn send(&mut self, action: Action, types: &[ValueType], values: &[Val]) {
         let id = self.shared.action(action);
-        let stored: Vec<ValueType> = types
-            .iter()
-            .map(|t| match t {
-                ValueType::Int { signed, .. } => ValueType::Int {
-                    size: 8,
-                    signed: *signed,
-                },
-                t => t.clone(),
-            })
-            .collect();
+        let stored = crate::program::record_fields(types);
         let payload = ValueType::Tuple(stored.clone());
         let size = 8 + payload.size().next_multiple_of(8);
         let (rec, dropped) = self.reserve_record(id, size);
@@ -991,11 +894,7 @@ impl ProbeLowerer<'_, '_> {
             then: dropped,
         });
         let idr = self.const_reg(id as u64);
-        self.emit(Inst::Store {
-            addr: Addr::Ptr(rec, 0),
-            value: Operand::Reg(idr),
-            size: Size::DW,
-        });
+        self.store_u64(Addr::Ptr(rec, 0), Operand::Reg(idr));
         (rec, dropped)
     }
 
