@@ -203,6 +203,7 @@ fn run(
             positional,
             cpid: child.as_ref().map(|c| c.pid),
             start_ns: monotonic_ns(),
+            ncpus: tracebound_runtime::sys::possible_cpus().unwrap_or(1) as u32,
             ..LowerOptions::default()
         },
     };

@@ -217,6 +217,7 @@ impl ProbeLowerer<'_, '_> {
                 })
             }
             "nsecs" => unsigned(self.helper_int(Helper::KtimeGetNs, Vec::new())),
+            "ncpus" => unsigned(self.const_reg(self.shared.options.ncpus as u64)),
             "cpu" => unsigned(self.helper_int(Helper::GetSmpProcessorId, Vec::new())),
             "rand" => unsigned(self.helper_int(Helper::GetPrandomU32, Vec::new())),
             "cgroup" => unsigned(self.helper_int(Helper::GetCurrentCgroupId, Vec::new())),
@@ -735,10 +736,26 @@ impl ProbeLowerer<'_, '_> {
                 })
             }
             "pid" | "tid" | "uid" | "gid" | "nsecs" | "cpu" | "comm" | "rand" | "cgroup"
-            | "curtask"
+            | "curtask" | "ncpus" | "elapsed"
                 if args.is_empty() =>
             {
                 self.builtin(&name.name, span)
+            }
+            // `nsecs(boot)`: the clock by name.
+            "nsecs" => {
+                let helper = match args.first().map(|a| &a.kind) {
+                    Some(ExprKind::Ident(clock)) => match clock.as_str() {
+                        "monotonic" => Helper::KtimeGetNs,
+                        "boot" => Helper::KtimeGetBootNs,
+                        "tai" => Helper::KtimeGetTaiNs,
+                        _ => return Err(self.unsupported(&format!("the clock `{clock}`"), span)),
+                    },
+                    _ => return Err(self.unsupported("this `nsecs` argument", span)),
+                };
+                Ok(Val::Int {
+                    reg: self.helper_int(helper, Vec::new()),
+                    signed: false,
+                })
             }
             _ => {
                 self.action_call(name, args, span)?;

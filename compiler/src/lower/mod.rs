@@ -64,6 +64,8 @@ pub struct LowerOptions {
     pub cpid: Option<u32>,
     /// CLOCK_MONOTONIC (the clock of `nsecs`) when the run started, for `elapsed`.
     pub start_ns: u64,
+    /// The machine's possible CPUs, for `ncpus`.
+    pub ncpus: u32,
 }
 
 impl Default for LowerOptions {
@@ -74,6 +76,7 @@ impl Default for LowerOptions {
             max_map_keys: 4096,
             cpid: None,
             start_ns: 0,
+            ncpus: 1,
         }
     }
 }
