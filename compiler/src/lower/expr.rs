@@ -358,12 +358,7 @@ impl ProbeLowerer<'_, '_> {
         };
         let done = self.f.new_label();
         let missing = self.f.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: found,
-            b: Operand::Imm(0),
-            then: missing,
-        });
+        self.jump_if_zero(found, missing);
         match &ty {
             ValueType::Int { signed, .. } => {
                 let r = self.load_u64(Addr::Ptr(found, 0));
@@ -556,12 +551,7 @@ impl ProbeLowerer<'_, '_> {
         let (c, _) = self.int(cond)?;
         let other = self.f.new_label();
         let done = self.f.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: c,
-            b: Operand::Imm(0),
-            then: other,
-        });
+        self.jump_if_zero(c, other);
         match ty {
             ValueType::Int { .. } | ValueType::Bool => {
                 let r = self.f.new_vreg();

@@ -190,12 +190,7 @@ impl ProbeLowerer<'_, '_> {
                 b: Operand::Reg(y),
                 then: differ,
             });
-            self.emit(Inst::Branch {
-                cond: Cond::Eq,
-                a: x,
-                b: Operand::Imm(0),
-                then: equal,
-            });
+            self.jump_if_zero(x, equal);
         }
         self.emit(Inst::Label(equal));
     }

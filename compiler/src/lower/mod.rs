@@ -335,6 +335,16 @@ impl ProbeLowerer<'_, '_> {
         r
     }
 
+    /// `if a == 0 goto then`.
+    pub fn jump_if_zero(&mut self, a: VReg, then: ir::Label) {
+        self.emit(Inst::Branch {
+            cond: crate::codegen::insn::Cond::Eq,
+            a,
+            b: Operand::Imm(0),
+            then,
+        });
+    }
+
     /// `*(u64 *)addr` into a new register.
     pub fn load_u64(&mut self, addr: Addr) -> VReg {
         let r = self.f.new_vreg();

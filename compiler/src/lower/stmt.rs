@@ -90,12 +90,7 @@ impl ProbeLowerer<'_, '_> {
                 let (c, _) = self.int(cond)?;
                 let else_label = self.new_label();
                 let done = self.new_label();
-                self.emit(Inst::Branch {
-                    cond: Cond::Eq,
-                    a: c,
-                    b: Operand::Imm(0),
-                    then: else_label,
-                });
+                self.jump_if_zero(c, else_label);
                 self.block(then)?;
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(else_label));
@@ -111,12 +106,7 @@ impl ProbeLowerer<'_, '_> {
                 self.emit(Inst::LoopStart);
                 self.emit(Inst::Label(top));
                 let (c, _) = self.int(cond)?;
-                self.emit(Inst::Branch {
-                    cond: Cond::Eq,
-                    a: c,
-                    b: Operand::Imm(0),
-                    then: end,
-                });
+                self.jump_if_zero(c, end);
                 self.loop_labels.push((end, top));
                 self.block(body)?;
                 self.loop_labels.pop();
@@ -376,12 +366,7 @@ impl ProbeLowerer<'_, '_> {
         let result = self.f.new_vreg();
         let missing = self.new_label();
         let done = self.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: found,
-            b: Operand::Imm(0),
-            then: missing,
-        });
+        self.jump_if_zero(found, missing);
         let old = self.load_u64(Addr::Ptr(found, 0));
         self.emit(Inst::Alu {
             op,
@@ -440,12 +425,7 @@ impl ProbeLowerer<'_, '_> {
         let found = self.lookup(map, key);
         let missing = self.new_label();
         let done = self.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: found,
-            b: Operand::Imm(0),
-            then: missing,
-        });
+        self.jump_if_zero(found, missing);
         let at = |off: i32| Addr::Ptr(found, off);
         match kind {
             MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => {
@@ -461,12 +441,7 @@ impl ProbeLowerer<'_, '_> {
                 let keep = self.new_label();
                 let store = self.new_label();
                 let set = self.load_u64(at(8));
-                self.emit(Inst::Branch {
-                    cond: Cond::Eq,
-                    a: set,
-                    b: Operand::Imm(0),
-                    then: store,
-                });
+                self.jump_if_zero(set, store);
                 let cur = self.load_u64(at(0));
                 let better = if matches!(kind, MapValue::Min) {
                     Cond::Slt
@@ -561,12 +536,7 @@ impl ProbeLowerer<'_, '_> {
             then: done,
         });
         self.emit(Inst::Const(bucket, log2_bucket(0)));
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: x,
-            b: Operand::Imm(0),
-            then: done,
-        });
+        self.jump_if_zero(x, done);
         let v = self.f.new_vreg();
         self.emit(Inst::Mov(v, x));
         self.emit(Inst::Const(bucket, 2));
@@ -824,12 +794,7 @@ impl ProbeLowerer<'_, '_> {
                 ret: None,
             });
             let p = self.load_u64(Addr::Slot(pointer, 0));
-            self.emit(Inst::Branch {
-                cond: Cond::Eq,
-                a: p,
-                b: Operand::Imm(0),
-                then: done,
-            });
+            self.jump_if_zero(p, done);
             let dst = self.address_of(Addr::Ptr(rec, 16 + i * JOIN_ARG_SIZE as i32));
             self.emit(Inst::Call {
                 helper: Helper::ProbeReadUserStr,
@@ -887,12 +852,7 @@ impl ProbeLowerer<'_, '_> {
             ret: Some(rec),
         });
         let dropped = self.new_label();
-        self.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: rec,
-            b: Operand::Imm(0),
-            then: dropped,
-        });
+        self.jump_if_zero(rec, dropped);
         let idr = self.const_reg(id as u64);
         self.store_u64(Addr::Ptr(rec, 0), Operand::Reg(idr));
         (rec, dropped)
