@@ -1,6 +1,6 @@
-//! The `tracebound` command: parse the command line, then hand the script to the compiler
-//! (and, once it exists, the runtime). Exit codes are stable, for runbook CI:
-//! 0 success, 1 a diagnostic in the script or a usage error, 2 an internal failure.
+//! The `tracebound` command: parse the command line, then hand the script to the compiler and
+//! the runtime. Exit codes are stable, for runbook CI: 0 success (or the code given to
+//! `exit()`), 1 a diagnostic in the script, a usage error or a runtime error.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -17,7 +17,7 @@ use tracebound_runtime::session::{self, RunError, RunOptions};
 #[command(
     name = "tracebound",
     version,
-    after_help = "Examples:\n  tracebound --check -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound --check runbook.bt\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'"
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c 'ls /tmp' -e 'tracepoint:syscalls:sys_enter_* /pid == cpid/ { @[probe] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'"
 )]
 struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
