@@ -17,7 +17,7 @@ use tracebound_runtime::session::{self, RunError, RunOptions};
 #[command(
     name = "tracebound",
     version,
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c 'ls /tmp' -e 'tracepoint:syscalls:sys_enter_* /pid == cpid/ { @[probe] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'"
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'"
 )]
 struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
