@@ -117,6 +117,24 @@ pub enum MapValue {
     Lhist { min: i64, max: i64, step: i64 },
 }
 
+impl MapValue {
+    /// Bytes of one value (one CPU's slot for aggregations) in the layouts above. The BPF map
+    /// declares it rounded up to 8, as the kernel stores per-CPU slots.
+    pub fn size(&self) -> u32 {
+        match self {
+            MapValue::Plain(ty) => ty.size(),
+            MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
+            MapValue::Min | MapValue::Max | MapValue::Avg => 16,
+            MapValue::Stats => 40,
+        }
+    }
+
+    /// The value size the BPF map is declared with.
+    pub fn stored_size(&self) -> u32 {
+        self.size().next_multiple_of(8)
+    }
+}
+
 /// The log2 histogram bucket of a value: 0 for negative values, 1 for 0, then 2 + floor(log2 v)
 /// for v ≥ 1 (so [1] is 2, [2, 4) is 3, [4, 8) is 4, ...). 65 buckets in all.
 pub fn log2_bucket(value: i64) -> u64 {

@@ -5,7 +5,6 @@ use std::io;
 use std::os::fd::AsFd;
 
 use aya::maps::Map;
-use tracebound_compiler::lower::maps::value_size;
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
 use crate::load::Loaded;
@@ -49,7 +48,7 @@ pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>,
     Ok(MapBytes::new(
         data.fd().as_fd(),
         key_size,
-        value_size(&info.value),
+        info.value.stored_size(),
         per_cpu,
     ))
 }
@@ -57,7 +56,7 @@ pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>,
 /// The map's entries, merged per CPU, in bpftrace's printing order.
 pub fn snapshot(loaded: &Loaded, info: &MapInfo) -> Result<MapData, SnapshotError> {
     let bytes = map_bytes(loaded, info)?;
-    let slot = (value_size(&info.value) as usize).next_multiple_of(8);
+    let slot = info.value.stored_size() as usize;
     let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
     let entries = raw.into_iter().map(|(key, value)| {
         let slots: Vec<Vec<u8>> = value.chunks(slot).map(<[u8]>::to_vec).collect();

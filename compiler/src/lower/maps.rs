@@ -151,7 +151,7 @@ impl MapTable {
     }
 
     pub fn value_size(&self, map: usize) -> u32 {
-        value_size(&self.value(map))
+        self.value(map).stored_size()
     }
 
     pub fn bpf_maps(&self, options: &LowerOptions) -> Vec<BpfMap> {
@@ -538,15 +538,6 @@ fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
         },
         _ => return None,
     })
-}
-
-pub fn value_size(v: &MapValue) -> u32 {
-    match v {
-        MapValue::Plain(ty) => ty.size().next_multiple_of(8),
-        MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
-        MapValue::Min | MapValue::Max | MapValue::Avg => 16,
-        MapValue::Stats => 40,
-    }
 }
 
 /// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at

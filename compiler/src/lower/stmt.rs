@@ -480,7 +480,7 @@ impl ProbeLowerer<'_, '_> {
         }
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
-        let size = super::maps::value_size(kind);
+        let size = kind.stored_size();
         let slot = self.f.new_slot(size);
         let first: Vec<Operand> = match kind {
             MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => vec![Operand::Imm(1)],

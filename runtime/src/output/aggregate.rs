@@ -49,19 +49,9 @@ pub fn average(sum: i64, count: u64) -> i64 {
     }
 }
 
-/// Bytes per CPU slot for each kind (the `Plain` size depends on its type).
-pub fn slot_size(kind: &MapValue) -> usize {
-    match kind {
-        MapValue::Plain(ty) => ty.size() as usize,
-        MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
-        MapValue::Min | MapValue::Max | MapValue::Avg => 16,
-        MapValue::Stats => 40,
-    }
-}
-
 /// Merges one entry's slots: one slot per CPU for aggregations, exactly one for a plain value.
 pub fn merge(kind: &MapValue, slots: &[&[u8]]) -> Result<Merged, OutputError> {
-    let need = slot_size(kind);
+    let need = kind.size() as usize;
     if let Some(short) = slots.iter().find(|s| s.len() < need) {
         return Err(OutputError::Short {
             what: "per-CPU slot",

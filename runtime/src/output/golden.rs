@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use tracebound_compiler::program::{linear_bucket, log2_bucket, MapInfo, MapValue, ValueType};
 
-use super::aggregate::slot_size;
 use super::json::{attached_json, exit_json, map_json, print_value_json, printf_json};
 use super::printf::printf;
 use super::text::{exit_text, map_text, print_value_text};
@@ -88,7 +87,7 @@ impl Sim {
             MapValue::Plain(_) => 1,
             _ => CPUS,
         };
-        let size = slot_size(&self.info.value);
+        let size = self.info.value.size() as usize;
         let cpu = self.next_cpu % slots;
         self.next_cpu += 1;
         &mut self
