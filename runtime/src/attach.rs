@@ -84,7 +84,10 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 let cpus: Vec<u32> = if plan.kind == ProviderKind::Interval {
                     vec![0]
                 } else {
-                    online_cpus()
+                    crate::sys::online_cpus()
+                        .ok()
+                        .filter(|c| !c.is_empty())
+                        .unwrap_or_else(|| vec![0])
                 };
                 for cpu in cpus {
                     pe.attach(
@@ -185,26 +188,6 @@ fn default_software_period(event: SoftwareEvent) -> u64 {
         SoftwareEvent::ContextSwitches | SoftwareEvent::CpuMigrations => 1000,
         _ => 1,
     }
-}
-
-fn online_cpus() -> Vec<u32> {
-    let text =
-        std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_else(|_| "0".into());
-    let mut cpus = Vec::new();
-    for part in text.trim().split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
-                    cpus.extend(a..=b);
-                }
-            }
-            None => cpus.extend(part.parse::<u32>().ok()),
-        }
-    }
-    if cpus.is_empty() {
-        cpus.push(0);
-    }
-    cpus
 }
 
 /// The innermost cause of an aya error, which is where the kernel's errno is.

@@ -191,24 +191,30 @@ pub fn test_run(prog_fd: BorrowedFd) -> io::Result<u32> {
 
 /// How many per-CPU slots a per-CPU map value has: the possible CPUs.
 pub fn possible_cpus() -> io::Result<usize> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible")?;
-    parse_cpu_list(text.trim())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("cpu list {text:?}")))
+    cpus_in("/sys/devices/system/cpu/possible").map(|c| c.len())
 }
 
-/// "0-3,5,7-8" → 7.
-fn parse_cpu_list(list: &str) -> Option<usize> {
-    let mut n = 0;
+/// The CPUs that are online now (where per-CPU perf events can be opened).
+pub fn online_cpus() -> io::Result<Vec<u32>> {
+    cpus_in("/sys/devices/system/cpu/online")
+}
+
+fn cpus_in(path: &str) -> io::Result<Vec<u32>> {
+    let text = std::fs::read_to_string(path)?;
+    parse_cpu_list(text.trim())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {text:?}")))
+}
+
+/// "0-3,5,7-8" → [0, 1, 2, 3, 5, 7, 8].
+fn parse_cpu_list(list: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
     for part in list.split(',') {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.parse::<usize>().ok()? - a.parse::<usize>().ok()? + 1,
-            None => {
-                part.parse::<usize>().ok()?;
-                1
-            }
-        };
+        match part.split_once('-') {
+            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
+            None => cpus.push(part.parse().ok()?),
+        }
     }
-    Some(n)
+    Some(cpus)
 }
 
 #[cfg(test)]
@@ -217,9 +223,9 @@ mod tests {
 
     #[test]
     fn cpu_lists() {
-        assert_eq!(parse_cpu_list("0-1"), Some(2));
-        assert_eq!(parse_cpu_list("0"), Some(1));
-        assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(7));
+        assert_eq!(parse_cpu_list("0-1"), Some(vec![0, 1]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-3,5,7-8").map(|c| c.len()), Some(7));
         assert_eq!(parse_cpu_list("x"), None);
     }
 }
