@@ -320,41 +320,36 @@ impl<'a> Scanner<'a> {
     }
 
     /// The first character at or after `from` that is not white space or a comment.
-    fn next_significant(&self, mut from: usize) -> Option<char> {
-        let text = self.text;
+    fn next_significant(&self, from: usize) -> Option<char> {
+        let at = self.trivia_end(from).ok()?;
+        self.text[at..].chars().next()
+    }
+
+    fn skip_trivia(&mut self) -> Result<(), LexError> {
+        self.pos = self.trivia_end(self.pos)?;
+        Ok(())
+    }
+
+    /// Where the white space and comments starting at `from` end.
+    fn trivia_end(&self, mut from: usize) -> Result<usize, LexError> {
         loop {
-            let rest = text.get(from..)?;
+            let rest = &self.text[from..];
             let trimmed = rest.trim_start();
             from += rest.len() - trimmed.len();
             if trimmed.starts_with("//") {
                 from += trimmed.find('\n').unwrap_or(trimmed.len());
             } else if trimmed.starts_with("/*") {
-                from += trimmed.find("*/").map_or(trimmed.len(), |e| e + 2);
-            } else {
-                return trimmed.chars().next();
-            }
-        }
-    }
-
-    fn skip_trivia(&mut self) -> Result<(), LexError> {
-        loop {
-            let rest = &self.text[self.pos..];
-            let trimmed = rest.trim_start();
-            self.pos += rest.len() - trimmed.len();
-            if trimmed.starts_with("//") {
-                self.pos += trimmed.find('\n').unwrap_or(trimmed.len());
-            } else if trimmed.starts_with("/*") {
                 match trimmed.find("*/") {
-                    Some(e) => self.pos += e + 2,
+                    Some(e) => from += e + 2,
                     None => {
                         return Err(LexError {
                             kind: LexErrorKind::UnterminatedComment,
-                            span: Span::new(self.pos, self.pos + 2),
+                            span: Span::new(from, from + 2),
                         })
                     }
                 }
             } else {
-                return Ok(());
+                return Ok(from);
             }
         }
     }
