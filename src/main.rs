@@ -265,25 +265,17 @@ fn run(
             }
             report(cli, name, source, &[*diagnostic])
         }
-        Err(RunError::Load(e)) => {
-            eprintln!("tracebound: loading the program failed: {e}");
-            if cli.verbose {
-                if let tracebound_runtime::load::LoadError::Program { verifier_log, .. } = &e {
+        Err(e) => {
+            eprintln!("tracebound: {e}");
+            if let RunError::Load(tracebound_runtime::load::LoadError::Program {
+                verifier_log,
+                ..
+            }) = &e
+            {
+                if cli.verbose {
                     eprintln!("{verifier_log}");
                 }
             }
-            ExitCode::from(1)
-        }
-        Err(RunError::Attach(e)) => {
-            eprintln!("tracebound: {e}");
-            ExitCode::from(1)
-        }
-        Err(RunError::Io(e)) => {
-            eprintln!("tracebound: {e}");
-            ExitCode::from(1)
-        }
-        Err(RunError::Other(e)) => {
-            eprintln!("tracebound: {e}");
             ExitCode::from(1)
         }
     }

@@ -74,6 +74,18 @@ pub enum RunError {
     Other(String),
 }
 
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            RunError::Rejected { diagnostic, .. } => write!(f, "{}", diagnostic.message),
+            RunError::Load(e) => write!(f, "loading the program failed: {e}"),
+            RunError::Attach(e) => write!(f, "{e}"),
+            RunError::Io(e) => write!(f, "{e}"),
+            RunError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 impl From<io::Error> for RunError {
     fn from(e: io::Error) -> Self {
         RunError::Io(e)

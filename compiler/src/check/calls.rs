@@ -304,9 +304,7 @@ fn is_int_constant(e: &Expr) -> bool {
             expr,
         } => is_int_constant(expr),
         ExprKind::Binary { lhs, rhs, .. } => is_int_constant(lhs) && is_int_constant(rhs),
-        ExprKind::Ident(n) => n
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+        ExprKind::Ident(n) => super::is_enum_like(n),
         _ => false,
     }
 }

@@ -931,7 +931,7 @@ fn is_register_arg(name: &str) -> bool {
 }
 
 /// Kernel enum constants are written in capitals (`TCP_ESTABLISHED`, `AF_INET`).
-fn is_enum_like(name: &str) -> bool {
+pub(crate) fn is_enum_like(name: &str) -> bool {
     name.bytes().any(|b| b.is_ascii_uppercase())
         && name
             .bytes()
