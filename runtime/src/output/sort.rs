@@ -15,8 +15,15 @@ use std::cmp::Ordering;
 use tracebound_compiler::program::MapValue;
 
 use super::aggregate::{average, Merged};
-use super::map::{Entry, EntryValue};
+use super::map::{Entry, EntryValue, MapData};
 use super::value::Value;
+
+/// Maps in the order bpftrace prints them at exit: by name, bytewise.
+pub fn by_name(maps: &[MapData]) -> Vec<&MapData> {
+    let mut sorted: Vec<&MapData> = maps.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    sorted
+}
 
 pub fn sort_entries(kind: &MapValue, entries: &mut [Entry]) {
     match kind {

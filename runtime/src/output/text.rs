@@ -56,9 +56,7 @@ pub fn exit_text(
     symbols: &dyn Symbolize,
 ) -> Result<(), OutputError> {
     out.extend_from_slice(EXIT_PREAMBLE);
-    let mut by_name: Vec<&MapData> = maps.iter().collect();
-    by_name.sort_by(|a, b| a.name.cmp(&b.name));
-    for map in by_name {
+    for map in sort::by_name(maps) {
         map_text(out, map, 0, 0, symbols)?;
     }
     Ok(())
