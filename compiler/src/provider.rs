@@ -259,5 +259,43 @@ pub const HARDWARE_EVENTS: &[&str] = &[
     "ref-cycles",
 ];
 
-/// Time units of `profile` and `interval`.
+/// Time units of `profile` and `interval`, each of which `rate` accepts.
 pub const RATE_UNITS: &[&str] = &["hz", "s", "ms", "us", "ns"];
+
+/// How often a `profile` or `interval` probe fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    Hz(u64),
+    PeriodNs(u64),
+}
+
+/// `hz:99`, `ms:100`, `s:1` (a unit and a count), or `1s` (no unit: the count already went
+/// through the number parser, so it is nanoseconds). `None` for an unknown unit or a period
+/// too long to count in nanoseconds.
+pub fn rate(unit: Option<&str>, count: u64) -> Option<Rate> {
+    let ns_per_unit: u64 = match unit {
+        Some("hz") => return Some(Rate::Hz(count)),
+        Some("s") => 1_000_000_000,
+        Some("ms") => 1_000_000,
+        Some("us") => 1_000,
+        Some("ns") | None => 1,
+        Some(_) => return None,
+    };
+    count.checked_mul(ns_per_unit).map(Rate::PeriodNs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_unit_is_a_rate() {
+        for unit in RATE_UNITS {
+            assert!(rate(Some(unit), 1).is_some(), "{unit}");
+        }
+        assert_eq!(rate(Some("ms"), 100), Some(Rate::PeriodNs(100_000_000)));
+        assert_eq!(rate(Some("hz"), 99), Some(Rate::Hz(99)));
+        assert_eq!(rate(Some("parsecs"), 1), None);
+        assert_eq!(rate(Some("s"), u64::MAX), None);
+    }
+}

@@ -7,7 +7,7 @@ use std::fmt;
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint};
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::provider::{self, ProviderKind, Rate};
 
 use crate::load::Loaded;
 
@@ -150,30 +150,19 @@ impl Timer {
                 policy: SamplePolicy::Period(period),
             });
         }
-        let period_ns = match parts.as_slice() {
-            [unit, n] => {
-                let n = tracebound_compiler::lex::parse_integer(n).ok()?;
-                match *unit {
-                    "hz" => {
-                        return Some(Timer {
-                            event: SoftwareEvent::CpuClock,
-                            policy: SamplePolicy::Frequency(n),
-                        })
-                    }
-                    "s" => n.checked_mul(1_000_000_000)?,
-                    "ms" => n.checked_mul(1_000_000)?,
-                    "us" => n.checked_mul(1_000)?,
-                    "ns" => n,
-                    _ => return None,
-                }
-            }
-            // `interval:1s`: the number carries its own unit (nanoseconds when bare).
-            [n] => tracebound_compiler::lex::parse_integer(n).ok()?,
+        let (unit, count) = match parts.as_slice() {
+            [unit, n] => (Some(*unit), *n),
+            [n] => (None, *n),
             _ => return None,
+        };
+        let count = tracebound_compiler::lex::parse_integer(count).ok()?;
+        let policy = match provider::rate(unit, count)? {
+            Rate::Hz(hz) => SamplePolicy::Frequency(hz),
+            Rate::PeriodNs(ns) => SamplePolicy::Period(ns),
         };
         Some(Timer {
             event: SoftwareEvent::CpuClock,
-            policy: SamplePolicy::Period(period_ns),
+            policy,
         })
     }
 }

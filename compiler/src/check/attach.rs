@@ -84,7 +84,7 @@ fn check_rate(provider: &Provider, args: &[Part], ap: &AttachPoint, diags: &mut 
         _ => return,
     };
     if let Some(unit) = unit {
-        if !RATE_UNITS.contains(&unit.text.as_str()) {
+        if provider::rate(Some(&unit.text), 1).is_none() {
             let mut d = Diagnostic::error(
                 format!("unknown {} unit `{}`", provider.name, unit.text),
                 unit.span,
