@@ -221,7 +221,11 @@ fn run(
         Some(DebugStage::Bpf) => {
             for p in &compiled.probes {
                 println!("{} ({}):", p.program, p.targets.join(", "));
-                print!("{}", codegen::insn::disassemble(&p.code.insns));
+                print!("{}", codegen::insn::disassemble(&p.code.code.insns));
+                for callback in p.code.callees_in_link_order() {
+                    println!("callback:");
+                    print!("{}", codegen::insn::disassemble(&callback.code.insns));
+                }
             }
             return ExitCode::SUCCESS;
         }

@@ -4,10 +4,11 @@
 
 use crate::ast::Program;
 use crate::check::{check, CheckOptions};
-use crate::codegen::emit::{emit, EmitError, Emitted};
+use crate::codegen::emit::EmitError;
+use crate::codegen::program::{emit_program, EmittedTree};
 use crate::diagnostic::Diagnostic;
 use crate::lower::{ir, lower, LowerOptions};
-use crate::object::{write_object, MapSpec, ObjectSpec, ProgramSpec};
+use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::program::ProgramInfo;
 use crate::provider::ProviderKind;
@@ -31,7 +32,7 @@ pub struct CompiledProbe {
     /// The source span of each instruction, as the verifier numbers them.
     pub spans: Vec<Span>,
     pub ir: ir::Function,
-    pub code: Emitted,
+    pub code: EmittedTree,
 }
 
 /// A compiled script.
@@ -60,24 +61,28 @@ pub fn compile(
     let lowered = lower(&ast, &resolved, &options.lower)?;
     let mut probes = Vec::new();
     let mut programs = Vec::new();
+    let mut functions = Vec::new();
     // Slots that do not fit a probe's 512-byte stack live in one per-CPU array, after the
     // script's maps, sized for the probe that needs most.
     let scratch_index = lowered.maps.len();
     let mut scratch_size = 0;
     for p in lowered.probes {
-        let code = emit(&p.function, Some(scratch_index)).map_err(|e| vec![emit_error(e)])?;
+        let code =
+            emit_program(&p.function, Some(scratch_index)).map_err(|e| vec![emit_error(e)])?;
         scratch_size = scratch_size.max(code.scratch_size);
+        let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
             section: section_name(p.kind, &p.function.name),
-            insns: code.insns.clone(),
-            map_relocations: code.map_relocations.clone(),
+            insns: code.code.insns.clone(),
+            map_relocations: code.code.map_relocations.clone(),
+            func_relocations,
         });
         probes.push(CompiledProbe {
             program: p.function.name.clone(),
             kind: p.kind,
             targets: p.targets,
-            spans: code.spans.clone(),
+            spans: code.linked_spans(),
             ir: p.function,
             code,
         });
@@ -108,6 +113,7 @@ pub fn compile(
         license: "GPL".into(),
         maps,
         programs,
+        functions,
     });
     Ok(Compiled {
         ast,
@@ -116,6 +122,36 @@ pub fn compile(
         info: lowered.info,
         ringbuf: lowered.maps[lowered.ringbuf].name.clone(),
     })
+}
+
+/// Adds a function's callbacks (and theirs) to the object's `.text` functions, named after
+/// their caller; returns the function's relocations against them.
+fn add_callbacks(
+    tree: &EmittedTree,
+    name: &str,
+    functions: &mut Vec<FunctionSpec>,
+) -> Vec<(usize, usize)> {
+    let indices: Vec<usize> = tree
+        .callbacks
+        .iter()
+        .enumerate()
+        .map(|(n, callback)| {
+            let callback_name = format!("{name}_cb{n}");
+            let func_relocations = add_callbacks(callback, &callback_name, functions);
+            functions.push(FunctionSpec {
+                name: callback_name,
+                insns: callback.code.insns.clone(),
+                map_relocations: callback.code.map_relocations.clone(),
+                func_relocations,
+            });
+            functions.len() - 1
+        })
+        .collect();
+    tree.code
+        .func_relocations
+        .iter()
+        .map(|&(insn, n)| (insn, indices[n]))
+        .collect()
 }
 
 /// The section name tells the loader the program type.

@@ -241,8 +241,10 @@ mod tests {
             section: section.to_string(),
             insns: vec![Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
             map_relocations: vec![],
+            func_relocations: vec![],
         };
         let object = write_object(&ObjectSpec {
+            functions: vec![],
             license: "GPL".to_string(),
             maps: vec![],
             programs: vec![

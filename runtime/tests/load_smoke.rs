@@ -74,6 +74,7 @@ fn count_calls_from(tid: u32) -> (Vec<Insn>, usize) {
 
 fn object_with(name: &str, insns: Vec<Insn>, map_load: usize) -> Vec<u8> {
     write_object(&ObjectSpec {
+        functions: vec![],
         license: "GPL".to_string(),
         maps: vec![counter_map()],
         programs: vec![ProgramSpec {
@@ -81,6 +82,7 @@ fn object_with(name: &str, insns: Vec<Insn>, map_load: usize) -> Vec<u8> {
             section: "tracepoint/syscalls/sys_enter_getppid".to_string(),
             insns,
             map_relocations: vec![(map_load, 0)],
+            func_relocations: vec![],
         }],
     })
 }
@@ -178,8 +180,10 @@ fn loads_every_kind_of_program_it_is_given_without_attaching() {
         section: section.to_string(),
         insns: exit_zero.clone(),
         map_relocations: vec![],
+        func_relocations: vec![],
     };
     let object = write_object(&ObjectSpec {
+        functions: vec![],
         license: "GPL".to_string(),
         maps: vec![],
         programs: vec![

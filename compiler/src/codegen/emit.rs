@@ -19,6 +19,8 @@ pub struct Emitted {
     pub insns: Vec<Insn>,
     /// (instruction index of an ld_imm64, map index).
     pub map_relocations: Vec<(usize, usize)>,
+    /// (instruction index of an ld_imm64, index of the function's callback).
+    pub func_relocations: Vec<(usize, usize)>,
     /// The span of each instruction (both halves of an ld_imm64 share one).
     pub spans: Vec<Span>,
     pub stack_size: u32,
@@ -50,20 +52,51 @@ const SCRATCH_A: Reg = Reg::R1;
 const SCRATCH_B: Reg = Reg::R2;
 const SCRATCH_ADDR: Reg = Reg::R3;
 
-/// Emits a function. When its slots and spills need more than the 512-byte stack and
-/// `scratch_map` names a per-CPU array, the largest slots move into that map's value.
+/// How much memory one function may take.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame {
+    /// The per-CPU array that holds slots which do not fit the stack, if any.
+    pub scratch_map: Option<usize>,
+    /// Stack bytes this function may use: 512 for a program, what the caller left for a
+    /// callback (the verifier limits the frames of a call chain together).
+    pub stack_limit: u32,
+    /// Where this function's part of the scratch value starts (a callback's must not overlap
+    /// its caller's, which stays live during the call).
+    pub scratch_base: u32,
+}
+
+/// Emits a probe's function with the whole stack. When its slots and spills need more than
+/// 512 bytes and `scratch_map` names a per-CPU array, the largest slots move into that map's
+/// value.
 pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitError> {
+    emit_in(
+        f,
+        Frame {
+            scratch_map,
+            stack_limit: STACK_LIMIT,
+            scratch_base: 0,
+        },
+    )
+}
+
+/// Emits a function within `frame`. Callbacks are not included: each is emitted on its own.
+pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
+    let Frame {
+        scratch_map,
+        stack_limit,
+        scratch_base,
+    } = frame;
     let alloc = allocate(f);
     let spill_bytes = alloc.spill_slots * 8;
     let slot_bytes: u32 = f.slots.iter().sum();
     // Largest slots first into scratch until the rest fits with the scratch pointer's spot.
     let mut in_scratch = vec![false; f.slots.len()];
     let mut on_stack = slot_bytes;
-    if slot_bytes + spill_bytes > STACK_LIMIT && scratch_map.is_some() {
+    if slot_bytes + spill_bytes > stack_limit && scratch_map.is_some() {
         let mut by_size: Vec<usize> = (0..f.slots.len()).collect();
         by_size.sort_by_key(|&i| std::cmp::Reverse(f.slots[i]));
         for i in by_size {
-            if on_stack + spill_bytes + 8 <= STACK_LIMIT {
+            if on_stack + spill_bytes + 8 <= stack_limit {
                 break;
             }
             in_scratch[i] = true;
@@ -71,7 +104,7 @@ pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitErr
         }
     }
     let mut places = Vec::with_capacity(f.slots.len());
-    let (mut used, mut scratch_used) = (0u32, 0u32);
+    let (mut used, mut scratch_used) = (0u32, scratch_base);
     for (size, scratch) in f.slots.iter().zip(&in_scratch) {
         if *scratch {
             places.push(Place::Scratch(scratch_used as i32));
@@ -83,13 +116,13 @@ pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitErr
     }
     let spill_base = used;
     used += spill_bytes;
-    let scratch_spot = if scratch_used > 0 {
+    let scratch_spot = if scratch_used > scratch_base {
         used += 8;
         Some(-(used as i32) as i16)
     } else {
         None
     };
-    if used > STACK_LIMIT {
+    if used > stack_limit {
         let span = f
             .insts
             .iter()
@@ -101,7 +134,7 @@ pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitErr
     let mut e = Emitter {
         out: Emitted {
             stack_size: used,
-            scratch_size: scratch_used,
+            scratch_size: scratch_used - scratch_base,
             ..Emitted::default()
         },
         locations: &alloc.locations,
@@ -112,8 +145,14 @@ pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitErr
         fixups: Vec::new(),
         span: Span::default(),
     };
+    let mut prologue_done = false;
     for (inst, span) in &f.insts {
         e.span = *span;
+        // The scratch lookup clobbers r1-r5: it comes once the arguments are saved.
+        if !prologue_done && !matches!(inst, Inst::Arg(..)) {
+            e.scratch_prologue();
+            prologue_done = true;
+        }
         e.inst(inst);
     }
     e.fix_jumps()?;
@@ -215,7 +254,7 @@ impl Emitter<'_> {
         into
     }
 
-    /// Right after the context is saved: look the scratch map value up once and keep its
+    /// Once the arguments are saved: look the scratch map value up once and keep its
     /// address in the spot; if the lookup fails (it cannot for an array's key 0), return.
     fn scratch_prologue(&mut self) {
         let Some((spot, map)) = self.scratch else {
@@ -319,13 +358,24 @@ impl Emitter<'_> {
                 }
                 self.write_back(*d, t);
             }
-            Inst::Context(d) => {
+            Inst::Arg(d, n) => {
+                // Straight from the argument register: r1-r5 still hold the others.
+                let from = Reg(n + 1);
+                match self.location(*d) {
+                    Location::Reg(r) => self.push(Insn::mov64_reg(r, from)),
+                    Location::Spill(slot) => {
+                        let off = self.spill_offset(slot);
+                        self.push(Insn::store(Size::DW, Reg::FP, off, from));
+                    }
+                }
+            }
+            Inst::FuncRef(d, n) => {
                 let t = self.target(*d, SCRATCH_A);
-                if t != Reg::R1 {
-                    self.push(Insn::mov64_reg(t, Reg::R1));
+                self.out.func_relocations.push((self.out.insns.len(), *n));
+                for i in Insn::ld_func(t) {
+                    self.push(i);
                 }
                 self.write_back(*d, t);
-                self.scratch_prologue();
             }
             Inst::Call { helper, args, ret } => {
                 for (i, a) in args.iter().enumerate() {
@@ -424,7 +474,7 @@ mod tests {
         f.new_slot(200);
         let s = Span::new(0, 1);
         f.insts = vec![
-            (Inst::Context(ctx), s),
+            (Inst::Arg(ctx, 0), s),
             (
                 Inst::Store {
                     addr: Addr::Slot(big, 8),

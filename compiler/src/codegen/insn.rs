@@ -200,6 +200,9 @@ const EXIT: u8 = 0x90;
 
 /// `src` of an `ld_imm64` that loads a map by file descriptor (patched by the loader).
 pub const PSEUDO_MAP_FD: u8 = 1;
+/// `src` of an `ld_imm64` that loads the address of a callback function (the loader writes
+/// the instruction offset).
+pub const PSEUDO_FUNC: u8 = 4;
 
 /// One 8-byte instruction. `ld_imm64` takes two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,6 +289,21 @@ impl Insn {
                 class::LD | Size::DW as u8 | MODE_IMM,
                 dst,
                 Reg(PSEUDO_MAP_FD),
+                0,
+                0,
+            ),
+            Insn::new(0, Reg(0), Reg(0), 0, 0),
+        ]
+    }
+
+    /// Loads a callback's address; the object's relocation names the function, the loader
+    /// fills the offset.
+    pub fn ld_func(dst: Reg) -> [Insn; 2] {
+        [
+            Insn::new(
+                class::LD | Size::DW as u8 | MODE_IMM,
+                dst,
+                Reg(PSEUDO_FUNC),
                 0,
                 0,
             ),
@@ -380,6 +398,8 @@ pub enum Helper {
     RingbufSubmit = 132,
     RingbufDiscard = 133,
     GetCurrentTaskBtf = 158,
+    ForEachMapElem = 164,
+    MapLookupPercpuElem = 195,
     KtimeGetTaiNs = 208,
 }
 
@@ -415,6 +435,8 @@ impl Helper {
             RingbufSubmit,
             RingbufDiscard,
             GetCurrentTaskBtf,
+            ForEachMapElem,
+            MapLookupPercpuElem,
             KtimeGetTaiNs,
         ]
         .into_iter()
@@ -434,6 +456,8 @@ pub fn disassemble(insns: &[Insn]) -> String {
             let value = (hi << 32) | insn.imm as u32 as u64;
             if insn.src == PSEUDO_MAP_FD {
                 format!("r{} = map[{}] ll", insn.dst, insn.imm)
+            } else if insn.src == PSEUDO_FUNC {
+                format!("r{} = func[{:+}] ll", insn.dst, insn.imm)
             } else {
                 format!("r{} = {:#x} ll", insn.dst, value)
             }

@@ -138,6 +138,7 @@ mod tests {
             slots: Vec::new(),
             vregs,
             labels: 0,
+            callbacks: Vec::new(),
         }
     }
 

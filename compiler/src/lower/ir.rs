@@ -61,8 +61,13 @@ pub enum Inst {
     SlotAddr(VReg, Slot, i32),
     /// `dst = the map` (an ld_imm64 with a relocation).
     MapRef(VReg, usize),
-    /// The program's context pointer (r1 at entry); only at the start of a function.
-    Context(VReg),
+    /// The function's `n`-th argument (`r1 + n` at entry: the context pointer for a probe's
+    /// program, `(map, key, value, context)` for a map-iteration callback); only at the
+    /// start of a function.
+    Arg(VReg, u8),
+    /// `dst = the address of the function's n-th callback` (an ld_imm64 the loader turns into
+    /// a `BPF_PSEUDO_FUNC` reference).
+    FuncRef(VReg, usize),
     /// Calls a helper with up to five arguments; the result, if wanted, goes to `ret`.
     Call {
         helper: Helper,
@@ -118,7 +123,8 @@ impl Inst {
             | Inst::Neg(d, _)
             | Inst::SlotAddr(d, ..)
             | Inst::MapRef(d, _)
-            | Inst::Context(d) => Some(*d),
+            | Inst::Arg(d, _)
+            | Inst::FuncRef(d, _) => Some(*d),
             Inst::Alu { dst, .. } | Inst::Load { dst, .. } => Some(*dst),
             Inst::Call { ret, .. } => *ret,
             _ => None,
@@ -136,6 +142,9 @@ pub struct Function {
     pub slots: Vec<u32>,
     pub vregs: u32,
     pub labels: u32,
+    /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`), each lowered
+    /// like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
+    pub callbacks: Vec<Function>,
 }
 
 impl Function {
@@ -197,6 +206,10 @@ pub fn print_function(f: &Function) -> String {
         out.push_str(&text);
         out.push('\n');
     }
+    for (n, callback) in f.callbacks.iter().enumerate() {
+        out.push_str(&format!("callback{n} of "));
+        out.push_str(&print_function(callback));
+    }
     out
 }
 
@@ -235,7 +248,8 @@ fn describe(inst: &Inst) -> String {
         } => format!("store.{:?} [{}] = {}", size, addr(a), op(value)),
         Inst::SlotAddr(d, s, o) => format!("v{} = &slot{}{:+}", d.0, s.0, o),
         Inst::MapRef(d, m) => format!("v{} = map#{m}", d.0),
-        Inst::Context(d) => format!("v{} = ctx", d.0),
+        Inst::Arg(d, n) => format!("v{} = arg{n}", d.0),
+        Inst::FuncRef(d, n) => format!("v{} = &callback{n}", d.0),
         Inst::Call { helper, args, ret } => {
             let args: Vec<String> = args.iter().map(op).collect();
             match ret {

@@ -39,7 +39,7 @@ pub(crate) fn lower_probe(
         exit_label,
         index,
     };
-    l.emit(Inst::Context(ctx));
+    l.emit(Inst::Arg(ctx, 0));
     if let Some(pred) = &probe.predicate {
         l.span = pred.span;
         let (c, _) = l.int(pred)?;

@@ -11,7 +11,9 @@
 //! | 3     | `license`          | the license, NUL-terminated (the kernel gates GPL-only helpers on it) |
 //! | 4     | `maps`             | one 20-byte legacy `struct bpf_map_def` per map (omitted when there are no maps) |
 //! | then  | `<program section>`| one section per program, its instructions, FUNC symbol at 0 |
-//! |       | `.rel<section>`    | right after its program when it loads maps: `R_BPF_64_64` on each `ld_imm64`, against the map's symbol |
+//! |       | `.rel<section>`    | right after its program when it loads maps or callbacks: `R_BPF_64_64` on each `ld_imm64`, against the map's or the callback's symbol |
+//! | then  | `.text`, `.rel.text` | callbacks, when there are any: one FUNC symbol each |
+//! |       | `.BTF`, `.BTF.ext` | with callbacks only: the `func_info` the verifier needs for them (see `btf`) |
 //!
 //! Why this shape, from aya-obj 0.3 (aya 0.14):
 //! - A section is a program section when it is executable and its name parses as a program
@@ -24,10 +26,13 @@
 //!   no maps (a `maps` section without symbols is an error).
 //! - The definition is the five fields every legacy loader agrees on (type, key size, value
 //!   size, max entries, flags); aya fills its own extras (id, pinning) with zero: not pinned.
+//! - A function in `.text` is linked into each program that references it: the loader appends
+//!   it after the program and turns the `ld_imm64` into a `BPF_PSEUDO_FUNC` offset.
 //! - A map load is found through the relocation's symbol; the loader writes the map's fd into
 //!   the `ld_imm64` and sets its source to `BPF_PSEUDO_MAP_FD`, so the immediate written here
 //!   does not matter.
 
+mod btf;
 mod elf;
 
 use crate::codegen::insn::Insn;
@@ -40,6 +45,8 @@ pub struct ObjectSpec {
     pub license: String,
     pub maps: Vec<MapSpec>,
     pub programs: Vec<ProgramSpec>,
+    /// Callbacks, all in `.text`.
+    pub functions: Vec<FunctionSpec>,
 }
 
 /// A map definition (legacy `struct bpf_map_def`).
@@ -67,6 +74,18 @@ pub struct ProgramSpec {
     pub insns: Vec<Insn>,
     /// `(index of the first slot of an ld_imm64, index into ObjectSpec::maps)`.
     pub map_relocations: Vec<(usize, usize)>,
+    /// `(index of the first slot of an ld_imm64, index into ObjectSpec::functions)`.
+    pub func_relocations: Vec<(usize, usize)>,
+}
+
+/// A callback: a static function in `.text` that programs reference by address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSpec {
+    /// The symbol name, `tb_...`.
+    pub name: String,
+    pub insns: Vec<Insn>,
+    pub map_relocations: Vec<(usize, usize)>,
+    pub func_relocations: Vec<(usize, usize)>,
 }
 
 /// BPF instructions are 8 bytes each.
@@ -107,27 +126,52 @@ impl Section {
 pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     check_spec(spec);
 
+    // Code sections: one per program, then `.text` with every callback.
+    let mut code = Vec::new();
+    for p in &spec.programs {
+        code.push(CodeSection {
+            name: p.section.clone(),
+            insns: p.insns.clone(),
+            functions: vec![(p.name.clone(), 0, p.insns.len())],
+            relocations: relocations(0, &p.map_relocations, &p.func_relocations),
+        });
+    }
+    if !spec.functions.is_empty() {
+        let mut text = CodeSection {
+            name: ".text".into(),
+            insns: Vec::new(),
+            functions: Vec::new(),
+            relocations: Vec::new(),
+        };
+        for f in &spec.functions {
+            let at = text.insns.len();
+            text.functions.push((f.name.clone(), at, f.insns.len()));
+            text.relocations
+                .extend(relocations(at, &f.map_relocations, &f.func_relocations));
+            text.insns.extend(&f.insns);
+        }
+        code.push(text);
+    }
+
     // Section indices first: symbols and relocation sections refer to them.
-    let first_program_index = if spec.maps.is_empty() {
+    let first_code_index = if spec.maps.is_empty() {
         MAPS_INDEX
     } else {
         MAPS_INDEX + 1
     };
-    let mut program_indices = Vec::with_capacity(spec.programs.len());
-    let mut next = first_program_index;
-    for program in &spec.programs {
-        program_indices.push(next);
-        next += if program.map_relocations.is_empty() {
-            1
-        } else {
-            2
-        };
+    let mut code_indices = Vec::with_capacity(code.len());
+    let mut next = first_code_index;
+    for section in &code {
+        code_indices.push(next);
+        next += if section.relocations.is_empty() { 1 } else { 2 };
     }
 
-    // Symbols: null, maps, then programs; all global, so `sh_info` (first non-local) is 1.
+    // Symbols: null, maps, then functions (programs, then callbacks); all global, so
+    // `sh_info` (first non-local) is 1.
     let mut strings = StringTable::new();
     let mut symtab = vec![0u8; elf::SYM_SIZE];
     let map_symbol = |map: usize| 1 + map as u32;
+    let function_symbol = |f: usize| 1 + (spec.maps.len() + spec.programs.len() + f) as u32;
     for (i, map) in spec.maps.iter().enumerate() {
         elf::write_symbol(
             &mut symtab,
@@ -139,16 +183,18 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
             MAP_DEF_SIZE,
         );
     }
-    for (program, &index) in spec.programs.iter().zip(&program_indices) {
-        elf::write_symbol(
-            &mut symtab,
-            strings.add(&program.name),
-            elf::STB_GLOBAL,
-            elf::STT_FUNC,
-            index as u16,
-            0,
-            program.insns.len() as u64 * INSN_SIZE,
-        );
+    for (section, &index) in code.iter().zip(&code_indices) {
+        for (name, at, len) in &section.functions {
+            elf::write_symbol(
+                &mut symtab,
+                strings.add(name),
+                elf::STB_GLOBAL,
+                elf::STT_FUNC,
+                index as u16,
+                *at as u64 * INSN_SIZE,
+                *len as u64 * INSN_SIZE,
+            );
+        }
     }
 
     let mut sections = Vec::new();
@@ -190,37 +236,58 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
         ));
     }
 
-    for (program, &index) in spec.programs.iter().zip(&program_indices) {
-        let code = program.insns.iter().flat_map(|i| i.to_bytes()).collect();
+    for (section, &index) in code.iter().zip(&code_indices) {
+        let bytes = section.insns.iter().flat_map(|i| i.to_bytes()).collect();
         sections.push(Section::new(
-            &program.section,
+            &section.name,
             elf::SHT_PROGBITS,
             elf::SHF_ALLOC | elf::SHF_EXECINSTR,
             8,
-            code,
+            bytes,
         ));
-        if !program.map_relocations.is_empty() {
-            let mut rels = Vec::with_capacity(program.map_relocations.len() * elf::REL_SIZE);
-            for &(insn, map) in &program.map_relocations {
-                elf::write_rel(
-                    &mut rels,
-                    insn as u64 * INSN_SIZE,
-                    map_symbol(map),
-                    elf::R_BPF_64_64,
-                );
-            }
-            let mut rel = Section::new(
-                &format!(".rel{}", program.section),
-                elf::SHT_REL,
-                elf::SHF_INFO_LINK,
-                8,
-                rels,
-            );
-            rel.header.link = SYMTAB_INDEX;
-            rel.header.info = index;
-            rel.header.entsize = elf::REL_SIZE as u64;
-            sections.push(rel);
+        if section.relocations.is_empty() {
+            continue;
         }
+        let mut rels = Vec::with_capacity(section.relocations.len() * elf::REL_SIZE);
+        for &(insn, target) in &section.relocations {
+            let symbol = match target {
+                Target::Map(m) => map_symbol(m),
+                Target::Function(f) => function_symbol(f),
+            };
+            elf::write_rel(&mut rels, insn as u64 * INSN_SIZE, symbol, elf::R_BPF_64_64);
+        }
+        let mut rel = Section::new(
+            &format!(".rel{}", section.name),
+            elf::SHT_REL,
+            elf::SHF_INFO_LINK,
+            8,
+            rels,
+        );
+        rel.header.link = SYMTAB_INDEX;
+        rel.header.info = index;
+        rel.header.entsize = elf::REL_SIZE as u64;
+        sections.push(rel);
+    }
+
+    if !spec.functions.is_empty() {
+        let places: Vec<btf::FuncPlace> = code
+            .iter()
+            .enumerate()
+            .flat_map(|(n, section)| {
+                section
+                    .functions
+                    .iter()
+                    .map(move |(name, at, _)| btf::FuncPlace {
+                        name,
+                        section: &section.name,
+                        offset: *at as u64 * INSN_SIZE,
+                        is_program: n < spec.programs.len(),
+                    })
+            })
+            .collect();
+        let (types, ext) = btf::sections(&places);
+        sections.push(Section::new(".BTF", elf::SHT_PROGBITS, 0, 4, types));
+        sections.push(Section::new(".BTF.ext", elf::SHT_PROGBITS, 0, 4, ext));
     }
 
     // The string table goes at index 1; its contents are complete only once every section
@@ -259,6 +326,34 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     );
     body[..elf::EHDR_SIZE].copy_from_slice(&file_header);
     body
+}
+
+/// A section of code: its functions as (symbol, first instruction, length) and its
+/// relocations as (instruction, what the `ld_imm64` loads).
+struct CodeSection {
+    name: String,
+    insns: Vec<Insn>,
+    functions: Vec<(String, usize, usize)>,
+    relocations: Vec<(usize, Target)>,
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    Map(usize),
+    Function(usize),
+}
+
+/// One function's relocations, shifted to where it starts in its section.
+fn relocations(
+    at: usize,
+    maps: &[(usize, usize)],
+    functions: &[(usize, usize)],
+) -> Vec<(usize, Target)> {
+    let maps = maps.iter().map(|&(i, m)| (at + i, Target::Map(m)));
+    let functions = functions
+        .iter()
+        .map(|&(i, f)| (at + i, Target::Function(f)));
+    maps.chain(functions).collect()
 }
 
 fn pad_to(out: &mut Vec<u8>, align: usize) {
@@ -303,10 +398,43 @@ fn check_spec(spec: &ObjectSpec) {
             );
         }
     }
+    let all_code = spec
+        .programs
+        .iter()
+        .map(|p| (&p.name, &p.insns, &p.func_relocations))
+        .chain(
+            spec.functions
+                .iter()
+                .map(|f| (&f.name, &f.insns, &f.func_relocations)),
+        );
+    for (name, insns, func_relocations) in all_code {
+        for &(insn, f) in func_relocations {
+            assert!(
+                f < spec.functions.len(),
+                "{name}: relocation names function {f} of {}",
+                spec.functions.len()
+            );
+            assert!(
+                insns.get(insn).is_some_and(|i| i.is_wide()) && insn + 1 < insns.len(),
+                "{name}: relocation at {insn} is not on an ld_imm64"
+            );
+        }
+    }
+    for f in &spec.functions {
+        assert!(names.insert(&f.name), "duplicate function name {}", f.name);
+        assert!(!f.insns.is_empty(), "function {} is empty", f.name);
+        for &(insn, map) in &f.map_relocations {
+            assert!(
+                map < spec.maps.len() && f.insns.get(insn).is_some_and(|i| i.is_wide()),
+                "{}: bad map relocation at {insn}",
+                f.name
+            );
+        }
+    }
     // Section indices must stay below SHN_LORESERVE (0xff00): at most two sections per
-    // program plus the five fixed ones.
+    // program plus the seven fixed ones.
     assert!(
-        spec.programs.len() * 2 + 5 < 0xff00,
+        spec.programs.len() * 2 + 7 < 0xff00,
         "too many programs for one object"
     );
 }

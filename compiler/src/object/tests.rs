@@ -37,6 +37,7 @@ fn two_map_loads() -> Vec<Insn> {
 
 fn spec() -> ObjectSpec {
     ObjectSpec {
+        functions: vec![],
         license: "GPL".to_string(),
         maps: vec![
             MapSpec {
@@ -62,18 +63,21 @@ fn spec() -> ObjectSpec {
                 section: "tracepoint/syscalls/sys_enter_openat".to_string(),
                 insns: counter(),
                 map_relocations: vec![(0, 0)],
+                func_relocations: vec![],
             },
             ProgramSpec {
                 name: "tb_raw1".to_string(),
                 section: "raw_tracepoint/sys_enter".to_string(),
                 insns: two_map_loads(),
                 map_relocations: vec![(1, 1), (5, 0)],
+                func_relocations: vec![],
             },
             ProgramSpec {
                 name: "tb_prof2".to_string(),
                 section: "perf_event".to_string(),
                 insns: vec![Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
                 map_relocations: vec![],
+                func_relocations: vec![],
             },
         ],
     }
@@ -269,4 +273,58 @@ fn duplicate_program_names_are_a_compiler_bug() {
     let mut spec = spec();
     spec.programs[1].name = "tb_tp0".to_string();
     write_object(&spec);
+}
+
+#[test]
+fn aya_links_a_callback_after_its_program_with_func_info() {
+    // A program that takes a callback's address, and the callback in `.text`.
+    let mut main = Insn::ld_func(Reg::R2).to_vec();
+    main.extend([Insn::mov64_imm(Reg::R0, 0), Insn::exit()]);
+    let callback = vec![Insn::mov64_imm(Reg::R0, 1), Insn::exit()];
+    let spec = ObjectSpec {
+        license: "GPL".to_string(),
+        maps: vec![],
+        programs: vec![ProgramSpec {
+            name: "tb_raw0".to_string(),
+            section: "raw_tracepoint/sys_enter".to_string(),
+            insns: main.clone(),
+            map_relocations: vec![],
+            func_relocations: vec![(0, 0)],
+        }],
+        functions: vec![FunctionSpec {
+            name: "tb_raw0_cb0".to_string(),
+            insns: callback.clone(),
+            map_relocations: vec![],
+            func_relocations: vec![],
+        }],
+    };
+    let bytes = write_object(&spec);
+    let file = object::File::parse(&*bytes).unwrap();
+    let text = file.section_by_name(".text").expect(".text").index().0;
+    assert!(file.section_by_name(".BTF").is_some());
+    assert!(file.section_by_name(".BTF.ext").is_some());
+
+    let mut obj = aya_obj::Object::parse(&bytes).expect("aya parses the object");
+    obj.relocate_calls(&[text].into_iter().collect())
+        .expect("the callback links");
+    let function = &obj.functions[&obj.programs["tb_raw0"].function_key()];
+    let mut linked = main.clone();
+    linked.extend(&callback);
+    assert_eq!(function.instructions.len(), linked.len());
+    // The ld_imm64 now points at the callback: BPF_PSEUDO_FUNC, offset from the next slot.
+    let first = function.instructions[0];
+    assert_eq!(first.src_reg(), crate::codegen::insn::PSEUDO_FUNC);
+    assert_eq!(first.imm as usize, main.len() - 1);
+    assert_eq!(
+        aya_insn_bytes(&function.instructions[main.len()..]),
+        insn_bytes(&callback)
+    );
+    // One func_info per subprogram, the verifier's requirement for callbacks.
+    let offsets: Vec<u32> = function
+        .func_info
+        .func_info
+        .iter()
+        .map(|f| f.insn_off)
+        .collect();
+    assert_eq!(offsets, [0, main.len() as u32]);
 }
