@@ -110,9 +110,10 @@ pub enum MapValue {
     /// `stats(x)`: { i64 sum, u64 count, i64 min, i64 max, u64 set } per CPU; merged
     /// field-wise. Printed as bpftrace prints stats.
     Stats,
-    /// `hist(x)`: the map key has one more trailing u64 field, the bucket index (see
-    /// `log2_bucket`); the value is a u64 count per CPU, merged by summing.
-    Hist,
+    /// `hist(x, k)`: the map key has one more trailing u64 field, the bucket index (see
+    /// `log2_bucket`, which splits each power of two into 2^k buckets); the value is a u64
+    /// count per CPU, merged by summing.
+    Hist { k: u32 },
     /// `lhist(x, min, max, step)`: as `Hist`, with the bucket index from `linear_bucket`.
     Lhist { min: i64, max: i64, step: i64 },
 }
@@ -123,7 +124,7 @@ impl MapValue {
     pub fn size(&self) -> u32 {
         match self {
             MapValue::Plain(ty) => ty.size(),
-            MapValue::Count | MapValue::Sum | MapValue::Hist | MapValue::Lhist { .. } => 8,
+            MapValue::Count | MapValue::Sum | MapValue::Hist { .. } | MapValue::Lhist { .. } => 8,
             MapValue::Min | MapValue::Max | MapValue::Avg => 16,
             MapValue::Stats => 40,
         }
@@ -135,16 +136,30 @@ impl MapValue {
     }
 }
 
-/// The log2 histogram bucket of a value: 0 for negative values, 1 for 0, then 2 + floor(log2 v)
-/// for v ≥ 1 (so [1] is 2, [2, 4) is 3, [4, 8) is 4, ...). 65 buckets in all.
-pub fn log2_bucket(value: i64) -> u64 {
+/// The largest `k` of `hist(x, k)` (as in bpftrace).
+pub const MAX_HIST_K: u32 = 5;
+
+/// The log2 histogram bucket of a value, each power of two split into 2^k equal buckets:
+/// 0 for negative values, then 1 + g(v) where g(v) = v for v < 2^k (one bucket per value),
+/// and for larger v with p = floor(log2 v): 2^k + (p - k) * 2^k + the k bits of v below its
+/// top bit. With k = 0: [0] is 1, [1] is 2, [2, 4) is 3, [4, 8) is 4, ...
+pub fn log2_bucket(value: i64, k: u32) -> u64 {
     if value < 0 {
-        0
-    } else if value == 0 {
-        1
-    } else {
-        2 + (63 - (value as u64).leading_zeros() as u64)
+        return 0;
     }
+    let v = value as u64;
+    let n = 1u64 << k;
+    if v < n {
+        return 1 + v;
+    }
+    let p = 63 - u64::from(v.leading_zeros());
+    let shift = p - u64::from(k);
+    1 + n + shift * n + ((v >> shift) & (n - 1))
+}
+
+/// How many buckets `log2_bucket` uses for this `k` (values reach 2^63 - 1).
+pub fn log2_buckets(k: u32) -> u64 {
+    1 + (64 - u64::from(k)) * (1u64 << k)
 }
 
 /// The linear histogram bucket of a value: 0 below `min`, then 1 + (v - min) / step for
@@ -255,12 +270,21 @@ mod tests {
 
     #[test]
     fn buckets() {
-        assert_eq!(log2_bucket(-5), 0);
-        assert_eq!(log2_bucket(0), 1);
-        assert_eq!(log2_bucket(1), 2);
-        assert_eq!(log2_bucket(3), 3);
-        assert_eq!(log2_bucket(4), 4);
-        assert_eq!(log2_bucket(i64::MAX), 64);
+        assert_eq!(log2_bucket(-5, 0), 0);
+        assert_eq!(log2_bucket(0, 0), 1);
+        assert_eq!(log2_bucket(1, 0), 2);
+        assert_eq!(log2_bucket(3, 0), 3);
+        assert_eq!(log2_bucket(4, 0), 4);
+        assert_eq!(log2_bucket(i64::MAX, 0), 64);
+        assert_eq!(log2_buckets(0), 65);
+        // k = 2: 0..7 one bucket each, then [8, 10), [10, 12), [12, 14), [14, 16), [16, 20)..
+        let k2: Vec<u64> = [0, 7, 8, 9, 10, 15, 16, 19, 20]
+            .map(|v| log2_bucket(v, 2))
+            .to_vec();
+        assert_eq!(k2, [1, 8, 9, 9, 10, 12, 13, 13, 14]);
+        for k in 0..=MAX_HIST_K {
+            assert_eq!(log2_bucket(i64::MAX, k), log2_buckets(k) - 1, "k = {k}");
+        }
         assert_eq!(linear_bucket(-1, 0, 100, 10), 0);
         assert_eq!(linear_bucket(0, 0, 100, 10), 1);
         assert_eq!(linear_bucket(99, 0, 100, 10), 10);

@@ -42,13 +42,13 @@ fuzz_target!(|data: &[u8]| {
         MapValue::Min,
         MapValue::Avg,
         MapValue::Stats,
-        MapValue::Hist,
+        MapValue::Hist { .. },
         MapValue::Lhist { min: 0, max: 100, step: 10 },
         MapValue::Plain(ty.clone()),
     ];
     let kind = kinds[shape[0] as usize % kinds.len()].clone();
     let mut key = vec![ty];
-    if matches!(kind, MapValue::Hist | MapValue::Lhist { .. }) {
+    if matches!(kind, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
         key.push(ValueType::Int { size: 8, signed: false });
     }
     let info = MapInfo { name: "m".into(), bpf_name: "tb_m0".into(), key, value: kind };

@@ -9,6 +9,7 @@ use super::format::conversions;
 use super::{shape_of, Checker, Shape};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::program::MAX_HIST_K;
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -183,6 +184,14 @@ impl Checker<'_> {
                             "not known when compiling",
                         ));
                         self.expr(arg);
+                    } else if b.name == "hist"
+                        && !matches!(arg.kind, ExprKind::Int(k) if k <= u64::from(MAX_HIST_K))
+                    {
+                        self.diags.push(Diagnostic::error(
+                            format!("the sub-bucket bits of `hist` must be 0 to {MAX_HIST_K}"),
+                            arg.span,
+                            "out of range",
+                        ));
                     }
                 }
                 Some(Param::Map) => {

@@ -191,7 +191,7 @@ impl ProbeLowerer<'_, '_> {
         r
     }
 
-    fn alu(&mut self, op: Alu, a: VReg, b: Operand) -> VReg {
+    pub(super) fn alu(&mut self, op: Alu, a: VReg, b: Operand) -> VReg {
         let r = self.f.new_vreg();
         self.emit(Inst::Alu { op, dst: r, a, b });
         r
@@ -353,7 +353,7 @@ impl ProbeLowerer<'_, '_> {
         let found = self.lookup(map, key);
         let ty = match &value {
             MapValue::Plain(ty) => ty.clone(),
-            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => INT,
+            MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => INT,
             _ => SIGNED,
         };
         let done = self.f.new_label();
@@ -685,6 +685,32 @@ impl ProbeLowerer<'_, '_> {
                 let found = self.lookup(id, key);
                 Ok(self.flag(Cond::Ne, found, Operand::Imm(0)))
             }
+            "strcontains" => {
+                let [haystack, needle] = args else {
+                    return Err(Diagnostic::error(
+                        "`strcontains` takes two strings",
+                        span,
+                        "here",
+                    ));
+                };
+                let (h, h_len) = self.string_operand(haystack)?;
+                let (n, n_len) = self.string_operand(needle)?;
+                let r = self.contains_string(h, h_len, n, n_len);
+                Ok(Val::Int {
+                    reg: r,
+                    signed: false,
+                })
+            }
+            "len" => {
+                let [m] = args else {
+                    return Err(Diagnostic::error("`len` takes one map", span, "here"));
+                };
+                let n = self.map_len(m)?;
+                Ok(Val::Int {
+                    reg: n,
+                    signed: true,
+                })
+            }
             "strncmp" => {
                 let [a, b, n] = args else {
                     return Err(Diagnostic::error(
@@ -764,10 +790,32 @@ impl ProbeLowerer<'_, '_> {
         };
         let v = self.expr(first)?;
         let limit = self.shared.options.max_strlen;
-        let len = match args.get(1).map(|a| &a.kind) {
-            Some(ExprKind::Int(n)) => (*n as u32 + 1).min(limit),
-            Some(_) => return Err(self.unsupported("`str` with a computed length", span)),
-            None => limit,
+        // The bytes to read, terminating NUL included: `n` characters, at most max_strlen.
+        let (len, read) = match args.get(1) {
+            None => (limit, Operand::Imm(limit as i32)),
+            Some(Expr {
+                kind: ExprKind::Int(n),
+                ..
+            }) => {
+                let len = (n.saturating_add(1)).min(u64::from(limit)) as u32;
+                (len, Operand::Imm(len as i32))
+            }
+            Some(n) => {
+                // Known only when the probe fires: clamp it so the verifier sees the read
+                // fits the buffer (a negative length reads nothing).
+                let (n, _) = self.int(n)?;
+                let size = self.alu(Alu::Add, n, Operand::Imm(1));
+                let fits = self.new_label();
+                self.emit(Inst::Branch {
+                    cond: Cond::Le,
+                    a: size,
+                    b: Operand::Imm(limit as i32),
+                    then: fits,
+                });
+                self.emit(Inst::Const(size, u64::from(limit)));
+                self.emit(Inst::Label(fits));
+                (limit, Operand::Reg(size))
+            }
         };
         match v {
             Val::Mem { .. } => Ok(v),
@@ -777,11 +825,7 @@ impl ProbeLowerer<'_, '_> {
                 let dst = self.slot_addr(slot, 0);
                 self.emit(Inst::Call {
                     helper: Helper::ProbeReadStr,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(len as i32),
-                        Operand::Reg(reg),
-                    ],
+                    args: vec![Operand::Reg(dst), read, Operand::Reg(reg)],
                     ret: None,
                 });
                 Ok(Val::Mem {
@@ -798,6 +842,21 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// The label-free form of `literal_string`, for format strings.
+    /// A string argument's address and buffer length.
+    fn string_operand(&mut self, e: &Expr) -> Lowering<(Addr, u32)> {
+        match self.expr(e)? {
+            Val::Mem {
+                addr,
+                ty: ValueType::Str { len },
+            } => Ok((addr, len)),
+            _ => Err(Diagnostic::error(
+                "expected a string",
+                e.span,
+                "not a string",
+            )),
+        }
+    }
+
     pub fn format_string<'e>(&self, e: &'e Expr, what: &str) -> Lowering<&'e str> {
         literal_string(e).ok_or_else(|| {
             Diagnostic::error(

@@ -9,7 +9,7 @@ use tracebound_stdlib as stdlib;
 use super::{map_parts, ArgAccess, LowerOptions, ResolvedProbe};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::program::{MapInfo, MapValue, ValueType};
+use crate::program::{MapInfo, MapValue, ValueType, MAX_HIST_K};
 
 /// BPF map types tracebound uses (the kernel's numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,7 +133,10 @@ impl MapTable {
     /// without keys is keyed by one u64 zero.
     pub fn key_fields(&self, map: usize) -> Vec<ValueType> {
         let mut fields = self.keys(map).to_vec();
-        if matches!(self.value(map), MapValue::Hist | MapValue::Lhist { .. }) {
+        if matches!(
+            self.value(map),
+            MapValue::Hist { .. } | MapValue::Lhist { .. }
+        ) {
             fields.push(INT);
         }
         if fields.is_empty() {
@@ -142,8 +145,31 @@ impl MapTable {
         fields
     }
 
+    /// The type of `$kv` in `for ($kv : @map)`: (key, value), the key a tuple when the map has
+    /// several. `None` for maps a loop cannot walk: keyless ones, and those whose value is not
+    /// one number or plain value (avg, stats, hist, lhist), as in bpftrace.
+    pub fn entry_type(&self, map: usize) -> Option<ValueType> {
+        let key = match self.keys(map) {
+            [] => return None,
+            [one] => one.clone(),
+            several => ValueType::Tuple(several.to_vec()),
+        };
+        let value = match self.value(map) {
+            MapValue::Plain(ty) => ty,
+            MapValue::Count => INT,
+            MapValue::Sum | MapValue::Min | MapValue::Max => SIGNED,
+            MapValue::Avg | MapValue::Stats | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
+                return None
+            }
+        };
+        Some(ValueType::Tuple(vec![key, value]))
+    }
+
     fn is_histogram(&self, map: usize) -> bool {
-        matches!(self.value(map), MapValue::Hist | MapValue::Lhist { .. })
+        matches!(
+            self.value(map),
+            MapValue::Hist { .. } | MapValue::Lhist { .. }
+        )
     }
 
     pub fn key_size(&self, map: usize) -> u32 {
@@ -284,10 +310,20 @@ impl MapTable {
             }
             StmtKind::Unroll { body, .. } => self.block(body, t),
             StmtKind::For { var, iter, body } => {
-                if let ForIter::Range(a, b) = iter {
-                    self.expr(a, t);
-                    self.expr(b, t);
-                    t.vars.insert(var.name.clone(), SIGNED);
+                match iter {
+                    ForIter::Range(a, b) => {
+                        self.expr(a, t);
+                        self.expr(b, t);
+                        t.vars.insert(var.name.clone(), SIGNED);
+                    }
+                    ForIter::Map(m) => {
+                        let entry = map_parts(m)
+                            .and_then(|(name, _)| self.lookup(&name.name))
+                            .and_then(|map| self.entry_type(map));
+                        if let Some(entry) = entry {
+                            t.vars.insert(var.name.clone(), entry);
+                        }
+                    }
                 }
                 self.block(body, t);
             }
@@ -530,7 +566,9 @@ fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
         "max" => MapValue::Max,
         "avg" => MapValue::Avg,
         "stats" => MapValue::Stats,
-        "hist" => MapValue::Hist,
+        "hist" => MapValue::Hist {
+            k: int_arg(1).unwrap_or(0).clamp(0, MAX_HIST_K as i64) as u32,
+        },
         "lhist" => MapValue::Lhist {
             min: int_arg(1).unwrap_or(0),
             max: int_arg(2).unwrap_or(0),

@@ -8,6 +8,7 @@
 mod expr;
 mod formatted;
 pub mod ir;
+mod iterate;
 pub mod maps;
 mod memory;
 mod stmt;
@@ -473,7 +474,7 @@ mod tests {
             .map(|m| (m.name.as_str(), m.value.clone()))
             .collect();
         assert_eq!(kinds[0], ("c", crate::program::MapValue::Count));
-        assert_eq!(kinds[1], ("h", crate::program::MapValue::Hist));
+        assert_eq!(kinds[1], ("h", crate::program::MapValue::Hist { k: 0 }));
         assert_eq!(l.maps[0].key_size, 16);
         assert_eq!(
             l.maps[1].key_size, 8,

@@ -130,7 +130,11 @@ impl ProbeLowerer<'_, '_> {
             } => {
                 self.for_range(var, from, to, body)?;
             }
-            StmtKind::For { .. } => return Err(self.unsupported("`for` over a map", s.span)),
+            StmtKind::For {
+                var,
+                iter: ForIter::Map(m),
+                body,
+            } => self.for_map(var, m, body)?,
             StmtKind::Break | StmtKind::Continue => {
                 let Some(&(end, next)) = self.loop_labels.last() else {
                     return Err(Diagnostic::error(
@@ -409,13 +413,8 @@ impl ProbeLowerer<'_, '_> {
                 Some(self.int(arg)?.0)
             }
         };
-        if let (MapValue::Hist, Some(bits)) = (kind, args.get(1)) {
-            if !matches!(bits.kind, ExprKind::Int(0)) {
-                return Err(self.unsupported("`hist` with sub-buckets", bits.span));
-            }
-        }
         let bucket = match kind {
-            MapValue::Hist => Some(self.log2_bucket(x.expect("hist has a value"))),
+            MapValue::Hist { k } => Some(self.log2_bucket(x.expect("hist has a value"), *k)),
             MapValue::Lhist { min, max, step } => {
                 Some(self.linear_bucket(x.expect("lhist has a value"), *min, *max, *step))
             }
@@ -428,7 +427,7 @@ impl ProbeLowerer<'_, '_> {
         self.jump_if_zero(found, missing);
         let at = |off: i32| Addr::Ptr(found, off);
         match kind {
-            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => {
+            MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
                 self.add_at(at(0), Operand::Imm(1))
             }
             MapValue::Sum => self.add_at(at(0), Operand::Reg(x.expect("sum has a value"))),
@@ -483,7 +482,9 @@ impl ProbeLowerer<'_, '_> {
         let size = kind.stored_size();
         let slot = self.f.new_slot(size);
         let first: Vec<Operand> = match kind {
-            MapValue::Count | MapValue::Hist | MapValue::Lhist { .. } => vec![Operand::Imm(1)],
+            MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
+                vec![Operand::Imm(1)]
+            }
             MapValue::Sum => vec![Operand::Reg(x.expect("sum"))],
             MapValue::Min | MapValue::Max | MapValue::Avg => {
                 vec![Operand::Reg(x.expect("value")), Operand::Imm(1)]
@@ -524,22 +525,35 @@ impl ProbeLowerer<'_, '_> {
         });
     }
 
-    /// `program::log2_bucket` in BPF: a binary search for the highest set bit.
-    fn log2_bucket(&mut self, x: VReg) -> VReg {
+    /// `program::log2_bucket` in BPF: a binary search for the highest set bit p, then the k
+    /// bits below it pick the sub-bucket.
+    fn log2_bucket(&mut self, x: VReg, k: u32) -> VReg {
+        let n = 1i32 << k;
         let bucket = self.f.new_vreg();
         let done = self.new_label();
-        self.emit(Inst::Const(bucket, log2_bucket(-1)));
+        self.emit(Inst::Const(bucket, log2_bucket(-1, k)));
         self.emit(Inst::Branch {
             cond: Cond::Slt,
             a: x,
             b: Operand::Imm(0),
             then: done,
         });
-        self.emit(Inst::Const(bucket, log2_bucket(0)));
-        self.jump_if_zero(x, done);
+        // Below 2^k every value has its own bucket.
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: bucket,
+            a: x,
+            b: Operand::Imm(1),
+        });
+        self.emit(Inst::Branch {
+            cond: Cond::Lt,
+            a: x,
+            b: Operand::Imm(n),
+            then: done,
+        });
         let v = self.f.new_vreg();
         self.emit(Inst::Mov(v, x));
-        self.emit(Inst::Const(bucket, 2));
+        let p = self.const_reg(0);
         for shift in [32, 16, 8, 4, 2, 1] {
             let skip = self.new_label();
             let limit = self.const_reg(1u64 << shift);
@@ -557,12 +571,24 @@ impl ProbeLowerer<'_, '_> {
             });
             self.emit(Inst::Alu {
                 op: Alu::Add,
-                dst: bucket,
-                a: bucket,
+                dst: p,
+                a: p,
                 b: Operand::Imm(shift),
             });
             self.emit(Inst::Label(skip));
         }
+        // 1 + n + (p - k) * n + ((x >> (p - k)) & (n - 1))
+        let shift = self.alu(Alu::Sub, p, Operand::Imm(k as i32));
+        let below = self.alu(Alu::Rsh, x, Operand::Reg(shift));
+        let sub = self.alu(Alu::And, below, Operand::Imm(n - 1));
+        let power = self.alu(Alu::Lsh, shift, Operand::Imm(k as i32));
+        let sum = self.alu(Alu::Add, power, Operand::Reg(sub));
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: bucket,
+            a: sum,
+            b: Operand::Imm(1 + n),
+        });
         self.emit(Inst::Label(done));
         bucket
     }

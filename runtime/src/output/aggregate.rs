@@ -65,7 +65,7 @@ pub fn merge(kind: &MapValue, slots: &[&[u8]]) -> Result<Merged, OutputError> {
             _ => return Err(OutputError::SlotCount(slots.len())),
         },
         MapValue::Count => Merged::Count(sum_u64(slots, 0)?),
-        MapValue::Hist | MapValue::Lhist { .. } => Merged::Bucket(sum_u64(slots, 0)?),
+        MapValue::Hist { .. } | MapValue::Lhist { .. } => Merged::Bucket(sum_u64(slots, 0)?),
         MapValue::Sum => Merged::Sum(sum_u64(slots, 0)? as i64),
         MapValue::Min => Merged::Min(extreme(slots, 0, 8, i64::min)?),
         MapValue::Max => Merged::Max(extreme(slots, 0, 8, i64::max)?),
@@ -134,7 +134,7 @@ mod tests {
             Merged::Sum(-4)
         );
         assert_eq!(
-            run(MapValue::Hist, &[slot(&[1]), slot(&[0])]).unwrap(),
+            run(MapValue::Hist { k: 0 }, &[slot(&[1]), slot(&[0])]).unwrap(),
             Merged::Bucket(1)
         );
     }

@@ -3,14 +3,15 @@
 //! here and a bucket there must agree (tests below check every log2 index both ways).
 //!
 //! bpftrace writes the bounds of the two histogram kinds differently:
-//! - `hist`: powers of two with a binary suffix, `[1K, 2K)`, `[512, 1K)`, `[1G, 2G)`;
+//! - `hist`: powers of two with a binary suffix, `[1K, 2K)`, `[512, 1K)`, `[1G, 2G)`; with
+//!   sub-buckets (`hist(x, k)`) a bound is scaled by the unit of its bucket's width, so
+//!   `[1280, 1536)` and `[1024K, 1280K)` (k = 2) but `[4K, 5K)`;
 //! - `lhist`: a number with `M` if it is a multiple of 2^20, else `K` if a multiple of 1024,
 //!   else plain: `[1K, 1536)`, `[1536, 2K)`, `[0, 1024M)` (never `G`), `[1000, 2000)`.
 
 use super::OutputError;
 
-/// log2 buckets: negative, [0], [1], then [2^k, 2^(k+1)) for k = 0..63.
-pub const LOG2_BUCKETS: u64 = 65;
+pub use tracebound_compiler::program::log2_buckets;
 
 /// The values a bucket holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,17 +53,30 @@ pub fn linear_buckets(min: i64, max: i64, step: i64) -> Result<u64, OutputError>
     Ok(2 + steps as u64)
 }
 
-pub fn log2_range(index: u64) -> Result<Range, OutputError> {
-    match index {
-        0 => Ok(Range::Below(0)),
-        1 => Ok(Range::Exact(0)),
-        2 => Ok(Range::Exact(1)),
-        k if k < LOG2_BUCKETS => Ok(Range::Span(1i128 << (k - 2), 1i128 << (k - 1))),
-        _ => Err(OutputError::BadBucket {
-            index,
-            buckets: LOG2_BUCKETS,
-        }),
+/// The values of bucket `index` of `hist(x, k)` (see `log2_bucket`).
+pub fn log2_range(index: u64, k: u32) -> Result<Range, OutputError> {
+    let buckets = log2_buckets(k);
+    if index >= buckets {
+        return Err(OutputError::BadBucket { index, buckets });
     }
+    Ok(match log2_start(index, k) {
+        None => Range::Below(0),
+        Some((lo, 0)) => Range::Exact(lo),
+        Some((lo, width)) => Range::Span(lo, lo + (1i128 << width)),
+    })
+}
+
+/// Where bucket `index` (> 0) starts and the log2 of its width; `None` for the negative one.
+fn log2_start(index: u64, k: u32) -> Option<(i128, u32)> {
+    let n = 1u64 << k;
+    let g = index.checked_sub(1)?;
+    if g < n {
+        return Some((i128::from(g), 0));
+    }
+    let q = g - n;
+    let width = (q / n) as u32;
+    let sub = q % n;
+    Some((i128::from(n + sub) << width, width))
 }
 
 pub fn linear_range(index: u64, min: i64, max: i64, step: i64) -> Result<Range, OutputError> {
@@ -79,9 +93,18 @@ pub fn linear_range(index: u64, min: i64, max: i64, step: i64) -> Result<Range, 
     }
 }
 
-/// A `hist` bucket's label.
-pub fn log2_label(index: u64) -> Result<String, OutputError> {
-    label(log2_range(index)?, log2_number)
+/// A `hist` bucket's label. A bound is written in the binary unit of the width of the bucket
+/// it starts (the upper bound: of the next bucket), as bpftrace does.
+pub fn log2_label(index: u64, k: u32) -> Result<String, OutputError> {
+    let number = |at: u64| match log2_start(at, k) {
+        Some((value, width)) => log2_number(value, width),
+        None => "0".to_string(),
+    };
+    Ok(match log2_range(index, k)? {
+        Range::Below(_) => "(..., 0)".to_string(),
+        Range::Exact(_) => format!("[{}]", number(index)),
+        _ => format!("[{}, {})", number(index), number(index + 1)),
+    })
 }
 
 /// An `lhist` bucket's label.
@@ -98,16 +121,11 @@ fn label(range: Range, number: fn(i128) -> String) -> Result<String, OutputError
     })
 }
 
-/// `hist` bounds: the largest binary unit that divides the number evenly, up to E (2^60).
-fn log2_number(n: i128) -> String {
-    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
-    for (i, unit) in UNITS.iter().enumerate().rev() {
-        let scale = 1i128 << (10 * (i + 1));
-        if n >= scale && n % scale == 0 {
-            return format!("{}{unit}", n / scale);
-        }
-    }
-    n.to_string()
+/// A `hist` bound in the unit 1024^(width / 10), up to E (2^60).
+fn log2_number(n: i128, width: u32) -> String {
+    const UNITS: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
+    let unit = (width / 10).min(6) as usize;
+    format!("{}{}", n >> (10 * unit), UNITS[unit])
 }
 
 /// `lhist` bounds: M for multiples of 2^20, K for multiples of 1024, nothing for 0.
@@ -124,11 +142,11 @@ fn linear_number(n: i128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracebound_compiler::program::{linear_bucket, log2_bucket};
+    use tracebound_compiler::program::{linear_bucket, log2_bucket, MAX_HIST_K};
 
     #[test]
     fn log2_labels() {
-        let labels: Vec<String> = (0..13).map(|i| log2_label(i).unwrap()).collect();
+        let labels: Vec<String> = (0..13).map(|i| log2_label(i, 0).unwrap()).collect();
         assert_eq!(
             labels,
             [
@@ -147,25 +165,40 @@ mod tests {
                 "[1K, 2K)"
             ]
         );
-        assert_eq!(log2_label(22).unwrap(), "[1M, 2M)");
-        assert_eq!(log2_label(32).unwrap(), "[1G, 2G)");
-        assert_eq!(log2_label(33).unwrap(), "[2G, 4G)");
-        assert_eq!(log2_label(42).unwrap(), "[1T, 2T)");
-        assert_eq!(log2_label(64).unwrap(), "[4E, 8E)");
-        assert!(log2_label(65).is_err());
+        assert_eq!(log2_label(22, 0).unwrap(), "[1M, 2M)");
+        assert_eq!(log2_label(32, 0).unwrap(), "[1G, 2G)");
+        assert_eq!(log2_label(33, 0).unwrap(), "[2G, 4G)");
+        assert_eq!(log2_label(42, 0).unwrap(), "[1T, 2T)");
+        assert_eq!(log2_label(64, 0).unwrap(), "[4E, 8E)");
+        assert!(log2_label(65, 0).is_err());
+    }
+
+    #[test]
+    fn log2_labels_with_sub_buckets() {
+        let l = |value: i64, k: u32| log2_label(log2_bucket(value, k), k).unwrap();
+        assert_eq!(l(7, 2), "[7]");
+        assert_eq!(l(8, 2), "[8, 10)");
+        assert_eq!(l(14, 2), "[14, 16)");
+        assert_eq!(l(16, 2), "[16, 20)");
+        assert_eq!(l(1023, 2), "[896, 1024)");
+        assert_eq!(l(1280, 2), "[1280, 1536)");
+        assert_eq!(l(4096, 2), "[4K, 5K)");
+        assert_eq!(l(1 << 20, 2), "[1024K, 1280K)");
+        assert_eq!(l(-1, 3), "(..., 0)");
+        assert_eq!(l(1023, 0), "[512, 1K)");
     }
 
     #[test]
     fn log2_ranges_agree_with_the_bucket_function() {
-        for index in 0..LOG2_BUCKETS {
-            let samples: Vec<i64> = match log2_range(index).unwrap() {
+        for (k, index) in (0..=MAX_HIST_K).flat_map(|k| (0..log2_buckets(k)).map(move |i| (k, i))) {
+            let samples: Vec<i64> = match log2_range(index, k).unwrap() {
                 Range::Below(_) => vec![-1, i64::MIN],
                 Range::Exact(v) => vec![v as i64],
                 Range::Span(lo, hi) => vec![lo as i64, (hi - 1) as i64],
                 Range::AtLeast(_) => unreachable!(),
             };
             for s in samples {
-                assert_eq!(log2_bucket(s), index, "value {s}");
+                assert_eq!(log2_bucket(s, k), index, "value {s}, k {k}");
             }
         }
     }
@@ -217,9 +250,9 @@ mod tests {
 
     #[test]
     fn json_bounds() {
-        assert_eq!(log2_range(0).unwrap().json_bounds(), (None, Some(-1)));
-        assert_eq!(log2_range(1).unwrap().json_bounds(), (Some(0), Some(0)));
-        assert_eq!(log2_range(4).unwrap().json_bounds(), (Some(4), Some(7)));
+        assert_eq!(log2_range(0, 0).unwrap().json_bounds(), (None, Some(-1)));
+        assert_eq!(log2_range(1, 0).unwrap().json_bounds(), (Some(0), Some(0)));
+        assert_eq!(log2_range(4, 0).unwrap().json_bounds(), (Some(4), Some(7)));
         assert_eq!(
             linear_range(0, 10, 30, 10).unwrap().json_bounds(),
             (None, Some(9))

@@ -53,7 +53,7 @@ struct Sim {
 impl Sim {
     fn new(name: &str, key: &[ValueType], value: MapValue) -> Sim {
         let mut key = key.to_vec();
-        if matches!(value, MapValue::Hist | MapValue::Lhist { .. }) {
+        if matches!(value, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
             key.push(U64);
         }
         Sim {
@@ -139,7 +139,8 @@ impl Sim {
     fn hist(&mut self, key: &[Value], v: i64) {
         let bucket = match self.info.value {
             MapValue::Lhist { min, max, step } => linear_bucket(v, min, max, step),
-            _ => log2_bucket(v),
+            MapValue::Hist { k } => log2_bucket(v, k),
+            _ => unreachable!("only histograms have buckets"),
         };
         let mut key = key.to_vec();
         key.push(uint(bucket));
@@ -351,10 +352,10 @@ fn keys() {
 
 #[test]
 fn hist() {
-    let mut h = Sim::new("h", &[], MapValue::Hist);
-    let mut n = Sim::new("n", &[], MapValue::Hist);
-    let mut one = Sim::new("one", &[], MapValue::Hist);
-    let mut gap = Sim::new("gap", &[], MapValue::Hist);
+    let mut h = Sim::new("h", &[], MapValue::Hist { k: 0 });
+    let mut n = Sim::new("n", &[], MapValue::Hist { k: 0 });
+    let mut one = Sim::new("one", &[], MapValue::Hist { k: 0 });
+    let mut gap = Sim::new("gap", &[], MapValue::Hist { k: 0 });
     for i in 0..100 {
         h.hist(&[], i);
     }
@@ -373,8 +374,8 @@ fn hist() {
 
 #[test]
 fn hist_units() {
-    let mut h = Sim::new("h", &[], MapValue::Hist);
-    let mut k = Sim::new("k", &[], MapValue::Hist);
+    let mut h = Sim::new("h", &[], MapValue::Hist { k: 0 });
+    let mut k = Sim::new("k", &[], MapValue::Hist { k: 0 });
     for v in [
         1000, 1023, 1024, 5000, 1048576, 3000000, 3000000, 1073741824, 2147483647,
     ] {
@@ -391,9 +392,9 @@ fn hist_units() {
 
 #[test]
 fn hist_keyed() {
-    let mut h = Sim::new("h", &[I64], MapValue::Hist);
-    let mut st = Sim::new("s", &[STR], MapValue::Hist);
-    let mut t = Sim::new("t", &[I64, STR], MapValue::Hist);
+    let mut h = Sim::new("h", &[I64], MapValue::Hist { k: 0 });
+    let mut st = Sim::new("s", &[STR], MapValue::Hist { k: 0 });
+    let mut t = Sim::new("t", &[I64, STR], MapValue::Hist { k: 0 });
     let lhist = MapValue::Lhist {
         min: 0,
         max: 100,
@@ -506,8 +507,8 @@ fn stats_avg() {
 #[test]
 fn print_maps() {
     let mut c = Sim::new("c", &[I64], MapValue::Count);
-    let mut h = Sim::new("h", &[], MapValue::Hist);
-    let mut k = Sim::new("k", &[I64], MapValue::Hist);
+    let mut h = Sim::new("h", &[], MapValue::Hist { k: 0 });
+    let mut k = Sim::new("k", &[I64], MapValue::Hist { k: 0 });
     let mut st = Sim::new("s", &[I64], MapValue::Stats);
     let mut a = Sim::new("a", &[I64], MapValue::Avg);
     let mut n = Sim::new("n", &[I64], MapValue::Sum);
@@ -659,12 +660,12 @@ fn empty() {
         step: 1,
     };
     let mut b = Sim::new("b", &[I64], MapValue::Count);
-    let mut c = Sim::new("c", &[I64], MapValue::Hist);
+    let mut c = Sim::new("c", &[I64], MapValue::Hist { k: 0 });
     let mut d = Sim::new("d", &[I64], MapValue::Stats);
     let mut e = Sim::new("e", &[], MapValue::Plain(I64));
     let mut f = Sim::new("f", &[I64], MapValue::Avg);
     let mut g = Sim::new("g", &[I64], lh.clone());
-    let mut zh = Sim::new("zh", &[], MapValue::Hist);
+    let mut zh = Sim::new("zh", &[], MapValue::Hist { k: 0 });
     let mut zl = Sim::new("zl", &[], lh);
     let mut zs = Sim::new("zs", &[], MapValue::Stats);
     let mut za = Sim::new("za", &[I64], MapValue::Avg);
@@ -807,9 +808,9 @@ fn json_maps() {
     let mut k = Sim::new("k", &[I64], MapValue::Count);
     let mut t = Sim::new("t", &[I64, STR], MapValue::Plain(I64));
     let mut st = Sim::new("s", &[STR], MapValue::Plain(STR));
-    let mut h = Sim::new("h", &[], MapValue::Hist);
-    let mut hk = Sim::new("hk", &[I64], MapValue::Hist);
-    let mut h01 = Sim::new("h01", &[], MapValue::Hist);
+    let mut h = Sim::new("h", &[], MapValue::Hist { k: 0 });
+    let mut hk = Sim::new("hk", &[I64], MapValue::Hist { k: 0 });
+    let mut h01 = Sim::new("h01", &[], MapValue::Hist { k: 0 });
     let mut l = Sim::new("l", &[], lh(0, 100, 10));
     let mut lu = Sim::new("lu", &[], lh(10, 30, 10));
     let mut stt = Sim::new("st", &[], MapValue::Stats);
@@ -825,7 +826,7 @@ fn json_maps() {
     let mut tu = Sim::new("tu", &[], MapValue::Plain(tu_ty));
     let mut u = Sim::new("u", &[U64, STR, i8_ty], MapValue::Plain(U64));
     let mut e = Sim::new("e", &[I64], MapValue::Count);
-    let mut z = Sim::new("z", &[], MapValue::Hist);
+    let mut z = Sim::new("z", &[], MapValue::Hist { k: 0 });
     c.count(&[]);
     k.count(&[int(1)]);
     k.count(&[int(2)]);
@@ -925,7 +926,7 @@ fn json_misc() {
     a.avg(&[int(1)], 10);
     a.avg(&[int(2)], 20);
     map_json(&mut out, &a.data(), 1, 10, &NoSymbols).unwrap();
-    let mut h = Sim::new("h", &[I64], MapValue::Hist);
+    let mut h = Sim::new("h", &[I64], MapValue::Hist { k: 0 });
     for (key, v) in [(1, 1), (2, 1), (2, 2)] {
         h.hist(&[int(key)], v);
     }

@@ -56,7 +56,7 @@ pub fn map_json(
     }
     let div = div.max(1);
     let kind = match map.kind {
-        MapValue::Hist | MapValue::Lhist { .. } => "hist",
+        MapValue::Hist { .. } | MapValue::Lhist { .. } => "hist",
         MapValue::Avg | MapValue::Stats => "stats",
         _ => "map",
     };
@@ -153,7 +153,8 @@ fn write_buckets(
             }
             let range: Range = match *kind {
                 MapValue::Lhist { min, max, step } => linear_range(i as u64, min, max, step)?,
-                _ => log2_range(i as u64)?,
+                MapValue::Hist { k } => log2_range(i as u64, k)?,
+                _ => return Err(OutputError::NoBucketField),
             };
             let mut fields = Vec::new();
             let (min, max) = range.json_bounds();

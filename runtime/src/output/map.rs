@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
 use super::aggregate::{merge, Merged};
-use super::buckets::{linear_buckets, LOG2_BUCKETS};
+use super::buckets::{linear_buckets, log2_buckets};
 use super::value::{decode, encode, Value};
 use super::{sort, OutputError};
 
@@ -53,7 +53,7 @@ impl MapData {
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        let bucketed = matches!(info.value, MapValue::Hist | MapValue::Lhist { .. });
+        let bucketed = matches!(info.value, MapValue::Hist { .. } | MapValue::Lhist { .. });
         let key_types = if bucketed {
             match info.key.split_last() {
                 Some((ValueType::Int { size: 8, .. }, rest)) => rest,
@@ -65,7 +65,7 @@ impl MapData {
         let key_tuple = ValueType::Tuple(key_types.to_vec());
         let full_tuple = ValueType::Tuple(info.key.clone());
         let buckets = match info.value {
-            MapValue::Hist => LOG2_BUCKETS,
+            MapValue::Hist { k } => log2_buckets(k),
             MapValue::Lhist { min, max, step } => linear_buckets(min, max, step)?,
             _ => 0,
         };
@@ -176,7 +176,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_gather_under_their_key() {
-        let info = info(vec![I64, U64], MapValue::Hist);
+        let info = info(vec![I64, U64], MapValue::Hist { k: 0 });
         let raw = vec![
             (u64s(&[7, 3]), vec![u64s(&[1]), u64s(&[2])]),
             (u64s(&[7, 1]), vec![u64s(&[1]), u64s(&[0])]),
@@ -226,12 +226,12 @@ mod tests {
 
     #[test]
     fn malformed_maps_are_errors() {
-        let no_bucket = info(vec![], MapValue::Hist);
+        let no_bucket = info(vec![], MapValue::Hist { k: 0 });
         assert_eq!(
             MapData::from_raw(&no_bucket, Vec::<(Vec<u8>, Vec<Vec<u8>>)>::new()),
             Err(OutputError::NoBucketField)
         );
-        let hist = info(vec![U64], MapValue::Hist);
+        let hist = info(vec![U64], MapValue::Hist { k: 0 });
         let out_of_range = vec![(u64s(&[65]), vec![u64s(&[1])])];
         assert!(MapData::from_raw(&hist, out_of_range).is_err());
         let short_key = vec![(vec![1u8], vec![u64s(&[1])])];

@@ -27,7 +27,7 @@ pub fn by_name(maps: &[MapData]) -> Vec<&MapData> {
 
 pub fn sort_entries(kind: &MapValue, entries: &mut [Entry]) {
     match kind {
-        MapValue::Hist | MapValue::Lhist { .. } | MapValue::Avg | MapValue::Stats => {
+        MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Avg | MapValue::Stats => {
             entries.sort_by(|a, b| {
                 rank(&a.value)
                     .cmp(&rank(&b.value))
@@ -184,7 +184,7 @@ mod tests {
             entry(vec![Value::Int(256)], b(256), h()),
             entry(vec![Value::Int(9)], b(9), EntryValue::Buckets(vec![0, 0])),
         ];
-        sort_entries(&MapValue::Hist, &mut e);
+        sort_entries(&MapValue::Hist { k: 0 }, &mut e);
         let order: Vec<i64> = e
             .iter()
             .map(|e| match e.key.fields[0] {

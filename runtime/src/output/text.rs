@@ -134,7 +134,8 @@ fn write_entry(
                 MapValue::Lhist { min, max, step } => {
                     bucket_lines(out, counts, div, |i| linear_label(i, min, max, step))?
                 }
-                _ => bucket_lines(out, counts, div, log2_label)?,
+                MapValue::Hist { k } => bucket_lines(out, counts, div, |i| log2_label(i, k))?,
+                _ => return Err(OutputError::NoBucketField),
             }
             out.push(b'\n');
         }
@@ -206,7 +207,7 @@ mod tests {
         }
         MapData {
             name: "h".into(),
-            kind: MapValue::Hist,
+            kind: MapValue::Hist { k: 0 },
             entries: vec![Entry {
                 key: Key {
                     fields: vec![],
