@@ -42,7 +42,8 @@ fuzz_target!(|data: &[u8]| {
         MapValue::Min,
         MapValue::Avg,
         MapValue::Stats,
-        MapValue::Hist { .. },
+        MapValue::Hist { k: 0 },
+        MapValue::Hist { k: 3 },
         MapValue::Lhist { min: 0, max: 100, step: 10 },
         MapValue::Plain(ty.clone()),
     ];

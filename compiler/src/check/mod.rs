@@ -839,12 +839,19 @@ impl<'p> Checker<'p> {
                     1 => "only 1 positional argument was given".to_string(),
                     c => format!("only {c} positional arguments were given"),
                 };
+                // The example spells the arguments out only while that stays readable (and
+                // small: `$2111111111` is a valid name).
+                let help = if n <= 9 {
+                    format!(
+                        "pass {n} arguments after the script, e.g. `tracebound script.bt{}`",
+                        (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
+                    )
+                } else {
+                    format!("pass {n} arguments after the script")
+                };
                 self.diags.push(
                     Diagnostic::error(format!("`${n}` is not set: {given}"), span, "used here")
-                        .with_help(format!(
-                            "pass {n} arguments after the script, e.g. `tracebound script.bt{}`",
-                            (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
-                        )),
+                        .with_help(help),
                 );
             }
         }
