@@ -74,9 +74,10 @@ struct Cli {
     #[arg(short = 'B', value_name = "MODE")]
     buffering: Option<String>,
 
-    /// Stop after this many seconds, as if Ctrl-C was pressed (maps are printed).
-    #[arg(long, value_name = "SECONDS")]
-    timeout: Option<f64>,
+    /// Stop after this many seconds, as if Ctrl-C was pressed (maps are printed). Overrides
+    /// the script's `config = { max_duration = ... }`.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    timeout: Option<std::time::Duration>,
 
     /// Output format of diagnostics and results.
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
@@ -246,7 +247,8 @@ fn run(
         } else {
             session::Format::Text
         },
-        timeout: cli.timeout.map(std::time::Duration::from_secs_f64),
+        // The command line wins over the script's `config = { max_duration = ... }`.
+        timeout: cli.timeout.or(compiled.limits.max_duration),
         child,
         watch_pid: cli.pid,
         quiet: cli.quiet,
@@ -326,6 +328,7 @@ fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
             .map_err(|e| format!("reading standard input: {e}"))?;
         s
     } else {
+        warn_if_others_can_write(file);
         std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?
     };
     let name = if file == "-" {
@@ -334,6 +337,23 @@ fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
         file.clone()
     };
     Ok((name, text, rest.to_vec()))
+}
+
+/// A runbook script that other users can change runs as root with whatever they put in it:
+/// say so before running it.
+fn warn_if_others_can_write(file: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(file) else {
+        return;
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        eprintln!(
+            "warning: {file} can be changed by other users (mode {:03o}); it runs with your \
+             privileges: check it, or `chmod go-w {file}`",
+            mode & 0o777
+        );
+    }
 }
 
 fn json_string(s: &str) -> String {
@@ -349,4 +369,15 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime fills the timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `--timeout`: positive seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
 }

@@ -6,7 +6,8 @@
 //! be loaded, and every `tb_` program loaded since the run began must be held by some live
 //! process (another tracebound's); both checked with aya's `loaded_programs()`. Except for
 //! SIGKILL, the run must also end as a user expects: END runs, the maps are printed, and the
-//! exit code is 0 (1 for the attach failure).
+//! exit code is 0 (1 for the attach failure). `/sys/kernel/tracing/uprobe_events` must read the
+//! same before and after every run.
 
 mod e2e;
 
@@ -31,13 +32,20 @@ fn script(exit_on_trigger: bool) -> String {
     s
 }
 
+/// The kernel's list of uprobe events: a run must leave it as it found it.
+fn uprobe_events() -> String {
+    std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default()
+}
+
 /// Runs `tracebound ARGS`, waits until it is attached and notes its programs, runs `during`,
-/// waits for it to exit and checks that its programs are gone.
+/// waits for it to exit and checks that its programs are gone and `uprobe_events` is
+/// unchanged.
 fn run_and_check(
     args: &[&str],
     specials: usize,
     during: impl FnOnce(&Tracer) -> Result<(), String>,
 ) -> Result<Finished, String> {
+    let uprobes_before = uprobe_events();
     let mut watch = ProgramWatch::start();
     let mut tracer = Tracer::spawn(args);
     tracer.wait_ready(specials)?;
@@ -45,6 +53,12 @@ fn run_and_check(
     during(&tracer)?;
     let done = tracer.finish(EXIT_TIMEOUT)?;
     watch.check_unloaded(PATIENCE)?;
+    let uprobes_after = uprobe_events();
+    if uprobes_after != uprobes_before {
+        return Err(format!(
+            "uprobe_events changed:\n--- before:\n{uprobes_before}--- after:\n{uprobes_after}"
+        ));
+    }
     Ok(done)
 }
 

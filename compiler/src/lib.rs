@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod check;
 pub mod codegen;
+pub mod config;
 pub mod diagnostic;
 pub mod lex;
 pub mod lower;

@@ -6,6 +6,7 @@ use crate::ast::Program;
 use crate::check::{check, CheckOptions};
 use crate::codegen::emit::EmitError;
 use crate::codegen::program::{emit_program, EmittedTree};
+use crate::config::{self, Limits};
 use crate::diagnostic::Diagnostic;
 use crate::lower::{ir, lower, LowerOptions};
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
@@ -42,8 +43,16 @@ pub struct Compiled {
     pub object: Vec<u8>,
     pub probes: Vec<CompiledProbe>,
     pub info: ProgramInfo,
+    /// The limits the script runs within (defaults, or its `config` block).
+    pub limits: Limits,
     /// The BPF name of the ring buffer.
     pub ringbuf: String,
+    /// The BPF name of the per-CPU count of records dropped because the ring buffer was full.
+    pub lost_counter: String,
+    /// The BPF name of the per-CPU counts, per script map, of updates refused by a full map.
+    pub full_counter: String,
+    /// The BPF name of the flag `exit()` raises (1 << 32 | exit code).
+    pub exit_flag: String,
 }
 
 /// Compiles a script for this machine; errors are diagnostics at the user's text.
@@ -57,8 +66,35 @@ pub fn compile(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
+    let limits = config::limits(&ast)?;
+    let lower_options = LowerOptions {
+        max_strlen: limits.max_strlen,
+        max_map_keys: limits.max_map_keys,
+        ringbuf_pages: limits.perf_rb_pages,
+        ..options.lower.clone()
+    };
     let resolved = resolve_probes(&ast, facts)?;
-    let lowered = lower(&ast, &resolved, &options.lower)?;
+    check_probe_count(&ast, &resolved, &limits)?;
+    let lowered = lower(&ast, &resolved, &lower_options)?;
+    if lowered.probes.len() > limits.max_bpf_progs as usize {
+        let span = ast.items.iter().find_map(|i| match i {
+            crate::ast::Item::Probe(p) => Some(p.span),
+            _ => None,
+        });
+        return Err(vec![Diagnostic::error(
+            format!(
+                "this script needs {} BPF programs, more than max_bpf_progs ({})",
+                lowered.probes.len(),
+                limits.max_bpf_progs
+            ),
+            span.unwrap_or_default(),
+            "too many programs",
+        )
+        .with_help(format!(
+            "raise it with `config = {{ max_bpf_progs = {} }}`",
+            lowered.probes.len()
+        ))]);
+    }
     let mut probes = Vec::new();
     let mut programs = Vec::new();
     let mut functions = Vec::new();
@@ -120,7 +156,11 @@ pub fn compile(
         object,
         probes,
         info: lowered.info,
+        limits,
         ringbuf: lowered.maps[lowered.ringbuf].name.clone(),
+        lost_counter: lowered.maps[lowered.lost].name.clone(),
+        full_counter: lowered.maps[lowered.full].name.clone(),
+        exit_flag: lowered.maps[lowered.exit_flag].name.clone(),
     })
 }
 
@@ -152,6 +192,40 @@ fn add_callbacks(
         .iter()
         .map(|&(insn, n)| (insn, indices[n]))
         .collect()
+}
+
+/// Refuses a script whose wildcards expand past `max_probes` attach points, at the probe that
+/// matches most, before anything is loaded.
+fn check_probe_count(
+    ast: &Program,
+    resolved: &[crate::lower::ResolvedProbe],
+    limits: &Limits,
+) -> Result<(), Vec<Diagnostic>> {
+    let total: usize = resolved.iter().map(|p| p.targets.len()).sum();
+    if total <= limits.max_probes as usize {
+        return Ok(());
+    }
+    let probes = ast.items.iter().filter_map(|i| match i {
+        crate::ast::Item::Probe(p) => Some(p),
+        _ => None,
+    });
+    let (widest, matches) = probes
+        .zip(resolved)
+        .map(|(p, r)| (p, r.targets.len()))
+        .max_by_key(|(_, n)| *n)
+        .expect("more attach points than the limit means some probe");
+    let span = widest.attach_points.first().map_or(widest.span, |a| a.span);
+    Err(vec![Diagnostic::error(
+        format!(
+            "this script would attach {total} probes, more than max_probes ({})",
+            limits.max_probes
+        ),
+        span,
+        format!("matches {matches} attach points"),
+    )
+    .with_help(format!(
+        "narrow the wildcard, or raise the limit with `config = {{ max_probes = {total} }}`"
+    ))])
 }
 
 /// The section name tells the loader the program type.

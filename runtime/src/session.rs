@@ -1,4 +1,5 @@
-//! Running a compiled script: load, attach, BEGIN, the event loop over the ring buffer, and on
+//! Running a compiled script: load, attach, BEGIN, the event loop over the ring buffer (records
+//! are handled in `events`), and on
 //! exit() / Ctrl-C / SIGTERM / SIGHUP: END, the maps, detach. Everything is owned by one
 //! `Loaded`, so every path out of `run` — success, error, signal, panic unwinding — drops it and
 //! detaches every probe.
@@ -11,14 +12,14 @@ use std::time::Duration;
 use aya::maps::RingBuf;
 use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::program::{record_fields, Action, ValueType};
 use tracebound_compiler::provider::ProviderKind;
 
 use crate::attach::{attach, AttachError, AttachPlan};
 use crate::child::{process_exists, Child};
+use crate::events::{drain, EventState, ExitFlag, Losses};
 use crate::load::{load, LoadError, Loaded};
-use crate::output::{self, NoSymbols, Value};
-use crate::snapshot::{map_bytes, snapshot};
+use crate::output::{self, NoSymbols};
+use crate::snapshot::snapshot;
 use crate::{sys, verifier};
 
 /// Set by SIGINT, SIGTERM and SIGHUP: the loop ends as if `exit()` had run.
@@ -129,8 +130,14 @@ pub fn run(
         exit_code: None,
         format: options.format,
     };
+    let mut lost = Losses::new(&loaded, compiled, compiled.limits.max_map_keys)?;
+    let exit_flag = ExitFlag::new(&loaded, compiled)?;
     run_special(&loaded, compiled, ProviderKind::Begin)?;
     drain(&mut ring, &loaded, compiled, &mut state, out)?;
+    lost.report(options.format, out)?;
+    if state.exit_code.is_none() {
+        state.exit_code = exit_flag.raised()?;
+    }
     if let Some(child) = &mut options.child {
         child.release();
     }
@@ -155,6 +162,10 @@ pub fn run(
         // SAFETY: one valid pollfd for the duration of the call.
         unsafe { libc::poll(&mut fds, 1, 100) };
         drain(&mut ring, &loaded, compiled, &mut state, out)?;
+        lost.report(options.format, out)?;
+        if state.exit_code.is_none() {
+            state.exit_code = exit_flag.raised()?;
+        }
     }
 
     // END runs after the other probes stop counting (bpftrace detaches them first).
@@ -162,6 +173,8 @@ pub fn run(
     state.exit_code = None;
     run_special(&loaded, compiled, ProviderKind::End)?;
     drain(&mut ring, &loaded, compiled, &mut state, out)?;
+    lost.report(options.format, out)?;
+    drop((lost, exit_flag));
 
     let maps = compiled
         .info
@@ -192,167 +205,6 @@ fn run_special(loaded: &Loaded, compiled: &Compiled, kind: ProviderKind) -> Resu
         sys::test_run(std::os::fd::AsFd::as_fd(fd))?;
     }
     Ok(())
-}
-
-struct EventState {
-    exit_code: Option<i32>,
-    format: Format,
-}
-
-/// Handles every record waiting in the ring buffer, in order; stops at an exit().
-fn drain(
-    ring: &mut RingBuf<aya::maps::MapData>,
-    loaded: &Loaded,
-    compiled: &Compiled,
-    state: &mut EventState,
-    out: &mut dyn Write,
-) -> Result<(), RunError> {
-    let mut text = Vec::new();
-    while state.exit_code.is_none() {
-        let Some(item) = ring.next() else { break };
-        handle_record(&item, loaded, compiled, state, &mut text)?;
-    }
-    out.write_all(&text)?;
-    out.flush()?;
-    Ok(())
-}
-
-fn handle_record(
-    record: &[u8],
-    loaded: &Loaded,
-    compiled: &Compiled,
-    state: &mut EventState,
-    out: &mut Vec<u8>,
-) -> Result<(), RunError> {
-    let bad = |what: &str| RunError::Other(format!("malformed event record: {what}"));
-    let id = output::value::read_u64(record, 0).map_err(|_| bad("no action id"))? as usize;
-    let action = compiled
-        .info
-        .actions
-        .get(id)
-        .ok_or_else(|| bad("unknown action"))?;
-    let payload = &record[8..];
-    let decode_args = |types: &[ValueType]| -> Result<Vec<Value>, RunError> {
-        match output::value::decode(&ValueType::Tuple(record_fields(types)), payload) {
-            Ok(Value::Tuple(values)) => Ok(values),
-            Ok(_) => Err(bad("arguments are not a tuple")),
-            Err(e) => Err(bad(&e.to_string())),
-        }
-    };
-    match action {
-        Action::Printf { format, args } => {
-            let values = decode_args(args)?;
-            let mut line = Vec::new();
-            output::printf::printf(&mut line, format.as_bytes(), &values, &NoSymbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            match state.format {
-                Format::Text => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
-            }
-        }
-        Action::Exit => {
-            let code = output::value::read_i64(payload, 0).map_err(|_| bad("exit code"))?;
-            state.exit_code = Some(code as i32);
-        }
-        Action::PrintValue { value } => {
-            let values = decode_args(std::slice::from_ref(value))?;
-            if let Some(v) = values.first() {
-                match state.format {
-                    Format::Text => output::text::print_value_text(out, v, &NoSymbols),
-                    Format::Json => output::json::print_value_json(out, v, &NoSymbols),
-                }
-            }
-        }
-        Action::PrintMap { map, top, div } => {
-            let info = &compiled.info.maps[*map];
-            let data = snapshot(loaded, info).map_err(|e| RunError::Other(e.to_string()))?;
-            let result = match state.format {
-                Format::Text => output::text::map_text(out, &data, *top, *div, &NoSymbols),
-                Format::Json => output::json::map_json(out, &data, *top, *div, &NoSymbols),
-            };
-            result.map_err(|e| RunError::Other(e.to_string()))?;
-        }
-        Action::Clear { map, zero } => {
-            let bytes = map_bytes(loaded, &compiled.info.maps[*map])
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            if *zero {
-                bytes.zero()?;
-            } else {
-                bytes.clear()?;
-            }
-        }
-        Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
-        Action::Join {
-            delimiter,
-            arg_size,
-            ..
-        } => {
-            let count =
-                output::value::read_u64(payload, 0).map_err(|_| bad("join count"))? as usize;
-            let mut line = Vec::new();
-            for i in 0..count {
-                let start = 8 + i * *arg_size as usize;
-                let Some(arg) = payload.get(start..start + *arg_size as usize) else {
-                    break;
-                };
-                if i > 0 {
-                    line.extend_from_slice(delimiter.as_bytes());
-                }
-                line.extend(arg.iter().take_while(|&&b| b != 0));
-            }
-            line.push(b'\n');
-            match state.format {
-                Format::Text => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
-            }
-        }
-        Action::Cat { format, args } | Action::System { format, args } => {
-            let values = decode_args(args)?;
-            let mut text = Vec::new();
-            output::printf::printf(&mut text, format.as_bytes(), &values, &NoSymbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            let text = String::from_utf8_lossy(&text).into_owned();
-            if matches!(action, Action::Cat { .. }) {
-                // bpftrace prints the file, or an error line when it cannot be read.
-                match std::fs::read(&text) {
-                    Ok(bytes) => out.extend_from_slice(&bytes),
-                    Err(e) => eprintln!("cat: {text}: {e}"),
-                }
-            } else {
-                match std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&text)
-                    .output()
-                {
-                    Ok(o) => out.extend_from_slice(&o.stdout),
-                    Err(e) => eprintln!("system: {text}: {e}"),
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// strftime(3) of the local time now.
-fn local_time(format: &str) -> String {
-    let Ok(c_format) = std::ffi::CString::new(format) else {
-        return String::new();
-    };
-    let mut buf = vec![0u8; 256];
-    // SAFETY: localtime_r fills `tm`; strftime writes at most buf.len() bytes into buf.
-    let n = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&now, &mut tm);
-        libc::strftime(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            c_format.as_ptr(),
-            &tm,
-        )
-    };
-    buf.truncate(n);
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// A verifier rejection shown at the statement whose instruction was rejected.

@@ -32,14 +32,36 @@ pub struct BpfMap {
 }
 
 impl BpfMap {
-    /// The ring buffer every user-space action goes through.
-    pub fn ringbuf() -> BpfMap {
+    /// The ring buffer every user-space action goes through, `pages` 4 KiB pages.
+    pub fn ringbuf(pages: u32) -> BpfMap {
         BpfMap {
             name: "tb_events".into(),
             kind: MapKind::Ringbuf,
             key_size: 0,
             value_size: 0,
-            max_entries: 1 << 20,
+            max_entries: pages * 4096,
+        }
+    }
+
+    /// One u64 shared by every CPU.
+    pub fn flag(name: &str) -> BpfMap {
+        BpfMap {
+            name: name.into(),
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+        }
+    }
+
+    /// `entries` per-CPU u64 counters, keyed by a u32 index.
+    pub fn counters(name: &str, entries: u32) -> BpfMap {
+        BpfMap {
+            name: name.into(),
+            kind: MapKind::PercpuArray,
+            key_size: 4,
+            value_size: 8,
+            max_entries: entries,
         }
     }
 }

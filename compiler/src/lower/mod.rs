@@ -61,6 +61,8 @@ pub struct LowerOptions {
     pub max_strlen: u32,
     /// Entries per map (`max_map_keys`).
     pub max_map_keys: u32,
+    /// The ring buffer's size in 4 KiB pages, a power of two (`perf_rb_pages`).
+    pub ringbuf_pages: u32,
     /// The `-c` child's pid, for `cpid`.
     pub cpid: Option<u32>,
     /// CLOCK_MONOTONIC (the clock of `nsecs`) when the run started, for `elapsed`.
@@ -75,6 +77,7 @@ impl Default for LowerOptions {
             positional: Vec::new(),
             max_strlen: 64,
             max_map_keys: 4096,
+            ringbuf_pages: 256,
             cpid: None,
             start_ns: 0,
             ncpus: 1,
@@ -98,6 +101,13 @@ pub struct Lowered {
     /// ring buffer.
     pub maps: Vec<BpfMap>,
     pub ringbuf: usize,
+    /// The per-CPU count of ring-buffer records dropped because the buffer was full.
+    pub lost: usize,
+    /// Per script map (same index), the per-CPU count of updates the full map refused.
+    pub full: usize,
+    /// Set by `exit()` (1 << 32 | code), so that the run ends even when the ring buffer was
+    /// too full to take the exit record.
+    pub exit_flag: usize,
     pub info: ProgramInfo,
 }
 
@@ -109,12 +119,22 @@ pub fn lower(
 ) -> Result<Lowered, Vec<Diagnostic>> {
     let table = maps::MapTable::infer(program, probes, options)?;
     let mut bpf_maps = table.bpf_maps(options);
+    let script_maps = bpf_maps.len();
     let ringbuf = bpf_maps.len();
-    bpf_maps.push(BpfMap::ringbuf());
+    bpf_maps.push(BpfMap::ringbuf(options.ringbuf_pages));
+    let lost = bpf_maps.len();
+    bpf_maps.push(BpfMap::counters("tb_lost", 1));
+    let full = bpf_maps.len();
+    bpf_maps.push(BpfMap::counters("tb_full", script_maps.max(1) as u32));
+    let exit_flag = bpf_maps.len();
+    bpf_maps.push(BpfMap::flag("tb_exit"));
     let mut shared = Shared {
         maps: table,
         actions: Vec::new(),
         ringbuf,
+        lost,
+        full,
+        exit_flag,
         options,
     };
     let mut out = Vec::new();
@@ -161,6 +181,9 @@ pub fn lower(
         probes: out,
         maps: bpf_maps,
         ringbuf,
+        lost,
+        full,
+        exit_flag,
         info: ProgramInfo {
             maps: shared.maps.infos(),
             actions: shared.actions,
@@ -265,6 +288,9 @@ pub(crate) struct Shared<'o> {
     pub maps: maps::MapTable,
     pub actions: Vec<Action>,
     pub ringbuf: usize,
+    pub lost: usize,
+    pub full: usize,
+    pub exit_flag: usize,
     pub options: &'o LowerOptions,
 }
 

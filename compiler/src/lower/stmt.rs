@@ -339,6 +339,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::MapRef(m, map));
         let k = self.slot_addr(key, 0);
         let v = self.slot_addr(value, 0);
+        let result = self.f.new_vreg();
         self.emit(Inst::Call {
             helper: Helper::MapUpdateElem,
             args: vec![
@@ -347,8 +348,38 @@ impl ProbeLowerer<'_, '_> {
                 Operand::Reg(v),
                 Operand::Imm(BPF_ANY),
             ],
-            ret: None,
+            ret: Some(result),
         });
+        // A new key in a full map is refused (-E2BIG): count it, the runtime says so.
+        let stored = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Sge,
+            a: result,
+            b: Operand::Imm(0),
+            then: stored,
+        });
+        let full = self.shared.full;
+        self.bump_counter(full, map as i32);
+        self.emit(Inst::Label(stored));
+    }
+
+    /// Adds 1 to entry `index` of one of the per-CPU counter arrays.
+    pub fn bump_counter(&mut self, counters: usize, index: i32) {
+        let key = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(key, 0), Operand::Imm(index));
+        let found = self.lookup(counters, key);
+        let done = self.new_label();
+        self.jump_if_zero(found, done);
+        let n = self.load_u64(Addr::Ptr(found, 0));
+        let n1 = self.f.new_vreg();
+        self.emit(Inst::Alu {
+            op: Alu::Add,
+            dst: n1,
+            a: n,
+            b: Operand::Imm(1),
+        });
+        self.store_u64(Addr::Ptr(found, 0), Operand::Reg(n1));
+        self.emit(Inst::Label(done));
     }
 
     /// `@m[k] op= v` on a plain integer map; returns the new value.
@@ -701,6 +732,21 @@ impl ProbeLowerer<'_, '_> {
                         signed: true,
                     },
                 };
+                // Also raise the exit flag: a full ring buffer may drop the record.
+                if let Val::Int { reg, .. } = &code {
+                    let low = self.alu(Alu::Lsh, *reg, Operand::Imm(32));
+                    let low = self.alu(Alu::Rsh, low, Operand::Imm(32));
+                    let set = self.const_reg(1 << 32);
+                    let flag = self.alu(Alu::Or, low, Operand::Reg(set));
+                    let key = self.f.new_slot(8);
+                    self.store_u64(Addr::Slot(key, 0), Operand::Imm(0));
+                    let exit_flag = self.shared.exit_flag;
+                    let slot = self.lookup(exit_flag, key);
+                    let done = self.new_label();
+                    self.jump_if_zero(slot, done);
+                    self.store_u64(Addr::Ptr(slot, 0), Operand::Reg(flag));
+                    self.emit(Inst::Label(done));
+                }
                 self.send(Action::Exit, &[SIGNED], &[code]);
             }
             "time" => {
@@ -866,7 +912,7 @@ impl ProbeLowerer<'_, '_> {
 
     /// Reserves a ring-buffer record of `size` bytes and writes the action index at its
     /// start. Returns the record pointer and the label to jump to when the buffer is full
-    /// (the record is then dropped; the runtime reports drops).
+    /// (the record is then dropped and counted in `tb_lost`; the runtime reports drops).
     fn reserve_record(&mut self, id: usize, size: u32) -> (VReg, ir::Label) {
         let rb = self.f.new_vreg();
         let ringbuf = self.shared.ringbuf;
@@ -890,7 +936,13 @@ impl ProbeLowerer<'_, '_> {
             args: vec![Operand::Reg(rec), Operand::Imm(0)],
             ret: None,
         });
+        let done = self.new_label();
+        self.emit(Inst::Jump(done));
+        // The buffer was full: the record is lost, and counted so the runtime reports it.
         self.emit(Inst::Label(dropped));
+        let lost = self.shared.lost;
+        self.bump_counter(lost, 0);
+        self.emit(Inst::Label(done));
     }
 }
 

@@ -29,6 +29,12 @@ pub fn attached_json(out: &mut Vec<u8>, probes: usize) {
     out.extend_from_slice(line.as_bytes());
 }
 
+/// Dropped records, as bpftrace's `lost_events` message.
+pub fn lost_events_json(out: &mut Vec<u8>, lost: u64) {
+    let line = format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {lost}}}}}\n");
+    out.extend_from_slice(line.as_bytes());
+}
+
 /// A printf record's formatted text.
 pub fn printf_json(out: &mut Vec<u8>, text: &[u8]) {
     out.extend_from_slice(b"{\"type\": \"printf\", \"data\": ");

@@ -88,6 +88,12 @@ pub fn attaching_text(out: &mut Vec<u8>, probes: usize) {
     out.extend_from_slice(format!("Attaching {probes} probe{plural}...\n").as_bytes());
 }
 
+/// Records the kernel dropped because the ring buffer was full, as bpftrace reports lost
+/// events.
+pub fn lost_events_text(out: &mut Vec<u8>, lost: u64) {
+    out.extend_from_slice(format!("Lost {lost} events\n").as_bytes());
+}
+
 /// What bpftrace prints when the program ends (exit(), Ctrl-C), after END probes ran and
 /// before the remaining maps: two newlines, in text and JSON mode alike, maps or not.
 pub const EXIT_PREAMBLE: &[u8] = b"\n\n";

@@ -1,0 +1,285 @@
+//! The event side of a run: records from the ring buffer turned into output (printf, print,
+//! time, exit, ...) and the count of records the kernel had to drop because the buffer was
+//! full, which is reported, never silent.
+
+use std::io::Write;
+
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::program::{record_fields, Action, ValueType};
+
+use crate::load::Loaded;
+use crate::output::{self, NoSymbols, Value};
+use crate::session::{Format, RunError};
+use crate::snapshot::{map_bytes, snapshot};
+
+/// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
+struct Counters<'a> {
+    array: PerCpuArray<&'a MapData, u64>,
+}
+
+impl<'a> Counters<'a> {
+    fn new(loaded: &'a Loaded, name: &str) -> Result<Self, RunError> {
+        let missing = || RunError::Other(format!("the counter map {name} is not loaded"));
+        let map = loaded.map(name).ok_or_else(missing)?;
+        let array = PerCpuArray::try_from(map).map_err(|e| RunError::Other(e.to_string()))?;
+        Ok(Counters { array })
+    }
+
+    fn total(&self, index: u32) -> Result<u64, RunError> {
+        let per_cpu = self
+            .array
+            .get(&index, 0)
+            .map_err(|e| RunError::Other(format!("reading a counter: {e}")))?;
+        Ok(per_cpu.iter().sum())
+    }
+}
+
+/// What the kernel could not keep: records dropped because the ring buffer was full, and
+/// updates a full map refused. Reported as they happen and at exit, never silent.
+pub struct Losses<'a> {
+    lost: Counters<'a>,
+    lost_reported: u64,
+    full: Counters<'a>,
+    /// Per script map: refused updates already reported.
+    full_reported: Vec<u64>,
+    map_names: Vec<String>,
+    max_map_keys: u32,
+}
+
+impl<'a> Losses<'a> {
+    pub fn new(
+        loaded: &'a Loaded,
+        compiled: &Compiled,
+        max_map_keys: u32,
+    ) -> Result<Self, RunError> {
+        let map_names: Vec<String> = compiled.info.maps.iter().map(|m| m.name.clone()).collect();
+        Ok(Losses {
+            lost: Counters::new(loaded, &compiled.lost_counter)?,
+            lost_reported: 0,
+            full: Counters::new(loaded, &compiled.full_counter)?,
+            full_reported: vec![0; map_names.len()],
+            map_names,
+            max_map_keys,
+        })
+    }
+
+    /// Writes "Lost N events" (or its JSON form) to `out` for records dropped since the last
+    /// call, and a warning on stderr for each map that refused updates since then.
+    pub fn report(&mut self, format: Format, out: &mut dyn Write) -> Result<(), RunError> {
+        let total = self.lost.total(0)?;
+        let lost = total.saturating_sub(self.lost_reported);
+        self.lost_reported = total;
+        if lost > 0 {
+            let mut text = Vec::new();
+            match format {
+                Format::Text => output::lost_events_text(&mut text, lost),
+                Format::Json => output::json::lost_events_json(&mut text, lost),
+            }
+            out.write_all(&text)?;
+            out.flush()?;
+        }
+        for (index, name) in self.map_names.iter().enumerate() {
+            let total = self.full.total(index as u32)?;
+            let new = total.saturating_sub(self.full_reported[index]);
+            self.full_reported[index] = total;
+            if new > 0 {
+                eprintln!(
+                    "warning: map @{name} is full ({} keys): {new} new keys not stored; raise \
+                     the limit with `config = {{ max_map_keys = {} }}`",
+                    self.max_map_keys,
+                    u64::from(self.max_map_keys) * 4
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The flag `exit()` raises next to its ring-buffer record, so that a run ends even when
+/// the buffer was too full to take the record.
+pub struct ExitFlag<'a> {
+    array: Array<&'a MapData, u64>,
+}
+
+impl<'a> ExitFlag<'a> {
+    pub fn new(loaded: &'a Loaded, compiled: &Compiled) -> Result<Self, RunError> {
+        let map = loaded
+            .map(&compiled.exit_flag)
+            .ok_or_else(|| RunError::Other("the exit flag is not loaded".into()))?;
+        let array = Array::try_from(map).map_err(|e| RunError::Other(e.to_string()))?;
+        Ok(ExitFlag { array })
+    }
+
+    /// The exit code, once some program ran `exit()`.
+    pub fn raised(&self) -> Result<Option<i32>, RunError> {
+        let flag = self
+            .array
+            .get(&0, 0)
+            .map_err(|e| RunError::Other(format!("reading the exit flag: {e}")))?;
+        Ok((flag >> 32 != 0).then_some(flag as u32 as i32))
+    }
+}
+
+/// What the records seen so far decided.
+pub struct EventState {
+    /// Set by an `exit()` record.
+    pub exit_code: Option<i32>,
+    pub format: Format,
+}
+
+/// Handles every record waiting in the ring buffer, in order; stops at an exit().
+pub fn drain(
+    ring: &mut RingBuf<aya::maps::MapData>,
+    loaded: &Loaded,
+    compiled: &Compiled,
+    state: &mut EventState,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let mut text = Vec::new();
+    while state.exit_code.is_none() {
+        let Some(item) = ring.next() else { break };
+        handle_record(&item, loaded, compiled, state, &mut text)?;
+    }
+    out.write_all(&text)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn handle_record(
+    record: &[u8],
+    loaded: &Loaded,
+    compiled: &Compiled,
+    state: &mut EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let bad = |what: &str| RunError::Other(format!("malformed event record: {what}"));
+    let id = output::value::read_u64(record, 0).map_err(|_| bad("no action id"))? as usize;
+    let action = compiled
+        .info
+        .actions
+        .get(id)
+        .ok_or_else(|| bad("unknown action"))?;
+    let payload = &record[8..];
+    let decode_args = |types: &[ValueType]| -> Result<Vec<Value>, RunError> {
+        match output::value::decode(&ValueType::Tuple(record_fields(types)), payload) {
+            Ok(Value::Tuple(values)) => Ok(values),
+            Ok(_) => Err(bad("arguments are not a tuple")),
+            Err(e) => Err(bad(&e.to_string())),
+        }
+    };
+    match action {
+        Action::Printf { format, args } => {
+            let values = decode_args(args)?;
+            let mut line = Vec::new();
+            output::printf::printf(&mut line, format.as_bytes(), &values, &NoSymbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            match state.format {
+                Format::Text => out.extend_from_slice(&line),
+                Format::Json => output::json::printf_json(out, &line),
+            }
+        }
+        Action::Exit => {
+            let code = output::value::read_i64(payload, 0).map_err(|_| bad("exit code"))?;
+            state.exit_code = Some(code as i32);
+        }
+        Action::PrintValue { value } => {
+            let values = decode_args(std::slice::from_ref(value))?;
+            if let Some(v) = values.first() {
+                match state.format {
+                    Format::Text => output::text::print_value_text(out, v, &NoSymbols),
+                    Format::Json => output::json::print_value_json(out, v, &NoSymbols),
+                }
+            }
+        }
+        Action::PrintMap { map, top, div } => {
+            let info = &compiled.info.maps[*map];
+            let data = snapshot(loaded, info).map_err(|e| RunError::Other(e.to_string()))?;
+            let result = match state.format {
+                Format::Text => output::text::map_text(out, &data, *top, *div, &NoSymbols),
+                Format::Json => output::json::map_json(out, &data, *top, *div, &NoSymbols),
+            };
+            result.map_err(|e| RunError::Other(e.to_string()))?;
+        }
+        Action::Clear { map, zero } => {
+            let bytes = map_bytes(loaded, &compiled.info.maps[*map])
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            if *zero {
+                bytes.zero()?;
+            } else {
+                bytes.clear()?;
+            }
+        }
+        Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
+        Action::Join {
+            delimiter,
+            arg_size,
+            ..
+        } => {
+            let count =
+                output::value::read_u64(payload, 0).map_err(|_| bad("join count"))? as usize;
+            let mut line = Vec::new();
+            for i in 0..count {
+                let start = 8 + i * *arg_size as usize;
+                let Some(arg) = payload.get(start..start + *arg_size as usize) else {
+                    break;
+                };
+                if i > 0 {
+                    line.extend_from_slice(delimiter.as_bytes());
+                }
+                line.extend(arg.iter().take_while(|&&b| b != 0));
+            }
+            line.push(b'\n');
+            match state.format {
+                Format::Text => out.extend_from_slice(&line),
+                Format::Json => output::json::printf_json(out, &line),
+            }
+        }
+        Action::Cat { format, args } | Action::System { format, args } => {
+            let values = decode_args(args)?;
+            let mut text = Vec::new();
+            output::printf::printf(&mut text, format.as_bytes(), &values, &NoSymbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+            let text = String::from_utf8_lossy(&text).into_owned();
+            if matches!(action, Action::Cat { .. }) {
+                // bpftrace prints the file, or an error line when it cannot be read.
+                match std::fs::read(&text) {
+                    Ok(bytes) => out.extend_from_slice(&bytes),
+                    Err(e) => eprintln!("cat: {text}: {e}"),
+                }
+            } else {
+                match std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&text)
+                    .output()
+                {
+                    Ok(o) => out.extend_from_slice(&o.stdout),
+                    Err(e) => eprintln!("system: {text}: {e}"),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// strftime(3) of the local time now.
+fn local_time(format: &str) -> String {
+    let Ok(c_format) = std::ffi::CString::new(format) else {
+        return String::new();
+    };
+    let mut buf = vec![0u8; 256];
+    // SAFETY: localtime_r fills `tm`; strftime writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            c_format.as_ptr(),
+            &tm,
+        )
+    };
+    buf.truncate(n);
+    String::from_utf8_lossy(&buf).into_owned()
+}
