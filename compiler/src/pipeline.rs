@@ -30,6 +30,8 @@ pub struct CompiledProbe {
     pub program: String,
     pub kind: ProviderKind,
     pub targets: Vec<String>,
+    /// Which of the script's probes (in source order) it runs.
+    pub probe_index: usize,
     /// The source span of each instruction, as the verifier numbers them.
     pub spans: Vec<Span>,
     pub ir: ir::Function,
@@ -118,6 +120,7 @@ pub fn compile(
             program: p.function.name.clone(),
             kind: p.kind,
             targets: p.targets,
+            probe_index: p.probe_index,
             spans: code.linked_spans(),
             ir: p.function,
             code,

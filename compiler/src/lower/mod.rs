@@ -91,6 +91,8 @@ pub struct ProbeProgram {
     pub function: Function,
     pub kind: ProviderKind,
     pub targets: Vec<String>,
+    /// Which of the script's probes (in source order) this program runs.
+    pub probe_index: usize,
 }
 
 /// The whole script, lowered.
@@ -169,6 +171,7 @@ pub fn lower(
                     function,
                     kind: resolved.kind,
                     targets: resolved.targets.clone(),
+                    probe_index: index,
                 }),
                 Err(d) => diags.push(d),
             }
