@@ -9,8 +9,12 @@ use clap::{Parser, ValueEnum};
 use tracebound_compiler::lower::LowerOptions;
 use tracebound_compiler::pipeline::{compile, CompileOptions};
 use tracebound_compiler::{codegen, diagnostic, lower, CheckOptions};
+use tracebound_runtime::estimate::{self, Budget, CostModel, Verdict};
 use tracebound_runtime::facts::LiveFacts;
 use tracebound_runtime::session::{self, RunError, RunOptions};
+
+/// The exit code of a run refused because its projected overhead is over budget.
+const OVER_BUDGET: u8 = 3;
 
 /// A bpftrace-compatible tracer that costs every probe before attaching it.
 #[derive(Parser, Debug)]
@@ -23,6 +27,21 @@ struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
     #[arg(short = 'e', value_name = "PROGRAM")]
     program: Vec<String>,
+
+    /// Measure how often each probe would fire and what that would cost, print the table and
+    /// exit without attaching anything (exit code 3 when the script is over budget).
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+
+    /// The overhead budget as a percentage of the whole machine (default 3); any one CPU may
+    /// take 10/3 of that (10% by default). A script projected over it is refused with exit
+    /// code 3.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    budget: Option<f64>,
+
+    /// How long to count each probe's events before attaching, in milliseconds.
+    #[arg(long = "estimate-window", value_name = "MS", default_value_t = 200)]
+    estimate_window: u64,
 
     /// Check the script without a kernel: syntax, names, arities and types that do not depend
     /// on the machine. Needs no root. Prints one line and exits 0 when the script is fine.
@@ -241,6 +260,40 @@ fn run(
             }
         };
     }
+    // What the script will cost, before anything of it is attached.
+    let budget = cli.budget.map_or_else(Budget::default, Budget::of_machine);
+    let window = std::time::Duration::from_millis(cli.estimate_window.max(1));
+    let estimate = match estimate::estimate(&compiled, window, CostModel::default()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("tracebound: measuring the probes' rates: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let verdict = budget.judge(&estimate, &compiled);
+    if cli.dry_run {
+        if cli.format == Format::Json {
+            print!("{}", estimate::report::json(&estimate, &budget, &verdict));
+        } else {
+            print!(
+                "{}",
+                estimate::report::text(&estimate, &compiled, source, &budget, &verdict)
+            );
+        }
+    }
+    match verdict {
+        Verdict::Refuse(d) => {
+            report(cli, name, source, &[d]);
+            return ExitCode::from(OVER_BUDGET);
+        }
+        Verdict::Warn(d) if !cli.dry_run => {
+            report(cli, name, source, &[d]);
+        }
+        _ => {}
+    }
+    if cli.dry_run {
+        return ExitCode::SUCCESS;
+    }
     let run_options = RunOptions {
         format: if cli.format == Format::Json {
             session::Format::Json
@@ -379,5 +432,17 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     match std::time::Duration::try_from_secs_f64(seconds) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+/// `--budget`: a percentage, with or without `%`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim_end_matches('%');
+    match number.parse::<f64>() {
+        // Projections are demand, which can pass 100% (the traced work then slows down).
+        Ok(p) if p > 0.0 && p <= 10_000.0 => Ok(p),
+        _ => Err(format!(
+            "`{text}` is not a positive percentage (up to 10000)"
+        )),
     }
 }

@@ -137,7 +137,8 @@ fn attach_error(_env: &Env) -> Result<(), String> {
          profile:hz:{too_fast} {{ @samples = count(); }}\n"
     );
     let watch = ProgramWatch::start();
-    let tracer = Tracer::spawn(&["-e", &script]);
+    // The too-fast profile probe is far over any budget: let it through to fail at attach.
+    let tracer = Tracer::spawn(&["--budget", "10000", "-e", &script]);
     let done = tracer.finish(EXIT_TIMEOUT)?;
     watch.check_unloaded(PATIENCE)?;
     let named = format!("profile:hz:{too_fast}");

@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod child;
+pub mod estimate;
 pub mod events;
 pub mod facts;
 pub mod list;

@@ -1,0 +1,213 @@
+//! The overhead budget: what share of production a tracer may take. Over it, the run is
+//! refused before anything is attached, with a diagnostic at the probe that costs most:
+//! its measured rate, its per-hit cost and why, the projection, and what would fix it.
+
+use tracebound_compiler::ast::Item;
+use tracebound_compiler::diagnostic::Diagnostic;
+use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::span::Span;
+
+use super::{Estimate, ProbeCost};
+
+/// Limits in percent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Budget {
+    /// Of the whole machine.
+    pub machine_pct: f64,
+    /// Of any one CPU.
+    pub cpu_pct: f64,
+    /// Above this share of the machine the run goes ahead with a warning.
+    pub warn_pct: f64,
+}
+
+impl Default for Budget {
+    /// What a production engineer accepts without thinking twice: a few percent at most.
+    fn default() -> Self {
+        Budget {
+            machine_pct: 3.0,
+            cpu_pct: 10.0,
+            warn_pct: 1.0,
+        }
+    }
+}
+
+impl Budget {
+    /// A budget of `pct` of the machine; any one CPU may take 10/3 of that, the ratio of the
+    /// defaults (3% and 10%), and never less than 10%.
+    pub fn of_machine(pct: f64) -> Budget {
+        let default = Budget::default();
+        Budget {
+            machine_pct: pct,
+            cpu_pct: (pct * default.cpu_pct / default.machine_pct).max(default.cpu_pct),
+            warn_pct: default.warn_pct.min(pct),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    Within,
+    /// Over the warning threshold, within the budget.
+    Warn(Diagnostic),
+    /// Over budget: the diagnostic is at the costliest probe.
+    Refuse(Diagnostic),
+}
+
+impl Budget {
+    pub fn judge(&self, estimate: &Estimate, compiled: &Compiled) -> Verdict {
+        let machine = estimate.machine_pct();
+        let cpu = estimate.busiest_cpu_pct();
+        let over = machine > self.machine_pct || cpu > self.cpu_pct;
+        if !over && machine <= self.warn_pct {
+            return Verdict::Within;
+        }
+        let Some(costliest) = estimate
+            .probes
+            .iter()
+            .max_by(|a, b| a.ns_per_s().total_cmp(&b.ns_per_s()))
+        else {
+            return Verdict::Within;
+        };
+        let projection = format!(
+            "{} of the machine, {} of the busiest CPU",
+            percent(machine),
+            percent(cpu)
+        );
+        let span = probe_span(compiled, costliest.probe_index);
+        let label = format!(
+            "{} events/s x {} per hit",
+            quantity(costliest.rate()),
+            nanos(costliest.points.first().map_or(0.0, |p| p.per_hit_ns()))
+        );
+        let mut d = if over {
+            Diagnostic::error(
+                format!(
+                    "this script would take {projection}; the budget is {} and {}",
+                    percent(self.machine_pct),
+                    percent(self.cpu_pct)
+                ),
+                span,
+                label,
+            )
+        } else {
+            Diagnostic::warning(format!("this script will take {projection}"), span, label)
+        };
+        d = d.with_note(why(costliest, estimate));
+        if let Some((rate, cost)) = &estimate.syscall_tax {
+            d = d.with_note(format!(
+                "while a syscall tracepoint is enabled every syscall pays {}: {} syscalls/s, {} of the machine",
+                nanos(estimate.model.syscall_tax_ns),
+                quantity(rate.iter().sum()),
+                percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
+            ));
+        }
+        if over {
+            // A predicate does not help: the probe still fires, and the mechanism is most of
+            // the cost.
+            d = d.with_help(if costliest.points.len() > 1 {
+                "narrow the wildcard to the events you need (a predicate does not lower the \
+                 cost: the probe still fires), or raise the limit with --budget PERCENT"
+            } else {
+                "trace a less frequent event (a predicate does not lower the cost: the probe \
+                 still fires), or raise the limit with --budget PERCENT"
+            });
+            Verdict::Refuse(d)
+        } else {
+            Verdict::Warn(d)
+        }
+    }
+}
+
+/// The per-hit cost broken down, and the hottest attach points of a wildcard.
+fn why(probe: &ProbeCost, estimate: &Estimate) -> String {
+    let first = &probe.points[0];
+    let mut text = format!(
+        "per hit: {} to reach the program + {} in it ({})",
+        nanos(first.mechanism_ns),
+        nanos(first.program_ns),
+        estimate.model.source
+    );
+    if probe.points.len() > 1 {
+        let mut hottest: Vec<_> = probe.points.iter().collect();
+        hottest.sort_by(|a, b| b.rate.total().total_cmp(&a.rate.total()));
+        let names: Vec<String> = hottest
+            .iter()
+            .take(5)
+            .map(|p| format!("{} {}/s", short(&p.rate.target), quantity(p.rate.total())))
+            .collect();
+        text.push_str(&format!(
+            "; {} attach points, hottest: {}",
+            probe.points.len(),
+            names.join(", ")
+        ));
+    }
+    text
+}
+
+fn short(target: &str) -> &str {
+    target.rsplit(':').next().unwrap_or(target)
+}
+
+/// The text of the probe's attach points, where diagnostics point.
+pub fn probe_span(compiled: &Compiled, index: usize) -> Span {
+    compiled
+        .ast
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Probe(p) => Some(p),
+            _ => None,
+        })
+        .nth(index)
+        .map(
+            |p| match (p.attach_points.first(), p.attach_points.last()) {
+                (Some(a), Some(b)) => Span::new(a.span.start as usize, b.span.end as usize),
+                _ => p.span,
+            },
+        )
+        .unwrap_or_default()
+}
+
+pub fn percent(p: f64) -> String {
+    if p < 0.01 && p > 0.0 {
+        "<0.01%".into()
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
+/// 1234567 → "1.2M".
+pub fn quantity(n: f64) -> String {
+    match n {
+        n if n >= 1e9 => format!("{:.1}G", n / 1e9),
+        n if n >= 1e6 => format!("{:.1}M", n / 1e6),
+        n if n >= 1e4 => format!("{:.1}K", n / 1e3),
+        n if n >= 10.0 => format!("{n:.0}"),
+        n => format!("{n:.1}"),
+    }
+}
+
+pub fn nanos(ns: f64) -> String {
+    if ns >= 1000.0 {
+        format!("{:.1} us", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_at_a_glance() {
+        assert_eq!(quantity(2_345_678.0), "2.3M");
+        assert_eq!(quantity(12_345.0), "12.3K");
+        assert_eq!(quantity(99.0), "99");
+        assert_eq!(quantity(0.5), "0.5");
+        assert_eq!(nanos(150.0), "150 ns");
+        assert_eq!(nanos(15_000.0), "15.0 us");
+        assert_eq!(percent(2.5), "2.50%");
+        assert_eq!(percent(0.001), "<0.01%");
+    }
+}

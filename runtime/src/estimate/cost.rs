@@ -1,0 +1,110 @@
+//! What one hit of a probe costs: the mechanism (how the kernel gets to the program) plus the
+//! program (its instructions and, mostly, its helper calls).
+//!
+//! The numbers are the ones measured on this project's reference machine (the overhead issue
+//! records them); `tracebound calibrate` is to replace them with this host's.
+
+use tracebound_compiler::codegen::insn::{Helper, Insn};
+use tracebound_compiler::provider::ProviderKind;
+
+/// Per-hit costs in nanoseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CostModel {
+    pub tracepoint_ns: f64,
+    /// Paid by every syscall of every task while any syscall tracepoint is enabled.
+    pub syscall_tax_ns: f64,
+    pub raw_tracepoint_ns: f64,
+    /// A timer or software-event sample (hrtimer interrupt, no hardware counters here).
+    pub perf_sample_ns: f64,
+    /// One BPF instruction, on average.
+    pub instruction_ns: f64,
+    pub hash_update_ns: f64,
+    pub hash_lookup_ns: f64,
+    pub ringbuf_output_ns: f64,
+    pub stack_id_ns: f64,
+    pub probe_read_ns: f64,
+    /// Any other helper.
+    pub helper_ns: f64,
+    /// Where the numbers come from, for the report.
+    pub source: &'static str,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        CostModel {
+            tracepoint_ns: 150.0,
+            syscall_tax_ns: 50.0,
+            raw_tracepoint_ns: 90.0,
+            perf_sample_ns: 15_000.0,
+            instruction_ns: 0.5,
+            hash_update_ns: 45.0,
+            hash_lookup_ns: 25.0,
+            ringbuf_output_ns: 40.0,
+            stack_id_ns: 1_400.0,
+            probe_read_ns: 50.0,
+            helper_ns: 15.0,
+            source: "reference-machine defaults (not calibrated on this host)",
+        }
+    }
+}
+
+impl CostModel {
+    /// The mechanism's cost per hit for this kind of probe.
+    pub fn mechanism_ns(&self, kind: ProviderKind) -> f64 {
+        match kind {
+            ProviderKind::Tracepoint => self.tracepoint_ns,
+            ProviderKind::RawTracepoint => self.raw_tracepoint_ns,
+            ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
+                self.perf_sample_ns
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// A program's cost per run, from its code: every instruction once (a straight-line
+    /// upper bound for branches, a lower bound for loops) and every helper call site once.
+    pub fn program_ns(&self, insns: &[Insn]) -> f64 {
+        let mut ns = insns.len() as f64 * self.instruction_ns;
+        for insn in insns {
+            if insn.code != 0x85 || insn.src != 0 {
+                continue; // not a helper call
+            }
+            ns += match Helper::from_id(insn.imm) {
+                Some(Helper::MapUpdateElem) => self.hash_update_ns,
+                Some(Helper::MapLookupElem | Helper::MapDeleteElem) => self.hash_lookup_ns,
+                Some(Helper::RingbufReserve | Helper::RingbufOutput) => self.ringbuf_output_ns,
+                Some(Helper::GetStackid) => self.stack_id_ns,
+                Some(
+                    Helper::ProbeRead
+                    | Helper::ProbeReadStr
+                    | Helper::ProbeReadUser
+                    | Helper::ProbeReadKernel
+                    | Helper::ProbeReadUserStr
+                    | Helper::ProbeReadKernelStr,
+                ) => self.probe_read_ns,
+                _ => self.helper_ns,
+            };
+        }
+        ns
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracebound_compiler::codegen::insn::Reg;
+
+    #[test]
+    fn helper_calls_dominate_a_program() {
+        let model = CostModel::default();
+        let plain = [Insn::mov64_imm(Reg::R0, 0), Insn::exit()];
+        let counting = [
+            Insn::call(Helper::MapLookupElem),
+            Insn::call(Helper::MapUpdateElem),
+            Insn::mov64_imm(Reg::R0, 0),
+            Insn::exit(),
+        ];
+        assert_eq!(model.program_ns(&plain), 1.0);
+        assert_eq!(model.program_ns(&counting), 2.0 + 25.0 + 45.0);
+    }
+}

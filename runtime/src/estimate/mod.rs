@@ -1,0 +1,175 @@
+//! What a script will cost, before anything of it is attached: (events per second) x (cost per
+//! event) for every attach point, plus the tax every syscall pays while a syscall tracepoint is
+//! enabled, as a share of the busiest CPU and of the machine; and the budget that refuses a
+//! script over it.
+//!
+//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `report` prints the
+//! `--dry-run` table.
+
+pub mod budget;
+pub mod cost;
+pub mod counting;
+pub mod rate;
+pub mod report;
+
+use std::time::Duration;
+
+use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::provider::ProviderKind;
+
+pub use budget::{Budget, Verdict};
+pub use cost::CostModel;
+use rate::{FireRate, Rates};
+
+/// One attach point's projection.
+#[derive(Clone, Debug)]
+pub struct PointCost {
+    pub rate: FireRate,
+    /// Nanoseconds per hit: mechanism plus program.
+    pub mechanism_ns: f64,
+    pub program_ns: f64,
+}
+
+impl PointCost {
+    pub fn per_hit_ns(&self) -> f64 {
+        self.mechanism_ns + self.program_ns
+    }
+
+    /// CPU nanoseconds per second it takes on each CPU.
+    pub fn per_cpu_ns(&self) -> Vec<f64> {
+        self.rate
+            .per_cpu
+            .iter()
+            .map(|r| r * self.per_hit_ns())
+            .collect()
+    }
+}
+
+/// One probe (as written) with its attach points.
+#[derive(Clone, Debug)]
+pub struct ProbeCost {
+    /// Index among the script's probes, in source order.
+    pub probe_index: usize,
+    pub kind: ProviderKind,
+    pub points: Vec<PointCost>,
+}
+
+impl ProbeCost {
+    pub fn rate(&self) -> f64 {
+        self.points.iter().map(|p| p.rate.total()).sum()
+    }
+
+    /// CPU nanoseconds per second, summed over CPUs.
+    pub fn ns_per_s(&self) -> f64 {
+        self.points
+            .iter()
+            .map(|p| p.per_cpu_ns().iter().sum::<f64>())
+            .sum()
+    }
+}
+
+/// The whole projection.
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    pub probes: Vec<ProbeCost>,
+    /// The syscall tax: every syscall per second on each CPU, and what it costs per CPU.
+    pub syscall_tax: Option<(Vec<f64>, Vec<f64>)>,
+    pub cpus: usize,
+    pub window: Duration,
+    pub model: CostModel,
+    /// Events the measurement saw and the time it took.
+    pub hits_seen: u64,
+    pub took: Duration,
+}
+
+impl Estimate {
+    /// Projected CPU nanoseconds per second on each CPU, everything included.
+    pub fn per_cpu_ns(&self) -> Vec<f64> {
+        let mut total = vec![0.0; self.cpus];
+        for probe in &self.probes {
+            for point in &probe.points {
+                for (t, ns) in total.iter_mut().zip(point.per_cpu_ns()) {
+                    *t += ns;
+                }
+            }
+        }
+        if let Some((_, tax)) = &self.syscall_tax {
+            for (t, ns) in total.iter_mut().zip(tax) {
+                *t += ns;
+            }
+        }
+        total
+    }
+
+    /// Percent of the whole machine.
+    pub fn machine_pct(&self) -> f64 {
+        self.per_cpu_ns().iter().sum::<f64>() / (self.cpus.max(1) as f64 * 1e9) * 100.0
+    }
+
+    /// Percent of the busiest CPU.
+    pub fn busiest_cpu_pct(&self) -> f64 {
+        self.per_cpu_ns().iter().copied().fold(0.0, f64::max) / 1e9 * 100.0
+    }
+
+    /// What measuring cost: each event it saw at a tracepoint hit's price.
+    pub fn own_cost_ns(&self) -> f64 {
+        self.hits_seen as f64 * self.model.tracepoint_ns
+    }
+}
+
+/// Measures the rates of `compiled`'s attach points over `window` and prices them.
+pub fn estimate(
+    compiled: &Compiled,
+    window: Duration,
+    model: CostModel,
+) -> Result<Estimate, String> {
+    let tracefs = crate::tracefs::ensure_mounted().map_err(|e| e.to_string())?;
+    let Rates {
+        probes: rates,
+        all_syscalls,
+        hits_seen,
+        took,
+    } = rate::measure(compiled, window, &tracefs)?;
+    let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1));
+    let mut probes: Vec<ProbeCost> = Vec::new();
+    for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
+        let mut program_ns = model.program_ns(&compiled_probe.code.code.insns);
+        for callback in compiled_probe.code.callees_in_link_order() {
+            program_ns += model.program_ns(&callback.code.insns);
+        }
+        let mechanism_ns = model.mechanism_ns(compiled_probe.kind);
+        let points = rates
+            .into_iter()
+            .map(|rate| PointCost {
+                rate,
+                mechanism_ns,
+                program_ns,
+            })
+            .collect();
+        // Programs split per attach point (`probe` in a wildcard) are one probe as written.
+        match probes
+            .iter_mut()
+            .find(|p| p.probe_index == compiled_probe.probe_index)
+        {
+            Some(p) => p.points.extend(points),
+            None => probes.push(ProbeCost {
+                probe_index: compiled_probe.probe_index,
+                kind: compiled_probe.kind,
+                points,
+            }),
+        }
+    }
+    let syscall_tax = all_syscalls.map(|per_cpu| {
+        let cost = per_cpu.iter().map(|r| r * model.syscall_tax_ns).collect();
+        (per_cpu, cost)
+    });
+    Ok(Estimate {
+        probes,
+        syscall_tax,
+        cpus,
+        window,
+        model,
+        hits_seen,
+        took,
+    })
+}

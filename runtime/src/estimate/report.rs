@@ -1,0 +1,152 @@
+//! `--dry-run`: the estimate as a table (or JSON), one row per probe and, for wildcards, its
+//! hottest attach points; nothing is attached.
+
+use std::fmt::Write as _;
+
+use super::budget::{nanos, percent, quantity};
+use super::rate::Measured;
+use super::{Budget, Estimate, Verdict};
+use tracebound_compiler::pipeline::Compiled;
+
+/// Attach points listed under a wildcard probe (the rest are summed).
+const LISTED: usize = 10;
+
+/// The table; `source` is the script's text (the probes are shown as written).
+pub fn text(
+    estimate: &Estimate,
+    compiled: &Compiled,
+    source: &str,
+    budget: &Budget,
+    verdict: &Verdict,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<44} {:>7} {:>9} {:>10} {:>8}",
+        "probe", "matches", "events/s", "per hit", "CPU"
+    );
+    for probe in &estimate.probes {
+        let span = super::budget::probe_span(compiled, probe.probe_index);
+        let name = source.get(span.range()).unwrap_or("?");
+        let per_hit = probe.points.first().map_or(0.0, |p| p.per_hit_ns());
+        let _ = writeln!(
+            out,
+            "{:<44} {:>7} {:>9} {:>10} {:>8}",
+            clip(name, 44),
+            probe.points.len(),
+            quantity(probe.rate()),
+            nanos(per_hit),
+            percent(probe.ns_per_s() / (estimate.cpus as f64 * 1e9) * 100.0)
+        );
+        if probe.points.len() > 1 {
+            let mut hottest: Vec<_> = probe.points.iter().collect();
+            hottest.sort_by(|a, b| b.rate.total().total_cmp(&a.rate.total()));
+            for p in hottest.iter().take(LISTED).filter(|p| p.rate.total() > 0.0) {
+                let _ = writeln!(
+                    out,
+                    "  {:<50} {:>9}",
+                    clip(&p.rate.target, 50),
+                    quantity(p.rate.total())
+                );
+            }
+        }
+        if probe
+            .points
+            .iter()
+            .any(|p| p.rate.measured == Measured::Unknown)
+        {
+            let _ = writeln!(
+                out,
+                "  (some attach points could not be measured: counted as 0)"
+            );
+        }
+    }
+    if let Some((rate, cost)) = &estimate.syscall_tax {
+        let _ = writeln!(
+            out,
+            "{:<52} {:>9} {:>10} {:>8}",
+            "syscall tax (every syscall, any task)",
+            quantity(rate.iter().sum()),
+            nanos(estimate.model.syscall_tax_ns),
+            percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
+        );
+    }
+    let verdict_word = match verdict {
+        Verdict::Within => "within budget",
+        Verdict::Warn(_) => "within budget (warning)",
+        Verdict::Refuse(_) => "OVER BUDGET: would be refused",
+    };
+    let _ = writeln!(
+        out,
+        "total: {} of the machine, {} of the busiest CPU (budget {} / {}): {verdict_word}",
+        percent(estimate.machine_pct()),
+        percent(estimate.busiest_cpu_pct()),
+        percent(budget.machine_pct),
+        percent(budget.cpu_pct)
+    );
+    let _ = writeln!(
+        out,
+        "estimate: {} ms window, {} events seen (about {} of CPU), took {} ms; costs: {}",
+        estimate.window.as_millis(),
+        estimate.hits_seen,
+        nanos(estimate.own_cost_ns()),
+        estimate.took.as_millis(),
+        estimate.model.source
+    );
+    out
+}
+
+pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
+    let mut probes = Vec::new();
+    for probe in &estimate.probes {
+        let points: Vec<String> = probe
+            .points
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"}}",
+                    tracebound_compiler::diagnostic::json_string(&p.rate.target),
+                    p.rate.total(),
+                    p.per_hit_ns(),
+                    p.rate.measured
+                )
+            })
+            .collect();
+        probes.push(format!(
+            "{{\"probe\": {}, \"rate\": {:.1}, \"machine_pct\": {:.4}, \"points\": [{}]}}",
+            probe.probe_index,
+            probe.rate(),
+            probe.ns_per_s() / (estimate.cpus as f64 * 1e9) * 100.0,
+            points.join(", ")
+        ));
+    }
+    let verdict = match verdict {
+        Verdict::Within => "within",
+        Verdict::Warn(_) => "warn",
+        Verdict::Refuse(_) => "refuse",
+    };
+    format!(
+        "{{\"type\": \"estimate\", \"data\": {{\"machine_pct\": {:.4}, \"busiest_cpu_pct\": {:.4}, \
+         \"budget\": {{\"machine_pct\": {}, \"cpu_pct\": {}}}, \"verdict\": \"{verdict}\", \
+         \"window_ms\": {}, \"events_seen\": {}, \"took_ms\": {}, \"probes\": [{}]}}}}\n",
+        estimate.machine_pct(),
+        estimate.busiest_cpu_pct(),
+        budget.machine_pct,
+        budget.cpu_pct,
+        estimate.window.as_millis(),
+        estimate.hits_seen,
+        estimate.took.as_millis(),
+        probes.join(", ")
+    )
+}
+
+fn clip(s: &str, width: usize) -> String {
+    let one_line = s.replace('\n', " ");
+    if one_line.chars().count() <= width {
+        one_line
+    } else {
+        let mut t: String = one_line.chars().take(width - 3).collect();
+        t.push_str("...");
+        t
+    }
+}

@@ -1,0 +1,160 @@
+//! The overhead budget, end to end against the kernel: a hot tracepoint is refused before
+//! anything is attached (exit 3, a diagnostic with the measured rate and per-hit cost), runs
+//! when the budget allows it, a cold one runs as usual, and `--dry-run` prints the table and
+//! leaves nothing loaded.
+
+mod e2e;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use e2e::{loaded_tb_programs, Env, Tally};
+
+fn tracebound(args: &[&str]) -> Result<(i32, String, String), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .map_err(|e| format!("running tracebound: {e}"))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The workload calling getppid() as fast as it can, until killed.
+struct HotLoop(Child);
+
+impl HotLoop {
+    fn start(env: &Env) -> Result<HotLoop, String> {
+        let child = Command::new(&env.workload)
+            .args(["g", "1000000000"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting the workload: {e}"))?;
+        // Let it reach full speed.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(HotLoop(child))
+    }
+}
+
+impl Drop for HotLoop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const HOT: &str = "tracepoint:syscalls:sys_enter_getppid { @calls = count(); }";
+
+/// No `tb_` program may outlive the run (the kernel frees them shortly after the last fd).
+fn nothing_left_loaded(before: usize) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = loaded_tb_programs()?.len();
+        if now <= before {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} tb_ programs still loaded", now - before));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn hot_tracepoint_is_refused(env: &Env) -> Result<(), String> {
+    let before = loaded_tb_programs()?.len();
+    let _hot = HotLoop::start(env)?;
+    let (code, stdout, stderr) = tracebound(&["-e", HOT])?;
+    if code != 3 {
+        return Err(format!("exit {code}, expected 3\n{stdout}{stderr}"));
+    }
+    for needed in ["would take", "events/s x", "per hit", "--budget"] {
+        if !stderr.contains(needed) {
+            return Err(format!("the diagnostic lacks `{needed}`:\n{stderr}"));
+        }
+    }
+    if stdout.contains("Attaching") {
+        return Err("a refused script printed Attaching".into());
+    }
+    nothing_left_loaded(before)
+}
+
+fn a_raised_budget_lets_it_run(env: &Env) -> Result<(), String> {
+    let _hot = HotLoop::start(env)?;
+    let (code, stdout, stderr) = tracebound(&["--budget", "100", "--timeout", "0.3", "-e", HOT])?;
+    if code != 0 || !stdout.contains("@calls: ") {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+fn a_cold_tracepoint_runs(env: &Env) -> Result<(), String> {
+    let script =
+        "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ { @calls = count(); }\n\
+                  tracepoint:syscalls:sys_enter_getpgid /comm == \"tb_wl\"/ { exit(); }";
+    let mut tracer = e2e::Tracer::spawn(&["-e", script]);
+    tracer.wait_ready(0)?;
+    e2e::run_workload(env, &["g", "3", "q"])?;
+    let done = tracer.finish(e2e::EXIT_TIMEOUT)?;
+    if done.code() != Some(0) || !done.stdout.contains("@calls: 3") || !done.stderr.is_empty() {
+        return Err(format!(
+            "exit {:?}\n{}{}",
+            done.code(),
+            done.stdout,
+            done.stderr
+        ));
+    }
+    Ok(())
+}
+
+fn dry_run_attaches_nothing() -> Result<(), String> {
+    let before = loaded_tb_programs()?.len();
+    let uprobes = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
+    let script = "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }\n\
+                  tracepoint:sched:sched_switch { @switches = count(); }\n\
+                  profile:hz:99 { @samples = count(); }";
+    let (code, stdout, stderr) = tracebound(&["--dry-run", "-e", script])?;
+    if code != 0 {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    for needed in [
+        "tracepoint:syscalls:sys_enter_*",
+        "tracepoint:sched:sched_switch",
+        "profile:hz:99",
+        "syscall tax",
+        "of the machine",
+    ] {
+        if !stdout.contains(needed) {
+            return Err(format!("the table lacks `{needed}`:\n{stdout}"));
+        }
+    }
+    if stdout.contains("Attaching") {
+        return Err("--dry-run printed Attaching".into());
+    }
+    nothing_left_loaded(before)?;
+    let after = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();
+    if after != uprobes {
+        return Err("uprobe_events changed".into());
+    }
+    // JSON: one estimate object.
+    let (code, stdout, _) = tracebound(&["--dry-run", "-f", "json", "-e", script])?;
+    if code != 0 || !stdout.starts_with("{\"type\": \"estimate\"") {
+        return Err(format!("json dry-run: exit {code}\n{stdout}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn the_budget_decides_before_attaching() {
+    let Some(env) = e2e::setup("the_budget_decides_before_attaching") else {
+        return;
+    };
+    let mut tally = Tally::default();
+    tally.record("hot tracepoint refused", hot_tracepoint_is_refused(&env));
+    tally.record("raised budget", a_raised_budget_lets_it_run(&env));
+    tally.record("cold tracepoint", a_cold_tracepoint_runs(&env));
+    tally.record("dry run", dry_run_attaches_nothing());
+    tally.finish();
+}
