@@ -39,6 +39,11 @@ struct Cli {
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     budget: Option<f64>,
 
+    /// Over budget, leave out the hottest members of wildcard probes until the projection
+    /// fits, naming each before attaching, instead of refusing the run.
+    #[arg(long = "auto-filter")]
+    auto_filter: bool,
+
     /// How long to count each probe's events before attaching, in milliseconds.
     #[arg(long = "estimate-window", value_name = "MS", default_value_t = 200)]
     estimate_window: u64,
@@ -227,7 +232,7 @@ fn run(
             ..LowerOptions::default()
         },
     };
-    let compiled = match compile(source, &LiveFacts::new(), &options) {
+    let mut compiled = match compile(source, &LiveFacts::new(), &options) {
         Ok(c) => c,
         Err(diags) => return report(cli, name, source, &diags),
     };
@@ -263,14 +268,39 @@ fn run(
     // What the script will cost, before anything of it is attached.
     let budget = cli.budget.map_or_else(Budget::default, Budget::of_machine);
     let window = std::time::Duration::from_millis(cli.estimate_window.max(1));
-    let estimate = match estimate::estimate(&compiled, window, CostModel::default()) {
+    let mut estimate = match estimate::estimate(&compiled, window, CostModel::default()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("tracebound: measuring the probes' rates: {e}");
             return ExitCode::from(1);
         }
     };
-    let verdict = budget.judge(&estimate, &compiled);
+    let mut verdict = budget.judge(&estimate, &compiled);
+    if cli.auto_filter && matches!(verdict, Verdict::Refuse(_)) {
+        if let Some(narrowing) = estimate::narrow::narrow(&estimate, &budget) {
+            for d in &narrowing.dropped {
+                eprintln!(
+                    "auto-filter: leaving out {} ({} events/s, {} of the machine)",
+                    d.target,
+                    estimate::budget::quantity(d.rate),
+                    estimate::budget::percent(d.machine_pct)
+                );
+            }
+            eprintln!(
+                "auto-filter: {} attach point(s) left out; projected {} of the machine, {} of the busiest CPU",
+                narrowing.dropped.len(),
+                estimate::budget::percent(narrowing.after.machine_pct()),
+                estimate::budget::percent(narrowing.after.busiest_cpu_pct())
+            );
+            estimate::apply_narrowing(&mut compiled, &narrowing);
+            verdict = budget.judge(&narrowing.after, &compiled);
+            estimate = narrowing.after;
+        } else if let Verdict::Refuse(d) = verdict {
+            verdict = Verdict::Refuse(d.with_note(
+                "--auto-filter: leaving out members of wildcards cannot bring this under budget",
+            ));
+        }
+    }
     if cli.dry_run {
         if cli.format == Format::Json {
             print!("{}", estimate::report::json(&estimate, &budget, &verdict));

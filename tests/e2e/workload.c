@@ -10,6 +10,7 @@
  *   s WORD     one write() of WORD to /dev/null; WORD is NUL-terminated in memory, so
  *              str(args->buf) reads exactly WORD
  *   z MS       sleep MS milliseconds
+ *   f N        N user page faults: map 1 MiB, touch each 4 KiB page, unmap; repeat
  *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
  * The /dev/null descriptor is always 42, so scripts may print args->fd.
  */
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +82,21 @@ int main(int argc, char **argv) {
             long ms = number(argc, argv, ++i);
             struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
             nanosleep(&t, NULL);
+        } else if (!strcmp(op, "f")) {
+            long n = number(argc, argv, ++i);
+            const long pages = 256, page = 4096;
+            for (long done = 0; done < n; done += pages) {
+                char *m = mmap(NULL, pages * page, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (m == MAP_FAILED) {
+                    perror("tb_wl: mmap");
+                    return 2;
+                }
+                for (long p = 0; p < pages; p++) {
+                    m[p * page] = 1;
+                }
+                munmap(m, pages * page);
+            }
         } else if (!strcmp(op, "q")) {
             syscall(SYS_getpgid, 0);
         } else {

@@ -3,12 +3,13 @@
 //! enabled, as a share of the busiest CPU and of the machine; and the budget that refuses a
 //! script over it.
 //!
-//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `report` prints the
-//! `--dry-run` table.
+//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `narrow` finds what
+//! `--auto-filter` leaves out, `report` prints the `--dry-run` table.
 
 pub mod budget;
 pub mod cost;
 pub mod counting;
+pub mod narrow;
 pub mod rate;
 pub mod report;
 
@@ -115,6 +116,27 @@ impl Estimate {
     pub fn own_cost_ns(&self) -> f64 {
         self.hits_seen as f64 * self.model.tracepoint_ns
     }
+}
+
+/// Leaves the narrowing's dropped attach points out of `compiled` (a program left with none
+/// is not attached at all).
+pub fn apply_narrowing(compiled: &mut Compiled, narrowing: &narrow::Narrowing) {
+    for d in &narrowing.dropped {
+        for p in compiled
+            .probes
+            .iter_mut()
+            .filter(|p| p.probe_index == d.probe_index)
+        {
+            p.targets.retain(|t| *t != d.target);
+        }
+    }
+    compiled
+        .probes
+        .retain(|p| !p.targets.is_empty() || is_special(p.kind));
+}
+
+fn is_special(kind: ProviderKind) -> bool {
+    matches!(kind, ProviderKind::Begin | ProviderKind::End)
 }
 
 /// Measures the rates of `compiled`'s attach points over `window` and prices them.
