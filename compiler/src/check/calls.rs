@@ -19,8 +19,11 @@ impl Checker<'_> {
         if let Some(m) = self.macros.get(name.name.as_str()).copied() {
             self.user_arity(name, m.params.len(), args.len(), span, "macro");
             for a in args {
-                if !matches!(&a.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
-                    self.expr(a);
+                match &a.kind {
+                    ExprKind::Map { name, keys } if keys.is_empty() => {
+                        self.map_defined_elsewhere(&name.name)
+                    }
+                    _ => self.expr(a),
                 }
             }
             return Shape::Unknown;

@@ -85,6 +85,23 @@ struct MapInfo {
     /// Aggregation name or value shape, and where it was first assigned.
     aggregation: Option<(&'static str, Span)>,
     value: Option<(Shape, Span)>,
+    /// Assigned somewhere (or declared, or handed to a macro that may assign it).
+    assigned: bool,
+    /// The first place a probe reads it.
+    first_read: Option<Span>,
+}
+
+impl MapInfo {
+    fn new() -> MapInfo {
+        MapInfo {
+            keys: None,
+            key_shapes: None,
+            aggregation: None,
+            value: None,
+            assigned: false,
+            first_read: None,
+        }
+    }
 }
 
 /// What an assignment puts into a map: an aggregation, or a value of some shape.
@@ -171,6 +188,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
             Item::Import(_) | Item::CDefinition(_) => {}
         }
     }
+    c.maps_never_assigned();
     if !saw_probe {
         let end = program
             .items
@@ -248,6 +266,7 @@ impl<'p> Checker<'p> {
     }
 
     fn map_decl(&mut self, m: &MapDecl) {
+        self.map_defined_elsewhere(&m.map.name);
         const KINDS: &[&str] = &[
             "hash",
             "lruhash",
@@ -508,13 +527,24 @@ impl<'p> Checker<'p> {
     /// A use of a whole map (`for`, `print(@m)`, `clear(@m)`): says nothing about its keys.
     pub(crate) fn whole_map(&mut self, map: &Expr) {
         if let ExprKind::Map { name, .. } = &map.kind {
-            self.maps.entry(name.name.clone()).or_insert(MapInfo {
-                keys: None,
-                aggregation: None,
-                value: None,
-                key_shapes: None,
-            });
+            let in_probe = self.contexts.is_some();
+            let info = self
+                .maps
+                .entry(name.name.clone())
+                .or_insert_with(MapInfo::new);
+            if in_probe {
+                info.first_read.get_or_insert(map.span);
+            }
         }
+    }
+
+    /// A map that something other than the script's own statements may fill: declared with
+    /// `let @m = hash(N);`, or handed to a macro whose body may assign it.
+    pub(crate) fn map_defined_elsewhere(&mut self, name: &str) {
+        self.maps
+            .entry(name.to_string())
+            .or_insert_with(MapInfo::new)
+            .assigned = true;
     }
 
     /// Records a use of a map: its key arity, and for assignments its value.
@@ -528,12 +558,16 @@ impl<'p> Checker<'p> {
         } else {
             format!("@{}", name.name)
         };
-        let info = self.maps.entry(name.name.clone()).or_insert(MapInfo {
-            keys: None,
-            aggregation: None,
-            value: None,
-            key_shapes: None,
-        });
+        let in_probe = self.contexts.is_some();
+        let info = self
+            .maps
+            .entry(name.name.clone())
+            .or_insert_with(MapInfo::new);
+        if assigned.is_some() {
+            info.assigned = true;
+        } else if in_probe {
+            info.first_read.get_or_insert(map.span);
+        }
         let arity = match shapes.as_slice() {
             [Shape::Tuple(n)] => *n,
             _ => key_arity(keys),
@@ -637,6 +671,34 @@ impl<'p> Checker<'p> {
             } else if info.value.is_none() || info.value.is_some_and(|(s, _)| s == Shape::Unknown) {
                 info.value = Some((shape, span));
             }
+        }
+        self.diags.extend(diags);
+    }
+
+    /// Maps that probes read but nothing ever assigns: a typo of another map's name, or a
+    /// statement that was lost.
+    fn maps_never_assigned(&mut self) {
+        let assigned: Vec<&str> = self
+            .maps
+            .iter()
+            .filter(|(_, m)| m.assigned)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut diags = Vec::new();
+        for (name, info) in &self.maps {
+            let (false, Some(span)) = (info.assigned, info.first_read) else {
+                continue;
+            };
+            let mut d = Diagnostic::error(
+                format!("map `@{name}` is read but never assigned"),
+                span,
+                "no statement stores into this map",
+            );
+            d = match nearest(name, assigned.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `@{s}`?")),
+                None => d.with_help(format!("assign it somewhere, e.g. `@{name} = count();`")),
+            };
+            diags.push(d);
         }
         self.diags.extend(diags);
     }
@@ -944,3 +1006,6 @@ pub(crate) fn is_enum_like(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
+
+#[cfg(test)]
+mod tests;

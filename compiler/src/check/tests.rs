@@ -1,0 +1,48 @@
+use super::*;
+use crate::parse::parse;
+
+/// Every error as (message, the text its primary label underlines); `positional` is how many
+/// `$N` arguments were given.
+fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)> {
+    let program = parse(source).unwrap_or_else(|d| panic!("{source}: {}", d.message));
+    let options = CheckOptions {
+        positional_count: positional,
+        unsafe_allowed: true,
+    };
+    check(&program, &options)
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .map(|d| (d.message.clone(), source[d.span().range()].to_string()))
+        .collect()
+}
+
+fn errors(source: &str) -> Vec<(String, String)> {
+    errors_with(source, None)
+}
+
+/// The text the only error underlines, and its message.
+fn only_error(source: &str) -> (String, String) {
+    let mut all = errors(source);
+    assert_eq!(all.len(), 1, "{source}: {all:?}");
+    let (message, text) = all.remove(0);
+    (text, message)
+}
+
+fn clean(source: &str) {
+    assert_eq!(errors(source), [], "{source}");
+}
+
+#[test]
+fn a_map_read_but_never_assigned_is_an_error_at_the_read() {
+    let (text, message) = only_error(
+        "tracepoint:a:b { @start[tid] = nsecs; }\n\
+         tracepoint:a:c { @lat = hist(nsecs - @strt[tid]); print(@strt); }",
+    );
+    assert_eq!(text, "@strt[tid]");
+    assert_eq!(message, "map `@strt` is read but never assigned");
+    // Assigned in a later probe, by `++`, declared, or handed to a macro that may assign it.
+    clean("END { print(@x); } BEGIN { @x = 1; }");
+    clean("BEGIN { @n++; } END { print(@n); }");
+    clean("let @h = hash(10); BEGIN { print(@h); }");
+    clean("macro fill(@m) { @m[1] = 1; } BEGIN { fill(@m); print(@m); }");
+}
