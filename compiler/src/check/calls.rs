@@ -106,7 +106,7 @@ impl Checker<'_> {
                 .with_help("run with --unsafe if you mean it"),
             );
         }
-        self.context_rule(b, name.span);
+        self.context_rule(b.name, b.contexts, name.span);
         // bpftrace before 0.22 deleted several keys at once: `delete(@a[1], @a[2])`.
         let old_multi_delete = b.name == "delete"
             && args.len() > 1

@@ -13,6 +13,7 @@ use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::provider::{Provider, PROVIDERS};
 use crate::span::Span;
 
 /// What the caller knows that the text does not say.
@@ -126,6 +127,8 @@ pub(crate) struct Checker<'p> {
     /// What the probe being checked can see; `None` inside macros and functions, whose
     /// bodies are checked where they are used.
     contexts: Option<Contexts>,
+    /// The provider of the probe's first attach point, to name it in diagnostics.
+    provider: Option<&'static Provider>,
     /// Bare names bound in the current macro body.
     macro_names: HashSet<String>,
     /// Enumerators of enums defined in the script.
@@ -143,6 +146,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         maps: HashMap::new(),
         vars: HashMap::new(),
         contexts: None,
+        provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
         loops: 0,
@@ -309,9 +313,13 @@ impl<'p> Checker<'p> {
 
     fn probe(&mut self, probe: &Probe) {
         let mut contexts = Contexts(0);
+        self.provider = None;
         for ap in &probe.attach_points {
             match attach::check_attach_point(ap, &mut self.diags) {
-                Some(p) => contexts = contexts.union(p.contexts),
+                Some(p) => {
+                    contexts = contexts.union(p.contexts);
+                    self.provider.get_or_insert(p);
+                }
                 None => contexts = Contexts::ANY,
             }
         }
@@ -935,10 +943,14 @@ impl<'p> Checker<'p> {
                 );
                 return Shape::Unknown;
             }
-            self.context_rule(b, span);
+            self.context_rule(b.name, b.contexts, span);
             return shape_of(b.returns);
         }
-        if is_register_arg(name) || is_enum_like(name) || self.enumerators.contains(name) {
+        if is_register_arg(name) {
+            self.context_rule(name, Contexts::REGS, span);
+            return Shape::Unknown;
+        }
+        if is_enum_like(name) || self.enumerators.contains(name) {
             return Shape::Unknown;
         }
         let mut d = Diagnostic::error(
@@ -965,21 +977,41 @@ impl<'p> Checker<'p> {
         matches!(&e.kind, ExprKind::Ident(n) if self.macro_names.contains(n))
     }
 
-    /// Builtins that only make sense in some probes (`retval` in a return probe).
-    pub(crate) fn context_rule(&mut self, b: &stdlib::Builtin, span: Span) {
+    /// Builtins that only make sense in some probes: `retval` in a return probe, `args` where
+    /// there are typed arguments, `arg0` and `reg()` where there are registers, `signal()`
+    /// where there is a traced process (not BEGIN, whose program runs in tracebound itself).
+    pub(crate) fn context_rule(&mut self, name: &str, allowed: Contexts, span: Span) {
         let Some(contexts) = self.contexts else {
             return;
         };
-        if b.contexts == Contexts::RETURN && !contexts.allows(Contexts::RETURN) {
+        if allowed.allows(contexts) {
+            return;
+        }
+        if allowed == Contexts::RETURN {
             self.diags.push(
                 Diagnostic::error(
-                    format!("`{}` is only available in return probes", b.name),
+                    format!("`{name}` is only available in return probes"),
                     span,
                     "this probe runs on entry",
                 )
                 .with_help("use uretprobe, kretprobe or fexit to read the return value"),
             );
+            return;
         }
+        let probe = self.provider.map_or("these", |p| p.name);
+        let fits: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|p| p.contexts.allows(allowed))
+            .map(|p| p.name)
+            .collect();
+        self.diags.push(
+            Diagnostic::error(
+                format!("`{name}` is not available in {probe} probes"),
+                span,
+                format!("{probe} probes do not have it"),
+            )
+            .with_help(format!("`{name}` works in {} probes", fits.join(", "))),
+        );
     }
 }
 

@@ -46,3 +46,24 @@ fn a_map_read_but_never_assigned_is_an_error_at_the_read() {
     clean("let @h = hash(10); BEGIN { print(@h); }");
     clean("macro fill(@m) { @m[1] = 1; } BEGIN { fill(@m); print(@m); }");
 }
+
+#[test]
+fn builtins_are_checked_against_what_the_probe_has() {
+    for (source, name) in [
+        ("BEGIN { printf(\"%s\\n\", str(args->filename)); }", "args"),
+        ("BEGIN { signal(\"KILL\"); }", "signal"),
+        ("tracepoint:a:b { @ = arg0; }", "arg0"),
+        ("tracepoint:a:b { @ = arg12; }", "arg12"),
+        ("interval:s:1 { @ = reg(\"ip\"); }", "reg"),
+    ] {
+        let (text, message) = only_error(source);
+        assert_eq!(text, name, "{source}");
+        assert!(
+            message.starts_with(&format!("`{name}` is not available in ")),
+            "{message}"
+        );
+    }
+    clean("tracepoint:a:b { @ = args->x; signal(9); }");
+    clean("uprobe:/bin/sh:main { @ = arg0 + arg12; }");
+    clean("profile:hz:99 { @[func] = count(); }");
+}
