@@ -376,6 +376,9 @@ impl<'p> Checker<'p> {
             StmtKind::Expr(e) => self.expr(e),
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
             StmtKind::Let { var, value, .. } => {
+                if let Some(v) = value {
+                    self.not_void(v, "assigned");
+                }
                 let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
                 self.bind(&var.name, shape, var.span);
             }
@@ -487,7 +490,10 @@ impl<'p> Checker<'p> {
                 self.call_args(b, name, args, value.span);
                 Shape::Unknown
             }
-            None => self.value(value),
+            None => {
+                self.not_void(value, "assigned");
+                self.value(value)
+            }
         };
         match &target.kind {
             ExprKind::Var(name) => {
@@ -560,6 +566,9 @@ impl<'p> Checker<'p> {
         let ExprKind::Map { name, keys } = &map.kind else {
             return;
         };
+        for k in keys {
+            self.not_void(k, "used as a map key");
+        }
         let shapes: Vec<Shape> = keys.iter().map(|k| self.expr_shape(k)).collect();
         let display = if name.name.is_empty() {
             "@".to_string()
@@ -730,6 +739,32 @@ impl<'p> Checker<'p> {
         // Report once per variable.
         self.bind(name, Shape::Unknown, span);
         Shape::Unknown
+    }
+
+    /// A call of a builtin that returns nothing (`printf`, `exit`, ...) where a value is needed.
+    fn not_void(&mut self, e: &Expr, used: &str) {
+        let ExprKind::Call { name, .. } = &e.kind else {
+            return;
+        };
+        let n = name.name.as_str();
+        if self.macros.contains_key(n) || self.functions.contains_key(n) {
+            return;
+        }
+        if let Some(b) = stdlib::lookup(n).filter(|b| b.kind == Kind::Function) {
+            if b.returns == stdlib::Ty::Void {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("`{}()` returns no value", b.name),
+                        e.span,
+                        format!("{used} here"),
+                    )
+                    .with_help(format!(
+                        "call it as a statement of its own: `{}(...);`",
+                        b.name
+                    )),
+                );
+            }
+        }
     }
 
     /// Checks an expression used for its value and returns its shape.

@@ -67,3 +67,17 @@ fn builtins_are_checked_against_what_the_probe_has() {
     clean("uprobe:/bin/sh:main { @ = arg0 + arg12; }");
     clean("profile:hz:99 { @[func] = count(); }");
 }
+
+#[test]
+fn functions_without_a_value_cannot_be_assigned() {
+    assert_eq!(
+        only_error("BEGIN { $r = printf(\"hi\\n\"); }"),
+        (
+            "printf(\"hi\\n\")".to_string(),
+            "`printf()` returns no value".to_string()
+        )
+    );
+    assert_eq!(only_error("BEGIN { @done = exit(); }").0, "exit()");
+    assert_eq!(only_error("BEGIN { @[exit()] = 1; }").0, "exit()");
+    clean("BEGIN { @s = str(0); }");
+}
