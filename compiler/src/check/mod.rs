@@ -862,10 +862,20 @@ impl<'p> Checker<'p> {
                 }
                 a
             }
-            ExprKind::Update { target, .. } => {
+            ExprKind::Update {
+                target, increment, ..
+            } => {
                 match &target.kind {
                     ExprKind::Var(name) => {
-                        self.read_var(name, target.span);
+                        let shape = self.read_var(name, target.span);
+                        if matches!(shape, Shape::Str | Shape::Tuple(_)) {
+                            let op = if *increment { "++" } else { "--" };
+                            self.diags.push(Diagnostic::error(
+                                format!("`{op}` needs an integer"),
+                                target.span,
+                                format!("`${name}` holds {}", shape.describe()),
+                            ));
+                        }
                     }
                     ExprKind::Map { .. } => self.map_use(
                         target,

@@ -81,3 +81,12 @@ fn functions_without_a_value_cannot_be_assigned() {
     assert_eq!(only_error("BEGIN { @[exit()] = 1; }").0, "exit()");
     clean("BEGIN { @s = str(0); }");
 }
+
+#[test]
+fn increments_need_integers() {
+    assert_eq!(
+        only_error("BEGIN { $s = \"a\"; $s++; }"),
+        ("$s".to_string(), "`++` needs an integer".to_string())
+    );
+    clean("BEGIN { $n = 1; $n++; }");
+}
