@@ -904,8 +904,38 @@ impl<'p> Checker<'p> {
                     _ => Shape::Unknown,
                 }
             }
-            ExprKind::Field { expr, .. } | ExprKind::TupleIndex { expr, .. } => {
-                self.expr(expr);
+            ExprKind::Field { expr, field, .. } => {
+                let inner = self.expr_shape(expr);
+                if inner != Shape::Unknown {
+                    let mut d = Diagnostic::error(
+                        format!("{} has no field `{}`", inner.describe(), field.name),
+                        e.span,
+                        format!("this is {}", inner.describe()),
+                    );
+                    if let Shape::Tuple(_) = inner {
+                        d = d.with_help("tuple elements are numbered: `.0`, `.1`, ...");
+                    }
+                    self.diags.push(d);
+                }
+                Shape::Unknown
+            }
+            ExprKind::TupleIndex { expr, index } => {
+                match self.expr_shape(expr) {
+                    Shape::Tuple(n) if *index as usize >= n => self.diags.push(Diagnostic::error(
+                        format!("tuple index {index} is out of range"),
+                        e.span,
+                        format!(
+                            "this tuple has {n} elements: .0 to .{}",
+                            n.saturating_sub(1)
+                        ),
+                    )),
+                    shape @ (Shape::Int | Shape::Str) => self.diags.push(Diagnostic::error(
+                        format!("{} has no element {index}", shape.describe()),
+                        e.span,
+                        format!("this is {}, not a tuple", shape.describe()),
+                    )),
+                    _ => {}
+                }
                 Shape::Unknown
             }
             ExprKind::Index { expr, index } => {

@@ -90,3 +90,23 @@ fn increments_need_integers() {
     );
     clean("BEGIN { $n = 1; $n++; }");
 }
+
+#[test]
+fn fields_and_tuple_elements_need_something_that_has_them() {
+    assert_eq!(
+        only_error("BEGIN { $x = pid; @ = $x.name; }"),
+        (
+            "$x.name".to_string(),
+            "an integer has no field `name`".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("BEGIN { $t = (1, \"a\"); @ = $t.5; }"),
+        (
+            "$t.5".to_string(),
+            "tuple index 5 is out of range".to_string()
+        )
+    );
+    assert_eq!(only_error("BEGIN { $s = comm; @ = $s.0; }").0, "$s.0");
+    clean("BEGIN { $t = (1, \"a\"); @ = $t.1; }");
+}
