@@ -141,20 +141,28 @@ impl Checker<'_> {
             );
         }
         let whole_map_ok = matches!(b.name, "print" | "len" | "clear" | "zero");
+        // The shape of each argument that is checked as a value, for the format's conversions.
+        let mut shapes = vec![Shape::Unknown; args.len()];
         for (i, arg) in args.iter().enumerate() {
             match b.params.get(i) {
-                None => self.expr(arg),
+                None => shapes[i] = self.expr_shape(arg),
                 Some(Param::Value(ty)) => {
                     if i == 0 && whole_map_ok && is_bare_map(arg) {
                         self.whole_map(arg);
                         continue;
                     }
                     let shape = self.expr_shape(arg);
-                    if *ty == Ty::Int && shape == Shape::Str {
+                    shapes[i] = shape;
+                    let wanted = match ty {
+                        Ty::Int if shape == Shape::Str => Some("an integer"),
+                        Ty::Str if shape == Shape::Int => Some("a string"),
+                        _ => None,
+                    };
+                    if let Some(wanted) = wanted {
                         self.diags.push(Diagnostic::error(
-                            format!("`{}` wants an integer here", b.name),
+                            format!("`{}` wants {wanted} here", b.name),
                             arg.span,
-                            "this is a string",
+                            format!("this is {}", shape.describe()),
                         ));
                     }
                 }
@@ -229,7 +237,7 @@ impl Checker<'_> {
                 Some(Param::Type) => {}
             }
         }
-        self.format_args(b, args);
+        self.format_args(b, args, &shapes);
     }
 
     /// An argument that is one of a fixed set of words (`perf`, `boot`), or a frame count.
@@ -256,8 +264,9 @@ impl Checker<'_> {
         }
     }
 
-    /// printf-like functions: the format's conversions match the arguments given.
-    fn format_args(&mut self, b: &Builtin, args: &[Expr]) {
+    /// printf-like functions: the format's conversions match the arguments given, in number
+    /// and, where the text tells, in type (`%d` an integer, `%s` a string, nothing a tuple).
+    fn format_args(&mut self, b: &Builtin, args: &[Expr], shapes: &[Shape]) {
         if !b.variadic || b.params.first() != Some(&Param::Literal) {
             return;
         }
@@ -297,9 +306,38 @@ impl Checker<'_> {
                 }
                 self.diags.push(d);
             }
-            Ok(_) => {}
+            Ok(convs) => {
+                for ((conv, arg), shape) in convs.iter().zip(&args[1..]).zip(&shapes[1..]) {
+                    if let Some(d) = conversion_mismatch(&conv.spec, arg, *shape) {
+                        self.diags.push(d);
+                    }
+                }
+            }
         }
     }
+}
+
+/// A value the conversion cannot print, as the output side would find when the event
+/// arrives: better said now, at the argument.
+fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnostic> {
+    let integer = matches!(spec, "d" | "i" | "u" | "x" | "X" | "o" | "c" | "p");
+    let (wants, fix) = match shape {
+        Shape::Str if integer => ("an integer", "print strings with `%s`"),
+        Shape::Int if spec == "s" => ("a string", "print integers with `%d` (or `%u`, `%x`)"),
+        Shape::Tuple(_) => (
+            if integer { "an integer" } else { "a string" },
+            "print the tuple's elements one by one: `$t.0`, `$t.1`, ...",
+        ),
+        _ => return None,
+    };
+    Some(
+        Diagnostic::error(
+            format!("`%{spec}` prints {wants}, but this is {}", shape.describe()),
+            arg.span,
+            format!("{} for `%{spec}`", shape.describe()),
+        )
+        .with_help(fix),
+    )
 }
 
 fn is_bare_map(e: &Expr) -> bool {

@@ -110,3 +110,35 @@ fn fields_and_tuple_elements_need_something_that_has_them() {
     assert_eq!(only_error("BEGIN { $s = comm; @ = $s.0; }").0, "$s.0");
     clean("BEGIN { $t = (1, \"a\"); @ = $t.1; }");
 }
+
+#[test]
+fn string_parameters_want_strings() {
+    assert_eq!(
+        only_error("BEGIN { @ = strncmp(pid, \"bash\", 4); }"),
+        (
+            "pid".to_string(),
+            "`strncmp` wants a string here".to_string()
+        )
+    );
+    clean("BEGIN { @ = strncmp(comm, \"bash\", 4); }");
+}
+
+#[test]
+fn printf_conversions_match_their_arguments() {
+    assert_eq!(
+        only_error("BEGIN { printf(\"%d\\n\", comm); }"),
+        (
+            "comm".to_string(),
+            "`%d` prints an integer, but this is a string".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("BEGIN { printf(\"%-8s|\\n\", pid); }").1,
+        "`%s` prints a string, but this is an integer"
+    );
+    assert_eq!(
+        only_error("BEGIN { printf(\"%s %d\\n\", comm, (1, 2)); }").0,
+        "(1, 2)"
+    );
+    clean("BEGIN { printf(\"%s %d %x %s\\n\", comm, pid, $1, str($2)); }");
+}
