@@ -9,7 +9,7 @@ use super::format::conversions;
 use super::{shape_of, Checker, Shape};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::program::MAX_HIST_K;
+use crate::program::{MAX_HIST_K, MAX_LINEAR_STEPS};
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -238,6 +238,50 @@ impl Checker<'_> {
             }
         }
         self.format_args(b, args, &shapes);
+        self.lhist_bounds(b, args, span);
+    }
+
+    /// `lhist(x, min, max, step)`: at least one and at most 1000 whole steps from min up to
+    /// max.
+    fn lhist_bounds(&mut self, b: &Builtin, args: &[Expr], span: Span) {
+        let ("lhist", [_, min, max, step]) = (b.name, args) else {
+            return;
+        };
+        let (Some(lo), Some(hi), Some(width)) = (int_value(min), int_value(max), int_value(step))
+        else {
+            return;
+        };
+        let steps = (hi as i128 - lo as i128) / (width as i128).max(1);
+        let problem = if width < 1 {
+            Some((
+                step.span,
+                format!("`lhist` needs a step of at least 1, not {width}"),
+            ))
+        } else if lo >= hi {
+            Some((
+                min.span.to(max.span),
+                format!("`lhist` needs min below max, not {lo} and {hi}"),
+            ))
+        } else if steps < 1 {
+            Some((
+                step.span,
+                format!("`lhist` step {width} is wider than {lo}..{hi}"),
+            ))
+        } else if steps > MAX_LINEAR_STEPS {
+            Some((
+                span,
+                format!(
+                    "`lhist` from {lo} to {hi} in steps of {width} has more than {MAX_LINEAR_STEPS} buckets"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((at, message)) = problem {
+            self.diags.push(Diagnostic::error(message, at, "here").with_help(
+                "write it as `lhist(value, min, max, step)` with min < max and 1 <= step <= max - min",
+            ));
+        }
     }
 
     /// An argument that is one of a fixed set of words (`perf`, `boot`), or a frame count.
@@ -338,6 +382,18 @@ fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnosti
         )
         .with_help(fix),
     )
+}
+
+/// An integer literal, possibly negated.
+fn int_value(e: &Expr) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(n) => i64::try_from(*n).ok(),
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => int_value(expr).map(|n| -n),
+        _ => None,
+    }
 }
 
 fn is_bare_map(e: &Expr) -> bool {

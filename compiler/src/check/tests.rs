@@ -142,3 +142,20 @@ fn printf_conversions_match_their_arguments() {
     );
     clean("BEGIN { printf(\"%s %d %x %s\\n\", comm, pid, $1, str($2)); }");
 }
+
+#[test]
+fn histogram_bounds_are_checked() {
+    for (source, text) in [
+        ("BEGIN { @ = hist(1, 9); }", "9"),
+        ("BEGIN { @ = lhist(1, 0, 100, 0); }", "0"),
+        ("BEGIN { @ = lhist(1, 100, 0, 10); }", "100, 0"),
+        ("BEGIN { @ = lhist(1, 0, 10, 20); }", "20"),
+        (
+            "BEGIN { @ = lhist(1, 0, 100000, 1); }",
+            "lhist(1, 0, 100000, 1)",
+        ),
+    ] {
+        assert_eq!(only_error(source).0, text, "{source}");
+    }
+    clean("BEGIN { @a = hist(1); @b = hist(1, 2); @c = lhist(1, -10, 10, 1); }");
+}
