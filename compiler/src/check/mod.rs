@@ -78,6 +78,20 @@ const CONFIG_KEYS: &[&str] = &[
     "budget",
 ];
 
+/// The configuration keys whose value is a number.
+const NUMERIC_CONFIG_KEYS: &[&str] = &[
+    "log_size",
+    "max_bpf_progs",
+    "max_cat_bytes",
+    "max_map_keys",
+    "max_probes",
+    "max_strlen",
+    "on_stack_limit",
+    "perf_rb_pages",
+    "max_ast_nodes",
+    "max_type_res_iterations",
+];
+
 struct MapInfo {
     /// Key arity (a tuple key of n counts as n) and where it was first seen.
     keys: Option<(usize, Span)>,
@@ -265,6 +279,17 @@ impl<'p> Checker<'p> {
                     entry.value.span,
                     "expected a number, a string, a word or true/false",
                 ));
+            } else if NUMERIC_CONFIG_KEYS.contains(&key)
+                && !matches!(entry.value.kind, ExprKind::Int(_))
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("config key `{}` takes a number", entry.key.name),
+                        entry.value.span,
+                        "not a number",
+                    )
+                    .with_help(format!("write e.g. `{} = 128`", entry.key.name)),
+                );
             }
         }
     }

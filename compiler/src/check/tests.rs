@@ -159,3 +159,15 @@ fn histogram_bounds_are_checked() {
     }
     clean("BEGIN { @a = hist(1); @b = hist(1, 2); @c = lhist(1, -10, 10, 1); }");
 }
+
+#[test]
+fn numeric_config_keys_take_numbers() {
+    assert_eq!(
+        only_error("config = { max_strlen = \"big\" } BEGIN { }"),
+        (
+            "\"big\"".to_string(),
+            "config key `max_strlen` takes a number".to_string()
+        )
+    );
+    clean("config = { max_strlen = 128; stack_mode = perf } BEGIN { }");
+}
