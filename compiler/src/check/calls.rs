@@ -145,6 +145,13 @@ impl Checker<'_> {
         let mut shapes = vec![Shape::Unknown; args.len()];
         for (i, arg) in args.iter().enumerate() {
             match b.params.get(i) {
+                // A printf-like function's arguments are formatted in user space: a literal
+                // of any length is fine there.
+                None if matches!(arg.kind, ExprKind::Str(_))
+                    && b.params.first() == Some(&Param::Literal) =>
+                {
+                    shapes[i] = Shape::Str
+                }
                 None => shapes[i] = self.expr_shape(arg),
                 Some(Param::Value(ty)) => {
                     if i == 0 && whole_map_ok && is_bare_map(arg) {

@@ -147,6 +147,8 @@ pub(crate) struct Checker<'p> {
     macro_names: HashSet<String>,
     /// Enumerators of enums defined in the script.
     enumerators: HashSet<&'p str>,
+    /// Bytes a string holds, its NUL included (`max_strlen`).
+    max_strlen: u64,
     loops: usize,
 }
 
@@ -163,6 +165,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
+        max_strlen: u64::from(crate::lower::LowerOptions::default().max_strlen),
         loops: 0,
     };
     for item in &program.items {
@@ -189,6 +192,15 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
             }) => c
                 .enumerators
                 .extend(values.iter().map(|(n, _)| n.name.as_str())),
+            Item::Config(cfg) => {
+                for entry in &cfg.entries {
+                    if let ("max_strlen", ExprKind::Int(n)) =
+                        (entry.key.name.as_str(), &entry.value.kind)
+                    {
+                        c.max_strlen = *n;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -804,7 +816,10 @@ impl<'p> Checker<'p> {
     fn expr_shape(&mut self, e: &Expr) -> Shape {
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::PositionalCount => Shape::Int,
-            ExprKind::Str(_) => Shape::Str,
+            ExprKind::Str(text) => {
+                self.string_fits(text, e.span);
+                Shape::Str
+            }
             ExprKind::Ident(name) => self.ident(name, e.span),
             ExprKind::Var(name) => self.read_var(name, e.span),
             ExprKind::Positional(n) => {
@@ -987,6 +1002,28 @@ impl<'p> Checker<'p> {
                 self.block(block);
                 self.expr_shape(value)
             }
+        }
+    }
+
+    /// A string literal used as a value must fit a string (bpftrace: "String is too long").
+    /// Format strings and their arguments are exempt: they never enter the kernel.
+    fn string_fits(&mut self, text: &str, span: Span) {
+        let len = text.len() as u64;
+        if len >= self.max_strlen {
+            self.diags.push(
+                Diagnostic::error(
+                    format!(
+                        "this string is {len} bytes long; strings hold at most {}",
+                        self.max_strlen.saturating_sub(1)
+                    ),
+                    span,
+                    "too long",
+                )
+                .with_help(format!(
+                    "shorten it: max_strlen is {}, the terminating NUL included",
+                    self.max_strlen
+                )),
+            );
         }
     }
 

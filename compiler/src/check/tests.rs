@@ -171,3 +171,23 @@ fn numeric_config_keys_take_numbers() {
     );
     clean("config = { max_strlen = 128; stack_mode = perf } BEGIN { }");
 }
+
+#[test]
+fn string_literals_must_fit_max_strlen() {
+    let long = "x".repeat(64);
+    let (text, message) = only_error(&format!("BEGIN {{ @s = \"{long}\"; }}"));
+    assert_eq!(text, format!("\"{long}\""));
+    assert_eq!(
+        message,
+        "this string is 64 bytes long; strings hold at most 63"
+    );
+    assert_eq!(
+        only_error("config = { max_strlen = 8 } BEGIN { @s = \"12345678\"; }").0,
+        "\"12345678\""
+    );
+    clean(&format!("BEGIN {{ @s = \"{}\"; }}", "x".repeat(63)));
+    // Formatted in user space: never in the kernel.
+    clean(&format!(
+        "BEGIN {{ printf(\"%s {long}\\n\", \"{long}\"); }}"
+    ));
+}
