@@ -1087,7 +1087,26 @@ impl<'p> Checker<'p> {
             self.context_rule(name, Contexts::REGS, span);
             return Shape::Unknown;
         }
-        if is_enum_like(name) || self.enumerators.contains(name) {
+        if self.enumerators.contains(name) {
+            return Shape::Unknown;
+        }
+        if is_enum_like(name) {
+            // `PID`, `COMM`: a builtin in capitals is far likelier than a kernel enum constant
+            // of that name.
+            let lower = name.to_ascii_lowercase();
+            if let Some(b) = stdlib::lookup(&lower).filter(|b| b.kind != Kind::Aggregation) {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("unknown identifier `{name}`"),
+                        span,
+                        "not a builtin",
+                    )
+                    .with_help(format!(
+                        "names are case-sensitive: did you mean `{}`?",
+                        b.name
+                    )),
+                );
+            }
             return Shape::Unknown;
         }
         let mut d = Diagnostic::error(

@@ -191,3 +191,12 @@ fn string_literals_must_fit_max_strlen() {
         "BEGIN {{ printf(\"%s {long}\\n\", \"{long}\"); }}"
     ));
 }
+
+#[test]
+fn a_builtin_in_capitals_is_not_taken_for_an_enum_constant() {
+    assert_eq!(
+        only_error("BEGIN { @ = PID; }"),
+        ("PID".to_string(), "unknown identifier `PID`".to_string())
+    );
+    clean("BEGIN { @ = TASK_RUNNING; }");
+}
