@@ -62,12 +62,13 @@ pub fn check_attach_point(
         ProviderKind::Watchpoint | ProviderKind::AsyncWatchpoint => check_watchpoint(args, diags),
         ProviderKind::Begin | ProviderKind::End => {}
         _ => {
-            if let Some(empty) = args.iter().find(|p| p.text.is_empty() && !p.quoted) {
+            // An empty part has nothing to underline: show the whole attach point.
+            if args.iter().any(|p| p.text.is_empty() && !p.quoted) {
                 diags.push(
                     Diagnostic::error(
                         format!("empty part in `{}` probe", provider.name),
-                        empty.span,
-                        "nothing here",
+                        ap.span,
+                        "a part of this is missing",
                     )
                     .with_help(format!("write it as `{}`", provider.usage)),
                 );

@@ -200,3 +200,14 @@ fn a_builtin_in_capitals_is_not_taken_for_an_enum_constant() {
     );
     clean("BEGIN { @ = TASK_RUNNING; }");
 }
+
+#[test]
+fn an_empty_attach_point_part_underlines_the_attach_point() {
+    assert_eq!(
+        only_error("kprobe: { @ = count(); }"),
+        (
+            "kprobe:".to_string(),
+            "empty part in `kprobe` probe".to_string()
+        )
+    );
+}
