@@ -352,6 +352,9 @@ impl<'p> Checker<'p> {
         let mut contexts = Contexts(0);
         self.provider = None;
         for ap in &probe.attach_points {
+            for (n, span) in attach::positionals(ap) {
+                self.positional(n, span);
+            }
             match attach::check_attach_point(ap, &mut self.diags) {
                 Some(p) => {
                     contexts = contexts.union(p.contexts);
@@ -1048,13 +1051,14 @@ impl<'p> Checker<'p> {
                 };
                 // The example spells the arguments out only while that stays readable (and
                 // small: `$2111111111` is a valid name).
+                let arguments = if n == 1 { "argument" } else { "arguments" };
                 let help = if n <= 9 {
                     format!(
-                        "pass {n} arguments after the script, e.g. `tracebound script.bt{}`",
+                        "pass {n} {arguments} after the script, e.g. `tracebound script.bt{}`",
                         (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
                     )
                 } else {
-                    format!("pass {n} arguments after the script")
+                    format!("pass {n} {arguments} after the script")
                 };
                 self.diags.push(
                     Diagnostic::error(format!("`${n}` is not set: {given}"), span, "used here")

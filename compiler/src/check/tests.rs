@@ -211,3 +211,16 @@ fn an_empty_attach_point_part_underlines_the_attach_point() {
         )
     );
 }
+
+#[test]
+fn positional_parameters_in_attach_points_must_be_given() {
+    let all = errors_with("interval:ms:$2 { @ = $1; }", Some(1));
+    assert_eq!(
+        all,
+        [(
+            "`$2` is not set: only 1 positional argument was given".to_string(),
+            "$2".to_string()
+        )]
+    );
+    assert_eq!(errors_with("uprobe:\"/opt/$1\":f { }", Some(0)), []);
+}
