@@ -1,7 +1,7 @@
 //! `LiveFacts`: the compiler's `MachineFacts` answered from this machine's tracefs
-//! (`/sys/kernel/tracing/events`, or `/sys/kernel/debug/tracing/events` on older setups).
-//! tracefs is found, and mounted at `/sys/kernel/tracing` when missing, on first use, so
-//! constructing a `LiveFacts` never fails and never needs root.
+//! (`/sys/kernel/tracing/events`, or `/sys/kernel/debug/tracing/events` on older setups) and,
+//! for uprobes, its files (`binary`). tracefs is found, and mounted at `/sys/kernel/tracing`
+//! when missing, on first use, so constructing a `LiveFacts` never fails and never needs root.
 
 use std::fs;
 use std::io;
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
 
-use crate::tracefs;
+use crate::{binary, tracefs};
 
 /// Machine facts read from the live kernel.
 #[derive(Debug, Default)]
@@ -105,6 +105,14 @@ impl MachineFacts for LiveFacts {
             what: path.display().to_string(),
             reason: e.to_string(),
         })
+    }
+
+    fn binary_path(&self, name: &str) -> Result<String, FactError> {
+        binary::find(name).map(|p| p.display().to_string())
+    }
+
+    fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
+        binary::function_symbols(Path::new(path))
     }
 }
 
