@@ -53,6 +53,9 @@ mod tests {
         fn tracepoint_format(&self, c: &str, e: &str) -> Result<TracepointFormat, FactError> {
             Err(FactError::tracepoint_not_found(c, e))
         }
+        fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+            Ok(self.0.iter().map(|(_, e)| e.to_string()).collect())
+        }
         fn binary_path(&self, name: &str) -> Result<String, FactError> {
             Err(FactError::binary_not_found(name))
         }
@@ -147,6 +150,11 @@ mod tests {
             }
             fn tracepoint_format(&self, c: &str, e: &str) -> Result<TracepointFormat, FactError> {
                 Err(FactError::tracepoint_not_found(c, e))
+            }
+            fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+                Err(FactError::Unavailable {
+                    reason: "no BTF".into(),
+                })
             }
             fn binary_path(&self, name: &str) -> Result<String, FactError> {
                 Err(FactError::binary_not_found(name))

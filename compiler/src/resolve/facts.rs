@@ -3,7 +3,7 @@
 //! tests implement it from fixtures (`resolve::fixture::FixtureFacts`). The compiler never
 //! finds anything out for itself, which keeps it pure and `--check` root-free.
 //!
-//! Tracepoints and the binaries uprobes name are here so far; BTF types and kernel features
+//! Tracepoints, raw tracepoints and the binaries uprobes name are here so far; BTF types and kernel features
 //! will join as methods.
 
 use std::fmt;
@@ -16,6 +16,9 @@ pub trait MachineFacts {
     /// The format of one tracepoint (its id and fields), or FactError::NotFound.
     fn tracepoint_format(&self, category: &str, event: &str)
         -> Result<TracepointFormat, FactError>;
+    /// Every raw tracepoint the kernel has (its BTF's `btf_trace_NAME` types), sorted;
+    /// FactError::Unavailable when the kernel has no BTF to say.
+    fn raw_tracepoints(&self) -> Result<Vec<String>, FactError>;
     /// The file a uprobe's binary part names: a path as written (`/bin/bash`, `./app`), or a
     /// bare name found as a shell finds a command (`$PATH`) or the dynamic loader a library
     /// (`libc` → `/lib/x86_64-linux-gnu/libc.so.6`). FactError::NotFound when there is none;

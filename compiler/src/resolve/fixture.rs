@@ -13,6 +13,8 @@ use super::tracepoint_format::{self, TracepointFormat};
 #[derive(Clone, Debug, Default)]
 pub struct FixtureFacts {
     formats: BTreeMap<(String, String), String>,
+    /// Raw tracepoints beyond the events of `formats` (each of which has one).
+    raw_tracepoints: Vec<String>,
     /// ELF files by path, with the functions they define.
     binaries: BTreeMap<String, Vec<String>>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
@@ -93,6 +95,12 @@ impl FixtureFacts {
         self
     }
 
+    /// Adds a raw tracepoint that has no trace event (a "bare" tracepoint).
+    pub fn with_raw_tracepoint(mut self, name: &str) -> FixtureFacts {
+        self.raw_tracepoints.push(name.to_string());
+        self
+    }
+
     /// Adds (or replaces) an ELF binary or library and the functions it defines.
     pub fn with_binary(mut self, path: &str, functions: &[&str]) -> FixtureFacts {
         self.binaries.insert(
@@ -140,6 +148,20 @@ impl MachineFacts for FixtureFacts {
             what: format!("the format of tracepoint {category}:{event}"),
             reason: e.to_string(),
         })
+    }
+
+    /// The event of every tracepoint format, and those added.
+    fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+        self.check_available()?;
+        let mut all: Vec<String> = self
+            .formats
+            .keys()
+            .map(|(_, event)| event.clone())
+            .chain(self.raw_tracepoints.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
     }
 
     /// A path is taken as written; a bare name matches a binary of that file name, or a

@@ -76,9 +76,7 @@ fn resolve_attach_point(
         ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
             Ok(simple(format!("{}:{}", p.name, texts[1..].join(":"))))
         }
-        ProviderKind::RawTracepoint => {
-            Ok(simple(format!("rawtracepoint:{}", texts[texts.len() - 1])))
-        }
+        ProviderKind::RawTracepoint => raw_tracepoint(&parts, ap, facts),
         ProviderKind::Tracepoint => {
             let (category, event) = match texts.as_slice() {
                 [_, event] => ("*", *event),
@@ -143,6 +141,57 @@ fn resolve_attach_point(
         }
         other => Err(not_supported(other, ap)),
     }
+}
+
+/// `rawtracepoint:[module:]NAME`: the kernel must have it; a wildcard expands to those it
+/// has. A kernel without BTF cannot say, and the name is taken as written.
+fn raw_tracepoint(
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<ResolvedProbe, Diagnostic> {
+    let part = &parts[parts.len() - 1];
+    let name = part.text.as_str();
+    let probe = |targets: Vec<String>| ResolvedProbe {
+        kind: ProviderKind::RawTracepoint,
+        targets,
+        args: Vec::new(),
+    };
+    let all = match facts.raw_tracepoints() {
+        Ok(all) => all,
+        Err(FactError::Unavailable { .. }) => {
+            return Ok(probe(vec![format!("rawtracepoint:{name}")]))
+        }
+        Err(e) => return Err(fact_error(e, ap)),
+    };
+    if has_wildcard(name) && !part.quoted {
+        let glob = Glob::new(name);
+        let targets: Vec<String> = all
+            .iter()
+            .filter(|t| glob.matches(t))
+            .map(|t| format!("rawtracepoint:{t}"))
+            .collect();
+        if targets.is_empty() {
+            return Err(Diagnostic::error(
+                format!("no raw tracepoint matches `{name}`"),
+                part.span,
+                "matches nothing on this machine",
+            ));
+        }
+        return Ok(probe(targets));
+    }
+    if all.iter().any(|t| t == name) {
+        return Ok(probe(vec![format!("rawtracepoint:{name}")]));
+    }
+    let mut d = Diagnostic::error(
+        format!("unknown raw tracepoint `{name}`"),
+        part.span,
+        "the kernel has no such tracepoint",
+    );
+    if let Some(s) = nearest(name, all.iter().map(String::as_str)) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    }
+    Err(d)
 }
 
 fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
@@ -359,6 +408,31 @@ mod tests {
                 "{source}: {message}"
             );
         }
+    }
+
+    #[test]
+    fn raw_tracepoints_must_exist_and_wildcards_expand() {
+        let facts = FixtureFacts::bundled().with_raw_tracepoint("sched_update_nr_running_tp");
+        let resolve = |source: &str| resolve_probes(&parse(source).unwrap(), &facts);
+        let probes =
+            resolve("rawtracepoint:sched_switch { } rawtracepoint:sched_update_nr_running_tp { }")
+                .unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:sched_switch"]);
+        assert_eq!(
+            probes[1].targets,
+            ["rawtracepoint:sched_update_nr_running_tp"]
+        );
+        let probes = resolve("rawtracepoint:sched_w* { }").unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:sched_wakeup"]);
+        let source = "rawtracepoint:sched_swich { }";
+        let d = resolve(source).unwrap_err().remove(0);
+        assert_eq!(&source[d.span().range()], "sched_swich");
+        assert_eq!(d.help.as_deref(), Some("did you mean `sched_switch`?"));
+        assert!(resolve("rawtracepoint:zz_* { }").is_err());
+        // A kernel without BTF cannot say: the name is taken as written.
+        let program = parse("rawtracepoint:anything { }").unwrap();
+        let probes = resolve_probes(&program, &FixtureFacts::unavailable("no BTF")).unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:anything"]);
     }
 
     #[test]
