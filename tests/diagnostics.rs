@@ -6,28 +6,12 @@
 //! the JSON form's primary span against TEXT. `BLESS=1 cargo test --test diagnostics` rewrites
 //! the `.stderr` files after a deliberate change (review the diff).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
-fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/diagnostics exists")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "bt"))
-        .collect();
-    cases.sort();
-    cases
-}
-
-fn header<'a>(source: &'a str, key: &str) -> Option<&'a str> {
-    source.lines().find_map(|l| {
-        l.strip_prefix("// ")
-            .and_then(|l| l.strip_prefix(key))
-            .and_then(|l| l.strip_prefix(':'))
-            .map(|v| v.strip_prefix(' ').unwrap_or(v))
-    })
-}
+use common::{cases, first_diagnostic, header, json_span};
 
 fn run(path: &Path, json: bool) -> (i32, String, String) {
     let source = std::fs::read_to_string(path).expect("read case");
@@ -49,27 +33,10 @@ fn run(path: &Path, json: bool) -> (i32, String, String) {
     )
 }
 
-/// The first `"start":N,"end":M` of the first JSON diagnostic: its primary span.
-fn json_span(line: &str) -> (usize, usize) {
-    let number = |key: &str| -> usize {
-        let at = line
-            .find(key)
-            .unwrap_or_else(|| panic!("no {key} in {line}"))
-            + key.len();
-        line[at..]
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .expect("a number")
-    };
-    (number("\"start\":"), number("\"end\":"))
-}
-
 #[test]
 fn diagnostics_match_their_golden_text_and_point_at_the_right_span() {
     let bless = std::env::var_os("BLESS").is_some();
-    let cases = cases();
+    let cases = cases("diagnostics");
     assert!(cases.len() >= 20, "only {} diagnostic cases", cases.len());
     let mut failures = Vec::new();
     for path in &cases {
@@ -96,8 +63,9 @@ fn diagnostics_match_their_golden_text_and_point_at_the_right_span() {
         }
 
         let (_, stdout, _) = run(path, true);
-        let first = stdout.lines().next().unwrap_or_default();
-        let (start, end) = json_span(first);
+        let first = first_diagnostic(&stdout).unwrap_or_default();
+        let (start, end) =
+            json_span(first).unwrap_or_else(|| panic!("{name}: no span in {first:?}"));
         let underlined = source.get(start..end).unwrap_or("<out of range>");
         if underlined != expect {
             failures.push(format!(

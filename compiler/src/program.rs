@@ -162,6 +162,10 @@ pub fn log2_buckets(k: u32) -> u64 {
     1 + (64 - u64::from(k)) * (1u64 << k)
 }
 
+/// The most steps bpftrace 0.17 accepts in an lhist ("too many buckets, must be <= 1000"):
+/// the checker refuses more, and the output side never allocates more.
+pub const MAX_LINEAR_STEPS: i128 = 1000;
+
 /// The linear histogram bucket of a value: 0 below `min`, then 1 + (v - min) / step for
 /// values in [min, max), and the last bucket, 1 + (max - min) / step, for v ≥ max.
 pub fn linear_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {

@@ -1,7 +1,8 @@
 //! `LiveFacts`: the compiler's `MachineFacts` answered from this machine's tracefs
-//! (`/sys/kernel/tracing/events`, or `/sys/kernel/debug/tracing/events` on older setups).
-//! tracefs is found, and mounted at `/sys/kernel/tracing` when missing, on first use, so
-//! constructing a `LiveFacts` never fails and never needs root.
+//! (`/sys/kernel/tracing/events`, or `/sys/kernel/debug/tracing/events` on older setups), the
+//! kernel's BTF (`/sys/kernel/btf`, for raw tracepoints) and, for uprobes, its files
+//! (`binary`). tracefs is found, and mounted at `/sys/kernel/tracing`
+//! when missing, on first use, so constructing a `LiveFacts` never fails and never needs root.
 
 use std::fs;
 use std::io;
@@ -11,7 +12,7 @@ use std::sync::OnceLock;
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
 
-use crate::tracefs;
+use crate::{binary, tracefs};
 
 /// Machine facts read from the live kernel.
 #[derive(Debug, Default)]
@@ -106,6 +107,73 @@ impl MachineFacts for LiveFacts {
             reason: e.to_string(),
         })
     }
+
+    /// The `btf_trace_NAME` type names in the kernel's BTF and its modules'
+    /// (`/sys/kernel/btf/*`): the kernel makes one for every tracepoint, those without a
+    /// trace event in tracefs included.
+    fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+        let dir = Path::new(BTF_DIR);
+        let vmlinux = dir.join("vmlinux");
+        if !vmlinux.exists() {
+            return Err(FactError::Unavailable {
+                reason: format!("the kernel has no BTF ({} is missing)", vmlinux.display()),
+            });
+        }
+        let entries = fs::read_dir(dir).map_err(|e| unreadable(dir, &e))?;
+        let mut all = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| unreadable(dir, &e))?.path();
+            let bytes = fs::read(&path).map_err(|e| unreadable(&path, &e))?;
+            all.extend(
+                raw_tracepoints_in_btf(&bytes).map_err(|reason| FactError::Malformed {
+                    what: path.display().to_string(),
+                    reason,
+                })?,
+            );
+        }
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    fn binary_path(&self, name: &str) -> Result<String, FactError> {
+        binary::find(name).map(|p| p.display().to_string())
+    }
+
+    fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
+        binary::function_symbols(Path::new(path))
+    }
+}
+
+/// Where the kernel shows its BTF and its modules'.
+const BTF_DIR: &str = "/sys/kernel/btf";
+
+/// The NAMEs of the `btf_trace_NAME` strings of a BTF blob's string section. The header
+/// (after magic, version and flags: header length, type offset and length, string offset
+/// and length) says where that is; module BTF has the same layout.
+fn raw_tracepoints_in_btf(btf: &[u8]) -> Result<Vec<String>, String> {
+    const MAGIC: u16 = 0xeb9f;
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(btf.get(at..at + 4)?.try_into().ok()?))
+    };
+    let magic = btf.get(..2).map(|m| u16::from_ne_bytes([m[0], m[1]]));
+    if magic != Some(MAGIC) {
+        return Err("no BTF magic".into());
+    }
+    let (Some(header), Some(str_off), Some(str_len)) = (u32_at(4), u32_at(16), u32_at(20)) else {
+        return Err("truncated header".into());
+    };
+    let start = header as usize + str_off as usize;
+    let strings = btf
+        .get(start..start + str_len as usize)
+        .ok_or("the string section is past the end")?;
+    Ok(strings
+        .split(|&b| b == 0)
+        .filter_map(|s| s.strip_prefix(b"btf_trace_"))
+        .filter_map(|s| std::str::from_utf8(s).ok())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 /// Names of the directories in `dir` (tracefs names are ASCII; anything else is skipped).
@@ -198,6 +266,53 @@ mod tests {
             }
         );
         assert_eq!(format.field("dfd").unwrap().offset, 16);
+    }
+
+    /// A BTF blob with only a string section holding these strings.
+    fn btf_with_strings(strings: &[&str]) -> Vec<u8> {
+        let mut section = vec![0u8];
+        for s in strings {
+            section.extend_from_slice(s.as_bytes());
+            section.push(0);
+        }
+        let mut btf = Vec::new();
+        btf.extend_from_slice(&0xeb9fu16.to_ne_bytes());
+        btf.extend_from_slice(&[1, 0]); // version, flags
+        for word in [24u32, 0, 0, 0, section.len() as u32] {
+            btf.extend_from_slice(&word.to_ne_bytes());
+        }
+        btf.extend(section);
+        btf
+    }
+
+    #[test]
+    fn raw_tracepoints_are_the_btf_trace_types() {
+        let btf = btf_with_strings(&[
+            "int",
+            "btf_trace_sched_switch",
+            "btf_trace_",
+            "task_struct",
+            "btf_trace_pelt_cfs_tp",
+        ]);
+        assert_eq!(
+            raw_tracepoints_in_btf(&btf).unwrap(),
+            ["sched_switch", "pelt_cfs_tp"]
+        );
+        assert!(raw_tracepoints_in_btf(b"not btf at all").is_err());
+        assert!(raw_tracepoints_in_btf(&btf[..30]).is_err());
+    }
+
+    #[test]
+    fn lists_this_kernels_raw_tracepoints() {
+        if !Path::new(BTF_DIR).join("vmlinux").exists() {
+            assert!(!in_ci(), "CI machines have BTF");
+            eprintln!("skipped: no {BTF_DIR}/vmlinux");
+            return;
+        }
+        let all = LiveFacts::new().raw_tracepoints().unwrap();
+        assert!(all.iter().any(|t| t == "sched_switch"));
+        assert!(all.iter().any(|t| t == "sys_enter"));
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the overhead guard, symbolization and output.
 
 pub mod attach;
+pub mod binary;
 pub mod child;
 pub mod estimate;
 pub mod events;

@@ -10,8 +10,10 @@ use std::io;
 
 use aya::maps::{Map, MapError};
 use aya::programs::{Program, ProgramError};
-use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader};
+use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
+use crate::verifier;
 
 /// An object's maps and programs, loaded. Dropping it detaches whatever was attached and
 /// closes every descriptor, which is what unloads the programs and frees the maps.
@@ -105,7 +107,23 @@ pub enum LoadError {
 
 /// Creates the object's maps and loads each of its programs into the kernel, in the order
 /// the object lists them (the script's order), so the first error is the first probe's.
+///
+/// The verifier is asked for its statistics only: its instruction-by-instruction log of a
+/// program that walks its limit of a million instructions is gigabytes, which aya asks for
+/// again and again in bigger buffers (half a minute here). A rejection for any other reason
+/// is loaded once more with the full log, which says where it happened.
 pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
+    match load_with(object, VerifierLogLevel::STATS) {
+        Err(LoadError::Program { verifier_log, .. })
+            if verifier::needs_instruction_trail(&verifier_log) =>
+        {
+            load_with(object, VerifierLogLevel::default())
+        }
+        other => other,
+    }
+}
+
+fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadError> {
     let words = aligned_copy(object);
     let object = as_bytes(&words, object.len());
     let sections = program_sections(object)?;
@@ -116,6 +134,7 @@ pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
     // other constructor): most of a load's time in a debug build.
     let mut ebpf = EbpfLoader::new()
         .btf(None)
+        .verifier_log_level(log_level)
         .load(object)
         .map_err(|error| match error {
             EbpfError::MapError(MapError::CreateError { name, io_error }) => LoadError::Map {

@@ -218,17 +218,23 @@ fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
     let Some(probe) = compiled.probes.iter().find(|p| &p.program == name) else {
         return RunError::Load(e);
     };
-    let reason = verifier::reason(verifier_log);
-    let span = verifier::failing_instruction(verifier_log)
+    // The program as loaded: the probe's function, then its callbacks in link order.
+    let insns: Vec<_> = std::iter::once(&probe.code)
+        .chain(probe.code.callees_in_link_order())
+        .flat_map(|f| f.code.insns.iter().copied())
+        .collect();
+    let rejection = verifier::rejection(verifier_log, &insns);
+    let span = rejection
+        .insn
         .and_then(|i| probe.spans.get(i).copied())
         .unwrap_or_default();
     let mut d = Diagnostic::error(
         "the kernel's BPF verifier rejected this statement",
         span,
-        reason.clone(),
+        rejection.reason,
     )
     .with_note("run with -v to see the verifier's full log");
-    if let Some(help) = verifier::explain(&reason) {
+    if let Some(help) = rejection.help {
         d = d.with_help(help);
     }
     RunError::Rejected {

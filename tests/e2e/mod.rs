@@ -3,7 +3,8 @@
 //! built with `cc` as `tb_wl`).
 //!
 //! - [`setup`] decides whether the test can reach BPF. Under `CI=true` a test that cannot
-//!   (not root, no bpf(), no `cc`) fails; elsewhere it prints why and skips.
+//!   (not root, no bpf(), no `cc`) fails; elsewhere it prints why and skips. [`require_bpf`]
+//!   does the same for a test that needs no workload.
 //! - [`Tracer`] runs the binary and reads its stdout while it runs, so that a test starts its
 //!   workload only once the probes are attached: after "Attaching N probes..." and after the
 //!   process holds as many BPF links (or perf events) as the script has attach points other
@@ -45,8 +46,18 @@ fn in_ci() -> bool {
 /// Returns the environment, or `None` after printing why the test skips. Under `CI=true` a
 /// test that cannot run fails instead: CI must never pass by skipping.
 pub fn setup(test: &str) -> Option<Env> {
-    match try_setup() {
-        Ok(env) => Some(env),
+    decide(test, check_bpf().and_then(|()| workload())).map(|workload| Env { workload })
+}
+
+/// Whether the test can load BPF programs, as `setup` decides it (failing under `CI=true`),
+/// for a test that does not run the workload.
+pub fn require_bpf(test: &str) -> bool {
+    decide(test, check_bpf()).is_some()
+}
+
+fn decide<T>(test: &str, ready: Result<T, String>) -> Option<T> {
+    match ready {
+        Ok(t) => Some(t),
         Err(reason) if in_ci() => {
             panic!("{test}: cannot run under CI=true (end-to-end tests never skip in CI): {reason}")
         }
@@ -57,7 +68,7 @@ pub fn setup(test: &str) -> Option<Env> {
     }
 }
 
-fn try_setup() -> Result<Env, String> {
+fn check_bpf() -> Result<(), String> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Err("needs root to load BPF programs".into());
@@ -68,8 +79,7 @@ fn try_setup() -> Result<Env, String> {
             return Err(format!("bpf() is not usable here: {e}"));
         }
     }
-    let workload = workload()?;
-    Ok(Env { workload })
+    Ok(())
 }
 
 fn is_permission_error(e: &aya::programs::ProgramError) -> bool {

@@ -7,6 +7,7 @@ use crate::diagnostic::{nearest, Diagnostic};
 use crate::lex::parse_integer;
 use crate::parse::attach::{split, Part};
 use crate::provider::{self, Provider, ProviderKind, HARDWARE_EVENTS, RATE_UNITS, SOFTWARE_EVENTS};
+use crate::span::Span;
 
 /// Checks one attach point; returns its provider when it is known.
 pub fn check_attach_point(
@@ -62,12 +63,13 @@ pub fn check_attach_point(
         ProviderKind::Watchpoint | ProviderKind::AsyncWatchpoint => check_watchpoint(args, diags),
         ProviderKind::Begin | ProviderKind::End => {}
         _ => {
-            if let Some(empty) = args.iter().find(|p| p.text.is_empty() && !p.quoted) {
+            // An empty part has nothing to underline: show the whole attach point.
+            if args.iter().any(|p| p.text.is_empty() && !p.quoted) {
                 diags.push(
                     Diagnostic::error(
                         format!("empty part in `{}` probe", provider.name),
-                        empty.span,
-                        "nothing here",
+                        ap.span,
+                        "a part of this is missing",
                     )
                     .with_help(format!("write it as `{}`", provider.usage)),
                 );
@@ -75,6 +77,34 @@ pub fn check_attach_point(
         }
     }
     Some(provider)
+}
+
+/// The positional parameters (`$1`) written in an attach point, outside quotes, with their
+/// spans: `interval:s:$1` must have its `$1` given like any other.
+pub fn positionals(ap: &AttachPoint) -> Vec<(u32, Span)> {
+    let mut found = Vec::new();
+    let bytes = ap.text.as_bytes();
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => in_quotes = !in_quotes,
+            b'$' if !in_quotes => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if let Ok(n) = ap.text[i + 1..i + 1 + digits].parse() {
+                    let start = ap.span.start as usize + i;
+                    found.push((n, Span::new(start, start + 1 + digits)));
+                }
+                i += digits;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    found
 }
 
 fn check_rate(provider: &Provider, args: &[Part], ap: &AttachPoint, diags: &mut Vec<Diagnostic>) {

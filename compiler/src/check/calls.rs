@@ -9,7 +9,7 @@ use super::format::conversions;
 use super::{shape_of, Checker, Shape};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::program::MAX_HIST_K;
+use crate::program::{MAX_HIST_K, MAX_LINEAR_STEPS};
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -19,8 +19,11 @@ impl Checker<'_> {
         if let Some(m) = self.macros.get(name.name.as_str()).copied() {
             self.user_arity(name, m.params.len(), args.len(), span, "macro");
             for a in args {
-                if !matches!(&a.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
-                    self.expr(a);
+                match &a.kind {
+                    ExprKind::Map { name, keys } if keys.is_empty() => {
+                        self.map_defined_elsewhere(&name.name)
+                    }
+                    _ => self.expr(a),
                 }
             }
             return Shape::Unknown;
@@ -103,7 +106,7 @@ impl Checker<'_> {
                 .with_help("run with --unsafe if you mean it"),
             );
         }
-        self.context_rule(b, name.span);
+        self.context_rule(b.name, b.contexts, name.span);
         // bpftrace before 0.22 deleted several keys at once: `delete(@a[1], @a[2])`.
         let old_multi_delete = b.name == "delete"
             && args.len() > 1
@@ -138,20 +141,35 @@ impl Checker<'_> {
             );
         }
         let whole_map_ok = matches!(b.name, "print" | "len" | "clear" | "zero");
+        // The shape of each argument that is checked as a value, for the format's conversions.
+        let mut shapes = vec![Shape::Unknown; args.len()];
         for (i, arg) in args.iter().enumerate() {
             match b.params.get(i) {
-                None => self.expr(arg),
+                // A printf-like function's arguments are formatted in user space: a literal
+                // of any length is fine there.
+                None if matches!(arg.kind, ExprKind::Str(_))
+                    && b.params.first() == Some(&Param::Literal) =>
+                {
+                    shapes[i] = Shape::Str
+                }
+                None => shapes[i] = self.expr_shape(arg),
                 Some(Param::Value(ty)) => {
                     if i == 0 && whole_map_ok && is_bare_map(arg) {
                         self.whole_map(arg);
                         continue;
                     }
                     let shape = self.expr_shape(arg);
-                    if *ty == Ty::Int && shape == Shape::Str {
+                    shapes[i] = shape;
+                    let wanted = match ty {
+                        Ty::Int if shape == Shape::Str => Some("an integer"),
+                        Ty::Str if shape == Shape::Int => Some("a string"),
+                        _ => None,
+                    };
+                    if let Some(wanted) = wanted {
                         self.diags.push(Diagnostic::error(
-                            format!("`{}` wants an integer here", b.name),
+                            format!("`{}` wants {wanted} here", b.name),
                             arg.span,
-                            "this is a string",
+                            format!("this is {}", shape.describe()),
                         ));
                     }
                 }
@@ -226,7 +244,51 @@ impl Checker<'_> {
                 Some(Param::Type) => {}
             }
         }
-        self.format_args(b, args);
+        self.format_args(b, args, &shapes);
+        self.lhist_bounds(b, args, span);
+    }
+
+    /// `lhist(x, min, max, step)`: at least one and at most 1000 whole steps from min up to
+    /// max.
+    fn lhist_bounds(&mut self, b: &Builtin, args: &[Expr], span: Span) {
+        let ("lhist", [_, min, max, step]) = (b.name, args) else {
+            return;
+        };
+        let (Some(lo), Some(hi), Some(width)) = (int_value(min), int_value(max), int_value(step))
+        else {
+            return;
+        };
+        let steps = (hi as i128 - lo as i128) / (width as i128).max(1);
+        let problem = if width < 1 {
+            Some((
+                step.span,
+                format!("`lhist` needs a step of at least 1, not {width}"),
+            ))
+        } else if lo >= hi {
+            Some((
+                min.span.to(max.span),
+                format!("`lhist` needs min below max, not {lo} and {hi}"),
+            ))
+        } else if steps < 1 {
+            Some((
+                step.span,
+                format!("`lhist` step {width} is wider than {lo}..{hi}"),
+            ))
+        } else if steps > MAX_LINEAR_STEPS {
+            Some((
+                span,
+                format!(
+                    "`lhist` from {lo} to {hi} in steps of {width} has more than {MAX_LINEAR_STEPS} buckets"
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some((at, message)) = problem {
+            self.diags.push(Diagnostic::error(message, at, "here").with_help(
+                "write it as `lhist(value, min, max, step)` with min < max and 1 <= step <= max - min",
+            ));
+        }
     }
 
     /// An argument that is one of a fixed set of words (`perf`, `boot`), or a frame count.
@@ -253,8 +315,9 @@ impl Checker<'_> {
         }
     }
 
-    /// printf-like functions: the format's conversions match the arguments given.
-    fn format_args(&mut self, b: &Builtin, args: &[Expr]) {
+    /// printf-like functions: the format's conversions match the arguments given, in number
+    /// and, where the text tells, in type (`%d` an integer, `%s` a string, nothing a tuple).
+    fn format_args(&mut self, b: &Builtin, args: &[Expr], shapes: &[Shape]) {
         if !b.variadic || b.params.first() != Some(&Param::Literal) {
             return;
         }
@@ -294,8 +357,49 @@ impl Checker<'_> {
                 }
                 self.diags.push(d);
             }
-            Ok(_) => {}
+            Ok(convs) => {
+                for ((conv, arg), shape) in convs.iter().zip(&args[1..]).zip(&shapes[1..]) {
+                    if let Some(d) = conversion_mismatch(&conv.spec, arg, *shape) {
+                        self.diags.push(d);
+                    }
+                }
+            }
         }
+    }
+}
+
+/// A value the conversion cannot print, as the output side would find when the event
+/// arrives: better said now, at the argument.
+fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnostic> {
+    let integer = matches!(spec, "d" | "i" | "u" | "x" | "X" | "o" | "c" | "p");
+    let (wants, fix) = match shape {
+        Shape::Str if integer => ("an integer", "print strings with `%s`"),
+        Shape::Int if spec == "s" => ("a string", "print integers with `%d` (or `%u`, `%x`)"),
+        Shape::Tuple(_) => (
+            if integer { "an integer" } else { "a string" },
+            "print the tuple's elements one by one: `$t.0`, `$t.1`, ...",
+        ),
+        _ => return None,
+    };
+    Some(
+        Diagnostic::error(
+            format!("`%{spec}` prints {wants}, but this is {}", shape.describe()),
+            arg.span,
+            format!("{} for `%{spec}`", shape.describe()),
+        )
+        .with_help(fix),
+    )
+}
+
+/// An integer literal, possibly negated.
+fn int_value(e: &Expr) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(n) => i64::try_from(*n).ok(),
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => int_value(expr).map(|n| -n),
+        _ => None,
     }
 }
 

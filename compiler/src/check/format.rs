@@ -59,10 +59,22 @@ pub fn conversions(format: &str) -> Result<Vec<Conversion>, FormatError> {
                     i += 1;
                 }
             }
+            // A letter that is no conversion (`%e`, `%y`): name it with what led up to it.
+            c if c.is_ascii_alphabetic() => {
+                return Err(FormatError {
+                    offset: start,
+                    message: format!("unknown conversion `{}`", &format[start..=i]),
+                })
+            }
+            // No letter at all (`%q\n`, `%5 `): the conversion stops at the last letter or
+            // digit, which is what the user meant as one.
             _ => {
                 return Err(FormatError {
                     offset: start,
-                    message: format!("unknown conversion `%{}`", c as char),
+                    message: format!(
+                        "`{}` is not a conversion: it needs a letter such as `d` or `s`",
+                        &format[start..i]
+                    ),
                 })
             }
         }
@@ -90,5 +102,22 @@ mod tests {
     fn rejects_unknown_and_truncated_conversions() {
         assert_eq!(conversions("%q").unwrap_err().offset, 0);
         assert!(conversions("abc %-5").is_err());
+    }
+
+    #[test]
+    fn names_the_bad_conversion_without_what_follows_it() {
+        assert_eq!(
+            conversions("value %q\n").unwrap_err().message,
+            "`%q` is not a conversion: it needs a letter such as `d` or `s`"
+        );
+        assert_eq!(
+            conversions("at %5 now").unwrap_err().message,
+            "`%5` is not a conversion: it needs a letter such as `d` or `s`"
+        );
+        let e = conversions("%-8y").unwrap_err();
+        assert_eq!(
+            (e.offset, e.message.as_str()),
+            (0, "unknown conversion `%-8y`")
+        );
     }
 }

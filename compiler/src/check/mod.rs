@@ -13,6 +13,7 @@ use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::provider::{Provider, PROVIDERS};
 use crate::span::Span;
 
 /// What the caller knows that the text does not say.
@@ -77,6 +78,20 @@ const CONFIG_KEYS: &[&str] = &[
     "budget",
 ];
 
+/// The configuration keys whose value is a number.
+const NUMERIC_CONFIG_KEYS: &[&str] = &[
+    "log_size",
+    "max_bpf_progs",
+    "max_cat_bytes",
+    "max_map_keys",
+    "max_probes",
+    "max_strlen",
+    "on_stack_limit",
+    "perf_rb_pages",
+    "max_ast_nodes",
+    "max_type_res_iterations",
+];
+
 struct MapInfo {
     /// Key arity (a tuple key of n counts as n) and where it was first seen.
     keys: Option<(usize, Span)>,
@@ -85,6 +100,23 @@ struct MapInfo {
     /// Aggregation name or value shape, and where it was first assigned.
     aggregation: Option<(&'static str, Span)>,
     value: Option<(Shape, Span)>,
+    /// Assigned somewhere (or declared, or handed to a macro that may assign it).
+    assigned: bool,
+    /// The first place a probe reads it.
+    first_read: Option<Span>,
+}
+
+impl MapInfo {
+    fn new() -> MapInfo {
+        MapInfo {
+            keys: None,
+            key_shapes: None,
+            aggregation: None,
+            value: None,
+            assigned: false,
+            first_read: None,
+        }
+    }
 }
 
 /// What an assignment puts into a map: an aggregation, or a value of some shape.
@@ -109,10 +141,14 @@ pub(crate) struct Checker<'p> {
     /// What the probe being checked can see; `None` inside macros and functions, whose
     /// bodies are checked where they are used.
     contexts: Option<Contexts>,
+    /// The provider of the probe's first attach point, to name it in diagnostics.
+    provider: Option<&'static Provider>,
     /// Bare names bound in the current macro body.
     macro_names: HashSet<String>,
     /// Enumerators of enums defined in the script.
     enumerators: HashSet<&'p str>,
+    /// Bytes a string holds, its NUL included (`max_strlen`).
+    max_strlen: u64,
     loops: usize,
 }
 
@@ -126,8 +162,10 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         maps: HashMap::new(),
         vars: HashMap::new(),
         contexts: None,
+        provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
+        max_strlen: u64::from(crate::lower::LowerOptions::default().max_strlen),
         loops: 0,
     };
     for item in &program.items {
@@ -154,6 +192,15 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
             }) => c
                 .enumerators
                 .extend(values.iter().map(|(n, _)| n.name.as_str())),
+            Item::Config(cfg) => {
+                for entry in &cfg.entries {
+                    if let ("max_strlen", ExprKind::Int(n)) =
+                        (entry.key.name.as_str(), &entry.value.kind)
+                    {
+                        c.max_strlen = *n;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -171,6 +218,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
             Item::Import(_) | Item::CDefinition(_) => {}
         }
     }
+    c.maps_never_assigned();
     if !saw_probe {
         let end = program
             .items
@@ -243,11 +291,23 @@ impl<'p> Checker<'p> {
                     entry.value.span,
                     "expected a number, a string, a word or true/false",
                 ));
+            } else if NUMERIC_CONFIG_KEYS.contains(&key)
+                && !matches!(entry.value.kind, ExprKind::Int(_))
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("config key `{}` takes a number", entry.key.name),
+                        entry.value.span,
+                        "not a number",
+                    )
+                    .with_help(format!("write e.g. `{} = 128`", entry.key.name)),
+                );
             }
         }
     }
 
     fn map_decl(&mut self, m: &MapDecl) {
+        self.map_defined_elsewhere(&m.map.name);
         const KINDS: &[&str] = &[
             "hash",
             "lruhash",
@@ -290,9 +350,16 @@ impl<'p> Checker<'p> {
 
     fn probe(&mut self, probe: &Probe) {
         let mut contexts = Contexts(0);
+        self.provider = None;
         for ap in &probe.attach_points {
+            for (n, span) in attach::positionals(ap) {
+                self.positional(n, span);
+            }
             match attach::check_attach_point(ap, &mut self.diags) {
-                Some(p) => contexts = contexts.union(p.contexts),
+                Some(p) => {
+                    contexts = contexts.union(p.contexts);
+                    self.provider.get_or_insert(p);
+                }
                 None => contexts = Contexts::ANY,
             }
         }
@@ -349,6 +416,9 @@ impl<'p> Checker<'p> {
             StmtKind::Expr(e) => self.expr(e),
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
             StmtKind::Let { var, value, .. } => {
+                if let Some(v) = value {
+                    self.not_void(v, "assigned");
+                }
                 let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
                 self.bind(&var.name, shape, var.span);
             }
@@ -460,7 +530,10 @@ impl<'p> Checker<'p> {
                 self.call_args(b, name, args, value.span);
                 Shape::Unknown
             }
-            None => self.value(value),
+            None => {
+                self.not_void(value, "assigned");
+                self.value(value)
+            }
         };
         match &target.kind {
             ExprKind::Var(name) => {
@@ -508,13 +581,24 @@ impl<'p> Checker<'p> {
     /// A use of a whole map (`for`, `print(@m)`, `clear(@m)`): says nothing about its keys.
     pub(crate) fn whole_map(&mut self, map: &Expr) {
         if let ExprKind::Map { name, .. } = &map.kind {
-            self.maps.entry(name.name.clone()).or_insert(MapInfo {
-                keys: None,
-                aggregation: None,
-                value: None,
-                key_shapes: None,
-            });
+            let in_probe = self.contexts.is_some();
+            let info = self
+                .maps
+                .entry(name.name.clone())
+                .or_insert_with(MapInfo::new);
+            if in_probe {
+                info.first_read.get_or_insert(map.span);
+            }
         }
+    }
+
+    /// A map that something other than the script's own statements may fill: declared with
+    /// `let @m = hash(N);`, or handed to a macro whose body may assign it.
+    pub(crate) fn map_defined_elsewhere(&mut self, name: &str) {
+        self.maps
+            .entry(name.to_string())
+            .or_insert_with(MapInfo::new)
+            .assigned = true;
     }
 
     /// Records a use of a map: its key arity, and for assignments its value.
@@ -522,18 +606,25 @@ impl<'p> Checker<'p> {
         let ExprKind::Map { name, keys } = &map.kind else {
             return;
         };
+        for k in keys {
+            self.not_void(k, "used as a map key");
+        }
         let shapes: Vec<Shape> = keys.iter().map(|k| self.expr_shape(k)).collect();
         let display = if name.name.is_empty() {
             "@".to_string()
         } else {
             format!("@{}", name.name)
         };
-        let info = self.maps.entry(name.name.clone()).or_insert(MapInfo {
-            keys: None,
-            aggregation: None,
-            value: None,
-            key_shapes: None,
-        });
+        let in_probe = self.contexts.is_some();
+        let info = self
+            .maps
+            .entry(name.name.clone())
+            .or_insert_with(MapInfo::new);
+        if assigned.is_some() {
+            info.assigned = true;
+        } else if in_probe {
+            info.first_read.get_or_insert(map.span);
+        }
         let arity = match shapes.as_slice() {
             [Shape::Tuple(n)] => *n,
             _ => key_arity(keys),
@@ -641,6 +732,34 @@ impl<'p> Checker<'p> {
         self.diags.extend(diags);
     }
 
+    /// Maps that probes read but nothing ever assigns: a typo of another map's name, or a
+    /// statement that was lost.
+    fn maps_never_assigned(&mut self) {
+        let assigned: Vec<&str> = self
+            .maps
+            .iter()
+            .filter(|(_, m)| m.assigned)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut diags = Vec::new();
+        for (name, info) in &self.maps {
+            let (false, Some(span)) = (info.assigned, info.first_read) else {
+                continue;
+            };
+            let mut d = Diagnostic::error(
+                format!("map `@{name}` is read but never assigned"),
+                span,
+                "no statement stores into this map",
+            );
+            d = match nearest(name, assigned.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean `@{s}`?")),
+                None => d.with_help(format!("assign it somewhere, e.g. `@{name} = count();`")),
+            };
+            diags.push(d);
+        }
+        self.diags.extend(diags);
+    }
+
     fn read_var(&mut self, name: &str, span: Span) -> Shape {
         if let Some(info) = self.vars.get(name) {
             return info.shape;
@@ -662,6 +781,32 @@ impl<'p> Checker<'p> {
         Shape::Unknown
     }
 
+    /// A call of a builtin that returns nothing (`printf`, `exit`, ...) where a value is needed.
+    fn not_void(&mut self, e: &Expr, used: &str) {
+        let ExprKind::Call { name, .. } = &e.kind else {
+            return;
+        };
+        let n = name.name.as_str();
+        if self.macros.contains_key(n) || self.functions.contains_key(n) {
+            return;
+        }
+        if let Some(b) = stdlib::lookup(n).filter(|b| b.kind == Kind::Function) {
+            if b.returns == stdlib::Ty::Void {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("`{}()` returns no value", b.name),
+                        e.span,
+                        format!("{used} here"),
+                    )
+                    .with_help(format!(
+                        "call it as a statement of its own: `{}(...);`",
+                        b.name
+                    )),
+                );
+            }
+        }
+    }
+
     /// Checks an expression used for its value and returns its shape.
     fn value(&mut self, e: &Expr) -> Shape {
         self.expr_shape(e)
@@ -674,7 +819,10 @@ impl<'p> Checker<'p> {
     fn expr_shape(&mut self, e: &Expr) -> Shape {
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::PositionalCount => Shape::Int,
-            ExprKind::Str(_) => Shape::Str,
+            ExprKind::Str(text) => {
+                self.string_fits(text, e.span);
+                Shape::Str
+            }
             ExprKind::Ident(name) => self.ident(name, e.span),
             ExprKind::Var(name) => self.read_var(name, e.span),
             ExprKind::Positional(n) => {
@@ -757,10 +905,20 @@ impl<'p> Checker<'p> {
                 }
                 a
             }
-            ExprKind::Update { target, .. } => {
+            ExprKind::Update {
+                target, increment, ..
+            } => {
                 match &target.kind {
                     ExprKind::Var(name) => {
-                        self.read_var(name, target.span);
+                        let shape = self.read_var(name, target.span);
+                        if matches!(shape, Shape::Str | Shape::Tuple(_)) {
+                            let op = if *increment { "++" } else { "--" };
+                            self.diags.push(Diagnostic::error(
+                                format!("`{op}` needs an integer"),
+                                target.span,
+                                format!("`${name}` holds {}", shape.describe()),
+                            ));
+                        }
                     }
                     ExprKind::Map { .. } => self.map_use(
                         target,
@@ -789,8 +947,38 @@ impl<'p> Checker<'p> {
                     _ => Shape::Unknown,
                 }
             }
-            ExprKind::Field { expr, .. } | ExprKind::TupleIndex { expr, .. } => {
-                self.expr(expr);
+            ExprKind::Field { expr, field, .. } => {
+                let inner = self.expr_shape(expr);
+                if inner != Shape::Unknown {
+                    let mut d = Diagnostic::error(
+                        format!("{} has no field `{}`", inner.describe(), field.name),
+                        e.span,
+                        format!("this is {}", inner.describe()),
+                    );
+                    if let Shape::Tuple(_) = inner {
+                        d = d.with_help("tuple elements are numbered: `.0`, `.1`, ...");
+                    }
+                    self.diags.push(d);
+                }
+                Shape::Unknown
+            }
+            ExprKind::TupleIndex { expr, index } => {
+                match self.expr_shape(expr) {
+                    Shape::Tuple(n) if *index as usize >= n => self.diags.push(Diagnostic::error(
+                        format!("tuple index {index} is out of range"),
+                        e.span,
+                        format!(
+                            "this tuple has {n} elements: .0 to .{}",
+                            n.saturating_sub(1)
+                        ),
+                    )),
+                    shape @ (Shape::Int | Shape::Str) => self.diags.push(Diagnostic::error(
+                        format!("{} has no element {index}", shape.describe()),
+                        e.span,
+                        format!("this is {}, not a tuple", shape.describe()),
+                    )),
+                    _ => {}
+                }
                 Shape::Unknown
             }
             ExprKind::Index { expr, index } => {
@@ -820,6 +1008,28 @@ impl<'p> Checker<'p> {
         }
     }
 
+    /// A string literal used as a value must fit a string (bpftrace: "String is too long").
+    /// Format strings and their arguments are exempt: they never enter the kernel.
+    fn string_fits(&mut self, text: &str, span: Span) {
+        let len = text.len() as u64;
+        if len >= self.max_strlen {
+            self.diags.push(
+                Diagnostic::error(
+                    format!(
+                        "this string is {len} bytes long; strings hold at most {}",
+                        self.max_strlen.saturating_sub(1)
+                    ),
+                    span,
+                    "too long",
+                )
+                .with_help(format!(
+                    "shorten it: max_strlen is {}, the terminating NUL included",
+                    self.max_strlen
+                )),
+            );
+        }
+    }
+
     fn positional(&mut self, n: u32, span: Span) {
         if n == 0 {
             self.diags.push(
@@ -841,13 +1051,14 @@ impl<'p> Checker<'p> {
                 };
                 // The example spells the arguments out only while that stays readable (and
                 // small: `$2111111111` is a valid name).
+                let arguments = if n == 1 { "argument" } else { "arguments" };
                 let help = if n <= 9 {
                     format!(
-                        "pass {n} arguments after the script, e.g. `tracebound script.bt{}`",
+                        "pass {n} {arguments} after the script, e.g. `tracebound script.bt{}`",
                         (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
                     )
                 } else {
-                    format!("pass {n} arguments after the script")
+                    format!("pass {n} {arguments} after the script")
                 };
                 self.diags.push(
                     Diagnostic::error(format!("`${n}` is not set: {given}"), span, "used here")
@@ -873,10 +1084,33 @@ impl<'p> Checker<'p> {
                 );
                 return Shape::Unknown;
             }
-            self.context_rule(b, span);
+            self.context_rule(b.name, b.contexts, span);
             return shape_of(b.returns);
         }
-        if is_register_arg(name) || is_enum_like(name) || self.enumerators.contains(name) {
+        if is_register_arg(name) {
+            self.context_rule(name, Contexts::REGS, span);
+            return Shape::Unknown;
+        }
+        if self.enumerators.contains(name) {
+            return Shape::Unknown;
+        }
+        if is_enum_like(name) {
+            // `PID`, `COMM`: a builtin in capitals is far likelier than a kernel enum constant
+            // of that name.
+            let lower = name.to_ascii_lowercase();
+            if let Some(b) = stdlib::lookup(&lower).filter(|b| b.kind != Kind::Aggregation) {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("unknown identifier `{name}`"),
+                        span,
+                        "not a builtin",
+                    )
+                    .with_help(format!(
+                        "names are case-sensitive: did you mean `{}`?",
+                        b.name
+                    )),
+                );
+            }
             return Shape::Unknown;
         }
         let mut d = Diagnostic::error(
@@ -903,21 +1137,41 @@ impl<'p> Checker<'p> {
         matches!(&e.kind, ExprKind::Ident(n) if self.macro_names.contains(n))
     }
 
-    /// Builtins that only make sense in some probes (`retval` in a return probe).
-    pub(crate) fn context_rule(&mut self, b: &stdlib::Builtin, span: Span) {
+    /// Builtins that only make sense in some probes: `retval` in a return probe, `args` where
+    /// there are typed arguments, `arg0` and `reg()` where there are registers, `signal()`
+    /// where there is a traced process (not BEGIN, whose program runs in tracebound itself).
+    pub(crate) fn context_rule(&mut self, name: &str, allowed: Contexts, span: Span) {
         let Some(contexts) = self.contexts else {
             return;
         };
-        if b.contexts == Contexts::RETURN && !contexts.allows(Contexts::RETURN) {
+        if allowed.allows(contexts) {
+            return;
+        }
+        if allowed == Contexts::RETURN {
             self.diags.push(
                 Diagnostic::error(
-                    format!("`{}` is only available in return probes", b.name),
+                    format!("`{name}` is only available in return probes"),
                     span,
                     "this probe runs on entry",
                 )
                 .with_help("use uretprobe, kretprobe or fexit to read the return value"),
             );
+            return;
         }
+        let probe = self.provider.map_or("these", |p| p.name);
+        let fits: Vec<&str> = PROVIDERS
+            .iter()
+            .filter(|p| p.contexts.allows(allowed))
+            .map(|p| p.name)
+            .collect();
+        self.diags.push(
+            Diagnostic::error(
+                format!("`{name}` is not available in {probe} probes"),
+                span,
+                format!("{probe} probes do not have it"),
+            )
+            .with_help(format!("`{name}` works in {} probes", fits.join(", "))),
+        );
     }
 }
 
@@ -944,3 +1198,6 @@ pub(crate) fn is_enum_like(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
+
+#[cfg(test)]
+mod tests;

@@ -83,9 +83,15 @@ fn lex_diagnostic(source: &str, e: LexError) -> Diagnostic {
                 '(' => ')',
                 _ => ']',
             };
+            // A keyed map's `[` is one token with its name (`@reads[`): point at the bracket.
+            let span = if text.len() > 1 && text.ends_with(c) {
+                Span::new(e.span.end as usize - 1, e.span.end as usize)
+            } else {
+                e.span
+            };
             Diagnostic::error(
                 format!("unclosed `{c}`"),
-                e.span,
+                span,
                 format!("this `{c}` is never closed"),
             )
             .with_help(format!("add the matching `{close}`"))
@@ -329,4 +335,19 @@ fn is_binary_operator(name: &str) -> bool {
             | "++"
             | "--"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unclosed_map_key_points_at_its_bracket() {
+        let source = "BEGIN { @reads[pid = count(); }";
+        let d = parse(source).unwrap_err();
+        assert_eq!(d.message, "unclosed `[`");
+        assert_eq!(&source[d.span().range()], "[");
+        let source = "BEGIN { printf(\"%d\\n\", (1 + 2); }";
+        assert_eq!(&source[parse(source).unwrap_err().span().range()], "(");
+    }
 }

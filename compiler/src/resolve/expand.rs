@@ -53,6 +53,15 @@ mod tests {
         fn tracepoint_format(&self, c: &str, e: &str) -> Result<TracepointFormat, FactError> {
             Err(FactError::tracepoint_not_found(c, e))
         }
+        fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+            Ok(self.0.iter().map(|(_, e)| e.to_string()).collect())
+        }
+        fn binary_path(&self, name: &str) -> Result<String, FactError> {
+            Err(FactError::binary_not_found(name))
+        }
+        fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
+            Err(FactError::binary_not_found(path))
+        }
     }
 
     /// A few names in the order the kernel's `available_events` lists them (not sorted).
@@ -141,6 +150,17 @@ mod tests {
             }
             fn tracepoint_format(&self, c: &str, e: &str) -> Result<TracepointFormat, FactError> {
                 Err(FactError::tracepoint_not_found(c, e))
+            }
+            fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+                Err(FactError::Unavailable {
+                    reason: "no BTF".into(),
+                })
+            }
+            fn binary_path(&self, name: &str) -> Result<String, FactError> {
+                Err(FactError::binary_not_found(name))
+            }
+            fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
+                Err(FactError::binary_not_found(path))
             }
         }
         assert!(matches!(

@@ -3,8 +3,8 @@
 //! tests implement it from fixtures (`resolve::fixture::FixtureFacts`). The compiler never
 //! finds anything out for itself, which keeps it pure and `--check` root-free.
 //!
-//! Tracepoints are its first part; BTF types, symbols in binaries and kernel features will
-//! join as methods here.
+//! Tracepoints, raw tracepoints and the binaries uprobes name are here so far; BTF types and kernel features
+//! will join as methods.
 
 use std::fmt;
 
@@ -16,6 +16,27 @@ pub trait MachineFacts {
     /// The format of one tracepoint (its id and fields), or FactError::NotFound.
     fn tracepoint_format(&self, category: &str, event: &str)
         -> Result<TracepointFormat, FactError>;
+    /// Every raw tracepoint the kernel has (its BTF's `btf_trace_NAME` types), sorted;
+    /// FactError::Unavailable when the kernel has no BTF to say.
+    fn raw_tracepoints(&self) -> Result<Vec<String>, FactError>;
+    /// The file a uprobe's binary part names: a path as written (`/bin/bash`, `./app`), or a
+    /// bare name found as a shell finds a command (`$PATH`) or the dynamic loader a library
+    /// (`libc` → `/lib/x86_64-linux-gnu/libc.so.6`). FactError::NotFound when there is none;
+    /// FactError::Malformed when the file is not an ELF executable or library.
+    fn binary_path(&self, name: &str) -> Result<String, FactError>;
+    /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
+    fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
+}
+
+/// Whether a library file called `file` is what a uprobe's bare `name` means: the name
+/// itself, or it continued with the shared-object suffix and versions (`libc` and `libc.so`
+/// both mean `libc.so.6`).
+pub fn library_file_matches(file: &str, name: &str) -> bool {
+    file.strip_prefix(name).is_some_and(|rest| {
+        rest.is_empty()
+            || rest.starts_with(".so")
+            || (name.ends_with(".so") && rest.starts_with('.'))
+    })
 }
 
 /// Why a fact could not be had. The resolver turns it into a diagnostic at the attach point
@@ -40,6 +61,13 @@ impl FactError {
             what: format!("tracepoint {category}:{event}"),
         }
     }
+
+    /// The usual `NotFound` for a uprobe's binary.
+    pub fn binary_not_found(name: &str) -> FactError {
+        FactError::NotFound {
+            what: format!("binary {name}"),
+        }
+    }
 }
 
 impl fmt::Display for FactError {
@@ -55,3 +83,19 @@ impl fmt::Display for FactError {
 }
 
 impl std::error::Error for FactError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_names_match_like_the_loader_finds_them() {
+        assert!(library_file_matches("libc.so.6", "libc"));
+        assert!(library_file_matches("libc.so.6", "libc.so"));
+        assert!(library_file_matches("libc.so.6", "libc.so.6"));
+        assert!(library_file_matches("libssl.so.3", "libssl"));
+        assert!(!library_file_matches("libcrypt.so.1", "libc"));
+        assert!(!library_file_matches("libc.so.6", "libc.so.7"));
+        assert!(!library_file_matches("libc.so.6", "lib"));
+    }
+}

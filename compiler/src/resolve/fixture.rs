@@ -1,10 +1,11 @@
 //! `FixtureFacts`: machine facts from in-memory texts, for compiler tests and anything else
 //! that must not look at the machine. `FixtureFacts::bundled()` serves real format files
-//! copied from a 6.18 kernel (`compiler/tests/fixtures/tracefs/`).
+//! copied from a 6.18 kernel (`compiler/tests/fixtures/tracefs/`); binaries and their
+//! function symbols are added with `with_binary`.
 
 use std::collections::BTreeMap;
 
-use super::facts::{FactError, MachineFacts};
+use super::facts::{library_file_matches, FactError, MachineFacts};
 use super::tracepoint_format::{self, TracepointFormat};
 
 /// Tracepoint formats keyed by (category, event), parsed when asked for, so that a test can
@@ -12,6 +13,10 @@ use super::tracepoint_format::{self, TracepointFormat};
 #[derive(Clone, Debug, Default)]
 pub struct FixtureFacts {
     formats: BTreeMap<(String, String), String>,
+    /// Raw tracepoints beyond the events of `formats` (each of which has one).
+    raw_tracepoints: Vec<String>,
+    /// ELF files by path, with the functions they define.
+    binaries: BTreeMap<String, Vec<String>>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -90,6 +95,21 @@ impl FixtureFacts {
         self
     }
 
+    /// Adds a raw tracepoint that has no trace event (a "bare" tracepoint).
+    pub fn with_raw_tracepoint(mut self, name: &str) -> FixtureFacts {
+        self.raw_tracepoints.push(name.to_string());
+        self
+    }
+
+    /// Adds (or replaces) an ELF binary or library and the functions it defines.
+    pub fn with_binary(mut self, path: &str, functions: &[&str]) -> FixtureFacts {
+        self.binaries.insert(
+            path.to_string(),
+            functions.iter().map(|f| f.to_string()).collect(),
+        );
+        self
+    }
+
     /// A machine where tracepoints cannot be read at all.
     pub fn unavailable(reason: &str) -> FixtureFacts {
         FixtureFacts {
@@ -128,6 +148,43 @@ impl MachineFacts for FixtureFacts {
             what: format!("the format of tracepoint {category}:{event}"),
             reason: e.to_string(),
         })
+    }
+
+    /// The event of every tracepoint format, and those added.
+    fn raw_tracepoints(&self) -> Result<Vec<String>, FactError> {
+        self.check_available()?;
+        let mut all: Vec<String> = self
+            .formats
+            .keys()
+            .map(|(_, event)| event.clone())
+            .chain(self.raw_tracepoints.iter().cloned())
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
+    }
+
+    /// A path is taken as written; a bare name matches a binary of that file name, or a
+    /// library as `library_file_matches` says (`libc` → `.../libc.so.6`).
+    fn binary_path(&self, name: &str) -> Result<String, FactError> {
+        self.check_available()?;
+        let found = if name.contains('/') {
+            self.binaries.contains_key(name).then(|| name.to_string())
+        } else {
+            self.binaries.keys().find_map(|path| {
+                let file = path.rsplit('/').next().unwrap_or(path);
+                library_file_matches(file, name).then(|| path.clone())
+            })
+        };
+        found.ok_or_else(|| FactError::binary_not_found(name))
+    }
+
+    fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
+        self.check_available()?;
+        self.binaries
+            .get(path)
+            .cloned()
+            .ok_or_else(|| FactError::binary_not_found(path))
     }
 }
 
@@ -171,6 +228,28 @@ mod tests {
                 ("syscalls".to_string(), "sys_enter_openat".to_string()),
                 ("syscalls".to_string(), "sys_exit_openat".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn serves_binaries_by_path_and_libraries_by_name() {
+        let facts = FixtureFacts::new()
+            .with_binary("/bin/bash", &["main", "readline"])
+            .with_binary("/lib/x86_64-linux-gnu/libc.so.6", &["malloc"]);
+        assert_eq!(facts.binary_path("/bin/bash").unwrap(), "/bin/bash");
+        assert_eq!(facts.binary_path("bash").unwrap(), "/bin/bash");
+        assert_eq!(
+            facts.binary_path("libc").unwrap(),
+            "/lib/x86_64-linux-gnu/libc.so.6"
+        );
+        assert_eq!(
+            facts.binary_path("/bin/bsh"),
+            Err(FactError::binary_not_found("/bin/bsh"))
+        );
+        assert!(facts.binary_path("lib").is_err());
+        assert_eq!(
+            facts.function_symbols("/bin/bash").unwrap(),
+            ["main", "readline"]
         );
     }
 

@@ -1,15 +1,17 @@
 //! Probes resolved against the machine: each attach point expanded (tracepoint wildcards),
 //! named canonically (`tracepoint:syscalls:sys_enter_read`, `interval:ms:100`), and, for
-//! tracepoints, `args` typed from the format file. What cannot be resolved is a diagnostic at
-//! the attach point.
+//! tracepoints, `args` typed from the format file; a uprobe's binary must exist and define the
+//! function. What cannot be resolved is a diagnostic at the attach point, or at the part of it
+//! that is wrong.
 
 use super::expand::expand_tracepoints;
 use super::facts::{FactError, MachineFacts};
+use super::glob::{has_wildcard, Glob};
 use super::tracepoint_format::{field_type, FieldType};
 use crate::ast::{AttachPoint, Item, Program};
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::lower::{ArgAccess, ArgField, ResolvedProbe};
-use crate::parse::attach::split;
+use crate::parse::attach::{split, Part};
 use crate::provider::{self, ProviderKind};
 
 /// One `ResolvedProbe` per probe item, in order.
@@ -74,14 +76,21 @@ fn resolve_attach_point(
         ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
             Ok(simple(format!("{}:{}", p.name, texts[1..].join(":"))))
         }
-        ProviderKind::RawTracepoint => Ok(simple(format!("rawtracepoint:{}", texts[texts.len() - 1]))),
+        ProviderKind::RawTracepoint => raw_tracepoint(&parts, ap, facts),
         ProviderKind::Tracepoint => {
             let (category, event) = match texts.as_slice() {
                 [_, event] => ("*", *event),
                 [_, category, event] => (*category, *event),
-                _ => return Err(Diagnostic::error("malformed tracepoint", ap.span, "expected tracepoint:category:event")),
+                _ => {
+                    return Err(Diagnostic::error(
+                        "malformed tracepoint",
+                        ap.span,
+                        "expected tracepoint:category:event",
+                    ))
+                }
             };
-            let matches = expand_tracepoints(facts, category, event).map_err(|e| fact_error(e, ap))?;
+            let matches =
+                expand_tracepoints(facts, category, event).map_err(|e| fact_error(e, ap))?;
             if matches.is_empty() {
                 return Err(Diagnostic::error(
                     format!("no tracepoint matches `{category}:{event}`"),
@@ -102,26 +111,188 @@ fn resolve_attach_point(
                 .filter_map(|f| {
                     let access = match field_type(f) {
                         FieldType::Int { size, signed } => ArgAccess::Int { size, signed },
-                        FieldType::Pointer { .. } => ArgAccess::Int { size: 8, signed: false },
+                        FieldType::Pointer { .. } => ArgAccess::Int {
+                            size: 8,
+                            signed: false,
+                        },
                         FieldType::Str { len } => ArgAccess::CharArray { len },
                         FieldType::DataLoc { .. } => ArgAccess::DataLoc,
                         FieldType::Array { .. } | FieldType::Unsupported { .. } => return None,
                     };
-                    Some(ArgField { name: f.name.clone(), offset: f.offset, access })
+                    Some(ArgField {
+                        name: f.name.clone(),
+                        offset: f.offset,
+                        access,
+                    })
                 })
                 .collect();
             Ok(ResolvedProbe {
                 kind: p.kind,
-                targets: matches.iter().map(|(c, e)| format!("tracepoint:{c}:{e}")).collect(),
+                targets: matches
+                    .iter()
+                    .map(|(c, e)| format!("tracepoint:{c}:{e}"))
+                    .collect(),
                 args,
             })
         }
-        other => Err(Diagnostic::error(
-            format!("{} probes are not supported by the runtime yet", provider_name(other)),
-            ap.span,
-            "cannot run this probe yet",
+        ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+            check_uprobe_target(&parts, ap, facts)?;
+            Err(not_supported(p.kind, ap))
+        }
+        other => Err(not_supported(other, ap)),
+    }
+}
+
+/// `rawtracepoint:[module:]NAME`: the kernel must have it; a wildcard expands to those it
+/// has. A kernel without BTF cannot say, and the name is taken as written.
+fn raw_tracepoint(
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<ResolvedProbe, Diagnostic> {
+    let part = &parts[parts.len() - 1];
+    let name = part.text.as_str();
+    let probe = |targets: Vec<String>| ResolvedProbe {
+        kind: ProviderKind::RawTracepoint,
+        targets,
+        args: Vec::new(),
+    };
+    let all = match facts.raw_tracepoints() {
+        Ok(all) => all,
+        Err(FactError::Unavailable { .. }) => {
+            return Ok(probe(vec![format!("rawtracepoint:{name}")]))
+        }
+        Err(e) => return Err(fact_error(e, ap)),
+    };
+    if has_wildcard(name) && !part.quoted {
+        let glob = Glob::new(name);
+        let targets: Vec<String> = all
+            .iter()
+            .filter(|t| glob.matches(t))
+            .map(|t| format!("rawtracepoint:{t}"))
+            .collect();
+        if targets.is_empty() {
+            return Err(Diagnostic::error(
+                format!("no raw tracepoint matches `{name}`"),
+                part.span,
+                "matches nothing on this machine",
+            ));
+        }
+        return Ok(probe(targets));
+    }
+    if all.iter().any(|t| t == name) {
+        return Ok(probe(vec![format!("rawtracepoint:{name}")]));
+    }
+    let mut d = Diagnostic::error(
+        format!("unknown raw tracepoint `{name}`"),
+        part.span,
+        "the kernel has no such tracepoint",
+    );
+    if let Some(s) = nearest(name, all.iter().map(String::as_str)) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    }
+    Err(d)
+}
+
+fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
+    Diagnostic::error(
+        format!("{} probes are not supported by the runtime yet", provider_name(kind)),
+        ap.span,
+        "cannot run this probe yet",
+    )
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile and software probes run")
+}
+
+/// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
+/// (or, for a wildcard, at least one function matching it). Forms this cannot check pass:
+/// `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names),
+/// addresses (`uprobe:BIN:0x4010a0`), and parts filled in from positional parameters.
+fn check_uprobe_target(
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<(), Diagnostic> {
+    let (binary, function) = match parts {
+        [_, binary, function] => (binary, Some(function)),
+        [_, binary, _language, _] => (binary, None),
+        _ => return Ok(()),
+    };
+    if parts.iter().any(|p| !p.quoted && p.text.contains('$')) {
+        return Ok(());
+    }
+    let path = facts
+        .binary_path(&binary.text)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let Some(function) = function else {
+        return Ok(());
+    };
+    // `func+0x10` probes inside `func`; a number is an address.
+    let name = function.text.split('+').next().unwrap_or_default();
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Ok(());
+    }
+    let symbols = facts
+        .function_symbols(&path)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let shown = if path == binary.text {
+        format!("`{path}`")
+    } else {
+        format!("`{}` ({path})", binary.text)
+    };
+    if has_wildcard(name) && !function.quoted {
+        let glob = Glob::new(name);
+        if !symbols.iter().any(|s| glob.matches(s)) {
+            return Err(Diagnostic::error(
+                format!("no function in {shown} matches `{name}`"),
+                function.span,
+                "matches nothing",
+            )
+            .with_help(format!(
+                "list its functions with `nm -D --defined-only {path}`"
+            )));
+        }
+    } else if !symbols.iter().any(|s| s == name) {
+        let mut d = Diagnostic::error(
+            format!("{shown} has no function `{name}`"),
+            function.span,
+            "no such function",
+        );
+        d = match nearest(name, symbols.iter().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_note(
+                "only functions in the symbol tables can be probed by name; a stripped binary \
+                 keeps only its exported ones",
+            ),
+        };
+        return Err(d);
+    }
+    Ok(())
+}
+
+/// Why a uprobe's binary cannot be used, at the binary part.
+fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Diagnostic {
+    let name = &binary.text;
+    match e {
+        FactError::NotFound { .. } if name.contains('/') => Diagnostic::error(
+            format!("`{name}` does not exist"),
+            binary.span,
+            "no such file",
         )
-        .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile and software probes run")),
+        .with_help("give the path of an executable or a shared library"),
+        FactError::NotFound { .. } => Diagnostic::error(
+            format!("no executable or library named `{name}`"),
+            binary.span,
+            "not found in $PATH or the dynamic loader's libraries",
+        )
+        .with_help(format!(
+            "give its full path, as in `uprobe:/path/to/{name}:function`"
+        )),
+        FactError::Malformed { reason, .. } => Diagnostic::error(
+            format!("cannot probe `{name}`: {reason}"),
+            binary.span,
+            "not an ELF executable or library",
+        ),
+        other => fact_error(other, ap),
     }
 }
 
@@ -186,6 +357,82 @@ mod tests {
         );
         assert_eq!(probes[1].targets, ["BEGIN"]);
         assert_eq!(probes[2].targets, ["interval:ms:10"]);
+    }
+
+    fn uprobe_error(source: &str) -> (String, String, Option<String>) {
+        let facts = FixtureFacts::new()
+            .with_binary("/bin/bash", &["main", "readline", "rl_getc"])
+            .with_binary("/lib/x86_64-linux-gnu/libc.so.6", &["malloc", "free"]);
+        let program = parse(source).unwrap();
+        let d = resolve_probes(&program, &facts).unwrap_err().remove(0);
+        let text = source[d.span().range()].to_string();
+        (text, d.message, d.help)
+    }
+
+    #[test]
+    fn uprobes_need_an_existing_binary_and_function() {
+        let (text, message, _) = uprobe_error("uprobe:/nonexistent/bin:foo { }");
+        assert_eq!(text, "/nonexistent/bin");
+        assert_eq!(message, "`/nonexistent/bin` does not exist");
+        let (text, message, _) = uprobe_error("uretprobe:libnosuch:malloc { }");
+        assert_eq!(text, "libnosuch");
+        assert_eq!(message, "no executable or library named `libnosuch`");
+        let (text, message, help) = uprobe_error("uprobe:/bin/bash:readlin { }");
+        assert_eq!(text, "readlin");
+        assert_eq!(message, "`/bin/bash` has no function `readlin`");
+        assert_eq!(help.as_deref(), Some("did you mean `readline`?"));
+        let (text, message, _) = uprobe_error("uprobe:libc:mallocc { }");
+        assert_eq!(text, "mallocc");
+        assert_eq!(
+            message,
+            "`libc` (/lib/x86_64-linux-gnu/libc.so.6) has no function `mallocc`"
+        );
+        let (text, message, _) = uprobe_error("uprobe:/bin/bash:zz_* { }");
+        assert_eq!(text, "zz_*");
+        assert_eq!(message, "no function in `/bin/bash` matches `zz_*`");
+    }
+
+    /// A uprobe that resolves is still refused, for now, as one the runtime cannot attach.
+    #[test]
+    fn resolved_uprobes_are_not_run_yet() {
+        for source in [
+            "uprobe:/bin/bash:readline { }",
+            "uprobe:bash:rl_* { }",
+            "uretprobe:libc:malloc+4 { }",
+            "uprobe:/bin/bash:0x4010 { }",
+            "uprobe:readline { }",
+        ] {
+            let (_, message, _) = uprobe_error(source);
+            assert!(
+                message.ends_with("not supported by the runtime yet"),
+                "{source}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn raw_tracepoints_must_exist_and_wildcards_expand() {
+        let facts = FixtureFacts::bundled().with_raw_tracepoint("sched_update_nr_running_tp");
+        let resolve = |source: &str| resolve_probes(&parse(source).unwrap(), &facts);
+        let probes =
+            resolve("rawtracepoint:sched_switch { } rawtracepoint:sched_update_nr_running_tp { }")
+                .unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:sched_switch"]);
+        assert_eq!(
+            probes[1].targets,
+            ["rawtracepoint:sched_update_nr_running_tp"]
+        );
+        let probes = resolve("rawtracepoint:sched_w* { }").unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:sched_wakeup"]);
+        let source = "rawtracepoint:sched_swich { }";
+        let d = resolve(source).unwrap_err().remove(0);
+        assert_eq!(&source[d.span().range()], "sched_swich");
+        assert_eq!(d.help.as_deref(), Some("did you mean `sched_switch`?"));
+        assert!(resolve("rawtracepoint:zz_* { }").is_err());
+        // A kernel without BTF cannot say: the name is taken as written.
+        let program = parse("rawtracepoint:anything { }").unwrap();
+        let probes = resolve_probes(&program, &FixtureFacts::unavailable("no BTF")).unwrap();
+        assert_eq!(probes[0].targets, ["rawtracepoint:anything"]);
     }
 
     #[test]

@@ -38,8 +38,7 @@ impl Range {
     }
 }
 
-/// The most steps bpftrace 0.17 accepts in an lhist ("too many buckets, must be <= 1000").
-pub const MAX_LINEAR_STEPS: i128 = 1000;
+pub use tracebound_compiler::program::MAX_LINEAR_STEPS;
 
 /// The number of buckets of `lhist(x, min, max, step)`: below min, (max - min) / step
 /// steps, and max or above (values past the last whole step land there too). Parameters

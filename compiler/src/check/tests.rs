@@ -1,0 +1,226 @@
+use super::*;
+use crate::parse::parse;
+
+/// Every error as (message, the text its primary label underlines); `positional` is how many
+/// `$N` arguments were given.
+fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)> {
+    let program = parse(source).unwrap_or_else(|d| panic!("{source}: {}", d.message));
+    let options = CheckOptions {
+        positional_count: positional,
+        unsafe_allowed: true,
+    };
+    check(&program, &options)
+        .into_iter()
+        .filter(Diagnostic::is_error)
+        .map(|d| (d.message.clone(), source[d.span().range()].to_string()))
+        .collect()
+}
+
+fn errors(source: &str) -> Vec<(String, String)> {
+    errors_with(source, None)
+}
+
+/// The text the only error underlines, and its message.
+fn only_error(source: &str) -> (String, String) {
+    let mut all = errors(source);
+    assert_eq!(all.len(), 1, "{source}: {all:?}");
+    let (message, text) = all.remove(0);
+    (text, message)
+}
+
+fn clean(source: &str) {
+    assert_eq!(errors(source), [], "{source}");
+}
+
+#[test]
+fn a_map_read_but_never_assigned_is_an_error_at_the_read() {
+    let (text, message) = only_error(
+        "tracepoint:a:b { @start[tid] = nsecs; }\n\
+         tracepoint:a:c { @lat = hist(nsecs - @strt[tid]); print(@strt); }",
+    );
+    assert_eq!(text, "@strt[tid]");
+    assert_eq!(message, "map `@strt` is read but never assigned");
+    // Assigned in a later probe, by `++`, declared, or handed to a macro that may assign it.
+    clean("END { print(@x); } BEGIN { @x = 1; }");
+    clean("BEGIN { @n++; } END { print(@n); }");
+    clean("let @h = hash(10); BEGIN { print(@h); }");
+    clean("macro fill(@m) { @m[1] = 1; } BEGIN { fill(@m); print(@m); }");
+}
+
+#[test]
+fn builtins_are_checked_against_what_the_probe_has() {
+    for (source, name) in [
+        ("BEGIN { printf(\"%s\\n\", str(args->filename)); }", "args"),
+        ("BEGIN { signal(\"KILL\"); }", "signal"),
+        ("tracepoint:a:b { @ = arg0; }", "arg0"),
+        ("tracepoint:a:b { @ = arg12; }", "arg12"),
+        ("interval:s:1 { @ = reg(\"ip\"); }", "reg"),
+    ] {
+        let (text, message) = only_error(source);
+        assert_eq!(text, name, "{source}");
+        assert!(
+            message.starts_with(&format!("`{name}` is not available in ")),
+            "{message}"
+        );
+    }
+    clean("tracepoint:a:b { @ = args->x; signal(9); }");
+    clean("uprobe:/bin/sh:main { @ = arg0 + arg12; }");
+    clean("profile:hz:99 { @[func] = count(); }");
+}
+
+#[test]
+fn functions_without_a_value_cannot_be_assigned() {
+    assert_eq!(
+        only_error("BEGIN { $r = printf(\"hi\\n\"); }"),
+        (
+            "printf(\"hi\\n\")".to_string(),
+            "`printf()` returns no value".to_string()
+        )
+    );
+    assert_eq!(only_error("BEGIN { @done = exit(); }").0, "exit()");
+    assert_eq!(only_error("BEGIN { @[exit()] = 1; }").0, "exit()");
+    clean("BEGIN { @s = str(0); }");
+}
+
+#[test]
+fn increments_need_integers() {
+    assert_eq!(
+        only_error("BEGIN { $s = \"a\"; $s++; }"),
+        ("$s".to_string(), "`++` needs an integer".to_string())
+    );
+    clean("BEGIN { $n = 1; $n++; }");
+}
+
+#[test]
+fn fields_and_tuple_elements_need_something_that_has_them() {
+    assert_eq!(
+        only_error("BEGIN { $x = pid; @ = $x.name; }"),
+        (
+            "$x.name".to_string(),
+            "an integer has no field `name`".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("BEGIN { $t = (1, \"a\"); @ = $t.5; }"),
+        (
+            "$t.5".to_string(),
+            "tuple index 5 is out of range".to_string()
+        )
+    );
+    assert_eq!(only_error("BEGIN { $s = comm; @ = $s.0; }").0, "$s.0");
+    clean("BEGIN { $t = (1, \"a\"); @ = $t.1; }");
+}
+
+#[test]
+fn string_parameters_want_strings() {
+    assert_eq!(
+        only_error("BEGIN { @ = strncmp(pid, \"bash\", 4); }"),
+        (
+            "pid".to_string(),
+            "`strncmp` wants a string here".to_string()
+        )
+    );
+    clean("BEGIN { @ = strncmp(comm, \"bash\", 4); }");
+}
+
+#[test]
+fn printf_conversions_match_their_arguments() {
+    assert_eq!(
+        only_error("BEGIN { printf(\"%d\\n\", comm); }"),
+        (
+            "comm".to_string(),
+            "`%d` prints an integer, but this is a string".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("BEGIN { printf(\"%-8s|\\n\", pid); }").1,
+        "`%s` prints a string, but this is an integer"
+    );
+    assert_eq!(
+        only_error("BEGIN { printf(\"%s %d\\n\", comm, (1, 2)); }").0,
+        "(1, 2)"
+    );
+    clean("BEGIN { printf(\"%s %d %x %s\\n\", comm, pid, $1, str($2)); }");
+}
+
+#[test]
+fn histogram_bounds_are_checked() {
+    for (source, text) in [
+        ("BEGIN { @ = hist(1, 9); }", "9"),
+        ("BEGIN { @ = lhist(1, 0, 100, 0); }", "0"),
+        ("BEGIN { @ = lhist(1, 100, 0, 10); }", "100, 0"),
+        ("BEGIN { @ = lhist(1, 0, 10, 20); }", "20"),
+        (
+            "BEGIN { @ = lhist(1, 0, 100000, 1); }",
+            "lhist(1, 0, 100000, 1)",
+        ),
+    ] {
+        assert_eq!(only_error(source).0, text, "{source}");
+    }
+    clean("BEGIN { @a = hist(1); @b = hist(1, 2); @c = lhist(1, -10, 10, 1); }");
+}
+
+#[test]
+fn numeric_config_keys_take_numbers() {
+    assert_eq!(
+        only_error("config = { max_strlen = \"big\" } BEGIN { }"),
+        (
+            "\"big\"".to_string(),
+            "config key `max_strlen` takes a number".to_string()
+        )
+    );
+    clean("config = { max_strlen = 128; stack_mode = perf } BEGIN { }");
+}
+
+#[test]
+fn string_literals_must_fit_max_strlen() {
+    let long = "x".repeat(64);
+    let (text, message) = only_error(&format!("BEGIN {{ @s = \"{long}\"; }}"));
+    assert_eq!(text, format!("\"{long}\""));
+    assert_eq!(
+        message,
+        "this string is 64 bytes long; strings hold at most 63"
+    );
+    assert_eq!(
+        only_error("config = { max_strlen = 8 } BEGIN { @s = \"12345678\"; }").0,
+        "\"12345678\""
+    );
+    clean(&format!("BEGIN {{ @s = \"{}\"; }}", "x".repeat(63)));
+    // Formatted in user space: never in the kernel.
+    clean(&format!(
+        "BEGIN {{ printf(\"%s {long}\\n\", \"{long}\"); }}"
+    ));
+}
+
+#[test]
+fn a_builtin_in_capitals_is_not_taken_for_an_enum_constant() {
+    assert_eq!(
+        only_error("BEGIN { @ = PID; }"),
+        ("PID".to_string(), "unknown identifier `PID`".to_string())
+    );
+    clean("BEGIN { @ = TASK_RUNNING; }");
+}
+
+#[test]
+fn an_empty_attach_point_part_underlines_the_attach_point() {
+    assert_eq!(
+        only_error("kprobe: { @ = count(); }"),
+        (
+            "kprobe:".to_string(),
+            "empty part in `kprobe` probe".to_string()
+        )
+    );
+}
+
+#[test]
+fn positional_parameters_in_attach_points_must_be_given() {
+    let all = errors_with("interval:ms:$2 { @ = $1; }", Some(1));
+    assert_eq!(
+        all,
+        [(
+            "`$2` is not set: only 1 positional argument was given".to_string(),
+            "$2".to_string()
+        )]
+    );
+    assert_eq!(errors_with("uprobe:\"/opt/$1\":f { }", Some(0)), []);
+}

@@ -1,0 +1,354 @@
+//! The ELF files uprobes name: found as a shell finds a command (`$PATH`) or as the dynamic
+//! loader finds a library (`/etc/ld.so.cache`, then the standard library directories), and
+//! the functions they define, from `.symtab` and `.dynsym`.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use object::{Object as _, ObjectSymbol as _};
+use tracebound_compiler::resolve::facts::{library_file_matches, FactError};
+
+/// The file `name` stands for: a path as written (it must be an ELF file), or, for a bare
+/// name, a command in `$PATH` or a library (`libc`, `libssl.so.3`).
+pub fn find(name: &str) -> Result<PathBuf, FactError> {
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        check_elf(&path)?;
+        return Ok(path);
+    }
+    let found = command_in_path(name).or_else(|| find_library(name));
+    let path = found.ok_or_else(|| FactError::binary_not_found(name))?;
+    check_elf(&path)?;
+    Ok(path)
+}
+
+/// The names of the functions `path` defines, sorted, without duplicates.
+pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
+    let bytes = fs::read(path).map_err(|e| io_error(path, &e))?;
+    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
+        what: path.display().to_string(),
+        reason: format!("not a readable ELF file ({e})"),
+    })?;
+    let mut names: Vec<String> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.is_definition())
+        .filter_map(|s| s.name().ok().filter(|n| !n.is_empty()).map(str::to_string))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// A regular file that starts with the ELF magic.
+fn check_elf(path: &Path) -> Result<(), FactError> {
+    let what = || path.display().to_string();
+    let meta = fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(FactError::Malformed {
+            what: what(),
+            reason: "it is a directory".into(),
+        });
+    }
+    let mut magic = [0u8; 4];
+    let read = fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic));
+    match read {
+        Ok(()) if magic == *b"\x7fELF" => Ok(()),
+        Ok(()) => Err(not_elf(path)),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(not_elf(path)),
+        Err(e) => Err(io_error(path, &e)),
+    }
+}
+
+fn not_elf(path: &Path) -> FactError {
+    FactError::Malformed {
+        what: path.display().to_string(),
+        reason: "it is not an ELF executable or library".into(),
+    }
+}
+
+fn io_error(path: &Path, e: &io::Error) -> FactError {
+    match e.kind() {
+        io::ErrorKind::NotFound => FactError::binary_not_found(&path.display().to_string()),
+        _ => FactError::Unavailable {
+            reason: format!("cannot read {}: {e}", path.display()),
+        },
+    }
+}
+
+/// An executable file called `name` in a directory of `$PATH`.
+fn command_in_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dirs = std::env::var_os("PATH")?;
+    std::env::split_paths(&dirs)
+        .map(|dir| dir.join(name))
+        .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// A library the dynamic loader would find for `name` (`libc` → `libc.so.6`, see
+/// `library_file_matches`). The loader's cache first, then the
+/// directories it searches by default.
+fn find_library(name: &str) -> Option<PathBuf> {
+    let cached = fs::read("/etc/ld.so.cache")
+        .ok()
+        .map(|bytes| ld_so_cache(&bytes))
+        .unwrap_or_default();
+    let mut matching = cached
+        .iter()
+        .filter(|(file, _)| library_file_matches(file, name));
+    if let Some((_, path)) = matching
+        .clone()
+        .find(|(file, _)| file == name)
+        .or_else(|| matching.next())
+    {
+        return Some(PathBuf::from(path));
+    }
+    library_dirs().into_iter().find_map(|dir| {
+        let mut files: Vec<String> = fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|f| library_file_matches(f, name))
+            .collect();
+        files.sort();
+        files.first().map(|f| dir.join(f))
+    })
+}
+
+/// Where the loader looks when the cache does not say: the directories of
+/// `/etc/ld.so.conf` (and the files it includes), then the standard ones.
+fn library_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    read_ld_so_conf(Path::new("/etc/ld.so.conf"), &mut dirs, 0);
+    let arch = std::env::consts::ARCH;
+    for dir in [
+        format!("/lib/{arch}-linux-gnu"),
+        format!("/usr/lib/{arch}-linux-gnu"),
+        "/lib64".to_string(),
+        "/usr/lib64".to_string(),
+        "/lib".to_string(),
+        "/usr/lib".to_string(),
+    ] {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs
+}
+
+/// Directory lines of an ld.so.conf file; `include DIR/*.conf` lines are followed (to a
+/// depth of 4, as a guard against include loops).
+fn read_ld_so_conf(path: &Path, dirs: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(text) = fs::read_to_string(path) else {
+        return;
+    };
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if let Some(pattern) = line.strip_prefix("include") {
+            if depth < 4 {
+                for file in conf_includes(pattern.trim()) {
+                    read_ld_so_conf(&file, dirs, depth + 1);
+                }
+            }
+        } else if line.starts_with('/') {
+            dirs.push(PathBuf::from(line));
+        }
+    }
+}
+
+/// The files an include pattern names: a path, or `DIR/PREFIX*SUFFIX` (the only wildcard
+/// ld.so.conf files use in practice), in name order.
+fn conf_includes(pattern: &str) -> Vec<PathBuf> {
+    let path = Path::new(pattern);
+    let (Some(dir), Some(file)) = (path.parent(), path.file_name().and_then(|f| f.to_str())) else {
+        return Vec::new();
+    };
+    let Some((prefix, suffix)) = file.split_once('*') else {
+        return vec![path.to_path_buf()];
+    };
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+const CACHE_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+/// The new format's header: magic, library count, string table size, flags and padding,
+/// extension offset, three unused words.
+const CACHE_HEADER: usize = 48;
+/// One entry: flags, key (the file name), value (the path), OS version, hwcap.
+const CACHE_ENTRY: usize = 24;
+
+/// The `(file name, path)` entries of `/etc/ld.so.cache` (glibc's "new" format, alone or
+/// after an old-format part) built for this machine's architecture. String offsets count
+/// from the new-format header.
+fn ld_so_cache(bytes: &[u8]) -> Vec<(String, String)> {
+    let Some(base) = bytes
+        .windows(CACHE_MAGIC.len())
+        .position(|w| w == CACHE_MAGIC)
+    else {
+        return Vec::new();
+    };
+    let cache = &bytes[base..];
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(cache.get(at..at + 4)?.try_into().ok()?))
+    };
+    let string_at = |at: u32| -> Option<String> {
+        let rest = cache.get(at as usize..)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        String::from_utf8(rest[..end].to_vec()).ok()
+    };
+    let count = u32_at(CACHE_MAGIC.len()).unwrap_or(0) as usize;
+    (0..count)
+        .filter_map(|i| {
+            let at = CACHE_HEADER + i * CACHE_ENTRY;
+            let flags = u32_at(at)?;
+            if !arch_matches(flags) {
+                return None;
+            }
+            Some((string_at(u32_at(at + 4)?)?, string_at(u32_at(at + 8)?)?))
+        })
+        .collect()
+}
+
+/// The cache's architecture bits (glibc's FLAG_REQUIRED_MASK) for the libraries this
+/// machine's processes load; other architectures take any entry.
+fn arch_matches(flags: u32) -> bool {
+    let required = flags & 0xff00;
+    match std::env::consts::ARCH {
+        "x86_64" => required == 0x0300,
+        "aarch64" => required == 0x0a00,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cache in glibc's new format with these (flags, file name, path) entries.
+    fn cache(entries: &[(u32, &str, &str)]) -> Vec<u8> {
+        let strings_at = CACHE_HEADER + entries.len() * CACHE_ENTRY;
+        let mut strings = Vec::new();
+        let mut table = Vec::new();
+        for (flags, key, value) in entries {
+            let key_at = strings_at + strings.len();
+            strings.extend_from_slice(key.as_bytes());
+            strings.push(0);
+            let value_at = strings_at + strings.len();
+            strings.extend_from_slice(value.as_bytes());
+            strings.push(0);
+            table.extend_from_slice(&flags.to_ne_bytes());
+            table.extend_from_slice(&(key_at as u32).to_ne_bytes());
+            table.extend_from_slice(&(value_at as u32).to_ne_bytes());
+            table.extend_from_slice(&[0u8; 12]);
+        }
+        let mut out = CACHE_MAGIC.to_vec();
+        out.extend_from_slice(&(entries.len() as u32).to_ne_bytes());
+        out.extend_from_slice(&(strings.len() as u32).to_ne_bytes());
+        out.resize(CACHE_HEADER, 0);
+        out.extend(table);
+        out.extend(strings);
+        out
+    }
+
+    fn native_flags() -> u32 {
+        match std::env::consts::ARCH {
+            "aarch64" => 0x0a03,
+            _ => 0x0303,
+        }
+    }
+
+    #[test]
+    fn reads_the_loader_cache_for_this_architecture() {
+        let other = if native_flags() == 0x0303 {
+            0x0a03
+        } else {
+            0x0303
+        };
+        let bytes = cache(&[
+            (native_flags(), "libz.so.1", "/lib/libz.so.1"),
+            (other, "libc.so.6", "/other/libc.so.6"),
+            (native_flags(), "libc.so.6", "/lib/libc.so.6"),
+        ]);
+        let entries = ld_so_cache(&bytes);
+        let pairs: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("libz.so.1", "/lib/libz.so.1"),
+                ("libc.so.6", "/lib/libc.so.6")
+            ]
+        );
+        // After an old-format part, offsets count from the new header.
+        let mut compat = b"ld.so-1.7.0\0\0\0\0\0".to_vec();
+        compat.extend(&bytes);
+        assert_eq!(ld_so_cache(&compat), entries);
+        assert!(ld_so_cache(b"not a cache").is_empty());
+        assert!(ld_so_cache(&bytes[..CACHE_HEADER + 10]).is_empty());
+    }
+
+    #[test]
+    fn paths_must_be_elf_files() {
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(find(exe.to_str().unwrap()).unwrap(), exe);
+        assert_eq!(
+            find("/nonexistent/bin"),
+            Err(FactError::binary_not_found("/nonexistent/bin"))
+        );
+        assert!(
+            matches!(find("/"), Err(FactError::Malformed { reason, .. }) if reason == "it is a directory")
+        );
+        let text = std::env::temp_dir().join(format!("tracebound-not-elf-{}", std::process::id()));
+        fs::write(&text, "#!/bin/sh\n").unwrap();
+        let result = find(text.to_str().unwrap());
+        fs::remove_file(&text).unwrap();
+        assert!(
+            matches!(result, Err(FactError::Malformed { .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            find("no-such-command-or-library-xyz"),
+            Err(FactError::binary_not_found(
+                "no-such-command-or-library-xyz"
+            ))
+        );
+    }
+
+    #[test]
+    fn bare_names_are_commands_or_libraries() {
+        let sh = find("sh").unwrap();
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{sh:?}");
+        // Every Linux test machine has a C library the loader can find.
+        let libc = find("libc").unwrap();
+        let file = libc.file_name().unwrap().to_str().unwrap();
+        assert!(file.starts_with("libc.so"), "{libc:?}");
+    }
+
+    #[test]
+    fn lists_the_functions_a_binary_defines() {
+        let exe = std::env::current_exe().unwrap();
+        let names = function_symbols(&exe).unwrap();
+        assert!(names.iter().any(|n| n == "main"), "no main in {exe:?}");
+        assert!(
+            names.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no duplicates"
+        );
+        let libc = find("libc").unwrap();
+        let names = function_symbols(&libc).unwrap();
+        assert!(names.iter().any(|n| n == "malloc"), "no malloc in {libc:?}");
+    }
+}
