@@ -44,6 +44,11 @@ struct Cli {
     #[arg(long = "auto-filter")]
     auto_filter: bool,
 
+    /// Do not watch the running script's measured overhead (by default a probe that stays
+    /// over budget for 2 seconds is detached, and the rest runs on).
+    #[arg(long = "no-guard")]
+    no_guard: bool,
+
     /// How long to count each probe's events before attaching, in milliseconds.
     #[arg(long = "estimate-window", value_name = "MS", default_value_t = 200)]
     estimate_window: u64,
@@ -335,6 +340,7 @@ fn run(
         child,
         watch_pid: cli.pid,
         quiet: cli.quiet,
+        guard: (!cli.no_guard).then_some(budget),
     };
     let mut out: Box<dyn std::io::Write> = match &cli.output {
         Some(path) => match std::fs::File::create(path) {

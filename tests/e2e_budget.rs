@@ -1,7 +1,8 @@
 //! The overhead budget, end to end against the kernel: a hot tracepoint is refused before
 //! anything is attached (exit 3, a diagnostic with the measured rate and per-hit cost), runs
 //! when the budget allows it, a cold one runs as usual, `--auto-filter` leaves a wildcard's hot
-//! member out by name, and `--dry-run` prints the table and leaves nothing loaded.
+//! member out by name, the runtime guard detaches a probe that turns hot after attaching, and
+//! `--dry-run` prints the table and leaves nothing loaded.
 
 mod e2e;
 
@@ -128,6 +129,50 @@ fn auto_filter_leaves_out_the_hot_member(env: &Env) -> Result<(), String> {
     Ok(())
 }
 
+/// A probe that is cold when attached and turns hot (the workload starts faulting pages) is
+/// detached by the guard within 3 s; the rest of the script runs on and ends normally.
+fn the_guard_detaches_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
+    let script =
+        "tracepoint:exceptions:page_fault_user /comm == \"tb_wl\"/ { @faults = count(); }\n\
+                  interval:ms:100 { @ticks = count(); }";
+    let mut tracer = e2e::Tracer::spawn(&["--budget", "1", "--timeout", "6", "-e", script]);
+    tracer.wait_ready(0)?;
+    let _faults = HotLoop::run(env, "f")?;
+    // HotLoop::run waited 200 ms for the workload to reach speed.
+    let started = Instant::now() - Duration::from_millis(200);
+    let detached = loop {
+        if tracer
+            .stderr_so_far()
+            .contains("guard: detached tracepoint:exceptions:page_fault_user")
+        {
+            break started.elapsed();
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            return Err(format!(
+                "not detached after 5 s\n{}{}",
+                tracer.stdout_so_far(),
+                tracer.stderr_so_far()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let done = tracer.finish(Duration::from_secs(15))?;
+    if done.code() != Some(0) || !done.stdout.contains("@ticks: ") {
+        return Err(format!(
+            "exit {:?}\n{}{}",
+            done.code(),
+            done.stdout,
+            done.stderr
+        ));
+    }
+    if detached > Duration::from_secs(3) {
+        return Err(format!(
+            "detached {detached:?} after the workload turned hot"
+        ));
+    }
+    Ok(())
+}
+
 fn a_cold_tracepoint_runs(env: &Env) -> Result<(), String> {
     let script =
         "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ { @calls = count(); }\n\
@@ -194,6 +239,7 @@ fn the_budget_decides_before_attaching() {
     tally.record("raised budget", a_raised_budget_lets_it_run(&env));
     tally.record("cold tracepoint", a_cold_tracepoint_runs(&env));
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
+    tally.record("guard", the_guard_detaches_a_probe_that_turns_hot(&env));
     tally.record("dry run", dry_run_attaches_nothing());
     tally.finish();
 }

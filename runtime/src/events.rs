@@ -14,14 +14,15 @@ use crate::session::{Format, RunError};
 use crate::snapshot::{map_bytes, snapshot};
 
 /// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
-struct Counters<'a> {
-    array: PerCpuArray<&'a MapData, u64>,
+struct Counters {
+    array: PerCpuArray<MapData, u64>,
 }
 
-impl<'a> Counters<'a> {
-    fn new(loaded: &'a Loaded, name: &str) -> Result<Self, RunError> {
+impl Counters {
+    /// Takes the map out of `loaded`: the reader owns it, so the run may still change `loaded`.
+    fn new(loaded: &mut Loaded, name: &str) -> Result<Self, RunError> {
         let missing = || RunError::Other(format!("the counter map {name} is not loaded"));
-        let map = loaded.map(name).ok_or_else(missing)?;
+        let map = loaded.take_map(name).ok_or_else(missing)?;
         let array = PerCpuArray::try_from(map).map_err(|e| RunError::Other(e.to_string()))?;
         Ok(Counters { array })
     }
@@ -37,19 +38,19 @@ impl<'a> Counters<'a> {
 
 /// What the kernel could not keep: records dropped because the ring buffer was full, and
 /// updates a full map refused. Reported as they happen and at exit, never silent.
-pub struct Losses<'a> {
-    lost: Counters<'a>,
+pub struct Losses {
+    lost: Counters,
     lost_reported: u64,
-    full: Counters<'a>,
+    full: Counters,
     /// Per script map: refused updates already reported.
     full_reported: Vec<u64>,
     map_names: Vec<String>,
     max_map_keys: u32,
 }
 
-impl<'a> Losses<'a> {
+impl Losses {
     pub fn new(
-        loaded: &'a Loaded,
+        loaded: &mut Loaded,
         compiled: &Compiled,
         max_map_keys: u32,
     ) -> Result<Self, RunError> {
@@ -98,14 +99,14 @@ impl<'a> Losses<'a> {
 
 /// The flag `exit()` raises next to its ring-buffer record, so that a run ends even when
 /// the buffer was too full to take the record.
-pub struct ExitFlag<'a> {
-    array: Array<&'a MapData, u64>,
+pub struct ExitFlag {
+    array: Array<MapData, u64>,
 }
 
-impl<'a> ExitFlag<'a> {
-    pub fn new(loaded: &'a Loaded, compiled: &Compiled) -> Result<Self, RunError> {
+impl ExitFlag {
+    pub fn new(loaded: &mut Loaded, compiled: &Compiled) -> Result<Self, RunError> {
         let map = loaded
-            .map(&compiled.exit_flag)
+            .take_map(&compiled.exit_flag)
             .ok_or_else(|| RunError::Other("the exit flag is not loaded".into()))?;
         let array = Array::try_from(map).map_err(|e| RunError::Other(e.to_string()))?;
         Ok(ExitFlag { array })

@@ -8,6 +8,7 @@ pub mod child;
 pub mod estimate;
 pub mod events;
 pub mod facts;
+pub mod guard;
 pub mod list;
 pub mod load;
 pub mod output;

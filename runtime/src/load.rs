@@ -33,6 +33,17 @@ impl Loaded {
         self.ebpf.program_mut(name)
     }
 
+    /// Detaches a program's every attachment and unloads it (the overhead guard's last
+    /// resort); the rest of the run goes on.
+    pub fn detach(&mut self, name: &str) -> Result<(), ProgramError> {
+        match self.ebpf.program_mut(name) {
+            Some(Program::TracePoint(p)) => p.unload(),
+            Some(Program::RawTracePoint(p)) => p.unload(),
+            Some(Program::PerfEvent(p)) => p.unload(),
+            _ => Ok(()),
+        }
+    }
+
     pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
         self.ebpf.programs()
     }

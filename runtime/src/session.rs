@@ -16,7 +16,9 @@ use tracebound_compiler::provider::ProviderKind;
 
 use crate::attach::{attach, AttachError, AttachPlan};
 use crate::child::{process_exists, Child};
+use crate::estimate::{Budget, CostModel};
 use crate::events::{drain, EventState, ExitFlag, Losses};
+use crate::guard::Guard;
 use crate::load::{load, LoadError, Loaded};
 use crate::output::{self, NoSymbols};
 use crate::snapshot::snapshot;
@@ -59,6 +61,8 @@ pub struct RunOptions {
     pub watch_pid: Option<u32>,
     /// `-q`: no "Attaching N probes..." line.
     pub quiet: bool,
+    /// The budget the runtime guard holds the running script to; `None`: no guard.
+    pub guard: Option<Budget>,
 }
 
 #[derive(Debug)]
@@ -130,8 +134,8 @@ pub fn run(
         exit_code: None,
         format: options.format,
     };
-    let mut lost = Losses::new(&loaded, compiled, compiled.limits.max_map_keys)?;
-    let exit_flag = ExitFlag::new(&loaded, compiled)?;
+    let mut lost = Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?;
+    let exit_flag = ExitFlag::new(&mut loaded, compiled)?;
     run_special(&loaded, compiled, ProviderKind::Begin)?;
     drain(&mut ring, &loaded, compiled, &mut state, out)?;
     lost.report(options.format, out)?;
@@ -142,6 +146,9 @@ pub fn run(
         child.release();
     }
 
+    let mut guard = options
+        .guard
+        .and_then(|budget| Guard::start(&loaded, compiled, budget, &CostModel::default()));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
@@ -166,7 +173,11 @@ pub fn run(
         if state.exit_code.is_none() {
             state.exit_code = exit_flag.raised()?;
         }
+        if let Some(guard) = &mut guard {
+            guard.check(&mut loaded, options.format, out)?;
+        }
     }
+    drop(guard);
 
     // END runs after the other probes stop counting (bpftrace detaches them first).
     let code = state.exit_code.unwrap_or(0);
