@@ -132,6 +132,10 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // `tracebound calibrate`: a command of its own, not a script named "calibrate".
+    if std::env::args().nth(1).as_deref() == Some("calibrate") && std::env::args().len() == 2 {
+        return calibrate();
+    }
     let cli = Cli::parse();
     if cli.list {
         let pattern = cli.args.first().map(String::as_str);
@@ -273,7 +277,8 @@ fn run(
     // What the script will cost, before anything of it is attached.
     let budget = cli.budget.map_or_else(Budget::default, Budget::of_machine);
     let window = std::time::Duration::from_millis(cli.estimate_window.max(1));
-    let mut estimate = match estimate::estimate(&compiled, window, CostModel::default()) {
+    let model = cost_model(&compiled);
+    let mut estimate = match estimate::estimate(&compiled, window, model.clone()) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("tracebound: measuring the probes' rates: {e}");
@@ -340,7 +345,7 @@ fn run(
         child,
         watch_pid: cli.pid,
         quiet: cli.quiet,
-        guard: (!cli.no_guard).then_some(budget),
+        guard: (!cli.no_guard).then_some((budget, model)),
     };
     let mut out: Box<dyn std::io::Write> = match &cli.output {
         Some(path) => match std::fs::File::create(path) {
@@ -468,6 +473,43 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     match std::time::Duration::try_from_secs_f64(seconds) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+/// `tracebound calibrate`: measure this host's costs, cache them, print the table.
+fn calibrate() -> ExitCode {
+    match tracebound_runtime::calibrate::measure() {
+        Ok(c) => {
+            if let Err(e) = tracebound_runtime::calibrate::save(&c) {
+                eprintln!("tracebound: could not cache the calibration: {e}");
+            }
+            print!("{}", c.table());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tracebound: calibration failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// This host's costs: cached, or measured now the first time a script needs them (a script
+/// of BEGIN and END only does not).
+fn cost_model(compiled: &tracebound_compiler::pipeline::Compiled) -> CostModel {
+    use tracebound_compiler::provider::ProviderKind;
+    let fires = compiled
+        .probes
+        .iter()
+        .any(|p| !matches!(p.kind, ProviderKind::Begin | ProviderKind::End));
+    if !fires {
+        return CostModel::default();
+    }
+    match tracebound_runtime::calibrate::cached_or_measure() {
+        Ok(c) => c.model(),
+        Err(e) => {
+            eprintln!("tracebound: calibration failed ({e}); pricing with reference-machine costs");
+            CostModel::default()
+        }
     }
 }
 

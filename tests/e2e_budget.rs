@@ -88,7 +88,7 @@ fn hot_tracepoint_is_refused(env: &Env) -> Result<(), String> {
 
 fn a_raised_budget_lets_it_run(env: &Env) -> Result<(), String> {
     let _hot = HotLoop::start(env)?;
-    let (code, stdout, stderr) = tracebound(&["--budget", "100", "--timeout", "0.3", "-e", HOT])?;
+    let (code, stdout, stderr) = tracebound(&["--budget", "10000", "--timeout", "0.3", "-e", HOT])?;
     if code != 0 || !stdout.contains("@calls: ") {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
@@ -229,6 +229,47 @@ fn dry_run_attaches_nothing() -> Result<(), String> {
     Ok(())
 }
 
+/// `tracebound calibrate` measures this host, prints the table and caches it by kernel and CPU.
+fn calibrate_measures_and_caches() -> Result<(), String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("calibration-cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        .arg("calibrate")
+        .env("XDG_CACHE_HOME", &dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let table = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!("{table}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let value = |row: &str| -> Option<f64> {
+        table
+            .lines()
+            .find(|l| l.starts_with(row))?
+            .split_whitespace()
+            .last()?
+            .parse()
+            .ok()
+    };
+    for row in [
+        "tracepoint hit",
+        "syscall tracepoint tax",
+        "raw tracepoint hit",
+    ] {
+        match value(row) {
+            Some(ns) if ns > 0.0 && ns < 100_000.0 => {}
+            other => return Err(format!("{row}: {other:?} in\n{table}")),
+        }
+    }
+    let cache = std::fs::read_to_string(dir.join("tracebound/calibration"))
+        .map_err(|e| format!("no cache: {e}"))?;
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    if !cache.contains(&format!("kernel = {}", kernel.trim())) {
+        return Err(format!("the cache is not keyed by the kernel:\n{cache}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn the_budget_decides_before_attaching() {
     let Some(env) = e2e::setup("the_budget_decides_before_attaching") else {
@@ -240,6 +281,7 @@ fn the_budget_decides_before_attaching() {
     tally.record("cold tracepoint", a_cold_tracepoint_runs(&env));
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
     tally.record("guard", the_guard_detaches_a_probe_that_turns_hot(&env));
+    tally.record("calibrate", calibrate_measures_and_caches());
     tally.record("dry run", dry_run_attaches_nothing());
     tally.finish();
 }

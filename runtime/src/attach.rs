@@ -109,6 +109,36 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
     }
 }
 
+/// A small script of tracebound's own, compiled, loaded and attached: how the estimate counts
+/// syscalls and how calibration measures costs. Dropping it detaches everything.
+pub struct AttachedScript {
+    pub loaded: Loaded,
+    pub compiled: tracebound_compiler::pipeline::Compiled,
+}
+
+impl AttachedScript {
+    pub fn start(source: &str) -> Result<AttachedScript, String> {
+        use tracebound_compiler::pipeline::{compile, CompileOptions};
+        let compiled = compile(
+            source,
+            &crate::facts::LiveFacts::new(),
+            &CompileOptions::default(),
+        )
+        .map_err(|d| format!("`{source}` does not compile: {}", d[0].message))?;
+        let mut loaded =
+            crate::load::load(&compiled.object).map_err(|e| format!("loading `{source}`: {e}"))?;
+        for p in &compiled.probes {
+            let plan = AttachPlan {
+                program: p.program.clone(),
+                kind: p.kind,
+                targets: p.targets.clone(),
+            };
+            attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
+        }
+        Ok(AttachedScript { loaded, compiled })
+    }
+}
+
 /// `tracepoint:category:event` → (category, event).
 fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
     let mut parts = target.splitn(3, ':');

@@ -61,8 +61,9 @@ pub struct RunOptions {
     pub watch_pid: Option<u32>,
     /// `-q`: no "Attaching N probes..." line.
     pub quiet: bool,
-    /// The budget the runtime guard holds the running script to; `None`: no guard.
-    pub guard: Option<Budget>,
+    /// The budget the runtime guard holds the running script to, and the costs it prices
+    /// hits with; `None`: no guard.
+    pub guard: Option<(Budget, CostModel)>,
 }
 
 #[derive(Debug)]
@@ -148,7 +149,8 @@ pub fn run(
 
     let mut guard = options
         .guard
-        .and_then(|budget| Guard::start(&loaded, compiled, budget, &CostModel::default()));
+        .take()
+        .and_then(|(budget, model)| Guard::start(&loaded, compiled, budget, &model));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {

@@ -46,13 +46,16 @@ fn in_ci() -> bool {
 /// Returns the environment, or `None` after printing why the test skips. Under `CI=true` a
 /// test that cannot run fails instead: CI must never pass by skipping.
 pub fn setup(test: &str) -> Option<Env> {
-    decide(test, check_bpf().and_then(|()| workload())).map(|workload| Env { workload })
+    let ready = check_bpf()
+        .and_then(|()| calibrated())
+        .and_then(|()| workload());
+    decide(test, ready).map(|workload| Env { workload })
 }
 
 /// Whether the test can load BPF programs, as `setup` decides it (failing under `CI=true`),
 /// for a test that does not run the workload.
 pub fn require_bpf(test: &str) -> bool {
-    decide(test, check_bpf()).is_some()
+    decide(test, check_bpf().and_then(|()| calibrated())).is_some()
 }
 
 fn decide<T>(test: &str, ready: Result<T, String>) -> Option<T> {
@@ -80,6 +83,35 @@ fn check_bpf() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The host's costs are measured once before the tests run scripts: a script needs them
+/// before attaching, and measuring then (a few seconds) while a test's workload runs would
+/// measure the workload too.
+fn calibrated() -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|base| base.join("tracebound/calibration"));
+        if cache.is_some_and(|c| c.is_file()) {
+            return Ok(()); // measured before (tracebound re-measures if the host changed)
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"))
+            .arg("calibrate")
+            .output()
+            .map_err(|e| format!("running tracebound calibrate: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "tracebound calibrate failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    })
+    .clone()
 }
 
 fn is_permission_error(e: &aya::programs::ProgramError) -> bool {

@@ -26,7 +26,7 @@ pub struct CostModel {
     /// Any other helper.
     pub helper_ns: f64,
     /// Where the numbers come from, for the report.
-    pub source: &'static str,
+    pub source: String,
 }
 
 impl Default for CostModel {
@@ -43,7 +43,7 @@ impl Default for CostModel {
             stack_id_ns: 1_400.0,
             probe_read_ns: 50.0,
             helper_ns: 15.0,
-            source: "reference-machine defaults (not calibrated on this host)",
+            source: "reference-machine defaults (not calibrated on this host)".into(),
         }
     }
 }

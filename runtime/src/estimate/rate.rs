@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
+use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::{self, ProviderKind, Rate};
 
 use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
-use crate::facts::LiveFacts;
+use crate::attach::AttachedScript;
 
 /// Events each perf counter may see per CPU before it stops itself.
 pub const COUNTER_CAP: u64 = 2_000;
@@ -260,38 +260,19 @@ fn software_event(target: &str) -> Option<(u64, u64)> {
 
 /// One raw tracepoint program on `sys_enter` counting syscalls by number, per CPU. It is a
 /// tracebound script, compiled and loaded like any other.
-struct SyscallCounter {
-    loaded: crate::load::Loaded,
-    compiled: Compiled,
-}
+struct SyscallCounter(AttachedScript);
 
 const SYSCALL_COUNTER: &str = "rawtracepoint:sys_enter { @calls[arg1] = count(); }";
 
 impl SyscallCounter {
     fn start() -> Result<SyscallCounter, String> {
-        let compiled = compile(
-            SYSCALL_COUNTER,
-            &LiveFacts::new(),
-            &CompileOptions::default(),
-        )
-        .map_err(|d| format!("the syscall counter does not compile: {}", d[0].message))?;
-        let mut loaded = crate::load::load(&compiled.object)
-            .map_err(|e| format!("loading the syscall counter: {e}"))?;
-        for p in &compiled.probes {
-            let plan = crate::attach::AttachPlan {
-                program: p.program.clone(),
-                kind: p.kind,
-                targets: p.targets.clone(),
-            };
-            crate::attach::attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
-        }
-        Ok(SyscallCounter { loaded, compiled })
+        AttachedScript::start(SYSCALL_COUNTER).map(SyscallCounter)
     }
 
     /// Calls per syscall number, per online CPU.
     fn read(&self, cpus: &[u32]) -> Result<HashMap<u64, Vec<u64>>, String> {
-        let info = &self.compiled.info.maps[0];
-        let bytes = crate::snapshot::map_bytes(&self.loaded, info).map_err(|e| e.to_string())?;
+        let info = &self.0.compiled.info.maps[0];
+        let bytes = crate::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
         let entries = bytes.entries().map_err(|e| e.to_string())?;
         let mut out = HashMap::new();
         for (key, value) in entries {
