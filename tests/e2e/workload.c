@@ -11,8 +11,11 @@
  *              str(args->buf) reads exactly WORD
  *   z MS       sleep MS milliseconds
  *   f N        N user page faults: map 1 MiB, touch each 4 KiB page, unmap; repeat
+ *   r RATE S   getppid() at RATE calls a second for S seconds: a batch each millisecond,
+ *              sleeping in between, so the CPU it uses is the calls' (benches/accuracy.sh)
  *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
- * The /dev/null descriptor is always 42, so scripts may print args->fd.
+ * The /dev/null descriptor is always 42, so scripts may print args->fd. With TB_WL_CPU set in
+ * the environment it prints its CPU time (cpu_ns N) on stderr at the end.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -97,12 +100,35 @@ int main(int argc, char **argv) {
                 }
                 munmap(m, pages * page);
             }
+        } else if (!strcmp(op, "r")) {
+            long rate = number(argc, argv, ++i);
+            long seconds = number(argc, argv, ++i);
+            long per_ms = rate / 1000 > 0 ? rate / 1000 : 1;
+            struct timespec next;
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            for (long ms = 0; ms < seconds * 1000; ms++) {
+                for (long k = 0; k < per_ms; k++) {
+                    syscall(SYS_getppid);
+                }
+                next.tv_nsec += 1000000;
+                if (next.tv_nsec >= 1000000000) {
+                    next.tv_nsec -= 1000000000;
+                    next.tv_sec++;
+                }
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+            }
         } else if (!strcmp(op, "q")) {
             syscall(SYS_getpgid, 0);
         } else {
             fprintf(stderr, "tb_wl: unknown operation %s\n", op);
             return 2;
         }
+    }
+    if (getenv("TB_WL_CPU")) {
+        /* Scheduler-accurate CPU time, for benches/accuracy.sh. */
+        struct timespec cpu;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+        fprintf(stderr, "cpu_ns %lld\n", (long long)cpu.tv_sec * 1000000000LL + cpu.tv_nsec);
     }
     return 0;
 }

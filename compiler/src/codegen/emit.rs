@@ -415,7 +415,7 @@ impl Emitter<'_> {
                 self.operand_into(*v, Reg::R0);
                 self.push(Insn::exit());
             }
-            Inst::LoopStart | Inst::LoopEnd => {}
+            Inst::LoopStart | Inst::LoopEnd | Inst::ColdStart | Inst::ColdEnd => {}
         }
     }
 

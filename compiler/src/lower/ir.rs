@@ -88,6 +88,10 @@ pub enum Inst {
     /// Loop boundaries, so the allocator keeps values used in a loop alive for all of it.
     LoopStart,
     LoopEnd,
+    /// Code that runs rarely (a map key's first insert, a full ring buffer or map): the cost
+    /// model leaves its helper calls out of a probe's per-hit price. No code of its own.
+    ColdStart,
+    ColdEnd,
 }
 
 impl Inst {
@@ -192,6 +196,25 @@ impl Function {
     }
 }
 
+/// The helpers a run of the function calls on its usual path: every call site outside cold
+/// regions, its callbacks' included (each counted once).
+pub fn hot_helpers(f: &Function) -> Vec<Helper> {
+    let mut depth = 0u32;
+    let mut out = Vec::new();
+    for (inst, _) in &f.insts {
+        match inst {
+            Inst::ColdStart => depth += 1,
+            Inst::ColdEnd => depth = depth.saturating_sub(1),
+            Inst::Call { helper, .. } if depth == 0 => out.push(*helper),
+            _ => {}
+        }
+    }
+    for callback in &f.callbacks {
+        out.extend(hot_helpers(callback));
+    }
+    out
+}
+
 /// Renders a function for `-d ir`.
 pub fn print_function(f: &Function) -> String {
     let mut out = format!("fn {}:\n", f.name);
@@ -265,5 +288,7 @@ fn describe(inst: &Inst) -> String {
         Inst::Return(v) => format!("return {}", op(v)),
         Inst::LoopStart => "loop {".into(),
         Inst::LoopEnd => "} loop".into(),
+        Inst::ColdStart => "cold {".into(),
+        Inst::ColdEnd => "} cold".into(),
     }
 }

@@ -359,7 +359,9 @@ impl ProbeLowerer<'_, '_> {
             then: stored,
         });
         let full = self.shared.full;
+        self.emit(Inst::ColdStart);
         self.bump_counter(full, map as i32);
+        self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(stored));
     }
 
@@ -412,6 +414,7 @@ impl ProbeLowerer<'_, '_> {
         self.store_u64(Addr::Ptr(found, 0), Operand::Reg(result));
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
+        self.emit(Inst::ColdStart);
         let zero = self.const_reg(0);
         self.emit(Inst::Alu {
             op,
@@ -422,6 +425,7 @@ impl ProbeLowerer<'_, '_> {
         let slot = self.f.new_slot(8);
         self.store_u64(Addr::Slot(slot, 0), Operand::Reg(result));
         self.update(map, key, slot);
+        self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
         Ok(result)
     }
@@ -510,6 +514,7 @@ impl ProbeLowerer<'_, '_> {
         }
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
+        self.emit(Inst::ColdStart);
         let size = kind.stored_size();
         let slot = self.f.new_slot(size);
         let first: Vec<Operand> = match kind {
@@ -530,6 +535,7 @@ impl ProbeLowerer<'_, '_> {
             self.store_u64(Addr::Slot(slot, i as i32 * 8), v);
         }
         self.update(map, key, slot);
+        self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
         Ok(())
     }
@@ -941,7 +947,9 @@ impl ProbeLowerer<'_, '_> {
         // The buffer was full: the record is lost, and counted so the runtime reports it.
         self.emit(Inst::Label(dropped));
         let lost = self.shared.lost;
+        self.emit(Inst::ColdStart);
         self.bump_counter(lost, 0);
+        self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
     }
 }

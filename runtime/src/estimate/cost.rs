@@ -4,7 +4,7 @@
 //! The numbers are the ones measured on this project's reference machine (the overhead issue
 //! records them); `tracebound calibrate` is to replace them with this host's.
 
-use tracebound_compiler::codegen::insn::{Helper, Insn};
+use tracebound_compiler::codegen::insn::Helper;
 use tracebound_compiler::provider::ProviderKind;
 
 /// Per-hit costs in nanoseconds.
@@ -61,27 +61,23 @@ impl CostModel {
         }
     }
 
-    /// A program's cost per run, from its code: every instruction once (a straight-line
-    /// upper bound for branches, a lower bound for loops) and every helper call site once.
-    pub fn program_ns(&self, insns: &[Insn]) -> f64 {
-        let mut ns = insns.len() as f64 * self.instruction_ns;
-        for insn in insns {
-            if insn.code != 0x85 || insn.src != 0 {
-                continue; // not a helper call
-            }
-            ns += match Helper::from_id(insn.imm) {
-                Some(Helper::MapUpdateElem) => self.hash_update_ns,
-                Some(Helper::MapLookupElem | Helper::MapDeleteElem) => self.hash_lookup_ns,
-                Some(Helper::RingbufReserve | Helper::RingbufOutput) => self.ringbuf_output_ns,
-                Some(Helper::GetStackid) => self.stack_id_ns,
-                Some(
-                    Helper::ProbeRead
-                    | Helper::ProbeReadStr
-                    | Helper::ProbeReadUser
-                    | Helper::ProbeReadKernel
-                    | Helper::ProbeReadUserStr
-                    | Helper::ProbeReadKernelStr,
-                ) => self.probe_read_ns,
+    /// A program's cost per run: every instruction once (a straight-line upper bound for
+    /// branches, a lower bound for loops) and every helper call on its usual path once (the
+    /// compiler marks a map key's first insert and a full buffer as cold).
+    pub fn program_ns(&self, insns: usize, helpers: &[Helper]) -> f64 {
+        let mut ns = insns as f64 * self.instruction_ns;
+        for helper in helpers {
+            ns += match helper {
+                Helper::MapUpdateElem => self.hash_update_ns,
+                Helper::MapLookupElem | Helper::MapDeleteElem => self.hash_lookup_ns,
+                Helper::RingbufReserve | Helper::RingbufOutput => self.ringbuf_output_ns,
+                Helper::GetStackid => self.stack_id_ns,
+                Helper::ProbeRead
+                | Helper::ProbeReadStr
+                | Helper::ProbeReadUser
+                | Helper::ProbeReadKernel
+                | Helper::ProbeReadUserStr
+                | Helper::ProbeReadKernelStr => self.probe_read_ns,
                 _ => self.helper_ns,
             };
         }
@@ -92,19 +88,27 @@ impl CostModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracebound_compiler::codegen::insn::Reg;
 
     #[test]
     fn helper_calls_dominate_a_program() {
         let model = CostModel::default();
-        let plain = [Insn::mov64_imm(Reg::R0, 0), Insn::exit()];
-        let counting = [
-            Insn::call(Helper::MapLookupElem),
-            Insn::call(Helper::MapUpdateElem),
-            Insn::mov64_imm(Reg::R0, 0),
-            Insn::exit(),
-        ];
-        assert_eq!(model.program_ns(&plain), 1.0);
-        assert_eq!(model.program_ns(&counting), 2.0 + 25.0 + 45.0);
+        assert_eq!(model.program_ns(2, &[]), 1.0);
+        assert_eq!(
+            model.program_ns(4, &[Helper::MapLookupElem, Helper::MapUpdateElem]),
+            2.0 + 25.0 + 45.0
+        );
+    }
+
+    #[test]
+    fn a_count_pays_its_lookup_not_its_first_insert() {
+        use tracebound_compiler::lower::ir::hot_helpers;
+        use tracebound_compiler::pipeline::{compile, CompileOptions};
+        use tracebound_compiler::resolve::fixture::FixtureFacts;
+        let script = "tracepoint:syscalls:sys_enter_openat { @c = count(); }";
+        let compiled = compile(script, &FixtureFacts::bundled(), &CompileOptions::default())
+            .expect("compiles");
+        let helpers = hot_helpers(&compiled.probes[0].ir);
+        assert!(helpers.contains(&Helper::MapLookupElem), "{helpers:?}");
+        assert!(!helpers.contains(&Helper::MapUpdateElem), "{helpers:?}");
     }
 }

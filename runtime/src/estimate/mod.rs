@@ -155,10 +155,15 @@ pub fn estimate(
     let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1));
     let mut probes: Vec<ProbeCost> = Vec::new();
     for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
-        let mut program_ns = model.program_ns(&compiled_probe.code.code.insns);
-        for callback in compiled_probe.code.callees_in_link_order() {
-            program_ns += model.program_ns(&callback.code.insns);
-        }
+        let insns = compiled_probe.code.code.insns.len()
+            + compiled_probe
+                .code
+                .callees_in_link_order()
+                .iter()
+                .map(|c| c.code.insns.len())
+                .sum::<usize>();
+        let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
+        let program_ns = model.program_ns(insns, &helpers);
         let mechanism_ns = model.mechanism_ns(compiled_probe.kind);
         let points = rates
             .into_iter()
