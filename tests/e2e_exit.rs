@@ -1,5 +1,6 @@
 //! Every way a run ends leaves no BPF program loaded: exit(), SIGINT, SIGTERM, SIGHUP, the
-//! `-c` command exiting, an attach failure after other probes were attached, and SIGKILL.
+//! `-c` command exiting, an attach failure after other probes were attached, SIGKILL, and a
+//! panic with everything attached.
 //!
 //! While a run is attached, the test notes the ids of the programs the binary holds (from
 //! `/proc/PID/fdinfo`; they must all be `tb_` programs). Once it has exited, none of them may
@@ -155,6 +156,24 @@ fn attach_error(_env: &Env) -> Result<(), String> {
     }
 }
 
+/// A panic with every probe attached (injected with TRACEBOUND_FAULT): the run fails loudly
+/// and leaves nothing loaded.
+fn panic_after_attach(_env: &Env) -> Result<(), String> {
+    let script = script(false);
+    let watch = ProgramWatch::start();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        .args(["-e", &script])
+        .env("TRACEBOUND_FAULT", "panic-after-attach")
+        .output()
+        .map_err(|e| e.to_string())?;
+    watch.check_unloaded(PATIENCE)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("panicked") {
+        return Err(format!("expected a panic, got {}\n{stderr}", out.status));
+    }
+    Ok(())
+}
+
 /// kill -9 mid-run: the kernel drops everything the process held.
 fn sigkill(_env: &Env) -> Result<(), String> {
     let script = script(false);
@@ -183,5 +202,6 @@ fn no_program_outlives_any_exit_path() {
     tally.record("-c command exits", child_exit(&env));
     tally.record("attach error after attaching", attach_error(&env));
     tally.record("SIGKILL", sigkill(&env));
+    tally.record("panic after attaching", panic_after_attach(&env));
     tally.finish();
 }

@@ -130,6 +130,11 @@ pub fn run(
         };
         attach(&mut loaded, &plan).map_err(RunError::Attach)?;
     }
+    // Fault injection for the exit-path tests: a panic with everything attached must leave
+    // nothing behind (unwinding drops `loaded`; an abort would close its fds all the same).
+    if std::env::var_os("TRACEBOUND_FAULT").is_some_and(|f| f == "panic-after-attach") {
+        panic!("TRACEBOUND_FAULT=panic-after-attach");
+    }
 
     let mut state = EventState {
         exit_code: None,
