@@ -33,9 +33,9 @@ struct Cli {
     #[arg(long = "dry-run")]
     dry_run: bool,
 
-    /// The overhead budget as a percentage of the whole machine (default 3); any one CPU may
-    /// take 10/3 of that (10% by default). A script projected over it is refused with exit
-    /// code 3.
+    /// The overhead budget as a percentage of the whole machine (default 3, or the script's
+    /// `config = { budget = ... }`); any one CPU may take 10/3 of that (10% by default). A
+    /// script projected over it is refused with exit code 3.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     budget: Option<f64>,
 
@@ -275,7 +275,11 @@ fn run(
         };
     }
     // What the script will cost, before anything of it is attached.
-    let budget = cli.budget.map_or_else(Budget::default, Budget::of_machine);
+    // The command line wins over the script's `config = { budget = ... }`.
+    let budget = cli
+        .budget
+        .or(compiled.limits.budget_pct)
+        .map_or_else(Budget::default, Budget::of_machine);
     let window = std::time::Duration::from_millis(cli.estimate_window.max(1));
     let model = cost_model(&compiled);
     let mut estimate = match estimate::estimate(&compiled, window, model.clone()) {

@@ -8,7 +8,7 @@ use crate::ast::{Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
 
 /// The limits, as configured.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
     /// Bytes kept of a string (`str()`, `comm` stays 16).
     pub max_strlen: u32,
@@ -22,6 +22,8 @@ pub struct Limits {
     pub max_bpf_progs: u32,
     /// End the run cleanly, printing the maps, after this long.
     pub max_duration: Option<Duration>,
+    /// The overhead budget, percent of the machine (`--budget` wins).
+    pub budget_pct: Option<f64>,
 }
 
 impl Default for Limits {
@@ -34,6 +36,7 @@ impl Default for Limits {
             max_probes: 512,
             max_bpf_progs: 512,
             max_duration: None,
+            budget_pct: None,
         }
     }
 }
@@ -68,6 +71,7 @@ pub fn limits(program: &Program) -> Result<Limits, Vec<Diagnostic>> {
             "max_probes" => number(value, 1, 1 << 20).map(|n| limits.max_probes = n),
             "max_bpf_progs" => number(value, 1, 1 << 20).map(|n| limits.max_bpf_progs = n),
             "max_duration" => duration(value).map(|d| limits.max_duration = Some(d)),
+            "budget" => percent(value).map(|p| limits.budget_pct = Some(p)),
             // Keys bpftrace has that change nothing here.
             _ => Ok(()),
         };
@@ -89,6 +93,23 @@ fn number(value: &Expr, min: u32, max: u32) -> Result<u32, Diagnostic> {
             format!("expected a number from {min} to {max}"),
             value.span,
             "out of range",
+        )),
+    }
+}
+
+/// A percentage of the machine: a number, or a string such as "2.5%".
+fn percent(value: &Expr) -> Result<f64, Diagnostic> {
+    let p = match &value.kind {
+        ExprKind::Int(n) => Some(*n as f64),
+        ExprKind::Str(s) => s.trim_end_matches('%').parse::<f64>().ok(),
+        _ => None,
+    };
+    match p {
+        Some(p) if p > 0.0 && p <= 10_000.0 => Ok(p),
+        _ => Err(Diagnostic::error(
+            "budget is a percentage of the machine, e.g. 3 or \"2.5%\"",
+            value.span,
+            "not a percentage",
         )),
     }
 }
