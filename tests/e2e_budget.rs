@@ -9,20 +9,7 @@ mod e2e;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{loaded_tb_programs, Env, Tally};
-
-fn tracebound(args: &[&str]) -> Result<(i32, String, String), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .map_err(|e| format!("running tracebound: {e}"))?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
-}
+use e2e::{loaded_tb_programs, tracebound, Env, Tally};
 
 /// The workload calling getppid() (or faulting pages in) as fast as it can, until killed.
 struct HotLoop(Child);

@@ -5,9 +5,7 @@
 
 mod e2e;
 
-use std::process::Command;
-
-use e2e::{loaded_tb_programs, Tally};
+use e2e::{loaded_tb_programs, tracebound, Tally};
 
 /// printf calls in the storm; with a one-page ring buffer most are dropped.
 const STORM: usize = 1000;
@@ -17,19 +15,6 @@ fn storm(format: &str) -> String {
         "config = {{ perf_rb_pages = 1 }}\n\
          BEGIN {{ $i = 0; while ($i < {STORM}) {{ printf(\"{format}\\n\", $i); $i++; }} exit(3); }}"
     )
-}
-
-fn tracebound(args: &[&str]) -> Result<(i32, String, String), String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .map_err(|e| format!("running tracebound: {e}"))?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
 }
 
 /// The number in the text's "Lost N events" line.

@@ -156,6 +156,20 @@ pub fn workload() -> Result<PathBuf, String> {
 }
 
 /// Runs the workload with these operations (see `workload.c`) and waits for it.
+/// Runs tracebound to the end: (exit code, stdout, stderr).
+pub fn tracebound(args: &[&str]) -> Result<(i32, String, String), String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .map_err(|e| format!("running tracebound: {e}"))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
 pub fn run_workload(env: &Env, ops: &[&str]) -> Result<(), String> {
     let out = Command::new(&env.workload)
         .args(ops)

@@ -313,15 +313,7 @@ impl ProbeLowerer<'_, '_> {
             }
         }
         self.emit(Inst::Label(next));
-        let n = self.load_u64(Addr::Slot(cpu, 0));
-        let n1 = self.f.new_vreg();
-        self.emit(Inst::Alu {
-            op: Alu::Add,
-            dst: n1,
-            a: n,
-            b: Operand::Imm(1),
-        });
-        self.store_u64(Addr::Slot(cpu, 0), Operand::Reg(n1));
+        self.increment_u64(Addr::Slot(cpu, 0));
         self.emit(Inst::Jump(top));
         self.emit(Inst::Label(done));
         self.emit(Inst::LoopEnd);

@@ -230,16 +230,6 @@ impl ProbeLowerer<'_, '_> {
             });
             b
         };
-        let increment = |l: &mut Self, slot, value: VReg| {
-            let v = l.f.new_vreg();
-            l.emit(Inst::Alu {
-                op: Alu::Add,
-                dst: v,
-                a: value,
-                b: Operand::Imm(1),
-            });
-            l.store_u64(Addr::Slot(slot, 0), Operand::Reg(v));
-        };
         let branch = |l: &mut Self, cond, a, b, then| l.emit(Inst::Branch { cond, a, b, then });
 
         // For each start i in the haystack...
@@ -267,14 +257,14 @@ impl ProbeLowerer<'_, '_> {
         branch(self, Cond::Ge, ij, Operand::Imm(haystack_len as i32), done);
         let hb = byte_at(self, h, ij);
         branch(self, Cond::Ne, hb, Operand::Reg(nb), next);
-        increment(self, j_slot, j);
+        self.increment_u64(Addr::Slot(j_slot, 0));
         self.emit(Inst::Jump(inner));
         self.emit(Inst::LoopEnd);
         self.emit(Inst::Label(next));
         let i = self.load_u64(Addr::Slot(i_slot, 0));
         let hb = byte_at(self, h, i);
         self.jump_if_zero(hb, done);
-        increment(self, i_slot, i);
+        self.increment_u64(Addr::Slot(i_slot, 0));
         self.emit(Inst::Jump(outer));
         self.emit(Inst::LoopEnd);
         self.emit(Inst::Label(found));

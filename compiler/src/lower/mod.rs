@@ -396,6 +396,19 @@ impl ProbeLowerer<'_, '_> {
         });
     }
 
+    /// `*(u64 *)addr += 1`: a loop counter on the stack, a counter in a map value.
+    pub fn increment_u64(&mut self, addr: Addr) {
+        let n = self.load_u64(addr);
+        let n1 = self.f.new_vreg();
+        self.emit(Inst::Alu {
+            op: crate::codegen::insn::Alu::Add,
+            dst: n1,
+            a: n,
+            b: Operand::Imm(1),
+        });
+        self.store_u64(addr, Operand::Reg(n1));
+    }
+
     pub fn slot_addr(&mut self, slot: Slot, offset: i32) -> VReg {
         let r = self.f.new_vreg();
         self.emit(Inst::SlotAddr(r, slot, offset));

@@ -195,15 +195,7 @@ impl ProbeLowerer<'_, '_> {
         self.block(body)?;
         self.loop_labels.pop();
         self.emit(Inst::Label(next));
-        let i = self.load_u64(Addr::Slot(slot, 0));
-        let n = self.f.new_vreg();
-        self.emit(Inst::Alu {
-            op: Alu::Add,
-            dst: n,
-            a: i,
-            b: Operand::Imm(1),
-        });
-        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(n));
+        self.increment_u64(Addr::Slot(slot, 0));
         self.emit(Inst::Jump(top));
         self.emit(Inst::Label(end));
         self.emit(Inst::LoopEnd);
@@ -372,15 +364,7 @@ impl ProbeLowerer<'_, '_> {
         let found = self.lookup(counters, key);
         let done = self.new_label();
         self.jump_if_zero(found, done);
-        let n = self.load_u64(Addr::Ptr(found, 0));
-        let n1 = self.f.new_vreg();
-        self.emit(Inst::Alu {
-            op: Alu::Add,
-            dst: n1,
-            a: n,
-            b: Operand::Imm(1),
-        });
-        self.store_u64(Addr::Ptr(found, 0), Operand::Reg(n1));
+        self.increment_u64(Addr::Ptr(found, 0));
         self.emit(Inst::Label(done));
     }
 
