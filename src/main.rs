@@ -282,7 +282,7 @@ fn run(
         .map_or_else(Budget::default, Budget::of_machine);
     let window = std::time::Duration::from_millis(cli.estimate_window.max(1));
     let model = cost_model(&compiled);
-    let mut estimate = match estimate::estimate(&compiled, window, model.clone()) {
+    let mut estimate = match estimate::estimate(&compiled, window, model.clone(), cli.pid) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("tracebound: measuring the probes' rates: {e}");

@@ -239,6 +239,8 @@ fn section_name(kind: ProviderKind, name: &str) -> String {
             format!("raw_tracepoint/{name}")
         }
         ProviderKind::Tracepoint => format!("tracepoint/tb/{name}"),
+        ProviderKind::Uprobe => format!("uprobe/{name}"),
+        ProviderKind::Uretprobe => format!("uretprobe/{name}"),
         ProviderKind::Interval
         | ProviderKind::Profile
         | ProviderKind::Software

@@ -6,7 +6,8 @@
 use std::fmt;
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
-use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint};
+use aya::programs::uprobe::UProbeScope;
+use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint, UProbe};
 use tracebound_compiler::provider::{self, ProviderKind, Rate};
 
 use crate::load::Loaded;
@@ -19,6 +20,8 @@ pub struct AttachPlan {
     pub kind: ProviderKind,
     /// Canonical attach points (`tracepoint:syscalls:sys_enter_read`, `interval:ms:100`).
     pub targets: Vec<String>,
+    /// `-p`: uprobes fire in this process only (the breakpoint stays out of the others).
+    pub pid: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -102,6 +105,23 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
             }
             Ok(attached)
         }
+        ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+            let up: &mut UProbe = program.try_into().map_err(|e| fail(first, e))?;
+            let scope = match plan.pid.and_then(std::num::NonZeroU32::new) {
+                Some(pid) => UProbeScope::OneProcess(pid),
+                None => UProbeScope::AllProcesses,
+            };
+            for target in &plan.targets {
+                // `uprobe:/path/to/binary:function`
+                let (rest, function) = target
+                    .rsplit_once(':')
+                    .ok_or_else(|| fail(target, "not uprobe:BINARY:FUNCTION"))?;
+                let path = rest.split_once(':').map_or(rest, |(_, path)| path);
+                up.attach(function, path, scope)
+                    .map_err(|e| fail(target, describe(&e)))?;
+            }
+            Ok(plan.targets.len())
+        }
         other => Err(fail(
             first,
             format!("attaching {other:?} probes is not built yet"),
@@ -132,6 +152,7 @@ impl AttachedScript {
                 program: p.program.clone(),
                 kind: p.kind,
                 targets: p.targets.clone(),
+                pid: None,
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
         }

@@ -41,6 +41,45 @@ pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
     Ok(names)
 }
 
+/// Where function `name` starts in the file `path` (its file offset, what the kernel's uprobe
+/// interface takes) and its first bytes.
+pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
+    use object::ObjectSegment as _;
+    let bytes = fs::read(path).ok()?;
+    let file = object::File::parse(&*bytes).ok()?;
+    let address = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .find(|s| {
+            s.kind() == object::SymbolKind::Text && s.is_definition() && s.name() == Ok(name)
+        })?
+        .address();
+    let offset = file.segments().find_map(|seg| {
+        let (file_offset, file_size) = seg.file_range();
+        let start = seg.address();
+        (address >= start && address < start + file_size).then(|| address - start + file_offset)
+    })?;
+    let first = bytes
+        .get(offset as usize..(offset as usize + 16).min(bytes.len()))?
+        .to_vec();
+    Some((offset, first))
+}
+
+/// Whether the kernel can emulate a uprobe's displaced first instruction (x86-64) instead of
+/// single-stepping it, which costs about 20 times more: pushes, nops, calls and jumps are
+/// emulated.
+pub fn first_instruction_emulated(code: &[u8]) -> bool {
+    match code {
+        // push %reg, push %r8-r15
+        [0x50..=0x57, ..] | [0x41, 0x50..=0x57, ..] => true,
+        // nop, and the long nops compilers pad with
+        [0x90, ..] | [0x0f, 0x1f, ..] | [0x66, 0x0f, 0x1f, ..] | [0x66, 0x90, ..] => true,
+        // call, jmp rel32, jmp rel8
+        [0xe8, ..] | [0xe9, ..] | [0xeb, ..] => true,
+        _ => false,
+    }
+}
+
 /// A regular file that starts with the ELF magic.
 fn check_elf(path: &Path) -> Result<(), FactError> {
     let what = || path.display().to_string();
@@ -229,6 +268,29 @@ fn arch_matches(flags: u32) -> bool {
         "x86_64" => required == 0x0300,
         "aarch64" => required == 0x0a00,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    #[test]
+    fn first_instructions_by_class() {
+        assert!(first_instruction_emulated(&[0x55, 0x48, 0x89, 0xe5]));
+        assert!(first_instruction_emulated(&[0x41, 0x57]));
+        assert!(first_instruction_emulated(&[0x0f, 0x1f, 0x44, 0x00, 0x00]));
+        assert!(!first_instruction_emulated(&[0x48, 0x89, 0xe5])); // mov %rsp,%rbp
+        assert!(!first_instruction_emulated(&[0x48, 0x8d, 0x05])); // lea
+        assert!(!first_instruction_emulated(&[]));
+    }
+
+    #[test]
+    fn the_entry_of_a_function_in_this_test_binary() {
+        let me = std::env::current_exe().unwrap();
+        let (offset, first) = function_entry(&me, "main").expect("main is in the symbol table");
+        assert!(offset > 0);
+        assert!(!first.is_empty());
     }
 }
 

@@ -10,6 +10,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::provider::ProviderKind;
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
@@ -65,7 +66,14 @@ impl Guard {
             watched.push(Watched {
                 program: p.program.clone(),
                 targets: p.targets.clone(),
-                mechanism_ns: model.mechanism_ns(p.kind),
+                mechanism_ns: match p.kind {
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+                        p.targets.first().map_or(0.0, |t| {
+                            model.uprobe_ns(t, p.kind == ProviderKind::Uretprobe).0
+                        })
+                    }
+                    kind => model.mechanism_ns(kind),
+                },
                 last_count: count,
                 last_time: time,
                 detached: false,

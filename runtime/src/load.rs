@@ -40,6 +40,7 @@ impl Loaded {
             Some(Program::TracePoint(p)) => p.unload(),
             Some(Program::RawTracePoint(p)) => p.unload(),
             Some(Program::PerfEvent(p)) => p.unload(),
+            Some(Program::UProbe(p)) => p.unload(),
             _ => Ok(()),
         }
     }

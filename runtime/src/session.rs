@@ -127,6 +127,7 @@ pub fn run(
             program: p.program.clone(),
             kind: p.kind,
             targets: p.targets.clone(),
+            pid: options.watch_pid,
         };
         attach(&mut loaded, &plan).map_err(RunError::Attach)?;
     }

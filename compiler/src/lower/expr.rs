@@ -9,9 +9,15 @@ use crate::ast::*;
 use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
 use crate::program::{MapValue, ValueType};
+use crate::provider::ProviderKind;
 use crate::span::Span;
 
 pub(crate) type Lowering<T> = Result<T, Diagnostic>;
+
+/// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
+/// arguments (di, si, dx, cx, r8, r9) and of the return value (ax).
+const PT_REGS_ARGS: [i32; 6] = [112, 104, 96, 88, 72, 64];
+const PT_REGS_AX: i32 = 80;
 
 impl ProbeLowerer<'_, '_> {
     pub fn unsupported(&self, what: &str, span: Span) -> Diagnostic {
@@ -254,17 +260,46 @@ impl ProbeLowerer<'_, '_> {
                 }
             },
             name if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
-                let n: i32 = name[3..].parse().unwrap_or(0);
-                if self.probe.kind != crate::provider::ProviderKind::RawTracepoint {
-                    return Err(self.unsupported(&format!("`{name}` in this probe type"), span));
+                let n: usize = name[3..].parse().unwrap_or(0);
+                match self.probe.kind {
+                    // A raw tracepoint's context is its arguments, an array of u64.
+                    ProviderKind::RawTracepoint => {
+                        unsigned(self.load_u64(Addr::Ptr(self.ctx, 8 * n as i32)))
+                    }
+                    // A uprobe's context is the registers; the x86-64 calling convention
+                    // passes the first six integer arguments in them.
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe if n < PT_REGS_ARGS.len() => {
+                        let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n]));
+                        Val::Int {
+                            reg: r,
+                            signed: true,
+                        }
+                    }
+                    _ => {
+                        return Err(self.unsupported(&format!("`{name}` in this probe type"), span))
+                    }
                 }
-                // A raw tracepoint's context is its arguments, an array of u64.
-                let r = self.load_u64(Addr::Ptr(self.ctx, 8 * n));
-                unsigned(r)
+            }
+            "retval" if self.probe.kind == ProviderKind::Uretprobe => {
+                let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_AX));
+                Val::Int {
+                    reg: r,
+                    signed: true,
+                }
             }
             "probe" => {
                 let text = self.probe.targets.first().cloned().unwrap_or_default();
                 self.string_literal(&text)
+            }
+            "func"
+                if matches!(
+                    self.probe.kind,
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe
+                ) =>
+            {
+                let target = self.probe.targets.first().cloned().unwrap_or_default();
+                let function = target.rsplit(':').next().unwrap_or_default().to_string();
+                self.string_literal(&function)
             }
             _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),
         })

@@ -457,6 +457,14 @@ pub(crate) fn static_type(
                     .max()
                     .unwrap_or(1),
             },
+            "func" => ValueType::Str {
+                len: probe
+                    .targets
+                    .iter()
+                    .map(|t| t.rsplit(':').next().unwrap_or(t).len() as u32 + 1)
+                    .max()
+                    .unwrap_or(1),
+            },
             "retval" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => SIGNED,
             _ => INT,
         },

@@ -146,21 +146,22 @@ pub fn lower(
         _ => None,
     });
     for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
-        // `probe` is a constant in a program: a probe that reads it gets one program per
-        // attach point, as in bpftrace.
-        let per_target: Vec<ResolvedProbe> =
-            if resolved.targets.len() > 1 && uses_builtin(probe, "probe") {
-                resolved
-                    .targets
-                    .iter()
-                    .map(|t| ResolvedProbe {
-                        targets: vec![t.clone()],
-                        ..resolved.clone()
-                    })
-                    .collect()
-            } else {
-                vec![resolved.clone()]
-            };
+        // `probe` and `func` are constants in a program: a probe that reads them gets one
+        // program per attach point, as in bpftrace.
+        let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
+            && (uses_builtin(probe, "probe") || uses_builtin(probe, "func"))
+        {
+            resolved
+                .targets
+                .iter()
+                .map(|t| ResolvedProbe {
+                    targets: vec![t.clone()],
+                    ..resolved.clone()
+                })
+                .collect()
+        } else {
+            vec![resolved.clone()]
+        };
         for (n, resolved) in per_target.iter().enumerate() {
             let name = match per_target.len() {
                 1 => format!("tb_{}_{}", short_kind(resolved.kind), index),

@@ -136,8 +136,19 @@ fn resolve_attach_point(
             })
         }
         ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-            check_uprobe_target(&parts, ap, facts)?;
-            Err(not_supported(p.kind, ap))
+            match check_uprobe_target(&parts, ap, facts)? {
+                Some((path, functions)) => Ok(ResolvedProbe {
+                    kind: p.kind,
+                    targets: functions
+                        .iter()
+                        .map(|f| format!("{}:{path}:{f}", provider_name(p.kind)))
+                        .collect(),
+                    args: Vec::new(),
+                }),
+                // Forms not checked here (offsets, addresses, `uprobe:FUNCTION`, C++ names)
+                // do not run yet either.
+                None => Err(not_supported(p.kind, ap)),
+            }
         }
         other => Err(not_supported(other, ap)),
     }
@@ -207,30 +218,33 @@ fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
 /// (or, for a wildcard, at least one function matching it). Forms this cannot check pass:
 /// `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names),
 /// addresses (`uprobe:BIN:0x4010a0`), and parts filled in from positional parameters.
+/// Returns the binary's path and the functions the attach point names (a wildcard's matches,
+/// sorted), or `None` for a form it cannot check.
 fn check_uprobe_target(
     parts: &[Part],
     ap: &AttachPoint,
     facts: &dyn MachineFacts,
-) -> Result<(), Diagnostic> {
+) -> Result<Option<(String, Vec<String>)>, Diagnostic> {
     let (binary, function) = match parts {
         [_, binary, function] => (binary, Some(function)),
         [_, binary, _language, _] => (binary, None),
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
     if parts.iter().any(|p| !p.quoted && p.text.contains('$')) {
-        return Ok(());
+        return Ok(None);
     }
     let path = facts
         .binary_path(&binary.text)
         .map_err(|e| binary_error(e, binary, ap))?;
     let Some(function) = function else {
-        return Ok(());
+        return Ok(None);
     };
     // `func+0x10` probes inside `func`; a number is an address.
     let name = function.text.split('+').next().unwrap_or_default();
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Ok(());
+        return Ok(None);
     }
+    let exact = !function.text.contains('+');
     let symbols = facts
         .function_symbols(&path)
         .map_err(|e| binary_error(e, binary, ap))?;
@@ -241,7 +255,12 @@ fn check_uprobe_target(
     };
     if has_wildcard(name) && !function.quoted {
         let glob = Glob::new(name);
-        if !symbols.iter().any(|s| glob.matches(s)) {
+        let mut matches: Vec<String> = symbols
+            .iter()
+            .filter(|s| glob.matches(s))
+            .cloned()
+            .collect();
+        if matches.is_empty() {
             return Err(Diagnostic::error(
                 format!("no function in {shown} matches `{name}`"),
                 function.span,
@@ -251,6 +270,9 @@ fn check_uprobe_target(
                 "list its functions with `nm -D --defined-only {path}`"
             )));
         }
+        matches.sort();
+        matches.dedup();
+        return Ok(exact.then_some((path, matches)));
     } else if !symbols.iter().any(|s| s == name) {
         let mut d = Diagnostic::error(
             format!("{shown} has no function `{name}`"),
@@ -266,7 +288,7 @@ fn check_uprobe_target(
         };
         return Err(d);
     }
-    Ok(())
+    Ok(exact.then(|| (path, vec![name.to_string()])))
 }
 
 /// Why a uprobe's binary cannot be used, at the binary part.
@@ -392,12 +414,16 @@ mod tests {
         assert_eq!(message, "no function in `/bin/bash` matches `zz_*`");
     }
 
-    /// A uprobe that resolves is still refused, for now, as one the runtime cannot attach.
+    /// `uprobe:BIN:FUNCTION` resolves to the binary's path and each function a wildcard
+    /// matches, in the canonical form `probe` prints; forms not checked yet are refused.
     #[test]
-    fn resolved_uprobes_are_not_run_yet() {
+    fn uprobes_resolve_to_path_and_functions() {
+        let facts = FixtureFacts::new().with_binary("/bin/bash", &["main", "readline", "rl_getc"]);
+        let resolve = |source: &str| resolve_probes(&parse(source).unwrap(), &facts);
+        let probes = resolve("uprobe:/bin/bash:readline { } uretprobe:bash:rl_* { }").unwrap();
+        assert_eq!(probes[0].targets, ["uprobe:/bin/bash:readline"]);
+        assert_eq!(probes[1].targets, ["uretprobe:/bin/bash:rl_getc"]);
         for source in [
-            "uprobe:/bin/bash:readline { }",
-            "uprobe:bash:rl_* { }",
             "uretprobe:libc:malloc+4 { }",
             "uprobe:/bin/bash:0x4010 { }",
             "uprobe:readline { }",

@@ -104,7 +104,15 @@ impl Budget {
         if over {
             // A predicate does not help: the probe still fires, and the mechanism is most of
             // the cost.
-            d = d.with_help(if costliest.points.len() > 1 {
+            let is_uprobe = matches!(
+                costliest.kind,
+                tracebound_compiler::provider::ProviderKind::Uprobe
+                    | tracebound_compiler::provider::ProviderKind::Uretprobe
+            );
+            d = d.with_help(if is_uprobe {
+                "trace one process with -p PID (the breakpoint then stays out of the others), \
+                 narrow the wildcard, or raise the limit with --budget PERCENT"
+            } else if costliest.points.len() > 1 {
                 "narrow the wildcard to the events you need (a predicate does not lower the \
                  cost: the probe still fires), or raise the limit with --budget PERCENT"
             } else {
@@ -121,9 +129,12 @@ impl Budget {
 /// The per-hit cost broken down, and the hottest attach points of a wildcard.
 fn why(probe: &ProbeCost, estimate: &Estimate) -> String {
     let first = &probe.points[0];
+    let reach = match first.why {
+        Some(why) => format!("{} to reach the program ({why})", nanos(first.mechanism_ns)),
+        None => format!("{} to reach the program", nanos(first.mechanism_ns)),
+    };
     let mut text = format!(
-        "per hit: {} to reach the program + {} in it ({})",
-        nanos(first.mechanism_ns),
+        "per hit: {reach} + {} in it ({})",
         nanos(first.program_ns),
         estimate.model.source
     );

@@ -16,6 +16,12 @@ pub struct CostModel {
     pub raw_tracepoint_ns: f64,
     /// A timer or software-event sample (hrtimer interrupt, no hardware counters here).
     pub perf_sample_ns: f64,
+    /// A uprobe hit whose first instruction the kernel emulates (push, nop, call, jmp).
+    pub uprobe_emulated_ns: f64,
+    /// A uprobe hit whose first instruction must be single-stepped (mov, lea, ...).
+    pub uprobe_single_step_ns: f64,
+    /// What a uretprobe adds to its function's entry trap.
+    pub uretprobe_extra_ns: f64,
     /// One BPF instruction, on average.
     pub instruction_ns: f64,
     pub hash_update_ns: f64,
@@ -36,6 +42,9 @@ impl Default for CostModel {
             syscall_tax_ns: 50.0,
             raw_tracepoint_ns: 90.0,
             perf_sample_ns: 15_000.0,
+            uprobe_emulated_ns: 550.0,
+            uprobe_single_step_ns: 11_500.0,
+            uretprobe_extra_ns: 300.0,
             instruction_ns: 0.5,
             hash_update_ns: 45.0,
             hash_lookup_ns: 25.0,
@@ -59,6 +68,26 @@ impl CostModel {
             }
             _ => 0.0,
         }
+    }
+
+    /// A uprobe's mechanism cost for the function at `target` (`uprobe:/path:function`),
+    /// from its first instruction, and why.
+    pub fn uprobe_ns(&self, target: &str, ret: bool) -> (f64, &'static str) {
+        let first = target.rsplit_once(':').and_then(|(rest, function)| {
+            let path = rest.split_once(':').map_or(rest, |(_, p)| p);
+            crate::binary::function_entry(std::path::Path::new(path), function)
+        });
+        let (ns, why) = match first {
+            Some((_, code)) if crate::binary::first_instruction_emulated(&code) => {
+                (self.uprobe_emulated_ns, "first instruction emulated")
+            }
+            Some(_) => (
+                self.uprobe_single_step_ns,
+                "single-stepped first instruction",
+            ),
+            None => (self.uprobe_single_step_ns, "first instruction unknown"),
+        };
+        (ns + if ret { self.uretprobe_extra_ns } else { 0.0 }, why)
     }
 
     /// A program's cost per run: every instruction once (a straight-line upper bound for

@@ -23,10 +23,21 @@ const FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 const IOC_REFRESH: libc::c_ulong = 0x2402;
 
 /// What to count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventSpec {
     pub kind: u32,
     pub config: u64,
+    /// For the uprobe PMU: the binary's path and the probed instruction's file offset.
+    pub uprobe: Option<(std::ffi::CString, u64)>,
+}
+
+/// The uprobe PMU's perf type (`/sys/bus/event_source/devices/uprobe/type`).
+pub fn uprobe_pmu() -> Option<u32> {
+    std::fs::read_to_string("/sys/bus/event_source/devices/uprobe/type")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// One event counting on one CPU (all processes), or in one process (all CPUs).
@@ -48,7 +59,7 @@ pub struct Reading {
 impl Counter {
     /// Opens and starts a counter that stops by itself after `cap` events. `cpu` -1 with a
     /// `pid` counts that process on every CPU; `pid` -1 with a `cpu` counts every process there.
-    pub fn start(event: EventSpec, pid: i32, cpu: i32, cap: u64) -> io::Result<Counter> {
+    pub fn start(event: &EventSpec, pid: i32, cpu: i32, cap: u64) -> io::Result<Counter> {
         let mut attr = [0u8; ATTR_SIZE];
         let put32 =
             |a: &mut [u8], at: usize, v: u32| a[at..at + 4].copy_from_slice(&v.to_ne_bytes());
@@ -60,6 +71,11 @@ impl Counter {
         put64(&mut attr, 16, cap.max(1)); // sample_period
         put64(&mut attr, 32, FORMAT_TOTAL_TIME_ENABLED); // read_format
         put64(&mut attr, 40, FLAG_DISABLED);
+        if let Some((path, offset)) = &event.uprobe {
+            // config1: the path (the kernel reads it during the call), config2: the offset.
+            put64(&mut attr, 56, path.as_ptr() as u64);
+            put64(&mut attr, 64, *offset);
+        }
         // SAFETY: `attr` is a zero-filled perf_event_attr of the size it declares; the kernel
         // only reads it.
         let fd = unsafe {
@@ -125,8 +141,9 @@ mod tests {
         let event = EventSpec {
             kind: TYPE_SOFTWARE,
             config: SW_CPU_CLOCK,
+            uprobe: None,
         };
-        let counter = Counter::start(event, 0, -1, 1_000_000).expect("perf_event_open");
+        let counter = Counter::start(&event, 0, -1, 1_000_000).expect("perf_event_open");
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_millis(20) {
             std::hint::black_box(0u64);

@@ -29,6 +29,8 @@ pub struct PointCost {
     /// Nanoseconds per hit: mechanism plus program.
     pub mechanism_ns: f64,
     pub program_ns: f64,
+    /// Why the mechanism costs what it does, where it depends on the point (uprobes).
+    pub why: Option<&'static str>,
 }
 
 impl PointCost {
@@ -140,10 +142,12 @@ fn is_special(kind: ProviderKind) -> bool {
 }
 
 /// Measures the rates of `compiled`'s attach points over `window` and prices them.
+/// With `pid` (`-p`), uprobes are measured in that process, where they will fire.
 pub fn estimate(
     compiled: &Compiled,
     window: Duration,
     model: CostModel,
+    pid: Option<u32>,
 ) -> Result<Estimate, String> {
     let tracefs = crate::tracefs::ensure_mounted().map_err(|e| e.to_string())?;
     let Rates {
@@ -151,7 +155,7 @@ pub fn estimate(
         all_syscalls,
         hits_seen,
         took,
-    } = rate::measure(compiled, window, &tracefs)?;
+    } = rate::measure(compiled, window, &tracefs, pid)?;
     let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1));
     let mut probes: Vec<ProbeCost> = Vec::new();
     for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
@@ -164,13 +168,24 @@ pub fn estimate(
                 .sum::<usize>();
         let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
-        let mechanism_ns = model.mechanism_ns(compiled_probe.kind);
+        let kind = compiled_probe.kind;
         let points = rates
             .into_iter()
-            .map(|rate| PointCost {
-                rate,
-                mechanism_ns,
-                program_ns,
+            .map(|rate| {
+                let (mechanism_ns, why) = match kind {
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+                        let (ns, why) =
+                            model.uprobe_ns(&rate.target, kind == ProviderKind::Uretprobe);
+                        (ns, Some(why))
+                    }
+                    _ => (model.mechanism_ns(kind), None),
+                };
+                PointCost {
+                    rate,
+                    mechanism_ns,
+                    program_ns,
+                    why,
+                }
             })
             .collect();
         // Programs split per attach point (`probe` in a wildcard) are one probe as written.

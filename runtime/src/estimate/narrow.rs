@@ -85,6 +85,7 @@ mod tests {
             },
             mechanism_ns: 100.0,
             program_ns: 0.0,
+            why: None,
         }
     }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::{self, ProviderKind, Rate};
 
-use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
+use super::counting::{
+    tracepoint_id, uprobe_pmu, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT,
+};
 use crate::attach::AttachedScript;
 
 /// Events each perf counter may see per CPU before it stops itself.
@@ -64,8 +66,14 @@ pub struct Rates {
     pub took: Duration,
 }
 
-/// Measures every attach point of `compiled` over `window`.
-pub fn measure(compiled: &Compiled, window: Duration, tracefs: &Path) -> Result<Rates, String> {
+/// Measures every attach point of `compiled` over `window`; with `pid`, uprobes count in that
+/// process only (as they will fire).
+pub fn measure(
+    compiled: &Compiled,
+    window: Duration,
+    tracefs: &Path,
+    pid: Option<u32>,
+) -> Result<Rates, String> {
     let started = Instant::now();
     let cpus = crate::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
     let n = cpus.len().max(1);
@@ -88,6 +96,7 @@ pub fn measure(compiled: &Compiled, window: Duration, tracefs: &Path) -> Result<
                         Ok(id) => EventSpec {
                             kind: TYPE_TRACEPOINT,
                             config: id,
+                            uprobe: None,
                         },
                         Err(_) => continue,
                     }
@@ -96,14 +105,31 @@ pub fn measure(compiled: &Compiled, window: Duration, tracefs: &Path) -> Result<
                     Some((config, _)) => EventSpec {
                         kind: TYPE_SOFTWARE,
                         config,
+                        uprobe: None,
                     },
                     None => continue,
                 },
+                ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+                    let Some(event) = uprobe_event(target, probe.kind == ProviderKind::Uretprobe)
+                    else {
+                        continue;
+                    };
+                    // In one process, one counter does (it follows the process over CPUs;
+                    // its rate is split evenly for the per-CPU view).
+                    if let Some(pid) = pid {
+                        let counter =
+                            Counter::start(&event, pid as i32, -1, COUNTER_CAP * n as u64)
+                                .map_err(|e| format!("counting {target}: {e}"))?;
+                        counters.insert((pi, ti), vec![counter]);
+                        continue;
+                    }
+                    event
+                }
                 _ => continue,
             };
             let mut per_cpu = Vec::with_capacity(n);
             for &cpu in &cpus {
-                let counter = Counter::start(event, -1, cpu as i32, COUNTER_CAP)
+                let counter = Counter::start(&event, -1, cpu as i32, COUNTER_CAP)
                     .map_err(|e| format!("counting {target}: {e}"))?;
                 per_cpu.push(counter);
             }
@@ -143,6 +169,11 @@ pub fn measure(compiled: &Compiled, window: Duration, tracefs: &Path) -> Result<
                         window_s
                     };
                     per_cpu.push(r.count as f64 / seconds);
+                }
+                if per_cpu.len() == 1 && n > 1 {
+                    // One per-process counter: spread its rate over the CPUs.
+                    let each = per_cpu[0] / n as f64;
+                    per_cpu = vec![each; n];
                 }
                 if probe.kind == ProviderKind::Software {
                     let period = software_event(target).map_or(1, |(_, p)| p) as f64;
@@ -195,6 +226,18 @@ pub fn measure(compiled: &Compiled, window: Duration, tracefs: &Path) -> Result<
         all_syscalls,
         hits_seen,
         took: started.elapsed(),
+    })
+}
+
+/// A counting uprobe (or uretprobe) on `uprobe:/path:function`.
+fn uprobe_event(target: &str, ret: bool) -> Option<EventSpec> {
+    let (rest, function) = target.rsplit_once(':')?;
+    let path = rest.split_once(':').map_or(rest, |(_, p)| p);
+    let (offset, _) = crate::binary::function_entry(Path::new(path), function)?;
+    Some(EventSpec {
+        kind: uprobe_pmu()?,
+        config: u64::from(ret), // the PMU's `retprobe` bit
+        uprobe: Some((std::ffi::CString::new(path).ok()?, offset)),
     })
 }
 

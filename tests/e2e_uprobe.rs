@@ -1,0 +1,159 @@
+//! Uprobes end to end, with a C program the test builds: exact call counts, arguments, return
+//! values, `func`, a latency histogram from the uprobe/uretprobe pair (the mission's example
+//! form), a hot function refused before attaching (its first instruction is single-stepped),
+//! and `-p` on a quiet process accepted, with a second process running the same binary not
+//! counted.
+
+mod e2e;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use e2e::{loaded_tb_programs, tracebound, Tally};
+
+const PROGRAM: &str = r#"
+#include <stdlib.h>
+#include <unistd.h>
+volatile long sink;
+/* A call every 100 us: a cold function. */
+__attribute__((noinline, noipa)) long work(long a, long b) { usleep(100); return a * 10 + b; }
+/* Called as fast as the loop goes: a hot one. Its first instruction is an lea. */
+__attribute__((noinline, noipa)) long hot_fn(long a) { return a * 3 + 1; }
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    long n = atol(argv[2 < argc ? 2 : 1]);
+    switch (argv[1][0]) {
+    case 'w': for (long i = 0; i < n; i++) sink = work(i, 7); return 0;
+    case 'h': for (long i = 0;; i++) sink = hot_fn(i);
+    case 'q': pause(); return 0;
+    }
+    return 2;
+}
+"#;
+
+fn build() -> Result<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uprobe-target");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let source = dir.join("target.c");
+    let binary = dir.join("tb_uprobe_target");
+    std::fs::write(&source, PROGRAM).map_err(|e| e.to_string())?;
+    let status = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err("cc failed".into());
+    }
+    Ok(binary.to_str().expect("utf-8 path").to_string())
+}
+
+struct Running(Child);
+
+impl Running {
+    fn start(binary: &str, mode: &str) -> Result<Running, String> {
+        let child = Command::new(binary)
+            .args([mode, "0"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(Running(child))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn counts_arguments_return_values_and_latency(binary: &str) -> Result<(), String> {
+    let script = format!(
+        "uprobe:{binary}:work {{ @calls = count(); @args[arg0 % 3, arg1] = count(); @start[tid] = nsecs; }}\n\
+         uretprobe:{binary}:work < @ret = sum(retval); @lat = hist(nsecs - @start[tid]); delete(@start[tid]); >\n\
+         uprobe:{binary}:main {{ @func[func] = count(); }}"
+    );
+    let mut tracer = e2e::Tracer::spawn(&["-e", &script]);
+    tracer.wait_ready(0)?;
+    let status = Command::new(binary)
+        .args(["w", "50"])
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("the target failed: {status}"));
+    }
+    tracer.signal(libc::SIGINT);
+    let done = tracer.finish(e2e::EXIT_TIMEOUT)?;
+    // sum(i * 10 + 7 for i < 50) = 12600; arg0 % 3 over 0..49: 17, 17, 16.
+    for needed in [
+        "@calls: 50\n",
+        "@args[0, 7]: 17\n",
+        "@args[1, 7]: 17\n",
+        "@args[2, 7]: 16\n",
+        "@ret: 12600\n",
+        "@func[main]: 1\n",
+        "@lat: \n[",
+    ] {
+        if !done.stdout.contains(needed) {
+            return Err(format!("no `{needed}` in\n{}{}", done.stdout, done.stderr));
+        }
+    }
+    Ok(())
+}
+
+fn a_hot_function_is_refused(binary: &str) -> Result<(), String> {
+    let before = loaded_tb_programs()?.len();
+    let _hot = Running::start(binary, "h")?;
+    let script = format!(
+        "uprobe:{binary}:hot_fn {{ @start[tid] = nsecs; }}\n\
+         uretprobe:{binary}:hot_fn < @lat = hist(nsecs - @start[tid]); >"
+    );
+    let (code, stdout, stderr) = tracebound(&["-e", &script])?;
+    if code != 3
+        || !stderr.contains("single-stepped first instruction")
+        || !stderr.contains("-p PID")
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    if loaded_tb_programs()?.len() > before {
+        return Err("programs stayed loaded after the refusal".into());
+    }
+    Ok(())
+}
+
+/// `-p` on an idle process: accepted, and the hot process running the same binary is neither
+/// counted nor trapped (its breakpoint is never installed).
+fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
+    let _hot = Running::start(binary, "h")?;
+    let quiet = Running::start(binary, "q")?;
+    let pid = quiet.0.id().to_string();
+    let script = format!("uprobe:{binary}:hot_fn {{ @calls = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-p", &pid, "--timeout", "1", "-e", &script])?;
+    // A count() map without keys prints 0 when nothing counted, as in bpftrace.
+    if code != 0 || !stdout.contains("\n@calls: 0\n") {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn uprobes_run_and_are_priced() {
+    if e2e::setup("uprobes_run_and_are_priced").is_none() {
+        return;
+    }
+    let binary = match build() {
+        Ok(b) => b,
+        Err(e) => panic!("building the uprobe target: {e}"),
+    };
+    let mut tally = Tally::default();
+    tally.record(
+        "counts, args, retval, func, latency",
+        counts_arguments_return_values_and_latency(&binary),
+    );
+    tally.record("hot function refused", a_hot_function_is_refused(&binary));
+    tally.record("-p on a quiet process", scoped_to_a_quiet_process(&binary));
+    tally.finish();
+}
