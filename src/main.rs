@@ -274,6 +274,11 @@ fn run(
             }
         };
     }
+    // Load first: a script the verifier rejects fails before anything is measured.
+    let loaded = match session::load_script(&compiled) {
+        Ok(loaded) => loaded,
+        Err(e) => return run_failed(cli, name, source, e),
+    };
     // What the script will cost, before anything of it is attached.
     // The command line wins over the script's `config = { budget = ... }`.
     let budget = cli
@@ -361,15 +366,23 @@ fn run(
         },
         None => Box::new(std::io::stdout().lock()),
     };
-    match session::run(&compiled, run_options, &mut out) {
+    match session::run(&compiled, loaded, run_options, &mut out) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
-        Err(RunError::Rejected { diagnostic, log }) => {
+        Err(e) => run_failed(cli, name, source, e),
+    }
+}
+
+/// A run that failed: a verifier rejection as a diagnostic at the statement (the raw log with
+/// -v), anything else as one line.
+fn run_failed(cli: &Cli, name: &str, source: &str, e: RunError) -> ExitCode {
+    match e {
+        RunError::Rejected { diagnostic, log } => {
             if cli.verbose {
                 eprintln!("{log}");
             }
             report(cli, name, source, &[*diagnostic])
         }
-        Err(e) => {
+        e => {
             eprintln!("tracebound: {e}");
             if let RunError::Load(tracebound_runtime::load::LoadError::Program {
                 verifier_log,

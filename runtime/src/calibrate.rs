@@ -12,6 +12,9 @@
 //! | `tracepoint:...:sys_enter_getppid {}`   | + tax + tracepoint + an empty program    |
 //! | `rawtracepoint:sys_enter {}`            | + tax + raw tracepoint + an empty program|
 //! | `profile:hz:N {}` on a busy loop        | samples, priced by the loop's slowdown   |
+//! | a uprobe on a function of this binary   | per call, a `push` first (emulated) or a |
+//! |                                         | `mov` first (single-stepped), and a      |
+//! |                                         | uretprobe on top                         |
 //!
 //! Program operations come from the kernel's own accounting (BPF_ENABLE_STATS): the average
 //! run time of a program doing the operation minus that of an empty one. The result is cached
@@ -22,6 +25,30 @@ use std::time::{Duration, Instant};
 
 use crate::attach::AttachedScript;
 use crate::estimate::CostModel;
+
+// Two functions whose first instructions are the two classes the kernel handles differently
+// when a uprobe hits: a push it emulates, a mov it must single-step.
+std::arch::global_asm!(
+    ".globl tb_calibrate_emulated",
+    ".type tb_calibrate_emulated, @function",
+    "tb_calibrate_emulated:",
+    "push rbp",
+    "pop rbp",
+    "mov rax, rdi",
+    "ret",
+    ".size tb_calibrate_emulated, .-tb_calibrate_emulated",
+    ".globl tb_calibrate_stepped",
+    ".type tb_calibrate_stepped, @function",
+    "tb_calibrate_stepped:",
+    "mov rax, rdi",
+    "ret",
+    ".size tb_calibrate_stepped, .-tb_calibrate_stepped",
+);
+
+extern "C" {
+    fn tb_calibrate_emulated(x: u64) -> u64;
+    fn tb_calibrate_stepped(x: u64) -> u64;
+}
 
 /// Calls of getppid() per measurement.
 const CALLS: u64 = 100_000;
@@ -43,24 +70,32 @@ pub struct Calibration {
     pub hash_lookup_ns: f64,
     pub hash_update_ns: f64,
     pub ringbuf_output_ns: f64,
+    pub uprobe_emulated_ns: f64,
+    pub uprobe_single_step_ns: f64,
+    pub uretprobe_extra_ns: f64,
     pub took: Duration,
     pub rounds: usize,
 }
 
 impl Calibration {
-    /// The cost model with this host's numbers (stack ids and instructions keep the defaults).
+    /// The cost model with this host's numbers (stack ids and instructions keep the defaults,
+    /// as does anything a noisy run measured as free: nothing here costs nothing).
     pub fn model(&self) -> CostModel {
-        let non_negative = |x: f64| x.max(0.0);
+        let d = CostModel::default();
+        let or = |measured: f64, default: f64| if measured > 0.0 { measured } else { default };
         CostModel {
-            tracepoint_ns: non_negative(self.tracepoint_ns),
-            syscall_tax_ns: non_negative(self.syscall_tax_ns),
-            raw_tracepoint_ns: non_negative(self.raw_tracepoint_ns),
-            perf_sample_ns: non_negative(self.perf_sample_ns),
-            hash_lookup_ns: non_negative(self.hash_lookup_ns),
-            hash_update_ns: non_negative(self.hash_update_ns),
-            ringbuf_output_ns: non_negative(self.ringbuf_output_ns),
+            tracepoint_ns: or(self.tracepoint_ns, d.tracepoint_ns),
+            syscall_tax_ns: or(self.syscall_tax_ns, d.syscall_tax_ns),
+            raw_tracepoint_ns: or(self.raw_tracepoint_ns, d.raw_tracepoint_ns),
+            perf_sample_ns: or(self.perf_sample_ns, d.perf_sample_ns),
+            hash_lookup_ns: or(self.hash_lookup_ns, d.hash_lookup_ns),
+            hash_update_ns: or(self.hash_update_ns, d.hash_update_ns),
+            ringbuf_output_ns: or(self.ringbuf_output_ns, d.ringbuf_output_ns),
+            uprobe_emulated_ns: or(self.uprobe_emulated_ns, d.uprobe_emulated_ns),
+            uprobe_single_step_ns: or(self.uprobe_single_step_ns, d.uprobe_single_step_ns),
+            uretprobe_extra_ns: or(self.uretprobe_extra_ns, d.uretprobe_extra_ns),
             source: "calibrated on this host".into(),
-            ..CostModel::default()
+            ..d
         }
     }
 
@@ -74,10 +109,19 @@ impl Calibration {
             ("program: hash lookup", self.hash_lookup_ns),
             ("program: hash update", self.hash_update_ns),
             ("program: ring buffer record", self.ringbuf_output_ns),
+            (
+                "uprobe hit, first instruction emulated",
+                self.uprobe_emulated_ns,
+            ),
+            (
+                "uprobe hit, first instruction single-stepped",
+                self.uprobe_single_step_ns,
+            ),
+            ("uretprobe, on top of its uprobe", self.uretprobe_extra_ns),
         ];
-        let mut out = format!("{:<40} {:>12}\n", "cost", "ns");
+        let mut out = format!("{:<46} {:>12}\n", "cost", "ns");
         for (name, ns) in rows {
-            out.push_str(&format!("{name:<40} {ns:>12.1}\n"));
+            out.push_str(&format!("{name:<46} {ns:>12.1}\n"));
         }
         out.push_str(&format!(
             "measured in {:.1} s, {} interleaved rounds, medians\n",
@@ -123,6 +167,7 @@ pub fn measure() -> Result<Calibration, String> {
 
     let (hash_lookup_ns, hash_update_ns, ringbuf_output_ns) = program_costs()?;
     let perf_sample_ns = sample_cost()?;
+    let (uprobe_emulated_ns, uprobe_single_step_ns, uretprobe_extra_ns) = uprobe_costs()?;
     Ok(Calibration {
         syscall_ns: base,
         syscall_tax_ns: tax - base,
@@ -132,9 +177,64 @@ pub fn measure() -> Result<Calibration, String> {
         hash_lookup_ns,
         hash_update_ns,
         ringbuf_output_ns,
+        uprobe_emulated_ns,
+        uprobe_single_step_ns,
+        uretprobe_extra_ns,
         took: started.elapsed(),
         rounds,
     })
+}
+
+/// The cost per call of a uprobe (and a uretprobe) on this binary's own two functions.
+fn uprobe_costs() -> Result<(f64, f64, f64), String> {
+    let per_call = |f: unsafe extern "C" fn(u64) -> u64, calls: u64| {
+        let start = Instant::now();
+        for i in 0..calls {
+            // SAFETY: both functions only move their argument to the return register.
+            std::hint::black_box(unsafe { f(i) });
+        }
+        start.elapsed().as_nanos() as f64 / calls as f64
+    };
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
+    let exe = exe.to_str().ok_or("the binary's path is not UTF-8")?;
+    let with = |probe: &str, function: &str, f: unsafe extern "C" fn(u64) -> u64, calls| {
+        let _attached = AttachedScript::start(&format!("{probe}:{exe}:{function} {{ }}"))?;
+        Ok::<f64, String>(per_call(f, calls))
+    };
+    let mut emulated = Vec::new();
+    let mut stepped = Vec::new();
+    let mut returning = Vec::new();
+    for _ in 0..3 {
+        let base = per_call(tb_calibrate_emulated, 100_000);
+        emulated.push(
+            with(
+                "uprobe",
+                "tb_calibrate_emulated",
+                tb_calibrate_emulated,
+                50_000,
+            )? - base,
+        );
+        returning.push(
+            with(
+                "uretprobe",
+                "tb_calibrate_emulated",
+                tb_calibrate_emulated,
+                50_000,
+            )? - base,
+        );
+        let base = per_call(tb_calibrate_stepped, 100_000);
+        stepped.push(
+            with(
+                "uprobe",
+                "tb_calibrate_stepped",
+                tb_calibrate_stepped,
+                10_000,
+            )? - base,
+        );
+    }
+    let emulated = median(&emulated);
+    // A uretprobe traps at the entry too: what it adds is the return's share.
+    Ok((emulated, median(&stepped), median(&returning) - emulated))
 }
 
 fn getppid_ns(calls: u64) -> f64 {
@@ -242,7 +342,8 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
     let text = format!(
         "kernel = {kernel}\ncpu = {cpu}\nsyscall_ns = {}\ntracepoint_ns = {}\nsyscall_tax_ns = {}\n\
          raw_tracepoint_ns = {}\nperf_sample_ns = {}\nhash_lookup_ns = {}\nhash_update_ns = {}\n\
-         ringbuf_output_ns = {}\ntook_ms = {}\nrounds = {}\n",
+         ringbuf_output_ns = {}\nuprobe_emulated_ns = {}\nuprobe_single_step_ns = {}\n\
+         uretprobe_extra_ns = {}\ntook_ms = {}\nrounds = {}\n",
         c.syscall_ns,
         c.tracepoint_ns,
         c.syscall_tax_ns,
@@ -251,6 +352,9 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
         c.hash_lookup_ns,
         c.hash_update_ns,
         c.ringbuf_output_ns,
+        c.uprobe_emulated_ns,
+        c.uprobe_single_step_ns,
+        c.uretprobe_extra_ns,
         c.took.as_millis(),
         c.rounds
     );
@@ -282,6 +386,9 @@ fn load_cache() -> Option<Calibration> {
         hash_lookup_ns: number("hash_lookup_ns")?,
         hash_update_ns: number("hash_update_ns")?,
         ringbuf_output_ns: number("ringbuf_output_ns")?,
+        uprobe_emulated_ns: number("uprobe_emulated_ns")?,
+        uprobe_single_step_ns: number("uprobe_single_step_ns")?,
+        uretprobe_extra_ns: number("uretprobe_extra_ns")?,
         took: Duration::from_millis(number("took_ms")? as u64),
         rounds: number("rounds")? as usize,
     })

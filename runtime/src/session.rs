@@ -98,15 +98,22 @@ impl From<io::Error> for RunError {
     }
 }
 
-/// Runs a compiled script until exit() or a signal; returns the process exit code.
+/// Loads the script's programs (the verifier runs here; a rejection is a diagnostic at the
+/// statement) without attaching anything, so that a script that cannot load fails before
+/// anything else is spent on it.
+pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
+    load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))
+}
+
+/// Runs a loaded script until exit() or a signal; returns the process exit code.
 pub fn run(
     compiled: &Compiled,
+    mut loaded: Loaded,
     mut options: RunOptions,
     out: &mut dyn Write,
 ) -> Result<i32, RunError> {
     STOP.store(false, Ordering::SeqCst);
     install_signal_handlers();
-    let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
     let ring = loaded
         .take_map(&compiled.ringbuf)
         .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;

@@ -246,8 +246,16 @@ pub struct Tracer {
 
 impl Tracer {
     /// Starts `tracebound ARGS` (no colour in diagnostics).
+    /// Starts `tracebound ARGS`. Unless the arguments set `--budget`, the run gets a generous
+    /// one: tests of other features must not depend on how busy the machine is (a syscall
+    /// tracepoint on a machine making a million syscalls a second is over the default
+    /// budget); the budget's own tests set it.
     pub fn spawn(args: &[&str]) -> Tracer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracebound"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracebound"));
+        if !args.contains(&"--budget") {
+            command.args(["--budget", "50"]);
+        }
+        let mut child = command
             .args(args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
