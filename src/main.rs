@@ -295,6 +295,19 @@ fn run(
         }
     };
     let mut verdict = budget.judge(&estimate, &compiled);
+    // Where uprobes may fire: the -p process, or (an --auto-filter step) the -c command.
+    let mut uprobe_pid = cli.pid;
+    let child_pid = child.as_ref().map(|c| c.pid);
+    if let (true, Verdict::Refuse(_), Some(pid)) = (cli.auto_filter, &verdict, child_pid) {
+        if uprobe_pid.is_none() && estimate::scope_uprobes(&mut estimate) {
+            eprintln!(
+                "auto-filter: uprobes fire in the -c command only (pid {pid}); it has not run \
+                 yet, so its rate is unknown: the guard watches it"
+            );
+            uprobe_pid = Some(pid);
+            verdict = budget.judge(&estimate, &compiled);
+        }
+    }
     if cli.auto_filter && matches!(verdict, Verdict::Refuse(_)) {
         if let Some(narrowing) = estimate::narrow::narrow(&estimate, &budget) {
             for d in &narrowing.dropped {
@@ -353,6 +366,7 @@ fn run(
         timeout: cli.timeout.or(compiled.limits.max_duration),
         child,
         watch_pid: cli.pid,
+        uprobe_pid,
         quiet: cli.quiet,
         guard: (!cli.no_guard).then_some((budget, model)),
     };

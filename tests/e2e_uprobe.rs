@@ -1,8 +1,8 @@
 //! Uprobes end to end, with a C program the test builds: exact call counts, arguments, return
 //! values, `func`, a latency histogram from the uprobe/uretprobe pair (the mission's example
 //! form), a hot function refused before attaching (its first instruction is single-stepped),
-//! and `-p` on a quiet process accepted, with a second process running the same binary not
-//! counted.
+//! `-p` on a quiet process accepted, with a second process running the same binary not
+//! counted, and `--auto-filter -c` scoping the hot function to the command.
 
 mod e2e;
 
@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
     switch (argv[1][0]) {
     case 'w': for (long i = 0; i < n; i++) sink = work(i, 7); return 0;
     case 'h': for (long i = 0;; i++) sink = hot_fn(i);
+    case 'c': for (long i = 0; i < n; i++) sink = hot_fn(i); return 0;
     case 'q': pause(); return 0;
     }
     return 2;
@@ -139,6 +140,22 @@ fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `--auto-filter` with `-c`: a hot function is scoped to the command, which is counted
+/// exactly, while another process running the same binary is not.
+fn auto_filter_scopes_to_the_command(binary: &str) -> Result<(), String> {
+    let _hot = Running::start(binary, "h")?;
+    let script = format!("uprobe:{binary}:hot_fn {{ @calls = count(); }}");
+    let command = format!("{binary} c 2000");
+    let (code, stdout, stderr) = tracebound(&["--auto-filter", "-c", &command, "-e", &script])?;
+    if code != 0
+        || !stderr.contains("auto-filter: uprobes fire in the -c command only")
+        || !stdout.contains("\n@calls: 2000\n")
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn uprobes_run_and_are_priced() {
     if e2e::setup("uprobes_run_and_are_priced").is_none() {
@@ -155,5 +172,9 @@ fn uprobes_run_and_are_priced() {
     );
     tally.record("hot function refused", a_hot_function_is_refused(&binary));
     tally.record("-p on a quiet process", scoped_to_a_quiet_process(&binary));
+    tally.record(
+        "--auto-filter -c",
+        auto_filter_scopes_to_the_command(&binary),
+    );
     tally.finish();
 }

@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub child: Option<Child>,
     /// `-p`: the run ends when this process exits.
     pub watch_pid: Option<u32>,
+    /// Uprobes fire in this process only (`-p`, or the `-c` command when `--auto-filter`
+    /// scoped them there).
+    pub uprobe_pid: Option<u32>,
     /// `-q`: no "Attaching N probes..." line.
     pub quiet: bool,
     /// The budget the runtime guard holds the running script to, and the costs it prices
@@ -134,7 +137,7 @@ pub fn run(
             program: p.program.clone(),
             kind: p.kind,
             targets: p.targets.clone(),
-            pid: options.watch_pid,
+            pid: options.uprobe_pid,
         };
         attach(&mut loaded, &plan).map_err(RunError::Attach)?;
     }

@@ -120,6 +120,23 @@ impl Estimate {
     }
 }
 
+/// An `--auto-filter` step: uprobes will fire in one process that has not started yet, so
+/// their system-wide rates no longer apply (the guard watches the real one). Returns whether
+/// the script has uprobes.
+pub fn scope_uprobes(estimate: &mut Estimate) -> bool {
+    let mut any = false;
+    for probe in &mut estimate.probes {
+        if matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
+            any = true;
+            for point in &mut probe.points {
+                point.rate.per_cpu.iter_mut().for_each(|r| *r = 0.0);
+                point.rate.measured = rate::Measured::Unknown;
+            }
+        }
+    }
+    any
+}
+
 /// Leaves the narrowing's dropped attach points out of `compiled` (a program left with none
 /// is not attached at all).
 pub fn apply_narrowing(compiled: &mut Compiled, narrowing: &narrow::Narrowing) {
