@@ -1,5 +1,6 @@
 //! `-l [PATTERN]` and `-lv`: the probes this machine offers, as bpftrace lists them
-//! (`tracepoint:syscalls:sys_enter_openat`, with `-v` each field as its format declares it).
+//! (`tracepoint:syscalls:sys_enter_openat`, with `-v` each field as its format declares it;
+//! `uprobe:/bin/bash:readline` for the functions of a binary the pattern names).
 
 use std::io::{self, Write};
 
@@ -50,6 +51,26 @@ pub fn list(
                     write(&format!("    {}", field.declaration)).map_err(io)?;
                 }
             }
+        }
+    }
+    // Uprobes only for a named binary: every file on the machine is not a list.
+    if let ("uprobe" | "u" | "uretprobe" | "ur", Some((binary, function))) =
+        (provider_pattern, rest.rsplit_once(':'))
+    {
+        let provider = if provider_pattern.starts_with("ur") {
+            "uretprobe"
+        } else {
+            "uprobe"
+        };
+        let path = facts.binary_path(binary)?;
+        let glob = Glob::new(function);
+        for name in facts
+            .function_symbols(&path)?
+            .iter()
+            .filter(|n| glob.matches(n))
+        {
+            write(&format!("{provider}:{path}:{name}")).map_err(io)?;
+            count += 1;
         }
     }
     for (kind, name, events) in [
@@ -105,6 +126,17 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("common_"));
+    }
+
+    #[test]
+    fn functions_of_a_named_binary() {
+        let facts = FixtureFacts::new().with_binary("/bin/bash", &["main", "readline", "rl_getc"]);
+        let mut out = Vec::new();
+        list(Some("uprobe:bash:r*"), false, &facts, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "uprobe:/bin/bash:readline\nuprobe:/bin/bash:rl_getc\n"
+        );
     }
 
     #[test]
