@@ -24,6 +24,9 @@ use crate::output::{self, NoSymbols};
 use crate::snapshot::snapshot;
 use crate::{sys, verifier};
 
+/// How often the event loop reads the loss counters and the exit flag.
+const COUNTERS_EVERY: Duration = Duration::from_millis(100);
+
 /// Set by SIGINT, SIGTERM and SIGHUP: the loop ends as if `exit()` had run.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -168,6 +171,7 @@ pub fn run(
         .take()
         .and_then(|(budget, model)| Guard::start(&loaded, compiled, budget, &model));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
+    let mut counters_read = std::time::Instant::now();
     while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             break;
@@ -187,9 +191,14 @@ pub fn run(
         // SAFETY: one valid pollfd for the duration of the call.
         unsafe { libc::poll(&mut fds, 1, 100) };
         drain(&mut ring, &loaded, compiled, &mut state, out)?;
-        lost.report(options.format, out)?;
-        if state.exit_code.is_none() {
-            state.exit_code = exit_flag.raised()?;
+        // The kernel's counters, at most every poll interval: under a stream of events the
+        // loop turns far more often, and each read is a syscall per map.
+        if counters_read.elapsed() >= COUNTERS_EVERY {
+            counters_read = std::time::Instant::now();
+            lost.report(options.format, out)?;
+            if state.exit_code.is_none() {
+                state.exit_code = exit_flag.raised()?;
+            }
         }
         if let Some(guard) = &mut guard {
             guard.check(&mut loaded, options.format, out)?;
