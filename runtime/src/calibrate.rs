@@ -327,9 +327,9 @@ fn host_key() -> (String, String) {
     (kernel, cpu)
 }
 
-/// `$XDG_CACHE_HOME`, else `$HOME/.cache`, else the temporary directory (a service without a
-/// home must not re-measure on every run).
-fn cache_path() -> Option<PathBuf> {
+/// Where the calibration is cached: `$XDG_CACHE_HOME`, else `$HOME/.cache`, else the temporary
+/// directory (a service without a home must not re-measure on every run).
+pub fn cache_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))

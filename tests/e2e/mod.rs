@@ -91,13 +91,7 @@ fn check_bpf() -> Result<(), String> {
 fn calibrated() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
-        // Where tracebound caches it (runtime/src/calibrate.rs).
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("tracebound/calibration");
-        if cache.is_file() {
+        if tracebound_runtime::calibrate::cache_path().is_some_and(|c| c.is_file()) {
             return Ok(()); // measured before (tracebound re-measures if the host changed)
         }
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"))
