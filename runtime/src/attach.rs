@@ -112,11 +112,8 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 None => UProbeScope::AllProcesses,
             };
             for target in &plan.targets {
-                // `uprobe:/path/to/binary:function`
-                let (rest, function) = target
-                    .rsplit_once(':')
+                let (path, function) = uprobe_parts(target)
                     .ok_or_else(|| fail(target, "not uprobe:BINARY:FUNCTION"))?;
-                let path = rest.split_once(':').map_or(rest, |(_, path)| path);
                 up.attach(function, path, scope)
                     .map_err(|e| fail(target, describe(&e)))?;
             }
@@ -161,21 +158,30 @@ impl AttachedScript {
 }
 
 /// `tracepoint:category:event` → (category, event).
-fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
+pub fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
     let mut parts = target.splitn(3, ':');
     let _provider = parts.next()?;
     Some((parts.next()?, parts.next()?))
 }
 
+/// `uprobe:/path/to/binary:function` → (path, function).
+pub fn uprobe_parts(target: &str) -> Option<(&str, &str)> {
+    let (rest, function) = target.rsplit_once(':')?;
+    Some((
+        rest.split_once(':').map_or(rest, |(_, path)| path),
+        function,
+    ))
+}
+
 /// A software perf event and how often it fires.
-struct Timer {
-    event: SoftwareEvent,
-    policy: SamplePolicy,
+pub struct Timer {
+    pub event: SoftwareEvent,
+    pub policy: SamplePolicy,
 }
 
 impl Timer {
     /// `interval:ms:100`, `interval:1s`, `profile:hz:99`, `software:faults:100`.
-    fn parse(kind: ProviderKind, target: &str) -> Option<Timer> {
+    pub fn parse(kind: ProviderKind, target: &str) -> Option<Timer> {
         let parts: Vec<&str> = target.split(':').skip(1).collect();
         if kind == ProviderKind::Software {
             let event = match parts.first().copied()? {

@@ -2,6 +2,7 @@
 //! loader finds a library (`/etc/ld.so.cache`, then the standard library directories), and
 //! the functions they define, from `.symtab` and `.dynsym`.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -44,25 +45,50 @@ pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
 /// Where function `name` starts in the file `path` (its file offset, what the kernel's uprobe
 /// interface takes) and its first bytes.
 pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
+    function_entries(path, &[name]).remove(name)
+}
+
+/// `function_entry` for many functions of one file, which is read and parsed once (a
+/// wildcard over a library names thousands).
+pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Vec<u8>)> {
     use object::ObjectSegment as _;
-    let bytes = fs::read(path).ok()?;
-    let file = object::File::parse(&*bytes).ok()?;
-    let address = file
-        .symbols()
-        .chain(file.dynamic_symbols())
-        .find(|s| {
-            s.kind() == object::SymbolKind::Text && s.is_definition() && s.name() == Ok(name)
-        })?
-        .address();
-    let offset = file.segments().find_map(|seg| {
-        let (file_offset, file_size) = seg.file_range();
-        let start = seg.address();
-        (address >= start && address < start + file_size).then(|| address - start + file_offset)
-    })?;
-    let first = bytes
-        .get(offset as usize..(offset as usize + 16).min(bytes.len()))?
-        .to_vec();
-    Some((offset, first))
+    let mut out = HashMap::new();
+    let Ok(bytes) = fs::read(path) else {
+        return out;
+    };
+    let Ok(file) = object::File::parse(&*bytes) else {
+        return out;
+    };
+    let wanted: HashSet<&str> = names.iter().copied().collect();
+    let segments: Vec<(u64, u64, u64)> = file
+        .segments()
+        .map(|seg| {
+            let (offset, size) = seg.file_range();
+            (seg.address(), size, offset)
+        })
+        .collect();
+    for symbol in file.symbols().chain(file.dynamic_symbols()) {
+        let Ok(name) = symbol.name() else { continue };
+        if symbol.kind() != object::SymbolKind::Text
+            || !symbol.is_definition()
+            || !wanted.contains(name)
+            || out.contains_key(name)
+        {
+            continue;
+        }
+        let address = symbol.address();
+        let Some(offset) = segments.iter().find_map(|&(start, size, file_offset)| {
+            (address >= start && address < start + size).then(|| address - start + file_offset)
+        }) else {
+            continue;
+        };
+        let first = bytes
+            .get(offset as usize..(offset as usize + 16).min(bytes.len()))
+            .unwrap_or_default()
+            .to_vec();
+        out.insert(name.to_string(), (offset, first));
+    }
+    out
 }
 
 /// Whether the kernel can emulate a uprobe's displaced first instruction (x86-64) instead of

@@ -68,9 +68,18 @@ impl Guard {
                 targets: p.targets.clone(),
                 mechanism_ns: match p.kind {
                     ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                        p.targets.first().map_or(0.0, |t| {
-                            model.uprobe_ns(t, p.kind == ProviderKind::Uretprobe).0
-                        })
+                        // Priced by the first target's first instruction, read once here.
+                        let emulated = p
+                            .targets
+                            .first()
+                            .and_then(|t| crate::attach::uprobe_parts(t))
+                            .and_then(|(path, f)| {
+                                crate::binary::function_entry(std::path::Path::new(path), f)
+                            })
+                            .map(|(_, code)| crate::binary::first_instruction_emulated(&code));
+                        model
+                            .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
+                            .0
                     }
                     kind => model.mechanism_ns(kind),
                 },

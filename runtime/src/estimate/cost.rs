@@ -70,18 +70,12 @@ impl CostModel {
         }
     }
 
-    /// A uprobe's mechanism cost for the function at `target` (`uprobe:/path:function`),
-    /// from its first instruction, and why.
-    pub fn uprobe_ns(&self, target: &str, ret: bool) -> (f64, &'static str) {
-        let first = target.rsplit_once(':').and_then(|(rest, function)| {
-            let path = rest.split_once(':').map_or(rest, |(_, p)| p);
-            crate::binary::function_entry(std::path::Path::new(path), function)
-        });
-        let (ns, why) = match first {
-            Some((_, code)) if crate::binary::first_instruction_emulated(&code) => {
-                (self.uprobe_emulated_ns, "first instruction emulated")
-            }
-            Some(_) => (
+    /// A uprobe's mechanism cost by the class of its first instruction (`None`: unknown, priced
+    /// as the dearer class), and why.
+    pub fn uprobe_ns(&self, first_emulated: Option<bool>, ret: bool) -> (f64, &'static str) {
+        let (ns, why) = match first_emulated {
+            Some(true) => (self.uprobe_emulated_ns, "first instruction emulated"),
+            Some(false) => (
                 self.uprobe_single_step_ns,
                 "single-stepped first instruction",
             ),

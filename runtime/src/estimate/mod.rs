@@ -192,7 +192,7 @@ pub fn estimate(
                 let (mechanism_ns, why) = match kind {
                     ProviderKind::Uprobe | ProviderKind::Uretprobe => {
                         let (ns, why) =
-                            model.uprobe_ns(&rate.target, kind == ProviderKind::Uretprobe);
+                            model.uprobe_ns(rate.first_emulated, kind == ProviderKind::Uretprobe);
                         (ns, Some(why))
                     }
                     _ => (model.mechanism_ns(kind), None),

@@ -82,6 +82,7 @@ mod tests {
                 per_cpu: vec![rate],
                 measured: Measured::PerfCounter,
                 capped: false,
+                first_emulated: None,
             },
             mechanism_ns: 100.0,
             program_ns: 0.0,

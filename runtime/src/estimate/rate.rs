@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use aya::programs::perf_event::SamplePolicy;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::{self, ProviderKind, Rate};
+use tracebound_compiler::provider::ProviderKind;
 
 use super::counting::{
     tracepoint_id, uprobe_pmu, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT,
 };
-use crate::attach::AttachedScript;
+use crate::attach::{tracepoint_parts, uprobe_parts, AttachedScript, Timer};
 
 /// Events each perf counter may see per CPU before it stops itself.
 pub const COUNTER_CAP: u64 = 2_000;
@@ -44,6 +45,8 @@ pub struct FireRate {
     pub measured: Measured,
     /// A counter stopped at its cap: the rate is measured over less than the window.
     pub capped: bool,
+    /// For a uprobe: whether the kernel emulates its first instruction (`None`: unknown).
+    pub first_emulated: Option<bool>,
 }
 
 impl FireRate {
@@ -80,6 +83,29 @@ pub fn measure(
 
     // Start everything that counts, wait one window, read everything.
     let mut counters: HashMap<(usize, usize), Vec<Counter>> = HashMap::new();
+    // Uprobe entries (file offset, first instruction class) by target, each binary read once.
+    let mut entries: HashMap<String, (u64, bool)> = HashMap::new();
+    for probe in &compiled.probes {
+        if !matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
+            continue;
+        }
+        let mut by_path: HashMap<&str, Vec<(&str, &String)>> = HashMap::new();
+        for target in &probe.targets {
+            if let Some((path, function)) = uprobe_parts(target) {
+                by_path.entry(path).or_default().push((function, target));
+            }
+        }
+        for (path, functions) in by_path {
+            let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
+            let found = crate::binary::function_entries(Path::new(path), &names);
+            for (function, target) in functions {
+                if let Some((offset, code)) = found.get(function) {
+                    let emulated = crate::binary::first_instruction_emulated(code);
+                    entries.insert(target.clone(), (*offset, emulated));
+                }
+            }
+        }
+    }
     let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
         for (ti, target) in probe.targets.iter().enumerate() {
@@ -101,16 +127,19 @@ pub fn measure(
                         Err(_) => continue,
                     }
                 }
-                ProviderKind::Software => match software_event(target) {
-                    Some((config, _)) => EventSpec {
+                ProviderKind::Software => match Timer::parse(probe.kind, target) {
+                    Some(timer) => EventSpec {
                         kind: TYPE_SOFTWARE,
-                        config,
+                        config: u64::from(timer.event as u32),
                         uprobe: None,
                     },
                     None => continue,
                 },
                 ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                    let Some(event) = uprobe_event(target, probe.kind == ProviderKind::Uretprobe)
+                    let ret = probe.kind == ProviderKind::Uretprobe;
+                    let Some(event) = entries
+                        .get(target)
+                        .and_then(|&(offset, _)| uprobe_event(target, offset, ret))
                     else {
                         continue;
                     };
@@ -175,9 +204,13 @@ pub fn measure(
                     let each = per_cpu[0] / n as f64;
                     per_cpu = vec![each; n];
                 }
-                if probe.kind == ProviderKind::Software {
-                    let period = software_event(target).map_or(1, |(_, p)| p) as f64;
-                    per_cpu.iter_mut().for_each(|r| *r /= period);
+                if let Some(Timer {
+                    policy: SamplePolicy::Period(period),
+                    ..
+                }) = Timer::parse(probe.kind, target)
+                {
+                    // A software probe fires once per `period` events.
+                    per_cpu.iter_mut().for_each(|r| *r /= period.max(1) as f64);
                 }
                 (per_cpu, Measured::PerfCounter, capped)
             } else {
@@ -188,6 +221,7 @@ pub fn measure(
                 per_cpu,
                 measured,
                 capped,
+                first_emulated: entries.get(target).map(|&(_, emulated)| emulated),
             });
         }
         probes.push(rates);
@@ -229,11 +263,9 @@ pub fn measure(
     })
 }
 
-/// A counting uprobe (or uretprobe) on `uprobe:/path:function`.
-fn uprobe_event(target: &str, ret: bool) -> Option<EventSpec> {
-    let (rest, function) = target.rsplit_once(':')?;
-    let path = rest.split_once(':').map_or(rest, |(_, p)| p);
-    let (offset, _) = crate::binary::function_entry(Path::new(path), function)?;
+/// A counting uprobe (or uretprobe) on `uprobe:/path:function`, at its file offset.
+fn uprobe_event(target: &str, offset: u64, ret: bool) -> Option<EventSpec> {
+    let (path, _) = uprobe_parts(target)?;
     Some(EventSpec {
         kind: uprobe_pmu()?,
         config: u64::from(ret), // the PMU's `retprobe` bit
@@ -244,61 +276,24 @@ fn uprobe_event(target: &str, ret: bool) -> Option<EventSpec> {
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
 fn defined_rate(kind: ProviderKind, target: &str, cpus: usize) -> (Vec<f64>, Measured, bool) {
     let mut per_cpu = vec![0.0; cpus];
-    let timer_hz = || {
-        let parts: Vec<&str> = target.split(':').skip(1).collect();
-        let (unit, count) = match parts.as_slice() {
-            [unit, n] => (Some(*unit), *n),
-            [n] => (None, *n),
-            _ => return None,
-        };
-        let count = tracebound_compiler::lex::parse_integer(count).ok()?;
-        Some(match provider::rate(unit, count)? {
-            Rate::Hz(hz) => hz as f64,
-            Rate::PeriodNs(ns) => 1e9 / ns.max(1) as f64,
-        })
+    let hz = match Timer::parse(kind, target).map(|t| t.policy) {
+        Some(SamplePolicy::Frequency(hz)) => hz as f64,
+        Some(SamplePolicy::Period(ns)) => 1e9 / ns.max(1) as f64,
+        None => 0.0,
     };
     match kind {
         ProviderKind::Begin | ProviderKind::End => (per_cpu, Measured::Defined, false),
         // An interval fires on one CPU, a profile probe on every CPU.
         ProviderKind::Interval => {
-            per_cpu[0] = timer_hz().unwrap_or(0.0);
+            per_cpu[0] = hz;
             (per_cpu, Measured::Defined, false)
         }
         ProviderKind::Profile => {
-            let hz = timer_hz().unwrap_or(0.0);
             per_cpu.iter_mut().for_each(|r| *r = hz);
             (per_cpu, Measured::Defined, false)
         }
         _ => (per_cpu, Measured::Unknown, false),
     }
-}
-
-fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
-    let mut parts = target.splitn(3, ':');
-    let _provider = parts.next()?;
-    Some((parts.next()?, parts.next()?))
-}
-
-/// `software:EVENT[:PERIOD]` → (`PERF_COUNT_SW_*`, period).
-fn software_event(target: &str) -> Option<(u64, u64)> {
-    let parts: Vec<&str> = target.split(':').skip(1).collect();
-    let (config, default_period) = match *parts.first()? {
-        "cpu-clock" | "cpu" => (0, 1_000_000),
-        "task-clock" => (1, 1_000_000),
-        "page-faults" | "faults" => (2, 100),
-        "context-switches" | "cs" => (3, 1_000),
-        "cpu-migrations" => (4, 1_000),
-        "minor-faults" => (5, 100),
-        "major-faults" => (6, 100),
-        "alignment-faults" => (7, 1),
-        "emulation-faults" => (8, 1),
-        _ => return None,
-    };
-    let period = match parts.get(1) {
-        Some(p) if !p.is_empty() => tracebound_compiler::lex::parse_integer(p).ok()?,
-        _ => default_period,
-    };
-    Some((config, period.max(1)))
 }
 
 /// One raw tracepoint program on `sys_enter` counting syscalls by number, per CPU. It is a
