@@ -1,15 +1,20 @@
 //! The few bpf(2) commands tracebound needs that aya does not offer for maps whose key and
 //! value sizes are only known at run time: walk a map's keys, read, update and delete entries
-//! as bytes, and run a program once with BPF_PROG_TEST_RUN (how BEGIN and END run).
+//! as bytes, and run a program once with BPF_PROG_TEST_RUN (how BEGIN and END run); and, for
+//! the estimate's uprobe counter, create a map, load a hand-assembled program and attach it
+//! with a multi-uprobe link, which aya 0.14 cannot.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const MAP_LOOKUP_ELEM: u32 = 1;
 const MAP_UPDATE_ELEM: u32 = 2;
 const MAP_DELETE_ELEM: u32 = 3;
 const MAP_GET_NEXT_KEY: u32 = 4;
+const MAP_CREATE: u32 = 0;
+const PROG_LOAD: u32 = 5;
 const PROG_TEST_RUN: u32 = 10;
+const LINK_CREATE: u32 = 28;
 
 /// The part of `union bpf_attr` used by the map element commands.
 #[repr(C)]
@@ -43,6 +48,11 @@ struct TestRunAttr {
 }
 
 fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
+    bpf_fd(cmd, attr).map(|_| ())
+}
+
+/// A bpf(2) command that returns a file descriptor (or 0).
+fn bpf_fd<T>(cmd: u32, attr: &mut T) -> io::Result<i64> {
     // SAFETY: `attr` is a live, properly laid out prefix of `union bpf_attr` for `cmd`, and
     // every pointer in it refers to a buffer that outlives the call.
     let r = unsafe {
@@ -56,8 +66,149 @@ fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<()> {
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
-        Ok(())
+        Ok(r)
     }
+}
+
+fn owned(fd: i64) -> OwnedFd {
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// `bpf_map_type` values used here.
+pub const MAP_TYPE_PERCPU_HASH: u32 = 5;
+pub const MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+}
+
+/// Creates a map.
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let mut attr = MapCreateAttr {
+        map_type,
+        key_size,
+        value_size,
+        max_entries,
+        ..MapCreateAttr::default()
+    };
+    copy_name(&mut attr.map_name, name);
+    bpf_fd(MAP_CREATE, &mut attr).map(owned)
+}
+
+fn copy_name(to: &mut [u8; 16], name: &str) {
+    let n = name.len().min(15);
+    to[..n].copy_from_slice(&name.as_bytes()[..n]);
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// `bpf_prog_type` and `bpf_attach_type` values used here.
+pub const PROG_TYPE_KPROBE: u32 = 2;
+pub const ATTACH_TRACE_UPROBE_MULTI: u32 = 48;
+
+/// Loads a program from encoded instructions (8 bytes each); on a verifier rejection the
+/// error carries the verifier's log.
+pub fn prog_load(
+    prog_type: u32,
+    expected_attach_type: u32,
+    code: &[u8],
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut attr = ProgLoadAttr {
+        prog_type,
+        insn_cnt: (code.len() / 8) as u32,
+        insns: code.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type,
+        ..ProgLoadAttr::default()
+    };
+    copy_name(&mut attr.prog_name, name);
+    bpf_fd(PROG_LOAD, &mut attr).map(owned).map_err(|e| {
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        io::Error::new(
+            e.kind(),
+            format!("{e}: {}", String::from_utf8_lossy(&log[..end]).trim()),
+        )
+    })
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct UprobeMultiLinkAttr {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+    path: u64,
+    offsets: u64,
+    ref_ctr_offsets: u64,
+    cookies: u64,
+    cnt: u32,
+    multi_flags: u32,
+    pid: u32,
+    _pad: u32,
+}
+
+/// Attaches `prog` at every file offset of `path` with one link (uretprobes with `ret`),
+/// each offset with its cookie; with `pid`, in that process only. Closing the link detaches
+/// every one of them at once.
+pub fn link_uprobe_multi(
+    prog: BorrowedFd,
+    path: &std::ffi::CStr,
+    offsets: &[u64],
+    cookies: &[u64],
+    ret: bool,
+    pid: Option<u32>,
+) -> io::Result<OwnedFd> {
+    assert_eq!(offsets.len(), cookies.len());
+    let mut attr = UprobeMultiLinkAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        attach_type: ATTACH_TRACE_UPROBE_MULTI,
+        path: path.as_ptr() as u64,
+        offsets: offsets.as_ptr() as u64,
+        cookies: cookies.as_ptr() as u64,
+        cnt: offsets.len() as u32,
+        multi_flags: u32::from(ret), // BPF_F_UPROBE_MULTI_RETURN
+        pid: pid.unwrap_or(0),
+        ..UprobeMultiLinkAttr::default()
+    };
+    bpf_fd(LINK_CREATE, &mut attr).map(owned)
 }
 
 /// A map read and written as bytes.

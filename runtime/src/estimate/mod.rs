@@ -4,13 +4,15 @@
 //! script over it.
 //!
 //! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `narrow` finds what
-//! `--auto-filter` leaves out, `report` prints the `--dry-run` table.
+//! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `counting` (perf
+//! counters) and `uprobe_counter` (one multi-uprobe link) are how `rate` counts.
 
 pub mod budget;
 pub mod cost;
 pub mod counting;
 pub mod narrow;
 pub mod rate;
+pub mod uprobe_counter;
 pub mod report;
 
 use std::time::Duration;
