@@ -2,7 +2,8 @@
 //! values, `func`, a latency histogram from the uprobe/uretprobe pair (the mission's example
 //! form), a hot function refused before attaching (its first instruction is single-stepped),
 //! `-p` on a quiet process accepted, with a second process running the same binary not
-//! counted, and `--auto-filter -c` scoping the hot function to the command.
+//! counted, `--auto-filter -c` scoping the hot function to the command, and a function that
+//! costs the machine little refused for the slowdown of the one process that calls it.
 
 mod e2e;
 
@@ -26,6 +27,8 @@ int main(int argc, char **argv) {
     case 'w': for (long i = 0; i < n; i++) sink = work(i, 7); return 0;
     case 'h': for (long i = 0;; i++) sink = hot_fn(i);
     case 'c': for (long i = 0; i < n; i++) sink = hot_fn(i); return 0;
+    /* hot_fn about 2000 times a second, sleeping in between: little CPU of its own. */
+    case 'p': for (long i = 0;; i++) { sink = hot_fn(i); usleep(500); }
     case 'q': pause(); return 0;
     }
     return 2;
@@ -125,6 +128,27 @@ fn a_hot_function_is_refused(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A single-stepped function called ~2000 times a second by a process that otherwise sleeps:
+/// a fraction of a percent of the machine, but its caller would spend far more than 5% more
+/// CPU. The dry run names the process; the run is refused for it.
+fn a_slowed_process_is_refused(binary: &str) -> Result<(), String> {
+    let paced = Running::start(binary, "p")?;
+    let pid = paced.0.id();
+    let script = format!("uprobe:{binary}:hot_fn {{ @calls = count(); }}");
+    let (code, stdout, stderr) =
+        tracebound(&["--budget", "3", "--dry-run", "-f", "json", "-e", &script])?;
+    let named = format!("\"pid\": {pid}, \"comm\": \"tb_uprobe_targe\"");
+    if code != 3 || !stdout.contains(&named) || !stdout.contains("\"verdict\": \"refuse\"") {
+        return Err(format!("dry run: exit {code}\n{stdout}{stderr}"));
+    }
+    let (code, stdout, stderr) = tracebound(&["--budget", "3", "-e", &script])?;
+    let said = format!("this script would slow tb_uprobe_targe (pid {pid}) by");
+    if code != 3 || !stderr.contains(&said) {
+        return Err(format!("run: exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
 /// `-p` on an idle process: accepted, and the hot process running the same binary is neither
 /// counted nor trapped (its breakpoint is never installed).
 fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
@@ -172,6 +196,10 @@ fn uprobes_run_and_are_priced() {
     );
     tally.record("hot function refused", a_hot_function_is_refused(&binary));
     tally.record("-p on a quiet process", scoped_to_a_quiet_process(&binary));
+    tally.record(
+        "slowed process refused",
+        a_slowed_process_is_refused(&binary),
+    );
     tally.record(
         "--auto-filter -c",
         auto_filter_scopes_to_the_command(&binary),

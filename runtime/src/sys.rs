@@ -92,12 +92,16 @@ struct MapCreateAttr {
     map_name: [u8; 16],
 }
 
+/// `map_flags`: allocate hash entries when inserted, not all when created.
+pub const MAP_F_NO_PREALLOC: u32 = 1;
+
 /// Creates a map.
 pub fn map_create(
     map_type: u32,
     key_size: u32,
     value_size: u32,
     max_entries: u32,
+    map_flags: u32,
     name: &str,
 ) -> io::Result<OwnedFd> {
     let mut attr = MapCreateAttr {
@@ -105,6 +109,7 @@ pub fn map_create(
         key_size,
         value_size,
         max_entries,
+        map_flags,
         ..MapCreateAttr::default()
     };
     copy_name(&mut attr.map_name, name);
@@ -338,6 +343,23 @@ pub fn test_run(prog_fd: BorrowedFd) -> io::Result<u32> {
     };
     bpf(PROG_TEST_RUN, &mut attr)?;
     Ok(attr.retval)
+}
+
+/// The CPU time a process has used so far, in nanoseconds, exact to the moment (its CPU
+/// clock, unlike /proc's tick-based times); `None` once it has exited.
+pub fn process_cpu_ns(pid: u32) -> Option<u64> {
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: both calls only write the out-parameters given.
+    unsafe {
+        if libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) != 0 {
+            return None;
+        }
+        let mut t: libc::timespec = std::mem::zeroed();
+        if libc::clock_gettime(clock, &mut t) != 0 {
+            return None;
+        }
+        Some(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+    }
 }
 
 /// How many per-CPU slots a per-CPU map value has: the possible CPUs.

@@ -7,7 +7,7 @@ use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::span::Span;
 
-use super::{Estimate, ProbeCost};
+use super::{Estimate, ProbeCost, ProcessSlowdown};
 
 /// Limits in percent.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,6 +16,8 @@ pub struct Budget {
     pub machine_pct: f64,
     /// Of any one CPU.
     pub cpu_pct: f64,
+    /// Slowdown of any one traced process (uprobes), in percent of its own CPU time.
+    pub process_pct: f64,
     /// Above this share of the machine the run goes ahead with a warning.
     pub warn_pct: f64,
 }
@@ -26,23 +28,47 @@ impl Default for Budget {
         Budget {
             machine_pct: 3.0,
             cpu_pct: 10.0,
+            process_pct: 5.0,
             warn_pct: 1.0,
         }
     }
 }
 
 impl Budget {
-    /// A budget of `pct` of the machine; any one CPU may take 10/3 of that, the ratio of the
-    /// defaults (3% and 10%), and never less than 10%.
+    /// A budget of `pct` of the machine; any one CPU may take 10/3 of that and a traced
+    /// process may slow by 5/3 of it, the ratios of the defaults (3%, 10%, 5%), and never less
+    /// than the defaults.
     pub fn of_machine(pct: f64) -> Budget {
         let default = Budget::default();
+        let scaled = |limit: f64| (pct * limit / default.machine_pct).max(limit);
         Budget {
             machine_pct: pct,
-            cpu_pct: (pct * default.cpu_pct / default.machine_pct).max(default.cpu_pct),
+            cpu_pct: scaled(default.cpu_pct),
+            process_pct: scaled(default.process_pct),
             warn_pct: default.warn_pct.min(pct),
         }
     }
+
+    /// The traced process slowed most beyond the limit, if any. A process is judged only
+    /// where the probes would take at least [`PROCESS_FLOOR_NS`] of its CPU a second: below
+    /// that a percentage of a nearly idle process's CPU time is noise, not a slowdown.
+    pub fn slowed_process(&self, estimate: &Estimate) -> Option<ProcessSlowdown> {
+        estimate
+            .slowdowns()
+            .into_iter()
+            .find(|p| p.extra_ns_per_s >= PROCESS_FLOOR_NS && p.slowdown_pct() > self.process_pct)
+    }
+
+    /// Whether `estimate` is within every limit.
+    pub fn within(&self, estimate: &Estimate) -> bool {
+        estimate.machine_pct() <= self.machine_pct
+            && estimate.busiest_cpu_pct() <= self.cpu_pct
+            && self.slowed_process(estimate).is_none()
+    }
 }
+
+/// 1 ms of CPU a second (0.1% of a CPU).
+pub const PROCESS_FLOOR_NS: f64 = 1e6;
 
 #[derive(Clone, Debug)]
 pub enum Verdict {
@@ -57,8 +83,9 @@ impl Budget {
     pub fn judge(&self, estimate: &Estimate, compiled: &Compiled) -> Verdict {
         let machine = estimate.machine_pct();
         let cpu = estimate.busiest_cpu_pct();
+        let slowed = self.slowed_process(estimate);
         let over = machine > self.machine_pct || cpu > self.cpu_pct;
-        if !over && machine <= self.warn_pct {
+        if !over && slowed.is_none() && machine <= self.warn_pct {
             return Verdict::Within;
         }
         let Some(costliest) = estimate
@@ -79,7 +106,22 @@ impl Budget {
             quantity(costliest.rate()),
             nanos(costliest.points.first().map_or(0.0, |p| p.per_hit_ns()))
         );
-        let mut d = if over {
+        let mut d = if let (false, Some(p)) = (over, &slowed) {
+            Diagnostic::error(
+                format!(
+                    "this script would slow {} (pid {}) by {}: its uprobes would take {} of CPU \
+                     a second where it uses {}; the budget is {}",
+                    p.comm,
+                    p.pid,
+                    percent(p.slowdown_pct()),
+                    nanos(p.extra_ns_per_s),
+                    nanos(p.cpu_ns_per_s),
+                    percent(self.process_pct)
+                ),
+                span,
+                label,
+            )
+        } else if over {
             Diagnostic::error(
                 format!(
                     "this script would take {projection}; the budget is {} and {}",
@@ -101,7 +143,15 @@ impl Budget {
                 percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
             ));
         }
-        if over {
+        if let (true, Some(p)) = (over, &slowed) {
+            d = d.with_note(format!(
+                "it would also slow {} (pid {}) by {}",
+                p.comm,
+                p.pid,
+                percent(p.slowdown_pct())
+            ));
+        }
+        if over || slowed.is_some() {
             // A predicate does not help: the probe still fires, and the mechanism is most of
             // the cost.
             let is_uprobe = matches!(
@@ -109,7 +159,11 @@ impl Budget {
                 tracebound_compiler::provider::ProviderKind::Uprobe
                     | tracebound_compiler::provider::ProviderKind::Uretprobe
             );
-            d = d.with_help(if is_uprobe {
+            d = d.with_help(if !over {
+                "probe a function this process calls less often, or one whose first \
+                 instruction the kernel emulates (a traced process pays the breakpoint in \
+                 full), or raise the limit with --budget PERCENT"
+            } else if is_uprobe {
                 "trace one process with -p PID (the breakpoint then stays out of the others), \
                  narrow the wildcard, or raise the limit with --budget PERCENT"
             } else if costliest.points.len() > 1 {
@@ -199,7 +253,9 @@ pub fn quantity(n: f64) -> String {
 }
 
 pub fn nanos(ns: f64) -> String {
-    if ns >= 1000.0 {
+    if ns >= 1e6 {
+        format!("{:.1} ms", ns / 1e6)
+    } else if ns >= 1000.0 {
         format!("{:.1} us", ns / 1000.0)
     } else {
         format!("{ns:.0} ns")
@@ -218,6 +274,7 @@ mod tests {
         assert_eq!(quantity(0.5), "0.5");
         assert_eq!(nanos(150.0), "150 ns");
         assert_eq!(nanos(15_000.0), "15.0 us");
+        assert_eq!(nanos(6_462_100.0), "6.5 ms");
         assert_eq!(percent(2.5), "2.50%");
         assert_eq!(percent(0.001), "<0.01%");
     }

@@ -27,17 +27,6 @@ const IOC_REFRESH: libc::c_ulong = 0x2402;
 pub struct EventSpec {
     pub kind: u32,
     pub config: u64,
-    /// For the uprobe PMU: the binary's path and the probed instruction's file offset.
-    pub uprobe: Option<(std::ffi::CString, u64)>,
-}
-
-/// The uprobe PMU's perf type (`/sys/bus/event_source/devices/uprobe/type`).
-pub fn uprobe_pmu() -> Option<u32> {
-    std::fs::read_to_string("/sys/bus/event_source/devices/uprobe/type")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
 }
 
 /// One event counting on one CPU (all processes), or in one process (all CPUs).
@@ -71,11 +60,6 @@ impl Counter {
         put64(&mut attr, 16, cap.max(1)); // sample_period
         put64(&mut attr, 32, FORMAT_TOTAL_TIME_ENABLED); // read_format
         put64(&mut attr, 40, FLAG_DISABLED);
-        if let Some((path, offset)) = &event.uprobe {
-            // config1: the path (the kernel reads it during the call), config2: the offset.
-            put64(&mut attr, 56, path.as_ptr() as u64);
-            put64(&mut attr, 64, *offset);
-        }
         // SAFETY: `attr` is a zero-filled perf_event_attr of the size it declares; the kernel
         // only reads it.
         let fd = unsafe {
@@ -141,7 +125,6 @@ mod tests {
         let event = EventSpec {
             kind: TYPE_SOFTWARE,
             config: SW_CPU_CLOCK,
-            uprobe: None,
         };
         let counter = Counter::start(&event, 0, -1, 1_000_000).expect("perf_event_open");
         let start = std::time::Instant::now();

@@ -12,8 +12,8 @@ pub mod cost;
 pub mod counting;
 pub mod narrow;
 pub mod rate;
-pub mod uprobe_counter;
 pub mod report;
+pub mod uprobe_counter;
 
 use std::time::Duration;
 
@@ -73,17 +73,77 @@ impl ProbeCost {
     }
 }
 
+/// A process a uprobe fired in while the rates were measured.
+#[derive(Clone, Debug)]
+pub struct TracedProcess {
+    pub pid: u32,
+    pub comm: String,
+    /// Its own CPU time per second, without the breakpoints.
+    pub cpu_ns_per_s: f64,
+}
+
+/// What a script's uprobes would cost one process.
+#[derive(Clone, Debug)]
+pub struct ProcessSlowdown {
+    pub pid: u32,
+    pub comm: String,
+    /// Projected CPU nanoseconds per second the probes take in it.
+    pub extra_ns_per_s: f64,
+    /// Its own CPU time per second.
+    pub cpu_ns_per_s: f64,
+}
+
+impl ProcessSlowdown {
+    /// How much longer its work would take, in percent of its own CPU time.
+    pub fn slowdown_pct(&self) -> f64 {
+        if self.extra_ns_per_s <= 0.0 {
+            return 0.0;
+        }
+        self.extra_ns_per_s / self.cpu_ns_per_s.max(1.0) * 100.0
+    }
+}
+
+/// The processes uprobes fired in, with the CPU time each used while counted less what the
+/// counting breakpoints themselves took in it.
+fn traced_processes(probes: &[ProbeCost], processes: &[rate::ProcessCpu]) -> Vec<TracedProcess> {
+    processes
+        .iter()
+        .map(|cpu| {
+            let counting: f64 = probes
+                .iter()
+                .flat_map(|p| &p.points)
+                .flat_map(|point| {
+                    point
+                        .rate
+                        .per_process
+                        .iter()
+                        .filter(|(pid, _)| *pid == cpu.pid)
+                        .map(|(_, rate)| rate * point.mechanism_ns)
+                })
+                .sum();
+            TracedProcess {
+                pid: cpu.pid,
+                comm: std::fs::read_to_string(format!("/proc/{}/comm", cpu.pid))
+                    .map_or_else(|_| "?".to_string(), |c| c.trim().to_string()),
+                cpu_ns_per_s: (cpu.cpu_ns_per_s - counting).max(0.0),
+            }
+        })
+        .collect()
+}
+
 /// The whole projection.
 #[derive(Clone, Debug)]
 pub struct Estimate {
     pub probes: Vec<ProbeCost>,
+    /// Every process a uprobe fired in while measured.
+    pub processes: Vec<TracedProcess>,
     /// The syscall tax: every syscall per second on each CPU, and what it costs per CPU.
     pub syscall_tax: Option<(Vec<f64>, Vec<f64>)>,
     pub cpus: usize,
     pub window: Duration,
     pub model: CostModel,
     /// Events the measurement saw and the time it took.
-    pub hits_seen: u64,
+    pub hits: rate::Hits,
     pub took: Duration,
 }
 
@@ -106,6 +166,34 @@ impl Estimate {
         total
     }
 
+    /// What the uprobes would cost each traced process, the slowest first.
+    pub fn slowdowns(&self) -> Vec<ProcessSlowdown> {
+        let mut out: Vec<ProcessSlowdown> = self
+            .processes
+            .iter()
+            .map(|p| ProcessSlowdown {
+                pid: p.pid,
+                comm: p.comm.clone(),
+                extra_ns_per_s: self
+                    .probes
+                    .iter()
+                    .flat_map(|probe| &probe.points)
+                    .flat_map(|point| {
+                        point
+                            .rate
+                            .per_process
+                            .iter()
+                            .filter(|(pid, _)| *pid == p.pid)
+                            .map(|(_, rate)| rate * point.per_hit_ns())
+                    })
+                    .sum(),
+                cpu_ns_per_s: p.cpu_ns_per_s,
+            })
+            .collect();
+        out.sort_by(|a, b| b.slowdown_pct().total_cmp(&a.slowdown_pct()));
+        out
+    }
+
     /// Percent of the whole machine.
     pub fn machine_pct(&self) -> f64 {
         self.per_cpu_ns().iter().sum::<f64>() / (self.cpus.max(1) as f64 * 1e9) * 100.0
@@ -116,9 +204,19 @@ impl Estimate {
         self.per_cpu_ns().iter().copied().fold(0.0, f64::max) / 1e9 * 100.0
     }
 
-    /// What measuring cost: each event it saw at a tracepoint hit's price.
+    /// What measuring cost: each event it saw at its mechanism's price (the counting
+    /// programs themselves are a few instructions).
     pub fn own_cost_ns(&self) -> f64 {
-        self.hits_seen as f64 * self.model.tracepoint_ns
+        let m = &self.model;
+        let uprobes: f64 = self
+            .hits
+            .uprobes
+            .iter()
+            .map(|&(n, emulated, ret)| n as f64 * m.uprobe_ns(emulated, ret).0)
+            .sum();
+        self.hits.perf as f64 * m.tracepoint_ns
+            + self.hits.syscalls as f64 * m.raw_tracepoint_ns
+            + uprobes
     }
 }
 
@@ -132,6 +230,7 @@ pub fn scope_uprobes(estimate: &mut Estimate) -> bool {
             any = true;
             for point in &mut probe.points {
                 point.rate.per_cpu.iter_mut().for_each(|r| *r = 0.0);
+                point.rate.per_process.clear();
                 point.rate.measured = rate::Measured::Unknown;
             }
         }
@@ -172,7 +271,8 @@ pub fn estimate(
     let Rates {
         probes: rates,
         all_syscalls,
-        hits_seen,
+        processes,
+        hits,
         took,
     } = rate::measure(compiled, window, &tracefs, pid)?;
     let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1));
@@ -224,13 +324,15 @@ pub fn estimate(
         let cost = per_cpu.iter().map(|r| r * model.syscall_tax_ns).collect();
         (per_cpu, cost)
     });
+    let processes = traced_processes(&probes, &processes);
     Ok(Estimate {
         probes,
+        processes,
         syscall_tax,
         cpus,
         window,
         model,
-        hits_seen,
+        hits,
         took,
     })
 }

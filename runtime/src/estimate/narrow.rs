@@ -26,10 +26,7 @@ pub struct Narrowing {
 pub fn narrow(estimate: &Estimate, budget: &Budget) -> Option<Narrowing> {
     let mut after = estimate.clone();
     let mut dropped = Vec::new();
-    let within = |e: &Estimate| {
-        e.machine_pct() <= budget.machine_pct && e.busiest_cpu_pct() <= budget.cpu_pct
-    };
-    while !within(&after) {
+    while !budget.within(&after) {
         // The costliest attach point of a probe that has more than one.
         let machine_ns = after.cpus.max(1) as f64 * 1e9;
         let (pi, ti, ns) = after
@@ -83,6 +80,7 @@ mod tests {
                 measured: Measured::PerfCounter,
                 capped: false,
                 first_emulated: None,
+                per_process: Vec::new(),
             },
             mechanism_ns: 100.0,
             program_ns: 0.0,
@@ -101,11 +99,12 @@ mod tests {
                     points,
                 })
                 .collect(),
+            processes: Vec::new(),
             syscall_tax: None,
             cpus: 1,
             window: Duration::from_millis(200),
             model: CostModel::default(),
-            hits_seen: 0,
+            hits: Default::default(),
             took: Duration::ZERO,
         }
     }

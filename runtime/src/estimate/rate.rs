@@ -5,6 +5,8 @@
 //! - syscall tracepoints through one raw tracepoint program on `sys_enter` that counts by
 //!   syscall number (one attach and one detach for any number of syscalls; a perf counter per
 //!   tracepoint per CPU would take seconds to close for `sys_enter_*`);
+//! - uprobes through one program on a multi-uprobe link per binary, counting per attach point
+//!   and per process (which gives each traced process's slowdown), detached at a cap;
 //! - other tracepoints and software events by counting-only perf events that stop at a cap.
 
 use std::collections::HashMap;
@@ -15,13 +17,17 @@ use aya::programs::perf_event::SamplePolicy;
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::ProviderKind;
 
-use super::counting::{
-    tracepoint_id, uprobe_pmu, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT,
-};
+use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
+pub use super::uprobe_counter::ProcessCpu;
+use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
 use crate::attach::{tracepoint_parts, uprobe_parts, AttachedScript, Timer};
 
-/// Events each perf counter may see per CPU before it stops itself.
+/// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
+/// the CPUs).
 pub const COUNTER_CAP: u64 = 2_000;
+
+/// How often the uprobe counter is checked against its cap.
+const POLL: Duration = Duration::from_millis(5);
 
 /// How an attach point's rate was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +38,8 @@ pub enum Measured {
     PerfCounter,
     /// Counted by the one raw tracepoint program on `sys_enter`.
     SyscallCounter,
+    /// Counted by the program on multi-uprobe links.
+    UprobeCounter,
     /// Not measurable here (the estimate treats it as 0 and says so).
     Unknown,
 }
@@ -47,6 +55,8 @@ pub struct FireRate {
     pub capped: bool,
     /// For a uprobe: whether the kernel emulates its first instruction (`None`: unknown).
     pub first_emulated: Option<bool>,
+    /// For a uprobe: events per second in each process that hit it (pid, rate).
+    pub per_process: Vec<(u32, f64)>,
 }
 
 impl FireRate {
@@ -63,10 +73,29 @@ pub struct Rates {
     /// All syscalls per second, per CPU (every syscall pays a tax while a syscall tracepoint
     /// is enabled); `None` when the script has no syscall tracepoint.
     pub all_syscalls: Option<Vec<f64>>,
-    /// Events the measurement itself saw (what it cost is this times a hit's cost).
-    pub hits_seen: u64,
+    /// The CPU time of every process a uprobe fired in, while it was counted.
+    pub processes: Vec<ProcessCpu>,
+    /// Events the measurement itself saw, by mechanism (what it cost).
+    pub hits: Hits,
     /// How long measuring took.
     pub took: Duration,
+}
+
+/// Events the measurement saw, by how it saw them.
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    /// Perf counter events (tracepoints, software events).
+    pub perf: u64,
+    /// Syscalls the `sys_enter` counter saw (every syscall during its window).
+    pub syscalls: u64,
+    /// Uprobe hits per attach point: (hits, first instruction emulated, uretprobe).
+    pub uprobes: Vec<(u64, Option<bool>, bool)>,
+}
+
+impl Hits {
+    pub fn total(&self) -> u64 {
+        self.perf + self.syscalls + self.uprobes.iter().map(|u| u.0).sum::<u64>()
+    }
 }
 
 /// Measures every attach point of `compiled` over `window`; with `pid`, uprobes count in that
@@ -107,6 +136,8 @@ pub fn measure(
         }
     }
     let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
+    // Uprobe attach points, counted together; the index is the counter's cookie.
+    let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
         for (ti, target) in probe.targets.iter().enumerate() {
             let event = match probe.kind {
@@ -122,7 +153,6 @@ pub fn measure(
                         Ok(id) => EventSpec {
                             kind: TYPE_TRACEPOINT,
                             config: id,
-                            uprobe: None,
                         },
                         Err(_) => continue,
                     }
@@ -131,28 +161,21 @@ pub fn measure(
                     Some(timer) => EventSpec {
                         kind: TYPE_SOFTWARE,
                         config: u64::from(timer.event as u32),
-                        uprobe: None,
                     },
                     None => continue,
                 },
                 ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                    let ret = probe.kind == ProviderKind::Uretprobe;
-                    let Some(event) = entries
-                        .get(target)
-                        .and_then(|&(offset, _)| uprobe_event(target, offset, ret))
-                    else {
-                        continue;
-                    };
-                    // In one process, one counter does (it follows the process over CPUs;
-                    // its rate is split evenly for the per-CPU view).
-                    if let Some(pid) = pid {
-                        let counter =
-                            Counter::start(&event, pid as i32, -1, COUNTER_CAP * n as u64)
-                                .map_err(|e| format!("counting {target}: {e}"))?;
-                        counters.insert((pi, ti), vec![counter]);
-                        continue;
+                    if let (Some(&(offset, _)), Some((path, _))) =
+                        (entries.get(target), uprobe_parts(target))
+                    {
+                        let point = UprobePoint {
+                            path: path.to_string(),
+                            offset,
+                            ret: probe.kind == ProviderKind::Uretprobe,
+                        };
+                        uprobe_points.push((pi, ti, point));
                     }
-                    event
+                    continue;
                 }
                 _ => continue,
             };
@@ -170,17 +193,35 @@ pub fn measure(
     } else {
         Some(SyscallCounter::start()?)
     };
-    if !counters.is_empty() || syscalls.is_some() {
-        std::thread::sleep(window);
+    let mut uprobes = if uprobe_points.is_empty() {
+        None
+    } else {
+        let points: Vec<UprobePoint> = uprobe_points.iter().map(|(_, _, p)| p.clone()).collect();
+        let counter =
+            UprobeCounter::start(&points, pid).map_err(|e| format!("counting uprobes: {e}"))?;
+        Some(UprobeWatch::new(counter, COUNTER_CAP * n as u64))
+    };
+    if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() {
+        let end = Instant::now() + window;
+        while Instant::now() < end {
+            std::thread::sleep(POLL.min(end.saturating_duration_since(Instant::now())));
+            if let Some(u) = &mut uprobes {
+                u.poll()?;
+            }
+        }
     }
     let syscall_counts = match &syscalls {
         Some(s) => Some(s.read(&cpus)?),
         None => None,
     };
     drop(syscalls);
+    let uprobe_counts = match &mut uprobes {
+        Some(u) => Some(u.finish()?),
+        None => None,
+    };
 
     let window_s = window.as_secs_f64();
-    let mut hits_seen = 0u64;
+    let mut hits = Hits::default();
     let mut probes = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
         let mut rates = Vec::new();
@@ -190,7 +231,7 @@ pub fn measure(
                 let mut capped = false;
                 for c in cs {
                     let r = c.read().map_err(|e| format!("reading {target}: {e}"))?;
-                    hits_seen += r.count;
+                    hits.perf += r.count;
                     capped |= r.capped;
                     let seconds = if r.capped {
                         (r.enabled_ns as f64 / 1e9).max(1e-6)
@@ -198,11 +239,6 @@ pub fn measure(
                         window_s
                     };
                     per_cpu.push(r.count as f64 / seconds);
-                }
-                if per_cpu.len() == 1 && n > 1 {
-                    // One per-process counter: spread its rate over the CPUs.
-                    let each = per_cpu[0] / n as f64;
-                    per_cpu = vec![each; n];
                 }
                 if let Some(Timer {
                     policy: SamplePolicy::Period(period),
@@ -222,11 +258,34 @@ pub fn measure(
                 measured,
                 capped,
                 first_emulated: entries.get(target).map(|&(_, emulated)| emulated),
+                per_process: Vec::new(),
             });
         }
         probes.push(rates);
     }
     drop(counters);
+
+    let mut processes = Vec::new();
+    if let Some(counted) = uprobe_counts {
+        for (cookie, (pi, ti, point)) in uprobe_points.iter().enumerate() {
+            let rate = &mut probes[*pi][*ti];
+            rate.measured = Measured::UprobeCounter;
+            rate.capped = counted.capped;
+            rate.per_cpu = vec![0.0; n];
+            for (&(index, pid), per_cpu) in &counted.counts {
+                if index as usize != cookie {
+                    continue;
+                }
+                for (r, &cpu) in rate.per_cpu.iter_mut().zip(&cpus) {
+                    *r += per_cpu.get(cpu as usize).copied().unwrap_or(0) as f64 / counted.seconds;
+                }
+                let total: u64 = per_cpu.iter().sum();
+                rate.per_process.push((pid, total as f64 / counted.seconds));
+                hits.uprobes.push((total, rate.first_emulated, point.ret));
+            }
+        }
+        processes = counted.processes;
+    }
 
     let mut all_syscalls = None;
     if let Some(counts) = syscall_counts {
@@ -235,7 +294,7 @@ pub fn measure(
         for per_cpu in counts.values() {
             for (t, c) in total.iter_mut().zip(per_cpu) {
                 *t += *c as f64 / window_s;
-                hits_seen += c;
+                hits.syscalls += c;
             }
         }
         for (pi, ti, name) in syscall_points {
@@ -258,18 +317,9 @@ pub fn measure(
     Ok(Rates {
         probes,
         all_syscalls,
-        hits_seen,
+        processes,
+        hits,
         took: started.elapsed(),
-    })
-}
-
-/// A counting uprobe (or uretprobe) on `uprobe:/path:function`, at its file offset.
-fn uprobe_event(target: &str, offset: u64, ret: bool) -> Option<EventSpec> {
-    let (path, _) = uprobe_parts(target)?;
-    Some(EventSpec {
-        kind: uprobe_pmu()?,
-        config: u64::from(ret), // the PMU's `retprobe` bit
-        uprobe: Some((std::ffi::CString::new(path).ok()?, offset)),
     })
 }
 

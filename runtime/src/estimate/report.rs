@@ -71,6 +71,20 @@ pub fn text(
             percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
         );
     }
+    let slowdowns = estimate.slowdowns();
+    for p in slowdowns.iter().take(LISTED) {
+        let _ = writeln!(
+            out,
+            "{:<52} {:>9} {:>10} {:>8}",
+            clip(&format!("slows {} (pid {}) by", p.comm, p.pid), 52),
+            "",
+            "",
+            percent(p.slowdown_pct())
+        );
+    }
+    if slowdowns.len() > LISTED {
+        let _ = writeln!(out, "  ({} more processes)", slowdowns.len() - LISTED);
+    }
     let verdict_word = match verdict {
         Verdict::Within => "within budget",
         Verdict::Warn(_) => "within budget (warning)",
@@ -78,17 +92,19 @@ pub fn text(
     };
     let _ = writeln!(
         out,
-        "total: {} of the machine, {} of the busiest CPU (budget {} / {}): {verdict_word}",
+        "total: {} of the machine, {} of the busiest CPU (budget {} / {}, {} slowdown of a \
+         traced process): {verdict_word}",
         percent(estimate.machine_pct()),
         percent(estimate.busiest_cpu_pct()),
         percent(budget.machine_pct),
-        percent(budget.cpu_pct)
+        percent(budget.cpu_pct),
+        percent(budget.process_pct)
     );
     let _ = writeln!(
         out,
         "estimate: {} ms window, {} events seen (about {} of CPU), took {} ms; costs: {}",
         estimate.window.as_millis(),
-        estimate.hits_seen,
+        estimate.hits.total(),
         nanos(estimate.own_cost_ns()),
         estimate.took.as_millis(),
         estimate.model.source
@@ -120,6 +136,21 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
             points.join(", ")
         ));
     }
+    let processes: Vec<String> = estimate
+        .slowdowns()
+        .iter()
+        .map(|p| {
+            format!(
+                "{{\"pid\": {}, \"comm\": {}, \"extra_ns_per_s\": {:.0}, \"cpu_ns_per_s\": {:.0}, \
+                 \"slowdown_pct\": {:.4}}}",
+                p.pid,
+                tracebound_compiler::diagnostic::json_string(&p.comm),
+                p.extra_ns_per_s,
+                p.cpu_ns_per_s,
+                p.slowdown_pct()
+            )
+        })
+        .collect();
     let verdict = match verdict {
         Verdict::Within => "within",
         Verdict::Warn(_) => "warn",
@@ -127,16 +158,20 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
     };
     format!(
         "{{\"type\": \"estimate\", \"data\": {{\"machine_pct\": {:.4}, \"busiest_cpu_pct\": {:.4}, \
-         \"budget\": {{\"machine_pct\": {}, \"cpu_pct\": {}}}, \"verdict\": \"{verdict}\", \
-         \"window_ms\": {}, \"events_seen\": {}, \"took_ms\": {}, \"probes\": [{}]}}}}\n",
+         \"budget\": {{\"machine_pct\": {}, \"cpu_pct\": {}, \"process_pct\": {}}}, \
+         \"verdict\": \"{verdict}\", \"window_ms\": {}, \"events_seen\": {}, \
+         \"own_cost_ns\": {:.0}, \"took_ms\": {}, \"probes\": [{}], \"processes\": [{}]}}}}\n",
         estimate.machine_pct(),
         estimate.busiest_cpu_pct(),
         budget.machine_pct,
         budget.cpu_pct,
+        budget.process_pct,
         estimate.window.as_millis(),
-        estimate.hits_seen,
+        estimate.hits.total(),
+        estimate.own_cost_ns(),
         estimate.took.as_millis(),
-        probes.join(", ")
+        probes.join(", "),
+        processes.join(", ")
     )
 }
 

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Instant;
 
 use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 
@@ -42,8 +43,16 @@ impl UprobeCounter {
     /// Attaches to every point (its index in `points` is its cookie); with `pid`, in that
     /// process only.
     pub fn start(points: &[UprobePoint], pid: Option<u32>) -> io::Result<UprobeCounter> {
-        let pairs = sys::map_create(sys::MAP_TYPE_PERCPU_HASH, 8, 8, MAX_PAIRS, "tb_est_pairs")?;
-        let total = sys::map_create(sys::MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, "tb_est_total")?;
+        // Few pairs are ever used: allocate them as they come (creating them all takes ms).
+        let pairs = sys::map_create(
+            sys::MAP_TYPE_PERCPU_HASH,
+            8,
+            8,
+            MAX_PAIRS,
+            sys::MAP_F_NO_PREALLOC,
+            "tb_est_pairs",
+        )?;
+        let total = sys::map_create(sys::MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, 0, "tb_est_total")?;
         let code: Vec<u8> = program(pairs.as_raw_fd(), total.as_raw_fd())
             .iter()
             .flat_map(|i| i.to_bytes())
@@ -120,6 +129,108 @@ impl UprobeCounter {
         pids.sort_unstable();
         pids.dedup();
         Ok(pids)
+    }
+}
+
+/// A process's CPU time while its uprobes were counted (breakpoints included).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessCpu {
+    pub pid: u32,
+    /// CPU nanoseconds per second of the time it was watched.
+    pub cpu_ns_per_s: f64,
+}
+
+/// What the counter found.
+#[derive(Clone, Debug, Default)]
+pub struct Counted {
+    /// Per (point index, process id): hits per possible CPU.
+    pub counts: HashMap<(u32, u32), Vec<u64>>,
+    pub hits: u64,
+    /// How long the breakpoints were in place.
+    pub seconds: f64,
+    /// Whether the counter stopped at its cap before the window ended.
+    pub capped: bool,
+    pub processes: Vec<ProcessCpu>,
+}
+
+/// The counter during the window: stops it at its cap, and reads the CPU clock of each
+/// process it sees hit (when first seen and when the counting stops), which is what a
+/// process's slowdown is judged against.
+pub struct UprobeWatch {
+    counter: UprobeCounter,
+    cap: u64,
+    started: Instant,
+    stopped: Option<(Instant, bool)>,
+    /// Per process: CPU clock and time when first seen, and when the counting stopped.
+    clocks: HashMap<u32, ((u64, Instant), Option<(u64, Instant)>)>,
+}
+
+impl UprobeWatch {
+    pub fn new(counter: UprobeCounter, cap: u64) -> UprobeWatch {
+        UprobeWatch {
+            counter,
+            cap,
+            started: Instant::now(),
+            stopped: None,
+            clocks: HashMap::new(),
+        }
+    }
+
+    /// Notes new processes, and stops the counter once it has seen `cap` hits.
+    pub fn poll(&mut self) -> Result<(), String> {
+        if self.stopped.is_some() {
+            return Ok(());
+        }
+        let err = |e: io::Error| format!("counting uprobes: {e}");
+        for pid in self.counter.processes().map_err(err)? {
+            if let Some(ns) = sys::process_cpu_ns(pid) {
+                self.clocks
+                    .entry(pid)
+                    .or_insert(((ns, Instant::now()), None));
+            }
+        }
+        if self.counter.total().map_err(err)? >= self.cap {
+            self.stop(true);
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self, capped: bool) {
+        for (pid, (_, last)) in self.clocks.iter_mut() {
+            *last = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
+        }
+        self.counter.stop();
+        self.stopped = Some((Instant::now(), capped));
+    }
+
+    /// Stops the counter (if the cap has not) and reads it.
+    pub fn finish(&mut self) -> Result<Counted, String> {
+        self.poll()?;
+        if self.stopped.is_none() {
+            self.stop(false);
+        }
+        let (stopped, capped) = self.stopped.expect("stopped above");
+        let err = |e: io::Error| format!("counting uprobes: {e}");
+        let counts = self.counter.counts().map_err(err)?;
+        let processes = self
+            .clocks
+            .iter()
+            .filter_map(|(&pid, &((ns0, t0), last))| {
+                let (ns1, t1) = last?;
+                let seconds = t1.duration_since(t0).as_secs_f64();
+                (seconds > 0.0).then(|| ProcessCpu {
+                    pid,
+                    cpu_ns_per_s: ns1.saturating_sub(ns0) as f64 / seconds,
+                })
+            })
+            .collect();
+        Ok(Counted {
+            hits: self.counter.total().map_err(err)?,
+            counts,
+            seconds: stopped.duration_since(self.started).as_secs_f64().max(1e-6),
+            capped,
+            processes,
+        })
     }
 }
 
@@ -203,7 +314,10 @@ mod tests {
             if insn.is_jump() {
                 let to = i as i64 + 1 + i64::from(insn.off);
                 assert!(to >= 0 && (to as usize) < p.len(), "jump at {i} to {to}");
-                assert!(!second_halves.contains(&(to as usize)), "jump at {i} to {to}");
+                assert!(
+                    !second_halves.contains(&(to as usize)),
+                    "jump at {i} to {to}"
+                );
             }
         }
     }
