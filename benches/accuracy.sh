@@ -3,13 +3,18 @@
 #
 #   projected  the estimate's share of the machine (tracebound --dry-run -f json, taken while
 #              the workload runs), as CPU nanoseconds per second;
-#   est.events what the estimate itself saw (its own cost: that many tracepoint hits);
 #   measured   the workload's extra CPU time with the probe attached (its own scheduler-exact
-#              CPU clock, which is where a tracepoint program runs: in the traced syscall),
-#              against the same workload with nothing attached, per second.
+#              CPU clock, which is where a tracepoint program and a uprobe's trap run: in the
+#              traced process), against the same workload with nothing attached, per second;
+#              for profile, which fires on every CPU whatever runs there, the CPU time one
+#              spinning process per CPU loses to it (its ns per loop iteration, with/without);
+#   est.events / est.cost
+#              what the estimate itself saw and what that cost (its `own_cost_ns`).
 #
-# The workload is tests/e2e/workload.c's `r RATE S` (getppid() at RATE calls a second). Run as
-# root from the repository, after `cargo build --release` and `tracebound calibrate`.
+# The workload is tests/e2e/workload.c: `r RATE S` (getppid() at RATE calls a second),
+# `e`/`t RATE S` (a function whose first instruction is emulated / single-stepped), `b S`
+# (spin). Run as root from the repository, after `cargo build --release` and
+# `tracebound calibrate`.
 # Usage: benches/accuracy.sh [SECONDS]
 set -euo pipefail
 
@@ -20,41 +25,90 @@ trap 'rm -rf "$work"' EXIT
 cc -O1 -o "$work/tb_wl" tests/e2e/workload.c
 cpus=$(nproc)
 
-# CPU nanoseconds the workload used for `r RATE SECONDS`.
+# CPU nanoseconds the workload used for `OP RATE SECONDS`.
 cpu_of() {
-    TB_WL_CPU=1 "$work/tb_wl" r "$1" "$seconds" 2>&1 >/dev/null | awk '/cpu_ns/ { print $2 }'
+    TB_WL_CPU=1 "$work/tb_wl" "$1" "$2" "$seconds" 2>&1 >/dev/null | awk '/cpu_ns/ { print $2 }'
 }
 
-scenario() {
-    local name=$1 rate=$2 script=$3
-    local base with projected_pct seen json
-    base=$(cpu_of "$rate")
-    "$tb" --budget 10000 --no-guard -q -e "$script" >/dev/null 2>&1 &
-    local tracer=$!
-    sleep 1.5
-    with=$(cpu_of "$rate")
-    kill -INT "$tracer"
-    wait "$tracer" || true
-    # The projection, measured while the same workload runs.
-    TB_WL_CPU=1 "$work/tb_wl" r "$rate" 3 2>/dev/null &
+# The projection and the estimate's own cost, from a dry run of SCRIPT while the workload
+# runs with the rest of the arguments.
+project() {
+    local script=$1 json
+    shift
+    "$work/tb_wl" "$@" 2>/dev/null &
     local load=$!
     sleep 0.5
-    json=$("$tb" --dry-run --budget 10000 -f json -e "$script")
-    projected_pct=$(sed -n 's/.*"machine_pct": \([0-9.]*\), "busiest_cpu_pct.*/\1/p' <<<"$json")
-    seen=$(sed -n 's/.*"events_seen": \([0-9]*\),.*/\1/p' <<<"$json")
+    json=$("$tb" --dry-run --budget 10000 -f json -e "$script" || true)
     wait "$load"
-    awk -v n="$name" -v b="$base" -v w="$with" -v p="$projected_pct" -v s="$seconds" -v c="$cpus" -v e="$seen" 'BEGIN {
-        measured = (w - b) / s;            # ns of CPU per second
+    printf '%s %s %s\n' \
+        "$(sed -n 's/.*"machine_pct": \([0-9.]*\), "busiest_cpu_pct.*/\1/p' <<<"$json")" \
+        "$(sed -n 's/.*"events_seen": \([0-9]*\),.*/\1/p' <<<"$json")" \
+        "$(sed -n 's/.*"own_cost_ns": \([0-9]*\),.*/\1/p' <<<"$json")"
+}
+
+row() {
+    awk -v n="$1" -v m="$2" -v p="$3" -v e="$4" -v o="$5" -v c="$cpus" 'BEGIN {
         projected = p / 100 * c * 1e9;
-        ratio = measured > 0 ? projected / measured : 0;
-        printf "%-40s %12.0f %12.0f %7.2f %12d\n", n, projected, measured, ratio, e
+        ratio = m > 0 ? projected / m : 0;
+        printf "%-40s %12.0f %12.0f %7.2f %10d %9.0f\n", n, projected, m, ratio, e, o / 1000
     }'
 }
 
-printf "%-40s %12s %12s %7s %12s\n" "scenario (ns of CPU per second)" "projected" "measured" "ratio" "est. events"
+scenario() {
+    local name=$1 op=$2 rate=$3 script=$4
+    local base with
+    base=$(cpu_of "$op" "$rate")
+    "$tb" --budget 10000 --no-guard -q -e "$script" >/dev/null 2>&1 &
+    local tracer=$!
+    sleep 1.5
+    with=$(cpu_of "$op" "$rate")
+    kill -INT "$tracer"
+    wait "$tracer" || true
+    # shellcheck disable=SC2046
+    row "$name" "$(((with - base) / seconds))" $(project "$script" "$op" "$rate" 3)
+}
+
+# ns per iteration of one spinning process per CPU, averaged.
+spin() {
+    local pids=() i
+    for ((i = 0; i < cpus; i++)); do
+        "$work/tb_wl" b "$seconds" 2>"$work/spin.$i" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    cat "$work"/spin.* | awk '/ns_per_iter/ { s += $2; n++ } END { printf "%.6f", s / n }'
+}
+
+# A profile probe fires on every CPU whatever runs there: what it costs is the CPU time the
+# spinners lose, (with / without - 1) of each CPU.
+profile_scenario() {
+    local name=$1 script=$2 base with
+    base=$(spin)
+    "$tb" --budget 10000 --no-guard -q -e "$script" >/dev/null 2>&1 &
+    local tracer=$!
+    sleep 1.5
+    with=$(spin)
+    kill -INT "$tracer"
+    wait "$tracer" || true
+    local measured
+    measured=$(awk -v b="$base" -v w="$with" -v c="$cpus" 'BEGIN { printf "%.0f", (w / b - 1) * c * 1e9 }')
+    # shellcheck disable=SC2046
+    row "$name" "$measured" $(project "$script" b 3)
+}
+
+printf "%-40s %12s %12s %7s %10s %9s\n" "scenario (ns of CPU per second)" "projected" \
+    "measured" "ratio" "est.events" "est.us"
 probe='tracepoint:syscalls:sys_enter_getppid { @calls = count(); }'
-scenario "sys_enter_getppid at 10k/s" 10000 "$probe"
-scenario "sys_enter_getppid at 100k/s" 100000 "$probe"
-scenario "sys_enter_getppid at 1M/s" 1000000 "$probe"
-scenario "sys_enter_* under getppid at 100k/s" 100000 \
+scenario "sys_enter_getppid at 10k/s" r 10000 "$probe"
+scenario "sys_enter_getppid at 100k/s" r 100000 "$probe"
+scenario "sys_enter_getppid at 1M/s" r 1000000 "$probe"
+scenario "sys_enter_* under getppid at 100k/s" r 100000 \
     'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'
+for rate in 1000 100000; do
+    scenario "uprobe, emulated first insn, at $rate/s" e "$rate" \
+        "uprobe:$work/tb_wl:tb_emulated { @calls = count(); }"
+    scenario "uprobe, single-stepped, at $rate/s" t "$rate" \
+        "uprobe:$work/tb_wl:tb_stepped { @calls = count(); }"
+done
+profile_scenario "profile:hz:99" 'profile:hz:99 { @[cpu] = count(); }'
+profile_scenario "profile:hz:999" 'profile:hz:999 { @[cpu] = count(); }'

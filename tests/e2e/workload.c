@@ -13,6 +13,11 @@
  *   f N        N user page faults: map 1 MiB, touch each 4 KiB page, unmap; repeat
  *   r RATE S   getppid() at RATE calls a second for S seconds: a batch each millisecond,
  *              sleeping in between, so the CPU it uses is the calls' (benches/accuracy.sh)
+ *   e RATE S   tb_emulated() at RATE calls a second for S seconds (its first instruction, a
+ *              push, is one the kernel emulates under a uprobe), paced like r
+ *   t RATE S   tb_stepped() the same way (its first instruction, an lea, is single-stepped)
+ *   b S        spin S seconds of CPU time and print ns_per_iter N on stderr: how much a
+ *              probe firing on its CPU (profile) takes from it
  *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
  * The /dev/null descriptor is always 42, so scripts may print args->fd. With TB_WL_CPU set in
  * the environment it prints its CPU time (cpu_ns N) on stderr at the end.
@@ -31,6 +36,57 @@
 #define BUF_SIZE 65536
 
 static char buf[BUF_SIZE + 1];
+volatile long sink;
+
+/* Written in assembly so that the first instruction is what the benchmark needs whatever the
+ * compiler's flags: a push (emulated by the kernel's uprobe code) and an lea (single-stepped).
+ * Both return x * 3 + 1. */
+long tb_emulated(long x);
+long tb_stepped(long x);
+__asm__(".text\n"
+        ".globl tb_emulated\n.type tb_emulated, @function\n"
+        "tb_emulated:\n  push %rbp\n  mov %rsp, %rbp\n  lea 0x1(%rdi,%rdi,2), %rax\n"
+        "  pop %rbp\n  ret\n.size tb_emulated, .-tb_emulated\n"
+        ".globl tb_stepped\n.type tb_stepped, @function\n"
+        "tb_stepped:\n  lea 0x1(%rdi,%rdi,2), %rax\n  ret\n.size tb_stepped, .-tb_stepped\n");
+
+static void one_getppid(long k) {
+    (void)k;
+    syscall(SYS_getppid);
+}
+
+static void one_emulated(long k) {
+    sink = tb_emulated(k);
+}
+
+static void one_stepped(long k) {
+    sink = tb_stepped(k);
+}
+
+/* op() at `rate` calls a second for `seconds`: a batch each millisecond, sleeping in between,
+ * so the CPU the process uses is the calls'. */
+static void paced(long rate, long seconds, void (*op)(long)) {
+    long per_ms = rate / 1000 > 0 ? rate / 1000 : 1;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (long ms = 0; ms < seconds * 1000; ms++) {
+        for (long k = 0; k < per_ms; k++) {
+            op(k);
+        }
+        next.tv_nsec += 1000000;
+        if (next.tv_nsec >= 1000000000) {
+            next.tv_nsec -= 1000000000;
+            next.tv_sec++;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+}
+
+static long long thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static long number(int argc, char **argv, int i) {
     if (i >= argc) {
@@ -100,23 +156,23 @@ int main(int argc, char **argv) {
                 }
                 munmap(m, pages * page);
             }
-        } else if (!strcmp(op, "r")) {
+        } else if (!strcmp(op, "r") || !strcmp(op, "e") || !strcmp(op, "t")) {
             long rate = number(argc, argv, ++i);
             long seconds = number(argc, argv, ++i);
-            long per_ms = rate / 1000 > 0 ? rate / 1000 : 1;
-            struct timespec next;
-            clock_gettime(CLOCK_MONOTONIC, &next);
-            for (long ms = 0; ms < seconds * 1000; ms++) {
-                for (long k = 0; k < per_ms; k++) {
-                    syscall(SYS_getppid);
+            paced(rate, seconds,
+                  op[0] == 'r' ? one_getppid : op[0] == 'e' ? one_emulated : one_stepped);
+        } else if (!strcmp(op, "b")) {
+            long seconds = number(argc, argv, ++i);
+            long long start = thread_cpu_ns(), now = start;
+            long iterations = 0;
+            while (now - start < seconds * 1000000000LL) {
+                for (int k = 0; k < 100000; k++) {
+                    sink = sink * 7 + k;
                 }
-                next.tv_nsec += 1000000;
-                if (next.tv_nsec >= 1000000000) {
-                    next.tv_nsec -= 1000000000;
-                    next.tv_sec++;
-                }
-                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+                iterations += 100000;
+                now = thread_cpu_ns();
             }
+            fprintf(stderr, "ns_per_iter %.6f\n", (double)(now - start) / iterations);
         } else if (!strcmp(op, "q")) {
             syscall(SYS_getpgid, 0);
         } else {

@@ -160,7 +160,9 @@ pub struct UprobeWatch {
     counter: UprobeCounter,
     cap: u64,
     started: Instant,
-    stopped: Option<(Instant, bool)>,
+    /// When the counts were read (the breakpoints were removed just after), whether the cap
+    /// stopped them, and the counts and total then.
+    stopped: Option<(Instant, bool, HashMap<(u32, u32), Vec<u64>>, u64)>,
     /// Per process: CPU clock and time when first seen, and when the counting stopped.
     clocks: HashMap<u32, ((u64, Instant), Option<(u64, Instant)>)>,
 }
@@ -190,28 +192,36 @@ impl UprobeWatch {
             }
         }
         if self.counter.total().map_err(err)? >= self.cap {
-            self.stop(true);
+            self.stop(true)?;
         }
         Ok(())
     }
 
-    fn stop(&mut self, capped: bool) {
+    /// Reads the counts, then removes the breakpoints: removing them takes tens of
+    /// milliseconds, during which they still fire, so the counts and their time are taken
+    /// first.
+    fn stop(&mut self, capped: bool) -> Result<(), String> {
+        let err = |e: io::Error| format!("counting uprobes: {e}");
         for (pid, (_, last)) in self.clocks.iter_mut() {
             *last = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
         }
+        let counts = self.counter.counts().map_err(err)?;
+        let total = self.counter.total().map_err(err)?;
+        let at = Instant::now();
         self.counter.stop();
-        self.stopped = Some((Instant::now(), capped));
+        self.stopped = Some((at, capped, counts, total));
+        Ok(())
     }
 
     /// Stops the counter (if the cap has not) and reads it.
     pub fn finish(&mut self) -> Result<Counted, String> {
         self.poll()?;
         if self.stopped.is_none() {
-            self.stop(false);
+            self.stop(false)?;
         }
-        let (stopped, capped) = self.stopped.expect("stopped above");
-        let err = |e: io::Error| format!("counting uprobes: {e}");
-        let counts = self.counter.counts().map_err(err)?;
+        let Some((stopped, capped, counts, hits)) = self.stopped.take() else {
+            unreachable!("stopped above");
+        };
         let processes = self
             .clocks
             .iter()
@@ -225,7 +235,7 @@ impl UprobeWatch {
             })
             .collect();
         Ok(Counted {
-            hits: self.counter.total().map_err(err)?,
+            hits,
             counts,
             seconds: stopped.duration_since(self.started).as_secs_f64().max(1e-6),
             capped,
