@@ -275,7 +275,7 @@ fn run(
         };
     }
     // Load first: a script the verifier rejects fails before anything is measured.
-    let loaded = match session::load_script(&compiled) {
+    let mut loaded = match session::load_script(&compiled) {
         Ok(loaded) => loaded,
         Err(e) => return run_failed(cli, name, source, e),
     };
@@ -309,7 +309,18 @@ fn run(
         }
     }
     if cli.auto_filter && matches!(verdict, Verdict::Refuse(_)) {
-        if let Some(narrowing) = estimate::narrow::narrow(&estimate, &budget) {
+        let samplable = lower::sample::samplable(&compiled.ast);
+        let indexes: Vec<usize> = samplable.keys().copied().collect();
+        if let Some(narrowing) = estimate::narrow::narrow(&estimate, &budget, &indexes) {
+            for (&index, &n) in &narrowing.sampled {
+                let span = estimate::budget::probe_span(&compiled, index);
+                eprintln!(
+                    "auto-filter: sampling `{}` 1 hit in {n} (its program costs more than \
+                     reaching it); @{} print multiplied by {n} and marked sampled",
+                    source.get(span.range()).unwrap_or("?"),
+                    samplable[&index].join(", @")
+                );
+            }
             for d in &narrowing.dropped {
                 eprintln!(
                     "auto-filter: leaving out {} ({} events/s, {} of the machine)",
@@ -319,17 +330,34 @@ fn run(
                 );
             }
             eprintln!(
-                "auto-filter: {} attach point(s) left out; projected {} of the machine, {} of the busiest CPU",
+                "auto-filter: {} attach point(s) left out, {} probe(s) sampled; projected {} of \
+                 the machine, {} of the busiest CPU",
                 narrowing.dropped.len(),
+                narrowing.sampled.len(),
                 estimate::budget::percent(narrowing.after.machine_pct()),
                 estimate::budget::percent(narrowing.after.busiest_cpu_pct())
             );
+            if !narrowing.sampled.is_empty() {
+                // The sampled probes need their programs compiled again, with the draw.
+                let mut sampled_options = options.clone();
+                sampled_options.lower.sample = narrowing.sampled.clone();
+                compiled = match compile(source, &LiveFacts::new(), &sampled_options) {
+                    Ok(c) => c,
+                    Err(diags) => return report(cli, name, source, &diags),
+                };
+                drop(loaded);
+                loaded = match session::load_script(&compiled) {
+                    Ok(loaded) => loaded,
+                    Err(e) => return run_failed(cli, name, source, e),
+                };
+            }
             estimate::apply_narrowing(&mut compiled, &narrowing);
             verdict = budget.judge(&narrowing.after, &compiled);
             estimate = narrowing.after;
         } else if let Verdict::Refuse(d) = verdict {
             verdict = Verdict::Refuse(d.with_note(
-                "--auto-filter: leaving out members of wildcards cannot bring this under budget",
+                "--auto-filter: neither leaving out members of wildcards nor sampling brings this \
+                 under budget",
             ));
         }
     }

@@ -1,7 +1,7 @@
 //! The overhead budget, end to end against the kernel: a hot tracepoint is refused before
 //! anything is attached (exit 3, a diagnostic with the measured rate and per-hit cost), runs
 //! when the budget allows it, a cold one runs as usual, `--auto-filter` leaves a wildcard's hot
-//! member out by name, the runtime guard detaches a probe that turns hot after attaching, and
+//! member out by name and samples a probe whose program costs most, the runtime guard detaches a probe that turns hot after attaching, and
 //! `--dry-run` prints the table and leaves nothing loaded.
 
 mod e2e;
@@ -17,6 +17,17 @@ struct HotLoop(Child);
 impl HotLoop {
     fn start(env: &Env) -> Result<HotLoop, String> {
         HotLoop::run(env, "g")
+    }
+
+    /// getppid() at `rate` a second, for long enough.
+    fn paced(env: &Env, rate: u32) -> Result<HotLoop, String> {
+        let child = Command::new(&env.workload)
+            .args(["r", &rate.to_string(), "60"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting the workload: {e}"))?;
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(HotLoop(child))
     }
 
     fn run(env: &Env, op: &str) -> Result<HotLoop, String> {
@@ -112,6 +123,51 @@ fn auto_filter_leaves_out_the_hot_member(env: &Env) -> Result<(), String> {
         return Err(format!(
             "with --auto-filter: exit {code}\n{stdout_filtered}{stderr_filtered}\n(before: {stdout})"
         ));
+    }
+    Ok(())
+}
+
+/// A probe whose program costs most of each hit is sampled by `--auto-filter`: it says so,
+/// the map prints marked and scaled, and the scaled count agrees with an exact count of the
+/// same events (the syscall's exit, counted by a cheap probe that is not sampled).
+fn auto_filter_samples_a_costly_program(env: &Env) -> Result<(), String> {
+    let _paced = HotLoop::paced(env, 20_000)?;
+    let script = "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ { $i = 0; \
+                  unroll(100) { @work[$i] = count(); $i++; } @calls = count(); }\n\
+                  tracepoint:syscalls:sys_exit_getppid /comm == \"tb_wl\"/ { @exact = count(); }";
+    let args = [
+        "--budget",
+        "1",
+        "--timeout",
+        "1",
+        "--auto-filter",
+        "-e",
+        script,
+    ];
+    let (code, stdout, stderr) = tracebound(&args)?;
+    let said = "auto-filter: sampling `tracepoint:syscalls:sys_enter_getppid` 1 hit in ";
+    let n: Option<u64> = stderr
+        .split(said)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok());
+    let value = |map: &str| -> Option<f64> {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("@{map}: ")))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let fail = || format!("exit {code}\n{stdout}{stderr}");
+    let (Some(n), Some(calls), Some(exact)) = (n, value("calls"), value("exact")) else {
+        return Err(fail());
+    };
+    let marked = format!("# @calls: sampled 1 in {n} (--auto-filter), counts scaled by {n}\n");
+    if code != 0 || !stdout.contains(&marked) || stdout.contains("# @exact") {
+        return Err(fail());
+    }
+    // ~20,000 events over N: far more than enough samples for 15%.
+    if exact < 10_000.0 || (calls - exact).abs() > 0.15 * exact {
+        return Err(format!("sampled {calls} vs exact {exact}\n{}", fail()));
     }
     Ok(())
 }
@@ -276,6 +332,10 @@ fn the_budget_decides_before_attaching() {
     tally.record("raised budget", a_raised_budget_lets_it_run(&env));
     tally.record("cold tracepoint", a_cold_tracepoint_runs());
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
+    tally.record(
+        "auto-filter sampling",
+        auto_filter_samples_a_costly_program(&env),
+    );
     tally.record("guard", the_guard_detaches_a_probe_that_turns_hot(&env));
     tally.record("calibrate", calibrate_measures_and_caches());
     tally.record("dry run", dry_run_attaches_nothing());

@@ -188,6 +188,9 @@ pub struct MapInfo {
     /// The key's fields, in order (empty for a map without keys; hist/lhist add the bucket).
     pub key: Vec<ValueType>,
     pub value: MapValue,
+    /// 1, or N when the probes that write it run 1 hit in N (`--auto-filter`): counts, sums
+    /// and histogram buckets are printed multiplied by N and marked sampled.
+    pub sampled: u32,
 }
 
 /// One kind of ring-buffer record. Every record starts with a u64 action index into

@@ -3,6 +3,7 @@
 //! that parses to the same tree (`-d ast`).
 
 mod print;
+pub mod visit;
 
 pub use print::print_program;
 

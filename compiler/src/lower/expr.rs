@@ -187,7 +187,7 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
-    fn helper_int(&mut self, helper: Helper, args: Vec<Operand>) -> VReg {
+    pub(super) fn helper_int(&mut self, helper: Helper, args: Vec<Operand>) -> VReg {
         let r = self.f.new_vreg();
         self.emit(Inst::Call {
             helper,

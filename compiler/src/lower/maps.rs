@@ -230,6 +230,7 @@ impl MapTable {
                     self.key_fields(i)
                 },
                 value: self.value(i),
+                sampled: 1,
             })
             .collect()
     }

@@ -11,6 +11,7 @@ pub mod ir;
 mod iterate;
 pub mod maps;
 mod memory;
+pub mod sample;
 mod stmt;
 
 use std::collections::HashMap;
@@ -69,6 +70,9 @@ pub struct LowerOptions {
     pub start_ns: u64,
     /// The machine's possible CPUs, for `ncpus`.
     pub ncpus: u32,
+    /// Probes (by index) that run their program for 1 in N hits, N a power of two
+    /// (`--auto-filter`); only probes `sample::samplable` allows.
+    pub sample: std::collections::BTreeMap<usize, u32>,
 }
 
 impl Default for LowerOptions {
@@ -81,6 +85,7 @@ impl Default for LowerOptions {
             cpid: None,
             start_ns: 0,
             ncpus: 1,
+            sample: Default::default(),
         }
     }
 }
@@ -181,6 +186,17 @@ pub fn lower(
     if !diags.is_empty() {
         return Err(diags);
     }
+    let mut maps = shared.maps.infos();
+    if !options.sample.is_empty() {
+        let samplable = sample::samplable(program);
+        for (index, &n) in &options.sample {
+            for name in samplable.get(index).into_iter().flatten() {
+                for m in maps.iter_mut().filter(|m| &m.name == name) {
+                    m.sampled = n;
+                }
+            }
+        }
+    }
     Ok(Lowered {
         probes: out,
         maps: bpf_maps,
@@ -189,7 +205,7 @@ pub fn lower(
         full,
         exit_flag,
         info: ProgramInfo {
-            maps: shared.maps.infos(),
+            maps,
             actions: shared.actions,
         },
     })
@@ -197,71 +213,11 @@ pub fn lower(
 
 /// Whether a probe reads the builtin `name` anywhere (predicate or body).
 fn uses_builtin(probe: &ast::Probe, name: &str) -> bool {
-    fn expr(e: &Expr, name: &str) -> bool {
-        let any = |es: &[Expr]| es.iter().any(|e| expr(e, name));
-        match &e.kind {
-            ExprKind::Ident(n) => n == name,
-            ExprKind::Map { keys, .. } => any(keys),
-            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => any(args),
-            ExprKind::Unary { expr: e, .. }
-            | ExprKind::Cast { expr: e, .. }
-            | ExprKind::Field { expr: e, .. }
-            | ExprKind::TupleIndex { expr: e, .. }
-            | ExprKind::SizeofExpr(e)
-            | ExprKind::OffsetofExpr { expr: e, .. }
-            | ExprKind::Update { target: e, .. } => expr(e, name),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Index {
-                expr: lhs,
-                index: rhs,
-            } => expr(lhs, name) || expr(rhs, name),
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            }
-            | ExprKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => expr(cond, name) || expr(then, name) || expr(otherwise, name),
-            ExprKind::Block { block: b, value } => block(b, name) || expr(value, name),
-            _ => false,
-        }
-    }
-    fn stmt(s: &ast::Stmt, name: &str) -> bool {
-        use ast::StmtKind::*;
-        match &s.kind {
-            Expr(e) | Return(Some(e)) => expr(e, name),
-            Assign { target, value, .. } => expr(target, name) || expr(value, name),
-            Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, name)),
-            If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                expr(cond, name)
-                    || block(then, name)
-                    || otherwise.as_ref().is_some_and(|o| stmt(o, name))
-            }
-            While { cond: e, body } | Unroll { count: e, body } => {
-                expr(e, name) || block(body, name)
-            }
-            For { iter, body, .. } => {
-                let iter_uses = match iter {
-                    ast::ForIter::Map(m) => expr(m, name),
-                    ast::ForIter::Range(a, b) => expr(a, name) || expr(b, name),
-                };
-                iter_uses || block(body, name)
-            }
-            Block(b) => block(b, name),
-            Break | Continue | Return(None) => false,
-        }
-    }
-    fn block(b: &ast::Block, name: &str) -> bool {
-        b.stmts.iter().any(|s| stmt(s, name))
-    }
-    probe.predicate.as_ref().is_some_and(|p| expr(p, name)) || block(&probe.body, name)
+    let mut found = false;
+    ast::visit::probe_exprs(probe, &mut |e| {
+        found |= matches!(&e.kind, ExprKind::Ident(n) if n == name);
+    });
+    found
 }
 
 fn short_kind(kind: ProviderKind) -> &'static str {

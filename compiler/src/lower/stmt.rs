@@ -40,6 +40,22 @@ pub(crate) fn lower_probe(
         index,
     };
     l.emit(Inst::Arg(ctx, 0));
+    if let Some(&n) = l.shared.options.sample.get(&index) {
+        // 1 hit in n runs the rest: a random draw, so that no periodic pattern in the events
+        // lines up with the sampling.
+        let draw = l.helper_int(Helper::GetPrandomU32, Vec::new());
+        let low = l.alu(
+            Alu::And,
+            draw,
+            Operand::Imm(n.next_power_of_two() as i32 - 1),
+        );
+        l.emit(Inst::Branch {
+            cond: Cond::Ne,
+            a: low,
+            b: Operand::Imm(0),
+            then: exit_label,
+        });
+    }
     if let Some(pred) = &probe.predicate {
         l.span = pred.span;
         let (c, _) = l.int(pred)?;

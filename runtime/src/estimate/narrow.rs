@@ -1,9 +1,18 @@
-//! `--auto-filter`: the least lossy narrowing that brings a script under budget. For now one
-//! kind of step: leave out the hottest members of wildcard expansions, one at a time, hottest
-//! first, never a probe's last attach point. Each step is named before anything is attached;
-//! the meaning of what remains is unchanged.
+//! `--auto-filter`: the least lossy narrowing that brings a script under budget, one step at a
+//! time on the costliest probe, each step named before anything is attached:
+//!
+//! - a probe whose program costs more than reaching it, and whose output sampling does not
+//!   change once scaled (`sample::samplable`), runs its program for 1 hit in N (N doubling);
+//!   its maps print scaled by N and marked sampled;
+//! - otherwise the hottest member of a wildcard expansion is left out, never a probe's last
+//!   attach point.
+
+use std::collections::BTreeMap;
 
 use super::{Budget, Estimate};
+
+/// The most a probe is sampled: beyond it the counts are mostly noise.
+pub const MAX_SAMPLING: u32 = 1024;
 
 /// One attach point left out.
 #[derive(Clone, Debug)]
@@ -19,49 +28,89 @@ pub struct Dropped {
 #[derive(Clone, Debug)]
 pub struct Narrowing {
     pub dropped: Vec<Dropped>,
+    /// Probe index → N: the probe runs its program for 1 hit in N.
+    pub sampled: BTreeMap<usize, u32>,
     pub after: Estimate,
 }
 
-/// `None` when leaving out wildcard members cannot bring the script under `budget`.
-pub fn narrow(estimate: &Estimate, budget: &Budget) -> Option<Narrowing> {
+/// `None` when no narrowing brings the script under `budget`. `samplable` holds the probes
+/// (by index) that may be sampled.
+pub fn narrow(estimate: &Estimate, budget: &Budget, samplable: &[usize]) -> Option<Narrowing> {
     let mut after = estimate.clone();
     let mut dropped = Vec::new();
+    let mut sampled: BTreeMap<usize, u32> = BTreeMap::new();
+    // The random draw that decides, and the branch on it.
+    let draw_ns = estimate.model.helper_ns + 3.0 * estimate.model.instruction_ns;
     while !budget.within(&after) {
-        // The costliest attach point of a probe that has more than one.
-        let machine_ns = after.cpus.max(1) as f64 * 1e9;
-        let (pi, ti, ns) = after
+        let costliest = after
             .probes
             .iter()
             .enumerate()
-            .filter(|(_, p)| p.points.len() > 1)
-            .flat_map(|(pi, p)| {
-                p.points
+            .max_by(|a, b| a.1.ns_per_s().total_cmp(&b.1.ns_per_s()))?;
+        let (pi, probe) = costliest;
+        let n = sampled.get(&probe.probe_index).copied().unwrap_or(1);
+        let original = &estimate.probes[pi];
+        let program_ns = original.points.first().map_or(0.0, |p| p.program_ns);
+        let mechanism_ns = original.points.first().map_or(0.0, |p| p.mechanism_ns);
+        if samplable.contains(&probe.probe_index) && program_ns > mechanism_ns && n < MAX_SAMPLING {
+            let n = n * 2;
+            sampled.insert(probe.probe_index, n);
+            for point in after.probes[pi].points.iter_mut() {
+                let before = original
+                    .points
                     .iter()
-                    .enumerate()
-                    .map(move |(ti, point)| (pi, ti, point.per_cpu_ns().iter().sum::<f64>()))
-            })
-            .max_by(|a, b| a.2.total_cmp(&b.2))?;
-        if ns <= 0.0 {
-            return None; // nothing left to gain
+                    .find(|b| b.rate.target == point.rate.target);
+                if let Some(before) = before {
+                    point.program_ns = draw_ns + before.program_ns / f64::from(n);
+                }
+            }
+            continue;
         }
-        let point = after.probes[pi].points.remove(ti);
-        dropped.push(Dropped {
-            probe_index: after.probes[pi].probe_index,
-            target: point.rate.target.clone(),
-            rate: point.rate.total(),
-            machine_pct: ns / machine_ns * 100.0,
-        });
-        // The syscall tax goes with the last syscall tracepoint.
-        let any_syscall = after.probes.iter().any(|p| {
+        drop_hottest_member(&mut after, &mut dropped)?;
+    }
+    Some(Narrowing {
+        dropped,
+        sampled,
+        after,
+    })
+}
+
+/// Leaves out the costliest attach point of a probe that has more than one; `None` when there
+/// is none left to gain from.
+fn drop_hottest_member(after: &mut Estimate, dropped: &mut Vec<Dropped>) -> Option<()> {
+    let machine_ns = after.cpus.max(1) as f64 * 1e9;
+    let (pi, ti, ns) = after
+        .probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.points.len() > 1)
+        .flat_map(|(pi, p)| {
             p.points
                 .iter()
-                .any(|pt| pt.rate.target.starts_with("tracepoint:syscalls:"))
-        });
-        if !any_syscall {
-            after.syscall_tax = None;
-        }
+                .enumerate()
+                .map(move |(ti, point)| (pi, ti, point.per_cpu_ns().iter().sum::<f64>()))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))?;
+    if ns <= 0.0 {
+        return None; // nothing left to gain
     }
-    Some(Narrowing { dropped, after })
+    let point = after.probes[pi].points.remove(ti);
+    dropped.push(Dropped {
+        probe_index: after.probes[pi].probe_index,
+        target: point.rate.target.clone(),
+        rate: point.rate.total(),
+        machine_pct: ns / machine_ns * 100.0,
+    });
+    // The syscall tax goes with the last syscall tracepoint.
+    let any_syscall = after.probes.iter().any(|p| {
+        p.points
+            .iter()
+            .any(|pt| pt.rate.target.starts_with("tracepoint:syscalls:"))
+    });
+    if !any_syscall {
+        after.syscall_tax = None;
+    }
+    Some(())
 }
 
 #[cfg(test)]
@@ -117,15 +166,30 @@ mod tests {
             point("tracepoint:a:warm", 100_000.0),
             point("tracepoint:a:cold", 10.0),
         ]]);
-        let n = narrow(&e, &Budget::default()).expect("can narrow");
+        let n = narrow(&e, &Budget::default(), &[]).expect("can narrow");
         let names: Vec<&str> = n.dropped.iter().map(|d| d.target.as_str()).collect();
         assert_eq!(names, ["tracepoint:a:hot"]);
         assert!(n.after.machine_pct() <= 3.0);
     }
 
     #[test]
+    fn a_program_that_costs_most_of_each_hit_is_sampled() {
+        // 100 ns to reach, 1900 ns of program, 100K/s on one CPU: 20%.
+        let mut p = point("tracepoint:a:b", 100_000.0);
+        p.program_ns = 1_900.0;
+        let e = estimate(vec![vec![p]]);
+        let n = narrow(&e, &Budget::default(), &[0]).expect("can sample");
+        assert!(n.dropped.is_empty());
+        // 100 + ~20 + 1900/N must fit 3% of 1e9 ns at 100K/s: 300 ns a hit, so N = 16.
+        assert_eq!(n.sampled.get(&0), Some(&16), "{:?}", n.sampled);
+        assert!(n.after.machine_pct() <= 3.0);
+        // Not samplable: nothing to do for a single attach point.
+        assert!(narrow(&e, &Budget::default(), &[]).is_none());
+    }
+
+    #[test]
     fn a_single_hot_probe_cannot_be_narrowed() {
         let e = estimate(vec![vec![point("tracepoint:a:hot", 1_000_000.0)]]);
-        assert!(narrow(&e, &Budget::default()).is_none());
+        assert!(narrow(&e, &Budget::default(), &[]).is_none());
     }
 }

@@ -29,6 +29,15 @@ pub struct UprobePoint {
     pub ret: bool,
 }
 
+/// Hits per (point index, process id), per possible CPU.
+pub type PairCounts = HashMap<(u32, u32), Vec<u64>>;
+
+#[derive(Default)]
+struct LinkSites {
+    offsets: Vec<u64>,
+    cookies: Vec<u64>,
+}
+
 /// The counting program, attached.
 pub struct UprobeCounter {
     /// Per (point, process): hits per CPU.
@@ -63,15 +72,15 @@ impl UprobeCounter {
             &code,
             "tb_est_uprobes",
         )?;
-        // One link per binary and direction.
-        let mut groups: HashMap<(&str, bool), (Vec<u64>, Vec<u64>)> = HashMap::new();
+        // One link per binary and direction: offsets and their cookies.
+        let mut groups: HashMap<(&str, bool), LinkSites> = HashMap::new();
         for (cookie, p) in points.iter().enumerate() {
-            let (offsets, cookies) = groups.entry((&p.path, p.ret)).or_default();
-            offsets.push(p.offset);
-            cookies.push(cookie as u64);
+            let sites = groups.entry((&p.path, p.ret)).or_default();
+            sites.offsets.push(p.offset);
+            sites.cookies.push(cookie as u64);
         }
         let mut links = Vec::new();
-        for ((path, ret), (offsets, cookies)) in groups {
+        for ((path, ret), LinkSites { offsets, cookies }) in groups {
             let path = CString::new(path)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
             links.push(sys::link_uprobe_multi(
@@ -106,7 +115,7 @@ impl UprobeCounter {
     }
 
     /// Hits per (point index, process id), per possible CPU.
-    pub fn counts(&self) -> io::Result<HashMap<(u32, u32), Vec<u64>>> {
+    pub fn counts(&self) -> io::Result<PairCounts> {
         let slots = sys::possible_cpus()?;
         let map = MapBytes::new(self.pairs.as_fd(), 8, 8, Some(slots));
         let mut out = HashMap::new();
@@ -143,14 +152,25 @@ pub struct ProcessCpu {
 /// What the counter found.
 #[derive(Clone, Debug, Default)]
 pub struct Counted {
-    /// Per (point index, process id): hits per possible CPU.
-    pub counts: HashMap<(u32, u32), Vec<u64>>,
+    pub counts: PairCounts,
     pub hits: u64,
     /// How long the breakpoints were in place.
     pub seconds: f64,
     /// Whether the counter stopped at its cap before the window ended.
     pub capped: bool,
     pub processes: Vec<ProcessCpu>,
+}
+
+/// A process's CPU time (ns) and when it was read.
+type CpuClock = (u64, Instant);
+
+/// When the counts were read (the breakpoints were removed just after), whether the cap
+/// stopped them, and the counts and total then.
+struct Stopped {
+    at: Instant,
+    capped: bool,
+    counts: PairCounts,
+    hits: u64,
 }
 
 /// The counter during the window: stops it at its cap, and reads the CPU clock of each
@@ -160,11 +180,9 @@ pub struct UprobeWatch {
     counter: UprobeCounter,
     cap: u64,
     started: Instant,
-    /// When the counts were read (the breakpoints were removed just after), whether the cap
-    /// stopped them, and the counts and total then.
-    stopped: Option<(Instant, bool, HashMap<(u32, u32), Vec<u64>>, u64)>,
-    /// Per process: CPU clock and time when first seen, and when the counting stopped.
-    clocks: HashMap<u32, ((u64, Instant), Option<(u64, Instant)>)>,
+    stopped: Option<Stopped>,
+    /// Per process: its CPU clock when first seen, and when the counting stopped.
+    clocks: HashMap<u32, (CpuClock, Option<CpuClock>)>,
 }
 
 impl UprobeWatch {
@@ -206,10 +224,15 @@ impl UprobeWatch {
             *last = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
         }
         let counts = self.counter.counts().map_err(err)?;
-        let total = self.counter.total().map_err(err)?;
+        let hits = self.counter.total().map_err(err)?;
         let at = Instant::now();
         self.counter.stop();
-        self.stopped = Some((at, capped, counts, total));
+        self.stopped = Some(Stopped {
+            at,
+            capped,
+            counts,
+            hits,
+        });
         Ok(())
     }
 
@@ -219,7 +242,13 @@ impl UprobeWatch {
         if self.stopped.is_none() {
             self.stop(false)?;
         }
-        let Some((stopped, capped, counts, hits)) = self.stopped.take() else {
+        let Some(Stopped {
+            at: stopped,
+            capped,
+            counts,
+            hits,
+        }) = self.stopped.take()
+        else {
             unreachable!("stopped above");
         };
         let processes = self
@@ -265,15 +294,16 @@ fn program(pairs_fd: i32, total_fd: i32) -> Vec<Insn> {
         ld[0].imm = fd;
         ld
     };
-    let mut p = Vec::new();
     // r1 is the context already.
-    p.push(Insn::call(Helper::GetAttachCookie));
-    p.push(Insn::store(Size::W, Reg::FP, -8, Reg::R0));
-    p.push(Insn::call(Helper::GetCurrentPidTgid));
-    p.push(Insn::alu64_imm(Alu::Rsh, Reg::R0, 32));
-    p.push(Insn::store(Size::W, Reg::FP, -4, Reg::R0));
-    // total[0] += 1
-    p.push(Insn::store_imm(Size::W, Reg::FP, -12, 0));
+    let mut p = vec![
+        Insn::call(Helper::GetAttachCookie),
+        Insn::store(Size::W, Reg::FP, -8, Reg::R0),
+        Insn::call(Helper::GetCurrentPidTgid),
+        Insn::alu64_imm(Alu::Rsh, Reg::R0, 32),
+        Insn::store(Size::W, Reg::FP, -4, Reg::R0),
+        // total[0] += 1
+        Insn::store_imm(Size::W, Reg::FP, -12, 0),
+    ];
     p.extend(map(total_fd));
     p.push(Insn::mov64_reg(Reg::R2, Reg::FP));
     p.push(Insn::alu64_imm(Alu::Add, Reg::R2, -12));

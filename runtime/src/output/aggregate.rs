@@ -39,6 +39,34 @@ impl Merged {
     }
 }
 
+impl Merged {
+    /// The value of a map whose probes ran for 1 hit in `n`: what counts events (count, sum,
+    /// a bucket, a stats count and total) times `n`; avg, min and max stay as sampled.
+    pub fn scaled(self, n: u64) -> Merged {
+        if n <= 1 {
+            return self;
+        }
+        let times = |v: i64| v.wrapping_mul(n as i64);
+        match self {
+            Merged::Count(c) => Merged::Count(c.wrapping_mul(n)),
+            Merged::Sum(s) => Merged::Sum(times(s)),
+            Merged::Bucket(c) => Merged::Bucket(c.wrapping_mul(n)),
+            Merged::Stats {
+                sum,
+                count,
+                min,
+                max,
+            } => Merged::Stats {
+                sum: times(sum),
+                count: count.wrapping_mul(n),
+                min,
+                max,
+            },
+            other => other,
+        }
+    }
+}
+
 /// `sum / count`, truncating toward zero, 0 for no samples: how bpftrace prints avg and stats.
 pub fn average(sum: i64, count: u64) -> i64 {
     if count == 0 {
@@ -120,6 +148,16 @@ mod tests {
     fn run(kind: MapValue, slots: &[Vec<u8>]) -> Result<Merged, OutputError> {
         let refs: Vec<&[u8]> = slots.iter().map(Vec::as_slice).collect();
         merge(&kind, &refs)
+    }
+
+    #[test]
+    fn sampled_values_scale_what_counts_events() {
+        assert_eq!(Merged::Count(3).scaled(8), Merged::Count(24));
+        assert_eq!(Merged::Sum(-2).scaled(4), Merged::Sum(-8));
+        assert_eq!(Merged::Bucket(5).scaled(2), Merged::Bucket(10));
+        let avg = Merged::Avg { sum: 10, count: 2 };
+        assert_eq!(avg.clone().scaled(8), avg);
+        assert_eq!(Merged::Max(Some(7)).scaled(8), Merged::Max(Some(7)));
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl Sim {
                 bpf_name: format!("tb_{name}"),
                 key,
                 value,
+                sampled: 1,
             },
             next_cpu: 0,
             entries: BTreeMap::new(),

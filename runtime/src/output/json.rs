@@ -66,7 +66,11 @@ pub fn map_json(
         MapValue::Avg | MapValue::Stats => "stats",
         _ => "map",
     };
-    out.extend_from_slice(format!("{{\"type\": \"{kind}\", \"data\": {{").as_bytes());
+    out.extend_from_slice(format!("{{\"type\": \"{kind}\", ").as_bytes());
+    if map.sampled > 1 {
+        out.extend_from_slice(format!("\"sampled\": {}, ", map.sampled).as_bytes());
+    }
+    out.extend_from_slice(b"\"data\": {");
     write_string(out, format!("@{}", map.name).as_bytes());
     out.extend_from_slice(b": ");
     let shown = sort::top(&map.kind, &map.entries, top);

@@ -40,6 +40,8 @@ pub struct MapData {
     pub kind: MapValue,
     /// In the order bpftrace prints them.
     pub entries: Vec<Entry>,
+    /// 1, or N when the map's probes ran 1 hit in N (values already scaled by N).
+    pub sampled: u32,
 }
 
 impl MapData {
@@ -75,7 +77,7 @@ impl MapData {
         let mut hist_at: HashMap<Vec<Value>, usize> = HashMap::new();
         for (key_bytes, slots) in raw {
             let slots: Vec<&[u8]> = slots.iter().map(AsRef::as_ref).collect();
-            let merged = merge(&info.value, &slots)?;
+            let merged = merge(&info.value, &slots)?.scaled(u64::from(info.sampled.max(1)));
             if !merged.is_present() {
                 continue;
             }
@@ -135,6 +137,7 @@ impl MapData {
             name: info.name.clone(),
             kind: info.value.clone(),
             entries,
+            sampled: info.sampled.max(1),
         })
     }
 }
@@ -167,6 +170,7 @@ mod tests {
             bpf_name: "tb_m0".into(),
             key,
             value,
+            sampled: 1,
         }
     }
 

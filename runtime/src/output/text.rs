@@ -36,6 +36,16 @@ pub fn map_text(
 ) -> Result<(), OutputError> {
     let div = div.max(1);
     let shown = sort::top(&map.kind, &map.entries, top);
+    if map.sampled > 1 {
+        // Never a silent change of meaning: the values are estimates from 1 hit in N.
+        out.extend_from_slice(
+            format!(
+                "# @{}: sampled 1 in {} (--auto-filter), counts scaled by {}\n",
+                map.name, map.sampled, map.sampled
+            )
+            .as_bytes(),
+        );
+    }
     if map.entries.is_empty() {
         out.push(b'\n');
     }
@@ -215,6 +225,7 @@ mod tests {
                 },
                 value: EntryValue::Buckets(b),
             }],
+            sampled: 1,
         }
     }
 
