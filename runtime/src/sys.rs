@@ -216,6 +216,9 @@ pub fn link_uprobe_multi(
     bpf_fd(LINK_CREATE, &mut attr).map(owned)
 }
 
+/// A map's entries as (key, value) bytes.
+pub type MapEntries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A map read and written as bytes.
 pub struct MapBytes<'fd> {
     fd: BorrowedFd<'fd>,
@@ -305,7 +308,7 @@ impl<'fd> MapBytes<'fd> {
     }
 
     /// Every entry, as (key, value) bytes.
-    pub fn entries(&self) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn entries(&self) -> io::Result<MapEntries> {
         let mut out = Vec::new();
         for key in self.keys()? {
             // An entry deleted between listing and reading is simply gone.

@@ -4,7 +4,7 @@
 //! - timers (`interval`, `profile`) from their definition;
 //! - syscall tracepoints through one raw tracepoint program on `sys_enter` that counts by
 //!   syscall number (one attach and one detach for any number of syscalls; a perf counter per
-//!   tracepoint per CPU would take seconds to close for `sys_enter_*`);
+//!   tracepoint per CPU would take seconds to close for `sys_enter_*`), detached at a cap;
 //! - uprobes through one program on a multi-uprobe link per binary, counting per attach point
 //!   and per process (which gives each traced process's slowdown), detached at a cap;
 //! - other tracepoints and software events by counting-only perf events that stop at a cap.
@@ -188,11 +188,12 @@ pub fn measure(
             counters.insert((pi, ti), per_cpu);
         }
     }
-    let syscalls = if syscall_points.is_empty() {
+    let mut syscalls = if syscall_points.is_empty() {
         None
     } else {
         Some(SyscallCounter::start()?)
     };
+    let mut syscall_counts: Option<SyscallCounts> = None;
     let mut uprobes = if uprobe_points.is_empty() {
         None
     } else {
@@ -208,13 +209,17 @@ pub fn measure(
             if let Some(u) = &mut uprobes {
                 u.poll()?;
             }
+            if let Some((s, _)) = &syscalls {
+                if s.seen()? >= SYSCALL_CAP * n as u64 {
+                    let (s, started) = syscalls.take().expect("checked above");
+                    syscall_counts = Some(s.finish(started, true, &cpus)?);
+                }
+            }
         }
     }
-    let syscall_counts = match &syscalls {
-        Some(s) => Some(s.read(&cpus)?),
-        None => None,
-    };
-    drop(syscalls);
+    if let Some((s, started)) = syscalls.take() {
+        syscall_counts = Some(s.finish(started, false, &cpus)?);
+    }
     let uprobe_counts = match &mut uprobes {
         Some(u) => Some(u.finish()?),
         None => None,
@@ -288,12 +293,17 @@ pub fn measure(
     }
 
     let mut all_syscalls = None;
-    if let Some(counts) = syscall_counts {
+    if let Some(SyscallCounts {
+        calls: counts,
+        seconds,
+        capped,
+    }) = syscall_counts
+    {
         let numbers = syscall_numbers();
         let mut total = vec![0.0; n];
         for per_cpu in counts.values() {
             for (t, c) in total.iter_mut().zip(per_cpu) {
-                *t += *c as f64 / window_s;
+                *t += *c as f64 / seconds;
                 hits.syscalls += c;
             }
         }
@@ -306,8 +316,9 @@ pub fn measure(
             match numbers.get(call) {
                 Some(nr) => {
                     let per_cpu = counts.get(nr).cloned().unwrap_or_else(|| vec![0; n]);
-                    rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / window_s).collect();
+                    rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / seconds).collect();
                     rate.measured = Measured::SyscallCounter;
+                    rate.capped = capped;
                 }
                 None => rate.measured = Measured::Unknown,
             }
@@ -350,20 +361,73 @@ fn defined_rate(kind: ProviderKind, target: &str, cpus: usize) -> (Vec<f64>, Mea
 /// tracebound script, compiled and loaded like any other.
 struct SyscallCounter(AttachedScript);
 
-const SYSCALL_COUNTER: &str = "rawtracepoint:sys_enter { @calls[arg1] = count(); }";
+/// Syscalls the `sys_enter` counter may see per CPU before it is detached. It sees every
+/// syscall of every task, so at a million a second its cost would be the window's; at the cap
+/// it stops, and the rates come from the time it ran.
+pub const SYSCALL_CAP: u64 = 20_000;
+
+const SYSCALL_COUNTER: &str =
+    "rawtracepoint:sys_enter { @calls[arg1] = count(); @seen = count(); }";
+
+/// What the syscall counter saw: calls per syscall number per online CPU, over `seconds`.
+struct SyscallCounts {
+    calls: HashMap<u64, Vec<u64>>,
+    seconds: f64,
+    capped: bool,
+}
 
 impl SyscallCounter {
-    fn start() -> Result<SyscallCounter, String> {
-        AttachedScript::start(SYSCALL_COUNTER).map(SyscallCounter)
+    fn start() -> Result<(SyscallCounter, Instant), String> {
+        let counter = AttachedScript::start(SYSCALL_COUNTER).map(SyscallCounter)?;
+        Ok((counter, Instant::now()))
+    }
+
+    fn map(&self, name: &str) -> Result<crate::sys::MapEntries, String> {
+        let info = self
+            .0
+            .compiled
+            .info
+            .maps
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or("the syscall counter has no such map")?;
+        let bytes = crate::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
+        bytes.entries().map_err(|e| e.to_string())
+    }
+
+    /// Syscalls seen so far, every CPU.
+    fn seen(&self) -> Result<u64, String> {
+        Ok(self
+            .map("seen")?
+            .iter()
+            .flat_map(|(_, v)| v.chunks(8))
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .sum())
+    }
+
+    /// Reads the counts, then detaches (so the time they cover ends at the reading).
+    fn finish(
+        mut self,
+        started: Instant,
+        capped: bool,
+        cpus: &[u32],
+    ) -> Result<SyscallCounts, String> {
+        let calls = self.read(cpus)?;
+        let seconds = started.elapsed().as_secs_f64().max(1e-6);
+        for p in &self.0.compiled.probes {
+            let _ = self.0.loaded.detach(&p.program);
+        }
+        Ok(SyscallCounts {
+            calls,
+            seconds,
+            capped,
+        })
     }
 
     /// Calls per syscall number, per online CPU.
     fn read(&self, cpus: &[u32]) -> Result<HashMap<u64, Vec<u64>>, String> {
-        let info = &self.0.compiled.info.maps[0];
-        let bytes = crate::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
-        let entries = bytes.entries().map_err(|e| e.to_string())?;
         let mut out = HashMap::new();
-        for (key, value) in entries {
+        for (key, value) in self.map("calls")? {
             let nr = u64::from_ne_bytes(key[..8].try_into().map_err(|_| "short key")?);
             // Value slots are per possible CPU; keep the online ones.
             let slots: Vec<u64> = value
