@@ -34,13 +34,16 @@ struct Cli {
     dry_run: bool,
 
     /// The overhead budget as a percentage of the whole machine (default 3, or the script's
-    /// `config = { budget = ... }`); any one CPU may take 10/3 of that (10% by default). A
-    /// script projected over it is refused with exit code 3.
+    /// `config = { budget = ... }`); any one CPU may take 10/3 of that (10% by default) and a
+    /// process with uprobes may be slowed by 5/3 of it (5%). A script projected over it is
+    /// refused with exit code 3.
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
     budget: Option<f64>,
 
-    /// Over budget, leave out the hottest members of wildcard probes until the projection
-    /// fits, naming each before attaching, instead of refusing the run.
+    /// Over budget, narrow the script until the projection fits instead of refusing it, each
+    /// step named before attaching: sample a probe whose program costs most of each hit 1 in
+    /// N (its maps print scaled by N and marked), leave out the hottest members of wildcards,
+    /// and with -c, keep uprobes to the command.
     #[arg(long = "auto-filter")]
     auto_filter: bool,
 
