@@ -191,22 +191,24 @@ struct UprobeMultiLinkAttr {
 }
 
 /// Attaches `prog` at every file offset of `path` with one link (uretprobes with `ret`),
-/// each offset with its cookie; with `pid`, in that process only. Closing the link detaches
-/// every one of them at once.
+/// each offset with its semaphore's file offset (0: none) and its cookie; with `pid`, in that
+/// process only. Closing the link detaches every one of them at once.
 pub fn link_uprobe_multi(
     prog: BorrowedFd,
     path: &std::ffi::CStr,
     offsets: &[u64],
+    ref_ctr_offsets: &[u64],
     cookies: &[u64],
     ret: bool,
     pid: Option<u32>,
 ) -> io::Result<OwnedFd> {
-    assert_eq!(offsets.len(), cookies.len());
+    assert!(offsets.len() == cookies.len() && offsets.len() == ref_ctr_offsets.len());
     let mut attr = UprobeMultiLinkAttr {
         prog_fd: prog.as_raw_fd() as u32,
         attach_type: ATTACH_TRACE_UPROBE_MULTI,
         path: path.as_ptr() as u64,
         offsets: offsets.as_ptr() as u64,
+        ref_ctr_offsets: ref_ctr_offsets.as_ptr() as u64,
         cookies: cookies.as_ptr() as u64,
         cnt: offsets.len() as u32,
         multi_flags: u32::from(ret), // BPF_F_UPROBE_MULTI_RETURN

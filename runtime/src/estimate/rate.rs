@@ -172,6 +172,7 @@ pub fn measure(
                             path: path.to_string(),
                             offset,
                             ret: probe.kind == ProviderKind::Uretprobe,
+                            ref_ctr_offset: 0,
                         };
                         uprobe_points.push((pi, ti, point));
                     }

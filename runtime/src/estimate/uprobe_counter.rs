@@ -20,13 +20,15 @@ use crate::sys::{self, MapBytes};
 /// Distinct (attach point, process) pairs counted; more are seen in the total only.
 const MAX_PAIRS: u32 = 16_384;
 
-/// One attach point to count: the binary, the probed instruction's file offset, and whether
-/// it is a uretprobe.
+/// One attach point to count: the binary, the probed instruction's file offset, whether it is
+/// a uretprobe, and the file offset of the semaphore the kernel raises while it is attached
+/// (usdt sites that have one; 0 for none).
 #[derive(Clone, Debug)]
 pub struct UprobePoint {
     pub path: String,
     pub offset: u64,
     pub ret: bool,
+    pub ref_ctr_offset: u64,
 }
 
 /// Hits per (point index, process id), per possible CPU.
@@ -35,6 +37,7 @@ pub type PairCounts = HashMap<(u32, u32), Vec<u64>>;
 #[derive(Default)]
 struct LinkSites {
     offsets: Vec<u64>,
+    ref_ctr_offsets: Vec<u64>,
     cookies: Vec<u64>,
 }
 
@@ -77,17 +80,19 @@ impl UprobeCounter {
         for (cookie, p) in points.iter().enumerate() {
             let sites = groups.entry((&p.path, p.ret)).or_default();
             sites.offsets.push(p.offset);
+            sites.ref_ctr_offsets.push(p.ref_ctr_offset);
             sites.cookies.push(cookie as u64);
         }
         let mut links = Vec::new();
-        for ((path, ret), LinkSites { offsets, cookies }) in groups {
+        for ((path, ret), sites) in groups {
             let path = CString::new(path)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
             links.push(sys::link_uprobe_multi(
                 program.as_fd(),
                 &path,
-                &offsets,
-                &cookies,
+                &sites.offsets,
+                &sites.ref_ctr_offsets,
+                &sites.cookies,
                 ret,
                 pid,
             )?);
@@ -376,6 +381,7 @@ mod tests {
             path: me.to_str().unwrap().to_string(),
             offset,
             ret: false,
+            ref_ctr_offset: 0,
         };
         let mut counter = UprobeCounter::start(&[point], None).expect("attach");
         for i in 0..1000 {
