@@ -141,6 +141,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     if cli.list {
+        // `tracebound -l | head` ends quietly when head has read enough, as ls or grep do;
+        // nothing is attached while listing.
+        // SAFETY: restoring the default action of a signal has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
         let pattern = cli.args.first().map(String::as_str);
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
