@@ -106,6 +106,30 @@ pub fn first_instruction_emulated(code: &[u8]) -> bool {
     }
 }
 
+/// Whether the kernel will place a uprobe on this first instruction (x86-64) at all: it
+/// refuses a lock prefix, segment-override prefixes, and instructions it cannot execute out of
+/// line (int3, int, iret, hlt, in/out, cli/sti). The kernel's own decoder has the last word;
+/// this spares the estimate a refused link for the common cases (`pthread_spin_lock` starts
+/// with `lock decl`).
+pub fn first_instruction_probeable(code: &[u8]) -> bool {
+    !matches!(
+        code.first(),
+        Some(
+            0xf0
+            | 0x26
+            | 0x2e
+            | 0x36
+            | 0x3e
+            | 0xcc..=0xcf
+            | 0xf4
+            | 0xe4..=0xe7
+            | 0xec..=0xef
+            | 0xfa
+            | 0xfb,
+        )
+    )
+}
+
 /// A regular file that starts with the ELF magic.
 fn check_elf(path: &Path) -> Result<(), FactError> {
     let what = || path.display().to_string();
@@ -309,6 +333,8 @@ mod entry_tests {
         assert!(!first_instruction_emulated(&[0x48, 0x89, 0xe5])); // mov %rsp,%rbp
         assert!(!first_instruction_emulated(&[0x48, 0x8d, 0x05])); // lea
         assert!(!first_instruction_emulated(&[]));
+        assert!(!first_instruction_probeable(&[0xf0, 0xff, 0x0f])); // lock decl (%rdi)
+        assert!(first_instruction_probeable(&[0x48, 0x8d, 0x05]));
     }
 
     #[test]

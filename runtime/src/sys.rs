@@ -76,6 +76,7 @@ fn owned(fd: i64) -> OwnedFd {
 }
 
 /// `bpf_map_type` values used here.
+pub const MAP_TYPE_ARRAY: u32 = 2;
 pub const MAP_TYPE_PERCPU_HASH: u32 = 5;
 pub const MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 

@@ -113,7 +113,7 @@ impl Budget {
                      a second where it uses {}; the budget is {}",
                     p.comm,
                     p.pid,
-                    percent(p.slowdown_pct()),
+                    slowdown(p.slowdown_pct()),
                     nanos(p.extra_ns_per_s),
                     nanos(p.cpu_ns_per_s),
                     percent(self.process_pct)
@@ -148,7 +148,7 @@ impl Budget {
                 "it would also slow {} (pid {}) by {}",
                 p.comm,
                 p.pid,
-                percent(p.slowdown_pct())
+                slowdown(p.slowdown_pct())
             ));
         }
         if over || slowed.is_some() {
@@ -233,6 +233,16 @@ pub fn probe_span(compiled: &Compiled, index: usize) -> Span {
         .unwrap_or_default()
 }
 
+/// A slowdown in percent; beyond 1000% (a process that would mostly wait on breakpoints)
+/// the figure says no more than that.
+pub fn slowdown(p: f64) -> String {
+    if p > 1000.0 {
+        ">1000%".into()
+    } else {
+        percent(p)
+    }
+}
+
 pub fn percent(p: f64) -> String {
     if p < 0.01 && p > 0.0 {
         "<0.01%".into()
@@ -277,5 +287,7 @@ mod tests {
         assert_eq!(nanos(6_462_100.0), "6.5 ms");
         assert_eq!(percent(2.5), "2.50%");
         assert_eq!(percent(0.001), "<0.01%");
+        assert_eq!(slowdown(25.5), "25.50%");
+        assert_eq!(slowdown(4.6e10), ">1000%");
     }
 }

@@ -128,7 +128,11 @@ pub fn measure(
             let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
             let found = crate::binary::function_entries(Path::new(path), &names);
             for (function, target) in functions {
-                if let Some((offset, code)) = found.get(function) {
+                // A function the kernel will not probe stays unmeasured (attaching it fails).
+                if let Some((offset, code)) = found
+                    .get(function)
+                    .filter(|(_, code)| crate::binary::first_instruction_probeable(code))
+                {
                     let emulated = crate::binary::first_instruction_emulated(code);
                     entries.insert(target.clone(), (*offset, emulated));
                 }
@@ -201,7 +205,9 @@ pub fn measure(
         let points: Vec<UprobePoint> = uprobe_points.iter().map(|(_, _, p)| p.clone()).collect();
         let counter =
             UprobeCounter::start(&points, pid).map_err(|e| format!("counting uprobes: {e}"))?;
-        Some(UprobeWatch::new(counter, COUNTER_CAP * n as u64))
+        let watch = UprobeWatch::new(counter, COUNTER_CAP * n as u64)
+            .map_err(|e| format!("counting uprobes: {e}"))?;
+        Some(watch)
     };
     if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() {
         let end = Instant::now() + window;
@@ -275,7 +281,11 @@ pub fn measure(
     if let Some(counted) = uprobe_counts {
         for (cookie, (pi, ti, point)) in uprobe_points.iter().enumerate() {
             let rate = &mut probes[*pi][*ti];
-            rate.measured = Measured::UprobeCounter;
+            rate.measured = if counted.refused.contains(&(cookie as u64)) {
+                Measured::Unknown
+            } else {
+                Measured::UprobeCounter
+            };
             rate.capped = counted.capped;
             rate.per_cpu = vec![0.0; n];
             for (&(index, pid), per_cpu) in &counted.counts {

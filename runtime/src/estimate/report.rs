@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::budget::{nanos, percent, quantity};
+use super::budget::{nanos, percent, quantity, slowdown, PROCESS_FLOOR_NS};
 use super::rate::Measured;
 use super::{Budget, Estimate, Verdict};
 use tracebound_compiler::pipeline::Compiled;
@@ -71,19 +71,28 @@ pub fn text(
             percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
         );
     }
-    let slowdowns = estimate.slowdowns();
-    for p in slowdowns.iter().take(LISTED) {
+    // Processes whose slowdown the budget judges (the probes take at least
+    // PROCESS_FLOOR_NS of their CPU a second); the rest are counted.
+    let (judged, below): (Vec<_>, Vec<_>) = estimate
+        .slowdowns()
+        .into_iter()
+        .partition(|p| p.extra_ns_per_s >= PROCESS_FLOOR_NS);
+    for p in judged.iter().take(LISTED) {
         let _ = writeln!(
             out,
             "{:<52} {:>9} {:>10} {:>8}",
             clip(&format!("slows {} (pid {}) by", p.comm, p.pid), 52),
             "",
-            "",
-            percent(p.slowdown_pct())
+            nanos(p.extra_ns_per_s),
+            slowdown(p.slowdown_pct())
         );
     }
-    if slowdowns.len() > LISTED {
-        let _ = writeln!(out, "  ({} more processes)", slowdowns.len() - LISTED);
+    let more = judged.len().saturating_sub(LISTED) + below.len();
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "  ({more} more traced processes, each below 1 ms of CPU a second)"
+        );
     }
     let verdict_word = match verdict {
         Verdict::Within => "within budget",
@@ -142,12 +151,13 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
         .map(|p| {
             format!(
                 "{{\"pid\": {}, \"comm\": {}, \"extra_ns_per_s\": {:.0}, \"cpu_ns_per_s\": {:.0}, \
-                 \"slowdown_pct\": {:.4}}}",
+                 \"slowdown_pct\": {:.4}, \"judged\": {}}}",
                 p.pid,
                 tracebound_compiler::diagnostic::json_string(&p.comm),
                 p.extra_ns_per_s,
                 p.cpu_ns_per_s,
-                p.slowdown_pct()
+                p.slowdown_pct(),
+                p.extra_ns_per_s >= PROCESS_FLOOR_NS
             )
         })
         .collect();

@@ -41,14 +41,59 @@ struct LinkSites {
     cookies: Vec<u64>,
 }
 
-/// The counting program, attached.
+/// The counting program, attached; it counts once opened.
 pub struct UprobeCounter {
+    /// 0 until every link is in place: attaching thousands of sites takes a while, and the
+    /// rates are counts over the time all of them were counting.
+    gate: OwnedFd,
     /// Per (point, process): hits per CPU.
     pairs: OwnedFd,
     /// Every hit, per CPU: what the cap is checked against.
     total: OwnedFd,
     links: Vec<OwnedFd>,
+    /// Points (cookies) the kernel would not probe: their rate is unknown.
+    pub refused: Vec<u64>,
     _program: OwnedFd,
+}
+
+/// Links the sites `which` of one binary; when the kernel refuses one site the whole link
+/// fails, so a refused group is halved until the sites it refuses are found (and left out).
+#[allow(clippy::too_many_arguments)]
+fn link_all(
+    program: &OwnedFd,
+    path: &std::ffi::CStr,
+    sites: &LinkSites,
+    which: &[usize],
+    ret: bool,
+    pid: Option<u32>,
+    links: &mut Vec<OwnedFd>,
+    refused: &mut Vec<u64>,
+) -> io::Result<()> {
+    let pick = |v: &[u64]| which.iter().map(|&i| v[i]).collect::<Vec<u64>>();
+    let attempt = sys::link_uprobe_multi(
+        program.as_fd(),
+        path,
+        &pick(&sites.offsets),
+        &pick(&sites.ref_ctr_offsets),
+        &pick(&sites.cookies),
+        ret,
+        pid,
+    );
+    match attempt {
+        Ok(link) => links.push(link),
+        // A site the kernel cannot probe (ENOTSUPP, EINVAL): find it.
+        Err(e) if matches!(e.raw_os_error(), Some(524) | Some(libc::EINVAL)) => {
+            if which.len() == 1 {
+                refused.push(sites.cookies[which[0]]);
+            } else {
+                let (a, b) = which.split_at(which.len() / 2);
+                link_all(program, path, sites, a, ret, pid, links, refused)?;
+                link_all(program, path, sites, b, ret, pid, links, refused)?;
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }
 
 impl UprobeCounter {
@@ -65,7 +110,8 @@ impl UprobeCounter {
             "tb_est_pairs",
         )?;
         let total = sys::map_create(sys::MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, 0, "tb_est_total")?;
-        let code: Vec<u8> = program(pairs.as_raw_fd(), total.as_raw_fd())
+        let gate = sys::map_create(sys::MAP_TYPE_ARRAY, 4, 4, 1, 0, "tb_est_gate")?;
+        let code: Vec<u8> = program(gate.as_raw_fd(), pairs.as_raw_fd(), total.as_raw_fd())
             .iter()
             .flat_map(|i| i.to_bytes())
             .collect();
@@ -84,25 +130,36 @@ impl UprobeCounter {
             sites.cookies.push(cookie as u64);
         }
         let mut links = Vec::new();
+        let mut refused = Vec::new();
         for ((path, ret), sites) in groups {
             let path = CString::new(path)
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))?;
-            links.push(sys::link_uprobe_multi(
-                program.as_fd(),
+            let all: Vec<usize> = (0..sites.offsets.len()).collect();
+            link_all(
+                &program,
                 &path,
-                &sites.offsets,
-                &sites.ref_ctr_offsets,
-                &sites.cookies,
+                &sites,
+                &all,
                 ret,
                 pid,
-            )?);
+                &mut links,
+                &mut refused,
+            )?;
         }
         Ok(UprobeCounter {
+            gate,
             pairs,
             total,
             links,
+            refused,
             _program: program,
         })
+    }
+
+    /// Starts counting.
+    pub fn open(&self) -> io::Result<()> {
+        MapBytes::new(self.gate.as_fd(), 4, 4, None)
+            .update(&0u32.to_ne_bytes(), &1u32.to_ne_bytes())
     }
 
     /// Hits so far, all points, all CPUs.
@@ -164,6 +221,8 @@ pub struct Counted {
     /// Whether the counter stopped at its cap before the window ended.
     pub capped: bool,
     pub processes: Vec<ProcessCpu>,
+    /// Points the kernel would not probe (by index).
+    pub refused: Vec<u64>,
 }
 
 /// A process's CPU time (ns) and when it was read.
@@ -191,14 +250,15 @@ pub struct UprobeWatch {
 }
 
 impl UprobeWatch {
-    pub fn new(counter: UprobeCounter, cap: u64) -> UprobeWatch {
-        UprobeWatch {
+    pub fn new(counter: UprobeCounter, cap: u64) -> io::Result<UprobeWatch> {
+        counter.open()?;
+        Ok(UprobeWatch {
             counter,
             cap,
             started: Instant::now(),
             stopped: None,
             clocks: HashMap::new(),
-        }
+        })
     }
 
     /// Notes new processes, and stops the counter once it has seen `cap` hits.
@@ -207,7 +267,12 @@ impl UprobeWatch {
             return Ok(());
         }
         let err = |e: io::Error| format!("counting uprobes: {e}");
+        // Not this process: its own calls while estimating are not the script's to judge.
+        let me = std::process::id();
         for pid in self.counter.processes().map_err(err)? {
+            if pid == me {
+                continue;
+            }
             if let Some(ns) = sys::process_cpu_ns(pid) {
                 self.clocks
                     .entry(pid)
@@ -274,6 +339,7 @@ impl UprobeWatch {
             seconds: stopped.duration_since(self.started).as_secs_f64().max(1e-6),
             capped,
             processes,
+            refused: self.counter.refused.clone(),
         })
     }
 }
@@ -288,57 +354,125 @@ fn per_cpu_values(value: &[u8]) -> Vec<u64> {
 /// The counting program. Key on the stack at fp-8: (cookie as u32, tgid as u32).
 ///
 /// ```text
+/// if (!gate[0]) return 0;          // counting starts when every link is in place
 /// key.point = bpf_get_attach_cookie(ctx); key.pid = bpf_get_current_pid_tgid() >> 32;
 /// total[0] += 1;
 /// if (v = pairs[key]) *v += 1; else pairs[key] = 1;
 /// return 0;
 /// ```
-fn program(pairs_fd: i32, total_fd: i32) -> Vec<Insn> {
-    let map = |fd: i32| {
-        let mut ld = Insn::ld_map(Reg::R1);
-        ld[0].imm = fd;
-        ld
-    };
-    // r1 is the context already.
-    let mut p = vec![
-        Insn::call(Helper::GetAttachCookie),
-        Insn::store(Size::W, Reg::FP, -8, Reg::R0),
-        Insn::call(Helper::GetCurrentPidTgid),
-        Insn::alu64_imm(Alu::Rsh, Reg::R0, 32),
-        Insn::store(Size::W, Reg::FP, -4, Reg::R0),
-        // total[0] += 1
-        Insn::store_imm(Size::W, Reg::FP, -12, 0),
-    ];
-    p.extend(map(total_fd));
-    p.push(Insn::mov64_reg(Reg::R2, Reg::FP));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R2, -12));
-    p.push(Insn::call(Helper::MapLookupElem));
-    p.push(Insn::jmp_imm(Cond::Eq, Reg::R0, 0, 3));
-    p.push(Insn::load(Size::DW, Reg::R1, Reg::R0, 0));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R1, 1));
-    p.push(Insn::store(Size::DW, Reg::R0, 0, Reg::R1));
+fn program(gate_fd: i32, pairs_fd: i32, total_fd: i32) -> Vec<Insn> {
+    let mut p = Assembler::default();
+    p.op(Insn::mov64_reg(Reg::R6, Reg::R1));
+    // if (!gate[0]) return 0
+    p.op(Insn::store_imm(Size::W, Reg::FP, -12, 0));
+    p.lookup(gate_fd, -12);
+    p.jump_if_zero(Reg::R0, Label::Out);
+    p.op(Insn::load(Size::W, Reg::R1, Reg::R0, 0));
+    p.jump_if_zero(Reg::R1, Label::Out);
+    // the key
+    p.op(Insn::mov64_reg(Reg::R1, Reg::R6));
+    p.op(Insn::call(Helper::GetAttachCookie));
+    p.op(Insn::store(Size::W, Reg::FP, -8, Reg::R0));
+    p.op(Insn::call(Helper::GetCurrentPidTgid));
+    p.op(Insn::alu64_imm(Alu::Rsh, Reg::R0, 32));
+    p.op(Insn::store(Size::W, Reg::FP, -4, Reg::R0));
+    // total[0] += 1 (fp-12 still holds index 0)
+    p.lookup(total_fd, -12);
+    p.jump_if_zero(Reg::R0, Label::Pairs);
+    p.increment_at_r0();
     // pairs[key] += 1, or inserted as 1
-    p.extend(map(pairs_fd));
-    p.push(Insn::mov64_reg(Reg::R2, Reg::FP));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R2, -8));
-    p.push(Insn::call(Helper::MapLookupElem));
-    p.push(Insn::jmp_imm(Cond::Eq, Reg::R0, 0, 4));
-    p.push(Insn::load(Size::DW, Reg::R1, Reg::R0, 0));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R1, 1));
-    p.push(Insn::store(Size::DW, Reg::R0, 0, Reg::R1));
-    p.push(Insn::ja(9));
-    // insert: 9 slots (ld_map is two)
-    p.push(Insn::store_imm(Size::DW, Reg::FP, -24, 1));
-    p.extend(map(pairs_fd));
-    p.push(Insn::mov64_reg(Reg::R2, Reg::FP));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R2, -8));
-    p.push(Insn::mov64_reg(Reg::R3, Reg::FP));
-    p.push(Insn::alu64_imm(Alu::Add, Reg::R3, -24));
-    p.push(Insn::mov64_imm(Reg::R4, 0));
-    p.push(Insn::call(Helper::MapUpdateElem));
-    p.push(Insn::mov64_imm(Reg::R0, 0));
-    p.push(Insn::exit());
-    p
+    p.label(Label::Pairs);
+    p.lookup(pairs_fd, -8);
+    p.jump_if_zero(Reg::R0, Label::Insert);
+    p.increment_at_r0();
+    p.jump(Label::Out);
+    p.label(Label::Insert);
+    p.op(Insn::store_imm(Size::DW, Reg::FP, -24, 1));
+    p.ops(map_fd(Reg::R1, pairs_fd));
+    p.op(Insn::mov64_reg(Reg::R2, Reg::FP));
+    p.op(Insn::alu64_imm(Alu::Add, Reg::R2, -8));
+    p.op(Insn::mov64_reg(Reg::R3, Reg::FP));
+    p.op(Insn::alu64_imm(Alu::Add, Reg::R3, -24));
+    p.op(Insn::mov64_imm(Reg::R4, 0));
+    p.op(Insn::call(Helper::MapUpdateElem));
+    p.label(Label::Out);
+    p.op(Insn::mov64_imm(Reg::R0, 0));
+    p.op(Insn::exit());
+    p.finish()
+}
+
+fn map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
+    let mut ld = Insn::ld_map(dst);
+    ld[0].imm = fd;
+    ld
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Label {
+    Pairs,
+    Insert,
+    Out,
+}
+
+/// Instructions with forward jumps to labels, resolved at the end.
+#[derive(Default)]
+struct Assembler {
+    insns: Vec<Insn>,
+    labels: Vec<(Label, usize)>,
+    /// (instruction index, label) of each jump to fix.
+    jumps: Vec<(usize, Label)>,
+}
+
+impl Assembler {
+    fn op(&mut self, insn: Insn) {
+        self.insns.push(insn);
+    }
+
+    fn ops(&mut self, insns: [Insn; 2]) {
+        self.insns.extend(insns);
+    }
+
+    fn label(&mut self, label: Label) {
+        self.labels.push((label, self.insns.len()));
+    }
+
+    fn jump_if_zero(&mut self, reg: Reg, to: Label) {
+        self.jumps.push((self.insns.len(), to));
+        self.op(Insn::jmp_imm(Cond::Eq, reg, 0, 0));
+    }
+
+    fn jump(&mut self, to: Label) {
+        self.jumps.push((self.insns.len(), to));
+        self.op(Insn::ja(0));
+    }
+
+    /// `r0 = map[*(fp + key_at)]`
+    fn lookup(&mut self, fd: i32, key_at: i32) {
+        self.ops(map_fd(Reg::R1, fd));
+        self.op(Insn::mov64_reg(Reg::R2, Reg::FP));
+        self.op(Insn::alu64_imm(Alu::Add, Reg::R2, key_at));
+        self.op(Insn::call(Helper::MapLookupElem));
+    }
+
+    /// `*(u64 *)r0 += 1`
+    fn increment_at_r0(&mut self) {
+        self.op(Insn::load(Size::DW, Reg::R1, Reg::R0, 0));
+        self.op(Insn::alu64_imm(Alu::Add, Reg::R1, 1));
+        self.op(Insn::store(Size::DW, Reg::R0, 0, Reg::R1));
+    }
+
+    fn finish(mut self) -> Vec<Insn> {
+        for &(at, to) in &self.jumps {
+            let target = self
+                .labels
+                .iter()
+                .find(|(l, _)| *l == to)
+                .map(|&(_, i)| i)
+                .expect("every label is placed");
+            self.insns[at].off = (target as i64 - at as i64 - 1) as i16;
+        }
+        self.insns
+    }
 }
 
 #[cfg(test)]
@@ -347,7 +481,7 @@ mod tests {
 
     #[test]
     fn the_counting_program_jumps_land_on_instructions() {
-        let p = program(3, 4);
+        let p = program(3, 4, 5);
         // Every jump's target is inside the program and not the second half of an ld_imm64.
         let mut second_halves = Vec::new();
         for (i, insn) in p.iter().enumerate() {
@@ -384,6 +518,10 @@ mod tests {
             ref_ctr_offset: 0,
         };
         let mut counter = UprobeCounter::start(&[point], None).expect("attach");
+        // Not counting until opened.
+        std::hint::black_box(tb_uprobe_counter_target(1));
+        assert_eq!(counter.total().unwrap(), 0);
+        counter.open().unwrap();
         for i in 0..1000 {
             std::hint::black_box(tb_uprobe_counter_target(i));
         }
