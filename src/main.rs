@@ -141,12 +141,25 @@ fn main() -> ExitCode {
         let pattern = cli.args.first().map(String::as_str);
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        return match tracebound_runtime::list::list(
-            pattern,
-            cli.verbose,
-            &LiveFacts::new(),
-            &mut out,
-        ) {
+        let facts = LiveFacts::new();
+        // `-l PATTERN -p PID` (bpftrace's getopt takes options after the pattern; here the
+        // pattern starts the trailing arguments).
+        let pid = cli.pid.or_else(|| {
+            cli.args
+                .windows(2)
+                .find(|w| w[0] == "-p")
+                .and_then(|w| w[1].parse().ok())
+        });
+        // With -p, USDT probes are those of the files the process has mapped.
+        let in_process = pid
+            .filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
+        let listed = match in_process {
+            Some(pid) => {
+                tracebound_runtime::list::list_usdt_in_process(pid, pattern, &facts, &mut out)
+            }
+            None => tracebound_runtime::list::list(pattern, cli.verbose, &facts, &mut out),
+        };
+        return match listed {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tracebound: -l: {e}");
