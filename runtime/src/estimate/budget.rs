@@ -108,6 +108,7 @@ impl Budget {
                 costliest.kind,
                 tracebound_compiler::provider::ProviderKind::Uprobe
                     | tracebound_compiler::provider::ProviderKind::Uretprobe
+                    | tracebound_compiler::provider::ProviderKind::Usdt
             );
             d = d.with_help(if is_uprobe {
                 "trace one process with -p PID (the breakpoint then stays out of the others), \

@@ -86,6 +86,10 @@ pub fn measure(
     // Uprobe entries (file offset, first instruction class) by target, each binary read once.
     let mut entries: HashMap<String, (u64, bool)> = HashMap::new();
     for probe in &compiled.probes {
+        // A usdt site is sdt.h's `nop`, which the kernel emulates.
+        for (target, site) in probe.targets.iter().zip(&probe.usdt) {
+            entries.insert(target.clone(), (site.offset, true));
+        }
         if !matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
             continue;
         }
@@ -135,12 +139,15 @@ pub fn measure(
                     },
                     None => continue,
                 },
-                ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+                ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
                     let ret = probe.kind == ProviderKind::Uretprobe;
-                    let Some(event) = entries
-                        .get(target)
-                        .and_then(|&(offset, _)| uprobe_event(target, offset, ret))
-                    else {
+                    let event = match probe.usdt.get(ti) {
+                        Some(site) => usdt_event(site),
+                        None => entries
+                            .get(target)
+                            .and_then(|&(offset, _)| uprobe_event(target, offset, ret)),
+                    };
+                    let Some(event) = event else {
                         continue;
                     };
                     // In one process, one counter does (it follows the process over CPUs;
@@ -270,6 +277,19 @@ fn uprobe_event(target: &str, offset: u64, ret: bool) -> Option<EventSpec> {
         kind: uprobe_pmu()?,
         config: u64::from(ret), // the PMU's `retprobe` bit
         uprobe: Some((std::ffi::CString::new(path).ok()?, offset)),
+    })
+}
+
+/// A counting uprobe on a usdt site. It holds the site's semaphore up as attaching will, or
+/// a probe its program guards with the semaphore would never be seen firing.
+fn usdt_event(site: &tracebound_compiler::resolve::facts::UsdtSite) -> Option<EventSpec> {
+    Some(EventSpec {
+        kind: uprobe_pmu()?,
+        config: site.semaphore.unwrap_or(0) << 32, // the PMU's `ref_ctr_offset`
+        uprobe: Some((
+            std::ffi::CString::new(site.path.as_str()).ok()?,
+            site.offset,
+        )),
     })
 }
 
