@@ -312,7 +312,7 @@ fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
         ap.span,
         "cannot run this probe yet",
     )
-    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile and software probes run")
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe and usdt probes run")
 }
 
 /// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
