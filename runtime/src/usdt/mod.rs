@@ -31,28 +31,38 @@ pub(crate) mod tests {
     /// (skipped, said on stderr) without a C compiler or sys/sdt.h; under `CI=true`, where
     /// both are installed, that is a failure.
     pub fn build_sdt_program() -> Option<String> {
-        const SOURCE: &str = r#"
-#define _SDT_HAS_SEMAPHORES 1
+        // Semaphores are all or nothing per file: the gated probe has a file of its own.
+        const MAIN: &str = r#"
 #include <sys/sdt.h>
-unsigned short tbunit_gated_semaphore __attribute__((section(".probes")));
-volatile long sink;
+void gated(int argc);
 int main(int argc, char **argv) {
     STAP_PROBE(tbunit, plain);
     STAP_PROBE2(tbunit, two, argc, (long)argv);
-    if (tbunit_gated_semaphore) STAP_PROBE1(tbunit, gated, argc);
+    gated(argc);
     return 0;
+}
+"#;
+        const GATED: &str = r#"
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+unsigned short tbunit_gated_semaphore __attribute__((section(".probes")));
+void gated(int argc) {
+    if (tbunit_gated_semaphore) STAP_PROBE1(tbunit, gated, argc);
 }
 "#;
         let dir = std::env::temp_dir().join(format!("tracebound-usdt-unit-{}", std::process::id()));
         let result = (|| -> Result<String, String> {
             std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            let source = dir.join("sdt.c");
+            let main = dir.join("main.c");
+            let gated = dir.join("gated.c");
             let binary = dir.join("sdt");
-            std::fs::write(&source, SOURCE).map_err(|e| e.to_string())?;
+            std::fs::write(&main, MAIN).map_err(|e| e.to_string())?;
+            std::fs::write(&gated, GATED).map_err(|e| e.to_string())?;
             let out = Command::new("cc")
                 .args(["-O1", "-o"])
                 .arg(&binary)
-                .arg(&source)
+                .arg(&main)
+                .arg(&gated)
                 .output()
                 .map_err(|e| format!("cc: {e}"))?;
             if !out.status.success() {
