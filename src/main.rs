@@ -21,7 +21,7 @@ const OVER_BUDGET: u8 = 3;
 #[command(
     name = "tracebound",
     version,
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget."
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget."
 )]
 struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
@@ -62,7 +62,9 @@ struct Cli {
     check: bool,
 
     /// List probes matching the pattern given as the argument (all when none), e.g.
-    /// `-l 'tracepoint:syscalls:sys_enter_open*'`; with -v, each tracepoint's fields.
+    /// `-l 'tracepoint:syscalls:sys_enter_open*'`; with -v, each tracepoint's fields. A
+    /// binary's functions with `-l 'uprobe:BIN:*'`, its USDT probes with `-l 'usdt:BIN:*'`,
+    /// or those of every file a process has mapped with `-l 'usdt:*' -p PID`.
     #[arg(short = 'l')]
     list: bool,
 
@@ -89,7 +91,7 @@ struct Cli {
     #[arg(short = 'c', value_name = "CMD")]
     command: Option<String>,
 
-    /// Exit when process PID exits.
+    /// Exit when process PID exits; uprobes and usdt probes fire in that process only.
     #[arg(short = 'p', value_name = "PID")]
     pid: Option<u32>,
 
@@ -150,12 +152,25 @@ fn main() -> ExitCode {
         let pattern = cli.args.first().map(String::as_str);
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        return match tracebound_runtime::list::list(
-            pattern,
-            cli.verbose,
-            &LiveFacts::new(),
-            &mut out,
-        ) {
+        let facts = LiveFacts::new();
+        // `-l PATTERN -p PID` (bpftrace's getopt takes options after the pattern; here the
+        // pattern starts the trailing arguments).
+        let pid = cli.pid.or_else(|| {
+            cli.args
+                .windows(2)
+                .find(|w| w[0] == "-p")
+                .and_then(|w| w[1].parse().ok())
+        });
+        // With -p, USDT probes are those of the files the process has mapped.
+        let in_process = pid
+            .filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
+        let listed = match in_process {
+            Some(pid) => {
+                tracebound_runtime::list::list_usdt_in_process(pid, pattern, &facts, &mut out)
+            }
+            None => tracebound_runtime::list::list(pattern, cli.verbose, &facts, &mut out),
+        };
+        return match listed {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("tracebound: -l: {e}");

@@ -30,6 +30,8 @@ pub struct CompiledProbe {
     pub program: String,
     pub kind: ProviderKind,
     pub targets: Vec<String>,
+    /// A usdt program's site (where to attach, and its semaphore); empty for other kinds.
+    pub usdt: Vec<crate::resolve::facts::UsdtSite>,
     /// Which of the script's probes (in source order) it runs.
     pub probe_index: usize,
     /// The source span of each instruction, as the verifier numbers them.
@@ -120,6 +122,7 @@ pub fn compile(
             program: p.function.name.clone(),
             kind: p.kind,
             targets: p.targets,
+            usdt: p.usdt,
             probe_index: p.probe_index,
             spans: code.linked_spans(),
             ir: p.function,
@@ -239,7 +242,8 @@ fn section_name(kind: ProviderKind, name: &str) -> String {
             format!("raw_tracepoint/{name}")
         }
         ProviderKind::Tracepoint => format!("tracepoint/tb/{name}"),
-        ProviderKind::Uprobe => format!("uprobe/{name}"),
+        // A usdt site is a uprobe on its `nop`.
+        ProviderKind::Uprobe | ProviderKind::Usdt => format!("uprobe/{name}"),
         ProviderKind::Uretprobe => format!("uretprobe/{name}"),
         ProviderKind::Interval
         | ProviderKind::Profile

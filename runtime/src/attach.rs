@@ -8,7 +8,10 @@ use std::fmt;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint, UProbe};
+use std::os::fd::AsFd as _;
+
 use tracebound_compiler::provider::{self, ProviderKind, Rate};
+use tracebound_compiler::resolve::facts::UsdtSite;
 
 use crate::load::Loaded;
 
@@ -22,6 +25,8 @@ pub struct AttachPlan {
     pub targets: Vec<String>,
     /// `-p`: uprobes fire in this process only (the breakpoint stays out of the others).
     pub pid: Option<u32>,
+    /// For usdt: the site of each target (same order as `targets`).
+    pub usdt: Vec<UsdtSite>,
 }
 
 #[derive(Debug)]
@@ -119,6 +124,24 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
             }
             Ok(plan.targets.len())
         }
+        ProviderKind::Usdt => {
+            let up: &mut UProbe = program.try_into().map_err(|e| fail(first, e))?;
+            let fd = up
+                .fd()
+                .map_err(|e| fail(first, describe(&e)))?
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| fail(first, e))?;
+            if plan.usdt.len() != plan.targets.len() {
+                return Err(fail(first, "the plan has no site for each target"));
+            }
+            for (target, site) in plan.targets.iter().zip(&plan.usdt) {
+                let event = crate::usdt::attach::attach_site(fd.as_fd(), site, plan.pid)
+                    .map_err(|e| fail(target, e))?;
+                loaded.keep_perf_link(&plan.program, event);
+            }
+            Ok(plan.targets.len())
+        }
         other => Err(fail(
             first,
             format!("attaching {other:?} probes is not built yet"),
@@ -150,6 +173,7 @@ impl AttachedScript {
                 kind: p.kind,
                 targets: p.targets.clone(),
                 pid: None,
+                usdt: p.usdt.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
         }

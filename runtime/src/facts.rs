@@ -9,7 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
+use tracebound_compiler::resolve::facts::{FactError, MachineFacts, UsdtSite};
 use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
 
 use crate::{binary, tracefs};
@@ -142,6 +142,10 @@ impl MachineFacts for LiveFacts {
 
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
         binary::function_symbols(Path::new(path))
+    }
+
+    fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
+        crate::usdt::sites(path)
     }
 }
 

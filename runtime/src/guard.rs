@@ -81,6 +81,8 @@ impl Guard {
                             .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
                             .0
                     }
+                    // A usdt site is sdt.h's `nop`, which the kernel emulates.
+                    ProviderKind::Usdt => model.uprobe_ns(Some(true), false).0,
                     kind => model.mechanism_ns(kind),
                 },
                 last_count: count,

@@ -17,4 +17,5 @@ pub mod session;
 pub mod snapshot;
 pub mod sys;
 pub mod tracefs;
+pub mod usdt;
 pub mod verifier;

@@ -27,7 +27,6 @@ pub fn list(
         p.is_some_and(|p| glob.matches(p.name) || p.aliases.iter().any(|a| glob.matches(a)))
     };
     let mut count = 0;
-    let mut write = |line: &str| -> io::Result<()> { writeln!(out, "{line}") };
     let io = |e: io::Error| FactError::Unavailable {
         reason: e.to_string(),
     };
@@ -43,12 +42,12 @@ pub fn list(
             .iter()
             .filter(|(c, e)| cat.matches(c) && event.matches(e))
         {
-            write(&format!("tracepoint:{c}:{e}")).map_err(io)?;
+            writeln!(out, "tracepoint:{c}:{e}").map_err(io)?;
             count += 1;
             if verbose {
                 let format = facts.tracepoint_format(c, e)?;
                 for field in format.fields.iter().filter(|f| !f.common) {
-                    write(&format!("    {}", field.declaration)).map_err(io)?;
+                    writeln!(out, "    {}", field.declaration).map_err(io)?;
                 }
             }
         }
@@ -69,9 +68,13 @@ pub fn list(
             .iter()
             .filter(|n| glob.matches(n))
         {
-            write(&format!("{provider}:{path}:{name}")).map_err(io)?;
+            writeln!(out, "{provider}:{path}:{name}").map_err(io)?;
             count += 1;
         }
+    }
+    if let ("usdt" | "U", Some((binary, probe))) = (provider_pattern, rest.split_once(':')) {
+        let path = facts.binary_path(binary)?;
+        count += list_usdt(&[path], probe, facts, out)?;
     }
     for (kind, name, events) in [
         (ProviderKind::Software, "software", SOFTWARE_EVENTS),
@@ -82,11 +85,77 @@ pub fn list(
         }
         let glob = Glob::new(rest.split(':').next().unwrap_or("*"));
         for event in events.iter().filter(|e| glob.matches(e)) {
-            write(&format!("{name}:{event}:")).map_err(io)?;
+            writeln!(out, "{name}:{event}:").map_err(io)?;
             count += 1;
         }
     }
     Ok(count)
+}
+
+/// `-l 'usdt:*' -p PID`: the USDT probes of every ELF file the process has mapped, named
+/// through `/proc/PID/root` as bpftrace names them (so that they resolve in the process's
+/// mount namespace).
+pub fn list_usdt_in_process(
+    pid: u32,
+    pattern: Option<&str>,
+    facts: &dyn MachineFacts,
+    out: &mut dyn Write,
+) -> Result<usize, FactError> {
+    let maps_path = format!("/proc/{pid}/maps");
+    let maps = std::fs::read_to_string(&maps_path).map_err(|e| FactError::Unavailable {
+        reason: format!("cannot read {maps_path}: {e}"),
+    })?;
+    let mut files: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|file| file.starts_with('/'))
+        .map(|file| format!("/proc/{pid}/root{file}"))
+        .collect();
+    files.sort();
+    files.dedup();
+    // `usdt:*`, `usdt:PROVIDER:NAME` or `usdt:BINARY:PROVIDER:NAME`: the probe part is what
+    // follows the binary when there is one.
+    let rest = pattern
+        .and_then(|p| p.split_once(':'))
+        .map_or("*", |(_, rest)| rest);
+    let probe = match rest.matches(':').count() {
+        0 | 1 => rest,
+        _ => rest.split_once(':').map_or(rest, |(_, probe)| probe),
+    };
+    // Files without notes (or unreadable ones, like `[vdso]` copies) list nothing.
+    let readable: Vec<String> = files
+        .into_iter()
+        .filter(|f| facts.usdt_sites(f).is_ok_and(|s| !s.is_empty()))
+        .collect();
+    list_usdt(&readable, probe, facts, out)
+}
+
+/// The USDT probes of `paths` whose `[PROVIDER:]NAME` matches `probe` (`*` for all), once
+/// each (a probe may have several sites), sorted, as bpftrace lists them.
+fn list_usdt(
+    paths: &[String],
+    probe: &str,
+    facts: &dyn MachineFacts,
+    out: &mut dyn Write,
+) -> Result<usize, FactError> {
+    let (provider, name) = match probe.split_once(':') {
+        Some((provider, name)) => (Glob::new(provider), Glob::new(name)),
+        None => (Glob::new("*"), Glob::new(probe)),
+    };
+    let mut lines = std::collections::BTreeSet::new();
+    for path in paths {
+        for site in facts.usdt_sites(path)? {
+            if provider.matches(&site.provider) && name.matches(&site.name) {
+                lines.insert(format!("usdt:{path}:{}:{}", site.provider, site.name));
+            }
+        }
+    }
+    for line in &lines {
+        writeln!(out, "{line}").map_err(|e| FactError::Unavailable {
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(lines.len())
 }
 
 #[cfg(test)]
@@ -137,6 +206,40 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "uprobe:/bin/bash:readline\nuprobe:/bin/bash:rl_getc\n"
         );
+    }
+
+    #[test]
+    fn usdt_probes_of_a_named_binary_once_each_sorted() {
+        let site = |provider: &str, name: &str, offset: u64| {
+            tracebound_compiler::resolve::facts::UsdtSite {
+                path: "/usr/bin/app".into(),
+                provider: provider.into(),
+                name: name.into(),
+                offset,
+                semaphore: None,
+                args: String::new(),
+            }
+        };
+        let facts = FixtureFacts::new()
+            .with_binary("/usr/bin/app", &["main"])
+            .with_usdt_site(site("app", "tick", 1))
+            .with_usdt_site(site("app", "request", 2))
+            .with_usdt_site(site("app", "tick", 3))
+            .with_usdt_site(site("lib", "init", 4));
+        let listed = |pattern: &str| {
+            let mut out = Vec::new();
+            list(Some(pattern), false, &facts, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            listed("usdt:app:*"),
+            "usdt:/usr/bin/app:app:request\nusdt:/usr/bin/app:app:tick\nusdt:/usr/bin/app:lib:init\n"
+        );
+        assert_eq!(
+            listed("usdt:/usr/bin/app:lib:*"),
+            "usdt:/usr/bin/app:lib:init\n"
+        );
+        assert_eq!(listed("U:app:tick"), "usdt:/usr/bin/app:app:tick\n");
     }
 
     #[test]

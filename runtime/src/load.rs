@@ -6,7 +6,9 @@
 //! kernel's log untouched: the log numbers instructions as the compiler emitted them, so the
 //! caller maps it back to the script through the instruction→span table.
 
+use std::collections::HashMap;
 use std::io;
+use std::os::fd::OwnedFd;
 
 use aya::maps::{Map, MapError};
 use aya::programs::{Program, ProgramError};
@@ -19,6 +21,9 @@ use crate::verifier;
 /// closes every descriptor, which is what unloads the programs and frees the maps.
 #[derive(Debug)]
 pub struct Loaded {
+    /// Perf events attached by hand (usdt sites with semaphores), by program name. Declared
+    /// first so that they close before the programs: detach, then unload.
+    perf_links: HashMap<String, Vec<OwnedFd>>,
     ebpf: Ebpf,
 }
 
@@ -36,6 +41,7 @@ impl Loaded {
     /// Detaches a program's every attachment and unloads it (the overhead guard's last
     /// resort); the rest of the run goes on.
     pub fn detach(&mut self, name: &str) -> Result<(), ProgramError> {
+        self.perf_links.remove(name);
         match self.ebpf.program_mut(name) {
             Some(Program::TracePoint(p)) => p.unload(),
             Some(Program::RawTracePoint(p)) => p.unload(),
@@ -43,6 +49,14 @@ impl Loaded {
             Some(Program::UProbe(p)) => p.unload(),
             _ => Ok(()),
         }
+    }
+
+    /// Keeps a perf event that runs program `name` attached until `detach(name)` or the end.
+    pub fn keep_perf_link(&mut self, name: &str, event: OwnedFd) {
+        self.perf_links
+            .entry(name.to_string())
+            .or_default()
+            .push(event);
     }
 
     pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
@@ -190,7 +204,10 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
         };
         result.map_err(|error| program_error(name, error))?;
     }
-    Ok(Loaded { ebpf })
+    Ok(Loaded {
+        perf_links: HashMap::new(),
+        ebpf,
+    })
 }
 
 /// The kernel's BTF, read once per load and only if a program needs it (it is megabytes).

@@ -141,6 +141,7 @@ pub fn run(
             kind: p.kind,
             targets: p.targets.clone(),
             pid: options.uprobe_pid,
+            usdt: p.usdt.clone(),
         };
         attach(&mut loaded, &plan).map_err(RunError::Attach)?;
     }

@@ -275,6 +275,7 @@ impl ProbeLowerer<'_, '_> {
                             signed: true,
                         }
                     }
+                    ProviderKind::Usdt => self.usdt_arg(n, span)?,
                     _ => {
                         return Err(self.unsupported(&format!("`{name}` in this probe type"), span))
                     }

@@ -467,6 +467,12 @@ pub(crate) fn static_type(
                     .unwrap_or(1),
             },
             "retval" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => SIGNED,
+            // Every usdt argument is a signed 64-bit value, as in bpftrace.
+            name if probe.kind == crate::provider::ProviderKind::Usdt
+                && name.starts_with("arg") =>
+            {
+                SIGNED
+            }
             _ => INT,
         },
         ExprKind::Call { name, args } => match name.name.as_str() {

@@ -13,6 +13,7 @@ pub mod maps;
 mod memory;
 pub mod sample;
 mod stmt;
+mod usdt;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ use crate::ast::{self, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
 use crate::program::{Action, ProgramInfo, ValueType};
 use crate::provider::ProviderKind;
+use crate::resolve::facts::UsdtSite;
 use crate::span::Span;
 use ir::{Addr, Function, Inst, Operand, Slot, VReg};
 pub use maps::{BpfMap, MapKind};
@@ -51,6 +53,8 @@ pub struct ResolvedProbe {
     pub targets: Vec<String>,
     /// The fields of `args` for tracepoints (the same for every target).
     pub args: Vec<ArgField>,
+    /// For a usdt probe, each target's site (same order as `targets`); empty otherwise.
+    pub usdt: Vec<UsdtSite>,
 }
 
 /// Settings that change the code.
@@ -96,6 +100,8 @@ pub struct ProbeProgram {
     pub function: Function,
     pub kind: ProviderKind,
     pub targets: Vec<String>,
+    /// For a usdt program, its site (one program per site); empty otherwise.
+    pub usdt: Vec<UsdtSite>,
     /// Which of the script's probes (in source order) this program runs.
     pub probe_index: usize,
 }
@@ -152,15 +158,20 @@ pub fn lower(
     });
     for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
         // `probe` and `func` are constants in a program: a probe that reads them gets one
-        // program per attach point, as in bpftrace.
+        // program per attach point, as in bpftrace. So does every usdt site: each has its
+        // own argument specs (bpftrace too has one program per site).
         let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
-            && (uses_builtin(probe, "probe") || uses_builtin(probe, "func"))
+            && (uses_builtin(probe, "probe")
+                || uses_builtin(probe, "func")
+                || resolved.kind == ProviderKind::Usdt)
         {
             resolved
                 .targets
                 .iter()
-                .map(|t| ResolvedProbe {
+                .enumerate()
+                .map(|(n, t)| ResolvedProbe {
                     targets: vec![t.clone()],
+                    usdt: resolved.usdt.get(n).cloned().into_iter().collect(),
                     ..resolved.clone()
                 })
                 .collect()
@@ -177,6 +188,7 @@ pub fn lower(
                     function,
                     kind: resolved.kind,
                     targets: resolved.targets.clone(),
+                    usdt: resolved.usdt.clone(),
                     probe_index: index,
                 }),
                 Err(d) => diags.push(d),
@@ -418,6 +430,7 @@ mod tests {
             kind,
             targets: vec![target.into()],
             args: Vec::new(),
+            usdt: Vec::new(),
         }
     }
 
@@ -461,6 +474,7 @@ mod tests {
                     signed: false,
                 },
             }],
+            usdt: Vec::new(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_read { @c[comm] = count(); @h = hist(args.count); @l = lhist(args.count, 0, 100, 10); @s = stats(args.count); $x = 1; @p[pid, \"k\"] = $x; }",

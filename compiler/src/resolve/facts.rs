@@ -26,6 +26,30 @@ pub trait MachineFacts {
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
+    /// The USDT probe sites the ELF file at `path` declares in its `.note.stapsdt` notes, in
+    /// note order (one probe may have several sites). Fact sources that know no binaries say
+    /// so with FactError::Unavailable.
+    fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
+        Err(FactError::Unavailable {
+            reason: format!("cannot read the USDT notes of {path} here"),
+        })
+    }
+}
+
+/// One USDT probe site: where a `STAP_PROBE` macro left its `nop`, as its note describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsdtSite {
+    /// The binary's path.
+    pub path: String,
+    pub provider: String,
+    pub name: String,
+    /// The file offset of the probe's `nop` (what a uprobe attaches to), prelink-adjusted.
+    pub offset: u64,
+    /// The file offset of the probe's semaphore (a u16 the program tests before firing), if
+    /// it has one: the kernel counts it up while the probe is attached.
+    pub semaphore: Option<u64>,
+    /// The argument specs as the assembler wrote them (`-4@%eax 8@-16(%rbp) 4@$5`).
+    pub args: String,
 }
 
 /// Whether a library file called `file` is what a uprobe's bare `name` means: the name

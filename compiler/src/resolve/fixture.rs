@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::facts::{library_file_matches, FactError, MachineFacts};
+use super::facts::{library_file_matches, FactError, MachineFacts, UsdtSite};
 use super::tracepoint_format::{self, TracepointFormat};
 
 /// Tracepoint formats keyed by (category, event), parsed when asked for, so that a test can
@@ -17,6 +17,8 @@ pub struct FixtureFacts {
     raw_tracepoints: Vec<String>,
     /// ELF files by path, with the functions they define.
     binaries: BTreeMap<String, Vec<String>>,
+    /// USDT sites by binary path (a binary without an entry has none).
+    usdt: BTreeMap<String, Vec<UsdtSite>>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -110,6 +112,12 @@ impl FixtureFacts {
         self
     }
 
+    /// Adds a USDT site to the binary at `site.path` (which `with_binary` must also add).
+    pub fn with_usdt_site(mut self, site: UsdtSite) -> FixtureFacts {
+        self.usdt.entry(site.path.clone()).or_default().push(site);
+        self
+    }
+
     /// A machine where tracepoints cannot be read at all.
     pub fn unavailable(reason: &str) -> FixtureFacts {
         FixtureFacts {
@@ -185,6 +193,14 @@ impl MachineFacts for FixtureFacts {
             .get(path)
             .cloned()
             .ok_or_else(|| FactError::binary_not_found(path))
+    }
+
+    fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
+        self.check_available()?;
+        if !self.binaries.contains_key(path) {
+            return Err(FactError::binary_not_found(path));
+        }
+        Ok(self.usdt.get(path).cloned().unwrap_or_default())
     }
 }
 

@@ -10,3 +10,4 @@ pub mod fixture;
 pub mod glob;
 pub mod probes;
 pub mod tracepoint_format;
+pub mod usdt_arg;

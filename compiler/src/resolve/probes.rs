@@ -69,6 +69,7 @@ fn resolve_attach_point(
         kind: p.kind,
         targets: vec![target],
         args: Vec::new(),
+        usdt: Vec::new(),
     };
     match p.kind {
         ProviderKind::Begin => Ok(simple("BEGIN".into())),
@@ -133,6 +134,7 @@ fn resolve_attach_point(
                     .map(|(c, e)| format!("tracepoint:{c}:{e}"))
                     .collect(),
                 args,
+                usdt: Vec::new(),
             })
         }
         ProviderKind::Uprobe | ProviderKind::Uretprobe => {
@@ -144,14 +146,112 @@ fn resolve_attach_point(
                         .map(|f| format!("{}:{path}:{f}", provider_name(p.kind)))
                         .collect(),
                     args: Vec::new(),
+                    usdt: Vec::new(),
                 }),
                 // Forms not checked here (offsets, addresses, `uprobe:FUNCTION`, C++ names)
                 // do not run yet either.
                 None => Err(not_supported(p.kind, ap)),
             }
         }
+        ProviderKind::Usdt => usdt(&parts, ap, facts),
         other => Err(not_supported(other, ap)),
     }
+}
+
+/// `usdt:BINARY:[PROVIDER:]NAME`: the binary's `.note.stapsdt` sites whose provider and name
+/// match (either may be a wildcard; no provider means any), sorted by provider and name as
+/// `-l` lists them, each site its own target (a probe written twice in the source, or
+/// inlined, has several sites, each with its own argument specs).
+fn usdt(
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<ResolvedProbe, Diagnostic> {
+    let (binary, provider, name) = match parts {
+        [_, binary, name] => (binary, None, name),
+        [_, binary, provider, name] => (binary, Some(provider), name),
+        _ => {
+            return Err(Diagnostic::error(
+                "a usdt probe needs its binary",
+                ap.span,
+                "expected usdt:BINARY:[PROVIDER:]NAME",
+            )
+            .with_help("name the executable or library that defines the probe"))
+        }
+    };
+    if parts.iter().any(|p| !p.quoted && p.text.contains('$')) {
+        return Err(not_supported(ProviderKind::Usdt, ap));
+    }
+    let path = facts
+        .binary_path(&binary.text)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let sites = facts
+        .usdt_sites(&path)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let shown = if path == binary.text {
+        format!("`{path}`")
+    } else {
+        format!("`{}` ({path})", binary.text)
+    };
+    if sites.is_empty() {
+        return Err(Diagnostic::error(
+            format!("{shown} has no USDT probes"),
+            binary.span,
+            "no .note.stapsdt notes in this file",
+        )
+        .with_help("USDT probes come from sys/sdt.h's STAP_PROBE macros (or DTRACE_PROBE)"));
+    }
+    let matcher = |part: &Part| {
+        let glob = Glob::new(&part.text);
+        let literal = part.quoted || !has_wildcard(&part.text);
+        let text = part.text.clone();
+        move |s: &str| if literal { s == text } else { glob.matches(s) }
+    };
+    let provider_matches = provider.map(matcher);
+    let name_matches = matcher(name);
+    let mut matched: Vec<&crate::resolve::facts::UsdtSite> = sites
+        .iter()
+        .filter(|s| provider_matches.as_ref().is_none_or(|m| m(&s.provider)))
+        .filter(|s| name_matches(&s.name))
+        .collect();
+    if matched.is_empty() {
+        let wanted = match provider {
+            Some(p) => format!("{}:{}", p.text, name.text),
+            None => name.text.clone(),
+        };
+        let span = match provider {
+            Some(p) if !sites.iter().any(|s| matcher(p)(&s.provider)) => p.span,
+            _ => name.span,
+        };
+        let mut d = Diagnostic::error(
+            format!("{shown} has no USDT probe `{wanted}`"),
+            span,
+            "no such probe",
+        );
+        let known: Vec<String> = sites
+            .iter()
+            .map(|s| match provider {
+                Some(_) => format!("{}:{}", s.provider, s.name),
+                None => s.name.clone(),
+            })
+            .collect();
+        d = match nearest(&wanted, known.iter().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(format!("list them with `tracebound -l 'usdt:{path}:*'`")),
+        };
+        return Err(d);
+    }
+    // Stable: the sites of one probe stay in note order.
+    matched.sort_by(|a, b| (&a.provider, &a.name).cmp(&(&b.provider, &b.name)));
+    Ok(ResolvedProbe {
+        kind: ProviderKind::Usdt,
+        targets: matched
+            .iter()
+            .map(|s| format!("usdt:{}:{}:{}", s.path, s.provider, s.name))
+            .collect(),
+        args: Vec::new(),
+        usdt: matched.into_iter().cloned().collect(),
+    })
 }
 
 /// `rawtracepoint:[module:]NAME`: the kernel must have it; a wildcard expands to those it
@@ -167,6 +267,7 @@ fn raw_tracepoint(
         kind: ProviderKind::RawTracepoint,
         targets,
         args: Vec::new(),
+        usdt: Vec::new(),
     };
     let all = match facts.raw_tracepoints() {
         Ok(all) => all,
@@ -211,7 +312,7 @@ fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
         ap.span,
         "cannot run this probe yet",
     )
-    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile and software probes run")
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe and usdt probes run")
 }
 
 /// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
@@ -357,6 +458,7 @@ fn fact_error(e: FactError, ap: &AttachPoint) -> Diagnostic {
 mod tests {
     use super::*;
     use crate::parse::parse;
+    use crate::resolve::facts::UsdtSite;
     use crate::resolve::fixture::FixtureFacts;
 
     #[test]
@@ -434,6 +536,73 @@ mod tests {
                 "{source}: {message}"
             );
         }
+    }
+
+    fn usdt_facts() -> FixtureFacts {
+        let site = |provider: &str, name: &str, offset: u64, args: &str| UsdtSite {
+            path: "/usr/bin/app".into(),
+            provider: provider.into(),
+            name: name.into(),
+            offset,
+            semaphore: None,
+            args: args.into(),
+        };
+        FixtureFacts::new()
+            .with_binary("/usr/bin/app", &["main"])
+            .with_binary("/bin/plain", &["main"])
+            .with_usdt_site(site("app", "tick", 0x1000, "-8@%rdi"))
+            .with_usdt_site(site("app", "request", 0x1010, "-4@%eax 8@-16(%rbp)"))
+            .with_usdt_site(site("app", "tick", 0x1020, "-4@$1"))
+            .with_usdt_site(site("lib", "tick", 0x1030, ""))
+    }
+
+    /// Each site is a target, sorted by provider and name (a probe's sites in note order);
+    /// no provider means any provider.
+    #[test]
+    fn usdt_probes_resolve_to_their_sites() {
+        let facts = usdt_facts();
+        let resolve = |source: &str| resolve_probes(&parse(source).unwrap(), &facts);
+        let probes =
+            resolve("usdt:/usr/bin/app:app:tick { } usdt:app:* { } usdt:app:tick { }").unwrap();
+        assert_eq!(probes[0].targets, ["usdt:/usr/bin/app:app:tick"; 2]);
+        let offsets: Vec<u64> = probes[0].usdt.iter().map(|s| s.offset).collect();
+        assert_eq!(offsets, [0x1000, 0x1020]);
+        assert_eq!(
+            probes[1].targets,
+            [
+                "usdt:/usr/bin/app:app:request",
+                "usdt:/usr/bin/app:app:tick",
+                "usdt:/usr/bin/app:app:tick",
+                "usdt:/usr/bin/app:lib:tick",
+            ]
+        );
+        assert_eq!(probes[2].targets.len(), 3);
+        assert_eq!(probes[2].usdt.len(), 3);
+    }
+
+    #[test]
+    fn unknown_usdt_probes_point_at_the_part_that_is_wrong() {
+        let facts = usdt_facts();
+        let error = |source: &str| {
+            let d = resolve_probes(&parse(source).unwrap(), &facts)
+                .unwrap_err()
+                .remove(0);
+            (source[d.span().range()].to_string(), d.message, d.help)
+        };
+        let (text, message, help) = error("usdt:/usr/bin/app:app:tock { }");
+        assert_eq!(text, "tock");
+        assert_eq!(message, "`/usr/bin/app` has no USDT probe `app:tock`");
+        assert_eq!(help.as_deref(), Some("did you mean `app:tick`?"));
+        let (text, _, _) = error("usdt:/usr/bin/app:nosuch:tick { }");
+        assert_eq!(text, "nosuch");
+        let (text, message, _) = error("usdt:/bin/plain:x:y { }");
+        assert_eq!(text, "/bin/plain");
+        assert_eq!(message, "`/bin/plain` has no USDT probes");
+        let (text, _, _) = error("usdt:/nonexistent:x:y { }");
+        assert_eq!(text, "/nonexistent");
+        let (text, message, _) = error("usdt:tick { }");
+        assert_eq!(text, "usdt:tick");
+        assert_eq!(message, "a usdt probe needs its binary");
     }
 
     #[test]

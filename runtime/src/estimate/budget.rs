@@ -158,6 +158,7 @@ impl Budget {
                 costliest.kind,
                 tracebound_compiler::provider::ProviderKind::Uprobe
                     | tracebound_compiler::provider::ProviderKind::Uretprobe
+                    | tracebound_compiler::provider::ProviderKind::Usdt
             );
             d = d.with_help(if !over {
                 "probe a function this process calls less often, or one whose first \

@@ -226,7 +226,10 @@ impl Estimate {
 pub fn scope_uprobes(estimate: &mut Estimate) -> bool {
     let mut any = false;
     for probe in &mut estimate.probes {
-        if matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
+        if matches!(
+            probe.kind,
+            ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
+        ) {
             any = true;
             for point in &mut probe.points {
                 point.rate.per_cpu.iter_mut().for_each(|r| *r = 0.0);
@@ -292,7 +295,7 @@ pub fn estimate(
             .into_iter()
             .map(|rate| {
                 let (mechanism_ns, why) = match kind {
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe => {
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
                         let (ns, why) =
                             model.uprobe_ns(rate.first_emulated, kind == ProviderKind::Uretprobe);
                         (ns, Some(why))

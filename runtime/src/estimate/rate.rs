@@ -115,6 +115,10 @@ pub fn measure(
     // Uprobe entries (file offset, first instruction class) by target, each binary read once.
     let mut entries: HashMap<String, (u64, bool)> = HashMap::new();
     for probe in &compiled.probes {
+        // A usdt site is sdt.h's `nop`, which the kernel emulates.
+        for (target, site) in probe.targets.iter().zip(&probe.usdt) {
+            entries.insert(target.clone(), (site.offset, true));
+        }
         if !matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
             continue;
         }
@@ -168,16 +172,27 @@ pub fn measure(
                     },
                     None => continue,
                 },
-                ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                    if let (Some(&(offset, _)), Some((path, _))) =
-                        (entries.get(target), uprobe_parts(target))
-                    {
-                        let point = UprobePoint {
-                            path: path.to_string(),
-                            offset,
-                            ret: probe.kind == ProviderKind::Uretprobe,
-                            ref_ctr_offset: 0,
-                        };
+                ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
+                    // A usdt site counts with its semaphore raised, as attaching will raise
+                    // it: a probe the program guards with it would otherwise never fire.
+                    let point = match probe.usdt.get(ti) {
+                        Some(site) => Some(UprobePoint {
+                            path: site.path.clone(),
+                            offset: site.offset,
+                            ret: false,
+                            ref_ctr_offset: site.semaphore.unwrap_or(0),
+                        }),
+                        None => match (entries.get(target), uprobe_parts(target)) {
+                            (Some(&(offset, _)), Some((path, _))) => Some(UprobePoint {
+                                path: path.to_string(),
+                                offset,
+                                ret: probe.kind == ProviderKind::Uretprobe,
+                                ref_ctr_offset: 0,
+                            }),
+                            _ => None,
+                        },
+                    };
+                    if let Some(point) = point {
                         uprobe_points.push((pi, ti, point));
                     }
                     continue;
