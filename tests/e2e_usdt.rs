@@ -283,8 +283,18 @@ fn scoped_to_one_process(binary: &str) -> Result<(), String> {
     std::thread::sleep(Duration::from_millis(200));
     let pid = traced.pid();
     let script = format!("usdt:{binary}:tb:gated {{ @[pid] = count(); }}");
-    let (code, stdout, stderr) =
-        tracebound(&["-p", &pid.to_string(), "--timeout", "1", "-e", &script])?;
+    // The traced loop is a busy one: a budget that does not hang on the machine's load (the
+    // slowdown budget itself is e2e_uprobe's).
+    let (code, stdout, stderr) = tracebound(&[
+        "--budget",
+        "50",
+        "-p",
+        &pid.to_string(),
+        "--timeout",
+        "1",
+        "-e",
+        &script,
+    ])?;
     if code != 0 {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }

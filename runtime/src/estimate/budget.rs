@@ -160,10 +160,17 @@ impl Budget {
                     | tracebound_compiler::provider::ProviderKind::Uretprobe
                     | tracebound_compiler::provider::ProviderKind::Usdt
             );
-            d = d.with_help(if !over {
+            let stepped = costliest
+                .points
+                .iter()
+                .any(|p| p.rate.first_emulated == Some(false));
+            d = d.with_help(if !over && stepped {
                 "probe a function this process calls less often, or one whose first \
                  instruction the kernel emulates (a traced process pays the breakpoint in \
                  full), or raise the limit with --budget PERCENT"
+            } else if !over {
+                "probe a function this process calls less often (a traced process pays the \
+                 breakpoint in full), or raise the limit with --budget PERCENT"
             } else if is_uprobe {
                 "trace one process with -p PID (the breakpoint then stays out of the others), \
                  narrow the wildcard, or raise the limit with --budget PERCENT"
