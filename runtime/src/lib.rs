@@ -19,3 +19,4 @@ pub mod sys;
 pub mod tracefs;
 pub mod usdt;
 pub mod verifier;
+pub mod x86;
