@@ -9,7 +9,7 @@ mod e2e;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::{loaded_tb_programs, tracebound, Env, Tally};
+use e2e::{loaded_tb_programs, nothing_left_loaded, tracebound, Env, Tally};
 
 /// The workload calling getppid() (or faulting pages in) as fast as it can, until killed.
 struct HotLoop(Child);
@@ -50,21 +50,6 @@ impl Drop for HotLoop {
 }
 
 const HOT: &str = "tracepoint:syscalls:sys_enter_getppid { @calls = count(); }";
-
-/// No `tb_` program may outlive the run (the kernel frees them shortly after the last fd).
-fn nothing_left_loaded(before: usize) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let now = loaded_tb_programs()?.len();
-        if now <= before {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{} tb_ programs still loaded", now - before));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn hot_tracepoint_is_refused(env: &Env) -> Result<(), String> {
     let before = loaded_tb_programs()?.len();

@@ -3,14 +3,15 @@
 //! form), a hot function refused before attaching (its first instruction is single-stepped),
 //! `-p` on a quiet process accepted, with a second process running the same binary not
 //! counted, `--auto-filter -c` scoping the hot function to the command, and a function that
-//! costs the machine little refused for the slowdown of the one process that calls it.
+//! costs the machine little refused for the slowdown of the one process that calls it, and
+//! uprobes at `function+offset` and at an address (on instruction boundaries only).
 
 mod e2e;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use e2e::{loaded_tb_programs, tracebound, Tally};
+use e2e::{loaded_tb_programs, nothing_left_loaded, tracebound, Tally};
 
 const PROGRAM: &str = r#"
 #include <stdlib.h>
@@ -20,6 +21,11 @@ volatile long sink;
 __attribute__((noinline, noipa)) long work(long a, long b) { usleep(100); return a * 10 + b; }
 /* Called as fast as the loop goes: a hot one. Its first instruction is an lea. */
 __attribute__((noinline, noipa)) long hot_fn(long a) { return a * 3 + 1; }
+/* In assembly so its instructions are known: push %rbp (1 byte), mov %rsp,%rbp (3), lea (5). */
+long tb_framed(long x);
+__asm__(".text\n.globl tb_framed\n.type tb_framed, @function\ntb_framed:\n"
+        "  push %rbp\n  mov %rsp, %rbp\n  lea 0x1(%rdi,%rdi,2), %rax\n  pop %rbp\n  ret\n"
+        ".size tb_framed, .-tb_framed\n");
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     long n = atol(argv[2 < argc ? 2 : 1]);
@@ -30,6 +36,7 @@ int main(int argc, char **argv) {
     /* hot_fn about 2000 times a second, sleeping in between: little CPU of its own. */
     case 'p': for (long i = 0;; i++) { sink = hot_fn(i); usleep(500); }
     case 'q': pause(); return 0;
+    case 'f': for (long i = 0; i < n; i++) sink = tb_framed(i); return 0;
     }
     return 2;
 }
@@ -122,10 +129,8 @@ fn a_hot_function_is_refused(binary: &str) -> Result<(), String> {
     {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
-    if loaded_tb_programs()?.len() > before {
-        return Err("programs stayed loaded after the refusal".into());
-    }
-    Ok(())
+    // The estimate's counting program goes when its link's RCU grace period ends.
+    nothing_left_loaded(before).map_err(|e| format!("after the refusal: {e}"))
 }
 
 /// A single-stepped function called ~2000 times a second by a process that otherwise sleeps:
@@ -145,6 +150,39 @@ fn a_slowed_process_is_refused(binary: &str) -> Result<(), String> {
     let said = format!("this script would slow tb_uprobe_targe (pid {pid}) by");
     if code != 3 || !stderr.contains(&said) {
         return Err(format!("run: exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+/// `function+offset` and an address: on an instruction boundary they count every call and
+/// name the probe `function+offset`; inside an instruction they are refused before anything
+/// is attached (a breakpoint there would corrupt the process).
+fn offsets_and_addresses(binary: &str) -> Result<(), String> {
+    let command = format!("{binary} f 300");
+    let nm = Command::new("nm")
+        .arg(binary)
+        .output()
+        .map_err(|e| format!("nm: {e}"))?;
+    let address = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .find_map(|l| l.strip_suffix(" T tb_framed").map(str::to_string))
+        .and_then(|a| u64::from_str_radix(&a, 16).ok())
+        .ok_or("tb_framed is not in nm's output")?;
+    for (point, probe) in [
+        ("tb_framed+1".to_string(), "tb_framed+1"),
+        (format!("{:#x}", address + 4), "tb_framed+4"),
+    ] {
+        let script = format!("uprobe:{binary}:{point} {{ @[probe] = count(); }}");
+        let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+        let counted = format!("@[uprobe:{binary}:{probe}]: 300\n");
+        if code != 0 || !stdout.contains(&counted) {
+            return Err(format!("{point}: exit {code}\n{stdout}{stderr}"));
+        }
+    }
+    let script = format!("uprobe:{binary}:tb_framed+2 {{ @ = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    if code != 1 || !stderr.contains("tb_framed+2 is inside the instruction at tb_framed+1") {
+        return Err(format!("+2: exit {code}\n{stdout}{stderr}"));
     }
     Ok(())
 }
@@ -200,6 +238,7 @@ fn uprobes_run_and_are_priced() {
         "slowed process refused",
         a_slowed_process_is_refused(&binary),
     );
+    tally.record("offsets and addresses", offsets_and_addresses(&binary));
     tally.record(
         "--auto-filter -c",
         auto_filter_scopes_to_the_command(&binary),

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use aya::programs::uprobe::UProbeAttachLocation;
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint, UProbe};
 use std::os::fd::AsFd as _;
@@ -119,7 +120,15 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
             for target in &plan.targets {
                 let (path, function) = uprobe_parts(target)
                     .ok_or_else(|| fail(target, "not uprobe:BINARY:FUNCTION"))?;
-                up.attach(function, path, scope)
+                // `main+12`: inside the function (resolution checked the offset).
+                let location = match function.split_once('+') {
+                    Some((name, at)) => UProbeAttachLocation::SymbolOffset(
+                        name,
+                        at.parse().map_err(|_| fail(target, "bad offset"))?,
+                    ),
+                    None => UProbeAttachLocation::Symbol(function),
+                };
+                up.attach(location, path, scope)
                     .map_err(|e| fail(target, describe(&e)))?;
             }
             Ok(plan.targets.len())

@@ -2,7 +2,7 @@
 //! loader finds a library (`/etc/ld.so.cache`, then the standard library directories), and
 //! the functions they define, from `.symtab` and `.dynsym`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -49,7 +49,8 @@ pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
 }
 
 /// `function_entry` for many functions of one file, which is read and parsed once (a
-/// wildcard over a library names thousands).
+/// wildcard over a library names thousands). A name may carry an offset (`main+12`, as
+/// resolution writes a uprobe inside a function): the offset and bytes are there.
 pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Vec<u8>)> {
     use object::ObjectSegment as _;
     let mut out = HashMap::new();
@@ -59,7 +60,15 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
     let Ok(file) = object::File::parse(&*bytes) else {
         return out;
     };
-    let wanted: HashSet<&str> = names.iter().copied().collect();
+    // Base name → the names asked for with their offsets.
+    let mut wanted: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
+    for &name in names {
+        let (base, at) = match name.split_once('+') {
+            Some((base, at)) => (base, at.parse().unwrap_or(0)),
+            None => (name, 0),
+        };
+        wanted.entry(base).or_default().push((name, at));
+    }
     let segments: Vec<(u64, u64, u64)> = file
         .segments()
         .map(|seg| {
@@ -69,26 +78,94 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
         .collect();
     for symbol in file.symbols().chain(file.dynamic_symbols()) {
         let Ok(name) = symbol.name() else { continue };
-        if symbol.kind() != object::SymbolKind::Text
-            || !symbol.is_definition()
-            || !wanted.contains(name)
-            || out.contains_key(name)
-        {
+        if symbol.kind() != object::SymbolKind::Text || !symbol.is_definition() {
             continue;
         }
+        let Some(asked) = wanted.remove(name) else {
+            continue;
+        };
         let address = symbol.address();
         let Some(offset) = segments.iter().find_map(|&(start, size, file_offset)| {
             (address >= start && address < start + size).then(|| address - start + file_offset)
         }) else {
             continue;
         };
-        let first = bytes
-            .get(offset as usize..(offset as usize + 16).min(bytes.len()))
-            .unwrap_or_default()
-            .to_vec();
-        out.insert(name.to_string(), (offset, first));
+        for (full, at) in asked {
+            let at = (offset + at) as usize;
+            let first = bytes
+                .get(at..(at + 16).min(bytes.len()))
+                .unwrap_or_default()
+                .to_vec();
+            out.insert(full.to_string(), (at as u64, first));
+        }
     }
     out
+}
+
+/// `uprobe:BIN:function+offset` (or, without a function, the address `offset`): the function
+/// and offset, checked to be inside the function and on an instruction boundary.
+pub fn uprobe_site(
+    path: &Path,
+    function: Option<&str>,
+    offset: u64,
+) -> Result<(String, u64), String> {
+    use object::ObjectSegment as _;
+    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let file =
+        object::File::parse(&*bytes).map_err(|e| format!("not a readable ELF file ({e})"))?;
+    let functions: Vec<(&str, u64, u64)> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.is_definition() && s.size() > 0)
+        .filter_map(|s| Some((s.name().ok()?, s.address(), s.size())))
+        .collect();
+    let (name, start, size, at) = match function {
+        Some(f) => {
+            let &(name, start, size) = functions
+                .iter()
+                .find(|(n, ..)| *n == f)
+                .ok_or_else(|| format!("no function `{f}` with a size in the symbol table"))?;
+            (name, start, size, offset)
+        }
+        None => {
+            let &(name, start, size) = functions
+                .iter()
+                .find(|&&(_, start, size)| offset >= start && offset < start + size)
+                .ok_or_else(|| format!("no function holds the address {offset:#x}"))?;
+            (name, start, size, offset - start)
+        }
+    };
+    if at >= size {
+        return Err(format!("`{name}` is {size} bytes long"));
+    }
+    let file_offset = file
+        .segments()
+        .find_map(|seg| {
+            let (file_offset, file_size) = seg.file_range();
+            (start >= seg.address() && start < seg.address() + file_size)
+                .then(|| start - seg.address() + file_offset)
+        })
+        .ok_or_else(|| format!("`{name}` is not in the file's loaded segments"))?;
+    let code = bytes
+        .get(file_offset as usize..(file_offset + size) as usize)
+        .ok_or("the function's code is past the end of the file")?;
+    if !crate::x86::is_boundary(code, at as usize) {
+        let mut starts = Vec::new();
+        let mut i = 0;
+        while let Some(n) = crate::x86::instruction_length(&code[i..]) {
+            starts.push(i);
+            i += n;
+            if i > at as usize {
+                break;
+            }
+        }
+        let before = starts.last().copied().unwrap_or(0);
+        return Err(format!(
+            "{name}+{at} is inside the instruction at {name}+{before} (next one at {name}+{i}); \
+             a breakpoint there would corrupt the process"
+        ));
+    }
+    Ok((name.to_string(), at))
 }
 
 /// Whether the kernel can emulate a uprobe's displaced first instruction (x86-64) instead of

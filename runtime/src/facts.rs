@@ -147,6 +147,15 @@ impl MachineFacts for LiveFacts {
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
         crate::usdt::sites(path)
     }
+
+    fn uprobe_site(
+        &self,
+        path: &str,
+        function: Option<&str>,
+        offset: u64,
+    ) -> Result<(String, u64), String> {
+        binary::uprobe_site(Path::new(path), function, offset)
+    }
 }
 
 /// Where the kernel shows its BTF and its modules'.

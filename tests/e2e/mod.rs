@@ -542,6 +542,22 @@ pub fn loaded_tb_programs() -> Result<Vec<(u32, String)>, String> {
     Ok(found)
 }
 
+/// No more `tb_` programs than `before` are loaded within 3 s: the kernel frees a program
+/// shortly after its last reference goes (a multi-uprobe link's after an RCU grace period).
+pub fn nothing_left_loaded(before: usize) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = loaded_tb_programs()?.len();
+        if now <= before {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} tb_ programs still loaded", now - before));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Watches one run for programs left loaded after it ends.
 pub struct ProgramWatch {
     before: BTreeSet<u32>,

@@ -29,6 +29,20 @@ pub trait MachineFacts {
     /// The USDT probe sites the ELF file at `path` declares in its `.note.stapsdt` notes, in
     /// note order (one probe may have several sites). Fact sources that know no binaries say
     /// so with FactError::Unavailable.
+    /// Where a uprobe inside a function goes: `function` plus `offset` bytes, or (no
+    /// function) the function holding the address `offset`; returns the function and the
+    /// offset in it, or why the kernel must not put a breakpoint there (past the function's
+    /// end, inside an instruction). A breakpoint inside an instruction corrupts the process.
+    fn uprobe_site(
+        &self,
+        path: &str,
+        function: Option<&str>,
+        offset: u64,
+    ) -> Result<(String, u64), String> {
+        let _ = (path, function, offset);
+        Err("this machine cannot decode the binary's instructions".into())
+    }
+
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
         Err(FactError::Unavailable {
             reason: format!("cannot read the USDT notes of {path} here"),

@@ -138,7 +138,7 @@ fn resolve_attach_point(
             })
         }
         ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-            match check_uprobe_target(&parts, ap, facts)? {
+            match check_uprobe_target(&parts, ap, facts, p.kind == ProviderKind::Uretprobe)? {
                 Some((path, functions)) => Ok(ResolvedProbe {
                     kind: p.kind,
                     targets: functions
@@ -148,8 +148,7 @@ fn resolve_attach_point(
                     args: Vec::new(),
                     usdt: Vec::new(),
                 }),
-                // Forms not checked here (offsets, addresses, `uprobe:FUNCTION`, C++ names)
-                // do not run yet either.
+                // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
                 None => Err(not_supported(p.kind, ap)),
             }
         }
@@ -316,15 +315,18 @@ fn not_supported(kind: ProviderKind, ap: &AttachPoint) -> Diagnostic {
 }
 
 /// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
-/// (or, for a wildcard, at least one function matching it). Forms this cannot check pass:
-/// `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names),
-/// addresses (`uprobe:BIN:0x4010a0`), and parts filled in from positional parameters.
+/// (or, for a wildcard, at least one function matching it). `FUNCTION+OFFSET` and an address
+/// (`uprobe:BIN:0x4010a0`) must fall on an instruction boundary inside a function; they
+/// resolve to `function+offset` (decimal, as bpftrace names them). Forms this cannot check
+/// pass: `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names), and
+/// parts filled in from positional parameters.
 /// Returns the binary's path and the functions the attach point names (a wildcard's matches,
 /// sorted), or `None` for a form it cannot check.
 fn check_uprobe_target(
     parts: &[Part],
     ap: &AttachPoint,
     facts: &dyn MachineFacts,
+    ret: bool,
 ) -> Result<Option<(String, Vec<String>)>, Diagnostic> {
     let (binary, function) = match parts {
         [_, binary, function] => (binary, Some(function)),
@@ -341,11 +343,52 @@ fn check_uprobe_target(
         return Ok(None);
     };
     // `func+0x10` probes inside `func`; a number is an address.
-    let name = function.text.split('+').next().unwrap_or_default();
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+    let (name, offset) = match function.text.split_once('+') {
+        Some((name, offset)) => (name, Some(offset)),
+        None => (function.text.as_str(), None),
+    };
+    let number = |text: &str| {
+        let parsed = match text.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => text.parse().ok(),
+        };
+        parsed.ok_or_else(|| {
+            Diagnostic::error(
+                format!("`{text}` is not an offset or address"),
+                function.span,
+                "expected a number (decimal or 0x hex)",
+            )
+        })
+    };
+    let inside = |f: Option<&str>, at: u64| -> Result<String, Diagnostic> {
+        if ret {
+            return Err(Diagnostic::error(
+                "a uretprobe takes no offset or address",
+                function.span,
+                "it fires where the function returns",
+            )
+            .with_help(format!(
+                "probe the function: `uretprobe:{}:{}`",
+                binary.text, name
+            )));
+        }
+        let (f, at) = facts.uprobe_site(&path, f, at).map_err(|why| {
+            Diagnostic::error(
+                format!("cannot put a uprobe at `{}`", function.text),
+                function.span,
+                why,
+            )
+        })?;
+        Ok(if at == 0 { f } else { format!("{f}+{at}") })
+    };
+    if name.starts_with(|c: char| c.is_ascii_digit()) && offset.is_none() {
+        let site = inside(None, number(name)?)?;
+        return Ok(Some((path, vec![site])));
+    }
+    if name.is_empty() {
         return Ok(None);
     }
-    let exact = !function.text.contains('+');
+    let offset = offset.map(number).transpose()?;
     let symbols = facts
         .function_symbols(&path)
         .map_err(|e| binary_error(e, binary, ap))?;
@@ -371,9 +414,16 @@ fn check_uprobe_target(
                 "list its functions with `nm -D --defined-only {path}`"
             )));
         }
+        if offset.is_some() {
+            return Err(Diagnostic::error(
+                "an offset needs one function, not a wildcard",
+                function.span,
+                "offset into which function?",
+            ));
+        }
         matches.sort();
         matches.dedup();
-        return Ok(exact.then_some((path, matches)));
+        return Ok(Some((path, matches)));
     } else if !symbols.iter().any(|s| s == name) {
         let mut d = Diagnostic::error(
             format!("{shown} has no function `{name}`"),
@@ -389,7 +439,11 @@ fn check_uprobe_target(
         };
         return Err(d);
     }
-    Ok(exact.then(|| (path, vec![name.to_string()])))
+    let site = match offset {
+        Some(at) => inside(Some(name), at)?,
+        None => name.to_string(),
+    };
+    Ok(Some((path, vec![site])))
 }
 
 /// Why a uprobe's binary cannot be used, at the binary part.
@@ -525,16 +579,47 @@ mod tests {
         let probes = resolve("uprobe:/bin/bash:readline { } uretprobe:bash:rl_* { }").unwrap();
         assert_eq!(probes[0].targets, ["uprobe:/bin/bash:readline"]);
         assert_eq!(probes[1].targets, ["uretprobe:/bin/bash:rl_getc"]);
-        for source in [
-            "uretprobe:libc:malloc+4 { }",
-            "uprobe:/bin/bash:0x4010 { }",
-            "uprobe:readline { }",
+        let (_, message, _) = uprobe_error("uprobe:readline { }");
+        assert!(
+            message.ends_with("not supported by the runtime yet"),
+            "{message}"
+        );
+    }
+
+    /// Offsets and addresses: checked by the machine (instruction boundaries), never on a
+    /// uretprobe or a wildcard, and numbers only.
+    #[test]
+    fn uprobe_offsets_are_checked() {
+        for (source, text, message) in [
+            (
+                "uretprobe:/bin/bash:readline+4 { }",
+                "readline+4",
+                "a uretprobe takes no offset or address",
+            ),
+            (
+                "uprobe:/bin/bash:rl_*+4 { }",
+                "rl_*+4",
+                "an offset needs one function, not a wildcard",
+            ),
+            (
+                "uprobe:/bin/bash:readline+x { }",
+                "readline+x",
+                "`x` is not an offset or address",
+            ),
+            // The fixture cannot decode instructions: the machine has the last word.
+            (
+                "uprobe:/bin/bash:readline+4 { }",
+                "readline+4",
+                "cannot put a uprobe at `readline+4`",
+            ),
+            (
+                "uprobe:/bin/bash:0x4010 { }",
+                "0x4010",
+                "cannot put a uprobe at `0x4010`",
+            ),
         ] {
-            let (_, message, _) = uprobe_error(source);
-            assert!(
-                message.ends_with("not supported by the runtime yet"),
-                "{source}: {message}"
-            );
+            let (t, m, _) = uprobe_error(source);
+            assert_eq!((t.as_str(), m.as_str()), (text, message), "{source}");
         }
     }
 
