@@ -187,6 +187,73 @@ fn offsets_and_addresses(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+const CPP_PROGRAM: &str = r#"
+#include <cstdio>
+#include <cstdlib>
+namespace ns {
+struct Widget {
+    __attribute__((noinline)) int poke(int x);
+    __attribute__((noinline)) int poke(long x);
+};
+int Widget::poke(int x) { return x + 1; }
+int Widget::poke(long x) { return (int)x + 2; }
+}
+int main(int argc, char **argv) {
+    ns::Widget w;
+    long n = argc > 1 ? atol(argv[1]) : 0, sum = 0;
+    for (long i = 0; i < n; i++) sum += w.poke((int)i) + w.poke(i);
+    printf("%ld\n", sum);
+    return 0;
+}
+"#;
+
+/// C++ functions by their demangled names (quoted: `::` separates attach point parts):
+/// without parameters, every overload; with them, one; `func` prints the demangled signature and `probe` the mangled symbol, as
+/// bpftrace 0.17 does; `-l` lists the quoted signatures, each usable as it stands.
+fn cpp_names_are_demangled() -> Result<(), String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uprobe-cpp");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let source = dir.join("widget.cc");
+    let binary = dir.join("tb_widget");
+    std::fs::write(&source, CPP_PROGRAM).map_err(|e| e.to_string())?;
+    let status = Command::new("g++")
+        .args(["-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("g++: {e}"))?;
+    if !status.success() {
+        return Err("g++ failed".into());
+    }
+    let binary = binary.to_str().expect("utf-8 path");
+    let command = format!("{binary} 40");
+    let script = format!("uprobe:{binary}:\"ns::Widget::poke\" {{ @[func, probe] = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    for line in [
+        format!("@[ns::Widget::poke(int), uprobe:{binary}:_ZN2ns6Widget4pokeEi]: 40\n"),
+        format!("@[ns::Widget::poke(long), uprobe:{binary}:_ZN2ns6Widget4pokeEl]: 40\n"),
+    ] {
+        if code != 0 || !stdout.contains(&line) {
+            return Err(format!("no `{line}`: exit {code}\n{stdout}{stderr}"));
+        }
+    }
+    let (code, listed, stderr) = tracebound(&["-l", &format!("uprobe:{binary}:*poke*")])?;
+    let expected = format!(
+        "uprobe:{binary}:\"ns::Widget::poke(int)\"\nuprobe:{binary}:\"ns::Widget::poke(long)\"\n"
+    );
+    if code != 0 || listed != expected {
+        return Err(format!("-l: exit {code}\n{listed}{stderr}"));
+    }
+    // A listed line is an attach point as it stands.
+    let first = listed.lines().next().unwrap_or_default();
+    let script = format!("{first} {{ @calls = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    if code != 0 || !stdout.contains("@calls: 40\n") {
+        return Err(format!("{first}: exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
 /// `-p` on an idle process: accepted, and the hot process running the same binary is neither
 /// counted nor trapped (its breakpoint is never installed).
 fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
@@ -239,6 +306,7 @@ fn uprobes_run_and_are_priced() {
         a_slowed_process_is_refused(&binary),
     );
     tally.record("offsets and addresses", offsets_and_addresses(&binary));
+    tally.record("C++ names demangled", cpp_names_are_demangled());
     tally.record(
         "--auto-filter -c",
         auto_filter_scopes_to_the_command(&binary),

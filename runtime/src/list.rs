@@ -5,6 +5,7 @@
 use std::io::{self, Write};
 
 use tracebound_compiler::provider::{self, ProviderKind, HARDWARE_EVENTS, SOFTWARE_EVENTS};
+use tracebound_compiler::resolve::demangle::demangle;
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::glob::Glob;
 
@@ -54,7 +55,7 @@ pub fn list(
     }
     // Uprobes only for a named binary: every file on the machine is not a list.
     if let ("uprobe" | "u" | "uretprobe" | "ur", Some((binary, function))) =
-        (provider_pattern, rest.rsplit_once(':'))
+        (provider_pattern, rest.split_once(':'))
     {
         let provider = if provider_pattern.starts_with("ur") {
             "uretprobe"
@@ -62,13 +63,18 @@ pub fn list(
             "uprobe"
         };
         let path = facts.binary_path(binary)?;
-        let glob = Glob::new(function);
-        for name in facts
-            .function_symbols(&path)?
-            .iter()
-            .filter(|n| glob.matches(n))
-        {
-            writeln!(out, "{provider}:{path}:{name}").map_err(io)?;
+        let glob = Glob::new(function.trim_matches('"'));
+        for name in facts.function_symbols(&path)? {
+            // C++ and Rust functions are listed by their demangled signature, quoted so that
+            // the line is an attach point as it stands; the pattern may match either name.
+            let demangled = demangle(&name);
+            if !glob.matches(&name) && !demangled.as_ref().is_some_and(|d| glob.matches(d)) {
+                continue;
+            }
+            match demangled {
+                Some(d) => writeln!(out, "{provider}:{path}:\"{d}\"").map_err(io)?,
+                None => writeln!(out, "{provider}:{path}:{name}").map_err(io)?,
+            }
             count += 1;
         }
     }

@@ -298,8 +298,9 @@ impl ProbeLowerer<'_, '_> {
                     ProviderKind::Uprobe | ProviderKind::Uretprobe
                 ) =>
             {
+                // The function, without an offset into it, demangled as bpftrace prints it.
                 let target = self.probe.targets.first().cloned().unwrap_or_default();
-                let function = target.rsplit(':').next().unwrap_or_default().to_string();
+                let function = crate::resolve::demangle::function_of_target(&target);
                 self.string_literal(&function)
             }
             _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),

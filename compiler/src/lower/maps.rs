@@ -462,7 +462,7 @@ pub(crate) fn static_type(
                 len: probe
                     .targets
                     .iter()
-                    .map(|t| t.rsplit(':').next().unwrap_or(t).len() as u32 + 1)
+                    .map(|t| crate::resolve::demangle::function_of_target(t).len() as u32 + 1)
                     .max()
                     .unwrap_or(1),
             },

@@ -4,6 +4,7 @@
 //! function. What cannot be resolved is a diagnostic at the attach point, or at the part of it
 //! that is wrong.
 
+use super::demangle;
 use super::expand::expand_tracepoints;
 use super::facts::{FactError, MachineFacts};
 use super::glob::{has_wildcard, Glob};
@@ -343,9 +344,10 @@ fn check_uprobe_target(
         return Ok(None);
     };
     // `func+0x10` probes inside `func`; a number is an address.
+    // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
     let (name, offset) = match function.text.split_once('+') {
-        Some((name, offset)) => (name, Some(offset)),
-        None => (function.text.as_str(), None),
+        Some((name, offset)) if !function.quoted => (name, Some(offset)),
+        _ => (function.text.as_str(), None),
     };
     let number = |text: &str| {
         let parsed = match text.strip_prefix("0x") {
@@ -425,6 +427,26 @@ fn check_uprobe_target(
         matches.dedup();
         return Ok(Some((path, matches)));
     } else if !symbols.iter().any(|s| s == name) {
+        // A C++ or Rust function by its demangled name: with its parameters (quoted), one
+        // overload; without, every overload, as in bpftrace.
+        let with_parameters = name.contains('(');
+        let mut matches: Vec<String> = symbols
+            .iter()
+            .filter(|s| {
+                let demangled = if with_parameters {
+                    demangle::demangle(s)
+                } else {
+                    demangle::demangled_name(s)
+                };
+                demangled.as_deref() == Some(name)
+            })
+            .cloned()
+            .collect();
+        if !matches.is_empty() && offset.is_none() {
+            matches.sort();
+            matches.dedup();
+            return Ok(Some((path, matches)));
+        }
         let mut d = Diagnostic::error(
             format!("{shown} has no function `{name}`"),
             function.span,
