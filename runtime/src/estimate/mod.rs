@@ -5,7 +5,8 @@
 //!
 //! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `narrow` finds what
 //! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `counting` (perf
-//! counters) and `uprobe_counter` (one multi-uprobe link) are how `rate` counts.
+//! counters), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one multi-uprobe
+//! link per binary) are how `rate` counts.
 
 pub mod budget;
 pub mod cost;
@@ -13,6 +14,7 @@ pub mod counting;
 pub mod narrow;
 pub mod rate;
 pub mod report;
+pub mod syscall_counter;
 pub mod uprobe_counter;
 
 use std::time::Duration;
