@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod binary;
+pub mod btf;
 pub mod calibrate;
 pub mod child;
 pub mod estimate;

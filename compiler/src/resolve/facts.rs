@@ -3,12 +3,14 @@
 //! tests implement it from fixtures (`resolve::fixture::FixtureFacts`). The compiler never
 //! finds anything out for itself, which keeps it pure and `--check` root-free.
 //!
-//! Tracepoints, raw tracepoints and the binaries uprobes name are here so far; BTF types and kernel features
-//! will join as methods.
+//! Tracepoints, raw tracepoints, the binaries uprobes name and the kernel's BTF types are
+//! here so far; kernel features will join as methods. The BTF questions have answers by
+//! default (`Unavailable`: a machine without BTF) so that a provider need not know them.
 
 use std::fmt;
 
 use super::tracepoint_format::TracepointFormat;
+use crate::types::{FuncProto, KType, NameSpace, TypeId};
 
 pub trait MachineFacts {
     /// Every tracepoint as (category, event), for wildcard expansion.
@@ -26,6 +28,43 @@ pub trait MachineFacts {
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
+
+    /// The kernel type called `name` in one namespace (`struct task_struct`, `pid_t`).
+    fn kernel_type_named(&self, space: NameSpace, name: &str) -> Result<TypeId, FactError> {
+        let _ = (space, name);
+        Err(no_btf())
+    }
+    /// A kernel type, typedefs and modifiers looked through.
+    fn kernel_type(&self, id: TypeId) -> Result<KType, FactError> {
+        let _ = id;
+        Err(no_btf())
+    }
+    /// Every name of one namespace, for "did you mean".
+    fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
+        let _ = space;
+        Err(no_btf())
+    }
+    /// A kernel function's prototype (what fentry and kprobe probes attach to).
+    fn kernel_function(&self, name: &str) -> Result<FuncProto, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+    /// Every kernel function BTF describes, sorted.
+    fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
+        Err(no_btf())
+    }
+    /// The value of a kernel enumerator (`TASK_RUNNING`).
+    fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+}
+
+/// What a machine without BTF answers about kernel types.
+pub fn no_btf() -> FactError {
+    FactError::Unavailable {
+        reason: "the kernel has no BTF (/sys/kernel/btf/vmlinux), so its types are unknown".into(),
+    }
 }
 
 /// Whether a library file called `file` is what a uprobe's bare `name` means: the name
