@@ -75,7 +75,8 @@ pub fn compile(
         ringbuf_pages: limits.perf_rb_pages,
         ..options.lower.clone()
     };
-    let resolved = resolve_probes(&ast, facts)?;
+    let mut resolved = resolve_probes(&ast, facts)?;
+    crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &[], facts)?;
     check_probe_count(&ast, &resolved, &limits)?;
     let lowered = lower(&ast, &resolved, &lower_options)?;
     if lowered.probes.len() > limits.max_bpf_progs as usize {

@@ -47,6 +47,9 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
+        if let Some(access) = self.probe.kernel.get(&e.span).cloned() {
+            return self.kernel_value(e, &access);
+        }
         match &e.kind {
             ExprKind::Int(n) => Ok(Val::Int {
                 reg: self.const_reg(*n),

@@ -69,6 +69,7 @@ fn resolve_attach_point(
         kind: p.kind,
         targets: vec![target],
         args: Vec::new(),
+        kernel: Default::default(),
     };
     match p.kind {
         ProviderKind::Begin => Ok(simple("BEGIN".into())),
@@ -133,6 +134,7 @@ fn resolve_attach_point(
                     .map(|(c, e)| format!("tracepoint:{c}:{e}"))
                     .collect(),
                 args,
+                kernel: Default::default(),
             })
         }
         ProviderKind::Uprobe | ProviderKind::Uretprobe => {
@@ -144,6 +146,7 @@ fn resolve_attach_point(
                         .map(|f| format!("{}:{path}:{f}", provider_name(p.kind)))
                         .collect(),
                     args: Vec::new(),
+                    kernel: Default::default(),
                 }),
                 // Forms not checked here (offsets, addresses, `uprobe:FUNCTION`, C++ names)
                 // do not run yet either.
@@ -167,6 +170,7 @@ fn raw_tracepoint(
         kind: ProviderKind::RawTracepoint,
         targets,
         args: Vec::new(),
+        kernel: Default::default(),
     };
     let all = match facts.raw_tracepoints() {
         Ok(all) => all,
