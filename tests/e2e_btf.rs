@@ -79,3 +79,54 @@ fn same_as_bpftrace() {
     let theirs = format!("{}{rest}", String::from_utf8_lossy(&first));
     assert_eq!(theirs, expected());
 }
+
+/// kprobes and fentry compile against BTF; attaching them here is one error at the probe
+/// naming what the kernel lacks and a probe that works, with exit code 1 and nothing left
+/// loaded.
+#[test]
+fn probe_types_this_kernel_cannot_attach() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !e2e::require_bpf("probe_types_this_kernel_cannot_attach") {
+        return;
+    }
+    let kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    for (script, lacks, instead) in [
+        (
+            "kprobe:vfs_read { @[comm] = count(); }",
+            "has no kprobes",
+            "rawtracepoint",
+        ),
+        (
+            "kretprobe:__x64_sys_getpgid { @ = hist(retval); }",
+            "has no kprobes",
+            "tracepoint:syscalls:sys_exit_getpgid",
+        ),
+        (
+            "kfunc:vfs_read { @[args->file->f_flags] = count(); }",
+            "refuses BPF trampolines",
+            "rawtracepoint",
+        ),
+        (
+            "fexit:vfs_read { @ = hist(retval); }",
+            "refuses BPF trampolines",
+            "rawtracepoint",
+        ),
+    ] {
+        if kprobes && script.starts_with('k') && !script.starts_with("kfunc") {
+            println!("skipping `{script}`: this kernel has kprobes");
+            continue;
+        }
+        let before = e2e::loaded_tb_programs().unwrap();
+        let (code, stdout, stderr) = e2e::tracebound(&["-e", script]).unwrap();
+        assert_eq!(code, 1, "{script}: {stderr}");
+        assert!(!stdout.contains("Attaching"), "{script}: {stdout}");
+        assert_eq!(stderr.matches("error:").count(), 1, "{script}: {stderr}");
+        assert!(stderr.contains(lacks), "{script}: {stderr}");
+        assert!(stderr.contains(instead), "{script}: {stderr}");
+        let after = e2e::loaded_tb_programs().unwrap();
+        assert!(
+            after.iter().all(|p| before.contains(p)),
+            "{script}: {after:?}"
+        );
+    }
+}

@@ -76,7 +76,11 @@ pub fn compile(
         ..options.lower.clone()
     };
     let mut resolved = resolve_probes(&ast, facts)?;
-    crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &[], facts)?;
+    let arg_types: Vec<_> = resolved
+        .iter()
+        .map(|p| crate::resolve::probes::kernel_arg_types(p, facts))
+        .collect();
+    crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &arg_types, facts)?;
     check_probe_count(&ast, &resolved, &limits)?;
     let lowered = lower(&ast, &resolved, &lower_options)?;
     if lowered.probes.len() > limits.max_bpf_progs as usize {
@@ -242,6 +246,10 @@ fn section_name(kind: ProviderKind, name: &str) -> String {
         ProviderKind::Tracepoint => format!("tracepoint/tb/{name}"),
         ProviderKind::Uprobe => format!("uprobe/{name}"),
         ProviderKind::Uretprobe => format!("uretprobe/{name}"),
+        ProviderKind::Kprobe => format!("kprobe/{name}"),
+        ProviderKind::Kretprobe => format!("kretprobe/{name}"),
+        ProviderKind::Fentry => format!("fentry/{name}"),
+        ProviderKind::Fexit => format!("fexit/{name}"),
         ProviderKind::Interval
         | ProviderKind::Profile
         | ProviderKind::Software

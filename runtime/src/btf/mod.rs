@@ -354,6 +354,11 @@ impl Btf {
         }
     }
 
+    /// The BTF id of a kernel function (what a fentry program names as its target).
+    pub fn function_id(&self, name: &str) -> Option<u32> {
+        self.functions.get(name).copied()
+    }
+
     /// Every function BTF describes, sorted.
     pub fn function_names(&self) -> Vec<String> {
         let mut all: Vec<String> = self.functions.keys().cloned().collect();
