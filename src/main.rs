@@ -265,10 +265,16 @@ fn run(
             ..LowerOptions::default()
         },
     };
-    let mut compiled = match compile(source, &LiveFacts::new(), &options) {
+    let facts = LiveFacts::new();
+    let mut compiled = match compile(source, &facts, &options) {
         Ok(c) => c,
         Err(diags) => return report(cli, name, source, &diags),
     };
+    if cli.debug.is_none() && cli.emit_elf.is_none() {
+        if let Err(d) = tracebound_runtime::capability::check_attachable(&compiled, &facts) {
+            return report(cli, name, source, &[d]);
+        }
+    }
     match cli.debug {
         Some(DebugStage::Ir) => {
             for p in &compiled.probes {

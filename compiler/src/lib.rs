@@ -19,6 +19,7 @@ pub mod program;
 pub mod provider;
 pub mod resolve;
 pub mod span;
+pub mod types;
 
 pub use check::CheckOptions;
 pub use diagnostic::{Diagnostic, Severity};

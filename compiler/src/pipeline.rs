@@ -77,7 +77,12 @@ pub fn compile(
         ringbuf_pages: limits.perf_rb_pages,
         ..options.lower.clone()
     };
-    let resolved = resolve_probes(&ast, facts)?;
+    let mut resolved = resolve_probes(&ast, facts)?;
+    let arg_types: Vec<_> = resolved
+        .iter()
+        .map(|p| crate::resolve::probes::kernel_arg_types(p, facts))
+        .collect();
+    crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &arg_types, facts)?;
     check_probe_count(&ast, &resolved, &limits)?;
     let lowered = lower(&ast, &resolved, &lower_options)?;
     if lowered.probes.len() > limits.max_bpf_progs as usize {
@@ -245,6 +250,10 @@ fn section_name(kind: ProviderKind, name: &str) -> String {
         // A usdt site is a uprobe on its `nop`.
         ProviderKind::Uprobe | ProviderKind::Usdt => format!("uprobe/{name}"),
         ProviderKind::Uretprobe => format!("uretprobe/{name}"),
+        ProviderKind::Kprobe => format!("kprobe/{name}"),
+        ProviderKind::Kretprobe => format!("kretprobe/{name}"),
+        ProviderKind::Fentry => format!("fentry/{name}"),
+        ProviderKind::Fexit => format!("fexit/{name}"),
         ProviderKind::Interval
         | ProviderKind::Profile
         | ProviderKind::Software

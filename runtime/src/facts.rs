@@ -12,13 +12,26 @@ use std::sync::OnceLock;
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts, UsdtSite};
 use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
 
+use tracebound_compiler::types::{FuncProto, KType, NameSpace, TypeId};
+
+use crate::btf::Btf;
 use crate::{binary, tracefs};
 
 /// Machine facts read from the live kernel.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct LiveFacts {
     /// The tracefs `events/` directory, or why there is none; settled once.
     events: OnceLock<Result<PathBuf, FactError>>,
+    /// The kernel's BTF, read and indexed on first use (about 5 MB, tens of milliseconds).
+    btf: OnceLock<Result<Btf, FactError>>,
+}
+
+impl std::fmt::Debug for LiveFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveFacts")
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LiveFacts {
@@ -32,7 +45,26 @@ impl LiveFacts {
     pub fn with_events_dir(dir: impl Into<PathBuf>) -> LiveFacts {
         LiveFacts {
             events: OnceLock::from(Ok(dir.into())),
+            btf: OnceLock::new(),
         }
+    }
+
+    /// The kernel's BTF (vmlinux; this kernel's modules carry none of their own here).
+    pub fn btf(&self) -> Result<&Btf, FactError> {
+        self.btf
+            .get_or_init(|| {
+                let path = Path::new(BTF_DIR).join("vmlinux");
+                let bytes = fs::read(&path).map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => tracebound_compiler::resolve::facts::no_btf(),
+                    _ => unreadable(&path, &e),
+                })?;
+                Btf::parse(&bytes).map_err(|e| FactError::Malformed {
+                    what: path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     fn events_dir(&self) -> Result<&Path, FactError> {
@@ -155,6 +187,46 @@ impl MachineFacts for LiveFacts {
         offset: u64,
     ) -> Result<(String, u64), String> {
         binary::uprobe_site(Path::new(path), function, offset)
+    }
+
+    fn kernel_type_named(&self, space: NameSpace, name: &str) -> Result<TypeId, FactError> {
+        self.btf()?
+            .by_name(space, name)
+            .map(TypeId)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("{} {name}", space.keyword()),
+            })
+    }
+
+    fn kernel_type(&self, id: TypeId) -> Result<KType, FactError> {
+        self.btf()?.get(id.0).map_err(|e| FactError::Malformed {
+            what: format!("{BTF_DIR}/vmlinux"),
+            reason: e.to_string(),
+        })
+    }
+
+    fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
+        Ok(self.btf()?.names(space))
+    }
+
+    fn kernel_function(&self, name: &str) -> Result<FuncProto, FactError> {
+        self.btf()?
+            .function(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("kernel function {name}"),
+            })
+    }
+
+    fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
+        Ok(self.btf()?.function_names())
+    }
+
+    fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
+        self.btf()?
+            .enumerator(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("enumerator {name}"),
+            })
     }
 }
 

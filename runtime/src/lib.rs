@@ -4,7 +4,9 @@
 
 pub mod attach;
 pub mod binary;
+pub mod btf;
 pub mod calibrate;
+pub mod capability;
 pub mod child;
 pub mod estimate;
 pub mod events;

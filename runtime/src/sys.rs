@@ -174,6 +174,51 @@ pub fn prog_load(
     })
 }
 
+/// `union bpf_attr` for BPF_PROG_LOAD up to `attach_btf_id`, which tracing programs
+/// (fentry/fexit) need: the BTF id of the kernel function they attach to.
+#[repr(C)]
+#[derive(Default)]
+struct TracingLoadAttr {
+    base: ProgLoadAttr,
+    prog_btf_fd: u32,
+    func_info_rec_size: u32,
+    func_info: u64,
+    func_info_cnt: u32,
+    line_info_rec_size: u32,
+    line_info: u64,
+    line_info_cnt: u32,
+    attach_btf_id: u32,
+    attach_prog_fd: u32,
+    _pad: u32,
+}
+
+pub const PROG_TYPE_TRACING: u32 = 26;
+pub const ATTACH_TRACE_FENTRY: u32 = 24;
+
+/// Loads a tracing program for the vmlinux function whose BTF id is `attach_btf_id`.
+pub fn prog_load_tracing(
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    code: &[u8],
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let license = c"GPL";
+    let mut attr = TracingLoadAttr {
+        base: ProgLoadAttr {
+            prog_type: PROG_TYPE_TRACING,
+            insn_cnt: (code.len() / 8) as u32,
+            insns: code.as_ptr() as u64,
+            license: license.as_ptr() as u64,
+            expected_attach_type,
+            ..ProgLoadAttr::default()
+        },
+        attach_btf_id,
+        ..TracingLoadAttr::default()
+    };
+    copy_name(&mut attr.base.prog_name, name);
+    bpf_fd(PROG_LOAD, &mut attr).map(owned)
+}
+
 #[repr(C)]
 #[derive(Default)]
 struct UprobeMultiLinkAttr {

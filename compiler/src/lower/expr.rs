@@ -47,6 +47,9 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
+        if let Some(access) = self.probe.kernel.get(&e.span).cloned() {
+            return self.kernel_value(e, &access);
+        }
         match &e.kind {
             ExprKind::Int(n) => Ok(Val::Int {
                 reg: self.const_reg(*n),
@@ -268,7 +271,12 @@ impl ProbeLowerer<'_, '_> {
                     }
                     // A uprobe's context is the registers; the x86-64 calling convention
                     // passes the first six integer arguments in them.
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe if n < PT_REGS_ARGS.len() => {
+                    ProviderKind::Uprobe
+                    | ProviderKind::Uretprobe
+                    | ProviderKind::Kprobe
+                    | ProviderKind::Kretprobe
+                        if n < PT_REGS_ARGS.len() =>
+                    {
                         let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n]));
                         Val::Int {
                             reg: r,
@@ -281,7 +289,27 @@ impl ProbeLowerer<'_, '_> {
                     }
                 }
             }
-            "retval" if self.probe.kind == ProviderKind::Uretprobe => {
+            "retval" if self.probe.kind == ProviderKind::Fexit => {
+                let Some(ret) = self
+                    .probe
+                    .args
+                    .iter()
+                    .find(|a| a.name == crate::resolve::probes::FEXIT_RETVAL)
+                else {
+                    return Err(self.unsupported("`retval` in a wildcard fexit probe", span));
+                };
+                let r = self.load_u64(Addr::Ptr(self.ctx, ret.offset as i32));
+                Val::Int {
+                    reg: r,
+                    signed: true,
+                }
+            }
+            "retval"
+                if matches!(
+                    self.probe.kind,
+                    ProviderKind::Uretprobe | ProviderKind::Kretprobe
+                ) =>
+            {
                 let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_AX));
                 Val::Int {
                     reg: r,
@@ -295,7 +323,12 @@ impl ProbeLowerer<'_, '_> {
             "func"
                 if matches!(
                     self.probe.kind,
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe
+                    ProviderKind::Uprobe
+                        | ProviderKind::Uretprobe
+                        | ProviderKind::Kprobe
+                        | ProviderKind::Kretprobe
+                        | ProviderKind::Fentry
+                        | ProviderKind::Fexit
                 ) =>
             {
                 // The function, without an offset into it, demangled as bpftrace prints it.

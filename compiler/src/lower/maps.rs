@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tracebound_stdlib as stdlib;
 
-use super::{map_parts, ArgAccess, LowerOptions, ResolvedProbe};
+use super::{map_parts, ArgAccess, KernelAccess, KernelValue, LowerOptions, ResolvedProbe};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::program::{MapInfo, MapValue, ValueType, MAX_HIST_K};
@@ -428,6 +428,21 @@ pub(crate) fn static_type(
     maps: &MapTable,
 ) -> ValueType {
     let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
+    if let Some(access) = probe.kernel.get(&e.span) {
+        return match access {
+            KernelAccess::Const(_) => INT,
+            KernelAccess::Member { value, .. }
+            | KernelAccess::Deref { value, .. }
+            | KernelAccess::Index { value, .. } => match value {
+                KernelValue::Int { signed, .. } => ValueType::Int {
+                    size: 8,
+                    signed: *signed,
+                },
+                KernelValue::Str { len } => ValueType::Str { len: *len },
+                KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
+            },
+        };
+    }
     match &e.kind {
         ExprKind::Str(s) => ValueType::Str {
             len: s.len() as u32 + 1,

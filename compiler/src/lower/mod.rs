@@ -9,6 +9,7 @@ mod expr;
 mod formatted;
 pub mod ir;
 mod iterate;
+mod kernel;
 pub mod maps;
 mod memory;
 pub mod sample;
@@ -55,6 +56,54 @@ pub struct ResolvedProbe {
     pub args: Vec<ArgField>,
     /// For a usdt probe, each target's site (same order as `targets`); empty otherwise.
     pub usdt: Vec<UsdtSite>,
+    /// How each expression that reaches into kernel-typed memory reads it, by the
+    /// expression's span (`resolve::kernel_types` fills it from BTF).
+    pub kernel: HashMap<Span, KernelAccess>,
+}
+
+/// How an expression typed from BTF is lowered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelAccess {
+    /// A number known at compile time: `sizeof`, `offsetof`, an enumerator.
+    Const(u64),
+    /// `base->field` or `base.field`: `offset` bytes past the base, which is an address
+    /// (`through_pointer`) or itself a place in memory (a struct member of a struct).
+    Member {
+        offset: u32,
+        /// `(bit shift within the loaded bytes, width)` for a bitfield.
+        bitfield: Option<(u32, u32)>,
+        through_pointer: bool,
+        value: KernelValue,
+        user: bool,
+    },
+    /// `*base`.
+    Deref { value: KernelValue, user: bool },
+    /// `base[i]`: elements of `elem_size` bytes from an address or an array in memory.
+    Index {
+        elem_size: u32,
+        through_pointer: bool,
+        value: KernelValue,
+        user: bool,
+    },
+}
+
+/// What the bytes of a kernel-typed place are, as a script value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KernelValue {
+    Int {
+        size: u32,
+        signed: bool,
+    },
+    /// A pointer: 8 bytes, printed signed as bpftrace 0.17 prints them.
+    Pointer,
+    /// `char[N]`: a string.
+    Str {
+        len: u32,
+    },
+    /// A struct, union or non-char array: only its members or elements can be read.
+    Aggregate {
+        what: String,
+    },
 }
 
 /// Settings that change the code.
@@ -431,6 +480,7 @@ mod tests {
             targets: vec![target.into()],
             args: Vec::new(),
             usdt: Vec::new(),
+            kernel: HashMap::new(),
         }
     }
 
@@ -475,6 +525,7 @@ mod tests {
                 },
             }],
             usdt: Vec::new(),
+            kernel: HashMap::new(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_read { @c[comm] = count(); @h = hist(args.count); @l = lhist(args.count, 0, 100, 10); @s = stats(args.count); $x = 1; @p[pid, \"k\"] = $x; }",

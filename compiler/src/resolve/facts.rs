@@ -3,12 +3,14 @@
 //! tests implement it from fixtures (`resolve::fixture::FixtureFacts`). The compiler never
 //! finds anything out for itself, which keeps it pure and `--check` root-free.
 //!
-//! Tracepoints, raw tracepoints and the binaries uprobes name are here so far; BTF types and kernel features
-//! will join as methods.
+//! Tracepoints, raw tracepoints, the binaries uprobes name and the kernel's BTF types are
+//! here so far; kernel features will join as methods. The BTF questions have answers by
+//! default (`Unavailable`: a machine without BTF) so that a provider need not know them.
 
 use std::fmt;
 
 use super::tracepoint_format::TracepointFormat;
+use crate::types::{FuncProto, KType, NameSpace, TypeId};
 
 pub trait MachineFacts {
     /// Every tracepoint as (category, event), for wildcard expansion.
@@ -26,9 +28,37 @@ pub trait MachineFacts {
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
-    /// The USDT probe sites the ELF file at `path` declares in its `.note.stapsdt` notes, in
-    /// note order (one probe may have several sites). Fact sources that know no binaries say
-    /// so with FactError::Unavailable.
+
+    /// The kernel type called `name` in one namespace (`struct task_struct`, `pid_t`).
+    fn kernel_type_named(&self, space: NameSpace, name: &str) -> Result<TypeId, FactError> {
+        let _ = (space, name);
+        Err(no_btf())
+    }
+    /// A kernel type, typedefs and modifiers looked through.
+    fn kernel_type(&self, id: TypeId) -> Result<KType, FactError> {
+        let _ = id;
+        Err(no_btf())
+    }
+    /// Every name of one namespace, for "did you mean".
+    fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
+        let _ = space;
+        Err(no_btf())
+    }
+    /// A kernel function's prototype (what fentry and kprobe probes attach to).
+    fn kernel_function(&self, name: &str) -> Result<FuncProto, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+    /// Every kernel function BTF describes, sorted.
+    fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
+        Err(no_btf())
+    }
+    /// The value of a kernel enumerator (`TASK_RUNNING`).
+    fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+
     /// Where a uprobe inside a function goes: `function` plus `offset` bytes, or (no
     /// function) the function holding the address `offset`; returns the function and the
     /// offset in it, or why the kernel must not put a breakpoint there (past the function's
@@ -43,10 +73,20 @@ pub trait MachineFacts {
         Err("this machine cannot decode the binary's instructions".into())
     }
 
+    /// The USDT probe sites the ELF file at `path` declares in its `.note.stapsdt` notes, in
+    /// note order (one probe may have several sites). Fact sources that know no binaries say
+    /// so with FactError::Unavailable.
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
         Err(FactError::Unavailable {
             reason: format!("cannot read the USDT notes of {path} here"),
         })
+    }
+}
+
+/// What a machine without BTF answers about kernel types.
+pub fn no_btf() -> FactError {
+    FactError::Unavailable {
+        reason: "the kernel has no BTF (/sys/kernel/btf/vmlinux), so its types are unknown".into(),
     }
 }
 

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use super::facts::{library_file_matches, FactError, MachineFacts, UsdtSite};
 use super::tracepoint_format::{self, TracepointFormat};
+use crate::types::fixture::FixtureTypes;
+use crate::types::{FuncProto, KType, NameSpace, TypeId};
 
 /// Tracepoint formats keyed by (category, event), parsed when asked for, so that a test can
 /// also hold a malformed one and see the error.
@@ -19,6 +21,8 @@ pub struct FixtureFacts {
     binaries: BTreeMap<String, Vec<String>>,
     /// USDT sites by binary path (a binary without an entry has none).
     usdt: BTreeMap<String, Vec<UsdtSite>>,
+    /// Kernel types (BTF); `None` is a machine without BTF.
+    kernel: Option<FixtureTypes>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -101,6 +105,17 @@ impl FixtureFacts {
     pub fn with_raw_tracepoint(mut self, name: &str) -> FixtureFacts {
         self.raw_tracepoints.push(name.to_string());
         self
+    }
+
+    /// Kernel types: the hand-written `FixtureTypes::bundled()` set.
+    pub fn with_kernel_types(mut self) -> FixtureFacts {
+        self.kernel = Some(FixtureTypes::bundled());
+        self
+    }
+
+    fn kernel(&self) -> Result<&FixtureTypes, FactError> {
+        self.check_available()?;
+        self.kernel.as_ref().ok_or_else(super::facts::no_btf)
     }
 
     /// Adds (or replaces) an ELF binary or library and the functions it defines.
@@ -201,6 +216,46 @@ impl MachineFacts for FixtureFacts {
             return Err(FactError::binary_not_found(path));
         }
         Ok(self.usdt.get(path).cloned().unwrap_or_default())
+    }
+
+    fn kernel_type_named(&self, space: NameSpace, name: &str) -> Result<TypeId, FactError> {
+        self.kernel()?
+            .named(space, name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("{} {name}", space.keyword()),
+            })
+    }
+
+    fn kernel_type(&self, id: TypeId) -> Result<KType, FactError> {
+        self.kernel()?.get(id).ok_or_else(|| FactError::NotFound {
+            what: format!("type {}", id.0),
+        })
+    }
+
+    fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
+        Ok(self.kernel()?.names_in(space))
+    }
+
+    fn kernel_function(&self, name: &str) -> Result<FuncProto, FactError> {
+        self.kernel()?
+            .functions
+            .get(name)
+            .cloned()
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("kernel function {name}"),
+            })
+    }
+
+    fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
+        Ok(self.kernel()?.functions.keys().cloned().collect())
+    }
+
+    fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
+        self.kernel()?
+            .enumerator(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("enumerator {name}"),
+            })
     }
 }
 

@@ -71,6 +71,7 @@ fn resolve_attach_point(
         targets: vec![target],
         args: Vec::new(),
         usdt: Vec::new(),
+        kernel: Default::default(),
     };
     match p.kind {
         ProviderKind::Begin => Ok(simple("BEGIN".into())),
@@ -136,6 +137,7 @@ fn resolve_attach_point(
                     .collect(),
                 args,
                 usdt: Vec::new(),
+                kernel: Default::default(),
             })
         }
         ProviderKind::Uprobe | ProviderKind::Uretprobe => {
@@ -148,12 +150,17 @@ fn resolve_attach_point(
                         .collect(),
                     args: Vec::new(),
                     usdt: Vec::new(),
+                    kernel: Default::default(),
                 }),
                 // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
                 None => Err(not_supported(p.kind, ap)),
             }
         }
         ProviderKind::Usdt => usdt(&parts, ap, facts),
+        ProviderKind::Kprobe
+        | ProviderKind::Kretprobe
+        | ProviderKind::Fentry
+        | ProviderKind::Fexit => kernel_function_probe(p.kind, &parts, ap, facts),
         other => Err(not_supported(other, ap)),
     }
 }
@@ -251,7 +258,122 @@ fn usdt(
             .collect(),
         args: Vec::new(),
         usdt: matched.into_iter().cloned().collect(),
+        kernel: Default::default(),
     })
+}
+
+/// `kprobe:[module:]FUNCTION` and `fentry:[module:]FUNCTION` (and their return forms): the
+/// function must be one the kernel's BTF describes (a wildcard expands to those); fentry's
+/// `args` are its parameters, typed. Without BTF the name is taken as written.
+fn kernel_function_probe(
+    kind: ProviderKind,
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<ResolvedProbe, Diagnostic> {
+    let part = &parts[parts.len() - 1];
+    let name = part.text.as_str();
+    let provider = provider_name(kind);
+    if name.contains('+') || parts.iter().any(|p| !p.quoted && p.text.contains('$')) {
+        return Err(not_supported(kind, ap));
+    }
+    let all = match facts.kernel_functions() {
+        Ok(all) => all,
+        Err(FactError::Unavailable { .. }) => {
+            return Ok(ResolvedProbe {
+                kind,
+                targets: vec![format!("{provider}:{name}")],
+                args: Vec::new(),
+                usdt: Vec::new(),
+                kernel: Default::default(),
+            })
+        }
+        Err(e) => return Err(fact_error(e, ap)),
+    };
+    let functions: Vec<String> = if has_wildcard(name) && !part.quoted {
+        let glob = Glob::new(name);
+        all.iter().filter(|f| glob.matches(f)).cloned().collect()
+    } else if all.iter().any(|f| f == name) {
+        vec![name.to_string()]
+    } else {
+        let mut d = Diagnostic::error(
+            format!("the kernel has no function `{name}`"),
+            part.span,
+            "not in the kernel's BTF",
+        );
+        if let Some(s) = nearest(name, all.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        return Err(d);
+    };
+    if functions.is_empty() {
+        return Err(Diagnostic::error(
+            format!("no kernel function matches `{name}`"),
+            part.span,
+            "matches nothing in the kernel's BTF",
+        ));
+    }
+    // fentry/fexit see the arguments as an array of u64, one per parameter, then (fexit) the
+    // return value; typed args need one function.
+    let mut args = Vec::new();
+    if matches!(kind, ProviderKind::Fentry | ProviderKind::Fexit) && functions.len() == 1 {
+        let proto = facts
+            .kernel_function(&functions[0])
+            .map_err(|e| fact_error(e, ap))?;
+        for (i, param) in proto.params.iter().enumerate() {
+            args.push(ArgField {
+                name: param.name.clone(),
+                offset: 8 * i as u32,
+                access: ArgAccess::Int {
+                    size: 8,
+                    signed: true,
+                },
+            });
+        }
+        if kind == ProviderKind::Fexit {
+            args.push(ArgField {
+                name: FEXIT_RETVAL.into(),
+                offset: 8 * proto.params.len() as u32,
+                access: ArgAccess::Int {
+                    size: 8,
+                    signed: true,
+                },
+            });
+        }
+    }
+    Ok(ResolvedProbe {
+        kind,
+        targets: functions
+            .iter()
+            .map(|f| format!("{provider}:{f}"))
+            .collect(),
+        args,
+        usdt: Vec::new(),
+        kernel: Default::default(),
+    })
+}
+
+/// The `args` entry of a fexit probe that holds the return value, for `retval` (a name no C
+/// parameter can have).
+pub const FEXIT_RETVAL: &str = "$retval";
+
+/// The kernel types of a fentry/fexit probe's parameters, by name, for `args->file->f_flags`.
+pub fn kernel_arg_types(
+    probe: &ResolvedProbe,
+    facts: &dyn MachineFacts,
+) -> std::collections::HashMap<String, crate::types::kernel::CType> {
+    let mut out = std::collections::HashMap::new();
+    if !matches!(probe.kind, ProviderKind::Fentry | ProviderKind::Fexit) || probe.targets.len() != 1
+    {
+        return out;
+    }
+    let function = probe.targets[0].rsplit(':').next().unwrap_or_default();
+    if let Ok(proto) = facts.kernel_function(function) {
+        for p in proto.params {
+            out.insert(p.name, crate::types::kernel::CType::kernel(p.ty, false));
+        }
+    }
+    out
 }
 
 /// `rawtracepoint:[module:]NAME`: the kernel must have it; a wildcard expands to those it
@@ -268,6 +390,7 @@ fn raw_tracepoint(
         targets,
         args: Vec::new(),
         usdt: Vec::new(),
+        kernel: Default::default(),
     };
     let all = match facts.raw_tracepoints() {
         Ok(all) => all,

@@ -1,0 +1,204 @@
+//! Reading kernel-typed memory: member chains (`a->b.c`), `*p` and `p[i]` become an address
+//! computed from the innermost pointer plus constant offsets, then one
+//! bpf_probe_read_kernel (or _user) of the bytes the value needs. The layouts come from
+//! `ResolvedProbe::kernel`, which the resolver filled from BTF.
+
+use super::expr::Lowering;
+use super::ir::{Addr, Inst, Operand, VReg};
+use super::{KernelAccess, KernelValue, ProbeLowerer, Val};
+use crate::ast::{Expr, ExprKind, UnaryOp};
+use crate::codegen::insn::{Alu, Helper, Size};
+use crate::diagnostic::Diagnostic;
+use crate::program::ValueType;
+
+/// An address in kernel or user memory: a register plus a constant offset.
+struct Place {
+    base: VReg,
+    offset: i32,
+}
+
+impl ProbeLowerer<'_, '_> {
+    /// The value of an expression the resolver typed from BTF.
+    pub(super) fn kernel_value(&mut self, e: &Expr, access: &KernelAccess) -> Lowering<Val> {
+        let (value, user) = match access {
+            KernelAccess::Const(v) => {
+                return Ok(Val::Int {
+                    reg: self.const_reg(*v),
+                    signed: false,
+                })
+            }
+            KernelAccess::Member { value, user, .. }
+            | KernelAccess::Deref { value, user }
+            | KernelAccess::Index { value, user, .. } => (value.clone(), *user),
+        };
+        let place = self.place(e)?;
+        let read = if user {
+            Helper::ProbeReadUser
+        } else {
+            Helper::ProbeReadKernel
+        };
+        match value {
+            KernelValue::Int { size, signed } => {
+                let bitfield = match access {
+                    KernelAccess::Member { bitfield, .. } => *bitfield,
+                    _ => None,
+                };
+                // A bitfield is read in the smallest load that covers it.
+                let bytes = match bitfield {
+                    Some((shift, width)) => [1, 2, 4, 8]
+                        .into_iter()
+                        .find(|b| b * 8 >= shift + width)
+                        .unwrap_or(8),
+                    None => size,
+                };
+                let r = self.read_int(&place, bytes, signed && bitfield.is_none(), read)?;
+                let r = match bitfield {
+                    Some((shift, width)) => {
+                        let up = self.alu(Alu::Lsh, r, Operand::Imm((64 - shift - width) as i32));
+                        let down = if signed { Alu::Arsh } else { Alu::Rsh };
+                        self.alu(down, up, Operand::Imm((64 - width) as i32))
+                    }
+                    None => r,
+                };
+                Ok(Val::Int { reg: r, signed })
+            }
+            KernelValue::Pointer => Ok(Val::Int {
+                reg: self.read_int(&place, 8, false, read)?,
+                // bpftrace 0.17 prints a pointer's value as a signed number.
+                signed: true,
+            }),
+            KernelValue::Str { len } => {
+                let slot = self.f.new_slot(len);
+                let dst = self.slot_addr(slot, 0);
+                let src = self.place_address(&place);
+                self.emit(Inst::Call {
+                    helper: read,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(len as i32),
+                        Operand::Reg(src),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty: ValueType::Str { len },
+                })
+            }
+            KernelValue::Aggregate { what } => Err(Diagnostic::error(
+                format!("a whole {what} cannot be used as a value"),
+                e.span,
+                "read one of its members instead",
+            )
+            .with_note("printing whole structs and arrays is not supported yet")),
+        }
+    }
+
+    /// Where a kernel-typed member, deref or index expression lives.
+    fn place(&mut self, e: &Expr) -> Lowering<Place> {
+        let access = self.probe.kernel.get(&e.span).cloned();
+        match (&e.kind, access) {
+            (
+                ExprKind::Field { expr, .. },
+                Some(KernelAccess::Member {
+                    offset,
+                    through_pointer,
+                    ..
+                }),
+            ) => {
+                let base = self.base(expr, through_pointer)?;
+                Ok(Place {
+                    base: base.base,
+                    offset: base.offset + offset as i32,
+                })
+            }
+            (
+                ExprKind::Unary {
+                    op: UnaryOp::Deref,
+                    expr,
+                },
+                Some(KernelAccess::Deref { .. }),
+            ) => self.base(expr, true),
+            (
+                ExprKind::Index { expr, index },
+                Some(KernelAccess::Index {
+                    elem_size,
+                    through_pointer,
+                    ..
+                }),
+            ) => {
+                let base = self.base(expr, through_pointer)?;
+                if let ExprKind::Int(i) = index.kind {
+                    return Ok(Place {
+                        base: base.base,
+                        offset: base.offset + (i as i32).wrapping_mul(elem_size as i32),
+                    });
+                }
+                let (i, _) = self.int(index)?;
+                let scaled = self.alu(Alu::Mul, i, Operand::Imm(elem_size as i32));
+                let at = self.alu(Alu::Add, scaled, Operand::Reg(base.base));
+                Ok(Place {
+                    base: at,
+                    offset: base.offset,
+                })
+            }
+            _ => Err(Diagnostic::error(
+                "this has no address in memory",
+                e.span,
+                "not a member, `*p` or `p[i]`",
+            )),
+        }
+    }
+
+    /// The address `.`/`->`/`[]` start from: a pointer's value, or the place of a struct or
+    /// array that is itself a member.
+    fn base(&mut self, e: &Expr, through_pointer: bool) -> Lowering<Place> {
+        if through_pointer {
+            let (reg, _) = self.int(e)?;
+            Ok(Place {
+                base: reg,
+                offset: 0,
+            })
+        } else {
+            self.place(e)
+        }
+    }
+
+    fn place_address(&mut self, place: &Place) -> VReg {
+        if place.offset == 0 {
+            place.base
+        } else {
+            self.alu(Alu::Add, place.base, Operand::Imm(place.offset))
+        }
+    }
+
+    /// `bytes` (1, 2, 4 or 8) read from `place`, widened to 64 bits.
+    fn read_int(
+        &mut self,
+        place: &Place,
+        bytes: u32,
+        signed: bool,
+        read: Helper,
+    ) -> Lowering<VReg> {
+        let slot = self.f.new_slot(8);
+        let dst = self.slot_addr(slot, 0);
+        let src = self.place_address(place);
+        self.emit(Inst::Call {
+            helper: read,
+            args: vec![
+                Operand::Reg(dst),
+                Operand::Imm(bytes as i32),
+                Operand::Reg(src),
+            ],
+            ret: None,
+        });
+        let r = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: r,
+            addr: Addr::Slot(slot, 0),
+            size: Size::from_bytes(bytes).unwrap_or(Size::DW),
+            signed,
+        });
+        Ok(r)
+    }
+}

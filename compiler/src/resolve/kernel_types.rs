@@ -1,0 +1,366 @@
+//! Kernel types for each probe's expressions: every member access, deref and index on a
+//! BTF-typed value (`curtask`, a cast to `struct X *`, a fentry argument, a variable holding
+//! one), every `sizeof`/`offsetof` and kernel enumerator, turned into a `KernelAccess` that
+//! lowering follows. Unknown types and members are diagnostics here, at the name.
+
+use std::collections::HashMap;
+
+use crate::ast::*;
+use crate::diagnostic::Diagnostic;
+use crate::lower::{KernelAccess, KernelValue, ResolvedProbe};
+use crate::provider::ProviderKind;
+use crate::resolve::facts::MachineFacts;
+use crate::span::Span;
+use crate::types::kernel::{CType, KernelTypes, TypeEnv, View};
+
+/// Fills `kernel` of each resolved probe (one per probe item, in order).
+pub fn type_probes(
+    program: &Program,
+    probes: &mut [ResolvedProbe],
+    arg_types: &[HashMap<String, CType>],
+    facts: &dyn MachineFacts,
+) -> Result<(), Vec<Diagnostic>> {
+    let kt = KernelTypes::new(facts);
+    let mut diags = Vec::new();
+    let items = program.items.iter().filter_map(|i| match i {
+        Item::Probe(p) => Some(p),
+        _ => None,
+    });
+    for (index, (probe, resolved)) in items.zip(probes.iter_mut()).enumerate() {
+        let mut typer = Typer {
+            kt: &kt,
+            env: TypeEnv {
+                vars: HashMap::new(),
+                args: arg_types.get(index).cloned().unwrap_or_default(),
+                user: matches!(
+                    resolved.kind,
+                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
+                ),
+            },
+            out: HashMap::new(),
+            diags: Vec::new(),
+        };
+        if let Some(p) = &probe.predicate {
+            typer.expr(p);
+        }
+        typer.block(&probe.body);
+        resolved.kernel = typer.out;
+        diags.extend(typer.diags);
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(diags)
+    }
+}
+
+struct Typer<'k, 'f> {
+    kt: &'k KernelTypes<'f>,
+    env: TypeEnv,
+    out: HashMap<Span, KernelAccess>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Typer<'_, '_> {
+    fn block(&mut self, b: &Block) {
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+    }
+
+    /// Statements in order, so that a variable's kernel type is known where it is read.
+    fn stmt(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::Assign {
+                target,
+                op: None,
+                value,
+            } => {
+                self.expr(value);
+                self.expr(target);
+                if let ExprKind::Var(v) = &target.kind {
+                    self.note_var(v, value);
+                }
+            }
+            StmtKind::Let {
+                var,
+                value: Some(value),
+                ..
+            } => {
+                self.expr(value);
+                self.note_var(&var.name, value);
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.block(then);
+                if let Some(o) = otherwise {
+                    self.stmt(o);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.block(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                self.expr(count);
+                self.block(body);
+            }
+            StmtKind::For { iter, body, .. } => {
+                match iter {
+                    ForIter::Map(m) => self.expr(m),
+                    ForIter::Range(a, b) => {
+                        self.expr(a);
+                        self.expr(b);
+                    }
+                }
+                self.block(body);
+            }
+            StmtKind::Block(b) => self.block(b),
+            _ => visit::stmt(s, &mut |e| self.one(e)),
+        }
+    }
+
+    fn note_var(&mut self, var: &str, value: &Expr) {
+        match self.kt.type_of(value, &self.env) {
+            Ok(Some(t)) if matches!(self.kt.view(&t, value.span), Ok(View::Pointer { .. })) => {
+                self.env.vars.insert(var.to_string(), t);
+            }
+            _ => {
+                self.env.vars.remove(var);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        visit::expr(e, &mut |e| self.one(e));
+    }
+
+    fn fail(&mut self, d: Diagnostic) {
+        if !self.diags.iter().any(|x| x.span() == d.span()) {
+            self.diags.push(d);
+        }
+    }
+
+    /// The access of one expression, when it has one.
+    fn one(&mut self, e: &Expr) {
+        match self.access(e) {
+            Ok(Some(a)) => {
+                self.out.insert(e.span, a);
+            }
+            Ok(None) => {}
+            Err(d) => self.fail(d),
+        }
+    }
+
+    fn access(&self, e: &Expr) -> Result<Option<KernelAccess>, Diagnostic> {
+        let kt = self.kt;
+        let typed = |x: &Expr| kt.type_of(x, &self.env);
+        Ok(Some(match &e.kind {
+            ExprKind::Field { expr, field, .. } if !is_args(expr) => {
+                let Some(base) = typed(expr)? else {
+                    return Ok(None);
+                };
+                let through_pointer = matches!(kt.view(&base, expr.span)?, View::Pointer { .. });
+                let (record, record_type) = kt.record_of(&base, expr.span)?;
+                let m = kt.field(&record, &record_type, field)?;
+                let t = CType::kernel(m.ty, base.user);
+                let (offset, bitfield) = match m.bitfield {
+                    None => (m.bit_offset / 8, None),
+                    Some(width) => {
+                        let offset = m.bit_offset / 8;
+                        (offset, Some((m.bit_offset % 8, width)))
+                    }
+                };
+                KernelAccess::Member {
+                    offset,
+                    bitfield,
+                    through_pointer,
+                    value: self.value(&t, e.span)?,
+                    user: base.user,
+                }
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Deref,
+                expr,
+            } => match typed(expr)? {
+                Some(base) => match kt.view(&base, expr.span)? {
+                    View::Pointer { to } => KernelAccess::Deref {
+                        value: self.value(&to, e.span)?,
+                        user: base.user,
+                    },
+                    _ => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+            ExprKind::Index { expr, .. } => match typed(expr)? {
+                Some(base) => {
+                    let (elem, through_pointer) = match kt.view(&base, expr.span)? {
+                        View::Pointer { to } => (to, true),
+                        View::Array { elem, .. } => (elem, false),
+                        _ => return Ok(None),
+                    };
+                    KernelAccess::Index {
+                        elem_size: kt.size(&elem, e.span)?,
+                        through_pointer,
+                        value: self.value(&elem, e.span)?,
+                        user: base.user,
+                    }
+                }
+                None => return Ok(None),
+            },
+            ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
+                Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
+                None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
+            },
+            ExprKind::SizeofExpr(inner) => match typed(inner)? {
+                Some(t) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+                None => return Ok(None),
+            },
+            ExprKind::Offsetof { ty, field } => match kt.type_name(ty, false)? {
+                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
+                None => return Ok(None),
+            },
+            ExprKind::OffsetofExpr { expr, field } => match typed(expr)? {
+                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
+                None => return Ok(None),
+            },
+            // ALL_CAPS names the checker let through may be the kernel's enumerators.
+            ExprKind::Ident(name) if is_constant_name(name) => {
+                match kt.facts.kernel_enumerator(name) {
+                    Ok(v) => KernelAccess::Const(v as u64),
+                    Err(_) => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    fn value(&self, t: &CType, span: Span) -> Result<KernelValue, Diagnostic> {
+        Ok(match self.kt.view(t, span)? {
+            View::Int { size, signed } => KernelValue::Int { size, signed },
+            View::Pointer { .. } => KernelValue::Pointer,
+            View::CharArray { len } => KernelValue::Str { len },
+            View::Array { .. } | View::Record(_) | View::Other(_) => KernelValue::Aggregate {
+                what: self.kt.describe(t),
+            },
+        })
+    }
+}
+
+/// `sizeof(uint32)` and friends.
+fn builtin_size(ty: &TypeName) -> Option<u64> {
+    if ty.pointers > 0 {
+        return Some(8);
+    }
+    let TypeBase::Builtin(name) = &ty.base else {
+        return None;
+    };
+    let bits: u64 = name
+        .trim_start_matches('u')
+        .trim_start_matches("int")
+        .parse()
+        .ok()?;
+    let n = ty.array.map_or(1, |a| match a {
+        ArraySize::Fixed(n) => n,
+        ArraySize::Inferred => 1,
+    });
+    Some(bits / 8 * n)
+}
+
+fn is_constant_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_args(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Ident(n) if n == "args")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lower::{KernelAccess, KernelValue};
+    use crate::pipeline::{compile, CompileOptions};
+    use crate::resolve::fixture::FixtureFacts;
+
+    fn compile_with_types(source: &str) -> Result<(), (String, String)> {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        compile(source, &facts, &CompileOptions::default())
+            .map(|_| ())
+            .map_err(|d| {
+                (
+                    source[d[0].span().range()].to_string(),
+                    d[0].message.clone(),
+                )
+            })
+    }
+
+    #[test]
+    fn member_chains_compile() {
+        for source in [
+            "t:syscalls:sys_enter_getppid { @[((struct task_struct *)curtask)->real_parent->pid] = count(); }",
+            "BEGIN { $t = (struct task_struct *)curtask; printf(\"%s %d\\n\", $t->comm, $t->mm->map_count); }",
+            "BEGIN { @ = curtask->in_execve + curtask->b + curtask->vals[1] + curtask.tasks.next->prev; }",
+            "BEGIN { @ = sizeof(struct task_struct) + offsetof(struct task_struct, comm) + PIDTYPE_TGID; }",
+            "BEGIN { @ = (*curtask).pid_kind; @s = sizeof(uint32); }",
+        ] {
+            compile_with_types(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn whole_structs_and_unknown_names_are_diagnostics() {
+        assert_eq!(
+            compile_with_types("BEGIN { print(*curtask); }").unwrap_err(),
+            (
+                "*curtask".into(),
+                "a whole struct task_struct cannot be used as a value".into()
+            )
+        );
+        assert_eq!(
+            compile_with_types("BEGIN { print(curtask->mm->nope); }").unwrap_err(),
+            ("nope".into(), "struct mm_struct has no field `nope`".into())
+        );
+    }
+
+    #[test]
+    fn bitfields_and_anonymous_members_have_their_offsets() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let program =
+            crate::parse::parse("BEGIN { @a = curtask->in_execve; @b = curtask->b; }").unwrap();
+        let mut probes = crate::resolve::probes::resolve_probes(&program, &facts).unwrap();
+        super::type_probes(&program, &mut probes, &[], &facts).unwrap();
+        let mut accesses: Vec<_> = probes[0].kernel.values().cloned().collect();
+        accesses.sort_by_key(|a| format!("{a:?}"));
+        assert_eq!(
+            accesses,
+            [
+                KernelAccess::Member {
+                    offset: 48,
+                    bitfield: None,
+                    through_pointer: true,
+                    value: KernelValue::Int {
+                        size: 4,
+                        signed: false
+                    },
+                    user: false,
+                },
+                KernelAccess::Member {
+                    offset: 52,
+                    bitfield: Some((1, 1)),
+                    through_pointer: true,
+                    value: KernelValue::Int {
+                        size: 4,
+                        signed: false
+                    },
+                    user: false,
+                },
+            ]
+        );
+    }
+}

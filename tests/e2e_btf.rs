@@ -1,0 +1,130 @@
+//! Kernel types from BTF end to end: `((struct task_struct *)curtask)->real_parent->pid`
+//! (two pointer hops) counted for the workload, which this test's thread starts, so the
+//! parent's pid is known and the count is exact; the same script side by side with
+//! bpftrace 0.17 prints the same text. Probe types this kernel cannot attach (kprobes,
+//! fentry) fail with one error naming what the kernel lacks and a probe that works.
+
+mod e2e;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use e2e::{Tracer, EXIT_TIMEOUT};
+
+/// Every workload has the same comm: one case at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const SCRIPT: &str = r#"tracepoint:syscalls:sys_enter_getppid /comm == "tb_wl"/ { @[((struct task_struct *)curtask)->real_parent->pid] = count(); }
+tracepoint:syscalls:sys_enter_getpgid /comm == "tb_wl"/ { exit(); }"#;
+
+/// The workload's `real_parent` is the thread that forked it: this test's thread, whose
+/// `pid` in the kernel's sense is its thread id.
+fn expected() -> String {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    format!("Attaching 2 probes...\n\n\n@[{tid}]: 1000\n")
+}
+
+#[test]
+fn parent_pid_through_two_pointer_hops() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(env) = e2e::setup("parent_pid_through_two_pointer_hops") else {
+        return;
+    };
+    let mut tracer = Tracer::spawn(&["-e", SCRIPT]);
+    tracer.wait_ready(0).unwrap();
+    e2e::run_workload(&env, &["g", "1000", "q"]).unwrap();
+    let done = tracer.finish(EXIT_TIMEOUT).unwrap();
+    assert_eq!(done.stdout, expected(), "stderr: {}", done.stderr);
+    assert_eq!(done.code(), Some(0));
+}
+
+/// bpftrace 0.17 runs the same script against the same workload and prints the same text.
+#[test]
+fn same_as_bpftrace() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(env) = e2e::setup("same_as_bpftrace") else {
+        return;
+    };
+    let bpftrace = std::path::Path::new("/usr/bin/bpftrace");
+    if !bpftrace.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI installs bpftrace 0.17, the reference"
+        );
+        println!("skipping same_as_bpftrace: no /usr/bin/bpftrace");
+        return;
+    }
+    let mut child = Command::new(bpftrace)
+        .args(["-e", SCRIPT])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // bpftrace prints "Attaching" before it attaches: start the workload a while after.
+    let mut first = [0u8; 9];
+    stdout.read_exact(&mut first).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    e2e::run_workload(&env, &["g", "1000", "q"]).unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < EXIT_TIMEOUT, "bpftrace did not exit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let theirs = format!("{}{rest}", String::from_utf8_lossy(&first));
+    assert_eq!(theirs, expected());
+}
+
+/// kprobes and fentry compile against BTF; attaching them here is one error at the probe
+/// naming what the kernel lacks and a probe that works, with exit code 1 and nothing left
+/// loaded.
+#[test]
+fn probe_types_this_kernel_cannot_attach() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !e2e::require_bpf("probe_types_this_kernel_cannot_attach") {
+        return;
+    }
+    let kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    for (script, lacks, instead) in [
+        (
+            "kprobe:vfs_read { @[comm] = count(); }",
+            "has no kprobes",
+            "rawtracepoint",
+        ),
+        (
+            "kretprobe:__x64_sys_getpgid { @ = hist(retval); }",
+            "has no kprobes",
+            "tracepoint:syscalls:sys_exit_getpgid",
+        ),
+        (
+            "kfunc:vfs_read { @[args->file->f_flags] = count(); }",
+            "refuses BPF trampolines",
+            "rawtracepoint",
+        ),
+        (
+            "fexit:vfs_read { @ = hist(retval); }",
+            "refuses BPF trampolines",
+            "rawtracepoint",
+        ),
+    ] {
+        if kprobes && script.starts_with('k') && !script.starts_with("kfunc") {
+            println!("skipping `{script}`: this kernel has kprobes");
+            continue;
+        }
+        let watch = e2e::ProgramWatch::start();
+        let (code, stdout, stderr) = e2e::tracebound(&["-e", script]).unwrap();
+        assert_eq!(code, 1, "{script}: {stderr}");
+        assert!(!stdout.contains("Attaching"), "{script}: {stdout}");
+        assert_eq!(stderr.matches("error:").count(), 1, "{script}: {stderr}");
+        assert!(stderr.contains(lacks), "{script}: {stderr}");
+        assert!(stderr.contains(instead), "{script}: {stderr}");
+        watch
+            .check_unloaded(Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("{script}: {e}"));
+    }
+}
