@@ -73,6 +73,7 @@ pub fn compile(
         max_strlen: limits.max_strlen,
         max_map_keys: limits.max_map_keys,
         ringbuf_pages: limits.perf_rb_pages,
+        stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
     let resolved = resolve_probes(&ast, facts)?;
