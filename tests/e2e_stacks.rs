@@ -138,7 +138,8 @@ fn same_as_bpftrace(binary: &str) -> Result<(), String> {
     let kernel = "tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ { @[kstack] = count(); @p[kstack(perf)] = count(); @n[comm, kstack(2)] = count(); }";
     let user = format!(
         "uprobe:{binary}:inner {{ @[ustack] = count(); @s[ustack(3), usym(reg(\"ip\"))] = count(); \
-         if (++@calls == 4) {{ print(ustack(2)); printf(\"%s|%s\\n\", ustack(1), ksym(0)); exit(); }} }}"
+         if (++@calls == 4) {{ print(ustack(2)); printf(\"%s|%s\\n\", ustack(1), ksym(0)); \
+         printf(\"%s|%s|%x|%lx\\n\", ksym(kaddr(\"do_syscall_64\") + 3), usym(uaddr(\"sink\")), kaddr(\"do_syscall_64\"), uaddr(\"sink\")); exit(); }} }}"
     );
     let command = format!("{binary} 6");
     let compare = |script: &str, ours: String, theirs: String| -> Result<(), String> {

@@ -77,6 +77,10 @@ pub fn compile(
         ..options.lower.clone()
     };
     let resolved = resolve_probes(&ast, facts)?;
+    let lower_options = LowerOptions {
+        symbol_addresses: crate::resolve::symbols::symbol_addresses(&ast, &resolved, facts)?,
+        ..lower_options
+    };
     check_probe_count(&ast, &resolved, &limits)?;
     let lowered = lower(&ast, &resolved, &lower_options)?;
     if lowered.probes.len() > limits.max_bpf_progs as usize {

@@ -380,3 +380,97 @@ pub enum TypeBase {
     /// A typedef name, allowed where it cannot be mistaken for a value (`let`, `fn`).
     Named(String),
 }
+
+/// Calls `f` on every expression of a probe (predicate and body), outer before inner.
+pub fn visit_exprs(probe: &Probe, f: &mut dyn FnMut(&Expr)) {
+    fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+        f(e);
+        match &e.kind {
+            ExprKind::Map { keys: es, .. }
+            | ExprKind::Call { args: es, .. }
+            | ExprKind::Tuple(es) => es.iter().for_each(|e| expr(e, f)),
+            ExprKind::Unary { expr: e, .. }
+            | ExprKind::Cast { expr: e, .. }
+            | ExprKind::Field { expr: e, .. }
+            | ExprKind::TupleIndex { expr: e, .. }
+            | ExprKind::SizeofExpr(e)
+            | ExprKind::OffsetofExpr { expr: e, .. }
+            | ExprKind::Update { target: e, .. } => expr(e, f),
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Index {
+                expr: lhs,
+                index: rhs,
+            } => {
+                expr(lhs, f);
+                expr(rhs, f);
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            }
+            | ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr(cond, f);
+                expr(then, f);
+                expr(otherwise, f);
+            }
+            ExprKind::Block { block: b, value } => {
+                block(b, f);
+                expr(value, f);
+            }
+            _ => {}
+        }
+    }
+    fn stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
+        match &s.kind {
+            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => expr(e, f),
+            StmtKind::Assign { target, value, .. } => {
+                expr(target, f);
+                expr(value, f);
+            }
+            StmtKind::Let { value, .. } => {
+                if let Some(v) = value {
+                    expr(v, f);
+                }
+            }
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                expr(cond, f);
+                block(then, f);
+                if let Some(o) = otherwise {
+                    stmt(o, f);
+                }
+            }
+            StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
+                expr(e, f);
+                block(body, f);
+            }
+            StmtKind::For { iter, body, .. } => {
+                match iter {
+                    ForIter::Map(m) => expr(m, f),
+                    ForIter::Range(a, b) => {
+                        expr(a, f);
+                        expr(b, f);
+                    }
+                }
+                block(body, f);
+            }
+            StmtKind::Block(b) => block(b, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+        }
+    }
+    fn block(b: &Block, f: &mut dyn FnMut(&Expr)) {
+        b.stmts.iter().for_each(|s| stmt(s, f));
+    }
+    if let Some(p) = &probe.predicate {
+        expr(p, f);
+    }
+    block(&probe.body, f);
+}

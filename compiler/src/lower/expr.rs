@@ -732,6 +732,30 @@ impl ProbeLowerer<'_, '_> {
             "kstack" | "ustack" => self.stack(name.name == "ustack", args),
             "ksym" | "usym" => self.symbol(name.name == "usym", args, span),
             "reg" => self.register(args, span),
+            "kaddr" | "uaddr" => {
+                let binary = match name.name.as_str() {
+                    "uaddr" => self
+                        .probe
+                        .targets
+                        .first()
+                        .and_then(|t| crate::resolve::symbols::uprobe_binary(t))
+                        .unwrap_or_default(),
+                    _ => "",
+                };
+                let symbol = args.first().and_then(literal_string).unwrap_or_default();
+                let key = (binary.to_string(), symbol.to_string());
+                let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
+                    return Err(Diagnostic::error(
+                        format!("symbol `{symbol}` was not resolved"),
+                        span,
+                        "unknown symbol",
+                    ));
+                };
+                Ok(Val::Int {
+                    reg: self.const_reg(address),
+                    signed: false,
+                })
+            }
             "has_key" => {
                 let (map, keys) = match args {
                     [m, rest @ ..] => match map_parts(m) {

@@ -496,6 +496,7 @@ pub(crate) fn static_type(
                     .unwrap_or(SIGNED)
             }
             "ksym" => ValueType::Sym { user: false },
+            "kaddr" | "uaddr" => INT,
             "usym" => ValueType::Sym { user: true },
             "macaddr" => ValueType::MacAddr,
             "buf" => ValueType::Buf {

@@ -72,6 +72,8 @@ pub struct LowerOptions {
     pub ncpus: u32,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
+    /// What `kaddr`/`uaddr` stand for (`resolve::symbols`).
+    pub symbol_addresses: crate::resolve::symbols::SymbolAddresses,
 }
 
 impl Default for LowerOptions {
@@ -85,6 +87,7 @@ impl Default for LowerOptions {
             start_ns: 0,
             ncpus: 1,
             stack_mode: crate::program::StackMode::Bpftrace,
+            symbol_addresses: Default::default(),
         }
     }
 }
@@ -204,71 +207,11 @@ pub fn lower(
 
 /// Whether a probe reads the builtin `name` anywhere (predicate or body).
 fn uses_builtin(probe: &ast::Probe, name: &str) -> bool {
-    fn expr(e: &Expr, name: &str) -> bool {
-        let any = |es: &[Expr]| es.iter().any(|e| expr(e, name));
-        match &e.kind {
-            ExprKind::Ident(n) => n == name,
-            ExprKind::Map { keys, .. } => any(keys),
-            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => any(args),
-            ExprKind::Unary { expr: e, .. }
-            | ExprKind::Cast { expr: e, .. }
-            | ExprKind::Field { expr: e, .. }
-            | ExprKind::TupleIndex { expr: e, .. }
-            | ExprKind::SizeofExpr(e)
-            | ExprKind::OffsetofExpr { expr: e, .. }
-            | ExprKind::Update { target: e, .. } => expr(e, name),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Index {
-                expr: lhs,
-                index: rhs,
-            } => expr(lhs, name) || expr(rhs, name),
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            }
-            | ExprKind::IfElse {
-                cond,
-                then,
-                otherwise,
-            } => expr(cond, name) || expr(then, name) || expr(otherwise, name),
-            ExprKind::Block { block: b, value } => block(b, name) || expr(value, name),
-            _ => false,
-        }
-    }
-    fn stmt(s: &ast::Stmt, name: &str) -> bool {
-        use ast::StmtKind::*;
-        match &s.kind {
-            Expr(e) | Return(Some(e)) => expr(e, name),
-            Assign { target, value, .. } => expr(target, name) || expr(value, name),
-            Let { value, .. } => value.as_ref().is_some_and(|v| expr(v, name)),
-            If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                expr(cond, name)
-                    || block(then, name)
-                    || otherwise.as_ref().is_some_and(|o| stmt(o, name))
-            }
-            While { cond: e, body } | Unroll { count: e, body } => {
-                expr(e, name) || block(body, name)
-            }
-            For { iter, body, .. } => {
-                let iter_uses = match iter {
-                    ast::ForIter::Map(m) => expr(m, name),
-                    ast::ForIter::Range(a, b) => expr(a, name) || expr(b, name),
-                };
-                iter_uses || block(body, name)
-            }
-            Block(b) => block(b, name),
-            Break | Continue | Return(None) => false,
-        }
-    }
-    fn block(b: &ast::Block, name: &str) -> bool {
-        b.stmts.iter().any(|s| stmt(s, name))
-    }
-    probe.predicate.as_ref().is_some_and(|p| expr(p, name)) || block(&probe.body, name)
+    let mut found = false;
+    ast::visit_exprs(probe, &mut |e| {
+        found |= matches!(&e.kind, ExprKind::Ident(n) if n == name);
+    });
+    found
 }
 
 fn short_kind(kind: ProviderKind) -> &'static str {

@@ -26,6 +26,15 @@ pub trait MachineFacts {
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
+    /// The address of symbol `name` (`kaddr`, `uaddr`): in the running kernel when `binary` is
+    /// `None` (/proc/kallsyms), else the value the ELF file at `binary` gives it (not
+    /// relocated, as bpftrace's `uaddr`).
+    fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
+        let _ = (binary, name);
+        Err(FactError::Unavailable {
+            reason: "symbol addresses are not known here".into(),
+        })
+    }
 }
 
 /// Whether a library file called `file` is what a uprobe's bare `name` means: the name

@@ -17,6 +17,8 @@ pub struct FixtureFacts {
     raw_tracepoints: Vec<String>,
     /// ELF files by path, with the functions they define.
     binaries: BTreeMap<String, Vec<String>>,
+    /// Symbol addresses by (binary, or "" for the kernel; name).
+    symbols: BTreeMap<(String, String), u64>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -110,6 +112,15 @@ impl FixtureFacts {
         self
     }
 
+    /// Adds a symbol's address: a kernel one (`binary` None) or one in a binary.
+    pub fn with_symbol(mut self, binary: Option<&str>, name: &str, address: u64) -> FixtureFacts {
+        self.symbols.insert(
+            (binary.unwrap_or_default().to_string(), name.to_string()),
+            address,
+        );
+        self
+    }
+
     /// A machine where tracepoints cannot be read at all.
     pub fn unavailable(reason: &str) -> FixtureFacts {
         FixtureFacts {
@@ -185,6 +196,15 @@ impl MachineFacts for FixtureFacts {
             .get(path)
             .cloned()
             .ok_or_else(|| FactError::binary_not_found(path))
+    }
+
+    fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
+        self.symbols
+            .get(&(binary.unwrap_or_default().to_string(), name.to_string()))
+            .copied()
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("symbol {name}"),
+            })
     }
 }
 

@@ -9,4 +9,5 @@ pub mod facts;
 pub mod fixture;
 pub mod glob;
 pub mod probes;
+pub mod symbols;
 pub mod tracepoint_format;
