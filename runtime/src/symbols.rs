@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -24,6 +25,9 @@ use tracebound_compiler::program::stack_map_name;
 
 use crate::output::{Frame, Symbolize};
 use crate::sys::MapBytes;
+
+/// A function's name and the offset of an address into it.
+type Located = (Rc<str>, u64);
 
 /// One file-backed region of a process's memory map.
 #[derive(Clone, Debug)]
@@ -39,7 +43,7 @@ struct Region {
 /// A file some process mapped, kept open so that it can be read after the process is gone.
 struct MappedFile {
     /// The name the memory map gave it (the module perf mode prints).
-    name: String,
+    name: Rc<str>,
     _file: File,
     /// How blazesym reaches the open file: `/proc/self/fd/N`.
     path: PathBuf,
@@ -53,9 +57,11 @@ struct State {
     files: Vec<MappedFile>,
     /// Files by (device, inode), as the memory map names them.
     file_index: HashMap<(String, u64), usize>,
-    kernel: HashMap<u64, Option<(String, u64)>>,
+    kernel: HashMap<u64, Option<Located>>,
     /// (file, file offset) → the symbol there.
-    user: HashMap<(usize, u64), Option<(String, u64)>>,
+    user: HashMap<(usize, u64), Option<Located>>,
+    /// (pid, address) → the frame, for the many stacks that share frames.
+    frames: HashMap<(u32, u64), Frame>,
 }
 
 /// The runtime's `Symbolize`: owns the script's stack-trace maps.
@@ -106,7 +112,7 @@ impl Symbols {
         }
     }
 
-    fn kernel_symbol(&self, addr: u64) -> Option<(String, u64)> {
+    fn kernel_symbol(&self, addr: u64) -> Option<Located> {
         if let Some(known) = self.state.borrow().kernel.get(&addr) {
             return known.clone();
         }
@@ -122,7 +128,7 @@ impl Symbols {
             .symbolizer
             .symbolize_single(&source, Input::AbsAddr(addr))
         {
-            Ok(Symbolized::Sym(sym)) => Some((sym.name.into_owned(), sym.offset as u64)),
+            Ok(Symbolized::Sym(sym)) => Some((Rc::from(sym.name.as_ref()), sym.offset as u64)),
             _ => None,
         };
         self.state.borrow_mut().kernel.insert(addr, found.clone());
@@ -130,7 +136,7 @@ impl Symbols {
     }
 
     /// The symbol at a user address of process `pid`, and the name of the file it is in.
-    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<(String, u64)>, Option<String>) {
+    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<Located>, Option<Rc<str>>) {
         let Some((file, offset)) = self.locate(pid, addr) else {
             return (None, None);
         };
@@ -147,13 +153,24 @@ impl Symbols {
             return (known, Some(name));
         }
         // ELF symbols first, as bpftrace names frames (DWARF may name the same code by an
-        // internal alias, `__GI_getppid` for `getppid`); debug information (in the file or
-        // found by its debug link) for what the symbol tables lack.
-        let mut elf = Elf::new(path);
+        // internal alias, `__GI_getppid` for `getppid`). Then the symbol table of the separate
+        // debug file found by build id (distributions strip local functions such as libc's
+        // `__libc_start_call_main` into it), which costs no DWARF decompression; then DWARF,
+        // in the file or found by its debug link.
+        let mut elf = Elf::new(&path);
         elf.debug_syms = false;
         let mut result = self
             .symbolizer
             .symbolize_single(&Source::Elf(elf.clone()), Input::FileOffset(offset));
+        if !matches!(result, Ok(Symbolized::Sym(_))) {
+            if let Some((debug_file, vaddr)) = separate_debug_file(&path, offset) {
+                let mut debug = Elf::new(debug_file);
+                debug.debug_syms = false;
+                result = self
+                    .symbolizer
+                    .symbolize_single(&Source::Elf(debug), Input::VirtOffset(vaddr));
+            }
+        }
         if !matches!(result, Ok(Symbolized::Sym(_))) {
             elf.debug_syms = true;
             result = self
@@ -161,7 +178,7 @@ impl Symbols {
                 .symbolize_single(&Source::Elf(elf), Input::FileOffset(offset));
         }
         let found = match result {
-            Ok(Symbolized::Sym(sym)) => Some((sym.name.into_owned(), sym.offset as u64)),
+            Ok(Symbolized::Sym(sym)) => Some((Rc::from(sym.name.as_ref()), sym.offset as u64)),
             _ => None,
         };
         self.state
@@ -187,6 +204,27 @@ impl Symbols {
         state.processes.insert(pid, regions);
         found
     }
+}
+
+/// Where the debug symbols of the ELF file at `path` live apart from it
+/// (`/usr/lib/debug/.build-id/xx/rest.debug`, by its build id), and the virtual address of
+/// file offset `offset` (the debug file's own file offsets mean nothing).
+fn separate_debug_file(path: &std::path::Path, offset: u64) -> Option<(PathBuf, u64)> {
+    use object::{Object, ObjectSegment};
+    let bytes = std::fs::read(path).ok()?;
+    let file = object::File::parse(&*bytes).ok()?;
+    let id = file.build_id().ok()??;
+    let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+    let debug = PathBuf::from(format!(
+        "/usr/lib/debug/.build-id/{}/{}.debug",
+        hex.get(..2)?,
+        hex.get(2..)?
+    ));
+    let vaddr = file.segments().find_map(|seg| {
+        let (start, size) = seg.file_range();
+        (offset >= start && offset < start + size).then(|| seg.address() + (offset - start))
+    })?;
+    debug.is_file().then_some((debug, vaddr))
 }
 
 fn find_region(regions: Option<&Vec<Region>>, addr: u64) -> Option<(usize, u64)> {
@@ -218,7 +256,7 @@ fn read_process(state: &mut State, pid: u32) -> Option<Vec<Region>> {
                 let Ok(opened) = opened else { continue };
                 let path = PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd()));
                 state.files.push(MappedFile {
-                    name: entry.path.to_string(),
+                    name: entry.path.into(),
                     _file: opened,
                     path,
                 });
@@ -287,25 +325,32 @@ impl Symbolize for Symbols {
         self.addresses(user, limit, stack_id)
             .into_iter()
             .map(|addr| {
-                if user {
-                    let (symbol, module) = self.user_symbol(pid, addr);
-                    Frame {
-                        addr,
-                        symbol,
-                        module,
-                    }
-                } else {
-                    Frame {
+                if !user {
+                    return Frame {
                         addr,
                         symbol: self.kernel_symbol(addr),
                         module: None,
-                    }
+                    };
                 }
+                if let Some(known) = self.state.borrow().frames.get(&(pid, addr)) {
+                    return known.clone();
+                }
+                let (symbol, module) = self.user_symbol(pid, addr);
+                let frame = Frame {
+                    addr,
+                    symbol,
+                    module,
+                };
+                self.state
+                    .borrow_mut()
+                    .frames
+                    .insert((pid, addr), frame.clone());
+                frame
             })
             .collect()
     }
 
-    fn symbol(&self, user: bool, addr: u64, pid: u32) -> Option<String> {
+    fn symbol(&self, user: bool, addr: u64, pid: u32) -> Option<Rc<str>> {
         let found = if user {
             self.user_symbol(pid, addr).0
         } else {

@@ -107,32 +107,33 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
 /// address in hex, the same name, and for a user frame the module in parentheses
 /// (`[unknown]` when unknown). Raw mode (newer bpftrace's) prints the indented address only.
 pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) -> Vec<u8> {
+    use std::fmt::Write as _;
     let mut out = String::from("\n");
+    let name = |out: &mut String, f: &Frame| match &f.symbol {
+        Some((function, offset)) => write!(out, "{function}+{offset}"),
+        None => write!(out, "{:#x}", f.addr),
+    };
     for f in frames {
-        let name = match &f.symbol {
-            Some((function, offset)) => format!("{function}+{offset}"),
-            None => format!("{:#x}", f.addr),
-        };
-        match mode {
+        // Writing to a String cannot fail.
+        let _ = match mode {
             StackMode::Bpftrace => {
                 out.extend(std::iter::repeat_n(' ', indent));
-                out.push_str(&name);
+                name(&mut out, f)
             }
             StackMode::Perf => {
-                out.push_str(&format!("\t{:x} {name}", f.addr));
-                if user {
-                    let module = match (&f.symbol, &f.module) {
-                        (Some(_), Some(m)) => m.as_str(),
-                        _ => "[unknown]",
-                    };
-                    out.push_str(&format!(" ({module})"));
+                let _ = write!(out, "\t{:x} ", f.addr);
+                let _ = name(&mut out, f);
+                match (user, &f.symbol, &f.module) {
+                    (false, ..) => Ok(()),
+                    (true, Some(_), Some(m)) => write!(out, " ({m})"),
+                    (true, ..) => write!(out, " ([unknown])"),
                 }
             }
             StackMode::Raw => {
                 out.extend(std::iter::repeat_n(' ', indent));
-                out.push_str(&format!("{:x}", f.addr));
+                write!(out, "{:x}", f.addr)
             }
-        }
+        };
         out.push('\n');
     }
     out.into_bytes()
@@ -142,7 +143,7 @@ pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) 
 /// offset, or the address as C++ prints a pointer (`0x...`, and `0` for null).
 pub fn symbol_text(symbols: &dyn Symbolize, user: bool, addr: u64, pid: u32) -> String {
     match symbols.symbol(user, addr, pid) {
-        Some(name) => name,
+        Some(name) => name.to_string(),
         None if addr == 0 => "0".into(),
         None => format!("{addr:#x}"),
     }
@@ -320,7 +321,7 @@ mod tests {
                     },
                 ]
             }
-            fn symbol(&self, _: bool, _: u64, _: u32) -> Option<String> {
+            fn symbol(&self, _: bool, _: u64, _: u32) -> Option<std::rc::Rc<str>> {
                 Some("sym".into())
             }
         }
@@ -359,7 +360,7 @@ mod tests {
         let known = |addr, name: &str, off, module: Option<&str>| Frame {
             addr,
             symbol: Some((name.into(), off)),
-            module: module.map(String::from),
+            module: module.map(Into::into),
         };
         let kernel = [
             known(0xffffffff814b096d, "perf_syscall_enter", 397, None),
