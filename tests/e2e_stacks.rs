@@ -2,7 +2,8 @@
 //! without: `@[ustack] = count()` names the program's functions (main -> outer -> inner) with
 //! exact counts, also when the program exited before the maps print; without frame pointers
 //! the top frame still resolves; `kstack` from a syscall tracepoint names the kernel's entry
-//! path; and the same scripts run by bpftrace 0.17 print the same text, byte for byte.
+//! path; and the same scripts run by bpftrace 0.17 print the same text (and `-f json`), byte
+//! for byte.
 
 mod e2e;
 
@@ -162,6 +163,11 @@ fn same_as_bpftrace(binary: &str) -> Result<(), String> {
         kernel,
         run(ours_binary, &["-c", &command, "-e", kernel])?,
         run(bpftrace, &["-c", &command, "-e", kernel])?,
+    )?;
+    compare(
+        kernel,
+        run(ours_binary, &["-f", "json", "-c", &command, "-e", kernel])?,
+        run(bpftrace, &["-f", "json", "-c", &command, "-e", kernel])?,
     )?;
     let ours = traced_while_alive(ours_binary, binary, &user)?;
     let theirs = traced_while_alive(bpftrace, binary, &user)?;
