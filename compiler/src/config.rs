@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::ast::{Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::program::StackMode;
 
 /// The limits, as configured.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +25,8 @@ pub struct Limits {
     pub max_duration: Option<Duration>,
     /// The overhead budget, percent of the machine (`--budget` wins).
     pub budget_pct: Option<f64>,
+    /// How `kstack`/`ustack` print when they do not name a mode.
+    pub stack_mode: StackMode,
 }
 
 impl Default for Limits {
@@ -37,6 +40,7 @@ impl Default for Limits {
             max_bpf_progs: 512,
             max_duration: None,
             budget_pct: None,
+            stack_mode: StackMode::Bpftrace,
         }
     }
 }
@@ -72,6 +76,7 @@ pub fn limits(program: &Program) -> Result<Limits, Vec<Diagnostic>> {
             "max_bpf_progs" => number(value, 1, 1 << 20).map(|n| limits.max_bpf_progs = n),
             "max_duration" => duration(value).map(|d| limits.max_duration = Some(d)),
             "budget" => percent(value).map(|p| limits.budget_pct = Some(p)),
+            "stack_mode" => stack_mode(value).map(|m| limits.stack_mode = m),
             // Keys bpftrace has that change nothing here.
             _ => Ok(()),
         };
@@ -84,6 +89,30 @@ pub fn limits(program: &Program) -> Result<Limits, Vec<Diagnostic>> {
     } else {
         Err(diags)
     }
+}
+
+/// A stack mode by name, as `kstack(perf)` writes it.
+pub fn stack_mode_named(name: &str) -> Option<StackMode> {
+    match name {
+        "bpftrace" => Some(StackMode::Bpftrace),
+        "perf" => Some(StackMode::Perf),
+        "raw" => Some(StackMode::Raw),
+        _ => None,
+    }
+}
+
+fn stack_mode(value: &Expr) -> Result<StackMode, Diagnostic> {
+    let named = match &value.kind {
+        ExprKind::Ident(name) | ExprKind::Str(name) => stack_mode_named(name),
+        _ => None,
+    };
+    named.ok_or_else(|| {
+        Diagnostic::error(
+            "stack_mode is one of bpftrace, perf or raw",
+            value.span,
+            "not a stack mode tracebound prints",
+        )
+    })
 }
 
 fn number(value: &Expr, min: u32, max: u32) -> Result<u32, Diagnostic> {

@@ -75,6 +75,7 @@ pub fn compile(
         max_strlen: limits.max_strlen,
         max_map_keys: limits.max_map_keys,
         ringbuf_pages: limits.perf_rb_pages,
+        stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
     let mut resolved = resolve_probes(&ast, facts)?;
@@ -83,6 +84,10 @@ pub fn compile(
         .map(|p| crate::resolve::probes::kernel_arg_types(p, facts))
         .collect();
     crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &arg_types, facts)?;
+    let lower_options = LowerOptions {
+        symbol_addresses: crate::resolve::symbols::symbol_addresses(&ast, &resolved, facts)?,
+        ..lower_options
+    };
     check_probe_count(&ast, &resolved, &limits)?;
     let lowered = lower(&ast, &resolved, &lower_options)?;
     if lowered.probes.len() > limits.max_bpf_progs as usize {

@@ -16,9 +16,17 @@ pub enum ValueType {
     Str { len: u32 },
     /// A tuple: fields laid out like a C struct (each aligned to min(size, 8)).
     Tuple(Vec<ValueType>),
-    /// A kernel or user stack id (u64), resolved through the stack map at print time.
-    Stack { user: bool },
-    /// A kernel address to print as a symbol (`ksym`) or a user one (`usym`, with a pid).
+    /// A stack: a u64 holding the id `bpf_get_stackid` returned into the stack map
+    /// `stack_map_name(user, limit)` (negative when the kernel could not record the stack);
+    /// for a user stack the id is the low 32 bits and the process id the high 32, so that its
+    /// frames are symbolized against that process. Printed in `mode`.
+    Stack {
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+    },
+    /// An address printed as a symbol: a kernel one (`ksym`: the u64 address) or a user one
+    /// (`usym`: the u64 address, then the u64 process id it belongs to).
     Sym { user: bool },
     /// A boolean stored as one byte.
     Bool,
@@ -37,6 +45,31 @@ pub enum ValueType {
     Buf { len: u32 },
 }
 
+/// How a stack prints (`kstack(perf)`, `config = { stack_mode = perf }`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StackMode {
+    /// One frame a line, `function+offset`, indented.
+    #[default]
+    Bpftrace,
+    /// As `perf script` prints: a tab, the address in hex, `function+offset`, and for user
+    /// frames the module in parentheses.
+    Perf,
+    /// Addresses only, in hex.
+    Raw,
+}
+
+/// Frames a stack keeps when the script does not say (`kstack` = `kstack(127)`), the
+/// kernel's default `perf_event_max_stack`, as in bpftrace.
+pub const DEFAULT_STACK_FRAMES: u32 = 127;
+/// The most frames `kstack(N)` may ask for.
+pub const MAX_STACK_FRAMES: u32 = 1024;
+
+/// The BPF stack-trace map holding kernel (or user) stacks of at most `limit` frames: one
+/// per distinct kind and limit, since the kernel truncates a stack to the map's value size.
+pub fn stack_map_name(user: bool, limit: u32) -> String {
+    format!("tb_{}stack_{limit}", if user { 'u' } else { 'k' })
+}
+
 impl ValueType {
     pub fn size(&self) -> u32 {
         match self {
@@ -52,7 +85,10 @@ impl ValueType {
                 }
                 offset.next_multiple_of(align)
             }
-            ValueType::Stack { .. } | ValueType::Sym { .. } | ValueType::Timestamp { .. } => 8,
+            ValueType::Stack { .. }
+            | ValueType::Sym { user: false }
+            | ValueType::Timestamp { .. } => 8,
+            ValueType::Sym { user: true } => 16,
             ValueType::Bool => 1,
             ValueType::Inet => 24,
             ValueType::MacAddr => 6,
@@ -230,6 +266,10 @@ pub enum Action {
         format: String,
         args: Vec<ValueType>,
     },
+    /// A process whose user addresses (`ustack`, `usym`) were recorded for the first time:
+    /// the record holds its pid (u64). User space notes the process's memory map then, while
+    /// it still runs, so that its frames resolve even when it has exited by printing time.
+    UserProcess,
 }
 
 /// What the runtime needs besides the object.

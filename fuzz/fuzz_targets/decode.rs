@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
+use tracebound_compiler::program::{MapInfo, MapValue, StackMode, ValueType};
 use tracebound_runtime::output::{self, MapData, NoSymbols};
 
 /// A value type from a few bytes of input.
 fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
-    match bytes.next().unwrap_or(0) % 9 {
+    match bytes.next().unwrap_or(0) % 11 {
         0 => ValueType::Int { size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4], signed: bytes.next().unwrap_or(0) & 1 == 1 },
         1 => ValueType::Str { len: u32::from(bytes.next().unwrap_or(0)) },
         2 if depth < 3 => {
@@ -20,6 +20,12 @@ fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
         5 => ValueType::MacAddr,
         6 => ValueType::Buf { len: u32::from(bytes.next().unwrap_or(0)) },
         7 => ValueType::Timestamp { format: "%H:%M:%S.%f %%f".into() },
+        8 => ValueType::Stack {
+            user: bytes.next().unwrap_or(0) & 1 == 1,
+            mode: [StackMode::Bpftrace, StackMode::Perf, StackMode::Raw][bytes.next().unwrap_or(0) as usize % 3],
+            limit: u32::from(bytes.next().unwrap_or(0)),
+        },
+        9 => ValueType::Sym { user: bytes.next().unwrap_or(0) & 1 == 1 },
         _ => ValueType::Int { size: 8, signed: false },
     }
 }

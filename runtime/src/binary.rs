@@ -42,6 +42,22 @@ pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
     Ok(names)
 }
 
+/// The value the ELF file at `path` gives symbol `name` (any kind: functions and data).
+pub fn symbol_address(path: &Path, name: &str) -> Result<u64, FactError> {
+    let bytes = fs::read(path).map_err(|e| io_error(path, &e))?;
+    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
+        what: path.display().to_string(),
+        reason: format!("not a readable ELF file ({e})"),
+    })?;
+    file.symbols()
+        .chain(file.dynamic_symbols())
+        .find(|s| s.is_definition() && s.name() == Ok(name))
+        .map(|s| s.address())
+        .ok_or_else(|| FactError::NotFound {
+            what: format!("symbol {name} in {}", path.display()),
+        })
+}
+
 /// Where function `name` starts in the file `path` (its file offset, what the kernel's uprobe
 /// interface takes) and its first bytes.
 pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {

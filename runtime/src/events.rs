@@ -9,9 +9,10 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 
 use crate::load::Loaded;
-use crate::output::{self, NoSymbols, Value};
+use crate::output::{self, Value};
 use crate::session::{Format, RunError};
 use crate::snapshot::{map_bytes, snapshot};
+use crate::symbols::Symbols;
 
 /// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
 struct Counters {
@@ -127,6 +128,8 @@ pub struct EventState {
     /// Set by an `exit()` record.
     pub exit_code: Option<i32>,
     pub format: Format,
+    /// Names stack frames and addresses, and notes processes as they are announced.
+    pub symbols: Symbols,
 }
 
 /// Handles every record waiting in the ring buffer, in order; stops at an exit().
@@ -173,7 +176,7 @@ fn handle_record(
         Action::Printf { format, args } => {
             let values = decode_args(args)?;
             let mut line = Vec::new();
-            output::printf::printf(&mut line, format.as_bytes(), &values, &NoSymbols)
+            output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
                 .map_err(|e| RunError::Other(e.to_string()))?;
             match state.format {
                 Format::Text => out.extend_from_slice(&line),
@@ -188,8 +191,8 @@ fn handle_record(
             let values = decode_args(std::slice::from_ref(value))?;
             if let Some(v) = values.first() {
                 match state.format {
-                    Format::Text => output::text::print_value_text(out, v, &NoSymbols),
-                    Format::Json => output::json::print_value_json(out, v, &NoSymbols),
+                    Format::Text => output::text::print_value_text(out, v, &state.symbols),
+                    Format::Json => output::json::print_value_json(out, v, &state.symbols),
                 }
             }
         }
@@ -197,8 +200,8 @@ fn handle_record(
             let info = &compiled.info.maps[*map];
             let data = snapshot(loaded, info).map_err(|e| RunError::Other(e.to_string()))?;
             let result = match state.format {
-                Format::Text => output::text::map_text(out, &data, *top, *div, &NoSymbols),
-                Format::Json => output::json::map_json(out, &data, *top, *div, &NoSymbols),
+                Format::Text => output::text::map_text(out, &data, *top, *div, &state.symbols),
+                Format::Json => output::json::map_json(out, &data, *top, *div, &state.symbols),
             };
             result.map_err(|e| RunError::Other(e.to_string()))?;
         }
@@ -210,6 +213,10 @@ fn handle_record(
             } else {
                 bytes.clear()?;
             }
+        }
+        Action::UserProcess => {
+            let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
+            state.symbols.note_process(pid as u32);
         }
         Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
         Action::Join {
@@ -239,7 +246,7 @@ fn handle_record(
         Action::Cat { format, args } | Action::System { format, args } => {
             let values = decode_args(args)?;
             let mut text = Vec::new();
-            output::printf::printf(&mut text, format.as_bytes(), &values, &NoSymbols)
+            output::printf::printf(&mut text, format.as_bytes(), &values, &state.symbols)
                 .map_err(|e| RunError::Other(e.to_string()))?;
             let text = String::from_utf8_lossy(&text).into_owned();
             if matches!(action, Action::Cat { .. }) {

@@ -228,6 +228,28 @@ impl MachineFacts for LiveFacts {
                 what: format!("enumerator {name}"),
             })
     }
+    fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
+        match binary {
+            Some(path) => binary::symbol_address(Path::new(path), name),
+            None => kernel_symbol_address(name),
+        }
+    }
+}
+
+/// A kernel symbol's address from /proc/kallsyms (`ADDRESS TYPE NAME [MODULE]` lines).
+fn kernel_symbol_address(name: &str) -> Result<u64, FactError> {
+    let path = Path::new("/proc/kallsyms");
+    let text = fs::read_to_string(path).map_err(|e| unreadable(path, &e))?;
+    text.lines()
+        .find_map(|line| {
+            let mut fields = line.split_ascii_whitespace();
+            let address = fields.next()?;
+            let _kind = fields.next()?;
+            (fields.next()? == name).then(|| u64::from_str_radix(address, 16).ok())?
+        })
+        .ok_or_else(|| FactError::NotFound {
+            what: format!("kernel symbol {name}"),
+        })
 }
 
 /// Where the kernel shows its BTF and its modules'.

@@ -17,6 +17,7 @@ pub mod load;
 pub mod output;
 pub mod session;
 pub mod snapshot;
+pub mod symbols;
 pub mod sys;
 pub mod tracefs;
 pub mod usdt;

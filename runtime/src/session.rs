@@ -20,8 +20,9 @@ use crate::estimate::{Budget, CostModel};
 use crate::events::{drain, EventState, ExitFlag, Losses};
 use crate::guard::Guard;
 use crate::load::{load, LoadError, Loaded};
-use crate::output::{self, NoSymbols};
+use crate::output;
 use crate::snapshot::snapshot;
+use crate::symbols::Symbols;
 use crate::{sys, verifier};
 
 /// How often the event loop reads the loss counters and the exit flag.
@@ -154,6 +155,7 @@ pub fn run(
     let mut state = EventState {
         exit_code: None,
         format: options.format,
+        symbols: Symbols::new(take_stack_maps(&mut loaded)),
     };
     let mut lost = Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?;
     let exit_flag = ExitFlag::new(&mut loaded, compiled)?;
@@ -224,14 +226,30 @@ pub fn run(
         .map_err(|e| RunError::Other(e.to_string()))?;
     let mut text = Vec::new();
     let result = match options.format {
-        Format::Text => output::text::exit_text(&mut text, &maps, &NoSymbols),
-        Format::Json => output::json::exit_json(&mut text, &maps, &NoSymbols),
+        Format::Text => output::text::exit_text(&mut text, &maps, &state.symbols),
+        Format::Json => output::json::exit_json(&mut text, &maps, &state.symbols),
     };
     result.map_err(|e| RunError::Other(e.to_string()))?;
     out.write_all(&text)?;
     out.flush()?;
     drop(loaded);
     Ok(code)
+}
+
+/// The script's stack-trace maps, by name, for the symbolizer to read stacks from.
+fn take_stack_maps(loaded: &mut Loaded) -> std::collections::HashMap<String, aya::maps::MapData> {
+    let names: Vec<String> = loaded
+        .maps()
+        .filter(|(_, m)| matches!(m, aya::maps::Map::StackTraceMap(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    names
+        .into_iter()
+        .filter_map(|name| match loaded.take_map(&name)? {
+            aya::maps::Map::StackTraceMap(data) => Some((name, data)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs the BEGIN (or END) programs once.

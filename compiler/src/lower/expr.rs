@@ -233,6 +233,7 @@ impl ProbeLowerer<'_, '_> {
             "curtask" => unsigned(self.helper_int(Helper::GetCurrentTask, Vec::new())),
             "jiffies" => unsigned(self.helper_int(Helper::Jiffies64, Vec::new())),
             "numaid" => unsigned(self.helper_int(Helper::GetNumaNodeId, Vec::new())),
+            "kstack" | "ustack" => return self.stack(name == "ustack", &[]),
             "comm" => {
                 let slot = self.f.new_slot(16);
                 self.zero(Addr::Slot(slot, 0), 16);
@@ -337,6 +338,36 @@ impl ProbeLowerer<'_, '_> {
                 self.string_literal(&function)
             }
             _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),
+        })
+    }
+
+    /// `reg("ip")`: a register saved in the probe's `struct pt_regs` (the context of a
+    /// uprobe or kprobe, and the first member of a perf event's).
+    fn register(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let name = args.first().and_then(literal_string).unwrap_or_default();
+        let Some(at) = pt_regs_offset(name) else {
+            return Err(Diagnostic::error(
+                format!("`{name}` is not a register of x86-64's pt_regs"),
+                args.first().map_or(span, |a| a.span),
+                "unknown register",
+            )
+            .with_help(
+                "registers are named as in pt_regs: ip, sp, bp, ax, bx, cx, dx, si, di, r8 .. r15",
+            ));
+        };
+        if !matches!(
+            self.probe.kind,
+            ProviderKind::Uprobe
+                | ProviderKind::Uretprobe
+                | ProviderKind::Kprobe
+                | ProviderKind::Kretprobe
+                | ProviderKind::Profile
+        ) {
+            return Err(self.unsupported("`reg()` in this probe type", span));
+        }
+        Ok(Val::Int {
+            reg: self.load_u64(Addr::Ptr(self.ctx, at)),
+            signed: false,
         })
     }
 
@@ -733,6 +764,33 @@ impl ProbeLowerer<'_, '_> {
             "ntop" => self.ntop_call(args, span),
             "macaddr" => self.macaddr_call(args, span),
             "buf" => self.buf_call(args, span),
+            "kstack" | "ustack" => self.stack(name.name == "ustack", args),
+            "ksym" | "usym" => self.symbol(name.name == "usym", args, span),
+            "reg" => self.register(args, span),
+            "kaddr" | "uaddr" => {
+                let binary = match name.name.as_str() {
+                    "uaddr" => self
+                        .probe
+                        .targets
+                        .first()
+                        .and_then(|t| crate::resolve::symbols::uprobe_binary(t))
+                        .unwrap_or_default(),
+                    _ => "",
+                };
+                let symbol = args.first().and_then(literal_string).unwrap_or_default();
+                let key = (binary.to_string(), symbol.to_string());
+                let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
+                    return Err(Diagnostic::error(
+                        format!("symbol `{symbol}` was not resolved"),
+                        span,
+                        "unknown symbol",
+                    ));
+                };
+                Ok(Val::Int {
+                    reg: self.const_reg(address),
+                    signed: false,
+                })
+            }
             "has_key" => {
                 let (map, keys) = match args {
                     [m, rest @ ..] => match map_parts(m) {
@@ -943,6 +1001,15 @@ impl ProbeLowerer<'_, '_> {
 }
 
 /// The ALU operation of an arithmetic operator (`>>` is arithmetic on signed values).
+/// The offset of a register in x86-64's `struct pt_regs`.
+fn pt_regs_offset(name: &str) -> Option<i32> {
+    const ORDER: [&str; 21] = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ];
+    ORDER.iter().position(|r| *r == name).map(|i| i as i32 * 8)
+}
+
 pub(crate) fn arithmetic(op: BinaryOp, signed: bool) -> Option<Alu> {
     Some(match op {
         BinaryOp::Add => Alu::Add,

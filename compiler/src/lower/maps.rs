@@ -18,6 +18,8 @@ pub enum MapKind {
     Array = 2,
     PercpuHash = 5,
     PercpuArray = 6,
+    StackTrace = 7,
+    LruHash = 9,
     Ringbuf = 27,
 }
 
@@ -465,6 +467,10 @@ pub(crate) fn static_type(
         },
         ExprKind::Ident(name) => match name.as_str() {
             "comm" => ValueType::Str { len: 16 },
+            "kstack" | "ustack" => {
+                super::stacks::stack_type(name == "ustack", &[], options.stack_mode)
+                    .unwrap_or(SIGNED)
+            }
             "probe" => ValueType::Str {
                 len: probe
                     .targets
@@ -507,6 +513,13 @@ pub(crate) fn static_type(
                     .to_string(),
             },
             "ntop" => ValueType::Inet,
+            "kstack" | "ustack" => {
+                super::stacks::stack_type(name.name == "ustack", args, options.stack_mode)
+                    .unwrap_or(SIGNED)
+            }
+            "ksym" => ValueType::Sym { user: false },
+            "kaddr" | "uaddr" => INT,
+            "usym" => ValueType::Sym { user: true },
             "macaddr" => ValueType::MacAddr,
             "buf" => ValueType::Buf {
                 len: buf_len(args.get(1), options.max_strlen).unwrap_or(0),

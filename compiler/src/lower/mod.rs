@@ -13,6 +13,7 @@ mod kernel;
 pub mod maps;
 mod memory;
 pub mod sample;
+mod stacks;
 mod stmt;
 mod usdt;
 
@@ -126,6 +127,10 @@ pub struct LowerOptions {
     /// Probes (by index) that run their program for 1 in N hits, N a power of two
     /// (`--auto-filter`); only probes `sample::samplable` allows.
     pub sample: std::collections::BTreeMap<usize, u32>,
+    /// How stacks print when the script does not name a mode (`stack_mode`).
+    pub stack_mode: crate::program::StackMode,
+    /// What `kaddr`/`uaddr` stand for (`resolve::symbols`).
+    pub symbol_addresses: crate::resolve::symbols::SymbolAddresses,
 }
 
 impl Default for LowerOptions {
@@ -139,6 +144,8 @@ impl Default for LowerOptions {
             start_ns: 0,
             ncpus: 1,
             sample: Default::default(),
+            stack_mode: crate::program::StackMode::Bpftrace,
+            symbol_addresses: Default::default(),
         }
     }
 }
@@ -197,6 +204,8 @@ pub fn lower(
         lost,
         full,
         exit_flag,
+        extra_base: bpf_maps.len(),
+        extra_maps: Vec::new(),
         options,
     };
     let mut out = Vec::new();
@@ -258,6 +267,7 @@ pub fn lower(
             }
         }
     }
+    bpf_maps.extend(shared.extra_maps);
     Ok(Lowered {
         probes: out,
         maps: bpf_maps,
@@ -312,6 +322,10 @@ pub(crate) struct Shared<'o> {
     pub lost: usize,
     pub full: usize,
     pub exit_flag: usize,
+    /// Maps declared as lowering needs them (stack traces, announced processes): they follow
+    /// the fixed ones, from index `extra_base`.
+    pub extra_base: usize,
+    pub extra_maps: Vec<BpfMap>,
     pub options: &'o LowerOptions,
 }
 
@@ -509,6 +523,87 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn stacks_use_one_map_per_kind_and_limit() {
+        use crate::codegen::insn::Helper;
+        use crate::program::{StackMode, ValueType};
+        let tp = ResolvedProbe {
+            kind: ProviderKind::Tracepoint,
+            targets: vec!["tracepoint:syscalls:sys_enter_getppid".into()],
+            args: Vec::new(),
+            usdt: Vec::new(),
+            kernel: Default::default(),
+        };
+        let l = lower_text(
+            "t:syscalls:sys_enter_getppid { @k[kstack] = count(); @u[comm, ustack(perf, 3)] = count(); @v = kstack(5); @w[kstack(127)] = count(); @s = usym(1); }",
+            &[tp],
+        );
+        let stack_maps: Vec<_> = l
+            .maps
+            .iter()
+            .filter(|m| m.kind == MapKind::StackTrace)
+            .map(|m| (m.name.as_str(), m.value_size))
+            .collect();
+        assert_eq!(
+            stack_maps,
+            [
+                ("tb_kstack_127", 8 * 127),
+                ("tb_ustack_3", 24),
+                ("tb_kstack_5", 40)
+            ]
+        );
+        assert!(l.maps.iter().any(|m| m.kind == MapKind::LruHash));
+        assert_eq!(
+            l.info.maps[1].key[1],
+            ValueType::Stack {
+                user: true,
+                mode: StackMode::Perf,
+                limit: 3
+            }
+        );
+        assert_eq!(l.info.maps[4].key.len(), 0);
+        // The cost model sees every stack walk on the usual path; announcing a process is
+        // the cold path.
+        let helpers = ir::hot_helpers(&l.probes[0].function);
+        assert_eq!(
+            helpers.iter().filter(|h| **h == Helper::GetStackid).count(),
+            4
+        );
+        assert!(l.info.actions.contains(&Action::UserProcess));
+        emit(&l.probes[0].function, None).expect("emits");
+    }
+
+    #[test]
+    fn stack_arguments_are_checked() {
+        let tp = ResolvedProbe {
+            kind: ProviderKind::Tracepoint,
+            targets: vec!["tracepoint:syscalls:sys_enter_getppid".into()],
+            args: Vec::new(),
+            usdt: Vec::new(),
+            kernel: Default::default(),
+        };
+        for (text, message) in [
+            ("@[kstack(0)] = count();", "frame count"),
+            ("@[ustack(perf, 5000)] = count();", "frame count"),
+            ("@[kstack(build_id)] = count();", "build ids"),
+        ] {
+            let program =
+                crate::parse::parse(&format!("t:syscalls:sys_enter_getppid {{ {text} }}"))
+                    .expect("parses");
+            let diags = lower(
+                &program,
+                std::slice::from_ref(&tp),
+                &LowerOptions::default(),
+            )
+            .expect_err(text);
+            assert!(
+                diags[0].message.contains(message),
+                "{text}: {}",
+                diags[0].message
+            );
+        }
     }
 
     #[test]

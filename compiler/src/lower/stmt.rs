@@ -902,7 +902,7 @@ impl ProbeLowerer<'_, '_> {
 
     /// Writes a ring-buffer record: the action's index, then the values laid out as a tuple.
     /// A full ring buffer drops the record (the runtime reports drops).
-    fn send(&mut self, action: Action, types: &[ValueType], values: &[Val]) {
+    pub(super) fn send(&mut self, action: Action, types: &[ValueType], values: &[Val]) {
         let id = self.shared.action(action);
         let stored = crate::program::record_fields(types);
         let payload = ValueType::Tuple(stored.clone());

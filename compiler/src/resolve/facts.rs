@@ -59,6 +59,16 @@ pub trait MachineFacts {
         Err(no_btf())
     }
 
+    /// The address of symbol `name` (`kaddr`, `uaddr`): in the running kernel when `binary` is
+    /// `None` (/proc/kallsyms), else the value the ELF file at `binary` gives it (not
+    /// relocated, as bpftrace's `uaddr`).
+    fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
+        let _ = (binary, name);
+        Err(FactError::Unavailable {
+            reason: "symbol addresses are not known here".into(),
+        })
+    }
+
     /// Where a uprobe inside a function goes: `function` plus `offset` bytes, or (no
     /// function) the function holding the address `offset`; returns the function and the
     /// offset in it, or why the kernel must not put a breakpoint there (past the function's

@@ -23,6 +23,8 @@ pub struct FixtureFacts {
     usdt: BTreeMap<String, Vec<UsdtSite>>,
     /// Kernel types (BTF); `None` is a machine without BTF.
     kernel: Option<FixtureTypes>,
+    /// Symbol addresses by (binary, or "" for the kernel; name).
+    symbols: BTreeMap<(String, String), u64>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -130,6 +132,15 @@ impl FixtureFacts {
     /// Adds a USDT site to the binary at `site.path` (which `with_binary` must also add).
     pub fn with_usdt_site(mut self, site: UsdtSite) -> FixtureFacts {
         self.usdt.entry(site.path.clone()).or_default().push(site);
+        self
+    }
+
+    /// Adds a symbol's address: a kernel one (`binary` None) or one in a binary.
+    pub fn with_symbol(mut self, binary: Option<&str>, name: &str, address: u64) -> FixtureFacts {
+        self.symbols.insert(
+            (binary.unwrap_or_default().to_string(), name.to_string()),
+            address,
+        );
         self
     }
 
@@ -255,6 +266,15 @@ impl MachineFacts for FixtureFacts {
             .enumerator(name)
             .ok_or_else(|| FactError::NotFound {
                 what: format!("enumerator {name}"),
+            })
+    }
+
+    fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
+        self.symbols
+            .get(&(binary.unwrap_or_default().to_string(), name.to_string()))
+            .copied()
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("symbol {name}"),
             })
     }
 }

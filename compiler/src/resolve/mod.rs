@@ -11,5 +11,6 @@ pub mod fixture;
 pub mod glob;
 pub mod kernel_types;
 pub mod probes;
+pub mod symbols;
 pub mod tracepoint_format;
 pub mod usdt_arg;

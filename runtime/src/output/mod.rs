@@ -32,6 +32,8 @@ pub use aggregate::Merged;
 pub use map::{Entry, EntryValue, MapData};
 pub use value::Value;
 
+use std::rc::Rc;
+
 /// Why some bytes could not be turned into output.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutputError {
@@ -59,14 +61,25 @@ pub enum OutputError {
     PrintfArg { conversion: char, got: String },
 }
 
-/// Resolves stack ids and addresses to text; the runtime implements it with blazesym. This
-/// layer only lays the results out.
+/// One frame of a stack: its address, and what symbolization found for it. Names are shared
+/// (`Rc<str>`): the same function recurs in thousands of frames.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frame {
+    pub addr: u64,
+    /// The function containing the address and the offset into it.
+    pub symbol: Option<(Rc<str>, u64)>,
+    /// The file the address is in (user frames), as the process's memory map names it.
+    pub module: Option<Rc<str>>,
+}
+
+/// Resolves stack ids and addresses; the runtime implements it with blazesym. This layer
+/// only lays the results out (`text::stack_text`, `text::symbol_text`).
 pub trait Symbolize {
-    /// The frames of a stack, innermost first, each already rendered (`func+0x12` or an
-    /// address): bpftrace puts one per line.
-    fn frames(&self, user: bool, id: u64) -> Vec<String>;
-    /// The name for an address.
-    fn symbol(&self, user: bool, addr: u64) -> String;
+    /// The frames of a stack (a `Value::Stack`'s id, in the stack map of its kind and frame
+    /// limit), innermost first; empty when the stack is unknown.
+    fn frames(&self, user: bool, limit: u32, id: u64) -> Vec<Frame>;
+    /// The function containing an address (a user one in process `pid`), if known.
+    fn symbol(&self, user: bool, addr: u64, pid: u32) -> Option<Rc<str>>;
 }
 
 /// No symbols: addresses print in hex, as bpftrace does when it cannot resolve them, and
@@ -74,11 +87,11 @@ pub trait Symbolize {
 pub struct NoSymbols;
 
 impl Symbolize for NoSymbols {
-    fn frames(&self, _user: bool, _id: u64) -> Vec<String> {
+    fn frames(&self, _user: bool, _limit: u32, _id: u64) -> Vec<Frame> {
         Vec::new()
     }
-    fn symbol(&self, _user: bool, addr: u64) -> String {
-        format!("{addr:#x}")
+    fn symbol(&self, _user: bool, _addr: u64, _pid: u32) -> Option<Rc<str>> {
+        None
     }
 }
 

@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use super::cformat::{format_piece, CArg};
 use super::formatted::{buf_text, BufStyle};
-use super::text::stack_text;
+use super::text::{stack_text, symbol_text};
 use super::value::Value;
 use super::{OutputError, Symbolize};
 
@@ -136,12 +136,17 @@ pub fn printf(
                 text = arg.formatted_text().unwrap_or_default();
                 CArg::Str(&text)
             }
-            Value::Stack { user, id } if spec.conversion == b's' => {
-                text = stack_text(&symbols.frames(*user, *id), 8);
+            Value::Stack {
+                user,
+                id,
+                mode,
+                limit,
+            } if spec.conversion == b's' => {
+                text = stack_text(&symbols.frames(*user, *limit, *id), *mode, *user, 8);
                 CArg::Str(&text)
             }
-            Value::Sym { user, addr } if spec.conversion == b's' => {
-                text = symbols.symbol(*user, *addr).into_bytes();
+            Value::Sym { user, addr, pid } if spec.conversion == b's' => {
+                text = symbol_text(symbols, *user, *addr, *pid).into_bytes();
                 CArg::Str(&text)
             }
             Value::Tuple(_) => {

@@ -20,8 +20,9 @@ use super::buckets::{linear_label, log2_label};
 use super::map::{Entry, EntryValue, MapData};
 use super::sort;
 use super::value::Value;
-use super::{OutputError, Symbolize, EXIT_PREAMBLE};
+use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
 use tracebound_compiler::program::MapValue;
+use tracebound_compiler::program::StackMode;
 
 /// Columns of the widest histogram bar.
 const BAR_WIDTH: u64 = 52;
@@ -91,26 +92,71 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
             write_list(out, fields, symbols, in_key);
             out.push(b')');
         }
-        Value::Stack { user, id } => {
+        Value::Stack {
+            user,
+            id,
+            mode,
+            limit,
+        } => {
             let indent = if in_key { 4 } else { 8 };
-            out.extend(stack_text(&symbols.frames(*user, *id), indent));
+            let frames = symbols.frames(*user, *limit, *id);
+            out.extend(stack_text(&frames, *mode, *user, indent));
         }
-        Value::Sym { user, addr } => out.extend_from_slice(symbols.symbol(*user, *addr).as_bytes()),
+        Value::Sym { user, addr, pid } => {
+            out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
+        }
         Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_) => {
             out.extend(value.formatted_text().unwrap_or_default())
         }
     }
 }
 
-/// A stack as bpftrace prints it: a newline, then each frame indented on its own line.
-pub fn stack_text(frames: &[String], indent: usize) -> Vec<u8> {
-    let mut out = vec![b'\n'];
+/// A stack as bpftrace 0.17 prints it: a newline, then one frame a line. In bpftrace mode
+/// each frame is indented (4 columns in a map key, 8 elsewhere) and reads `function+offset`
+/// (decimal), or the address as `0x...` when unknown. In perf mode a frame is a tab, the
+/// address in hex, the same name, and for a user frame the module in parentheses
+/// (`[unknown]` when unknown). Raw mode (newer bpftrace's) prints the indented address only.
+pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) -> Vec<u8> {
+    use std::fmt::Write as _;
+    let mut out = String::from("\n");
+    let name = |out: &mut String, f: &Frame| match &f.symbol {
+        Some((function, offset)) => write!(out, "{function}+{offset}"),
+        None => write!(out, "{:#x}", f.addr),
+    };
     for f in frames {
-        out.resize(out.len() + indent, b' ');
-        out.extend_from_slice(f.as_bytes());
-        out.push(b'\n');
+        // Writing to a String cannot fail.
+        let _ = match mode {
+            StackMode::Bpftrace => {
+                out.extend(std::iter::repeat_n(' ', indent));
+                name(&mut out, f)
+            }
+            StackMode::Perf => {
+                let _ = write!(out, "\t{:x} ", f.addr);
+                let _ = name(&mut out, f);
+                match (user, &f.symbol, &f.module) {
+                    (false, ..) => Ok(()),
+                    (true, Some(_), Some(m)) => write!(out, " ({m})"),
+                    (true, ..) => write!(out, " ([unknown])"),
+                }
+            }
+            StackMode::Raw => {
+                out.extend(std::iter::repeat_n(' ', indent));
+                write!(out, "{:x}", f.addr)
+            }
+        };
+        out.push('\n');
     }
-    out
+    out.into_bytes()
+}
+
+/// `ksym(addr)`, `usym(addr)` as bpftrace 0.17 prints them: the function's name without an
+/// offset, or the address as C++ prints a pointer (`0x...`, and `0` for null).
+pub fn symbol_text(symbols: &dyn Symbolize, user: bool, addr: u64, pid: u32) -> String {
+    match symbols.symbol(user, addr, pid) {
+        Some(name) => name.to_string(),
+        None if addr == 0 => "0".into(),
+        None => format!("{addr:#x}"),
+    }
 }
 
 fn write_list(out: &mut Vec<u8>, values: &[Value], symbols: &dyn Symbolize, in_key: bool) {
@@ -272,14 +318,30 @@ mod tests {
     fn stacks_indent_by_place() {
         struct Frames;
         impl Symbolize for Frames {
-            fn frames(&self, _: bool, _: u64) -> Vec<String> {
-                vec!["f+1".into(), "g+2".into()]
+            fn frames(&self, _: bool, _: u32, _: u64) -> Vec<Frame> {
+                vec![
+                    Frame {
+                        addr: 0x10,
+                        symbol: Some(("f".into(), 1)),
+                        module: None,
+                    },
+                    Frame {
+                        addr: 0x20,
+                        symbol: Some(("g".into(), 2)),
+                        module: None,
+                    },
+                ]
             }
-            fn symbol(&self, _: bool, _: u64) -> String {
-                "sym".into()
+            fn symbol(&self, _: bool, _: u64, _: u32) -> Option<std::rc::Rc<str>> {
+                Some("sym".into())
             }
         }
-        let stack = Value::Stack { user: false, id: 1 };
+        let stack = Value::Stack {
+            user: false,
+            id: 1,
+            mode: StackMode::Bpftrace,
+            limit: 127,
+        };
         let mut key = Vec::new();
         write_value(&mut key, &stack, &Frames, true);
         assert_eq!(key, b"\n    f+1\n    g+2\n");
@@ -292,10 +354,56 @@ mod tests {
             &Value::Sym {
                 user: true,
                 addr: 0x10,
+                pid: 1,
             },
             &NoSymbols,
             true,
         );
         assert_eq!(sym, b"0x10");
+        assert_eq!(symbol_text(&NoSymbols, false, 0, 0), "0");
+        assert_eq!(symbol_text(&Frames, false, 0, 0), "sym");
+    }
+
+    /// Frames as bpftrace 0.17 printed them here (`print(kstack(perf, 2))`,
+    /// `@p[ustack(perf)]`, and a process that had exited).
+    #[test]
+    fn stack_modes_lay_out_frames_as_bpftrace() {
+        let known = |addr, name: &str, off, module: Option<&str>| Frame {
+            addr,
+            symbol: Some((name.into(), off)),
+            module: module.map(Into::into),
+        };
+        let kernel = [
+            known(0xffffffff814b096d, "perf_syscall_enter", 397, None),
+            known(0xffffffff81415b70, "syscall_trace_enter", 384, None),
+        ];
+        assert_eq!(
+            String::from_utf8(stack_text(&kernel, StackMode::Perf, false, 8)).unwrap(),
+            "\n\tffffffff814b096d perf_syscall_enter+397\n\tffffffff81415b70 syscall_trace_enter+384\n"
+        );
+        assert_eq!(
+            String::from_utf8(stack_text(&kernel, StackMode::Bpftrace, false, 4)).unwrap(),
+            "\n    perf_syscall_enter+397\n    syscall_trace_enter+384\n"
+        );
+        let user = [
+            known(0x558a0ff63159, "inner", 0, Some("/tmp/stk/t_fp")),
+            Frame {
+                addr: 0x7fa97913e4f7,
+                symbol: None,
+                module: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
+            },
+        ];
+        assert_eq!(
+            String::from_utf8(stack_text(&user, StackMode::Perf, true, 8)).unwrap(),
+            "\n\t558a0ff63159 inner+0 (/tmp/stk/t_fp)\n\t7fa97913e4f7 0x7fa97913e4f7 ([unknown])\n"
+        );
+        assert_eq!(
+            String::from_utf8(stack_text(&user, StackMode::Bpftrace, true, 8)).unwrap(),
+            "\n        inner+0\n        0x7fa97913e4f7\n"
+        );
+        assert_eq!(
+            String::from_utf8(stack_text(&user, StackMode::Raw, true, 4)).unwrap(),
+            "\n    558a0ff63159\n    7fa97913e4f7\n"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! 8-byte stack ids / addresses. Decoding checks every length: bytes come from the kernel or a
 //! ring buffer, and a short or malformed record must become an error, never a panic.
 
-use tracebound_compiler::program::ValueType;
+use tracebound_compiler::program::{StackMode, ValueType};
 
 use super::OutputError;
 
@@ -18,15 +18,19 @@ pub enum Value {
     Str(Vec<u8>),
     Tuple(Vec<Value>),
     Bool(bool),
-    /// A stack id, resolved to frames at print time.
+    /// A stack id (for a user stack, with the pid in the high 32 bits), resolved to frames
+    /// at print time from the stack map of its kind and frame limit.
     Stack {
         user: bool,
         id: u64,
+        mode: StackMode,
+        limit: u32,
     },
-    /// An address printed as a symbol.
+    /// An address printed as a symbol; a user one belongs to process `pid`.
     Sym {
         user: bool,
         addr: u64,
+        pid: u32,
     },
     /// `strftime(format, nsecs)`: formatted when printed (see `formatted::strftime_text`).
     Time {
@@ -111,13 +115,20 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Value::Tuple(values))
         }
-        ValueType::Stack { user } => Ok(Value::Stack {
+        ValueType::Stack { user, mode, limit } => Ok(Value::Stack {
             user: *user,
             id: read_uint(bytes, 8)?,
+            mode: *mode,
+            limit: *limit,
         }),
         ValueType::Sym { user } => Ok(Value::Sym {
             user: *user,
             addr: read_uint(bytes, 8)?,
+            pid: if *user {
+                read_uint(&bytes[8..], 8)? as u32
+            } else {
+                0
+            },
         }),
         ValueType::Bool => Ok(Value::Bool(bytes[0] != 0)),
         ValueType::Timestamp { format } => Ok(Value::Time {
@@ -175,8 +186,12 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
             }
         }
         (ValueType::Stack { .. }, Value::Stack { id: bits, .. })
-        | (ValueType::Sym { .. }, Value::Sym { addr: bits, .. }) => {
+        | (ValueType::Sym { user: false }, Value::Sym { addr: bits, .. }) => {
             out[..8].copy_from_slice(&bits.to_le_bytes());
+        }
+        (ValueType::Sym { user: true }, Value::Sym { addr, pid, .. }) => {
+            out[..8].copy_from_slice(&addr.to_le_bytes());
+            out[8..16].copy_from_slice(&u64::from(*pid).to_le_bytes());
         }
         (ValueType::Bool, Value::Bool(b)) => out[0] = u8::from(*b),
         (ValueType::Timestamp { .. }, Value::Time { nsecs, .. }) => {
@@ -312,7 +327,12 @@ mod tests {
             ValueType::Str { len: 16 },
             ValueType::Tuple(vec![ValueType::Str { len: 5 }, int(2, true), int(8, false)]),
             ValueType::Tuple(vec![ValueType::Tuple(vec![int(1, true), int(8, true)])]),
-            ValueType::Stack { user: true },
+            ValueType::Stack {
+                user: true,
+                mode: StackMode::Perf,
+                limit: 3,
+            },
+            ValueType::Sym { user: true },
             ValueType::Bool,
         ];
         for ty in &types {

@@ -1,0 +1,261 @@
+//! Stacks and symbols: `kstack`/`ustack` (in any mode, limited to N frames) as ids from
+//! `bpf_get_stackid` into a stack-trace map, `ksym`/`usym` as addresses user space names.
+//! A user stack or address also carries the process id, and the first time a process shows
+//! up the program tells user space (a cold path), which notes the process's memory map while
+//! it still runs.
+
+use super::expr::Lowering;
+use super::ir::{Addr, Inst, Operand, VReg};
+use super::maps::{BpfMap, MapKind, INT};
+use super::{ProbeLowerer, Val};
+use crate::ast::{Expr, ExprKind};
+use crate::codegen::insn::{Alu, Cond, Helper};
+use crate::config::stack_mode_named;
+use crate::diagnostic::Diagnostic;
+use crate::program::{
+    stack_map_name, Action, StackMode, ValueType, DEFAULT_STACK_FRAMES, MAX_STACK_FRAMES,
+};
+use crate::span::Span;
+
+/// `bpf_get_stackid` flag: walk the user stack instead of the kernel one.
+const BPF_F_USER_STACK: i32 = 1 << 8;
+/// `bpf_map_update_elem` flag: only insert a new key.
+const BPF_NOEXIST: i32 = 1;
+/// Processes remembered as already announced to user space. An LRU map never refuses a new
+/// one; a process evicted and seen again is announced again, which user space ignores.
+const USER_PROCESS_ENTRIES: u32 = 16384;
+/// The most memory one stack-trace map may preallocate.
+const STACK_MAP_BYTES: u32 = 256 << 20;
+
+/// The type of `kstack`/`ustack` with these arguments: `()`, `(N)`, `(mode)`, `(mode, N)`.
+/// `default_mode` is the script's `stack_mode`.
+pub(crate) fn stack_type(
+    user: bool,
+    args: &[Expr],
+    default_mode: StackMode,
+) -> Result<ValueType, Diagnostic> {
+    let name = if user { "ustack" } else { "kstack" };
+    let mut mode = default_mode;
+    let mut limit = DEFAULT_STACK_FRAMES;
+    let (mode_arg, limit_arg) = match args {
+        [] => (None, None),
+        [one] if matches!(one.kind, ExprKind::Int(_)) => (None, Some(one)),
+        [one] => (Some(one), None),
+        [m, n] => (Some(m), Some(n)),
+        [_, _, extra, ..] => {
+            return Err(Diagnostic::error(
+                format!("`{name}` takes a mode and a frame count at most"),
+                extra.span,
+                "one argument too many",
+            ))
+        }
+    };
+    if let Some(m) = mode_arg {
+        mode = match &m.kind {
+            ExprKind::Ident(word) => match stack_mode_named(word) {
+                Some(mode) => mode,
+                None if word == "build_id" => {
+                    return Err(Diagnostic::error(
+                        "stacks of build ids are not supported yet",
+                        m.span,
+                        "not compiled yet",
+                    )
+                    .with_help("use bpftrace, perf or raw"))
+                }
+                None => {
+                    return Err(Diagnostic::error(
+                        format!("`{word}` is not a stack mode"),
+                        m.span,
+                        "not a mode",
+                    )
+                    .with_help("the modes are bpftrace, perf and raw"))
+                }
+            },
+            _ => {
+                return Err(Diagnostic::error(
+                    format!("the first argument of `{name}` is a mode or a frame count"),
+                    m.span,
+                    "not a mode",
+                ))
+            }
+        };
+    }
+    if let Some(n) = limit_arg {
+        limit = match n.kind {
+            ExprKind::Int(v) if (1..=u64::from(MAX_STACK_FRAMES)).contains(&v) => v as u32,
+            _ => {
+                return Err(Diagnostic::error(
+                    format!(
+                        "the frame count of `{name}` must be a number from 1 to {MAX_STACK_FRAMES}"
+                    ),
+                    n.span,
+                    "out of range",
+                ))
+            }
+        };
+    }
+    Ok(ValueType::Stack { user, mode, limit })
+}
+
+impl ProbeLowerer<'_, '_> {
+    /// `kstack`, `ustack`, with their arguments.
+    pub fn stack(&mut self, user: bool, args: &[Expr]) -> Lowering<Val> {
+        let ty = stack_type(user, args, self.shared.options.stack_mode)?;
+        let ValueType::Stack { limit, .. } = ty else {
+            unreachable!("stack_type returns a stack")
+        };
+        let map = self.shared.stack_map(user, limit);
+        let m = self.f.new_vreg();
+        self.emit(Inst::MapRef(m, map));
+        let flags = if user { BPF_F_USER_STACK } else { 0 };
+        let id = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::GetStackid,
+            args: vec![Operand::Reg(self.ctx), Operand::Reg(m), Operand::Imm(flags)],
+            ret: Some(id),
+        });
+        let value = if user {
+            let pid = self.current_pid();
+            // The id's low 32 bits (a failure, negative, stays recognisable as >= 2^31).
+            let shifted = self.alu(Alu::Lsh, id, Operand::Imm(32));
+            let low = self.alu(Alu::Rsh, shifted, Operand::Imm(32));
+            let high = self.alu(Alu::Lsh, pid, Operand::Imm(32));
+            let packed = self.alu(Alu::Or, low, Operand::Reg(high));
+            self.announce_process(pid);
+            packed
+        } else {
+            id
+        };
+        let slot = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(value));
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
+    }
+
+    /// `ksym(addr)`, `usym(addr)`: the address (and for a user one, the process) in memory,
+    /// typed so that user space prints the symbol.
+    pub fn symbol(&mut self, user: bool, args: &[Expr], span: Span) -> Lowering<Val> {
+        let [arg] = args else {
+            return Err(Diagnostic::error(
+                format!("`{}` takes one address", if user { "usym" } else { "ksym" }),
+                span,
+                "here",
+            ));
+        };
+        let (addr, _) = self.int(arg)?;
+        let ty = ValueType::Sym { user };
+        let slot = self.f.new_slot(ty.size());
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(addr));
+        if user {
+            let pid = self.current_pid();
+            self.store_u64(Addr::Slot(slot, 8), Operand::Reg(pid));
+            self.announce_process(pid);
+        }
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
+    }
+
+    fn current_pid(&mut self) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::GetCurrentPidTgid,
+            args: Vec::new(),
+            ret: Some(r),
+        });
+        self.alu(Alu::Rsh, r, Operand::Imm(32))
+    }
+
+    /// Sends the pid to user space the first time this process records a user address.
+    /// The usual path is one map lookup.
+    fn announce_process(&mut self, pid: VReg) {
+        let map = self.shared.user_process_map();
+        let key = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(key, 0), Operand::Reg(pid));
+        let found = self.lookup(map, key);
+        let known = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Ne,
+            a: found,
+            b: Operand::Imm(0),
+            then: known,
+        });
+        self.emit(Inst::ColdStart);
+        let value = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(value, 0), Operand::Imm(1));
+        let m = self.f.new_vreg();
+        self.emit(Inst::MapRef(m, map));
+        let k = self.slot_addr(key, 0);
+        let v = self.slot_addr(value, 0);
+        let inserted = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::MapUpdateElem,
+            args: vec![
+                Operand::Reg(m),
+                Operand::Reg(k),
+                Operand::Reg(v),
+                Operand::Imm(BPF_NOEXIST),
+            ],
+            ret: Some(inserted),
+        });
+        // Another CPU announced it first (-EEXIST): nothing to send.
+        self.emit(Inst::Branch {
+            cond: Cond::Ne,
+            a: inserted,
+            b: Operand::Imm(0),
+            then: known,
+        });
+        let pid_value = Val::Int {
+            reg: pid,
+            signed: false,
+        };
+        self.send(Action::UserProcess, &[INT], &[pid_value]);
+        self.emit(Inst::ColdEnd);
+        self.emit(Inst::Label(known));
+    }
+}
+
+impl super::Shared<'_> {
+    /// The index of the stack-trace map for this kind and frame limit, declared on first use.
+    pub fn stack_map(&mut self, user: bool, limit: u32) -> usize {
+        let name = stack_map_name(user, limit);
+        self.extra_map(name, || BpfMap {
+            name: String::new(),
+            kind: MapKind::StackTrace,
+            key_size: 4,
+            value_size: 8 * limit,
+            max_entries: 0,
+        })
+    }
+
+    /// The map of processes already announced to user space.
+    pub fn user_process_map(&mut self) -> usize {
+        self.extra_map("tb_uprocs".into(), || BpfMap {
+            name: String::new(),
+            kind: MapKind::LruHash,
+            key_size: 8,
+            value_size: 8,
+            max_entries: USER_PROCESS_ENTRIES,
+        })
+    }
+
+    fn extra_map(&mut self, name: String, make: impl FnOnce() -> BpfMap) -> usize {
+        if let Some(i) = self.extra_maps.iter().position(|m| m.name == name) {
+            return self.extra_base + i;
+        }
+        let mut map = make();
+        map.name = name;
+        if map.kind == MapKind::StackTrace {
+            // Stack ids are hashes into this many buckets and a colliding stack is not
+            // recorded, so leave room beyond the keys the script's maps can hold; the kernel
+            // preallocates every bucket, so at most STACK_MAP_BYTES of them.
+            let by_memory = STACK_MAP_BYTES / map.value_size.max(8);
+            map.max_entries = self.options.max_map_keys.saturating_mul(2).min(by_memory);
+        }
+        self.extra_maps.push(map);
+        self.extra_base + self.extra_maps.len() - 1
+    }
+}

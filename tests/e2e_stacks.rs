@@ -1,0 +1,240 @@
+//! Stacks end to end, with a C program the test builds twice, with frame pointers and
+//! without: `@[ustack] = count()` names the program's functions (main -> outer -> inner) with
+//! exact counts, also when the program exited before the maps print; without frame pointers
+//! the top frame still resolves; `kstack` from a syscall tracepoint names the kernel's entry
+//! path; and the same scripts run by bpftrace 0.17 print the same text (and `-f json`), byte
+//! for byte.
+
+mod e2e;
+
+use std::process::Command;
+
+use e2e::{tracebound, Tally};
+
+const PROGRAM: &str = r#"
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/types.h>
+volatile long sink;
+__attribute__((noinline)) long inner(long a) { sink += getpgid(0); return a + 1; }
+__attribute__((noinline)) long outer(long a) { long r = inner(a); sink += r; return r; }
+/* argv[1]: calls to make; argv[2]: seconds to stay alive afterwards; argv[3]: a file to
+   wait for before the calls. */
+int main(int argc, char **argv) {
+    long n = argc > 1 ? atol(argv[1]) : 3;
+    if (argc > 3) while (access(argv[3], F_OK) != 0) usleep(10000);
+    for (long i = 0; i < n; i++) outer(i);
+    if (argc > 2) sleep(atoi(argv[2]));
+    return 0;
+}
+"#;
+
+/// The program built with `flags`, as `name`.
+fn build(name: &str, flags: &[&str]) -> Result<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stacks-target");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let source = dir.join("stacks.c");
+    std::fs::write(&source, PROGRAM).map_err(|e| e.to_string())?;
+    let binary = dir.join(name);
+    let partial = dir.join(format!("{name}.{}", std::process::id()));
+    let status = Command::new("cc")
+        .args(["-O1", "-g"])
+        .args(flags)
+        .arg("-o")
+        .arg(&partial)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err("cc failed".into());
+    }
+    std::fs::rename(&partial, &binary).map_err(|e| e.to_string())?;
+    Ok(binary.to_str().expect("utf-8 path").to_string())
+}
+
+/// The frames of the first stack key in `out` (the lines between `@[` and `]:`), trimmed.
+fn first_stack(out: &str) -> Vec<String> {
+    out.split("@[\n")
+        .nth(1)
+        .and_then(|rest| rest.split("]:").next())
+        .map(|frames| frames.lines().map(|l| l.trim().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// A process that ran 5 calls and exited before tracebound printed: every frame from inner
+/// up to libc's start names its function, and the count is exact.
+fn user_stack_with_frame_pointers(binary: &str) -> Result<(), String> {
+    let script = format!("uprobe:{binary}:inner {{ @[ustack] = count(); }}");
+    // The command lives 1 s after its calls, long enough for tracebound to note its memory
+    // map, and has exited when the maps print.
+    let command = format!("{binary} 5 1");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    let frames = first_stack(&stdout);
+    let named = |i: usize, prefix: &str| frames.get(i).is_some_and(|f| f.starts_with(prefix));
+    if code != 0
+        || frames.first().map(String::as_str) != Some("inner+0")
+        || !named(1, "outer+")
+        || !named(2, "main+")
+        || !stdout.contains("\n]: 5\n")
+        || !stdout.starts_with("Attaching 1 probe...\n\n\n@[\n    inner+0\n")
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+/// Without frame pointers the kernel cannot walk the user stack past the top frame, but the
+/// top frame's address is exact and names the function.
+fn user_stack_without_frame_pointers(binary: &str) -> Result<(), String> {
+    let script = format!(
+        "uprobe:{binary}:inner {{ @[ustack] = count(); @top[usym(reg(\"ip\"))] = count(); }}"
+    );
+    let command = format!("{binary} 5 1");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    if code != 0
+        || first_stack(&stdout).first().map(String::as_str) != Some("inner+0")
+        || !stdout.contains("\n@top[inner]: 5\n")
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+/// `kstack` from a syscall tracepoint, in bpftrace and perf mode, limited and not.
+fn kernel_stack_from_a_tracepoint(binary: &str) -> Result<(), String> {
+    let script = "tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ { @[kstack] = count(); @p[kstack(perf, 3)] = count(); }";
+    let command = format!("{binary} 7");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", script])?;
+    let frames = first_stack(&stdout);
+    let has = |name: &str| frames.iter().any(|f| f.starts_with(name));
+    let perf_lines = stdout
+        .split("@p[\n")
+        .nth(1)
+        .map(|s| s.lines().take_while(|l| l.starts_with('\t')).count());
+    if code != 0
+        || !has("do_syscall_64+")
+        || !frames.iter().any(|f| f.starts_with("entry_SYSCALL_64"))
+        || !stdout.contains("\n]: 7\n")
+        || perf_lines != Some(3)
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
+/// bpftrace 0.17, if it is here (CI installs it): the same scripts print the same bytes.
+/// User stacks are compared while the process still runs (bpftrace cannot name the frames of
+/// one that has exited, and with `-c` it ends the command before printing the maps: the
+/// process here waits for `-p` to attach, calls, and lives on), and in bpftrace mode (perf
+/// mode prints user addresses, which ASLR moves from run to run).
+fn same_as_bpftrace(binary: &str) -> Result<(), String> {
+    let bpftrace = "/usr/bin/bpftrace";
+    if !std::path::Path::new(bpftrace).exists() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            return Err("bpftrace 0.17 is not installed (.ci/run installs it)".into());
+        }
+        println!("no {bpftrace}: not compared");
+        return Ok(());
+    }
+    let kernel = "tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ { @[kstack] = count(); @p[kstack(perf)] = count(); @n[comm, kstack(2)] = count(); }";
+    let user = format!(
+        "uprobe:{binary}:inner {{ @[ustack] = count(); @s[ustack(3), usym(reg(\"ip\"))] = count(); \
+         if (++@calls == 4) {{ print(ustack(2)); printf(\"%s|%s\\n\", ustack(1), ksym(0)); \
+         printf(\"%s|%s|%x|%lx\\n\", ksym(kaddr(\"do_syscall_64\") + 3), usym(uaddr(\"sink\")), kaddr(\"do_syscall_64\"), uaddr(\"sink\")); exit(); }} }}"
+    );
+    let command = format!("{binary} 6");
+    let compare = |script: &str, ours: String, theirs: String| -> Result<(), String> {
+        if ours != theirs {
+            return Err(format!(
+                "{script}\n--- tracebound:\n{ours}--- bpftrace:\n{theirs}"
+            ));
+        }
+        Ok(())
+    };
+    let run = |program: &str, args: &[&str]| -> Result<String, String> {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{program}: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let ours_binary = env!("CARGO_BIN_EXE_tracebound");
+    compare(
+        kernel,
+        run(ours_binary, &["-c", &command, "-e", kernel])?,
+        run(bpftrace, &["-c", &command, "-e", kernel])?,
+    )?;
+    compare(
+        kernel,
+        run(ours_binary, &["-f", "json", "-c", &command, "-e", kernel])?,
+        run(bpftrace, &["-f", "json", "-c", &command, "-e", kernel])?,
+    )?;
+    let ours = traced_while_alive(ours_binary, binary, &user)?;
+    let theirs = traced_while_alive(bpftrace, binary, &user)?;
+    compare(&user, ours, theirs)?;
+    Ok(())
+}
+
+/// Runs `tracer -p PID -e script` on a process that makes its 4 calls only once the tracer
+/// has attached, then lives on; returns the tracer's stdout.
+fn traced_while_alive(tracer: &str, binary: &str, script: &str) -> Result<String, String> {
+    use std::io::{BufRead, BufReader};
+    let trigger = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("stacks-go.{}", std::process::id()));
+    let _ = std::fs::remove_file(&trigger);
+    let mut process = Command::new(binary)
+        .args(["4", "5"])
+        .arg(&trigger)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = process.id().to_string();
+    let result = (|| {
+        let mut child = Command::new(tracer)
+            .args(["-p", &pid, "-e", script])
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{tracer}: {e}"))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).map_err(|e| e.to_string())?;
+        // Both print the line just before attaching one uprobe, which takes milliseconds.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        std::fs::write(&trigger, b"").map_err(|e| e.to_string())?;
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).map_err(|e| e.to_string())?;
+        let _ = child.wait();
+        Ok(first + &rest)
+    })();
+    let _ = process.kill();
+    let _ = process.wait();
+    let _ = std::fs::remove_file(&trigger);
+    result
+}
+
+#[test]
+fn stacks_name_functions_as_bpftrace_does() {
+    if e2e::setup("stacks_name_functions_as_bpftrace_does").is_none() {
+        return;
+    }
+    let with_fp = build("tb_stacks_fp", &["-fno-omit-frame-pointer"])
+        .unwrap_or_else(|e| panic!("building the frame-pointer target: {e}"));
+    let without_fp = build("tb_stacks_nofp", &["-fomit-frame-pointer"])
+        .unwrap_or_else(|e| panic!("building the target without frame pointers: {e}"));
+    let mut tally = Tally::default();
+    tally.record(
+        "ustack with frame pointers, process exited",
+        user_stack_with_frame_pointers(&with_fp),
+    );
+    tally.record(
+        "ustack without frame pointers: the top frame",
+        user_stack_without_frame_pointers(&without_fp),
+    );
+    tally.record(
+        "kstack from a tracepoint",
+        kernel_stack_from_a_tracepoint(&with_fp),
+    );
+    tally.record("same text as bpftrace 0.17", same_as_bpftrace(&with_fp));
+    tally.finish();
+}
