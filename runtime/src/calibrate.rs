@@ -16,6 +16,9 @@
 //! |                                         | `mov` first (single-stepped), and a      |
 //! |                                         | uretprobe on top                         |
 //!
+//! and once more with single hits a millisecond apart (cold caches), for probes whose hits
+//! are sparse.
+//!
 //! Program operations come from the kernel's own accounting (BPF_ENABLE_STATS): the average
 //! run time of a program doing the operation minus that of an empty one. The result is cached
 //! per kernel release and CPU model, and measured by itself the first time it is needed.
@@ -56,7 +59,7 @@ const ROUNDS: usize = 5;
 /// A round whose baseline differs from the median by more than this is measured again.
 const NOISY: f64 = 0.25;
 /// Stop adding rounds after this long.
-const LIMIT: Duration = Duration::from_secs(8);
+const LIMIT: Duration = Duration::from_secs(5);
 const PROFILE_HZ: u64 = 4999;
 
 /// What one calibration found, in nanoseconds.
@@ -73,6 +76,11 @@ pub struct Calibration {
     pub uprobe_emulated_ns: f64,
     pub uprobe_single_step_ns: f64,
     pub uretprobe_extra_ns: f64,
+    /// The same mechanisms hit once a millisecond, with cold caches: what a hit costs where
+    /// hits are sparse.
+    pub tracepoint_cold_ns: f64,
+    pub uprobe_emulated_cold_ns: f64,
+    pub uprobe_single_step_cold_ns: f64,
     pub took: Duration,
     pub rounds: usize,
 }
@@ -94,6 +102,12 @@ impl Calibration {
             uprobe_emulated_ns: or(self.uprobe_emulated_ns, d.uprobe_emulated_ns),
             uprobe_single_step_ns: or(self.uprobe_single_step_ns, d.uprobe_single_step_ns),
             uretprobe_extra_ns: or(self.uretprobe_extra_ns, d.uretprobe_extra_ns),
+            tracepoint_cold_ns: or(self.tracepoint_cold_ns, d.tracepoint_cold_ns),
+            uprobe_emulated_cold_ns: or(self.uprobe_emulated_cold_ns, d.uprobe_emulated_cold_ns),
+            uprobe_single_step_cold_ns: or(
+                self.uprobe_single_step_cold_ns,
+                d.uprobe_single_step_cold_ns,
+            ),
             source: "calibrated on this host".into(),
             ..d
         }
@@ -118,6 +132,18 @@ impl Calibration {
                 self.uprobe_single_step_ns,
             ),
             ("uretprobe, on top of its uprobe", self.uretprobe_extra_ns),
+            (
+                "tracepoint hit, once a millisecond",
+                self.tracepoint_cold_ns,
+            ),
+            (
+                "uprobe hit, emulated, once a millisecond",
+                self.uprobe_emulated_cold_ns,
+            ),
+            (
+                "uprobe hit, single-stepped, once a millisecond",
+                self.uprobe_single_step_cold_ns,
+            ),
         ];
         let mut out = format!("{:<46} {:>12}\n", "cost", "ns");
         for (name, ns) in rows {
@@ -168,6 +194,7 @@ pub fn measure() -> Result<Calibration, String> {
     let (hash_lookup_ns, hash_update_ns, ringbuf_output_ns) = program_costs()?;
     let perf_sample_ns = sample_cost()?;
     let (uprobe_emulated_ns, uprobe_single_step_ns, uretprobe_extra_ns) = uprobe_costs()?;
+    let (tracepoint_cold_ns, uprobe_emulated_cold_ns, uprobe_single_step_cold_ns) = cold_costs()?;
     Ok(Calibration {
         syscall_ns: base,
         syscall_tax_ns: tax - base,
@@ -180,6 +207,9 @@ pub fn measure() -> Result<Calibration, String> {
         uprobe_emulated_ns,
         uprobe_single_step_ns,
         uretprobe_extra_ns,
+        tracepoint_cold_ns,
+        uprobe_emulated_cold_ns,
+        uprobe_single_step_cold_ns,
         took: started.elapsed(),
         rounds,
     })
@@ -237,6 +267,49 @@ fn uprobe_costs() -> Result<(f64, f64, f64), String> {
     Ok((emulated, median(&stepped), median(&returning) - emulated))
 }
 
+/// Single hits a millisecond apart: a tracepoint (less the syscall it rides on) and the two
+/// uprobe classes, each the median of many timed calls with the probe against without. Caches
+/// and branch predictors have gone cold between hits, as they have for a probe that fires a
+/// few thousand times a second in a busy process.
+fn cold_costs() -> Result<(f64, f64, f64), String> {
+    const HITS: usize = 100;
+    let paced = |call: &dyn Fn()| {
+        let mut times = Vec::with_capacity(HITS);
+        for _ in 0..HITS {
+            std::thread::sleep(Duration::from_millis(1));
+            let start = Instant::now();
+            call();
+            times.push(start.elapsed().as_nanos() as f64);
+        }
+        median(&times)
+    };
+    let getppid = || {
+        // SAFETY: getppid has no arguments and cannot fail.
+        unsafe { libc::syscall(libc::SYS_getppid) };
+    };
+    // SAFETY: both functions only move their argument to the return register.
+    let emulated = || {
+        std::hint::black_box(unsafe { tb_calibrate_emulated(1) });
+    };
+    let stepped = || {
+        std::hint::black_box(unsafe { tb_calibrate_stepped(1) });
+    };
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
+    let exe = exe.to_str().ok_or("the binary's path is not UTF-8")?;
+    let cost = |script: String, call: &dyn Fn()| -> Result<f64, String> {
+        let without = paced(call);
+        let _attached = AttachedScript::start(&script)?;
+        Ok((paced(call) - without).max(0.0))
+    };
+    let tracepoint = cost("tracepoint:syscalls:sys_enter_getppid { }".into(), &getppid)?;
+    let emulated = cost(
+        format!("uprobe:{exe}:tb_calibrate_emulated {{ }}"),
+        &emulated,
+    )?;
+    let stepped = cost(format!("uprobe:{exe}:tb_calibrate_stepped {{ }}"), &stepped)?;
+    Ok((tracepoint, emulated, stepped))
+}
+
 fn getppid_ns(calls: u64) -> f64 {
     let start = Instant::now();
     for _ in 0..calls {
@@ -276,25 +349,34 @@ fn program_costs() -> Result<(f64, f64, f64), String> {
     Ok((lookup, update, ringbuf))
 }
 
-/// A busy loop's slowdown under a high-rate cpu-clock profile, per sample.
+/// A busy loop's slowdown under a high-rate cpu-clock profile, per sample. The loop's own CPU
+/// clock, not the wall clock: preemption by other tasks is not the sample's cost, and this
+/// kernel charges interrupt time to the task interrupted (no IRQ time accounting), which is
+/// where a sample's cost lands.
 fn sample_cost() -> Result<f64, String> {
+    let thread_cpu_s = || {
+        // SAFETY: clock_gettime only writes the timespec given.
+        let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+    };
     let spin = || {
-        let start = Instant::now();
+        let start = thread_cpu_s();
         let mut x = 0u64;
-        for i in 0..10_000_000u64 {
+        for i in 0..50_000_000u64 {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
         }
-        start.elapsed().as_secs_f64()
+        thread_cpu_s() - start
     };
     let mut without = Vec::new();
     let mut with = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         without.push(spin());
         let _profile = AttachedScript::start(&format!("profile:hz:{PROFILE_HZ} {{ }}"))?;
         with.push(spin());
     }
     let (a, b) = (median(&without), median(&with));
-    // Samples that landed on this loop's CPU while it ran.
+    // Samples that landed on this loop while it ran.
     let samples = b * PROFILE_HZ as f64;
     Ok(((b - a) * 1e9 / samples).max(0.0))
 }
@@ -346,7 +428,8 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
         "kernel = {kernel}\ncpu = {cpu}\nsyscall_ns = {}\ntracepoint_ns = {}\nsyscall_tax_ns = {}\n\
          raw_tracepoint_ns = {}\nperf_sample_ns = {}\nhash_lookup_ns = {}\nhash_update_ns = {}\n\
          ringbuf_output_ns = {}\nuprobe_emulated_ns = {}\nuprobe_single_step_ns = {}\n\
-         uretprobe_extra_ns = {}\ntook_ms = {}\nrounds = {}\n",
+         uretprobe_extra_ns = {}\ntracepoint_cold_ns = {}\nuprobe_emulated_cold_ns = {}\n\
+         uprobe_single_step_cold_ns = {}\ntook_ms = {}\nrounds = {}\n",
         c.syscall_ns,
         c.tracepoint_ns,
         c.syscall_tax_ns,
@@ -358,6 +441,9 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
         c.uprobe_emulated_ns,
         c.uprobe_single_step_ns,
         c.uretprobe_extra_ns,
+        c.tracepoint_cold_ns,
+        c.uprobe_emulated_cold_ns,
+        c.uprobe_single_step_cold_ns,
         c.took.as_millis(),
         c.rounds
     );
@@ -392,6 +478,9 @@ fn load_cache() -> Option<Calibration> {
         uprobe_emulated_ns: number("uprobe_emulated_ns")?,
         uprobe_single_step_ns: number("uprobe_single_step_ns")?,
         uretprobe_extra_ns: number("uretprobe_extra_ns")?,
+        tracepoint_cold_ns: number("tracepoint_cold_ns")?,
+        uprobe_emulated_cold_ns: number("uprobe_emulated_cold_ns")?,
+        uprobe_single_step_cold_ns: number("uprobe_single_step_cold_ns")?,
         took: Duration::from_millis(number("took_ms")? as u64),
         rounds: number("rounds")? as usize,
     })

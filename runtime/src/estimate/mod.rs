@@ -30,16 +30,26 @@ use rate::{FireRate, Rates};
 #[derive(Clone, Debug)]
 pub struct PointCost {
     pub rate: FireRate,
-    /// Nanoseconds per hit: mechanism plus program.
+    /// Nanoseconds per hit: mechanism (back-to-back hits; `mechanism_cold_ns` where they are
+    /// sparse) plus program.
     pub mechanism_ns: f64,
+    pub mechanism_cold_ns: f64,
     pub program_ns: f64,
     /// Why the mechanism costs what it does, where it depends on the point (uprobes).
     pub why: Option<&'static str>,
 }
 
 impl PointCost {
+    /// Per hit, at the rate of the CPU it fires on most.
     pub fn per_hit_ns(&self) -> f64 {
-        self.mechanism_ns + self.program_ns
+        let busiest = self.rate.per_cpu.iter().copied().fold(0.0, f64::max);
+        self.per_hit_at(busiest)
+    }
+
+    /// Per hit at `rate` hits a second on one CPU: the sparser, the colder.
+    pub fn per_hit_at(&self, rate: f64) -> f64 {
+        let cold = cost::coldness(rate);
+        self.mechanism_ns + cold * (self.mechanism_cold_ns - self.mechanism_ns) + self.program_ns
     }
 
     /// CPU nanoseconds per second it takes on each CPU.
@@ -47,7 +57,7 @@ impl PointCost {
         self.rate
             .per_cpu
             .iter()
-            .map(|r| r * self.per_hit_ns())
+            .map(|&r| r * self.per_hit_at(r))
             .collect()
     }
 }
@@ -305,6 +315,11 @@ pub fn estimate(
                     _ => (model.mechanism_ns(kind), None),
                 };
                 PointCost {
+                    mechanism_cold_ns: model.cold_mechanism_ns(
+                        kind,
+                        rate.first_emulated,
+                        mechanism_ns,
+                    ),
                     rate,
                     mechanism_ns,
                     program_ns,

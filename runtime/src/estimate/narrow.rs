@@ -132,6 +132,7 @@ mod tests {
                 per_process: Vec::new(),
             },
             mechanism_ns: 100.0,
+            mechanism_cold_ns: 100.0,
             program_ns: 0.0,
             why: None,
         }
