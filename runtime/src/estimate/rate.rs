@@ -225,7 +225,11 @@ pub fn measure(
             .map_err(|e| format!("counting uprobes: {e}"))?;
         Some(watch)
     };
-    if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() {
+    // A profile probe samples a CPU only while it is busy (an idle CPU's cpu-clock does not
+    // run), so its rate is its frequency times each CPU's busy share over the window.
+    let has_profile = compiled.probes.iter().any(|p| p.kind == ProviderKind::Profile);
+    let busy_before = has_profile.then(cpu_times).flatten();
+    if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() || has_profile {
         let end = Instant::now() + window;
         while Instant::now() < end {
             std::thread::sleep(POLL.min(end.saturating_duration_since(Instant::now())));
@@ -248,6 +252,21 @@ pub fn measure(
         None => None,
     };
 
+    let busy = match (busy_before, cpu_times()) {
+        (Some(before), Some(after)) => cpus
+            .iter()
+            .map(|&c| {
+                let (b0, t0) = before.get(&c).copied().unwrap_or_default();
+                let (b1, t1) = after.get(&c).copied().unwrap_or_default();
+                if t1 > t0 {
+                    (b1.saturating_sub(b0)) as f64 / (t1 - t0) as f64
+                } else {
+                    1.0
+                }
+            })
+            .collect(),
+        _ => vec![1.0; n],
+    };
     let window_s = window.as_secs_f64();
     let mut hits = Hits::default();
     let mut probes = Vec::new();
@@ -278,7 +297,7 @@ pub fn measure(
                 }
                 (per_cpu, Measured::PerfCounter, capped)
             } else {
-                defined_rate(probe.kind, target, n)
+                defined_rate(probe.kind, target, &busy)
             };
             rates.push(FireRate {
                 target: target.clone(),
@@ -362,8 +381,9 @@ pub fn measure(
 }
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
-fn defined_rate(kind: ProviderKind, target: &str, cpus: usize) -> (Vec<f64>, Measured, bool) {
-    let mut per_cpu = vec![0.0; cpus];
+/// `busy` is each CPU's busy share (profile samples only busy CPUs).
+fn defined_rate(kind: ProviderKind, target: &str, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
+    let mut per_cpu = vec![0.0; busy.len()];
     let hz = match Timer::parse(kind, target).map(|t| t.policy) {
         Some(SamplePolicy::Frequency(hz)) => hz as f64,
         Some(SamplePolicy::Period(ns)) => 1e9 / ns.max(1) as f64,
@@ -377,9 +397,32 @@ fn defined_rate(kind: ProviderKind, target: &str, cpus: usize) -> (Vec<f64>, Mea
             (per_cpu, Measured::Defined, false)
         }
         ProviderKind::Profile => {
-            per_cpu.iter_mut().for_each(|r| *r = hz);
+            for (r, b) in per_cpu.iter_mut().zip(busy) {
+                *r = hz * b;
+            }
             (per_cpu, Measured::Defined, false)
         }
         _ => (per_cpu, Measured::Unknown, false),
     }
+}
+
+/// Each CPU's busy and total time so far (`/proc/stat`, in ticks): everything but idle and
+/// iowait is busy.
+fn cpu_times() -> Option<HashMap<u32, (u64, u64)>> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let mut fields = line.split_ascii_whitespace();
+        let Some(cpu) = fields.next().and_then(|f| f.strip_prefix("cpu")) else {
+            continue;
+        };
+        let Ok(cpu) = cpu.parse::<u32>() else {
+            continue; // the "cpu" total line
+        };
+        let ticks: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        out.insert(cpu, (total.saturating_sub(idle), total));
+    }
+    Some(out)
 }
