@@ -59,7 +59,7 @@ const ROUNDS: usize = 5;
 /// A round whose baseline differs from the median by more than this is measured again.
 const NOISY: f64 = 0.25;
 /// Stop adding rounds after this long.
-const LIMIT: Duration = Duration::from_secs(5);
+const LIMIT: Duration = Duration::from_secs(4);
 const PROFILE_HZ: u64 = 4999;
 
 /// What one calibration found, in nanoseconds.
@@ -272,7 +272,7 @@ fn uprobe_costs() -> Result<(f64, f64, f64), String> {
 /// and branch predictors have gone cold between hits, as they have for a probe that fires a
 /// few thousand times a second in a busy process.
 fn cold_costs() -> Result<(f64, f64, f64), String> {
-    const HITS: usize = 100;
+    const HITS: usize = 60;
     let paced = |call: &dyn Fn()| {
         let mut times = Vec::with_capacity(HITS);
         for _ in 0..HITS {
@@ -296,10 +296,15 @@ fn cold_costs() -> Result<(f64, f64, f64), String> {
     };
     let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
     let exe = exe.to_str().ok_or("the binary's path is not UTF-8")?;
+    // Three interleaved rounds, the median difference.
     let cost = |script: String, call: &dyn Fn()| -> Result<f64, String> {
-        let without = paced(call);
-        let _attached = AttachedScript::start(&script)?;
-        Ok((paced(call) - without).max(0.0))
+        let mut differences = Vec::new();
+        for _ in 0..3 {
+            let without = paced(call);
+            let _attached = AttachedScript::start(&script)?;
+            differences.push(paced(call) - without);
+        }
+        Ok(median(&differences).max(0.0))
     };
     let tracepoint = cost("tracepoint:syscalls:sys_enter_getppid { }".into(), &getppid)?;
     let emulated = cost(
