@@ -373,17 +373,17 @@ fn sample_cost() -> Result<f64, String> {
         }
         thread_cpu_s() - start
     };
-    let mut without = Vec::new();
-    let mut with = Vec::new();
+    // The median of paired rounds: the loop's speed drifts between rounds by about what the
+    // samples cost, so each round is judged against the baseline just before it.
+    let mut per_sample = Vec::new();
     for _ in 0..5 {
-        without.push(spin());
+        let without = spin();
         let _profile = AttachedScript::start(&format!("profile:hz:{PROFILE_HZ} {{ }}"))?;
-        with.push(spin());
+        let with = spin();
+        // Samples that landed on this loop while it ran.
+        per_sample.push((with - without) * 1e9 / (with * PROFILE_HZ as f64));
     }
-    let (a, b) = (median(&without), median(&with));
-    // Samples that landed on this loop while it ran.
-    let samples = b * PROFILE_HZ as f64;
-    Ok(((b - a) * 1e9 / samples).max(0.0))
+    Ok(median(&per_sample).max(0.0))
 }
 
 fn median(v: &[f64]) -> f64 {

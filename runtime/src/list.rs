@@ -1,6 +1,7 @@
 //! `-l [PATTERN]` and `-lv`: the probes this machine offers, as bpftrace lists them
 //! (`tracepoint:syscalls:sys_enter_openat`, with `-v` each field as its format declares it;
-//! `uprobe:/bin/bash:readline` for the functions of a binary the pattern names).
+//! `uprobe:/bin/bash:readline` for the functions of a binary the pattern names; kernel
+//! functions and raw tracepoints from BTF, with `-v` their parameters).
 
 use std::io::{self, Write};
 
@@ -94,6 +95,92 @@ pub fn list(
             writeln!(out, "{name}:{event}:").map_err(io)?;
             count += 1;
         }
+    }
+    // Kernel functions and raw tracepoints from BTF, when the pattern names their provider
+    // (they number tens of thousands; bpftrace 0.17 cannot list them on this kernel at all).
+    if provider_pattern != "*" {
+        count += list_from_btf(provider_pattern, rest, verbose, facts, out)?;
+    }
+    Ok(count)
+}
+
+/// `kprobe:`, `fentry:`/`kfunc:` (and their return forms) for the kernel functions BTF
+/// describes, `rawtracepoint:` for its raw tracepoints; with `-v`, their parameters (a raw
+/// tracepoint's after the `void *__data` every one starts with), as C declares them.
+fn list_from_btf(
+    provider_pattern: &str,
+    rest: &str,
+    verbose: bool,
+    facts: &dyn MachineFacts,
+    out: &mut dyn Write,
+) -> Result<usize, FactError> {
+    use tracebound_compiler::types::kernel::{CType, KernelTypes};
+    use tracebound_compiler::types::{KType, NameSpace};
+    let io = |e: io::Error| FactError::Unavailable {
+        reason: e.to_string(),
+    };
+    let Some(provider) = provider::lookup(provider_pattern) else {
+        return Ok(0);
+    };
+    // The name as the user spelled the provider (`kfunc:` lists as `kfunc:`).
+    let word = provider_pattern;
+    let glob = Glob::new(rest.rsplit(':').next().unwrap_or("*"));
+    let types = KernelTypes::new(facts);
+    let declare = |ty, name: &str| {
+        let c = types.describe(&CType::kernel(ty, false));
+        if name.is_empty() {
+            c
+        } else {
+            format!("{c} {name}")
+        }
+    };
+    let mut count = 0;
+    match provider.kind {
+        ProviderKind::Kprobe
+        | ProviderKind::Kretprobe
+        | ProviderKind::Fentry
+        | ProviderKind::Fexit => {
+            for f in facts.kernel_functions()?.iter().filter(|f| glob.matches(f)) {
+                writeln!(out, "{word}:{f}").map_err(io)?;
+                count += 1;
+                // Only fentry/fexit have typed arguments (kprobes read registers).
+                if verbose && matches!(provider.kind, ProviderKind::Fentry | ProviderKind::Fexit) {
+                    let proto = facts.kernel_function(f)?;
+                    for p in &proto.params {
+                        writeln!(out, "    {}", declare(p.ty, &p.name)).map_err(io)?;
+                    }
+                    if provider.kind == ProviderKind::Fexit {
+                        writeln!(out, "    {}", declare(proto.ret, "retval")).map_err(io)?;
+                    }
+                }
+            }
+        }
+        ProviderKind::RawTracepoint => {
+            let mut names = facts.raw_tracepoints()?;
+            names.sort();
+            names.dedup();
+            for name in names.iter().filter(|n| glob.matches(n)) {
+                writeln!(out, "{word}:{name}").map_err(io)?;
+                count += 1;
+                if !verbose {
+                    continue;
+                }
+                let proto = facts
+                    .kernel_type_named(NameSpace::Typedef, &format!("btf_trace_{name}"))
+                    .and_then(|id| facts.kernel_type(id))
+                    .and_then(|t| match t {
+                        KType::Pointer { to } => facts.kernel_type(to),
+                        other => Ok(other),
+                    });
+                // BTF leaves these parameters unnamed: they are the probe's arg0, arg1, ...
+                if let Ok(KType::FuncProto(proto)) = proto {
+                    for (i, p) in proto.params.iter().skip(1).enumerate() {
+                        writeln!(out, "    {}", declare(p.ty, &format!("arg{i}"))).map_err(io)?;
+                    }
+                }
+            }
+        }
+        _ => {}
     }
     Ok(count)
 }
@@ -254,5 +341,23 @@ mod tests {
             listed(Some("software:cpu*"), false),
             "software:cpu-clock:\nsoftware:cpu:\nsoftware:cpu-migrations:\n"
         );
+    }
+
+    /// Kernel functions are listed from BTF for a provider named in the pattern, with typed
+    /// parameters for fentry/fexit under -v; a bare pattern lists none of them (as before).
+    #[test]
+    fn kernel_functions_from_btf() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let listed = |pattern: &str, verbose: bool| {
+            let mut out = Vec::new();
+            list(Some(pattern), verbose, &facts, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(listed("kprobe:vfs_*", false), "kprobe:vfs_read\n");
+        let verbose = listed("kfunc:vfs_read", true);
+        assert!(verbose.starts_with("kfunc:vfs_read\n    "), "{verbose}");
+        assert!(verbose.contains(" file\n"), "{verbose}");
+        assert!(listed("fexit:vfs_read", true).ends_with(" retval\n"));
+        assert!(!listed("vfs_read", false).contains("kprobe:"));
     }
 }

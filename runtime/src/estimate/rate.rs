@@ -227,7 +227,10 @@ pub fn measure(
     };
     // A profile probe samples a CPU only while it is busy (an idle CPU's cpu-clock does not
     // run), so its rate is its frequency times each CPU's busy share over the window.
-    let has_profile = compiled.probes.iter().any(|p| p.kind == ProviderKind::Profile);
+    let has_profile = compiled
+        .probes
+        .iter()
+        .any(|p| p.kind == ProviderKind::Profile);
     let busy_before = has_profile.then(cpu_times).flatten();
     if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() || has_profile {
         let end = Instant::now() + window;
