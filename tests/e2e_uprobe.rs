@@ -43,19 +43,37 @@ int main(int argc, char **argv) {
 "#;
 
 fn build() -> Result<String, String> {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uprobe-target");
+    compile(
+        "cc",
+        "uprobe-target",
+        "target.c",
+        PROGRAM,
+        "tb_uprobe_target",
+    )
+}
+
+/// Writes `program` to `file` in a directory of its own under the test's temporary
+/// directory and builds it with `compiler` as `binary`; returns the binary's path.
+fn compile(
+    compiler: &str,
+    dir: &str,
+    file: &str,
+    program: &str,
+    binary: &str,
+) -> Result<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let source = dir.join("target.c");
-    let binary = dir.join("tb_uprobe_target");
-    std::fs::write(&source, PROGRAM).map_err(|e| e.to_string())?;
-    let status = Command::new("cc")
+    let source = dir.join(file);
+    let binary = dir.join(binary);
+    std::fs::write(&source, program).map_err(|e| e.to_string())?;
+    let status = Command::new(compiler)
         .args(["-O1", "-o"])
         .arg(&binary)
         .arg(&source)
         .status()
-        .map_err(|e| format!("cc: {e}"))?;
+        .map_err(|e| format!("{compiler}: {e}"))?;
     if !status.success() {
-        return Err("cc failed".into());
+        return Err(format!("{compiler} failed"));
     }
     Ok(binary.to_str().expect("utf-8 path").to_string())
 }
@@ -208,24 +226,12 @@ int main(int argc, char **argv) {
 "#;
 
 /// C++ functions by their demangled names (quoted: `::` separates attach point parts):
-/// without parameters, every overload; with them, one; `func` prints the demangled signature and `probe` the mangled symbol, as
-/// bpftrace 0.17 does; `-l` lists the quoted signatures, each usable as it stands.
+/// without parameters, every overload; with them, one; `func` prints the demangled signature
+/// and `probe` the mangled symbol, as bpftrace 0.17 does; `-l` lists the quoted signatures,
+/// each usable as it stands.
 fn cpp_names_are_demangled() -> Result<(), String> {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uprobe-cpp");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let source = dir.join("widget.cc");
-    let binary = dir.join("tb_widget");
-    std::fs::write(&source, CPP_PROGRAM).map_err(|e| e.to_string())?;
-    let status = Command::new("g++")
-        .args(["-O1", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .map_err(|e| format!("g++: {e}"))?;
-    if !status.success() {
-        return Err("g++ failed".into());
-    }
-    let binary = binary.to_str().expect("utf-8 path");
+    let binary = compile("g++", "uprobe-cpp", "widget.cc", CPP_PROGRAM, "tb_widget")?;
+    let binary = binary.as_str();
     let command = format!("{binary} 40");
     let script = format!("uprobe:{binary}:\"ns::Widget::poke\" {{ @[func, probe] = count(); }}");
     let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;

@@ -195,11 +195,7 @@ fn usdt(
     let sites = facts
         .usdt_sites(&path)
         .map_err(|e| binary_error(e, binary, ap))?;
-    let shown = if path == binary.text {
-        format!("`{path}`")
-    } else {
-        format!("`{}` ({path})", binary.text)
-    };
+    let shown = shown_binary(&path, &binary.text);
     if sites.is_empty() {
         return Err(Diagnostic::error(
             format!("{shown} has no USDT probes"),
@@ -517,11 +513,7 @@ fn check_uprobe_target(
     let symbols = facts
         .function_symbols(&path)
         .map_err(|e| binary_error(e, binary, ap))?;
-    let shown = if path == binary.text {
-        format!("`{path}`")
-    } else {
-        format!("`{}` ({path})", binary.text)
-    };
+    let shown = shown_binary(&path, &binary.text);
     if has_wildcard(name) && !function.quoted {
         let glob = Glob::new(name);
         let mut matches: Vec<String> = symbols
@@ -589,6 +581,16 @@ fn check_uprobe_target(
         None => name.to_string(),
     };
     Ok(Some((path, vec![site])))
+}
+
+/// A binary as diagnostics name it: as written, and where it was found when that differs
+/// (`` `libc` (/lib/x86_64-linux-gnu/libc.so.6) ``).
+fn shown_binary(path: &str, written: &str) -> String {
+    if path == written {
+        format!("`{path}`")
+    } else {
+        format!("`{written}` ({path})")
+    }
 }
 
 /// Why a uprobe's binary cannot be used, at the binary part.
