@@ -1,8 +1,10 @@
 //! Kernel types from BTF end to end: `((struct task_struct *)curtask)->real_parent->pid`
 //! (two pointer hops) counted for the workload, which this test's thread starts, so the
 //! parent's pid is known and the count is exact; the same script side by side with
-//! bpftrace 0.17 prints the same text. Probe types this kernel cannot attach (kprobes,
-//! fentry) fail with one error naming what the kernel lacks and a probe that works.
+//! bpftrace 0.17 prints the same text. A raw tracepoint's arguments are typed from BTF
+//! (`arg0->comm` in `sched_process_exec`; bpftrace 0.17 has no typed raw tracepoint arguments).
+//! Probe types this kernel cannot attach (kprobes, fentry) fail with one error naming what the
+//! kernel lacks and a probe that works.
 
 mod e2e;
 
@@ -39,6 +41,27 @@ fn parent_pid_through_two_pointer_hops() {
     let done = tracer.finish(EXIT_TIMEOUT).unwrap();
     assert_eq!(done.stdout, expected(), "stderr: {}", done.stderr);
     assert_eq!(done.code(), Some(0));
+}
+
+/// `sched_process_exec(p, old_pid, bprm)`: the task's new comm through `arg0`, the file
+/// through `arg2->filename`, read from kernel memory as BTF lays them out.
+#[test]
+fn raw_tracepoint_arguments_typed_from_btf() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(env) = e2e::setup("raw_tracepoint_arguments_typed_from_btf") else {
+        return;
+    };
+    let script = r#"rawtracepoint:sched_process_exec /arg0->comm == "tb_wl"/ { printf("%s %s\n", arg0->comm, str(arg2->filename)); exit(); }"#;
+    let mut tracer = Tracer::spawn(&["-e", script]);
+    tracer.wait_ready(0).unwrap();
+    e2e::run_workload(&env, &["q"]).unwrap();
+    let done = tracer.finish(EXIT_TIMEOUT).unwrap();
+    // exit() prints the two blank lines bpftrace prints when a script ends.
+    let expected = format!(
+        "Attaching 1 probe...\ntb_wl {}\n\n\n",
+        env.workload.display()
+    );
+    assert_eq!(done.stdout, expected, "stderr: {}", done.stderr);
 }
 
 /// bpftrace 0.17 runs the same script against the same workload and prints the same text.

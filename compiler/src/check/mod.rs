@@ -1085,6 +1085,15 @@ impl<'p> Checker<'p> {
                 return Shape::Unknown;
             }
             self.context_rule(b.name, b.contexts, span);
+            // A raw tracepoint's arguments are typed from BTF when the kernel has it (a
+            // pointer's members may be read): only the compile, with BTF, can say.
+            if name.starts_with("arg")
+                && self
+                    .provider
+                    .is_some_and(|p| p.kind == crate::provider::ProviderKind::RawTracepoint)
+            {
+                return Shape::Unknown;
+            }
             return shape_of(b.returns);
         }
         if is_register_arg(name) {

@@ -359,6 +359,31 @@ pub fn kernel_arg_types(
     facts: &dyn MachineFacts,
 ) -> std::collections::HashMap<String, crate::types::kernel::CType> {
     let mut out = std::collections::HashMap::new();
+    if probe.kind == ProviderKind::RawTracepoint && probe.targets.len() == 1 {
+        // A raw tracepoint's arguments are its `btf_trace_NAME` prototype's, after the
+        // `void *__data` every one starts with; BTF leaves them unnamed, so they are typed as
+        // the probe's arg0, arg1, ... (`arg0->comm` in `sched_process_exec`).
+        let name = probe.targets[0].rsplit(':').next().unwrap_or_default();
+        let proto = facts
+            .kernel_type_named(
+                crate::types::NameSpace::Typedef,
+                &format!("btf_trace_{name}"),
+            )
+            .and_then(|id| facts.kernel_type(id))
+            .and_then(|t| match t {
+                crate::types::KType::Pointer { to } => facts.kernel_type(to),
+                other => Ok(other),
+            });
+        if let Ok(crate::types::KType::FuncProto(proto)) = proto {
+            for (i, p) in proto.params.iter().skip(1).enumerate() {
+                out.insert(
+                    format!("arg{i}"),
+                    crate::types::kernel::CType::kernel(p.ty, false),
+                );
+            }
+        }
+        return out;
+    }
     if !matches!(probe.kind, ProviderKind::Fentry | ProviderKind::Fexit) || probe.targets.len() != 1
     {
         return out;

@@ -302,6 +302,8 @@ impl<'a> KernelTypes<'a> {
     pub fn type_of(&self, e: &Expr, env: &TypeEnv) -> Result<Option<CType>, Diagnostic> {
         Ok(match &e.kind {
             ExprKind::Ident(n) if n == "curtask" => self.curtask(),
+            // A raw tracepoint's arguments, typed from its BTF prototype (`arg0`, ...).
+            ExprKind::Ident(n) if n.starts_with("arg") => env.args.get(n).cloned(),
             ExprKind::Field { expr, field, .. } if is_args(expr) => {
                 env.args.get(&field.name).cloned()
             }
@@ -395,7 +397,8 @@ fn with_space(t: CType, user: bool) -> CType {
 pub struct TypeEnv {
     /// Scratch variables holding kernel-typed values.
     pub vars: HashMap<String, CType>,
-    /// The kernel-typed fields of `args` (a fentry probe's function parameters).
+    /// The kernel-typed fields of `args` (a fentry probe's function parameters), or a raw
+    /// tracepoint's kernel-typed `arg0`, `arg1`, ...
     pub args: HashMap<String, CType>,
     /// Casts of plain integers point into user memory (uprobes) rather than the kernel's.
     pub user: bool,
