@@ -368,18 +368,19 @@ fn sample_cost() -> Result<f64, String> {
     let spin = || {
         let start = thread_cpu_s();
         let mut x = 0u64;
-        for i in 0..50_000_000u64 {
+        for i in 0..20_000_000u64 {
             x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
         }
         thread_cpu_s() - start
     };
-    // The median of paired rounds: the loop's speed drifts between rounds by about what the
-    // samples cost, so each round is judged against the baseline just before it.
+    // The median of many short pairs: the loop's speed drifts by about what the samples cost,
+    // so each spin with the probe is judged against the one just after it.
     let mut per_sample = Vec::new();
-    for _ in 0..5 {
-        let without = spin();
-        let _profile = AttachedScript::start(&format!("profile:hz:{PROFILE_HZ} {{ }}"))?;
+    for _ in 0..15 {
+        let profile = AttachedScript::start(&format!("profile:hz:{PROFILE_HZ} {{ }}"))?;
         let with = spin();
+        drop(profile);
+        let without = spin();
         // Samples that landed on this loop while it ran.
         per_sample.push((with - without) * 1e9 / (with * PROFILE_HZ as f64));
     }
