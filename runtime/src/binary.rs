@@ -68,7 +68,6 @@ pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
 /// wildcard over a library names thousands). A name may carry an offset (`main+12`, as
 /// resolution writes a uprobe inside a function): the offset and bytes are there.
 pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Vec<u8>)> {
-    use object::ObjectSegment as _;
     let mut out = HashMap::new();
     let Ok(bytes) = fs::read(path) else {
         return out;
@@ -85,13 +84,6 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
         };
         wanted.entry(base).or_default().push((name, at));
     }
-    let segments: Vec<(u64, u64, u64)> = file
-        .segments()
-        .map(|seg| {
-            let (offset, size) = seg.file_range();
-            (seg.address(), size, offset)
-        })
-        .collect();
     for symbol in file.symbols().chain(file.dynamic_symbols()) {
         let Ok(name) = symbol.name() else { continue };
         if symbol.kind() != object::SymbolKind::Text || !symbol.is_definition() {
@@ -100,10 +92,7 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
         let Some(asked) = wanted.remove(name) else {
             continue;
         };
-        let address = symbol.address();
-        let Some(offset) = segments.iter().find_map(|&(start, size, file_offset)| {
-            (address >= start && address < start + size).then(|| address - start + file_offset)
-        }) else {
+        let Some(offset) = file_offset(&file, symbol.address()) else {
             continue;
         };
         for (full, at) in asked {
@@ -118,6 +107,17 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
     out
 }
 
+/// Where the code at virtual `address` is in the file (what the kernel's uprobe interface
+/// takes): through the loadable segment that maps it.
+fn file_offset(file: &object::File, address: u64) -> Option<u64> {
+    use object::ObjectSegment as _;
+    file.segments().find_map(|seg| {
+        let (offset, size) = seg.file_range();
+        (address >= seg.address() && address < seg.address() + size)
+            .then(|| address - seg.address() + offset)
+    })
+}
+
 /// `uprobe:BIN:function+offset` (or, without a function, the address `offset`): the function
 /// and offset, checked to be inside the function and on an instruction boundary.
 pub fn uprobe_site(
@@ -125,7 +125,6 @@ pub fn uprobe_site(
     function: Option<&str>,
     offset: u64,
 ) -> Result<(String, u64), String> {
-    use object::ObjectSegment as _;
     let bytes = fs::read(path).map_err(|e| e.to_string())?;
     let file =
         object::File::parse(&*bytes).map_err(|e| format!("not a readable ELF file ({e})"))?;
@@ -154,13 +153,7 @@ pub fn uprobe_site(
     if at >= size {
         return Err(format!("`{name}` is {size} bytes long"));
     }
-    let file_offset = file
-        .segments()
-        .find_map(|seg| {
-            let (file_offset, file_size) = seg.file_range();
-            (start >= seg.address() && start < seg.address() + file_size)
-                .then(|| start - seg.address() + file_offset)
-        })
+    let file_offset = file_offset(&file, start)
         .ok_or_else(|| format!("`{name}` is not in the file's loaded segments"))?;
     let code = bytes
         .get(file_offset as usize..(file_offset + size) as usize)

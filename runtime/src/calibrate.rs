@@ -225,8 +225,8 @@ fn uprobe_costs() -> Result<(f64, f64, f64), String> {
         }
         start.elapsed().as_nanos() as f64 / calls as f64
     };
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
-    let exe = exe.to_str().ok_or("the binary's path is not UTF-8")?;
+    let exe = own_binary()?;
+    let exe = exe.as_str();
     let with = |probe: &str, function: &str, f: unsafe extern "C" fn(u64) -> u64, calls| {
         let _attached = AttachedScript::start(&format!("{probe}:{exe}:{function} {{ }}"))?;
         Ok::<f64, String>(per_call(f, calls))
@@ -294,8 +294,8 @@ fn cold_costs() -> Result<(f64, f64, f64), String> {
     let stepped = || {
         std::hint::black_box(unsafe { tb_calibrate_stepped(1) });
     };
-    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
-    let exe = exe.to_str().ok_or("the binary's path is not UTF-8")?;
+    let exe = own_binary()?;
+    let exe = exe.as_str();
     // Three interleaved rounds, the median difference.
     let cost = |script: String, call: &dyn Fn()| -> Result<f64, String> {
         let mut differences = Vec::new();
@@ -313,6 +313,14 @@ fn cold_costs() -> Result<(f64, f64, f64), String> {
     )?;
     let stepped = cost(format!("uprobe:{exe}:tb_calibrate_stepped {{ }}"), &stepped)?;
     Ok((tracepoint, emulated, stepped))
+}
+
+/// This binary's path, where the two calibration functions live.
+fn own_binary() -> Result<String, String> {
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
+    exe.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| "the binary's path is not UTF-8".to_string())
 }
 
 fn getppid_ns(calls: u64) -> f64 {

@@ -115,24 +115,31 @@ impl ProcessSlowdown {
     }
 }
 
+/// CPU nanoseconds per second the probes' hits take in process `pid`, each hit at `price`.
+fn in_process(probes: &[ProbeCost], pid: u32, price: impl Fn(&PointCost) -> f64) -> f64 {
+    probes
+        .iter()
+        .flat_map(|p| &p.points)
+        .map(|point| {
+            let rate: f64 = point
+                .rate
+                .per_process
+                .iter()
+                .filter(|(p, _)| *p == pid)
+                .map(|(_, rate)| rate)
+                .sum();
+            rate * price(point)
+        })
+        .sum()
+}
+
 /// The processes uprobes fired in, with the CPU time each used while counted less what the
 /// counting breakpoints themselves took in it.
 fn traced_processes(probes: &[ProbeCost], processes: &[rate::ProcessCpu]) -> Vec<TracedProcess> {
     processes
         .iter()
         .map(|cpu| {
-            let counting: f64 = probes
-                .iter()
-                .flat_map(|p| &p.points)
-                .flat_map(|point| {
-                    point
-                        .rate
-                        .per_process
-                        .iter()
-                        .filter(|(pid, _)| *pid == cpu.pid)
-                        .map(|(_, rate)| rate * point.mechanism_ns)
-                })
-                .sum();
+            let counting = in_process(probes, cpu.pid, |point| point.mechanism_ns);
             TracedProcess {
                 pid: cpu.pid,
                 comm: std::fs::read_to_string(format!("/proc/{}/comm", cpu.pid))
@@ -186,19 +193,7 @@ impl Estimate {
             .map(|p| ProcessSlowdown {
                 pid: p.pid,
                 comm: p.comm.clone(),
-                extra_ns_per_s: self
-                    .probes
-                    .iter()
-                    .flat_map(|probe| &probe.points)
-                    .flat_map(|point| {
-                        point
-                            .rate
-                            .per_process
-                            .iter()
-                            .filter(|(pid, _)| *pid == p.pid)
-                            .map(|(_, rate)| rate * point.per_hit_ns())
-                    })
-                    .sum(),
+                extra_ns_per_s: in_process(&self.probes, p.pid, PointCost::per_hit_ns),
                 cpu_ns_per_s: p.cpu_ns_per_s,
             })
             .collect();
