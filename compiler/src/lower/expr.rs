@@ -410,22 +410,8 @@ impl ProbeLowerer<'_, '_> {
                 Ok(Val::Int { reg: r, signed })
             }
             ArgAccess::CharArray { len } => {
-                let slot = self.f.new_slot(len);
-                let dst = self.slot_addr(slot, 0);
                 let src = self.address_of(Addr::Ptr(self.ctx, offset));
-                self.emit(Inst::Call {
-                    helper: Helper::ProbeReadKernel,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(len as i32),
-                        Operand::Reg(src),
-                    ],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len },
-                })
+                Ok(self.read_char_array(Helper::ProbeReadKernel, src, len))
             }
             ArgAccess::DataLoc => {
                 let loc = self.f.new_vreg();

@@ -9,7 +9,6 @@ use super::{KernelAccess, KernelValue, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind, UnaryOp};
 use crate::codegen::insn::{Alu, Helper, Size};
 use crate::diagnostic::Diagnostic;
-use crate::program::ValueType;
 
 /// An address in kernel or user memory: a register plus a constant offset.
 struct Place {
@@ -68,22 +67,8 @@ impl ProbeLowerer<'_, '_> {
                 signed: true,
             }),
             KernelValue::Str { len } => {
-                let slot = self.f.new_slot(len);
-                let dst = self.slot_addr(slot, 0);
                 let src = self.place_address(&place);
-                self.emit(Inst::Call {
-                    helper: read,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(len as i32),
-                        Operand::Reg(src),
-                    ],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len },
-                })
+                Ok(self.read_char_array(read, src, len))
             }
             KernelValue::Aggregate { what } => Err(Diagnostic::error(
                 format!("a whole {what} cannot be used as a value"),

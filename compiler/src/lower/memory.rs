@@ -1,12 +1,13 @@
 //! Byte-level work the BPF code does on strings and tuples: zeroing a buffer, copying one
-//! into another (truncating or NUL-padding), comparing two strings, and searching one in
-//! another. All sizes are known when compiling, so the loops are unrolled, except the search:
-//! its two nested loops are bounded loops the verifier walks.
+//! into another (truncating or NUL-padding), comparing two strings, searching one in another,
+//! and reading a char array from kernel or user memory. All sizes are known when compiling,
+//! so the loops are unrolled, except the search: its two nested loops are bounded loops the
+//! verifier walks.
 
 use super::ir::{Addr, Inst, Label, Operand, VReg};
 use super::{ProbeLowerer, Val};
 use crate::codegen::insn::Alu;
-use crate::codegen::insn::{Cond, Size};
+use crate::codegen::insn::{Cond, Helper, Size};
 use crate::program::ValueType;
 
 fn offset(addr: Addr, by: i32) -> Addr {
@@ -52,6 +53,26 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// Copies `len` bytes from `src` to `dst`.
+    /// Reads `len` bytes at address `src` with a probe-read `helper` into a fresh slot, as a
+    /// `char[len]` string value (a tracepoint's char array, a kernel struct's `comm`).
+    pub fn read_char_array(&mut self, helper: Helper, src: VReg, len: u32) -> Val {
+        let slot = self.f.new_slot(len);
+        let dst = self.slot_addr(slot, 0);
+        self.emit(Inst::Call {
+            helper,
+            args: vec![
+                Operand::Reg(dst),
+                Operand::Imm(len as i32),
+                Operand::Reg(src),
+            ],
+            ret: None,
+        });
+        Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty: ValueType::Str { len },
+        }
+    }
+
     pub fn copy(&mut self, dst: Addr, src: Addr, len: u32) {
         let mut at = 0;
         while at < len {

@@ -186,21 +186,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::ColdStart);
         let value = self.f.new_slot(8);
         self.store_u64(Addr::Slot(value, 0), Operand::Imm(1));
-        let m = self.f.new_vreg();
-        self.emit(Inst::MapRef(m, map));
-        let k = self.slot_addr(key, 0);
-        let v = self.slot_addr(value, 0);
-        let inserted = self.f.new_vreg();
-        self.emit(Inst::Call {
-            helper: Helper::MapUpdateElem,
-            args: vec![
-                Operand::Reg(m),
-                Operand::Reg(k),
-                Operand::Reg(v),
-                Operand::Imm(BPF_NOEXIST),
-            ],
-            ret: Some(inserted),
-        });
+        let inserted = self.update_elem(map, key, value, BPF_NOEXIST);
         // Another CPU announced it first (-EEXIST): nothing to send.
         self.emit(Inst::Branch {
             cond: Cond::Ne,

@@ -342,7 +342,8 @@ impl ProbeLowerer<'_, '_> {
         r
     }
 
-    fn update(&mut self, map: usize, key: Slot, value: Slot) {
+    /// `bpf_map_update_elem(map, &key, &value, flags)`: 0, or a negative errno.
+    pub fn update_elem(&mut self, map: usize, key: Slot, value: Slot, flags: i32) -> VReg {
         let m = self.f.new_vreg();
         self.emit(Inst::MapRef(m, map));
         let k = self.slot_addr(key, 0);
@@ -354,10 +355,15 @@ impl ProbeLowerer<'_, '_> {
                 Operand::Reg(m),
                 Operand::Reg(k),
                 Operand::Reg(v),
-                Operand::Imm(BPF_ANY),
+                Operand::Imm(flags),
             ],
             ret: Some(result),
         });
+        result
+    }
+
+    fn update(&mut self, map: usize, key: Slot, value: Slot) {
+        let result = self.update_elem(map, key, value, BPF_ANY);
         // A new key in a full map is refused (-E2BIG): count it, the runtime says so.
         let stored = self.new_label();
         self.emit(Inst::Branch {
