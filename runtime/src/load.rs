@@ -149,19 +149,26 @@ pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
     }
 }
 
+thread_local! {
+    /// One loader for the process. The object never has BTF relocations, so the kernel's BTF
+    /// is not handed to it (it would only be used for CO-RE; programs that attach through BTF
+    /// get it below). `EbpfLoader::new()` parses /sys/kernel/btf/vmlinux all the same (aya
+    /// 0.14 has no other constructor), some 30 ms: kept, it is paid once, not once a load
+    /// (calibrate and the estimate load dozens of scripts).
+    static LOADER: std::cell::RefCell<EbpfLoader<'static>> = {
+        let mut loader = EbpfLoader::new();
+        loader.btf(None);
+        std::cell::RefCell::new(loader)
+    };
+}
+
 fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadError> {
     let words = aligned_copy(object);
     let object = as_bytes(&words, object.len());
     let sections = program_sections(object)?;
 
-    // The object never has BTF relocations, so the kernel's BTF is not handed to aya's loader
-    // (it would only be used for CO-RE); programs that attach through BTF get it below. Note
-    // that `EbpfLoader::new()` parses /sys/kernel/btf/vmlinux all the same (aya 0.14 has no
-    // other constructor): most of a load's time in a debug build.
-    let mut ebpf = EbpfLoader::new()
-        .btf(None)
-        .verifier_log_level(log_level)
-        .load(object)
+    let mut ebpf = LOADER
+        .with_borrow_mut(|loader| loader.verifier_log_level(log_level).load(object))
         .map_err(|error| match error {
             EbpfError::MapError(MapError::CreateError { name, io_error }) => LoadError::Map {
                 name,
