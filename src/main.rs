@@ -229,6 +229,7 @@ fn run(
     check: CheckOptions,
     positional: Vec<String>,
 ) -> ExitCode {
+    session::catch_stop_signals();
     if let Some(mode) = cli.buffering.as_deref() {
         if !matches!(mode, "line" | "full" | "none") {
             eprintln!("tracebound: -B takes line, full or none, not {mode:?}");
@@ -324,6 +325,9 @@ fn run(
             return ExitCode::from(1);
         }
     };
+    if let Some(code) = session::stopped_before_attaching() {
+        return ExitCode::from(code);
+    }
     let mut verdict = budget.judge(&estimate, &compiled);
     // Where uprobes may fire: the -p process, or (an --auto-filter step) the -c command.
     let mut uprobe_pid = cli.pid;

@@ -1,5 +1,5 @@
 //! Every way a run ends leaves no BPF program loaded: exit(), SIGINT, SIGTERM, SIGHUP, the
-//! `-c` command exiting, an attach failure after other probes were attached, SIGKILL, and a
+//! `-c` command exiting, SIGINT before attaching, an attach failure after other probes were attached, SIGKILL, and a
 //! panic with everything attached.
 //!
 //! While a run is attached, the test notes the ids of the programs the binary holds (from
@@ -189,6 +189,50 @@ fn sigkill(_env: &Env) -> Result<(), String> {
     }
 }
 
+/// SIGINT while the probes' rates are being measured, from a shell that started tracebound in
+/// the background (SIGINT ignored until tracebound catches it): the run ends before attaching,
+/// with 130, as a shell reports Ctrl-C. Before the handler was installed first thing, such a
+/// signal was lost and the run went on for ever.
+fn sigint_while_measuring(_env: &Env) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let script = script(false);
+    let watch = ProgramWatch::start();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"));
+    command
+        .args(["--budget", "50", "--estimate-window", "3000", "-e", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: signal() is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if started.elapsed() > EXIT_TIMEOUT {
+            let _ = child.kill();
+            return Err("still running after SIGINT during the estimate".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(130) || stdout.contains("Attaching") {
+        return Err(format!(
+            "expected exit 130 before attaching, got {}\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    watch.check_unloaded(PATIENCE)
+}
+
 #[test]
 fn no_program_outlives_any_exit_path() {
     let Some(env) = e2e::setup("no_program_outlives_any_exit_path") else {
@@ -199,6 +243,7 @@ fn no_program_outlives_any_exit_path() {
     tally.record("SIGINT", signal(&env, libc::SIGINT));
     tally.record("SIGTERM", signal(&env, libc::SIGTERM));
     tally.record("SIGHUP", signal(&env, libc::SIGHUP));
+    tally.record("SIGINT while measuring", sigint_while_measuring(&env));
     tally.record("-c command exits", child_exit(&env));
     tally.record("attach error after attaching", attach_error(&env));
     tally.record("SIGKILL", sigkill(&env));

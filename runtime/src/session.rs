@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use aya::maps::RingBuf;
@@ -28,14 +28,19 @@ use crate::{sys, verifier};
 /// How often the event loop reads the loss counters and the exit flag.
 const COUNTERS_EVERY: Duration = Duration::from_millis(100);
 
-/// Set by SIGINT, SIGTERM and SIGHUP: the loop ends as if `exit()` had run.
-static STOP: AtomicBool = AtomicBool::new(false);
+/// The signal (SIGINT, SIGTERM or SIGHUP) that asked the run to end, 0 while none has: the
+/// loop ends as if `exit()` had run.
+static STOP: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(signal: libc::c_int) {
+    STOP.store(signal, Ordering::SeqCst);
 }
 
-fn install_signal_handlers() {
+/// Catches SIGINT, SIGTERM and SIGHUP from now on. Called first thing: a signal that comes
+/// while the script is compiled, loaded or measured must not be lost. (A shell starts a
+/// background command with SIGINT ignored, so a `kill -INT` before the handler is in would
+/// vanish, and the run would go on for ever.)
+pub fn catch_stop_signals() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
@@ -45,6 +50,19 @@ fn install_signal_handlers() {
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// The exit code of a run stopped by a signal before anything was attached (128 + the
+/// signal, as a shell reports a process the signal ended), if one came.
+pub fn stopped_before_attaching() -> Option<u8> {
+    match STOP.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(128 + signal as u8),
+    }
+}
+
+fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst) != 0
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,8 +137,10 @@ pub fn run(
     mut options: RunOptions,
     out: &mut dyn Write,
 ) -> Result<i32, RunError> {
-    STOP.store(false, Ordering::SeqCst);
-    install_signal_handlers();
+    catch_stop_signals();
+    if let Some(code) = stopped_before_attaching() {
+        return Ok(code.into());
+    }
     let ring = loaded
         .take_map(&compiled.ringbuf)
         .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;
@@ -175,7 +195,7 @@ pub fn run(
         .and_then(|(budget, model)| Guard::start(&loaded, compiled, budget, &model));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     let mut counters_read = std::time::Instant::now();
-    while state.exit_code.is_none() && !STOP.load(Ordering::SeqCst) {
+    while state.exit_code.is_none() && !stop_requested() {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             break;
         }
