@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use object::{Object as _, ObjectSymbol as _};
 use tracebound_compiler::resolve::facts::{library_file_matches, FactError};
 
+use crate::mapped::MappedFile;
+
 /// The file `name` stands for: a path as written (it must be an ELF file), or, for a bare
 /// name, a command in `$PATH` or a library (`libc`, `libssl.so.3`).
 pub fn find(name: &str) -> Result<PathBuf, FactError> {
@@ -26,7 +28,7 @@ pub fn find(name: &str) -> Result<PathBuf, FactError> {
 
 /// The names of the functions `path` defines, sorted, without duplicates.
 pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
-    let bytes = fs::read(path).map_err(|e| io_error(path, &e))?;
+    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
     let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
         what: path.display().to_string(),
         reason: format!("not a readable ELF file ({e})"),
@@ -44,7 +46,7 @@ pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
 
 /// The value the ELF file at `path` gives symbol `name` (any kind: functions and data).
 pub fn symbol_address(path: &Path, name: &str) -> Result<u64, FactError> {
-    let bytes = fs::read(path).map_err(|e| io_error(path, &e))?;
+    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
     let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
         what: path.display().to_string(),
         reason: format!("not a readable ELF file ({e})"),
@@ -69,7 +71,7 @@ pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
 /// resolution writes a uprobe inside a function): the offset and bytes are there.
 pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Vec<u8>)> {
     let mut out = HashMap::new();
-    let Ok(bytes) = fs::read(path) else {
+    let Ok(bytes) = MappedFile::open(path) else {
         return out;
     };
     let Ok(file) = object::File::parse(&*bytes) else {
@@ -125,7 +127,7 @@ pub fn uprobe_site(
     function: Option<&str>,
     offset: u64,
 ) -> Result<(String, u64), String> {
-    let bytes = fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = MappedFile::open(path).map_err(|e| e.to_string())?;
     let file =
         object::File::parse(&*bytes).map_err(|e| format!("not a readable ELF file ({e})"))?;
     let functions: Vec<(&str, u64, u64)> = file

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod guard;
 pub mod list;
 pub mod load;
+pub mod mapped;
 pub mod output;
 pub mod session;
 pub mod snapshot;

@@ -41,7 +41,7 @@ struct Region {
 }
 
 /// A file some process mapped, kept open so that it can be read after the process is gone.
-struct MappedFile {
+struct ProcessFile {
     /// The name the memory map gave it (the module perf mode prints).
     name: Rc<str>,
     _file: File,
@@ -54,7 +54,7 @@ struct State {
     processes: HashMap<u32, Vec<Region>>,
     /// Processes read again at printing time, so that a missing address re-reads at most once.
     refreshed: HashSet<u32>,
-    files: Vec<MappedFile>,
+    files: Vec<ProcessFile>,
     /// Files by (device, inode), as the memory map names them.
     file_index: HashMap<(String, u64), usize>,
     kernel: HashMap<u64, Option<Located>>,
@@ -211,7 +211,7 @@ impl Symbols {
 /// file offset `offset` (the debug file's own file offsets mean nothing).
 fn separate_debug_file(path: &std::path::Path, offset: u64) -> Option<(PathBuf, u64)> {
     use object::{Object, ObjectSegment};
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::mapped::MappedFile::open(path).ok()?;
     let file = object::File::parse(&*bytes).ok()?;
     let id = file.build_id().ok()??;
     let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
@@ -255,7 +255,7 @@ fn read_process(state: &mut State, pid: u32) -> Option<Vec<Region>> {
                 .or_else(|_| File::open(entry.path));
                 let Ok(opened) = opened else { continue };
                 let path = PathBuf::from(format!("/proc/self/fd/{}", opened.as_raw_fd()));
-                state.files.push(MappedFile {
+                state.files.push(ProcessFile {
                     name: entry.path.into(),
                     _file: opened,
                     path,

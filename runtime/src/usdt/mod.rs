@@ -10,7 +10,7 @@ use tracebound_compiler::resolve::facts::{FactError, UsdtSite};
 
 /// The USDT sites of the ELF file at `path`, in note order.
 pub fn sites(path: &str) -> Result<Vec<UsdtSite>, FactError> {
-    let bytes = std::fs::read(Path::new(path)).map_err(|e| match e.kind() {
+    let bytes = crate::mapped::MappedFile::open(Path::new(path)).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => FactError::binary_not_found(path),
         _ => FactError::Unavailable {
             reason: format!("cannot read {path}: {e}"),
