@@ -3,7 +3,9 @@
 //! kernel closing our descriptors after SIGKILL) detaches everything; nothing is left behind
 //! in tracefs or the kernel.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::UProbeAttachLocation;
@@ -117,16 +119,34 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 Some(pid) => UProbeScope::OneProcess(pid),
                 None => UProbeScope::AllProcesses,
             };
+            // File offsets from one read of each binary: aya would read and parse the whole
+            // file again for every target (a wildcard over libc names hundreds).
+            let mut offsets: HashMap<&str, HashMap<String, (u64, Vec<u8>)>> = HashMap::new();
             for target in &plan.targets {
                 let (path, function) = uprobe_parts(target)
                     .ok_or_else(|| fail(target, "not uprobe:BINARY:FUNCTION"))?;
-                // `main+12`: inside the function (resolution checked the offset).
-                let location = match function.split_once('+') {
-                    Some((name, at)) => UProbeAttachLocation::SymbolOffset(
-                        name,
-                        at.parse().map_err(|_| fail(target, "bad offset"))?,
-                    ),
-                    None => UProbeAttachLocation::Symbol(function),
+                if !offsets.contains_key(path) {
+                    let functions: Vec<&str> = plan
+                        .targets
+                        .iter()
+                        .filter_map(|t| uprobe_parts(t))
+                        .filter(|(p, _)| *p == path)
+                        .map(|(_, f)| f)
+                        .collect();
+                    let entries = crate::binary::function_entries(Path::new(path), &functions);
+                    offsets.insert(path, entries);
+                }
+                let location = match offsets[path].get(function) {
+                    Some(&(offset, _)) => UProbeAttachLocation::AbsoluteOffset(offset),
+                    // Not in the symbol tables read here (aya also looks in debug links).
+                    // `main+12`: inside the function (resolution checked the offset).
+                    None => match function.split_once('+') {
+                        Some((name, at)) => UProbeAttachLocation::SymbolOffset(
+                            name,
+                            at.parse().map_err(|_| fail(target, "bad offset"))?,
+                        ),
+                        None => UProbeAttachLocation::Symbol(function),
+                    },
                 };
                 up.attach(location, path, scope)
                     .map_err(|e| fail(target, describe(&e)))?;
