@@ -7,7 +7,8 @@
 #              CPU clock, which is where a tracepoint program and a uprobe's trap run: in the
 #              traced process), against the same workload with nothing attached, per second;
 #              for profile, which fires on every CPU whatever runs there, the CPU time one
-#              spinning process per CPU loses to it (its ns per loop iteration, with/without);
+#              spinning process per CPU loses to it (its ns per loop iteration, with/without,
+#              either side of twenty attaches and detaches);
 #   est.events / est.cost
 #              what the estimate itself saw and what that cost (its `own_cost_ns`).
 #
@@ -75,33 +76,31 @@ scenario() {
     row "$name" "$measured" $(project "$script" "$op" "$rate" 3)
 }
 
-# ns per iteration of one spinning process per CPU, averaged.
-spin() {
-    local pids=() i
-    for ((i = 0; i < cpus; i++)); do
-        "$work/tb_wl" b "$seconds" 2>"$work/spin.$i" &
-        pids+=($!)
-    done
-    wait "${pids[@]}"
-    cat "$work"/spin.* | awk '/ns_per_iter/ { s += $2; n++ } END { printf "%.6f", s / n }'
-}
-
-# A profile probe fires on every CPU whatever runs there: what it costs is the CPU time the
-# spinners lose, (with / without - 1) of each CPU, the median of five interleaved rounds.
+# A profile probe fires on every CPU whatever runs there: what it costs is the CPU time a
+# spinning process per CPU (pinned) loses to it. The probe is attached for two seconds and
+# detached, ten times, while the spinners report their speed each tenth of a second; their
+# speed steps by more than a profile costs every few seconds here, so only windows either side
+# of an attach or a detach are compared (benches/profile_slowdown.awk), the median edge kept.
 # Prints the measured ns of CPU per second.
 profile_measured() {
-    local script=$1 ratios=() base with i
-    for i in 1 2 3 4 5; do
-        base=$(spin)
-        "$tb" --budget 10000 --no-guard -q -e "$script" >/dev/null 2>&1 &
-        local tracer=$!
-        sleep 1.5
-        with=$(spin)
-        kill -INT "$tracer"
-        wait "$tracer" || true
-        ratios+=("$(awk -v b="$base" -v w="$with" 'BEGIN { printf "%.6f", w / b - 1 }')")
+    local script=$1 pids=() i
+    : >"$work/on"
+    for ((i = 0; i < cpus; i++)); do
+        taskset -c "$i" "$work/tb_wl" b 1000 2>"$work/spin.$i" &
+        pids+=($!)
     done
-    printf '%s\n' "${ratios[@]}" | sort -g | sed -n 3p |
+    sleep 1.5
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        # BEGIN runs once the probes are attached; nsecs is the spinners' CLOCK_MONOTONIC.
+        "$tb" --budget 10000 --no-guard -q -e "BEGIN { printf(\"on %lld\\n\", nsecs); }
+            $script
+            interval:s:2 { printf(\"off %lld\\n\", nsecs); exit(); }" 2>/dev/null |
+            grep -E '^(on|off) ' >>"$work/on"
+        sleep 1.5
+    done
+    kill "${pids[@]}"
+    wait "${pids[@]}" 2>/dev/null || true
+    awk -f "$(dirname "$0")/profile_slowdown.awk" "$work/on" "$work"/spin.* |
         awk -v c="$cpus" '{ printf "%.0f", $1 * c * 1e9 }'
 }
 

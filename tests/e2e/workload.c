@@ -16,8 +16,10 @@
  *   e RATE S   tb_emulated() at RATE calls a second for S seconds (its first instruction, a
  *              push, is one the kernel emulates under a uprobe), paced like r
  *   t RATE S   tb_stepped() the same way (its first instruction, an lea, is single-stepped)
- *   b S        spin S seconds of CPU time and print ns_per_iter N on stderr: how much a
- *              probe firing on its CPU (profile) takes from it
+ *   b S        spin S seconds of CPU time and print, on stderr, one line `window END NS` a
+ *              tenth of a second of its CPU time: when the window ended (CLOCK_MONOTONIC,
+ *              the clock of a script's nsecs) and its ns of CPU per loop iteration; how much a
+ *              probe firing on its CPU (profile) takes from it, window by window
  *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
  * The /dev/null descriptor is always 42, so scripts may print args->fd. With TB_WL_CPU set in
  * the environment it prints its CPU time (cpu_ns N) on stderr at the end.
@@ -163,7 +165,7 @@ int main(int argc, char **argv) {
                   op[0] == 'r' ? one_getppid : op[0] == 'e' ? one_emulated : one_stepped);
         } else if (!strcmp(op, "b")) {
             long seconds = number(argc, argv, ++i);
-            long long start = thread_cpu_ns(), now = start;
+            long long start = thread_cpu_ns(), window_start = start, now = start;
             long iterations = 0;
             while (now - start < seconds * 1000000000LL) {
                 for (int k = 0; k < 100000; k++) {
@@ -171,8 +173,15 @@ int main(int argc, char **argv) {
                 }
                 iterations += 100000;
                 now = thread_cpu_ns();
+                if (now - window_start >= 100000000LL) {
+                    struct timespec t;
+                    clock_gettime(CLOCK_MONOTONIC, &t);
+                    fprintf(stderr, "window %lld %.6f\n", t.tv_sec * 1000000000LL + t.tv_nsec,
+                            (double)(now - window_start) / iterations);
+                    window_start = now;
+                    iterations = 0;
+                }
             }
-            fprintf(stderr, "ns_per_iter %.6f\n", (double)(now - start) / iterations);
         } else if (!strcmp(op, "q")) {
             syscall(SYS_getpgid, 0);
         } else {
