@@ -133,8 +133,9 @@ fn in_process(probes: &[ProbeCost], pid: u32, price: impl Fn(&PointCost) -> f64)
         .sum()
 }
 
-/// The processes uprobes fired in, with the CPU time each used while counted less what the
-/// counting breakpoints themselves took in it.
+/// The processes uprobes fired in, with the CPU time each used while watched less what the
+/// counting breakpoints themselves took in it (while they were in: a hot function's counter
+/// stops at its cap early in the window).
 fn traced_processes(probes: &[ProbeCost], processes: &[rate::ProcessCpu]) -> Vec<TracedProcess> {
     processes
         .iter()
@@ -144,7 +145,7 @@ fn traced_processes(probes: &[ProbeCost], processes: &[rate::ProcessCpu]) -> Vec
                 pid: cpu.pid,
                 comm: std::fs::read_to_string(format!("/proc/{}/comm", cpu.pid))
                     .map_or_else(|_| "?".to_string(), |c| c.trim().to_string()),
-                cpu_ns_per_s: (cpu.cpu_ns_per_s - counting).max(0.0),
+                cpu_ns_per_s: (cpu.cpu_ns_per_s - counting * cpu.counted_share).max(0.0),
             }
         })
         .collect()

@@ -21,6 +21,10 @@ use program::program;
 /// Distinct (attach point, process) pairs counted; more are seen in the total only.
 const MAX_PAIRS: u32 = 16_384;
 
+/// A process's CPU use is judged over at least this many seconds (a process's clock read
+/// twice in a millisecond says nothing of its rate); one seen for less is left unjudged.
+const MIN_PROCESS_SPAN: f64 = 0.02;
+
 /// One attach point to count: the binary, the probed instruction's file offset, whether it is
 /// a uretprobe, and the file offset of the semaphore the kernel raises while it is attached
 /// (usdt sites that have one; 0 for none).
@@ -210,6 +214,9 @@ pub struct ProcessCpu {
     pub pid: u32,
     /// CPU nanoseconds per second of the time it was watched.
     pub cpu_ns_per_s: f64,
+    /// 1 when it was watched while the counting breakpoints were in (their cost is in
+    /// `cpu_ns_per_s`), 0 when after they were gone.
+    pub counted_share: f64,
 }
 
 /// What the counter found.
@@ -229,6 +236,14 @@ pub struct Counted {
 /// A process's CPU time (ns) and when it was read.
 type CpuClock = (u64, Instant);
 
+/// A process's CPU clock when the counter first saw it, when the counts were read, and once
+/// the breakpoints were gone.
+struct ProcessClock {
+    seen: CpuClock,
+    counted: Option<CpuClock>,
+    removed: Option<CpuClock>,
+}
+
 /// When the counts were read (the breakpoints were removed just after), whether the cap
 /// stopped them, and the counts and total then.
 struct Stopped {
@@ -246,8 +261,7 @@ pub struct UprobeWatch {
     cap: u64,
     started: Instant,
     stopped: Option<Stopped>,
-    /// Per process: its CPU clock when first seen, and when the counting stopped.
-    clocks: HashMap<u32, (CpuClock, Option<CpuClock>)>,
+    clocks: HashMap<u32, ProcessClock>,
 }
 
 impl UprobeWatch {
@@ -275,9 +289,11 @@ impl UprobeWatch {
                 continue;
             }
             if let Some(ns) = sys::process_cpu_ns(pid) {
-                self.clocks
-                    .entry(pid)
-                    .or_insert(((ns, Instant::now()), None));
+                self.clocks.entry(pid).or_insert(ProcessClock {
+                    seen: (ns, Instant::now()),
+                    counted: None,
+                    removed: None,
+                });
             }
         }
         if self.counter.total().map_err(err)? >= self.cap {
@@ -291,13 +307,16 @@ impl UprobeWatch {
     /// first.
     fn stop(&mut self, capped: bool) -> Result<(), String> {
         let err = |e: io::Error| format!("counting uprobes: {e}");
-        for (pid, (_, last)) in self.clocks.iter_mut() {
-            *last = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
+        for (pid, clock) in self.clocks.iter_mut() {
+            clock.counted = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
         }
         let counts = self.counter.counts().map_err(err)?;
         let hits = self.counter.total().map_err(err)?;
         let at = Instant::now();
         self.counter.stop();
+        for (pid, clock) in self.clocks.iter_mut() {
+            clock.removed = sys::process_cpu_ns(*pid).map(|ns| (ns, Instant::now()));
+        }
         self.stopped = Some(Stopped {
             at,
             capped,
@@ -322,15 +341,27 @@ impl UprobeWatch {
         else {
             unreachable!("stopped above");
         };
+        // Each process's CPU without breakpoints where there was time enough after they went
+        // (a hot function's counter stops at its cap early in the window), else while counted,
+        // the breakpoints' own cost in it (taken off later, from the rate and price).
         let processes = self
             .clocks
             .iter()
-            .filter_map(|(&pid, &((ns0, t0), last))| {
-                let (ns1, t1) = last?;
-                let seconds = t1.duration_since(t0).as_secs_f64();
-                (seconds > 0.0).then(|| ProcessCpu {
+            .filter_map(|(&pid, clock)| {
+                let now = sys::process_cpu_ns(pid).map(|ns| (ns, Instant::now()));
+                let rate = |(ns0, t0): CpuClock, (ns1, t1): CpuClock| {
+                    let seconds = t1.duration_since(t0).as_secs_f64();
+                    (seconds >= MIN_PROCESS_SPAN).then(|| ns1.saturating_sub(ns0) as f64 / seconds)
+                };
+                let clean = clock.removed.zip(now).and_then(|(a, b)| rate(a, b));
+                let (cpu_ns_per_s, counted_share) = match clean {
+                    Some(ns) => (ns, 0.0),
+                    None => (rate(clock.seen, clock.counted?)?, 1.0),
+                };
+                Some(ProcessCpu {
                     pid,
-                    cpu_ns_per_s: ns1.saturating_sub(ns0) as f64 / seconds,
+                    cpu_ns_per_s,
+                    counted_share,
                 })
             })
             .collect();
