@@ -1,8 +1,8 @@
 //! Uprobes end to end, with a C program the test builds: exact call counts, arguments, return
 //! values, `func`, a latency histogram from the uprobe/uretprobe pair (the mission's example
-//! form), a hot function refused before attaching (its first instruction is single-stepped),
-//! `-p` on a quiet process accepted, with a second process running the same binary not
-//! counted, `--auto-filter -c` scoping the hot function to the command, and a function that
+//! form), and that script on a hot function refused before attaching (its first instruction
+//! is single-stepped), run with `-p` on a quiet process (a second process running the same
+//! binary not counted), and narrowed by `--auto-filter -c` to the command; a function that
 //! costs the machine little refused for the slowdown of the one process that calls it, and
 //! uprobes at `function+offset` and at an address (on instruction boundaries only).
 
@@ -36,6 +36,8 @@ int main(int argc, char **argv) {
     /* hot_fn about 2000 times a second, sleeping in between: little CPU of its own. */
     case 'p': for (long i = 0;; i++) { sink = hot_fn(i); usleep(500); }
     case 'q': pause(); return 0;
+    /* hot_fn 20 times a second: a quiet process. */
+    case 's': for (long i = 0;; i++) { sink = hot_fn(i); usleep(50000); }
     case 'f': for (long i = 0; i < n; i++) sink = tb_framed(i); return 0;
     }
     return 2;
@@ -135,12 +137,8 @@ fn counts_arguments_return_values_and_latency(binary: &str) -> Result<(), String
 
 fn a_hot_function_is_refused(binary: &str) -> Result<(), String> {
     let before = loaded_tb_programs()?.len();
-    let _hot = Running::start(binary, "h")?;
-    let script = format!(
-        "uprobe:{binary}:hot_fn {{ @start[tid] = nsecs; }}\n\
-         uretprobe:{binary}:hot_fn < @lat = hist(nsecs - @start[tid]); >"
-    );
-    let (code, stdout, stderr) = tracebound(&["-e", &script])?;
+    let hot = Running::start(binary, "h")?;
+    let (code, stdout, stderr) = tracebound(&["-e", &latency_script(binary)])?;
     if code != 3
         || !stderr.contains("single-stepped first instruction")
         || !stderr.contains("-p PID")
@@ -148,7 +146,26 @@ fn a_hot_function_is_refused(binary: &str) -> Result<(), String> {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
     // The estimate's counting program goes when its link's RCU grace period ends.
-    nothing_left_loaded(before).map_err(|e| format!("after the refusal: {e}"))
+    nothing_left_loaded(before).map_err(|e| format!("after the refusal: {e}"))?;
+    // The hot process spins: the CPU it uses without breakpoints is most of a CPU. (The
+    // counter reaches its cap at once here; its process was once judged over that instant
+    // less the counting's cost at full rate for the whole window, and read as idle.)
+    let hot_pid = hot.0.id();
+    let (_, json, stderr) =
+        tracebound(&["--dry-run", "-f", "json", "-e", &latency_script(binary)])?;
+    let needle = format!("{{\"pid\": {hot_pid}, ");
+    let cpu = json
+        .split(&needle)
+        .nth(1)
+        .and_then(|rest| rest.split("\"cpu_ns_per_s\": ").nth(1))
+        .and_then(|rest| rest.split([',', '}']).next())
+        .and_then(|n| n.trim().parse::<f64>().ok());
+    match cpu {
+        Some(ns) if ns > 3e8 => Ok(()),
+        _ => Err(format!(
+            "the spinning process's CPU was read as {cpu:?} ns/s\n{json}{stderr}"
+        )),
+    }
 }
 
 /// A single-stepped function called ~2000 times a second by a process that otherwise sleeps:
@@ -260,31 +277,60 @@ fn cpp_names_are_demangled() -> Result<(), String> {
     Ok(())
 }
 
-/// `-p` on an idle process: accepted, and the hot process running the same binary is neither
-/// counted nor trapped (its breakpoint is never installed).
+/// The mission's script: a latency histogram from a uprobe/uretprobe pair on `hot_fn`.
+fn latency_script(binary: &str) -> String {
+    format!(
+        "uprobe:{binary}:hot_fn {{ @start[tid] = nsecs; }}\n\
+         uretprobe:{binary}:hot_fn /@start[tid]/ {{ @lat = hist(nsecs - @start[tid]); delete(@start[tid]); }}"
+    )
+}
+
+/// How many values the `@lat` histogram printed holds: the sum of its buckets' counts.
+fn histogram_total(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("@lat:"))
+        .skip(1)
+        .take_while(|l| l.starts_with('['))
+        .filter_map(|l| {
+            l.split(')')
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// The mission's script with `-p` on a quiet process (20 calls a second): accepted, and the
+/// hot process running the same binary is neither counted nor trapped (its breakpoint is
+/// never installed), so the histogram holds the quiet process's calls only.
 fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
     let _hot = Running::start(binary, "h")?;
-    let quiet = Running::start(binary, "q")?;
+    let quiet = Running::start(binary, "s")?;
     let pid = quiet.0.id().to_string();
-    let script = format!("uprobe:{binary}:hot_fn {{ @calls = count(); }}");
+    let script = latency_script(binary);
     let (code, stdout, stderr) = tracebound(&["-p", &pid, "--timeout", "1", "-e", &script])?;
-    // A count() map without keys prints 0 when nothing counted, as in bpftrace.
-    if code != 0 || !stdout.contains("\n@calls: 0\n") {
-        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    let calls = histogram_total(&stdout);
+    if code != 0 || !(5..=40).contains(&calls) {
+        return Err(format!(
+            "exit {code}, {calls} latencies (expected some 20)\n{stdout}{stderr}"
+        ));
     }
     Ok(())
 }
 
-/// `--auto-filter` with `-c`: a hot function is scoped to the command, which is counted
-/// exactly, while another process running the same binary is not.
+/// `--auto-filter` with `-c`: the mission's script on a hot function is scoped to the
+/// command, whose every call is timed, while another process running the same binary is not.
 fn auto_filter_scopes_to_the_command(binary: &str) -> Result<(), String> {
     let _hot = Running::start(binary, "h")?;
-    let script = format!("uprobe:{binary}:hot_fn {{ @calls = count(); }}");
+    let script = latency_script(binary);
     let command = format!("{binary} c 2000");
     let (code, stdout, stderr) = tracebound(&["--auto-filter", "-c", &command, "-e", &script])?;
     if code != 0
         || !stderr.contains("auto-filter: uprobes fire in the -c command only")
-        || !stdout.contains("\n@calls: 2000\n")
+        || histogram_total(&stdout) != 2000
     {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
