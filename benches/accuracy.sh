@@ -5,10 +5,13 @@
 #              the workload runs), as CPU nanoseconds per second;
 #   measured   the workload's extra CPU time with the probe attached (its own scheduler-exact
 #              CPU clock, which is where a tracepoint program and a uprobe's trap run: in the
-#              traced process), against the same workload with nothing attached, per second;
-#              for profile, which fires on every CPU whatever runs there, the CPU time one
-#              spinning process per CPU loses to it (its ns per loop iteration, with/without,
-#              either side of twenty attaches and detaches);
+#              traced process), per second; for profile, which fires on every CPU whatever
+#              runs there, the CPU time one spinning process per CPU loses to it (its ns per
+#              loop iteration). The tracer is attached for two seconds and detached, CYCLES
+#              times, while the workload reports each tenth of a second; windows either side
+#              of each attach and each detach are compared (benches/edges.awk: the workload's
+#              speed steps by more than most probes cost every few seconds on this shared
+#              machine, which swamped whole runs with and without), the median edge kept;
 #   est.events / est.cost
 #              what the estimate itself saw and what that cost (its `own_cost_ns`).
 #
@@ -16,20 +19,17 @@
 # `e`/`t RATE S` (a function whose first instruction is emulated / single-stepped), `b S`
 # (spin). Run as root from the repository, after `cargo build --release` and
 # `tracebound calibrate`.
-# Usage: benches/accuracy.sh [SECONDS]
+# Usage: benches/accuracy.sh [CYCLES]
 set -euo pipefail
 
-seconds=${1:-3}
+cycles=${1:-10}
 tb=./target/release/tracebound
+here=$(dirname "$0")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cc -O1 -o "$work/tb_wl" tests/e2e/workload.c
+cc -O2 -o "$work/gaps" "$here/gaps.c"
 cpus=$(nproc)
-
-# CPU nanoseconds the workload used for `OP RATE SECONDS`.
-cpu_of() {
-    TB_WL_CPU=1 "$work/tb_wl" "$1" "$2" "$seconds" 2>&1 >/dev/null | awk '/cpu_ns/ { print $2 }'
-}
 
 # The projection and the estimate's own cost, from a dry run of SCRIPT while the workload
 # runs with the rest of the arguments.
@@ -55,53 +55,67 @@ row() {
     }'
 }
 
-scenario() {
-    local name=$1 op=$2 rate=$3 script=$4
-    local base with diffs=() i
-    # Three interleaved rounds, the median difference: one round's noise on this shared
-    # machine is of the order of the smaller scenarios' overhead.
-    for i in 1 2 3; do
-        base=$(cpu_of "$op" "$rate")
-        "$tb" --budget 10000 --no-guard -q -e "$script" >/dev/null 2>&1 &
-        local tracer=$!
-        sleep 1.5
-        with=$(cpu_of "$op" "$rate")
-        kill -INT "$tracer"
-        wait "$tracer" || true
-        diffs+=("$(((with - base) / seconds))")
-    done
-    local measured
-    measured=$(printf '%s\n' "${diffs[@]}" | sort -g | sed -n 2p)
-    # shellcheck disable=SC2046
-    row "$name" "$measured" $(project "$script" "$op" "$rate" 3)
-}
-
-# A profile probe fires on every CPU whatever runs there: what it costs is the CPU time a
-# spinning process per CPU (pinned) loses to it. The probe is attached for two seconds and
-# detached, ten times, while the spinners report their speed each tenth of a second; their
-# speed steps by more than a profile costs every few seconds here, so only windows either side
-# of an attach or a detach are compared (benches/profile_slowdown.awk), the median edge kept.
-# Prints the measured ns of CPU per second.
-profile_measured() {
-    local script=$1 pids=() i
+# Attaches SCRIPT for two seconds and detaches it, `cycles` times (or $2), noting in $work/on
+# when (CLOCK_MONOTONIC ns, the clock of nsecs and of the workload's windows): `on` (BEGIN runs
+# once every probe is attached), `off` (exit() asked) and `done` (the tracer gone: detached).
+toggle() {
+    local script=$1 n=${2:-$cycles} c
     : >"$work/on"
-    for ((i = 0; i < cpus; i++)); do
-        taskset -c "$i" "$work/tb_wl" b 1000 2>"$work/spin.$i" &
-        pids+=($!)
-    done
     sleep 1.5
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        # BEGIN runs once the probes are attached; nsecs is the spinners' CLOCK_MONOTONIC.
+    for ((c = 0; c < n; c++)); do
         "$tb" --budget 10000 --no-guard -q -e "BEGIN { printf(\"on %lld\\n\", nsecs); }
             $script
             interval:s:2 { printf(\"off %lld\\n\", nsecs); exit(); }" 2>/dev/null |
             grep -E '^(on|off) ' >>"$work/on"
+        echo "done $("$work/tb_wl" m)" >>"$work/on"
         sleep 1.5
     done
+}
+
+# The workload `OP RATE` under SCRIPT toggled (CYCLES, if given, instead of `cycles`).
+scenario() {
+    local name=$1 op=$2 rate=$3 script=$4 n=${5:-$cycles}
+    TB_WL_CPU=1 "$work/tb_wl" "$op" "$rate" 100000 >/dev/null 2>"$work/load" &
+    local load=$!
+    toggle "$script" "$n"
+    kill "$load"
+    wait "$load" 2>/dev/null || true
+    local measured
+    measured=$(awk -v mode=difference -f "$here/edges.awk" "$work/on" "$work/load")
+    # shellcheck disable=SC2046
+    row "$name" "$measured" $(project "$script" "$op" "$rate" 3)
+}
+
+# A profile probe under one pinned spinner per CPU: the CPU time they lose, per second.
+profile_measured() {
+    local script=$1 pids=() i
+    for ((i = 0; i < cpus; i++)); do
+        taskset -c "$i" "$work/tb_wl" b 100000 2>"$work/spin.$i" &
+        pids+=($!)
+    done
+    toggle "$script"
     kill "${pids[@]}"
     wait "${pids[@]}" 2>/dev/null || true
-    awk -f "$(dirname "$0")/profile_slowdown.awk" "$work/on" "$work"/spin.* |
+    awk -v mode=ratio -f "$here/edges.awk" "$work/on" "$work"/spin.* |
         awk -v c="$cpus" '{ printf "%.0f", $1 * c * 1e9 }'
+}
+
+# The CPU time one sample of `profile:hz:HZ` takes, directly: the median gap it made in a
+# clock-reading spinner per CPU (benches/gaps.c, gaps.awk). The probe records each sample
+# (above 1000 Hz one in 16, to keep the map small); its hash insert is dearer than count()'s
+# update, so this errs high by a little. Prints ns per sample, samples matched, samples.
+sample_gap() {
+    local hz=$1 pids=() i
+    for ((i = 0; i < cpus; i++)); do
+        "$work/gaps" 3.5 "$i" >"$work/gaps.$i" &
+        pids+=($!)
+    done
+    sleep 0.5
+    "$tb" --budget 10000 --no-guard -q -e "profile:hz:$hz /$hz < 1000 || (nsecs / 1000) % 16 == 0/
+        { @s[cpu, nsecs] = 1; } interval:s:2 { exit(); }" 2>/dev/null |
+        sed -n 's/^@s\[\([0-9]*\), \([0-9]*\)\]: 1$/sample \1 \2/p' >"$work/samples"
+    wait "${pids[@]}"
+    awk -f "$here/gaps.awk" "$work"/gaps.* "$work/samples"
 }
 
 # The projection while one spinner per CPU runs, as when profile_measured measures.
@@ -121,8 +135,9 @@ probe='tracepoint:syscalls:sys_enter_getppid { @calls = count(); }'
 scenario "sys_enter_getppid at 10k/s" r 10000 "$probe"
 scenario "sys_enter_getppid at 100k/s" r 100000 "$probe"
 scenario "sys_enter_getppid at 1M/s" r 1000000 "$probe"
+# Four cycles: detaching 360 tracepoints takes the kernel some 20 s each time.
 scenario "sys_enter_* under getppid at 100k/s" r 100000 \
-    'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'
+    'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }' 4
 for rate in 1000 100000; do
     scenario "uprobe, emulated first insn, at $rate/s" e "$rate" \
         "uprobe:$work/tb_wl:tb_emulated { @calls = count(); }"
@@ -138,3 +153,11 @@ row "profile:hz:4999" "$hi" $(project_spinning 'profile:hz:4999 { @[cpu] = count
 # shellcheck disable=SC2046
 row "profile:hz:99 (measured at 4999, scaled)" "$((hi * 99 / 4999))" \
     $(project_spinning 'profile:hz:99 { @[cpu] = count(); }')
+# The busiest CPU's time, directly: what each sample takes, times the samples a second.
+for hz in 4999 99; do
+    read -r gap matched samples < <(sample_gap "$hz")
+    # shellcheck disable=SC2046
+    row "profile:hz:$hz, samples' CPU time" "$((gap * hz * cpus))" \
+        $(project_spinning "profile:hz:$hz { @[cpu] = count(); }")
+    echo "    (median sample ${gap} ns; ${matched} of ${samples} samples found in a gap)"
+done

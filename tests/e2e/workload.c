@@ -21,8 +21,11 @@
  *              the clock of a script's nsecs) and its ns of CPU per loop iteration; how much a
  *              probe firing on its CPU (profile) takes from it, window by window
  *   q          getpgid(0): the "workload is done" trigger the scripts exit() on
+ *   m          print the CLOCK_MONOTONIC time in ns (when a benchmark's tracer was gone)
  * The /dev/null descriptor is always 42, so scripts may print args->fd. With TB_WL_CPU set in
- * the environment it prints its CPU time (cpu_ns N) on stderr at the end.
+ * the environment it prints its CPU time (cpu_ns N) on stderr at the end, and r, e and t also
+ * print `window END NS` each tenth of a second: when the window ended (CLOCK_MONOTONIC) and
+ * the CPU ns used per second of it (benches/accuracy.sh).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -67,13 +70,25 @@ static void one_stepped(long k) {
 
 /* op() at `rate` calls a second for `seconds`: a batch each millisecond, sleeping in between,
  * so the CPU the process uses is the calls'. */
+static long long thread_cpu_ns(void);
+static long long monotonic_ns(void);
+
 static void paced(long rate, long seconds, void (*op)(long)) {
     long per_ms = rate / 1000 > 0 ? rate / 1000 : 1;
+    int windows = getenv("TB_WL_CPU") != NULL;
+    long long window_cpu = thread_cpu_ns(), window_start = monotonic_ns();
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (long ms = 0; ms < seconds * 1000; ms++) {
         for (long k = 0; k < per_ms; k++) {
             op(k);
+        }
+        if (windows && ms % 100 == 99) {
+            long long cpu = thread_cpu_ns(), now = monotonic_ns();
+            fprintf(stderr, "window %lld %.1f\n", now,
+                    (double)(cpu - window_cpu) * 1e9 / (double)(now - window_start));
+            window_cpu = cpu;
+            window_start = now;
         }
         next.tv_nsec += 1000000;
         if (next.tv_nsec >= 1000000000) {
@@ -87,6 +102,12 @@ static void paced(long rate, long seconds, void (*op)(long)) {
 static long long thread_cpu_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static long long monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
@@ -174,14 +195,14 @@ int main(int argc, char **argv) {
                 iterations += 100000;
                 now = thread_cpu_ns();
                 if (now - window_start >= 100000000LL) {
-                    struct timespec t;
-                    clock_gettime(CLOCK_MONOTONIC, &t);
-                    fprintf(stderr, "window %lld %.6f\n", t.tv_sec * 1000000000LL + t.tv_nsec,
+                    fprintf(stderr, "window %lld %.6f\n", monotonic_ns(),
                             (double)(now - window_start) / iterations);
                     window_start = now;
                     iterations = 0;
                 }
             }
+        } else if (!strcmp(op, "m")) {
+            printf("%lld\n", monotonic_ns());
         } else if (!strcmp(op, "q")) {
             syscall(SYS_getpgid, 0);
         } else {
