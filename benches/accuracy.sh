@@ -81,7 +81,7 @@ scenario() {
     kill "$load"
     wait "$load" 2>/dev/null || true
     local measured
-    measured=$(awk -v mode=difference -f "$here/edges.awk" "$work/on" "$work/load")
+    measured=$(awk -v mode=difference -f "$here/median.awk" -f "$here/edges.awk" "$work/on" "$work/load")
     # shellcheck disable=SC2046
     row "$name" "$measured" $(project "$script" "$op" "$rate" 3)
 }
@@ -96,7 +96,7 @@ profile_measured() {
     toggle "$script"
     kill "${pids[@]}"
     wait "${pids[@]}" 2>/dev/null || true
-    awk -v mode=ratio -f "$here/edges.awk" "$work/on" "$work"/spin.* |
+    awk -v mode=ratio -f "$here/median.awk" -f "$here/edges.awk" "$work/on" "$work"/spin.* |
         awk -v c="$cpus" '{ printf "%.0f", $1 * c * 1e9 }'
 }
 
@@ -115,7 +115,7 @@ sample_gap() {
         { @s[cpu, nsecs] = 1; } interval:s:2 { exit(); }" 2>/dev/null |
         sed -n 's/^@s\[\([0-9]*\), \([0-9]*\)\]: 1$/sample \1 \2/p' >"$work/samples"
     wait "${pids[@]}"
-    awk -f "$here/gaps.awk" "$work"/gaps.* "$work/samples"
+    awk -f "$here/median.awk" -f "$here/gaps.awk" "$work"/gaps.* "$work/samples"
 }
 
 # The projection while one spinner per CPU runs, as when profile_measured measures.

@@ -11,14 +11,6 @@
 # those just before the exit against those just after the tracer is gone. A step spoils the
 # edge it falls on, not the measurement: the median over every edge of every cycle in every
 # file is printed.
-function median(a, n,    i, j, t) {
-    for (i = 2; i <= n; i++) {
-        t = a[i]
-        for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-        a[j + 1] = t
-    }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
 # The median value in file f over the windows within [from, to]; `found` says how many.
 function value(f, from, to,    i) {
     found = 0

@@ -3,14 +3,6 @@
 # `sample CPU NSECS`; each sample falls inside the gap it interrupted, whose length is what
 # that sample cost the CPU (interrupt, timer, perf and program: all of it, not only the
 # program's share). Prints the median length of the gaps holding a sample and how many held one.
-function median(a, n,    i, j, t) {
-    for (i = 2; i <= n; i++) {
-        t = a[i]
-        for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-        a[j + 1] = t
-    }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
 $1 == "gap" { k = ++gaps[$2]; start[$2, k] = $3; len[$2, k] = $4; next }
 $1 == "sample" {
     c = $2; t = $3; samples++
