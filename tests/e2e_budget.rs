@@ -285,7 +285,8 @@ fn calibrate_measures_and_caches() -> Result<(), String> {
         "tracepoint hit",
         "syscall tracepoint tax",
         "raw tracepoint hit",
-        "cpu-clock sample",
+        "cpu-clock sample, 4999 a second",
+        "cpu-clock sample, 97 a second",
         "program: hash update",
     ] {
         if value(row).is_none() {

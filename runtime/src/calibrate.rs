@@ -61,7 +61,6 @@ const NOISY: f64 = 0.25;
 /// Stop adding rounds after this long: the other measurements take some 5.5 s more, and the
 /// whole must stay under 10 s however noisy the machine.
 const LIMIT: Duration = Duration::from_millis(2500);
-const PROFILE_HZ: u64 = 4999;
 
 /// What one calibration found, in nanoseconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +70,8 @@ pub struct Calibration {
     pub syscall_tax_ns: f64,
     pub raw_tracepoint_ns: f64,
     pub perf_sample_ns: f64,
+    /// A sample where samples are sparse (97 Hz).
+    pub perf_sample_cold_ns: f64,
     pub hash_lookup_ns: f64,
     pub hash_update_ns: f64,
     pub ringbuf_output_ns: f64,
@@ -97,6 +98,7 @@ impl Calibration {
             syscall_tax_ns: or(self.syscall_tax_ns, d.syscall_tax_ns),
             raw_tracepoint_ns: or(self.raw_tracepoint_ns, d.raw_tracepoint_ns),
             perf_sample_ns: or(self.perf_sample_ns, d.perf_sample_ns),
+            perf_sample_cold_ns: or(self.perf_sample_cold_ns, d.perf_sample_cold_ns),
             hash_lookup_ns: or(self.hash_lookup_ns, d.hash_lookup_ns),
             hash_update_ns: or(self.hash_update_ns, d.hash_update_ns),
             ringbuf_output_ns: or(self.ringbuf_output_ns, d.ringbuf_output_ns),
@@ -120,7 +122,7 @@ impl Calibration {
             ("tracepoint hit", self.tracepoint_ns),
             ("syscall tracepoint tax, every syscall", self.syscall_tax_ns),
             ("raw tracepoint hit", self.raw_tracepoint_ns),
-            ("cpu-clock sample", self.perf_sample_ns),
+            ("cpu-clock sample, 4999 a second", self.perf_sample_ns),
             ("program: hash lookup", self.hash_lookup_ns),
             ("program: hash update", self.hash_update_ns),
             ("program: ring buffer record", self.ringbuf_output_ns),
@@ -145,6 +147,7 @@ impl Calibration {
                 "uprobe hit, single-stepped, once a millisecond",
                 self.uprobe_single_step_cold_ns,
             ),
+            ("cpu-clock sample, 97 a second", self.perf_sample_cold_ns),
         ];
         let mut out = format!("{:<46} {:>12}\n", "cost", "ns");
         for (name, ns) in rows {
@@ -193,7 +196,7 @@ pub fn measure() -> Result<Calibration, String> {
     let [base, tax, tp, raw] = [0, 1, 2, 3].map(|i| median(&samples[i]));
 
     let (hash_lookup_ns, hash_update_ns, ringbuf_output_ns) = program_costs()?;
-    let perf_sample_ns = sample_cost()?;
+    let (perf_sample_ns, perf_sample_cold_ns) = sample_costs()?;
     let (uprobe_emulated_ns, uprobe_single_step_ns, uretprobe_extra_ns) = uprobe_costs()?;
     let (tracepoint_cold_ns, uprobe_emulated_cold_ns, uprobe_single_step_cold_ns) = cold_costs()?;
     Ok(Calibration {
@@ -202,6 +205,7 @@ pub fn measure() -> Result<Calibration, String> {
         tracepoint_ns: tp - tax,
         raw_tracepoint_ns: raw - tax,
         perf_sample_ns,
+        perf_sample_cold_ns,
         hash_lookup_ns,
         hash_update_ns,
         ringbuf_output_ns,
@@ -363,37 +367,91 @@ fn program_costs() -> Result<(f64, f64, f64), String> {
     Ok((lookup, update, ringbuf))
 }
 
-/// A busy loop's slowdown under a high-rate cpu-clock profile, per sample. The loop's own CPU
-/// clock, not the wall clock: preemption by other tasks is not the sample's cost, and this
-/// kernel charges interrupt time to the task interrupted (no IRQ time accounting), which is
-/// where a sample's cost lands.
-fn sample_cost() -> Result<f64, String> {
-    let thread_cpu_s = || {
+/// What a cpu-clock sample takes from the CPU it interrupts, measured directly, at 4999 Hz
+/// (warm) and at 97 Hz (cold: caches and predictors gone between samples). This thread, pinned
+/// to its CPU, reads the clock in a tight loop and notes every gap; the probe notes when each
+/// sample on that CPU ran (`nsecs` is the same clock); the gap holding a sample is what it took:
+/// interrupt, timer, perf and the program (a hash insert, which errs high by a little). A
+/// busy loop's slowdown measures the same only as well as the loop's speed holds still, and
+/// on a shared machine it steps by more than the samples cost.
+fn sample_costs() -> Result<(f64, f64), String> {
+    // SAFETY: sched_getcpu has no preconditions; the affinity calls only read and write the
+    // cpu_set_t given, for this thread.
+    let cpu = unsafe { libc::sched_getcpu() };
+    if cpu < 0 {
+        return Err("cannot tell which CPU this thread is on".into());
+    }
+    let mut before: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    unsafe {
+        libc::sched_getaffinity(0, size, &mut before);
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu as usize, &mut one);
+        libc::sched_setaffinity(0, size, &one);
+    }
+    let costs = sample_gap(cpu as u32, 4999, Duration::from_millis(250)).and_then(|warm| {
+        Ok((
+            warm,
+            sample_gap(cpu as u32, 97, Duration::from_millis(1100))?,
+        ))
+    });
+    // SAFETY: as above.
+    unsafe { libc::sched_setaffinity(0, size, &before) };
+    costs
+}
+
+/// The median gap holding a sample of `profile:hz:HZ`, spinning on `cpu` for `span`.
+fn sample_gap(cpu: u32, hz: u32, span: Duration) -> Result<f64, String> {
+    let monotonic_ns = || {
         // SAFETY: clock_gettime only writes the timespec given.
         let mut t: libc::timespec = unsafe { std::mem::zeroed() };
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
     };
-    let spin = || {
-        let start = thread_cpu_s();
-        let mut x = 0u64;
-        for i in 0..20_000_000u64 {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+    let script = AttachedScript::start(&format!(
+        "profile:hz:{hz} /cpu == {cpu}/ {{ @samples[nsecs] = 1; }}"
+    ))?;
+    // (start, length) of every gap over 500 ns; the loop reads the clock every ~25 ns.
+    let mut gaps: Vec<(u64, u64)> = Vec::with_capacity(200_000);
+    let mut last = monotonic_ns();
+    let end = last + span.as_nanos() as u64;
+    while last < end {
+        let now = monotonic_ns();
+        if now - last > 500 && gaps.len() < gaps.capacity() {
+            gaps.push((last, now - last));
         }
-        thread_cpu_s() - start
-    };
-    // The median of many short pairs: the loop's speed drifts by about what the samples cost,
-    // so each spin with the probe is judged against the one just after it.
-    let mut per_sample = Vec::new();
-    for _ in 0..15 {
-        let profile = AttachedScript::start(&format!("profile:hz:{PROFILE_HZ} {{ }}"))?;
-        let with = spin();
-        drop(profile);
-        let without = spin();
-        // Samples that landed on this loop while it ran.
-        per_sample.push((with - without) * 1e9 / (with * PROFILE_HZ as f64));
+        last = now;
     }
-    Ok(median(&per_sample).max(0.0))
+    let info = script
+        .compiled
+        .info
+        .maps
+        .iter()
+        .find(|m| m.name == "samples")
+        .ok_or("the samples map is not in the script")?;
+    let samples = crate::snapshot::map_bytes(&script.loaded, info)
+        .map_err(|e| e.to_string())?
+        .entries()
+        .map_err(|e| e.to_string())?;
+    let held: Vec<f64> = samples
+        .iter()
+        .filter_map(|(key, _)| {
+            let at = u64::from_ne_bytes(key.get(..8)?.try_into().ok()?);
+            let i = gaps
+                .partition_point(|&(start, _)| start <= at)
+                .checked_sub(1)?;
+            let (start, length) = gaps[i];
+            (at <= start + length).then_some(length as f64)
+        })
+        .collect();
+    if held.len() < 10 {
+        return Err(format!(
+            "{} of {} samples at {hz} Hz were found in a gap",
+            held.len(),
+            samples.len()
+        ));
+    }
+    Ok(median(&held))
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -441,7 +499,7 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
     let (kernel, cpu) = host_key();
     let text = format!(
         "kernel = {kernel}\ncpu = {cpu}\nsyscall_ns = {}\ntracepoint_ns = {}\nsyscall_tax_ns = {}\n\
-         raw_tracepoint_ns = {}\nperf_sample_ns = {}\nhash_lookup_ns = {}\nhash_update_ns = {}\n\
+         raw_tracepoint_ns = {}\nperf_sample_ns = {}\nperf_sample_cold_ns = {}\nhash_lookup_ns = {}\nhash_update_ns = {}\n\
          ringbuf_output_ns = {}\nuprobe_emulated_ns = {}\nuprobe_single_step_ns = {}\n\
          uretprobe_extra_ns = {}\ntracepoint_cold_ns = {}\nuprobe_emulated_cold_ns = {}\n\
          uprobe_single_step_cold_ns = {}\ntook_ms = {}\nrounds = {}\n",
@@ -450,6 +508,7 @@ pub fn save(c: &Calibration) -> std::io::Result<()> {
         c.syscall_tax_ns,
         c.raw_tracepoint_ns,
         c.perf_sample_ns,
+        c.perf_sample_cold_ns,
         c.hash_lookup_ns,
         c.hash_update_ns,
         c.ringbuf_output_ns,
@@ -487,6 +546,7 @@ fn load_cache() -> Option<Calibration> {
         syscall_tax_ns: number("syscall_tax_ns")?,
         raw_tracepoint_ns: number("raw_tracepoint_ns")?,
         perf_sample_ns: number("perf_sample_ns")?,
+        perf_sample_cold_ns: number("perf_sample_cold_ns")?,
         hash_lookup_ns: number("hash_lookup_ns")?,
         hash_update_ns: number("hash_update_ns")?,
         ringbuf_output_ns: number("ringbuf_output_ns")?,

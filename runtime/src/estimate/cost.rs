@@ -27,6 +27,7 @@ pub struct CostModel {
     pub tracepoint_cold_ns: f64,
     pub uprobe_emulated_cold_ns: f64,
     pub uprobe_single_step_cold_ns: f64,
+    pub perf_sample_cold_ns: f64,
     /// One BPF instruction, on average.
     pub instruction_ns: f64,
     pub hash_update_ns: f64,
@@ -53,6 +54,7 @@ impl Default for CostModel {
             tracepoint_cold_ns: 300.0,
             uprobe_emulated_cold_ns: 1_100.0,
             uprobe_single_step_cold_ns: 23_000.0,
+            perf_sample_cold_ns: 20_000.0,
             instruction_ns: 0.5,
             hash_update_ns: 45.0,
             hash_lookup_ns: 25.0,
@@ -93,7 +95,7 @@ impl CostModel {
     }
 
     /// The mechanism's cost per hit when hits are sparse, for the kinds that have one measured
-    /// (tracepoints, uprobes); `warm` otherwise.
+    /// (tracepoints, uprobes, timer samples); `warm` otherwise.
     pub fn cold_mechanism_ns(
         &self,
         kind: ProviderKind,
@@ -113,6 +115,9 @@ impl CostModel {
                         Some(true) => self.uprobe_emulated_cold_ns,
                         _ => self.uprobe_single_step_cold_ns,
                     }
+            }
+            ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
+                self.perf_sample_cold_ns
             }
             _ => return warm,
         };
