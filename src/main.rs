@@ -11,7 +11,7 @@ use tracebound_compiler::pipeline::{compile, CompileOptions};
 use tracebound_compiler::{codegen, diagnostic, lower, CheckOptions};
 use tracebound_runtime::estimate::{self, Budget, CostModel, Verdict};
 use tracebound_runtime::facts::LiveFacts;
-use tracebound_runtime::session::{self, RunError, RunOptions};
+use tracebound_runtime::run::session::{self, RunError, RunOptions};
 
 /// The exit code of a run refused because its projected overhead is over budget.
 const OVER_BUDGET: u8 = 3;
@@ -237,7 +237,7 @@ fn run(
         }
     }
     if let Some(pid) = cli.pid {
-        if !tracebound_runtime::child::process_exists(pid) {
+        if !tracebound_runtime::run::child::process_exists(pid) {
             eprintln!("tracebound: -p {pid}: no such process");
             return ExitCode::from(1);
         }
@@ -247,7 +247,7 @@ fn run(
     let child = match cli
         .command
         .as_deref()
-        .map(tracebound_runtime::child::Child::spawn_held)
+        .map(tracebound_runtime::run::child::Child::spawn_held)
     {
         Some(Ok(c)) => Some(c),
         Some(Err(e)) => {
@@ -262,7 +262,7 @@ fn run(
             positional,
             cpid: child.as_ref().map(|c| c.pid),
             start_ns: monotonic_ns(),
-            ncpus: tracebound_runtime::sys::possible_cpus().unwrap_or(1) as u32,
+            ncpus: tracebound_runtime::kernel::sys::possible_cpus().unwrap_or(1) as u32,
             ..LowerOptions::default()
         },
     };
@@ -272,7 +272,8 @@ fn run(
         Err(diags) => return report(cli, name, source, &diags),
     };
     if cli.debug.is_none() && cli.emit_elf.is_none() {
-        if let Err(d) = tracebound_runtime::capability::check_attachable(&compiled, &facts) {
+        if let Err(d) = tracebound_runtime::kernel::capability::check_attachable(&compiled, &facts)
+        {
             return report(cli, name, source, &[d]);
         }
     }
@@ -460,7 +461,7 @@ fn run_failed(cli: &Cli, name: &str, source: &str, e: RunError) -> ExitCode {
         }
         e => {
             eprintln!("tracebound: {e}");
-            if let RunError::Load(tracebound_runtime::load::LoadError::Program {
+            if let RunError::Load(tracebound_runtime::probes::load::LoadError::Program {
                 verifier_log,
                 ..
             }) = &e
@@ -571,9 +572,9 @@ fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
 
 /// `tracebound calibrate`: measure this host's costs, cache them, print the table.
 fn calibrate() -> ExitCode {
-    match tracebound_runtime::calibrate::measure() {
+    match tracebound_runtime::estimate::calibrate::measure() {
         Ok(c) => {
-            if let Err(e) = tracebound_runtime::calibrate::save(&c) {
+            if let Err(e) = tracebound_runtime::estimate::calibrate::save(&c) {
                 eprintln!("tracebound: could not cache the calibration: {e}");
             }
             print!("{}", c.table());
@@ -597,7 +598,7 @@ fn cost_model(compiled: &tracebound_compiler::pipeline::Compiled) -> CostModel {
     if !fires {
         return CostModel::default();
     }
-    match tracebound_runtime::calibrate::cached_or_measure() {
+    match tracebound_runtime::estimate::calibrate::cached_or_measure() {
         Ok(c) => c.model(),
         Err(e) => {
             eprintln!("tracebound: calibration failed ({e}); pricing with reference-machine costs");

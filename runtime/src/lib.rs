@@ -1,26 +1,18 @@
-//! tracebound's runtime: everything that touches the kernel — the live machine-facts provider,
-//! loading with aya, rate estimation and calibration, attaching, the ring-buffer event loop,
-//! the overhead guard, symbolization and output.
+//! tracebound's runtime: everything that touches the kernel, grouped by what each part is.
+//!
+//! - `kernel`: interfaces to the kernel (bpf() map commands, tracefs, capabilities, BTF).
+//! - `facts`: the compiler's `MachineFacts` answered from this machine (tracefs formats, BTF,
+//!   the ELF files uprobes name).
+//! - `probes`: loading programs and attaching them (uprobes, usdt, tracepoints, ...).
+//! - `estimate`: each probe's rate and cost before attaching, the budget, calibration.
+//! - `run`: the session after attaching: events, the guard, the `-c` child, symbols.
+//! - `output`: pure formatting of what the kernel recorded, as bpftrace prints it.
+//! - `list`: the `-l` command.
 
-pub mod attach;
-pub mod binary;
-pub mod btf;
-pub mod calibrate;
-pub mod capability;
-pub mod child;
 pub mod estimate;
-pub mod events;
 pub mod facts;
-pub mod guard;
+pub mod kernel;
 pub mod list;
-pub mod load;
-pub mod mapped;
 pub mod output;
-pub mod session;
-pub mod snapshot;
-pub mod symbols;
-pub mod sys;
-pub mod tracefs;
-pub mod usdt;
-pub mod verifier;
-pub mod x86;
+pub mod probes;
+pub mod run;

@@ -13,7 +13,7 @@ use aya::maps::PerCpuArray;
 use aya::programs::{loaded_programs, TracePoint};
 use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use tracebound_compiler::object::{write_object, MapSpec, ObjectSpec, ProgramSpec};
-use tracebound_runtime::load::{load, LoadError};
+use tracebound_runtime::probes::load::{load, LoadError};
 
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
 

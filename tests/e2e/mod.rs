@@ -91,7 +91,7 @@ fn check_bpf() -> Result<(), String> {
 fn calibrated() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
-        if tracebound_runtime::calibrate::cache_path().is_some_and(|c| c.is_file()) {
+        if tracebound_runtime::estimate::calibrate::cache_path().is_some_and(|c| c.is_file()) {
             return Ok(()); // measured before (tracebound re-measures if the host changed)
         }
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"))

@@ -9,6 +9,7 @@
 //! link per binary) are how `rate` counts.
 
 pub mod budget;
+pub mod calibrate;
 pub mod cost;
 pub mod counting;
 pub mod narrow;
@@ -278,7 +279,7 @@ pub fn estimate(
     model: CostModel,
     pid: Option<u32>,
 ) -> Result<Estimate, String> {
-    let tracefs = crate::tracefs::ensure_mounted().map_err(|e| e.to_string())?;
+    let tracefs = crate::kernel::tracefs::ensure_mounted().map_err(|e| e.to_string())?;
     let Rates {
         probes: rates,
         all_syscalls,
@@ -286,7 +287,7 @@ pub fn estimate(
         hits,
         took,
     } = rate::measure(compiled, window, &tracefs, pid)?;
-    let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1));
+    let cpus = crate::kernel::sys::online_cpus().map_or(1, |c| c.len().max(1));
     let mut probes: Vec<ProbeCost> = Vec::new();
     for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
         let insns = compiled_probe.code.code.insns.len()

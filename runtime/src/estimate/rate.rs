@@ -21,7 +21,7 @@ use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRA
 use super::syscall_counter::{syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP};
 pub use super::uprobe_counter::ProcessCpu;
 use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
-use crate::attach::{tracepoint_parts, uprobe_parts, Timer};
+use crate::probes::attach::{tracepoint_parts, uprobe_parts, Timer};
 
 /// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
 /// the CPUs).
@@ -108,7 +108,7 @@ pub fn measure(
     pid: Option<u32>,
 ) -> Result<Rates, String> {
     let started = Instant::now();
-    let cpus = crate::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
+    let cpus = crate::kernel::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
     let n = cpus.len().max(1);
 
     // Start everything that counts, wait one window, read everything.
@@ -131,14 +131,14 @@ pub fn measure(
         }
         for (path, functions) in by_path {
             let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
-            let found = crate::binary::function_entries(Path::new(path), &names);
+            let found = crate::facts::binary::function_entries(Path::new(path), &names);
             for (function, target) in functions {
                 // A function the kernel will not probe stays unmeasured (attaching it fails).
                 if let Some((offset, code)) = found
                     .get(function)
-                    .filter(|(_, code)| crate::binary::first_instruction_probeable(code))
+                    .filter(|(_, code)| crate::facts::binary::first_instruction_probeable(code))
                 {
-                    let emulated = crate::binary::first_instruction_emulated(code);
+                    let emulated = crate::facts::binary::first_instruction_emulated(code);
                     entries.insert(target.clone(), (*offset, emulated));
                 }
             }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::attach::AttachedScript;
+use crate::probes::attach::AttachedScript;
 
 /// One raw tracepoint program on `sys_enter` counting syscalls by number, per CPU. It is a
 /// tracebound script, compiled and loaded like any other.
@@ -32,7 +32,7 @@ impl SyscallCounter {
         Ok((counter, Instant::now()))
     }
 
-    fn map(&self, name: &str) -> Result<crate::sys::MapEntries, String> {
+    fn map(&self, name: &str) -> Result<crate::kernel::sys::MapEntries, String> {
         let info = self
             .0
             .compiled
@@ -41,7 +41,8 @@ impl SyscallCounter {
             .iter()
             .find(|m| m.name == name)
             .ok_or("the syscall counter has no such map")?;
-        let bytes = crate::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
+        let bytes =
+            crate::kernel::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
         bytes.entries().map_err(|e| e.to_string())
     }
 

@@ -13,7 +13,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
-use crate::sys::{self, MapBytes};
+use crate::kernel::sys::{self, MapBytes};
 
 mod program;
 use program::program;
@@ -395,7 +395,7 @@ mod tests {
             return; // needs root; the end-to-end tests cover it under CI
         }
         let me = std::env::current_exe().unwrap();
-        let (offset, _) = crate::binary::function_entry(&me, "tb_uprobe_counter_target")
+        let (offset, _) = crate::facts::binary::function_entry(&me, "tb_uprobe_counter_target")
             .expect("the target is in the symbol table");
         let point = UprobePoint {
             path: me.to_str().unwrap().to_string(),

@@ -15,7 +15,7 @@ use aya::programs::{Program, ProgramError};
 use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
-use crate::verifier;
+use crate::probes::verifier;
 
 /// An object's maps and programs, loaded. Dropping it detaches whatever was attached and
 /// closes every descriptor, which is what unloads the programs and frees the maps.
@@ -181,7 +181,7 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
         .programs()
         .any(|(_, p)| matches!(p, Program::TracePoint(_)))
     {
-        crate::tracefs::ensure_mounted().map_err(LoadError::Tracefs)?;
+        crate::kernel::tracefs::ensure_mounted().map_err(LoadError::Tracefs)?;
     }
 
     let mut kernel_btf: Option<Btf> = None;

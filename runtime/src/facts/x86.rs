@@ -315,7 +315,7 @@ mod tests {
     /// binary's (gcc's and LLVM's code), found again.
     #[test]
     fn agrees_with_objdump() {
-        let libc = crate::binary::find("libc").expect("the C library");
+        let libc = crate::facts::binary::find("libc").expect("the C library");
         let me = std::env::current_exe().unwrap();
         for (path, at_least) in [(libc, 100_000), (me, 100_000)] {
             let Some(checked) = compare_with_objdump(&path) else {

@@ -23,8 +23,8 @@ use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 use tracebound_compiler::program::stack_map_name;
 
+use crate::kernel::sys::MapBytes;
 use crate::output::{Frame, Symbolize};
-use crate::sys::MapBytes;
 
 /// A function's name and the offset of an address into it.
 type Located = (Rc<str>, u64);
@@ -211,7 +211,7 @@ impl Symbols {
 /// file offset `offset` (the debug file's own file offsets mean nothing).
 fn separate_debug_file(path: &std::path::Path, offset: u64) -> Option<(PathBuf, u64)> {
     use object::{Object, ObjectSegment};
-    let bytes = crate::mapped::MappedFile::open(path).ok()?;
+    let bytes = crate::facts::mapped::MappedFile::open(path).ok()?;
     let file = object::File::parse(&*bytes).ok()?;
     let id = file.build_id().ok()??;
     let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();

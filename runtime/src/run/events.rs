@@ -8,11 +8,11 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 
-use crate::load::Loaded;
+use crate::kernel::snapshot::{map_bytes, snapshot};
 use crate::output::{self, Value};
-use crate::session::{Format, RunError};
-use crate::snapshot::{map_bytes, snapshot};
-use crate::symbols::Symbols;
+use crate::probes::load::Loaded;
+use crate::run::session::{Format, RunError};
+use crate::run::symbols::Symbols;
 
 /// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
 struct Counters {

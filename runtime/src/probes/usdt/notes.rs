@@ -196,7 +196,7 @@ mod tests {
     /// address lands in the file), its semaphore and its specs.
     #[test]
     fn reads_the_sites_of_a_program_built_with_sdt_h() {
-        let Some(binary) = crate::usdt::tests::build_sdt_program() else {
+        let Some(binary) = crate::probes::usdt::tests::build_sdt_program() else {
             return;
         };
         let bytes = std::fs::read(&binary).unwrap();

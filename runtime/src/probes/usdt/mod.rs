@@ -10,12 +10,13 @@ use tracebound_compiler::resolve::facts::{FactError, UsdtSite};
 
 /// The USDT sites of the ELF file at `path`, in note order.
 pub fn sites(path: &str) -> Result<Vec<UsdtSite>, FactError> {
-    let bytes = crate::mapped::MappedFile::open(Path::new(path)).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => FactError::binary_not_found(path),
-        _ => FactError::Unavailable {
-            reason: format!("cannot read {path}: {e}"),
-        },
-    })?;
+    let bytes =
+        crate::facts::mapped::MappedFile::open(Path::new(path)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => FactError::binary_not_found(path),
+            _ => FactError::Unavailable {
+                reason: format!("cannot read {path}: {e}"),
+            },
+        })?;
     notes::sites(path, &bytes).map_err(|reason| FactError::Malformed {
         what: path.to_string(),
         reason,

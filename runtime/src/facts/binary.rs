@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use object::{Object as _, ObjectSymbol as _};
 use tracebound_compiler::resolve::facts::{library_file_matches, FactError};
 
-use crate::mapped::MappedFile;
+use crate::facts::mapped::MappedFile;
 
 /// The file `name` stands for: a path as written (it must be an ELF file), or, for a bare
 /// name, a command in `$PATH` or a library (`libc`, `libssl.so.3`).
@@ -160,10 +160,10 @@ pub fn uprobe_site(
     let code = bytes
         .get(file_offset as usize..(file_offset + size) as usize)
         .ok_or("the function's code is past the end of the file")?;
-    if !crate::x86::is_boundary(code, at as usize) {
+    if !crate::facts::x86::is_boundary(code, at as usize) {
         let mut starts = Vec::new();
         let mut i = 0;
-        while let Some(n) = crate::x86::instruction_length(&code[i..]) {
+        while let Some(n) = crate::facts::x86::instruction_length(&code[i..]) {
             starts.push(i);
             i += n;
             if i > at as usize {

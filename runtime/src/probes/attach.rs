@@ -16,7 +16,7 @@ use std::os::fd::AsFd as _;
 use tracebound_compiler::provider::{self, ProviderKind, Rate};
 use tracebound_compiler::resolve::facts::UsdtSite;
 
-use crate::load::Loaded;
+use crate::probes::load::Loaded;
 
 /// What to attach one program to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,7 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 let cpus: Vec<u32> = if plan.kind == ProviderKind::Interval {
                     vec![0]
                 } else {
-                    crate::sys::online_cpus()
+                    crate::kernel::sys::online_cpus()
                         .ok()
                         .filter(|c| !c.is_empty())
                         .unwrap_or_else(|| vec![0])
@@ -133,7 +133,8 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                         .filter(|(p, _)| *p == path)
                         .map(|(_, f)| f)
                         .collect();
-                    let entries = crate::binary::function_entries(Path::new(path), &functions);
+                    let entries =
+                        crate::facts::binary::function_entries(Path::new(path), &functions);
                     offsets.insert(path, entries);
                 }
                 let location = match offsets[path].get(function) {
@@ -165,7 +166,7 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 return Err(fail(first, "the plan has no site for each target"));
             }
             for (target, site) in plan.targets.iter().zip(&plan.usdt) {
-                let event = crate::usdt::attach::attach_site(fd.as_fd(), site, plan.pid)
+                let event = crate::probes::usdt::attach::attach_site(fd.as_fd(), site, plan.pid)
                     .map_err(|e| fail(target, e))?;
                 loaded.keep_perf_link(&plan.program, event);
             }
@@ -194,8 +195,8 @@ impl AttachedScript {
             &CompileOptions::default(),
         )
         .map_err(|d| format!("`{source}` does not compile: {}", d[0].message))?;
-        let mut loaded =
-            crate::load::load(&compiled.object).map_err(|e| format!("loading `{source}`: {e}"))?;
+        let mut loaded = crate::probes::load::load(&compiled.object)
+            .map_err(|e| format!("loading `{source}`: {e}"))?;
         for p in &compiled.probes {
             let plan = AttachPlan {
                 program: p.program.clone(),

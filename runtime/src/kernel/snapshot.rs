@@ -7,9 +7,9 @@ use std::os::fd::AsFd;
 use aya::maps::Map;
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
-use crate::load::Loaded;
+use crate::kernel::sys::{possible_cpus, MapBytes};
 use crate::output::{MapData, OutputError};
-use crate::sys::{possible_cpus, MapBytes};
+use crate::probes::load::Loaded;
 
 #[derive(Debug)]
 pub enum SnapshotError {

@@ -12,7 +12,7 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::ProviderKind;
 
 use crate::facts::LiveFacts;
-use crate::sys;
+use crate::kernel::sys;
 
 /// The first probe of `compiled` that this kernel cannot attach, as a diagnostic.
 pub fn check_attachable(compiled: &Compiled, facts: &LiveFacts) -> Result<(), Diagnostic> {

@@ -4,6 +4,10 @@
 //! (`binary`). tracefs is found, and mounted at `/sys/kernel/tracing`
 //! when missing, on first use, so constructing a `LiveFacts` never fails and never needs root.
 
+pub mod binary;
+pub mod mapped;
+pub mod x86;
+
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,8 +18,8 @@ use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
 
 use tracebound_compiler::types::{FuncProto, KType, NameSpace, TypeId};
 
-use crate::btf::Btf;
-use crate::{binary, tracefs};
+use crate::kernel::btf::Btf;
+use crate::kernel::tracefs;
 
 /// Machine facts read from the live kernel.
 #[derive(Default)]
@@ -177,7 +181,7 @@ impl MachineFacts for LiveFacts {
     }
 
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
-        crate::usdt::sites(path)
+        crate::probes::usdt::sites(path)
     }
 
     fn uprobe_site(

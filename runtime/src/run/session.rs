@@ -14,16 +14,16 @@ use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::ProviderKind;
 
-use crate::attach::{attach, AttachError, AttachPlan};
-use crate::child::{process_exists, Child};
 use crate::estimate::{Budget, CostModel};
-use crate::events::{drain, EventState, ExitFlag, Losses};
-use crate::guard::Guard;
-use crate::load::{load, LoadError, Loaded};
+use crate::kernel::snapshot::snapshot;
 use crate::output;
-use crate::snapshot::snapshot;
-use crate::symbols::Symbols;
-use crate::{sys, verifier};
+use crate::probes::attach::{attach, AttachError, AttachPlan};
+use crate::probes::load::{load, LoadError, Loaded};
+use crate::run::child::{process_exists, Child};
+use crate::run::events::{drain, EventState, ExitFlag, Losses};
+use crate::run::guard::Guard;
+use crate::run::symbols::Symbols;
+use crate::{kernel::sys, probes::verifier};
 
 /// How often the event loop reads the loss counters and the exit flag.
 const COUNTERS_EVERY: Duration = Duration::from_millis(100);

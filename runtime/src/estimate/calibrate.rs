@@ -26,8 +26,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::attach::AttachedScript;
 use crate::estimate::CostModel;
+use crate::probes::attach::AttachedScript;
 
 // Two functions whose first instructions are the two classes the kernel handles differently
 // when a uprobe hits: a push it emulates, a mov it must single-step.
@@ -429,7 +429,7 @@ fn sample_gap(cpu: u32, hz: u32, span: Duration) -> Result<f64, String> {
         .iter()
         .find(|m| m.name == "samples")
         .ok_or("the samples map is not in the script")?;
-    let samples = crate::snapshot::map_bytes(&script.loaded, info)
+    let samples = crate::kernel::snapshot::map_bytes(&script.loaded, info)
         .map_err(|e| e.to_string())?
         .entries()
         .map_err(|e| e.to_string())?;

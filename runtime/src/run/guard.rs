@@ -14,8 +14,8 @@ use tracebound_compiler::provider::ProviderKind;
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
-use crate::load::Loaded;
-use crate::session::{Format, RunError};
+use crate::probes::load::Loaded;
+use crate::run::session::{Format, RunError};
 
 /// How often the guard reads the kernel's accounting.
 const EVERY: Duration = Duration::from_millis(500);
@@ -72,11 +72,13 @@ impl Guard {
                         let emulated = p
                             .targets
                             .first()
-                            .and_then(|t| crate::attach::uprobe_parts(t))
+                            .and_then(|t| crate::probes::attach::uprobe_parts(t))
                             .and_then(|(path, f)| {
-                                crate::binary::function_entry(std::path::Path::new(path), f)
+                                crate::facts::binary::function_entry(std::path::Path::new(path), f)
                             })
-                            .map(|(_, code)| crate::binary::first_instruction_emulated(&code));
+                            .map(|(_, code)| {
+                                crate::facts::binary::first_instruction_emulated(&code)
+                            });
                         model
                             .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
                             .0
@@ -90,7 +92,7 @@ impl Guard {
                 detached: false,
             });
         }
-        let cpus = crate::sys::online_cpus().map_or(1, |c| c.len().max(1)) as f64;
+        let cpus = crate::kernel::sys::online_cpus().map_or(1, |c| c.len().max(1)) as f64;
         Some(Guard {
             _stats: stats,
             watched,
