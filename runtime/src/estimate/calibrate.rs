@@ -408,8 +408,13 @@ fn sample_gap(cpu: u32, hz: u32, span: Duration) -> Result<f64, String> {
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
         t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
     };
+    // Only samples that interrupted this thread count: on a busy host the spinner is
+    // preempted for whole time slices, and a sample landing in another task's slice would
+    // be charged the slice (12 ms read as a sample's cost, and every probe refused).
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
     let script = AttachedScript::start(&format!(
-        "profile:hz:{hz} /cpu == {cpu}/ {{ @samples[nsecs] = 1; }}"
+        "profile:hz:{hz} /cpu == {cpu} && tid == {tid}/ {{ @samples[nsecs] = 1; }}"
     ))?;
     // (start, length) of every gap over 500 ns; the loop reads the clock every ~25 ns.
     let mut gaps: Vec<(u64, u64)> = Vec::with_capacity(200_000);
