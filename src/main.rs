@@ -11,7 +11,8 @@ use tracebound_compiler::pipeline::{compile, CompileOptions};
 use tracebound_compiler::{codegen, diagnostic, lower, CheckOptions};
 use tracebound_runtime::estimate::{self, Budget, CostModel, Verdict};
 use tracebound_runtime::facts::LiveFacts;
-use tracebound_runtime::run::session::{self, RunError, RunOptions};
+use tracebound_runtime::run::error::RunError;
+use tracebound_runtime::run::session::{self, RunOptions};
 
 /// The exit code of a run refused because its projected overhead is over budget.
 const OVER_BUDGET: u8 = 3;
@@ -421,9 +422,9 @@ fn run(
     }
     let run_options = RunOptions {
         format: if cli.format == Format::Json {
-            session::Format::Json
+            tracebound_runtime::output::Format::Json
         } else {
-            session::Format::Text
+            tracebound_runtime::output::Format::Text
         },
         // The command line wins over the script's `config = { max_duration = ... }`.
         timeout: cli.timeout.or(compiled.limits.max_duration),

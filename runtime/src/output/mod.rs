@@ -34,6 +34,14 @@ pub use value::Value;
 
 use std::rc::Rc;
 
+/// The form a run's output takes: bpftrace's text, or its `-f json` lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Why some bytes could not be turned into output.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutputError {

@@ -9,9 +9,9 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 
 use crate::kernel::snapshot::{map_bytes, snapshot};
-use crate::output::{self, Value};
+use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
-use crate::run::session::{Format, RunError};
+use crate::run::error::RunError;
 use crate::run::symbols::Symbols;
 
 /// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.

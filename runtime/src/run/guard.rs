@@ -14,8 +14,9 @@ use tracebound_compiler::provider::ProviderKind;
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
+use crate::output::Format;
 use crate::probes::load::Loaded;
-use crate::run::session::{Format, RunError};
+use crate::run::error::RunError;
 
 /// How often the guard reads the kernel's accounting.
 const EVERY: Duration = Duration::from_millis(500);

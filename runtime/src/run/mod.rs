@@ -3,6 +3,7 @@
 //! (`guard`), the `-c` child (`child`) and stack/address symbolization (`symbols`).
 
 pub mod child;
+pub mod error;
 pub mod events;
 pub mod guard;
 pub mod session;

@@ -4,7 +4,7 @@
 //! `Loaded`, so every path out of `run` — success, error, signal, panic unwinding — drops it and
 //! detaches every probe.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
@@ -16,10 +16,11 @@ use tracebound_compiler::provider::ProviderKind;
 
 use crate::estimate::{Budget, CostModel};
 use crate::kernel::snapshot::snapshot;
-use crate::output;
-use crate::probes::attach::{attach, AttachError, AttachPlan};
+use crate::output::{self, Format};
+use crate::probes::attach::{attach, AttachPlan};
 use crate::probes::load::{load, LoadError, Loaded};
 use crate::run::child::{process_exists, Child};
+use crate::run::error::RunError;
 use crate::run::events::{drain, EventState, ExitFlag, Losses};
 use crate::run::guard::Guard;
 use crate::run::symbols::Symbols;
@@ -65,13 +66,6 @@ fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst) != 0
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
-
 #[derive(Default)]
 pub struct RunOptions {
     pub format: Format,
@@ -89,38 +83,6 @@ pub struct RunOptions {
     /// The budget the runtime guard holds the running script to, and the costs it prices
     /// hits with; `None`: no guard.
     pub guard: Option<(Budget, CostModel)>,
-}
-
-#[derive(Debug)]
-pub enum RunError {
-    /// The verifier rejected a program; the diagnostic points at the statement, the log is
-    /// the kernel's own (shown with -v).
-    Rejected {
-        diagnostic: Box<Diagnostic>,
-        log: String,
-    },
-    Attach(AttachError),
-    Load(LoadError),
-    Io(io::Error),
-    Other(String),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            RunError::Rejected { diagnostic, .. } => write!(f, "{}", diagnostic.message),
-            RunError::Load(e) => write!(f, "loading the program failed: {e}"),
-            RunError::Attach(e) => write!(f, "{e}"),
-            RunError::Io(e) => write!(f, "{e}"),
-            RunError::Other(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl From<io::Error> for RunError {
-    fn from(e: io::Error) -> Self {
-        RunError::Io(e)
-    }
 }
 
 /// Loads the script's programs (the verifier runs here; a rejection is a diagnostic at the
