@@ -5,7 +5,8 @@
 //!   the ELF files uprobes name).
 //! - `probes`: loading programs and attaching them (uprobes, usdt, tracepoints, ...).
 //! - `estimate`: each probe's rate and cost before attaching, the budget, calibration.
-//! - `run`: the session after attaching: events, the guard, the `-c` child, symbols.
+//! - `run`: the run, one entry point (`run::run`): prepare (compile, load), the verdict
+//!   (estimate, budget, `--auto-filter`), the session (attach, events, guard, output).
 //! - `output`: pure formatting of what the kernel recorded, as bpftrace prints it.
 //! - `list`: the `-l` command.
 

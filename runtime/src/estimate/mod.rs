@@ -3,13 +3,15 @@
 //! enabled, as a share of the busiest CPU and of the machine; and the budget that refuses a
 //! script over it.
 //!
-//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `narrow` finds what
+//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `clearance` is what a
+//! judgment that does not refuse gives and attaching requires, `narrow` finds what
 //! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `counting` (perf
 //! counters), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one multi-uprobe
 //! link per binary) are how `rate` counts.
 
 pub mod budget;
 pub mod calibrate;
+pub mod clearance;
 pub mod cost;
 pub mod counting;
 pub mod narrow;
@@ -24,6 +26,7 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::provider::ProviderKind;
 
 pub use budget::{Budget, Verdict};
+pub use clearance::Clearance;
 pub use cost::CostModel;
 use rate::{FireRate, Rates};
 

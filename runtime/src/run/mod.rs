@@ -1,10 +1,80 @@
-//! The run once everything is attached: the session (BEGIN, the event loop, the ways a run
-//! ends, END, printing the maps), each ring-buffer record (`events`), the overhead guard
-//! (`guard`), the `-c` child (`child`) and stack/address symbolization (`symbols`).
+//! The run, from a script's text to its last line of output, in the order the code runs:
+//!
+//! 1. `prepare`: fork the `-c` child (held before exec), compile for this machine, check what
+//!    this kernel can attach, load (the verifier runs here);
+//! 2. `verdict`: measure each attach point's rate, price it, judge it against the budget and
+//!    narrow it with `--auto-filter` (compiling and loading again to sample); what it gives is
+//!    the `Clearance` attaching requires;
+//! 3. `session`: attach, BEGIN, the event loop over the ring buffer (`events`), the overhead
+//!    guard (`guard`), END, the maps (`symbols` names stacks and addresses).
+//!
+//! `request` holds what the binary asks and how a run ends, `error` how a step fails, `stop`
+//! the signals that end a run, `child` the processes it follows. Imports run one way: this
+//! module uses the steps, the steps use `request`, `error` and `stop`, never this module.
 
 pub mod child;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod prepare;
+pub mod request;
 pub mod session;
+pub mod stop;
 pub mod symbols;
+pub mod verdict;
+
+pub use request::{Goal, RunOutcome, RunRequest};
+
+use crate::run::session::RunOptions;
+
+/// Runs `source` as `request` asks: compiles it, loads it, costs it, judges it against the
+/// budget (narrowing it with `--auto-filter`), attaches what the budget cleared and runs it
+/// until it ends. Every probe is detached on every way out.
+pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
+    // First thing: a signal that comes while the script is compiled, loaded or measured must
+    // not be lost.
+    stop::catch_stop_signals();
+    let prepared = match prepare::prepare(source, &request) {
+        Ok(p) => p,
+        Err(ended) => return ended,
+    };
+    if request.goal == Goal::Compile {
+        return RunOutcome::Compiled(Box::new(prepared.compiled));
+    }
+    let loaded = match prepare::load_script(&prepared.compiled) {
+        Ok(loaded) => loaded,
+        Err(e) => return e.into(),
+    };
+    let cleared = match verdict::judge(source, prepared, loaded, &mut request) {
+        Ok(c) => c,
+        Err(ended) => return ended,
+    };
+    let mut out: Box<dyn std::io::Write> = match &request.output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => return RunOutcome::failed(format!("{}: {e}", path.display())),
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let options = RunOptions {
+        format: request.format,
+        // The command line wins over the script's `config = { max_duration = ... }`.
+        timeout: request.timeout.or(cleared.compiled.limits.max_duration),
+        child: cleared.child,
+        watch_pid: request.pid,
+        uprobe_pid: cleared.uprobe_pid,
+        quiet: request.quiet,
+        guard: request.guard.then_some((cleared.budget, cleared.model)),
+    };
+    let ran = session::run(
+        &cleared.compiled,
+        cleared.loaded,
+        &cleared.clearance,
+        options,
+        &mut out,
+    );
+    match ran {
+        Ok(code) => RunOutcome::Exited(code),
+        Err(e) => e.into(),
+    }
+}

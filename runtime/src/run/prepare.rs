@@ -1,0 +1,114 @@
+//! The run's first step, before anything is measured: the processes it follows, the script
+//! compiled for this machine, checked against what this kernel can attach, and loaded (the
+//! verifier runs here, so a script it rejects fails before anything is spent measuring it).
+
+use tracebound_compiler::diagnostic::Diagnostic;
+use tracebound_compiler::lower::LowerOptions;
+use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
+
+use crate::facts::LiveFacts;
+use crate::kernel::capability::check_attachable;
+use crate::probes::load::{load, LoadError, Loaded};
+use crate::probes::verifier;
+use crate::run::child::{process_exists, Child};
+use crate::run::error::RunError;
+use crate::run::request::{Goal, RunOutcome, RunRequest};
+
+/// A script compiled for this machine, and what it was compiled with.
+pub struct Prepared {
+    pub compiled: Compiled,
+    /// The options it was compiled with, to compile it again (`--auto-filter`'s sampling).
+    pub options: CompileOptions,
+    /// `-c`: forked and held before exec until the probes are attached; killed when dropped.
+    pub child: Option<Child>,
+}
+
+/// Forks the `-c` child, compiles the script and, unless the run only wants the compiled
+/// program, checks that this kernel can attach it.
+pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcome> {
+    if let Some(pid) = request.pid {
+        if !process_exists(pid) {
+            return Err(RunOutcome::failed(format!("-p {pid}: no such process")));
+        }
+    }
+    // The child is forked first so that `cpid` is a constant in the program; it stays held
+    // before exec until the probes are attached, and is killed if anything fails before then.
+    let child = match request.command.as_deref().map(Child::spawn_held) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return Err(RunOutcome::failed(format!("-c: {e}"))),
+        None => None,
+    };
+    let options = CompileOptions {
+        check: request.check.clone(),
+        lower: LowerOptions {
+            positional: request.positional.clone(),
+            cpid: child.as_ref().map(|c| c.pid),
+            start_ns: monotonic_ns(),
+            ncpus: crate::kernel::sys::possible_cpus().unwrap_or(1) as u32,
+            ..LowerOptions::default()
+        },
+    };
+    let facts = LiveFacts::new();
+    let compiled = compile(source, &facts, &options).map_err(RunOutcome::diagnosed)?;
+    if request.goal != Goal::Compile {
+        check_attachable(&compiled, &facts).map_err(|d| RunOutcome::diagnosed(vec![d]))?;
+    }
+    Ok(Prepared {
+        compiled,
+        options,
+        child,
+    })
+}
+
+/// Loads the script's programs without attaching anything; a verifier rejection is a
+/// diagnostic at the statement.
+pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
+    load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))
+}
+
+/// A verifier rejection shown at the statement whose instruction was rejected.
+fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
+    let LoadError::Program {
+        name, verifier_log, ..
+    } = &e
+    else {
+        return RunError::Load(e);
+    };
+    let Some(probe) = compiled.probes.iter().find(|p| &p.program == name) else {
+        return RunError::Load(e);
+    };
+    // The program as loaded: the probe's function, then its callbacks in link order.
+    let insns: Vec<_> = std::iter::once(&probe.code)
+        .chain(probe.code.callees_in_link_order())
+        .flat_map(|f| f.code.insns.iter().copied())
+        .collect();
+    let rejection = verifier::rejection(verifier_log, &insns);
+    let span = rejection
+        .insn
+        .and_then(|i| probe.spans.get(i).copied())
+        .unwrap_or_default();
+    let mut d = Diagnostic::error(
+        "the kernel's BPF verifier rejected this statement",
+        span,
+        rejection.reason,
+    )
+    .with_note("run with -v to see the verifier's full log");
+    if let Some(help) = rejection.help {
+        d = d.with_help(help);
+    }
+    RunError::Rejected {
+        diagnostic: Box::new(d),
+        log: verifier_log.clone(),
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock `nsecs` reads in the kernel.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

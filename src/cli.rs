@@ -1,0 +1,186 @@
+//! The command line: what `tracebound` accepts, and its `--help`.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use tracebound_compiler::diagnostic::Diagnostic;
+use tracebound_compiler::CheckOptions;
+use tracebound_runtime::output;
+use tracebound_runtime::run::{Goal, RunRequest};
+
+/// A bpftrace-compatible tracer that costs every probe before attaching it.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracebound",
+    version,
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
+)]
+pub struct Cli {
+    /// Program text (may be repeated; the parts are joined with newlines).
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    pub program: Vec<String>,
+
+    /// Measure how often each probe would fire and what that would cost, print the table and
+    /// exit without attaching anything (exit code 3 when the script is over budget).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// The overhead budget as a percentage of the whole machine (default 3, or the script's
+    /// `config = { budget = ... }`); any one CPU may take 10/3 of that (10% by default) and a
+    /// process with uprobes may be slowed by 5/3 of it (5%). A script projected over it is
+    /// refused with exit code 3.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
+    pub budget: Option<f64>,
+
+    /// Over budget, narrow the script until the projection fits instead of refusing it, each
+    /// step named before attaching: sample a probe whose program costs most of each hit 1 in
+    /// N (its maps print scaled by N and marked), leave out the hottest members of wildcards,
+    /// and with -c, keep uprobes to the command.
+    #[arg(long = "auto-filter")]
+    pub auto_filter: bool,
+
+    /// Do not watch the running script's measured overhead (by default a probe that stays
+    /// over budget for 2 seconds is detached, and the rest runs on).
+    #[arg(long = "no-guard")]
+    pub no_guard: bool,
+
+    /// How long to count each probe's events before attaching, in milliseconds.
+    #[arg(long = "estimate-window", value_name = "MS", default_value_t = 200)]
+    pub estimate_window: u64,
+
+    /// Check the script without a kernel: syntax, names, arities and types that do not depend
+    /// on the machine. Needs no root. Prints one line and exits 0 when the script is fine.
+    #[arg(long)]
+    pub check: bool,
+
+    /// List probes matching the pattern given as the argument (all when none), e.g.
+    /// `-l 'tracepoint:syscalls:sys_enter_open*'`; with -v, each tracepoint's fields. A
+    /// binary's functions with `-l 'uprobe:BIN:*'`, its USDT probes with `-l 'usdt:BIN:*'`,
+    /// or those of every file a process has mapped with `-l 'usdt:*' -p PID`.
+    #[arg(short = 'l')]
+    pub list: bool,
+
+    /// Allow destructive functions: system, signal, override.
+    #[arg(long = "unsafe")]
+    pub unsafe_allowed: bool,
+
+    /// Print a compiler stage and exit: `ast` (the parsed tree, as script text), `ir` (the
+    /// intermediate code of each probe), `bpf` (the BPF instructions of each probe).
+    #[arg(short = 'd', value_name = "STAGE")]
+    pub debug: Option<DebugStage>,
+
+    /// Write the compiled ELF object to FILE and exit without loading it.
+    #[arg(long = "emit-elf", value_name = "FILE")]
+    pub emit_elf: Option<std::path::PathBuf>,
+
+    /// Verbose: show the kernel verifier's full log when it rejects a program; with -l, list
+    /// tracepoint fields.
+    #[arg(short = 'v')]
+    pub verbose: bool,
+
+    /// Run CMD (split on white space, no shell) once the probes are attached, and exit when it
+    /// exits. `cpid` is its pid.
+    #[arg(short = 'c', value_name = "CMD")]
+    pub command: Option<String>,
+
+    /// Exit when process PID exits; uprobes and usdt probes fire in that process only.
+    #[arg(short = 'p', value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// Write the output to FILE instead of standard output.
+    #[arg(short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Quiet: do not print "Attaching N probes...".
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
+    /// Output buffering: `line`, `full` or `none`. Output is written after each batch of
+    /// events, so all three behave as `line` does.
+    #[arg(short = 'B', value_name = "MODE")]
+    pub buffering: Option<String>,
+
+    /// Stop after this many seconds, as if Ctrl-C was pressed (maps are printed). Overrides
+    /// the script's `config = { max_duration = ... }`.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Output format of diagnostics and results.
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    pub format: Format,
+
+    /// Script file (`-` for standard input) followed by positional parameters `$1`, `$2`, ...
+    /// With `-e`, every argument is a positional parameter.
+    #[arg(value_name = "FILE | ARGS", trailing_var_arg = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DebugStage {
+    Ast,
+    Ir,
+    Bpf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+impl Cli {
+    /// What the command line asks of a run; `warn` shows a warning the run goes ahead with.
+    pub fn run_request<'a>(
+        &self,
+        check: CheckOptions,
+        positional: Vec<String>,
+        warn: &'a mut dyn FnMut(&Diagnostic),
+    ) -> RunRequest<'a> {
+        RunRequest {
+            goal: match (self.debug, &self.emit_elf) {
+                (Some(_), _) | (None, Some(_)) => Goal::Compile,
+                _ if self.dry_run => Goal::DryRun,
+                _ => Goal::Run,
+            },
+            check,
+            positional,
+            budget_pct: self.budget,
+            auto_filter: self.auto_filter,
+            guard: !self.no_guard,
+            estimate_window: Duration::from_millis(self.estimate_window),
+            command: self.command.clone(),
+            pid: self.pid,
+            output: self.output.clone(),
+            quiet: self.quiet,
+            timeout: self.timeout,
+            format: match self.format {
+                Format::Text => output::Format::Text,
+                Format::Json => output::Format::Json,
+            },
+            warn,
+        }
+    }
+}
+
+/// `--timeout`: positive seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("`{text}` is not a positive number of seconds")),
+    }
+}
+
+/// `--budget`: a percentage, with or without `%`.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim_end_matches('%');
+    match number.parse::<f64>() {
+        // Projections are demand, which can pass 100% (the traced work then slows down).
+        Ok(p) if p > 0.0 && p <= 10_000.0 => Ok(p),
+        _ => Err(format!(
+            "`{text}` is not a positive percentage (up to 10000)"
+        )),
+    }
+}
