@@ -18,7 +18,7 @@ use tracebound_compiler::program::MapValue;
 
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_range, log2_range, Range};
-use super::map::{Entry, EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData};
 use super::sort;
 use super::text::write_value;
 use super::value::Value;

@@ -8,41 +8,9 @@ use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
 use super::aggregate::{merge, Merged};
 use super::buckets::{linear_buckets, log2_buckets};
+use super::entry::{Entry, EntryValue, Key, MapData};
 use super::value::{decode, encode, Value};
 use super::{sort, OutputError};
-
-/// An entry's key: the decoded fields (empty for a map without keys; without the bucket for a
-/// histogram) and their canonical bytes, zero-padded, which bpftrace orders some maps by.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Key {
-    pub fields: Vec<Value>,
-    pub bytes: Vec<u8>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntryValue {
-    /// Every kind but the histograms.
-    One(Merged),
-    /// hist / lhist: the count of every bucket, indexed as `log2_bucket` / `linear_bucket`.
-    Buckets(Vec<u64>),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub key: Key,
-    pub value: EntryValue,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MapData {
-    /// Without the `@`.
-    pub name: String,
-    pub kind: MapValue,
-    /// In the order bpftrace prints them.
-    pub entries: Vec<Entry>,
-    /// 1, or N when the map's probes ran 1 hit in N (values already scaled by N).
-    pub sampled: u32,
-}
 
 impl MapData {
     /// Builds a map from its raw entries: each a key and its value slots (one per CPU for an

@@ -6,7 +6,7 @@
 //! The path of a map from the kernel to the screen:
 //! `value` (decode keys and slots) → `aggregate` (merge per-CPU slots) → `map` (group
 //! histogram buckets by key, skip absent entries) → `sort` (bpftrace's printing order) →
-//! `text` / `json`. `printf` (bpftrace's format splitting) and `cformat` (C printf semantics
+//! `text` / `json`; `entry` holds the map as printed (`MapData`, `Entry`) that they share. `printf` (bpftrace's format splitting) and `cformat` (C printf semantics
 //! for each piece) serve `printf` records; `buckets` holds the histogram ranges and labels;
 //! `formatted` renders `strftime`, `ntop`, `macaddr` and `buf` values (timestamps read the
 //! clocks for the wall-clock offset, the one exception to purity).
@@ -17,6 +17,7 @@
 pub mod aggregate;
 pub mod buckets;
 pub mod cformat;
+pub mod entry;
 pub mod formatted;
 pub mod json;
 pub mod map;
@@ -29,7 +30,7 @@ pub mod value;
 mod golden;
 
 pub use aggregate::Merged;
-pub use map::{Entry, EntryValue, MapData};
+pub use entry::{Entry, EntryValue, MapData};
 pub use value::Value;
 
 use std::rc::Rc;

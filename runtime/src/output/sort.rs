@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use tracebound_compiler::program::MapValue;
 
 use super::aggregate::{average, Merged};
-use super::map::{Entry, EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData};
 use super::value::Value;
 
 /// Maps in the order bpftrace prints them at exit: by name, bytewise.
@@ -103,7 +103,7 @@ fn cmp_value(a: &Value, b: &Value) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::map::Key;
+    use crate::output::entry::Key;
 
     fn entry(fields: Vec<Value>, bytes: Vec<u8>, value: EntryValue) -> Entry {
         Entry {

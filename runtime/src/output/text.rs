@@ -17,7 +17,7 @@
 
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_label, log2_label};
-use super::map::{Entry, EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData};
 use super::sort;
 use super::value::Value;
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
@@ -253,7 +253,7 @@ fn bucket_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::map::Key;
+    use crate::output::entry::Key;
     use crate::output::NoSymbols;
 
     fn hist(counts: &[(usize, u64)]) -> MapData {
