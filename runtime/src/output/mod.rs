@@ -6,8 +6,9 @@
 //! The path of a map from the kernel to the screen:
 //! `value` (decode keys and slots) → `aggregate` (merge per-CPU slots) → `map` (group
 //! histogram buckets by key, skip absent entries) → `sort` (bpftrace's printing order) →
-//! `text` / `json`; `entry` holds the map as printed (`MapData`, `Entry`) that they share. `printf` (bpftrace's format splitting) and `cformat` (C printf semantics
-//! for each piece) serve `printf` records; `buckets` holds the histogram ranges and labels;
+//! `text` / `json`; `entry` holds the map as printed (`MapData`, `Entry`) that they share.
+//! `printf` (bpftrace's format splitting) and `cformat` (C printf semantics for each piece)
+//! serve `printf` records; `buckets` holds the histogram ranges and labels;
 //! `formatted` renders `strftime`, `ntop`, `macaddr` and `buf` values (timestamps read the
 //! clocks for the wall-clock offset, the one exception to purity).
 //!
