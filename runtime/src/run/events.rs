@@ -224,20 +224,7 @@ fn handle_record(
             arg_size,
             ..
         } => {
-            let count =
-                output::value::read_u64(payload, 0).map_err(|_| bad("join count"))? as usize;
-            let mut line = Vec::new();
-            for i in 0..count {
-                let start = 8 + i * *arg_size as usize;
-                let Some(arg) = payload.get(start..start + *arg_size as usize) else {
-                    break;
-                };
-                if i > 0 {
-                    line.extend_from_slice(delimiter.as_bytes());
-                }
-                line.extend(arg.iter().take_while(|&&b| b != 0));
-            }
-            line.push(b'\n');
+            let line = join_line(payload, delimiter, *arg_size as usize)?;
             match state.format {
                 Format::Text => out.extend_from_slice(&line),
                 Format::Json => output::json::printf_json(out, &line),
@@ -250,24 +237,54 @@ fn handle_record(
                 .map_err(|e| RunError::Other(e.to_string()))?;
             let text = String::from_utf8_lossy(&text).into_owned();
             if matches!(action, Action::Cat { .. }) {
-                // bpftrace prints the file, or an error line when it cannot be read.
-                match std::fs::read(&text) {
-                    Ok(bytes) => out.extend_from_slice(&bytes),
-                    Err(e) => eprintln!("cat: {text}: {e}"),
-                }
+                cat(&text, out);
             } else {
-                match std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&text)
-                    .output()
-                {
-                    Ok(o) => out.extend_from_slice(&o.stdout),
-                    Err(e) => eprintln!("system: {text}: {e}"),
-                }
+                system(&text, out);
             }
         }
     }
     Ok(())
+}
+
+/// A `join()` record: its count, then each argument in a slot of `arg_size` bytes, printed
+/// up to its NUL with `delimiter` between them.
+fn join_line(payload: &[u8], delimiter: &str, arg_size: usize) -> Result<Vec<u8>, RunError> {
+    let count = output::value::read_u64(payload, 0)
+        .map_err(|_| RunError::Other("malformed event record: join count".into()))?
+        as usize;
+    let mut line = Vec::new();
+    for i in 0..count {
+        let start = 8 + i * arg_size;
+        let Some(arg) = payload.get(start..start + arg_size) else {
+            break;
+        };
+        if i > 0 {
+            line.extend_from_slice(delimiter.as_bytes());
+        }
+        line.extend(arg.iter().take_while(|&&b| b != 0));
+    }
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// `cat()`: the file, or the error line bpftrace prints when it cannot be read.
+fn cat(path: &str, out: &mut Vec<u8>) {
+    match std::fs::read(path) {
+        Ok(bytes) => out.extend_from_slice(&bytes),
+        Err(e) => eprintln!("cat: {path}: {e}"),
+    }
+}
+
+/// `system()`: the command run by the shell, its standard output printed.
+fn system(command: &str, out: &mut Vec<u8>) {
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+    {
+        Ok(o) => out.extend_from_slice(&o.stdout),
+        Err(e) => eprintln!("system: {command}: {e}"),
+    }
 }
 
 /// strftime(3) of the local time now.
