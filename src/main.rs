@@ -115,7 +115,8 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
             print!("{}", lower::ir::print_function(&p.ir));
             continue;
         }
-        println!("{} ({}):", p.program, p.targets.join(", "));
+        let targets: Vec<String> = p.targets.iter().map(|t| t.to_string()).collect();
+        println!("{} ({}):", p.program, targets.join(", "));
         print!("{}", codegen::insn::disassemble(&p.code.code.insns));
         for callback in p.code.callees_in_link_order() {
             println!("callback:");

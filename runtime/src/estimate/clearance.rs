@@ -38,12 +38,12 @@ impl Clearance {
     }
 
     /// The first attach point of `compiled` that this clearance does not name, if any.
-    pub fn uncosted<'a>(&self, compiled: &'a Compiled) -> Option<&'a str> {
+    pub fn uncosted(&self, compiled: &Compiled) -> Option<String> {
         compiled.probes.iter().find_map(|p| {
             p.targets
                 .iter()
-                .find(|t| !self.points.contains(&(p.probe_index, t.to_string())))
-                .map(|t| t.as_str())
+                .map(|t| t.to_string())
+                .find(|t| !self.points.contains(&(p.probe_index, t.clone())))
         })
     }
 }
@@ -130,7 +130,7 @@ mod tests {
         let clearance = Clearance::grant(&Budget::default(), &estimate, &compiled).expect("within");
         assert_eq!(
             clearance.uncosted(&compiled),
-            Some(left_out.rate.target.as_str())
+            Some(left_out.rate.target.to_string())
         );
     }
 }
