@@ -5,10 +5,12 @@
 //!
 //! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `clearance` is what a
 //! judgment that does not refuse gives and attaching requires, `narrow` finds what
-//! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `counting` (perf
-//! counters), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one multi-uprobe
+//! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `tracepoint_counter`
+//! (one raw tracepoint program, a link per tracepoint), `counting` (perf counters, software
+//! events), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one multi-uprobe
 //! link per binary) are how `rate` counts.
 
+mod assembler;
 pub mod budget;
 pub mod calibrate;
 pub mod clearance;
@@ -18,6 +20,7 @@ pub mod narrow;
 pub mod rate;
 pub mod report;
 pub mod syscall_counter;
+pub mod tracepoint_counter;
 pub mod uprobe_counter;
 
 use std::time::Duration;
@@ -226,7 +229,7 @@ impl Estimate {
             .iter()
             .map(|&(n, emulated, ret)| n as f64 * m.uprobe_ns(emulated, ret).0)
             .sum();
-        self.hits.perf as f64 * m.tracepoint_ns
+        (self.hits.perf + self.hits.tracepoints) as f64 * m.tracepoint_ns
             + self.hits.syscalls as f64 * m.raw_tracepoint_ns
             + uprobes
     }

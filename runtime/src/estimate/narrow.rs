@@ -130,6 +130,7 @@ mod tests {
                 capped: false,
                 first_emulated: None,
                 per_process: Vec::new(),
+                counted: None,
             },
             mechanism_ns: 100.0,
             mechanism_cold_ns: 100.0,

@@ -7,7 +7,10 @@
 //!   tracepoint per CPU would take seconds to close for `sys_enter_*`), detached at a cap;
 //! - uprobes through one program on a multi-uprobe link per binary, counting per attach point
 //!   and per process (which gives each traced process's slowdown), detached at a cap;
-//! - other tracepoints and software events by counting-only perf events that stop at a cap.
+//! - other tracepoints through one raw tracepoint program linked to each, counting its runs
+//!   per point and CPU up to a cap (`tracepoint_counter`: a perf counter would count the
+//!   event's `__perf_count` value, not its hits);
+//! - software events by counting-only perf events that stop at a cap.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -19,6 +22,7 @@ use tracebound_compiler::provider::ProviderKind;
 
 use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
 use super::syscall_counter::{syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP};
+use super::tracepoint_counter::TracepointCounter;
 pub use super::uprobe_counter::ProcessCpu;
 use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
 use crate::probes::attach::{tracepoint_parts, uprobe_parts, Timer};
@@ -35,8 +39,10 @@ const POLL: Duration = Duration::from_millis(5);
 pub enum Measured {
     /// From the probe's definition (timers, BEGIN/END).
     Defined,
-    /// Counted by a perf counter per CPU.
+    /// Counted by a perf counter per CPU (software events).
     PerfCounter,
+    /// Counted by the raw tracepoint program linked to each tracepoint.
+    TracepointCounter,
     /// Counted by the one raw tracepoint program on `sys_enter`.
     SyscallCounter,
     /// Counted by the program on multi-uprobe links.
@@ -58,6 +64,17 @@ pub struct FireRate {
     pub first_emulated: Option<bool>,
     /// For a uprobe: events per second in each process that hit it (pid, rate).
     pub per_process: Vec<(u32, f64)>,
+    /// What the count behind the rate covered, where it was counted.
+    pub counted: Option<Counted>,
+}
+
+/// The hits behind a measured rate: counted from `since_ns` (CLOCK_MONOTONIC) on each online
+/// CPU for `seconds` (less than the window where a cap stopped it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Counted {
+    pub since_ns: u64,
+    /// (CPU, hits, seconds).
+    pub per_cpu: Vec<(u32, u64, f64)>,
 }
 
 impl FireRate {
@@ -85,8 +102,10 @@ pub struct Rates {
 /// Events the measurement saw, by how it saw them.
 #[derive(Clone, Debug, Default)]
 pub struct Hits {
-    /// Perf counter events (tracepoints, software events).
+    /// Perf counter events (software events).
     pub perf: u64,
+    /// Tracepoint hits the tracepoint counter saw.
+    pub tracepoints: u64,
     /// Syscalls the `sys_enter` counter saw (every syscall during its window).
     pub syscalls: u64,
     /// Uprobe hits per attach point: (hits, first instruction emulated, uretprobe).
@@ -95,7 +114,7 @@ pub struct Hits {
 
 impl Hits {
     pub fn total(&self) -> u64 {
-        self.perf + self.syscalls + self.uprobes.iter().map(|u| u.0).sum::<u64>()
+        self.perf + self.tracepoints + self.syscalls + self.uprobes.iter().map(|u| u.0).sum::<u64>()
     }
 }
 
@@ -144,7 +163,11 @@ pub fn measure(
             }
         }
     }
+    let numbers = syscall_numbers();
+    let perf_since = super::tracepoint_counter::monotonic_ns();
     let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
+    // Other tracepoints, counted together; the index is the counter's cookie.
+    let mut tracepoint_points: Vec<(usize, usize, &str)> = Vec::new();
     // Uprobe attach points, counted together; the index is the counter's cookie.
     let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
@@ -154,10 +177,16 @@ pub fn measure(
                     let Some((category, name)) = tracepoint_parts(target) else {
                         continue;
                     };
-                    if category == "syscalls" {
+                    if category != "syscalls" {
+                        tracepoint_points.push((pi, ti, name));
+                        continue;
+                    }
+                    if syscall_number(&numbers, name).is_some() {
                         syscall_points.push((pi, ti, name.to_string()));
                         continue;
                     }
+                    // A syscall the C library's headers do not number (newer than they
+                    // are): a perf counter, which a syscall event adds 1 to per hit.
                     match tracepoint_id(tracefs, category, name) {
                         Ok(id) => EventSpec {
                             kind: TYPE_TRACEPOINT,
@@ -209,6 +238,15 @@ pub fn measure(
             counters.insert((pi, ti), per_cpu);
         }
     }
+    let mut tracepoints = if tracepoint_points.is_empty() {
+        None
+    } else {
+        let names: Vec<&str> = tracepoint_points.iter().map(|p| p.2).collect();
+        Some(
+            TracepointCounter::start(&names, COUNTER_CAP)
+                .map_err(|e| format!("counting tracepoints: {e}"))?,
+        )
+    };
     let mut syscalls = if syscall_points.is_empty() {
         None
     } else {
@@ -232,7 +270,15 @@ pub fn measure(
         .iter()
         .any(|p| p.kind == ProviderKind::Profile);
     let busy_before = has_profile.then(cpu_times).flatten();
-    if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() || has_profile {
+    if let Some(t) = &mut tracepoints {
+        t.open().map_err(|e| format!("counting tracepoints: {e}"))?;
+    }
+    if !counters.is_empty()
+        || tracepoints.is_some()
+        || syscalls.is_some()
+        || uprobes.is_some()
+        || has_profile
+    {
         let end = Instant::now() + window;
         while Instant::now() < end {
             std::thread::sleep(POLL.min(end.saturating_duration_since(Instant::now())));
@@ -250,6 +296,14 @@ pub fn measure(
     if let Some((s, started)) = syscalls.take() {
         syscall_counts = Some(s.finish(started, false, &cpus)?);
     }
+    let tracepoints_since = tracepoints.as_ref().map_or(0, |t| t.opened_ns());
+    let tracepoint_counts = match tracepoints {
+        Some(t) => Some(
+            t.finish(&cpus)
+                .map_err(|e| format!("counting tracepoints: {e}"))?,
+        ),
+        None => None,
+    };
     let uprobe_counts = match &mut uprobes {
         Some(u) => Some(u.finish()?),
         None => None,
@@ -276,10 +330,12 @@ pub fn measure(
     for (pi, probe) in compiled.probes.iter().enumerate() {
         let mut rates = Vec::new();
         for (ti, target) in probe.targets.iter().enumerate() {
+            let mut counted = None;
             let (per_cpu, measured, capped) = if let Some(cs) = counters.get(&(pi, ti)) {
                 let mut per_cpu = Vec::with_capacity(n);
                 let mut capped = false;
-                for c in cs {
+                let mut spans = Vec::with_capacity(n);
+                for (c, &cpu) in cs.iter().zip(&cpus) {
                     let r = c.read().map_err(|e| format!("reading {target}: {e}"))?;
                     hits.perf += r.count;
                     capped |= r.capped;
@@ -289,7 +345,12 @@ pub fn measure(
                         window_s
                     };
                     per_cpu.push(r.count as f64 / seconds);
+                    spans.push((cpu, r.count, seconds));
                 }
+                counted = Some(Counted {
+                    since_ns: perf_since,
+                    per_cpu: spans,
+                });
                 if let Some(Timer {
                     policy: SamplePolicy::Period(period),
                     ..
@@ -309,11 +370,35 @@ pub fn measure(
                 capped,
                 first_emulated: entries.get(target).map(|&(_, emulated)| emulated),
                 per_process: Vec::new(),
+                counted,
             });
         }
         probes.push(rates);
     }
     drop(counters);
+
+    if let Some(counted) = tracepoint_counts {
+        for ((pi, ti, _), count) in tracepoint_points.iter().zip(counted) {
+            let rate = &mut probes[*pi][*ti];
+            match count {
+                Some(per_cpu) => {
+                    rate.per_cpu = per_cpu.iter().map(|c| c.hits as f64 / c.seconds).collect();
+                    rate.counted = Some(Counted {
+                        since_ns: tracepoints_since,
+                        per_cpu: cpus
+                            .iter()
+                            .zip(&per_cpu)
+                            .map(|(&cpu, c)| (cpu, c.hits, c.seconds))
+                            .collect(),
+                    });
+                    rate.capped = per_cpu.iter().any(|c| c.capped);
+                    rate.measured = Measured::TracepointCounter;
+                    hits.tracepoints += per_cpu.iter().map(|c| c.hits).sum::<u64>();
+                }
+                None => rate.measured = Measured::Unknown,
+            }
+        }
+    }
 
     let mut processes = Vec::new();
     if let Some(counted) = uprobe_counts {
@@ -344,11 +429,11 @@ pub fn measure(
     let mut all_syscalls = None;
     if let Some(SyscallCounts {
         calls: counts,
+        since_ns,
         seconds,
         capped,
     }) = syscall_counts
     {
-        let numbers = syscall_numbers();
         let mut total = vec![0.0; n];
         for per_cpu in counts.values() {
             for (t, c) in total.iter_mut().zip(per_cpu) {
@@ -357,15 +442,19 @@ pub fn measure(
             }
         }
         for (pi, ti, name) in syscall_points {
-            let call = name
-                .strip_prefix("sys_enter_")
-                .or_else(|| name.strip_prefix("sys_exit_"))
-                .unwrap_or(&name);
             let rate = &mut probes[pi][ti];
-            match numbers.get(call) {
+            match syscall_number(&numbers, &name) {
                 Some(nr) => {
-                    let per_cpu = counts.get(nr).cloned().unwrap_or_else(|| vec![0; n]);
+                    let per_cpu = counts.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
                     rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / seconds).collect();
+                    rate.counted = Some(Counted {
+                        since_ns,
+                        per_cpu: cpus
+                            .iter()
+                            .zip(&per_cpu)
+                            .map(|(&cpu, &c)| (cpu, c, seconds))
+                            .collect(),
+                    });
                     rate.measured = Measured::SyscallCounter;
                     rate.capped = capped;
                 }
@@ -381,6 +470,15 @@ pub fn measure(
         hits,
         took: started.elapsed(),
     })
+}
+
+/// The number of the syscall a `sys_enter_*`/`sys_exit_*` tracepoint names.
+fn syscall_number(numbers: &HashMap<String, u64>, tracepoint: &str) -> Option<u64> {
+    let call = tracepoint
+        .strip_prefix("sys_enter_")
+        .or_else(|| tracepoint.strip_prefix("sys_exit_"))
+        .unwrap_or(tracepoint);
+    numbers.get(call).copied()
 }
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.

@@ -128,8 +128,22 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
             .points
             .iter()
             .map(|p| {
+                // The hits behind the rate, where they were counted: (cpu, hits, seconds)
+                // from `since_ns` (CLOCK_MONOTONIC), for checking against another count.
+                let counted = p.rate.counted.as_ref().map_or(String::new(), |c| {
+                    let cpus: Vec<String> = c
+                        .per_cpu
+                        .iter()
+                        .map(|(cpu, hits, seconds)| format!("[{cpu}, {hits}, {seconds:.6}]"))
+                        .collect();
+                    format!(
+                        ", \"since_ns\": {}, \"counted\": [{}]",
+                        c.since_ns,
+                        cpus.join(", ")
+                    )
+                });
                 format!(
-                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"}}",
+                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{counted}}}",
                     tracebound_compiler::diagnostic::json_string(&p.rate.target),
                     p.rate.total(),
                     p.per_hit_ns(),

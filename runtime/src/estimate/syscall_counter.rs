@@ -9,7 +9,11 @@ use crate::probes::attach::AttachedScript;
 
 /// One raw tracepoint program on `sys_enter` counting syscalls by number, per CPU. It is a
 /// tracebound script, compiled and loaded like any other.
-pub struct SyscallCounter(AttachedScript);
+pub struct SyscallCounter {
+    script: AttachedScript,
+    /// When it started counting (CLOCK_MONOTONIC ns).
+    since_ns: u64,
+}
 
 /// Syscalls the `sys_enter` counter may see per CPU before it is detached. It sees every
 /// syscall of every task, so at a million a second its cost would be the window's; at the cap
@@ -22,19 +26,24 @@ const SYSCALL_COUNTER: &str =
 /// What the syscall counter saw: calls per syscall number per online CPU, over `seconds`.
 pub struct SyscallCounts {
     pub calls: HashMap<u64, Vec<u64>>,
+    pub since_ns: u64,
     pub seconds: f64,
     pub capped: bool,
 }
 
 impl SyscallCounter {
     pub fn start() -> Result<(SyscallCounter, Instant), String> {
-        let counter = AttachedScript::start(SYSCALL_COUNTER).map(SyscallCounter)?;
+        let script = AttachedScript::start(SYSCALL_COUNTER)?;
+        let counter = SyscallCounter {
+            script,
+            since_ns: super::tracepoint_counter::monotonic_ns(),
+        };
         Ok((counter, Instant::now()))
     }
 
     fn map(&self, name: &str) -> Result<crate::kernel::sys::MapEntries, String> {
         let info = self
-            .0
+            .script
             .compiled
             .info
             .maps
@@ -42,7 +51,7 @@ impl SyscallCounter {
             .find(|m| m.name == name)
             .ok_or("the syscall counter has no such map")?;
         let bytes =
-            crate::kernel::snapshot::map_bytes(&self.0.loaded, info).map_err(|e| e.to_string())?;
+            crate::kernel::snapshot::map_bytes(&self.script.loaded, info).map_err(|e| e.to_string())?;
         bytes.entries().map_err(|e| e.to_string())
     }
 
@@ -65,11 +74,12 @@ impl SyscallCounter {
     ) -> Result<SyscallCounts, String> {
         let calls = self.read(cpus)?;
         let seconds = started.elapsed().as_secs_f64().max(1e-6);
-        for p in &self.0.compiled.probes {
-            let _ = self.0.loaded.detach(&p.program);
+        for p in &self.script.compiled.probes {
+            let _ = self.script.loaded.detach(&p.program);
         }
         Ok(SyscallCounts {
             calls,
+            since_ns: self.since_ns,
             seconds,
             capped,
         })
@@ -95,7 +105,8 @@ impl SyscallCounter {
     }
 }
 
-/// Syscall numbers by name, from the C library's headers (`__NR_openat 257`).
+/// Syscall numbers by name, from the C library's headers (`__NR_openat 257`). Headers older
+/// than the kernel lack its newest syscalls: their tracepoints are counted another way.
 pub fn syscall_numbers() -> HashMap<String, u64> {
     let mut out = HashMap::new();
     for path in [
@@ -126,6 +137,7 @@ pub fn syscall_numbers() -> HashMap<String, u64> {
         ("newlstat", "lstat"),
         ("newuname", "uname"),
         ("newfstatat", "newfstatat"),
+        ("sendfile64", "sendfile"),
     ] {
         if let Some(&nr) = out.get(call) {
             out.entry(tracepoint.to_string()).or_insert(nr);

@@ -15,6 +15,7 @@ const MAP_CREATE: u32 = 0;
 const PROG_LOAD: u32 = 5;
 const PROG_TEST_RUN: u32 = 10;
 const LINK_CREATE: u32 = 28;
+const RAW_TRACEPOINT_OPEN: u32 = 17;
 
 /// The part of `union bpf_attr` used by the map element commands.
 #[repr(C)]
@@ -262,6 +263,35 @@ pub fn link_uprobe_multi(
         ..UprobeMultiLinkAttr::default()
     };
     bpf_fd(LINK_CREATE, &mut attr).map(owned)
+}
+
+pub const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// `union bpf_attr` for BPF_RAW_TRACEPOINT_OPEN with the cookie field (Linux 6.10).
+#[repr(C)]
+#[derive(Default)]
+struct RawTracepointAttr {
+    name: u64,
+    prog_fd: u32,
+    _pad: u32,
+    cookie: u64,
+}
+
+/// Attaches a raw tracepoint program to the kernel tracepoint `name`, with `cookie` for
+/// `bpf_get_attach_cookie`. Closing the link detaches it without waiting for a grace period
+/// (a perf event on a tracepoint waits for one on close, under a global mutex).
+pub fn raw_tracepoint_open(
+    prog: BorrowedFd,
+    name: &std::ffi::CStr,
+    cookie: u64,
+) -> io::Result<OwnedFd> {
+    let mut attr = RawTracepointAttr {
+        name: name.as_ptr() as u64,
+        prog_fd: prog.as_raw_fd() as u32,
+        cookie,
+        ..RawTracepointAttr::default()
+    };
+    bpf_fd(RAW_TRACEPOINT_OPEN, &mut attr).map(owned)
 }
 
 /// A map's entries as (key, value) bytes.
