@@ -250,7 +250,10 @@ pub fn measure(
     let mut syscalls = if syscall_points.is_empty() {
         None
     } else {
-        Some(SyscallCounter::start()?)
+        let returns = syscall_points
+            .iter()
+            .any(|(_, _, name)| name.starts_with("sys_exit_"));
+        Some(SyscallCounter::start(returns)?)
     };
     let mut syscall_counts: Option<SyscallCounts> = None;
     let mut uprobes = if uprobe_points.is_empty() {
@@ -429,6 +432,7 @@ pub fn measure(
     let mut all_syscalls = None;
     if let Some(SyscallCounts {
         calls: counts,
+        returns,
         since_ns,
         seconds,
         capped,
@@ -445,7 +449,11 @@ pub fn measure(
             let rate = &mut probes[pi][ti];
             match syscall_number(&numbers, &name) {
                 Some(nr) => {
-                    let per_cpu = counts.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
+                    let counted_by = match &returns {
+                        Some(returns) if name.starts_with("sys_exit_") => returns,
+                        _ => &counts,
+                    };
+                    let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
                     rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / seconds).collect();
                     rate.counted = Some(Counted {
                         since_ns,

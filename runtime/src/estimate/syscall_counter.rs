@@ -1,6 +1,8 @@
 //! Counting syscalls for the estimate: one raw tracepoint program on `sys_enter` counts every
 //! syscall by number, per CPU, for any number of syscall tracepoints (a perf counter per
 //! tracepoint per CPU would take seconds to close for `sys_enter_*`), and is detached at a cap.
+//! Where the script has `sys_exit_*` tracepoints a second one on `sys_exit` counts returns by
+//! number: they are not the calls (`exit` never returns, `clone` returns twice).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -22,18 +24,29 @@ pub const SYSCALL_CAP: u64 = 20_000;
 
 const SYSCALL_COUNTER: &str =
     "rawtracepoint:sys_enter { @calls[arg1] = count(); @seen = count(); }";
+/// A return's number is in the registers the syscall left (`orig_ax`).
+const RETURN_COUNTER: &str = "rawtracepoint:sys_exit { \
+     @returns[((struct pt_regs *)arg0)->orig_ax] = count(); @seen = count(); }";
 
-/// What the syscall counter saw: calls per syscall number per online CPU, over `seconds`.
+/// What the syscall counter saw: calls (and returns) per syscall number per online CPU, over
+/// `seconds`.
 pub struct SyscallCounts {
     pub calls: HashMap<u64, Vec<u64>>,
+    /// `None` when returns were not counted.
+    pub returns: Option<HashMap<u64, Vec<u64>>>,
     pub since_ns: u64,
     pub seconds: f64,
     pub capped: bool,
 }
 
 impl SyscallCounter {
-    pub fn start() -> Result<(SyscallCounter, Instant), String> {
-        let script = AttachedScript::start(SYSCALL_COUNTER)?;
+    /// Counts calls, and with `returns` returns too.
+    pub fn start(returns: bool) -> Result<(SyscallCounter, Instant), String> {
+        let script = if returns {
+            AttachedScript::start(&format!("{SYSCALL_COUNTER}\n{RETURN_COUNTER}"))?
+        } else {
+            AttachedScript::start(SYSCALL_COUNTER)?
+        };
         let counter = SyscallCounter {
             script,
             since_ns: super::tracepoint_counter::monotonic_ns(),
@@ -72,23 +85,36 @@ impl SyscallCounter {
         capped: bool,
         cpus: &[u32],
     ) -> Result<SyscallCounts, String> {
-        let calls = self.read(cpus)?;
+        let calls = self.read("calls", cpus)?;
+        let has_returns = self
+            .script
+            .compiled
+            .info
+            .maps
+            .iter()
+            .any(|m| m.name == "returns");
+        let returns = if has_returns {
+            Some(self.read("returns", cpus)?)
+        } else {
+            None
+        };
         let seconds = started.elapsed().as_secs_f64().max(1e-6);
         for p in &self.script.compiled.probes {
             let _ = self.script.loaded.detach(&p.program);
         }
         Ok(SyscallCounts {
             calls,
+            returns,
             since_ns: self.since_ns,
             seconds,
             capped,
         })
     }
 
-    /// Calls per syscall number, per online CPU.
-    fn read(&self, cpus: &[u32]) -> Result<HashMap<u64, Vec<u64>>, String> {
+    /// Counts per syscall number in map `name`, per online CPU.
+    fn read(&self, name: &str, cpus: &[u32]) -> Result<HashMap<u64, Vec<u64>>, String> {
         let mut out = HashMap::new();
-        for (key, value) in self.map("calls")? {
+        for (key, value) in self.map(name)? {
             let nr = u64::from_ne_bytes(key[..8].try_into().map_err(|_| "short key")?);
             // Value slots are per possible CPU; keep the online ones.
             let slots: Vec<u64> = value
