@@ -78,6 +78,43 @@ fn a_raised_budget_lets_it_run(env: &Env) -> Result<(), String> {
     Ok(())
 }
 
+/// `--budget` scales every limit: a probe projected at about 5% of one CPU is refused at
+/// `--budget 1` (1% of the machine, 3.33% of a CPU) and runs at `--budget 20`.
+fn the_budget_scales_every_limit(env: &Env) -> Result<(), String> {
+    let _paced = HotLoop::paced(env, 400_000)?;
+    let (code, json, stderr) =
+        tracebound(&["--dry-run", "-f", "json", "--budget", "1", "-e", HOT])?;
+    let number = |name: &str| -> Option<f64> {
+        let at = json.find(&format!("\"{name}\": "))? + name.len() + 4;
+        json[at..].split([',', '}']).next()?.trim().parse().ok()
+    };
+    let (Some(cpu), Some(cpu_limit), Some(process_limit)) = (
+        number("busiest_cpu_pct"),
+        number("cpu_pct"),
+        number("process_pct"),
+    ) else {
+        return Err(format!("exit {code}\n{json}{stderr}"));
+    };
+    if !(2.0..10.0).contains(&cpu) {
+        return Err(format!("projected {cpu}% of a CPU, not about 5%\n{json}"));
+    }
+    if (cpu_limit - 10.0 / 3.0).abs() > 0.01 || (process_limit - 5.0 / 3.0).abs() > 0.01 {
+        return Err(format!("--budget 1 did not scale the limits\n{json}"));
+    }
+    if code != 3 {
+        return Err(format!(
+            "--budget 1: exit {code}, expected 3\n{json}{stderr}"
+        ));
+    }
+    let (code, stdout, stderr) = tracebound(&["--budget", "20", "--timeout", "0.3", "-e", HOT])?;
+    if code != 0 || !stdout.contains("@calls: ") {
+        return Err(format!(
+            "--budget 20 at {cpu}% of a CPU: exit {code}\n{stdout}{stderr}"
+        ));
+    }
+    Ok(())
+}
+
 /// A wildcard whose hot member is left out, by name, and the rest attached.
 fn auto_filter_leaves_out_the_hot_member(env: &Env) -> Result<(), String> {
     let _faults = HotLoop::run(env, "f")?;
@@ -317,6 +354,7 @@ fn the_budget_decides_before_attaching() {
     tally.record("hot tracepoint refused", hot_tracepoint_is_refused(&env));
     tally.record("raised budget", a_raised_budget_lets_it_run(&env));
     tally.record("cold tracepoint", a_cold_tracepoint_runs());
+    tally.record("budget scales", the_budget_scales_every_limit(&env));
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
     tally.record(
         "auto-filter sampling",

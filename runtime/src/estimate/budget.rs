@@ -36,11 +36,11 @@ impl Default for Budget {
 
 impl Budget {
     /// A budget of `pct` of the machine; any one CPU may take 10/3 of that and a traced
-    /// process may slow by 5/3 of it, the ratios of the defaults (3%, 10%, 5%), and never less
-    /// than the defaults.
+    /// process may slow by 5/3 of it, the ratios of the defaults (3%, 10%, 5%), so that a
+    /// stricter budget is stricter on every limit and a looser one looser on every limit.
     pub fn of_machine(pct: f64) -> Budget {
         let default = Budget::default();
-        let scaled = |limit: f64| (pct * limit / default.machine_pct).max(limit);
+        let scaled = |limit: f64| pct * limit / default.machine_pct;
         Budget {
             machine_pct: pct,
             cpu_pct: scaled(default.cpu_pct),
@@ -283,6 +283,74 @@ pub fn nanos(ns: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::estimate::rate::{FireRate, Measured};
+    use crate::estimate::{CostModel, PointCost};
+    use std::time::Duration;
+    use tracebound_compiler::provider::ProviderKind;
+
+    /// One tracepoint taking `cpu_pct` of CPU 0 on a machine of `cpus` CPUs (100 ns a hit).
+    fn one_cpu_at(cpu_pct: f64, cpus: usize) -> Estimate {
+        let mut per_cpu = vec![0.0; cpus];
+        per_cpu[0] = cpu_pct / 100.0 * 1e9 / 100.0;
+        Estimate {
+            probes: vec![ProbeCost {
+                probe_index: 0,
+                kind: ProviderKind::Tracepoint,
+                points: vec![PointCost {
+                    rate: FireRate {
+                        target: "tracepoint:a:b".into(),
+                        per_cpu,
+                        measured: Measured::TracepointCounter,
+                        capped: false,
+                        first_emulated: None,
+                        per_process: Vec::new(),
+                        counted: None,
+                    },
+                    mechanism_ns: 100.0,
+                    mechanism_cold_ns: 100.0,
+                    program_ns: 0.0,
+                    why: None,
+                }],
+            }],
+            processes: Vec::new(),
+            syscall_tax: None,
+            cpus,
+            window: Duration::from_millis(200),
+            model: CostModel::default(),
+            hits: Default::default(),
+            took: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_budget_scales_every_limit() {
+        let strict = Budget::of_machine(1.0);
+        assert!((strict.cpu_pct - 10.0 / 3.0).abs() < 1e-9, "{strict:?}");
+        assert!((strict.process_pct - 5.0 / 3.0).abs() < 1e-9, "{strict:?}");
+        let loose = Budget::of_machine(20.0);
+        assert!((loose.cpu_pct - 200.0 / 3.0).abs() < 1e-9, "{loose:?}");
+        assert!((loose.process_pct - 100.0 / 3.0).abs() < 1e-9, "{loose:?}");
+        assert_eq!(Budget::of_machine(3.0), Budget::default());
+        // Stricter is never looser anywhere.
+        for (a, b) in [(0.5, 1.0), (1.0, 3.0), (3.0, 20.0)] {
+            let (a, b) = (Budget::of_machine(a), Budget::of_machine(b));
+            assert!(a.machine_pct < b.machine_pct && a.cpu_pct < b.cpu_pct);
+            assert!(a.process_pct < b.process_pct && a.warn_pct <= b.warn_pct);
+        }
+    }
+
+    #[test]
+    fn five_percent_of_one_cpu_is_refused_at_1_and_accepted_at_20() {
+        // Eight CPUs: 5% of one is 0.625% of the machine, under a 1% machine limit, so only
+        // the per-CPU limit (3.33% at --budget 1) can refuse it.
+        let e = one_cpu_at(5.0, 8);
+        assert!((e.busiest_cpu_pct() - 5.0).abs() < 1e-6);
+        assert!(e.machine_pct() < 1.0);
+        assert!(!Budget::of_machine(1.0).within(&e));
+        assert!(Budget::of_machine(20.0).within(&e));
+        // The defaults (10% of a CPU) take it too.
+        assert!(Budget::default().within(&e));
+    }
 
     #[test]
     fn numbers_read_at_a_glance() {
