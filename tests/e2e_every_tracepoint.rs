@@ -122,7 +122,7 @@ const MMAPABLE: u32 = 1 << 10;
 impl HitLog {
     fn start(targets: Vec<String>) -> Result<HitLog, String> {
         use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
-        use tracebound_runtime::sys;
+        use tracebound_runtime::kernel::sys;
         let err = |what: &str, e: std::io::Error| format!("{what}: {e}");
         let cpus = sys::possible_cpus().map_err(|e| err("cpus", e))?;
         let index = sys::map_create(sys::MAP_TYPE_PERCPU_ARRAY, 4, 8, 1, 0, "tb_test_idx")
