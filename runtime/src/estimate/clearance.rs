@@ -77,6 +77,7 @@ mod tests {
                         measured: Measured::PerfCounter,
                         first_emulated: None,
                         capped: false,
+                        counted: None,
                     },
                     mechanism_ns: 1000.0,
                     mechanism_cold_ns: 1000.0,

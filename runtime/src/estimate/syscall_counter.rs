@@ -63,8 +63,8 @@ impl SyscallCounter {
             .iter()
             .find(|m| m.name == name)
             .ok_or("the syscall counter has no such map")?;
-        let bytes =
-            crate::kernel::snapshot::map_bytes(&self.script.loaded, info).map_err(|e| e.to_string())?;
+        let bytes = crate::kernel::snapshot::map_bytes(&self.script.loaded, info)
+            .map_err(|e| e.to_string())?;
         bytes.entries().map_err(|e| e.to_string())
     }
 
