@@ -21,8 +21,13 @@ impl HotLoop {
 
     /// getppid() at `rate` a second, for long enough.
     fn paced(env: &Env, rate: u32) -> Result<HotLoop, String> {
+        HotLoop::paced_op(env, "r", rate)
+    }
+
+    /// `op` (`r` getppid, `t` a call of `one_stepped`) at `rate` a second, for long enough.
+    fn paced_op(env: &Env, op: &str, rate: u32) -> Result<HotLoop, String> {
         let child = Command::new(&env.workload)
-            .args(["r", &rate.to_string(), "60"])
+            .args([op, &rate.to_string(), "60"])
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("starting the workload: {e}"))?;
@@ -111,6 +116,31 @@ fn the_budget_scales_every_limit(env: &Env) -> Result<(), String> {
         return Err(format!(
             "--budget 20 at {cpu}% of a CPU: exit {code}\n{stdout}{stderr}"
         ));
+    }
+    Ok(())
+}
+
+/// A probe whose every path calls exit() costs the hits it takes before the run ends, not a
+/// sustained rate: on a function called 200,000 times a second (a single-stepped uprobe,
+/// refused outright as a count) it runs, prints, and ends.
+fn a_probe_that_exits_costs_one_hit(env: &Env) -> Result<(), String> {
+    let _paced = HotLoop::paced_op(env, "t", 200_000)?;
+    let probe = format!("uprobe:{}:one_stepped", env.workload.display());
+    let counting = format!("{probe} {{ @calls = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-e", &counting])?;
+    if code != 3 {
+        return Err(format!(
+            "counting it: exit {code}, expected 3\n{stdout}{stderr}"
+        ));
+    }
+    let exiting = format!("{probe} {{ printf(\"hit\\n\"); exit(); }}");
+    let (code, dry, stderr) = tracebound(&["--dry-run", "-e", &exiting])?;
+    if code != 0 || !dry.contains("ends the run on its first hit") {
+        return Err(format!("dry run: exit {code}\n{dry}{stderr}"));
+    }
+    let (code, stdout, stderr) = tracebound(&["--timeout", "5", "-e", &exiting])?;
+    if code != 0 || !stdout.contains("hit\n") {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
     Ok(())
 }
@@ -355,6 +385,7 @@ fn the_budget_decides_before_attaching() {
     tally.record("raised budget", a_raised_budget_lets_it_run(&env));
     tally.record("cold tracepoint", a_cold_tracepoint_runs());
     tally.record("budget scales", the_budget_scales_every_limit(&env));
+    tally.record("exit costs one hit", a_probe_that_exits_costs_one_hit(&env));
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
     tally.record(
         "auto-filter sampling",

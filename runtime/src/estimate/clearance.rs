@@ -83,6 +83,7 @@ mod tests {
                     mechanism_cold_ns: 1000.0,
                     program_ns: 0.0,
                     why: None,
+                    ends_run: None,
                 })
                 .collect();
             probes.push(ProbeCost {

@@ -16,6 +16,7 @@ pub mod calibrate;
 pub mod clearance;
 pub mod cost;
 pub mod counting;
+pub mod ending;
 pub mod narrow;
 pub mod rate;
 pub mod report;
@@ -44,6 +45,9 @@ pub struct PointCost {
     pub program_ns: f64,
     /// Why the mechanism costs what it does, where it depends on the point (uprobes).
     pub why: Option<&'static str>,
+    /// For a probe that ends the run on every hit: the rate it was measured at. Its `rate`
+    /// is then what it can take before the run ends, one hit per CPU at most.
+    pub ends_run: Option<f64>,
 }
 
 impl PointCost {
@@ -294,6 +298,7 @@ pub fn estimate(
         took,
     } = rate::measure(compiled, window, &tracefs, pid)?;
     let cpus = crate::kernel::sys::online_cpus().map_or(1, |c| c.len().max(1));
+    let ending = ending::ending_probes(compiled);
     let mut probes: Vec<ProbeCost> = Vec::new();
     for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
         let insns = compiled_probe.code.code.insns.len()
@@ -306,9 +311,18 @@ pub fn estimate(
         let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
         let kind = compiled_probe.kind;
+        let ends_run = ending.contains(&compiled_probe.probe_index);
         let points = rates
             .into_iter()
-            .map(|rate| {
+            .map(|mut rate| {
+                let measured = rate.total();
+                if ends_run {
+                    // Its first hit ends the run: at most one on each CPU, whatever its rate.
+                    rate.per_cpu.iter_mut().for_each(|r| *r = r.min(1.0));
+                    rate.per_process
+                        .iter_mut()
+                        .for_each(|(_, r)| *r = r.min(1.0));
+                }
                 let (mechanism_ns, why) = match kind {
                     ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
                         let (ns, why) =
@@ -327,6 +341,7 @@ pub fn estimate(
                     mechanism_ns,
                     program_ns,
                     why,
+                    ends_run: ends_run.then_some(measured),
                 }
             })
             .collect();

@@ -136,6 +136,7 @@ mod tests {
             mechanism_cold_ns: 100.0,
             program_ns: 0.0,
             why: None,
+            ends_run: None,
         }
     }
 

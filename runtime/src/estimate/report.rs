@@ -50,6 +50,18 @@ pub fn text(
                 );
             }
         }
+        if let Some(fires) = probe
+            .points
+            .iter()
+            .map(|p| p.ends_run)
+            .try_fold(0.0, |sum, r| r.map(|r| sum + r))
+        {
+            let _ = writeln!(
+                out,
+                "  (ends the run on its first hit: priced as one hit per CPU at most; it fires {}/s)",
+                quantity(fires)
+            );
+        }
         if probe
             .points
             .iter()
@@ -142,8 +154,11 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
                         cpus.join(", ")
                     )
                 });
+                let ends_run = p
+                    .ends_run
+                    .map_or(String::new(), |r| format!(", \"ends_run\": true, \"fires\": {r:.1}"));
                 format!(
-                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{counted}}}",
+                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{counted}}}",
                     tracebound_compiler::diagnostic::json_string(&p.rate.target),
                     p.rate.total(),
                     p.per_hit_ns(),
