@@ -44,9 +44,15 @@ pub struct Cli {
     #[arg(long = "no-guard")]
     pub no_guard: bool,
 
-    /// How long to count each probe's events before attaching, in milliseconds.
+    /// The longest to count each probe's events before attaching, in milliseconds. Counting
+    /// stops as soon as the counts show the script within (or over) budget at 95% confidence;
+    /// the dry run says how long it counted and why.
     #[arg(long = "estimate-window", value_name = "MS", default_value_t = 200)]
     pub estimate_window: u64,
+
+    /// The shortest to count each probe's events before attaching, in milliseconds.
+    #[arg(long = "estimate-min", value_name = "MS", default_value_t = 0)]
+    pub estimate_min: u64,
 
     /// Check the script without a kernel: syntax, names, arities and types that do not depend
     /// on the machine. Needs no root. Prints one line and exits 0 when the script is fine.
@@ -148,6 +154,7 @@ impl Cli {
             auto_filter: self.auto_filter,
             guard: !self.no_guard,
             estimate_window: Duration::from_millis(self.estimate_window),
+            estimate_min: Duration::from_millis(self.estimate_min),
             command: self.command.clone(),
             pid: self.pid,
             output: self.output.clone(),

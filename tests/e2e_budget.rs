@@ -145,6 +145,48 @@ fn a_probe_that_exits_costs_one_hit(env: &Env) -> Result<(), String> {
     Ok(())
 }
 
+/// The estimate stops counting as soon as the verdict is known: a cold tracepoint within
+/// budget and a hot one over it both well before the 200 ms window, each saying why; with
+/// uprobes it counts the whole window (a traced process's CPU is judged over it).
+fn the_window_ends_when_the_verdict_is_known(env: &Env) -> Result<(), String> {
+    let field = |json: &str, name: &str| -> Option<String> {
+        let at = json.find(&format!("\"{name}\": "))? + name.len() + 4;
+        let rest = &json[at..];
+        Some(match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next()?.to_string(),
+            None => rest.split([',', '}']).next()?.trim().to_string(),
+        })
+    };
+    let dry = |script: &str| -> Result<(f64, String, String), String> {
+        let (code, json, stderr) = tracebound(&["--dry-run", "-f", "json", "-e", script])?;
+        let ms = field(&json, "window_ms").and_then(|v| v.parse::<f64>().ok());
+        match (ms, field(&json, "stopped")) {
+            (Some(ms), Some(why)) => Ok((ms, why, json)),
+            _ => Err(format!("exit {code}\n{json}{stderr}")),
+        }
+    };
+    let (ms, why, json) = dry("tracepoint:sched:sched_process_exec { @execs = count(); }")?;
+    if ms >= 100.0 || !why.starts_with("known within budget") || !why.contains("95% confidence") {
+        return Err(format!("cold: counted {ms} ms: {why}\n{json}"));
+    }
+    {
+        let _hot = HotLoop::start(env)?;
+        let (ms, why, json) = dry(HOT)?;
+        if ms >= 100.0 || !why.starts_with("known over budget") {
+            return Err(format!("hot: counted {ms} ms: {why}\n{json}"));
+        }
+    }
+    let uprobe = format!(
+        "uprobe:{}:one_stepped {{ @calls = count(); }}",
+        env.workload.display()
+    );
+    let (ms, why, json) = dry(&uprobe)?;
+    if ms < 190.0 || !why.contains("uprobes") {
+        return Err(format!("uprobes: counted {ms} ms: {why}\n{json}"));
+    }
+    Ok(())
+}
+
 /// A wildcard whose hot member is left out, by name, and the rest attached.
 fn auto_filter_leaves_out_the_hot_member(env: &Env) -> Result<(), String> {
     let _faults = HotLoop::run(env, "f")?;
@@ -386,6 +428,10 @@ fn the_budget_decides_before_attaching() {
     tally.record("cold tracepoint", a_cold_tracepoint_runs());
     tally.record("budget scales", the_budget_scales_every_limit(&env));
     tally.record("exit costs one hit", a_probe_that_exits_costs_one_hit(&env));
+    tally.record(
+        "adaptive window",
+        the_window_ends_when_the_verdict_is_known(&env),
+    );
     tally.record("auto-filter", auto_filter_leaves_out_the_hot_member(&env));
     tally.record(
         "auto-filter sampling",

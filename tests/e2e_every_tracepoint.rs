@@ -101,14 +101,16 @@ impl Drop for EventLog {
 
 /// The reference for tracepoints that are not syscalls: a BPF program of the test's own on
 /// every one of them (a raw tracepoint link each, its index as cookie), which logs every hit
-/// as (point, monotonic ns) in a region per CPU of a memory-mapped array. The kernel runs it
+/// as (point, monotonic ns) in a region per CPU of a memory-mapped array. Each point has a
+/// program of its own: the kernel skips a program's run on a CPU where that same program is
+/// already running (a tracepoint in an interrupt that came during it). The kernel runs it
 /// exactly as often as it would run the script's program there; the kernel's event log
 /// (ftrace) loses idle-path events under load, so it is the reference for syscalls only.
 struct HitLog {
     records: OwnedFd,
     _index: OwnedFd,
     _links: Vec<OwnedFd>,
-    _program: OwnedFd,
+    _programs: Vec<OwnedFd>,
     slots: usize,
     cpus: usize,
     /// Point index → target.
@@ -184,21 +186,24 @@ impl HitLog {
             code[at].off = (out - at - 1) as i16;
         }
         let bytes: Vec<u8> = code.iter().flat_map(|i| i.to_bytes()).collect();
-        let program = sys::prog_load(sys::PROG_TYPE_RAW_TRACEPOINT, 0, &bytes, "tb_test_hitlog")
-            .map_err(|e| err("loading the hit log", e))?;
         let mut links = Vec::new();
+        let mut programs = Vec::new();
         for (i, target) in targets.iter().enumerate() {
+            let program =
+                sys::prog_load(sys::PROG_TYPE_RAW_TRACEPOINT, 0, &bytes, "tb_test_hitlog")
+                    .map_err(|e| err("loading the hit log", e))?;
             let name = target.rsplit(':').next().unwrap_or(target);
             let name = std::ffi::CString::new(name).map_err(|e| e.to_string())?;
             let link = sys::raw_tracepoint_open(program.as_fd(), &name, i as u64)
                 .map_err(|e| err(target, e))?;
             links.push(link);
+            programs.push(program);
         }
         Ok(HitLog {
             records,
             _index: index,
             _links: links,
-            _program: program,
+            _programs: programs,
             slots: LOG_SLOTS as usize,
             cpus,
             targets,
@@ -366,6 +371,8 @@ fn every_tracepoint_is_priced_by_its_hits() {
         "-f",
         "json",
         "--estimate-window",
+        WINDOW_MS,
+        "--estimate-min",
         WINDOW_MS,
         "-e",
         SCRIPT,

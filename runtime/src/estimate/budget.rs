@@ -317,6 +317,8 @@ mod tests {
             syscall_tax: None,
             cpus,
             window: Duration::from_millis(200),
+            max_window: Duration::from_millis(200),
+            stopped: String::new(),
             model: CostModel::default(),
             hits: Default::default(),
             took: Duration::ZERO,

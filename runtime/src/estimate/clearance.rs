@@ -98,6 +98,8 @@ mod tests {
             syscall_tax: None,
             cpus: 1,
             window: std::time::Duration::from_millis(200),
+            max_window: std::time::Duration::from_millis(200),
+            stopped: String::new(),
             model: CostModel::default(),
             hits: Hits::default(),
             took: std::time::Duration::ZERO,

@@ -32,7 +32,7 @@ use tracebound_compiler::provider::ProviderKind;
 pub use budget::{Budget, Verdict};
 pub use clearance::Clearance;
 pub use cost::CostModel;
-use rate::{FireRate, Rates};
+use rate::FireRate;
 
 /// One attach point's projection.
 #[derive(Clone, Debug)]
@@ -171,7 +171,10 @@ pub struct Estimate {
     /// The syscall tax: every syscall per second on each CPU, and what it costs per CPU.
     pub syscall_tax: Option<(Vec<f64>, Vec<f64>)>,
     pub cpus: usize,
+    /// How long the rates were measured, at most how long, and why it stopped then.
     pub window: Duration,
+    pub max_window: Duration,
+    pub stopped: String,
     pub model: CostModel,
     /// Events the measurement saw and the time it took.
     pub hits: rate::Hits,
@@ -281,24 +284,197 @@ fn is_special(kind: ProviderKind) -> bool {
     matches!(kind, ProviderKind::Begin | ProviderKind::End)
 }
 
-/// Measures the rates of `compiled`'s attach points over `window` and prices them.
+/// How long the rates are measured: for at most `max`, at least `min`; with a `budget`, no
+/// longer than it takes to know the verdict at [`CONFIDENCE`] (uprobes: always `max`, since a
+/// traced process's slowdown is judged on its CPU time over the window).
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub max: Duration,
+    pub min: Duration,
+    pub budget: Option<Budget>,
+}
+
+/// How sure an early stop is: the chance that any counted rate is beyond the bound it was
+/// judged by (for all of them together).
+pub const CONFIDENCE: f64 = 0.95;
+
+/// Measures the rates of `compiled`'s attach points and prices them.
 /// With `pid` (`-p`), uprobes are measured in that process, where they will fire.
 pub fn estimate(
     compiled: &Compiled,
-    window: Duration,
+    window: Window,
     model: CostModel,
     pid: Option<u32>,
 ) -> Result<Estimate, String> {
     let tracefs = crate::kernel::tracefs::ensure_mounted().map_err(|e| e.to_string())?;
-    let Rates {
-        probes: rates,
-        all_syscalls,
-        processes,
-        hits,
-        took,
-    } = rate::measure(compiled, window, &tracefs, pid)?;
     let cpus = crate::kernel::sys::online_cpus().map_or(1, |c| c.len().max(1));
     let ending = ending::ending_probes(compiled);
+    let has_uprobes = compiled.probes.iter().any(|p| {
+        matches!(
+            p.kind,
+            ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
+        )
+    });
+    let adaptive = window.budget.filter(|_| !has_uprobes);
+    let mut decide = |partial: &rate::Partial| -> Option<String> {
+        let budget = adaptive.as_ref()?;
+        known(compiled, &ending, &model, cpus, budget, partial)
+    };
+    let rates = rate::measure(
+        compiled,
+        window.max,
+        window.min,
+        &tracefs,
+        pid,
+        adaptive.is_some().then_some(&mut decide as rate::Decide),
+    )?;
+    let mut estimate = price(
+        compiled,
+        &ending,
+        rates.probes,
+        rates.all_syscalls,
+        &model,
+        cpus,
+    );
+    estimate.processes = traced_processes(&estimate.probes, &rates.processes);
+    estimate.hits = rates.hits;
+    estimate.took = rates.took;
+    estimate.window = rates.measured;
+    estimate.max_window = window.max;
+    estimate.stopped = if has_uprobes && window.budget.is_some() {
+        format!(
+            "{} (uprobes: a traced process's CPU is measured over the whole window)",
+            rates.stopped
+        )
+    } else {
+        rates.stopped
+    };
+    Ok(estimate)
+}
+
+/// The verdict, if the counts so far already decide it: the projection at every rate's
+/// upper bound within budget (and under the warning level, or its lower bound over it), or
+/// at every rate's lower bound over budget. Bounds are Poisson at [`CONFIDENCE`] for all the
+/// counts together.
+fn known(
+    compiled: &Compiled,
+    ending: &[usize],
+    model: &CostModel,
+    cpus: usize,
+    budget: &Budget,
+    partial: &rate::Partial,
+) -> Option<String> {
+    let counts = partial
+        .points
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|c| c.per_cpu.len())
+        .sum::<usize>()
+        + partial.all_syscalls.as_ref().map_or(0, Vec::len);
+    let z = normal_quantile(1.0 - (1.0 - CONFIDENCE) / counts.max(1) as f64);
+    let bound = |upper: bool| -> Estimate {
+        // A profile probe samples only busy CPUs: all of them busy at the upper bound.
+        let busy = vec![if upper { 1.0 } else { 0.0 }; cpus];
+        let rates = compiled
+            .probes
+            .iter()
+            .zip(&partial.points)
+            .map(|(probe, points)| {
+                probe
+                    .targets
+                    .iter()
+                    .zip(points)
+                    .map(|(target, count)| {
+                        let (per_cpu, measured, _) = match count {
+                            Some(c) => (
+                                c.per_cpu
+                                    .iter()
+                                    .map(|&(k, t)| poisson_bound(k, z, upper) / t * c.scale)
+                                    .collect(),
+                                rate::Measured::TracepointCounter,
+                                false,
+                            ),
+                            None => rate::defined_rate(probe.kind, target, &busy),
+                        };
+                        rate::FireRate {
+                            target: target.clone(),
+                            per_cpu,
+                            measured,
+                            capped: false,
+                            first_emulated: None,
+                            per_process: Vec::new(),
+                            counted: None,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let all_syscalls = partial.all_syscalls.as_ref().map(|v| {
+            v.iter()
+                .map(|&(k, t)| poisson_bound(k, z, upper) / t)
+                .collect()
+        });
+        price(compiled, ending, rates, all_syscalls, model, cpus)
+    };
+    let (high, low) = (bound(true), bound(false));
+    let confidence = format!("{:.0}% confidence", CONFIDENCE * 100.0);
+    if budget.within(&high) && high.machine_pct() <= budget.warn_pct {
+        return Some(format!(
+            "known within budget: at most {} of the machine, {} of the busiest CPU at {confidence}",
+            budget::percent(high.machine_pct()),
+            budget::percent(high.busiest_cpu_pct())
+        ));
+    }
+    if budget.within(&high) && low.machine_pct() > budget.warn_pct {
+        return Some(format!(
+            "known within budget and over the warning level: {} to {} of the machine at {confidence}",
+            budget::percent(low.machine_pct()),
+            budget::percent(high.machine_pct())
+        ));
+    }
+    if !budget.within(&low) {
+        return Some(format!(
+            "known over budget: at least {} of the machine, {} of the busiest CPU at {confidence}",
+            budget::percent(low.machine_pct()),
+            budget::percent(low.busiest_cpu_pct())
+        ));
+    }
+    None
+}
+
+/// The upper (or lower) bound on the mean of a Poisson count `k`, one-sided at the normal
+/// quantile `z` (Wilson and Hilferty's approximation; 0 hits: about 3 at 95%).
+pub fn poisson_bound(k: u64, z: f64, upper: bool) -> f64 {
+    let k = k as f64;
+    if upper {
+        let n = k + 1.0;
+        n * (1.0 - 1.0 / (9.0 * n) + z / (3.0 * n.sqrt())).powi(3)
+    } else if k == 0.0 {
+        0.0
+    } else {
+        (k * (1.0 - 1.0 / (9.0 * k) - z / (3.0 * k.sqrt())).powi(3)).max(0.0)
+    }
+}
+
+/// The standard normal quantile at `p` (0.5 < p < 1), by Abramowitz and Stegun 26.2.23
+/// (error under 4.5e-4).
+pub fn normal_quantile(p: f64) -> f64 {
+    let q = (1.0 - p).clamp(1e-300, 0.5);
+    let t = (-2.0 * q.ln()).sqrt();
+    t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+        / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+}
+
+/// Prices measured rates: each point's rate times its cost per hit, and the syscall tax.
+fn price(
+    compiled: &Compiled,
+    ending: &[usize],
+    rates: Vec<Vec<rate::FireRate>>,
+    all_syscalls: Option<Vec<f64>>,
+    model: &CostModel,
+    cpus: usize,
+) -> Estimate {
     let mut probes: Vec<ProbeCost> = Vec::new();
     for (compiled_probe, rates) in compiled.probes.iter().zip(rates) {
         let insns = compiled_probe.code.code.insns.len()
@@ -362,15 +538,44 @@ pub fn estimate(
         let cost = per_cpu.iter().map(|r| r * model.syscall_tax_ns).collect();
         (per_cpu, cost)
     });
-    let processes = traced_processes(&probes, &processes);
-    Ok(Estimate {
+    Estimate {
         probes,
-        processes,
+        processes: Vec::new(),
         syscall_tax,
         cpus,
-        window,
-        model,
-        hits,
-        took,
-    })
+        window: Duration::ZERO,
+        max_window: Duration::ZERO,
+        stopped: String::new(),
+        model: model.clone(),
+        hits: rate::Hits::default(),
+        took: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_bounds_match_the_exact_ones() {
+        let z = normal_quantile(0.95);
+        assert!((z - 1.645).abs() < 1e-3, "{z}");
+        assert!((normal_quantile(0.975) - 1.960).abs() < 1e-3);
+        // Exact one-sided 95% limits: 0 → 3.00, 1 → 4.74, 10 → 17.0 (upper); 10 → 5.43 (lower).
+        for (k, exact) in [(0, 3.00), (1, 4.74), (10, 16.96), (100, 117.6)] {
+            let u = poisson_bound(k, z, true);
+            assert!(
+                (u - exact).abs() / exact < 0.02,
+                "upper({k}) = {u}, not {exact}"
+            );
+        }
+        for (k, exact) in [(10, 5.43), (100, 84.1)] {
+            let l = poisson_bound(k, z, false);
+            assert!(
+                (l - exact).abs() / exact < 0.02,
+                "lower({k}) = {l}, not {exact}"
+            );
+        }
+        assert_eq!(poisson_bound(0, z, false), 0.0);
+    }
 }

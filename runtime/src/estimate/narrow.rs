@@ -155,6 +155,8 @@ mod tests {
             syscall_tax: None,
             cpus: 1,
             window: Duration::from_millis(200),
+            max_window: Duration::from_millis(200),
+            stopped: String::new(),
             model: CostModel::default(),
             hits: Default::default(),
             took: Duration::ZERO,

@@ -31,8 +31,9 @@ use crate::probes::attach::{tracepoint_parts, uprobe_parts, Timer};
 /// the CPUs).
 pub const COUNTER_CAP: u64 = 2_000;
 
-/// How often the uprobe counter is checked against its cap.
-const POLL: Duration = Duration::from_millis(5);
+/// How often the counters are looked at: the uprobe counter against its cap, and all of them
+/// for whether the verdict is already known.
+const POLL: Duration = Duration::from_millis(2);
 
 /// How an attach point's rate was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +98,31 @@ pub struct Rates {
     pub hits: Hits,
     /// How long measuring took.
     pub took: Duration,
+    /// How long the counters counted, and why they stopped then.
+    pub measured: Duration,
+    pub stopped: String,
 }
+
+/// The counts so far, mid-window: what the verdict is judged on before the window is over.
+#[derive(Clone, Debug, Default)]
+pub struct Partial {
+    /// Per probe (in `Compiled::probes` order), per attach point: its hits and seconds on
+    /// each online CPU, or `None` where the rate is not counted (timers, unknown).
+    pub points: Vec<Vec<Option<PointCount>>>,
+    /// Every syscall, per CPU (the tax), where a syscall tracepoint is counted.
+    pub all_syscalls: Option<Vec<(u64, f64)>>,
+}
+
+/// One attach point's count so far: (hits, seconds) per online CPU; the rate is hits over
+/// seconds times `scale` (a software probe fires once per `period` events).
+#[derive(Clone, Debug)]
+pub struct PointCount {
+    pub per_cpu: Vec<(u64, f64)>,
+    pub scale: f64,
+}
+
+/// Looks at the counts mid-window; `Some(reason)` stops the measuring there.
+pub type Decide<'a> = &'a mut dyn FnMut(&Partial) -> Option<String>;
 
 /// Events the measurement saw, by how it saw them.
 #[derive(Clone, Debug, Default)]
@@ -118,13 +143,16 @@ impl Hits {
     }
 }
 
-/// Measures every attach point of `compiled` over `window`; with `pid`, uprobes count in that
-/// process only (as they will fire).
+/// Measures every attach point of `compiled` for at most `window`; with `pid`, uprobes count
+/// in that process only (as they will fire). With `decide`, the counts are looked at every few
+/// milliseconds once `min_window` is over, and measuring stops as soon as it says why.
 pub fn measure(
     compiled: &Compiled,
     window: Duration,
+    min_window: Duration,
     tracefs: &Path,
     pid: Option<u32>,
+    mut decide: Option<Decide>,
 ) -> Result<Rates, String> {
     let started = Instant::now();
     let cpus = crate::kernel::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
@@ -276,13 +304,15 @@ pub fn measure(
     if let Some(t) = &mut tracepoints {
         t.open().map_err(|e| format!("counting tracepoints: {e}"))?;
     }
+    let loop_started = Instant::now();
+    let mut stopped = format!("the whole window ({} ms)", window.as_millis());
     if !counters.is_empty()
         || tracepoints.is_some()
         || syscalls.is_some()
         || uprobes.is_some()
         || has_profile
     {
-        let end = Instant::now() + window;
+        let end = loop_started + window;
         while Instant::now() < end {
             std::thread::sleep(POLL.min(end.saturating_duration_since(Instant::now())));
             if let Some(u) = &mut uprobes {
@@ -294,8 +324,89 @@ pub fn measure(
                     syscall_counts = Some(s.finish(started, true, &cpus)?);
                 }
             }
+            let Some(decide) = decide.as_mut() else {
+                continue;
+            };
+            if loop_started.elapsed() < min_window {
+                continue;
+            }
+            let mut partial = Partial {
+                points: compiled
+                    .probes
+                    .iter()
+                    .map(|p| vec![None; p.targets.len()])
+                    .collect(),
+                all_syscalls: None,
+            };
+            let elapsed = loop_started.elapsed().as_secs_f64();
+            for (&(pi, ti), cs) in &counters {
+                let mut per_cpu = Vec::with_capacity(n);
+                for c in cs {
+                    let r = c.read().map_err(|e| format!("reading a counter: {e}"))?;
+                    let seconds = if r.capped {
+                        r.enabled_ns as f64 / 1e9
+                    } else {
+                        elapsed
+                    };
+                    per_cpu.push((r.count, seconds.max(1e-6)));
+                }
+                let probe = &compiled.probes[pi];
+                let scale = match Timer::parse(probe.kind, &probe.targets[ti]) {
+                    Some(Timer {
+                        policy: SamplePolicy::Period(period),
+                        ..
+                    }) => 1.0 / period.max(1) as f64,
+                    _ => 1.0,
+                };
+                partial.points[pi][ti] = Some(PointCount { per_cpu, scale });
+            }
+            if let Some(t) = &tracepoints {
+                let counted = t
+                    .peek(&cpus)
+                    .map_err(|e| format!("counting tracepoints: {e}"))?;
+                for ((pi, ti, _), count) in tracepoint_points.iter().zip(counted) {
+                    partial.points[*pi][*ti] = count.map(|per_cpu| PointCount {
+                        per_cpu: per_cpu.iter().map(|c| (c.hits, c.seconds)).collect(),
+                        scale: 1.0,
+                    });
+                }
+            }
+            let so_far = match (&syscalls, &syscall_counts) {
+                (Some((s, started)), _) => Some(s.peek(*started, false, &cpus)?),
+                (None, Some(done)) => Some(done.clone()),
+                (None, None) => None,
+            };
+            if let Some(counts) = so_far {
+                let seconds = counts.seconds;
+                let mut total = vec![(0u64, seconds); n];
+                for per_cpu in counts.calls.values() {
+                    for (t, c) in total.iter_mut().zip(per_cpu) {
+                        t.0 += c;
+                    }
+                }
+                partial.all_syscalls = Some(total);
+                for (pi, ti, name) in &syscall_points {
+                    let Some(nr) = syscall_number(&numbers, name) else {
+                        continue;
+                    };
+                    let counted_by = match &counts.returns {
+                        Some(returns) if name.starts_with("sys_exit_") => returns,
+                        _ => &counts.calls,
+                    };
+                    let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
+                    partial.points[*pi][*ti] = Some(PointCount {
+                        per_cpu: per_cpu.iter().map(|&c| (c, seconds)).collect(),
+                        scale: 1.0,
+                    });
+                }
+            }
+            if let Some(reason) = decide(&partial) {
+                stopped = reason;
+                break;
+            }
         }
     }
+    let measured = loop_started.elapsed();
     if let Some((s, started)) = syscalls.take() {
         syscall_counts = Some(s.finish(started, false, &cpus)?);
     }
@@ -327,7 +438,7 @@ pub fn measure(
             .collect(),
         _ => vec![1.0; n],
     };
-    let window_s = window.as_secs_f64();
+    let window_s = measured.as_secs_f64().max(1e-6);
     let mut hits = Hits::default();
     let mut probes = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
@@ -477,6 +588,8 @@ pub fn measure(
         processes,
         hits,
         took: started.elapsed(),
+        measured,
+        stopped,
     })
 }
 
@@ -491,7 +604,11 @@ fn syscall_number(numbers: &HashMap<String, u64>, tracepoint: &str) -> Option<u6
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
 /// `busy` is each CPU's busy share (profile samples only busy CPUs).
-fn defined_rate(kind: ProviderKind, target: &str, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
+pub(super) fn defined_rate(
+    kind: ProviderKind,
+    target: &str,
+    busy: &[f64],
+) -> (Vec<f64>, Measured, bool) {
     let mut per_cpu = vec![0.0; busy.len()];
     let hz = match Timer::parse(kind, target).map(|t| t.policy) {
         Some(SamplePolicy::Frequency(hz)) => hz as f64,

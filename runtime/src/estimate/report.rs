@@ -123,8 +123,11 @@ pub fn text(
     );
     let _ = writeln!(
         out,
-        "estimate: {} ms window, {} events seen (about {} of CPU), took {} ms; costs: {}",
-        estimate.window.as_millis(),
+        "estimate: counted {:.1} ms of at most {} ms: {}; {} events seen (about {} of CPU), \
+         took {} ms; costs: {}",
+        estimate.window.as_secs_f64() * 1e3,
+        estimate.max_window.as_millis(),
+        estimate.stopped,
         estimate.hits.total(),
         nanos(estimate.own_cost_ns()),
         estimate.took.as_millis(),
@@ -198,14 +201,17 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
     format!(
         "{{\"type\": \"estimate\", \"data\": {{\"machine_pct\": {:.4}, \"busiest_cpu_pct\": {:.4}, \
          \"budget\": {{\"machine_pct\": {}, \"cpu_pct\": {}, \"process_pct\": {}}}, \
-         \"verdict\": \"{verdict}\", \"window_ms\": {}, \"events_seen\": {}, \
+         \"verdict\": \"{verdict}\", \"window_ms\": {:.1}, \"max_window_ms\": {}, \
+         \"stopped\": {}, \"events_seen\": {}, \
          \"own_cost_ns\": {:.0}, \"took_ms\": {}, \"probes\": [{}], \"processes\": [{}]}}}}\n",
         estimate.machine_pct(),
         estimate.busiest_cpu_pct(),
         budget.machine_pct,
         budget.cpu_pct,
         budget.process_pct,
-        estimate.window.as_millis(),
+        estimate.window.as_secs_f64() * 1e3,
+        estimate.max_window.as_millis(),
+        tracebound_compiler::diagnostic::json_string(&estimate.stopped),
         estimate.hits.total(),
         estimate.own_cost_ns(),
         estimate.took.as_millis(),

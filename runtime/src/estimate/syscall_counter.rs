@@ -30,6 +30,7 @@ const RETURN_COUNTER: &str = "rawtracepoint:sys_exit { \
 
 /// What the syscall counter saw: calls (and returns) per syscall number per online CPU, over
 /// `seconds`.
+#[derive(Clone, Debug)]
 pub struct SyscallCounts {
     pub calls: HashMap<u64, Vec<u64>>,
     /// `None` when returns were not counted.
@@ -85,6 +86,20 @@ impl SyscallCounter {
         capped: bool,
         cpus: &[u32],
     ) -> Result<SyscallCounts, String> {
+        let counts = self.peek(started, capped, cpus)?;
+        for p in &self.script.compiled.probes {
+            let _ = self.script.loaded.detach(&p.program);
+        }
+        Ok(counts)
+    }
+
+    /// The counts so far; counting goes on.
+    pub fn peek(
+        &self,
+        started: Instant,
+        capped: bool,
+        cpus: &[u32],
+    ) -> Result<SyscallCounts, String> {
         let calls = self.read("calls", cpus)?;
         let has_returns = self
             .script
@@ -99,9 +114,6 @@ impl SyscallCounter {
             None
         };
         let seconds = started.elapsed().as_secs_f64().max(1e-6);
-        for p in &self.script.compiled.probes {
-            let _ = self.script.loaded.detach(&p.program);
-        }
         Ok(SyscallCounts {
             calls,
             returns,

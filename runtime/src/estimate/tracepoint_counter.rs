@@ -154,15 +154,26 @@ impl TracepointCounter {
             .update(&0u32.to_ne_bytes(), &value.to_ne_bytes())
     }
 
+    /// Each point's count so far per online CPU (`None` for a point the kernel has no
+    /// tracepoint for); counting goes on.
+    pub fn peek(&self, cpus: &[u32]) -> io::Result<Vec<Option<Vec<CpuCount>>>> {
+        self.read(cpus, monotonic_ns())
+    }
+
     /// Stops counting, detaches, and returns each point's count per online CPU (`None` for a
     /// point the kernel has no tracepoint for).
     pub fn finish(mut self, cpus: &[u32]) -> io::Result<Vec<Option<Vec<CpuCount>>>> {
         let closed_ns = monotonic_ns();
         self.set_gate(0)?;
         self.links.clear();
+        self.read(cpus, closed_ns)
+    }
+
+    /// The counts, for a window that ends at `end_ns`.
+    fn read(&self, cpus: &[u32], end_ns: u64) -> io::Result<Vec<Option<Vec<CpuCount>>>> {
         let slots = sys::possible_cpus()?;
         let map = MapBytes::new(self.slots.as_fd(), 4, 16, Some(slots));
-        let window = closed_ns.saturating_sub(self.opened_ns) as f64 / 1e9;
+        let window = end_ns.saturating_sub(self.opened_ns) as f64 / 1e9;
         let mut out = Vec::with_capacity(self.counted.len());
         for (i, &counted) in self.counted.iter().enumerate() {
             if !counted {

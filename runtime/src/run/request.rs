@@ -37,8 +37,11 @@ pub struct RunRequest<'a> {
     pub auto_filter: bool,
     /// Watch the running script's measured overhead (off with `--no-guard`).
     pub guard: bool,
-    /// `--estimate-window`: how long each probe's events are counted before attaching.
+    /// `--estimate-window`: the longest each probe's events are counted before attaching
+    /// (counting stops earlier once the verdict is known).
     pub estimate_window: Duration,
+    /// `--estimate-min`: the shortest.
+    pub estimate_min: Duration,
     /// `-c CMD`.
     pub command: Option<String>,
     /// `-p PID`.

@@ -54,7 +54,7 @@ pub fn judge(
         .or(prepared.compiled.limits.budget_pct)
         .map_or_else(Budget::default, Budget::of_machine);
     let model = cost_model(&prepared.compiled);
-    let estimate = measure(&prepared.compiled, request, model.clone())?;
+    let estimate = measure(&prepared.compiled, request, model.clone(), budget)?;
     let verdict = budget.judge(&estimate, &prepared.compiled);
     let mut judged = Judged {
         estimate,
@@ -107,14 +107,21 @@ pub fn judge(
     })
 }
 
-/// Each attach point's rate over the estimate window, priced; with `-p`, uprobes are measured
+/// Each attach point's rate over the estimate window (or until the verdict is known), priced; with `-p`, uprobes are measured
 /// in that process, where they will fire.
 fn measure(
     compiled: &Compiled,
     request: &RunRequest,
     model: CostModel,
+    budget: Budget,
 ) -> Result<Estimate, RunOutcome> {
-    let window = request.estimate_window.max(Duration::from_millis(1));
+    let max = request.estimate_window.max(Duration::from_millis(1));
+    let window = estimate::Window {
+        max,
+        min: request.estimate_min.min(max),
+        // `--auto-filter` narrows by the rates themselves: it needs the whole window.
+        budget: (!request.auto_filter).then_some(budget),
+    };
     let estimate = estimate::estimate(compiled, window, model, request.pid)
         .map_err(|e| RunOutcome::failed(format!("measuring the probes' rates: {e}")))?;
     if let Some(code) = stopped_before_attaching() {
