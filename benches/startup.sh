@@ -30,12 +30,15 @@ raw="$here/results/startup-$(date +%F).txt"
         echo "bpftrace $("$work/first_event" "$bt" -e "$script")"
     done
 } | tee "$raw"
+cat >"$work/summary.awk" <<'AWK'
+$1 == tool { a[++n] = $2 }
+END { m = median(a, n); printf "%s: median %.1f ms, min %.1f, max %.1f (%d runs)\n", tool, m, a[1], a[n], n }
+AWK
 for tool in tracebound bpftrace; do
-    awk -v tool="$tool" -f "$here/median.awk" -e '
-        $1 == tool { a[++n] = $2 }
-        END { printf "%s: median %.1f ms, min %.1f, max %.1f (%d runs)\n", tool, median(a, n), a[1], a[n], n }
-    ' "$raw" | tee -a "$raw"
+    awk -v tool="$tool" -f "$here/median.awk" -f "$work/summary.awk" "$raw" | tee -a "$raw.summary"
 done
+cat "$raw.summary" >>"$raw"
+rm "$raw.summary"
 hyperfine -N --warmup 2 --runs "$runs" \
     -n tracebound "$work/first_event $tb -e '$script'" \
     -n bpftrace "$work/first_event $bt -e '$script'" 2>&1 | tee -a "$raw"
