@@ -7,6 +7,8 @@ mod attach;
 mod calls;
 pub mod format;
 
+pub(crate) use calls::refused_builtin;
+
 use std::collections::{HashMap, HashSet};
 
 use tracebound_stdlib::{self as stdlib, Contexts, Kind};
@@ -1085,6 +1087,7 @@ impl<'p> Checker<'p> {
                 return Shape::Unknown;
             }
             self.context_rule(b.name, b.contexts, span);
+            self.compiled(b, name, span);
             // A raw tracepoint's arguments are typed from BTF when the kernel has it (a
             // pointer's members may be read): only the compile, with BTF, can say.
             if name.starts_with("arg")

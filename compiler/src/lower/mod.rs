@@ -5,6 +5,7 @@
 //! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod builtins;
 mod expr;
 mod formatted;
 pub mod ir;
@@ -219,9 +220,7 @@ pub fn lower(
         // program per attach point, as in bpftrace. So does every usdt site: each has its
         // own argument specs (bpftrace too has one program per site).
         let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
-            && (uses_builtin(probe, "probe")
-                || uses_builtin(probe, "func")
-                || resolved.kind == ProviderKind::Usdt)
+            && (builtins::reads_attach_point(probe) || resolved.kind == ProviderKind::Usdt)
         {
             resolved
                 .targets
@@ -280,15 +279,6 @@ pub fn lower(
             actions: shared.actions,
         },
     })
-}
-
-/// Whether a probe reads the builtin `name` anywhere (predicate or body).
-fn uses_builtin(probe: &ast::Probe, name: &str) -> bool {
-    let mut found = false;
-    ast::visit::probe_exprs(probe, &mut |e| {
-        found |= matches!(&e.kind, ExprKind::Ident(n) if n == name);
-    });
-    found
 }
 
 fn short_kind(kind: ProviderKind) -> &'static str {
