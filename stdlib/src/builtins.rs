@@ -11,7 +11,7 @@
 //!   positional parameters (`$1`, `$#`) are grammar, not table entries.
 
 use crate::{
-    Aggregation, ArgRule, Builtin, Contexts, Kind, Len, Lowering, MapArg, Param, Support, Ty, Value,
+    Aggregation, ArgRule, Builtin, Contexts, Kind, Len, MapArg, Param, Support, Ty, Value,
 };
 
 use Param::{IntLiteral, Literal, Map, MapElement, StackMode};
@@ -168,6 +168,83 @@ impl Builtin {
     const fn example(self, example: &'static str) -> Self {
         Builtin { example, ..self }
     }
+}
+
+/// One builtin's code generation, named by its table entry and implemented by the compiler's
+/// `lower/builtins/` (the one place that matches on it, exhaustively). It sits beside the
+/// table so that a new builtin's variant is written with its entry. Data a lowering needs
+/// that differs between entries sharing it (which register argument, user or kernel) is
+/// carried here, never re-derived from the name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lowering {
+    /// `pid`, `tid`: the halves of bpf_get_current_pid_tgid.
+    Pid,
+    Tid,
+    /// `uid`, `gid`: the halves of bpf_get_current_uid_gid.
+    Uid,
+    Gid,
+    /// `nsecs`, `nsecs(clock)`.
+    Nsecs,
+    /// `ncpus`: the machine's possible CPUs, a constant of the compile.
+    Ncpus,
+    Cpu,
+    Rand,
+    Cgroup,
+    Curtask,
+    Jiffies,
+    Numaid,
+    /// `elapsed`: nanoseconds since the compile's start time.
+    Elapsed,
+    /// `cpid`: the `-c` child's pid, a constant of the compile.
+    Cpid,
+    /// `comm`: bpf_get_current_comm into 16 bytes.
+    Comm,
+    /// `argN` (the index).
+    Arg(u8),
+    Retval,
+    /// `probe`, `func`: text of the attach point, a constant of each program.
+    Probe,
+    Func,
+    /// `args`: only its fields are read (`args.filename`), as the probe's typed arguments.
+    Args,
+    /// `kstack`, `ustack` (`user`).
+    Stack {
+        user: bool,
+    },
+    /// `ksym`, `usym`.
+    Symbol {
+        user: bool,
+    },
+    /// `kaddr`, `uaddr`: an address resolved when compiling.
+    Address {
+        user: bool,
+    },
+    Reg,
+    Str,
+    Buf,
+    Strftime,
+    Ntop,
+    Macaddr,
+    Strncmp,
+    Strcontains,
+    HasKey,
+    Len,
+    /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
+    Printf,
+    Cat,
+    System,
+    Join,
+    Signal,
+    Exit,
+    Time,
+    Print,
+    /// `clear`, `zero`.
+    Clear {
+        zero: bool,
+    },
+    Delete,
+    /// An aggregation, lowered by its map assignment.
+    Aggregate(Aggregation),
 }
 
 #[rustfmt::skip]
