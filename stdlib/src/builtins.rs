@@ -227,6 +227,8 @@ pub enum Lowering {
     Macaddr,
     Strncmp,
     Strcontains,
+    /// `strlen`: bytes before the first NUL, at most the string's capacity.
+    Strlen,
     HasKey,
     Len,
     /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
@@ -385,7 +387,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("strstr", &[STR, STR], 2, Ty::Int, "index of the first occurrence of the second string in the first, or -1")
         .pure().refused("not supported yet: searching a string").example(r#"@ = strstr(comm, "sh")"#),
     func("strlen", &[ANY], 1, Ty::Int, "length of a string-like value")
-        .pure().refused("not supported yet: the length of a string").example("@ = strlen(comm)"),
+        .pure().lowered(Lowering::Strlen, UNSIGNED).example("@ = strlen(comm)"),
     func("strcap", &[ANY], 1, Ty::Int, "capacity in bytes of a string-like value")
         .pure().refused("not supported yet: the capacity of a string").example("@ = strcap(comm)"),
     func("str_concat", &[STR, STR], 2, Ty::Str, "a new string made of the first followed by the second")

@@ -95,6 +95,7 @@ impl ProbeLowerer<'_, '_> {
             By::Macaddr => self.macaddr_call(args, span)?,
             By::Strncmp => self.strncmp(args, span)?,
             By::Strcontains => self.strcontains(args, span)?,
+            By::Strlen => self.strlen(args, span)?,
             By::HasKey => self.has_key(args, span)?,
             By::Len => self.len(args, span)?,
             By::Printf | By::Cat | By::System => {

@@ -1,10 +1,10 @@
-//! Builtins over strings: `str` (reading one), `strncmp`, `strcontains`.
+//! Builtins over strings: `str` (reading one), `strncmp`, `strcontains`, `strlen`.
 
 use super::super::expr::Lowering;
 use super::super::ir::{Addr, Inst, Operand};
 use super::super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Cond, Helper};
+use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
 use crate::program::ValueType;
 use crate::span::Span;
@@ -132,6 +132,64 @@ impl ProbeLowerer<'_, '_> {
         })
     }
 
+    /// `strlen(s)`: the bytes of a string value before its first NUL, at most its capacity
+    /// (a string that fills its buffer has no NUL). Unrolled over the capacity, as string
+    /// comparison is: at most `max_strlen` steps of three instructions. A pointer is not read
+    /// implicitly: `strlen(str(p))` says how much to read.
+    pub(super) fn strlen(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let [s] = args else {
+            return Err(Diagnostic::error("`strlen` takes one string", span, "here"));
+        };
+        let (addr, capacity) = match self.expr(s)? {
+            Val::Mem {
+                addr,
+                ty: ValueType::Str { len },
+            } => (addr, len),
+            Val::Int { .. } => {
+                return Err(Diagnostic::error(
+                    "`strlen` needs a string, not a pointer",
+                    s.span,
+                    "an integer or pointer",
+                )
+                .with_help("read the string first: `strlen(str(p))`"))
+            }
+            _ => {
+                return Err(Diagnostic::error(
+                    "`strlen` needs a string",
+                    s.span,
+                    "not a string",
+                ))
+            }
+        };
+        let n = self.const_reg(0);
+        let done = self.new_label();
+        for i in 0..capacity as i32 {
+            let byte = self.f.new_vreg();
+            let at = match addr {
+                Addr::Slot(slot, o) => Addr::Slot(slot, o + i),
+                Addr::Ptr(p, o) => Addr::Ptr(p, o + i),
+            };
+            self.emit(Inst::Load {
+                dst: byte,
+                addr: at,
+                size: Size::B,
+                signed: false,
+            });
+            self.jump_if_zero(byte, done);
+            self.emit(Inst::Alu {
+                op: Alu::Add,
+                dst: n,
+                a: n,
+                b: Operand::Imm(1),
+            });
+        }
+        self.emit(Inst::Label(done));
+        Ok(Val::Int {
+            reg: n,
+            signed: false,
+        })
+    }
+
     /// A string argument's address and buffer length.
     pub(super) fn string_operand(&mut self, e: &Expr) -> Lowering<(Addr, u32)> {
         match self.expr(e)? {
@@ -145,5 +203,45 @@ impl ProbeLowerer<'_, '_> {
                 "not a string",
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::{compile, CompileOptions};
+    use crate::resolve::fixture::FixtureFacts;
+
+    fn compile_error(source: &str) -> Option<(String, String)> {
+        compile(source, &FixtureFacts::bundled(), &CompileOptions::default())
+            .err()
+            .map(|d| {
+                (
+                    d[0].message.clone(),
+                    source[d[0].span().range()].to_string(),
+                )
+            })
+    }
+
+    #[test]
+    fn strlen_takes_string_values_of_any_capacity() {
+        for source in [
+            "BEGIN { printf(\"%d\\n\", strlen(\"hello\")); }",
+            "BEGIN { $s = \"\"; @ = strlen($s); }",
+            "t:syscalls:sys_enter_openat { @[strlen(str(args.filename))] = count(); }",
+            "t:syscalls:sys_enter_openat { @ = strlen(str(args.filename, 3)) + strlen(comm); }",
+            "t:sched:sched_switch { @ = strlen(args.prev_comm); }",
+            "config = { max_strlen = 1024 } t:syscalls:sys_enter_openat { @ = strlen(str(args.filename)); }",
+        ] {
+            assert_eq!(compile_error(source), None, "{source}");
+        }
+    }
+
+    #[test]
+    fn strlen_of_a_pointer_says_to_read_it_first() {
+        let (message, at) =
+            compile_error("t:syscalls:sys_enter_openat { @ = strlen(args.filename); }")
+                .expect("refused");
+        assert_eq!(message, "`strlen` needs a string, not a pointer");
+        assert_eq!(at, "args.filename");
     }
 }
