@@ -229,6 +229,8 @@ pub enum Lowering {
     Strcontains,
     /// `strlen`: bytes before the first NUL, at most the string's capacity.
     Strlen,
+    /// `bswap`: an integer's bytes reversed, at the width the script gives it.
+    Bswap,
     HasKey,
     Len,
     /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
@@ -426,7 +428,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("macaddr", &[ANY], 1, Ty::MacAddr, "a MAC address read from 6 bytes, printable with %s")
         .pure().lowered(Lowering::Macaddr, Value::MacAddr).example("@[macaddr(arg0)] = count()"),
     func("bswap", &[INT], 1, Ty::Int, "the integer with its bytes in reverse order")
-        .pure().refused("not supported yet: byte swapping").example("@ = bswap(arg0)"),
+        .pure().lowered(Lowering::Bswap, UNSIGNED).example("@ = bswap((uint32)arg0)"),
     // --- functions: kernel objects ------------------------------------------------------
     func("cgroupid", &[Literal], 1, Ty::Int, "cgroup v2 id of a cgroup path, resolved at compile time")
         .pure().refused("not supported yet: cgroup paths resolved when compiling").example(r#"@ = cgroupid("/sys/fs/cgroup/user.slice")"#),

@@ -1,7 +1,7 @@
 //! Every builtin's code, chosen by the `Lowering` its stdlib entry names: the one place the
 //! compiler tells builtins apart. `ProbeLowerer::builtin` matches `Lowering` exhaustively and
-//! calls one function per lowering (in `task`, `strings`, `map_calls` and `actions`, or in
-//! `formatted` and `stacks` for values user space formats); `value_type` turns an entry's
+//! calls one function per lowering (in the submodules here, grouped by what they work on, or
+//! in `formatted` and `stacks` for values user space formats); `value_type` turns an entry's
 //! `Value` into the layout variables and maps store; `aggregation` gives the map value an
 //! aggregation makes. Nothing here looks at a builtin's name except to find its entry.
 //!
@@ -10,6 +10,7 @@
 //! exhaustively here, makes a missing lowering a compile error rather than a runtime one.
 
 mod actions;
+mod integers;
 mod map_calls;
 mod strings;
 mod task;
@@ -96,6 +97,7 @@ impl ProbeLowerer<'_, '_> {
             By::Strncmp => self.strncmp(args, span)?,
             By::Strcontains => self.strcontains(args, span)?,
             By::Strlen => self.strlen(args, span)?,
+            By::Bswap => self.bswap(args, span)?,
             By::HasKey => self.has_key(args, span)?,
             By::Len => self.len(args, span)?,
             By::Printf | By::Cat | By::System => {
