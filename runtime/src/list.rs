@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use tracebound_compiler::provider::{self, ProviderKind, HARDWARE_EVENTS, SOFTWARE_EVENTS};
+use tracebound_compiler::probe::{self, software, ProviderKind, HARDWARE_EVENTS};
 use tracebound_compiler::resolve::demangle::demangle;
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::glob::Glob;
@@ -24,9 +24,9 @@ pub fn list(
         None => ("*", pattern),
     };
     let wants = |kind: ProviderKind| {
-        let p = provider::PROVIDERS.iter().find(|p| p.kind == kind);
+        let p = kind.provider();
         let glob = Glob::new(provider_pattern);
-        p.is_some_and(|p| glob.matches(p.name) || p.aliases.iter().any(|a| glob.matches(a)))
+        glob.matches(p.name) || p.aliases.iter().any(|a| glob.matches(a))
     };
     let mut count = 0;
     let io = |e: io::Error| FactError::Unavailable {
@@ -84,7 +84,11 @@ pub fn list(
         count += list_usdt(&[path], probe, facts, out)?;
     }
     for (kind, name, events) in [
-        (ProviderKind::Software, "software", SOFTWARE_EVENTS),
+        (
+            ProviderKind::Software,
+            "software",
+            &software::event_names()[..],
+        ),
         (ProviderKind::Hardware, "hardware", HARDWARE_EVENTS),
     ] {
         if !wants(kind) {
@@ -119,7 +123,7 @@ fn list_from_btf(
     let io = |e: io::Error| FactError::Unavailable {
         reason: e.to_string(),
     };
-    let Some(provider) = provider::lookup(provider_pattern) else {
+    let Some(provider) = probe::lookup(provider_pattern) else {
         return Ok(0);
     };
     // The name as the user spelled the provider (`kfunc:` lists as `kfunc:`).

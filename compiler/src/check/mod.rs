@@ -15,7 +15,7 @@ use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::provider::{Provider, PROVIDERS};
+use crate::probe::{self, ArgSource, Provider};
 use crate::span::Span;
 
 /// What the caller knows that the text does not say.
@@ -1093,7 +1093,7 @@ impl<'p> Checker<'p> {
             if name.starts_with("arg")
                 && self
                     .provider
-                    .is_some_and(|p| p.kind == crate::provider::ProviderKind::RawTracepoint)
+                    .is_some_and(|p| p.kind.context().args == ArgSource::RawArgs)
             {
                 return Shape::Unknown;
             }
@@ -1171,8 +1171,7 @@ impl<'p> Checker<'p> {
             return;
         }
         let probe = self.provider.map_or("these", |p| p.name);
-        let fits: Vec<&str> = PROVIDERS
-            .iter()
+        let fits: Vec<&str> = probe::providers()
             .filter(|p| p.contexts.allows(allowed))
             .map(|p| p.name)
             .collect();

@@ -5,7 +5,7 @@
 //! records them); `tracebound calibrate` is to replace them with this host's.
 
 use tracebound_compiler::codegen::insn::Helper;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 /// Per-hit costs in nanoseconds.
 #[derive(Clone, Debug, PartialEq)]

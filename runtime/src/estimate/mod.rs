@@ -23,7 +23,7 @@ pub mod uprobe_counter;
 use std::time::Duration;
 
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 pub use budget::{Budget, Verdict};
 pub use clearance::Clearance;
@@ -267,11 +267,7 @@ pub fn apply_narrowing(compiled: &mut Compiled, narrowing: &narrow::Narrowing) {
     }
     compiled
         .probes
-        .retain(|p| !p.targets.is_empty() || is_special(p.kind));
-}
-
-fn is_special(kind: ProviderKind) -> bool {
-    matches!(kind, ProviderKind::Begin | ProviderKind::End)
+        .retain(|p| !p.targets.is_empty() || p.kind.runs_once());
 }
 
 /// Measures the rates of `compiled`'s attach points over `window` and prices them.

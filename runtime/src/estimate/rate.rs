@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use aya::programs::perf_event::SamplePolicy;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::{ProviderKind, Target};
 
 use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
 use super::syscall_counter::{syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP};
 pub use super::uprobe_counter::ProcessCpu;
 use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
-use crate::probes::attach::{tracepoint_parts, uprobe_parts, Timer};
+use crate::probes::attach::Timer;
 
 /// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
 /// the CPUs).
@@ -48,7 +48,7 @@ pub enum Measured {
 /// One attach point's rate.
 #[derive(Clone, Debug)]
 pub struct FireRate {
-    pub target: String,
+    pub target: Target,
     /// Events per second on each online CPU.
     pub per_cpu: Vec<f64>,
     pub measured: Measured,
@@ -113,33 +113,38 @@ pub fn measure(
 
     // Start everything that counts, wait one window, read everything.
     let mut counters: HashMap<(usize, usize), Vec<Counter>> = HashMap::new();
-    // Uprobe entries (file offset, first instruction class) by target, each binary read once.
-    let mut entries: HashMap<String, (u64, bool)> = HashMap::new();
-    for probe in &compiled.probes {
-        // A usdt site is sdt.h's `nop`, which the kernel emulates.
-        for (target, site) in probe.targets.iter().zip(&probe.usdt) {
-            entries.insert(target.clone(), (site.offset, true));
-        }
-        if !matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
-            continue;
-        }
-        let mut by_path: HashMap<&str, Vec<(&str, &String)>> = HashMap::new();
-        for target in &probe.targets {
-            if let Some((path, function)) = uprobe_parts(target) {
-                by_path.entry(path).or_default().push((function, target));
+    // Uprobe entries (file offset, first instruction class) by (probe, target), each binary
+    // read once.
+    let mut entries: HashMap<(usize, usize), (u64, bool)> = HashMap::new();
+    for (pi, probe) in compiled.probes.iter().enumerate() {
+        let mut by_path: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
+        for (ti, target) in probe.targets.iter().enumerate() {
+            match target {
+                // A usdt site is sdt.h's `nop`, which the kernel emulates.
+                Target::Usdt(site) => {
+                    entries.insert((pi, ti), (site.offset, true));
+                }
+                // At an offset into a function, the instruction there is not read here.
+                Target::Uprobe(site) | Target::Uretprobe(site) if site.offset == 0 => {
+                    by_path
+                        .entry(&site.binary)
+                        .or_default()
+                        .push((&site.function, ti));
+                }
+                _ => {}
             }
         }
         for (path, functions) in by_path {
             let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
             let found = crate::facts::binary::function_entries(Path::new(path), &names);
-            for (function, target) in functions {
+            for (function, ti) in functions {
                 // A function the kernel will not probe stays unmeasured (attaching it fails).
                 if let Some((offset, code)) = found
                     .get(function)
                     .filter(|(_, code)| crate::facts::binary::first_instruction_probeable(code))
                 {
                     let emulated = crate::facts::binary::first_instruction_emulated(code);
-                    entries.insert(target.clone(), (*offset, emulated));
+                    entries.insert((pi, ti), (*offset, emulated));
                 }
             }
         }
@@ -149,11 +154,11 @@ pub fn measure(
     let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
     for (pi, probe) in compiled.probes.iter().enumerate() {
         for (ti, target) in probe.targets.iter().enumerate() {
-            let event = match probe.kind {
-                ProviderKind::Tracepoint => {
-                    let Some((category, name)) = tracepoint_parts(target) else {
-                        continue;
-                    };
+            let event = match target {
+                Target::Tracepoint {
+                    category,
+                    event: name,
+                } => {
                     if category == "syscalls" {
                         syscall_points.push((pi, ti, name.to_string()));
                         continue;
@@ -166,32 +171,32 @@ pub fn measure(
                         Err(_) => continue,
                     }
                 }
-                ProviderKind::Software => match Timer::parse(probe.kind, target) {
+                Target::Software(_) => match Timer::of(target) {
                     Some(timer) => EventSpec {
                         kind: TYPE_SOFTWARE,
-                        config: u64::from(timer.event as u32),
+                        config: timer.config,
                     },
                     None => continue,
                 },
-                ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
+                Target::Uprobe(_) | Target::Uretprobe(_) | Target::Usdt(_) => {
                     // A usdt site counts with its semaphore raised, as attaching will raise
                     // it: a probe the program guards with it would otherwise never fire.
-                    let point = match probe.usdt.get(ti) {
-                        Some(site) => Some(UprobePoint {
+                    let point = match target {
+                        Target::Usdt(site) => Some(UprobePoint {
                             path: site.path.clone(),
                             offset: site.offset,
                             ret: false,
                             ref_ctr_offset: site.semaphore.unwrap_or(0),
                         }),
-                        None => match (entries.get(target), uprobe_parts(target)) {
-                            (Some(&(offset, _)), Some((path, _))) => Some(UprobePoint {
-                                path: path.to_string(),
+                        Target::Uprobe(site) | Target::Uretprobe(site) => {
+                            entries.get(&(pi, ti)).map(|&(offset, _)| UprobePoint {
+                                path: site.binary.clone(),
                                 offset,
-                                ret: probe.kind == ProviderKind::Uretprobe,
+                                ret: matches!(target, Target::Uretprobe(_)),
                                 ref_ctr_offset: 0,
-                            }),
-                            _ => None,
-                        },
+                            })
+                        }
+                        _ => None,
                     };
                     if let Some(point) = point {
                         uprobe_points.push((pi, ti, point));
@@ -293,21 +298,21 @@ pub fn measure(
                 if let Some(Timer {
                     policy: SamplePolicy::Period(period),
                     ..
-                }) = Timer::parse(probe.kind, target)
+                }) = Timer::of(target)
                 {
                     // A software probe fires once per `period` events.
                     per_cpu.iter_mut().for_each(|r| *r /= period.max(1) as f64);
                 }
                 (per_cpu, Measured::PerfCounter, capped)
             } else {
-                defined_rate(probe.kind, target, &busy)
+                defined_rate(target, &busy)
             };
             rates.push(FireRate {
                 target: target.clone(),
                 per_cpu,
                 measured,
                 capped,
-                first_emulated: entries.get(target).map(|&(_, emulated)| emulated),
+                first_emulated: entries.get(&(pi, ti)).map(|&(_, emulated)| emulated),
                 per_process: Vec::new(),
             });
         }
@@ -385,21 +390,21 @@ pub fn measure(
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
 /// `busy` is each CPU's busy share (profile samples only busy CPUs).
-fn defined_rate(kind: ProviderKind, target: &str, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
+fn defined_rate(target: &Target, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
     let mut per_cpu = vec![0.0; busy.len()];
-    let hz = match Timer::parse(kind, target).map(|t| t.policy) {
+    let hz = match Timer::of(target).map(|t| t.policy) {
         Some(SamplePolicy::Frequency(hz)) => hz as f64,
         Some(SamplePolicy::Period(ns)) => 1e9 / ns.max(1) as f64,
         None => 0.0,
     };
-    match kind {
-        ProviderKind::Begin | ProviderKind::End => (per_cpu, Measured::Defined, false),
+    match target {
+        Target::Begin | Target::End => (per_cpu, Measured::Defined, false),
         // An interval fires on one CPU, a profile probe on every CPU.
-        ProviderKind::Interval => {
+        Target::Interval(_) => {
             per_cpu[0] = hz;
             (per_cpu, Measured::Defined, false)
         }
-        ProviderKind::Profile => {
+        Target::Profile(_) => {
             for (r, b) in per_cpu.iter_mut().zip(busy) {
                 *r = hz * b;
             }

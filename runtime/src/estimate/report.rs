@@ -45,7 +45,7 @@ pub fn text(
                 let _ = writeln!(
                     out,
                     "  {:<50} {:>9}",
-                    clip(&p.rate.target, 50),
+                    clip(&p.rate.target.to_string(), 50),
                     quantity(p.rate.total())
                 );
             }
@@ -130,7 +130,7 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
             .map(|p| {
                 format!(
                     "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"}}",
-                    tracebound_compiler::diagnostic::json_string(&p.rate.target),
+                    tracebound_compiler::diagnostic::json_string(&p.rate.target.to_string()),
                     p.rate.total(),
                     p.per_hit_ns(),
                     p.rate.measured

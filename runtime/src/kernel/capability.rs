@@ -9,7 +9,7 @@ use std::path::Path;
 use tracebound_compiler::ast::Item;
 use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 use crate::facts::LiveFacts;
 use crate::kernel::sys;
@@ -27,7 +27,11 @@ pub fn check_attachable(compiled: &Compiled, facts: &LiveFacts) -> Result<(), Di
         .collect();
     for probe in &compiled.probes {
         let span = spans.get(probe.probe_index).copied().unwrap_or_default();
-        let function = probe.targets[0].rsplit(':').next().unwrap_or_default();
+        let function = probe
+            .targets
+            .first()
+            .and_then(|t| t.function())
+            .unwrap_or_default();
         let missing = match probe.kind {
             ProviderKind::Kprobe | ProviderKind::Kretprobe if !has_kprobes() => Some(
                 "this kernel has no kprobes (built without CONFIG_KPROBES: no kprobe PMU in \

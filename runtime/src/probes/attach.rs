@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy};
 use aya::programs::uprobe::UProbeAttachLocation;
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{PerfEvent, Program, RawTracePoint, TracePoint, UProbe};
 use std::os::fd::AsFd as _;
 
-use tracebound_compiler::provider::{self, ProviderKind, Rate};
-use tracebound_compiler::resolve::facts::UsdtSite;
+use tracebound_compiler::probe::{ProviderKind, Rate, SoftwareEvent, Target};
 
 use crate::probes::load::Loaded;
 
@@ -24,12 +23,10 @@ pub struct AttachPlan {
     /// The program's name in the object (`tb_...`).
     pub program: String,
     pub kind: ProviderKind,
-    /// Canonical attach points (`tracepoint:syscalls:sys_enter_read`, `interval:ms:100`).
-    pub targets: Vec<String>,
+    /// What it attaches to (`tracepoint:syscalls:sys_enter_read`, `interval:ms:100`).
+    pub targets: Vec<Target>,
     /// `-p`: uprobes fire in this process only (the breakpoint stays out of the others).
     pub pid: Option<u32>,
-    /// For usdt: the site of each target (same order as `targets`).
-    pub usdt: Vec<UsdtSite>,
 }
 
 #[derive(Debug)]
@@ -45,7 +42,7 @@ impl fmt::Display for AttachError {
     }
 }
 
-fn fail(target: &str, reason: impl fmt::Display) -> AttachError {
+fn fail(target: &dyn fmt::Display, reason: impl fmt::Display) -> AttachError {
     AttachError {
         target: target.to_string(),
         reason: reason.to_string(),
@@ -55,7 +52,10 @@ fn fail(target: &str, reason: impl fmt::Display) -> AttachError {
 /// Attaches every target of `plan`; returns how many attach points were attached.
 /// BEGIN and END are not attached: they run once through BPF_PROG_TEST_RUN.
 pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
-    let first = plan.targets.first().map(String::as_str).unwrap_or("");
+    let first: &dyn fmt::Display = match plan.targets.first() {
+        Some(t) => t,
+        None => &"",
+    };
     let program = loaded.program_mut(&plan.program).ok_or_else(|| {
         fail(
             first,
@@ -67,8 +67,9 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
         ProviderKind::Tracepoint => {
             let tp: &mut TracePoint = program.try_into().map_err(|e| fail(first, e))?;
             for target in &plan.targets {
-                let (category, event) =
-                    tracepoint_parts(target).ok_or_else(|| fail(target, "not category:event"))?;
+                let Target::Tracepoint { category, event } = target else {
+                    return Err(fail(target, "not a tracepoint"));
+                };
                 tp.attach(category, event)
                     .map_err(|e| fail(target, describe(&e)))?;
             }
@@ -77,8 +78,10 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
         ProviderKind::RawTracepoint => {
             let rtp: &mut RawTracePoint = program.try_into().map_err(|e| fail(first, e))?;
             for target in &plan.targets {
-                let name = target.rsplit(':').next().unwrap_or(target);
-                rtp.attach(name).map_err(|e| fail(target, describe(&e)))?;
+                let Target::RawTracepoint { event } = target else {
+                    return Err(fail(target, "not a raw tracepoint"));
+                };
+                rtp.attach(event).map_err(|e| fail(target, describe(&e)))?;
             }
             Ok(plan.targets.len())
         }
@@ -89,8 +92,7 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
             };
             let mut attached = 0;
             for target in &plan.targets {
-                let timer = Timer::parse(plan.kind, target)
-                    .ok_or_else(|| fail(target, "cannot read its rate"))?;
+                let timer = Timer::of(target).ok_or_else(|| fail(target, "not a timer"))?;
                 // An interval fires on one CPU; a profile or software event samples every CPU.
                 let cpus: Vec<u32> = if plan.kind == ProviderKind::Interval {
                     vec![0]
@@ -102,7 +104,7 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 };
                 for cpu in cpus {
                     pe.attach(
-                        PerfEventConfig::Software(timer.event),
+                        timer.config(),
                         PerfEventScope::AllProcessesOneCpu { cpu },
                         timer.policy,
                         false,
@@ -123,31 +125,31 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
             // file again for every target (a wildcard over libc names hundreds).
             let mut offsets: HashMap<&str, HashMap<String, (u64, Vec<u8>)>> = HashMap::new();
             for target in &plan.targets {
-                let (path, function) = uprobe_parts(target)
-                    .ok_or_else(|| fail(target, "not uprobe:BINARY:FUNCTION"))?;
+                let (Target::Uprobe(site) | Target::Uretprobe(site)) = target else {
+                    return Err(fail(target, "not a uprobe"));
+                };
+                let path = site.binary.as_str();
                 if !offsets.contains_key(path) {
                     let functions: Vec<&str> = plan
                         .targets
                         .iter()
-                        .filter_map(|t| uprobe_parts(t))
-                        .filter(|(p, _)| *p == path)
-                        .map(|(_, f)| f)
+                        .filter_map(|t| match t {
+                            Target::Uprobe(s) | Target::Uretprobe(s) if s.binary == path => {
+                                Some(s.function.as_str())
+                            }
+                            _ => None,
+                        })
                         .collect();
                     let entries =
                         crate::facts::binary::function_entries(Path::new(path), &functions);
                     offsets.insert(path, entries);
                 }
-                let location = match offsets[path].get(function) {
-                    Some(&(offset, _)) => UProbeAttachLocation::AbsoluteOffset(offset),
-                    // Not in the symbol tables read here (aya also looks in debug links).
-                    // `main+12`: inside the function (resolution checked the offset).
-                    None => match function.split_once('+') {
-                        Some((name, at)) => UProbeAttachLocation::SymbolOffset(
-                            name,
-                            at.parse().map_err(|_| fail(target, "bad offset"))?,
-                        ),
-                        None => UProbeAttachLocation::Symbol(function),
-                    },
+                let location = match (offsets[path].get(&site.function), site.offset) {
+                    (Some(&(offset, _)), 0) => UProbeAttachLocation::AbsoluteOffset(offset),
+                    // Inside the function (resolution checked the offset), or not in the
+                    // symbol tables read here (aya also looks in debug links).
+                    (_, 0) => UProbeAttachLocation::Symbol(&site.function),
+                    (_, at) => UProbeAttachLocation::SymbolOffset(&site.function, at),
                 };
                 up.attach(location, path, scope)
                     .map_err(|e| fail(target, describe(&e)))?;
@@ -162,10 +164,10 @@ pub fn attach(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachErr
                 .as_fd()
                 .try_clone_to_owned()
                 .map_err(|e| fail(first, e))?;
-            if plan.usdt.len() != plan.targets.len() {
-                return Err(fail(first, "the plan has no site for each target"));
-            }
-            for (target, site) in plan.targets.iter().zip(&plan.usdt) {
+            for target in &plan.targets {
+                let Target::Usdt(site) = target else {
+                    return Err(fail(target, "not a usdt site"));
+                };
                 let event = crate::probes::usdt::attach::attach_site(fd.as_fd(), site, plan.pid)
                     .map_err(|e| fail(target, e))?;
                 loaded.keep_perf_link(&plan.program, event);
@@ -203,7 +205,6 @@ impl AttachedScript {
                 kind: p.kind,
                 targets: p.targets.clone(),
                 pid: None,
-                usdt: p.usdt.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
         }
@@ -211,82 +212,39 @@ impl AttachedScript {
     }
 }
 
-/// `tracepoint:category:event` → (category, event).
-pub fn tracepoint_parts(target: &str) -> Option<(&str, &str)> {
-    let mut parts = target.splitn(3, ':');
-    let _provider = parts.next()?;
-    Some((parts.next()?, parts.next()?))
-}
-
-/// `uprobe:/path/to/binary:function` → (path, function).
-pub fn uprobe_parts(target: &str) -> Option<(&str, &str)> {
-    let (rest, function) = target.rsplit_once(':')?;
-    Some((
-        rest.split_once(':').map_or(rest, |(_, path)| path),
-        function,
-    ))
-}
-
-/// A software perf event and how often it fires.
+/// A software perf event and how often it samples: what a timer or software probe opens on
+/// each CPU.
 pub struct Timer {
-    pub event: SoftwareEvent,
+    /// `PERF_COUNT_SW_*`.
+    pub config: u64,
     pub policy: SamplePolicy,
 }
 
 impl Timer {
-    /// `interval:ms:100`, `interval:1s`, `profile:hz:99`, `software:faults:100`.
-    pub fn parse(kind: ProviderKind, target: &str) -> Option<Timer> {
-        let parts: Vec<&str> = target.split(':').skip(1).collect();
-        if kind == ProviderKind::Software {
-            let event = match parts.first().copied()? {
-                "cpu-clock" | "cpu" => SoftwareEvent::CpuClock,
-                "task-clock" => SoftwareEvent::TaskClock,
-                "page-faults" | "faults" => SoftwareEvent::PageFaults,
-                "context-switches" | "cs" => SoftwareEvent::ContextSwitches,
-                "cpu-migrations" => SoftwareEvent::CpuMigrations,
-                "minor-faults" => SoftwareEvent::PageFaultsMin,
-                "major-faults" => SoftwareEvent::PageFaultsMaj,
-                "alignment-faults" => SoftwareEvent::AlignmentFaults,
-                "emulation-faults" => SoftwareEvent::EmulationFaults,
-                "dummy" => SoftwareEvent::Dummy,
-                "bpf-output" => SoftwareEvent::BpfOutput,
-                _ => return None,
-            };
-            let period = match parts.get(1) {
-                Some(p) if !p.is_empty() => tracebound_compiler::lex::parse_integer(p).ok()?,
-                _ => default_software_period(event),
-            };
-            return Some(Timer {
-                event,
-                policy: SamplePolicy::Period(period),
-            });
+    /// `interval:ms:100`, `profile:hz:99` (the CPU clock), `software:faults:100`; `None` for
+    /// other targets.
+    pub fn of(target: &Target) -> Option<Timer> {
+        match target {
+            Target::Interval(period) | Target::Profile(period) => Some(Timer {
+                config: SoftwareEvent::cpu_clock().config,
+                policy: match period.rate {
+                    Rate::Hz(hz) => SamplePolicy::Frequency(hz),
+                    Rate::PeriodNs(ns) => SamplePolicy::Period(ns),
+                },
+            }),
+            Target::Software(software) => Some(Timer {
+                config: software.event.config,
+                policy: SamplePolicy::Period(software.period),
+            }),
+            _ => None,
         }
-        let (unit, count) = match parts.as_slice() {
-            [unit, n] => (Some(*unit), *n),
-            [n] => (None, *n),
-            _ => return None,
-        };
-        let count = tracebound_compiler::lex::parse_integer(count).ok()?;
-        let policy = match provider::rate(unit, count)? {
-            Rate::Hz(hz) => SamplePolicy::Frequency(hz),
-            Rate::PeriodNs(ns) => SamplePolicy::Period(ns),
-        };
-        Some(Timer {
-            event: SoftwareEvent::CpuClock,
-            policy,
-        })
     }
-}
 
-/// bpftrace's default sample periods for software events.
-fn default_software_period(event: SoftwareEvent) -> u64 {
-    match event {
-        SoftwareEvent::CpuClock | SoftwareEvent::TaskClock => 1_000_000,
-        SoftwareEvent::PageFaults | SoftwareEvent::PageFaultsMin | SoftwareEvent::PageFaultsMaj => {
-            100
+    pub fn config(&self) -> PerfEventConfig {
+        PerfEventConfig::Pmu {
+            pmu_type: crate::estimate::counting::TYPE_SOFTWARE,
+            config: self.config,
         }
-        SoftwareEvent::ContextSwitches | SoftwareEvent::CpuMigrations => 1000,
-        _ => 1,
     }
 }
 
@@ -304,35 +262,36 @@ fn describe(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracebound_compiler::probe::{Period, SoftwareTarget};
 
+    /// Timers open the CPU clock at their rate, software probes their event every period.
     #[test]
-    fn timers_read_every_spelling() {
+    fn timers_open_their_event_at_their_rate() {
         let period = |t: &Timer| match t.policy {
             SamplePolicy::Period(p) => p,
             SamplePolicy::Frequency(f) => f + 1_000_000_000_000,
         };
-        let t = |k, s| Timer::parse(k, s).map(|t| period(&t));
+        let t = |target: Target| Timer::of(&target).map(|t| (t.config, period(&t)));
+        let every = |rate| Period {
+            unit: None,
+            count: String::new(),
+            rate,
+        };
         assert_eq!(
-            t(ProviderKind::Interval, "interval:ms:100"),
-            Some(100_000_000)
+            t(Target::Interval(every(Rate::PeriodNs(100_000_000)))),
+            Some((0, 100_000_000))
         );
         assert_eq!(
-            t(ProviderKind::Interval, "interval:s:1"),
-            Some(1_000_000_000)
+            t(Target::Profile(every(Rate::Hz(99)))),
+            Some((0, 1_000_000_000_099))
         );
-        assert_eq!(
-            t(ProviderKind::Interval, "interval:1s"),
-            Some(1_000_000_000)
-        );
-        assert_eq!(
-            t(ProviderKind::Profile, "profile:hz:99"),
-            Some(1_000_000_000_099)
-        );
-        assert_eq!(t(ProviderKind::Software, "software:faults:10"), Some(10));
-        assert_eq!(t(ProviderKind::Interval, "interval:parsecs:1"), None);
-        assert_eq!(
-            tracepoint_parts("tracepoint:syscalls:sys_enter_read"),
-            Some(("syscalls", "sys_enter_read"))
-        );
+        let faults = SoftwareTarget {
+            event: SoftwareEvent::named("faults").unwrap(),
+            written: "faults",
+            period: 10,
+            period_text: None,
+        };
+        assert_eq!(t(Target::Software(faults)), Some((2, 10)));
+        assert_eq!(t(Target::Begin), None);
     }
 }

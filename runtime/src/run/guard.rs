@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::{ProviderKind, Target};
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
@@ -26,7 +26,7 @@ const PATIENCE: u32 = 4;
 struct Watched {
     program: String,
     /// The attach points, for the message.
-    targets: Vec<String>,
+    targets: Vec<Target>,
     mechanism_ns: f64,
     last_count: u64,
     last_time: Duration,
@@ -70,16 +70,21 @@ impl Guard {
                 mechanism_ns: match p.kind {
                     ProviderKind::Uprobe | ProviderKind::Uretprobe => {
                         // Priced by the first target's first instruction, read once here.
-                        let emulated = p
-                            .targets
-                            .first()
-                            .and_then(|t| crate::probes::attach::uprobe_parts(t))
-                            .and_then(|(path, f)| {
-                                crate::facts::binary::function_entry(std::path::Path::new(path), f)
-                            })
-                            .map(|(_, code)| {
-                                crate::facts::binary::first_instruction_emulated(&code)
-                            });
+                        let emulated = match p.targets.first() {
+                            Some(Target::Uprobe(site) | Target::Uretprobe(site))
+                                if site.offset == 0 =>
+                            {
+                                Some(site)
+                            }
+                            _ => None,
+                        }
+                        .and_then(|site| {
+                            crate::facts::binary::function_entry(
+                                std::path::Path::new(&site.binary),
+                                &site.function,
+                            )
+                        })
+                        .map(|(_, code)| crate::facts::binary::first_instruction_emulated(&code));
                         model
                             .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
                             .0
@@ -152,7 +157,12 @@ impl Guard {
             .detach(&w.program)
             .map_err(|e| RunError::Other(format!("detaching {}: {e}", w.program)))?;
         w.detached = true;
-        let what = w.targets.join(", ");
+        let what = w
+            .targets
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let rate = hits as f64 / seconds;
         let share = ns / (seconds * 1e9 * self.cpus) * 100.0;
         eprintln!(

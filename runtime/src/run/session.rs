@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 use crate::estimate::{Budget, Clearance, CostModel};
 use crate::kernel::snapshot::snapshot;
@@ -132,7 +132,6 @@ fn attach_all(
             kind: p.kind,
             targets: p.targets.clone(),
             pid: uprobe_pid,
-            usdt: p.usdt.clone(),
         };
         attach(loaded, &plan).map_err(RunError::Attach)?;
     }

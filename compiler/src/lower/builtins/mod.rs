@@ -25,8 +25,8 @@ use super::expr::Lowering;
 use super::maps::{buf_len, INT, SIGNED};
 use super::{LowerOptions, ProbeLowerer, ResolvedProbe, Val};
 use crate::ast::{self, Expr, ExprKind};
+use crate::probe::{ArgSource, Target};
 use crate::program::{MapValue, ValueType, MAX_HIST_K};
-use crate::provider::ProviderKind;
 use crate::span::Span;
 
 /// How a builtin is used: bare (`pid`, `kstack`) or called with these arguments.
@@ -159,7 +159,7 @@ pub(crate) fn value_type(
         return None;
     };
     let max = options.max_strlen;
-    let longest = |len: &dyn Fn(&str) -> usize| {
+    let longest = |len: &dyn Fn(&Target) -> usize| {
         probe
             .targets
             .iter()
@@ -174,13 +174,13 @@ pub(crate) fn value_type(
             _ => max,
         },
         Len::Arg(i) => buf_len(args.get(i), max).unwrap_or(0),
-        Len::AttachPoint => longest(&|t| t.len()),
-        Len::Function => longest(&|t| crate::resolve::demangle::function_of_target(t).len()),
+        Len::AttachPoint => longest(&|t| t.to_string().len()),
+        Len::Function => longest(&|t| t.function_name().unwrap_or_default().len()),
     };
     Some(match value {
         Value::None => SIGNED,
         Value::Int { signed } => ValueType::Int { size: 8, signed },
-        Value::LateArg if probe.kind == ProviderKind::Usdt => SIGNED,
+        Value::LateArg if probe.kind.context().args == ArgSource::UsdtSite => SIGNED,
         Value::LateArg => INT,
         Value::Str(l) => ValueType::Str { len: len(l) },
         Value::Buf(l) => ValueType::Buf { len: len(l) },

@@ -7,8 +7,8 @@ use super::super::{literal_string, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
 use crate::codegen::insn::{Alu, Helper};
 use crate::diagnostic::Diagnostic;
+use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
-use crate::provider::ProviderKind;
 use crate::span::Span;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
@@ -103,46 +103,41 @@ impl ProbeLowerer<'_, '_> {
 
     /// `argN`, as the probe's context holds it.
     pub(super) fn register_arg(&mut self, name: &str, n: usize, span: Span) -> Lowering<Val> {
-        Ok(match self.probe.kind {
+        Ok(match self.probe.kind.context().args {
             // A raw tracepoint's context is its arguments, an array of u64.
-            ProviderKind::RawTracepoint => Val::Int {
+            ArgSource::RawArgs => Val::Int {
                 reg: self.load_u64(Addr::Ptr(self.ctx, 8 * n as i32)),
                 signed: false,
             },
             // A uprobe's context is the registers; the x86-64 calling convention passes the
             // first six integer arguments in them.
-            ProviderKind::Uprobe
-            | ProviderKind::Uretprobe
-            | ProviderKind::Kprobe
-            | ProviderKind::Kretprobe
-                if n < PT_REGS_ARGS.len() =>
-            {
-                Val::Int {
-                    reg: self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n])),
-                    signed: true,
-                }
-            }
-            ProviderKind::Usdt => self.usdt_arg(n, span)?,
+            ArgSource::Registers if n < PT_REGS_ARGS.len() => Val::Int {
+                reg: self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n])),
+                signed: true,
+            },
+            ArgSource::UsdtSite => self.usdt_arg(n, span)?,
             _ => return Err(self.unsupported(&format!("`{name}` in this probe type"), span)),
         })
     }
 
     /// `retval`: fexit's last argument slot, or ax in the registers of a return probe.
     pub(super) fn retval(&mut self, name: &str, span: Span) -> Lowering<Val> {
-        let at = match self.probe.kind {
-            ProviderKind::Fexit => {
+        let at = match self.probe.kind.context().retval {
+            RetvalSource::ArgsEntry => {
                 let Some(ret) = self
                     .probe
                     .args
                     .iter()
-                    .find(|a| a.name == crate::resolve::probes::FEXIT_RETVAL)
+                    .find(|a| a.name == crate::probe::FEXIT_RETVAL)
                 else {
                     return Err(self.unsupported("`retval` in a wildcard fexit probe", span));
                 };
                 ret.offset as i32
             }
-            ProviderKind::Uretprobe | ProviderKind::Kretprobe => PT_REGS_AX,
-            _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),
+            RetvalSource::Register => PT_REGS_AX,
+            RetvalSource::None => {
+                return Err(self.unsupported(&format!("the builtin `{name}`"), span))
+            }
         };
         Ok(Val::Int {
             reg: self.load_u64(Addr::Ptr(self.ctx, at)),
@@ -152,25 +147,26 @@ impl ProbeLowerer<'_, '_> {
 
     /// `probe`: the attach point's name (one program per attach point when it is read).
     pub(super) fn probe_name(&mut self) -> Val {
-        let text = self.probe.targets.first().cloned().unwrap_or_default();
+        let text = self
+            .probe
+            .targets
+            .first()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         self.string_literal(&text)
     }
 
     /// `func`: the function, without an offset into it, demangled as bpftrace prints it.
     pub(super) fn function_name(&mut self, name: &str, span: Span) -> Lowering<Val> {
-        if !matches!(
-            self.probe.kind,
-            ProviderKind::Uprobe
-                | ProviderKind::Uretprobe
-                | ProviderKind::Kprobe
-                | ProviderKind::Kretprobe
-                | ProviderKind::Fentry
-                | ProviderKind::Fexit
-        ) {
+        if !self.probe.kind.context().function {
             return Err(self.unsupported(&format!("the builtin `{name}`"), span));
         }
-        let target = self.probe.targets.first().cloned().unwrap_or_default();
-        let function = crate::resolve::demangle::function_of_target(&target);
+        let function = self
+            .probe
+            .targets
+            .first()
+            .and_then(|t| t.function_name())
+            .unwrap_or_default();
         Ok(self.string_literal(&function))
     }
 
@@ -188,14 +184,7 @@ impl ProbeLowerer<'_, '_> {
                 "registers are named as in pt_regs: ip, sp, bp, ax, bx, cx, dx, si, di, r8 .. r15",
             ));
         };
-        if !matches!(
-            self.probe.kind,
-            ProviderKind::Uprobe
-                | ProviderKind::Uretprobe
-                | ProviderKind::Kprobe
-                | ProviderKind::Kretprobe
-                | ProviderKind::Profile
-        ) {
+        if !self.probe.kind.context().registers {
             return Err(self.unsupported("`reg()` in this probe type", span));
         }
         Ok(Val::Int {
@@ -211,7 +200,7 @@ impl ProbeLowerer<'_, '_> {
                 .probe
                 .targets
                 .first()
-                .and_then(|t| crate::resolve::symbols::uprobe_binary(t))
+                .and_then(|t| t.binary())
                 .unwrap_or_default(),
             false => "",
         };
