@@ -452,9 +452,9 @@ mod tests {
     use crate::codegen::emit::emit;
     use crate::parse::parse;
 
-    fn special(kind: ProviderKind, target: Target) -> ResolvedProbe {
+    fn special(target: Target) -> ResolvedProbe {
         ResolvedProbe {
-            kind,
+            kind: target.kind(),
             targets: vec![target],
             args: Vec::new(),
             kernel: HashMap::new(),
@@ -477,7 +477,7 @@ mod tests {
     fn printf_and_exit_become_actions_and_code() {
         let l = lower_text(
             r#"BEGIN { printf("hello %s %d\n", comm, 42); exit(); }"#,
-            &[special(ProviderKind::Begin, Target::Begin)],
+            &[special(Target::Begin)],
         );
         assert_eq!(l.info.actions.len(), 2);
         assert!(
@@ -616,7 +616,7 @@ mod tests {
     fn loops_and_conditions_lower() {
         let l = lower_text(
             "BEGIN { $i = 0; while ($i < 10) { if ($i % 2 == 0 && $i != 4) { @even++; } $i++; } for ($j : 0..3) { @sum += $j; } exit(); }",
-            &[special(ProviderKind::Begin, Target::Begin)],
+            &[special(Target::Begin)],
         );
         let e = emit(&l.probes[0].function, None).expect("emits");
         assert!(e.stack_size <= 512);
@@ -629,7 +629,7 @@ mod tests {
         use crate::codegen::insn::{class, Reg};
         let l = lower_text(
             r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
-            &[special(ProviderKind::Begin, Target::Begin)],
+            &[special(Target::Begin)],
         );
         let e = emit(&l.probes[0].function, None).expect("emits");
         let size = |code: u8| match code & 0x18 {
@@ -661,7 +661,7 @@ mod tests {
     fn no_unreachable_instructions() {
         let l = lower_text(
             "BEGIN { if (1) { return; } $i = 0; while ($i < 3) { if ($i == 1) { break; } $i++; } exit(); }",
-            &[special(ProviderKind::Begin, Target::Begin)],
+            &[special(Target::Begin)],
         );
         let insts = &l.probes[0].function.insts;
         for w in insts.windows(2) {
@@ -681,7 +681,7 @@ mod tests {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
         let err = lower(
             &program,
-            &[special(ProviderKind::Begin, Target::Begin)],
+            &[special(Target::Begin)],
             &LowerOptions::default(),
         )
         .unwrap_err();

@@ -154,7 +154,7 @@ impl Budget {
         if over || slowed.is_some() {
             // A predicate does not help: the probe still fires, and the mechanism is most of
             // the cost.
-            let is_uprobe = costliest.kind.context().user_memory;
+            let is_uprobe = crate::probes::mechanism_of(costliest.kind).in_process();
             let stepped = costliest
                 .points
                 .iter()

@@ -238,10 +238,7 @@ impl Estimate {
 pub fn scope_uprobes(estimate: &mut Estimate) -> bool {
     let mut any = false;
     for probe in &mut estimate.probes {
-        if matches!(
-            probe.kind,
-            ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
-        ) {
+        if crate::probes::mechanism_of(probe.kind).in_process() {
             any = true;
             for point in &mut probe.points {
                 point.rate.per_cpu.iter_mut().for_each(|r| *r = 0.0);
@@ -298,28 +295,17 @@ pub fn estimate(
                 .sum::<usize>();
         let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
-        let kind = compiled_probe.kind;
+        let mechanism = crate::probes::mechanism_of(compiled_probe.kind);
         let points = rates
             .into_iter()
             .map(|rate| {
-                let (mechanism_ns, why) = match kind {
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
-                        let (ns, why) =
-                            model.uprobe_ns(rate.first_emulated, kind == ProviderKind::Uretprobe);
-                        (ns, Some(why))
-                    }
-                    _ => (model.mechanism_ns(kind), None),
-                };
+                let price = mechanism.price(&model, rate.first_emulated);
                 PointCost {
-                    mechanism_cold_ns: model.cold_mechanism_ns(
-                        kind,
-                        rate.first_emulated,
-                        mechanism_ns,
-                    ),
+                    mechanism_cold_ns: price.cold_ns,
                     rate,
-                    mechanism_ns,
+                    mechanism_ns: price.warm_ns,
                     program_ns,
-                    why,
+                    why: price.why,
                 }
             })
             .collect();

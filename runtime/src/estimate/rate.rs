@@ -1,5 +1,6 @@
 //! Fire rates of a script's attach points, measured before anything of the script is
-//! attached, per CPU, within a window, each by the cheapest mechanism for its family:
+//! attached, per CPU, within a window, each by the cheapest mechanism for its family (each
+//! probe kind's `Mechanism::counting` says which):
 //!
 //! - timers (`interval`, `profile`) from their definition;
 //! - syscall tracepoints through one raw tracepoint program on `sys_enter` that counts by
@@ -13,15 +14,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aya::programs::perf_event::SamplePolicy;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::Target;
 
-use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
+use super::counting::Counter;
 use super::syscall_counter::{syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP};
 pub use super::uprobe_counter::ProcessCpu;
 use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
-use crate::probes::attach::Timer;
+use crate::probes::{mechanism_of, Count, Counting, Defined};
 
 /// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
 /// the CPUs).
@@ -111,103 +111,34 @@ pub fn measure(
     let cpus = crate::kernel::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
     let n = cpus.len().max(1);
 
-    // Start everything that counts, wait one window, read everything.
+    // Start everything that counts, wait one window, read everything. Each probe's kind says
+    // how each of its attach points is counted.
+    let counts: Vec<Vec<Count>> = compiled
+        .probes
+        .iter()
+        .map(|p| mechanism_of(p.kind).counting(&p.targets, tracefs))
+        .collect();
     let mut counters: HashMap<(usize, usize), Vec<Counter>> = HashMap::new();
-    // Uprobe entries (file offset, first instruction class) by (probe, target), each binary
-    // read once.
-    let mut entries: HashMap<(usize, usize), (u64, bool)> = HashMap::new();
-    for (pi, probe) in compiled.probes.iter().enumerate() {
-        let mut by_path: HashMap<&str, Vec<(&str, usize)>> = HashMap::new();
-        for (ti, target) in probe.targets.iter().enumerate() {
-            match target {
-                // A usdt site is sdt.h's `nop`, which the kernel emulates.
-                Target::Usdt(site) => {
-                    entries.insert((pi, ti), (site.offset, true));
-                }
-                // At an offset into a function, the instruction there is not read here.
-                Target::Uprobe(site) | Target::Uretprobe(site) if site.offset == 0 => {
-                    by_path
-                        .entry(&site.binary)
-                        .or_default()
-                        .push((&site.function, ti));
-                }
-                _ => {}
-            }
-        }
-        for (path, functions) in by_path {
-            let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
-            let found = crate::facts::binary::function_entries(Path::new(path), &names);
-            for (function, ti) in functions {
-                // A function the kernel will not probe stays unmeasured (attaching it fails).
-                if let Some((offset, code)) = found
-                    .get(function)
-                    .filter(|(_, code)| crate::facts::binary::first_instruction_probeable(code))
-                {
-                    let emulated = crate::facts::binary::first_instruction_emulated(code);
-                    entries.insert((pi, ti), (*offset, emulated));
-                }
-            }
-        }
-    }
     let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
     // Uprobe attach points, counted together; the index is the counter's cookie.
     let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
-    for (pi, probe) in compiled.probes.iter().enumerate() {
-        for (ti, target) in probe.targets.iter().enumerate() {
-            let event = match target {
-                Target::Tracepoint {
-                    category,
-                    event: name,
-                } => {
-                    if category == "syscalls" {
-                        syscall_points.push((pi, ti, name.to_string()));
-                        continue;
-                    }
-                    match tracepoint_id(tracefs, category, name) {
-                        Ok(id) => EventSpec {
-                            kind: TYPE_TRACEPOINT,
-                            config: id,
-                        },
-                        Err(_) => continue,
-                    }
-                }
-                Target::Software(_) => match Timer::of(target) {
-                    Some(timer) => EventSpec {
-                        kind: TYPE_SOFTWARE,
-                        config: timer.config,
-                    },
-                    None => continue,
-                },
-                Target::Uprobe(_) | Target::Uretprobe(_) | Target::Usdt(_) => {
-                    // A usdt site counts with its semaphore raised, as attaching will raise
-                    // it: a probe the program guards with it would otherwise never fire.
-                    let point = match target {
-                        Target::Usdt(site) => Some(UprobePoint {
-                            path: site.path.clone(),
-                            offset: site.offset,
-                            ret: false,
-                            ref_ctr_offset: site.semaphore.unwrap_or(0),
-                        }),
-                        Target::Uprobe(site) | Target::Uretprobe(site) => {
-                            entries.get(&(pi, ti)).map(|&(offset, _)| UprobePoint {
-                                path: site.binary.clone(),
-                                offset,
-                                ret: matches!(target, Target::Uretprobe(_)),
-                                ref_ctr_offset: 0,
-                            })
-                        }
-                        _ => None,
-                    };
-                    if let Some(point) = point {
-                        uprobe_points.push((pi, ti, point));
-                    }
+    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
+        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
+            let event = match &count.how {
+                Counting::PerfEvent { event, .. } => event,
+                Counting::Syscall { name } => {
+                    syscall_points.push((pi, ti, name.clone()));
                     continue;
                 }
-                _ => continue,
+                Counting::Uprobe(point) => {
+                    uprobe_points.push((pi, ti, point.clone()));
+                    continue;
+                }
+                Counting::Defined(_) | Counting::Unknown => continue,
             };
             let mut per_cpu = Vec::with_capacity(n);
             for &cpu in &cpus {
-                let counter = Counter::start(&event, -1, cpu as i32, COUNTER_CAP)
+                let counter = Counter::start(event, -1, cpu as i32, COUNTER_CAP)
                     .map_err(|e| format!("counting {target}: {e}"))?;
                 per_cpu.push(counter);
             }
@@ -232,10 +163,10 @@ pub fn measure(
     };
     // A profile probe samples a CPU only while it is busy (an idle CPU's cpu-clock does not
     // run), so its rate is its frequency times each CPU's busy share over the window.
-    let has_profile = compiled
-        .probes
+    let has_profile = counts
         .iter()
-        .any(|p| p.kind == ProviderKind::Profile);
+        .flatten()
+        .any(|c| matches!(c.how, Counting::Defined(Defined::BusyCpus { .. })));
     let busy_before = has_profile.then(cpu_times).flatten();
     if !counters.is_empty() || syscalls.is_some() || uprobes.is_some() || has_profile {
         let end = Instant::now() + window;
@@ -278,9 +209,9 @@ pub fn measure(
     let window_s = window.as_secs_f64();
     let mut hits = Hits::default();
     let mut probes = Vec::new();
-    for (pi, probe) in compiled.probes.iter().enumerate() {
+    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
         let mut rates = Vec::new();
-        for (ti, target) in probe.targets.iter().enumerate() {
+        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
             let (per_cpu, measured, capped) = if let Some(cs) = counters.get(&(pi, ti)) {
                 let mut per_cpu = Vec::with_capacity(n);
                 let mut capped = false;
@@ -295,24 +226,20 @@ pub fn measure(
                     };
                     per_cpu.push(r.count as f64 / seconds);
                 }
-                if let Some(Timer {
-                    policy: SamplePolicy::Period(period),
-                    ..
-                }) = Timer::of(target)
-                {
+                if let Counting::PerfEvent { period, .. } = count.how {
                     // A software probe fires once per `period` events.
                     per_cpu.iter_mut().for_each(|r| *r /= period.max(1) as f64);
                 }
                 (per_cpu, Measured::PerfCounter, capped)
             } else {
-                defined_rate(target, &busy)
+                defined_rate(&count.how, &busy)
             };
             rates.push(FireRate {
                 target: target.clone(),
                 per_cpu,
                 measured,
                 capped,
-                first_emulated: entries.get(&(pi, ti)).map(|&(_, emulated)| emulated),
+                first_emulated: count.first_emulated,
                 per_process: Vec::new(),
             });
         }
@@ -390,28 +317,21 @@ pub fn measure(
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
 /// `busy` is each CPU's busy share (profile samples only busy CPUs).
-fn defined_rate(target: &Target, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
+fn defined_rate(how: &Counting, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
     let mut per_cpu = vec![0.0; busy.len()];
-    let hz = match Timer::of(target).map(|t| t.policy) {
-        Some(SamplePolicy::Frequency(hz)) => hz as f64,
-        Some(SamplePolicy::Period(ns)) => 1e9 / ns.max(1) as f64,
-        None => 0.0,
+    let Counting::Defined(defined) = how else {
+        return (per_cpu, Measured::Unknown, false);
     };
-    match target {
-        Target::Begin | Target::End => (per_cpu, Measured::Defined, false),
-        // An interval fires on one CPU, a profile probe on every CPU.
-        Target::Interval(_) => {
-            per_cpu[0] = hz;
-            (per_cpu, Measured::Defined, false)
-        }
-        Target::Profile(_) => {
+    match *defined {
+        Defined::Once => {}
+        Defined::OneCpu { hz } => per_cpu[0] = hz,
+        Defined::BusyCpus { hz } => {
             for (r, b) in per_cpu.iter_mut().zip(busy) {
                 *r = hz * b;
             }
-            (per_cpu, Measured::Defined, false)
         }
-        _ => (per_cpu, Measured::Unknown, false),
     }
+    (per_cpu, Measured::Defined, false)
 }
 
 /// Each CPU's busy and total time so far (`/proc/stat`, in ticks): everything but idle and

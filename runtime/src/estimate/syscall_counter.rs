@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::probes::attach::AttachedScript;
+use crate::probes::AttachedScript;
 
 /// One raw tracepoint program on `sys_enter` counting syscalls by number, per CPU. It is a
 /// tracebound script, compiled and loaded like any other.

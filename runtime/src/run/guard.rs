@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::Target;
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
@@ -67,31 +67,11 @@ impl Guard {
             watched.push(Watched {
                 program: p.program.clone(),
                 targets: p.targets.clone(),
-                mechanism_ns: match p.kind {
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                        // Priced by the first target's first instruction, read once here.
-                        let emulated = match p.targets.first() {
-                            Some(Target::Uprobe(site) | Target::Uretprobe(site))
-                                if site.offset == 0 =>
-                            {
-                                Some(site)
-                            }
-                            _ => None,
-                        }
-                        .and_then(|site| {
-                            crate::facts::binary::function_entry(
-                                std::path::Path::new(&site.binary),
-                                &site.function,
-                            )
-                        })
-                        .map(|(_, code)| crate::facts::binary::first_instruction_emulated(&code));
-                        model
-                            .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
-                            .0
-                    }
-                    // A usdt site is sdt.h's `nop`, which the kernel emulates.
-                    ProviderKind::Usdt => model.uprobe_ns(Some(true), false).0,
-                    kind => model.mechanism_ns(kind),
+                // Priced by the first target's first instruction, read once here.
+                mechanism_ns: {
+                    let mechanism = crate::probes::mechanism_of(p.kind);
+                    let emulated = p.targets.first().and_then(|t| mechanism.first_emulated(t));
+                    mechanism.price(model, emulated).warm_ns
                 },
                 last_count: count,
                 last_time: time,

@@ -16,7 +16,7 @@ use crate::estimate::{Budget, Clearance, CostModel};
 use crate::kernel::snapshot::snapshot;
 use crate::kernel::sys;
 use crate::output::{self, Format};
-use crate::probes::attach::{attach, AttachPlan};
+use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
@@ -133,7 +133,7 @@ fn attach_all(
             targets: p.targets.clone(),
             pid: uprobe_pid,
         };
-        attach(loaded, &plan).map_err(RunError::Attach)?;
+        crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
     }
     Ok(())
 }
