@@ -22,30 +22,11 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
-use crate::probe::{ProviderKind, Target};
+use crate::probe::{ArgAccess, ArgField, ProviderKind, Target};
 use crate::program::{Action, ProgramInfo, ValueType};
 use crate::span::Span;
 use ir::{Addr, Function, Inst, Operand, Slot, VReg};
 pub use maps::{BpfMap, MapKind};
-
-/// A tracepoint field as a probe's `args` exposes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArgField {
-    pub name: String,
-    pub offset: u32,
-    pub access: ArgAccess,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArgAccess {
-    /// An integer (or a pointer, as u64) read straight from the context.
-    Int { size: u32, signed: bool },
-    /// `char name[N]`: a string of N bytes inside the record.
-    CharArray { len: u32 },
-    /// `__data_loc T[] name`: a u32 locator (length << 16 | offset) of data in the record. As in
-    /// bpftrace 0.17 the value is the data's address, to be read with `str()`.
-    DataLoc,
-}
 
 /// One probe as the resolver hands it over: what to attach to and what `args` holds.
 #[derive(Clone, Debug)]

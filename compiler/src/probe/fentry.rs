@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
+use super::args::{ArgAccess, ArgField};
 use super::kprobe::kernel_functions;
 use super::{
     fact_error, Context, ProbeKind, Provider, ProviderKind, Resolution, RetvalSource, Target,
 };
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
-use crate::lower::{ArgAccess, ArgField};
 use crate::parse::attach::Part;
 use crate::resolve::facts::MachineFacts;
 use crate::types::kernel::CType;

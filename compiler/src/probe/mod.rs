@@ -8,6 +8,7 @@
 //!
 //! Nothing outside these modules asks which kind a probe is: it asks the kind.
 
+mod args;
 mod fentry;
 mod hardware;
 mod interval;
@@ -31,11 +32,11 @@ use tracebound_stdlib::Contexts;
 
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
-use crate::lower::ArgField;
 use crate::parse::attach::Part;
 use crate::resolve::facts::{FactError, MachineFacts};
 use crate::types::kernel::CType;
 
+pub use args::{ArgAccess, ArgField};
 pub use fentry::FEXIT_RETVAL;
 pub use hardware::HARDWARE_EVENTS;
 pub use period::{rate, Period, Rate, RATE_UNITS};

@@ -2,10 +2,10 @@
 //! static tracepoint; its `args` are the fields of its format file, typed as bpftrace types
 //! them.
 
+use super::args::{ArgAccess, ArgField};
 use super::{fact_error, ProbeKind, Provider, ProviderKind, Resolution, Target};
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::lower::{ArgAccess, ArgField};
 use crate::parse::attach::Part;
 use crate::resolve::expand::expand_tracepoints;
 use crate::resolve::facts::{FactError, MachineFacts};

@@ -80,8 +80,8 @@ pub fn kernel_arg_types(probe: &ResolvedProbe, facts: &dyn MachineFacts) -> Hash
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::ArgAccess;
     use crate::parse::parse;
+    use crate::probe::ArgAccess;
     use crate::resolve::facts::UsdtSite;
     use crate::resolve::fixture::FixtureFacts;
 
