@@ -44,7 +44,7 @@ struct NotAttached(ProviderKind);
 impl Mechanism for NotAttached {
     fn attach(&self, _loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
         Err(fail(
-            &plan.program,
+            plan.first(),
             format!("attaching {} probes is not built yet", self.0.name()),
         ))
     }
