@@ -320,27 +320,26 @@ mod tests {
     /// The table holds each kind once, so `probe()` finds the module of every kind.
     #[test]
     fn every_kind_has_one_module() {
-        use ProviderKind as K;
         let all = [
-            K::Begin,
-            K::End,
-            K::SelfSignal,
-            K::Kprobe,
-            K::Kretprobe,
-            K::Uprobe,
-            K::Uretprobe,
-            K::Usdt,
-            K::Tracepoint,
-            K::RawTracepoint,
-            K::Profile,
-            K::Interval,
-            K::Software,
-            K::Hardware,
-            K::Watchpoint,
-            K::AsyncWatchpoint,
-            K::Fentry,
-            K::Fexit,
-            K::Iter,
+            ProviderKind::Begin,
+            ProviderKind::End,
+            ProviderKind::SelfSignal,
+            ProviderKind::Kprobe,
+            ProviderKind::Kretprobe,
+            ProviderKind::Uprobe,
+            ProviderKind::Uretprobe,
+            ProviderKind::Usdt,
+            ProviderKind::Tracepoint,
+            ProviderKind::RawTracepoint,
+            ProviderKind::Profile,
+            ProviderKind::Interval,
+            ProviderKind::Software,
+            ProviderKind::Hardware,
+            ProviderKind::Watchpoint,
+            ProviderKind::AsyncWatchpoint,
+            ProviderKind::Fentry,
+            ProviderKind::Fexit,
+            ProviderKind::Iter,
         ];
         assert_eq!(KINDS.len(), all.len());
         for kind in all {

@@ -31,7 +31,6 @@ use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 use tracebound_compiler::probe::ProviderKind;
 
 pub use mechanism::{Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable};
-pub use perf_event::Timer;
 
 use crate::facts::LiveFacts;
 use crate::probes::attach::{fail, AttachError, AttachPlan};
@@ -52,26 +51,25 @@ impl Mechanism for NotAttached {
 
 /// A kind's mechanism.
 pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
-    use ProviderKind as K;
     match kind {
-        K::Begin | K::End => &special::Special,
-        K::Tracepoint => &tracepoint::Tracepoint,
-        K::RawTracepoint => &rawtracepoint::RawTracepoint,
-        K::Interval => &interval::Interval,
-        K::Profile => &profile::Profile,
-        K::Software => &software::Software,
-        K::Hardware => &hardware::Hardware,
-        K::Uprobe => &uprobe::Uprobe { ret: false },
-        K::Uretprobe => &uprobe::Uprobe { ret: true },
-        K::Usdt => &usdt::Usdt,
-        K::Kprobe => &kprobe::Kprobe { ret: false },
-        K::Kretprobe => &kprobe::Kprobe { ret: true },
-        K::Fentry => &fentry::Fentry { ret: false },
-        K::Fexit => &fentry::Fentry { ret: true },
-        K::Watchpoint => &NotAttached(K::Watchpoint),
-        K::AsyncWatchpoint => &NotAttached(K::AsyncWatchpoint),
-        K::Iter => &NotAttached(K::Iter),
-        K::SelfSignal => &NotAttached(K::SelfSignal),
+        ProviderKind::Begin | ProviderKind::End => &special::Special,
+        ProviderKind::Tracepoint => &tracepoint::Tracepoint,
+        ProviderKind::RawTracepoint => &rawtracepoint::RawTracepoint,
+        ProviderKind::Interval => &interval::Interval,
+        ProviderKind::Profile => &profile::Profile,
+        ProviderKind::Software => &software::Software,
+        ProviderKind::Hardware => &hardware::Hardware,
+        ProviderKind::Uprobe => &uprobe::Uprobe { ret: false },
+        ProviderKind::Uretprobe => &uprobe::Uprobe { ret: true },
+        ProviderKind::Usdt => &usdt::Usdt,
+        ProviderKind::Kprobe => &kprobe::Kprobe { ret: false },
+        ProviderKind::Kretprobe => &kprobe::Kprobe { ret: true },
+        ProviderKind::Fentry => &fentry::Fentry { ret: false },
+        ProviderKind::Fexit => &fentry::Fentry { ret: true },
+        ProviderKind::Watchpoint => &NotAttached(ProviderKind::Watchpoint),
+        ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
+        ProviderKind::Iter => &NotAttached(ProviderKind::Iter),
+        ProviderKind::SelfSignal => &NotAttached(ProviderKind::SelfSignal),
     }
 }
 
