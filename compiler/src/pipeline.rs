@@ -11,8 +11,8 @@ use crate::diagnostic::Diagnostic;
 use crate::lower::{ir, lower, LowerOptions};
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
+use crate::probe::{ProviderKind, Target};
 use crate::program::ProgramInfo;
-use crate::provider::ProviderKind;
 use crate::resolve::facts::MachineFacts;
 use crate::resolve::probes::resolve_probes;
 use crate::span::Span;
@@ -29,9 +29,8 @@ pub struct CompiledProbe {
     /// The program's name in the object (`tb_...`).
     pub program: String,
     pub kind: ProviderKind,
-    pub targets: Vec<String>,
-    /// A usdt program's site (where to attach, and its semaphore); empty for other kinds.
-    pub usdt: Vec<crate::resolve::facts::UsdtSite>,
+    /// What it attaches to.
+    pub targets: Vec<Target>,
     /// Which of the script's probes (in source order) it runs.
     pub probe_index: usize,
     /// The source span of each instruction, as the verifier numbers them.
@@ -123,7 +122,7 @@ pub fn compile(
         let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
-            section: section_name(p.kind, &p.function.name),
+            section: p.kind.probe().section(&p.function.name),
             insns: code.code.insns.clone(),
             map_relocations: code.code.map_relocations.clone(),
             func_relocations,
@@ -132,7 +131,6 @@ pub fn compile(
             program: p.function.name.clone(),
             kind: p.kind,
             targets: p.targets,
-            usdt: p.usdt,
             probe_index: p.probe_index,
             spans: code.linked_spans(),
             ir: p.function,
@@ -242,29 +240,6 @@ fn check_probe_count(
     .with_help(format!(
         "narrow the wildcard, or raise the limit with `config = {{ max_probes = {total} }}`"
     ))])
-}
-
-/// The section name tells the loader the program type.
-fn section_name(kind: ProviderKind, name: &str) -> String {
-    match kind {
-        // BEGIN and END run once through BPF_PROG_TEST_RUN, which raw tracepoints support.
-        ProviderKind::Begin | ProviderKind::End | ProviderKind::RawTracepoint => {
-            format!("raw_tracepoint/{name}")
-        }
-        ProviderKind::Tracepoint => format!("tracepoint/tb/{name}"),
-        // A usdt site is a uprobe on its `nop`.
-        ProviderKind::Uprobe | ProviderKind::Usdt => format!("uprobe/{name}"),
-        ProviderKind::Uretprobe => format!("uretprobe/{name}"),
-        ProviderKind::Kprobe => format!("kprobe/{name}"),
-        ProviderKind::Kretprobe => format!("kretprobe/{name}"),
-        ProviderKind::Fentry => format!("fentry/{name}"),
-        ProviderKind::Fexit => format!("fexit/{name}"),
-        ProviderKind::Interval
-        | ProviderKind::Profile
-        | ProviderKind::Software
-        | ProviderKind::Hardware => "perf_event".to_string(),
-        _ => format!("tracebound/{name}"),
-    }
 }
 
 fn emit_error(e: EmitError) -> Diagnostic {

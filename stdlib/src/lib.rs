@@ -1,11 +1,15 @@
 //! tracebound's standard library: one table entry per builtin variable, function and map
-//! aggregation, with its signature and documentation. Every compiler phase that needs to know
-//! about a builtin (name lookup, arity, types, probe-context rules, `--help`-style docs) reads
-//! it from here, so adding a builtin touches this crate only.
+//! aggregation. An entry is everything the compiler knows about its builtin: the signature,
+//! the probe contexts, `--unsafe`, whether it is pure, the layout of its value, and whether
+//! tracebound compiles it — naming the [`Lowering`] that does, or saying why not. The checker
+//! reads the signature and refuses what is not compiled, with the reason; the lowering reads
+//! the value's layout and dispatches on the `Lowering` in one place
+//! (`compiler/src/lower/builtins/`). No other code tells builtins apart by name, so adding a
+//! builtin is its entry here, its lowering there, and their tests.
 
 mod builtins;
 
-pub use builtins::BUILTINS;
+pub use builtins::{Lowering, BUILTINS};
 
 /// What sort of name a builtin is, which decides where it may appear in a script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +98,96 @@ impl Contexts {
     }
 }
 
-/// One builtin: its signature and its documentation.
+/// What a builtin does with a whole map given as its first argument (`print(@m)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapArg {
+    /// It takes no whole map there (a map element, if anything, is a `Param::MapElement`).
+    None,
+    /// The probe reads the map (`len(@m)` counts its keys).
+    Read,
+    /// User space acts on it (`print`, `clear`, `zero`): the probe reads none of its values.
+    UserSpace,
+}
+
+/// A check of a builtin's arguments beyond what its parameters say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgRule {
+    None,
+    /// Every argument may instead be a map element of its own, each deleted: bpftrace before
+    /// 0.22 wrote `delete(@a[1], @a[2])`.
+    ManyElements,
+    /// The second argument counts sub-bucket bits, within what a histogram's layout holds.
+    HistBits,
+    /// `(value, min, max, step)`: whole steps from min up to max, not too many of them.
+    LinearBuckets,
+}
+
+/// The length of a string or buffer value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Len {
+    /// A fixed number of bytes, the NUL included (`comm`: 16).
+    Bytes(u32),
+    /// The integer literal argument at this index, plus the NUL, at most `max_strlen`;
+    /// `max_strlen` without it (`str(p, n)`).
+    ArgPlusNul(usize),
+    /// The integer literal argument at this index, at most `max_strlen` (`buf(p, n)`).
+    Arg(usize),
+    /// The longest of the probe's attach points (`probe`).
+    AttachPoint,
+    /// The longest function name among the probe's attach points (`func`).
+    Function,
+}
+
+/// How a compiled builtin's value is laid out, which decides how it is stored in variables
+/// and maps and how user space prints it (`compiler::program::ValueType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// No value: an action (`printf`) or an aggregation (its map holds the value).
+    None,
+    /// A 64-bit integer.
+    Int { signed: bool },
+    /// An argument past the six register ones: signed in a usdt probe (every usdt argument
+    /// is a signed 64-bit value, as in bpftrace), unsigned elsewhere (a raw tracepoint's u64).
+    LateArg,
+    /// A NUL-terminated string of this length.
+    Str(Len),
+    /// Bytes printed with `%r`.
+    Buf(Len),
+    /// A stack id, in the stack mode and frame limit its arguments give.
+    Stack { user: bool },
+    /// An address user space names as a symbol.
+    Sym { user: bool },
+    /// A boot-relative timestamp printed with the literal format of the first argument.
+    Timestamp,
+    /// An IPv4 or IPv6 address with its family.
+    Inet,
+    /// 6 bytes printed as a MAC address.
+    MacAddr,
+}
+
+/// The aggregations a map assignment lowers (`@m = hist(x)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregation {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist,
+}
+
+/// Whether tracebound compiles a builtin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    /// This lowering compiles it to a value laid out as `Value` says.
+    Lowered(Lowering, Value),
+    /// It is refused, by `--check` too, at the use, with this reason.
+    Refused(&'static str),
+}
+
+/// One builtin: its signature, what it is, and how it is compiled.
 #[derive(Clone, Copy, Debug)]
 pub struct Builtin {
     pub name: &'static str,
@@ -113,12 +206,32 @@ pub struct Builtin {
     pub contexts: Contexts,
     /// One line for diagnostics and listings.
     pub doc: &'static str,
+    /// Whether it has no effect beyond its value, so that a probe computing it may still be
+    /// sampled 1 in N (`--auto-filter`). Reading a variable is always pure.
+    pub pure: bool,
+    /// What it does with a whole map given first.
+    pub map_arg: MapArg,
+    /// A check of its arguments beyond their parameters.
+    pub arg_rule: ArgRule,
+    /// How tracebound compiles it, or why it does not.
+    pub support: Support,
+    /// A statement using it, for listings and for the test that compiles every entry; `""`
+    /// for a variable means `@v = NAME`.
+    pub example: &'static str,
 }
 
 impl Builtin {
     /// The largest number of arguments accepted, or `None` when variadic.
     pub fn max_args(&self) -> Option<usize> {
         (!self.variadic).then_some(self.params.len())
+    }
+
+    /// Why tracebound does not compile it, when it does not.
+    pub fn refusal(&self) -> Option<&'static str> {
+        match self.support {
+            Support::Refused(reason) => Some(reason),
+            Support::Lowered(..) => None,
+        }
     }
 }
 

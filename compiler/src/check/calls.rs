@@ -1,9 +1,10 @@
 //! Calls checked against the standard library's table (and the script's own macros and
 //! functions): the name exists, the arity fits, compile-time arguments are literals, maps are
 //! passed where maps are wanted, formats match their arguments, unsafe functions need
-//! `--unsafe`, and aggregations stand only on the right of a map assignment.
+//! `--unsafe`, aggregations stand only on the right of a map assignment, and what the table
+//! marks as not compiled is refused with its reason.
 
-use tracebound_stdlib::{self as stdlib, Builtin, Kind, Param, Ty};
+use tracebound_stdlib::{self as stdlib, ArgRule, Builtin, Kind, MapArg, Param, Ty};
 
 use super::format::conversions;
 use super::{shape_of, Checker, Shape};
@@ -107,8 +108,8 @@ impl Checker<'_> {
             );
         }
         self.context_rule(b.name, b.contexts, name.span);
-        // bpftrace before 0.22 deleted several keys at once: `delete(@a[1], @a[2])`.
-        let old_multi_delete = b.name == "delete"
+        self.compiled(b, &name.name, name.span);
+        let old_multi_delete = b.arg_rule == ArgRule::ManyElements
             && args.len() > 1
             && args
                 .iter()
@@ -140,7 +141,7 @@ impl Checker<'_> {
                 .with_note(format!("{}: {}", b.name, b.doc)),
             );
         }
-        let whole_map_ok = matches!(b.name, "print" | "len" | "clear" | "zero");
+        let whole_map_ok = b.map_arg != MapArg::None;
         // The shape of each argument that is checked as a value, for the format's conversions.
         let mut shapes = vec![Shape::Unknown; args.len()];
         for (i, arg) in args.iter().enumerate() {
@@ -202,7 +203,7 @@ impl Checker<'_> {
                             "not known when compiling",
                         ));
                         self.expr(arg);
-                    } else if b.name == "hist"
+                    } else if b.arg_rule == ArgRule::HistBits
                         && !matches!(arg.kind, ExprKind::Int(k) if k <= u64::from(MAX_HIST_K))
                     {
                         self.diags.push(Diagnostic::error(
@@ -251,7 +252,7 @@ impl Checker<'_> {
     /// `lhist(x, min, max, step)`: at least one and at most 1000 whole steps from min up to
     /// max.
     fn lhist_bounds(&mut self, b: &Builtin, args: &[Expr], span: Span) {
-        let ("lhist", [_, min, max, step]) = (b.name, args) else {
+        let (ArgRule::LinearBuckets, [_, min, max, step]) = (b.arg_rule, args) else {
             return;
         };
         let (Some(lo), Some(hi), Some(width)) = (int_value(min), int_value(max), int_value(step))
@@ -288,6 +289,14 @@ impl Checker<'_> {
             self.diags.push(Diagnostic::error(message, at, "here").with_help(
                 "write it as `lhist(value, min, max, step)` with min < max and 1 <= step <= max - min",
             ));
+        }
+    }
+
+    /// Refuses a builtin the table marks as not compiled, at its use, with the table's reason:
+    /// `--check` says no to what running would refuse.
+    pub(crate) fn compiled(&mut self, b: &Builtin, spelled: &str, span: Span) {
+        if let Some(reason) = b.refusal() {
+            self.diags.push(refused_builtin(spelled, reason, span));
         }
     }
 
@@ -366,6 +375,16 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// The diagnostic for a builtin the table marks as not compiled: the table's reason, at the
+/// use. Lowering gives the same for a tree that did not pass the checker.
+pub(crate) fn refused_builtin(name: &str, reason: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("`{name}` is not supported by tracebound"),
+        span,
+        reason.to_string(),
+    )
 }
 
 /// A value the conversion cannot print, as the output side would find when the event

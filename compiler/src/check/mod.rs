@@ -7,13 +7,15 @@ mod attach;
 mod calls;
 pub mod format;
 
+pub(crate) use calls::refused_builtin;
+
 use std::collections::{HashMap, HashSet};
 
 use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::provider::{Provider, PROVIDERS};
+use crate::probe::{self, ArgSource, Provider};
 use crate::span::Span;
 
 /// What the caller knows that the text does not say.
@@ -1085,12 +1087,13 @@ impl<'p> Checker<'p> {
                 return Shape::Unknown;
             }
             self.context_rule(b.name, b.contexts, span);
+            self.compiled(b, name, span);
             // A raw tracepoint's arguments are typed from BTF when the kernel has it (a
             // pointer's members may be read): only the compile, with BTF, can say.
             if name.starts_with("arg")
                 && self
                     .provider
-                    .is_some_and(|p| p.kind == crate::provider::ProviderKind::RawTracepoint)
+                    .is_some_and(|p| p.kind.context().args == ArgSource::RawArgs)
             {
                 return Shape::Unknown;
             }
@@ -1168,8 +1171,7 @@ impl<'p> Checker<'p> {
             return;
         }
         let probe = self.provider.map_or("these", |p| p.name);
-        let fits: Vec<&str> = PROVIDERS
-            .iter()
+        let fits: Vec<&str> = probe::providers()
             .filter(|p| p.contexts.allows(allowed))
             .map(|p| p.name)
             .collect();

@@ -2,22 +2,17 @@
 //! Anything the code generator cannot do yet is a diagnostic at the expression, never a
 //! silently wrong program.
 
+use super::builtins::{is_args, Use};
 use super::ir::{Addr, Inst, Label, Operand, VReg};
-use super::maps::{is_args, static_type, INT, SIGNED};
-use super::{literal_string, map_parts, ArgAccess, ProbeLowerer, Val};
+use super::maps::{static_type, INT, SIGNED};
+use super::{literal_string, ArgAccess, ProbeLowerer, Val};
 use crate::ast::*;
 use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
 use crate::program::{MapValue, ValueType};
-use crate::provider::ProviderKind;
 use crate::span::Span;
 
 pub(crate) type Lowering<T> = Result<T, Diagnostic>;
-
-/// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
-/// arguments (di, si, dx, cx, r8, r9) and of the return value (ax).
-const PT_REGS_ARGS: [i32; 6] = [112, 104, 96, 88, 72, 64];
-const PT_REGS_AX: i32 = 80;
 
 impl ProbeLowerer<'_, '_> {
     pub fn unsupported(&self, what: &str, span: Span) -> Diagnostic {
@@ -60,7 +55,7 @@ impl ProbeLowerer<'_, '_> {
                 signed: false,
             }),
             ExprKind::Str(s) => Ok(self.string_literal(s)),
-            ExprKind::Ident(name) => self.builtin(name, e.span),
+            ExprKind::Ident(name) => self.builtin(name, Use::Bare, e.span),
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
                 Some(v) => Ok(self.load_value(Addr::Slot(v.slot, 0), &v.ty)),
                 None => Err(Diagnostic::error(
@@ -97,7 +92,7 @@ impl ProbeLowerer<'_, '_> {
                 })
             }
             ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
-            ExprKind::Call { name, args } => self.call(name, args, e.span),
+            ExprKind::Call { name, args } => self.builtin(&name.name, Use::Called(args), e.span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, e.span),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
             ExprKind::Ternary {
@@ -204,176 +199,6 @@ impl ProbeLowerer<'_, '_> {
         let r = self.f.new_vreg();
         self.emit(Inst::Alu { op, dst: r, a, b });
         r
-    }
-
-    fn builtin(&mut self, name: &str, span: Span) -> Lowering<Val> {
-        let unsigned = |reg| Val::Int { reg, signed: false };
-        Ok(match name {
-            "pid" | "tid" => {
-                let r = self.helper_int(Helper::GetCurrentPidTgid, Vec::new());
-                unsigned(if name == "pid" {
-                    self.alu(Alu::Rsh, r, Operand::Imm(32))
-                } else {
-                    self.mask32(r)
-                })
-            }
-            "uid" | "gid" => {
-                let r = self.helper_int(Helper::GetCurrentUidGid, Vec::new());
-                unsigned(if name == "gid" {
-                    self.alu(Alu::Rsh, r, Operand::Imm(32))
-                } else {
-                    self.mask32(r)
-                })
-            }
-            "nsecs" => unsigned(self.helper_int(Helper::KtimeGetNs, Vec::new())),
-            "ncpus" => unsigned(self.const_reg(self.shared.options.ncpus as u64)),
-            "cpu" => unsigned(self.helper_int(Helper::GetSmpProcessorId, Vec::new())),
-            "rand" => unsigned(self.helper_int(Helper::GetPrandomU32, Vec::new())),
-            "cgroup" => unsigned(self.helper_int(Helper::GetCurrentCgroupId, Vec::new())),
-            "curtask" => unsigned(self.helper_int(Helper::GetCurrentTask, Vec::new())),
-            "jiffies" => unsigned(self.helper_int(Helper::Jiffies64, Vec::new())),
-            "numaid" => unsigned(self.helper_int(Helper::GetNumaNodeId, Vec::new())),
-            "kstack" | "ustack" => return self.stack(name == "ustack", &[]),
-            "comm" => {
-                let slot = self.f.new_slot(16);
-                self.zero(Addr::Slot(slot, 0), 16);
-                let p = self.slot_addr(slot, 0);
-                self.emit(Inst::Call {
-                    helper: Helper::GetCurrentComm,
-                    args: vec![Operand::Reg(p), Operand::Imm(16)],
-                    ret: None,
-                });
-                Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len: 16 },
-                }
-            }
-            "elapsed" => {
-                let now = self.helper_int(Helper::KtimeGetNs, Vec::new());
-                let start = self.const_reg(self.shared.options.start_ns);
-                unsigned(self.alu(Alu::Sub, now, Operand::Reg(start)))
-            }
-            "cpid" => match self.shared.options.cpid {
-                Some(pid) => unsigned(self.const_reg(pid as u64)),
-                None => {
-                    return Err(Diagnostic::error(
-                        "`cpid` needs a child: run with -c CMD",
-                        span,
-                        "no child",
-                    ))
-                }
-            },
-            name if name.starts_with("arg") && name[3..].parse::<u32>().is_ok() => {
-                let n: usize = name[3..].parse().unwrap_or(0);
-                match self.probe.kind {
-                    // A raw tracepoint's context is its arguments, an array of u64.
-                    ProviderKind::RawTracepoint => {
-                        unsigned(self.load_u64(Addr::Ptr(self.ctx, 8 * n as i32)))
-                    }
-                    // A uprobe's context is the registers; the x86-64 calling convention
-                    // passes the first six integer arguments in them.
-                    ProviderKind::Uprobe
-                    | ProviderKind::Uretprobe
-                    | ProviderKind::Kprobe
-                    | ProviderKind::Kretprobe
-                        if n < PT_REGS_ARGS.len() =>
-                    {
-                        let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n]));
-                        Val::Int {
-                            reg: r,
-                            signed: true,
-                        }
-                    }
-                    ProviderKind::Usdt => self.usdt_arg(n, span)?,
-                    _ => {
-                        return Err(self.unsupported(&format!("`{name}` in this probe type"), span))
-                    }
-                }
-            }
-            "retval" if self.probe.kind == ProviderKind::Fexit => {
-                let Some(ret) = self
-                    .probe
-                    .args
-                    .iter()
-                    .find(|a| a.name == crate::resolve::probes::FEXIT_RETVAL)
-                else {
-                    return Err(self.unsupported("`retval` in a wildcard fexit probe", span));
-                };
-                let r = self.load_u64(Addr::Ptr(self.ctx, ret.offset as i32));
-                Val::Int {
-                    reg: r,
-                    signed: true,
-                }
-            }
-            "retval"
-                if matches!(
-                    self.probe.kind,
-                    ProviderKind::Uretprobe | ProviderKind::Kretprobe
-                ) =>
-            {
-                let r = self.load_u64(Addr::Ptr(self.ctx, PT_REGS_AX));
-                Val::Int {
-                    reg: r,
-                    signed: true,
-                }
-            }
-            "probe" => {
-                let text = self.probe.targets.first().cloned().unwrap_or_default();
-                self.string_literal(&text)
-            }
-            "func"
-                if matches!(
-                    self.probe.kind,
-                    ProviderKind::Uprobe
-                        | ProviderKind::Uretprobe
-                        | ProviderKind::Kprobe
-                        | ProviderKind::Kretprobe
-                        | ProviderKind::Fentry
-                        | ProviderKind::Fexit
-                ) =>
-            {
-                // The function, without an offset into it, demangled as bpftrace prints it.
-                let target = self.probe.targets.first().cloned().unwrap_or_default();
-                let function = crate::resolve::demangle::function_of_target(&target);
-                self.string_literal(&function)
-            }
-            _ => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),
-        })
-    }
-
-    /// `reg("ip")`: a register saved in the probe's `struct pt_regs` (the context of a
-    /// uprobe or kprobe, and the first member of a perf event's).
-    fn register(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
-        let name = args.first().and_then(literal_string).unwrap_or_default();
-        let Some(at) = pt_regs_offset(name) else {
-            return Err(Diagnostic::error(
-                format!("`{name}` is not a register of x86-64's pt_regs"),
-                args.first().map_or(span, |a| a.span),
-                "unknown register",
-            )
-            .with_help(
-                "registers are named as in pt_regs: ip, sp, bp, ax, bx, cx, dx, si, di, r8 .. r15",
-            ));
-        };
-        if !matches!(
-            self.probe.kind,
-            ProviderKind::Uprobe
-                | ProviderKind::Uretprobe
-                | ProviderKind::Kprobe
-                | ProviderKind::Kretprobe
-                | ProviderKind::Profile
-        ) {
-            return Err(self.unsupported("`reg()` in this probe type", span));
-        }
-        Ok(Val::Int {
-            reg: self.load_u64(Addr::Ptr(self.ctx, at)),
-            signed: false,
-        })
-    }
-
-    fn mask32(&mut self, r: VReg) -> VReg {
-        let shifted = self.alu(Alu::Lsh, r, Operand::Imm(32));
-        self.alu(Alu::Rsh, shifted, Operand::Imm(32))
     }
 
     fn tracepoint_arg(&mut self, field: &Ident) -> Lowering<Val> {
@@ -513,7 +338,7 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// 1 if `a cond b`, else 0.
-    fn flag(&mut self, cond: Cond, a: VReg, b: Operand) -> Val {
+    pub(super) fn flag(&mut self, cond: Cond, a: VReg, b: Operand) -> Val {
         let r = self.f.new_vreg();
         let yes = self.f.new_label();
         let done = self.f.new_label();
@@ -742,235 +567,6 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
-    /// A call used for its value (or a statement-level call such as printf).
-    fn call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<Val> {
-        match name.name.as_str() {
-            "str" => self.str_call(args, span),
-            "strftime" => self.strftime_call(args, span),
-            "ntop" => self.ntop_call(args, span),
-            "macaddr" => self.macaddr_call(args, span),
-            "buf" => self.buf_call(args, span),
-            "kstack" | "ustack" => self.stack(name.name == "ustack", args),
-            "ksym" | "usym" => self.symbol(name.name == "usym", args, span),
-            "reg" => self.register(args, span),
-            "kaddr" | "uaddr" => {
-                let binary = match name.name.as_str() {
-                    "uaddr" => self
-                        .probe
-                        .targets
-                        .first()
-                        .and_then(|t| crate::resolve::symbols::uprobe_binary(t))
-                        .unwrap_or_default(),
-                    _ => "",
-                };
-                let symbol = args.first().and_then(literal_string).unwrap_or_default();
-                let key = (binary.to_string(), symbol.to_string());
-                let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
-                    return Err(Diagnostic::error(
-                        format!("symbol `{symbol}` was not resolved"),
-                        span,
-                        "unknown symbol",
-                    ));
-                };
-                Ok(Val::Int {
-                    reg: self.const_reg(address),
-                    signed: false,
-                })
-            }
-            "has_key" => {
-                let (map, keys) = match args {
-                    [m, rest @ ..] => match map_parts(m) {
-                        Some((name, [])) => (name, rest.to_vec()),
-                        _ => {
-                            return Err(Diagnostic::error(
-                                "`has_key` needs a map",
-                                m.span,
-                                "not a map",
-                            ))
-                        }
-                    },
-                    [] => return Err(Diagnostic::error("`has_key` needs a map", span, "here")),
-                };
-                let id =
-                    self.shared.maps.lookup(&map.name).ok_or_else(|| {
-                        Diagnostic::error("unknown map", map.span, "never assigned")
-                    })?;
-                let key = self.build_key(id, &keys, None)?;
-                let found = self.lookup(id, key);
-                Ok(self.flag(Cond::Ne, found, Operand::Imm(0)))
-            }
-            "strcontains" => {
-                let [haystack, needle] = args else {
-                    return Err(Diagnostic::error(
-                        "`strcontains` takes two strings",
-                        span,
-                        "here",
-                    ));
-                };
-                let (h, h_len) = self.string_operand(haystack)?;
-                let (n, n_len) = self.string_operand(needle)?;
-                let r = self.contains_string(h, h_len, n, n_len);
-                Ok(Val::Int {
-                    reg: r,
-                    signed: false,
-                })
-            }
-            "len" => {
-                let [m] = args else {
-                    return Err(Diagnostic::error("`len` takes one map", span, "here"));
-                };
-                let n = self.map_len(m)?;
-                Ok(Val::Int {
-                    reg: n,
-                    signed: true,
-                })
-            }
-            "strncmp" => {
-                let [a, b, n] = args else {
-                    return Err(Diagnostic::error(
-                        "`strncmp` takes two strings and a length",
-                        span,
-                        "here",
-                    ));
-                };
-                let ExprKind::Int(n) = n.kind else {
-                    return Err(Diagnostic::error(
-                        "the length of `strncmp` must be a literal",
-                        n.span,
-                        "not a literal",
-                    ));
-                };
-                let (Val::Mem { addr: x, ty: tx }, Val::Mem { addr: y, ty: ty_y }) =
-                    (self.expr(a)?, self.expr(b)?)
-                else {
-                    return Err(Diagnostic::error(
-                        "`strncmp` compares strings",
-                        span,
-                        "not strings",
-                    ));
-                };
-                let len = (n as u32).min(tx.size()).min(ty_y.size());
-                // bpftrace's strncmp is 0 when the strings match, 1 otherwise.
-                let r = self.f.new_vreg();
-                let differ = self.f.new_label();
-                let done = self.f.new_label();
-                self.compare_strings(x, y, len, differ);
-                self.emit(Inst::Const(r, 0));
-                self.emit(Inst::Jump(done));
-                self.emit(Inst::Label(differ));
-                self.emit(Inst::Const(r, 1));
-                self.emit(Inst::Label(done));
-                Ok(Val::Int {
-                    reg: r,
-                    signed: false,
-                })
-            }
-            "pid" | "tid" | "uid" | "gid" | "nsecs" | "cpu" | "comm" | "rand" | "cgroup"
-            | "curtask" | "ncpus" | "elapsed"
-                if args.is_empty() =>
-            {
-                self.builtin(&name.name, span)
-            }
-            // `nsecs(boot)`: the clock by name.
-            "nsecs" => {
-                let helper = match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Ident(clock)) => match clock.as_str() {
-                        "monotonic" => Helper::KtimeGetNs,
-                        "boot" => Helper::KtimeGetBootNs,
-                        "tai" => Helper::KtimeGetTaiNs,
-                        _ => return Err(self.unsupported(&format!("the clock `{clock}`"), span)),
-                    },
-                    _ => return Err(self.unsupported("this `nsecs` argument", span)),
-                };
-                Ok(Val::Int {
-                    reg: self.helper_int(helper, Vec::new()),
-                    signed: false,
-                })
-            }
-            _ => {
-                self.action_call(name, args, span)?;
-                Ok(Val::Void)
-            }
-        }
-    }
-
-    fn str_call(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
-        let Some(first) = args.first() else {
-            return Err(Diagnostic::error(
-                "`str` needs an argument",
-                span,
-                "missing argument",
-            ));
-        };
-        let v = self.expr(first)?;
-        let limit = self.shared.options.max_strlen;
-        // The bytes to read, terminating NUL included: `n` characters, at most max_strlen.
-        let (len, read) = match args.get(1) {
-            None => (limit, Operand::Imm(limit as i32)),
-            Some(Expr {
-                kind: ExprKind::Int(n),
-                ..
-            }) => {
-                let len = (n.saturating_add(1)).min(u64::from(limit)) as u32;
-                (len, Operand::Imm(len as i32))
-            }
-            Some(n) => {
-                // Known only when the probe fires: clamp it so the verifier sees the read
-                // fits the buffer (a negative length reads nothing).
-                let (n, _) = self.int(n)?;
-                let size = self.alu(Alu::Add, n, Operand::Imm(1));
-                let fits = self.new_label();
-                self.emit(Inst::Branch {
-                    cond: Cond::Le,
-                    a: size,
-                    b: Operand::Imm(limit as i32),
-                    then: fits,
-                });
-                self.emit(Inst::Const(size, u64::from(limit)));
-                self.emit(Inst::Label(fits));
-                (limit, Operand::Reg(size))
-            }
-        };
-        match v {
-            Val::Mem { .. } => Ok(v),
-            Val::Int { reg, .. } => {
-                let slot = self.f.new_slot(len);
-                self.zero(Addr::Slot(slot, 0), len);
-                let dst = self.slot_addr(slot, 0);
-                self.emit(Inst::Call {
-                    helper: Helper::ProbeReadStr,
-                    args: vec![Operand::Reg(dst), read, Operand::Reg(reg)],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len },
-                })
-            }
-            Val::Void => Err(Diagnostic::error(
-                "`str` needs a value",
-                first.span,
-                "this returns nothing",
-            )),
-        }
-    }
-
-    /// The label-free form of `literal_string`, for format strings.
-    /// A string argument's address and buffer length.
-    fn string_operand(&mut self, e: &Expr) -> Lowering<(Addr, u32)> {
-        match self.expr(e)? {
-            Val::Mem {
-                addr,
-                ty: ValueType::Str { len },
-            } => Ok((addr, len)),
-            _ => Err(Diagnostic::error(
-                "expected a string",
-                e.span,
-                "not a string",
-            )),
-        }
-    }
-
     pub fn format_string<'e>(&self, e: &'e Expr, what: &str) -> Lowering<&'e str> {
         literal_string(e).ok_or_else(|| {
             Diagnostic::error(
@@ -987,15 +583,6 @@ impl ProbeLowerer<'_, '_> {
 }
 
 /// The ALU operation of an arithmetic operator (`>>` is arithmetic on signed values).
-/// The offset of a register in x86-64's `struct pt_regs`.
-fn pt_regs_offset(name: &str) -> Option<i32> {
-    const ORDER: [&str; 21] = [
-        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
-        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
-    ];
-    ORDER.iter().position(|r| *r == name).map(|i| i as i32 * 8)
-}
-
 pub(crate) fn arithmetic(op: BinaryOp, signed: bool) -> Option<Alu> {
     Some(match op {
         BinaryOp::Add => Alu::Add,

@@ -148,7 +148,10 @@ impl ProbeLowerer<'_, '_> {
                 });
             }
             Val::Int { .. } => {}
-            Val::Mem { addr, ty: src } if what == "buf" || src.size() == len => {
+            // A buffer takes memory of any size (cut or NUL-padded); others exactly `len`.
+            Val::Mem { addr, ty: src }
+                if matches!(ty, ValueType::Buf { .. }) || src.size() == len =>
+            {
                 self.copy(Addr::Slot(slot, 0), addr, src.size().min(len));
             }
             Val::Mem { .. } => {

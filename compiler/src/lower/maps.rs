@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 
-use tracebound_stdlib as stdlib;
-
+use super::builtins::{aggregation, is_args, value_type};
 use super::{map_parts, ArgAccess, KernelAccess, KernelValue, LowerOptions, ResolvedProbe};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::program::{MapInfo, MapValue, ValueType, MAX_HIST_K};
+use crate::program::{MapInfo, MapValue, ValueType};
 
 /// BPF map types tracebound uses (the kernel's numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,72 +464,11 @@ pub(crate) fn static_type(
             },
             None => SIGNED,
         },
-        ExprKind::Ident(name) => match name.as_str() {
-            "comm" => ValueType::Str { len: 16 },
-            "kstack" | "ustack" => {
-                super::stacks::stack_type(name == "ustack", &[], options.stack_mode)
-                    .unwrap_or(SIGNED)
-            }
-            "probe" => ValueType::Str {
-                len: probe
-                    .targets
-                    .iter()
-                    .map(|t| t.len() as u32 + 1)
-                    .max()
-                    .unwrap_or(1),
-            },
-            "func" => ValueType::Str {
-                len: probe
-                    .targets
-                    .iter()
-                    .map(|t| crate::resolve::demangle::function_of_target(t).len() as u32 + 1)
-                    .max()
-                    .unwrap_or(1),
-            },
-            "retval" | "arg0" | "arg1" | "arg2" | "arg3" | "arg4" | "arg5" => SIGNED,
-            // Every usdt argument is a signed 64-bit value, as in bpftrace.
-            name if probe.kind == crate::provider::ProviderKind::Usdt
-                && name.starts_with("arg") =>
-            {
-                SIGNED
-            }
-            _ => INT,
-        },
-        ExprKind::Call { name, args } => match name.name.as_str() {
-            "str" => {
-                let len = match args.get(1).map(|a| &a.kind) {
-                    Some(ExprKind::Int(n)) => (*n as u32 + 1).min(options.max_strlen),
-                    _ => options.max_strlen,
-                };
-                ValueType::Str { len }
-            }
-            "comm" => ValueType::Str { len: 16 },
-            "strftime" => ValueType::Timestamp {
-                format: args
-                    .first()
-                    .and_then(crate::lower::literal_string)
-                    .unwrap_or_default()
-                    .to_string(),
-            },
-            "ntop" => ValueType::Inet,
-            "kstack" | "ustack" => {
-                super::stacks::stack_type(name.name == "ustack", args, options.stack_mode)
-                    .unwrap_or(SIGNED)
-            }
-            "ksym" => ValueType::Sym { user: false },
-            "kaddr" | "uaddr" => INT,
-            "usym" => ValueType::Sym { user: true },
-            "macaddr" => ValueType::MacAddr,
-            "buf" => ValueType::Buf {
-                len: buf_len(args.get(1), options.max_strlen).unwrap_or(0),
-            },
-            _ => match stdlib::lookup(&name.name).map(|b| b.returns) {
-                Some(stdlib::Ty::Str) => ValueType::Str {
-                    len: options.max_strlen,
-                },
-                _ => SIGNED,
-            },
-        },
+        // Names the table lacks are kernel enumerators (typed above) or refused by lowering.
+        ExprKind::Ident(name) => value_type(name, &[], probe, options).unwrap_or(INT),
+        ExprKind::Call { name, args } => {
+            value_type(&name.name, args, probe, options).unwrap_or(SIGNED)
+        }
         ExprKind::Field { expr, field, .. } if is_args(expr) => {
             match probe
                 .args
@@ -588,10 +526,6 @@ pub(crate) fn static_type(
     }
 }
 
-pub(crate) fn is_args(e: &Expr) -> bool {
-    matches!(&e.kind, ExprKind::Ident(n) if n == "args")
-}
-
 /// Two types stored in one place: strings take the longer length, tuples field by field.
 fn unify(a: &ValueType, b: &ValueType) -> ValueType {
     match (a, b) {
@@ -607,40 +541,6 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         },
         (a, _) => a.clone(),
     }
-}
-
-/// The map value kind an aggregation call makes.
-fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
-    let int_arg = |i: usize| -> Option<i64> {
-        match &args.get(i)?.kind {
-            ExprKind::Int(n) => Some(*n as i64),
-            ExprKind::Unary {
-                op: UnaryOp::Neg,
-                expr,
-            } => match expr.kind {
-                ExprKind::Int(n) => Some(-(n as i64)),
-                _ => None,
-            },
-            _ => None,
-        }
-    };
-    Some(match name {
-        "count" => MapValue::Count,
-        "sum" => MapValue::Sum,
-        "min" => MapValue::Min,
-        "max" => MapValue::Max,
-        "avg" => MapValue::Avg,
-        "stats" => MapValue::Stats,
-        "hist" => MapValue::Hist {
-            k: int_arg(1).unwrap_or(0).clamp(0, MAX_HIST_K as i64) as u32,
-        },
-        "lhist" => MapValue::Lhist {
-            min: int_arg(1).unwrap_or(0),
-            max: int_arg(2).unwrap_or(0),
-            step: int_arg(3).unwrap_or(1).max(1),
-        },
-        _ => return None,
-    })
 }
 
 /// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at

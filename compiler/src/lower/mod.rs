@@ -5,6 +5,7 @@
 //! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod builtins;
 mod expr;
 mod formatted;
 pub mod ir;
@@ -21,42 +22,20 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::probe::{ArgAccess, ArgField, ProviderKind, Target};
 use crate::program::{Action, ProgramInfo, ValueType};
-use crate::provider::ProviderKind;
-use crate::resolve::facts::UsdtSite;
 use crate::span::Span;
 use ir::{Addr, Function, Inst, Operand, Slot, VReg};
 pub use maps::{BpfMap, MapKind};
-
-/// A tracepoint field as a probe's `args` exposes it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArgField {
-    pub name: String,
-    pub offset: u32,
-    pub access: ArgAccess,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ArgAccess {
-    /// An integer (or a pointer, as u64) read straight from the context.
-    Int { size: u32, signed: bool },
-    /// `char name[N]`: a string of N bytes inside the record.
-    CharArray { len: u32 },
-    /// `__data_loc T[] name`: a u32 locator (length << 16 | offset) of data in the record. As in
-    /// bpftrace 0.17 the value is the data's address, to be read with `str()`.
-    DataLoc,
-}
 
 /// One probe as the resolver hands it over: what to attach to and what `args` holds.
 #[derive(Clone, Debug)]
 pub struct ResolvedProbe {
     pub kind: ProviderKind,
-    /// Canonical attach point names, as `probe` prints them (`tracepoint:syscalls:sys_enter_read`).
-    pub targets: Vec<String>,
+    /// What each attach point names.
+    pub targets: Vec<Target>,
     /// The fields of `args` for tracepoints (the same for every target).
     pub args: Vec<ArgField>,
-    /// For a usdt probe, each target's site (same order as `targets`); empty otherwise.
-    pub usdt: Vec<UsdtSite>,
     /// How each expression that reaches into kernel-typed memory reads it, by the
     /// expression's span (`resolve::kernel_types` fills it from BTF).
     pub kernel: HashMap<Span, KernelAccess>,
@@ -155,9 +134,7 @@ impl Default for LowerOptions {
 pub struct ProbeProgram {
     pub function: Function,
     pub kind: ProviderKind,
-    pub targets: Vec<String>,
-    /// For a usdt program, its site (one program per site); empty otherwise.
-    pub usdt: Vec<UsdtSite>,
+    pub targets: Vec<Target>,
     /// Which of the script's probes (in source order) this program runs.
     pub probe_index: usize,
 }
@@ -219,17 +196,13 @@ pub fn lower(
         // program per attach point, as in bpftrace. So does every usdt site: each has its
         // own argument specs (bpftrace too has one program per site).
         let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
-            && (uses_builtin(probe, "probe")
-                || uses_builtin(probe, "func")
-                || resolved.kind == ProviderKind::Usdt)
+            && (builtins::reads_attach_point(probe) || resolved.kind.context().program_per_target)
         {
             resolved
                 .targets
                 .iter()
-                .enumerate()
-                .map(|(n, t)| ResolvedProbe {
+                .map(|t| ResolvedProbe {
                     targets: vec![t.clone()],
-                    usdt: resolved.usdt.get(n).cloned().into_iter().collect(),
                     ..resolved.clone()
                 })
                 .collect()
@@ -238,15 +211,19 @@ pub fn lower(
         };
         for (n, resolved) in per_target.iter().enumerate() {
             let name = match per_target.len() {
-                1 => format!("tb_{}_{}", short_kind(resolved.kind), index),
-                _ => format!("tb_{}_{}_{}", short_kind(resolved.kind), index, n),
+                1 => format!("tb_{}_{}", resolved.kind.probe().program_word(), index),
+                _ => format!(
+                    "tb_{}_{}_{}",
+                    resolved.kind.probe().program_word(),
+                    index,
+                    n
+                ),
             };
             match stmt::lower_probe(&mut shared, probe, resolved, index, name) {
                 Ok(function) => out.push(ProbeProgram {
                     function,
                     kind: resolved.kind,
                     targets: resolved.targets.clone(),
-                    usdt: resolved.usdt.clone(),
                     probe_index: index,
                 }),
                 Err(d) => diags.push(d),
@@ -280,38 +257,6 @@ pub fn lower(
             actions: shared.actions,
         },
     })
-}
-
-/// Whether a probe reads the builtin `name` anywhere (predicate or body).
-fn uses_builtin(probe: &ast::Probe, name: &str) -> bool {
-    let mut found = false;
-    ast::visit::probe_exprs(probe, &mut |e| {
-        found |= matches!(&e.kind, ExprKind::Ident(n) if n == name);
-    });
-    found
-}
-
-fn short_kind(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::Begin => "begin",
-        ProviderKind::End => "end",
-        ProviderKind::Tracepoint => "tp",
-        ProviderKind::RawTracepoint => "rawtp",
-        ProviderKind::Interval => "interval",
-        ProviderKind::Profile => "profile",
-        ProviderKind::Software => "sw",
-        ProviderKind::Hardware => "hw",
-        ProviderKind::Uprobe => "uprobe",
-        ProviderKind::Uretprobe => "uretprobe",
-        ProviderKind::Usdt => "usdt",
-        ProviderKind::Kprobe => "kprobe",
-        ProviderKind::Kretprobe => "kretprobe",
-        ProviderKind::Fentry => "fentry",
-        ProviderKind::Fexit => "fexit",
-        ProviderKind::Watchpoint | ProviderKind::AsyncWatchpoint => "watch",
-        ProviderKind::Iter => "iter",
-        ProviderKind::SelfSignal => "self",
-    }
 }
 
 /// State shared by every probe: the map table and the ring-buffer actions.
@@ -488,13 +433,19 @@ mod tests {
     use crate::codegen::emit::emit;
     use crate::parse::parse;
 
-    fn special(kind: ProviderKind, target: &str) -> ResolvedProbe {
+    fn special(target: Target) -> ResolvedProbe {
         ResolvedProbe {
-            kind,
-            targets: vec![target.into()],
+            kind: target.kind(),
+            targets: vec![target],
             args: Vec::new(),
-            usdt: Vec::new(),
             kernel: HashMap::new(),
+        }
+    }
+
+    fn tracepoint(event: &str) -> Target {
+        Target::Tracepoint {
+            category: "syscalls".into(),
+            event: event.into(),
         }
     }
 
@@ -507,7 +458,7 @@ mod tests {
     fn printf_and_exit_become_actions_and_code() {
         let l = lower_text(
             r#"BEGIN { printf("hello %s %d\n", comm, 42); exit(); }"#,
-            &[special(ProviderKind::Begin, "BEGIN")],
+            &[special(Target::Begin)],
         );
         assert_eq!(l.info.actions.len(), 2);
         assert!(
@@ -531,9 +482,8 @@ mod tests {
         use crate::program::{StackMode, ValueType};
         let tp = ResolvedProbe {
             kind: ProviderKind::Tracepoint,
-            targets: vec!["tracepoint:syscalls:sys_enter_getppid".into()],
+            targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            usdt: Vec::new(),
             kernel: Default::default(),
         };
         let l = lower_text(
@@ -579,9 +529,8 @@ mod tests {
     fn stack_arguments_are_checked() {
         let tp = ResolvedProbe {
             kind: ProviderKind::Tracepoint,
-            targets: vec!["tracepoint:syscalls:sys_enter_getppid".into()],
+            targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            usdt: Vec::new(),
             kernel: Default::default(),
         };
         for (text, message) in [
@@ -610,7 +559,7 @@ mod tests {
     fn aggregations_type_their_maps() {
         let tp = ResolvedProbe {
             kind: ProviderKind::Tracepoint,
-            targets: vec!["tracepoint:syscalls:sys_enter_read".into()],
+            targets: vec![tracepoint("sys_enter_read")],
             args: vec![ArgField {
                 name: "count".into(),
                 offset: 32,
@@ -619,7 +568,6 @@ mod tests {
                     signed: false,
                 },
             }],
-            usdt: Vec::new(),
             kernel: HashMap::new(),
         };
         let l = lower_text(
@@ -649,7 +597,7 @@ mod tests {
     fn loops_and_conditions_lower() {
         let l = lower_text(
             "BEGIN { $i = 0; while ($i < 10) { if ($i % 2 == 0 && $i != 4) { @even++; } $i++; } for ($j : 0..3) { @sum += $j; } exit(); }",
-            &[special(ProviderKind::Begin, "BEGIN")],
+            &[special(Target::Begin)],
         );
         let e = emit(&l.probes[0].function, None).expect("emits");
         assert!(e.stack_size <= 512);
@@ -662,7 +610,7 @@ mod tests {
         use crate::codegen::insn::{class, Reg};
         let l = lower_text(
             r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
-            &[special(ProviderKind::Begin, "BEGIN")],
+            &[special(Target::Begin)],
         );
         let e = emit(&l.probes[0].function, None).expect("emits");
         let size = |code: u8| match code & 0x18 {
@@ -694,7 +642,7 @@ mod tests {
     fn no_unreachable_instructions() {
         let l = lower_text(
             "BEGIN { if (1) { return; } $i = 0; while ($i < 3) { if ($i == 1) { break; } $i++; } exit(); }",
-            &[special(ProviderKind::Begin, "BEGIN")],
+            &[special(Target::Begin)],
         );
         let insts = &l.probes[0].function.insts;
         for w in insts.windows(2) {
@@ -714,7 +662,7 @@ mod tests {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
         let err = lower(
             &program,
-            &[special(ProviderKind::Begin, "BEGIN")],
+            &[special(Target::Begin)],
             &LowerOptions::default(),
         )
         .unwrap_err();

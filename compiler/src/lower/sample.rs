@@ -9,11 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::ast::{self, Expr, ExprKind, Item, Program, Stmt, StmtKind};
+use tracebound_stdlib::{self as stdlib, Kind, MapArg};
 
-const AGGREGATIONS: &[&str] = &[
-    "count", "sum", "hist", "lhist", "stats", "avg", "min", "max",
-];
+use crate::ast::{self, Expr, ExprKind, Item, Program, Stmt, StmtKind};
 
 /// For every probe that may be sampled (by index among the script's probes), the maps it
 /// aggregates into.
@@ -51,14 +49,15 @@ pub fn samplable(program: &Program) -> BTreeMap<usize, Vec<String>> {
     out
 }
 
-/// The maps a probe names, except as the map of `print`, `clear` or `zero` (which print the
-/// scaled values or reset them: sampling does not change what they mean).
+/// The maps a probe names, except as the whole map of a call user space carries out (`print`,
+/// `clear`, `zero`: they print the scaled values or reset them, so sampling does not change
+/// what they mean).
 fn maps_named(probe: &ast::Probe) -> HashSet<&str> {
     let mut mentions: HashMap<&str, i32> = HashMap::new();
     ast::visit::probe_exprs(probe, &mut |e| match &e.kind {
         ExprKind::Map { name, .. } => *mentions.entry(name.name.as_str()).or_default() += 1,
         ExprKind::Call { name, args }
-            if matches!(name.name.as_str(), "print" | "clear" | "zero") =>
+            if stdlib::lookup(&name.name).is_some_and(|b| b.map_arg == MapArg::UserSpace) =>
         {
             if let Some(ExprKind::Map { name, .. }) = args.first().map(|a| &a.kind) {
                 *mentions.entry(name.name.as_str()).or_default() -= 1;
@@ -85,7 +84,7 @@ fn only_aggregates(s: &Stmt, maps: &mut Vec<String>) -> bool {
             value,
         } => match (&target.kind, &value.kind) {
             (ExprKind::Map { name, .. }, ExprKind::Call { name: call, .. })
-                if AGGREGATIONS.contains(&call.name.as_str()) =>
+                if stdlib::lookup(&call.name).is_some_and(|b| b.kind == Kind::Aggregation) =>
             {
                 maps.push(name.name.clone());
                 true
@@ -119,37 +118,12 @@ fn only_aggregates(s: &Stmt, maps: &mut Vec<String>) -> bool {
     }
 }
 
-/// An expression without effects: no calls but the value-returning builtins that only read,
-/// no `++` on maps.
+/// An expression without effects: no calls but the builtins the table marks pure, no `++` on
+/// maps.
 fn pure(e: &Expr) -> bool {
     let mut ok = true;
     ast::visit::expr(e, &mut |e| match &e.kind {
-        ExprKind::Call { name, .. } => {
-            ok &= matches!(
-                name.name.as_str(),
-                "str"
-                    | "buf"
-                    | "ntop"
-                    | "kaddr"
-                    | "uaddr"
-                    | "ksym"
-                    | "usym"
-                    | "kstack"
-                    | "ustack"
-                    | "strncmp"
-                    | "strcontains"
-                    | "sizeof"
-                    | "bswap"
-                    | "pton"
-                    | "reg"
-                    | "macaddr"
-                    | "cgroupid"
-                    | "percpu_kaddr"
-                    | "nsecs"
-                    | "has_key"
-                    | "len"
-            );
-        }
+        ExprKind::Call { name, .. } => ok &= stdlib::lookup(&name.name).is_some_and(|b| b.pure),
         ExprKind::Update { target, .. } => ok &= matches!(target.kind, ExprKind::Var(_)),
         ExprKind::Block { .. } => ok = false,
         _ => {}

@@ -1,5 +1,5 @@
-//! Statements, map updates (plain values and every aggregation) and the calls that reach user
-//! space through the ring buffer (printf, print, exit, ...).
+//! Statements, map updates (plain values and every aggregation) and the ring-buffer records
+//! that carry actions to user space (the actions themselves are builtins, in `builtins`).
 
 use std::collections::HashMap;
 
@@ -680,223 +680,7 @@ impl ProbeLowerer<'_, '_> {
         bucket
     }
 
-    /// Calls that act rather than compute: user-space actions through the ring buffer, and
-    /// map deletion.
-    pub fn action_call(&mut self, name: &Ident, args: &[Expr], span: Span) -> Lowering<()> {
-        match name.name.as_str() {
-            "printf" | "cat" | "system" => {
-                let format = self
-                    .format_string(
-                        args.first()
-                            .ok_or_else(|| Diagnostic::error("missing format", span, "here"))?,
-                        &name.name,
-                    )?
-                    .to_string();
-                let values = args[1..]
-                    .iter()
-                    .map(|a| self.expr(a))
-                    .collect::<Lowering<Vec<Val>>>()?;
-                let types: Vec<ValueType> = values.iter().map(Val::ty).collect();
-                let action = match name.name.as_str() {
-                    "printf" => Action::Printf {
-                        format,
-                        args: types.clone(),
-                    },
-                    "cat" => Action::Cat {
-                        format,
-                        args: types.clone(),
-                    },
-                    _ => Action::System {
-                        format,
-                        args: types.clone(),
-                    },
-                };
-                self.send(action, &types, &values);
-            }
-            "join" => self.join(args, span)?,
-            "signal" => {
-                let arg = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error("`signal` needs a signal", span, "here"))?;
-                let number = match &arg.kind {
-                    ExprKind::Int(n) => *n as i32,
-                    ExprKind::Str(s) => signal_number(s).ok_or_else(|| {
-                        Diagnostic::error(
-                            format!("unknown signal `{s}`"),
-                            arg.span,
-                            "not a signal name",
-                        )
-                        .with_help("write a name such as \"SIGKILL\" or a number")
-                    })?,
-                    _ => return Err(self.unsupported("`signal` with a computed signal", arg.span)),
-                };
-                self.emit(Inst::Call {
-                    helper: Helper::SendSignal,
-                    args: vec![Operand::Imm(number)],
-                    ret: None,
-                });
-            }
-            "exit" => {
-                let code = match args.first() {
-                    Some(a) => self.expr(a)?,
-                    None => Val::Int {
-                        reg: self.const_reg(0),
-                        signed: true,
-                    },
-                };
-                // Also raise the exit flag: a full ring buffer may drop the record.
-                if let Val::Int { reg, .. } = &code {
-                    let low = self.alu(Alu::Lsh, *reg, Operand::Imm(32));
-                    let low = self.alu(Alu::Rsh, low, Operand::Imm(32));
-                    let set = self.const_reg(1 << 32);
-                    let flag = self.alu(Alu::Or, low, Operand::Reg(set));
-                    let key = self.f.new_slot(8);
-                    self.store_u64(Addr::Slot(key, 0), Operand::Imm(0));
-                    let exit_flag = self.shared.exit_flag;
-                    let slot = self.lookup(exit_flag, key);
-                    let done = self.new_label();
-                    self.jump_if_zero(slot, done);
-                    self.store_u64(Addr::Ptr(slot, 0), Operand::Reg(flag));
-                    self.emit(Inst::Label(done));
-                }
-                self.send(Action::Exit, &[SIGNED], &[code]);
-            }
-            "time" => {
-                let format = match args.first() {
-                    Some(a) => self.format_string(a, "time")?.to_string(),
-                    None => "%H:%M:%S\n".to_string(),
-                };
-                self.send(Action::Time { format }, &[], &[]);
-            }
-            "print" => {
-                let first = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error("`print` needs an argument", span, "here"))?;
-                match map_parts(first) {
-                    Some((m, [])) => {
-                        let map = self.shared.maps.lookup(&m.name).ok_or_else(|| {
-                            Diagnostic::error("unknown map", first.span, "never assigned")
-                        })?;
-                        let int_arg = |i: usize| match args.get(i).map(|a| &a.kind) {
-                            Some(ExprKind::Int(n)) => *n,
-                            _ => 0,
-                        };
-                        self.send(
-                            Action::PrintMap {
-                                map,
-                                top: int_arg(1),
-                                div: int_arg(2),
-                            },
-                            &[],
-                            &[],
-                        );
-                    }
-                    _ => {
-                        let v = self.expr(first)?;
-                        let ty = v.ty();
-                        self.send(Action::PrintValue { value: ty.clone() }, &[ty], &[v]);
-                    }
-                }
-            }
-            "clear" | "zero" => {
-                let map = self.whole_map(args.first(), span)?;
-                self.send(
-                    Action::Clear {
-                        map,
-                        zero: name.name == "zero",
-                    },
-                    &[],
-                    &[],
-                );
-            }
-            "delete" => {
-                let first = args
-                    .first()
-                    .ok_or_else(|| Diagnostic::error("`delete` needs a map", span, "here"))?;
-                let (m, keys) = map_parts(first).ok_or_else(|| {
-                    Diagnostic::error("`delete` needs a map", first.span, "not a map")
-                })?;
-                let map = self.shared.maps.lookup(&m.name).ok_or_else(|| {
-                    Diagnostic::error("unknown map", first.span, "never assigned")
-                })?;
-                let keys: Vec<Expr> = if keys.is_empty() {
-                    args[1..].to_vec()
-                } else {
-                    keys.to_vec()
-                };
-                let key = self.build_key(map, &keys, None)?;
-                let r = self.f.new_vreg();
-                self.emit(Inst::MapRef(r, map));
-                let k = self.slot_addr(key, 0);
-                self.emit(Inst::Call {
-                    helper: Helper::MapDeleteElem,
-                    args: vec![Operand::Reg(r), Operand::Reg(k)],
-                    ret: None,
-                });
-            }
-            other => return Err(self.unsupported(&format!("`{other}()`"), span)),
-        }
-        Ok(())
-    }
-
-    /// `join(argv [, delimiter])`: up to `JOIN_ARGS` strings read from a user-space array of
-    /// pointers, written straight into the ring-buffer record (they would not fit the stack).
-    fn join(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
-        const JOIN_ARGS: u32 = 16;
-        const JOIN_ARG_SIZE: u32 = 1024;
-        let first = args
-            .first()
-            .ok_or_else(|| Diagnostic::error("`join` needs an array", span, "here"))?;
-        let delimiter = match args.get(1) {
-            Some(d) => self.format_string(d, "join")?.to_string(),
-            None => " ".to_string(),
-        };
-        let (argv, _) = self.int(first)?;
-        let id = self.shared.action(Action::Join {
-            delimiter,
-            max_args: JOIN_ARGS,
-            arg_size: JOIN_ARG_SIZE,
-        });
-        let size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
-        let (rec, dropped) = self.reserve_record(id, size);
-        let done = self.new_label();
-        self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(0));
-        let pointer = self.f.new_slot(8);
-        for i in 0..JOIN_ARGS as i32 {
-            let at = self.slot_addr(pointer, 0);
-            let src = self.f.new_vreg();
-            self.emit(Inst::Alu {
-                op: Alu::Add,
-                dst: src,
-                a: argv,
-                b: Operand::Imm(8 * i),
-            });
-            self.store_u64(Addr::Slot(pointer, 0), Operand::Imm(0));
-            self.emit(Inst::Call {
-                helper: Helper::ProbeReadUser,
-                args: vec![Operand::Reg(at), Operand::Imm(8), Operand::Reg(src)],
-                ret: None,
-            });
-            let p = self.load_u64(Addr::Slot(pointer, 0));
-            self.jump_if_zero(p, done);
-            let dst = self.address_of(Addr::Ptr(rec, 16 + i * JOIN_ARG_SIZE as i32));
-            self.emit(Inst::Call {
-                helper: Helper::ProbeReadUserStr,
-                args: vec![
-                    Operand::Reg(dst),
-                    Operand::Imm(JOIN_ARG_SIZE as i32),
-                    Operand::Reg(p),
-                ],
-                ret: None,
-            });
-            self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(i + 1));
-        }
-        self.emit(Inst::Label(done));
-        self.submit_record(rec, dropped);
-        Ok(())
-    }
-
-    fn whole_map(&mut self, arg: Option<&Expr>, span: Span) -> Lowering<usize> {
+    pub(super) fn whole_map(&mut self, arg: Option<&Expr>, span: Span) -> Lowering<usize> {
         let arg = arg.ok_or_else(|| Diagnostic::error("a map is needed", span, "here"))?;
         let (m, _) = map_parts(arg)
             .ok_or_else(|| Diagnostic::error("a map is needed", arg.span, "not a map"))?;
@@ -925,7 +709,7 @@ impl ProbeLowerer<'_, '_> {
     /// Reserves a ring-buffer record of `size` bytes and writes the action index at its
     /// start. Returns the record pointer and the label to jump to when the buffer is full
     /// (the record is then dropped and counted in `tb_lost`; the runtime reports drops).
-    fn reserve_record(&mut self, id: usize, size: u32) -> (VReg, ir::Label) {
+    pub(super) fn reserve_record(&mut self, id: usize, size: u32) -> (VReg, ir::Label) {
         let rb = self.f.new_vreg();
         let ringbuf = self.shared.ringbuf;
         self.emit(Inst::MapRef(rb, ringbuf));
@@ -942,7 +726,7 @@ impl ProbeLowerer<'_, '_> {
         (rec, dropped)
     }
 
-    fn submit_record(&mut self, rec: VReg, dropped: ir::Label) {
+    pub(super) fn submit_record(&mut self, rec: VReg, dropped: ir::Label) {
         self.emit(Inst::Call {
             helper: Helper::RingbufSubmit,
             args: vec![Operand::Reg(rec), Operand::Imm(0)],
@@ -958,15 +742,4 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
     }
-}
-
-/// Signal numbers by name (x86-64 Linux), with or without the `SIG` prefix.
-fn signal_number(name: &str) -> Option<i32> {
-    let name = name.strip_prefix("SIG").unwrap_or(name);
-    const NAMES: &[&str] = &[
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
-    NAMES.iter().position(|n| *n == name).map(|i| i as i32 + 1)
 }

@@ -8,16 +8,17 @@ use super::ir::{Addr, Inst, Operand};
 use super::{ProbeLowerer, Val};
 use crate::codegen::insn::{Alu, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::probe::Target;
 use crate::resolve::usdt_arg::{self, ArgLocation};
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
     /// `argN` of this program's usdt site (usdt probes get one program per site).
     pub(super) fn usdt_arg(&mut self, n: usize, span: Span) -> Lowering<Val> {
-        let Some(site) = self.probe.usdt.first() else {
+        let Some(Target::Usdt(site)) = self.probe.targets.first() else {
             return Err(self.unsupported("`argN` of a usdt probe without its site", span));
         };
-        let target = self.probe.targets.first().cloned().unwrap_or_default();
+        let target = Target::Usdt(site.clone());
         let specs = usdt_arg::split(&site.args);
         let Some(spec) = specs.get(n) else {
             let count = match specs.len() {

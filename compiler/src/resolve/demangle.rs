@@ -23,14 +23,6 @@ pub fn demangled_name(symbol: &str) -> Option<String> {
     Some(strip_parameters(&full).to_string())
 }
 
-/// What `func` is in a uprobe on `target` (`uprobe:/bin/app:_ZN2ns1fEi+4`): the function,
-/// without the offset into it, demangled (`ns::f(int)`).
-pub fn function_of_target(target: &str) -> String {
-    let symbol = target.rsplit(':').next().unwrap_or(target);
-    let symbol = symbol.split('+').next().unwrap_or(symbol);
-    demangle(symbol).unwrap_or_else(|| symbol.to_string())
-}
-
 /// `ns::f(int) const` → `ns::f`; template arguments in the name are kept.
 fn strip_parameters(full: &str) -> &str {
     // The parameter list is the last top-level parenthesis group; angle brackets may hold
@@ -79,11 +71,6 @@ mod tests {
         );
         assert_eq!(demangle("malloc"), None);
         assert_eq!(demangle("main"), None);
-        assert_eq!(
-            function_of_target("uprobe:/bin/app:_Z7free_fnl+4"),
-            "free_fn(long)"
-        );
-        assert_eq!(function_of_target("uprobe:/bin/app:main"), "main");
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::lower::{KernelAccess, KernelValue, ResolvedProbe};
-use crate::provider::ProviderKind;
 use crate::resolve::facts::MachineFacts;
 use crate::span::Span;
 use crate::types::kernel::{CType, KernelTypes, TypeEnv, View};
@@ -32,10 +31,7 @@ pub fn type_probes(
             env: TypeEnv {
                 vars: HashMap::new(),
                 args: arg_types.get(index).cloned().unwrap_or_default(),
-                user: matches!(
-                    resolved.kind,
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
-                ),
+                user: resolved.kind.context().user_memory,
             },
             out: HashMap::new(),
             diags: Vec::new(),

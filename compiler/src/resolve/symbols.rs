@@ -7,16 +7,9 @@ use super::facts::MachineFacts;
 use crate::ast::{visit, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
 use crate::lower::ResolvedProbe;
-use crate::provider::ProviderKind;
 
 /// Addresses by (binary path, or "" for the kernel; symbol name).
 pub type SymbolAddresses = HashMap<(String, String), u64>;
-
-/// The binary a uprobe target (`uprobe:/path/bin:function`) names.
-pub fn uprobe_binary(target: &str) -> Option<&str> {
-    let (_, rest) = target.split_once(':')?;
-    Some(rest.rsplit_once(':')?.0)
-}
 
 /// Every `kaddr`/`uaddr` of the script, resolved; a missing symbol is a diagnostic at its
 /// name. `probes` has one entry per probe item, in order.
@@ -46,11 +39,8 @@ pub fn symbol_addresses(
                 return;
             };
             let binary = if user {
-                let is_uprobe = matches!(
-                    resolved.kind,
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
-                );
-                match resolved.targets.first().and_then(|t| uprobe_binary(t)) {
+                let is_uprobe = resolved.kind.context().user_memory;
+                match resolved.targets.first().and_then(|t| t.binary()) {
                     Some(b) if is_uprobe => Some(b.to_string()),
                     _ => {
                         diags.push(
@@ -90,16 +80,6 @@ pub fn symbol_addresses(
 mod tests {
     use super::*;
     use crate::resolve::fixture::FixtureFacts;
-
-    #[test]
-    fn targets_name_their_binary() {
-        assert_eq!(
-            uprobe_binary("uprobe:/bin/bash:readline"),
-            Some("/bin/bash")
-        );
-        assert_eq!(uprobe_binary("uretprobe:/a:b:c"), Some("/a:b"));
-        assert_eq!(uprobe_binary("BEGIN"), None);
-    }
 
     #[test]
     fn resolves_kernel_and_binary_symbols() {

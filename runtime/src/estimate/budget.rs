@@ -154,12 +154,7 @@ impl Budget {
         if over || slowed.is_some() {
             // A predicate does not help: the probe still fires, and the mechanism is most of
             // the cost.
-            let is_uprobe = matches!(
-                costliest.kind,
-                tracebound_compiler::provider::ProviderKind::Uprobe
-                    | tracebound_compiler::provider::ProviderKind::Uretprobe
-                    | tracebound_compiler::provider::ProviderKind::Usdt
-            );
+            let is_uprobe = crate::probes::mechanism_of(costliest.kind).in_process();
             let stepped = costliest
                 .points
                 .iter()
@@ -206,7 +201,13 @@ fn why(probe: &ProbeCost, estimate: &Estimate) -> String {
         let names: Vec<String> = hottest
             .iter()
             .take(5)
-            .map(|p| format!("{} {}/s", short(&p.rate.target), quantity(p.rate.total())))
+            .map(|p| {
+                format!(
+                    "{} {}/s",
+                    p.rate.target.member_name(),
+                    quantity(p.rate.total())
+                )
+            })
             .collect();
         text.push_str(&format!(
             "; {} attach points, hottest: {}",
@@ -215,10 +216,6 @@ fn why(probe: &ProbeCost, estimate: &Estimate) -> String {
         ));
     }
     text
-}
-
-fn short(target: &str) -> &str {
-    target.rsplit(':').next().unwrap_or(target)
 }
 
 /// The text of the probe's attach points, where diagnostics point.
@@ -286,7 +283,7 @@ mod tests {
     use crate::estimate::rate::{FireRate, Measured};
     use crate::estimate::{CostModel, PointCost};
     use std::time::Duration;
-    use tracebound_compiler::provider::ProviderKind;
+    use tracebound_compiler::probe::{ProviderKind, Target};
 
     /// One tracepoint taking `cpu_pct` of CPU 0 on a machine of `cpus` CPUs (100 ns a hit).
     fn one_cpu_at(cpu_pct: f64, cpus: usize) -> Estimate {
@@ -298,7 +295,10 @@ mod tests {
                 kind: ProviderKind::Tracepoint,
                 points: vec![PointCost {
                     rate: FireRate {
-                        target: "tracepoint:a:b".into(),
+                        target: Target::Tracepoint {
+                            category: "a".into(),
+                            event: "b".into(),
+                        },
                         per_cpu,
                         measured: Measured::TracepointCounter,
                         capped: false,

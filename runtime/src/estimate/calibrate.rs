@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::estimate::CostModel;
-use crate::probes::attach::AttachedScript;
+use crate::probes::AttachedScript;
 
 // Two functions whose first instructions are the two classes the kernel handles differently
 // when a uprobe hits: a push it emulates, a mov it must single-step.

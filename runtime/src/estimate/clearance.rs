@@ -4,9 +4,8 @@
 //! priced. Attaching takes it and refuses any point it does not name, so nothing is attached
 //! that was not measured, costed and found within budget.
 
-use std::collections::BTreeSet;
-
 use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::probe::Target;
 
 use super::{Budget, Estimate, Verdict};
 
@@ -15,7 +14,7 @@ use super::{Budget, Estimate, Verdict};
 #[derive(Debug)]
 pub struct Clearance {
     /// (probe index in source order, attach point).
-    points: BTreeSet<(usize, String)>,
+    points: Vec<(usize, Target)>,
 }
 
 impl Clearance {
@@ -31,19 +30,21 @@ impl Clearance {
             .flat_map(|p| {
                 p.points
                     .iter()
-                    .map(|pt| (p.probe_index, pt.rate.target.to_string()))
+                    .map(|pt| (p.probe_index, pt.rate.target.clone()))
             })
             .collect();
         Some(Clearance { points })
     }
 
     /// The first attach point of `compiled` that this clearance does not name, if any.
-    pub fn uncosted(&self, compiled: &Compiled) -> Option<String> {
+    pub fn uncosted<'c>(&self, compiled: &'c Compiled) -> Option<&'c Target> {
         compiled.probes.iter().find_map(|p| {
-            p.targets
-                .iter()
-                .map(|t| t.to_string())
-                .find(|t| !self.points.contains(&(p.probe_index, t.clone())))
+            p.targets.iter().find(|t| {
+                !self
+                    .points
+                    .iter()
+                    .any(|(index, point)| *index == p.probe_index && point == *t)
+            })
         })
     }
 }
@@ -132,9 +133,6 @@ mod tests {
         let mut estimate = estimate(&compiled, 10.0);
         let left_out = estimate.probes[0].points.pop().expect("two points");
         let clearance = Clearance::grant(&Budget::default(), &estimate, &compiled).expect("within");
-        assert_eq!(
-            clearance.uncosted(&compiled),
-            Some(left_out.rate.target.to_string())
-        );
+        assert_eq!(clearance.uncosted(&compiled), Some(&left_out.rate.target));
     }
 }

@@ -5,7 +5,6 @@
 //! records them); `tracebound calibrate` is to replace them with this host's.
 
 use tracebound_compiler::codegen::insn::Helper;
-use tracebound_compiler::provider::ProviderKind;
 
 /// Per-hit costs in nanoseconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,18 +67,6 @@ impl Default for CostModel {
 }
 
 impl CostModel {
-    /// The mechanism's cost per hit for this kind of probe.
-    pub fn mechanism_ns(&self, kind: ProviderKind) -> f64 {
-        match kind {
-            ProviderKind::Tracepoint => self.tracepoint_ns,
-            ProviderKind::RawTracepoint => self.raw_tracepoint_ns,
-            ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
-                self.perf_sample_ns
-            }
-            _ => 0.0,
-        }
-    }
-
     /// A uprobe's mechanism cost by the class of its first instruction (`None`: unknown, priced
     /// as the dearer class), and why.
     pub fn uprobe_ns(&self, first_emulated: Option<bool>, ret: bool) -> (f64, &'static str) {
@@ -94,34 +81,15 @@ impl CostModel {
         (ns + if ret { self.uretprobe_extra_ns } else { 0.0 }, why)
     }
 
-    /// The mechanism's cost per hit when hits are sparse, for the kinds that have one measured
-    /// (tracepoints, uprobes, timer samples); `warm` otherwise.
-    pub fn cold_mechanism_ns(
-        &self,
-        kind: ProviderKind,
-        first_emulated: Option<bool>,
-        warm: f64,
-    ) -> f64 {
-        let cold = match kind {
-            ProviderKind::Tracepoint => self.tracepoint_cold_ns,
-            ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
-                let extra = if kind == ProviderKind::Uretprobe {
-                    self.uretprobe_extra_ns
-                } else {
-                    0.0
-                };
-                extra
-                    + match first_emulated {
-                        Some(true) => self.uprobe_emulated_cold_ns,
-                        _ => self.uprobe_single_step_cold_ns,
-                    }
+    /// A uprobe's mechanism cost when hits are sparse, by the class of its first instruction
+    /// (`None`: unknown, priced as the dearer class).
+    pub fn uprobe_cold_ns(&self, first_emulated: Option<bool>, ret: bool) -> f64 {
+        let extra = if ret { self.uretprobe_extra_ns } else { 0.0 };
+        extra
+            + match first_emulated {
+                Some(true) => self.uprobe_emulated_cold_ns,
+                _ => self.uprobe_single_step_cold_ns,
             }
-            ProviderKind::Interval | ProviderKind::Profile | ProviderKind::Software => {
-                self.perf_sample_cold_ns
-            }
-            _ => return warm,
-        };
-        cold.max(warm)
     }
 
     /// A program's cost per run: every instruction once (a straight-line upper bound for

@@ -27,7 +27,7 @@ pub mod uprobe_counter;
 use std::time::Duration;
 
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 pub use budget::{Budget, Verdict};
 pub use clearance::Clearance;
@@ -248,10 +248,7 @@ impl Estimate {
 pub fn scope_uprobes(estimate: &mut Estimate) -> bool {
     let mut any = false;
     for probe in &mut estimate.probes {
-        if matches!(
-            probe.kind,
-            ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt
-        ) {
+        if crate::probes::mechanism_of(probe.kind).in_process() {
             any = true;
             for point in &mut probe.points {
                 point.rate.per_cpu.iter_mut().for_each(|r| *r = 0.0);
@@ -277,11 +274,7 @@ pub fn apply_narrowing(compiled: &mut Compiled, narrowing: &narrow::Narrowing) {
     }
     compiled
         .probes
-        .retain(|p| !p.targets.is_empty() || is_special(p.kind));
-}
-
-fn is_special(kind: ProviderKind) -> bool {
-    matches!(kind, ProviderKind::Begin | ProviderKind::End)
+        .retain(|p| !p.targets.is_empty() || p.kind.runs_once());
 }
 
 /// How long the rates are measured: for at most `max`, at least `min`; with a `budget`, no
@@ -379,13 +372,13 @@ fn known(
         let rates = compiled
             .probes
             .iter()
-            .zip(&partial.points)
-            .map(|(probe, points)| {
+            .zip(partial.points.iter().zip(&partial.defined))
+            .map(|(probe, (points, defined))| {
                 probe
                     .targets
                     .iter()
-                    .zip(points)
-                    .map(|(target, count)| {
+                    .zip(points.iter().zip(defined))
+                    .map(|(target, (count, defined))| {
                         let (per_cpu, measured, _) = match count {
                             Some(c) => (
                                 c.per_cpu
@@ -395,7 +388,13 @@ fn known(
                                 rate::Measured::TracepointCounter,
                                 false,
                             ),
-                            None => rate::defined_rate(probe.kind, target, &busy),
+                            None => {
+                                let how = defined.map_or(
+                                    crate::probes::Counting::Unknown,
+                                    crate::probes::Counting::Defined,
+                                );
+                                rate::defined_rate(&how, &busy)
+                            }
                         };
                         rate::FireRate {
                             target: target.clone(),
@@ -486,7 +485,7 @@ fn price(
                 .sum::<usize>();
         let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
-        let kind = compiled_probe.kind;
+        let mechanism = crate::probes::mechanism_of(compiled_probe.kind);
         let ends_run = ending.contains(&compiled_probe.probe_index);
         let points = rates
             .into_iter()
@@ -499,24 +498,13 @@ fn price(
                         .iter_mut()
                         .for_each(|(_, r)| *r = r.min(1.0));
                 }
-                let (mechanism_ns, why) = match kind {
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
-                        let (ns, why) =
-                            model.uprobe_ns(rate.first_emulated, kind == ProviderKind::Uretprobe);
-                        (ns, Some(why))
-                    }
-                    _ => (model.mechanism_ns(kind), None),
-                };
+                let price = mechanism.price(model, rate.first_emulated);
                 PointCost {
-                    mechanism_cold_ns: model.cold_mechanism_ns(
-                        kind,
-                        rate.first_emulated,
-                        mechanism_ns,
-                    ),
+                    mechanism_cold_ns: price.cold_ns,
                     rate,
-                    mechanism_ns,
+                    mechanism_ns: price.warm_ns,
                     program_ns,
-                    why,
+                    why: price.why,
                     ends_run: ends_run.then_some(measured),
                 }
             })

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::{Budget, Estimate};
+use tracebound_compiler::probe::Target;
 
 /// The most a probe is sampled: beyond it the counts are mostly noise.
 pub const MAX_SAMPLING: u32 = 1024;
@@ -18,7 +19,7 @@ pub const MAX_SAMPLING: u32 = 1024;
 #[derive(Clone, Debug)]
 pub struct Dropped {
     pub probe_index: usize,
-    pub target: String,
+    pub target: Target,
     pub rate: f64,
     /// Its share of the machine before it was left out.
     pub machine_pct: f64,
@@ -105,7 +106,7 @@ fn drop_hottest_member(after: &mut Estimate, dropped: &mut Vec<Dropped>) -> Opti
     let any_syscall = after.probes.iter().any(|p| {
         p.points
             .iter()
-            .any(|pt| pt.rate.target.starts_with("tracepoint:syscalls:"))
+            .any(|pt| matches!(&pt.rate.target, Target::Tracepoint { category, .. } if category == "syscalls"))
     });
     if !any_syscall {
         after.syscall_tax = None;
@@ -119,12 +120,15 @@ mod tests {
     use crate::estimate::rate::{FireRate, Measured};
     use crate::estimate::{CostModel, PointCost, ProbeCost};
     use std::time::Duration;
-    use tracebound_compiler::provider::ProviderKind;
+    use tracebound_compiler::probe::ProviderKind;
 
-    fn point(target: &str, rate: f64) -> PointCost {
+    fn point(event: &str, rate: f64) -> PointCost {
         PointCost {
             rate: FireRate {
-                target: target.into(),
+                target: Target::Tracepoint {
+                    category: "a".into(),
+                    event: event.into(),
+                },
                 per_cpu: vec![rate],
                 measured: Measured::PerfCounter,
                 capped: false,
@@ -167,12 +171,12 @@ mod tests {
     fn drops_the_hottest_wildcard_members_first_and_no_more() {
         // 100 ns a hit on one CPU: 1M/s is 10%, 100K/s is 1%.
         let e = estimate(vec![vec![
-            point("tracepoint:a:hot", 1_000_000.0),
-            point("tracepoint:a:warm", 100_000.0),
-            point("tracepoint:a:cold", 10.0),
+            point("hot", 1_000_000.0),
+            point("warm", 100_000.0),
+            point("cold", 10.0),
         ]]);
         let n = narrow(&e, &Budget::default(), &[]).expect("can narrow");
-        let names: Vec<&str> = n.dropped.iter().map(|d| d.target.as_str()).collect();
+        let names: Vec<String> = n.dropped.iter().map(|d| d.target.to_string()).collect();
         assert_eq!(names, ["tracepoint:a:hot"]);
         assert!(n.after.machine_pct() <= 3.0);
     }
@@ -180,7 +184,7 @@ mod tests {
     #[test]
     fn a_program_that_costs_most_of_each_hit_is_sampled() {
         // 100 ns to reach, 1900 ns of program, 100K/s on one CPU: 20%.
-        let mut p = point("tracepoint:a:b", 100_000.0);
+        let mut p = point("b", 100_000.0);
         p.program_ns = 1_900.0;
         let e = estimate(vec![vec![p]]);
         let n = narrow(&e, &Budget::default(), &[0]).expect("can sample");
@@ -194,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_single_hot_probe_cannot_be_narrowed() {
-        let e = estimate(vec![vec![point("tracepoint:a:hot", 1_000_000.0)]]);
+        let e = estimate(vec![vec![point("hot", 1_000_000.0)]]);
         assert!(narrow(&e, &Budget::default(), &[]).is_none());
     }
 }

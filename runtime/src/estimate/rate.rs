@@ -1,5 +1,6 @@
 //! Fire rates of a script's attach points, measured before anything of the script is
-//! attached, per CPU, within a window, each by the cheapest mechanism for its family:
+//! attached, per CPU, within a window, each by the cheapest mechanism for its family (each
+//! probe kind's `Mechanism::counting` says which):
 //!
 //! - timers (`interval`, `profile`) from their definition;
 //! - syscall tracepoints through one raw tracepoint program on `sys_enter` that counts by
@@ -16,16 +17,17 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aya::programs::perf_event::SamplePolicy;
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::Target;
 
-use super::counting::{tracepoint_id, Counter, EventSpec, TYPE_SOFTWARE, TYPE_TRACEPOINT};
-use super::syscall_counter::{syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP};
+use super::counting::Counter;
+use super::syscall_counter::{
+    syscall_number, syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP,
+};
 use super::tracepoint_counter::TracepointCounter;
 pub use super::uprobe_counter::ProcessCpu;
 use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
-use crate::probes::attach::{tracepoint_parts, uprobe_parts, Timer};
+use crate::probes::{mechanism_of, Count, Counting, Defined};
 
 /// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
 /// the CPUs).
@@ -55,7 +57,7 @@ pub enum Measured {
 /// One attach point's rate.
 #[derive(Clone, Debug)]
 pub struct FireRate {
-    pub target: String,
+    pub target: Target,
     /// Events per second on each online CPU.
     pub per_cpu: Vec<f64>,
     pub measured: Measured,
@@ -109,6 +111,8 @@ pub struct Partial {
     /// Per probe (in `Compiled::probes` order), per attach point: its hits and seconds on
     /// each online CPU, or `None` where the rate is not counted (timers, unknown).
     pub points: Vec<Vec<Option<PointCount>>>,
+    /// Per probe, per attach point: its rate's definition, where it has one (timers).
+    pub defined: Vec<Vec<Option<Defined>>>,
     /// Every syscall, per CPU (the tax), where a syscall tracepoint is counted.
     pub all_syscalls: Option<Vec<(u64, f64)>>,
 }
@@ -158,39 +162,14 @@ pub fn measure(
     let cpus = crate::kernel::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
     let n = cpus.len().max(1);
 
-    // Start everything that counts, wait one window, read everything.
+    // Start everything that counts, wait one window, read everything. Each probe's kind says
+    // how each of its attach points is counted.
+    let counts: Vec<Vec<Count>> = compiled
+        .probes
+        .iter()
+        .map(|p| mechanism_of(p.kind).counting(&p.targets, tracefs))
+        .collect();
     let mut counters: HashMap<(usize, usize), Vec<Counter>> = HashMap::new();
-    // Uprobe entries (file offset, first instruction class) by target, each binary read once.
-    let mut entries: HashMap<String, (u64, bool)> = HashMap::new();
-    for probe in &compiled.probes {
-        // A usdt site is sdt.h's `nop`, which the kernel emulates.
-        for (target, site) in probe.targets.iter().zip(&probe.usdt) {
-            entries.insert(target.clone(), (site.offset, true));
-        }
-        if !matches!(probe.kind, ProviderKind::Uprobe | ProviderKind::Uretprobe) {
-            continue;
-        }
-        let mut by_path: HashMap<&str, Vec<(&str, &String)>> = HashMap::new();
-        for target in &probe.targets {
-            if let Some((path, function)) = uprobe_parts(target) {
-                by_path.entry(path).or_default().push((function, target));
-            }
-        }
-        for (path, functions) in by_path {
-            let names: Vec<&str> = functions.iter().map(|(f, _)| *f).collect();
-            let found = crate::facts::binary::function_entries(Path::new(path), &names);
-            for (function, target) in functions {
-                // A function the kernel will not probe stays unmeasured (attaching it fails).
-                if let Some((offset, code)) = found
-                    .get(function)
-                    .filter(|(_, code)| crate::facts::binary::first_instruction_probeable(code))
-                {
-                    let emulated = crate::facts::binary::first_instruction_emulated(code);
-                    entries.insert(target.clone(), (*offset, emulated));
-                }
-            }
-        }
-    }
     let numbers = syscall_numbers();
     let perf_since = super::tracepoint_counter::monotonic_ns();
     let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
@@ -198,68 +177,27 @@ pub fn measure(
     let mut tracepoint_points: Vec<(usize, usize, &str)> = Vec::new();
     // Uprobe attach points, counted together; the index is the counter's cookie.
     let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
-    for (pi, probe) in compiled.probes.iter().enumerate() {
-        for (ti, target) in probe.targets.iter().enumerate() {
-            let event = match probe.kind {
-                ProviderKind::Tracepoint => {
-                    let Some((category, name)) = tracepoint_parts(target) else {
-                        continue;
-                    };
-                    if category != "syscalls" {
-                        tracepoint_points.push((pi, ti, name));
-                        continue;
-                    }
-                    if syscall_number(&numbers, name).is_some() {
-                        syscall_points.push((pi, ti, name.to_string()));
-                        continue;
-                    }
-                    // A syscall the C library's headers do not number (newer than they
-                    // are): a perf counter, which a syscall event adds 1 to per hit.
-                    match tracepoint_id(tracefs, category, name) {
-                        Ok(id) => EventSpec {
-                            kind: TYPE_TRACEPOINT,
-                            config: id,
-                        },
-                        Err(_) => continue,
-                    }
-                }
-                ProviderKind::Software => match Timer::parse(probe.kind, target) {
-                    Some(timer) => EventSpec {
-                        kind: TYPE_SOFTWARE,
-                        config: u64::from(timer.event as u32),
-                    },
-                    None => continue,
-                },
-                ProviderKind::Uprobe | ProviderKind::Uretprobe | ProviderKind::Usdt => {
-                    // A usdt site counts with its semaphore raised, as attaching will raise
-                    // it: a probe the program guards with it would otherwise never fire.
-                    let point = match probe.usdt.get(ti) {
-                        Some(site) => Some(UprobePoint {
-                            path: site.path.clone(),
-                            offset: site.offset,
-                            ret: false,
-                            ref_ctr_offset: site.semaphore.unwrap_or(0),
-                        }),
-                        None => match (entries.get(target), uprobe_parts(target)) {
-                            (Some(&(offset, _)), Some((path, _))) => Some(UprobePoint {
-                                path: path.to_string(),
-                                offset,
-                                ret: probe.kind == ProviderKind::Uretprobe,
-                                ref_ctr_offset: 0,
-                            }),
-                            _ => None,
-                        },
-                    };
-                    if let Some(point) = point {
-                        uprobe_points.push((pi, ti, point));
-                    }
+    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
+        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
+            let event = match &count.how {
+                Counting::PerfEvent { event, .. } => event,
+                Counting::Syscall { name } => {
+                    syscall_points.push((pi, ti, name.clone()));
                     continue;
                 }
-                _ => continue,
+                Counting::Tracepoint { name } => {
+                    tracepoint_points.push((pi, ti, name));
+                    continue;
+                }
+                Counting::Uprobe(point) => {
+                    uprobe_points.push((pi, ti, point.clone()));
+                    continue;
+                }
+                Counting::Defined(_) | Counting::Unknown => continue,
             };
             let mut per_cpu = Vec::with_capacity(n);
             for &cpu in &cpus {
-                let counter = Counter::start(&event, -1, cpu as i32, COUNTER_CAP)
+                let counter = Counter::start(event, -1, cpu as i32, COUNTER_CAP)
                     .map_err(|e| format!("counting {target}: {e}"))?;
                 per_cpu.push(counter);
             }
@@ -296,10 +234,10 @@ pub fn measure(
     };
     // A profile probe samples a CPU only while it is busy (an idle CPU's cpu-clock does not
     // run), so its rate is its frequency times each CPU's busy share over the window.
-    let has_profile = compiled
-        .probes
+    let has_profile = counts
         .iter()
-        .any(|p| p.kind == ProviderKind::Profile);
+        .flatten()
+        .any(|c| matches!(c.how, Counting::Defined(Defined::BusyCpus { .. })));
     let busy_before = has_profile.then(cpu_times).flatten();
     if let Some(t) = &mut tracepoints {
         t.open().map_err(|e| format!("counting tracepoints: {e}"))?;
@@ -336,6 +274,17 @@ pub fn measure(
                     .iter()
                     .map(|p| vec![None; p.targets.len()])
                     .collect(),
+                defined: counts
+                    .iter()
+                    .map(|c| {
+                        c.iter()
+                            .map(|c| match c.how {
+                                Counting::Defined(d) => Some(d),
+                                _ => None,
+                            })
+                            .collect()
+                    })
+                    .collect(),
                 all_syscalls: None,
             };
             let elapsed = loop_started.elapsed().as_secs_f64();
@@ -350,12 +299,8 @@ pub fn measure(
                     };
                     per_cpu.push((r.count, seconds.max(1e-6)));
                 }
-                let probe = &compiled.probes[pi];
-                let scale = match Timer::parse(probe.kind, &probe.targets[ti]) {
-                    Some(Timer {
-                        policy: SamplePolicy::Period(period),
-                        ..
-                    }) => 1.0 / period.max(1) as f64,
+                let scale = match counts[pi][ti].how {
+                    Counting::PerfEvent { period, .. } => 1.0 / period.max(1) as f64,
                     _ => 1.0,
                 };
                 partial.points[pi][ti] = Some(PointCount { per_cpu, scale });
@@ -441,9 +386,9 @@ pub fn measure(
     let window_s = measured.as_secs_f64().max(1e-6);
     let mut hits = Hits::default();
     let mut probes = Vec::new();
-    for (pi, probe) in compiled.probes.iter().enumerate() {
+    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
         let mut rates = Vec::new();
-        for (ti, target) in probe.targets.iter().enumerate() {
+        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
             let mut counted = None;
             let (per_cpu, measured, capped) = if let Some(cs) = counters.get(&(pi, ti)) {
                 let mut per_cpu = Vec::with_capacity(n);
@@ -465,24 +410,20 @@ pub fn measure(
                     since_ns: perf_since,
                     per_cpu: spans,
                 });
-                if let Some(Timer {
-                    policy: SamplePolicy::Period(period),
-                    ..
-                }) = Timer::parse(probe.kind, target)
-                {
+                if let Counting::PerfEvent { period, .. } = count.how {
                     // A software probe fires once per `period` events.
                     per_cpu.iter_mut().for_each(|r| *r /= period.max(1) as f64);
                 }
                 (per_cpu, Measured::PerfCounter, capped)
             } else {
-                defined_rate(probe.kind, target, &busy)
+                defined_rate(&count.how, &busy)
             };
             rates.push(FireRate {
                 target: target.clone(),
                 per_cpu,
                 measured,
                 capped,
-                first_emulated: entries.get(target).map(|&(_, emulated)| emulated),
+                first_emulated: count.first_emulated,
                 per_process: Vec::new(),
                 counted,
             });
@@ -593,43 +534,23 @@ pub fn measure(
     })
 }
 
-/// The number of the syscall a `sys_enter_*`/`sys_exit_*` tracepoint names.
-fn syscall_number(numbers: &HashMap<String, u64>, tracepoint: &str) -> Option<u64> {
-    let call = tracepoint
-        .strip_prefix("sys_enter_")
-        .or_else(|| tracepoint.strip_prefix("sys_exit_"))
-        .unwrap_or(tracepoint);
-    numbers.get(call).copied()
-}
-
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.
 /// `busy` is each CPU's busy share (profile samples only busy CPUs).
-pub(super) fn defined_rate(
-    kind: ProviderKind,
-    target: &str,
-    busy: &[f64],
-) -> (Vec<f64>, Measured, bool) {
+pub(super) fn defined_rate(how: &Counting, busy: &[f64]) -> (Vec<f64>, Measured, bool) {
     let mut per_cpu = vec![0.0; busy.len()];
-    let hz = match Timer::parse(kind, target).map(|t| t.policy) {
-        Some(SamplePolicy::Frequency(hz)) => hz as f64,
-        Some(SamplePolicy::Period(ns)) => 1e9 / ns.max(1) as f64,
-        None => 0.0,
+    let Counting::Defined(defined) = how else {
+        return (per_cpu, Measured::Unknown, false);
     };
-    match kind {
-        ProviderKind::Begin | ProviderKind::End => (per_cpu, Measured::Defined, false),
-        // An interval fires on one CPU, a profile probe on every CPU.
-        ProviderKind::Interval => {
-            per_cpu[0] = hz;
-            (per_cpu, Measured::Defined, false)
-        }
-        ProviderKind::Profile => {
+    match *defined {
+        Defined::Once => {}
+        Defined::OneCpu { hz } => per_cpu[0] = hz,
+        Defined::BusyCpus { hz } => {
             for (r, b) in per_cpu.iter_mut().zip(busy) {
                 *r = hz * b;
             }
-            (per_cpu, Measured::Defined, false)
         }
-        _ => (per_cpu, Measured::Unknown, false),
     }
+    (per_cpu, Measured::Defined, false)
 }
 
 /// Each CPU's busy and total time so far (`/proc/stat`, in ticks): everything but idle and

@@ -45,7 +45,7 @@ pub fn text(
                 let _ = writeln!(
                     out,
                     "  {:<50} {:>9}",
-                    clip(&p.rate.target, 50),
+                    clip(&p.rate.target.to_string(), 50),
                     quantity(p.rate.total())
                 );
             }
@@ -162,7 +162,7 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
                     .map_or(String::new(), |r| format!(", \"ends_run\": true, \"fires\": {r:.1}"));
                 format!(
                     "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{counted}}}",
-                    tracebound_compiler::diagnostic::json_string(&p.rate.target),
+                    tracebound_compiler::diagnostic::json_string(&p.rate.target.to_string()),
                     p.rate.total(),
                     p.per_hit_ns(),
                     p.rate.measured

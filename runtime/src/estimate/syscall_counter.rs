@@ -216,6 +216,15 @@ fn read(map: &OwnedFd, cpus: &[u32]) -> Result<HashMap<u64, Vec<u64>>, String> {
     Ok(out)
 }
 
+/// The number of the syscall a `sys_enter_*`/`sys_exit_*` tracepoint names.
+pub fn syscall_number(numbers: &HashMap<String, u64>, tracepoint: &str) -> Option<u64> {
+    let call = tracepoint
+        .strip_prefix("sys_enter_")
+        .or_else(|| tracepoint.strip_prefix("sys_exit_"))
+        .unwrap_or(tracepoint);
+    numbers.get(call).copied()
+}
+
 /// Syscall numbers by name, from the C library's headers (`__NR_openat 257`). Headers older
 /// than the kernel lack its newest syscalls: their tracepoints are counted another way.
 pub fn syscall_numbers() -> HashMap<String, u64> {

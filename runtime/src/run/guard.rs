@@ -10,7 +10,7 @@ use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::Target;
 
 use crate::estimate::budget::{nanos, percent, quantity};
 use crate::estimate::{Budget, CostModel};
@@ -26,7 +26,7 @@ const PATIENCE: u32 = 4;
 struct Watched {
     program: String,
     /// The attach points, for the message.
-    targets: Vec<String>,
+    targets: Vec<Target>,
     mechanism_ns: f64,
     last_count: u64,
     last_time: Duration,
@@ -67,26 +67,11 @@ impl Guard {
             watched.push(Watched {
                 program: p.program.clone(),
                 targets: p.targets.clone(),
-                mechanism_ns: match p.kind {
-                    ProviderKind::Uprobe | ProviderKind::Uretprobe => {
-                        // Priced by the first target's first instruction, read once here.
-                        let emulated = p
-                            .targets
-                            .first()
-                            .and_then(|t| crate::probes::attach::uprobe_parts(t))
-                            .and_then(|(path, f)| {
-                                crate::facts::binary::function_entry(std::path::Path::new(path), f)
-                            })
-                            .map(|(_, code)| {
-                                crate::facts::binary::first_instruction_emulated(&code)
-                            });
-                        model
-                            .uprobe_ns(emulated, p.kind == ProviderKind::Uretprobe)
-                            .0
-                    }
-                    // A usdt site is sdt.h's `nop`, which the kernel emulates.
-                    ProviderKind::Usdt => model.uprobe_ns(Some(true), false).0,
-                    kind => model.mechanism_ns(kind),
+                // Priced by the first target's first instruction, read once here.
+                mechanism_ns: {
+                    let mechanism = crate::probes::mechanism_of(p.kind);
+                    let emulated = p.targets.first().and_then(|t| mechanism.first_emulated(t));
+                    mechanism.price(model, emulated).warm_ns
                 },
                 last_count: count,
                 last_time: time,
@@ -152,7 +137,12 @@ impl Guard {
             .detach(&w.program)
             .map_err(|e| RunError::Other(format!("detaching {}: {e}", w.program)))?;
         w.detached = true;
-        let what = w.targets.join(", ");
+        let what = w
+            .targets
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         let rate = hits as f64 / seconds;
         let share = ns / (seconds * 1e9 * self.cpus) * 100.0;
         eprintln!(

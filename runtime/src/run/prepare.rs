@@ -7,7 +7,7 @@ use tracebound_compiler::lower::LowerOptions;
 use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 
 use crate::facts::LiveFacts;
-use crate::kernel::capability::check_attachable;
+use crate::probes::check_attachable;
 use crate::probes::load::{load, LoadError, Loaded};
 use crate::probes::verifier;
 use crate::run::child::{process_exists, Child};

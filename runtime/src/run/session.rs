@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
-use tracebound_compiler::provider::ProviderKind;
+use tracebound_compiler::probe::ProviderKind;
 
 use crate::estimate::{Budget, Clearance, CostModel};
 use crate::kernel::snapshot::snapshot;
 use crate::kernel::sys;
 use crate::output::{self, Format};
-use crate::probes::attach::{attach, AttachPlan};
+use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
@@ -132,9 +132,8 @@ fn attach_all(
             kind: p.kind,
             targets: p.targets.clone(),
             pid: uprobe_pid,
-            usdt: p.usdt.clone(),
         };
-        attach(loaded, &plan).map_err(RunError::Attach)?;
+        crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
     }
     Ok(())
 }

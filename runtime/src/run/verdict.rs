@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tracebound_compiler::lower;
 use tracebound_compiler::pipeline::{compile, Compiled};
-use tracebound_compiler::provider::ProviderKind;
 
 use crate::estimate::{self, Budget, Clearance, CostModel, Estimate, Verdict};
 use crate::facts::LiveFacts;
@@ -133,10 +132,7 @@ fn measure(
 /// This host's costs: cached, or measured now the first time a script needs them (a script
 /// of BEGIN and END only does not).
 fn cost_model(compiled: &Compiled) -> CostModel {
-    let fires = compiled
-        .probes
-        .iter()
-        .any(|p| !matches!(p.kind, ProviderKind::Begin | ProviderKind::End));
+    let fires = compiled.probes.iter().any(|p| !p.kind.runs_once());
     if !fires {
         return CostModel::default();
     }

@@ -1,8 +1,12 @@
-//! USDT probes: the sites an ELF file declares (`notes`), and attaching a program to a site
-//! with the kernel counting its semaphore (`attach`).
+//! USDT probes: the sites an ELF file declares (`notes`), attaching a program to a site
+//! with the kernel counting its semaphore (`attach`), and the kind's mechanism
+//! (`kind`).
 
 pub mod attach;
+mod kind;
 pub mod notes;
+
+pub use kind::{list_sites, Usdt};
 
 use std::path::Path;
 

@@ -1,0 +1,235 @@
+//! Builtins that read the current task, the clock, the probe's context or a constant of the
+//! compile: `pid`, `uid`, `nsecs`, `comm`, `argN`, `retval`, `probe`, `func`, `reg`, `kaddr`.
+
+use super::super::expr::Lowering;
+use super::super::ir::{Addr, Inst, Operand, VReg};
+use super::super::{literal_string, ProbeLowerer, Val};
+use crate::ast::{Expr, ExprKind};
+use crate::codegen::insn::{Alu, Helper};
+use crate::diagnostic::Diagnostic;
+use crate::probe::{ArgSource, RetvalSource};
+use crate::program::ValueType;
+use crate::span::Span;
+
+/// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
+/// arguments (di, si, dx, cx, r8, r9) and of the return value (ax).
+const PT_REGS_ARGS: [i32; 6] = [112, 104, 96, 88, 72, 64];
+const PT_REGS_AX: i32 = 80;
+
+impl ProbeLowerer<'_, '_> {
+    /// `pid` (the tgid, upper half) or `tid` (lower half) of bpf_get_current_pid_tgid.
+    pub(super) fn pid_or_tid(&mut self, pid: bool) -> VReg {
+        let r = self.helper_int(Helper::GetCurrentPidTgid, Vec::new());
+        if pid {
+            self.alu(Alu::Rsh, r, Operand::Imm(32))
+        } else {
+            self.mask32(r)
+        }
+    }
+
+    /// `uid` (lower half) or `gid` (upper half) of bpf_get_current_uid_gid.
+    pub(super) fn uid_or_gid(&mut self, gid: bool) -> VReg {
+        let r = self.helper_int(Helper::GetCurrentUidGid, Vec::new());
+        if gid {
+            self.alu(Alu::Rsh, r, Operand::Imm(32))
+        } else {
+            self.mask32(r)
+        }
+    }
+
+    /// A helper's result, unsigned: `cpu`, `rand`, `cgroup`, `curtask`, `jiffies`, `numaid`.
+    pub(super) fn helper_value(&mut self, helper: Helper) -> Val {
+        Val::Int {
+            reg: self.helper_int(helper, Vec::new()),
+            signed: false,
+        }
+    }
+
+    /// `nsecs`, or `nsecs(clock)` with the clock by name.
+    pub(super) fn nsecs(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let helper = match args.first().map(|a| &a.kind) {
+            None => Helper::KtimeGetNs,
+            Some(ExprKind::Ident(clock)) => match clock.as_str() {
+                "monotonic" => Helper::KtimeGetNs,
+                "boot" => Helper::KtimeGetBootNs,
+                "tai" => Helper::KtimeGetTaiNs,
+                _ => return Err(self.unsupported(&format!("the clock `{clock}`"), span)),
+            },
+            Some(_) => return Err(self.unsupported("this `nsecs` argument", span)),
+        };
+        Ok(self.helper_value(helper))
+    }
+
+    /// `elapsed`: now less the run's start, both CLOCK_MONOTONIC.
+    pub(super) fn elapsed(&mut self) -> Val {
+        let now = self.helper_int(Helper::KtimeGetNs, Vec::new());
+        let start = self.const_reg(self.shared.options.start_ns);
+        Val::Int {
+            reg: self.alu(Alu::Sub, now, Operand::Reg(start)),
+            signed: false,
+        }
+    }
+
+    /// `cpid`: the `-c` child's pid, known when compiling.
+    pub(super) fn cpid(&mut self, span: Span) -> Lowering<Val> {
+        match self.shared.options.cpid {
+            Some(pid) => Ok(Val::Int {
+                reg: self.const_reg(pid as u64),
+                signed: false,
+            }),
+            None => Err(Diagnostic::error(
+                "`cpid` needs a child: run with -c CMD",
+                span,
+                "no child",
+            )),
+        }
+    }
+
+    /// `comm`: bpf_get_current_comm into 16 zeroed bytes.
+    pub(super) fn comm(&mut self) -> Val {
+        let slot = self.f.new_slot(16);
+        self.zero(Addr::Slot(slot, 0), 16);
+        let p = self.slot_addr(slot, 0);
+        self.emit(Inst::Call {
+            helper: Helper::GetCurrentComm,
+            args: vec![Operand::Reg(p), Operand::Imm(16)],
+            ret: None,
+        });
+        Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty: ValueType::Str { len: 16 },
+        }
+    }
+
+    /// `argN`, as the probe's context holds it.
+    pub(super) fn register_arg(&mut self, name: &str, n: usize, span: Span) -> Lowering<Val> {
+        Ok(match self.probe.kind.context().args {
+            // A raw tracepoint's context is its arguments, an array of u64.
+            ArgSource::RawArgs => Val::Int {
+                reg: self.load_u64(Addr::Ptr(self.ctx, 8 * n as i32)),
+                signed: false,
+            },
+            // A uprobe's context is the registers; the x86-64 calling convention passes the
+            // first six integer arguments in them.
+            ArgSource::Registers if n < PT_REGS_ARGS.len() => Val::Int {
+                reg: self.load_u64(Addr::Ptr(self.ctx, PT_REGS_ARGS[n])),
+                signed: true,
+            },
+            ArgSource::UsdtSite => self.usdt_arg(n, span)?,
+            _ => return Err(self.unsupported(&format!("`{name}` in this probe type"), span)),
+        })
+    }
+
+    /// `retval`: fexit's last argument slot, or ax in the registers of a return probe.
+    pub(super) fn retval(&mut self, name: &str, span: Span) -> Lowering<Val> {
+        let at = match self.probe.kind.context().retval {
+            RetvalSource::ArgsEntry => {
+                let Some(ret) = self
+                    .probe
+                    .args
+                    .iter()
+                    .find(|a| a.name == crate::probe::FEXIT_RETVAL)
+                else {
+                    return Err(self.unsupported("`retval` in a wildcard fexit probe", span));
+                };
+                ret.offset as i32
+            }
+            RetvalSource::Register => PT_REGS_AX,
+            RetvalSource::None => {
+                return Err(self.unsupported(&format!("the builtin `{name}`"), span))
+            }
+        };
+        Ok(Val::Int {
+            reg: self.load_u64(Addr::Ptr(self.ctx, at)),
+            signed: true,
+        })
+    }
+
+    /// `probe`: the attach point's name (one program per attach point when it is read).
+    pub(super) fn probe_name(&mut self) -> Val {
+        let text = self
+            .probe
+            .targets
+            .first()
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        self.string_literal(&text)
+    }
+
+    /// `func`: the function, without an offset into it, demangled as bpftrace prints it.
+    pub(super) fn function_name(&mut self, name: &str, span: Span) -> Lowering<Val> {
+        if !self.probe.kind.context().function {
+            return Err(self.unsupported(&format!("the builtin `{name}`"), span));
+        }
+        let function = self
+            .probe
+            .targets
+            .first()
+            .and_then(|t| t.function_name())
+            .unwrap_or_default();
+        Ok(self.string_literal(&function))
+    }
+
+    /// `reg("ip")`: a register saved in the probe's `struct pt_regs` (the context of a
+    /// uprobe or kprobe, and the first member of a perf event's).
+    pub(super) fn register(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let name = args.first().and_then(literal_string).unwrap_or_default();
+        let Some(at) = pt_regs_offset(name) else {
+            return Err(Diagnostic::error(
+                format!("`{name}` is not a register of x86-64's pt_regs"),
+                args.first().map_or(span, |a| a.span),
+                "unknown register",
+            )
+            .with_help(
+                "registers are named as in pt_regs: ip, sp, bp, ax, bx, cx, dx, si, di, r8 .. r15",
+            ));
+        };
+        if !self.probe.kind.context().registers {
+            return Err(self.unsupported("`reg()` in this probe type", span));
+        }
+        Ok(Val::Int {
+            reg: self.load_u64(Addr::Ptr(self.ctx, at)),
+            signed: false,
+        })
+    }
+
+    /// `kaddr("sym")`, `uaddr("sym")`: the address `resolve::symbols` found when compiling.
+    pub(super) fn address(&mut self, user: bool, args: &[Expr], span: Span) -> Lowering<Val> {
+        let binary = match user {
+            true => self
+                .probe
+                .targets
+                .first()
+                .and_then(|t| t.binary())
+                .unwrap_or_default(),
+            false => "",
+        };
+        let symbol = args.first().and_then(literal_string).unwrap_or_default();
+        let key = (binary.to_string(), symbol.to_string());
+        let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
+            return Err(Diagnostic::error(
+                format!("symbol `{symbol}` was not resolved"),
+                span,
+                "unknown symbol",
+            ));
+        };
+        Ok(Val::Int {
+            reg: self.const_reg(address),
+            signed: false,
+        })
+    }
+
+    fn mask32(&mut self, r: VReg) -> VReg {
+        let shifted = self.alu(Alu::Lsh, r, Operand::Imm(32));
+        self.alu(Alu::Rsh, shifted, Operand::Imm(32))
+    }
+}
+
+/// The offset of a register in x86-64's `struct pt_regs`.
+fn pt_regs_offset(name: &str) -> Option<i32> {
+    const ORDER: [&str; 21] = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ];
+    ORDER.iter().position(|r| *r == name).map(|i| i as i32 * 8)
+}

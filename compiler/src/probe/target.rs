@@ -1,0 +1,197 @@
+//! What one attach point names once resolved, typed: the value that travels from resolve to
+//! lower, attach, the estimate and the guard. Its `Display` is the canonical name (as `probe`
+//! prints it, `-d bpf` lists it and diagnostics quote it); nothing parses that name back.
+
+use std::fmt;
+
+use super::{Period, ProviderKind, SoftwareTarget};
+use crate::resolve::facts::UsdtSite;
+
+/// A function of a binary, and where in it (0: its entry).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FunctionSite {
+    /// The binary's path, as found.
+    pub binary: String,
+    /// The symbol (mangled, as the symbol table has it).
+    pub function: String,
+    /// Bytes past the function's entry, on an instruction boundary.
+    pub offset: u64,
+}
+
+/// One resolved attach point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Begin,
+    End,
+    Tracepoint { category: String, event: String },
+    RawTracepoint { event: String },
+    Interval(Period),
+    Profile(Period),
+    Software(SoftwareTarget),
+    Uprobe(FunctionSite),
+    Uretprobe(FunctionSite),
+    Usdt(UsdtSite),
+    Kprobe(String),
+    Kretprobe(String),
+    Fentry(String),
+    Fexit(String),
+}
+
+impl Target {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            Target::Begin => ProviderKind::Begin,
+            Target::End => ProviderKind::End,
+            Target::Tracepoint { .. } => ProviderKind::Tracepoint,
+            Target::RawTracepoint { .. } => ProviderKind::RawTracepoint,
+            Target::Interval(_) => ProviderKind::Interval,
+            Target::Profile(_) => ProviderKind::Profile,
+            Target::Software(_) => ProviderKind::Software,
+            Target::Uprobe(_) => ProviderKind::Uprobe,
+            Target::Uretprobe(_) => ProviderKind::Uretprobe,
+            Target::Usdt(_) => ProviderKind::Usdt,
+            Target::Kprobe(_) => ProviderKind::Kprobe,
+            Target::Kretprobe(_) => ProviderKind::Kretprobe,
+            Target::Fentry(_) => ProviderKind::Fentry,
+            Target::Fexit(_) => ProviderKind::Fexit,
+        }
+    }
+
+    /// The binary a uprobe or usdt target is in.
+    pub fn binary(&self) -> Option<&str> {
+        match self {
+            Target::Uprobe(site) | Target::Uretprobe(site) => Some(&site.binary),
+            Target::Usdt(site) => Some(&site.path),
+            _ => None,
+        }
+    }
+
+    /// The function a uprobe, kprobe or fentry target probes (its symbol, without the offset).
+    pub fn function(&self) -> Option<&str> {
+        match self {
+            Target::Uprobe(site) | Target::Uretprobe(site) => Some(&site.function),
+            Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f) | Target::Fexit(f) => {
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+
+    /// The part that tells a wildcard's matches apart (`sys_enter_read`, `main+12`); the
+    /// whole name for kinds that have no wildcards.
+    pub fn member_name(&self) -> String {
+        match self {
+            Target::Tracepoint { event, .. } | Target::RawTracepoint { event } => event.clone(),
+            Target::Uprobe(site) | Target::Uretprobe(site) => match site.offset {
+                0 => site.function.clone(),
+                at => format!("{}+{at}", site.function),
+            },
+            Target::Usdt(site) => site.name.clone(),
+            Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f) | Target::Fexit(f) => {
+                f.clone()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// What `func` prints: the function, demangled as bpftrace prints it (`ns::f(int)`).
+    pub fn function_name(&self) -> Option<String> {
+        let symbol = self.function()?;
+        Some(crate::resolve::demangle::demangle(symbol).unwrap_or_else(|| symbol.to_string()))
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let name = self.kind().name();
+        match self {
+            Target::Begin | Target::End => f.write_str(name),
+            Target::Tracepoint { category, event } => write!(f, "{name}:{category}:{event}"),
+            Target::RawTracepoint { event } => write!(f, "{name}:{event}"),
+            Target::Interval(period) | Target::Profile(period) => write!(f, "{name}:{period}"),
+            Target::Software(software) => write!(f, "{name}:{software}"),
+            Target::Uprobe(site) | Target::Uretprobe(site) => {
+                write!(f, "{name}:{}:{}", site.binary, site.function)?;
+                match site.offset {
+                    0 => Ok(()),
+                    at => write!(f, "+{at}"),
+                }
+            }
+            Target::Usdt(site) => write!(f, "{name}:{}:{}:{}", site.path, site.provider, site.name),
+            Target::Kprobe(function)
+            | Target::Kretprobe(function)
+            | Target::Fentry(function)
+            | Target::Fexit(function) => write!(f, "{name}:{function}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Rate;
+
+    /// Each kind's canonical name, as `probe` prints it.
+    #[test]
+    fn targets_print_as_bpftrace_names_them() {
+        let site = |function: &str, offset| FunctionSite {
+            binary: "/bin/app".into(),
+            function: function.into(),
+            offset,
+        };
+        let period = |unit, count: &str, rate| Period {
+            unit,
+            count: count.into(),
+            rate,
+        };
+        let software = SoftwareTarget {
+            event: crate::probe::SoftwareEvent::named("faults").unwrap(),
+            written: "faults",
+            period: 10,
+            period_text: Some("10".into()),
+        };
+        for (target, name) in [
+            (Target::Begin, "BEGIN"),
+            (
+                Target::Tracepoint {
+                    category: "syscalls".into(),
+                    event: "sys_enter_read".into(),
+                },
+                "tracepoint:syscalls:sys_enter_read",
+            ),
+            (
+                Target::RawTracepoint {
+                    event: "sched_switch".into(),
+                },
+                "rawtracepoint:sched_switch",
+            ),
+            (
+                Target::Interval(period(Some("ms"), "100", Rate::PeriodNs(100_000_000))),
+                "interval:ms:100",
+            ),
+            (
+                Target::Interval(period(None, "1s", Rate::PeriodNs(1_000_000_000))),
+                "interval:1s",
+            ),
+            (
+                Target::Profile(period(Some("hz"), "99", Rate::Hz(99))),
+                "profile:hz:99",
+            ),
+            (Target::Software(software), "software:faults:10"),
+            (Target::Uprobe(site("main", 0)), "uprobe:/bin/app:main"),
+            (Target::Uprobe(site("main", 12)), "uprobe:/bin/app:main+12"),
+            (Target::Uretprobe(site("f", 0)), "uretprobe:/bin/app:f"),
+            (Target::Fexit("vfs_read".into()), "fexit:vfs_read"),
+        ] {
+            assert_eq!(target.to_string(), name);
+        }
+        assert_eq!(
+            Target::Uprobe(site("_Z7free_fnl", 4))
+                .function_name()
+                .as_deref(),
+            Some("free_fn(long)")
+        );
+        assert_eq!(Target::Uprobe(site("main", 0)).binary(), Some("/bin/app"));
+        assert_eq!(Target::Begin.function_name(), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! `tracepoint:category:event` (or `tracepoint:event` with a wildcard, any category): a
+//! static tracepoint; its `args` are the fields of its format file, typed as bpftrace types
+//! them.
+
+use super::args::{ArgAccess, ArgField};
+use super::{fact_error, ProbeKind, Provider, ProviderKind, Resolution, Target};
+use crate::ast::AttachPoint;
+use crate::diagnostic::{nearest, Diagnostic};
+use crate::parse::attach::Part;
+use crate::resolve::expand::expand_tracepoints;
+use crate::resolve::facts::{FactError, MachineFacts};
+use crate::resolve::tracepoint_format::{field_type, FieldType};
+
+pub struct Tracepoint;
+
+static PROVIDER: Provider = Provider {
+    kind: ProviderKind::Tracepoint,
+    name: "tracepoint",
+    aliases: &["t"],
+    parts: (1, 2),
+    contexts: tracebound_stdlib::Contexts::ARGS,
+    usage: "tracepoint:category:event",
+};
+
+impl ProbeKind for Tracepoint {
+    fn provider(&self) -> &'static Provider {
+        &PROVIDER
+    }
+
+    /// One part only as a wildcard over every category (`tracepoint:sys_enter_*`).
+    fn parts_fit(&self, args: &[Part]) -> bool {
+        match args {
+            [event] => event.has_wildcard(),
+            [_, _] => true,
+            _ => false,
+        }
+    }
+
+    fn resolve(
+        &self,
+        parts: &[Part],
+        ap: &AttachPoint,
+        facts: &dyn MachineFacts,
+    ) -> Result<Resolution, Diagnostic> {
+        let (category, event) = match parts {
+            [_, event] => ("*", event.text.as_str()),
+            [_, category, event] => (category.text.as_str(), event.text.as_str()),
+            _ => {
+                return Err(Diagnostic::error(
+                    "malformed tracepoint",
+                    ap.span,
+                    "expected tracepoint:category:event",
+                ))
+            }
+        };
+        let matches = expand_tracepoints(facts, category, event).map_err(|e| fact_error(e, ap))?;
+        if matches.is_empty() {
+            return Err(Diagnostic::error(
+                format!("no tracepoint matches `{category}:{event}`"),
+                ap.span,
+                "matches nothing on this machine",
+            )
+            .with_help("list them with `tracebound -l 'tracepoint:*'`"));
+        }
+        let (cat, ev) = &matches[0];
+        let format = facts.tracepoint_format(cat, ev).map_err(|e| match e {
+            FactError::NotFound { .. } => unknown_tracepoint(facts, cat, ev, ap),
+            other => fact_error(other, ap),
+        })?;
+        let args = format
+            .fields
+            .iter()
+            .filter(|f| !f.common)
+            .filter_map(|f| {
+                let access = match field_type(f) {
+                    FieldType::Int { size, signed } => ArgAccess::Int { size, signed },
+                    FieldType::Pointer { .. } => ArgAccess::Int {
+                        size: 8,
+                        signed: false,
+                    },
+                    FieldType::Str { len } => ArgAccess::CharArray { len },
+                    FieldType::DataLoc { .. } => ArgAccess::DataLoc,
+                    FieldType::Array { .. } | FieldType::Unsupported { .. } => return None,
+                };
+                Some(ArgField {
+                    name: f.name.clone(),
+                    offset: f.offset,
+                    access,
+                })
+            })
+            .collect();
+        Ok(Resolution {
+            targets: matches
+                .into_iter()
+                .map(|(category, event)| Target::Tracepoint { category, event })
+                .collect(),
+            args,
+        })
+    }
+
+    fn section(&self, program: &str) -> String {
+        format!("tracepoint/tb/{program}")
+    }
+
+    fn program_word(&self) -> &'static str {
+        "tp"
+    }
+}
+
+fn unknown_tracepoint(
+    facts: &dyn MachineFacts,
+    cat: &str,
+    ev: &str,
+    ap: &AttachPoint,
+) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        format!("unknown tracepoint `{cat}:{ev}`"),
+        ap.span,
+        "no such tracepoint",
+    );
+    if let Ok(all) = facts.tracepoints() {
+        let names: Vec<String> = all.iter().map(|(c, e)| format!("{c}:{e}")).collect();
+        if let Some(s) = nearest(&format!("{cat}:{ev}"), names.iter().map(String::as_str)) {
+            d = d.with_help(format!("did you mean `tracepoint:{s}`?"));
+        }
+    }
+    d
+}

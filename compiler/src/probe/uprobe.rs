@@ -1,0 +1,296 @@
+//! `uprobe:BINARY:FUNCTION[+OFFSET]` (or an address) and `uretprobe:`: a function of an
+//! executable or library, by its name in the symbol tables, its demangled C++ or Rust name,
+//! or a wildcard; its program sees the saved registers (`argN` by the x86-64 calling
+//! convention) and reads the traced process's memory.
+
+use super::fact_error;
+use super::{
+    has_positional, not_supported, ArgSource, Context, FunctionSite, ProbeKind, Provider,
+    ProviderKind, Resolution, RetvalSource, Target,
+};
+use crate::ast::AttachPoint;
+use crate::diagnostic::{nearest, Diagnostic};
+use crate::parse::attach::Part;
+use crate::resolve::demangle;
+use crate::resolve::facts::{FactError, MachineFacts};
+use crate::resolve::glob::{has_wildcard, Glob};
+use tracebound_stdlib::Contexts;
+
+pub struct Uprobe {
+    pub ret: bool,
+}
+
+static UPROBE: Provider = Provider {
+    kind: ProviderKind::Uprobe,
+    name: "uprobe",
+    aliases: &["u"],
+    parts: (1, 3),
+    contexts: Contexts::REGS.union(Contexts::ARGS),
+    usage: "uprobe:binary:function[+offset]",
+};
+
+static URETPROBE: Provider = Provider {
+    kind: ProviderKind::Uretprobe,
+    name: "uretprobe",
+    aliases: &["ur"],
+    parts: (1, 3),
+    contexts: Contexts::REGS.union(Contexts::ARGS).union(Contexts::RETURN),
+    usage: "uretprobe:binary:function",
+};
+
+impl ProbeKind for Uprobe {
+    fn provider(&self) -> &'static Provider {
+        if self.ret {
+            &URETPROBE
+        } else {
+            &UPROBE
+        }
+    }
+
+    fn resolve(
+        &self,
+        parts: &[Part],
+        ap: &AttachPoint,
+        facts: &dyn MachineFacts,
+    ) -> Result<Resolution, Diagnostic> {
+        // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
+        let Some((binary, sites)) = check_uprobe_target(parts, ap, facts, self.ret)? else {
+            return Err(not_supported(self.provider(), ap));
+        };
+        let target = |(function, offset)| {
+            let site = FunctionSite {
+                binary: binary.clone(),
+                function,
+                offset,
+            };
+            match self.ret {
+                false => Target::Uprobe(site),
+                true => Target::Uretprobe(site),
+            }
+        };
+        Ok(Resolution {
+            targets: sites.into_iter().map(target).collect(),
+            args: Vec::new(),
+        })
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            args: ArgSource::Registers,
+            retval: if self.ret {
+                RetvalSource::Register
+            } else {
+                RetvalSource::None
+            },
+            registers: true,
+            user_memory: true,
+            function: true,
+            program_per_target: false,
+        }
+    }
+
+    fn section(&self, program: &str) -> String {
+        match self.ret {
+            false => format!("uprobe/{program}"),
+            true => format!("uretprobe/{program}"),
+        }
+    }
+
+    fn program_word(&self) -> &'static str {
+        self.provider().name
+    }
+}
+
+/// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
+/// (or, for a wildcard, at least one function matching it). `FUNCTION+OFFSET` and an address
+/// (`uprobe:BIN:0x4010a0`) must fall on an instruction boundary inside a function; they
+/// resolve to the function and the offset into it. Forms this cannot check
+/// pass: `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names), and
+/// parts filled in from positional parameters.
+/// Returns the binary's path and the functions the attach point names with the offset into
+/// each (a wildcard's matches, sorted), or `None` for a form it cannot check.
+fn check_uprobe_target(
+    parts: &[Part],
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+    ret: bool,
+) -> Result<Option<Sites>, Diagnostic> {
+    let (binary, function) = match parts {
+        [_, binary, function] => (binary, Some(function)),
+        [_, binary, _language, _] => (binary, None),
+        _ => return Ok(None),
+    };
+    if has_positional(parts) {
+        return Ok(None);
+    }
+    let path = facts
+        .binary_path(&binary.text)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let Some(function) = function else {
+        return Ok(None);
+    };
+    // `func+0x10` probes inside `func`; a number is an address.
+    // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
+    let (name, offset) = match function.text.split_once('+') {
+        Some((name, offset)) if !function.quoted => (name, Some(offset)),
+        _ => (function.text.as_str(), None),
+    };
+    let number = |text: &str| {
+        let parsed = match text.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => text.parse().ok(),
+        };
+        parsed.ok_or_else(|| {
+            Diagnostic::error(
+                format!("`{text}` is not an offset or address"),
+                function.span,
+                "expected a number (decimal or 0x hex)",
+            )
+        })
+    };
+    let inside = |f: Option<&str>, at: u64| -> Result<(String, u64), Diagnostic> {
+        if ret {
+            return Err(Diagnostic::error(
+                "a uretprobe takes no offset or address",
+                function.span,
+                "it fires where the function returns",
+            )
+            .with_help(format!(
+                "probe the function: `uretprobe:{}:{}`",
+                binary.text, name
+            )));
+        }
+        let (f, at) = facts.uprobe_site(&path, f, at).map_err(|why| {
+            Diagnostic::error(
+                format!("cannot put a uprobe at `{}`", function.text),
+                function.span,
+                why,
+            )
+        })?;
+        Ok((f, at))
+    };
+    if name.starts_with(|c: char| c.is_ascii_digit()) && offset.is_none() {
+        let site = inside(None, number(name)?)?;
+        return Ok(Some((path, vec![site])));
+    }
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let offset = offset.map(number).transpose()?;
+    let symbols = facts
+        .function_symbols(&path)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    let shown = shown_binary(&path, &binary.text);
+    if has_wildcard(name) && !function.quoted {
+        let glob = Glob::new(name);
+        let mut matches: Vec<String> = symbols
+            .iter()
+            .filter(|s| glob.matches(s))
+            .cloned()
+            .collect();
+        if matches.is_empty() {
+            return Err(Diagnostic::error(
+                format!("no function in {shown} matches `{name}`"),
+                function.span,
+                "matches nothing",
+            )
+            .with_help(format!(
+                "list its functions with `nm -D --defined-only {path}`"
+            )));
+        }
+        if offset.is_some() {
+            return Err(Diagnostic::error(
+                "an offset needs one function, not a wildcard",
+                function.span,
+                "offset into which function?",
+            ));
+        }
+        matches.sort();
+        matches.dedup();
+        return Ok(Some((path, at_entry(matches))));
+    } else if !symbols.iter().any(|s| s == name) {
+        // A C++ or Rust function by its demangled name: with its parameters (quoted), one
+        // overload; without, every overload, as in bpftrace.
+        let with_parameters = name.contains('(');
+        let mut matches: Vec<String> = symbols
+            .iter()
+            .filter(|s| {
+                let demangled = if with_parameters {
+                    demangle::demangle(s)
+                } else {
+                    demangle::demangled_name(s)
+                };
+                demangled.as_deref() == Some(name)
+            })
+            .cloned()
+            .collect();
+        if !matches.is_empty() && offset.is_none() {
+            matches.sort();
+            matches.dedup();
+            return Ok(Some((path, at_entry(matches))));
+        }
+        let mut d = Diagnostic::error(
+            format!("{shown} has no function `{name}`"),
+            function.span,
+            "no such function",
+        );
+        d = match nearest(name, symbols.iter().map(String::as_str)) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_note(
+                "only functions in the symbol tables can be probed by name; a stripped binary \
+                 keeps only its exported ones",
+            ),
+        };
+        return Err(d);
+    }
+    let site = match offset {
+        Some(at) => inside(Some(name), at)?,
+        None => (name.to_string(), 0),
+    };
+    Ok(Some((path, vec![site])))
+}
+
+/// A binary's path, and each function probed in it with the offset into it.
+type Sites = (String, Vec<(String, u64)>);
+
+/// Functions probed at their first instruction.
+fn at_entry(functions: Vec<String>) -> Vec<(String, u64)> {
+    functions.into_iter().map(|f| (f, 0)).collect()
+}
+
+/// A binary as diagnostics name it: as written, and where it was found when that differs
+/// (`` `libc` (/lib/x86_64-linux-gnu/libc.so.6) ``).
+pub(super) fn shown_binary(path: &str, written: &str) -> String {
+    if path == written {
+        format!("`{path}`")
+    } else {
+        format!("`{written}` ({path})")
+    }
+}
+
+/// Why a uprobe's binary cannot be used, at the binary part.
+pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Diagnostic {
+    let name = &binary.text;
+    match e {
+        FactError::NotFound { .. } if name.contains('/') => Diagnostic::error(
+            format!("`{name}` does not exist"),
+            binary.span,
+            "no such file",
+        )
+        .with_help("give the path of an executable or a shared library"),
+        FactError::NotFound { .. } => Diagnostic::error(
+            format!("no executable or library named `{name}`"),
+            binary.span,
+            "not found in $PATH or the dynamic loader's libraries",
+        )
+        .with_help(format!(
+            "give its full path, as in `uprobe:/path/to/{name}:function`"
+        )),
+        FactError::Malformed { reason, .. } => Diagnostic::error(
+            format!("cannot probe `{name}`: {reason}"),
+            binary.span,
+            "not an ELF executable or library",
+        ),
+        other => fact_error(other, ap),
+    }
+}

@@ -1,0 +1,110 @@
+//! `tracepoint`: aya attaches the program to `category:event`. Syscall tracepoints are
+//! counted by the one `sys_enter` counter (a perf counter per tracepoint per CPU would take
+//! seconds to close for `sys_enter_*`), others by the tracepoint counter's raw tracepoint
+//! program (a perf counter adds an event's `__perf_count` value, not 1, per hit). Listed from tracefs, with `-v` each field as its format declares it.
+
+use std::io::Write;
+use std::path::Path;
+
+use aya::programs::TracePoint;
+use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
+use tracebound_compiler::resolve::glob::Glob;
+
+use super::attach::{describe, fail, program, AttachError, AttachPlan};
+use super::mechanism::{io_error, wants, Count, Counting, ListQuery, Mechanism, Price};
+use crate::estimate::cost::CostModel;
+use crate::estimate::counting::{tracepoint_id, EventSpec, TYPE_TRACEPOINT};
+use crate::estimate::syscall_counter::{syscall_number, syscall_numbers};
+use crate::probes::load::Loaded;
+
+pub struct Tracepoint;
+
+impl Mechanism for Tracepoint {
+    fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        let tp: &mut TracePoint = program(loaded, plan)?;
+        for target in &plan.targets {
+            let Target::Tracepoint { category, event } = target else {
+                return Err(fail(target, "not a tracepoint"));
+            };
+            tp.attach(category, event)
+                .map_err(|e| fail(target, describe(&e)))?;
+        }
+        Ok(plan.targets.len())
+    }
+
+    fn counting(&self, targets: &[Target], tracefs: &Path) -> Vec<Count> {
+        let numbers = syscall_numbers();
+        targets
+            .iter()
+            .map(|t| {
+                let Target::Tracepoint { category, event } = t else {
+                    return Count::unknown();
+                };
+                let how = if category != "syscalls" {
+                    Counting::Tracepoint {
+                        name: event.clone(),
+                    }
+                } else if syscall_number(&numbers, event).is_some() {
+                    Counting::Syscall {
+                        name: event.clone(),
+                    }
+                } else {
+                    // A syscall no number is known for: a perf counter, which a syscall event
+                    // adds 1 to per hit.
+                    match tracepoint_id(tracefs, category, event) {
+                        Ok(id) => Counting::PerfEvent {
+                            event: EventSpec {
+                                kind: TYPE_TRACEPOINT,
+                                config: id,
+                            },
+                            period: 1,
+                        },
+                        Err(_) => Counting::Unknown,
+                    }
+                };
+                Count {
+                    how,
+                    first_emulated: None,
+                }
+            })
+            .collect()
+    }
+
+    fn price(&self, model: &CostModel, _first_emulated: Option<bool>) -> Price {
+        Price::new(model.tracepoint_ns, model.tracepoint_cold_ns)
+    }
+
+    /// `tracepoint:cat:event`, `tracepoint:event` (any category), or a bare `event`.
+    fn list(
+        &self,
+        query: &ListQuery,
+        facts: &dyn MachineFacts,
+        out: &mut dyn Write,
+    ) -> Result<usize, FactError> {
+        if !wants(ProviderKind::Tracepoint, query) {
+            return Ok(0);
+        }
+        let rest = query.rest;
+        let (cat, event) = rest.split_once(':').unwrap_or(("*", rest));
+        let (cat, event) = (Glob::new(cat), Glob::new(event));
+        let mut all = facts.tracepoints()?;
+        // bpftrace lists them ordered by the joined name.
+        all.sort_by(|a, b| format!("{}:{}", a.0, a.1).cmp(&format!("{}:{}", b.0, b.1)));
+        let mut count = 0;
+        for (c, e) in all
+            .iter()
+            .filter(|(c, e)| cat.matches(c) && event.matches(e))
+        {
+            writeln!(out, "tracepoint:{c}:{e}").map_err(io_error)?;
+            count += 1;
+            if query.verbose {
+                let format = facts.tracepoint_format(c, e)?;
+                for field in format.fields.iter().filter(|f| !f.common) {
+                    writeln!(out, "    {}", field.declaration).map_err(io_error)?;
+                }
+            }
+        }
+        Ok(count)
+    }
+}

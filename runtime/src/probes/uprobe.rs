@@ -1,0 +1,159 @@
+//! `uprobe` and `uretprobe`: aya attaches the program at each function's file offset, read
+//! once per binary (aya would read and parse the whole file again for every target, and a
+//! wildcard over libc names hundreds). A hit is a breakpoint in the traced process, priced by
+//! whether the kernel emulates the instruction it replaces or single-steps it; the rate is
+//! counted by the program on multi-uprobe links. Listed for a named binary.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
+use aya::programs::UProbe;
+use tracebound_compiler::probe::{FunctionSite, ProviderKind, Target};
+use tracebound_compiler::resolve::demangle::demangle;
+use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
+use tracebound_compiler::resolve::glob::Glob;
+
+use super::attach::{describe, fail, program, AttachError, AttachPlan};
+use super::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
+use crate::estimate::cost::CostModel;
+use crate::estimate::uprobe_counter::UprobePoint;
+use crate::facts::binary;
+use crate::probes::load::Loaded;
+
+pub struct Uprobe {
+    pub ret: bool,
+}
+
+/// The function site of a uprobe or uretprobe target.
+fn site(target: &Target) -> Option<&FunctionSite> {
+    match target {
+        Target::Uprobe(site) | Target::Uretprobe(site) => Some(site),
+        _ => None,
+    }
+}
+
+/// Each target's function entry (file offset, first instruction) where the binary's symbol
+/// tables have it, each binary read once. A target at an offset into its function has none
+/// (the instruction there is not read).
+fn entries(targets: &[Target]) -> Vec<Option<(u64, Vec<u8>)>> {
+    let mut by_path: HashMap<&str, Vec<&str>> = HashMap::new();
+    for s in targets.iter().filter_map(site).filter(|s| s.offset == 0) {
+        by_path.entry(&s.binary).or_default().push(&s.function);
+    }
+    let found: HashMap<&str, HashMap<String, (u64, Vec<u8>)>> = by_path
+        .into_iter()
+        .map(|(path, functions)| (path, binary::function_entries(Path::new(path), &functions)))
+        .collect();
+    targets
+        .iter()
+        .map(|t| {
+            let s = site(t).filter(|s| s.offset == 0)?;
+            found.get(s.binary.as_str())?.get(&s.function).cloned()
+        })
+        .collect()
+}
+
+impl Mechanism for Uprobe {
+    fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        let up: &mut UProbe = program(loaded, plan)?;
+        let scope = match plan.pid.and_then(std::num::NonZeroU32::new) {
+            Some(pid) => UProbeScope::OneProcess(pid),
+            None => UProbeScope::AllProcesses,
+        };
+        for (target, entry) in plan.targets.iter().zip(entries(&plan.targets)) {
+            let site = site(target).ok_or_else(|| fail(target, "not a uprobe"))?;
+            let location = match (entry, site.offset) {
+                (Some((offset, _)), _) => UProbeAttachLocation::AbsoluteOffset(offset),
+                // Not in the symbol tables read here (aya also looks in debug links).
+                (None, 0) => UProbeAttachLocation::Symbol(&site.function),
+                // Inside the function (resolution checked the offset).
+                (None, at) => UProbeAttachLocation::SymbolOffset(&site.function, at),
+            };
+            up.attach(location, &site.binary, scope)
+                .map_err(|e| fail(target, describe(&e)))?;
+        }
+        Ok(plan.targets.len())
+    }
+
+    fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {
+        targets
+            .iter()
+            .zip(entries(targets))
+            .map(|(target, entry)| {
+                // A function the kernel will not probe stays unmeasured (attaching it fails).
+                match (site(target), entry) {
+                    (Some(site), Some((offset, code)))
+                        if binary::first_instruction_probeable(&code) =>
+                    {
+                        Count {
+                            how: Counting::Uprobe(UprobePoint {
+                                path: site.binary.clone(),
+                                offset,
+                                ret: self.ret,
+                                ref_ctr_offset: 0,
+                            }),
+                            first_emulated: Some(binary::first_instruction_emulated(&code)),
+                        }
+                    }
+                    _ => Count::unknown(),
+                }
+            })
+            .collect()
+    }
+
+    fn price(&self, model: &CostModel, first_emulated: Option<bool>) -> Price {
+        let (warm, why) = model.uprobe_ns(first_emulated, self.ret);
+        Price {
+            why: Some(why),
+            ..Price::new(warm, model.uprobe_cold_ns(first_emulated, self.ret))
+        }
+    }
+
+    fn first_emulated(&self, target: &Target) -> Option<bool> {
+        let site = site(target).filter(|s| s.offset == 0)?;
+        let (_, code) = binary::function_entry(Path::new(&site.binary), &site.function)?;
+        Some(binary::first_instruction_emulated(&code))
+    }
+
+    fn in_process(&self) -> bool {
+        true
+    }
+
+    /// Only for a named binary (`uprobe:BINARY:PATTERN`): every file on the machine is not a
+    /// list. C++ and Rust functions are listed by their demangled signature, quoted so that
+    /// the line is an attach point as it stands; the pattern may match either name.
+    fn list(
+        &self,
+        query: &ListQuery,
+        facts: &dyn MachineFacts,
+        out: &mut dyn Write,
+    ) -> Result<usize, FactError> {
+        let kind = if self.ret {
+            ProviderKind::Uretprobe
+        } else {
+            ProviderKind::Uprobe
+        };
+        let (true, Some((binary, function))) = (spelled(kind, query), query.rest.split_once(':'))
+        else {
+            return Ok(0);
+        };
+        let provider = kind.name();
+        let path = facts.binary_path(binary)?;
+        let glob = Glob::new(function.trim_matches('"'));
+        let mut count = 0;
+        for name in facts.function_symbols(&path)? {
+            let demangled = demangle(&name);
+            if !glob.matches(&name) && !demangled.as_ref().is_some_and(|d| glob.matches(d)) {
+                continue;
+            }
+            match demangled {
+                Some(d) => writeln!(out, "{provider}:{path}:\"{d}\"").map_err(io_error)?,
+                None => writeln!(out, "{provider}:{path}:{name}").map_err(io_error)?,
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,121 @@
+//! `usdt` as a probe kind: each site is a uprobe on its `nop` (which the kernel emulates),
+//! opened by hand with its semaphore (`attach`); its rate is counted by the program on
+//! multi-uprobe links with the semaphore raised, as attaching will raise it. Listed for a
+//! named binary (or, with `-p`, every file the process maps).
+
+use std::io::Write;
+use std::os::fd::AsFd as _;
+use std::path::Path;
+
+use aya::programs::UProbe;
+use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
+use tracebound_compiler::resolve::glob::Glob;
+
+use crate::estimate::cost::CostModel;
+use crate::estimate::uprobe_counter::UprobePoint;
+use crate::probes::attach::{describe, fail, program, AttachError, AttachPlan};
+use crate::probes::load::Loaded;
+use crate::probes::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
+
+pub struct Usdt;
+
+impl Mechanism for Usdt {
+    fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        let up: &mut UProbe = program(loaded, plan)?;
+        let first = plan.first();
+        let fd = up
+            .fd()
+            .map_err(|e| fail(first, describe(&e)))?
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| fail(first, e))?;
+        for target in &plan.targets {
+            let Target::Usdt(site) = target else {
+                return Err(fail(target, "not a usdt site"));
+            };
+            let event = super::attach::attach_site(fd.as_fd(), site, plan.pid)
+                .map_err(|e| fail(target, e))?;
+            loaded.keep_perf_link(&plan.program, event);
+        }
+        Ok(plan.targets.len())
+    }
+
+    fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {
+        targets
+            .iter()
+            .map(|t| match t {
+                Target::Usdt(site) => Count {
+                    how: Counting::Uprobe(UprobePoint {
+                        path: site.path.clone(),
+                        offset: site.offset,
+                        ret: false,
+                        ref_ctr_offset: site.semaphore.unwrap_or(0),
+                    }),
+                    first_emulated: Some(true),
+                },
+                _ => Count::unknown(),
+            })
+            .collect()
+    }
+
+    /// A site is sdt.h's `nop`, which the kernel emulates.
+    fn price(&self, model: &CostModel, _first_emulated: Option<bool>) -> Price {
+        let (warm, why) = model.uprobe_ns(Some(true), false);
+        Price {
+            why: Some(why),
+            ..Price::new(warm, model.uprobe_cold_ns(Some(true), false))
+        }
+    }
+
+    fn first_emulated(&self, _target: &Target) -> Option<bool> {
+        Some(true)
+    }
+
+    fn in_process(&self) -> bool {
+        true
+    }
+
+    /// `usdt:BINARY:[PROVIDER:]NAME` for a named binary.
+    fn list(
+        &self,
+        query: &ListQuery,
+        facts: &dyn MachineFacts,
+        out: &mut dyn Write,
+    ) -> Result<usize, FactError> {
+        let (true, Some((binary, probe))) = (
+            spelled(ProviderKind::Usdt, query),
+            query.rest.split_once(':'),
+        ) else {
+            return Ok(0);
+        };
+        let path = facts.binary_path(binary)?;
+        list_sites(&[path], probe, facts, out)
+    }
+}
+
+/// The USDT probes of `paths` whose `[PROVIDER:]NAME` matches `probe` (`*` for all), once
+/// each (a probe may have several sites), sorted, as bpftrace lists them.
+pub fn list_sites(
+    paths: &[String],
+    probe: &str,
+    facts: &dyn MachineFacts,
+    out: &mut dyn Write,
+) -> Result<usize, FactError> {
+    let (provider, name) = match probe.split_once(':') {
+        Some((provider, name)) => (Glob::new(provider), Glob::new(name)),
+        None => (Glob::new("*"), Glob::new(probe)),
+    };
+    let mut lines = std::collections::BTreeSet::new();
+    for path in paths {
+        for site in facts.usdt_sites(path)? {
+            if provider.matches(&site.provider) && name.matches(&site.name) {
+                lines.insert(format!("usdt:{path}:{}:{}", site.provider, site.name));
+            }
+        }
+    }
+    for line in &lines {
+        writeln!(out, "{line}").map_err(io_error)?;
+    }
+    Ok(lines.len())
+}
