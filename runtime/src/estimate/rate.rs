@@ -33,9 +33,13 @@ use crate::probes::{mechanism_of, Count, Counting, Defined};
 /// the CPUs).
 pub const COUNTER_CAP: u64 = 2_000;
 
-/// How often the counters are looked at: the uprobe counter against its cap, and all of them
-/// for whether the verdict is already known.
-const POLL: Duration = Duration::from_millis(2);
+/// How often the uprobe counter is checked against its cap.
+const UPROBE_POLL: Duration = Duration::from_millis(5);
+/// When the counts are first looked at for whether the verdict is known; each look waits
+/// twice as long as the one before, up to `LAST_LOOK`, so that the estimate's own wake-ups
+/// (a sched_switch each way, a few syscalls) stay few in what it counts.
+const FIRST_LOOK: Duration = Duration::from_millis(2);
+const LAST_LOOK: Duration = Duration::from_millis(64);
 
 /// How an attach point's rate was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,8 +255,11 @@ pub fn measure(
         || has_profile
     {
         let end = loop_started + window;
+        let mut look = FIRST_LOOK;
         while Instant::now() < end {
-            std::thread::sleep(POLL.min(end.saturating_duration_since(Instant::now())));
+            let pause = if uprobes.is_some() { UPROBE_POLL } else { look };
+            look = (look * 2).min(LAST_LOOK);
+            std::thread::sleep(pause.min(end.saturating_duration_since(Instant::now())));
             if let Some(u) = &mut uprobes {
                 u.poll()?;
             }
