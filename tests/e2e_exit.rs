@@ -199,7 +199,17 @@ fn sigint_while_measuring(_env: &Env) -> Result<(), String> {
     let watch = ProgramWatch::start();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tracebound"));
     command
-        .args(["--budget", "50", "--estimate-window", "3000", "-e", &script])
+        // The estimate stops as soon as the verdict is known: hold it for the whole window.
+        .args([
+            "--budget",
+            "50",
+            "--estimate-window",
+            "3000",
+            "--estimate-min",
+            "3000",
+            "-e",
+            &script,
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     // SAFETY: signal() is async-signal-safe, as pre_exec requires.
