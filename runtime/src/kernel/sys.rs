@@ -453,3 +453,16 @@ mod tests {
         assert_eq!(parse_cpu_list("x"), None);
     }
 }
+
+/// A loaded program's (run count, run time in ns) as the kernel accounts them (they advance
+/// only while someone holds BPF_ENABLE_STATS), from its fd's `/proc/self/fdinfo` entry: a
+/// file read, no bpf() call, so any thread holding a duplicate of the fd may ask.
+pub fn program_run_stats(fd: BorrowedFd) -> io::Result<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("run_cnt:"), field("run_time_ns:")))
+}
