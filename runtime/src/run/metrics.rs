@@ -7,9 +7,10 @@
 //! does not have is an error before anything is loaded or attached. Once the script is loaded
 //! (`Metrics::serve`) the endpoint holds duplicates of the fds of the maps and programs it
 //! reads, so it never touches the run's `Loaded`, and every scrape reads the kernel then, in
-//! user space: per map one BPF_MAP_GET_NEXT_KEY and one BPF_MAP_LOOKUP_ELEM per key (all CPUs'
-//! slots in one lookup), so a scrape costs at most two bpf() calls per key of every map
-//! (bounded by `max_map_keys`) plus one fdinfo read per program. The probes never see it.
+//! user space: per map a BPF_MAP_LOOKUP_BATCH call per thousand keys (every CPU's slots at
+//! once; two calls a key on kernels without it), bounded by `max_map_keys`, plus one fdinfo
+//! read per program; then decoding and writing, linear in keys (and buckets). The probes never
+//! see it: nothing of this runs in BPF.
 //!
 //! One connection at a time, each closed after its answer (`Connection: close`): a scraper
 //! comes every few seconds, and a hand-written loop over `std::net::TcpListener` does all that

@@ -30,7 +30,7 @@ use tracebound_compiler::program::MapValue;
 
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_range, log2_range, Range};
-use super::entry::{EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData};
 use super::text::write_value;
 use super::{NoSymbols, OutputError, Value};
 
@@ -119,13 +119,15 @@ pub fn write_map(
         String::new()
     };
     let help = format!("@{}: {what}{sampled}", map.name);
-    let labels_of = |key: &[Value]| -> String { key_labels(family.key_labels, key, fleet) };
+    let labels = SeriesLabels::new(family.key_labels, fleet);
+    let labels_of = |key: &[Value]| -> String { labels.of(key) };
     match &map.kind {
         MapValue::Count => {
             header(out, flavor, base, "counter", &help);
+            let name = format!("{base}_total");
             for e in &map.entries {
                 if let EntryValue::One(Merged::Count(c)) = &e.value {
-                    sample(out, &format!("{base}_total"), &labels_of(&e.key.fields), *c);
+                    sample(out, &name, &labels_of(&e.key.fields), *c);
                 }
             }
         }
@@ -141,37 +143,42 @@ pub fn write_map(
                 sample(out, base, &labels_of(&e.key.fields), value);
             }
         }
-        MapValue::Stats => write_stats(out, family, fleet, flavor, &help),
+        MapValue::Stats => write_stats(out, family, &labels, flavor, &help),
         MapValue::Hist { .. } | MapValue::Lhist { .. } => {
             header(out, flavor, base, "histogram", &help);
+            let bucket = format!("{base}_bucket");
+            let count_name = format!("{base}_count");
+            // The bounds are the same for every key: written once.
+            let bounds: Vec<Option<String>> = match map.entries.first() {
+                Some(Entry {
+                    value: EntryValue::Buckets(counts),
+                    ..
+                }) => (0..counts.len() as u64)
+                    .map(|index| {
+                        Ok(match bucket_range(&map.kind, index)? {
+                            Range::Below(b) => Some((b - 1).to_string()),
+                            Range::Exact(v) => Some(v.to_string()),
+                            Range::Span(_, hi) => Some((hi - 1).to_string()),
+                            Range::AtLeast(_) => None, // the +Inf bucket below
+                        })
+                    })
+                    .collect::<Result<_, OutputError>>()?,
+                _ => Vec::new(),
+            };
             for e in &map.entries {
                 let EntryValue::Buckets(counts) = &e.value else {
                     continue;
                 };
                 let labels = labels_of(&e.key.fields);
                 let mut cumulative: u64 = 0;
-                for (index, count) in counts.iter().enumerate() {
+                for (count, le) in counts.iter().zip(&bounds) {
                     cumulative = cumulative.wrapping_add(*count);
-                    let le = match bucket_range(&map.kind, index as u64)? {
-                        Range::Below(b) => (b - 1).to_string(),
-                        Range::Exact(v) => v.to_string(),
-                        Range::Span(_, hi) => (hi - 1).to_string(),
-                        Range::AtLeast(_) => continue, // the +Inf bucket below
-                    };
-                    sample(
-                        out,
-                        &format!("{base}_bucket"),
-                        &with_label(&labels, "le", &le),
-                        cumulative,
-                    );
+                    if let Some(le) = le {
+                        sample(out, &bucket, &with_label(&labels, "le", le), cumulative);
+                    }
                 }
-                sample(
-                    out,
-                    &format!("{base}_bucket"),
-                    &with_label(&labels, "le", "+Inf"),
-                    cumulative,
-                );
-                sample(out, &format!("{base}_count"), &labels, cumulative);
+                sample(out, &bucket, &with_label(&labels, "le", "+Inf"), cumulative);
+                sample(out, &count_name, &labels, cumulative);
             }
         }
         MapValue::Plain(_) => {
@@ -196,12 +203,72 @@ pub fn write_map(
     Ok(())
 }
 
+/// The label sets of one map's series: its key labels, then the fleet's (escaped once).
+struct SeriesLabels<'a> {
+    names: &'a [String],
+    /// `k="v",...` of the fleet labels.
+    fleet: String,
+}
+
+impl<'a> SeriesLabels<'a> {
+    fn new(names: &'a [String], fleet: &FleetLabels) -> Self {
+        let mut text = String::new();
+        for (i, (k, v)) in fleet.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            push_pair(&mut text, k, v);
+        }
+        SeriesLabels { names, fleet: text }
+    }
+
+    /// `{k="v",...}` for a key; `""` when there are no labels at all.
+    fn of(&self, key: &[Value]) -> String {
+        if self.names.is_empty() && self.fleet.is_empty() {
+            return String::new();
+        }
+        let mut out = String::with_capacity(32 + self.fleet.len());
+        out.push('{');
+        for (i, (name, value)) in self.names.iter().zip(key).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match value {
+                // Most keys are numbers or plain text: no detour through the text output.
+                Value::Int(v) => {
+                    let _ = write!(out, "{name}=\"{v}\"");
+                }
+                Value::UInt(v) => {
+                    let _ = write!(out, "{name}=\"{v}\"");
+                }
+                Value::Str(bytes) => push_pair(&mut out, name, &String::from_utf8_lossy(bytes)),
+                other => push_pair(&mut out, name, &label_text(other)),
+            }
+        }
+        if !self.fleet.is_empty() {
+            if !self.names.is_empty() {
+                out.push(',');
+            }
+            out.push_str(&self.fleet);
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn push_pair(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push_str("=\"");
+    push_escaped(out, value);
+    out.push('"');
+}
+
 /// stats: count and sum as a summary (so `rate(x_sum) / rate(x_count)` is the mean over any
 /// window), min, max and the printed average as gauges of their own.
 fn write_stats(
     out: &mut String,
     family: &MapFamily,
-    fleet: &FleetLabels,
+    labels: &SeriesLabels,
     flavor: Flavor,
     help: &str,
 ) {
@@ -214,13 +281,7 @@ fn write_stats(
                 count,
                 min,
                 max,
-            }) => Some((
-                key_labels(family.key_labels, &e.key.fields, fleet),
-                *sum,
-                *count,
-                *min,
-                *max,
-            )),
+            }) => Some((labels.of(&e.key.fields), *sum, *count, *min, *max)),
             _ => None,
         })
     };
@@ -307,17 +368,6 @@ pub fn float(v: f64) -> String {
     }
 }
 
-/// `{k="v",...}` for a series: key labels first, then the fleet's; `""` when there are none.
-fn key_labels(names: &[String], key: &[Value], fleet: &FleetLabels) -> String {
-    let mut pairs: Vec<(&str, String)> = names
-        .iter()
-        .zip(key)
-        .map(|(n, v)| (n.as_str(), label_text(v)))
-        .collect();
-    pairs.extend(fleet.iter().map(|(k, v)| (k.as_str(), v.clone())));
-    label_set(&pairs)
-}
-
 /// `{k="v",...}` with the values escaped; `""` for none.
 pub fn label_set(pairs: &[(&str, String)]) -> String {
     if pairs.is_empty() {
@@ -328,7 +378,7 @@ pub fn label_set(pairs: &[(&str, String)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+        push_pair(&mut out, k, v);
     }
     out.push('}');
     out
@@ -355,6 +405,15 @@ fn label_text(v: &Value) -> String {
 /// Label values: backslash, double quote and line feed escaped, as both formats require.
 pub fn escape_label(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
+    push_escaped(&mut out, v);
+    out
+}
+
+fn push_escaped(out: &mut String, v: &str) {
+    if !v.contains(['\\', '"', '\n']) {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -363,7 +422,6 @@ pub fn escape_label(v: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// HELP text: backslash and line feed escaped (the text format leaves `"` as is; OpenMetrics
