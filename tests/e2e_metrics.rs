@@ -689,6 +689,19 @@ fn a_port_alone_is_loopback() -> Result<(), String> {
     Ok(())
 }
 
+/// `-f json` output is unchanged by `--metrics`, and the endpoint serves beside it.
+fn with_json_output() -> Result<(), String> {
+    let port = free_port();
+    let mut t = Tracer::spawn(&["-f", "json", "--metrics", &port.to_string(), "-e", SCRIPT]);
+    t.wait_ready(0)?;
+    let (status, body) = get(port, "/metrics", None)?;
+    stop(t, "{\"type\": \"map\", \"data\": {\"@\": ")?;
+    if status != 200 || !body.contains("# TYPE tracebound_map_total counter") {
+        return Err(format!("GET /metrics {status}:\n{body}"));
+    }
+    Ok(())
+}
+
 #[test]
 fn bad_metrics_input_fails_before_attaching() {
     if !e2e::require_bpf("bad_metrics_input_fails_before_attaching") {
@@ -699,5 +712,6 @@ fn bad_metrics_input_fails_before_attaching() {
     tally.record("address not on this host", address_not_here());
     tally.record("malformed arguments", malformed_arguments());
     tally.record("a port alone is loopback", a_port_alone_is_loopback());
+    tally.record("beside -f json", with_json_output());
     tally.finish();
 }

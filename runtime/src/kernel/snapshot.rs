@@ -73,8 +73,9 @@ pub fn read(fd: BorrowedFd, info: &MapInfo) -> Result<MapData, SnapshotError> {
     let bytes = bytes_of(fd, info)?;
     let slot = info.value.stored_size() as usize;
     let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
-    let entries = raw.into_iter().map(|(key, value)| {
-        let slots: Vec<Vec<u8>> = value.chunks(slot).map(<[u8]>::to_vec).collect();
+    // The slots borrowed from the read, not copied: a scrape of 10,000 keys would copy 20,000.
+    let entries = raw.iter().map(|(key, value)| {
+        let slots: Vec<&[u8]> = value.chunks(slot).collect();
         (key, slots)
     });
     MapData::from_raw(info, entries).map_err(SnapshotError::Decode)
