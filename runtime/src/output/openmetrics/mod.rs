@@ -346,7 +346,7 @@ fn header(out: &mut String, flavor: Flavor, family: &str, kind: &str, help: &str
         (Flavor::Prometheus, "counter") => format!("{family}_total"),
         _ => family.to_string(),
     };
-    let _ = writeln!(out, "# HELP {family} {}", escape_help(help));
+    let _ = writeln!(out, "# HELP {family} {}", escape_help(help, flavor));
     let _ = writeln!(out, "# TYPE {family} {kind}");
 }
 
@@ -424,10 +424,13 @@ fn push_escaped(out: &mut String, v: &str) {
     }
 }
 
-/// HELP text: backslash and line feed escaped (the text format leaves `"` as is; OpenMetrics
-/// escapes it too, which the text format reads back unchanged).
-fn escape_help(v: &str) -> String {
-    escape_label(v)
+/// HELP text: backslash and line feed escaped; OpenMetrics escapes `"` too, which the text
+/// format's parser would refuse as an unknown escape.
+fn escape_help(v: &str, flavor: Flavor) -> String {
+    match flavor {
+        Flavor::OpenMetrics => escape_label(v),
+        Flavor::Prometheus => v.replace('\\', "\\\\").replace('\n', "\\n"),
+    }
 }
 
 /// tracebound's own figures for one probe.
@@ -916,6 +919,16 @@ mod tests {
         assert_eq!(
             Flavor::from_accept(Some("application/openmetrics-text; q=0.2, text/plain")),
             Flavor::Prometheus
+        );
+    }
+
+    #[test]
+    fn help_is_escaped_as_each_format_wants() {
+        let help = "a \\ b\n\"c\"";
+        assert_eq!(escape_help(help, Flavor::Prometheus), "a \\\\ b\\n\"c\"");
+        assert_eq!(
+            escape_help(help, Flavor::OpenMetrics),
+            "a \\\\ b\\n\\\"c\\\""
         );
     }
 
