@@ -396,7 +396,7 @@ fn serve_until(listener: TcpListener, source: Source, stop: Arc<AtomicBool>) {
         match listener.accept() {
             Ok((stream, _)) => {
                 // A client that fails mid-way costs only its own answer.
-                let _ = answer(stream, &source);
+                let _ = answer(stream, &|flavor| source.scrape(flavor));
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(_) => std::thread::sleep(Duration::from_millis(STOP_POLL_MS as u64)),
@@ -432,7 +432,11 @@ fn parse_request(head: &str) -> Option<Request> {
     })
 }
 
-fn answer(mut stream: TcpStream, source: &Source) -> io::Result<()> {
+/// Answers one connection; `scrape` makes the exposition.
+fn answer(
+    mut stream: TcpStream,
+    scrape: &dyn Fn(Flavor) -> Result<String, String>,
+) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -465,7 +469,7 @@ fn answer(mut stream: TcpStream, source: &Source) -> io::Result<()> {
     match (request.method.as_str(), request.path.as_str()) {
         ("GET" | "HEAD", "/metrics") => {
             let flavor = Flavor::from_accept(request.accept.as_deref());
-            match source.scrape(flavor) {
+            match scrape(flavor) {
                 Ok(body) => respond(
                     &mut stream,
                     "200 OK",
@@ -685,6 +689,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(given.fleet, [("host".to_string(), "node-7".to_string())]);
+    }
+
+    /// One exchange with `answer` over a real socket, the scrape faked.
+    fn exchange(request: &[u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let request = request.to_vec();
+        let client = std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(&request).unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        });
+        let (stream, _) = listener.accept().unwrap();
+        let _ = answer(stream, &|flavor| match flavor {
+            Flavor::Prometheus => Ok("m 1\n".into()),
+            Flavor::OpenMetrics => Ok("m 1\n# EOF\n".into()),
+        });
+        client.join().unwrap()
+    }
+
+    #[test]
+    fn the_endpoint_answers_http() {
+        let text = exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+             Content-Length: 4\r\nConnection: close\r\n\r\nm 1\n"
+        );
+        let om = exchange(
+            b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;version=1.0.0\r\n\r\n",
+        );
+        assert!(om.contains("Content-Type: application/openmetrics-text; version=1.0.0"));
+        assert!(om.ends_with("\r\n\r\nm 1\n# EOF\n"));
+        let head = exchange(b"HEAD /metrics HTTP/1.0\r\n\r\n");
+        assert!(head.starts_with("HTTP/1.1 200 OK") && head.contains("Content-Length: 4\r\n"));
+        assert!(head.ends_with("\r\n\r\n"));
+        assert!(exchange(b"GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 Not Found"));
+        let post = exchange(b"POST /metrics HTTP/1.1\r\n\r\n");
+        assert!(post.starts_with("HTTP/1.1 405") && post.contains("Allow: GET, HEAD"));
+        assert!(exchange(b"hello\r\n\r\n").starts_with("HTTP/1.1 400 Bad Request"));
+        // A head that never ends is cut off, not buffered for ever.
+        let endless = vec![b'a'; MAX_REQUEST + 10];
+        assert!(exchange(&endless).starts_with("HTTP/1.1 400 Bad Request"));
     }
 
     #[test]
