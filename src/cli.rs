@@ -6,14 +6,14 @@ use clap::{Parser, ValueEnum};
 use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::CheckOptions;
 use tracebound_runtime::output;
-use tracebound_runtime::run::{Goal, RunRequest};
+use tracebound_runtime::run::{metrics, Goal, RunRequest};
 
 /// A bpftrace-compatible tracer that costs every probe before attaching it.
 #[derive(Parser, Debug)]
 #[command(
     name = "tracebound",
     version,
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
 )]
 pub struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
@@ -111,6 +111,17 @@ pub struct Cli {
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<std::time::Duration>,
 
+    /// While the script runs, serve every map and tracebound's own overhead figures as
+    /// Prometheus/OpenMetrics text at http://ADDR:PORT/metrics (PORT alone listens on
+    /// 127.0.0.1 only; give an address, e.g. 0.0.0.0:9464, to be scraped from elsewhere).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = metrics::parse_address)]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// A label every --metrics series carries, e.g. `team=payments` (repeatable); `host` (this
+    /// host's name) is always there unless given.
+    #[arg(long = "metrics-label", value_name = "NAME=VALUE", value_parser = metrics::parse_label, requires = "metrics")]
+    pub metrics_label: Vec<(String, String)>,
+
     /// Output format of diagnostics and results.
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     pub format: Format,
@@ -164,6 +175,7 @@ impl Cli {
                 Format::Text => output::Format::Text,
                 Format::Json => output::Format::Json,
             },
+            metrics: self.metrics.map(|addr| (addr, self.metrics_label.clone())),
             warn,
         }
     }

@@ -2,7 +2,7 @@
 //! per possible CPU for aggregations), handed to `output` to merge, sort and print.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use aya::maps::Map;
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
@@ -30,13 +30,23 @@ impl std::fmt::Display for SnapshotError {
 
 /// The map's bytes-level view: key and value sizes as the compiler laid them out.
 pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>, SnapshotError> {
+    bytes_of(map_fd(loaded, info)?, info)
+}
+
+/// The map's fd in `loaded`.
+pub fn map_fd<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<BorrowedFd<'a>, SnapshotError> {
     let map = loaded
         .map(&info.bpf_name)
         .ok_or_else(|| SnapshotError::Missing(info.bpf_name.clone()))?;
-    let data = match map {
-        Map::HashMap(d) | Map::PerCpuHashMap(d) => d,
-        _ => return Err(SnapshotError::Missing(info.bpf_name.clone())),
-    };
+    match map {
+        Map::HashMap(d) | Map::PerCpuHashMap(d) => Ok(d.fd().as_fd()),
+        _ => Err(SnapshotError::Missing(info.bpf_name.clone())),
+    }
+}
+
+/// The bytes-level view of the map `info` describes, through any fd of it (the metrics
+/// endpoint holds its own, on its own thread).
+pub fn bytes_of<'a>(fd: BorrowedFd<'a>, info: &MapInfo) -> Result<MapBytes<'a>, SnapshotError> {
     let key_size = match ValueType::Tuple(info.key.clone()).size() {
         0 => 8,
         n => n,
@@ -46,7 +56,7 @@ pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>,
         _ => Some(possible_cpus().map_err(SnapshotError::Kernel)?),
     };
     Ok(MapBytes::new(
-        data.fd().as_fd(),
+        fd,
         key_size,
         info.value.stored_size(),
         per_cpu,
@@ -55,11 +65,17 @@ pub fn map_bytes<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<MapBytes<'a>,
 
 /// The map's entries, merged per CPU, in bpftrace's printing order.
 pub fn snapshot(loaded: &Loaded, info: &MapInfo) -> Result<MapData, SnapshotError> {
-    let bytes = map_bytes(loaded, info)?;
+    read(map_fd(loaded, info)?, info)
+}
+
+/// `snapshot` through any fd of the map.
+pub fn read(fd: BorrowedFd, info: &MapInfo) -> Result<MapData, SnapshotError> {
+    let bytes = bytes_of(fd, info)?;
     let slot = info.value.stored_size() as usize;
     let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
-    let entries = raw.into_iter().map(|(key, value)| {
-        let slots: Vec<Vec<u8>> = value.chunks(slot).map(<[u8]>::to_vec).collect();
+    // The slots borrowed from the read, not copied: a scrape of 10,000 keys would copy 20,000.
+    let entries = raw.iter().map(|(key, value)| {
+        let slots: Vec<&[u8]> = value.chunks(slot).collect();
         (key, slots)
     });
     MapData::from_raw(info, entries).map_err(SnapshotError::Decode)

@@ -16,6 +16,10 @@ const PROG_LOAD: u32 = 5;
 const PROG_TEST_RUN: u32 = 10;
 const LINK_CREATE: u32 = 28;
 const RAW_TRACEPOINT_OPEN: u32 = 17;
+const MAP_LOOKUP_BATCH: u32 = 24;
+
+/// Entries asked for per BPF_MAP_LOOKUP_BATCH call (grown when one hash bucket holds more).
+const BATCH: u32 = 1024;
 
 /// The part of `union bpf_attr` used by the map element commands.
 #[repr(C)]
@@ -25,6 +29,20 @@ struct MapElemAttr {
     _pad: u32,
     key: u64,
     value: u64,
+    flags: u64,
+}
+
+/// The part of `union bpf_attr` used by BPF_MAP_LOOKUP_BATCH.
+#[repr(C)]
+#[derive(Default)]
+struct BatchAttr {
+    in_batch: u64,
+    out_batch: u64,
+    keys: u64,
+    values: u64,
+    count: u32,
+    map_fd: u32,
+    elem_flags: u64,
     flags: u64,
 }
 
@@ -387,6 +405,63 @@ impl<'fd> MapBytes<'fd> {
 
     /// Every entry, as (key, value) bytes.
     pub fn entries(&self) -> io::Result<MapEntries> {
+        match self.entries_batched() {
+            Ok(entries) => return Ok(entries),
+            // Kernels before 5.6, and map types without batch operations, walk key by key.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {}
+            Err(e) => return Err(e),
+        }
+        self.entries_by_key()
+    }
+
+    /// Every entry with BPF_MAP_LOOKUP_BATCH: a thousand entries a call instead of two calls
+    /// an entry (a 10,000-key map in ~10 calls), each hash bucket read whole.
+    fn entries_batched(&self) -> io::Result<MapEntries> {
+        let mut out = Vec::new();
+        let mut count = BATCH;
+        // The kernel's position token (a u32 bucket index for hash maps).
+        let mut token = [0u8; 8];
+        let mut next = [0u8; 8];
+        let mut first = true;
+        loop {
+            let mut keys = vec![0u8; self.key_size * count as usize];
+            let mut values = vec![0u8; self.value_size * count as usize];
+            let mut attr = BatchAttr {
+                in_batch: if first { 0 } else { token.as_ptr() as u64 },
+                out_batch: next.as_mut_ptr() as u64,
+                keys: keys.as_mut_ptr() as u64,
+                values: values.as_mut_ptr() as u64,
+                count,
+                map_fd: self.fd.as_raw_fd() as u32,
+                ..BatchAttr::default()
+            };
+            let result = bpf(MAP_LOOKUP_BATCH, &mut attr);
+            let done = match result {
+                Ok(()) => false,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => true,
+                // One bucket holds more entries than asked for: ask for more.
+                Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && count < 1 << 20 => {
+                    count *= 2;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let got = attr.count as usize;
+            for i in 0..got {
+                out.push((
+                    keys[i * self.key_size..(i + 1) * self.key_size].to_vec(),
+                    values[i * self.value_size..(i + 1) * self.value_size].to_vec(),
+                ));
+            }
+            if done {
+                return Ok(out);
+            }
+            token = next;
+            first = false;
+        }
+    }
+
+    fn entries_by_key(&self) -> io::Result<MapEntries> {
         let mut out = Vec::new();
         for key in self.keys()? {
             // An entry deleted between listing and reading is simply gone.
@@ -482,4 +557,17 @@ mod tests {
         assert_eq!(parse_cpu_list("0-3,5,7-8").map(|c| c.len()), Some(7));
         assert_eq!(parse_cpu_list("x"), None);
     }
+}
+
+/// A loaded program's (run count, run time in ns) as the kernel accounts them (they advance
+/// only while someone holds BPF_ENABLE_STATS), from its fd's `/proc/self/fdinfo` entry: a
+/// file read, no bpf() call, so any thread holding a duplicate of the fd may ask.
+pub fn program_run_stats(fd: BorrowedFd) -> io::Result<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd()))?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((field("run_cnt:"), field("run_time_ns:")))
 }

@@ -22,6 +22,7 @@ pub mod entry;
 pub mod formatted;
 pub mod json;
 pub mod map;
+pub mod openmetrics;
 pub mod printf;
 pub mod sort;
 pub mod text;

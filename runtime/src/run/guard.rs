@@ -167,6 +167,16 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// The programs it has detached.
+    pub fn detached(&self) -> impl Iterator<Item = &str> {
+        self.watched
+            .iter()
+            .filter(|w| w.detached)
+            .map(|w| w.program.as_str())
+    }
+}
+
 /// (run count, run time) as the kernel accounted them.
 fn stats_of(loaded: &Loaded, program: &str) -> Option<(u64, Duration)> {
     let info = loaded.program(program)?.info().ok()?;

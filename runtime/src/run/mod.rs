@@ -6,7 +6,8 @@
 //!    narrow it with `--auto-filter` (compiling and loading again to sample); what it gives is
 //!    the `Clearance` attaching requires;
 //! 3. `session`: attach, BEGIN, the event loop over the ring buffer (`events`), the overhead
-//!    guard (`guard`), END, the maps (`symbols` names stacks and addresses).
+//!    guard (`guard`), the `--metrics` endpoint (`metrics`, bound before step 1), END, the
+//!    maps (`symbols` names stacks and addresses).
 //!
 //! `request` holds what the binary asks and how a run ends, `error` how a step fails, `stop`
 //! the signals that end a run, `child` the processes it follows. Imports run one way: this
@@ -16,6 +17,7 @@ pub mod child;
 pub mod error;
 pub mod events;
 pub mod guard;
+pub mod metrics;
 pub mod prepare;
 pub mod request;
 pub mod session;
@@ -34,6 +36,14 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
     // First thing: a signal that comes while the script is compiled, loaded or measured must
     // not be lost.
     stop::catch_stop_signals();
+    // Bound before anything else, so that a port in use fails before anything is attached.
+    let listening = match request.metrics.take().filter(|_| request.goal == Goal::Run) {
+        Some((addr, labels)) => match metrics::listen(addr, labels) {
+            Ok(l) => Some(l),
+            Err(e) => return RunOutcome::failed(e.to_string()),
+        },
+        None => None,
+    };
     let prepared = match prepare::prepare(source, &request) {
         Ok(p) => p,
         Err(ended) => return ended,
@@ -64,6 +74,7 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         watch_pid: request.pid,
         uprobe_pid: cleared.uprobe_pid,
         quiet: request.quiet,
+        metrics: listening.map(|l| l.costed(&cleared.estimate, &cleared.budget)),
         guard: request.guard.then_some((cleared.budget, cleared.model)),
     };
     let ran = session::run(

@@ -53,6 +53,8 @@ pub struct RunRequest<'a> {
     /// `--timeout`; wins over the script's `config = { max_duration }`.
     pub timeout: Option<Duration>,
     pub format: Format,
+    /// `--metrics ADDR:PORT` and the `--metrics-label`s.
+    pub metrics: Option<(std::net::SocketAddr, Vec<(String, String)>)>,
     /// Where a warning the run goes ahead with is shown, as it arises (the budget's "this
     /// script will take ..."): the binary renders it at the script's text.
     pub warn: &'a mut dyn FnMut(&Diagnostic),

@@ -22,6 +22,7 @@ use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
 use crate::run::events::{drain, EventState, ExitFlag, Losses};
 use crate::run::guard::Guard;
+use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::stop::{stop_requested, stopped_before_attaching};
 use crate::run::symbols::Symbols;
 
@@ -42,6 +43,8 @@ pub struct RunOptions {
     /// The budget the runtime guard holds the running script to, and the costs it prices
     /// hits with; `None`: no guard.
     pub guard: Option<(Budget, CostModel)>,
+    /// `--metrics`: the bound endpoint, served from before attaching to the end of the run.
+    pub metrics: Option<Metrics>,
 }
 
 /// How often the event loop reads the loss counters and the exit flag.
@@ -53,6 +56,8 @@ struct Running {
     state: EventState,
     lost: Losses,
     exit_flag: ExitFlag,
+    /// `--metrics`, serving until the run is over.
+    metrics: Option<Endpoint>,
 }
 
 /// Attaches a loaded script (only what `clearance` names) and runs it until exit(), a signal,
@@ -71,6 +76,13 @@ pub fn run(
         .take_map(&compiled.ringbuf)
         .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;
     let ring = RingBuf::try_from(ring).map_err(|e| RunError::Other(e.to_string()))?;
+    let metrics = match options.metrics.take() {
+        Some(m) => Some(
+            m.serve(&loaded, compiled)
+                .map_err(|e| RunError::Other(e.to_string()))?,
+        ),
+        None => None,
+    };
     announce(compiled, &options, out)?;
     attach_all(&mut loaded, compiled, clearance, options.uprobe_pid)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
@@ -87,6 +99,7 @@ pub fn run(
         },
         lost: Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?,
         exit_flag: ExitFlag::new(&mut loaded, compiled)?,
+        metrics,
     };
     begin(&mut running, &loaded, compiled, &mut options, out)?;
     watch(&mut running, &mut loaded, compiled, &mut options, out)?;
@@ -203,6 +216,9 @@ fn watch(
         }
         if let Some(guard) = &mut guard {
             guard.check(loaded, options.format, out)?;
+            if let Some(endpoint) = &running.metrics {
+                guard.detached().for_each(|p| endpoint.note_detached(p));
+            }
         }
     }
     Ok(())

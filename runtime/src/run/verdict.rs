@@ -30,6 +30,8 @@ pub struct Cleared {
     pub model: CostModel,
     /// Where uprobes fire: the `-p` process, or (an `--auto-filter` step) the `-c` command.
     pub uprobe_pid: Option<u32>,
+    /// What the cleared script was projected to cost (`--metrics` shows it).
+    pub estimate: Estimate,
 }
 
 /// The script measured as loaded, and what the budget says.
@@ -103,6 +105,7 @@ pub fn judge(
         budget,
         model,
         uprobe_pid,
+        estimate,
     })
 }
 
