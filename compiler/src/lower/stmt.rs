@@ -233,6 +233,9 @@ impl ProbeLowerer<'_, '_> {
             ty => ty.clone(),
         };
         let slot = self.f.new_slot(stored.size());
+        if matches!(stored, ValueType::Int { .. }) {
+            self.f.tracked.push(slot);
+        }
         self.vars
             .insert(name.to_string(), VarSlot { slot, ty: stored });
         slot
