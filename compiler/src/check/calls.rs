@@ -411,7 +411,7 @@ fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnosti
 }
 
 /// An integer literal, possibly negated.
-fn int_value(e: &Expr) -> Option<i64> {
+pub(crate) fn int_value(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(n) => i64::try_from(*n).ok(),
         ExprKind::Unary {

@@ -106,6 +106,8 @@ struct MapInfo {
     assigned: bool,
     /// The first place a probe reads it.
     first_read: Option<Span>,
+    /// The bounds of its first `lhist(x, min, max, step)` and where: one map has one set.
+    lhist: Option<(Vec<Option<i64>>, Span)>,
 }
 
 impl MapInfo {
@@ -117,6 +119,7 @@ impl MapInfo {
             value: None,
             assigned: false,
             first_read: None,
+            lhist: None,
         }
     }
 }
@@ -563,7 +566,8 @@ impl<'p> Checker<'p> {
                     None => self.bind(name, shape, target.span),
                 }
             }
-            ExprKind::Map { .. } => {
+            ExprKind::Map { name, .. } => {
+                self.lhist_bounds_agree(&name.name, value);
                 let agg = aggregation.map(|(b, _, _)| (b.name, value.span));
                 let shape = if op.is_some() { Shape::Int } else { shape };
                 self.map_use(
@@ -577,6 +581,36 @@ impl<'p> Checker<'p> {
             }
             ExprKind::Ident(_) => {} // `_ = expr;`
             _ => self.expr(target),
+        }
+    }
+
+    /// Every `lhist()` into one map has the same bounds (the map's buckets are its
+    /// bounds; bpftrace refuses others too).
+    fn lhist_bounds_agree(&mut self, map: &str, value: &Expr) {
+        let ExprKind::Call { name, args } = &value.kind else {
+            return;
+        };
+        if name.name != "lhist" || args.len() != 4 {
+            return;
+        }
+        let bounds: Vec<Option<i64>> = args[1..].iter().map(calls::int_value).collect();
+        let info = self
+            .maps
+            .entry(map.to_string())
+            .or_insert_with(MapInfo::new);
+        match &info.lhist {
+            None => info.lhist = Some((bounds, value.span)),
+            Some((first, first_span)) if *first != bounds => {
+                let d = Diagnostic::error(
+                    format!("map `@{map}` has lhist() with other bounds elsewhere"),
+                    value.span,
+                    "these bounds",
+                )
+                .with_label(*first_span, "first bounds here")
+                .with_help("one map has one set of lhist() buckets; use another map for these");
+                self.diags.push(d);
+            }
+            Some(_) => {}
         }
     }
 
