@@ -420,9 +420,12 @@ impl<'p> Checker<'p> {
         match &stmt.kind {
             StmtKind::Expr(e) => self.expr(e),
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::Let { var, value, .. } => {
+            StmtKind::Let { var, ty, value } => {
                 if let Some(v) = value {
                     self.not_void(v, "assigned");
+                    if let Some(ty) = ty {
+                        self.literal_fits(ty, v);
+                    }
                 }
                 let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
                 self.bind(&var.name, shape, var.span);
@@ -581,6 +584,52 @@ impl<'p> Checker<'p> {
             }
             ExprKind::Ident(_) => {} // `_ = expr;`
             _ => self.expr(target),
+        }
+    }
+
+    /// `let $x: uint16 = -1`: a literal converted implicitly must fit the declared type,
+    /// as in bpftrace (an explicit cast, `(uint16)-1`, truncates on purpose).
+    fn literal_fits(&mut self, ty: &TypeName, value: &Expr) {
+        let (TypeBase::Builtin(name), 0, None) = (&ty.base, ty.pointers, &ty.array) else {
+            return;
+        };
+        let signed = name.starts_with("int");
+        if !signed && !name.starts_with("uint") {
+            return;
+        }
+        let Ok(bits) = name
+            .trim_start_matches('u')
+            .trim_start_matches("int")
+            .parse::<u32>()
+        else {
+            return;
+        };
+        let (lo, hi): (i128, i128) = if signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        };
+        let literal = match &value.kind {
+            ExprKind::Int(n) => Some(*n as i128),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => match expr.kind {
+                ExprKind::Int(n) => Some(-(n as i128)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(v) = literal.filter(|v| *v < lo || *v > hi) {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("integer literal {v} does not fit `{name}` ({lo} to {hi})"),
+                    value.span,
+                    format!("out of range for {name}"),
+                )
+                .with_label(ty.span, "declared here")
+                .with_help(format!("to truncate it on purpose, cast it: `({name}){v}`")),
+            );
         }
     }
 
