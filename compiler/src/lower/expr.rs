@@ -397,12 +397,7 @@ impl ProbeLowerer<'_, '_> {
         // Signed when either side is, as in the current release, where a non-negative
         // literal takes the other side's signedness: `(uint64)$x < 5` compares unsigned,
         // `(uint8)$x < -1` signed (docs/integers.md).
-        let literal = |e: &Expr| matches!(e.kind, ExprKind::Int(_));
-        let signed = match (literal(lhs), literal(rhs)) {
-            (true, false) => sb,
-            (false, true) => sa,
-            _ => sa || sb,
-        };
+        let signed = super::maps::signed_operands(lhs, sa, rhs, sb);
         let compare = |c: Cond, s: Cond| if signed { s } else { c };
         let cond = match op {
             BinaryOp::Eq => Some(Cond::Eq),
@@ -424,7 +419,7 @@ impl ProbeLowerer<'_, '_> {
         };
         Ok(Val::Int {
             reg,
-            signed: sa || sb,
+            signed: op == BinaryOp::Sub || signed,
         })
     }
 

@@ -516,7 +516,7 @@ pub(crate) fn static_type(
                 (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
                     ValueType::Int {
                         size: 8,
-                        signed: a && b,
+                        signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
                     }
                 }
                 _ => SIGNED,
@@ -530,6 +530,19 @@ pub(crate) fn static_type(
             _ => INT,
         },
         _ => SIGNED,
+    }
+}
+
+/// Whether an operator on `lhs` and `rhs` (signed `a` and `b`) computes signed, as the
+/// current release decides it: when either side is signed, a non-negative literal taking
+/// the other side's signedness (`(uint64)$x + 5` is unsigned, `(uint8)$x < -1` signed).
+/// Subtraction is signed besides (docs/integers.md).
+pub(crate) fn signed_operands(lhs: &Expr, a: bool, rhs: &Expr, b: bool) -> bool {
+    let literal = |e: &Expr| matches!(e.kind, ExprKind::Int(_));
+    match (literal(lhs), literal(rhs)) {
+        (true, false) => b,
+        (false, true) => a,
+        _ => a || b,
     }
 }
 
