@@ -155,3 +155,25 @@ fn every_bad_script_is_a_diagnostic_at_the_right_text() {
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// `-p` of a process that does not exist: one line naming the pid, exit 1, nothing attached.
+/// (No script text to underline, so not one of the corpus's scripts.)
+#[test]
+fn a_pid_that_does_not_exist_is_refused() {
+    if !e2e::require_bpf("a_pid_that_does_not_exist_is_refused") {
+        return;
+    }
+    // Above the kernel's pid_max (at most 2^22), so no process can have it.
+    let pid = "99999999";
+    let script = "tracepoint:syscalls:sys_enter_openat { @ = count(); }";
+    let done = Tracer::spawn(&["-p", pid, "-e", script])
+        .finish(RUN_TIMEOUT)
+        .expect("tracebound ends");
+    assert_eq!(done.code(), Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains(&format!("-p {pid}: no such process")),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stdout.contains("Attaching"), "{}", done.stdout);
+}

@@ -247,6 +247,33 @@ impl Checker<'_> {
         }
         self.format_args(b, args, &shapes);
         self.lhist_bounds(b, args, span);
+        self.non_negative_literals(b, args);
+    }
+
+    /// Literal arguments bpftrace refuses when negative: a length (`str`, `buf`, `strncmp`),
+    /// lhist's bounds, a timestamp (`strftime`).
+    fn non_negative_literals(&mut self, b: &Builtin, args: &[Expr]) {
+        const CHECKED: [(&str, usize, &str); 6] = [
+            ("str", 1, "length"),
+            ("buf", 1, "length"),
+            ("strncmp", 2, "length"),
+            ("lhist", 1, "min"),
+            ("lhist", 2, "max"),
+            ("strftime", 1, "timestamp"),
+        ];
+        for (_, i, what) in CHECKED.iter().filter(|(name, ..)| *name == b.name) {
+            let Some(arg) = args.get(*i) else { continue };
+            if let Some(v) = int_value(arg).filter(|v| *v < 0) {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("`{}` cannot use a negative {what} ({v})", b.name),
+                        arg.span,
+                        format!("negative {what}"),
+                    )
+                    .with_help(format!("the {what} is 0 or more")),
+                );
+            }
+        }
     }
 
     /// `lhist(x, min, max, step)`: at least one and at most 1000 whole steps from min up to
@@ -411,7 +438,7 @@ fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnosti
 }
 
 /// An integer literal, possibly negated.
-fn int_value(e: &Expr) -> Option<i64> {
+pub(crate) fn int_value(e: &Expr) -> Option<i64> {
     match &e.kind {
         ExprKind::Int(n) => i64::try_from(*n).ok(),
         ExprKind::Unary {

@@ -106,6 +106,8 @@ struct MapInfo {
     assigned: bool,
     /// The first place a probe reads it.
     first_read: Option<Span>,
+    /// The bounds of its first `lhist(x, min, max, step)` and where: one map has one set.
+    lhist: Option<(Vec<Option<i64>>, Span)>,
 }
 
 impl MapInfo {
@@ -117,6 +119,7 @@ impl MapInfo {
             value: None,
             assigned: false,
             first_read: None,
+            lhist: None,
         }
     }
 }
@@ -417,9 +420,12 @@ impl<'p> Checker<'p> {
         match &stmt.kind {
             StmtKind::Expr(e) => self.expr(e),
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::Let { var, value, .. } => {
+            StmtKind::Let { var, ty, value } => {
                 if let Some(v) = value {
                     self.not_void(v, "assigned");
+                    if let Some(ty) = ty {
+                        self.literal_fits(ty, v);
+                    }
                 }
                 let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
                 self.bind(&var.name, shape, var.span);
@@ -563,7 +569,8 @@ impl<'p> Checker<'p> {
                     None => self.bind(name, shape, target.span),
                 }
             }
-            ExprKind::Map { .. } => {
+            ExprKind::Map { name, .. } => {
+                self.lhist_bounds_agree(&name.name, value);
                 let agg = aggregation.map(|(b, _, _)| (b.name, value.span));
                 let shape = if op.is_some() { Shape::Int } else { shape };
                 self.map_use(
@@ -577,6 +584,82 @@ impl<'p> Checker<'p> {
             }
             ExprKind::Ident(_) => {} // `_ = expr;`
             _ => self.expr(target),
+        }
+    }
+
+    /// `let $x: uint16 = -1`: a literal converted implicitly must fit the declared type,
+    /// as in bpftrace (an explicit cast, `(uint16)-1`, truncates on purpose).
+    fn literal_fits(&mut self, ty: &TypeName, value: &Expr) {
+        let (TypeBase::Builtin(name), 0, None) = (&ty.base, ty.pointers, &ty.array) else {
+            return;
+        };
+        let signed = name.starts_with("int");
+        if !signed && !name.starts_with("uint") {
+            return;
+        }
+        let Ok(bits) = name
+            .trim_start_matches('u')
+            .trim_start_matches("int")
+            .parse::<u32>()
+        else {
+            return;
+        };
+        let (lo, hi): (i128, i128) = if signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        };
+        let literal = match &value.kind {
+            ExprKind::Int(n) => Some(*n as i128),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => match expr.kind {
+                ExprKind::Int(n) => Some(-(n as i128)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(v) = literal.filter(|v| *v < lo || *v > hi) {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("integer literal {v} does not fit `{name}` ({lo} to {hi})"),
+                    value.span,
+                    format!("out of range for {name}"),
+                )
+                .with_label(ty.span, "declared here")
+                .with_help(format!("to truncate it on purpose, cast it: `({name}){v}`")),
+            );
+        }
+    }
+
+    /// Every `lhist()` into one map has the same bounds (the map's buckets are its
+    /// bounds; bpftrace refuses others too).
+    fn lhist_bounds_agree(&mut self, map: &str, value: &Expr) {
+        let ExprKind::Call { name, args } = &value.kind else {
+            return;
+        };
+        if name.name != "lhist" || args.len() != 4 {
+            return;
+        }
+        let bounds: Vec<Option<i64>> = args[1..].iter().map(calls::int_value).collect();
+        let info = self
+            .maps
+            .entry(map.to_string())
+            .or_insert_with(MapInfo::new);
+        match &info.lhist {
+            None => info.lhist = Some((bounds, value.span)),
+            Some((first, first_span)) if *first != bounds => {
+                let d = Diagnostic::error(
+                    format!("map `@{map}` has lhist() with other bounds elsewhere"),
+                    value.span,
+                    "these bounds",
+                )
+                .with_label(*first_span, "first bounds here")
+                .with_help("one map has one set of lhist() buckets; use another map for these");
+                self.diags.push(d);
+            }
+            Some(_) => {}
         }
     }
 

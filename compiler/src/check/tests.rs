@@ -157,7 +157,7 @@ fn histogram_bounds_are_checked() {
     ] {
         assert_eq!(only_error(source).0, text, "{source}");
     }
-    clean("BEGIN { @a = hist(1); @b = hist(1, 2); @c = lhist(1, -10, 10, 1); }");
+    clean("BEGIN { @a = hist(1); @b = hist(1, 2); @c = lhist(1, 0, 10, 1); }");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Linear-scan register allocation. Virtual registers get r6-r9, which survive helper calls;
-//! when all four are taken, the interval that ends last is spilled to an 8-byte stack slot.
+//! when all four are taken, the interval that ends last is spilled to an 8-byte stack slot
+//! (reused once that interval has ended).
 //! r0-r5 stay free for the emitter: call arguments, return values and scratch.
 
 use std::collections::HashMap;
@@ -39,7 +40,23 @@ fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
     let mut locations = HashMap::new();
     let mut free: Vec<Reg> = registers.iter().rev().copied().collect();
     let mut active: Vec<Interval> = Vec::new();
-    let mut spill_slots = 0;
+    // The last instruction each spill slot's values live to: a slot is reused by an
+    // interval that starts after that, so long programs need no more slots than values
+    // spilled at once. (A spilled victim lives in its slot from its own start, which may
+    // be long before the current interval's.)
+    let mut slot_ends: Vec<usize> = Vec::new();
+    let mut spill_to = |interval: Interval| -> u32 {
+        match slot_ends.iter().position(|&end| end < interval.start) {
+            Some(i) => {
+                slot_ends[i] = interval.end;
+                i as u32
+            }
+            None => {
+                slot_ends.push(interval.end);
+                slot_ends.len() as u32 - 1
+            }
+        }
+    };
     for current in intervals {
         // Intervals are inclusive: one that ends where this one starts is still live, so a
         // result never shares a register with an operand of the same instruction.
@@ -67,15 +84,15 @@ fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
             .expect("no free register means some interval is active");
         if victim.end > current.end {
             let reg = locations[&victim.vreg];
-            locations.insert(victim.vreg, Location::Spill(spill_slots));
+            locations.insert(victim.vreg, Location::Spill(spill_to(victim)));
             locations.insert(current.vreg, reg);
             active.remove(victim_index);
             active.push(current);
         } else {
-            locations.insert(current.vreg, Location::Spill(spill_slots));
+            locations.insert(current.vreg, Location::Spill(spill_to(current)));
         }
-        spill_slots += 1;
     }
+    let spill_slots = slot_ends.len() as u32;
     Allocation {
         locations,
         spill_slots,
@@ -136,10 +153,56 @@ mod tests {
             name: "t".into(),
             insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
             slots: Vec::new(),
+            tracked: Vec::new(),
             vregs,
             labels: 0,
             callbacks: Vec::new(),
         }
+    }
+
+    #[test]
+    fn spill_slots_are_reused_after_a_spilled_value_dies() {
+        // Twice: two values live at once with one register; the second pair reuses the
+        // first pair's spill slot.
+        let insts = vec![
+            Inst::Const(VReg(0), 1),
+            Inst::Const(VReg(1), 2),
+            Inst::Return(Operand::Reg(VReg(1))),
+            Inst::Return(Operand::Reg(VReg(0))),
+            Inst::Const(VReg(2), 3),
+            Inst::Const(VReg(3), 4),
+            Inst::Return(Operand::Reg(VReg(3))),
+            Inst::Return(Operand::Reg(VReg(2))),
+        ];
+        let a = allocate_with(&function(insts), &[Reg::R6]);
+        assert_eq!(a.spill_slots, 1);
+    }
+
+    #[test]
+    fn a_spilled_victim_never_shares_a_slot_with_a_value_it_overlaps() {
+        // Two registers. v2 is spilled at once (v0 and v1 hold both, ending sooner) and lives
+        // to 7; v3 starts at 5 in a register and is evicted at 8 for v5, so it lives in a
+        // slot from 5: it cannot take v2's, although v2 has ended by 8.
+        let r = |v| Operand::Reg(VReg(v));
+        let insts = vec![
+            Inst::Const(VReg(0), 0),
+            Inst::Const(VReg(1), 1),
+            Inst::Const(VReg(2), 2),
+            Inst::Return(r(0)),
+            Inst::Return(r(1)),
+            Inst::Const(VReg(3), 3),
+            Inst::Const(VReg(4), 4),
+            Inst::Return(r(2)),
+            Inst::Const(VReg(5), 5),
+            Inst::Return(r(5)),
+            Inst::Return(r(4)),
+            Inst::Return(r(3)),
+        ];
+        let a = allocate_with(&function(insts), &[Reg::R6, Reg::R7]);
+        let (v2, v3) = (a.locations[&VReg(2)], a.locations[&VReg(3)]);
+        assert!(matches!(v2, Location::Spill(_)), "{v2:?}");
+        assert!(matches!(v3, Location::Spill(_)), "{v3:?}");
+        assert_ne!(v2, v3);
     }
 
     #[test]

@@ -46,9 +46,10 @@ impl ProbeLowerer<'_, '_> {
             return self.kernel_value(e, &access);
         }
         match &e.kind {
+            // Beyond the largest int64 a literal is a uint64.
             ExprKind::Int(n) => Ok(Val::Int {
                 reg: self.const_reg(*n),
-                signed: true,
+                signed: *n <= i64::MAX as u64,
             }),
             ExprKind::Bool(b) => Ok(Val::Int {
                 reg: self.const_reg(*b as u64),
@@ -159,10 +160,18 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn type_of(&self, e: &Expr) -> ValueType {
+        // An integer variable's slot holds 8 bytes; the pre-pass knows the width of what it
+        // holds (`$x = (uint8)...` is one byte), which `-` and `~` compute in.
         let vars = self
             .vars
             .iter()
-            .map(|(k, v)| (k.clone(), v.ty.clone()))
+            .map(|(k, v)| {
+                let ty = match (&v.ty, self.shared.maps.var_type(self.index, k)) {
+                    (ValueType::Int { .. }, Some(t @ ValueType::Int { .. })) => t.clone(),
+                    _ => v.ty.clone(),
+                };
+                (k.clone(), ty)
+            })
             .collect();
         static_type(e, &vars, self.probe, self.shared.options, &self.shared.maps)
     }
@@ -302,6 +311,10 @@ impl ProbeLowerer<'_, '_> {
         if op == UnaryOp::AddrOf {
             return Err(self.unsupported("`&`", span));
         }
+        let width = match self.type_of(inner) {
+            ValueType::Int { size, .. } => size * 8,
+            _ => 64,
+        };
         let (v, signed) = self.int(inner)?;
         let r = self.f.new_vreg();
         match op {
@@ -331,10 +344,21 @@ impl ProbeLowerer<'_, '_> {
             }
             UnaryOp::AddrOf => unreachable!("refused above"),
         }
-        Ok(Val::Int {
-            reg: r,
-            signed: signed || op == UnaryOp::Neg,
-        })
+        // `-` and `~` compute in their operand's width and keep its signedness:
+        // `-(uint32)2` is 4294967294, `-(int8)-128` is -128 (docs/integers.md).
+        let r = if matches!(op, UnaryOp::Neg | UnaryOp::BitNot) && width < 64 {
+            self.narrow(r, width, signed)
+        } else {
+            r
+        };
+        Ok(Val::Int { reg: r, signed })
+    }
+
+    /// `v` cut to its low `bits` and extended back to 64 by `signed`.
+    fn narrow(&mut self, v: VReg, bits: u32, signed: bool) -> VReg {
+        let up = self.alu(Alu::Lsh, v, Operand::Imm(64 - bits as i32));
+        let shift = if signed { Alu::Arsh } else { Alu::Rsh };
+        self.alu(shift, up, Operand::Imm(64 - bits as i32))
     }
 
     /// 1 if `a cond b`, else 0.
@@ -355,7 +379,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Label(done));
         Val::Int {
             reg: r,
-            signed: false,
+            signed: true,
         }
     }
 
@@ -370,7 +394,10 @@ impl ProbeLowerer<'_, '_> {
         }
         let (a, sa) = self.int(lhs)?;
         let (b, sb) = self.int(rhs)?;
-        let signed = sa && sb;
+        // Signed when either side is, as in the current release, where a non-negative
+        // literal takes the other side's signedness: `(uint64)$x < 5` compares unsigned,
+        // `(uint8)$x < -1` signed (docs/integers.md).
+        let signed = super::maps::signed_operands(lhs, sa, rhs, sb);
         let compare = |c: Cond, s: Cond| if signed { s } else { c };
         let cond = match op {
             BinaryOp::Eq => Some(Cond::Eq),
@@ -384,11 +411,36 @@ impl ProbeLowerer<'_, '_> {
         if let Some(c) = cond {
             return Ok(self.flag(c, a, Operand::Reg(b)));
         }
-        let alu = arithmetic(op, sa).expect("comparisons and logic are handled above");
+        let alu = arithmetic(op).expect("comparisons and logic are handled above");
+        let reg = if matches!(alu, Alu::Div | Alu::Mod) {
+            self.divide(alu, a, b)
+        } else {
+            self.alu(alu, a, Operand::Reg(b))
+        };
         Ok(Val::Int {
-            reg: self.alu(alu, a, Operand::Reg(b)),
-            signed: sa || sb,
+            reg,
+            signed: op == BinaryOp::Sub || signed,
         })
+    }
+
+    /// `a / b` or `a % b`, unsigned as in bpftrace. By zero both are 1, as the current
+    /// bpftrace release defines them (docs/integers.md), not the BPF instruction's 0 and `a`.
+    pub(super) fn divide(&mut self, alu: Alu, a: VReg, b: VReg) -> VReg {
+        let r = self.f.new_vreg();
+        let by_zero = self.f.new_label();
+        let done = self.f.new_label();
+        self.jump_if_zero(b, by_zero);
+        self.emit(Inst::Alu {
+            op: alu,
+            dst: r,
+            a,
+            b: Operand::Reg(b),
+        });
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(by_zero));
+        self.emit(Inst::Const(r, 1));
+        self.emit(Inst::Label(done));
+        r
     }
 
     fn logical(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
@@ -422,7 +474,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Label(done));
         Ok(Val::Int {
             reg: r,
-            signed: false,
+            signed: true,
         })
     }
 
@@ -501,18 +553,12 @@ impl ProbeLowerer<'_, '_> {
         match (&ty.base, ty.pointers, ty.array) {
             (TypeBase::Builtin(name), 0, None) => {
                 let signed = name.starts_with("int");
-                let bits = name
-                    .trim_start_matches('u')
-                    .trim_start_matches("int")
-                    .parse::<i32>()
-                    .unwrap_or(64);
+                let bits = int_cast_bits(name);
                 if bits >= 64 {
                     return Ok(Val::Int { reg: v, signed });
                 }
-                let up = self.alu(Alu::Lsh, v, Operand::Imm(64 - bits));
-                let shift = if signed { Alu::Arsh } else { Alu::Rsh };
                 Ok(Val::Int {
-                    reg: self.alu(shift, up, Operand::Imm(64 - bits)),
+                    reg: self.narrow(v, bits, signed),
                     signed,
                 })
             }
@@ -582,8 +628,17 @@ impl ProbeLowerer<'_, '_> {
     }
 }
 
-/// The ALU operation of an arithmetic operator (`>>` is arithmetic on signed values).
-pub(crate) fn arithmetic(op: BinaryOp, signed: bool) -> Option<Alu> {
+/// The width of a builtin integer type's name (`uint8` is 8), 64 for the rest.
+pub(crate) fn int_cast_bits(name: &str) -> u32 {
+    name.trim_start_matches('u')
+        .trim_start_matches("int")
+        .parse::<u32>()
+        .unwrap_or(64)
+}
+
+/// The ALU operation of an arithmetic operator. `>>` is a logical shift whatever the
+/// signedness, as in bpftrace (0.17 and the current release alike): `-1 >> 60` is 15.
+pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
     Some(match op {
         BinaryOp::Add => Alu::Add,
         BinaryOp::Sub => Alu::Sub,
@@ -594,7 +649,6 @@ pub(crate) fn arithmetic(op: BinaryOp, signed: bool) -> Option<Alu> {
         BinaryOp::BitOr => Alu::Or,
         BinaryOp::BitXor => Alu::Xor,
         BinaryOp::Shl => Alu::Lsh,
-        BinaryOp::Shr if signed => Alu::Arsh,
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })

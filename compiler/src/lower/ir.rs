@@ -144,6 +144,10 @@ pub struct Function {
     pub insts: Vec<(Inst, Span)>,
     /// Sizes of the stack slots, indexed by `Slot`.
     pub slots: Vec<u32>,
+    /// Slots whose values the verifier must track (integer scratch variables: a loop's
+    /// bound is proved from them, and it cannot see into a map): they move to the scratch
+    /// map only after every other slot.
+    pub tracked: Vec<Slot>,
     pub vregs: u32,
     pub labels: u32,
     /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`), each lowered

@@ -448,6 +448,7 @@ pub(crate) fn static_type(
         ExprKind::Str(s) => ValueType::Str {
             len: s.len() as u32 + 1,
         },
+        ExprKind::Int(n) if *n > i64::MAX as u64 => INT,
         ExprKind::Int(_) => SIGNED,
         ExprKind::Var(v) => vars.get(v).cloned().unwrap_or(SIGNED),
         ExprKind::Positional(n) => match options.positional.get(*n as usize - 1) {
@@ -493,9 +494,15 @@ pub(crate) fn static_type(
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,
         },
+        // `-` and `~` keep their operand's width and signedness (`-(uint8)2` is 254).
         ExprKind::Unary {
-            op: UnaryOp::Neg, ..
-        } => SIGNED,
+            op: UnaryOp::Neg | UnaryOp::BitNot,
+            expr,
+        } => match recurse(expr) {
+            ty @ ValueType::Int { .. } => ty,
+            _ => SIGNED,
+        },
+        // 0 or 1, compared as a signed value (the current release's `bool`).
         ExprKind::Binary { op, lhs, rhs } => match op {
             BinaryOp::Eq
             | BinaryOp::Ne
@@ -504,12 +511,12 @@ pub(crate) fn static_type(
             | BinaryOp::Gt
             | BinaryOp::Ge
             | BinaryOp::And
-            | BinaryOp::Or => INT,
+            | BinaryOp::Or => SIGNED,
             _ => match (recurse(lhs), recurse(rhs)) {
                 (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
                     ValueType::Int {
                         size: 8,
-                        signed: a && b,
+                        signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
                     }
                 }
                 _ => SIGNED,
@@ -517,12 +524,25 @@ pub(crate) fn static_type(
         },
         ExprKind::Cast { ty, .. } => match &ty.base {
             TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
-                size: 8,
+                size: crate::lower::expr::int_cast_bits(n) / 8,
                 signed: n.starts_with("int"),
             },
             _ => INT,
         },
         _ => SIGNED,
+    }
+}
+
+/// Whether an operator on `lhs` and `rhs` (signed `a` and `b`) computes signed, as the
+/// current release decides it: when either side is signed, a non-negative literal taking
+/// the other side's signedness (`(uint64)$x + 5` is unsigned, `(uint8)$x < -1` signed).
+/// Subtraction is signed besides (docs/integers.md).
+pub(crate) fn signed_operands(lhs: &Expr, a: bool, rhs: &Expr, b: bool) -> bool {
+    let literal = |e: &Expr| matches!(e.kind, ExprKind::Int(_));
+    match (literal(lhs), literal(rhs)) {
+        (true, false) => b,
+        (false, true) => a,
+        _ => a || b,
     }
 }
 
@@ -535,10 +555,13 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         (ValueType::Tuple(x), ValueType::Tuple(y)) if x.len() == y.len() => {
             ValueType::Tuple(x.iter().zip(y).map(|(a, b)| unify(a, b)).collect())
         }
-        (ValueType::Int { signed: x, .. }, ValueType::Int { signed: y, .. }) => ValueType::Int {
-            size: 8,
-            signed: *x || *y,
-        },
+        // One width stays (a variable only ever `(uint8)` is one byte); mixed ones are 8.
+        (ValueType::Int { size: a, signed: x }, ValueType::Int { size: b, signed: y }) => {
+            ValueType::Int {
+                size: if a == b { *a } else { 8 },
+                signed: *x || *y,
+            }
+        }
         (a, _) => a.clone(),
     }
 }

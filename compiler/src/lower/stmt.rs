@@ -233,6 +233,9 @@ impl ProbeLowerer<'_, '_> {
             ty => ty.clone(),
         };
         let slot = self.f.new_slot(stored.size());
+        if matches!(stored, ValueType::Int { .. }) {
+            self.f.tracked.push(slot);
+        }
         self.vars
             .insert(name.to_string(), VarSlot { slot, ty: stored });
         slot
@@ -281,7 +284,7 @@ impl ProbeLowerer<'_, '_> {
                     }
                     (Some(op), _, MapValue::Plain(_)) => {
                         let (v, _) = self.int(value)?;
-                        let alu = super::expr::arithmetic(op, false).ok_or_else(|| {
+                        let alu = super::expr::arithmetic(op).ok_or_else(|| {
                             self.unsupported("this compound assignment", target.span)
                         })?;
                         self.map_compound(name, keys, alu, v, target.span)?;
@@ -390,6 +393,21 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Label(done));
     }
 
+    /// `dst = a op b` for a compound assignment (`/` and `%` by zero give 1, as anywhere).
+    fn compound_step(&mut self, op: Alu, dst: VReg, a: VReg, b: VReg) {
+        if matches!(op, Alu::Div | Alu::Mod) {
+            let r = self.divide(op, a, b);
+            self.emit(Inst::Mov(dst, r));
+        } else {
+            self.emit(Inst::Alu {
+                op,
+                dst,
+                a,
+                b: Operand::Reg(b),
+            });
+        }
+    }
+
     /// `@m[k] op= v` on a plain integer map; returns the new value.
     pub fn map_compound(
         &mut self,
@@ -411,23 +429,13 @@ impl ProbeLowerer<'_, '_> {
         let done = self.new_label();
         self.jump_if_zero(found, missing);
         let old = self.load_u64(Addr::Ptr(found, 0));
-        self.emit(Inst::Alu {
-            op,
-            dst: result,
-            a: old,
-            b: Operand::Reg(v),
-        });
+        self.compound_step(op, result, old, v);
         self.store_u64(Addr::Ptr(found, 0), Operand::Reg(result));
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
         self.emit(Inst::ColdStart);
         let zero = self.const_reg(0);
-        self.emit(Inst::Alu {
-            op,
-            dst: result,
-            a: zero,
-            b: Operand::Reg(v),
-        });
+        self.compound_step(op, result, zero, v);
         let slot = self.f.new_slot(8);
         self.store_u64(Addr::Slot(slot, 0), Operand::Reg(result));
         self.update(map, key, slot);

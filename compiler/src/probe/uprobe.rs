@@ -109,6 +109,9 @@ impl ProbeKind for Uprobe {
 /// parts filled in from positional parameters.
 /// Returns the binary's path and the functions the attach point names with the offset into
 /// each (a wildcard's matches, sorted), or `None` for a form it cannot check.
+/// The languages `uprobe:BIN:LANGUAGE:FUNCTION` may name (bpftrace's).
+const UPROBE_LANGUAGES: [&str; 1] = ["cpp"];
+
 fn check_uprobe_target(
     parts: &[Part],
     ap: &AttachPoint,
@@ -117,6 +120,19 @@ fn check_uprobe_target(
 ) -> Result<Option<Sites>, Diagnostic> {
     let (binary, function) = match parts {
         [_, binary, function] => (binary, Some(function)),
+        // `uprobe:BIN:cpp:FUNCTION` names a language; any other third part is junk after
+        // the function (`uprobe:BIN:FUNCTION:x`).
+        [_, _, language, _] if !UPROBE_LANGUAGES.contains(&language.text.as_str()) => {
+            let kind = if ret { "uretprobe" } else { "uprobe" };
+            return Err(Diagnostic::error(
+                format!("`{}` is not a language a uprobe names", language.text),
+                language.span,
+                "expected `cpp`, or nothing here",
+            )
+            .with_help(format!(
+                "write `{kind}:BINARY:FUNCTION`, or `{kind}:BINARY:cpp:FUNCTION` for a C++ name"
+            )));
+        }
         [_, binary, _language, _] => (binary, None),
         _ => return Ok(None),
     };

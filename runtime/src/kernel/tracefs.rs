@@ -81,11 +81,13 @@ mod tests {
 
     #[test]
     fn finds_the_mounted_tracefs_or_says_why_not() {
-        // Mounting needs root; without it only the lookup is exercised.
+        // Mounting needs root; without it only the lookup is exercised, and under CI=true
+        // (which runs as root) a tracefs out of reach fails.
         let root = unsafe { libc::geteuid() } == 0;
+        let ci = std::env::var("CI").as_deref() == Ok("true");
         match ensure_mounted() {
             Ok(dir) => assert!(dir.join("events").is_dir()),
-            Err(e) => assert!(!root, "as root, tracefs must be reachable: {e}"),
+            Err(e) => assert!(!root && !ci, "tracefs must be reachable: {e}"),
         }
     }
 }
