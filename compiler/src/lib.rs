@@ -10,6 +10,8 @@ pub mod check;
 pub mod codegen;
 pub mod config;
 pub mod diagnostic;
+pub mod insn;
+pub mod ir;
 pub mod lex;
 pub mod lower;
 pub mod object;

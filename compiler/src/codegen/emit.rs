@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use super::regalloc::{allocate, Location};
-use crate::lower::ir::{Addr, Function, Inst, Label, Operand, VReg};
+use crate::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use crate::ir::{Addr, Function, Inst, Label, Operand, VReg};
 use crate::span::Span;
 
 /// The BPF stack limit.
@@ -432,7 +432,7 @@ impl Emitter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codegen::insn::{disassemble, Cond};
+    use crate::insn::{disassemble, Cond};
 
     #[test]
     fn branches_and_returns() {
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(e.scratch_size, 400);
         assert_eq!(e.stack_size, 208);
         assert_eq!(e.map_relocations, vec![(1, 3)], "after saving the context");
-        let text = crate::codegen::insn::disassemble(&e.insns);
+        let text = crate::insn::disassemble(&e.insns);
         assert!(text.contains("call MapLookupElem"), "{text}");
         assert!(
             text.contains("r3 = *(u64 *)(r10 -208)\n") && text.contains("*(u64 *)(r3 +8) = 1"),

@@ -3,12 +3,12 @@
 //! silently wrong program.
 
 use super::builtins::{is_args, Use};
-use super::ir::{Addr, Inst, Label, Operand, VReg};
 use super::maps::{static_type, INT, SIGNED};
 use super::{literal_string, ArgAccess, ProbeLowerer, Val};
 use crate::ast::*;
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper, Size};
+use crate::ir::{Addr, Inst, Label, Operand, VReg};
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
 

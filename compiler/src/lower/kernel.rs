@@ -4,11 +4,11 @@
 //! `ResolvedProbe::kernel`, which the resolver filled from BTF.
 
 use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand, VReg};
 use super::{KernelAccess, KernelValue, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind, UnaryOp};
-use crate::codegen::insn::{Alu, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper, Size};
+use crate::ir::{Addr, Inst, Operand, VReg};
 
 /// An address in kernel or user memory: a register plus a constant offset.
 struct Place {

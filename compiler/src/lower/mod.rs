@@ -8,7 +8,6 @@
 mod builtins;
 mod expr;
 mod formatted;
-pub mod ir;
 mod iterate;
 mod kernel;
 pub mod maps;
@@ -22,10 +21,10 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::probe::{ArgAccess, ArgField, ProviderKind, Target};
 use crate::program::{Action, ProgramInfo, ValueType};
 use crate::span::Span;
-use ir::{Addr, Function, Inst, Operand, Slot, VReg};
 pub use maps::{BpfMap, MapKind};
 
 /// One probe as the resolver hands it over: what to attach to and what `args` holds.
@@ -345,7 +344,7 @@ impl ProbeLowerer<'_, '_> {
     /// `if a == 0 goto then`.
     pub fn jump_if_zero(&mut self, a: VReg, then: ir::Label) {
         self.emit(Inst::Branch {
-            cond: crate::codegen::insn::Cond::Eq,
+            cond: crate::insn::Cond::Eq,
             a,
             b: Operand::Imm(0),
             then,
@@ -358,7 +357,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Load {
             dst: r,
             addr,
-            size: crate::codegen::insn::Size::DW,
+            size: crate::insn::Size::DW,
             signed: false,
         });
         r
@@ -369,7 +368,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Store {
             addr,
             value,
-            size: crate::codegen::insn::Size::DW,
+            size: crate::insn::Size::DW,
         });
     }
 
@@ -378,7 +377,7 @@ impl ProbeLowerer<'_, '_> {
         let n = self.load_u64(addr);
         let n1 = self.f.new_vreg();
         self.emit(Inst::Alu {
-            op: crate::codegen::insn::Alu::Add,
+            op: crate::insn::Alu::Add,
             dst: n1,
             a: n,
             b: Operand::Imm(1),
@@ -400,7 +399,7 @@ impl ProbeLowerer<'_, '_> {
             Addr::Ptr(p, off) => {
                 let r = self.f.new_vreg();
                 self.emit(Inst::Alu {
-                    op: crate::codegen::insn::Alu::Add,
+                    op: crate::insn::Alu::Add,
                     dst: r,
                     a: p,
                     b: Operand::Imm(off),
@@ -478,7 +477,7 @@ mod tests {
 
     #[test]
     fn stacks_use_one_map_per_kind_and_limit() {
-        use crate::codegen::insn::Helper;
+        use crate::insn::Helper;
         use crate::program::{StackMode, ValueType};
         let tp = ResolvedProbe {
             kind: ProviderKind::Tracepoint,
@@ -607,7 +606,7 @@ mod tests {
     /// aligned to its size, whatever the lengths of the strings involved.
     #[test]
     fn stack_accesses_are_aligned() {
-        use crate::codegen::insn::{class, Reg};
+        use crate::insn::{class, Reg};
         let l = lower_text(
             r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
             &[special(Target::Begin)],

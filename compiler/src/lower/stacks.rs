@@ -5,13 +5,13 @@
 //! it still runs.
 
 use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand, VReg};
 use super::maps::{BpfMap, MapKind, INT};
 use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Cond, Helper};
 use crate::config::stack_mode_named;
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper};
+use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::program::{
     stack_map_name, Action, StackMode, ValueType, DEFAULT_STACK_FRAMES, MAX_STACK_FRAMES,
 };

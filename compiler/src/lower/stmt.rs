@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use super::expr::Lowering;
-use super::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use super::maps::SIGNED;
 use super::{map_parts, ProbeLowerer, ResolvedProbe, Shared, Val, VarSlot};
 use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper, Size};
+use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::program::{log2_bucket, Action, MapValue, ValueType};
 use crate::span::Span;
 

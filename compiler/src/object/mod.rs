@@ -35,7 +35,7 @@
 mod btf;
 mod elf;
 
-use crate::codegen::insn::Insn;
+use crate::insn::Insn;
 use elf::{SectionHeader, StringTable};
 
 /// Everything one object holds.

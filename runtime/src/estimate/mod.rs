@@ -293,7 +293,7 @@ pub fn estimate(
                 .iter()
                 .map(|c| c.code.insns.len())
                 .sum::<usize>();
-        let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
+        let helpers = tracebound_compiler::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
         let mechanism = crate::probes::mechanism_of(compiled_probe.kind);
         let points = rates

@@ -1,12 +1,12 @@
 //! Builtins over integers: `bswap`.
 
 use super::super::expr::Lowering;
-use super::super::ir::{Inst, Operand};
 use super::super::{ArgAccess, KernelAccess, KernelValue, ProbeLowerer, Val};
 use super::is_args;
 use crate::ast::{Expr, ExprKind, TypeBase};
-use crate::codegen::insn::Alu;
 use crate::diagnostic::Diagnostic;
+use crate::insn::Alu;
+use crate::ir::{Inst, Operand};
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {

@@ -2,11 +2,11 @@
 //! compile: `pid`, `uid`, `nsecs`, `comm`, `argN`, `retval`, `probe`, `func`, `reg`, `kaddr`.
 
 use super::super::expr::Lowering;
-use super::super::ir::{Addr, Inst, Operand, VReg};
 use super::super::{literal_string, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Helper};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper};
+use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
 use crate::span::Span;
