@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::lower::{KernelAccess, KernelValue, ResolvedProbe};
+use crate::resolve::ctype::{CType, KernelTypes, TypeEnv, View};
 use crate::resolve::facts::MachineFacts;
 use crate::span::Span;
-use crate::types::kernel::{CType, KernelTypes, TypeEnv, View};
 
 /// Fills `kernel` of each resolved probe (one per probe item, in order).
 pub fn type_probes(

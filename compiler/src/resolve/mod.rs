@@ -4,6 +4,7 @@
 //! through the `facts::MachineFacts` trait, so this stays pure: the runtime supplies the live
 //! implementation, tests supply `fixture::FixtureFacts`.
 
+pub mod ctype;
 pub mod demangle;
 pub mod expand;
 pub mod facts;

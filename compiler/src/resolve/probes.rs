@@ -11,7 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::lower::ResolvedProbe;
 use crate::parse::attach::split;
 use crate::probe;
-use crate::types::kernel::CType;
+use crate::resolve::ctype::CType;
 
 /// One `ResolvedProbe` per probe item, in order.
 pub fn resolve_probes(

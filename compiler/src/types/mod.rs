@@ -5,7 +5,6 @@
 //! change a value's layout.
 
 pub mod fixture;
-pub mod kernel;
 
 /// A type's id in the provider's type graph; 0 is `void`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
