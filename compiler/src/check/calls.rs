@@ -333,6 +333,7 @@ impl Checker<'_> {
         let Some(Expr {
             kind: ExprKind::Str(format),
             span,
+            ..
         }) = args.first()
         else {
             return;

@@ -4,11 +4,12 @@
 
 use super::builtins::{is_args, Use};
 use super::maps::{static_type, INT, SIGNED};
-use super::{literal_string, ArgAccess, ProbeLowerer, Val};
+use super::{literal_string, ProbeLowerer, Val};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
+use crate::probe::ArgAccess;
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
 
@@ -42,8 +43,8 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
-        if let Some(access) = self.probe.kernel.get(&e.span).cloned() {
-            return self.kernel_value(e, &access);
+        if let Some(access) = e.kernel.as_deref() {
+            return self.kernel_value(e, access);
         }
         match &e.kind {
             ExprKind::Int(n) => Ok(Val::Int {

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 
 use super::builtins::{aggregation, is_args, value_type};
-use super::{map_parts, ArgAccess, KernelAccess, KernelValue, LowerOptions, ResolvedProbe};
+use super::{map_parts, LowerOptions};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::probe::ArgAccess;
 use crate::program::{MapInfo, MapValue, ValueType};
+use crate::resolve::{ResolvedProbe, ResolvedProgram};
+use crate::types::{KernelAccess, KernelValue};
 
 /// BPF map types tracebound uses (the kernel's numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +103,7 @@ struct Typer<'a> {
 
 impl MapTable {
     pub fn infer(
-        program: &Program,
-        probes: &[ResolvedProbe],
+        program: &ResolvedProgram,
         options: &LowerOptions,
     ) -> Result<MapTable, Vec<Diagnostic>> {
         let mut table = MapTable {
@@ -109,14 +111,10 @@ impl MapTable {
             index: HashMap::new(),
             probe_vars: Vec::new(),
         };
-        let probe_items = program.items.iter().filter_map(|i| match i {
-            Item::Probe(p) => Some(p),
-            _ => None,
-        });
         // Two rounds: a map read before the statement that writes it learns its type.
         for _ in 0..2 {
             table.probe_vars.clear();
-            for (probe, resolved) in probe_items.clone().zip(probes) {
+            for (probe, resolved) in program.probes() {
                 let mut typer = Typer {
                     vars: HashMap::new(),
                     probe: resolved,
@@ -429,7 +427,7 @@ pub(crate) fn static_type(
     maps: &MapTable,
 ) -> ValueType {
     let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
-    if let Some(access) = probe.kernel.get(&e.span) {
+    if let Some(access) = e.kernel.as_deref() {
         return match access {
             KernelAccess::Const(_) => INT,
             KernelAccess::Member { value, .. }

@@ -19,71 +19,15 @@ mod usdt;
 
 use std::collections::HashMap;
 
-use crate::ast::{self, Expr, ExprKind, Item, Program};
+use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
-use crate::probe::{ArgAccess, ArgField, ProviderKind, Target};
+use crate::probe::{ProviderKind, Target};
 use crate::program::{Action, ProgramInfo, ValueType};
+use crate::resolve::symbols::SymbolAddresses;
+use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::span::Span;
 pub use maps::{BpfMap, MapKind};
-
-/// One probe as the resolver hands it over: what to attach to and what `args` holds.
-#[derive(Clone, Debug)]
-pub struct ResolvedProbe {
-    pub kind: ProviderKind,
-    /// What each attach point names.
-    pub targets: Vec<Target>,
-    /// The fields of `args` for tracepoints (the same for every target).
-    pub args: Vec<ArgField>,
-    /// How each expression that reaches into kernel-typed memory reads it, by the
-    /// expression's span (`resolve::kernel_types` fills it from BTF).
-    pub kernel: HashMap<Span, KernelAccess>,
-}
-
-/// How an expression typed from BTF is lowered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelAccess {
-    /// A number known at compile time: `sizeof`, `offsetof`, an enumerator.
-    Const(u64),
-    /// `base->field` or `base.field`: `offset` bytes past the base, which is an address
-    /// (`through_pointer`) or itself a place in memory (a struct member of a struct).
-    Member {
-        offset: u32,
-        /// `(bit shift within the loaded bytes, width)` for a bitfield.
-        bitfield: Option<(u32, u32)>,
-        through_pointer: bool,
-        value: KernelValue,
-        user: bool,
-    },
-    /// `*base`.
-    Deref { value: KernelValue, user: bool },
-    /// `base[i]`: elements of `elem_size` bytes from an address or an array in memory.
-    Index {
-        elem_size: u32,
-        through_pointer: bool,
-        value: KernelValue,
-        user: bool,
-    },
-}
-
-/// What the bytes of a kernel-typed place are, as a script value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelValue {
-    Int {
-        size: u32,
-        signed: bool,
-    },
-    /// A pointer: 8 bytes, printed signed as bpftrace 0.17 prints them.
-    Pointer,
-    /// `char[N]`: a string.
-    Str {
-        len: u32,
-    },
-    /// A struct, union or non-char array: only its members or elements can be read.
-    Aggregate {
-        what: String,
-    },
-}
 
 /// Settings that change the code.
 #[derive(Clone, Debug)]
@@ -107,8 +51,6 @@ pub struct LowerOptions {
     pub sample: std::collections::BTreeMap<usize, u32>,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
-    /// What `kaddr`/`uaddr` stand for (`resolve::symbols`).
-    pub symbol_addresses: crate::resolve::symbols::SymbolAddresses,
 }
 
 impl Default for LowerOptions {
@@ -123,7 +65,6 @@ impl Default for LowerOptions {
             ncpus: 1,
             sample: Default::default(),
             stack_mode: crate::program::StackMode::Bpftrace,
-            symbol_addresses: Default::default(),
         }
     }
 }
@@ -156,13 +97,12 @@ pub struct Lowered {
     pub info: ProgramInfo,
 }
 
-/// Lowers a checked program. `probes` has one entry per probe item, in order.
+/// Lowers a resolved program.
 pub fn lower(
-    program: &Program,
-    probes: &[ResolvedProbe],
+    program: &ResolvedProgram,
     options: &LowerOptions,
 ) -> Result<Lowered, Vec<Diagnostic>> {
-    let table = maps::MapTable::infer(program, probes, options)?;
+    let table = maps::MapTable::infer(program, options)?;
     let mut bpf_maps = table.bpf_maps(options);
     let script_maps = bpf_maps.len();
     let ringbuf = bpf_maps.len();
@@ -183,14 +123,11 @@ pub fn lower(
         extra_base: bpf_maps.len(),
         extra_maps: Vec::new(),
         options,
+        symbols: &program.symbols,
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
-    let probe_items = program.items.iter().filter_map(|i| match i {
-        Item::Probe(p) => Some(p),
-        _ => None,
-    });
-    for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
+    for (index, (probe, resolved)) in program.probes().enumerate() {
         // `probe` and `func` are constants in a program: a probe that reads them gets one
         // program per attach point, as in bpftrace. So does every usdt site: each has its
         // own argument specs (bpftrace too has one program per site).
@@ -234,7 +171,7 @@ pub fn lower(
     }
     let mut maps = shared.maps.infos();
     if !options.sample.is_empty() {
-        let samplable = sample::samplable(program);
+        let samplable = sample::samplable(&program.ast);
         for (index, &n) in &options.sample {
             for name in samplable.get(index).into_iter().flatten() {
                 for m in maps.iter_mut().filter(|m| &m.name == name) {
@@ -271,6 +208,8 @@ pub(crate) struct Shared<'o> {
     pub extra_base: usize,
     pub extra_maps: Vec<BpfMap>,
     pub options: &'o LowerOptions,
+    /// What `kaddr`/`uaddr` stand for.
+    pub symbols: &'o SymbolAddresses,
 }
 
 impl Shared<'_> {
@@ -429,6 +368,16 @@ pub(crate) fn map_parts(e: &Expr) -> Option<(&ast::Ident, &[Expr])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::{ArgAccess, ArgField};
+
+    /// A tree with its probes as a test names them, nothing typed from the kernel.
+    fn resolved(program: ast::Program, probes: &[ResolvedProbe]) -> ResolvedProgram {
+        ResolvedProgram {
+            ast: program,
+            probes: probes.to_vec(),
+            symbols: Default::default(),
+        }
+    }
     use crate::codegen::emit::emit;
     use crate::parse::parse;
 
@@ -437,7 +386,6 @@ mod tests {
             kind: target.kind(),
             targets: vec![target],
             args: Vec::new(),
-            kernel: HashMap::new(),
         }
     }
 
@@ -450,7 +398,8 @@ mod tests {
 
     fn lower_text(text: &str, probes: &[ResolvedProbe]) -> Lowered {
         let program = parse(text).expect("parses");
-        lower(&program, probes, &LowerOptions::default()).unwrap_or_else(|d| panic!("{:?}", d))
+        lower(&resolved(program, probes), &LowerOptions::default())
+            .unwrap_or_else(|d| panic!("{:?}", d))
     }
 
     #[test]
@@ -483,7 +432,6 @@ mod tests {
             kind: ProviderKind::Tracepoint,
             targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            kernel: Default::default(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_getppid { @k[kstack] = count(); @u[comm, ustack(perf, 3)] = count(); @v = kstack(5); @w[kstack(127)] = count(); @s = usym(1); }",
@@ -530,7 +478,6 @@ mod tests {
             kind: ProviderKind::Tracepoint,
             targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            kernel: Default::default(),
         };
         for (text, message) in [
             ("@[kstack(0)] = count();", "frame count"),
@@ -541,8 +488,7 @@ mod tests {
                 crate::parse::parse(&format!("t:syscalls:sys_enter_getppid {{ {text} }}"))
                     .expect("parses");
             let diags = lower(
-                &program,
-                std::slice::from_ref(&tp),
+                &resolved(program, std::slice::from_ref(&tp)),
                 &LowerOptions::default(),
             )
             .expect_err(text);
@@ -567,7 +513,6 @@ mod tests {
                     signed: false,
                 },
             }],
-            kernel: HashMap::new(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_read { @c[comm] = count(); @h = hist(args.count); @l = lhist(args.count, 0, 100, 10); @s = stats(args.count); $x = 1; @p[pid, \"k\"] = $x; }",
@@ -660,8 +605,7 @@ mod tests {
     fn unsupported_features_are_diagnostics() {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
         let err = lower(
-            &program,
-            &[special(Target::Begin)],
+            &resolved(program, &[special(Target::Begin)]),
             &LowerOptions::default(),
         )
         .unwrap_err();

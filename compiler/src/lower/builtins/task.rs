@@ -206,7 +206,7 @@ impl ProbeLowerer<'_, '_> {
         };
         let symbol = args.first().and_then(literal_string).unwrap_or_default();
         let key = (binary.to_string(), symbol.to_string());
-        let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
+        let Some(&address) = self.shared.symbols.get(&key) else {
             return Err(Diagnostic::error(
                 format!("symbol `{symbol}` was not resolved"),
                 span,
