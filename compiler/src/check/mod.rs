@@ -167,7 +167,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
-        max_strlen: u64::from(crate::lower::LowerOptions::default().max_strlen),
+        max_strlen: u64::from(crate::config::Limits::default().max_strlen),
         loops: 0,
     };
     for item in &program.items {

@@ -3,8 +3,9 @@
 //! silently wrong program.
 
 use super::builtins::{is_args, Use};
-use super::maps::{static_type, INT, SIGNED};
-use super::{literal_string, ProbeLowerer, Val};
+use super::maps::static_type;
+use super::{literal_string, Lowering, ProbeLowerer, Val};
+use super::{INT, SIGNED};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
@@ -12,8 +13,6 @@ use crate::ir::{Addr, Inst, Label, Operand, VReg};
 use crate::probe::ArgAccess;
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
-
-pub(crate) type Lowering<T> = Result<T, Diagnostic>;
 
 impl ProbeLowerer<'_, '_> {
     pub fn unsupported(&self, what: &str, span: Span) -> Diagnostic {

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use super::expr::Lowering;
+use super::Lowering;
 use super::{map_parts, ProbeLowerer, VarSlot};
 use crate::ast::{Block, Expr, Ident};
 use crate::diagnostic::Diagnostic;

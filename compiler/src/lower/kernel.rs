@@ -3,7 +3,7 @@
 //! bpf_probe_read_kernel (or _user) of the bytes the value needs. The layouts come from
 //! `Expr::kernel`, which the resolver filled in from BTF.
 
-use super::expr::Lowering;
+use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind, UnaryOp};
 use crate::diagnostic::Diagnostic;

@@ -5,6 +5,7 @@
 //! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod bpf_map;
 mod builtins;
 mod expr;
 mod formatted;
@@ -27,7 +28,20 @@ use crate::program::{Action, ProgramInfo, ValueType};
 use crate::resolve::symbols::SymbolAddresses;
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::span::Span;
-pub use maps::{BpfMap, MapKind};
+pub use bpf_map::{BpfMap, MapKind};
+
+/// What every lowering step returns: its result, or the diagnostic at the user's text.
+pub(crate) type Lowering<T> = Result<T, Diagnostic>;
+
+/// The value of an integer expression: 64 bits, unsigned or signed.
+pub(crate) const INT: ValueType = ValueType::Int {
+    size: 8,
+    signed: false,
+};
+pub(crate) const SIGNED: ValueType = ValueType::Int {
+    size: 8,
+    signed: true,
+};
 
 /// Settings that change the code.
 #[derive(Clone, Debug)]

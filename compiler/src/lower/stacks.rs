@@ -4,8 +4,9 @@
 //! up the program tells user space (a cold path), which notes the process's memory map while
 //! it still runs.
 
-use super::expr::Lowering;
-use super::maps::{BpfMap, MapKind, INT};
+use super::bpf_map::{BpfMap, MapKind};
+use super::Lowering;
+use super::INT;
 use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
 use crate::config::stack_mode_named;

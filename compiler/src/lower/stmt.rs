@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::expr::Lowering;
-use super::maps::SIGNED;
+use super::Lowering;
+use super::SIGNED;
 use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
 use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
 use crate::diagnostic::Diagnostic;

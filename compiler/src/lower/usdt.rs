@@ -3,7 +3,7 @@
 //! the traced process's memory. Each value is extended to 64 bits by its size and sign, and is
 //! a signed integer, as in bpftrace.
 
-use super::expr::Lowering;
+use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Helper, Size};

@@ -4,8 +4,8 @@
 
 use tracebound_stdlib::Lowering as By;
 
-use super::super::expr::Lowering;
-use super::super::maps::SIGNED;
+use super::super::Lowering;
+use super::super::SIGNED;
 use super::super::{map_parts, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
 use crate::diagnostic::Diagnostic;

@@ -1,6 +1,6 @@
 //! Builtins over integers: `bswap`.
 
-use super::super::expr::Lowering;
+use super::super::Lowering;
 use super::super::{ProbeLowerer, Val};
 use super::is_args;
 use crate::ast::{Expr, ExprKind, TypeBase};

@@ -1,6 +1,6 @@
 //! Builtins that ask a map a question in the probe: `has_key`, `len`.
 
-use super::super::expr::Lowering;
+use super::super::Lowering;
 use super::super::{map_parts, ProbeLowerer, Val};
 use crate::ast::Expr;
 use crate::diagnostic::Diagnostic;

@@ -21,9 +21,10 @@ use tracebound_stdlib::{
     self as stdlib, Aggregation, Builtin, Len, Lowering as By, Support, Value,
 };
 
-use super::expr::Lowering;
-use super::maps::{buf_len, INT, SIGNED};
+use super::maps::buf_len;
+use super::Lowering;
 use super::{LowerOptions, ProbeLowerer, ResolvedProbe, Val};
+use super::{INT, SIGNED};
 use crate::ast::{self, Expr, ExprKind};
 use crate::probe::{ArgSource, Target};
 use crate::program::{MapValue, ValueType, MAX_HIST_K};

@@ -1,6 +1,6 @@
 //! Builtins over strings: `str` (reading one), `strncmp`, `strcontains`, `strlen`.
 
-use super::super::expr::Lowering;
+use super::super::Lowering;
 use super::super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
 use crate::diagnostic::Diagnostic;

@@ -1,7 +1,7 @@
 //! Builtins that read the current task, the clock, the probe's context or a constant of the
 //! compile: `pid`, `uid`, `nsecs`, `comm`, `argN`, `retval`, `probe`, `func`, `reg`, `kaddr`.
 
-use super::super::expr::Lowering;
+use super::super::Lowering;
 use super::super::{literal_string, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
