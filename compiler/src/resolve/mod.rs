@@ -9,6 +9,7 @@ pub mod ctype;
 pub mod demangle;
 pub mod expand;
 pub mod facts;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod glob;
 pub mod kernel_types;

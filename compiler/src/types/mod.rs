@@ -5,6 +5,7 @@
 //! change a value's layout.
 
 mod access;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 
 pub use access::{KernelAccess, KernelValue};
