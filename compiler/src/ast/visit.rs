@@ -1,43 +1,65 @@
-//! Walking every expression of a probe, outermost first, so that a question about a probe
-//! ("does it read `func`?", "which maps does it name?") is one closure, not one more
-//! hand-written traversal. The same walk exists twice, over shared and over mutable trees
-//! (`*_mut`, for the pass that writes what it learns into the tree), both generated from the
-//! one definition below so that they cannot drift apart.
+//! The one walk over a probe's tree. A pass implements `Visitor` (or `VisitorMut`, for the
+//! pass that writes what it learns into the tree) and overrides the nodes it cares about,
+//! calling `walk_*` to go on into their children; the closure walkers (`probe_exprs`, `expr`)
+//! answer one question about every expression ("does it read `func`?", "which maps does it
+//! name?"). Both visitors are generated from the one definition below, so they cannot drift
+//! apart. Statements are walked in order, each expression before the ones inside it.
+//!
+//! Lowering and printing do not walk: they translate every node themselves, and their
+//! matches stay exhaustive so that a new kind of node cannot be forgotten there.
 
 use super::{Block, Expr, ExprKind, ForIter, Probe, Stmt, StmtKind};
 
-/// Generates the four walkers over one kind of reference: `node` is the reference type of the
-/// nodes walked, `borrow` the operator that borrows their fields, `seen` what `f` receives.
-macro_rules! walkers {
+/// Generates a visitor trait and its `walk_*` functions over one kind of reference: `node` is
+/// the reference type of the nodes, `borrow` the operator that borrows their fields.
+macro_rules! visitor {
     (
-        $probe_fn:ident, $block_fn:ident, $stmt_fn:ident, $expr_fn:ident,
-        <$($lt:lifetime)?>, node: [$($node:tt)*], borrow: [$($borrow:tt)*], seen: [$($seen:tt)*]
+        $(#[$doc:meta])*
+        trait $Visitor:ident<$($lt:lifetime)?>,
+        $walk_probe:ident, $walk_block:ident, $walk_stmt:ident, $walk_expr:ident,
+        node: [$($node:tt)*], borrow: [$($borrow:tt)*]
     ) => {
-        /// Calls `f` on every expression of the probe: predicate, then body, each expression
-        /// before the ones inside it.
-        pub fn $probe_fn<$($lt)?>(probe: $($node)* Probe, f: &mut impl FnMut($($seen)* Expr)) {
+        $(#[$doc])*
+        pub trait $Visitor<$($lt)?> {
+            fn probe(&mut self, probe: $($node)* Probe) {
+                $walk_probe(self, probe)
+            }
+            fn block(&mut self, block: $($node)* Block) {
+                $walk_block(self, block)
+            }
+            fn stmt(&mut self, stmt: $($node)* Stmt) {
+                $walk_stmt(self, stmt)
+            }
+            fn expr(&mut self, expr: $($node)* Expr) {
+                $walk_expr(self, expr)
+            }
+        }
+
+        /// The predicate, then the body.
+        pub fn $walk_probe<$($lt,)? V: $Visitor<$($lt)?> + ?Sized>(v: &mut V, probe: $($node)* Probe) {
             if let Some(p) = $($borrow)* probe.predicate {
-                $expr_fn(p, f);
+                v.expr(p);
             }
-            $block_fn($($borrow)* probe.body, f);
+            v.block($($borrow)* probe.body);
         }
 
-        pub fn $block_fn<$($lt)?>(b: $($node)* Block, f: &mut impl FnMut($($seen)* Expr)) {
+        pub fn $walk_block<$($lt,)? V: $Visitor<$($lt)?> + ?Sized>(v: &mut V, b: $($node)* Block) {
             for s in $($borrow)* b.stmts {
-                $stmt_fn(s, f);
+                v.stmt(s);
             }
         }
 
-        pub fn $stmt_fn<$($lt)?>(s: $($node)* Stmt, f: &mut impl FnMut($($seen)* Expr)) {
+        /// The statement's expressions and blocks, in the order they are written.
+        pub fn $walk_stmt<$($lt,)? V: $Visitor<$($lt)?> + ?Sized>(v: &mut V, s: $($node)* Stmt) {
             match $($borrow)* s.kind {
-                StmtKind::Expr(e) | StmtKind::Return(Some(e)) => $expr_fn(e, f),
+                StmtKind::Expr(e) | StmtKind::Return(Some(e)) => v.expr(e),
                 StmtKind::Assign { target, value, .. } => {
-                    $expr_fn(target, f);
-                    $expr_fn(value, f);
+                    v.expr(target);
+                    v.expr(value);
                 }
                 StmtKind::Let { value, .. } => {
-                    if let Some(v) = value {
-                        $expr_fn(v, f);
+                    if let Some(value) = value {
+                        v.expr(value);
                     }
                 }
                 StmtKind::If {
@@ -45,39 +67,39 @@ macro_rules! walkers {
                     then,
                     otherwise,
                 } => {
-                    $expr_fn(cond, f);
-                    $block_fn(then, f);
+                    v.expr(cond);
+                    v.block(then);
                     if let Some(o) = otherwise {
-                        $stmt_fn(o, f);
+                        v.stmt(o);
                     }
                 }
                 StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
-                    $expr_fn(e, f);
-                    $block_fn(body, f);
+                    v.expr(e);
+                    v.block(body);
                 }
                 StmtKind::For { iter, body, .. } => {
                     match iter {
-                        ForIter::Map(m) => $expr_fn(m, f),
+                        ForIter::Map(m) => v.expr(m),
                         ForIter::Range(a, b) => {
-                            $expr_fn(a, f);
-                            $expr_fn(b, f);
+                            v.expr(a);
+                            v.expr(b);
                         }
                     }
-                    $block_fn(body, f);
+                    v.block(body);
                 }
-                StmtKind::Block(b) => $block_fn(b, f),
+                StmtKind::Block(b) => v.block(b),
                 StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
             }
         }
 
-        pub fn $expr_fn<$($lt)?>(e: $($node)* Expr, f: &mut impl FnMut($($seen)* Expr)) {
-            f(e);
+        /// The expressions (and blocks) directly inside `e`.
+        pub fn $walk_expr<$($lt,)? V: $Visitor<$($lt)?> + ?Sized>(v: &mut V, e: $($node)* Expr) {
             match $($borrow)* e.kind {
                 ExprKind::Map { keys: es, .. }
                 | ExprKind::Call { args: es, .. }
                 | ExprKind::Tuple(es) => {
                     for e in es {
-                        $expr_fn(e, f);
+                        v.expr(e);
                     }
                 }
                 ExprKind::Unary { expr: e, .. }
@@ -86,14 +108,14 @@ macro_rules! walkers {
                 | ExprKind::TupleIndex { expr: e, .. }
                 | ExprKind::SizeofExpr(e)
                 | ExprKind::OffsetofExpr { expr: e, .. }
-                | ExprKind::Update { target: e, .. } => $expr_fn(e, f),
+                | ExprKind::Update { target: e, .. } => v.expr(e),
                 ExprKind::Binary { lhs, rhs, .. }
                 | ExprKind::Index {
                     expr: lhs,
                     index: rhs,
                 } => {
-                    $expr_fn(lhs, f);
-                    $expr_fn(rhs, f);
+                    v.expr(lhs);
+                    v.expr(rhs);
                 }
                 ExprKind::Ternary {
                     cond,
@@ -105,13 +127,13 @@ macro_rules! walkers {
                     then,
                     otherwise,
                 } => {
-                    $expr_fn(cond, f);
-                    $expr_fn(then, f);
-                    $expr_fn(otherwise, f);
+                    v.expr(cond);
+                    v.expr(then);
+                    v.expr(otherwise);
                 }
                 ExprKind::Block { block: b, value } => {
-                    $block_fn(b, f);
-                    $expr_fn(value, f);
+                    v.block(b);
+                    v.expr(value);
                 }
                 ExprKind::Int(_)
                 | ExprKind::Str(_)
@@ -127,7 +149,34 @@ macro_rules! walkers {
     };
 }
 
-walkers!(probe_exprs, block, stmt, expr, <'a>, node: [&'a], borrow: [&], seen: [&'a]);
-walkers!(
-    probe_exprs_mut, block_mut, stmt_mut, expr_mut, <>, node: [&mut], borrow: [&mut], seen: [&mut]
+visitor!(
+    /// A pass over a shared tree; `'a` is the tree's, so a pass may keep what it visits.
+    trait Visitor<'a>, walk_probe, walk_block, walk_stmt, walk_expr,
+    node: [&'a], borrow: [&]
 );
+visitor!(
+    /// A pass that writes into the tree it walks.
+    trait VisitorMut<>, walk_probe_mut, walk_block_mut, walk_stmt_mut, walk_expr_mut,
+    node: [&mut], borrow: [&mut]
+);
+
+/// Calls a closure on every expression it walks, before the ones inside it.
+struct EachExpr<F>(F);
+
+impl<'a, F: FnMut(&'a Expr)> Visitor<'a> for EachExpr<F> {
+    fn expr(&mut self, e: &'a Expr) {
+        (self.0)(e);
+        walk_expr(self, e);
+    }
+}
+
+/// Calls `f` on every expression of the probe: predicate, then body, each expression before
+/// the ones inside it.
+pub fn probe_exprs<'a>(probe: &'a Probe, f: &mut impl FnMut(&'a Expr)) {
+    EachExpr(f).probe(probe);
+}
+
+/// Calls `f` on `e` and every expression inside it, outermost first.
+pub fn expr<'a>(e: &'a Expr, f: &mut impl FnMut(&'a Expr)) {
+    EachExpr(f).expr(e);
+}

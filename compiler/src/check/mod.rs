@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
+use crate::ast::visit::{walk_stmt, Visitor};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::probe::{self, ArgSource, Provider};
@@ -258,6 +259,93 @@ fn key_arity(keys: &[Expr]) -> usize {
     }
 }
 
+/// The statements of probes, macros and functions, in order; expressions are checked for
+/// their shape (`expr_shape`), which is not a walk but a fold: each returns what it is.
+impl<'a> Visitor<'a> for Checker<'_> {
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::Let { var, value, .. } => {
+                if let Some(v) = value {
+                    self.not_void(v, "assigned");
+                }
+                let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
+                self.bind(&var.name, shape, var.span);
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.loop_body(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                if !matches!(count.kind, ExprKind::Int(_) | ExprKind::Positional(_)) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unroll needs a constant count",
+                            count.span,
+                            "not a constant",
+                        )
+                        .with_help("write a number, as in `unroll(5) { ... }`"),
+                    );
+                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
+                    self.diags.push(Diagnostic::error(
+                        "unroll count must be between 1 and 100",
+                        count.span,
+                        "out of range",
+                    ));
+                }
+                self.block(body);
+            }
+            StmtKind::For { var, iter, body } => {
+                let shape = match iter {
+                    ForIter::Map(m) => {
+                        if !matches!(&m.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "`for` iterates over a map or a range",
+                                    m.span,
+                                    "not a map",
+                                )
+                                .with_help("write `for ($kv : @map)` or `for ($i : 0..10)`"),
+                            );
+                        } else {
+                            self.whole_map(m);
+                        }
+                        Shape::Tuple(2)
+                    }
+                    ForIter::Range(a, b) => {
+                        self.expr(a);
+                        self.expr(b);
+                        Shape::Int
+                    }
+                };
+                self.bind(&var.name, shape, var.span);
+                self.loop_body(body);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if matches!(stmt.kind, StmtKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    self.diags.push(Diagnostic::error(
+                        format!("`{word}` outside of a loop"),
+                        stmt.span,
+                        "not inside `while` or `for`",
+                    ));
+                }
+            }
+            StmtKind::Expr(_) | StmtKind::If { .. } | StmtKind::Return(_) | StmtKind::Block(_) => {
+                walk_stmt(self, stmt)
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &'a Expr) {
+        self.expr_shape(e);
+    }
+}
+
 impl<'p> Checker<'p> {
     fn define_once(&mut self, name: &Ident, exists: bool, what: &str) {
         if exists {
@@ -405,106 +493,6 @@ impl<'p> Checker<'p> {
 
     fn bind(&mut self, name: &str, shape: Shape, span: Span) {
         self.vars.insert(name.to_string(), VarInfo { shape, span });
-    }
-
-    fn block(&mut self, block: &Block) {
-        for s in &block.stmts {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, stmt: &Stmt) {
-        match &stmt.kind {
-            StmtKind::Expr(e) => self.expr(e),
-            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::Let { var, value, .. } => {
-                if let Some(v) = value {
-                    self.not_void(v, "assigned");
-                }
-                let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
-                self.bind(&var.name, shape, var.span);
-            }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                if let Some(o) = otherwise {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.loop_body(body);
-            }
-            StmtKind::Unroll { count, body } => {
-                if !matches!(count.kind, ExprKind::Int(_) | ExprKind::Positional(_)) {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "unroll needs a constant count",
-                            count.span,
-                            "not a constant",
-                        )
-                        .with_help("write a number, as in `unroll(5) { ... }`"),
-                    );
-                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
-                    self.diags.push(Diagnostic::error(
-                        "unroll count must be between 1 and 100",
-                        count.span,
-                        "out of range",
-                    ));
-                }
-                self.block(body);
-            }
-            StmtKind::For { var, iter, body } => {
-                let shape = match iter {
-                    ForIter::Map(m) => {
-                        if !matches!(&m.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    "`for` iterates over a map or a range",
-                                    m.span,
-                                    "not a map",
-                                )
-                                .with_help("write `for ($kv : @map)` or `for ($i : 0..10)`"),
-                            );
-                        } else {
-                            self.whole_map(m);
-                        }
-                        Shape::Tuple(2)
-                    }
-                    ForIter::Range(a, b) => {
-                        self.expr(a);
-                        self.expr(b);
-                        Shape::Int
-                    }
-                };
-                self.bind(&var.name, shape, var.span);
-                self.loop_body(body);
-            }
-            StmtKind::Break | StmtKind::Continue => {
-                if self.loops == 0 {
-                    let word = if matches!(stmt.kind, StmtKind::Break) {
-                        "break"
-                    } else {
-                        "continue"
-                    };
-                    self.diags.push(Diagnostic::error(
-                        format!("`{word}` outside of a loop"),
-                        stmt.span,
-                        "not inside `while` or `for`",
-                    ));
-                }
-            }
-            StmtKind::Return(v) => {
-                if let Some(v) = v {
-                    self.expr(v);
-                }
-            }
-            StmtKind::Block(b) => self.block(b),
-        }
     }
 
     fn loop_body(&mut self, body: &Block) {
@@ -812,10 +800,6 @@ impl<'p> Checker<'p> {
     /// Checks an expression used for its value and returns its shape.
     fn value(&mut self, e: &Expr) -> Shape {
         self.expr_shape(e)
-    }
-
-    pub(crate) fn expr(&mut self, e: &Expr) {
-        self.expr_shape(e);
     }
 
     fn expr_shape(&mut self, e: &Expr) -> Shape {

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::bpf_map::{BpfMap, MapKind};
 use super::builtins::{aggregation, is_args, value_type};
 use super::{map_parts, LowerOptions, INT, SIGNED};
+use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::probe::ArgAccess;
@@ -29,8 +30,9 @@ pub struct MapTable {
     probe_vars: Vec<HashMap<String, ValueType>>,
 }
 
-/// Types of expressions as far as the pre-pass needs them.
-struct Typer<'a> {
+/// The pre-pass over one probe, writing into the table.
+struct Infer<'a> {
+    table: &'a mut MapTable,
     vars: HashMap<String, ValueType>,
     probe: &'a ResolvedProbe,
     options: &'a LowerOptions,
@@ -50,16 +52,15 @@ impl MapTable {
         for _ in 0..2 {
             table.probe_vars.clear();
             for (probe, resolved) in program.probes() {
-                let mut typer = Typer {
+                let mut pass = Infer {
+                    table: &mut table,
                     vars: HashMap::new(),
                     probe: resolved,
                     options,
                 };
-                if let Some(p) = &probe.predicate {
-                    table.expr(p, &mut typer);
-                }
-                table.block(&probe.body, &mut typer);
-                table.probe_vars.push(typer.vars);
+                pass.probe(probe);
+                let vars = pass.vars;
+                table.probe_vars.push(vars);
             }
         }
         Ok(table)
@@ -199,25 +200,22 @@ impl MapTable {
             (_, new) => new,
         });
     }
+}
 
-    fn block(&mut self, b: &Block, t: &mut Typer) {
-        for s in &b.stmts {
-            self.stmt(s, t);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt, t: &mut Typer) {
+/// The pre-pass over one probe: the maps it names, with their key and value types, and its
+/// variables' types as far as the pass has read.
+impl<'t> Visitor<'t> for Infer<'_> {
+    fn stmt(&mut self, s: &'t Stmt) {
         match &s.kind {
-            StmtKind::Expr(e) => self.expr(e, t),
             StmtKind::Assign { target, op, value } => {
-                self.expr(value, t);
+                self.expr(value);
                 if let Some((name, keys)) = map_parts(target) {
-                    let map = self.entry(&name.name);
+                    let map = self.table.entry(&name.name);
                     for k in keys {
-                        self.expr(k, t);
+                        self.expr(k);
                     }
-                    let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
-                    self.note_keys(map, key_types);
+                    let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                    self.table.note_keys(map, key_types);
                     let v = match (&value.kind, op) {
                         (ExprKind::Call { name, args }, None) => aggregation(&name.name, args),
                         _ => None,
@@ -226,130 +224,82 @@ impl MapTable {
                         if op.is_some() {
                             MapValue::Plain(SIGNED)
                         } else {
-                            MapValue::Plain(self.type_of(value, t))
+                            MapValue::Plain(self.type_of(value))
                         }
                     });
-                    self.note_value(map, v);
+                    self.table.note_value(map, v);
                 } else if let ExprKind::Var(name) = &target.kind {
                     let ty = if op.is_some() {
                         SIGNED
                     } else {
-                        self.type_of(value, t)
+                        self.type_of(value)
                     };
-                    let ty = match t.vars.get(name) {
+                    let ty = match self.vars.get(name) {
                         Some(old) => unify(old, &ty),
                         None => ty,
                     };
-                    t.vars.insert(name.clone(), ty);
+                    self.vars.insert(name.clone(), ty);
                 }
             }
             StmtKind::Let { var, value, .. } => {
                 if let Some(v) = value {
-                    self.expr(v, t);
-                    let ty = self.type_of(v, t);
-                    t.vars.insert(var.name.clone(), ty);
+                    self.expr(v);
+                    let ty = self.type_of(v);
+                    self.vars.insert(var.name.clone(), ty);
                 }
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond, t);
-                self.block(then, t);
-                if let Some(o) = otherwise {
-                    self.stmt(o, t);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond, t);
-                self.block(body, t);
-            }
-            StmtKind::Unroll { body, .. } => self.block(body, t),
             StmtKind::For { var, iter, body } => {
                 match iter {
                     ForIter::Range(a, b) => {
-                        self.expr(a, t);
-                        self.expr(b, t);
-                        t.vars.insert(var.name.clone(), SIGNED);
+                        self.expr(a);
+                        self.expr(b);
+                        self.vars.insert(var.name.clone(), SIGNED);
                     }
                     ForIter::Map(m) => {
                         let entry = map_parts(m)
-                            .and_then(|(name, _)| self.lookup(&name.name))
-                            .and_then(|map| self.entry_type(map));
+                            .and_then(|(name, _)| self.table.lookup(&name.name))
+                            .and_then(|map| self.table.entry_type(map));
                         if let Some(entry) = entry {
-                            t.vars.insert(var.name.clone(), entry);
+                            self.vars.insert(var.name.clone(), entry);
                         }
                     }
                 }
-                self.block(body, t);
+                self.block(body);
             }
-            StmtKind::Return(Some(e)) => self.expr(e, t),
-            StmtKind::Block(b) => self.block(b, t),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+            _ => walk_stmt(self, s),
         }
     }
 
     /// Notes map reads and `++` updates inside an expression.
-    fn expr(&mut self, e: &Expr, t: &mut Typer) {
+    fn expr(&mut self, e: &'t Expr) {
         match &e.kind {
             ExprKind::Map { name, keys } if !keys.is_empty() => {
-                let map = self.entry(&name.name);
+                let map = self.table.entry(&name.name);
                 for k in keys {
-                    self.expr(k, t);
+                    self.expr(k);
                 }
-                let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
-                self.note_keys(map, key_types);
+                let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                self.table.note_keys(map, key_types);
             }
             ExprKind::Map { name, .. } => {
-                self.entry(&name.name);
+                self.table.entry(&name.name);
             }
             ExprKind::Update { target, .. } => {
-                self.expr(target, t);
+                self.expr(target);
                 if let Some((name, _)) = map_parts(target) {
-                    let map = self.entry(&name.name);
-                    self.note_value(map, MapValue::Plain(SIGNED));
+                    let map = self.table.entry(&name.name);
+                    self.table.note_value(map, MapValue::Plain(SIGNED));
                 }
             }
-            ExprKind::Call { args, .. } => {
-                for a in args {
-                    self.expr(a, t);
-                }
-            }
-            ExprKind::Unary { expr, .. }
-            | ExprKind::Cast { expr, .. }
-            | ExprKind::Field { expr, .. }
-            | ExprKind::TupleIndex { expr, .. }
-            | ExprKind::SizeofExpr(expr) => self.expr(expr, t),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Index {
-                expr: lhs,
-                index: rhs,
-            } => {
-                self.expr(lhs, t);
-                self.expr(rhs, t);
-            }
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond, t);
-                self.expr(then, t);
-                self.expr(otherwise, t);
-            }
-            ExprKind::Tuple(items) => {
-                for i in items {
-                    self.expr(i, t);
-                }
-            }
-            _ => {}
+            _ => walk_expr(self, e),
         }
     }
+}
 
+impl Infer<'_> {
     /// The type of an expression's value, as stored in a map or a variable.
-    fn type_of(&self, e: &Expr, t: &Typer) -> ValueType {
-        static_type(e, &t.vars, t.probe, t.options, self)
+    fn type_of(&self, e: &Expr) -> ValueType {
+        static_type(e, &self.vars, self.probe, self.options, self.table)
     }
 }
 

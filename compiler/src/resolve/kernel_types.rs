@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use super::ctype::{CType, KernelTypes, TypeEnv, View};
 use super::facts::MachineFacts;
 use super::ResolvedProbe;
+use crate::ast::visit::{self, VisitorMut};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
@@ -38,10 +39,7 @@ pub fn type_probes(
             },
             diags: Vec::new(),
         };
-        if let Some(p) = &mut probe.predicate {
-            typer.expr(p);
-        }
-        typer.block(&mut probe.body);
+        typer.probe(probe);
         diags.extend(typer.diags);
     }
     if diags.is_empty() {
@@ -57,13 +55,7 @@ struct Typer<'k, 'f> {
     diags: Vec<Diagnostic>,
 }
 
-impl Typer<'_, '_> {
-    fn block(&mut self, b: &mut Block) {
-        for s in &mut b.stmts {
-            self.stmt(s);
-        }
-    }
-
+impl VisitorMut for Typer<'_, '_> {
     /// Statements in order, so that a variable's kernel type is known where it is read.
     fn stmt(&mut self, s: &mut Stmt) {
         match &mut s.kind {
@@ -86,40 +78,21 @@ impl Typer<'_, '_> {
                 self.expr(value);
                 self.note_var(&var.name, value);
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                if let Some(o) = otherwise {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.block(body);
-            }
-            StmtKind::Unroll { count, body } => {
-                self.expr(count);
-                self.block(body);
-            }
-            StmtKind::For { iter, body, .. } => {
-                match iter {
-                    ForIter::Map(m) => self.expr(m),
-                    ForIter::Range(a, b) => {
-                        self.expr(a);
-                        self.expr(b);
-                    }
-                }
-                self.block(body);
-            }
-            StmtKind::Block(b) => self.block(b),
-            _ => visit::stmt_mut(s, &mut |e| self.one(e)),
+            _ => visit::walk_stmt_mut(self, s),
         }
     }
 
+    /// The access of one expression, when it has one, written into it; then those inside.
+    fn expr(&mut self, e: &mut Expr) {
+        match self.access(e) {
+            Ok(access) => e.kernel = access.map(Box::new),
+            Err(d) => self.fail(d),
+        }
+        visit::walk_expr_mut(self, e);
+    }
+}
+
+impl Typer<'_, '_> {
     fn note_var(&mut self, var: &str, value: &Expr) {
         match self.kt.type_of(value, &self.env) {
             Ok(Some(t)) if matches!(self.kt.view(&t, value.span), Ok(View::Pointer { .. })) => {
@@ -131,21 +104,9 @@ impl Typer<'_, '_> {
         }
     }
 
-    fn expr(&mut self, e: &mut Expr) {
-        visit::expr_mut(e, &mut |e| self.one(e));
-    }
-
     fn fail(&mut self, d: Diagnostic) {
         if !self.diags.iter().any(|x| x.span() == d.span()) {
             self.diags.push(d);
-        }
-    }
-
-    /// The access of one expression, when it has one, written into it.
-    fn one(&mut self, e: &mut Expr) {
-        match self.access(e) {
-            Ok(access) => e.kernel = access.map(Box::new),
-            Err(d) => self.fail(d),
         }
     }
 
