@@ -6,9 +6,9 @@
 //! codegen, object: later).
 
 pub mod ast;
-pub mod check;
-pub mod codegen;
-pub mod config;
+pub(crate) mod check;
+pub(crate) mod codegen;
+pub(crate) mod config;
 pub mod diagnostic;
 pub mod insn;
 pub mod ir;
@@ -24,6 +24,7 @@ pub mod span;
 pub mod types;
 
 pub use check::CheckOptions;
+pub use config::Limits;
 pub use diagnostic::{Diagnostic, Severity};
 pub use span::Span;
 

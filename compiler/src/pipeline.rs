@@ -2,14 +2,18 @@
 //! plus what the runtime needs to run the object (attach plans, the compiler-runtime contract,
 //! the instruction→span tables that map a verifier rejection back to the script).
 
+pub use crate::codegen::emit::Emitted;
+pub use crate::codegen::program::EmittedTree;
+pub use crate::lower::LowerOptions;
+
 use crate::ast::Program;
 use crate::check::{check, CheckOptions};
 use crate::codegen::emit::EmitError;
-use crate::codegen::program::{emit_program, EmittedTree};
+use crate::codegen::program::emit_program;
 use crate::config::{self, Limits};
 use crate::diagnostic::Diagnostic;
 use crate::ir;
-use crate::lower::{lower, LowerOptions};
+use crate::lower::lower;
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};

@@ -5,7 +5,7 @@
 //! reads is this tree, not a table beside it.
 
 mod print;
-pub mod visit;
+pub(crate) mod visit;
 
 pub use print::print_program;
 

@@ -67,7 +67,9 @@ pub struct Frame {
 
 /// Emits a probe's function with the whole stack. When its slots and spills need more than
 /// 512 bytes and `scratch_map` names a per-CPU array, the largest slots move into that map's
-/// value.
+/// value. The pipeline emits through `program::emit_program` (a function with its
+/// callbacks); tests emit one function.
+#[cfg(test)]
 pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitError> {
     emit_in(
         f,

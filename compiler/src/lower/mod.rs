@@ -11,7 +11,7 @@ mod expr;
 mod formatted;
 mod iterate;
 mod kernel;
-pub mod maps;
+pub(crate) mod maps;
 mod memory;
 pub mod sample;
 mod stacks;
@@ -28,7 +28,7 @@ use crate::program::{Action, ProgramInfo, ValueType};
 use crate::resolve::symbols::SymbolAddresses;
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::span::Span;
-pub use bpf_map::{BpfMap, MapKind};
+pub(crate) use bpf_map::{BpfMap, MapKind};
 
 /// What every lowering step returns: its result, or the diagnostic at the user's text.
 pub(crate) type Lowering<T> = Result<T, Diagnostic>;
@@ -85,7 +85,7 @@ impl Default for LowerOptions {
 
 /// A probe's program.
 #[derive(Clone, Debug)]
-pub struct ProbeProgram {
+pub(crate) struct ProbeProgram {
     pub function: Function,
     pub kind: ProviderKind,
     pub targets: Vec<Target>,
@@ -95,7 +95,7 @@ pub struct ProbeProgram {
 
 /// The whole script, lowered.
 #[derive(Clone, Debug)]
-pub struct Lowered {
+pub(crate) struct Lowered {
     pub probes: Vec<ProbeProgram>,
     /// Every BPF map: the script's maps first (index = `ProgramInfo::maps` index), then the
     /// ring buffer.
@@ -112,7 +112,7 @@ pub struct Lowered {
 }
 
 /// Lowers a resolved program.
-pub fn lower(
+pub(crate) fn lower(
     program: &ResolvedProgram,
     options: &LowerOptions,
 ) -> Result<Lowered, Vec<Diagnostic>> {

@@ -12,14 +12,14 @@ pub mod facts;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod glob;
-pub mod kernel_types;
-pub mod probes;
+pub(crate) mod kernel_types;
+pub(crate) mod probes;
 mod resolved;
-pub mod symbols;
+pub(crate) mod symbols;
 pub mod tracepoint_format;
-pub mod usdt_arg;
+pub(crate) mod usdt_arg;
 
-pub use resolved::{probe_items, ResolvedProbe, ResolvedProgram};
+pub(crate) use resolved::{ResolvedProbe, ResolvedProgram};
 
 use crate::ast::Program;
 use crate::diagnostic::Diagnostic;
@@ -28,7 +28,7 @@ use facts::MachineFacts;
 /// Resolves a checked tree against the machine: each probe's attach points and `args`, the
 /// kernel type of every expression that reaches into kernel memory (written into the tree),
 /// and the symbols `kaddr`/`uaddr` name.
-pub fn resolve(
+pub(crate) fn resolve(
     mut ast: Program,
     facts: &dyn MachineFacts,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {

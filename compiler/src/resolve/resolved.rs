@@ -25,7 +25,7 @@ impl ResolvedProgram {
 }
 
 /// The probe items of a tree, in source order.
-pub fn probe_items(program: &ast::Program) -> impl Iterator<Item = &ast::Probe> {
+fn probe_items(program: &ast::Program) -> impl Iterator<Item = &ast::Probe> {
     program.items.iter().filter_map(|i| match i {
         Item::Probe(p) => Some(p),
         _ => None,
