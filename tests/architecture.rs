@@ -61,9 +61,7 @@ const LONG_FUNCTIONS_KEPT: &[(&str, &str, &str)] = &[
     ("compiler/src/ast/print.rs", "expr_bare", "to split"),
     ("compiler/src/check/mod.rs", "map_use", "to split"),
     ("compiler/src/check/mod.rs", "expr_shape", "to split"),
-    ("compiler/src/codegen/emit.rs", "inst", "to split"),
     ("compiler/src/lex/preprocess.rs", "preprocess", "to split"),
-    ("compiler/src/object/mod.rs", "write_object", "to split"),
     (
         "compiler/src/resolve/probes.rs",
         "check_uprobe_target",
