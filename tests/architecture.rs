@@ -62,11 +62,6 @@ const LONG_FUNCTIONS_KEPT: &[(&str, &str, &str)] = &[
     ("compiler/src/check/mod.rs", "map_use", "to split"),
     ("compiler/src/check/mod.rs", "expr_shape", "to split"),
     ("compiler/src/lex/preprocess.rs", "preprocess", "to split"),
-    (
-        "compiler/src/resolve/probes.rs",
-        "check_uprobe_target",
-        "to split",
-    ),
 ];
 
 const BUILTIN_DISPATCH: &str = "a match over builtins by name, replaced by the stdlib table";
