@@ -61,7 +61,6 @@ const LONG_FUNCTIONS_KEPT: &[(&str, &str, &str)] = &[
     ("compiler/src/ast/print.rs", "expr_bare", "to split"),
     ("compiler/src/check/mod.rs", "map_use", "to split"),
     ("compiler/src/check/mod.rs", "expr_shape", "to split"),
-    ("compiler/src/lex/preprocess.rs", "preprocess", "to split"),
 ];
 
 const BUILTIN_DISPATCH: &str = "a match over builtins by name, replaced by the stdlib table";
