@@ -59,7 +59,6 @@ const LONG_FUNCTIONS_KEPT: &[(&str, &str, &str)] = &[
     ),
     // Split in the commits that follow this one.
     ("compiler/src/ast/print.rs", "expr_bare", "to split"),
-    ("compiler/src/check/mod.rs", "map_use", "to split"),
     ("compiler/src/check/mod.rs", "expr_shape", "to split"),
 ];
 

@@ -120,6 +120,125 @@ impl MapInfo {
             first_read: None,
         }
     }
+
+    /// Notes the number of keys a use has; a number unlike the first use's is a diagnostic.
+    fn note_arity(&mut self, display: &str, arity: usize, span: Span) -> Option<Diagnostic> {
+        match self.keys {
+            Some((n, first)) if n != arity => {
+                let describe = |n: usize| match n {
+                    0 => "no key".to_string(),
+                    1 => "1 key".to_string(),
+                    n => format!("{n} keys"),
+                };
+                Some(
+                    Diagnostic::error(
+                        format!("map `{display}` is used with different numbers of keys"),
+                        span,
+                        format!("used with {} here", describe(arity)),
+                    )
+                    .with_label(first, format!("first used with {} here", describe(n)))
+                    .with_help("use the same keys everywhere, e.g. always `@m[pid, comm]`"),
+                )
+            }
+            Some(_) => None,
+            None => {
+                self.keys = Some((arity, span));
+                None
+            }
+        }
+    }
+
+    /// Notes the shapes of a use's keys; a position keyed by an integer in one place and a
+    /// string in another is a diagnostic.
+    fn note_key_shapes(
+        &mut self,
+        display: &str,
+        shapes: &[Shape],
+        keys: &[Expr],
+        span: Span,
+    ) -> Option<Diagnostic> {
+        match &self.key_shapes {
+            Some((old, first)) if old.len() == shapes.len() => {
+                let (i, (a, b)) = old
+                    .iter()
+                    .zip(shapes)
+                    .enumerate()
+                    .find(|(_, (a, b))| a.conflicts_with(**b))?;
+                let which = if shapes.len() > 1 {
+                    format!("key {} of ", i + 1)
+                } else {
+                    String::new()
+                };
+                Some(
+                    Diagnostic::error(
+                        format!("{which}map `{display}` is keyed by different types"),
+                        keys.get(i).map_or(span, |k| k.span),
+                        format!("this key is {}", b.describe()),
+                    )
+                    .with_label(*first, format!("keyed by {} here", a.describe()))
+                    .with_help("a map's keys have one type; use another map for these"),
+                )
+            }
+            Some(_) => None,
+            None => {
+                self.key_shapes = Some((shapes.to_vec(), span));
+                None
+            }
+        }
+    }
+
+    /// Notes a value assigned to the map; an aggregation unlike the one it holds, an
+    /// aggregation beside plain values, or a value of another type is a diagnostic.
+    fn note_assigned(&mut self, display: &str, assigned: Assigned) -> Option<Diagnostic> {
+        let Assigned {
+            aggregation: agg,
+            shape,
+            span,
+        } = assigned;
+        let diag = match (agg, self.aggregation, self.value) {
+            (Some((new, _)), Some((old, old_span)), _) if new != old => Some(
+                Diagnostic::error(
+                    format!("map `{display}` is assigned {new}() but already holds {old}()"),
+                    span,
+                    format!("{new}() here"),
+                )
+                .with_label(old_span, format!("{old}() here")),
+            ),
+            (Some((new, _)), None, Some((_, old_span))) | (None, Some((new, old_span)), _)
+                if agg.is_none() != self.aggregation.is_none() =>
+            {
+                Some(
+                    Diagnostic::error(
+                        format!("map `{display}` mixes an aggregation with plain values"),
+                        span,
+                        "assigned here",
+                    )
+                    .with_label(
+                        old_span,
+                        format!("{new}() and plain values cannot share a map"),
+                    ),
+                )
+            }
+            (None, None, Some((old, old_span))) if old.conflicts_with(shape) => Some(
+                Diagnostic::error(
+                    format!("type mismatch for map `{display}`"),
+                    span,
+                    format!("this is {}", shape.describe()),
+                )
+                .with_label(
+                    old_span,
+                    format!("`{display}` holds {} from here", old.describe()),
+                ),
+            ),
+            _ => None,
+        };
+        if let Some(a) = agg {
+            self.aggregation.get_or_insert(a);
+        } else if self.value.is_none() || self.value.is_some_and(|(s, _)| s == Shape::Unknown) {
+            self.value = Some((shape, span));
+        }
+        diag
+    }
 }
 
 /// What an assignment puts into a map: an aggregation, or a value of some shape.
@@ -620,104 +739,13 @@ impl<'p> Checker<'p> {
             _ => key_arity(keys),
         };
         let mut diags = Vec::new();
-        match info.keys {
-            Some((n, first)) if n != arity => {
-                let describe = |n: usize| match n {
-                    0 => "no key".to_string(),
-                    1 => "1 key".to_string(),
-                    n => format!("{n} keys"),
-                };
-                diags.push(
-                    Diagnostic::error(
-                        format!("map `{display}` is used with different numbers of keys"),
-                        map.span,
-                        format!("used with {} here", describe(arity)),
-                    )
-                    .with_label(first, format!("first used with {} here", describe(n)))
-                    .with_help("use the same keys everywhere, e.g. always `@m[pid, comm]`"),
-                );
-            }
-            Some(_) => {}
-            None => info.keys = Some((arity, map.span)),
-        }
+        diags.extend(info.note_arity(&display, arity, map.span));
         // The same position keyed by an integer in one place and a string in another.
         if !shapes.is_empty() {
-            match &info.key_shapes {
-                Some((old, first)) if old.len() == shapes.len() => {
-                    if let Some((i, (a, b))) = old
-                        .iter()
-                        .zip(&shapes)
-                        .enumerate()
-                        .find(|(_, (a, b))| a.conflicts_with(**b))
-                    {
-                        let which = if shapes.len() > 1 {
-                            format!("key {} of ", i + 1)
-                        } else {
-                            String::new()
-                        };
-                        diags.push(
-                            Diagnostic::error(
-                                format!("{which}map `{display}` is keyed by different types"),
-                                keys.get(i).map_or(map.span, |k| k.span),
-                                format!("this key is {}", b.describe()),
-                            )
-                            .with_label(*first, format!("keyed by {} here", a.describe()))
-                            .with_help("a map's keys have one type; use another map for these"),
-                        );
-                    }
-                }
-                Some(_) => {}
-                None => info.key_shapes = Some((shapes.clone(), map.span)),
-            }
+            diags.extend(info.note_key_shapes(&display, &shapes, keys, map.span));
         }
-        if let Some(Assigned {
-            aggregation: agg,
-            shape,
-            span,
-        }) = assigned
-        {
-            match (agg, info.aggregation, info.value) {
-                (Some((new, _)), Some((old, old_span)), _) if new != old => diags.push(
-                    Diagnostic::error(
-                        format!("map `{display}` is assigned {new}() but already holds {old}()"),
-                        span,
-                        format!("{new}() here"),
-                    )
-                    .with_label(old_span, format!("{old}() here")),
-                ),
-                (Some((new, _)), None, Some((_, old_span))) | (None, Some((new, old_span)), _)
-                    if agg.is_none() != info.aggregation.is_none() =>
-                {
-                    diags.push(
-                        Diagnostic::error(
-                            format!("map `{display}` mixes an aggregation with plain values"),
-                            span,
-                            "assigned here",
-                        )
-                        .with_label(
-                            old_span,
-                            format!("{new}() and plain values cannot share a map"),
-                        ),
-                    )
-                }
-                (None, None, Some((old, old_span))) if old.conflicts_with(shape) => diags.push(
-                    Diagnostic::error(
-                        format!("type mismatch for map `{display}`"),
-                        span,
-                        format!("this is {}", shape.describe()),
-                    )
-                    .with_label(
-                        old_span,
-                        format!("`{display}` holds {} from here", old.describe()),
-                    ),
-                ),
-                _ => {}
-            }
-            if let Some(a) = agg {
-                info.aggregation.get_or_insert(a);
-            } else if info.value.is_none() || info.value.is_some_and(|(s, _)| s == Shape::Unknown) {
-                info.value = Some((shape, span));
-            }
+        if let Some(assigned) = assigned {
+            diags.extend(info.note_assigned(&display, assigned));
         }
         self.diags.extend(diags);
     }
