@@ -2,7 +2,7 @@
 //! `ntop`, `macaddr` and `buf`. Each builds its value (layout in `program::ValueType`) in a
 //! stack slot of its own and returns it as memory.
 
-use super::maps::buf_len;
+use super::buf_len;
 use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::ast::Expr;

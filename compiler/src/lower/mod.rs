@@ -43,6 +43,15 @@ pub(crate) const SIGNED: ValueType = ValueType::Int {
     signed: true,
 };
 
+/// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at
+/// the string limit. `None` when it is missing or computed.
+pub(crate) fn buf_len(n: Option<&Expr>, max_strlen: u32) -> Option<u32> {
+    match n.map(|n| &n.kind) {
+        Some(ExprKind::Int(n)) => Some((*n).min(max_strlen as u64) as u32),
+        _ => None,
+    }
+}
+
 /// Settings that change the code.
 #[derive(Clone, Debug)]
 pub struct LowerOptions {

@@ -21,7 +21,7 @@ use tracebound_stdlib::{
     self as stdlib, Aggregation, Builtin, Len, Lowering as By, Support, Value,
 };
 
-use super::maps::buf_len;
+use super::buf_len;
 use super::Lowering;
 use super::{LowerOptions, ProbeLowerer, ResolvedProbe, Val};
 use super::{INT, SIGNED};
