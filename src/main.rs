@@ -10,7 +10,7 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracebound_compiler::{codegen, diagnostic, lower, CheckOptions};
+use tracebound_compiler::{diagnostic, insn, ir, CheckOptions};
 use tracebound_runtime::facts::LiveFacts;
 use tracebound_runtime::run::{self, RunOutcome};
 
@@ -112,15 +112,15 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
     }
     for p in &compiled.probes {
         if cli.debug == Some(DebugStage::Ir) {
-            print!("{}", lower::ir::print_function(&p.ir));
+            print!("{}", ir::print_function(&p.ir));
             continue;
         }
         let targets: Vec<String> = p.targets.iter().map(|t| t.to_string()).collect();
         println!("{} ({}):", p.program, targets.join(", "));
-        print!("{}", codegen::insn::disassemble(&p.code.code.insns));
+        print!("{}", insn::disassemble(&p.code.code.insns));
         for callback in p.code.callees_in_link_order() {
             println!("callback:");
-            print!("{}", codegen::insn::disassemble(&callback.code.insns));
+            print!("{}", insn::disassemble(&callback.code.insns));
         }
     }
     ExitCode::SUCCESS

@@ -123,7 +123,7 @@ const MMAPABLE: u32 = 1 << 10;
 
 impl HitLog {
     fn start(targets: Vec<String>) -> Result<HitLog, String> {
-        use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+        use tracebound_compiler::insn::{Alu, Cond, Helper, Insn, Reg, Size};
         use tracebound_runtime::kernel::sys;
         let err = |what: &str, e: std::io::Error| format!("{what}: {e}");
         let cpus = sys::possible_cpus().map_err(|e| err("cpus", e))?;

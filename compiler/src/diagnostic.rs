@@ -1,6 +1,7 @@
-//! The one diagnostic type every phase reports with: parse, check, and later verifier,
-//! attach and budget errors. A diagnostic is a value with spans into the user's text; it is
-//! rendered with codespan-reporting only at the edge (the CLI, golden tests).
+//! The one diagnostic type every phase reports with: parse, check, resolve, lower, and the
+//! runtime's verifier, attach and budget errors. A diagnostic is a value with spans into the
+//! user's text; it is rendered with codespan-reporting only at the edge (the CLI, golden
+//! tests).
 
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::files::SimpleFile;

@@ -1,15 +1,22 @@
-//! tracebound's compiler: script text in; diagnostics, a checked program and (later) a BPF
-//! object out. It is pure: it never makes a syscall. What it needs to know about the machine
-//! comes through a trait, so `--check` runs without root and tests use fixtures.
+//! tracebound's compiler: script text in; diagnostics, a checked program and a BPF object out.
+//! It is pure: it never makes a syscall. What it needs to know about the machine comes through
+//! a trait (`resolve::facts::MachineFacts`), so `--check` runs without root and tests use
+//! fixtures.
 //!
-//! The pipeline, one module each: `lex` → `parse` (→ `ast`) → `check` → (resolve, lower,
-//! codegen, object: later).
+//! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
+//! (→ `ast`) → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
+//! `codegen` (→ `insn`) → `object`. Imports run one way, in the order ARCHITECTURE.md's table
+//! gives (a data type such as `ast` or `ir` before the phase that builds it), which
+//! tests/architecture.rs checks; what the runtime, the binary and the fuzz targets use is
+//! public, the rest `pub(crate)`.
 
 pub mod ast;
-pub mod check;
-pub mod codegen;
-pub mod config;
+pub(crate) mod check;
+pub(crate) mod codegen;
+pub(crate) mod config;
 pub mod diagnostic;
+pub mod insn;
+pub mod ir;
 pub mod lex;
 pub mod lower;
 pub mod object;
@@ -22,6 +29,7 @@ pub mod span;
 pub mod types;
 
 pub use check::CheckOptions;
+pub use config::Limits;
 pub use diagnostic::{Diagnostic, Severity};
 pub use span::Span;
 

@@ -2,19 +2,24 @@
 //! plus what the runtime needs to run the object (attach plans, the compiler-runtime contract,
 //! the instruction→span tables that map a verifier rejection back to the script).
 
+pub use crate::codegen::emit::Emitted;
+pub use crate::codegen::program::EmittedTree;
+pub use crate::lower::LowerOptions;
+
 use crate::ast::Program;
 use crate::check::{check, CheckOptions};
 use crate::codegen::emit::EmitError;
-use crate::codegen::program::{emit_program, EmittedTree};
+use crate::codegen::program::emit_program;
 use crate::config::{self, Limits};
 use crate::diagnostic::Diagnostic;
-use crate::lower::{ir, lower, LowerOptions};
+use crate::ir;
+use crate::lower::lower;
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
 use crate::program::ProgramInfo;
 use crate::resolve::facts::MachineFacts;
-use crate::resolve::probes::resolve_probes;
+use crate::resolve::{resolve, ResolvedProgram};
 use crate::span::Span;
 
 #[derive(Clone, Debug, Default)]
@@ -77,18 +82,10 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let mut resolved = resolve_probes(&ast, facts)?;
-    let arg_types: Vec<_> = resolved
-        .iter()
-        .map(|p| crate::resolve::probes::kernel_arg_types(p, facts))
-        .collect();
-    crate::resolve::kernel_types::type_probes(&ast, &mut resolved, &arg_types, facts)?;
-    let lower_options = LowerOptions {
-        symbol_addresses: crate::resolve::symbols::symbol_addresses(&ast, &resolved, facts)?,
-        ..lower_options
-    };
-    check_probe_count(&ast, &resolved, &limits)?;
-    let lowered = lower(&ast, &resolved, &lower_options)?;
+    let resolved = resolve(ast, facts)?;
+    check_probe_count(&resolved, &limits)?;
+    let lowered = lower(&resolved, &lower_options)?;
+    let ast = resolved.ast;
     if lowered.probes.len() > limits.max_bpf_progs as usize {
         let span = ast.items.iter().find_map(|i| match i {
             crate::ast::Item::Probe(p) => Some(p.span),
@@ -210,21 +207,13 @@ fn add_callbacks(
 
 /// Refuses a script whose wildcards expand past `max_probes` attach points, at the probe that
 /// matches most, before anything is loaded.
-fn check_probe_count(
-    ast: &Program,
-    resolved: &[crate::lower::ResolvedProbe],
-    limits: &Limits,
-) -> Result<(), Vec<Diagnostic>> {
-    let total: usize = resolved.iter().map(|p| p.targets.len()).sum();
+fn check_probe_count(resolved: &ResolvedProgram, limits: &Limits) -> Result<(), Vec<Diagnostic>> {
+    let total: usize = resolved.probes.iter().map(|p| p.targets.len()).sum();
     if total <= limits.max_probes as usize {
         return Ok(());
     }
-    let probes = ast.items.iter().filter_map(|i| match i {
-        crate::ast::Item::Probe(p) => Some(p),
-        _ => None,
-    });
-    let (widest, matches) = probes
-        .zip(resolved)
+    let (widest, matches) = resolved
+        .probes()
         .map(|(p, r)| (p, r.targets.len()))
         .max_by_key(|(_, n)| *n)
         .expect("more attach points than the limit means some probe");

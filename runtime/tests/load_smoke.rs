@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::PerCpuArray;
 use aya::programs::{loaded_programs, TracePoint};
-use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use tracebound_compiler::object::{write_object, MapSpec, ObjectSpec, ProgramSpec};
 use tracebound_runtime::probes::load::{load, LoadError};
 

@@ -1,14 +1,18 @@
 //! The syntax tree. Every node carries the byte span of the text it came from, so every later
 //! phase can point a diagnostic at what the user wrote. `print` turns a tree back into text
-//! that parses to the same tree (`-d ast`).
+//! that parses to the same tree (`-d ast`). The parser leaves every expression untyped;
+//! resolve fills in what it learns about one (`Expr::kernel`), so the typed program lower
+//! reads is this tree, not a table beside it.
 
 mod print;
+// Public: the runtime walks a script's expressions too (metrics name their labels from them).
 pub mod visit;
 
 pub use print::print_program;
 
 use crate::lex::Directive;
 use crate::span::Span;
+use crate::types::KernelAccess;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
@@ -196,6 +200,21 @@ pub enum ForIter {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// How this expression reads kernel-typed memory (a member, deref or index of a BTF
+    /// type, or a `sizeof`/`offsetof`/enumerator constant): `None` out of the parser, filled
+    /// by `resolve::kernel_types` for the expressions that have one.
+    pub kernel: Option<Box<KernelAccess>>,
+}
+
+impl Expr {
+    /// An untyped expression, as the parser builds it.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr {
+            kind,
+            span,
+            kernel: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

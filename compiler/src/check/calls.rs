@@ -8,6 +8,7 @@ use tracebound_stdlib::{self as stdlib, ArgRule, Builtin, Kind, MapArg, Param, T
 
 use super::format::conversions;
 use super::{shape_of, Checker, Shape};
+use crate::ast::visit::Visitor;
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::program::{MAX_HIST_K, MAX_LINEAR_STEPS};
@@ -360,6 +361,7 @@ impl Checker<'_> {
         let Some(Expr {
             kind: ExprKind::Str(format),
             span,
+            ..
         }) = args.first()
         else {
             return;

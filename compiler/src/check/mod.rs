@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use tracebound_stdlib::{self as stdlib, Contexts, Kind};
 
+use crate::ast::visit::{walk_stmt, Visitor};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::probe::{self, ArgSource, Provider};
@@ -122,6 +123,125 @@ impl MapInfo {
             lhist: None,
         }
     }
+
+    /// Notes the number of keys a use has; a number unlike the first use's is a diagnostic.
+    fn note_arity(&mut self, display: &str, arity: usize, span: Span) -> Option<Diagnostic> {
+        match self.keys {
+            Some((n, first)) if n != arity => {
+                let describe = |n: usize| match n {
+                    0 => "no key".to_string(),
+                    1 => "1 key".to_string(),
+                    n => format!("{n} keys"),
+                };
+                Some(
+                    Diagnostic::error(
+                        format!("map `{display}` is used with different numbers of keys"),
+                        span,
+                        format!("used with {} here", describe(arity)),
+                    )
+                    .with_label(first, format!("first used with {} here", describe(n)))
+                    .with_help("use the same keys everywhere, e.g. always `@m[pid, comm]`"),
+                )
+            }
+            Some(_) => None,
+            None => {
+                self.keys = Some((arity, span));
+                None
+            }
+        }
+    }
+
+    /// Notes the shapes of a use's keys; a position keyed by an integer in one place and a
+    /// string in another is a diagnostic.
+    fn note_key_shapes(
+        &mut self,
+        display: &str,
+        shapes: &[Shape],
+        keys: &[Expr],
+        span: Span,
+    ) -> Option<Diagnostic> {
+        match &self.key_shapes {
+            Some((old, first)) if old.len() == shapes.len() => {
+                let (i, (a, b)) = old
+                    .iter()
+                    .zip(shapes)
+                    .enumerate()
+                    .find(|(_, (a, b))| a.conflicts_with(**b))?;
+                let which = if shapes.len() > 1 {
+                    format!("key {} of ", i + 1)
+                } else {
+                    String::new()
+                };
+                Some(
+                    Diagnostic::error(
+                        format!("{which}map `{display}` is keyed by different types"),
+                        keys.get(i).map_or(span, |k| k.span),
+                        format!("this key is {}", b.describe()),
+                    )
+                    .with_label(*first, format!("keyed by {} here", a.describe()))
+                    .with_help("a map's keys have one type; use another map for these"),
+                )
+            }
+            Some(_) => None,
+            None => {
+                self.key_shapes = Some((shapes.to_vec(), span));
+                None
+            }
+        }
+    }
+
+    /// Notes a value assigned to the map; an aggregation unlike the one it holds, an
+    /// aggregation beside plain values, or a value of another type is a diagnostic.
+    fn note_assigned(&mut self, display: &str, assigned: Assigned) -> Option<Diagnostic> {
+        let Assigned {
+            aggregation: agg,
+            shape,
+            span,
+        } = assigned;
+        let diag = match (agg, self.aggregation, self.value) {
+            (Some((new, _)), Some((old, old_span)), _) if new != old => Some(
+                Diagnostic::error(
+                    format!("map `{display}` is assigned {new}() but already holds {old}()"),
+                    span,
+                    format!("{new}() here"),
+                )
+                .with_label(old_span, format!("{old}() here")),
+            ),
+            (Some((new, _)), None, Some((_, old_span))) | (None, Some((new, old_span)), _)
+                if agg.is_none() != self.aggregation.is_none() =>
+            {
+                Some(
+                    Diagnostic::error(
+                        format!("map `{display}` mixes an aggregation with plain values"),
+                        span,
+                        "assigned here",
+                    )
+                    .with_label(
+                        old_span,
+                        format!("{new}() and plain values cannot share a map"),
+                    ),
+                )
+            }
+            (None, None, Some((old, old_span))) if old.conflicts_with(shape) => Some(
+                Diagnostic::error(
+                    format!("type mismatch for map `{display}`"),
+                    span,
+                    format!("this is {}", shape.describe()),
+                )
+                .with_label(
+                    old_span,
+                    format!("`{display}` holds {} from here", old.describe()),
+                ),
+            ),
+            _ => None,
+        };
+        if let Some(a) = agg {
+            self.aggregation.get_or_insert(a);
+        } else if self.value.is_none() || self.value.is_some_and(|(s, _)| s == Shape::Unknown) {
+            self.value = Some((shape, span));
+        }
+        diag
+    }
 }
 
 /// What an assignment puts into a map: an aggregation, or a value of some shape.
@@ -170,7 +290,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
-        max_strlen: u64::from(crate::lower::LowerOptions::default().max_strlen),
+        max_strlen: u64::from(crate::config::Limits::default().max_strlen),
         loops: 0,
     };
     for item in &program.items {
@@ -258,6 +378,96 @@ fn key_arity(keys: &[Expr]) -> usize {
             ..
         }] => items.len(),
         keys => keys.len(),
+    }
+}
+
+/// The statements of probes, macros and functions, in order; expressions are checked for
+/// their shape (`expr_shape`), which is not a walk but a fold: each returns what it is.
+impl<'a> Visitor<'a> for Checker<'_> {
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
+            StmtKind::Let { var, ty, value } => {
+                if let Some(v) = value {
+                    self.not_void(v, "assigned");
+                    if let Some(ty) = ty {
+                        self.literal_fits(ty, v);
+                    }
+                }
+                let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
+                self.bind(&var.name, shape, var.span);
+            }
+            StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.loop_body(body);
+            }
+            StmtKind::Unroll { count, body } => {
+                if !matches!(count.kind, ExprKind::Int(_) | ExprKind::Positional(_)) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "unroll needs a constant count",
+                            count.span,
+                            "not a constant",
+                        )
+                        .with_help("write a number, as in `unroll(5) { ... }`"),
+                    );
+                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
+                    self.diags.push(Diagnostic::error(
+                        "unroll count must be between 1 and 100",
+                        count.span,
+                        "out of range",
+                    ));
+                }
+                self.block(body);
+            }
+            StmtKind::For { var, iter, body } => {
+                let shape = match iter {
+                    ForIter::Map(m) => {
+                        if !matches!(&m.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "`for` iterates over a map or a range",
+                                    m.span,
+                                    "not a map",
+                                )
+                                .with_help("write `for ($kv : @map)` or `for ($i : 0..10)`"),
+                            );
+                        } else {
+                            self.whole_map(m);
+                        }
+                        Shape::Tuple(2)
+                    }
+                    ForIter::Range(a, b) => {
+                        self.expr(a);
+                        self.expr(b);
+                        Shape::Int
+                    }
+                };
+                self.bind(&var.name, shape, var.span);
+                self.loop_body(body);
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loops == 0 {
+                    let word = if matches!(stmt.kind, StmtKind::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
+                    self.diags.push(Diagnostic::error(
+                        format!("`{word}` outside of a loop"),
+                        stmt.span,
+                        "not inside `while` or `for`",
+                    ));
+                }
+            }
+            StmtKind::Expr(_) | StmtKind::If { .. } | StmtKind::Return(_) | StmtKind::Block(_) => {
+                walk_stmt(self, stmt)
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &'a Expr) {
+        self.expr_shape(e);
     }
 }
 
@@ -408,109 +618,6 @@ impl<'p> Checker<'p> {
 
     fn bind(&mut self, name: &str, shape: Shape, span: Span) {
         self.vars.insert(name.to_string(), VarInfo { shape, span });
-    }
-
-    fn block(&mut self, block: &Block) {
-        for s in &block.stmts {
-            self.stmt(s);
-        }
-    }
-
-    fn stmt(&mut self, stmt: &Stmt) {
-        match &stmt.kind {
-            StmtKind::Expr(e) => self.expr(e),
-            StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
-            StmtKind::Let { var, ty, value } => {
-                if let Some(v) = value {
-                    self.not_void(v, "assigned");
-                    if let Some(ty) = ty {
-                        self.literal_fits(ty, v);
-                    }
-                }
-                let shape = value.as_ref().map_or(Shape::Unknown, |v| self.value(v));
-                self.bind(&var.name, shape, var.span);
-            }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                if let Some(o) = otherwise {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.loop_body(body);
-            }
-            StmtKind::Unroll { count, body } => {
-                if !matches!(count.kind, ExprKind::Int(_) | ExprKind::Positional(_)) {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "unroll needs a constant count",
-                            count.span,
-                            "not a constant",
-                        )
-                        .with_help("write a number, as in `unroll(5) { ... }`"),
-                    );
-                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
-                    self.diags.push(Diagnostic::error(
-                        "unroll count must be between 1 and 100",
-                        count.span,
-                        "out of range",
-                    ));
-                }
-                self.block(body);
-            }
-            StmtKind::For { var, iter, body } => {
-                let shape = match iter {
-                    ForIter::Map(m) => {
-                        if !matches!(&m.kind, ExprKind::Map { keys, .. } if keys.is_empty()) {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    "`for` iterates over a map or a range",
-                                    m.span,
-                                    "not a map",
-                                )
-                                .with_help("write `for ($kv : @map)` or `for ($i : 0..10)`"),
-                            );
-                        } else {
-                            self.whole_map(m);
-                        }
-                        Shape::Tuple(2)
-                    }
-                    ForIter::Range(a, b) => {
-                        self.expr(a);
-                        self.expr(b);
-                        Shape::Int
-                    }
-                };
-                self.bind(&var.name, shape, var.span);
-                self.loop_body(body);
-            }
-            StmtKind::Break | StmtKind::Continue => {
-                if self.loops == 0 {
-                    let word = if matches!(stmt.kind, StmtKind::Break) {
-                        "break"
-                    } else {
-                        "continue"
-                    };
-                    self.diags.push(Diagnostic::error(
-                        format!("`{word}` outside of a loop"),
-                        stmt.span,
-                        "not inside `while` or `for`",
-                    ));
-                }
-            }
-            StmtKind::Return(v) => {
-                if let Some(v) = v {
-                    self.expr(v);
-                }
-            }
-            StmtKind::Block(b) => self.block(b),
-        }
     }
 
     fn loop_body(&mut self, body: &Block) {
@@ -715,104 +822,13 @@ impl<'p> Checker<'p> {
             _ => key_arity(keys),
         };
         let mut diags = Vec::new();
-        match info.keys {
-            Some((n, first)) if n != arity => {
-                let describe = |n: usize| match n {
-                    0 => "no key".to_string(),
-                    1 => "1 key".to_string(),
-                    n => format!("{n} keys"),
-                };
-                diags.push(
-                    Diagnostic::error(
-                        format!("map `{display}` is used with different numbers of keys"),
-                        map.span,
-                        format!("used with {} here", describe(arity)),
-                    )
-                    .with_label(first, format!("first used with {} here", describe(n)))
-                    .with_help("use the same keys everywhere, e.g. always `@m[pid, comm]`"),
-                );
-            }
-            Some(_) => {}
-            None => info.keys = Some((arity, map.span)),
-        }
+        diags.extend(info.note_arity(&display, arity, map.span));
         // The same position keyed by an integer in one place and a string in another.
         if !shapes.is_empty() {
-            match &info.key_shapes {
-                Some((old, first)) if old.len() == shapes.len() => {
-                    if let Some((i, (a, b))) = old
-                        .iter()
-                        .zip(&shapes)
-                        .enumerate()
-                        .find(|(_, (a, b))| a.conflicts_with(**b))
-                    {
-                        let which = if shapes.len() > 1 {
-                            format!("key {} of ", i + 1)
-                        } else {
-                            String::new()
-                        };
-                        diags.push(
-                            Diagnostic::error(
-                                format!("{which}map `{display}` is keyed by different types"),
-                                keys.get(i).map_or(map.span, |k| k.span),
-                                format!("this key is {}", b.describe()),
-                            )
-                            .with_label(*first, format!("keyed by {} here", a.describe()))
-                            .with_help("a map's keys have one type; use another map for these"),
-                        );
-                    }
-                }
-                Some(_) => {}
-                None => info.key_shapes = Some((shapes.clone(), map.span)),
-            }
+            diags.extend(info.note_key_shapes(&display, &shapes, keys, map.span));
         }
-        if let Some(Assigned {
-            aggregation: agg,
-            shape,
-            span,
-        }) = assigned
-        {
-            match (agg, info.aggregation, info.value) {
-                (Some((new, _)), Some((old, old_span)), _) if new != old => diags.push(
-                    Diagnostic::error(
-                        format!("map `{display}` is assigned {new}() but already holds {old}()"),
-                        span,
-                        format!("{new}() here"),
-                    )
-                    .with_label(old_span, format!("{old}() here")),
-                ),
-                (Some((new, _)), None, Some((_, old_span))) | (None, Some((new, old_span)), _)
-                    if agg.is_none() != info.aggregation.is_none() =>
-                {
-                    diags.push(
-                        Diagnostic::error(
-                            format!("map `{display}` mixes an aggregation with plain values"),
-                            span,
-                            "assigned here",
-                        )
-                        .with_label(
-                            old_span,
-                            format!("{new}() and plain values cannot share a map"),
-                        ),
-                    )
-                }
-                (None, None, Some((old, old_span))) if old.conflicts_with(shape) => diags.push(
-                    Diagnostic::error(
-                        format!("type mismatch for map `{display}`"),
-                        span,
-                        format!("this is {}", shape.describe()),
-                    )
-                    .with_label(
-                        old_span,
-                        format!("`{display}` holds {} from here", old.describe()),
-                    ),
-                ),
-                _ => {}
-            }
-            if let Some(a) = agg {
-                info.aggregation.get_or_insert(a);
-            } else if info.value.is_none() || info.value.is_some_and(|(s, _)| s == Shape::Unknown) {
-                info.value = Some((shape, span));
-            }
+        if let Some(assigned) = assigned {
+            diags.extend(info.note_assigned(&display, assigned));
         }
         self.diags.extend(diags);
     }
@@ -895,10 +911,6 @@ impl<'p> Checker<'p> {
     /// Checks an expression used for its value and returns its shape.
     fn value(&mut self, e: &Expr) -> Shape {
         self.expr_shape(e)
-    }
-
-    pub(crate) fn expr(&mut self, e: &Expr) {
-        self.expr_shape(e);
     }
 
     fn expr_shape(&mut self, e: &Expr) -> Shape {

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use super::regalloc::{allocate, Location};
-use crate::lower::ir::{Addr, Function, Inst, Label, Operand, VReg};
+use crate::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use crate::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
 use crate::span::Span;
 
 /// The BPF stack limit.
@@ -67,7 +67,9 @@ pub struct Frame {
 
 /// Emits a probe's function with the whole stack. When its slots and spills need more than
 /// 512 bytes and `scratch_map` names a per-CPU array, the largest slots move into that map's
-/// value.
+/// value. The pipeline emits through `program::emit_program` (a function with its
+/// callbacks); tests emit one function.
+#[cfg(test)]
 pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitError> {
     emit_in(
         f,
@@ -278,34 +280,13 @@ impl Emitter<'_> {
 
     fn inst(&mut self, inst: &Inst) {
         match inst {
-            Inst::Const(d, value) => {
-                let t = self.target(*d, SCRATCH_A);
-                if let Ok(small) = i32::try_from(*value as i64) {
-                    self.push(Insn::mov64_imm(t, small));
-                } else {
-                    for i in Insn::ld_imm64(t, *value) {
-                        self.push(i);
-                    }
-                }
-                self.write_back(*d, t);
-            }
+            Inst::Const(d, value) => self.constant(*d, *value),
             Inst::Mov(d, s) => {
                 let t = self.target(*d, SCRATCH_A);
                 self.operand_into(Operand::Reg(*s), t);
                 self.write_back(*d, t);
             }
-            Inst::Alu { op, dst, a, b } => {
-                let t = self.target(*dst, SCRATCH_A);
-                self.operand_into(Operand::Reg(*a), t);
-                match b {
-                    Operand::Imm(i) => self.push(Insn::alu64_imm(*op, t, *i)),
-                    Operand::Reg(v) => {
-                        let r = self.read(*v, SCRATCH_B);
-                        self.push(Insn::alu64_reg(*op, t, r));
-                    }
-                }
-                self.write_back(*dst, t);
-            }
+            Inst::Alu { op, dst, a, b } => self.alu(*op, *dst, *a, *b),
             Inst::Neg(d, s) => {
                 let t = self.target(*d, SCRATCH_A);
                 self.operand_into(Operand::Reg(*s), t);
@@ -317,41 +298,9 @@ impl Emitter<'_> {
                 addr,
                 size,
                 signed,
-            } => {
-                let (base, off) = self.address(*addr);
-                let t = self.target(*dst, SCRATCH_A);
-                self.push(Insn::load(*size, t, base, off));
-                if *signed && *size != Size::DW {
-                    let shift = 64 - 8 * size.bytes() as i32;
-                    self.push(Insn::alu64_imm(Alu::Lsh, t, shift));
-                    self.push(Insn::alu64_imm(Alu::Arsh, t, shift));
-                }
-                self.write_back(*dst, t);
-            }
-            Inst::Store { addr, value, size } => {
-                let (base, off) = self.address(*addr);
-                match value {
-                    Operand::Imm(i) => self.push(Insn::store_imm(*size, base, off, *i)),
-                    Operand::Reg(v) => {
-                        let r = self.read(*v, SCRATCH_B);
-                        self.push(Insn::store(*size, base, off, r));
-                    }
-                }
-            }
-            Inst::SlotAddr(d, s, off) => {
-                let t = self.target(*d, SCRATCH_A);
-                match self.places[s.0 as usize] {
-                    Place::Stack(o) => {
-                        self.push(Insn::mov64_reg(t, Reg::FP));
-                        self.push(Insn::alu64_imm(Alu::Add, t, o + off));
-                    }
-                    Place::Scratch(o) => {
-                        self.scratch_pointer(t);
-                        self.push(Insn::alu64_imm(Alu::Add, t, o + off));
-                    }
-                }
-                self.write_back(*d, t);
-            }
+            } => self.load(*dst, *addr, *size, *signed),
+            Inst::Store { addr, value, size } => self.store(*addr, *value, *size),
+            Inst::SlotAddr(d, s, off) => self.slot_address(*d, *s, *off),
             Inst::MapRef(d, map) => {
                 let t = self.target(*d, SCRATCH_A);
                 self.out.map_relocations.push((self.out.insns.len(), *map));
@@ -360,17 +309,7 @@ impl Emitter<'_> {
                 }
                 self.write_back(*d, t);
             }
-            Inst::Arg(d, n) => {
-                // Straight from the argument register: r1-r5 still hold the others.
-                let from = Reg(n + 1);
-                match self.location(*d) {
-                    Location::Reg(r) => self.push(Insn::mov64_reg(r, from)),
-                    Location::Spill(slot) => {
-                        let off = self.spill_offset(slot);
-                        self.push(Insn::store(Size::DW, Reg::FP, off, from));
-                    }
-                }
-            }
+            Inst::Arg(d, n) => self.argument(*d, *n),
             Inst::FuncRef(d, n) => {
                 let t = self.target(*d, SCRATCH_A);
                 self.out.func_relocations.push((self.out.insns.len(), *n));
@@ -379,37 +318,12 @@ impl Emitter<'_> {
                 }
                 self.write_back(*d, t);
             }
-            Inst::Call { helper, args, ret } => {
-                for (i, a) in args.iter().enumerate() {
-                    self.operand_into(*a, Reg(i as u8 + 1));
-                }
-                self.push(Insn::call(*helper));
-                if let Some(r) = ret {
-                    let t = self.target(*r, Reg::R0);
-                    if t != Reg::R0 {
-                        self.push(Insn::mov64_reg(t, Reg::R0));
-                    }
-                    self.write_back(*r, t);
-                }
-            }
+            Inst::Call { helper, args, ret } => self.call(*helper, args, *ret),
             Inst::Jump(l) => {
                 self.fixups.push((self.out.insns.len(), *l));
                 self.push(Insn::ja(0));
             }
-            Inst::Branch { cond, a, b, then } => {
-                let ra = self.read(*a, SCRATCH_A);
-                self.fixups.push((self.out.insns.len(), *then));
-                match b {
-                    Operand::Imm(i) => self.push(Insn::jmp_imm(*cond, ra, *i, 0)),
-                    Operand::Reg(v) => {
-                        let rb = self.read(*v, SCRATCH_B);
-                        // The read may have emitted a load: the jump is the last instruction.
-                        self.fixups.pop();
-                        self.fixups.push((self.out.insns.len(), *then));
-                        self.push(Insn::jmp_reg(*cond, ra, rb, 0));
-                    }
-                }
-            }
+            Inst::Branch { cond, a, b, then } => self.branch(*cond, *a, *b, *then),
             Inst::Label(l) => {
                 self.labels.insert(*l, self.out.insns.len());
             }
@@ -418,6 +332,113 @@ impl Emitter<'_> {
                 self.push(Insn::exit());
             }
             Inst::LoopStart | Inst::LoopEnd | Inst::ColdStart | Inst::ColdEnd => {}
+        }
+    }
+
+    /// A constant: one `mov` when it fits 32 signed bits, else an `ld_imm64`.
+    fn constant(&mut self, d: VReg, value: u64) {
+        let t = self.target(d, SCRATCH_A);
+        if let Ok(small) = i32::try_from(value as i64) {
+            self.push(Insn::mov64_imm(t, small));
+        } else {
+            for i in Insn::ld_imm64(t, value) {
+                self.push(i);
+            }
+        }
+        self.write_back(d, t);
+    }
+
+    fn alu(&mut self, op: Alu, dst: VReg, a: VReg, b: Operand) {
+        let t = self.target(dst, SCRATCH_A);
+        self.operand_into(Operand::Reg(a), t);
+        match b {
+            Operand::Imm(i) => self.push(Insn::alu64_imm(op, t, i)),
+            Operand::Reg(v) => {
+                let r = self.read(v, SCRATCH_B);
+                self.push(Insn::alu64_reg(op, t, r));
+            }
+        }
+        self.write_back(dst, t);
+    }
+
+    /// A load, sign-extended by two shifts when asked (BPF loads zero-extend).
+    fn load(&mut self, dst: VReg, addr: Addr, size: Size, signed: bool) {
+        let (base, off) = self.address(addr);
+        let t = self.target(dst, SCRATCH_A);
+        self.push(Insn::load(size, t, base, off));
+        if signed && size != Size::DW {
+            let shift = 64 - 8 * size.bytes() as i32;
+            self.push(Insn::alu64_imm(Alu::Lsh, t, shift));
+            self.push(Insn::alu64_imm(Alu::Arsh, t, shift));
+        }
+        self.write_back(dst, t);
+    }
+
+    fn store(&mut self, addr: Addr, value: Operand, size: Size) {
+        let (base, off) = self.address(addr);
+        match value {
+            Operand::Imm(i) => self.push(Insn::store_imm(size, base, off, i)),
+            Operand::Reg(v) => {
+                let r = self.read(v, SCRATCH_B);
+                self.push(Insn::store(size, base, off, r));
+            }
+        }
+    }
+
+    /// The address of a slot: on the stack (r10 + offset) or in the scratch map's value.
+    fn slot_address(&mut self, d: VReg, s: Slot, off: i32) {
+        let t = self.target(d, SCRATCH_A);
+        match self.places[s.0 as usize] {
+            Place::Stack(o) => {
+                self.push(Insn::mov64_reg(t, Reg::FP));
+                self.push(Insn::alu64_imm(Alu::Add, t, o + off));
+            }
+            Place::Scratch(o) => {
+                self.scratch_pointer(t);
+                self.push(Insn::alu64_imm(Alu::Add, t, o + off));
+            }
+        }
+        self.write_back(d, t);
+    }
+
+    fn argument(&mut self, d: VReg, n: u8) {
+        // Straight from the argument register: r1-r5 still hold the others.
+        let from = Reg(n + 1);
+        match self.location(d) {
+            Location::Reg(r) => self.push(Insn::mov64_reg(r, from)),
+            Location::Spill(slot) => {
+                let off = self.spill_offset(slot);
+                self.push(Insn::store(Size::DW, Reg::FP, off, from));
+            }
+        }
+    }
+
+    fn call(&mut self, helper: Helper, args: &[Operand], ret: Option<VReg>) {
+        for (i, a) in args.iter().enumerate() {
+            self.operand_into(*a, Reg(i as u8 + 1));
+        }
+        self.push(Insn::call(helper));
+        if let Some(r) = ret {
+            let t = self.target(r, Reg::R0);
+            if t != Reg::R0 {
+                self.push(Insn::mov64_reg(t, Reg::R0));
+            }
+            self.write_back(r, t);
+        }
+    }
+
+    fn branch(&mut self, cond: Cond, a: VReg, b: Operand, then: Label) {
+        let ra = self.read(a, SCRATCH_A);
+        self.fixups.push((self.out.insns.len(), then));
+        match b {
+            Operand::Imm(i) => self.push(Insn::jmp_imm(cond, ra, i, 0)),
+            Operand::Reg(v) => {
+                let rb = self.read(v, SCRATCH_B);
+                // The read may have emitted a load: the jump is the last instruction.
+                self.fixups.pop();
+                self.fixups.push((self.out.insns.len(), then));
+                self.push(Insn::jmp_reg(cond, ra, rb, 0));
+            }
         }
     }
 
@@ -434,7 +455,7 @@ impl Emitter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codegen::insn::{disassemble, Cond};
+    use crate::insn::{disassemble, Cond};
 
     #[test]
     fn branches_and_returns() {
@@ -497,7 +518,7 @@ mod tests {
         assert_eq!(e.scratch_size, 400);
         assert_eq!(e.stack_size, 208);
         assert_eq!(e.map_relocations, vec![(1, 3)], "after saving the context");
-        let text = crate::codegen::insn::disassemble(&e.insns);
+        let text = crate::insn::disassemble(&e.insns);
         assert!(text.contains("call MapLookupElem"), "{text}");
         assert!(
             text.contains("r3 = *(u64 *)(r10 -208)\n") && text.contains("*(u64 *)(r3 +8) = 1"),

@@ -3,7 +3,7 @@
 //! lays the callbacks out in (which the instruction→span table must follow).
 
 use super::emit::{emit_in, EmitError, Emitted, Frame, STACK_LIMIT};
-use crate::lower::ir::Function;
+use crate::ir::Function;
 use crate::span::Span;
 
 /// The verifier rounds each frame of a call chain up to 32 bytes and limits their sum to 512.
@@ -99,7 +99,7 @@ fn emit_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::ir::{Inst, Operand};
+    use crate::ir::{Inst, Operand};
 
     fn function_with_slot(name: &str, bytes: u32) -> Function {
         let mut f = Function {
@@ -111,9 +111,9 @@ mod tests {
         f.insts = vec![
             (
                 Inst::Store {
-                    addr: crate::lower::ir::Addr::Slot(slot, 0),
+                    addr: crate::ir::Addr::Slot(slot, 0),
                     value: Operand::Imm(1),
-                    size: crate::codegen::insn::Size::DW,
+                    size: crate::insn::Size::DW,
                 },
                 s,
             ),

@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::insn::Reg;
-use crate::lower::ir::{Function, Inst, VReg};
+use crate::insn::Reg;
+use crate::ir::{Function, Inst, VReg};
 
 /// Where a virtual register lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ fn live_intervals(f: &Function) -> Vec<Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::ir::Operand;
+    use crate::ir::Operand;
     use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 
 use logos::Logos;
 
-pub use preprocess::{preprocess, Directive, DirectiveKind, Preprocessed};
-pub use token::{parse_integer, LexErrorKind, Tok};
+pub(crate) use preprocess::{preprocess, Preprocessed};
+pub use preprocess::{Directive, DirectiveKind};
+pub use token::parse_integer;
+pub(crate) use token::{LexErrorKind, Tok};
 
 use crate::span::Span;
 

@@ -54,17 +54,18 @@ struct Frame {
 pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
     let mut text = source.as_bytes().to_vec();
     let mut directives = Vec::new();
-    let mut defines: HashMap<String, Span> = HashMap::new();
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut state = State {
+        defines: HashMap::new(),
+        stack: Vec::new(),
+    };
     let mut offset = 0;
     let mut in_comment = false;
     for raw_line in source.split_inclusive('\n') {
         let start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\n', '\r']);
-        let active = stack.last().is_none_or(|f| f.active);
+        let active = state.active();
         let trimmed = line.trim_start();
-        let lead = line.len() - trimmed.len();
         let span = Span::new(start, start + line.len());
         if start == 0 && line.starts_with("#!") {
             directives.push(Directive {
@@ -82,106 +83,12 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
             }
             continue;
         }
-        let body = trimmed[1..].trim_start();
-        let word_end = body
-            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .unwrap_or(body.len());
-        let (word, rest) = body.split_at(word_end);
-        let rest_trimmed = rest.trim();
-        let first_name = rest_trimmed
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .next()
-            .unwrap_or("")
-            .to_string();
-        let is_defined = |name: &str, defines: &HashMap<String, Span>| {
-            defines.contains_key(name) || PREDEFINED.contains(&name)
-        };
-        let kind = match word {
-            "ifdef" | "ifndef" | "if" => {
-                let cond = match word {
-                    "ifdef" => is_defined(&first_name, &defines),
-                    "ifndef" => !is_defined(&first_name, &defines),
-                    _ => eval_condition(rest_trimmed, &|n| is_defined(n, &defines)),
-                };
-                stack.push(Frame {
-                    active: active && cond,
-                    taken: cond,
-                    parent: active,
-                    open: span,
-                });
-                DirectiveKind::Conditional
-            }
-            "elif" | "else" => {
-                let Some(frame) = stack.last_mut() else {
-                    return Err(Diagnostic::error(
-                        format!("`#{word}` without `#if`"),
-                        span,
-                        "no `#if`, `#ifdef` or `#ifndef` is open here",
-                    ));
-                };
-                let cond =
-                    word == "else" || eval_condition(rest_trimmed, &|n| is_defined(n, &defines));
-                frame.active = frame.parent && !frame.taken && cond;
-                frame.taken |= cond;
-                DirectiveKind::Conditional
-            }
-            "endif" => {
-                if stack.pop().is_none() {
-                    return Err(Diagnostic::error(
-                        "`#endif` without `#if`",
-                        span,
-                        "no `#if`, `#ifdef` or `#ifndef` is open here",
-                    ));
-                }
-                DirectiveKind::Conditional
-            }
-            _ if !active => DirectiveKind::Conditional,
-            "include" => DirectiveKind::Include(rest_trimmed.to_string()),
-            "define" => {
-                let after_name = &rest_trimmed[first_name.len()..];
-                if first_name.is_empty() {
-                    return Err(Diagnostic::error(
-                        "`#define` needs a name",
-                        span,
-                        "expected a name after `#define`",
-                    )
-                    .with_help("write `#define NAME value`"));
-                } else if after_name.starts_with('(') {
-                    DirectiveKind::DefineFunction(first_name)
-                } else {
-                    let value = after_name.trim();
-                    let value_start = if value.is_empty() {
-                        span.end as usize
-                    } else {
-                        // `value` is a sub-slice of `line`; find where it starts.
-                        start + lead + (value.as_ptr() as usize - trimmed.as_ptr() as usize)
-                    };
-                    let value_span = Span::new(value_start, value_start + value.len());
-                    defines.insert(first_name.clone(), value_span);
-                    DirectiveKind::Define {
-                        name: first_name,
-                        value: value_span,
-                    }
-                }
-            }
-            "undef" => {
-                defines.remove(&first_name);
-                DirectiveKind::Undef(first_name)
-            }
-            "pragma" | "error" | "warning" | "line" => DirectiveKind::Conditional,
-            _ => {
-                return Err(Diagnostic::error(
-                    format!("unknown preprocessor directive `#{word}`"),
-                    span,
-                    "not a directive tracebound knows",
-                )
-                .with_help("directives are `#include`, `#define`, `#undef`, `#ifdef`, `#ifndef`, `#if`, `#else`, `#endif`"));
-            }
-        };
+        let line = DirectiveLine::new(trimmed, start + line.len() - trimmed.len(), span);
+        let kind = state.directive(&line, active)?;
         directives.push(Directive { kind, span });
         blank(&mut text, span);
     }
-    if let Some(frame) = stack.last() {
+    if let Some(frame) = state.stack.last() {
         return Err(Diagnostic::error(
             "unterminated conditional directive",
             frame.open,
@@ -194,8 +101,164 @@ pub fn preprocess(source: &str) -> Result<Preprocessed, Diagnostic> {
     Ok(Preprocessed {
         text,
         directives,
-        defines,
+        defines: state.defines,
     })
+}
+
+/// A directive line split as `#word rest`, `rest` trimmed.
+struct DirectiveLine<'a> {
+    word: &'a str,
+    rest: &'a str,
+    /// Where `rest` starts in the source.
+    rest_start: usize,
+    /// The name `rest` starts with (empty when none).
+    first_name: &'a str,
+    span: Span,
+}
+
+impl<'a> DirectiveLine<'a> {
+    /// `trimmed` is the line from its `#`, which is at `at` in the source.
+    fn new(trimmed: &'a str, at: usize, span: Span) -> DirectiveLine<'a> {
+        let body = trimmed[1..].trim_start();
+        let word_end = body
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .unwrap_or(body.len());
+        let (word, rest) = body.split_at(word_end);
+        let rest = rest.trim();
+        let first_name = rest
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("");
+        DirectiveLine {
+            word,
+            rest,
+            // `rest` is a sub-slice of `trimmed`; find where it starts.
+            rest_start: at + (rest.as_ptr() as usize - trimmed.as_ptr() as usize),
+            first_name,
+            span,
+        }
+    }
+}
+
+/// What the directives so far have set: the macros defined, the conditionals open.
+struct State {
+    defines: HashMap<String, Span>,
+    stack: Vec<Frame>,
+}
+
+impl State {
+    /// Whether the lines here are kept (every enclosing conditional taken).
+    fn active(&self) -> bool {
+        self.stack.last().is_none_or(|f| f.active)
+    }
+
+    fn is_defined(&self, name: &str) -> bool {
+        self.defines.contains_key(name) || PREDEFINED.contains(&name)
+    }
+
+    fn directive(
+        &mut self,
+        line: &DirectiveLine,
+        active: bool,
+    ) -> Result<DirectiveKind, Diagnostic> {
+        Ok(match line.word {
+            "ifdef" | "ifndef" | "if" | "elif" | "else" | "endif" => {
+                self.conditional(line, active)?
+            }
+            _ if !active => DirectiveKind::Conditional,
+            "include" => DirectiveKind::Include(line.rest.to_string()),
+            "define" => self.define(line)?,
+            "undef" => {
+                self.defines.remove(line.first_name);
+                DirectiveKind::Undef(line.first_name.to_string())
+            }
+            "pragma" | "error" | "warning" | "line" => DirectiveKind::Conditional,
+            word => {
+                return Err(Diagnostic::error(
+                    format!("unknown preprocessor directive `#{word}`"),
+                    line.span,
+                    "not a directive tracebound knows",
+                )
+                .with_help("directives are `#include`, `#define`, `#undef`, `#ifdef`, `#ifndef`, `#if`, `#else`, `#endif`"));
+            }
+        })
+    }
+
+    /// `#ifdef`, `#ifndef`, `#if`, `#elif`, `#else`, `#endif`.
+    fn conditional(
+        &mut self,
+        line: &DirectiveLine,
+        active: bool,
+    ) -> Result<DirectiveKind, Diagnostic> {
+        let span = line.span;
+        match line.word {
+            "ifdef" | "ifndef" | "if" => {
+                let cond = match line.word {
+                    "ifdef" => self.is_defined(line.first_name),
+                    "ifndef" => !self.is_defined(line.first_name),
+                    _ => eval_condition(line.rest, &|n| self.is_defined(n)),
+                };
+                self.stack.push(Frame {
+                    active: active && cond,
+                    taken: cond,
+                    parent: active,
+                    open: span,
+                });
+            }
+            "elif" | "else" => {
+                let cond =
+                    line.word == "else" || eval_condition(line.rest, &|n| self.is_defined(n));
+                let Some(frame) = self.stack.last_mut() else {
+                    return Err(Diagnostic::error(
+                        format!("`#{}` without `#if`", line.word),
+                        span,
+                        "no `#if`, `#ifdef` or `#ifndef` is open here",
+                    ));
+                };
+                frame.active = frame.parent && !frame.taken && cond;
+                frame.taken |= cond;
+            }
+            _ => {
+                if self.stack.pop().is_none() {
+                    return Err(Diagnostic::error(
+                        "`#endif` without `#if`",
+                        span,
+                        "no `#if`, `#ifdef` or `#ifndef` is open here",
+                    ));
+                }
+            }
+        }
+        Ok(DirectiveKind::Conditional)
+    }
+
+    /// `#define NAME value` (object-like, noted for substitution) or `#define NAME(...)`.
+    fn define(&mut self, line: &DirectiveLine) -> Result<DirectiveKind, Diagnostic> {
+        let name = line.first_name;
+        let after_name = &line.rest[name.len()..];
+        if name.is_empty() {
+            return Err(Diagnostic::error(
+                "`#define` needs a name",
+                line.span,
+                "expected a name after `#define`",
+            )
+            .with_help("write `#define NAME value`"));
+        }
+        if after_name.starts_with('(') {
+            return Ok(DirectiveKind::DefineFunction(name.to_string()));
+        }
+        let value = after_name.trim();
+        let value_start = if value.is_empty() {
+            line.span.end as usize
+        } else {
+            line.rest_start + (value.as_ptr() as usize - line.rest.as_ptr() as usize)
+        };
+        let value_span = Span::new(value_start, value_start + value.len());
+        self.defines.insert(name.to_string(), value_span);
+        Ok(DirectiveKind::Define {
+            name: name.to_string(),
+            value: value_span,
+        })
+    }
 }
 
 /// Whether a `/* */` comment is still open at the end of `line`.

@@ -3,16 +3,16 @@
 //! silently wrong program.
 
 use super::builtins::{is_args, Use};
-use super::ir::{Addr, Inst, Label, Operand, VReg};
-use super::maps::{static_type, INT, SIGNED};
-use super::{literal_string, ArgAccess, ProbeLowerer, Val};
+use super::maps::static_type;
+use super::{literal_string, Lowering, ProbeLowerer, Val};
+use super::{INT, SIGNED};
 use crate::ast::*;
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper, Size};
+use crate::ir::{Addr, Inst, Label, Operand, VReg};
+use crate::probe::ArgAccess;
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
-
-pub(crate) type Lowering<T> = Result<T, Diagnostic>;
 
 impl ProbeLowerer<'_, '_> {
     pub fn unsupported(&self, what: &str, span: Span) -> Diagnostic {
@@ -42,8 +42,8 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
-        if let Some(access) = self.probe.kernel.get(&e.span).cloned() {
-            return self.kernel_value(e, &access);
+        if let Some(access) = e.kernel.as_deref() {
+            return self.kernel_value(e, access);
         }
         match &e.kind {
             // Beyond the largest int64 a literal is a uint64.

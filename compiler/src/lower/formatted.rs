@@ -2,13 +2,13 @@
 //! `ntop`, `macaddr` and `buf`. Each builds its value (layout in `program::ValueType`) in a
 //! stack slot of its own and returns it as memory.
 
-use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand, VReg};
-use super::maps::buf_len;
+use super::buf_len;
+use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::ast::Expr;
-use crate::codegen::insn::Helper;
 use crate::diagnostic::Diagnostic;
+use crate::insn::Helper;
+use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::program::ValueType;
 use crate::span::Span;
 

@@ -15,12 +15,12 @@
 
 use std::collections::HashMap;
 
-use super::expr::Lowering;
-use super::ir::{Addr, Function, Inst, Operand, VReg};
+use super::Lowering;
 use super::{map_parts, ProbeLowerer, VarSlot};
 use crate::ast::{Block, Expr, Ident};
-use crate::codegen::insn::{Alu, Cond, Helper};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper};
+use crate::ir::{Addr, Function, Inst, Operand, VReg};
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
 

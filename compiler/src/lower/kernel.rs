@@ -1,14 +1,15 @@
 //! Reading kernel-typed memory: member chains (`a->b.c`), `*p` and `p[i]` become an address
 //! computed from the innermost pointer plus constant offsets, then one
 //! bpf_probe_read_kernel (or _user) of the bytes the value needs. The layouts come from
-//! `ResolvedProbe::kernel`, which the resolver filled from BTF.
+//! `Expr::kernel`, which the resolver filled in from BTF.
 
-use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand, VReg};
-use super::{KernelAccess, KernelValue, ProbeLowerer, Val};
+use super::Lowering;
+use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind, UnaryOp};
-use crate::codegen::insn::{Alu, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper, Size};
+use crate::ir::{Addr, Inst, Operand, VReg};
+use crate::types::{KernelAccess, KernelValue};
 
 /// An address in kernel or user memory: a register plus a constant offset.
 struct Place {
@@ -81,8 +82,7 @@ impl ProbeLowerer<'_, '_> {
 
     /// Where a kernel-typed member, deref or index expression lives.
     fn place(&mut self, e: &Expr) -> Lowering<Place> {
-        let access = self.probe.kernel.get(&e.span).cloned();
-        match (&e.kind, access) {
+        match (&e.kind, e.kernel.as_deref().cloned()) {
             (
                 ExprKind::Field { expr, .. },
                 Some(KernelAccess::Member {

@@ -1,80 +1,19 @@
 //! The script's maps: their key and value types, inferred over the whole script before any
 //! probe is lowered (a map written in one probe is read in another), and the BPF maps that
-//! hold them. Aggregations live in per-CPU hashes; plain values in hashes.
+//! hold them (`bpf_map`). Aggregations live in per-CPU hashes; plain values in hashes.
 
 use std::collections::HashMap;
 
+use super::bpf_map::{BpfMap, MapKind};
 use super::builtins::{aggregation, is_args, value_type};
-use super::{map_parts, ArgAccess, KernelAccess, KernelValue, LowerOptions, ResolvedProbe};
+use super::{map_parts, LowerOptions, INT, SIGNED};
+use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::probe::ArgAccess;
 use crate::program::{MapInfo, MapValue, ValueType};
-
-/// BPF map types tracebound uses (the kernel's numbers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapKind {
-    Hash = 1,
-    Array = 2,
-    PercpuHash = 5,
-    PercpuArray = 6,
-    StackTrace = 7,
-    LruHash = 9,
-    Ringbuf = 27,
-}
-
-/// One BPF map as the object declares it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BpfMap {
-    pub name: String,
-    pub kind: MapKind,
-    pub key_size: u32,
-    pub value_size: u32,
-    pub max_entries: u32,
-}
-
-impl BpfMap {
-    /// The ring buffer every user-space action goes through, `pages` 4 KiB pages.
-    pub fn ringbuf(pages: u32) -> BpfMap {
-        BpfMap {
-            name: "tb_events".into(),
-            kind: MapKind::Ringbuf,
-            key_size: 0,
-            value_size: 0,
-            max_entries: pages * 4096,
-        }
-    }
-
-    /// One u64 shared by every CPU.
-    pub fn flag(name: &str) -> BpfMap {
-        BpfMap {
-            name: name.into(),
-            kind: MapKind::Array,
-            key_size: 4,
-            value_size: 8,
-            max_entries: 1,
-        }
-    }
-
-    /// `entries` per-CPU u64 counters, keyed by a u32 index.
-    pub fn counters(name: &str, entries: u32) -> BpfMap {
-        BpfMap {
-            name: name.into(),
-            kind: MapKind::PercpuArray,
-            key_size: 4,
-            value_size: 8,
-            max_entries: entries,
-        }
-    }
-}
-
-pub const INT: ValueType = ValueType::Int {
-    size: 8,
-    signed: false,
-};
-pub const SIGNED: ValueType = ValueType::Int {
-    size: 8,
-    signed: true,
-};
+use crate::resolve::{ResolvedProbe, ResolvedProgram};
+use crate::types::{KernelAccess, KernelValue};
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -91,8 +30,9 @@ pub struct MapTable {
     probe_vars: Vec<HashMap<String, ValueType>>,
 }
 
-/// Types of expressions as far as the pre-pass needs them.
-struct Typer<'a> {
+/// The pre-pass over one probe, writing into the table.
+struct Infer<'a> {
+    table: &'a mut MapTable,
     vars: HashMap<String, ValueType>,
     probe: &'a ResolvedProbe,
     options: &'a LowerOptions,
@@ -100,8 +40,7 @@ struct Typer<'a> {
 
 impl MapTable {
     pub fn infer(
-        program: &Program,
-        probes: &[ResolvedProbe],
+        program: &ResolvedProgram,
         options: &LowerOptions,
     ) -> Result<MapTable, Vec<Diagnostic>> {
         let mut table = MapTable {
@@ -109,24 +48,19 @@ impl MapTable {
             index: HashMap::new(),
             probe_vars: Vec::new(),
         };
-        let probe_items = program.items.iter().filter_map(|i| match i {
-            Item::Probe(p) => Some(p),
-            _ => None,
-        });
         // Two rounds: a map read before the statement that writes it learns its type.
         for _ in 0..2 {
             table.probe_vars.clear();
-            for (probe, resolved) in probe_items.clone().zip(probes) {
-                let mut typer = Typer {
+            for (probe, resolved) in program.probes() {
+                let mut pass = Infer {
+                    table: &mut table,
                     vars: HashMap::new(),
                     probe: resolved,
                     options,
                 };
-                if let Some(p) = &probe.predicate {
-                    table.expr(p, &mut typer);
-                }
-                table.block(&probe.body, &mut typer);
-                table.probe_vars.push(typer.vars);
+                pass.probe(probe);
+                let vars = pass.vars;
+                table.probe_vars.push(vars);
             }
         }
         Ok(table)
@@ -266,25 +200,22 @@ impl MapTable {
             (_, new) => new,
         });
     }
+}
 
-    fn block(&mut self, b: &Block, t: &mut Typer) {
-        for s in &b.stmts {
-            self.stmt(s, t);
-        }
-    }
-
-    fn stmt(&mut self, s: &Stmt, t: &mut Typer) {
+/// The pre-pass over one probe: the maps it names, with their key and value types, and its
+/// variables' types as far as the pass has read.
+impl<'t> Visitor<'t> for Infer<'_> {
+    fn stmt(&mut self, s: &'t Stmt) {
         match &s.kind {
-            StmtKind::Expr(e) => self.expr(e, t),
             StmtKind::Assign { target, op, value } => {
-                self.expr(value, t);
+                self.expr(value);
                 if let Some((name, keys)) = map_parts(target) {
-                    let map = self.entry(&name.name);
+                    let map = self.table.entry(&name.name);
                     for k in keys {
-                        self.expr(k, t);
+                        self.expr(k);
                     }
-                    let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
-                    self.note_keys(map, key_types);
+                    let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                    self.table.note_keys(map, key_types);
                     let v = match (&value.kind, op) {
                         (ExprKind::Call { name, args }, None) => aggregation(&name.name, args),
                         _ => None,
@@ -293,130 +224,82 @@ impl MapTable {
                         if op.is_some() {
                             MapValue::Plain(SIGNED)
                         } else {
-                            MapValue::Plain(self.type_of(value, t))
+                            MapValue::Plain(self.type_of(value))
                         }
                     });
-                    self.note_value(map, v);
+                    self.table.note_value(map, v);
                 } else if let ExprKind::Var(name) = &target.kind {
                     let ty = if op.is_some() {
                         SIGNED
                     } else {
-                        self.type_of(value, t)
+                        self.type_of(value)
                     };
-                    let ty = match t.vars.get(name) {
+                    let ty = match self.vars.get(name) {
                         Some(old) => unify(old, &ty),
                         None => ty,
                     };
-                    t.vars.insert(name.clone(), ty);
+                    self.vars.insert(name.clone(), ty);
                 }
             }
             StmtKind::Let { var, value, .. } => {
                 if let Some(v) = value {
-                    self.expr(v, t);
-                    let ty = self.type_of(v, t);
-                    t.vars.insert(var.name.clone(), ty);
+                    self.expr(v);
+                    let ty = self.type_of(v);
+                    self.vars.insert(var.name.clone(), ty);
                 }
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond, t);
-                self.block(then, t);
-                if let Some(o) = otherwise {
-                    self.stmt(o, t);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond, t);
-                self.block(body, t);
-            }
-            StmtKind::Unroll { body, .. } => self.block(body, t),
             StmtKind::For { var, iter, body } => {
                 match iter {
                     ForIter::Range(a, b) => {
-                        self.expr(a, t);
-                        self.expr(b, t);
-                        t.vars.insert(var.name.clone(), SIGNED);
+                        self.expr(a);
+                        self.expr(b);
+                        self.vars.insert(var.name.clone(), SIGNED);
                     }
                     ForIter::Map(m) => {
                         let entry = map_parts(m)
-                            .and_then(|(name, _)| self.lookup(&name.name))
-                            .and_then(|map| self.entry_type(map));
+                            .and_then(|(name, _)| self.table.lookup(&name.name))
+                            .and_then(|map| self.table.entry_type(map));
                         if let Some(entry) = entry {
-                            t.vars.insert(var.name.clone(), entry);
+                            self.vars.insert(var.name.clone(), entry);
                         }
                     }
                 }
-                self.block(body, t);
+                self.block(body);
             }
-            StmtKind::Return(Some(e)) => self.expr(e, t),
-            StmtKind::Block(b) => self.block(b, t),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+            _ => walk_stmt(self, s),
         }
     }
 
     /// Notes map reads and `++` updates inside an expression.
-    fn expr(&mut self, e: &Expr, t: &mut Typer) {
+    fn expr(&mut self, e: &'t Expr) {
         match &e.kind {
             ExprKind::Map { name, keys } if !keys.is_empty() => {
-                let map = self.entry(&name.name);
+                let map = self.table.entry(&name.name);
                 for k in keys {
-                    self.expr(k, t);
+                    self.expr(k);
                 }
-                let key_types = keys.iter().map(|k| self.type_of(k, t)).collect();
-                self.note_keys(map, key_types);
+                let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                self.table.note_keys(map, key_types);
             }
             ExprKind::Map { name, .. } => {
-                self.entry(&name.name);
+                self.table.entry(&name.name);
             }
             ExprKind::Update { target, .. } => {
-                self.expr(target, t);
+                self.expr(target);
                 if let Some((name, _)) = map_parts(target) {
-                    let map = self.entry(&name.name);
-                    self.note_value(map, MapValue::Plain(SIGNED));
+                    let map = self.table.entry(&name.name);
+                    self.table.note_value(map, MapValue::Plain(SIGNED));
                 }
             }
-            ExprKind::Call { args, .. } => {
-                for a in args {
-                    self.expr(a, t);
-                }
-            }
-            ExprKind::Unary { expr, .. }
-            | ExprKind::Cast { expr, .. }
-            | ExprKind::Field { expr, .. }
-            | ExprKind::TupleIndex { expr, .. }
-            | ExprKind::SizeofExpr(expr) => self.expr(expr, t),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::Index {
-                expr: lhs,
-                index: rhs,
-            } => {
-                self.expr(lhs, t);
-                self.expr(rhs, t);
-            }
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond, t);
-                self.expr(then, t);
-                self.expr(otherwise, t);
-            }
-            ExprKind::Tuple(items) => {
-                for i in items {
-                    self.expr(i, t);
-                }
-            }
-            _ => {}
+            _ => walk_expr(self, e),
         }
     }
+}
 
+impl Infer<'_> {
     /// The type of an expression's value, as stored in a map or a variable.
-    fn type_of(&self, e: &Expr, t: &Typer) -> ValueType {
-        static_type(e, &t.vars, t.probe, t.options, self)
+    fn type_of(&self, e: &Expr) -> ValueType {
+        static_type(e, &self.vars, self.probe, self.options, self.table)
     }
 }
 
@@ -429,7 +312,7 @@ pub(crate) fn static_type(
     maps: &MapTable,
 ) -> ValueType {
     let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
-    if let Some(access) = probe.kernel.get(&e.span) {
+    if let Some(access) = e.kernel.as_deref() {
         return match access {
             KernelAccess::Const(_) => INT,
             KernelAccess::Member { value, .. }
@@ -563,14 +446,5 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
             }
         }
         (a, _) => a.clone(),
-    }
-}
-
-/// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at
-/// the string limit. `None` when it is missing or computed.
-pub(crate) fn buf_len(n: Option<&Expr>, max_strlen: u32) -> Option<u32> {
-    match n.map(|n| &n.kind) {
-        Some(ExprKind::Int(n)) => Some((*n).min(max_strlen as u64) as u32),
-        _ => None,
     }
 }

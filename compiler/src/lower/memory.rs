@@ -4,10 +4,10 @@
 //! so the loops are unrolled, except the search: its two nested loops are bounded loops the
 //! verifier walks.
 
-use super::ir::{Addr, Inst, Label, Operand, VReg};
 use super::{ProbeLowerer, Val};
-use crate::codegen::insn::Alu;
-use crate::codegen::insn::{Cond, Helper, Size};
+use crate::insn::Alu;
+use crate::insn::{Cond, Helper, Size};
+use crate::ir::{Addr, Inst, Label, Operand, VReg};
 use crate::program::ValueType;
 
 fn offset(addr: Addr, by: i32) -> Addr {

@@ -5,13 +5,13 @@
 //! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod bpf_map;
 mod builtins;
 mod expr;
 mod formatted;
-pub mod ir;
 mod iterate;
 mod kernel;
-pub mod maps;
+pub(crate) mod maps;
 mod memory;
 pub mod sample;
 mod stacks;
@@ -20,70 +20,36 @@ mod usdt;
 
 use std::collections::HashMap;
 
-use crate::ast::{self, Expr, ExprKind, Item, Program};
+use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
-use crate::probe::{ArgAccess, ArgField, ProviderKind, Target};
+use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
+use crate::probe::{ProviderKind, Target};
 use crate::program::{Action, ProgramInfo, ValueType};
+use crate::resolve::symbols::SymbolAddresses;
+use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::span::Span;
-use ir::{Addr, Function, Inst, Operand, Slot, VReg};
-pub use maps::{BpfMap, MapKind};
+pub(crate) use bpf_map::{BpfMap, MapKind};
 
-/// One probe as the resolver hands it over: what to attach to and what `args` holds.
-#[derive(Clone, Debug)]
-pub struct ResolvedProbe {
-    pub kind: ProviderKind,
-    /// What each attach point names.
-    pub targets: Vec<Target>,
-    /// The fields of `args` for tracepoints (the same for every target).
-    pub args: Vec<ArgField>,
-    /// How each expression that reaches into kernel-typed memory reads it, by the
-    /// expression's span (`resolve::kernel_types` fills it from BTF).
-    pub kernel: HashMap<Span, KernelAccess>,
-}
+/// What every lowering step returns: its result, or the diagnostic at the user's text.
+pub(crate) type Lowering<T> = Result<T, Diagnostic>;
 
-/// How an expression typed from BTF is lowered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelAccess {
-    /// A number known at compile time: `sizeof`, `offsetof`, an enumerator.
-    Const(u64),
-    /// `base->field` or `base.field`: `offset` bytes past the base, which is an address
-    /// (`through_pointer`) or itself a place in memory (a struct member of a struct).
-    Member {
-        offset: u32,
-        /// `(bit shift within the loaded bytes, width)` for a bitfield.
-        bitfield: Option<(u32, u32)>,
-        through_pointer: bool,
-        value: KernelValue,
-        user: bool,
-    },
-    /// `*base`.
-    Deref { value: KernelValue, user: bool },
-    /// `base[i]`: elements of `elem_size` bytes from an address or an array in memory.
-    Index {
-        elem_size: u32,
-        through_pointer: bool,
-        value: KernelValue,
-        user: bool,
-    },
-}
+/// The value of an integer expression: 64 bits, unsigned or signed.
+pub(crate) const INT: ValueType = ValueType::Int {
+    size: 8,
+    signed: false,
+};
+pub(crate) const SIGNED: ValueType = ValueType::Int {
+    size: 8,
+    signed: true,
+};
 
-/// What the bytes of a kernel-typed place are, as a script value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KernelValue {
-    Int {
-        size: u32,
-        signed: bool,
-    },
-    /// A pointer: 8 bytes, printed signed as bpftrace 0.17 prints them.
-    Pointer,
-    /// `char[N]`: a string.
-    Str {
-        len: u32,
-    },
-    /// A struct, union or non-char array: only its members or elements can be read.
-    Aggregate {
-        what: String,
-    },
+/// The byte count of `buf(p, n)`: `n` must be a literal (its type's size is fixed), capped at
+/// the string limit. `None` when it is missing or computed.
+pub(crate) fn buf_len(n: Option<&Expr>, max_strlen: u32) -> Option<u32> {
+    match n.map(|n| &n.kind) {
+        Some(ExprKind::Int(n)) => Some((*n).min(max_strlen as u64) as u32),
+        _ => None,
+    }
 }
 
 /// Settings that change the code.
@@ -108,8 +74,6 @@ pub struct LowerOptions {
     pub sample: std::collections::BTreeMap<usize, u32>,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
-    /// What `kaddr`/`uaddr` stand for (`resolve::symbols`).
-    pub symbol_addresses: crate::resolve::symbols::SymbolAddresses,
 }
 
 impl Default for LowerOptions {
@@ -124,14 +88,13 @@ impl Default for LowerOptions {
             ncpus: 1,
             sample: Default::default(),
             stack_mode: crate::program::StackMode::Bpftrace,
-            symbol_addresses: Default::default(),
         }
     }
 }
 
 /// A probe's program.
 #[derive(Clone, Debug)]
-pub struct ProbeProgram {
+pub(crate) struct ProbeProgram {
     pub function: Function,
     pub kind: ProviderKind,
     pub targets: Vec<Target>,
@@ -141,7 +104,7 @@ pub struct ProbeProgram {
 
 /// The whole script, lowered.
 #[derive(Clone, Debug)]
-pub struct Lowered {
+pub(crate) struct Lowered {
     pub probes: Vec<ProbeProgram>,
     /// Every BPF map: the script's maps first (index = `ProgramInfo::maps` index), then the
     /// ring buffer.
@@ -157,13 +120,12 @@ pub struct Lowered {
     pub info: ProgramInfo,
 }
 
-/// Lowers a checked program. `probes` has one entry per probe item, in order.
-pub fn lower(
-    program: &Program,
-    probes: &[ResolvedProbe],
+/// Lowers a resolved program.
+pub(crate) fn lower(
+    program: &ResolvedProgram,
     options: &LowerOptions,
 ) -> Result<Lowered, Vec<Diagnostic>> {
-    let table = maps::MapTable::infer(program, probes, options)?;
+    let table = maps::MapTable::infer(program, options)?;
     let mut bpf_maps = table.bpf_maps(options);
     let script_maps = bpf_maps.len();
     let ringbuf = bpf_maps.len();
@@ -184,14 +146,11 @@ pub fn lower(
         extra_base: bpf_maps.len(),
         extra_maps: Vec::new(),
         options,
+        symbols: &program.symbols,
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
-    let probe_items = program.items.iter().filter_map(|i| match i {
-        Item::Probe(p) => Some(p),
-        _ => None,
-    });
-    for (index, (probe, resolved)) in probe_items.zip(probes).enumerate() {
+    for (index, (probe, resolved)) in program.probes().enumerate() {
         // `probe` and `func` are constants in a program: a probe that reads them gets one
         // program per attach point, as in bpftrace. So does every usdt site: each has its
         // own argument specs (bpftrace too has one program per site).
@@ -235,7 +194,7 @@ pub fn lower(
     }
     let mut maps = shared.maps.infos();
     if !options.sample.is_empty() {
-        let samplable = sample::samplable(program);
+        let samplable = sample::samplable(&program.ast);
         for (index, &n) in &options.sample {
             for name in samplable.get(index).into_iter().flatten() {
                 for m in maps.iter_mut().filter(|m| &m.name == name) {
@@ -272,6 +231,8 @@ pub(crate) struct Shared<'o> {
     pub extra_base: usize,
     pub extra_maps: Vec<BpfMap>,
     pub options: &'o LowerOptions,
+    /// What `kaddr`/`uaddr` stand for.
+    pub symbols: &'o SymbolAddresses,
 }
 
 impl Shared<'_> {
@@ -345,7 +306,7 @@ impl ProbeLowerer<'_, '_> {
     /// `if a == 0 goto then`.
     pub fn jump_if_zero(&mut self, a: VReg, then: ir::Label) {
         self.emit(Inst::Branch {
-            cond: crate::codegen::insn::Cond::Eq,
+            cond: crate::insn::Cond::Eq,
             a,
             b: Operand::Imm(0),
             then,
@@ -358,7 +319,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Load {
             dst: r,
             addr,
-            size: crate::codegen::insn::Size::DW,
+            size: crate::insn::Size::DW,
             signed: false,
         });
         r
@@ -369,7 +330,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Store {
             addr,
             value,
-            size: crate::codegen::insn::Size::DW,
+            size: crate::insn::Size::DW,
         });
     }
 
@@ -378,7 +339,7 @@ impl ProbeLowerer<'_, '_> {
         let n = self.load_u64(addr);
         let n1 = self.f.new_vreg();
         self.emit(Inst::Alu {
-            op: crate::codegen::insn::Alu::Add,
+            op: crate::insn::Alu::Add,
             dst: n1,
             a: n,
             b: Operand::Imm(1),
@@ -400,7 +361,7 @@ impl ProbeLowerer<'_, '_> {
             Addr::Ptr(p, off) => {
                 let r = self.f.new_vreg();
                 self.emit(Inst::Alu {
-                    op: crate::codegen::insn::Alu::Add,
+                    op: crate::insn::Alu::Add,
                     dst: r,
                     a: p,
                     b: Operand::Imm(off),
@@ -430,6 +391,16 @@ pub(crate) fn map_parts(e: &Expr) -> Option<(&ast::Ident, &[Expr])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::{ArgAccess, ArgField};
+
+    /// A tree with its probes as a test names them, nothing typed from the kernel.
+    fn resolved(program: ast::Program, probes: &[ResolvedProbe]) -> ResolvedProgram {
+        ResolvedProgram {
+            ast: program,
+            probes: probes.to_vec(),
+            symbols: Default::default(),
+        }
+    }
     use crate::codegen::emit::emit;
     use crate::parse::parse;
 
@@ -438,7 +409,6 @@ mod tests {
             kind: target.kind(),
             targets: vec![target],
             args: Vec::new(),
-            kernel: HashMap::new(),
         }
     }
 
@@ -451,7 +421,8 @@ mod tests {
 
     fn lower_text(text: &str, probes: &[ResolvedProbe]) -> Lowered {
         let program = parse(text).expect("parses");
-        lower(&program, probes, &LowerOptions::default()).unwrap_or_else(|d| panic!("{:?}", d))
+        lower(&resolved(program, probes), &LowerOptions::default())
+            .unwrap_or_else(|d| panic!("{:?}", d))
     }
 
     #[test]
@@ -478,13 +449,12 @@ mod tests {
 
     #[test]
     fn stacks_use_one_map_per_kind_and_limit() {
-        use crate::codegen::insn::Helper;
+        use crate::insn::Helper;
         use crate::program::{StackMode, ValueType};
         let tp = ResolvedProbe {
             kind: ProviderKind::Tracepoint,
             targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            kernel: Default::default(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_getppid { @k[kstack] = count(); @u[comm, ustack(perf, 3)] = count(); @v = kstack(5); @w[kstack(127)] = count(); @s = usym(1); }",
@@ -531,7 +501,6 @@ mod tests {
             kind: ProviderKind::Tracepoint,
             targets: vec![tracepoint("sys_enter_getppid")],
             args: Vec::new(),
-            kernel: Default::default(),
         };
         for (text, message) in [
             ("@[kstack(0)] = count();", "frame count"),
@@ -542,8 +511,7 @@ mod tests {
                 crate::parse::parse(&format!("t:syscalls:sys_enter_getppid {{ {text} }}"))
                     .expect("parses");
             let diags = lower(
-                &program,
-                std::slice::from_ref(&tp),
+                &resolved(program, std::slice::from_ref(&tp)),
                 &LowerOptions::default(),
             )
             .expect_err(text);
@@ -568,7 +536,6 @@ mod tests {
                     signed: false,
                 },
             }],
-            kernel: HashMap::new(),
         };
         let l = lower_text(
             "t:syscalls:sys_enter_read { @c[comm] = count(); @h = hist(args.count); @l = lhist(args.count, 0, 100, 10); @s = stats(args.count); $x = 1; @p[pid, \"k\"] = $x; }",
@@ -607,7 +574,7 @@ mod tests {
     /// aligned to its size, whatever the lengths of the strings involved.
     #[test]
     fn stack_accesses_are_aligned() {
-        use crate::codegen::insn::{class, Reg};
+        use crate::insn::{class, Reg};
         let l = lower_text(
             r#"BEGIN { @r[0] = "background"; @r[1] = "sync"; @r[2] = "periodic!"; $s = "abc"; $t = (1, "xy", 2, "hello world"); @k[$s, 5] = $t; printf("%s %s\n", $s, @r[1]); exit(); }"#,
             &[special(Target::Begin)],
@@ -661,8 +628,7 @@ mod tests {
     fn unsupported_features_are_diagnostics() {
         let program = parse("BEGIN { @x = sizeof(struct task_struct); }").unwrap();
         let err = lower(
-            &program,
-            &[special(Target::Begin)],
+            &resolved(program, &[special(Target::Begin)]),
             &LowerOptions::default(),
         )
         .unwrap_err();

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use tracebound_stdlib::{self as stdlib, Kind, MapArg};
 
+use crate::ast::visit::{walk_stmt, Visitor};
 use crate::ast::{self, Expr, ExprKind, Item, Program, Stmt, StmtKind};
 
 /// For every probe that may be sampled (by index among the script's probes), the maps it
@@ -27,15 +28,15 @@ pub fn samplable(program: &Program) -> BTreeMap<usize, Vec<String>> {
     let named: Vec<HashSet<&str>> = probes.iter().map(|p| maps_named(p)).collect();
     let mut out = BTreeMap::new();
     for (index, probe) in probes.iter().enumerate() {
-        let mut maps = Vec::new();
-        if !probe
-            .body
-            .stmts
-            .iter()
-            .all(|s| only_aggregates(s, &mut maps))
-        {
+        let mut pass = OnlyAggregates {
+            maps: Vec::new(),
+            ok: true,
+        };
+        pass.block(&probe.body);
+        if !pass.ok {
             continue;
         }
+        let mut maps = pass.maps;
         let shared = named
             .iter()
             .enumerate()
@@ -72,49 +73,56 @@ fn maps_named(probe: &ast::Probe) -> HashSet<&str> {
         .collect()
 }
 
-/// Whether the statement's only effects are aggregations (their maps added to `maps`) and
-/// scratch variables.
-fn only_aggregates(s: &Stmt, maps: &mut Vec<String>) -> bool {
-    let all =
-        |b: &ast::Block, maps: &mut Vec<String>| b.stmts.iter().all(|s| only_aggregates(s, maps));
-    match &s.kind {
-        StmtKind::Assign {
-            target,
-            op: None,
-            value,
-        } => match (&target.kind, &value.kind) {
-            (ExprKind::Map { name, .. }, ExprKind::Call { name: call, .. })
-                if stdlib::lookup(&call.name).is_some_and(|b| b.kind == Kind::Aggregation) =>
-            {
-                maps.push(name.name.clone());
+/// Whether a probe's statements only aggregate (their maps noted in `maps`) and set scratch
+/// variables; the expressions conditions and loops read must be pure.
+struct OnlyAggregates {
+    maps: Vec<String>,
+    ok: bool,
+}
+
+impl<'a> Visitor<'a> for OnlyAggregates {
+    fn stmt(&mut self, s: &'a Stmt) {
+        let ok = match &s.kind {
+            StmtKind::Assign {
+                target,
+                op: None,
+                value,
+            } => match (&target.kind, &value.kind) {
+                (ExprKind::Map { name, .. }, ExprKind::Call { name: call, .. })
+                    if stdlib::lookup(&call.name).is_some_and(|b| b.kind == Kind::Aggregation) =>
+                {
+                    self.maps.push(name.name.clone());
+                    true
+                }
+                (ExprKind::Var(_), _) => pure(value),
+                _ => false,
+            },
+            StmtKind::Assign { target, value, .. } => {
+                matches!(target.kind, ExprKind::Var(_)) && pure(value)
+            }
+            StmtKind::Let { value, .. } => value.as_ref().is_none_or(pure),
+            StmtKind::Expr(e) => match &e.kind {
+                ExprKind::Update { target, .. } => matches!(target.kind, ExprKind::Var(_)),
+                _ => false,
+            },
+            StmtKind::If { .. }
+            | StmtKind::While { .. }
+            | StmtKind::Unroll { .. }
+            | StmtKind::Block(_)
+            | StmtKind::Break
+            | StmtKind::Continue
+            | StmtKind::Return(None) => {
+                walk_stmt(self, s);
                 true
             }
-            (ExprKind::Var(_), _) => pure(value),
-            _ => false,
-        },
-        StmtKind::Assign { target, value, .. } => {
-            matches!(target.kind, ExprKind::Var(_)) && pure(value)
-        }
-        StmtKind::Let { value, .. } => value.as_ref().is_none_or(pure),
-        StmtKind::Expr(e) => match &e.kind {
-            ExprKind::Update { target, .. } => matches!(target.kind, ExprKind::Var(_)),
-            _ => false,
-        },
-        StmtKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
-            pure(cond)
-                && all(then, maps)
-                && otherwise.as_ref().is_none_or(|o| only_aggregates(o, maps))
-        }
-        StmtKind::While { cond: e, body } | StmtKind::Unroll { count: e, body } => {
-            pure(e) && all(body, maps)
-        }
-        StmtKind::Block(b) => all(b, maps),
-        StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => true,
-        StmtKind::For { .. } | StmtKind::Return(Some(_)) => false,
+            StmtKind::For { .. } | StmtKind::Return(Some(_)) => false,
+        };
+        self.ok &= ok;
+    }
+
+    /// A condition, or a loop's condition or count.
+    fn expr(&mut self, e: &'a Expr) {
+        self.ok &= pure(e);
     }
 }
 

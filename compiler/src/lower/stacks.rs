@@ -4,14 +4,15 @@
 //! up the program tells user space (a cold path), which notes the process's memory map while
 //! it still runs.
 
-use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand, VReg};
-use super::maps::{BpfMap, MapKind, INT};
+use super::bpf_map::{BpfMap, MapKind};
+use super::Lowering;
+use super::INT;
 use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Cond, Helper};
 use crate::config::stack_mode_named;
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper};
+use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::program::{
     stack_map_name, Action, StackMode, ValueType, DEFAULT_STACK_FRAMES, MAX_STACK_FRAMES,
 };

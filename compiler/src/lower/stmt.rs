@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
-use super::expr::Lowering;
-use super::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
-use super::maps::SIGNED;
-use super::{map_parts, ProbeLowerer, ResolvedProbe, Shared, Val, VarSlot};
+use super::Lowering;
+use super::SIGNED;
+use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
 use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper, Size};
+use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::program::{log2_bucket, Action, MapValue, ValueType};
+use crate::resolve::ResolvedProbe;
 use crate::span::Span;
 
 const BPF_ANY: i32 = 0;
@@ -91,10 +92,7 @@ impl ProbeLowerer<'_, '_> {
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
             StmtKind::Let { var, value, .. } => {
                 if let Some(v) = value {
-                    let target = Expr {
-                        kind: ExprKind::Var(var.name.clone()),
-                        span: var.span,
-                    };
+                    let target = Expr::new(ExprKind::Var(var.name.clone()), var.span);
                     self.assign(&target, None, v)?;
                 }
             }
@@ -247,14 +245,14 @@ impl ProbeLowerer<'_, '_> {
                 let v = match op {
                     None => self.expr(value)?,
                     Some(op) => {
-                        let current = Expr {
-                            kind: ExprKind::Binary {
+                        let current = Expr::new(
+                            ExprKind::Binary {
                                 op,
                                 lhs: Box::new(target.clone()),
                                 rhs: Box::new(value.clone()),
                             },
-                            span: value.span,
-                        };
+                            value.span,
+                        );
                         self.expr(&current)?
                     }
                 };

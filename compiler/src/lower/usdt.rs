@@ -3,11 +3,11 @@
 //! the traced process's memory. Each value is extended to 64 bits by its size and sign, and is
 //! a signed integer, as in bpftrace.
 
-use super::expr::Lowering;
-use super::ir::{Addr, Inst, Operand};
+use super::Lowering;
 use super::{ProbeLowerer, Val};
-use crate::codegen::insn::{Alu, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper, Size};
+use crate::ir::{Addr, Inst, Operand};
 use crate::probe::Target;
 use crate::resolve::usdt_arg::{self, ArgLocation};
 use crate::span::Span;

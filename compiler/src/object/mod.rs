@@ -35,7 +35,7 @@
 mod btf;
 mod elf;
 
-use crate::codegen::insn::Insn;
+use crate::insn::Insn;
 use elf::{SectionHeader, StringTable};
 
 /// Everything one object holds.
@@ -125,8 +125,25 @@ impl Section {
 /// anything else is a compiler bug and panics.
 pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     check_spec(spec);
+    let code = code_sections(spec);
+    let code_indices = code_section_indices(spec, &code);
+    let mut strings = StringTable::new();
+    let mut sections = vec![
+        symbol_table(spec, &code, &code_indices, &mut strings),
+        license_section(spec),
+    ];
+    sections.extend(maps_section(spec));
+    for (section, &index) in code.iter().zip(&code_indices) {
+        sections.extend(code_and_relocations(spec, section, index));
+    }
+    if !spec.functions.is_empty() {
+        sections.extend(btf_sections(spec, &code));
+    }
+    lay_out(sections, strings)
+}
 
-    // Code sections: one per program, then `.text` with every callback.
+/// Code sections: one per program, then `.text` with every callback.
+fn code_sections(spec: &ObjectSpec) -> Vec<CodeSection> {
     let mut code = Vec::new();
     for p in &spec.programs {
         code.push(CodeSection {
@@ -152,8 +169,12 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
         }
         code.push(text);
     }
+    code
+}
 
-    // Section indices first: symbols and relocation sections refer to them.
+/// Each code section's index, known before any is written: symbols and relocation sections
+/// refer to them. A section with relocations is followed by its `.rel` section.
+fn code_section_indices(spec: &ObjectSpec, code: &[CodeSection]) -> Vec<u32> {
     let first_code_index = if spec.maps.is_empty() {
         MAPS_INDEX
     } else {
@@ -161,17 +182,31 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     };
     let mut code_indices = Vec::with_capacity(code.len());
     let mut next = first_code_index;
-    for section in &code {
+    for section in code {
         code_indices.push(next);
         next += if section.relocations.is_empty() { 1 } else { 2 };
     }
+    code_indices
+}
 
-    // Symbols: null, maps, then functions (programs, then callbacks); all global, so
-    // `sh_info` (first non-local) is 1.
-    let mut strings = StringTable::new();
+/// The symbol of map `map`, of callback `f` (after the null symbol, maps and programs).
+fn map_symbol(map: usize) -> u32 {
+    1 + map as u32
+}
+
+fn function_symbol(spec: &ObjectSpec, f: usize) -> u32 {
+    1 + (spec.maps.len() + spec.programs.len() + f) as u32
+}
+
+/// Symbols: null, maps, then functions (programs, then callbacks); all global, so `sh_info`
+/// (first non-local) is 1.
+fn symbol_table(
+    spec: &ObjectSpec,
+    code: &[CodeSection],
+    code_indices: &[u32],
+    strings: &mut StringTable,
+) -> Section {
     let mut symtab = vec![0u8; elf::SYM_SIZE];
-    let map_symbol = |map: usize| 1 + map as u32;
-    let function_symbol = |f: usize| 1 + (spec.maps.len() + spec.programs.len() + f) as u32;
     for (i, map) in spec.maps.iter().enumerate() {
         elf::write_symbol(
             &mut symtab,
@@ -183,7 +218,7 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
             MAP_DEF_SIZE,
         );
     }
-    for (section, &index) in code.iter().zip(&code_indices) {
+    for (section, &index) in code.iter().zip(code_indices) {
         for (name, at, len) in &section.functions {
             elf::write_symbol(
                 &mut symtab,
@@ -196,102 +231,114 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
             );
         }
     }
-
-    let mut sections = Vec::new();
     let mut symtab_section = Section::new(".symtab", elf::SHT_SYMTAB, 0, 8, symtab);
     symtab_section.header.link = STRTAB_INDEX;
     symtab_section.header.info = 1;
     symtab_section.header.entsize = elf::SYM_SIZE as u64;
-    sections.push(symtab_section);
+    symtab_section
+}
 
+fn license_section(spec: &ObjectSpec) -> Section {
     let mut license = spec.license.as_bytes().to_vec();
     license.push(0);
-    sections.push(Section::new(
+    Section::new(
         "license",
         elf::SHT_PROGBITS,
         elf::SHF_ALLOC | elf::SHF_WRITE,
         1,
         license,
-    ));
+    )
+}
 
-    if !spec.maps.is_empty() {
-        let mut defs = Vec::with_capacity(spec.maps.len() * MAP_DEF_SIZE as usize);
-        for map in &spec.maps {
-            for field in [
-                map.map_type,
-                map.key_size,
-                map.value_size,
-                map.max_entries,
-                map.flags,
-            ] {
-                defs.extend(field.to_le_bytes());
-            }
-        }
-        sections.push(Section::new(
-            "maps",
-            elf::SHT_PROGBITS,
-            elf::SHF_ALLOC | elf::SHF_WRITE,
-            4,
-            defs,
-        ));
+/// The legacy `maps` section: one `bpf_map_def` per map; none without maps.
+fn maps_section(spec: &ObjectSpec) -> Option<Section> {
+    if spec.maps.is_empty() {
+        return None;
     }
-
-    for (section, &index) in code.iter().zip(&code_indices) {
-        let bytes = section.insns.iter().flat_map(|i| i.to_bytes()).collect();
-        sections.push(Section::new(
-            &section.name,
-            elf::SHT_PROGBITS,
-            elf::SHF_ALLOC | elf::SHF_EXECINSTR,
-            8,
-            bytes,
-        ));
-        if section.relocations.is_empty() {
-            continue;
+    let mut defs = Vec::with_capacity(spec.maps.len() * MAP_DEF_SIZE as usize);
+    for map in &spec.maps {
+        for field in [
+            map.map_type,
+            map.key_size,
+            map.value_size,
+            map.max_entries,
+            map.flags,
+        ] {
+            defs.extend(field.to_le_bytes());
         }
-        let mut rels = Vec::with_capacity(section.relocations.len() * elf::REL_SIZE);
-        for &(insn, target) in &section.relocations {
-            let symbol = match target {
-                Target::Map(m) => map_symbol(m),
-                Target::Function(f) => function_symbol(f),
-            };
-            elf::write_rel(&mut rels, insn as u64 * INSN_SIZE, symbol, elf::R_BPF_64_64);
-        }
-        let mut rel = Section::new(
-            &format!(".rel{}", section.name),
-            elf::SHT_REL,
-            elf::SHF_INFO_LINK,
-            8,
-            rels,
-        );
-        rel.header.link = SYMTAB_INDEX;
-        rel.header.info = index;
-        rel.header.entsize = elf::REL_SIZE as u64;
-        sections.push(rel);
     }
+    Some(Section::new(
+        "maps",
+        elf::SHT_PROGBITS,
+        elf::SHF_ALLOC | elf::SHF_WRITE,
+        4,
+        defs,
+    ))
+}
 
-    if !spec.functions.is_empty() {
-        let places: Vec<btf::FuncPlace> = code
-            .iter()
-            .enumerate()
-            .flat_map(|(n, section)| {
-                section
-                    .functions
-                    .iter()
-                    .map(move |(name, at, _)| btf::FuncPlace {
-                        name,
-                        section: &section.name,
-                        offset: *at as u64 * INSN_SIZE,
-                        is_program: n < spec.programs.len(),
-                    })
-            })
-            .collect();
-        let (types, ext) = btf::sections(&places);
-        sections.push(Section::new(".BTF", elf::SHT_PROGBITS, 0, 4, types));
-        sections.push(Section::new(".BTF.ext", elf::SHT_PROGBITS, 0, 4, ext));
+/// A code section, and its `.rel` section when it has relocations.
+fn code_and_relocations(spec: &ObjectSpec, section: &CodeSection, index: u32) -> Vec<Section> {
+    let bytes = section.insns.iter().flat_map(|i| i.to_bytes()).collect();
+    let mut out = vec![Section::new(
+        &section.name,
+        elf::SHT_PROGBITS,
+        elf::SHF_ALLOC | elf::SHF_EXECINSTR,
+        8,
+        bytes,
+    )];
+    if section.relocations.is_empty() {
+        return out;
     }
+    let mut rels = Vec::with_capacity(section.relocations.len() * elf::REL_SIZE);
+    for &(insn, target) in &section.relocations {
+        let symbol = match target {
+            Target::Map(m) => map_symbol(m),
+            Target::Function(f) => function_symbol(spec, f),
+        };
+        elf::write_rel(&mut rels, insn as u64 * INSN_SIZE, symbol, elf::R_BPF_64_64);
+    }
+    let mut rel = Section::new(
+        &format!(".rel{}", section.name),
+        elf::SHT_REL,
+        elf::SHF_INFO_LINK,
+        8,
+        rels,
+    );
+    rel.header.link = SYMTAB_INDEX;
+    rel.header.info = index;
+    rel.header.entsize = elf::REL_SIZE as u64;
+    out.push(rel);
+    out
+}
 
-    // The string table goes at index 1; its contents are complete only once every section
-    // and symbol has a name.
+/// `.BTF` and `.BTF.ext` with every function's func_info, which the verifier demands once a
+/// program has a callback.
+fn btf_sections(spec: &ObjectSpec, code: &[CodeSection]) -> [Section; 2] {
+    let places: Vec<btf::FuncPlace> = code
+        .iter()
+        .enumerate()
+        .flat_map(|(n, section)| {
+            section
+                .functions
+                .iter()
+                .map(move |(name, at, _)| btf::FuncPlace {
+                    name,
+                    section: &section.name,
+                    offset: *at as u64 * INSN_SIZE,
+                    is_program: n < spec.programs.len(),
+                })
+        })
+        .collect();
+    let (types, ext) = btf::sections(&places);
+    [
+        Section::new(".BTF", elf::SHT_PROGBITS, 0, 4, types),
+        Section::new(".BTF.ext", elf::SHT_PROGBITS, 0, 4, ext),
+    ]
+}
+
+/// The file: header, the string table at index 1 (complete only once every section and
+/// symbol has a name), section contents (each aligned), then the section header table.
+fn lay_out(mut sections: Vec<Section>, mut strings: StringTable) -> Vec<u8> {
     let mut headers = vec![SectionHeader::default()];
     let strtab_name = strings.add(".strtab");
     for section in &mut sections {

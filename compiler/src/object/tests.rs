@@ -2,7 +2,7 @@
 //! crate, so a layout mistake shows up here rather than as a load failure on a kernel.
 
 use super::*;
-use crate::codegen::insn::{Cond, Helper, Reg, Size};
+use crate::insn::{Cond, Helper, Reg, Size};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 const PERCPU_ARRAY: u32 = 6;
@@ -14,11 +14,11 @@ fn counter() -> Vec<Insn> {
     insns.extend([
         Insn::store_imm(Size::W, Reg::FP, -4, 0),
         Insn::mov64_reg(Reg::R2, Reg::FP),
-        Insn::alu64_imm(crate::codegen::insn::Alu::Add, Reg::R2, -4),
+        Insn::alu64_imm(crate::insn::Alu::Add, Reg::R2, -4),
         Insn::call(Helper::MapLookupElem),
         Insn::jmp_imm(Cond::Eq, Reg::R0, 0, 3),
         Insn::load(Size::DW, Reg::R1, Reg::R0, 0),
-        Insn::alu64_imm(crate::codegen::insn::Alu::Add, Reg::R1, 1),
+        Insn::alu64_imm(crate::insn::Alu::Add, Reg::R1, 1),
         Insn::store(Size::DW, Reg::R0, 0, Reg::R1),
         Insn::mov64_imm(Reg::R0, 0),
         Insn::exit(),
@@ -313,7 +313,7 @@ fn aya_links_a_callback_after_its_program_with_func_info() {
     assert_eq!(function.instructions.len(), linked.len());
     // The ld_imm64 now points at the callback: BPF_PSEUDO_FUNC, offset from the next slot.
     let first = function.instructions[0];
-    assert_eq!(first.src_reg(), crate::codegen::insn::PSEUDO_FUNC);
+    assert_eq!(first.src_reg(), crate::insn::PSEUDO_FUNC);
     assert_eq!(first.imm as usize, main.len() - 1);
     assert_eq!(
         aya_insn_bytes(&function.instructions[main.len()..]),

@@ -30,48 +30,45 @@ fn fail<'a, T>(message: &str, label: &str, help: Option<&str>, span: Span) -> Ac
 }
 
 pub fn binary(op: BinaryOp, lhs: Expr, rhs: Expr, span: Span) -> Expr {
-    Expr {
-        kind: ExprKind::Binary {
+    Expr::new(
+        ExprKind::Binary {
             op,
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
         },
         span,
-    }
+    )
 }
 
 /// `e[i]`; on a bare map written with a space before `[` (`@m [k]`) it is the map's key.
 pub fn index(expr: Expr, index: Expr, span: Span) -> Expr {
     match expr.kind {
-        ExprKind::Map { name, keys } if keys.is_empty() => Expr {
-            kind: ExprKind::Map {
+        ExprKind::Map { name, keys } if keys.is_empty() => Expr::new(
+            ExprKind::Map {
                 name,
                 keys: vec![index],
             },
             span,
-        },
-        kind => Expr {
-            kind: ExprKind::Index {
-                expr: Box::new(Expr {
-                    kind,
-                    span: expr.span,
-                }),
+        ),
+        kind => Expr::new(
+            ExprKind::Index {
+                expr: Box::new(Expr::new(kind, expr.span)),
                 index: Box::new(index),
             },
             span,
-        },
+        ),
     }
 }
 
 pub fn update(target: Expr, increment: bool, prefix: bool, span: Span) -> Expr {
-    Expr {
-        kind: ExprKind::Update {
+    Expr::new(
+        ExprKind::Update {
             target: Box::new(target),
             increment,
             prefix,
         },
         span,
-    }
+    )
 }
 
 pub fn assign<'a>(
@@ -106,13 +103,13 @@ pub fn assign<'a>(
 
 pub fn tuple_index<'a>(expr: Expr, index: u64, span: Span) -> ActionResult<'a, Expr> {
     match u32::try_from(index) {
-        Ok(index) => Ok(Expr {
-            kind: ExprKind::TupleIndex {
+        Ok(index) => Ok(Expr::new(
+            ExprKind::TupleIndex {
                 expr: Box::new(expr),
                 index,
             },
             span,
-        }),
+        )),
         Err(_) => fail("tuple index out of range", "far too large", None, span),
     }
 }

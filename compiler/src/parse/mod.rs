@@ -1,7 +1,7 @@
 //! Parsing: preprocess, lex, and the LALRPOP grammar, with every failure turned into a
 //! diagnostic that says in words what was expected and points at the user's text.
 
-pub mod attach;
+pub(crate) mod attach;
 mod build;
 
 use lalrpop_util::{lalrpop_mod, ParseError};
@@ -11,7 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::lex::{self, LexError, LexErrorKind, Spanned, Tok};
 use crate::span::Span;
 
-pub use build::SyntaxError;
+pub(crate) use build::SyntaxError;
 
 lalrpop_mod!(
     #[allow(clippy::all, clippy::pedantic, unused)]

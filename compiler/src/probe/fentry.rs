@@ -13,8 +13,8 @@ use super::{
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
 use crate::parse::attach::Part;
+use crate::resolve::ctype::CType;
 use crate::resolve::facts::MachineFacts;
-use crate::types::kernel::CType;
 use tracebound_stdlib::Contexts;
 
 pub struct Fentry {

@@ -33,8 +33,8 @@ use tracebound_stdlib::Contexts;
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
 use crate::parse::attach::Part;
+use crate::resolve::ctype::CType;
 use crate::resolve::facts::{FactError, MachineFacts};
-use crate::types::kernel::CType;
 
 pub use args::{ArgAccess, ArgField};
 pub use fentry::FEXIT_RETVAL;

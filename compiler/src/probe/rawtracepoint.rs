@@ -9,9 +9,9 @@ use super::{
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::parse::attach::Part;
+use crate::resolve::ctype::CType;
 use crate::resolve::facts::{FactError, MachineFacts};
 use crate::resolve::glob::{has_wildcard, Glob};
-use crate::types::kernel::CType;
 use crate::types::{KType, NameSpace};
 
 pub struct RawTracepoint;

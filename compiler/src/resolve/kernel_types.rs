@@ -1,31 +1,35 @@
 //! Kernel types for each probe's expressions: every member access, deref and index on a
 //! BTF-typed value (`curtask`, a cast to `struct X *`, a fentry argument, a variable holding
 //! one), every `sizeof`/`offsetof` and kernel enumerator, turned into a `KernelAccess` that
-//! lowering follows. Unknown types and members are diagnostics here, at the name.
+//! lowering follows, written into the expression it describes (`Expr::kernel`). Unknown types
+//! and members are diagnostics here, at the name.
 
 use std::collections::HashMap;
 
+use super::ctype::{CType, KernelTypes, TypeEnv, View};
+use super::facts::MachineFacts;
+use super::ResolvedProbe;
+use crate::ast::visit::{self, VisitorMut};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::lower::{KernelAccess, KernelValue, ResolvedProbe};
-use crate::resolve::facts::MachineFacts;
 use crate::span::Span;
-use crate::types::kernel::{CType, KernelTypes, TypeEnv, View};
+use crate::types::{KernelAccess, KernelValue};
 
-/// Fills `kernel` of each resolved probe (one per probe item, in order).
+/// Types the kernel-typed expressions of each probe item; `probes` has one entry per probe
+/// item, in order.
 pub fn type_probes(
-    program: &Program,
-    probes: &mut [ResolvedProbe],
+    program: &mut Program,
+    probes: &[ResolvedProbe],
     arg_types: &[HashMap<String, CType>],
     facts: &dyn MachineFacts,
 ) -> Result<(), Vec<Diagnostic>> {
     let kt = KernelTypes::new(facts);
     let mut diags = Vec::new();
-    let items = program.items.iter().filter_map(|i| match i {
+    let items = program.items.iter_mut().filter_map(|i| match i {
         Item::Probe(p) => Some(p),
         _ => None,
     });
-    for (index, (probe, resolved)) in items.zip(probes.iter_mut()).enumerate() {
+    for (index, (probe, resolved)) in items.zip(probes).enumerate() {
         let mut typer = Typer {
             kt: &kt,
             env: TypeEnv {
@@ -33,14 +37,9 @@ pub fn type_probes(
                 args: arg_types.get(index).cloned().unwrap_or_default(),
                 user: resolved.kind.context().user_memory,
             },
-            out: HashMap::new(),
             diags: Vec::new(),
         };
-        if let Some(p) = &probe.predicate {
-            typer.expr(p);
-        }
-        typer.block(&probe.body);
-        resolved.kernel = typer.out;
+        typer.probe(probe);
         diags.extend(typer.diags);
     }
     if diags.is_empty() {
@@ -53,20 +52,13 @@ pub fn type_probes(
 struct Typer<'k, 'f> {
     kt: &'k KernelTypes<'f>,
     env: TypeEnv,
-    out: HashMap<Span, KernelAccess>,
     diags: Vec<Diagnostic>,
 }
 
-impl Typer<'_, '_> {
-    fn block(&mut self, b: &Block) {
-        for s in &b.stmts {
-            self.stmt(s);
-        }
-    }
-
+impl VisitorMut for Typer<'_, '_> {
     /// Statements in order, so that a variable's kernel type is known where it is read.
-    fn stmt(&mut self, s: &Stmt) {
-        match &s.kind {
+    fn stmt(&mut self, s: &mut Stmt) {
+        match &mut s.kind {
             StmtKind::Assign {
                 target,
                 op: None,
@@ -86,40 +78,21 @@ impl Typer<'_, '_> {
                 self.expr(value);
                 self.note_var(&var.name, value);
             }
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                if let Some(o) = otherwise {
-                    self.stmt(o);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.block(body);
-            }
-            StmtKind::Unroll { count, body } => {
-                self.expr(count);
-                self.block(body);
-            }
-            StmtKind::For { iter, body, .. } => {
-                match iter {
-                    ForIter::Map(m) => self.expr(m),
-                    ForIter::Range(a, b) => {
-                        self.expr(a);
-                        self.expr(b);
-                    }
-                }
-                self.block(body);
-            }
-            StmtKind::Block(b) => self.block(b),
-            _ => visit::stmt(s, &mut |e| self.one(e)),
+            _ => visit::walk_stmt_mut(self, s),
         }
     }
 
+    /// The access of one expression, when it has one, written into it; then those inside.
+    fn expr(&mut self, e: &mut Expr) {
+        match self.access(e) {
+            Ok(access) => e.kernel = access.map(Box::new),
+            Err(d) => self.fail(d),
+        }
+        visit::walk_expr_mut(self, e);
+    }
+}
+
+impl Typer<'_, '_> {
     fn note_var(&mut self, var: &str, value: &Expr) {
         match self.kt.type_of(value, &self.env) {
             Ok(Some(t)) if matches!(self.kt.view(&t, value.span), Ok(View::Pointer { .. })) => {
@@ -131,24 +104,9 @@ impl Typer<'_, '_> {
         }
     }
 
-    fn expr(&mut self, e: &Expr) {
-        visit::expr(e, &mut |e| self.one(e));
-    }
-
     fn fail(&mut self, d: Diagnostic) {
         if !self.diags.iter().any(|x| x.span() == d.span()) {
             self.diags.push(d);
-        }
-    }
-
-    /// The access of one expression, when it has one.
-    fn one(&mut self, e: &Expr) {
-        match self.access(e) {
-            Ok(Some(a)) => {
-                self.out.insert(e.span, a);
-            }
-            Ok(None) => {}
-            Err(d) => self.fail(d),
         }
     }
 
@@ -280,9 +238,10 @@ fn is_args(e: &Expr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::lower::{KernelAccess, KernelValue};
+    use crate::ast::visit;
     use crate::pipeline::{compile, CompileOptions};
     use crate::resolve::fixture::FixtureFacts;
+    use crate::types::{KernelAccess, KernelValue};
 
     fn compile_with_types(source: &str) -> Result<(), (String, String)> {
         let facts = FixtureFacts::bundled().with_kernel_types();
@@ -304,6 +263,11 @@ mod tests {
             "BEGIN { @ = curtask->in_execve + curtask->b + curtask->vals[1] + curtask.tasks.next->prev; }",
             "BEGIN { @ = sizeof(struct task_struct) + offsetof(struct task_struct, comm) + PIDTYPE_TGID; }",
             "BEGIN { @ = (*curtask).pid_kind; @s = sizeof(uint32); }",
+            // `+=` lowers as `$x + value` at the value's span: keyed by span, the sum was
+            // taken for the member read itself and refused.
+            "BEGIN { $x = 1; $x += curtask->pid; @ = $x; }",
+            // `c ?: b` holds `c` twice; each copy is typed.
+            "BEGIN { @ = curtask->pid ?: 1; }",
         ] {
             compile_with_types(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
         }
@@ -329,9 +293,14 @@ mod tests {
         let facts = FixtureFacts::bundled().with_kernel_types();
         let program =
             crate::parse::parse("BEGIN { @a = curtask->in_execve; @b = curtask->b; }").unwrap();
-        let mut probes = crate::resolve::probes::resolve_probes(&program, &facts).unwrap();
-        super::type_probes(&program, &mut probes, &[], &facts).unwrap();
-        let mut accesses: Vec<_> = probes[0].kernel.values().cloned().collect();
+        let resolved = crate::resolve::resolve(program, &facts).unwrap();
+        let mut accesses = Vec::new();
+        let crate::ast::Item::Probe(probe) = &resolved.ast.items[0] else {
+            panic!("not a probe")
+        };
+        visit::probe_exprs(probe, &mut |e| {
+            accesses.extend(e.kernel.as_deref().cloned())
+        });
         accesses.sort_by_key(|a| format!("{a:?}"));
         assert_eq!(
             accesses,

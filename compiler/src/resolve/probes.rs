@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use super::facts::MachineFacts;
+use super::ResolvedProbe;
 use crate::ast::{AttachPoint, Item, Program};
 use crate::diagnostic::Diagnostic;
-use crate::lower::ResolvedProbe;
 use crate::parse::attach::split;
 use crate::probe;
-use crate::types::kernel::CType;
+use crate::resolve::ctype::CType;
 
 /// One `ResolvedProbe` per probe item, in order.
 pub fn resolve_probes(
@@ -68,7 +68,6 @@ fn resolve_attach_point(
         kind: provider.kind,
         targets: resolution.targets,
         args: resolution.args,
-        kernel: Default::default(),
     })
 }
 

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 
 use super::facts::MachineFacts;
+use super::ResolvedProbe;
 use crate::ast::{visit, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
-use crate::lower::ResolvedProbe;
 
 /// Addresses by (binary path, or "" for the kernel; symbol name).
 pub type SymbolAddresses = HashMap<(String, String), u64>;

@@ -4,8 +4,11 @@
 //! `restrict` and type tags already looked through, so the compiler only meets the kinds that
 //! change a value's layout.
 
+mod access;
+#[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
-pub mod kernel;
+
+pub use access::{KernelAccess, KernelValue};
 
 /// A type's id in the provider's type graph; 0 is `void`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

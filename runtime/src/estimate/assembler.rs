@@ -1,7 +1,7 @@
 //! A few dozen BPF instructions written by hand, with forward jumps to labels resolved at the
 //! end: how the estimate's counting programs are built (aya 0.14 can load neither of them).
 
-use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 
 /// Instructions with forward jumps to labels of type `L`, resolved by [`Assembler::finish`].
 pub struct Assembler<L> {

@@ -4,7 +4,7 @@
 //! The numbers are the ones measured on this project's reference machine (the overhead issue
 //! records them); `tracebound calibrate` is to replace them with this host's.
 
-use tracebound_compiler::codegen::insn::Helper;
+use tracebound_compiler::insn::Helper;
 
 /// Per-hit costs in nanoseconds.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn a_count_pays_its_lookup_not_its_first_insert() {
-        use tracebound_compiler::lower::ir::hot_helpers;
+        use tracebound_compiler::ir::hot_helpers;
         use tracebound_compiler::pipeline::{compile, CompileOptions};
         use tracebound_compiler::resolve::fixture::FixtureFacts;
         let script = "tracepoint:syscalls:sys_enter_openat { @c = count(); }";

@@ -483,7 +483,7 @@ fn price(
                 .iter()
                 .map(|c| c.code.insns.len())
                 .sum::<usize>();
-        let helpers = tracebound_compiler::lower::ir::hot_helpers(&compiled_probe.ir);
+        let helpers = tracebound_compiler::ir::hot_helpers(&compiled_probe.ir);
         let program_ns = model.program_ns(insns, &helpers);
         let mechanism = crate::probes::mechanism_of(compiled_probe.kind);
         let ends_run = ending.contains(&compiled_probe.probe_index);

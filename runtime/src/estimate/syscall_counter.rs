@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
-use tracebound_compiler::codegen::insn::{Alu, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Helper, Insn, Reg, Size};
 
 use super::assembler::{map_fd, Assembler};
 use crate::kernel::sys::{self, MapBytes};

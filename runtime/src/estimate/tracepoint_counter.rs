@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use tracebound_compiler::codegen::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 
 use super::assembler::Assembler;
 use crate::kernel::sys::{self, MapBytes};

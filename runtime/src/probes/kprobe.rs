@@ -6,9 +6,9 @@ use std::io::Write;
 
 use tracebound_compiler::pipeline::CompiledProbe;
 use tracebound_compiler::probe::ProviderKind;
+use tracebound_compiler::resolve::ctype::{CType, KernelTypes};
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::glob::Glob;
-use tracebound_compiler::types::kernel::{CType, KernelTypes};
 use tracebound_compiler::types::TypeId;
 
 use super::attach::{fail, AttachError, AttachPlan};

@@ -286,7 +286,7 @@ fn as_bytes(words: &[u64], len: usize) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracebound_compiler::codegen::insn::{Insn, Reg};
+    use tracebound_compiler::insn::{Insn, Reg};
     use tracebound_compiler::object::{write_object, ObjectSpec, ProgramSpec};
 
     #[test]

@@ -6,9 +6,9 @@ use std::io::Write;
 
 use aya::programs::RawTracePoint;
 use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::resolve::ctype::{CType, KernelTypes};
 use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 use tracebound_compiler::resolve::glob::Glob;
-use tracebound_compiler::types::kernel::{CType, KernelTypes};
 use tracebound_compiler::types::{KType, NameSpace};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};

@@ -5,7 +5,7 @@
 //! its limit of a million instructions), the instruction it stopped at says little: the
 //! rejection is shown at the loop instead, found from the program's backward jumps.
 
-use tracebound_compiler::codegen::insn::Insn;
+use tracebound_compiler::insn::Insn;
 
 /// A rejection as a user should see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,7 +212,7 @@ pub fn explain(reason: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracebound_compiler::codegen::insn::Reg;
+    use tracebound_compiler::insn::Reg;
 
     const LOG: &str = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (bf) r6 = r1                       ; R1=ctx() R6_w=ctx()\n1: (b7) r1 = 0\n2: (79) r2 = *(u64 *)(r1 +8)\nR1 invalid mem access 'scalar'\nprocessed 3 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
 

@@ -4,13 +4,13 @@
 
 use tracebound_stdlib::Lowering as By;
 
-use super::super::expr::Lowering;
-use super::super::ir::{Addr, Inst, Operand};
-use super::super::maps::SIGNED;
+use super::super::Lowering;
+use super::super::SIGNED;
 use super::super::{map_parts, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Helper};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper};
+use crate::ir::{Addr, Inst, Operand};
 use crate::program::{Action, ValueType};
 use crate::span::Span;
 

@@ -1,13 +1,15 @@
 //! Builtins over integers: `bswap`.
 
-use super::super::expr::Lowering;
-use super::super::ir::{Inst, Operand};
-use super::super::{ArgAccess, KernelAccess, KernelValue, ProbeLowerer, Val};
+use super::super::Lowering;
+use super::super::{ProbeLowerer, Val};
 use super::is_args;
 use crate::ast::{Expr, ExprKind, TypeBase};
-use crate::codegen::insn::Alu;
 use crate::diagnostic::Diagnostic;
+use crate::insn::Alu;
+use crate::ir::{Inst, Operand};
+use crate::probe::ArgAccess;
 use crate::span::Span;
+use crate::types::{KernelAccess, KernelValue};
 
 impl ProbeLowerer<'_, '_> {
     /// `bswap(n)`: the bytes of `n` in reverse order, as an unsigned integer of `n`'s width
@@ -49,7 +51,7 @@ impl ProbeLowerer<'_, '_> {
     /// The width in bytes of an integer expression, where the script or the kernel's types
     /// give it.
     fn integer_width(&self, e: &Expr) -> Option<u32> {
-        if let Some(access) = self.probe.kernel.get(&e.span) {
+        if let Some(access) = e.kernel.as_deref() {
             return match access {
                 KernelAccess::Member { value, .. }
                 | KernelAccess::Deref { value, .. }

@@ -1,11 +1,11 @@
 //! Builtins that ask a map a question in the probe: `has_key`, `len`.
 
-use super::super::expr::Lowering;
-use super::super::ir::Operand;
+use super::super::Lowering;
 use super::super::{map_parts, ProbeLowerer, Val};
 use crate::ast::Expr;
-use crate::codegen::insn::Cond;
 use crate::diagnostic::Diagnostic;
+use crate::insn::Cond;
+use crate::ir::Operand;
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {

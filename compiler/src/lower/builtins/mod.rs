@@ -21,9 +21,10 @@ use tracebound_stdlib::{
     self as stdlib, Aggregation, Builtin, Len, Lowering as By, Support, Value,
 };
 
-use super::expr::Lowering;
-use super::maps::{buf_len, INT, SIGNED};
+use super::buf_len;
+use super::Lowering;
 use super::{LowerOptions, ProbeLowerer, ResolvedProbe, Val};
+use super::{INT, SIGNED};
 use crate::ast::{self, Expr, ExprKind};
 use crate::probe::{ArgSource, Target};
 use crate::program::{MapValue, ValueType, MAX_HIST_K};
@@ -67,12 +68,12 @@ impl ProbeLowerer<'_, '_> {
             By::Uid | By::Gid => unsigned(self.uid_or_gid(lowering == By::Gid)),
             By::Nsecs => self.nsecs(args, span)?,
             By::Ncpus => unsigned(self.const_reg(self.shared.options.ncpus as u64)),
-            By::Cpu => self.helper_value(crate::codegen::insn::Helper::GetSmpProcessorId),
-            By::Rand => self.helper_value(crate::codegen::insn::Helper::GetPrandomU32),
-            By::Cgroup => self.helper_value(crate::codegen::insn::Helper::GetCurrentCgroupId),
-            By::Curtask => self.helper_value(crate::codegen::insn::Helper::GetCurrentTask),
-            By::Jiffies => self.helper_value(crate::codegen::insn::Helper::Jiffies64),
-            By::Numaid => self.helper_value(crate::codegen::insn::Helper::GetNumaNodeId),
+            By::Cpu => self.helper_value(crate::insn::Helper::GetSmpProcessorId),
+            By::Rand => self.helper_value(crate::insn::Helper::GetPrandomU32),
+            By::Cgroup => self.helper_value(crate::insn::Helper::GetCurrentCgroupId),
+            By::Curtask => self.helper_value(crate::insn::Helper::GetCurrentTask),
+            By::Jiffies => self.helper_value(crate::insn::Helper::Jiffies64),
+            By::Numaid => self.helper_value(crate::insn::Helper::GetNumaNodeId),
             By::Elapsed => self.elapsed(),
             By::Cpid => self.cpid(span)?,
             By::Comm => {

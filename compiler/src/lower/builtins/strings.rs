@@ -1,11 +1,11 @@
 //! Builtins over strings: `str` (reading one), `strncmp`, `strcontains`, `strlen`.
 
-use super::super::expr::Lowering;
-use super::super::ir::{Addr, Inst, Operand};
+use super::super::Lowering;
 use super::super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Cond, Helper, Size};
+use crate::ir::{Addr, Inst, Operand};
 use crate::program::ValueType;
 use crate::span::Span;
 

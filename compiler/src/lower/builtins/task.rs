@@ -1,12 +1,12 @@
 //! Builtins that read the current task, the clock, the probe's context or a constant of the
 //! compile: `pid`, `uid`, `nsecs`, `comm`, `argN`, `retval`, `probe`, `func`, `reg`, `kaddr`.
 
-use super::super::expr::Lowering;
-use super::super::ir::{Addr, Inst, Operand, VReg};
+use super::super::Lowering;
 use super::super::{literal_string, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
-use crate::codegen::insn::{Alu, Helper};
 use crate::diagnostic::Diagnostic;
+use crate::insn::{Alu, Helper};
+use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
 use crate::span::Span;
@@ -206,7 +206,7 @@ impl ProbeLowerer<'_, '_> {
         };
         let symbol = args.first().and_then(literal_string).unwrap_or_default();
         let key = (binary.to_string(), symbol.to_string());
-        let Some(&address) = self.shared.options.symbol_addresses.get(&key) else {
+        let Some(&address) = self.shared.symbols.get(&key) else {
             return Err(Diagnostic::error(
                 format!("symbol `{symbol}` was not resolved"),
                 span,

@@ -1,7 +1,7 @@
 //! The counting program, assembled by hand: a gate, the key (attach point cookie, process),
 //! a per-CPU total and a per-CPU count per key.
 
-use tracebound_compiler::codegen::insn::{Alu, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Helper, Insn, Reg, Size};
 
 use crate::estimate::assembler::{map_fd, Assembler};
 

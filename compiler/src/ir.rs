@@ -3,7 +3,7 @@
 //! labels for control flow. Every instruction carries the span of the statement it came from,
 //! which the code generator turns into the instruction→span table.
 
-use crate::codegen::insn::{Alu, Cond, Helper, Size};
+use crate::insn::{Alu, Cond, Helper, Size};
 use crate::span::Span;
 
 /// A virtual register: a 64-bit value (an integer or a pointer).

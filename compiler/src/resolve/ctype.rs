@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use super::{FoundMember, KType, NameSpace, Record, TypeId};
+use super::facts::{FactError, MachineFacts};
 use crate::ast::{Aggregate, Expr, ExprKind, Ident, TypeBase, TypeName, UnaryOp};
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::resolve::facts::{FactError, MachineFacts};
 use crate::span::Span;
+use crate::types::{FoundMember, KType, NameSpace, Record, TypeId};
 
 /// The C type of an expression's value.
 #[derive(Clone, Debug, PartialEq, Eq)]

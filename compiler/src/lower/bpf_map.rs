@@ -1,0 +1,59 @@
+//! The BPF maps an object declares: the script's maps as the map table types them, and
+//! the fixed ones every program uses (ring buffer, counters, flags).
+
+/// BPF map types tracebound uses (the kernel's numbers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapKind {
+    Hash = 1,
+    Array = 2,
+    PercpuHash = 5,
+    PercpuArray = 6,
+    StackTrace = 7,
+    LruHash = 9,
+    Ringbuf = 27,
+}
+
+/// One BPF map as the object declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BpfMap {
+    pub name: String,
+    pub kind: MapKind,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+impl BpfMap {
+    /// The ring buffer every user-space action goes through, `pages` 4 KiB pages.
+    pub fn ringbuf(pages: u32) -> BpfMap {
+        BpfMap {
+            name: "tb_events".into(),
+            kind: MapKind::Ringbuf,
+            key_size: 0,
+            value_size: 0,
+            max_entries: pages * 4096,
+        }
+    }
+
+    /// One u64 shared by every CPU.
+    pub fn flag(name: &str) -> BpfMap {
+        BpfMap {
+            name: name.into(),
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+        }
+    }
+
+    /// `entries` per-CPU u64 counters, keyed by a u32 index.
+    pub fn counters(name: &str, entries: u32) -> BpfMap {
+        BpfMap {
+            name: name.into(),
+            kind: MapKind::PercpuArray,
+            key_size: 4,
+            value_size: 8,
+            max_entries: entries,
+        }
+    }
+}
