@@ -434,7 +434,7 @@ fn sample_gap(cpu: u32, hz: u32, span: Duration) -> Result<f64, String> {
         .iter()
         .find(|m| m.name == "samples")
         .ok_or("the samples map is not in the script")?;
-    let samples = crate::kernel::snapshot::map_bytes(&script.loaded, info)
+    let samples = crate::probes::snapshot::map_bytes(&script.loaded, info)
         .map_err(|e| e.to_string())?
         .entries()
         .map_err(|e| e.to_string())?;

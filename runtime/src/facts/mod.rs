@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod mapped;
+pub mod usdt_notes;
 pub mod x86;
 
 use std::fs;
@@ -181,7 +182,7 @@ impl MachineFacts for LiveFacts {
     }
 
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
-        crate::probes::usdt::sites(path)
+        usdt_notes::read_sites(path)
     }
 
     fn uprobe_site(

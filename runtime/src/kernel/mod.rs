@@ -1,9 +1,7 @@
-//! Interfaces to the kernel: the bpf() syscall's map and test-run commands (`sys`), map
-//! snapshots for printing (`snapshot`), tracefs (`tracefs`, mounted when missing), what this
-//! kernel can attach (`capability`), and a reader of its BTF (`btf`).
+//! Interfaces to the kernel: the bpf() syscall's map and test-run commands (`sys`), tracefs
+//! (`tracefs`, mounted when missing) and a reader of its BTF (`btf`). The lowest layer of the
+//! runtime: it imports nothing else of it.
 
 pub mod btf;
-pub mod capability;
-pub mod snapshot;
 pub mod sys;
 pub mod tracefs;

@@ -13,7 +13,7 @@ use super::attach::{fail, AttachError, AttachPlan};
 use super::kprobe::{alternative, function_of, list_functions};
 use super::mechanism::{ListQuery, Mechanism, Unattachable};
 use crate::facts::LiveFacts;
-use crate::kernel::capability::trampoline_refused;
+use crate::probes::capability::trampoline_refused;
 use crate::probes::load::Loaded;
 
 pub struct Fentry {

@@ -14,7 +14,7 @@ use tracebound_compiler::types::TypeId;
 use super::attach::{fail, AttachError, AttachPlan};
 use super::mechanism::{io_error, named, ListQuery, Mechanism, Unattachable};
 use crate::facts::LiveFacts;
-use crate::kernel::capability::has_kprobes;
+use crate::probes::capability::has_kprobes;
 use crate::probes::load::Loaded;
 
 pub struct Kprobe {

@@ -1,5 +1,6 @@
 //! Putting programs into the kernel: loading the object with aya and explaining verifier
-//! rejections (`load`, `verifier`), attaching each probe by its kind (`attach` has the plan),
+//! rejections (`load`, `verifier`), reading the loaded object's maps (`snapshot`), what this
+//! kernel can attach (`capability`), attaching each probe by its kind (`attach` has the plan),
 //! and, one module per probe kind, the kernel mechanism each kind fires through, behind the
 //! `Mechanism` trait (`mechanism`): whether this kernel can attach it, attaching it, how its
 //! rate is counted before it is attached, what a hit costs, and listing what the machine
@@ -9,6 +10,7 @@
 //! `attach`, never this module.
 
 pub mod attach;
+pub mod capability;
 mod fentry;
 mod hardware;
 mod interval;
@@ -18,6 +20,7 @@ mod mechanism;
 mod perf_event;
 mod profile;
 mod rawtracepoint;
+pub mod snapshot;
 mod software;
 mod special;
 mod tracepoint;

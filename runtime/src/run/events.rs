@@ -8,9 +8,9 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 
-use crate::kernel::snapshot::{map_bytes, snapshot};
 use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
+use crate::probes::snapshot::{map_bytes, snapshot};
 use crate::run::error::RunError;
 use crate::run::symbols::Symbols;
 

@@ -31,11 +31,11 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::MapInfo;
 
 use crate::estimate::{Budget, Estimate};
-use crate::kernel::snapshot;
 use crate::kernel::sys::{self, MapBytes};
 use crate::output::openmetrics::names::{metric_names, valid_label_name};
 use crate::output::openmetrics::{self, Figures, Flavor, FleetLabels, MapFamily, ProbeFigures};
 use crate::probes::load::Loaded;
+use crate::probes::snapshot;
 
 /// How long a connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);

@@ -13,11 +13,11 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::probe::ProviderKind;
 
 use crate::estimate::{Budget, Clearance, CostModel};
-use crate::kernel::snapshot::snapshot;
 use crate::kernel::sys;
 use crate::output::{self, Format};
 use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
+use crate::probes::snapshot::snapshot;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
 use crate::run::events::{drain, EventState, ExitFlag, Losses};

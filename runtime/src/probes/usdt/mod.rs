@@ -1,31 +1,11 @@
-//! USDT probes: the sites an ELF file declares (`notes`), attaching a program to a site
+//! USDT probes: the sites an ELF file declares (read by `facts::usdt_notes`), attaching a program to a site
 //! with the kernel counting its semaphore (`attach`), and the kind's mechanism
 //! (`kind`).
 
 pub mod attach;
 mod kind;
-pub mod notes;
 
 pub use kind::{list_sites, Usdt};
-
-use std::path::Path;
-
-use tracebound_compiler::resolve::facts::{FactError, UsdtSite};
-
-/// The USDT sites of the ELF file at `path`, in note order.
-pub fn sites(path: &str) -> Result<Vec<UsdtSite>, FactError> {
-    let bytes =
-        crate::facts::mapped::MappedFile::open(Path::new(path)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => FactError::binary_not_found(path),
-            _ => FactError::Unavailable {
-                reason: format!("cannot read {path}: {e}"),
-            },
-        })?;
-    notes::sites(path, &bytes).map_err(|reason| FactError::Malformed {
-        what: path.to_string(),
-        reason,
-    })
-}
 
 #[cfg(test)]
 pub(crate) mod tests {

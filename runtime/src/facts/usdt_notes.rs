@@ -12,7 +12,7 @@ use object::elf;
 use object::read::elf::{ElfFile64, ProgramHeader as _, SectionHeader as _};
 use object::Endianness;
 
-use tracebound_compiler::resolve::facts::UsdtSite;
+use tracebound_compiler::resolve::facts::{FactError, UsdtSite};
 
 const NOTE_OWNER: &[u8] = b"stapsdt";
 const NOTE_TYPE: u32 = 3;
@@ -26,6 +26,22 @@ pub struct StapsdtNote {
     pub provider: String,
     pub name: String,
     pub args: String,
+}
+
+/// The USDT sites of the ELF file at `path`, in note order.
+pub fn read_sites(path: &str) -> Result<Vec<UsdtSite>, FactError> {
+    let bytes = super::mapped::MappedFile::open(std::path::Path::new(path)).map_err(|e| match e
+        .kind()
+    {
+        std::io::ErrorKind::NotFound => FactError::binary_not_found(path),
+        _ => FactError::Unavailable {
+            reason: format!("cannot read {path}: {e}"),
+        },
+    })?;
+    sites(path, &bytes).map_err(|reason| FactError::Malformed {
+        what: path.to_string(),
+        reason,
+    })
 }
 
 /// Decodes a note's descriptor (64-bit addresses, in the file's byte order).
