@@ -346,6 +346,12 @@ fn exact_counts_and_p99(p: &Prometheus) -> Result<(), String> {
     if count != total {
         return Err(format!("write_bytes_count {count}, expected {total}"));
     }
+    // `_sum` is the exact sum of what the histogram recorded: 950 x 10 + 50 x 3000 bytes.
+    let sum = p.value("tracebound_map_write_bytes_sum{team=\"a\"}")?;
+    let want = (SMALL_WRITES * 10 + LARGE_WRITES * 3000) as f64;
+    if sum != want {
+        return Err(format!("write_bytes_sum {sum}, expected {want}"));
+    }
     let p99 = p.value("histogram_quantile(0.99, tracebound_map_write_bytes_bucket{team=\"a\"})")?;
     // The 990th of 1000 writes is a 3000-byte one: the bucket (2047, 4095].
     if !(p99 > 2047.0 && p99 <= 4095.0) {

@@ -147,8 +147,9 @@ pub enum MapValue {
     /// field-wise. Printed as bpftrace prints stats.
     Stats,
     /// `hist(x, k)`: the map key has one more trailing u64 field, the bucket index (see
-    /// `log2_bucket`, which splits each power of two into 2^k buckets); the value is a u64
-    /// count per CPU, merged by summing.
+    /// `log2_bucket`, which splits each power of two into 2^k buckets); the value is
+    /// { u64 count, i64 sum of the values } per CPU, merged by summing both (the sum is what
+    /// a Prometheus histogram's `_sum` exports).
     Hist { k: u32 },
     /// `lhist(x, min, max, step)`: as `Hist`, with the bucket index from `linear_bucket`.
     Lhist { min: i64, max: i64, step: i64 },
@@ -160,8 +161,9 @@ impl MapValue {
     pub fn size(&self) -> u32 {
         match self {
             MapValue::Plain(ty) => ty.size(),
-            MapValue::Count | MapValue::Sum | MapValue::Hist { .. } | MapValue::Lhist { .. } => 8,
+            MapValue::Count | MapValue::Sum => 8,
             MapValue::Min | MapValue::Max | MapValue::Avg => 16,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => 16,
             MapValue::Stats => 40,
         }
     }

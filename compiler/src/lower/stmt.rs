@@ -474,8 +474,10 @@ impl ProbeLowerer<'_, '_> {
         self.jump_if_zero(found, missing);
         let at = |off: i32| Addr::Ptr(found, off);
         match kind {
-            MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
-                self.add_at(at(0), Operand::Imm(1))
+            MapValue::Count => self.add_at(at(0), Operand::Imm(1)),
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => {
+                self.add_at(at(0), Operand::Imm(1));
+                self.add_at(at(8), Operand::Reg(x.expect("a histogram has a value")));
             }
             MapValue::Sum => self.add_at(at(0), Operand::Reg(x.expect("sum has a value"))),
             MapValue::Avg => {
@@ -530,8 +532,9 @@ impl ProbeLowerer<'_, '_> {
         let size = kind.stored_size();
         let slot = self.f.new_slot(size);
         let first: Vec<Operand> = match kind {
-            MapValue::Count | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
-                vec![Operand::Imm(1)]
+            MapValue::Count => vec![Operand::Imm(1)],
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => {
+                vec![Operand::Imm(1), Operand::Reg(x.expect("histogram"))]
             }
             MapValue::Sum => vec![Operand::Reg(x.expect("sum"))],
             MapValue::Min | MapValue::Max | MapValue::Avg => {

@@ -27,8 +27,11 @@ pub enum Merged {
         min: Option<i64>,
         max: Option<i64>,
     },
-    /// The count of one hist/lhist bucket.
-    Bucket(u64),
+    /// One hist/lhist bucket: how many values fell in it, and their sum.
+    Bucket {
+        count: u64,
+        sum: i64,
+    },
 }
 
 impl Merged {
@@ -50,7 +53,10 @@ impl Merged {
         match self {
             Merged::Count(c) => Merged::Count(c.wrapping_mul(n)),
             Merged::Sum(s) => Merged::Sum(times(s)),
-            Merged::Bucket(c) => Merged::Bucket(c.wrapping_mul(n)),
+            Merged::Bucket { count, sum } => Merged::Bucket {
+                count: count.wrapping_mul(n),
+                sum: times(sum),
+            },
             Merged::Stats {
                 sum,
                 count,
@@ -93,7 +99,10 @@ pub fn merge(kind: &MapValue, slots: &[&[u8]]) -> Result<Merged, OutputError> {
             _ => return Err(OutputError::SlotCount(slots.len())),
         },
         MapValue::Count => Merged::Count(sum_u64(slots, 0)?),
-        MapValue::Hist { .. } | MapValue::Lhist { .. } => Merged::Bucket(sum_u64(slots, 0)?),
+        MapValue::Hist { .. } | MapValue::Lhist { .. } => Merged::Bucket {
+            count: sum_u64(slots, 0)?,
+            sum: sum_u64(slots, 8)? as i64,
+        },
         MapValue::Sum => Merged::Sum(sum_u64(slots, 0)? as i64),
         MapValue::Min => Merged::Min(extreme(slots, 0, 8, i64::min)?),
         MapValue::Max => Merged::Max(extreme(slots, 0, 8, i64::max)?),
@@ -154,7 +163,10 @@ mod tests {
     fn sampled_values_scale_what_counts_events() {
         assert_eq!(Merged::Count(3).scaled(8), Merged::Count(24));
         assert_eq!(Merged::Sum(-2).scaled(4), Merged::Sum(-8));
-        assert_eq!(Merged::Bucket(5).scaled(2), Merged::Bucket(10));
+        assert_eq!(
+            Merged::Bucket { count: 5, sum: 7 }.scaled(2),
+            Merged::Bucket { count: 10, sum: 14 }
+        );
         let avg = Merged::Avg { sum: 10, count: 2 };
         assert_eq!(avg.clone().scaled(8), avg);
         assert_eq!(Merged::Max(Some(7)).scaled(8), Merged::Max(Some(7)));
@@ -172,8 +184,8 @@ mod tests {
             Merged::Sum(-4)
         );
         assert_eq!(
-            run(MapValue::Hist { k: 0 }, &[slot(&[1]), slot(&[0])]).unwrap(),
-            Merged::Bucket(1)
+            run(MapValue::Hist { k: 0 }, &[slot(&[1, 5]), slot(&[0, 0])]).unwrap(),
+            Merged::Bucket { count: 1, sum: 5 }
         );
     }
 

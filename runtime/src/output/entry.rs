@@ -18,8 +18,9 @@ pub struct Key {
 pub enum EntryValue {
     /// Every kind but the histograms.
     One(Merged),
-    /// hist / lhist: the count of every bucket, indexed as `log2_bucket` / `linear_bucket`.
-    Buckets(Vec<u64>),
+    /// hist / lhist: the count of every bucket, indexed as `log2_bucket` / `linear_bucket`,
+    /// and the sum of every value recorded.
+    Buckets { counts: Vec<u64>, sum: i64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

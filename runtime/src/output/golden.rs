@@ -145,7 +145,9 @@ impl Sim {
         };
         let mut key = key.to_vec();
         key.push(uint(bucket));
-        self.count(&key);
+        let slot = self.slot(&key);
+        bump(slot, 0, 1);
+        bump(slot, 8, v);
     }
 
     fn set(&mut self, key: &[Value], v: Value) {

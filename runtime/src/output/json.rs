@@ -124,9 +124,9 @@ fn write_entry_value(
 ) -> Result<(), OutputError> {
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match &entry.value {
-        EntryValue::Buckets(counts) => return write_buckets(out, &map.kind, counts, div),
+        EntryValue::Buckets { counts, .. } => return write_buckets(out, &map.kind, counts, div),
         EntryValue::One(m) => match m {
-            Merged::Count(c) | Merged::Bucket(c) => (c / div).to_string(),
+            Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
             Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => signed(*v),
             Merged::Min(None) | Merged::Max(None) => "null".into(),
             Merged::Avg { sum, count } => signed(average(*sum, *count)),

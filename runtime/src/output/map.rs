@@ -73,8 +73,8 @@ impl MapData {
             if index >= buckets {
                 return Err(OutputError::BadBucket { index, buckets });
             }
-            let count = match merged {
-                Merged::Bucket(c) => c,
+            let (count, sum) = match merged {
+                Merged::Bucket { count, sum } => (count, sum),
                 other => unreachable!("a histogram merges to buckets, got {other:?}"),
             };
             let at = match hist_at.get(&fields) {
@@ -83,13 +83,17 @@ impl MapData {
                     hist_at.insert(fields.clone(), entries.len());
                     entries.push(Entry {
                         key: key_of(&key_tuple, fields)?,
-                        value: EntryValue::Buckets(vec![0; buckets as usize]),
+                        value: EntryValue::Buckets {
+                            counts: vec![0; buckets as usize],
+                            sum: 0,
+                        },
                     });
                     entries.len() - 1
                 }
             };
-            if let EntryValue::Buckets(counts) = &mut entries[at].value {
+            if let EntryValue::Buckets { counts, sum: total } = &mut entries[at].value {
                 counts[index as usize] = counts[index as usize].wrapping_add(count);
+                *total = total.wrapping_add(sum);
             }
         }
         if entries.is_empty() && info.key.is_empty() && info.value == MapValue::Count {
@@ -150,18 +154,18 @@ mod tests {
     fn histogram_buckets_gather_under_their_key() {
         let info = info(vec![I64, U64], MapValue::Hist { k: 0 });
         let raw = vec![
-            (u64s(&[7, 3]), vec![u64s(&[1]), u64s(&[2])]),
-            (u64s(&[7, 1]), vec![u64s(&[1]), u64s(&[0])]),
-            (u64s(&[9, 1]), vec![u64s(&[5]), u64s(&[0])]),
+            (u64s(&[7, 3]), vec![u64s(&[1, 2]), u64s(&[2, 6])]),
+            (u64s(&[7, 1]), vec![u64s(&[1, 0]), u64s(&[0, 0])]),
+            (u64s(&[9, 1]), vec![u64s(&[5, 0]), u64s(&[0, 0])]),
         ];
         let map = MapData::from_raw(&info, raw).unwrap();
         assert_eq!(map.entries.len(), 2);
         // Sorted by total: key 7 (4) before key 9 (5).
         assert_eq!(map.entries[0].key.fields, vec![Value::Int(7)]);
-        let EntryValue::Buckets(b) = &map.entries[0].value else {
+        let EntryValue::Buckets { counts: b, sum } = &map.entries[0].value else {
             panic!()
         };
-        assert_eq!((b.len(), b[1], b[3]), (65, 1, 3));
+        assert_eq!((b.len(), b[1], b[3], *sum), (65, 1, 3, 8));
     }
 
     #[test]

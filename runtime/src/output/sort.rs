@@ -64,11 +64,11 @@ enum Rank {
 
 fn rank(value: &EntryValue) -> Rank {
     match value {
-        EntryValue::Buckets(counts) => {
+        EntryValue::Buckets { counts, .. } => {
             Rank::Unsigned(counts.iter().fold(0u64, |a, c| a.wrapping_add(*c)))
         }
         EntryValue::One(m) => match m {
-            Merged::Count(c) | Merged::Bucket(c) => Rank::Unsigned(*c),
+            Merged::Count(c) | Merged::Bucket { count: c, .. } => Rank::Unsigned(*c),
             Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => Rank::Signed(*v),
             Merged::Avg { sum, count } | Merged::Stats { sum, count, .. } => {
                 Rank::Signed(average(*sum, *count))
@@ -177,12 +177,22 @@ mod tests {
     #[test]
     fn histogram_ties_sort_by_key_bytes() {
         let b = |v: i64| v.to_le_bytes().to_vec();
-        let h = || EntryValue::Buckets(vec![0, 1]);
+        let h = || EntryValue::Buckets {
+            counts: vec![0, 1],
+            sum: 1,
+        };
         let mut e = vec![
             entry(vec![Value::Int(1)], b(1), h()),
             entry(vec![Value::Int(-1)], b(-1), h()),
             entry(vec![Value::Int(256)], b(256), h()),
-            entry(vec![Value::Int(9)], b(9), EntryValue::Buckets(vec![0, 0])),
+            entry(
+                vec![Value::Int(9)],
+                b(9),
+                EntryValue::Buckets {
+                    counts: vec![0, 0],
+                    sum: 0,
+                },
+            ),
         ];
         sort_entries(&MapValue::Hist { k: 0 }, &mut e);
         let order: Vec<i64> = e

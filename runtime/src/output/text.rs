@@ -184,7 +184,7 @@ fn write_entry(
     }
     out.extend_from_slice(b": ");
     match &entry.value {
-        EntryValue::Buckets(counts) => {
+        EntryValue::Buckets { counts, .. } => {
             out.push(b'\n');
             match map.kind {
                 MapValue::Lhist { min, max, step } => {
@@ -206,7 +206,7 @@ fn write_entry(
 fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symbolize) {
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match merged {
-        Merged::Count(c) | Merged::Bucket(c) => (c / div).to_string(),
+        Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
         Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => signed(*v),
         Merged::Min(None) | Merged::Max(None) => String::new(),
         Merged::Avg { sum, count } => signed(average(*sum, *count)),
@@ -269,7 +269,7 @@ mod tests {
                     fields: vec![],
                     bytes: vec![],
                 },
-                value: EntryValue::Buckets(b),
+                value: EntryValue::Buckets { counts: b, sum: 0 },
             }],
             sampled: 1,
         }

@@ -14,8 +14,8 @@
 //! | stats         | summary without quantiles (`_count`, `_sum`) and gauges `_min`, |
 //! |               | `_max`, `_avg`                                                  |
 //! | hist, lhist   | histogram: every bucket, cumulative, `le` its largest integer,  |
-//! |               | `+Inf`, `_count`; no `_sum` (the kernel side keeps bucket       |
-//! |               | counts only, as bpftrace's does)                                |
+//! |               | `+Inf`, `_count`, `_sum` (each bucket's value keeps the sum of  |
+//! |               | what fell in it beside its count)                               |
 //! | plain integer | gauge                                                           |
 //! | plain other   | gauge 1 with the value as the label `value`                     |
 //!
@@ -148,10 +148,11 @@ pub fn write_map(
             header(out, flavor, base, "histogram", &help);
             let bucket = format!("{base}_bucket");
             let count_name = format!("{base}_count");
+            let sum_name = format!("{base}_sum");
             // The bounds are the same for every key: written once.
             let bounds: Vec<Option<String>> = match map.entries.first() {
                 Some(Entry {
-                    value: EntryValue::Buckets(counts),
+                    value: EntryValue::Buckets { counts, .. },
                     ..
                 }) => (0..counts.len() as u64)
                     .map(|index| {
@@ -166,7 +167,7 @@ pub fn write_map(
                 _ => Vec::new(),
             };
             for e in &map.entries {
-                let EntryValue::Buckets(counts) = &e.value else {
+                let EntryValue::Buckets { counts, sum } = &e.value else {
                     continue;
                 };
                 let labels = labels_of(&e.key.fields);
@@ -179,6 +180,7 @@ pub fn write_map(
                 }
                 sample(out, &bucket, &with_label(&labels, "le", "+Inf"), cumulative);
                 sample(out, &count_name, &labels, cumulative);
+                sample(out, &sum_name, &labels, *sum);
             }
         }
         MapValue::Plain(_) => {
@@ -740,9 +742,9 @@ mod tests {
         );
         // Buckets: 0 (..., 0), 1 [0, 10), 2 [10, 20), 3 [20, 30), 4 [30, ...).
         let raw = vec![
-            (u64s(&[1]), vec![u64s(&[3]), u64s(&[1])]),
-            (u64s(&[3]), vec![u64s(&[0]), u64s(&[2])]),
-            (u64s(&[4]), vec![u64s(&[1]), u64s(&[0])]),
+            (u64s(&[1]), vec![u64s(&[3, 12]), u64s(&[1, 5])]),
+            (u64s(&[3]), vec![u64s(&[0, 0]), u64s(&[2, 50])]),
+            (u64s(&[4]), vec![u64s(&[1, 40]), u64s(&[0, 0])]),
         ];
         let text = render(&m, raw, &[], Flavor::Prometheus);
         let l = "host=\"node-1\",team=\"pay\\\"ments\"";
@@ -756,7 +758,8 @@ mod tests {
                  tracebound_map_lat_bucket{{{l},le=\"19\"}} 4\n\
                  tracebound_map_lat_bucket{{{l},le=\"29\"}} 6\n\
                  tracebound_map_lat_bucket{{{l},le=\"+Inf\"}} 7\n\
-                 tracebound_map_lat_count{{{l}}} 7\n"
+                 tracebound_map_lat_count{{{l}}} 7\n\
+                 tracebound_map_lat_sum{{{l}}} 107\n"
             )
         );
     }
@@ -766,8 +769,8 @@ mod tests {
         let m = info("h", vec![STR8, U64], MapValue::Hist { k: 0 });
         // Bucket 0 is negatives, 1 holds 0, 2 holds 1, 3 holds [2, 4), ... 64 [2^62, 2^63).
         let raw = vec![
-            ([str8(b"x"), u64s(&[3])].concat(), vec![u64s(&[5])]),
-            ([str8(b"x"), u64s(&[11])].concat(), vec![u64s(&[1])]),
+            ([str8(b"x"), u64s(&[3])].concat(), vec![u64s(&[5, 12])]),
+            ([str8(b"x"), u64s(&[11])].concat(), vec![u64s(&[1, 600])]),
         ];
         let text = render(&m, raw, &["comm"], Flavor::OpenMetrics);
         let buckets: Vec<&str> = text.lines().filter(|l| l.contains("_bucket")).collect();
@@ -781,7 +784,8 @@ mod tests {
         assert_eq!(buckets[64], format!("{head}\"9223372036854775807\"}} 6"));
         assert_eq!(buckets[65], format!("{head}\"+Inf\"}} 6"));
         assert!(text.contains("tracebound_map_h_count{comm=\"x\","));
-        assert!(text.ends_with("} 6\n# EOF\n"));
+        assert!(text.contains("tracebound_map_h_sum{comm=\"x\","));
+        assert!(text.ends_with("} 612\n# EOF\n"));
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn sample_names(metric: &str, value: &MapValue) -> Vec<String> {
     match value {
         MapValue::Count => with(&["_total"]),
         MapValue::Stats => with(&["_count", "_sum", "_min", "_max", "_avg"]),
-        MapValue::Hist { .. } | MapValue::Lhist { .. } => with(&["_bucket", "_count"]),
+        MapValue::Hist { .. } | MapValue::Lhist { .. } => with(&["_bucket", "_count", "_sum"]),
         _ => with(&[""]),
     }
 }
