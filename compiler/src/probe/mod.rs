@@ -213,8 +213,8 @@ pub trait ProbeKind: Sync {
 
 /// Every kind, in the order lookups and `-l` visit them.
 static KINDS: &[&dyn ProbeKind] = &[
-    &special::Begin,
-    &special::End,
+    &special::Special { end: false },
+    &special::Special { end: true },
     &signal::SelfSignal,
     &kprobe::Kprobe { ret: false },
     &kprobe::Kprobe { ret: true },

@@ -7,8 +7,10 @@ use crate::diagnostic::Diagnostic;
 use crate::parse::attach::Part;
 use crate::resolve::facts::MachineFacts;
 
-pub struct Begin;
-pub struct End;
+/// `BEGIN` (`end: false`) or `END` (`end: true`): the same kind apart from its name.
+pub struct Special {
+    pub end: bool,
+}
 
 static BEGIN: Provider = Provider {
     kind: ProviderKind::Begin,
@@ -28,14 +30,13 @@ static END: Provider = Provider {
     usage: "END",
 };
 
-/// BPF_PROG_TEST_RUN runs raw tracepoint programs.
-fn section(program: &str) -> String {
-    format!("raw_tracepoint/{program}")
-}
-
-impl ProbeKind for Begin {
+impl ProbeKind for Special {
     fn provider(&self) -> &'static Provider {
-        &BEGIN
+        if self.end {
+            &END
+        } else {
+            &BEGIN
+        }
     }
 
     fn check(&self, _args: &[Part], _ap: &AttachPoint, _diags: &mut Vec<Diagnostic>) {}
@@ -47,49 +48,22 @@ impl ProbeKind for Begin {
         _facts: &dyn MachineFacts,
     ) -> Result<Resolution, Diagnostic> {
         Ok(Resolution {
-            targets: vec![Target::Begin],
+            targets: vec![if self.end { Target::End } else { Target::Begin }],
             args: Vec::new(),
         })
     }
 
+    /// BPF_PROG_TEST_RUN runs raw tracepoint programs.
     fn section(&self, program: &str) -> String {
-        section(program)
+        format!("raw_tracepoint/{program}")
     }
 
     fn program_word(&self) -> &'static str {
-        "begin"
-    }
-
-    fn runs_once(&self) -> bool {
-        true
-    }
-}
-
-impl ProbeKind for End {
-    fn provider(&self) -> &'static Provider {
-        &END
-    }
-
-    fn check(&self, _args: &[Part], _ap: &AttachPoint, _diags: &mut Vec<Diagnostic>) {}
-
-    fn resolve(
-        &self,
-        _parts: &[Part],
-        _ap: &AttachPoint,
-        _facts: &dyn MachineFacts,
-    ) -> Result<Resolution, Diagnostic> {
-        Ok(Resolution {
-            targets: vec![Target::End],
-            args: Vec::new(),
-        })
-    }
-
-    fn section(&self, program: &str) -> String {
-        section(program)
-    }
-
-    fn program_word(&self) -> &'static str {
-        "end"
+        if self.end {
+            "end"
+        } else {
+            "begin"
+        }
     }
 
     fn runs_once(&self) -> bool {
