@@ -1,6 +1,6 @@
 //! tracebound's compiler: script text in; diagnostics, a checked program and a BPF object out.
 //! It is pure: it never makes a syscall. What it needs to know about the machine comes through
-//! a trait (`resolve::facts::MachineFacts`), so `--check` runs without root and tests use
+//! a trait (`machine::facts::MachineFacts`), so `--check` runs without root and tests use
 //! fixtures.
 //!
 //! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
@@ -19,6 +19,7 @@ pub mod insn;
 pub mod ir;
 pub mod lex;
 pub mod lower;
+pub mod machine;
 pub mod object;
 pub mod parse;
 pub mod pipeline;

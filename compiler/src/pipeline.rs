@@ -14,11 +14,11 @@ use crate::config::{self, Limits};
 use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::lower::lower;
+use crate::machine::facts::MachineFacts;
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
 use crate::program::ProgramInfo;
-use crate::resolve::facts::MachineFacts;
 use crate::resolve::{resolve, ResolvedProgram};
 use crate::span::Span;
 

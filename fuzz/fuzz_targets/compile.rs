@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tracebound_compiler::pipeline::{compile, CompileOptions};
-use tracebound_compiler::resolve::fixture::FixtureFacts;
+use tracebound_compiler::machine::fixture::FixtureFacts;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else {

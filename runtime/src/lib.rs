@@ -1,8 +1,10 @@
 //! tracebound's runtime: everything that touches the kernel, grouped by what each part is.
 //!
-//! - `kernel`: interfaces to the kernel (bpf() map commands, tracefs, capabilities, BTF).
+//! - `kernel`: interfaces to the kernel (bpf() map commands, tracefs, counting perf events,
+//!   BTF).
 //! - `facts`: the compiler's `MachineFacts` answered from this machine (tracefs formats, BTF,
 //!   the ELF files uprobes name).
+//! - `cost`: what one hit of a probe costs on this machine (`CostModel`, calibrated).
 //! - `probes`: loading programs and attaching them (uprobes, usdt, tracepoints, ...).
 //! - `estimate`: each probe's rate and cost before attaching, the budget, calibration.
 //! - `run`: the run, one entry point (`run::run`): prepare (compile, load), the verdict
@@ -10,6 +12,7 @@
 //! - `output`: pure formatting of what the kernel recorded, as bpftrace prints it.
 //! - `list`: the `-l` command.
 
+pub mod cost;
 pub mod estimate;
 pub mod facts;
 pub mod kernel;

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 
 use crate::probes::{mechanism_of, usdt, ListQuery, LISTED};
 
@@ -76,7 +76,7 @@ pub fn list_usdt_in_process(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tracebound_compiler::resolve::fixture::FixtureFacts;
+    use tracebound_compiler::machine::fixture::FixtureFacts;
 
     fn listed(pattern: Option<&str>, verbose: bool) -> String {
         let mut out = Vec::new();
@@ -126,7 +126,7 @@ mod tests {
     #[test]
     fn usdt_probes_of_a_named_binary_once_each_sorted() {
         let site = |provider: &str, name: &str, offset: u64| {
-            tracebound_compiler::resolve::facts::UsdtSite {
+            tracebound_compiler::machine::facts::UsdtSite {
                 path: "/usr/bin/app".into(),
                 provider: provider.into(),
                 name: name.into(),

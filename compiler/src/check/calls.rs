@@ -121,6 +121,125 @@ impl Checker<'_> {
             }
             return;
         }
+        self.arity(b, args, span);
+        // The shape of each argument that is checked as a value, for the format's conversions.
+        let shapes: Vec<Shape> = args
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| self.arg(b, i, arg, args.len()))
+            .collect();
+        self.format_args(b, args, &shapes);
+        self.lhist_bounds(b, args, span);
+        self.non_negative_literals(b, args);
+    }
+
+    /// One argument against its parameter; returns its shape where it is checked as a value
+    /// (for the format's conversions).
+    fn arg(&mut self, b: &Builtin, i: usize, arg: &Expr, n_args: usize) -> Shape {
+        match b.params.get(i) {
+            // A printf-like function's arguments are formatted in user space: a literal
+            // of any length is fine there.
+            None if matches!(arg.kind, ExprKind::Str(_))
+                && b.params.first() == Some(&Param::Literal) =>
+            {
+                return Shape::Str;
+            }
+            None => return self.expr_shape(arg),
+            Some(Param::Value(ty)) => {
+                if i == 0 && b.map_arg != MapArg::None && is_bare_map(arg) {
+                    self.whole_map(arg);
+                    return Shape::Unknown;
+                }
+                let shape = self.expr_shape(arg);
+                let wanted = match ty {
+                    Ty::Int if shape == Shape::Str => Some("an integer"),
+                    Ty::Str if shape == Shape::Int => Some("a string"),
+                    _ => None,
+                };
+                if let Some(wanted) = wanted {
+                    self.diags.push(Diagnostic::error(
+                        format!("`{}` wants {wanted} here", b.name),
+                        arg.span,
+                        format!("this is {}", shape.describe()),
+                    ));
+                }
+                return shape;
+            }
+            Some(Param::Literal) => {
+                if !matches!(arg.kind, ExprKind::Str(_)) && !self.is_macro_name(arg) {
+                    self.diags.push(
+                        Diagnostic::error(
+                            format!(
+                                "argument {} of `{}` must be a string literal",
+                                i + 1,
+                                b.name
+                            ),
+                            arg.span,
+                            "not known when compiling",
+                        )
+                        .with_help("write the text in double quotes here"),
+                    );
+                    self.expr(arg);
+                }
+            }
+            Some(Param::IntLiteral) => {
+                if !is_int_constant(arg) && !self.is_macro_name(arg) {
+                    self.diags.push(Diagnostic::error(
+                        format!(
+                            "argument {} of `{}` must be an integer literal",
+                            i + 1,
+                            b.name
+                        ),
+                        arg.span,
+                        "not known when compiling",
+                    ));
+                    self.expr(arg);
+                } else if b.arg_rule == ArgRule::HistBits
+                    && !matches!(arg.kind, ExprKind::Int(k) if k <= u64::from(MAX_HIST_K))
+                {
+                    self.diags.push(Diagnostic::error(
+                        format!("the sub-bucket bits of `hist` must be 0 to {MAX_HIST_K}"),
+                        arg.span,
+                        "out of range",
+                    ));
+                }
+            }
+            Some(Param::Map) => {
+                if is_bare_map(arg) {
+                    self.whole_map(arg);
+                } else {
+                    self.diags.push(
+                        Diagnostic::error(
+                            format!("`{}` takes a whole map", b.name),
+                            arg.span,
+                            "not a map",
+                        )
+                        .with_help(format!("write `{}(@name)`", b.name)),
+                    );
+                }
+            }
+            Some(Param::MapElement) => {
+                if !matches!(arg.kind, ExprKind::Map { .. }) {
+                    self.diags.push(Diagnostic::error(
+                        format!("`{}` takes a map", b.name),
+                        arg.span,
+                        "not a map",
+                    ));
+                } else if n_args == 1 {
+                    self.map_use(arg, None);
+                } else {
+                    self.whole_map(arg);
+                }
+            }
+            Some(Param::StackMode) => self.word_arg(b, arg, STACK_MODES, true),
+            Some(Param::Mode(words)) => self.word_arg(b, arg, words, false),
+            Some(Param::Type) => {}
+        }
+        Shape::Unknown
+    }
+
+    /// The number of arguments against the entry's parameters.
+    fn arity(&mut self, b: &Builtin, args: &[Expr], span: Span) {
         let max = b.max_args();
         if args.len() < b.required || max.is_some_and(|m| args.len() > m) {
             let expected = match max {
@@ -142,113 +261,6 @@ impl Checker<'_> {
                 .with_note(format!("{}: {}", b.name, b.doc)),
             );
         }
-        let whole_map_ok = b.map_arg != MapArg::None;
-        // The shape of each argument that is checked as a value, for the format's conversions.
-        let mut shapes = vec![Shape::Unknown; args.len()];
-        for (i, arg) in args.iter().enumerate() {
-            match b.params.get(i) {
-                // A printf-like function's arguments are formatted in user space: a literal
-                // of any length is fine there.
-                None if matches!(arg.kind, ExprKind::Str(_))
-                    && b.params.first() == Some(&Param::Literal) =>
-                {
-                    shapes[i] = Shape::Str
-                }
-                None => shapes[i] = self.expr_shape(arg),
-                Some(Param::Value(ty)) => {
-                    if i == 0 && whole_map_ok && is_bare_map(arg) {
-                        self.whole_map(arg);
-                        continue;
-                    }
-                    let shape = self.expr_shape(arg);
-                    shapes[i] = shape;
-                    let wanted = match ty {
-                        Ty::Int if shape == Shape::Str => Some("an integer"),
-                        Ty::Str if shape == Shape::Int => Some("a string"),
-                        _ => None,
-                    };
-                    if let Some(wanted) = wanted {
-                        self.diags.push(Diagnostic::error(
-                            format!("`{}` wants {wanted} here", b.name),
-                            arg.span,
-                            format!("this is {}", shape.describe()),
-                        ));
-                    }
-                }
-                Some(Param::Literal) => {
-                    if !matches!(arg.kind, ExprKind::Str(_)) && !self.is_macro_name(arg) {
-                        self.diags.push(
-                            Diagnostic::error(
-                                format!(
-                                    "argument {} of `{}` must be a string literal",
-                                    i + 1,
-                                    b.name
-                                ),
-                                arg.span,
-                                "not known when compiling",
-                            )
-                            .with_help("write the text in double quotes here"),
-                        );
-                        self.expr(arg);
-                    }
-                }
-                Some(Param::IntLiteral) => {
-                    if !is_int_constant(arg) && !self.is_macro_name(arg) {
-                        self.diags.push(Diagnostic::error(
-                            format!(
-                                "argument {} of `{}` must be an integer literal",
-                                i + 1,
-                                b.name
-                            ),
-                            arg.span,
-                            "not known when compiling",
-                        ));
-                        self.expr(arg);
-                    } else if b.arg_rule == ArgRule::HistBits
-                        && !matches!(arg.kind, ExprKind::Int(k) if k <= u64::from(MAX_HIST_K))
-                    {
-                        self.diags.push(Diagnostic::error(
-                            format!("the sub-bucket bits of `hist` must be 0 to {MAX_HIST_K}"),
-                            arg.span,
-                            "out of range",
-                        ));
-                    }
-                }
-                Some(Param::Map) => {
-                    if is_bare_map(arg) {
-                        self.whole_map(arg);
-                    } else {
-                        self.diags.push(
-                            Diagnostic::error(
-                                format!("`{}` takes a whole map", b.name),
-                                arg.span,
-                                "not a map",
-                            )
-                            .with_help(format!("write `{}(@name)`", b.name)),
-                        );
-                    }
-                }
-                Some(Param::MapElement) => {
-                    if !matches!(arg.kind, ExprKind::Map { .. }) {
-                        self.diags.push(Diagnostic::error(
-                            format!("`{}` takes a map", b.name),
-                            arg.span,
-                            "not a map",
-                        ));
-                    } else if args.len() == 1 {
-                        self.map_use(arg, None);
-                    } else {
-                        self.whole_map(arg);
-                    }
-                }
-                Some(Param::StackMode) => self.word_arg(b, arg, STACK_MODES, true),
-                Some(Param::Mode(words)) => self.word_arg(b, arg, words, false),
-                Some(Param::Type) => {}
-            }
-        }
-        self.format_args(b, args, &shapes);
-        self.lhist_bounds(b, args, span);
-        self.non_negative_literals(b, args);
     }
 
     /// Literal arguments bpftrace refuses when negative: a length (`str`, `buf`, `strncmp`),

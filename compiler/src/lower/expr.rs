@@ -3,7 +3,7 @@
 //! silently wrong program.
 
 use super::builtins::{is_args, Use};
-use super::maps::static_type;
+use super::maps::{int_cast_bits, static_type};
 use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
@@ -626,14 +626,6 @@ impl ProbeLowerer<'_, '_> {
     pub fn new_label(&mut self) -> Label {
         self.f.new_label()
     }
-}
-
-/// The width of a builtin integer type's name (`uint8` is 8), 64 for the rest.
-pub(crate) fn int_cast_bits(name: &str) -> u32 {
-    name.trim_start_matches('u')
-        .trim_start_matches("int")
-        .parse::<u32>()
-        .unwrap_or(64)
 }
 
 /// The ALU operation of an arithmetic operator. `>>` is a logical shift whatever the

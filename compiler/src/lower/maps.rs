@@ -407,7 +407,7 @@ pub(crate) fn static_type(
         },
         ExprKind::Cast { ty, .. } => match &ty.base {
             TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
-                size: crate::lower::expr::int_cast_bits(n) / 8,
+                size: int_cast_bits(n) / 8,
                 signed: n.starts_with("int"),
             },
             _ => INT,
@@ -447,4 +447,12 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         }
         (a, _) => a.clone(),
     }
+}
+
+/// The width of a builtin integer type's name (`uint8` is 8), 64 for the rest.
+pub(crate) fn int_cast_bits(name: &str) -> u32 {
+    name.trim_start_matches('u')
+        .trim_start_matches("int")
+        .parse::<u32>()
+        .unwrap_or(64)
 }

@@ -12,9 +12,9 @@ use super::{
 };
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
+use crate::machine::ctype::CType;
+use crate::machine::facts::MachineFacts;
 use crate::parse::attach::Part;
-use crate::resolve::ctype::CType;
-use crate::resolve::facts::MachineFacts;
 use tracebound_stdlib::Contexts;
 
 pub struct Fentry {

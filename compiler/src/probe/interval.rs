@@ -4,8 +4,8 @@
 use super::{period, ProbeKind, Provider, ProviderKind, Resolution, Target};
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
+use crate::machine::facts::MachineFacts;
 use crate::parse::attach::Part;
-use crate::resolve::facts::MachineFacts;
 
 pub struct Interval;
 

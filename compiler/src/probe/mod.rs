@@ -32,9 +32,9 @@ use tracebound_stdlib::Contexts;
 
 use crate::ast::AttachPoint;
 use crate::diagnostic::Diagnostic;
+use crate::machine::ctype::CType;
+use crate::machine::facts::{FactError, MachineFacts};
 use crate::parse::attach::Part;
-use crate::resolve::ctype::CType;
-use crate::resolve::facts::{FactError, MachineFacts};
 
 pub use args::{ArgAccess, ArgField};
 pub use fentry::FEXIT_RETVAL;

@@ -8,10 +8,10 @@ use super::{
 };
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::machine::ctype::CType;
+use crate::machine::facts::{FactError, MachineFacts};
+use crate::machine::glob::{has_wildcard, Glob};
 use crate::parse::attach::Part;
-use crate::resolve::ctype::CType;
-use crate::resolve::facts::{FactError, MachineFacts};
-use crate::resolve::glob::{has_wildcard, Glob};
 use crate::types::{KType, NameSpace};
 
 pub struct RawTracepoint;

@@ -6,8 +6,8 @@ use super::{has_positional, not_supported, ProbeKind, Provider, ProviderKind, Re
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::lex::parse_integer;
+use crate::machine::facts::MachineFacts;
 use crate::parse::attach::Part;
-use crate::resolve::facts::MachineFacts;
 
 pub struct Software;
 

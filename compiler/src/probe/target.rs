@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::{Period, ProviderKind, SoftwareTarget};
-use crate::resolve::facts::UsdtSite;
+use crate::machine::facts::UsdtSite;
 
 /// A function of a binary, and where in it (0: its entry).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,7 +97,7 @@ impl Target {
     /// What `func` prints: the function, demangled as bpftrace prints it (`ns::f(int)`).
     pub fn function_name(&self) -> Option<String> {
         let symbol = self.function()?;
-        Some(crate::resolve::demangle::demangle(symbol).unwrap_or_else(|| symbol.to_string()))
+        Some(crate::machine::demangle::demangle(symbol).unwrap_or_else(|| symbol.to_string()))
     }
 }
 

@@ -6,10 +6,10 @@ use super::args::{ArgAccess, ArgField};
 use super::{fact_error, ProbeKind, Provider, ProviderKind, Resolution, Target};
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::machine::expand::expand_tracepoints;
+use crate::machine::facts::{FactError, MachineFacts};
+use crate::machine::tracepoint_format::{field_type, FieldType};
 use crate::parse::attach::Part;
-use crate::resolve::expand::expand_tracepoints;
-use crate::resolve::facts::{FactError, MachineFacts};
-use crate::resolve::tracepoint_format::{field_type, FieldType};
 
 pub struct Tracepoint;
 

@@ -10,10 +10,10 @@ use super::{
 };
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::machine::demangle;
+use crate::machine::facts::{FactError, MachineFacts};
+use crate::machine::glob::{has_wildcard, Glob};
 use crate::parse::attach::Part;
-use crate::resolve::demangle;
-use crate::resolve::facts::{FactError, MachineFacts};
-use crate::resolve::glob::{has_wildcard, Glob};
 use tracebound_stdlib::Contexts;
 
 pub struct Uprobe {
@@ -198,22 +198,7 @@ fn check_uprobe_target(
         .map_err(|e| binary_error(e, binary, ap))?;
     let shown = shown_binary(&path, &binary.text);
     if has_wildcard(name) && !function.quoted {
-        let glob = Glob::new(name);
-        let mut matches: Vec<String> = symbols
-            .iter()
-            .filter(|s| glob.matches(s))
-            .cloned()
-            .collect();
-        if matches.is_empty() {
-            return Err(Diagnostic::error(
-                format!("no function in {shown} matches `{name}`"),
-                function.span,
-                "matches nothing",
-            )
-            .with_help(format!(
-                "list its functions with `nm -D --defined-only {path}`"
-            )));
-        }
+        let matches = wildcard_matches(name, function, &symbols, &shown, &path)?;
         if offset.is_some() {
             return Err(Diagnostic::error(
                 "an offset needs one function, not a wildcard",
@@ -221,49 +206,85 @@ fn check_uprobe_target(
                 "offset into which function?",
             ));
         }
-        matches.sort();
-        matches.dedup();
         return Ok(Some((path, at_entry(matches))));
     } else if !symbols.iter().any(|s| s == name) {
-        // A C++ or Rust function by its demangled name: with its parameters (quoted), one
-        // overload; without, every overload, as in bpftrace.
-        let with_parameters = name.contains('(');
-        let mut matches: Vec<String> = symbols
-            .iter()
-            .filter(|s| {
-                let demangled = if with_parameters {
-                    demangle::demangle(s)
-                } else {
-                    demangle::demangled_name(s)
-                };
-                demangled.as_deref() == Some(name)
-            })
-            .cloned()
-            .collect();
+        let matches = demangled_matches(name, &symbols);
         if !matches.is_empty() && offset.is_none() {
-            matches.sort();
-            matches.dedup();
             return Ok(Some((path, at_entry(matches))));
         }
-        let mut d = Diagnostic::error(
-            format!("{shown} has no function `{name}`"),
-            function.span,
-            "no such function",
-        );
-        d = match nearest(name, symbols.iter().map(String::as_str)) {
-            Some(s) => d.with_help(format!("did you mean `{s}`?")),
-            None => d.with_note(
-                "only functions in the symbol tables can be probed by name; a stripped binary \
-                 keeps only its exported ones",
-            ),
-        };
-        return Err(d);
+        return Err(no_function(name, function, &symbols, &shown));
     }
     let site = match offset {
         Some(at) => inside(Some(name), at)?,
         None => (name.to_string(), 0),
     };
     Ok(Some((path, vec![site])))
+}
+
+/// The functions a wildcard names, sorted; none is an error at the function part.
+fn wildcard_matches(
+    name: &str,
+    function: &Part,
+    symbols: &[String],
+    shown: &str,
+    path: &str,
+) -> Result<Vec<String>, Diagnostic> {
+    let glob = Glob::new(name);
+    let mut matches: Vec<String> = symbols
+        .iter()
+        .filter(|s| glob.matches(s))
+        .cloned()
+        .collect();
+    if matches.is_empty() {
+        return Err(Diagnostic::error(
+            format!("no function in {shown} matches `{name}`"),
+            function.span,
+            "matches nothing",
+        )
+        .with_help(format!(
+            "list its functions with `nm -D --defined-only {path}`"
+        )));
+    }
+    matches.sort();
+    matches.dedup();
+    Ok(matches)
+}
+
+/// A C++ or Rust function by its demangled name: with its parameters (quoted), one overload;
+/// without, every overload, as in bpftrace. Sorted.
+fn demangled_matches(name: &str, symbols: &[String]) -> Vec<String> {
+    let with_parameters = name.contains('(');
+    let mut matches: Vec<String> = symbols
+        .iter()
+        .filter(|s| {
+            let demangled = if with_parameters {
+                demangle::demangle(s)
+            } else {
+                demangle::demangled_name(s)
+            };
+            demangled.as_deref() == Some(name)
+        })
+        .cloned()
+        .collect();
+    matches.sort();
+    matches.dedup();
+    matches
+}
+
+/// A function the binary does not have, with the nearest name it has.
+fn no_function(name: &str, function: &Part, symbols: &[String], shown: &str) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!("{shown} has no function `{name}`"),
+        function.span,
+        "no such function",
+    );
+    match nearest(name, symbols.iter().map(String::as_str)) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_note(
+            "only functions in the symbol tables can be probed by name; a stripped binary \
+             keeps only its exported ones",
+        ),
+    }
 }
 
 /// A binary's path, and each function probed in it with the offset into it.

@@ -9,9 +9,9 @@ use super::{
 };
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::machine::facts::{MachineFacts, UsdtSite};
+use crate::machine::glob::{has_wildcard, Glob};
 use crate::parse::attach::Part;
-use crate::resolve::facts::{MachineFacts, UsdtSite};
-use crate::resolve::glob::{has_wildcard, Glob};
 use tracebound_stdlib::Contexts;
 
 pub struct Usdt;

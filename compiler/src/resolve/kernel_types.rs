@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 
-use super::ctype::{CType, KernelTypes, TypeEnv, View};
-use super::facts::MachineFacts;
 use super::ResolvedProbe;
 use crate::ast::visit::{self, VisitorMut};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
+use crate::machine::ctype::{CType, KernelTypes, TypeEnv, View};
+use crate::machine::facts::MachineFacts;
 use crate::span::Span;
 use crate::types::{KernelAccess, KernelValue};
 
@@ -239,8 +239,8 @@ fn is_args(e: &Expr) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::ast::visit;
+    use crate::machine::fixture::FixtureFacts;
     use crate::pipeline::{compile, CompileOptions};
-    use crate::resolve::fixture::FixtureFacts;
     use crate::types::{KernelAccess, KernelValue};
 
     fn compile_with_types(source: &str) -> Result<(), (String, String)> {

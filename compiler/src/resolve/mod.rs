@@ -1,29 +1,21 @@
 //! Resolution: expands attach points into the concrete probes they name (wildcards matched
 //! against what the machine has) and types what each probe exposes from machine facts
 //! (tracepoint formats, BTF types, ELF symbols). Its product is one `ResolvedProgram`, the
-//! typed program lower reads. Every fact comes through the `facts::MachineFacts` trait, so
-//! this stays pure: the runtime supplies the live implementation, tests supply
-//! `fixture::FixtureFacts`.
+//! typed program lower reads. Every fact comes through the `machine::facts::MachineFacts`
+//! trait, so this stays pure: the runtime supplies the live implementation, tests supply
+//! `machine::fixture::FixtureFacts`.
 
-pub mod ctype;
-pub mod demangle;
-pub mod expand;
-pub mod facts;
-#[cfg(any(test, feature = "test-fixtures"))]
-pub mod fixture;
-pub mod glob;
 pub(crate) mod kernel_types;
 pub(crate) mod probes;
 mod resolved;
 pub(crate) mod symbols;
-pub mod tracepoint_format;
 pub(crate) mod usdt_arg;
 
 pub(crate) use resolved::{ResolvedProbe, ResolvedProgram};
 
 use crate::ast::Program;
 use crate::diagnostic::Diagnostic;
-use facts::MachineFacts;
+use crate::machine::facts::MachineFacts;
 
 /// Resolves a checked tree against the machine: each probe's attach points and `args`, the
 /// kernel type of every expression that reaches into kernel memory (written into the tree),

@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use super::facts::MachineFacts;
 use super::ResolvedProbe;
 use crate::ast::{AttachPoint, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::machine::ctype::CType;
+use crate::machine::facts::MachineFacts;
 use crate::parse::attach::split;
 use crate::probe;
-use crate::resolve::ctype::CType;
 
 /// One `ResolvedProbe` per probe item, in order.
 pub fn resolve_probes(
@@ -79,10 +79,10 @@ pub fn kernel_arg_types(probe: &ResolvedProbe, facts: &dyn MachineFacts) -> Hash
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::facts::UsdtSite;
+    use crate::machine::fixture::FixtureFacts;
     use crate::parse::parse;
     use crate::probe::ArgAccess;
-    use crate::resolve::facts::UsdtSite;
-    use crate::resolve::fixture::FixtureFacts;
 
     /// The probe's targets by their canonical names.
     fn names(probe: &ResolvedProbe) -> Vec<String> {

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::facts::MachineFacts;
 use super::ResolvedProbe;
 use crate::ast::{visit, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::machine::facts::MachineFacts;
 
 /// Addresses by (binary path, or "" for the kernel; symbol name).
 pub type SymbolAddresses = HashMap<(String, String), u64>;
@@ -79,7 +79,7 @@ pub fn symbol_addresses(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::fixture::FixtureFacts;
+    use crate::machine::fixture::FixtureFacts;
 
     #[test]
     fn resolves_kernel_and_binary_symbols() {

@@ -51,8 +51,8 @@ impl Clearance {
 
 #[cfg(test)]
 mod tests {
+    use tracebound_compiler::machine::fixture::FixtureFacts;
     use tracebound_compiler::pipeline::{compile, CompileOptions};
-    use tracebound_compiler::resolve::fixture::FixtureFacts;
 
     use super::*;
     use crate::estimate::rate::{FireRate, Hits, Measured};

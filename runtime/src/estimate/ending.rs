@@ -85,8 +85,8 @@ fn may_return(stmt: &Stmt) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracebound_compiler::machine::fixture::FixtureFacts;
     use tracebound_compiler::pipeline::{compile, CompileOptions};
-    use tracebound_compiler::resolve::fixture::FixtureFacts;
 
     fn ending(script: &str) -> Vec<usize> {
         let compiled = compile(script, &FixtureFacts::bundled(), &CompileOptions::default())

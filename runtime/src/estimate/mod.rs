@@ -3,19 +3,18 @@
 //! enabled, as a share of the busiest CPU and of the machine; and the budget that refuses a
 //! script over it.
 //!
-//! `rate` measures fire rates, `cost` prices one hit, `budget` judges, `clearance` is what a
-//! judgment that does not refuse gives and attaching requires, `narrow` finds what
-//! `--auto-filter` leaves out, `report` prints the `--dry-run` table; `tracepoint_counter`
-//! (one raw tracepoint program, a link per tracepoint), `counting` (perf counters, software
-//! events), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one multi-uprobe
-//! link per binary) are how `rate` counts.
+//! `rate` measures fire rates, `budget` judges, `clearance` is what a judgment that does not
+//! refuse gives and attaching requires, `narrow` finds what `--auto-filter` leaves out,
+//! `report` prints the `--dry-run` table; `tracepoint_counter` (one raw tracepoint program, a
+//! link per tracepoint), `syscall_counter` (one raw tracepoint) and `uprobe_counter` (one
+//! multi-uprobe link per binary) are how `rate` counts, with the kernel's counting perf
+//! events (`kernel::perf_counter`). What one hit costs is `crate::cost`, which the probe kinds
+//! read as well.
 
 mod assembler;
 pub mod budget;
 pub mod calibrate;
 pub mod clearance;
-pub mod cost;
-pub mod counting;
 pub mod ending;
 pub mod narrow;
 pub mod rate;
@@ -29,9 +28,9 @@ use std::time::Duration;
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::probe::ProviderKind;
 
+pub use crate::cost::CostModel;
 pub use budget::{Budget, Verdict};
 pub use clearance::Clearance;
-pub use cost::CostModel;
 use rate::FireRate;
 
 /// One attach point's projection.
@@ -59,7 +58,7 @@ impl PointCost {
 
     /// Per hit at `rate` hits a second on one CPU: the sparser, the colder.
     pub fn per_hit_at(&self, rate: f64) -> f64 {
-        let cold = cost::coldness(rate);
+        let cold = crate::cost::coldness(rate);
         self.mechanism_ns + cold * (self.mechanism_cold_ns - self.mechanism_ns) + self.program_ns
     }
 

@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::probe::Target;
 
-use super::counting::Counter;
-use super::syscall_counter::{
-    syscall_number, syscall_numbers, SyscallCounter, SyscallCounts, SYSCALL_CAP,
-};
+use super::syscall_counter::{SyscallCounter, SyscallCounts, SYSCALL_CAP};
 use super::tracepoint_counter::TracepointCounter;
 pub use super::uprobe_counter::ProcessCpu;
-use super::uprobe_counter::{UprobeCounter, UprobePoint, UprobeWatch};
-use crate::probes::{mechanism_of, Count, Counting, Defined};
+use super::uprobe_counter::{UprobeCounter, UprobeWatch};
+use crate::facts::syscalls::{syscall_number, syscall_numbers};
+use crate::kernel::perf_counter::Counter;
+use crate::probes::{mechanism_of, Count, Counting, Defined, UprobePoint};
 
 /// Events each perf counter may see per CPU before it stops itself (uprobes: in all, times
 /// the CPUs).
@@ -164,78 +163,13 @@ pub fn measure(
 ) -> Result<Rates, String> {
     let started = Instant::now();
     let cpus = crate::kernel::sys::online_cpus().map_err(|e| format!("online CPUs: {e}"))?;
-    let n = cpus.len().max(1);
-
-    // Start everything that counts, wait one window, read everything. Each probe's kind says
-    // how each of its attach points is counted.
+    // Each probe's kind says how each of its attach points is counted.
     let counts: Vec<Vec<Count>> = compiled
         .probes
         .iter()
         .map(|p| mechanism_of(p.kind).counting(&p.targets, tracefs))
         .collect();
-    let mut counters: HashMap<(usize, usize), Vec<Counter>> = HashMap::new();
-    let numbers = syscall_numbers();
-    let perf_since = super::tracepoint_counter::monotonic_ns();
-    let mut syscall_points: Vec<(usize, usize, String)> = Vec::new();
-    // Other tracepoints, counted together; the index is the counter's cookie.
-    let mut tracepoint_points: Vec<(usize, usize, &str)> = Vec::new();
-    // Uprobe attach points, counted together; the index is the counter's cookie.
-    let mut uprobe_points: Vec<(usize, usize, UprobePoint)> = Vec::new();
-    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
-        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
-            let event = match &count.how {
-                Counting::PerfEvent { event, .. } => event,
-                Counting::Syscall { name } => {
-                    syscall_points.push((pi, ti, name.clone()));
-                    continue;
-                }
-                Counting::Tracepoint { name } => {
-                    tracepoint_points.push((pi, ti, name));
-                    continue;
-                }
-                Counting::Uprobe(point) => {
-                    uprobe_points.push((pi, ti, point.clone()));
-                    continue;
-                }
-                Counting::Defined(_) | Counting::Unknown => continue,
-            };
-            let mut per_cpu = Vec::with_capacity(n);
-            for &cpu in &cpus {
-                let counter = Counter::start(event, -1, cpu as i32, COUNTER_CAP)
-                    .map_err(|e| format!("counting {target}: {e}"))?;
-                per_cpu.push(counter);
-            }
-            counters.insert((pi, ti), per_cpu);
-        }
-    }
-    let mut tracepoints = if tracepoint_points.is_empty() {
-        None
-    } else {
-        let names: Vec<&str> = tracepoint_points.iter().map(|p| p.2).collect();
-        Some(
-            TracepointCounter::start(&names, COUNTER_CAP)
-                .map_err(|e| format!("counting tracepoints: {e}"))?,
-        )
-    };
-    let mut syscalls = if syscall_points.is_empty() {
-        None
-    } else {
-        let returns = syscall_points
-            .iter()
-            .any(|(_, _, name)| name.starts_with("sys_exit_"));
-        Some(SyscallCounter::start(returns)?)
-    };
-    let mut syscall_counts: Option<SyscallCounts> = None;
-    let mut uprobes = if uprobe_points.is_empty() {
-        None
-    } else {
-        let points: Vec<UprobePoint> = uprobe_points.iter().map(|(_, _, p)| p.clone()).collect();
-        let counter =
-            UprobeCounter::start(&points, pid).map_err(|e| format!("counting uprobes: {e}"))?;
-        let watch = UprobeWatch::new(counter, COUNTER_CAP * n as u64)
-            .map_err(|e| format!("counting uprobes: {e}"))?;
-        Some(watch)
-    };
+    let mut meters = Meters::start(compiled, &counts, cpus, pid)?;
     // A profile probe samples a CPU only while it is busy (an idle CPU's cpu-clock does not
     // run), so its rate is its frequency times each CPU's busy share over the window.
     let has_profile = counts
@@ -243,115 +177,28 @@ pub fn measure(
         .flatten()
         .any(|c| matches!(c.how, Counting::Defined(Defined::BusyCpus { .. })));
     let busy_before = has_profile.then(cpu_times).flatten();
-    if let Some(t) = &mut tracepoints {
-        t.open().map_err(|e| format!("counting tracepoints: {e}"))?;
-    }
+    meters.open()?;
     let loop_started = Instant::now();
     let mut stopped = format!("the whole window ({} ms)", window.as_millis());
-    if !counters.is_empty()
-        || tracepoints.is_some()
-        || syscalls.is_some()
-        || uprobes.is_some()
-        || has_profile
-    {
+    if meters.counts_anything() || has_profile {
         let end = loop_started + window;
         let mut look = FIRST_LOOK;
         while Instant::now() < end {
-            let pause = if uprobes.is_some() { UPROBE_POLL } else { look };
+            let pause = if meters.uprobes.is_some() {
+                UPROBE_POLL
+            } else {
+                look
+            };
             look = (look * 2).min(LAST_LOOK);
             std::thread::sleep(pause.min(end.saturating_duration_since(Instant::now())));
-            if let Some(u) = &mut uprobes {
-                u.poll()?;
-            }
-            if let Some((s, _)) = &syscalls {
-                if s.seen()? >= SYSCALL_CAP * n as u64 {
-                    let (s, started) = syscalls.take().expect("checked above");
-                    syscall_counts = Some(s.finish(started, true, &cpus)?);
-                }
-            }
+            meters.poll()?;
             let Some(decide) = decide.as_mut() else {
                 continue;
             };
             if loop_started.elapsed() < min_window {
                 continue;
             }
-            let mut partial = Partial {
-                points: compiled
-                    .probes
-                    .iter()
-                    .map(|p| vec![None; p.targets.len()])
-                    .collect(),
-                defined: counts
-                    .iter()
-                    .map(|c| {
-                        c.iter()
-                            .map(|c| match c.how {
-                                Counting::Defined(d) => Some(d),
-                                _ => None,
-                            })
-                            .collect()
-                    })
-                    .collect(),
-                all_syscalls: None,
-            };
-            let elapsed = loop_started.elapsed().as_secs_f64();
-            for (&(pi, ti), cs) in &counters {
-                let mut per_cpu = Vec::with_capacity(n);
-                for c in cs {
-                    let r = c.read().map_err(|e| format!("reading a counter: {e}"))?;
-                    let seconds = if r.capped {
-                        r.enabled_ns as f64 / 1e9
-                    } else {
-                        elapsed
-                    };
-                    per_cpu.push((r.count, seconds.max(1e-6)));
-                }
-                let scale = match counts[pi][ti].how {
-                    Counting::PerfEvent { period, .. } => 1.0 / period.max(1) as f64,
-                    _ => 1.0,
-                };
-                partial.points[pi][ti] = Some(PointCount { per_cpu, scale });
-            }
-            if let Some(t) = &tracepoints {
-                let counted = t
-                    .peek(&cpus)
-                    .map_err(|e| format!("counting tracepoints: {e}"))?;
-                for ((pi, ti, _), count) in tracepoint_points.iter().zip(counted) {
-                    partial.points[*pi][*ti] = count.map(|per_cpu| PointCount {
-                        per_cpu: per_cpu.iter().map(|c| (c.hits, c.seconds)).collect(),
-                        scale: 1.0,
-                    });
-                }
-            }
-            let so_far = match (&syscalls, &syscall_counts) {
-                (Some((s, started)), _) => Some(s.peek(*started, false, &cpus)?),
-                (None, Some(done)) => Some(done.clone()),
-                (None, None) => None,
-            };
-            if let Some(counts) = so_far {
-                let seconds = counts.seconds;
-                let mut total = vec![(0u64, seconds); n];
-                for per_cpu in counts.calls.values() {
-                    for (t, c) in total.iter_mut().zip(per_cpu) {
-                        t.0 += c;
-                    }
-                }
-                partial.all_syscalls = Some(total);
-                for (pi, ti, name) in &syscall_points {
-                    let Some(nr) = syscall_number(&numbers, name) else {
-                        continue;
-                    };
-                    let counted_by = match &counts.returns {
-                        Some(returns) if name.starts_with("sys_exit_") => returns,
-                        _ => &counts.calls,
-                    };
-                    let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
-                    partial.points[*pi][*ti] = Some(PointCount {
-                        per_cpu: per_cpu.iter().map(|&c| (c, seconds)).collect(),
-                        scale: 1.0,
-                    });
-                }
-            }
+            let partial = meters.partial(loop_started.elapsed().as_secs_f64())?;
             if let Some(reason) = decide(&partial) {
                 stopped = reason;
                 break;
@@ -359,23 +206,445 @@ pub fn measure(
         }
     }
     let measured = loop_started.elapsed();
-    if let Some((s, started)) = syscalls.take() {
-        syscall_counts = Some(s.finish(started, false, &cpus)?);
-    }
-    let tracepoints_since = tracepoints.as_ref().map_or(0, |t| t.opened_ns());
-    let tracepoint_counts = match tracepoints {
-        Some(t) => Some(
-            t.finish(&cpus)
-                .map_err(|e| format!("counting tracepoints: {e}"))?,
-        ),
-        None => None,
-    };
-    let uprobe_counts = match &mut uprobes {
-        Some(u) => Some(u.finish()?),
-        None => None,
-    };
+    let busy = busy_shares(&meters.cpus, busy_before);
+    let (probes, all_syscalls, processes, hits) = meters.finish(&busy, measured)?;
+    Ok(Rates {
+        probes,
+        all_syscalls,
+        processes,
+        hits,
+        took: started.elapsed(),
+        measured,
+        stopped,
+    })
+}
 
-    let busy = match (busy_before, cpu_times()) {
+/// What `Meters::finish` found: the rates per probe and attach point, all syscalls per CPU,
+/// the uprobes' processes, and the hits the measurement saw.
+type Finished = (Vec<Vec<FireRate>>, Option<Vec<f64>>, Vec<ProcessCpu>, Hits);
+
+/// Everything that counts during one window, each attach point handed to the counter its
+/// kind names: perf counters per CPU, the tracepoint counter, the syscall counter, the
+/// uprobe counter. An attach point is `(probe index, target index)`.
+struct Meters<'a> {
+    compiled: &'a Compiled,
+    counts: &'a [Vec<Count>],
+    cpus: Vec<u32>,
+    numbers: HashMap<String, u64>,
+    perf_since: u64,
+    perf: HashMap<(usize, usize), Vec<Counter>>,
+    syscall_points: Vec<(usize, usize, String)>,
+    /// Other tracepoints, counted together; the index is the counter's cookie.
+    tracepoint_points: Vec<(usize, usize, &'a str)>,
+    /// Uprobe attach points, counted together; the index is the counter's cookie.
+    uprobe_points: Vec<(usize, usize, UprobePoint)>,
+    tracepoints: Option<TracepointCounter>,
+    syscalls: Option<(SyscallCounter, Instant)>,
+    /// The syscall counter's counts once it stopped (at its cap, or at the end).
+    syscall_counts: Option<SyscallCounts>,
+    uprobes: Option<UprobeWatch>,
+}
+
+impl<'a> Meters<'a> {
+    /// Hands each attach point to its counter and starts them all (the tracepoint counter
+    /// counts only once `open`).
+    fn start(
+        compiled: &'a Compiled,
+        counts: &'a [Vec<Count>],
+        cpus: Vec<u32>,
+        pid: Option<u32>,
+    ) -> Result<Meters<'a>, String> {
+        let mut m = Meters {
+            compiled,
+            counts,
+            cpus,
+            numbers: syscall_numbers(),
+            perf_since: super::tracepoint_counter::monotonic_ns(),
+            perf: HashMap::new(),
+            syscall_points: Vec::new(),
+            tracepoint_points: Vec::new(),
+            uprobe_points: Vec::new(),
+            tracepoints: None,
+            syscalls: None,
+            syscall_counts: None,
+            uprobes: None,
+        };
+        for (pi, (probe, counts)) in compiled.probes.iter().zip(counts).enumerate() {
+            for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
+                match &count.how {
+                    Counting::PerfEvent { event, .. } => {
+                        let per_cpu = m
+                            .cpus
+                            .iter()
+                            .map(|&cpu| Counter::start(event, -1, cpu as i32, COUNTER_CAP))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| format!("counting {target}: {e}"))?;
+                        m.perf.insert((pi, ti), per_cpu);
+                    }
+                    Counting::Syscall { name } => m.syscall_points.push((pi, ti, name.clone())),
+                    Counting::Tracepoint { name } => m.tracepoint_points.push((pi, ti, name)),
+                    Counting::Uprobe(point) => m.uprobe_points.push((pi, ti, point.clone())),
+                    Counting::Defined(_) | Counting::Unknown => {}
+                }
+            }
+        }
+        m.start_shared(pid)?;
+        Ok(m)
+    }
+
+    /// Starts the counters shared by many attach points.
+    fn start_shared(&mut self, pid: Option<u32>) -> Result<(), String> {
+        if !self.tracepoint_points.is_empty() {
+            let names: Vec<&str> = self.tracepoint_points.iter().map(|p| p.2).collect();
+            self.tracepoints = Some(
+                TracepointCounter::start(&names, COUNTER_CAP)
+                    .map_err(|e| format!("counting tracepoints: {e}"))?,
+            );
+        }
+        if !self.syscall_points.is_empty() {
+            let returns = self
+                .syscall_points
+                .iter()
+                .any(|(_, _, name)| name.starts_with("sys_exit_"));
+            self.syscalls = Some(SyscallCounter::start(returns)?);
+        }
+        if !self.uprobe_points.is_empty() {
+            let points: Vec<UprobePoint> = self
+                .uprobe_points
+                .iter()
+                .map(|(_, _, p)| p.clone())
+                .collect();
+            let counter =
+                UprobeCounter::start(&points, pid).map_err(|e| format!("counting uprobes: {e}"))?;
+            let cap = COUNTER_CAP * self.cpus.len().max(1) as u64;
+            let watch =
+                UprobeWatch::new(counter, cap).map_err(|e| format!("counting uprobes: {e}"))?;
+            self.uprobes = Some(watch);
+        }
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<(), String> {
+        if let Some(t) = &mut self.tracepoints {
+            t.open().map_err(|e| format!("counting tracepoints: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn counts_anything(&self) -> bool {
+        !self.perf.is_empty()
+            || self.tracepoints.is_some()
+            || self.syscalls.is_some()
+            || self.uprobes.is_some()
+    }
+
+    /// Between looks: the uprobe counter checked against its cap, the syscall counter
+    /// stopped at its own.
+    fn poll(&mut self) -> Result<(), String> {
+        if let Some(u) = &mut self.uprobes {
+            u.poll()?;
+        }
+        if let Some((s, _)) = &self.syscalls {
+            if s.seen()? >= SYSCALL_CAP * self.cpus.len().max(1) as u64 {
+                let (s, started) = self.syscalls.take().expect("checked above");
+                self.syscall_counts = Some(s.finish(started, true, &self.cpus)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The counts so far, `elapsed` seconds into the window.
+    fn partial(&self, elapsed: f64) -> Result<Partial, String> {
+        let mut partial = Partial {
+            points: self
+                .compiled
+                .probes
+                .iter()
+                .map(|p| vec![None; p.targets.len()])
+                .collect(),
+            defined: self
+                .counts
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .map(|c| match c.how {
+                            Counting::Defined(d) => Some(d),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .collect(),
+            all_syscalls: None,
+        };
+        for (&(pi, ti), cs) in &self.perf {
+            let mut per_cpu = Vec::with_capacity(cs.len());
+            for c in cs {
+                let r = c.read().map_err(|e| format!("reading a counter: {e}"))?;
+                let seconds = if r.capped {
+                    r.enabled_ns as f64 / 1e9
+                } else {
+                    elapsed
+                };
+                per_cpu.push((r.count, seconds.max(1e-6)));
+            }
+            let scale = match self.counts[pi][ti].how {
+                Counting::PerfEvent { period, .. } => 1.0 / period.max(1) as f64,
+                _ => 1.0,
+            };
+            partial.points[pi][ti] = Some(PointCount { per_cpu, scale });
+        }
+        if let Some(t) = &self.tracepoints {
+            let counted = t
+                .peek(&self.cpus)
+                .map_err(|e| format!("counting tracepoints: {e}"))?;
+            for ((pi, ti, _), count) in self.tracepoint_points.iter().zip(counted) {
+                partial.points[*pi][*ti] = count.map(|per_cpu| PointCount {
+                    per_cpu: per_cpu.iter().map(|c| (c.hits, c.seconds)).collect(),
+                    scale: 1.0,
+                });
+            }
+        }
+        self.partial_syscalls(&mut partial)?;
+        Ok(partial)
+    }
+
+    /// The syscall counter's part of `partial`: every syscall per CPU, and each point's.
+    fn partial_syscalls(&self, partial: &mut Partial) -> Result<(), String> {
+        let counts = match (&self.syscalls, &self.syscall_counts) {
+            (Some((s, started)), _) => s.peek(*started, false, &self.cpus)?,
+            (None, Some(done)) => done.clone(),
+            (None, None) => return Ok(()),
+        };
+        let n = self.cpus.len();
+        let seconds = counts.seconds;
+        let mut total = vec![(0u64, seconds); n];
+        for per_cpu in counts.calls.values() {
+            for (t, c) in total.iter_mut().zip(per_cpu) {
+                t.0 += c;
+            }
+        }
+        partial.all_syscalls = Some(total);
+        for (pi, ti, name) in &self.syscall_points {
+            let Some(nr) = syscall_number(&self.numbers, name) else {
+                continue;
+            };
+            let counted_by = match &counts.returns {
+                Some(returns) if name.starts_with("sys_exit_") => returns,
+                _ => &counts.calls,
+            };
+            let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
+            partial.points[*pi][*ti] = Some(PointCount {
+                per_cpu: per_cpu.iter().map(|&c| (c, seconds)).collect(),
+                scale: 1.0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops every counter and turns the counts into rates; `busy` is each CPU's busy share
+    /// over the window, `measured` how long it was.
+    fn finish(mut self, busy: &[f64], measured: Duration) -> Result<Finished, String> {
+        if let Some((s, started)) = self.syscalls.take() {
+            self.syscall_counts = Some(s.finish(started, false, &self.cpus)?);
+        }
+        let mut hits = Hits::default();
+        let mut probes = self.perf_and_defined_rates(busy, measured, &mut hits)?;
+        self.perf.clear();
+        self.tracepoint_rates(&mut probes, &mut hits)?;
+        let processes = self.uprobe_rates(&mut probes, &mut hits)?;
+        let all_syscalls = self.syscall_rates(&mut probes, &mut hits);
+        Ok((probes, all_syscalls, processes, hits))
+    }
+
+    /// Every attach point's rate from its perf counters or its definition; the points the
+    /// shared counters count are filled in after.
+    fn perf_and_defined_rates(
+        &self,
+        busy: &[f64],
+        measured: Duration,
+        hits: &mut Hits,
+    ) -> Result<Vec<Vec<FireRate>>, String> {
+        let window_s = measured.as_secs_f64().max(1e-6);
+        let mut probes = Vec::new();
+        for (pi, (probe, counts)) in self.compiled.probes.iter().zip(self.counts).enumerate() {
+            let mut rates = Vec::new();
+            for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
+                let mut rate = FireRate {
+                    target: target.clone(),
+                    per_cpu: Vec::new(),
+                    measured: Measured::Unknown,
+                    capped: false,
+                    first_emulated: count.first_emulated,
+                    per_process: Vec::new(),
+                    counted: None,
+                };
+                match self.perf.get(&(pi, ti)) {
+                    Some(cs) => self.perf_rate(&mut rate, cs, &count.how, window_s, hits)?,
+                    None => {
+                        (rate.per_cpu, rate.measured, rate.capped) = defined_rate(&count.how, busy)
+                    }
+                }
+                rates.push(rate);
+            }
+            probes.push(rates);
+        }
+        Ok(probes)
+    }
+
+    fn perf_rate(
+        &self,
+        rate: &mut FireRate,
+        counters: &[Counter],
+        how: &Counting,
+        window_s: f64,
+        hits: &mut Hits,
+    ) -> Result<(), String> {
+        let mut spans = Vec::with_capacity(counters.len());
+        for (c, &cpu) in counters.iter().zip(&self.cpus) {
+            let r = c
+                .read()
+                .map_err(|e| format!("reading {}: {e}", rate.target))?;
+            hits.perf += r.count;
+            rate.capped |= r.capped;
+            let seconds = if r.capped {
+                (r.enabled_ns as f64 / 1e9).max(1e-6)
+            } else {
+                window_s
+            };
+            rate.per_cpu.push(r.count as f64 / seconds);
+            spans.push((cpu, r.count, seconds));
+        }
+        rate.counted = Some(Counted {
+            since_ns: self.perf_since,
+            per_cpu: spans,
+        });
+        if let Counting::PerfEvent { period, .. } = how {
+            // A software probe fires once per `period` events.
+            rate.per_cpu
+                .iter_mut()
+                .for_each(|r| *r /= (*period).max(1) as f64);
+        }
+        rate.measured = Measured::PerfCounter;
+        Ok(())
+    }
+
+    fn tracepoint_rates(
+        &mut self,
+        probes: &mut [Vec<FireRate>],
+        hits: &mut Hits,
+    ) -> Result<(), String> {
+        let Some(t) = self.tracepoints.take() else {
+            return Ok(());
+        };
+        let since_ns = t.opened_ns();
+        let counted = t
+            .finish(&self.cpus)
+            .map_err(|e| format!("counting tracepoints: {e}"))?;
+        for ((pi, ti, _), count) in self.tracepoint_points.iter().zip(counted) {
+            let rate = &mut probes[*pi][*ti];
+            let Some(per_cpu) = count else {
+                rate.measured = Measured::Unknown;
+                continue;
+            };
+            rate.per_cpu = per_cpu.iter().map(|c| c.hits as f64 / c.seconds).collect();
+            rate.counted = Some(Counted {
+                since_ns,
+                per_cpu: self
+                    .cpus
+                    .iter()
+                    .zip(&per_cpu)
+                    .map(|(&cpu, c)| (cpu, c.hits, c.seconds))
+                    .collect(),
+            });
+            rate.capped = per_cpu.iter().any(|c| c.capped);
+            rate.measured = Measured::TracepointCounter;
+            hits.tracepoints += per_cpu.iter().map(|c| c.hits).sum::<u64>();
+        }
+        Ok(())
+    }
+
+    /// The uprobe points' rates, per CPU and per process; returns the processes' CPU use.
+    fn uprobe_rates(
+        &mut self,
+        probes: &mut [Vec<FireRate>],
+        hits: &mut Hits,
+    ) -> Result<Vec<ProcessCpu>, String> {
+        let Some(u) = &mut self.uprobes else {
+            return Ok(Vec::new());
+        };
+        let counted = u.finish()?;
+        for (cookie, (pi, ti, point)) in self.uprobe_points.iter().enumerate() {
+            let rate = &mut probes[*pi][*ti];
+            rate.measured = if counted.refused.contains(&(cookie as u64)) {
+                Measured::Unknown
+            } else {
+                Measured::UprobeCounter
+            };
+            rate.capped = counted.capped;
+            rate.per_cpu = vec![0.0; self.cpus.len()];
+            for (&(index, pid), per_cpu) in &counted.counts {
+                if index as usize != cookie {
+                    continue;
+                }
+                for (r, &cpu) in rate.per_cpu.iter_mut().zip(&self.cpus) {
+                    *r += per_cpu.get(cpu as usize).copied().unwrap_or(0) as f64 / counted.seconds;
+                }
+                let total: u64 = per_cpu.iter().sum();
+                rate.per_process.push((pid, total as f64 / counted.seconds));
+                hits.uprobes.push((total, rate.first_emulated, point.ret));
+            }
+        }
+        Ok(counted.processes)
+    }
+
+    /// The syscall points' rates; returns every syscall's rate per CPU (the tax).
+    fn syscall_rates(&self, probes: &mut [Vec<FireRate>], hits: &mut Hits) -> Option<Vec<f64>> {
+        let SyscallCounts {
+            calls,
+            returns,
+            since_ns,
+            seconds,
+            capped,
+        } = self.syscall_counts.as_ref()?;
+        let n = self.cpus.len();
+        let mut total = vec![0.0; n];
+        for per_cpu in calls.values() {
+            for (t, c) in total.iter_mut().zip(per_cpu) {
+                *t += *c as f64 / seconds;
+                hits.syscalls += c;
+            }
+        }
+        for (pi, ti, name) in &self.syscall_points {
+            let rate = &mut probes[*pi][*ti];
+            let Some(nr) = syscall_number(&self.numbers, name) else {
+                rate.measured = Measured::Unknown;
+                continue;
+            };
+            let counted_by = match returns {
+                Some(returns) if name.starts_with("sys_exit_") => returns,
+                _ => calls,
+            };
+            let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
+            rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / seconds).collect();
+            rate.counted = Some(Counted {
+                since_ns: *since_ns,
+                per_cpu: self
+                    .cpus
+                    .iter()
+                    .zip(&per_cpu)
+                    .map(|(&cpu, &c)| (cpu, c, *seconds))
+                    .collect(),
+            });
+            rate.measured = Measured::SyscallCounter;
+            rate.capped = *capped;
+        }
+        Some(total)
+    }
+}
+
+/// Each CPU's busy share between `before` and now (1 where unknown).
+fn busy_shares(cpus: &[u32], before: Option<HashMap<u32, (u64, u64)>>) -> Vec<f64> {
+    match (before, cpu_times()) {
         (Some(before), Some(after)) => cpus
             .iter()
             .map(|&c| {
@@ -388,157 +657,8 @@ pub fn measure(
                 }
             })
             .collect(),
-        _ => vec![1.0; n],
-    };
-    let window_s = measured.as_secs_f64().max(1e-6);
-    let mut hits = Hits::default();
-    let mut probes = Vec::new();
-    for (pi, (probe, counts)) in compiled.probes.iter().zip(&counts).enumerate() {
-        let mut rates = Vec::new();
-        for (ti, (target, count)) in probe.targets.iter().zip(counts).enumerate() {
-            let mut counted = None;
-            let (per_cpu, measured, capped) = if let Some(cs) = counters.get(&(pi, ti)) {
-                let mut per_cpu = Vec::with_capacity(n);
-                let mut capped = false;
-                let mut spans = Vec::with_capacity(n);
-                for (c, &cpu) in cs.iter().zip(&cpus) {
-                    let r = c.read().map_err(|e| format!("reading {target}: {e}"))?;
-                    hits.perf += r.count;
-                    capped |= r.capped;
-                    let seconds = if r.capped {
-                        (r.enabled_ns as f64 / 1e9).max(1e-6)
-                    } else {
-                        window_s
-                    };
-                    per_cpu.push(r.count as f64 / seconds);
-                    spans.push((cpu, r.count, seconds));
-                }
-                counted = Some(Counted {
-                    since_ns: perf_since,
-                    per_cpu: spans,
-                });
-                if let Counting::PerfEvent { period, .. } = count.how {
-                    // A software probe fires once per `period` events.
-                    per_cpu.iter_mut().for_each(|r| *r /= period.max(1) as f64);
-                }
-                (per_cpu, Measured::PerfCounter, capped)
-            } else {
-                defined_rate(&count.how, &busy)
-            };
-            rates.push(FireRate {
-                target: target.clone(),
-                per_cpu,
-                measured,
-                capped,
-                first_emulated: count.first_emulated,
-                per_process: Vec::new(),
-                counted,
-            });
-        }
-        probes.push(rates);
+        _ => vec![1.0; cpus.len().max(1)],
     }
-    drop(counters);
-
-    if let Some(counted) = tracepoint_counts {
-        for ((pi, ti, _), count) in tracepoint_points.iter().zip(counted) {
-            let rate = &mut probes[*pi][*ti];
-            match count {
-                Some(per_cpu) => {
-                    rate.per_cpu = per_cpu.iter().map(|c| c.hits as f64 / c.seconds).collect();
-                    rate.counted = Some(Counted {
-                        since_ns: tracepoints_since,
-                        per_cpu: cpus
-                            .iter()
-                            .zip(&per_cpu)
-                            .map(|(&cpu, c)| (cpu, c.hits, c.seconds))
-                            .collect(),
-                    });
-                    rate.capped = per_cpu.iter().any(|c| c.capped);
-                    rate.measured = Measured::TracepointCounter;
-                    hits.tracepoints += per_cpu.iter().map(|c| c.hits).sum::<u64>();
-                }
-                None => rate.measured = Measured::Unknown,
-            }
-        }
-    }
-
-    let mut processes = Vec::new();
-    if let Some(counted) = uprobe_counts {
-        for (cookie, (pi, ti, point)) in uprobe_points.iter().enumerate() {
-            let rate = &mut probes[*pi][*ti];
-            rate.measured = if counted.refused.contains(&(cookie as u64)) {
-                Measured::Unknown
-            } else {
-                Measured::UprobeCounter
-            };
-            rate.capped = counted.capped;
-            rate.per_cpu = vec![0.0; n];
-            for (&(index, pid), per_cpu) in &counted.counts {
-                if index as usize != cookie {
-                    continue;
-                }
-                for (r, &cpu) in rate.per_cpu.iter_mut().zip(&cpus) {
-                    *r += per_cpu.get(cpu as usize).copied().unwrap_or(0) as f64 / counted.seconds;
-                }
-                let total: u64 = per_cpu.iter().sum();
-                rate.per_process.push((pid, total as f64 / counted.seconds));
-                hits.uprobes.push((total, rate.first_emulated, point.ret));
-            }
-        }
-        processes = counted.processes;
-    }
-
-    let mut all_syscalls = None;
-    if let Some(SyscallCounts {
-        calls: counts,
-        returns,
-        since_ns,
-        seconds,
-        capped,
-    }) = syscall_counts
-    {
-        let mut total = vec![0.0; n];
-        for per_cpu in counts.values() {
-            for (t, c) in total.iter_mut().zip(per_cpu) {
-                *t += *c as f64 / seconds;
-                hits.syscalls += c;
-            }
-        }
-        for (pi, ti, name) in syscall_points {
-            let rate = &mut probes[pi][ti];
-            match syscall_number(&numbers, &name) {
-                Some(nr) => {
-                    let counted_by = match &returns {
-                        Some(returns) if name.starts_with("sys_exit_") => returns,
-                        _ => &counts,
-                    };
-                    let per_cpu = counted_by.get(&nr).cloned().unwrap_or_else(|| vec![0; n]);
-                    rate.per_cpu = per_cpu.iter().map(|&c| c as f64 / seconds).collect();
-                    rate.counted = Some(Counted {
-                        since_ns,
-                        per_cpu: cpus
-                            .iter()
-                            .zip(&per_cpu)
-                            .map(|(&cpu, &c)| (cpu, c, seconds))
-                            .collect(),
-                    });
-                    rate.measured = Measured::SyscallCounter;
-                    rate.capped = capped;
-                }
-                None => rate.measured = Measured::Unknown,
-            }
-        }
-        all_syscalls = Some(total);
-    }
-    Ok(Rates {
-        probes,
-        all_syscalls,
-        processes,
-        hits,
-        took: started.elapsed(),
-        measured,
-        stopped,
-    })
 }
 
 /// Rates known without measuring: BEGIN/END fire once, timers as defined.

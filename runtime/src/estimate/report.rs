@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::budget::{nanos, percent, quantity, slowdown, PROCESS_FLOOR_NS};
 use super::rate::Measured;
-use super::{Budget, Estimate, Verdict};
+use super::{Budget, Estimate, ProbeCost, Verdict};
 use tracebound_compiler::pipeline::Compiled;
 
 /// Attach points listed under a wildcard probe (the rest are summed).
@@ -26,52 +26,7 @@ pub fn text(
         "probe", "matches", "events/s", "per hit", "CPU"
     );
     for probe in &estimate.probes {
-        let span = super::budget::probe_span(compiled, probe.probe_index);
-        let name = source.get(span.range()).unwrap_or("?");
-        let per_hit = probe.points.first().map_or(0.0, |p| p.per_hit_ns());
-        let _ = writeln!(
-            out,
-            "{:<44} {:>7} {:>9} {:>10} {:>8}",
-            clip(name, 44),
-            probe.points.len(),
-            quantity(probe.rate()),
-            nanos(per_hit),
-            percent(probe.ns_per_s() / (estimate.cpus as f64 * 1e9) * 100.0)
-        );
-        if probe.points.len() > 1 {
-            let mut hottest: Vec<_> = probe.points.iter().collect();
-            hottest.sort_by(|a, b| b.rate.total().total_cmp(&a.rate.total()));
-            for p in hottest.iter().take(LISTED).filter(|p| p.rate.total() > 0.0) {
-                let _ = writeln!(
-                    out,
-                    "  {:<50} {:>9}",
-                    clip(&p.rate.target.to_string(), 50),
-                    quantity(p.rate.total())
-                );
-            }
-        }
-        if let Some(fires) = probe
-            .points
-            .iter()
-            .map(|p| p.ends_run)
-            .try_fold(0.0, |sum, r| r.map(|r| sum + r))
-        {
-            let _ = writeln!(
-                out,
-                "  (ends the run on its first hit: priced as one hit per CPU at most; it fires {}/s)",
-                quantity(fires)
-            );
-        }
-        if probe
-            .points
-            .iter()
-            .any(|p| p.rate.measured == Measured::Unknown)
-        {
-            let _ = writeln!(
-                out,
-                "  (some attach points could not be measured: counted as 0)"
-            );
-        }
+        probe_rows(&mut out, probe, estimate, compiled, source);
     }
     if let Some((rate, cost)) = &estimate.syscall_tax {
         let _ = writeln!(
@@ -83,29 +38,7 @@ pub fn text(
             percent(cost.iter().sum::<f64>() / (estimate.cpus as f64 * 1e9) * 100.0)
         );
     }
-    // Processes whose slowdown the budget judges (the probes take at least
-    // PROCESS_FLOOR_NS of their CPU a second); the rest are counted.
-    let (judged, below): (Vec<_>, Vec<_>) = estimate
-        .slowdowns()
-        .into_iter()
-        .partition(|p| p.extra_ns_per_s >= PROCESS_FLOOR_NS);
-    for p in judged.iter().take(LISTED) {
-        let _ = writeln!(
-            out,
-            "{:<52} {:>9} {:>10} {:>8}",
-            clip(&format!("slows {} (pid {}) by", p.comm, p.pid), 52),
-            "",
-            nanos(p.extra_ns_per_s),
-            slowdown(p.slowdown_pct())
-        );
-    }
-    let more = judged.len().saturating_sub(LISTED) + below.len();
-    if more > 0 {
-        let _ = writeln!(
-            out,
-            "  ({more} more traced processes, each below 1 ms of CPU a second)"
-        );
-    }
+    slowdown_rows(&mut out, estimate);
     let verdict_word = match verdict {
         Verdict::Within => "within budget",
         Verdict::Warn(_) => "within budget (warning)",
@@ -134,6 +67,89 @@ pub fn text(
         estimate.model.source
     );
     out
+}
+
+/// A probe's row, and under a wildcard its hottest attach points.
+fn probe_rows(
+    out: &mut String,
+    probe: &ProbeCost,
+    estimate: &Estimate,
+    compiled: &Compiled,
+    source: &str,
+) {
+    let span = super::budget::probe_span(compiled, probe.probe_index);
+    let name = source.get(span.range()).unwrap_or("?");
+    let per_hit = probe.points.first().map_or(0.0, |p| p.per_hit_ns());
+    let _ = writeln!(
+        out,
+        "{:<44} {:>7} {:>9} {:>10} {:>8}",
+        clip(name, 44),
+        probe.points.len(),
+        quantity(probe.rate()),
+        nanos(per_hit),
+        percent(probe.ns_per_s() / (estimate.cpus as f64 * 1e9) * 100.0)
+    );
+    if probe.points.len() > 1 {
+        let mut hottest: Vec<_> = probe.points.iter().collect();
+        hottest.sort_by(|a, b| b.rate.total().total_cmp(&a.rate.total()));
+        for p in hottest.iter().take(LISTED).filter(|p| p.rate.total() > 0.0) {
+            let _ = writeln!(
+                out,
+                "  {:<50} {:>9}",
+                clip(&p.rate.target.to_string(), 50),
+                quantity(p.rate.total())
+            );
+        }
+    }
+    if let Some(fires) = probe
+        .points
+        .iter()
+        .map(|p| p.ends_run)
+        .try_fold(0.0, |sum, r| r.map(|r| sum + r))
+    {
+        let _ = writeln!(
+            out,
+            "  (ends the run on its first hit: priced as one hit per CPU at most; it fires {}/s)",
+            quantity(fires)
+        );
+    }
+    if probe
+        .points
+        .iter()
+        .any(|p| p.rate.measured == Measured::Unknown)
+    {
+        let _ = writeln!(
+            out,
+            "  (some attach points could not be measured: counted as 0)"
+        );
+    }
+}
+
+/// The traced processes whose slowdown the budget judges.
+fn slowdown_rows(out: &mut String, estimate: &Estimate) {
+    // Processes whose slowdown the budget judges (the probes take at least
+    // PROCESS_FLOOR_NS of their CPU a second); the rest are counted.
+    let (judged, below): (Vec<_>, Vec<_>) = estimate
+        .slowdowns()
+        .into_iter()
+        .partition(|p| p.extra_ns_per_s >= PROCESS_FLOOR_NS);
+    for p in judged.iter().take(LISTED) {
+        let _ = writeln!(
+            out,
+            "{:<52} {:>9} {:>10} {:>8}",
+            clip(&format!("slows {} (pid {}) by", p.comm, p.pid), 52),
+            "",
+            nanos(p.extra_ns_per_s),
+            slowdown(p.slowdown_pct())
+        );
+    }
+    let more = judged.len().saturating_sub(LISTED) + below.len();
+    if more > 0 {
+        let _ = writeln!(
+            out,
+            "  ({more} more traced processes, each below 1 ms of CPU a second)"
+        );
+    }
 }
 
 pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {

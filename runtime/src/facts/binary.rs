@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use object::{Object as _, ObjectSymbol as _};
-use tracebound_compiler::resolve::facts::{library_file_matches, FactError};
+use tracebound_compiler::machine::facts::{library_file_matches, FactError};
 
 use crate::facts::mapped::MappedFile;
 

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod mapped;
+pub mod syscalls;
 pub mod usdt_notes;
 pub mod x86;
 
@@ -14,8 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts, UsdtSite};
-use tracebound_compiler::resolve::tracepoint_format::{self, TracepointFormat};
+use tracebound_compiler::machine::facts::{FactError, MachineFacts, UsdtSite};
+use tracebound_compiler::machine::tracepoint_format::{self, TracepointFormat};
 
 use tracebound_compiler::types::{FuncProto, KType, NameSpace, TypeId};
 
@@ -60,7 +61,7 @@ impl LiveFacts {
             .get_or_init(|| {
                 let path = Path::new(BTF_DIR).join("vmlinux");
                 let bytes = fs::read(&path).map_err(|e| match e.kind() {
-                    io::ErrorKind::NotFound => tracebound_compiler::resolve::facts::no_btf(),
+                    io::ErrorKind::NotFound => tracebound_compiler::machine::facts::no_btf(),
                     _ => unreadable(&path, &e),
                 })?;
                 Btf::parse(&bytes).map_err(|e| FactError::Malformed {
@@ -321,8 +322,8 @@ fn is_plain_name(name: &str) -> bool {
 mod tests {
     use super::*;
     use std::process::Command;
-    use tracebound_compiler::resolve::expand::expand_tracepoints;
-    use tracebound_compiler::resolve::tracepoint_format::{field_type, FieldType};
+    use tracebound_compiler::machine::expand::expand_tracepoints;
+    use tracebound_compiler::machine::tracepoint_format::{field_type, FieldType};
 
     fn in_ci() -> bool {
         std::env::var("CI").is_ok_and(|v| v == "true")

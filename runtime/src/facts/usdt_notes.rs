@@ -12,7 +12,7 @@ use object::elf;
 use object::read::elf::{ElfFile64, ProgramHeader as _, SectionHeader as _};
 use object::Endianness;
 
-use tracebound_compiler::resolve::facts::{FactError, UsdtSite};
+use tracebound_compiler::machine::facts::{FactError, UsdtSite};
 
 const NOTE_OWNER: &[u8] = b"stapsdt";
 const NOTE_TYPE: u32 = 3;

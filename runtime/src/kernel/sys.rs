@@ -546,19 +546,6 @@ fn parse_cpu_list(list: &str) -> Option<Vec<u32>> {
     Some(cpus)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("0-1"), Some(vec![0, 1]));
-        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
-        assert_eq!(parse_cpu_list("0-3,5,7-8").map(|c| c.len()), Some(7));
-        assert_eq!(parse_cpu_list("x"), None);
-    }
-}
-
 /// A loaded program's (run count, run time in ns) as the kernel accounts them (they advance
 /// only while someone holds BPF_ENABLE_STATS), from its fd's `/proc/self/fdinfo` entry: a
 /// file read, no bpf() call, so any thread holding a duplicate of the fd may ask.
@@ -570,4 +557,17 @@ pub fn program_run_stats(fd: BorrowedFd) -> io::Result<(u64, u64)> {
             .unwrap_or(0)
     };
     Ok((field("run_cnt:"), field("run_time_ns:")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-1"), Some(vec![0, 1]));
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-3,5,7-8").map(|c| c.len()), Some(7));
+        assert_eq!(parse_cpu_list("x"), None);
+    }
 }

@@ -5,9 +5,9 @@
 
 use std::io::Write;
 
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::pipeline::CompiledProbe;
 use tracebound_compiler::probe::ProviderKind;
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 
 use super::attach::{fail, AttachError, AttachPlan};
 use super::kprobe::{alternative, function_of, list_functions};

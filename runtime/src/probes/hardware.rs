@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::probe::{ProviderKind, HARDWARE_EVENTS};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 
 use super::attach::{fail, AttachError, AttachPlan};
 use super::mechanism::{ListQuery, Mechanism};

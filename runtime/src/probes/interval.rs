@@ -7,7 +7,7 @@ use tracebound_compiler::probe::Target;
 use super::attach::{AttachError, AttachPlan};
 use super::mechanism::{Count, Counting, Defined, Mechanism, Price};
 use super::perf_event::{attach_on, Timer};
-use crate::estimate::cost::CostModel;
+use crate::cost::CostModel;
 use crate::probes::load::Loaded;
 
 pub struct Interval;

@@ -4,11 +4,11 @@
 
 use std::io::Write;
 
+use tracebound_compiler::machine::ctype::{CType, KernelTypes};
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::pipeline::CompiledProbe;
 use tracebound_compiler::probe::ProviderKind;
-use tracebound_compiler::resolve::ctype::{CType, KernelTypes};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 use tracebound_compiler::types::TypeId;
 
 use super::attach::{fail, AttachError, AttachPlan};

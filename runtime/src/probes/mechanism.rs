@@ -6,15 +6,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::pipeline::CompiledProbe;
 use tracebound_compiler::probe::{ProviderKind, Target};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 
-use crate::estimate::cost::CostModel;
-use crate::estimate::counting::EventSpec;
-use crate::estimate::uprobe_counter::UprobePoint;
+use crate::cost::CostModel;
 use crate::facts::LiveFacts;
+use crate::kernel::perf_counter::EventSpec;
 use crate::probes::attach::{AttachError, AttachPlan};
 use crate::probes::load::Loaded;
 
@@ -43,6 +42,17 @@ pub enum Counting {
     Uprobe(UprobePoint),
     /// Not measurable here (the estimate treats it as 0 and says so).
     Unknown,
+}
+
+/// One attach point to count: the binary, the probed instruction's file offset, whether it is
+/// a uretprobe, and the file offset of the semaphore the kernel raises while it is attached
+/// (usdt sites that have one; 0 for none).
+#[derive(Clone, Debug)]
+pub struct UprobePoint {
+    pub path: String,
+    pub offset: u64,
+    pub ret: bool,
+    pub ref_ctr_offset: u64,
 }
 
 /// Rates known without measuring.

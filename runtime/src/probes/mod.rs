@@ -33,7 +33,9 @@ use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 use tracebound_compiler::probe::ProviderKind;
 
-pub use mechanism::{Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable};
+pub use mechanism::{
+    Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable, UprobePoint,
+};
 
 use crate::facts::LiveFacts;
 use crate::probes::attach::{fail, AttachError, AttachPlan};

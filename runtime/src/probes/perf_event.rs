@@ -39,7 +39,7 @@ impl Timer {
 
     pub fn config(&self) -> PerfEventConfig {
         PerfEventConfig::Pmu {
-            pmu_type: crate::estimate::counting::TYPE_SOFTWARE,
+            pmu_type: crate::kernel::perf_counter::TYPE_SOFTWARE,
             config: self.config,
         }
     }

@@ -9,7 +9,7 @@ use super::attach::{AttachError, AttachPlan};
 use super::interval::hz;
 use super::mechanism::{Count, Counting, Defined, Mechanism, Price};
 use super::perf_event::{attach_on, every_cpu};
-use crate::estimate::cost::CostModel;
+use crate::cost::CostModel;
 use crate::probes::load::Loaded;
 
 pub struct Profile;

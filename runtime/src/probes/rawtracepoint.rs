@@ -5,15 +5,15 @@
 use std::io::Write;
 
 use aya::programs::RawTracePoint;
+use tracebound_compiler::machine::ctype::{CType, KernelTypes};
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::{ProviderKind, Target};
-use tracebound_compiler::resolve::ctype::{CType, KernelTypes};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 use tracebound_compiler::types::{KType, NameSpace};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
 use super::mechanism::{io_error, named, ListQuery, Mechanism, Price};
-use crate::estimate::cost::CostModel;
+use crate::cost::CostModel;
 use crate::probes::load::Loaded;
 
 pub struct RawTracepoint;

@@ -5,14 +5,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::probe::{software, ProviderKind, Target};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
 
 use super::attach::{AttachError, AttachPlan};
 use super::mechanism::{Count, Counting, ListQuery, Mechanism, Price};
 use super::perf_event::{attach_on, every_cpu};
-use crate::estimate::cost::CostModel;
-use crate::estimate::counting::{EventSpec, TYPE_SOFTWARE};
+use crate::cost::CostModel;
+use crate::kernel::perf_counter::{EventSpec, TYPE_SOFTWARE};
 use crate::probes::load::Loaded;
 
 pub struct Software;
@@ -63,7 +63,7 @@ pub(super) fn list_events(
     query: &ListQuery,
     out: &mut dyn Write,
 ) -> Result<usize, FactError> {
-    use tracebound_compiler::resolve::glob::Glob;
+    use tracebound_compiler::machine::glob::Glob;
     if !super::mechanism::wants(kind, query) {
         return Ok(0);
     }

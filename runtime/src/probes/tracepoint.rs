@@ -7,15 +7,15 @@ use std::io::Write;
 use std::path::Path;
 
 use aya::programs::TracePoint;
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::{ProviderKind, Target};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
 use super::mechanism::{io_error, wants, Count, Counting, ListQuery, Mechanism, Price};
-use crate::estimate::cost::CostModel;
-use crate::estimate::counting::{tracepoint_id, EventSpec, TYPE_TRACEPOINT};
-use crate::estimate::syscall_counter::{syscall_number, syscall_numbers};
+use crate::cost::CostModel;
+use crate::facts::syscalls::{syscall_number, syscall_numbers};
+use crate::kernel::perf_counter::{tracepoint_id, EventSpec, TYPE_TRACEPOINT};
 use crate::probes::load::Loaded;
 
 pub struct Tracepoint;

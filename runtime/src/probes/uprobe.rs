@@ -10,17 +10,17 @@ use std::path::Path;
 
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
 use aya::programs::UProbe;
+use tracebound_compiler::machine::demangle::demangle;
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::{FunctionSite, ProviderKind, Target};
-use tracebound_compiler::resolve::demangle::demangle;
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
 use super::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
-use crate::estimate::cost::CostModel;
-use crate::estimate::uprobe_counter::UprobePoint;
+use crate::cost::CostModel;
 use crate::facts::binary;
 use crate::probes::load::Loaded;
+use crate::probes::UprobePoint;
 
 pub struct Uprobe {
     pub ret: bool,

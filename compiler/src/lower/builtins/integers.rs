@@ -87,8 +87,8 @@ impl ProbeLowerer<'_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::machine::fixture::FixtureFacts;
     use crate::pipeline::{compile, CompileOptions};
-    use crate::resolve::fixture::FixtureFacts;
 
     fn compile_error(source: &str) -> Option<(String, String)> {
         let facts = FixtureFacts::bundled().with_kernel_types();

@@ -208,8 +208,8 @@ impl ProbeLowerer<'_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::machine::fixture::FixtureFacts;
     use crate::pipeline::{compile, CompileOptions};
-    use crate::resolve::fixture::FixtureFacts;
 
     fn compile_error(source: &str) -> Option<(String, String)> {
         compile(source, &FixtureFacts::bundled(), &CompileOptions::default())

@@ -7,8 +7,8 @@ use tracebound_stdlib::{Builtin, BUILTINS};
 use crate::check::CheckOptions;
 use crate::diagnostic::Diagnostic;
 use crate::lower::LowerOptions;
+use crate::machine::fixture::FixtureFacts;
 use crate::pipeline::{compile, CompileOptions};
-use crate::resolve::fixture::FixtureFacts;
 
 const BINARY: &str = "/usr/bin/tb_fixture";
 

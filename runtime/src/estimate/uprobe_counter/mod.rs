@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Instant;
 
 use crate::kernel::sys::{self, MapBytes};
+use crate::probes::UprobePoint;
 
 mod program;
 use program::program;
@@ -24,17 +25,6 @@ const MAX_PAIRS: u32 = 16_384;
 /// A process's CPU use is judged over at least this many seconds (a process's clock read
 /// twice in a millisecond says nothing of its rate); one seen for less is left unjudged.
 const MIN_PROCESS_SPAN: f64 = 0.02;
-
-/// One attach point to count: the binary, the probed instruction's file offset, whether it is
-/// a uretprobe, and the file offset of the semaphore the kernel raises while it is attached
-/// (usdt sites that have one; 0 for none).
-#[derive(Clone, Debug)]
-pub struct UprobePoint {
-    pub path: String,
-    pub offset: u64,
-    pub ret: bool,
-    pub ref_ctr_offset: u64,
-}
 
 /// Hits per (point index, process id), per possible CPU.
 pub type PairCounts = HashMap<(u32, u32), Vec<u64>>;

@@ -481,7 +481,12 @@ pub struct Figures {
 
 /// Appends tracebound's own families (all named `tracebound_...`, never `tracebound_map_...`).
 pub fn write_figures(out: &mut String, figures: &Figures, fleet: &FleetLabels, flavor: Flavor) {
-    let fleet_only = || fleet_set(fleet, &[]);
+    probe_families(out, figures, fleet, flavor);
+    run_families(out, figures, fleet, flavor);
+}
+
+/// The families with a sample per probe.
+fn probe_families(out: &mut String, figures: &Figures, fleet: &FleetLabels, flavor: Flavor) {
     let per_probe = |out: &mut String,
                      name: &str,
                      kind: &str,
@@ -556,6 +561,11 @@ pub fn write_figures(out: &mut String, figures: &Figures, fleet: &FleetLabels, f
         "1 when the overhead guard detached the probe",
         &|p| u8::from(p.detached).to_string(),
     );
+}
+
+/// The families with one sample for the run.
+fn run_families(out: &mut String, figures: &Figures, fleet: &FleetLabels, flavor: Flavor) {
+    let fleet_only = || fleet_set(fleet, &[]);
     let simple = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
         header(out, flavor, name, kind, help);
         let sample_name = if kind == "counter" {

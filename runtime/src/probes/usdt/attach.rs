@@ -10,7 +10,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-use tracebound_compiler::resolve::facts::UsdtSite;
+use tracebound_compiler::machine::facts::UsdtSite;
 
 const ATTR_SIZE: usize = 128;
 const FLAG_FD_CLOEXEC: libc::c_ulong = 8;

@@ -8,15 +8,15 @@ use std::os::fd::AsFd as _;
 use std::path::Path;
 
 use aya::programs::UProbe;
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::{ProviderKind, Target};
-use tracebound_compiler::resolve::facts::{FactError, MachineFacts};
-use tracebound_compiler::resolve::glob::Glob;
 
-use crate::estimate::cost::CostModel;
-use crate::estimate::uprobe_counter::UprobePoint;
+use crate::cost::CostModel;
 use crate::probes::attach::{describe, fail, program, AttachError, AttachPlan};
 use crate::probes::load::Loaded;
 use crate::probes::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
+use crate::probes::UprobePoint;
 
 pub struct Usdt;
 

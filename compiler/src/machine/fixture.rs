@@ -282,7 +282,7 @@ impl MachineFacts for FixtureFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::expand::expand_tracepoints;
+    use crate::machine::expand::expand_tracepoints;
 
     #[test]
     fn bundled_formats_all_parse() {

@@ -37,7 +37,7 @@ pub fn expand_tracepoints<F: MachineFacts + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::tracepoint_format::TracepointFormat;
+    use crate::machine::tracepoint_format::TracepointFormat;
 
     /// Facts holding only a list of names.
     struct Names(Vec<(&'static str, &'static str)>);

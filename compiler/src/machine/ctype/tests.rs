@@ -1,7 +1,7 @@
 use super::*;
 use crate::ast::{ExprKind, StmtKind};
+use crate::machine::fixture::FixtureFacts;
 use crate::parse::parse;
-use crate::resolve::fixture::FixtureFacts;
 
 /// The first expression statement of `BEGIN { EXPR; }`.
 fn expr(text: &str) -> (String, Expr) {

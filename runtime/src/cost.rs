@@ -153,8 +153,8 @@ mod tests {
     #[test]
     fn a_count_pays_its_lookup_not_its_first_insert() {
         use tracebound_compiler::ir::hot_helpers;
+        use tracebound_compiler::machine::fixture::FixtureFacts;
         use tracebound_compiler::pipeline::{compile, CompileOptions};
-        use tracebound_compiler::resolve::fixture::FixtureFacts;
         let script = "tracepoint:syscalls:sys_enter_openat { @c = count(); }";
         let compiled = compile(script, &FixtureFacts::bundled(), &CompileOptions::default())
             .expect("compiles");

@@ -1,6 +1,6 @@
 //! `MachineFacts`: everything the compiler needs to know about the machine, behind one trait.
 //! The runtime implements it against the live kernel (`tracebound_runtime::facts::LiveFacts`);
-//! tests implement it from fixtures (`resolve::fixture::FixtureFacts`). The compiler never
+//! tests implement it from fixtures (`machine::fixture::FixtureFacts`). The compiler never
 //! finds anything out for itself, which keeps it pure and `--check` root-free.
 //!
 //! Tracepoints, raw tracepoints, the binaries uprobes name and the kernel's BTF types are
