@@ -49,6 +49,7 @@ const fn var(name: &'static str, returns: Ty, doc: &'static str) -> Builtin {
         pure: true,
         map_arg: MapArg::None,
         arg_rule: ArgRule::None,
+        non_negative: &[],
         // Every entry states its support; the table's tests refuse an empty reason.
         support: Support::Refused(""),
         example: "",
@@ -144,6 +145,14 @@ impl Builtin {
 
     const fn arg_rule(self, arg_rule: ArgRule) -> Self {
         Builtin { arg_rule, ..self }
+    }
+
+    /// Literal arguments refused when negative: (argument index, what it is).
+    const fn non_negative(self, non_negative: &'static [(usize, &'static str)]) -> Self {
+        Builtin {
+            non_negative,
+            ..self
+        }
     }
 
     const fn lowered(self, lowering: Lowering, value: Value) -> Self {
@@ -353,7 +362,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("time", &[Literal], 0, Ty::Void, "print the current wall-clock time with a strftime format")
         .lowered(Lowering::Time, NONE).example(r#"time("%H:%M\n")"#),
     func("strftime", &[Literal, INT], 2, Ty::Timestamp, "a boot-relative nanosecond timestamp formatted with a strftime format when printed")
-        .pure().lowered(Lowering::Strftime, Value::Timestamp).example(r#"printf("%s\n", strftime("%H:%M:%S", nsecs))"#),
+        .non_negative(&[(1, "timestamp")]).pure().lowered(Lowering::Strftime, Value::Timestamp).example(r#"printf("%s\n", strftime("%H:%M:%S", nsecs))"#),
     func("join", &[ANY, Literal], 1, Ty::Void, "print the strings of an array of char pointers, separated by a space or the given delimiter")
         .lowered(Lowering::Join, NONE).example(r#"join(arg1, ",")"#),
     func("cat", &[Literal], 1, Ty::Void, "print the contents of the file whose name is formatted like printf").varargs()
@@ -379,11 +388,11 @@ pub static BUILTINS: &[Builtin] = &[
         .pure().map_arg(MapArg::Read).lowered(Lowering::Len, SIGNED).example("@m[pid] = 1; @n = len(@m)"),
     // --- functions: strings and buffers --------------------------------------------------
     func("str", &[ANY, INT], 1, Ty::Str, "read a NUL-terminated string from an address, optionally at most N bytes")
-        .pure().lowered(Lowering::Str, Value::Str(Len::ArgPlusNul(1))).example("@[str(arg0, 8)] = count()"),
+        .non_negative(&[(1, "length")]).pure().lowered(Lowering::Str, Value::Str(Len::ArgPlusNul(1))).example("@[str(arg0, 8)] = count()"),
     func("buf", &[ANY, INT], 1, Ty::Buf, "read N bytes from an address into a buffer printable with %r")
-        .pure().lowered(Lowering::Buf, Value::Buf(Len::Arg(1))).example(r#"printf("%r\n", buf(arg0, 8))"#),
+        .non_negative(&[(1, "length")]).pure().lowered(Lowering::Buf, Value::Buf(Len::Arg(1))).example(r#"printf("%r\n", buf(arg0, 8))"#),
     func("strncmp", &[STR, STR, IntLiteral], 3, Ty::Int, "compare at most N characters of two strings; 0 when equal")
-        .pure().lowered(Lowering::Strncmp, SIGNED).example(r#"@ = strncmp(comm, "bash", 4)"#),
+        .non_negative(&[(2, "length")]).pure().lowered(Lowering::Strncmp, SIGNED).example(r#"@ = strncmp(comm, "bash", 4)"#),
     func("strcontains", &[STR, STR], 2, Ty::Bool, "whether the first string contains the second")
         .pure().lowered(Lowering::Strcontains, SIGNED).example(r#"@ = strcontains(comm, "sh")"#),
     func("strstr", &[STR, STR], 2, Ty::Int, "index of the first occurrence of the second string in the first, or -1")
@@ -500,7 +509,7 @@ pub static BUILTINS: &[Builtin] = &[
     agg("hist", &[INT, IntLiteral], 1, Ty::Void, "power-of-2 histogram, with 2^k buckets per power (k 0..5, default 0)")
         .arg_rule(ArgRule::HistBits).aggregates(Aggregation::Hist).example("@ = hist(arg0, 2)"),
     agg("lhist", &[INT, IntLiteral, IntLiteral, IntLiteral], 4, Ty::Void, "linear histogram over [min, max) in buckets of step")
-        .arg_rule(ArgRule::LinearBuckets).aggregates(Aggregation::Lhist).example("@ = lhist(arg0, 0, 100, 10)"),
+        .non_negative(&[(1, "min"), (2, "max")]).arg_rule(ArgRule::LinearBuckets).aggregates(Aggregation::Lhist).example("@ = lhist(arg0, 0, 100, 10)"),
     agg("tseries", &[INT, IntLiteral, IntLiteral, Literal], 3, Ty::Void, "time series of N intervals, keeping the last (or avg/min/max/sum) value of each")
         .refused("not supported yet: time-series maps").example("@ = tseries(arg0, 1000000000, 10)"),
 ];

@@ -213,6 +213,8 @@ pub struct Builtin {
     pub map_arg: MapArg,
     /// A check of its arguments beyond their parameters.
     pub arg_rule: ArgRule,
+    /// Literal arguments bpftrace refuses when negative: (argument index, what it is).
+    pub non_negative: &'static [(usize, &'static str)],
     /// How tracebound compiles it, or why it does not.
     pub support: Support,
     /// A statement using it, for listings and for the test that compiles every entry; `""`

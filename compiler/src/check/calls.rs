@@ -263,18 +263,10 @@ impl Checker<'_> {
         }
     }
 
-    /// Literal arguments bpftrace refuses when negative: a length (`str`, `buf`, `strncmp`),
-    /// lhist's bounds, a timestamp (`strftime`).
+    /// Literal arguments bpftrace refuses when negative (the entry names them: a length, a
+    /// timestamp, lhist's bounds).
     fn non_negative_literals(&mut self, b: &Builtin, args: &[Expr]) {
-        const CHECKED: [(&str, usize, &str); 6] = [
-            ("str", 1, "length"),
-            ("buf", 1, "length"),
-            ("strncmp", 2, "length"),
-            ("lhist", 1, "min"),
-            ("lhist", 2, "max"),
-            ("strftime", 1, "timestamp"),
-        ];
-        for (_, i, what) in CHECKED.iter().filter(|(name, ..)| *name == b.name) {
+        for (i, what) in b.non_negative {
             let Some(arg) = args.get(*i) else { continue };
             if let Some(v) = int_value(arg).filter(|v| *v < 0) {
                 self.diags.push(
