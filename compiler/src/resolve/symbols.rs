@@ -7,6 +7,7 @@ use super::ResolvedProbe;
 use crate::ast::{visit, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
 use crate::machine::facts::MachineFacts;
+use tracebound_stdlib::{Lowering, Support};
 
 /// Addresses by (binary path, or "" for the kernel; symbol name).
 pub type SymbolAddresses = HashMap<(String, String), u64>;
@@ -29,9 +30,9 @@ pub fn symbol_addresses(
             let ExprKind::Call { name, args } = &e.kind else {
                 return;
             };
-            let user = match name.name.as_str() {
-                "kaddr" => false,
-                "uaddr" => true,
+            // The builtins whose lowering is a symbol's address, resolved here.
+            let user = match tracebound_stdlib::lookup(&name.name).map(|b| b.support) {
+                Some(Support::Lowered(Lowering::Address { user }, _)) => user,
                 _ => return,
             };
             let Some(arg) = args.first() else { return };
