@@ -202,16 +202,15 @@ impl Guard {
             n => (program_ns - self.draw_ns).max(0.0) * f64::from(n),
         };
         let budget_ns = self.budget.machine_pct / 100.0 * 1e9 * self.cpus;
-        let room_ns =
-            (0.8 * budget_ns - r.others_ns / r.seconds) / rate - w.mechanism_ns - self.draw_ns;
-        if room_ns <= 0.0 {
-            return Step::Detach; // reaching it costs too much already
+        let hit = HitCost {
+            mechanism_ns: w.mechanism_ns,
+            draw_ns: self.draw_ns,
+            program_ns: whole_ns,
+        };
+        match sampling_to_fit(&hit, rate, 0.8 * budget_ns - r.others_ns / r.seconds, w.n) {
+            Some(n) => Step::Sample(n),
+            None => Step::Detach,
         }
-        let n = (whole_ns / room_ns).ceil().max(f64::from(w.n) * 2.0);
-        if n > f64::from(MAX_SAMPLING) {
-            return Step::Detach;
-        }
-        Step::Sample((n as u32).next_power_of_two())
     }
 
     /// Every program of the costliest probe runs 1 hit in `n` from now; its maps keep what
@@ -330,6 +329,26 @@ impl Guard {
     }
 }
 
+/// What one hit of a probe costs, in parts.
+struct HitCost {
+    mechanism_ns: f64,
+    /// The sampling draw, paid by every hit once sampled.
+    draw_ns: f64,
+    /// The whole program, paid by 1 hit in N.
+    program_ns: f64,
+}
+
+/// The least N (a power of two, above `now`, at most `MAX_SAMPLING`) at which `rate` hits a
+/// second fit in `room_ns` of CPU a second; `None` when none does.
+fn sampling_to_fit(hit: &HitCost, rate: f64, room_ns: f64, now: u32) -> Option<u32> {
+    let per_hit = room_ns / rate - hit.mechanism_ns - hit.draw_ns;
+    if per_hit <= 0.0 {
+        return None; // reaching it costs too much already
+    }
+    let n = (hit.program_ns / per_hit).ceil().max(f64::from(now) * 2.0);
+    (n <= f64::from(MAX_SAMPLING)).then(|| (n as u32).next_power_of_two())
+}
+
 /// The costliest probe's last interval, and the rest of the script's.
 struct Reading {
     ns: f64,
@@ -360,4 +379,33 @@ impl Guard {
 fn stats_of(loaded: &Loaded, program: &str) -> Option<(u64, Duration)> {
     let info = loaded.program(program)?.info().ok()?;
     Some((info.run_count(), info.run_time()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HIT: HitCost = HitCost {
+        mechanism_ns: 100.0,
+        draw_ns: 20.0,
+        program_ns: 6_000.0,
+    };
+
+    #[test]
+    fn sampling_takes_the_least_n_that_fits() {
+        // 20,000 hits a second in 10 ms: 500 ns a hit, 380 of them for the program: N = 16.
+        assert_eq!(sampling_to_fit(&HIT, 20_000.0, 1e7, 1), Some(16));
+        // Already at 16 and still over: at least twice that.
+        assert_eq!(sampling_to_fit(&HIT, 20_000.0, 1e7, 16), Some(32));
+    }
+
+    #[test]
+    fn a_probe_sampling_cannot_save_is_left_to_detach() {
+        // Reaching it alone (100 ns at 1M/s) is 100 ms a second, over the 50 ms of room.
+        assert_eq!(sampling_to_fit(&HIT, 1e6, 5e7, 1), None);
+        // The program would need 1 in 6000.
+        assert_eq!(sampling_to_fit(&HIT, 20_000.0, 121.0 * 20_000.0, 1), None);
+        // Beyond MAX_SAMPLING from where it is.
+        assert_eq!(sampling_to_fit(&HIT, 20_000.0, 1e7, MAX_SAMPLING), None);
+    }
 }
