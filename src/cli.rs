@@ -40,7 +40,8 @@ pub struct Cli {
     pub auto_filter: bool,
 
     /// Do not watch the running script's measured overhead (by default a probe that stays
-    /// over budget for 2 seconds is detached, and the rest runs on).
+    /// over budget for 2 seconds is sampled 1 in N where --auto-filter could sample it, else
+    /// detached, and the rest runs on).
     #[arg(long = "no-guard")]
     pub no_guard: bool,
 

@@ -1,7 +1,9 @@
 //! The overhead budget, end to end against the kernel: a hot tracepoint is refused before
 //! anything is attached (exit 3, a diagnostic with the measured rate and per-hit cost), runs
 //! when the budget allows it, a cold one runs as usual, `--auto-filter` leaves a wildcard's hot
-//! member out by name and samples a probe whose program costs most, the runtime guard detaches a probe that turns hot after attaching, and
+//! member out by name and samples a probe whose program costs most, the runtime guard samples a
+//! probe that turns hot after attaching when sampling can bring it under budget and detaches
+//! one that sampling cannot save, and
 //! `--dry-run` prints the table and leaves nothing loaded.
 
 mod e2e;
@@ -267,7 +269,9 @@ fn auto_filter_samples_a_costly_program(env: &Env) -> Result<(), String> {
 }
 
 /// A probe that is cold when attached and turns hot (the workload starts faulting pages) is
-/// detached by the guard within 3 s; the rest of the script runs on and ends normally.
+/// detached by the guard within 3 s: reaching it alone costs more than the budget, so no
+/// sampling can save it (it only counts, so the guard could have sampled it, and says why it
+/// did not); the rest of the script runs on and ends normally.
 fn the_guard_detaches_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
     let script =
         "tracepoint:exceptions:page_fault_user /comm == \"tb_wl\"/ { @faults = count(); }\n\
@@ -283,6 +287,12 @@ fn the_guard_detaches_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
             .contains("guard: detached tracepoint:exceptions:page_fault_user")
         {
             break started.elapsed();
+        }
+        if tracer.stderr_so_far().contains("guard: sampling") {
+            return Err(format!(
+                "sampled a probe its mechanism alone puts over budget\n{}",
+                tracer.stderr_so_far()
+            ));
         }
         if started.elapsed() > Duration::from_secs(5) {
             return Err(format!(
@@ -307,7 +317,130 @@ fn the_guard_detaches_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
             "detached {detached:?} after the workload turned hot"
         ));
     }
+    if !done.stderr.contains("; sampling cannot bring it under") {
+        return Err(format!("the detach does not say why\n{}", done.stderr));
+    }
     Ok(())
+}
+
+/// A probe that is cold when attached and turns hot, whose program costs most of each hit and
+/// which only aggregates into maps of its own, is sampled by the guard within 3 s (stderr and a
+/// `guard` JSON record say so), not detached; the kernel then accounts its programs under the
+/// budget, and at the end its count, exact before the switch and scaled after it, is marked
+/// sampled by the guard and agrees with an exact count of the same events (the syscall's exit,
+/// counted by a cheap probe that may not be sampled).
+fn the_guard_samples_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
+    let script = "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ { $i = 0; \
+                  unroll(100) { @work[$i] = count(); $i++; } @calls = count(); }\n\
+                  tracepoint:syscalls:sys_exit_getppid /comm == \"tb_wl\"/ { @exact++; }";
+    let mut tracer = e2e::Tracer::spawn(&[
+        "--budget",
+        "1",
+        "--timeout",
+        "7",
+        "-f",
+        "json",
+        "-e",
+        script,
+    ]);
+    tracer.wait_ready(0)?;
+    let _calls = HotLoop::paced(env, 20_000)?;
+    // HotLoop::paced waited 200 ms with the workload running.
+    let started = Instant::now() - Duration::from_millis(200);
+    let said = "guard: sampling tracepoint:syscalls:sys_enter_getppid 1 hit in ";
+    let sampled = loop {
+        let stderr = tracer.stderr_so_far();
+        if stderr.contains(said) {
+            break started.elapsed();
+        }
+        if stderr.contains("guard: detached") || started.elapsed() > Duration::from_secs(5) {
+            return Err(format!(
+                "not sampled after {:?}\n{}{stderr}",
+                started.elapsed(),
+                tracer.stdout_so_far()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // What the kernel accounts to the tracer's programs over the next second: under the
+    // budget (1% of the machine), the mechanism's share aside.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    std::thread::sleep(Duration::from_millis(300));
+    let (before, t0) = (run_time(tracer.pid())?, Instant::now());
+    std::thread::sleep(Duration::from_secs(1));
+    let (after, t1) = (run_time(tracer.pid())?, Instant::now());
+    let share = (after - before).as_secs_f64() / ((t1 - t0).as_secs_f64() * cpus) * 100.0;
+    let done = tracer.finish(Duration::from_secs(15))?;
+    let fail = || {
+        format!(
+            "exit {:?}, sampled after {sampled:?}, programs at {share:.2}% afterwards\n{}{}",
+            done.code(),
+            done.stdout,
+            done.stderr
+        )
+    };
+    let n: u64 = done
+        .stderr
+        .split(said)
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(fail)?;
+    let record = format!(
+        "{{\"type\": \"guard\", \"data\": {{\"sampled\": \"tracepoint:syscalls:sys_enter_getppid\", \"n\": {n}, \"maps\": [\"@calls\", \"@work\"]"
+    );
+    // The map's JSON: marked, and its value.
+    let calls = done
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"@calls\": "))
+        .ok_or_else(fail)?;
+    let marked = calls.contains("\"sampled_by\": \"guard\"");
+    let value = |line: &str, map: &str| -> Option<f64> {
+        let rest = line.split(&format!("\"{map}\": ")).nth(1)?;
+        rest.trim_end_matches(['}', ' ']).parse().ok()
+    };
+    let exact_line = done.stdout.lines().find(|l| l.contains("\"@exact\": "));
+    let (Some(calls), Some(exact)) = (
+        value(calls, "@calls"),
+        exact_line.and_then(|l| value(l, "@exact")),
+    ) else {
+        return Err(fail());
+    };
+    if done.code() != Some(0)
+        || !done.stdout.contains(&record)
+        || !marked
+        || done.stderr.contains("guard: detached")
+        || exact_line.is_some_and(|l| l.contains("sampled"))
+    {
+        return Err(fail());
+    }
+    if sampled > Duration::from_secs(3) || share > 1.0 {
+        return Err(fail());
+    }
+    // ~20,000 events a second: thousands sampled after the switch, enough for 15%.
+    if exact < 20_000.0 || (calls - exact).abs() > 0.15 * exact {
+        return Err(format!("sampled {calls} vs exact {exact}\n{}", fail()));
+    }
+    println!("guard sampling: 1 in {n} after {sampled:?}, programs at {share:.3}% of the machine afterwards, @calls {calls} vs exact {exact}");
+    Ok(())
+}
+
+/// The run time the kernel accounted to the programs process `pid` holds (bpf_stats, which
+/// its guard keeps enabled).
+fn run_time(pid: u32) -> Result<Duration, String> {
+    let ids = e2e::held_program_ids(pid);
+    if ids.is_empty() {
+        return Err(format!("process {pid} holds no program"));
+    }
+    let mut total = Duration::ZERO;
+    for info in aya::programs::loaded_programs() {
+        let info = info.map_err(|e| e.to_string())?;
+        if ids.contains(&info.id()) {
+            total += info.run_time();
+        }
+    }
+    Ok(total)
 }
 
 /// A rarely firing tracepoint (no syscall tracepoint, so no syscall tax) runs under the
@@ -438,6 +571,10 @@ fn the_budget_decides_before_attaching() {
         auto_filter_samples_a_costly_program(&env),
     );
     tally.record("guard", the_guard_detaches_a_probe_that_turns_hot(&env));
+    tally.record(
+        "guard sampling",
+        the_guard_samples_a_probe_that_turns_hot(&env),
+    );
     tally.record("calibrate", calibrate_measures_and_caches());
     tally.record("dry run", dry_run_attaches_nothing());
     tally.finish();

@@ -279,6 +279,24 @@ pub enum Action {
 pub struct ProgramInfo {
     pub maps: Vec<MapInfo>,
     pub actions: Vec<Action>,
+    /// The probes the runtime guard may sample 1 in N while they run (compiled with
+    /// `LowerOptions::guard_sampling`; the same probes `--auto-filter` may sample).
+    pub guard_sampled: Vec<GuardSampled>,
+}
+
+/// The u64 array a guard-sampled probe reads its mask from: N - 1, N a power of two (0, as the
+/// kernel creates it: every hit).
+pub const GUARD_SAMPLING_MAP: &str = "tb_sample";
+
+/// A probe whose program reads its sampling mask from `GUARD_SAMPLING_MAP` before anything
+/// else, so that the guard can thin it without loading it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardSampled {
+    pub probe_index: usize,
+    /// Its entry in `GUARD_SAMPLING_MAP`.
+    pub slot: u32,
+    /// The maps it aggregates into (`ProgramInfo::maps` indexes): the ones whose values scale.
+    pub maps: Vec<usize>,
 }
 
 /// The fields of a ring-buffer record's payload for arguments of these types: integers

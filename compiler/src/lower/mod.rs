@@ -24,7 +24,7 @@ use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::probe::{ProviderKind, Target};
-use crate::program::{Action, ProgramInfo, ValueType};
+use crate::program::{Action, GuardSampled, ProgramInfo, ValueType};
 use crate::resolve::symbols::SymbolAddresses;
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::span::Span;
@@ -72,6 +72,10 @@ pub struct LowerOptions {
     /// Probes (by index) that run their program for 1 in N hits, N a power of two
     /// (`--auto-filter`); only probes `sample::samplable` allows.
     pub sample: std::collections::BTreeMap<usize, u32>,
+    /// Whether the probes `sample::samplable` allows read their sampling mask from a map
+    /// (`program::GUARD_SAMPLING_MAP`) the runtime guard writes while they run; `sample`'s N
+    /// is then the map's first value, which the runtime writes before attaching.
+    pub guard_sampling: bool,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
 }
@@ -87,6 +91,7 @@ impl Default for LowerOptions {
             start_ns: 0,
             ncpus: 1,
             sample: Default::default(),
+            guard_sampling: false,
             stack_mode: crate::program::StackMode::Bpftrace,
         }
     }
@@ -136,6 +141,8 @@ pub(crate) fn lower(
     bpf_maps.push(BpfMap::counters("tb_full", script_maps.max(1) as u32));
     let exit_flag = bpf_maps.len();
     bpf_maps.push(BpfMap::flag("tb_exit"));
+    let samplable = sample::samplable(&program.ast);
+    let (guard_sampling, guard_slots) = guard_sampling_map(options, &samplable, &mut bpf_maps);
     let mut shared = Shared {
         maps: table,
         actions: Vec::new(),
@@ -143,6 +150,8 @@ pub(crate) fn lower(
         lost,
         full,
         exit_flag,
+        guard_sampling,
+        guard_slots: guard_slots.clone(),
         extra_base: bpf_maps.len(),
         extra_maps: Vec::new(),
         options,
@@ -194,7 +203,6 @@ pub(crate) fn lower(
     }
     let mut maps = shared.maps.infos();
     if !options.sample.is_empty() {
-        let samplable = sample::samplable(&program.ast);
         for (index, &n) in &options.sample {
             for name in samplable.get(index).into_iter().flatten() {
                 for m in maps.iter_mut().filter(|m| &m.name == name) {
@@ -203,6 +211,17 @@ pub(crate) fn lower(
             }
         }
     }
+    let guard_sampled = guard_slots
+        .iter()
+        .map(|(&probe_index, &slot)| GuardSampled {
+            probe_index,
+            slot,
+            maps: samplable[&probe_index]
+                .iter()
+                .filter_map(|name| maps.iter().position(|m| &m.name == name))
+                .collect(),
+        })
+        .collect();
     bpf_maps.extend(shared.extra_maps);
     Ok(Lowered {
         probes: out,
@@ -214,8 +233,28 @@ pub(crate) fn lower(
         info: ProgramInfo {
             maps,
             actions: shared.actions,
+            guard_sampled,
         },
     })
+}
+
+/// With `guard_sampling`, the map the guard writes each samplable probe's mask into (its index
+/// among `bpf_maps`, where it is declared) and each such probe's slot in it, in probe order.
+fn guard_sampling_map(
+    options: &LowerOptions,
+    samplable: &std::collections::BTreeMap<usize, Vec<String>>,
+    bpf_maps: &mut Vec<BpfMap>,
+) -> (Option<usize>, std::collections::BTreeMap<usize, u32>) {
+    if !options.guard_sampling || samplable.is_empty() {
+        return (None, Default::default());
+    }
+    let slots: std::collections::BTreeMap<usize, u32> =
+        samplable.keys().zip(0..).map(|(&i, s)| (i, s)).collect();
+    bpf_maps.push(BpfMap::sampling(
+        crate::program::GUARD_SAMPLING_MAP,
+        slots.len() as u32,
+    ));
+    (Some(bpf_maps.len() - 1), slots)
 }
 
 /// State shared by every probe: the map table and the ring-buffer actions.
@@ -226,6 +265,10 @@ pub(crate) struct Shared<'o> {
     pub lost: usize,
     pub full: usize,
     pub exit_flag: usize,
+    /// `program::GUARD_SAMPLING_MAP`, when some probe reads its mask from it.
+    pub guard_sampling: Option<usize>,
+    /// Probe index → its slot in that map.
+    pub guard_slots: std::collections::BTreeMap<usize, u32>,
     /// Maps declared as lowering needs them (stack traces, announced processes): they follow
     /// the fixed ones, from index `extra_base`.
     pub extra_base: usize,
@@ -423,6 +466,68 @@ mod tests {
         let program = parse(text).expect("parses");
         lower(&resolved(program, probes), &LowerOptions::default())
             .unwrap_or_else(|d| panic!("{:?}", d))
+    }
+
+    /// With guard sampling, a probe `--auto-filter` may sample reads its mask from the guard's
+    /// map before anything else, and the info names its slot and maps; one that prints does
+    /// not, and nothing changes without the option.
+    #[test]
+    fn guard_sampling_reads_the_mask_the_guard_writes() {
+        let text = "tracepoint:syscalls:sys_enter_read { @c = count(); @h = hist(1); }\n\
+                    tracepoint:syscalls:sys_enter_write { printf(\"w\\n\"); }";
+        let probes = [
+            special(tracepoint("sys_enter_read")),
+            special(tracepoint("sys_enter_write")),
+        ];
+        let options = LowerOptions {
+            guard_sampling: true,
+            ..LowerOptions::default()
+        };
+        let program = resolved(parse(text).expect("parses"), &probes);
+        let l = lower(&program, &options).unwrap_or_else(|d| panic!("{d:?}"));
+        let map = l
+            .maps
+            .iter()
+            .position(|m| m.name == crate::program::GUARD_SAMPLING_MAP)
+            .expect("the sampling map is declared");
+        assert_eq!(l.maps[map].kind, MapKind::Array);
+        assert_eq!(l.maps[map].max_entries, 1);
+        let c = l.info.maps.iter().position(|m| m.name == "c").unwrap();
+        let h = l.info.maps.iter().position(|m| m.name == "h").unwrap();
+        assert_eq!(
+            l.info.guard_sampled,
+            vec![GuardSampled {
+                probe_index: 0,
+                slot: 0,
+                maps: vec![c, h]
+            }]
+        );
+        let draws = |f: &Function| {
+            f.insts.iter().any(|(i, _)| {
+                matches!(
+                    i,
+                    Inst::Call {
+                        helper: crate::insn::Helper::GetPrandomU32,
+                        ..
+                    }
+                )
+            })
+        };
+        let reads_map = |f: &Function| {
+            f.insts
+                .iter()
+                .any(|(i, _)| matches!(i, Inst::MapRef(_, m) if *m == map))
+        };
+        assert!(draws(&l.probes[0].function) && reads_map(&l.probes[0].function));
+        assert!(!draws(&l.probes[1].function) && !reads_map(&l.probes[1].function));
+        // Without the option: no map, no draw.
+        let plain = lower(&program, &LowerOptions::default()).unwrap();
+        assert!(plain.info.guard_sampled.is_empty());
+        assert!(!plain
+            .maps
+            .iter()
+            .any(|m| m.name == crate::program::GUARD_SAMPLING_MAP));
+        assert!(!draws(&plain.probes[0].function));
     }
 
     #[test]

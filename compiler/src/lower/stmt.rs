@@ -41,22 +41,7 @@ pub(crate) fn lower_probe(
         index,
     };
     l.emit(Inst::Arg(ctx, 0));
-    if let Some(&n) = l.shared.options.sample.get(&index) {
-        // 1 hit in n runs the rest: a random draw, so that no periodic pattern in the events
-        // lines up with the sampling.
-        let draw = l.helper_int(Helper::GetPrandomU32, Vec::new());
-        let low = l.alu(
-            Alu::And,
-            draw,
-            Operand::Imm(n.next_power_of_two() as i32 - 1),
-        );
-        l.emit(Inst::Branch {
-            cond: Cond::Ne,
-            a: low,
-            b: Operand::Imm(0),
-            then: exit_label,
-        });
-    }
+    l.sample_draw(index);
     if let Some(pred) = &probe.predicate {
         l.span = pred.span;
         let (c, _) = l.int(pred)?;
@@ -76,6 +61,49 @@ pub(crate) fn lower_probe(
 }
 
 impl ProbeLowerer<'_, '_> {
+    /// A sampled probe runs the rest for 1 hit in N: a random draw, so that no periodic
+    /// pattern in the events lines up with the sampling. N is `--auto-filter`'s constant, or
+    /// read from the guard's map at every hit (its mask N - 1; 0 takes every hit and draws
+    /// nothing), so the guard can change it while the program runs.
+    fn sample_draw(&mut self, index: usize) {
+        let mask = match (
+            self.shared.guard_sampling,
+            self.shared.guard_slots.get(&index),
+        ) {
+            (Some(map), Some(&slot)) => {
+                let key = self.f.new_slot(8);
+                self.store_u64(Addr::Slot(key, 0), Operand::Imm(slot as i32));
+                let entry = self.lookup(map, key);
+                let every = self.new_label();
+                self.jump_if_zero(entry, every);
+                let mask = self.load_u64(Addr::Ptr(entry, 0));
+                self.jump_if_zero(mask, every);
+                Some((Operand::Reg(mask), Some(every)))
+            }
+            _ => self
+                .shared
+                .options
+                .sample
+                .get(&index)
+                .map(|&n| (Operand::Imm(n.next_power_of_two() as i32 - 1), None)),
+        };
+        let Some((mask, every_hit)) = mask else {
+            return;
+        };
+        let draw = self.helper_int(Helper::GetPrandomU32, Vec::new());
+        let low = self.alu(Alu::And, draw, mask);
+        let exit_label = self.exit_label;
+        self.emit(Inst::Branch {
+            cond: Cond::Ne,
+            a: low,
+            b: Operand::Imm(0),
+            then: exit_label,
+        });
+        if let Some(every) = every_hit {
+            self.emit(Inst::Label(every));
+        }
+    }
+
     pub fn block(&mut self, block: &Block) -> Lowering<()> {
         for s in &block.stmts {
             self.span = s.span;

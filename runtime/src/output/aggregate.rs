@@ -49,12 +49,18 @@ impl Merged {
         if n <= 1 {
             return self;
         }
-        let times = |v: i64| v.wrapping_mul(n as i64);
+        self.multiplied(n)
+    }
+
+    /// What `scaled` scales, times `k` (wrapping: a factor below zero is its two's
+    /// complement, which is how a carried-over difference between two N is kept).
+    pub fn multiplied(self, k: u64) -> Merged {
+        let times = |v: i64| v.wrapping_mul(k as i64);
         match self {
-            Merged::Count(c) => Merged::Count(c.wrapping_mul(n)),
+            Merged::Count(c) => Merged::Count(c.wrapping_mul(k)),
             Merged::Sum(s) => Merged::Sum(times(s)),
             Merged::Bucket { count, sum } => Merged::Bucket {
-                count: count.wrapping_mul(n),
+                count: count.wrapping_mul(k),
                 sum: times(sum),
             },
             Merged::Stats {
@@ -64,11 +70,43 @@ impl Merged {
                 max,
             } => Merged::Stats {
                 sum: times(sum),
-                count: count.wrapping_mul(n),
+                count: count.wrapping_mul(k),
                 min,
                 max,
             },
             other => other,
+        }
+    }
+
+    /// `self` plus what `other` carries of the fields `scaled` scales (the rest are `self`'s):
+    /// a value counted partly at one N and partly at another.
+    pub fn plus(self, other: &Merged) -> Merged {
+        match (self, other) {
+            (Merged::Count(a), Merged::Count(b)) => Merged::Count(a.wrapping_add(*b)),
+            (Merged::Sum(a), Merged::Sum(b)) => Merged::Sum(a.wrapping_add(*b)),
+            (Merged::Bucket { count, sum }, Merged::Bucket { count: c, sum: s }) => {
+                Merged::Bucket {
+                    count: count.wrapping_add(*c),
+                    sum: sum.wrapping_add(*s),
+                }
+            }
+            (
+                Merged::Stats {
+                    sum,
+                    count,
+                    min,
+                    max,
+                },
+                Merged::Stats {
+                    sum: s, count: c, ..
+                },
+            ) => Merged::Stats {
+                sum: sum.wrapping_add(*s),
+                count: count.wrapping_add(*c),
+                min,
+                max,
+            },
+            (this, _) => this,
         }
     }
 }
@@ -157,6 +195,36 @@ mod tests {
     fn run(kind: MapValue, slots: &[Vec<u8>]) -> Result<Merged, OutputError> {
         let refs: Vec<&[u8]> = slots.iter().map(Vec::as_slice).collect();
         merge(&kind, &refs)
+    }
+
+    #[test]
+    fn a_value_counted_at_two_rates_keeps_each_factor() {
+        // 100 counted at every hit, then N = 8: 30 more hits seen stand for 240.
+        let at_switch = Merged::Count(100);
+        let carried = Merged::Count(0).plus(&at_switch.clone().multiplied(1u64.wrapping_sub(8)));
+        assert_eq!(
+            Merged::Count(130).scaled(8).plus(&carried),
+            Merged::Count(340)
+        );
+        let stats = Merged::Stats {
+            sum: 50,
+            count: 10,
+            min: Some(1),
+            max: Some(9),
+        };
+        let carried = stats.clone().multiplied(2u64.wrapping_sub(4));
+        assert_eq!(
+            stats.scaled(4).plus(&carried),
+            Merged::Stats {
+                sum: 100,
+                count: 20,
+                min: Some(1),
+                max: Some(9)
+            }
+        );
+        // What sampling does not scale carries nothing.
+        let avg = Merged::Avg { sum: 7, count: 2 };
+        assert_eq!(avg.clone().plus(&avg.clone().multiplied(5)), avg);
     }
 
     #[test]

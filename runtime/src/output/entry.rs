@@ -38,4 +38,15 @@ pub struct MapData {
     pub entries: Vec<Entry>,
     /// 1, or N when the map's probes ran 1 hit in N (values already scaled by N).
     pub sampled: u32,
+    /// Who thinned them, when `sampled` is over 1.
+    pub sampled_by: Sampler,
+}
+
+/// What made a map's probes run 1 hit in N, as its output says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampler {
+    /// From the start, chosen before attaching.
+    AutoFilter,
+    /// The runtime guard, this far into the run: what was counted before is not scaled.
+    Guard { since_ms: u64 },
 }

@@ -18,7 +18,7 @@ use tracebound_compiler::program::MapValue;
 
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_range, log2_range, Range};
-use super::entry::{Entry, EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData, Sampler};
 use super::sort;
 use super::text::write_value;
 use super::value::Value;
@@ -69,6 +69,11 @@ pub fn map_json(
     out.extend_from_slice(format!("{{\"type\": \"{kind}\", ").as_bytes());
     if map.sampled > 1 {
         out.extend_from_slice(format!("\"sampled\": {}, ", map.sampled).as_bytes());
+        if let Sampler::Guard { since_ms } = map.sampled_by {
+            out.extend_from_slice(
+                format!("\"sampled_by\": \"guard\", \"sampled_from_ms\": {since_ms}, ").as_bytes(),
+            );
+        }
     }
     out.extend_from_slice(b"\"data\": {");
     write_string(out, format!("@{}", map.name).as_bytes());

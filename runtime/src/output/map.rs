@@ -8,9 +8,30 @@ use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
 use super::aggregate::{merge, Merged};
 use super::buckets::{linear_buckets, log2_buckets};
-use super::entry::{Entry, EntryValue, Key, MapData};
+use super::entry::{Entry, EntryValue, Key, MapData, Sampler};
 use super::value::{decode, encode, Value};
 use super::{sort, OutputError};
+
+/// How a map's values are brought back to what every hit would have counted: its probes
+/// run 1 hit in `n` now, and `carried` holds, per key as stored, what to add to the value
+/// scaled by `n` so that what was counted at an earlier N keeps that N.
+#[derive(Clone, Copy, Debug)]
+pub struct Scaling<'a> {
+    pub n: u32,
+    pub by: Sampler,
+    pub carried: Option<&'a HashMap<Vec<u8>, Merged>>,
+}
+
+impl Scaling<'_> {
+    /// As compiled: `--auto-filter`'s N, or 1.
+    pub fn of(info: &MapInfo) -> Scaling<'static> {
+        Scaling {
+            n: info.sampled.max(1),
+            by: Sampler::AutoFilter,
+            carried: None,
+        }
+    }
+}
 
 impl MapData {
     /// Builds a map from its raw entries: each a key and its value slots (one per CPU for an
@@ -18,6 +39,19 @@ impl MapData {
     pub fn from_raw<K, V>(
         info: &MapInfo,
         raw: impl IntoIterator<Item = (K, Vec<V>)>,
+    ) -> Result<MapData, OutputError>
+    where
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        MapData::from_raw_scaled(info, raw, Scaling::of(info))
+    }
+
+    /// `from_raw`, the values scaled as `scaling` says.
+    pub fn from_raw_scaled<K, V>(
+        info: &MapInfo,
+        raw: impl IntoIterator<Item = (K, Vec<V>)>,
+        scaling: Scaling,
     ) -> Result<MapData, OutputError>
     where
         K: AsRef<[u8]>,
@@ -45,7 +79,10 @@ impl MapData {
         let mut hist_at: HashMap<Vec<Value>, usize> = HashMap::new();
         for (key_bytes, slots) in raw {
             let slots: Vec<&[u8]> = slots.iter().map(AsRef::as_ref).collect();
-            let merged = merge(&info.value, &slots)?.scaled(u64::from(info.sampled.max(1)));
+            let mut merged = merge(&info.value, &slots)?.scaled(u64::from(scaling.n));
+            if let Some(carried) = scaling.carried.and_then(|c| c.get(key_bytes.as_ref())) {
+                merged = merged.plus(carried);
+            }
             if !merged.is_present() {
                 continue;
             }
@@ -109,7 +146,8 @@ impl MapData {
             name: info.name.clone(),
             kind: info.value.clone(),
             entries,
-            sampled: info.sampled.max(1),
+            sampled: scaling.n,
+            sampled_by: scaling.by,
         })
     }
 }

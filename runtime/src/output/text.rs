@@ -17,7 +17,7 @@
 
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_label, log2_label};
-use super::entry::{Entry, EntryValue, MapData};
+use super::entry::{Entry, EntryValue, MapData, Sampler};
 use super::sort;
 use super::value::Value;
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
@@ -39,9 +39,15 @@ pub fn map_text(
     let shown = sort::top(&map.kind, &map.entries, top);
     if map.sampled > 1 {
         // Never a silent change of meaning: the values are estimates from 1 hit in N.
+        let by = match map.sampled_by {
+            Sampler::AutoFilter => "--auto-filter".to_string(),
+            Sampler::Guard { since_ms } => {
+                format!("by the guard from {:.1} s", since_ms as f64 / 1000.0)
+            }
+        };
         out.extend_from_slice(
             format!(
-                "# @{}: sampled 1 in {} (--auto-filter), counts scaled by {}\n",
+                "# @{}: sampled 1 in {} ({by}), counts scaled by {}\n",
                 map.name, map.sampled, map.sampled
             )
             .as_bytes(),
@@ -272,6 +278,7 @@ mod tests {
                 value: EntryValue::Buckets { counts: b, sum: 0 },
             }],
             sampled: 1,
+            sampled_by: Sampler::AutoFilter,
         }
     }
 
@@ -279,6 +286,17 @@ mod tests {
         let mut out = Vec::new();
         map_text(&mut out, map, top, div, &NoSymbols).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_sampled_map_says_who_sampled_it_and_from_when() {
+        let mut h = hist(&[(5, 8)]);
+        h.sampled = 8;
+        assert!(text(&h, 0, 0)
+            .starts_with("# @h: sampled 1 in 8 (--auto-filter), counts scaled by 8\n"));
+        h.sampled_by = Sampler::Guard { since_ms: 2340 };
+        assert!(text(&h, 0, 0)
+            .starts_with("# @h: sampled 1 in 8 (by the guard from 2.3 s), counts scaled by 8\n"));
     }
 
     #[test]

@@ -15,6 +15,8 @@ use aya::programs::{Program, ProgramError};
 use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
+use tracebound_compiler::program::GUARD_SAMPLING_MAP;
+
 use crate::probes::verifier;
 
 /// An object's maps and programs, loaded. Dropping it detaches whatever was attached and
@@ -80,6 +82,19 @@ impl Loaded {
 
     pub fn maps(&self) -> impl Iterator<Item = (&str, &Map)> {
         self.ebpf.maps()
+    }
+
+    /// Makes the probe at `slot` of the sampling map run its program for 1 hit in `n` (a power
+    /// of two) from its next hit on, without loading anything again.
+    pub fn set_sampling(&mut self, slot: u32, n: u32) -> Result<(), MapError> {
+        let map = self
+            .ebpf
+            .map_mut(GUARD_SAMPLING_MAP)
+            .ok_or_else(|| MapError::InvalidName {
+                name: GUARD_SAMPLING_MAP.into(),
+            })?;
+        let mut array = aya::maps::Array::<_, u64>::try_from(map)?;
+        array.set(slot, u64::from(n.max(1).next_power_of_two() - 1), 0)
     }
 }
 

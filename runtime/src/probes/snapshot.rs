@@ -8,7 +8,9 @@ use aya::maps::Map;
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
 use crate::kernel::sys::{possible_cpus, MapBytes};
-use crate::output::{MapData, OutputError};
+use crate::output::aggregate::merge;
+use crate::output::map::Scaling;
+use crate::output::{MapData, Merged, OutputError};
 use crate::probes::load::Loaded;
 
 #[derive(Debug)]
@@ -70,6 +72,34 @@ pub fn snapshot(loaded: &Loaded, info: &MapInfo) -> Result<MapData, SnapshotErro
 
 /// `snapshot` through any fd of the map.
 pub fn read(fd: BorrowedFd, info: &MapInfo) -> Result<MapData, SnapshotError> {
+    read_scaled(fd, info, Scaling::of(info))
+}
+
+/// `snapshot`, the values scaled as `scaling` says (the guard's sampling).
+pub fn snapshot_scaled(
+    loaded: &Loaded,
+    info: &MapInfo,
+    scaling: Scaling,
+) -> Result<MapData, SnapshotError> {
+    read_scaled(map_fd(loaded, info)?, info, scaling)
+}
+
+/// Every key's value as the kernel holds it now (stored key bytes), merged across CPUs and
+/// not scaled.
+pub fn merged(loaded: &Loaded, info: &MapInfo) -> Result<Vec<(Vec<u8>, Merged)>, SnapshotError> {
+    let bytes = map_bytes(loaded, info)?;
+    let slot = info.value.stored_size() as usize;
+    let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
+    raw.iter()
+        .map(|(key, value)| {
+            let slots: Vec<&[u8]> = value.chunks(slot).collect();
+            let m = merge(&info.value, &slots).map_err(SnapshotError::Decode)?;
+            Ok((key.to_vec(), m))
+        })
+        .collect()
+}
+
+fn read_scaled(fd: BorrowedFd, info: &MapInfo, scaling: Scaling) -> Result<MapData, SnapshotError> {
     let bytes = bytes_of(fd, info)?;
     let slot = info.value.stored_size() as usize;
     let raw = bytes.entries().map_err(SnapshotError::Kernel)?;
@@ -78,5 +108,5 @@ pub fn read(fd: BorrowedFd, info: &MapInfo) -> Result<MapData, SnapshotError> {
         let slots: Vec<&[u8]> = value.chunks(slot).collect();
         (key, slots)
     });
-    MapData::from_raw(info, entries).map_err(SnapshotError::Decode)
+    MapData::from_raw_scaled(info, entries, scaling).map_err(SnapshotError::Decode)
 }

@@ -10,8 +10,9 @@ use tracebound_compiler::program::{record_fields, Action, ValueType};
 
 use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
-use crate::probes::snapshot::{map_bytes, snapshot};
+use crate::probes::snapshot::map_bytes;
 use crate::run::error::RunError;
+use crate::run::sampling::GuardSampling;
 use crate::run::symbols::Symbols;
 
 /// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
@@ -130,6 +131,8 @@ pub struct EventState {
     pub format: Format,
     /// Names stack frames and addresses, and notes processes as they are announced.
     pub symbols: Symbols,
+    /// The maps the guard thinned, and how they print.
+    pub sampling: GuardSampling,
 }
 
 /// Handles every record waiting in the ring buffer, in order; stops at an exit().
@@ -197,8 +200,10 @@ fn handle_record(
             }
         }
         Action::PrintMap { map, top, div } => {
-            let info = &compiled.info.maps[*map];
-            let data = snapshot(loaded, info).map_err(|e| RunError::Other(e.to_string()))?;
+            let data = state
+                .sampling
+                .snapshot(loaded, compiled, *map)
+                .map_err(|e| RunError::Other(e.to_string()))?;
             let result = match state.format {
                 Format::Text => output::text::map_text(out, &data, *top, *div, &state.symbols),
                 Format::Json => output::json::map_json(out, &data, *top, *div, &state.symbols),
@@ -213,6 +218,7 @@ fn handle_record(
             } else {
                 bytes.clear()?;
             }
+            state.sampling.cleared(*map);
         }
         Action::UserProcess => {
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;

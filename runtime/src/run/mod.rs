@@ -20,6 +20,7 @@ pub mod guard;
 pub mod metrics;
 pub mod prepare;
 pub mod request;
+pub mod sampling;
 pub mod session;
 pub mod stop;
 pub mod symbols;

@@ -45,6 +45,8 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
             cpid: child.as_ref().map(|c| c.pid),
             start_ns: monotonic_ns(),
             ncpus: crate::kernel::sys::possible_cpus().unwrap_or(1) as u32,
+            // The guard thins such probes while they run, rather than detach them.
+            guard_sampling: request.guard,
             ..LowerOptions::default()
         },
     };
@@ -63,7 +65,22 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
 /// Loads the script's programs without attaching anything; a verifier rejection is a
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
-    load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))
+    let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    // A probe `--auto-filter` sampled and the guard may thin reads its N from the guard's map.
+    for g in &compiled.info.guard_sampled {
+        let n = g
+            .maps
+            .iter()
+            .map(|&m| compiled.info.maps[m].sampled)
+            .max()
+            .unwrap_or(1);
+        if n > 1 {
+            loaded
+                .set_sampling(g.slot, n)
+                .map_err(|e| RunError::Other(format!("setting the sampling of a probe: {e}")))?;
+        }
+    }
+    Ok(loaded)
 }
 
 /// A verifier rejection shown at the statement whose instruction was rejected.

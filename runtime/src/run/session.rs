@@ -17,12 +17,12 @@ use crate::kernel::sys;
 use crate::output::{self, Format};
 use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
-use crate::probes::snapshot::snapshot;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
 use crate::run::events::{drain, EventState, ExitFlag, Losses};
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
+use crate::run::sampling::GuardSampling;
 use crate::run::stop::{stop_requested, stopped_before_attaching};
 use crate::run::symbols::Symbols;
 
@@ -96,6 +96,7 @@ pub fn run(
             exit_code: None,
             format: options.format,
             symbols: Symbols::new(take_stack_maps(&mut loaded)),
+            sampling: GuardSampling::new(),
         },
         lost: Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?,
         exit_flag: ExitFlag::new(&mut loaded, compiled)?,
@@ -180,10 +181,11 @@ fn watch(
     options: &mut RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
+    let may_sample = running.metrics.is_none();
     let mut guard = options
         .guard
         .take()
-        .and_then(|(budget, model)| Guard::start(loaded, compiled, budget, &model));
+        .and_then(|(budget, model)| Guard::start(loaded, compiled, budget, &model, may_sample));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     let mut counters_read = std::time::Instant::now();
     while running.state.exit_code.is_none() && !stop_requested() {
@@ -215,7 +217,13 @@ fn watch(
             }
         }
         if let Some(guard) = &mut guard {
-            guard.check(loaded, options.format, out)?;
+            guard.check(
+                loaded,
+                compiled,
+                &mut running.state.sampling,
+                options.format,
+                out,
+            )?;
             if let Some(endpoint) = &running.metrics {
                 guard.detached().for_each(|p| endpoint.note_detached(p));
             }
@@ -249,11 +257,8 @@ fn print_maps(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    let maps = compiled
-        .info
-        .maps
-        .iter()
-        .map(|info| snapshot(loaded, info))
+    let maps = (0..compiled.info.maps.len())
+        .map(|map| state.sampling.snapshot(loaded, compiled, map))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Other(e.to_string()))?;
     let mut text = Vec::new();
