@@ -11,85 +11,13 @@
 //!   `ffffffffffffffff`, `%hhd` of 300 is 44, `%ld` of `(uint32)-1` is 4294967295 and `%lu`
 //!   of `(int8)-1` is 18446744073709551615.
 
-use std::ops::Range;
+use tracebound_compiler::program::format_specifiers as specifiers;
 
 use super::cformat::{format_piece, CArg};
 use super::formatted::{buf_text, BufStyle};
 use super::text::{stack_text, symbol_text};
 use super::value::Value;
 use super::{OutputError, Symbolize};
-
-/// One specifier bpftrace recognises in a format string.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Specifier {
-    /// Its bytes in the format, `%` through the conversion.
-    pub span: Range<usize>,
-    /// `d u x X o p c s`.
-    pub conversion: u8,
-}
-
-/// The specifiers bpftrace 0.17 finds in `format`, left to right.
-pub fn specifiers(format: &[u8]) -> Vec<Specifier> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(p) = format[at..].iter().position(|&b| b == b'%') {
-        let start = at + p;
-        match match_specifier(&format[start..]) {
-            Some((len, conversion)) => {
-                found.push(Specifier {
-                    span: start..start + len,
-                    conversion,
-                });
-                at = start + len;
-            }
-            None => at = start + 1,
-        }
-    }
-    found
-}
-
-/// Matches `%-?[0-9]*(\.[0-9]+)?` then `[cs]` or `(hh|h|ll|l|j|z|t)?[duxXop]` at the start
-/// of `s`; returns the length and conversion.
-fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
-    let mut i = 1;
-    if s.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    while s.get(i).is_some_and(u8::is_ascii_digit) {
-        i += 1;
-    }
-    if s.get(i) == Some(&b'.') {
-        i += 1;
-        if !s.get(i).is_some_and(u8::is_ascii_digit) {
-            return None;
-        }
-        while s.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-    }
-    let c = *s.get(i)?;
-    if c == b'c' || c == b's' {
-        return Some((i + 1, c));
-    }
-    // bpftrace's buffer conversions `%r`, `%rx`, `%rh` (for `buf()`): conversion `r`.
-    if c == b'r' {
-        let len = if matches!(s.get(i + 1), Some(b'x' | b'h')) {
-            i + 2
-        } else {
-            i + 1
-        };
-        return Some((len, c));
-    }
-    for modifier in [&b"hh"[..], b"h", b"ll", b"l", b"j", b"z", b"t", b""] {
-        if s[i..].starts_with(modifier) {
-            let c = *s.get(i + modifier.len())?;
-            if b"duxXop".contains(&c) {
-                return Some((i + modifier.len() + 1, c));
-            }
-        }
-    }
-    None
-}
 
 /// Appends what `printf(format, args...)` prints.
 pub fn printf(
