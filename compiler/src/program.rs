@@ -336,7 +336,7 @@ pub fn record_fields(types: &[ValueType]) -> Vec<ValueType> {
 pub struct FormatSpecifier {
     /// Its bytes in the format, `%` through the conversion.
     pub span: std::ops::Range<usize>,
-    /// `d u x X o p c s`.
+    /// `d i u x X o p c s r`.
     pub conversion: u8,
 }
 
@@ -395,7 +395,7 @@ fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
     for modifier in [&b"hh"[..], b"h", b"ll", b"l", b"j", b"z", b"t", b""] {
         if s[i..].starts_with(modifier) {
             let c = *s.get(i + modifier.len())?;
-            if b"duxXop".contains(&c) {
+            if b"diuxXop".contains(&c) {
                 return Some((i + modifier.len() + 1, c));
             }
         }

@@ -410,11 +410,11 @@ impl Checker<'_> {
                     .with_note(
                         "tracebound's printf cuts the format as bpftrace 0.17 does: at `%`, \
                          optionally `-`, a width and a precision, then `c`, `s`, `r`, `rx`, \
-                         `rh`, or `d u x X o p` after an optional hh, h, l, ll, j, z or t",
+                         `rh`, or `d i u x X o p` after an optional hh, h, l, ll, j, z or t",
                     )
                     .with_help(
-                        "leave out the flags `+`, ` `, `#` and `*`, write `%d` for `%i`, and \
-                         `%%` only where no conversion letter follows it",
+                        "leave out the flags `+`, ` `, `#` and `*`, and write `%%` only where no \
+                         conversion letter follows it",
                     ),
                 );
             }
