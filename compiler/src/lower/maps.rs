@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 
 use super::bpf_map::{BpfMap, MapKind};
 use super::builtins::{aggregation, is_args, value_type};
-use super::stmt::declared_int;
 use super::{map_parts, LowerOptions, INT, SIGNED};
 use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
 use crate::ast::*;
@@ -494,4 +493,22 @@ pub(crate) fn int_cast_bits(name: &str) -> u32 {
         .trim_start_matches("int")
         .parse::<u32>()
         .unwrap_or(64)
+}
+
+/// The integer type a `let $x: T` declares, when T is one (`uint8` ... `int64`): its size in
+/// bytes and signedness. Other declared types are the value's own.
+pub(crate) fn declared_int(ty: &TypeName) -> Option<ValueType> {
+    let (TypeBase::Builtin(name), 0, None) = (&ty.base, ty.pointers, &ty.array) else {
+        return None;
+    };
+    let bits: u32 = name
+        .strip_prefix('u')
+        .unwrap_or(name)
+        .strip_prefix("int")?
+        .parse()
+        .ok()?;
+    matches!(bits, 8 | 16 | 32 | 64).then_some(ValueType::Int {
+        size: bits / 8,
+        signed: !name.starts_with('u'),
+    })
 }

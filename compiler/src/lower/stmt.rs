@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
+use super::maps::declared_int;
 use super::Lowering;
 use super::SIGNED;
 use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
-use crate::ast::{
-    self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind, TypeBase, TypeName,
-};
+use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
@@ -772,22 +771,4 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
     }
-}
-
-/// The integer type a `let $x: T` declares, when T is one (`uint8` ... `int64`): its size in
-/// bytes and signedness. Other declared types are the value's own.
-pub(crate) fn declared_int(ty: &TypeName) -> Option<ValueType> {
-    let (TypeBase::Builtin(name), 0, None) = (&ty.base, ty.pointers, &ty.array) else {
-        return None;
-    };
-    let bits: u32 = name
-        .strip_prefix('u')
-        .unwrap_or(name)
-        .strip_prefix("int")?
-        .parse()
-        .ok()?;
-    matches!(bits, 8 | 16 | 32 | 64).then_some(ValueType::Int {
-        size: bits / 8,
-        signed: !name.starts_with('u'),
-    })
 }

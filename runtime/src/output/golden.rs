@@ -795,7 +795,7 @@ fn printf_misc() {
     pf(&mut out, "[%d|%%|%d]%%\n", &ints(&[1, 2]));
     pf(&mut out, "%%d\n", &ints(&[5]));
     pf(&mut out, "%%%d%%\n", &ints(&[5]));
-    pf(&mut out, "[%i][%e][%q][%5][%-][%]\n", &[]);
+    pf(&mut out, "[%e][%q][%5][%-][%]\n", &[]);
     pf(&mut out, "no newline", &[]);
     pf(&mut out, "|tab\there|\n", &[]);
     let mixed = via_ring(&[(STR, s("x")), (I64, int(1)), (STR, s("y")), (I64, int(-2))]);
