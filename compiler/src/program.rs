@@ -134,18 +134,21 @@ pub enum MapValue {
     Plain(ValueType),
     /// `count()`: u64 per CPU; merged by summing.
     Count,
-    /// `sum(x)`: i64 per CPU; merged by summing.
-    Sum,
-    /// `min(x)`: { i64 value, u64 set } per CPU; merged as the least value among set slots.
-    Min,
-    /// `max(x)`: { i64 value, u64 set } per CPU; merged as the greatest among set slots.
-    Max,
-    /// `avg(x)`: { i64 sum, u64 count } per CPU; merged by summing both; printed as
-    /// sum / count (integer division, truncating toward zero, as bpftrace does).
-    Avg,
-    /// `stats(x)`: { i64 sum, u64 count, i64 min, i64 max, u64 set } per CPU; merged
-    /// field-wise. Printed as bpftrace prints stats.
-    Stats,
+    /// `sum(x)`: a u64 per CPU; merged by summing. `signed` is the argument's signedness
+    /// (the current release's `sum_t`/`usum_t`), which decides how the total prints.
+    Sum { signed: bool },
+    /// `min(x)`: { value, u64 set } per CPU; merged as the least value among set slots,
+    /// compared signed or unsigned as `signed` says (in the probe and when merging).
+    Min { signed: bool },
+    /// `max(x)`: as `Min`, the greatest.
+    Max { signed: bool },
+    /// `avg(x)`: { sum, u64 count } per CPU; merged by summing both; printed as
+    /// sum / count (integer division, truncating toward zero, as bpftrace does), signed or
+    /// unsigned as `signed` says.
+    Avg { signed: bool },
+    /// `stats(x)`: { sum, u64 count, min, max, u64 set } per CPU; merged field-wise,
+    /// signed or unsigned as `signed` says. Printed as bpftrace prints stats.
+    Stats { signed: bool },
     /// `hist(x, k)`: the map key has one more trailing u64 field, the bucket index (see
     /// `log2_bucket`, which splits each power of two into 2^k buckets); the value is
     /// { u64 count, i64 sum of the values } per CPU, merged by summing both (the sum is what
@@ -161,10 +164,39 @@ impl MapValue {
     pub fn size(&self) -> u32 {
         match self {
             MapValue::Plain(ty) => ty.size(),
-            MapValue::Count | MapValue::Sum => 8,
-            MapValue::Min | MapValue::Max | MapValue::Avg => 16,
+            MapValue::Count | MapValue::Sum { .. } => 8,
+            MapValue::Min { .. } | MapValue::Max { .. } | MapValue::Avg { .. } => 16,
             MapValue::Hist { .. } | MapValue::Lhist { .. } => 16,
-            MapValue::Stats => 40,
+            MapValue::Stats { .. } => 40,
+        }
+    }
+
+    /// Whether the values are signed: sum, min, max, avg and stats as their argument was,
+    /// a plain value as its type; counts and histogram counts are not.
+    pub fn signed(&self) -> bool {
+        match self {
+            MapValue::Plain(ValueType::Int { signed, .. }) => *signed,
+            MapValue::Sum { signed }
+            | MapValue::Min { signed }
+            | MapValue::Max { signed }
+            | MapValue::Avg { signed }
+            | MapValue::Stats { signed } => *signed,
+            MapValue::Plain(_)
+            | MapValue::Count
+            | MapValue::Hist { .. }
+            | MapValue::Lhist { .. } => false,
+        }
+    }
+
+    /// The same kind with the signedness given (kinds without one are returned as they are).
+    pub fn with_signed(self, signed: bool) -> MapValue {
+        match self {
+            MapValue::Sum { .. } => MapValue::Sum { signed },
+            MapValue::Min { .. } => MapValue::Min { signed },
+            MapValue::Max { .. } => MapValue::Max { signed },
+            MapValue::Avg { .. } => MapValue::Avg { signed },
+            MapValue::Stats { .. } => MapValue::Stats { signed },
+            other => other,
         }
     }
 
@@ -312,6 +344,81 @@ pub fn record_fields(types: &[ValueType]) -> Vec<ValueType> {
             t => t.clone(),
         })
         .collect()
+}
+
+/// One specifier bpftrace 0.17 recognises in a printf format string. User space cuts the
+/// format after each one and hands each piece to C (runtime `output::printf`); the checker
+/// refuses a format whose conversions are not exactly these, so that what the output side
+/// would refuse is said at the user's text before anything runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatSpecifier {
+    /// Its bytes in the format, `%` through the conversion.
+    pub span: std::ops::Range<usize>,
+    /// `d i u x X o p c s r`.
+    pub conversion: u8,
+}
+
+/// The specifiers bpftrace 0.17 finds in `format`, left to right.
+pub fn format_specifiers(format: &[u8]) -> Vec<FormatSpecifier> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(p) = format[at..].iter().position(|&b| b == b'%') {
+        let start = at + p;
+        match match_specifier(&format[start..]) {
+            Some((len, conversion)) => {
+                found.push(FormatSpecifier {
+                    span: start..start + len,
+                    conversion,
+                });
+                at = start + len;
+            }
+            None => at = start + 1,
+        }
+    }
+    found
+}
+
+/// Matches `%-?[0-9]*(\.[0-9]+)?` then `[cs]` or `(hh|h|ll|l|j|z|t)?[duxXop]` at the start
+/// of `s`; returns the length and conversion.
+fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
+    let mut i = 1;
+    if s.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    while s.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !s.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    let c = *s.get(i)?;
+    if c == b'c' || c == b's' {
+        return Some((i + 1, c));
+    }
+    // bpftrace's buffer conversions `%r`, `%rx`, `%rh` (for `buf()`): conversion `r`.
+    if c == b'r' {
+        let len = if matches!(s.get(i + 1), Some(b'x' | b'h')) {
+            i + 2
+        } else {
+            i + 1
+        };
+        return Some((len, c));
+    }
+    for modifier in [&b"hh"[..], b"h", b"ll", b"l", b"j", b"z", b"t", b""] {
+        if s[i..].starts_with(modifier) {
+            let c = *s.get(i + modifier.len())?;
+            if b"diuxXop".contains(&c) {
+                return Some((i + modifier.len() + 1, c));
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -9,8 +9,13 @@ use tracebound_runtime::output::{self, MapData, NoSymbols};
 /// A value type from a few bytes of input.
 fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
     match bytes.next().unwrap_or(0) % 11 {
-        0 => ValueType::Int { size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4], signed: bytes.next().unwrap_or(0) & 1 == 1 },
-        1 => ValueType::Str { len: u32::from(bytes.next().unwrap_or(0)) },
+        0 => ValueType::Int {
+            size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4],
+            signed: bytes.next().unwrap_or(0) & 1 == 1,
+        },
+        1 => ValueType::Str {
+            len: u32::from(bytes.next().unwrap_or(0)),
+        },
         2 if depth < 3 => {
             let n = bytes.next().unwrap_or(0) % 4;
             ValueType::Tuple((0..n).map(|_| value_type(bytes, depth + 1)).collect())
@@ -18,15 +23,25 @@ fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
         3 => ValueType::Bool,
         4 => ValueType::Inet,
         5 => ValueType::MacAddr,
-        6 => ValueType::Buf { len: u32::from(bytes.next().unwrap_or(0)) },
-        7 => ValueType::Timestamp { format: "%H:%M:%S.%f %%f".into() },
+        6 => ValueType::Buf {
+            len: u32::from(bytes.next().unwrap_or(0)),
+        },
+        7 => ValueType::Timestamp {
+            format: "%H:%M:%S.%f %%f".into(),
+        },
         8 => ValueType::Stack {
             user: bytes.next().unwrap_or(0) & 1 == 1,
-            mode: [StackMode::Bpftrace, StackMode::Perf, StackMode::Raw][bytes.next().unwrap_or(0) as usize % 3],
+            mode: [StackMode::Bpftrace, StackMode::Perf, StackMode::Raw]
+                [bytes.next().unwrap_or(0) as usize % 3],
             limit: u32::from(bytes.next().unwrap_or(0)),
         },
-        9 => ValueType::Sym { user: bytes.next().unwrap_or(0) & 1 == 1 },
-        _ => ValueType::Int { size: 8, signed: false },
+        9 => ValueType::Sym {
+            user: bytes.next().unwrap_or(0) & 1 == 1,
+        },
+        _ => ValueType::Int {
+            size: 8,
+            signed: false,
+        },
     }
 }
 
@@ -40,28 +55,53 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(value) = output::value::decode(&ty, payload) {
         let mut out = Vec::new();
         output::text::print_value_text(&mut out, &value, &NoSymbols);
-        let _ = output::printf::printf(&mut out, b"%d %s %x %c\n", &[value.clone(), value.clone(), value.clone(), value], &NoSymbols);
+        let _ = output::printf::printf(
+            &mut out,
+            b"%d %s %x %c\n",
+            &[value.clone(), value.clone(), value.clone(), value],
+            &NoSymbols,
+        );
     }
     let kinds = [
         MapValue::Count,
-        MapValue::Sum,
-        MapValue::Min,
-        MapValue::Avg,
-        MapValue::Stats,
+        MapValue::Sum { signed: true },
+        MapValue::Min { signed: true },
+        MapValue::Avg { signed: true },
+        MapValue::Stats { signed: true },
+        MapValue::Sum { signed: false },
+        MapValue::Max { signed: false },
+        MapValue::Stats { signed: false },
         MapValue::Hist { k: 0 },
         MapValue::Hist { k: 3 },
-        MapValue::Lhist { min: 0, max: 100, step: 10 },
+        MapValue::Lhist {
+            min: 0,
+            max: 100,
+            step: 10,
+        },
         MapValue::Plain(ty.clone()),
     ];
     let kind = kinds[shape[0] as usize % kinds.len()].clone();
     let mut key = vec![ty];
     if matches!(kind, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
-        key.push(ValueType::Int { size: 8, signed: false });
+        key.push(ValueType::Int {
+            size: 8,
+            signed: false,
+        });
     }
-    let info = MapInfo { name: "m".into(), bpf_name: "tb_m0".into(), key, value: kind };
+    let info = MapInfo {
+        name: "m".into(),
+        bpf_name: "tb_m0".into(),
+        key,
+        value: kind,
+    };
     let entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = payload
         .chunks(24)
-        .map(|c| (c[..c.len().min(12)].to_vec(), vec![c.to_vec(), c.iter().rev().copied().collect()]))
+        .map(|c| {
+            (
+                c[..c.len().min(12)].to_vec(),
+                vec![c.to_vec(), c.iter().rev().copied().collect()],
+            )
+        })
         .collect();
     if let Ok(map) = MapData::from_raw(&info, entries) {
         let mut out = Vec::new();

@@ -6,12 +6,12 @@
 
 use tracebound_stdlib::{self as stdlib, ArgRule, Builtin, Kind, MapArg, Param, Ty};
 
-use super::format::conversions;
+use super::format::{conversions, Conversion};
 use super::{shape_of, Checker, Shape};
 use crate::ast::visit::Visitor;
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::program::{MAX_HIST_K, MAX_LINEAR_STEPS};
+use crate::program::{format_specifiers, MAX_HIST_K, MAX_LINEAR_STEPS};
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -399,6 +399,25 @@ impl Checker<'_> {
                 }
                 self.diags.push(d);
             }
+            Ok(convs) if b.name == "printf" && unprinted_conversion(format, &convs).is_some() => {
+                let text = unprinted_conversion(format, &convs).unwrap_or_default();
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("`printf` cannot print `{text}` as written"),
+                        *span,
+                        "in this format",
+                    )
+                    .with_note(
+                        "tracebound's printf cuts the format as bpftrace 0.17 does: at `%`, \
+                         optionally `-`, a width and a precision, then `c`, `s`, `r`, `rx`, \
+                         `rh`, or `d i u x X o p` after an optional hh, h, l, ll, j, z or t",
+                    )
+                    .with_help(
+                        "leave out the flags `+`, ` `, `#` and `*`, and write `%%` only where no \
+                         conversion letter follows it",
+                    ),
+                );
+            }
             Ok(convs) => {
                 for ((conv, arg), shape) in convs.iter().zip(&args[1..]).zip(&shapes[1..]) {
                     if let Some(d) = conversion_mismatch(&conv.spec, arg, *shape) {
@@ -407,6 +426,27 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+}
+
+/// The first conversion (as C reads the format) that the output side would not find where
+/// C does, or a specifier it would find that C does not (`%d` after `%%`): a format printf
+/// would refuse when the event arrives. `None` when both agree.
+fn unprinted_conversion(format: &str, convs: &[Conversion]) -> Option<String> {
+    let specs = format_specifiers(format.as_bytes());
+    let ours: Vec<usize> = convs.iter().map(|c| c.offset).collect();
+    let printed: Vec<usize> = specs.iter().map(|s| s.span.start).collect();
+    let only_c = ours.iter().copied().filter(|o| !printed.contains(o)).min();
+    let only_printed = specs.iter().find(|s| !ours.contains(&s.span.start));
+    match (only_c, only_printed) {
+        (Some(at), s) if s.is_none_or(|s| at < s.span.start) => {
+            let end = format[at + 1..]
+                .find(|c: char| c.is_ascii_alphabetic() && !"hlLqjzt".contains(c))
+                .map_or(format.len(), |e| at + 2 + e);
+            Some(format[at..end].to_string())
+        }
+        (_, Some(s)) => Some(format[s.span.clone()].to_string()),
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod attach;
 mod calls;
+pub(crate) mod fold;
 pub mod format;
 
 pub(crate) use calls::refused_builtin;
@@ -914,6 +915,14 @@ impl<'p> Checker<'p> {
     }
 
     fn expr_shape(&mut self, e: &Expr) -> Shape {
+        // An operator on literals the current release refuses to fold (reported where it
+        // is, not again at each operator around it).
+        if let Some(err) = fold::refusal(e).filter(|err| err.span == e.span) {
+            self.diags.push(
+                Diagnostic::error(err.message.clone(), e.span, "computed when compiling")
+                    .with_help("operators on literals are computed exactly, as in bpftrace"),
+            );
+        }
         match &e.kind {
             ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::PositionalCount => Shape::Int,
             ExprKind::Str(text) => {

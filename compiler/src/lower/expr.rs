@@ -7,6 +7,7 @@ use super::maps::{int_cast_bits, static_type};
 use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
+use crate::check::fold::fold;
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
@@ -41,9 +42,25 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
+    /// An operator on literals, computed now as the current release folds it (the checker
+    /// refused those it cannot fold).
+    fn folded(&mut self, e: &Expr) -> Option<Val> {
+        let (ExprKind::Unary { .. } | ExprKind::Binary { .. }, Some(Ok(lit))) = (&e.kind, fold(e))
+        else {
+            return None;
+        };
+        Some(Val::Int {
+            reg: self.const_reg(lit.bits()),
+            signed: lit.signed(),
+        })
+    }
+
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
         if let Some(access) = e.kernel.as_deref() {
             return self.kernel_value(e, access);
+        }
+        if let Some(folded) = self.folded(e) {
+            return Ok(folded);
         }
         match &e.kind {
             // Beyond the largest int64 a literal is a uint64.

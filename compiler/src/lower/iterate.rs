@@ -168,6 +168,7 @@ impl ProbeLowerer<'_, '_> {
             loop_labels: Vec::new(),
             exit_label,
             index: self.index,
+            declared: self.declared.clone(),
         };
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));
@@ -275,7 +276,7 @@ impl ProbeLowerer<'_, '_> {
         self.jump_if_zero(p, next);
         let v = self.load_u64(Addr::Ptr(p, 0));
         match kind {
-            MapValue::Count | MapValue::Sum => {
+            MapValue::Count | MapValue::Sum { .. } => {
                 let acc = self.load_u64(into);
                 let sum = self.f.new_vreg();
                 self.emit(Inst::Alu {
@@ -295,10 +296,11 @@ impl ProbeLowerer<'_, '_> {
                 let seen = self.load_u64(Addr::Slot(any, 0));
                 self.jump_if_zero(seen, take);
                 let acc = self.load_u64(into);
-                let better = if matches!(kind, MapValue::Min) {
-                    Cond::Slt
-                } else {
-                    Cond::Sgt
+                let better = match (matches!(kind, MapValue::Min { .. }), kind.signed()) {
+                    (true, true) => Cond::Slt,
+                    (true, false) => Cond::Lt,
+                    (false, true) => Cond::Sgt,
+                    (false, false) => Cond::Gt,
                 };
                 self.emit(Inst::Branch {
                     cond: better,
@@ -322,8 +324,8 @@ impl ProbeLowerer<'_, '_> {
 
 fn not_iterable(kind: &MapValue, span: Span, what: &str) -> Diagnostic {
     let name = match kind {
-        MapValue::Avg => "an avg()",
-        MapValue::Stats => "a stats()",
+        MapValue::Avg { .. } => "an avg()",
+        MapValue::Stats { .. } => "a stats()",
         MapValue::Hist { .. } => "a hist()",
         MapValue::Lhist { .. } => "an lhist()",
         _ => "a keyless",

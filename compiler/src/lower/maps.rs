@@ -2,13 +2,14 @@
 //! probe is lowered (a map written in one probe is read in another), and the BPF maps that
 //! hold them (`bpf_map`). Aggregations live in per-CPU hashes; plain values in hashes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::bpf_map::{BpfMap, MapKind};
 use super::builtins::{aggregation, is_args, value_type};
 use super::{map_parts, LowerOptions, INT, SIGNED};
 use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
 use crate::ast::*;
+use crate::check::fold::{fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::probe::ArgAccess;
 use crate::program::{MapInfo, MapValue, ValueType};
@@ -34,6 +35,8 @@ pub struct MapTable {
 struct Infer<'a> {
     table: &'a mut MapTable,
     vars: HashMap<String, ValueType>,
+    /// Variables declared with an integer type: their type is that one.
+    declared: HashSet<String>,
     probe: &'a ResolvedProbe,
     options: &'a LowerOptions,
 }
@@ -55,6 +58,7 @@ impl MapTable {
                 let mut pass = Infer {
                     table: &mut table,
                     vars: HashMap::new(),
+                    declared: HashSet::new(),
                     probe: resolved,
                     options,
                 };
@@ -114,10 +118,13 @@ impl MapTable {
         let value = match self.value(map) {
             MapValue::Plain(ty) => ty,
             MapValue::Count => INT,
-            MapValue::Sum | MapValue::Min | MapValue::Max => SIGNED,
-            MapValue::Avg | MapValue::Stats | MapValue::Hist { .. } | MapValue::Lhist { .. } => {
-                return None
+            MapValue::Sum { signed } | MapValue::Min { signed } | MapValue::Max { signed } => {
+                ValueType::Int { size: 8, signed }
             }
+            MapValue::Avg { .. }
+            | MapValue::Stats { .. }
+            | MapValue::Hist { .. }
+            | MapValue::Lhist { .. } => return None,
         };
         Some(ValueType::Tuple(vec![key, value]))
     }
@@ -197,7 +204,12 @@ impl MapTable {
             (Some(MapValue::Plain(a)), MapValue::Plain(b)) => MapValue::Plain(unify(&a, &b)),
             // An aggregation decides the map's kind; a later `++` does not change it.
             (Some(old), MapValue::Plain(_)) => old,
-            (_, new) => new,
+            // One aggregation called with signed and unsigned values is signed.
+            (Some(old), new) => {
+                let signed = old.signed() || new.signed();
+                new.with_signed(signed)
+            }
+            (None, new) => new,
         });
     }
 }
@@ -217,7 +229,12 @@ impl<'t> Visitor<'t> for Infer<'_> {
                     let key_types = keys.iter().map(|k| self.type_of(k)).collect();
                     self.table.note_keys(map, key_types);
                     let v = match (&value.kind, op) {
-                        (ExprKind::Call { name, args }, None) => aggregation(&name.name, args),
+                        (ExprKind::Call { name, args }, None) => {
+                            let signed = args.first().is_none_or(|a| {
+                                !matches!(self.type_of(a), ValueType::Int { signed: false, .. })
+                            });
+                            aggregation(&name.name, args, signed)
+                        }
                         _ => None,
                     };
                     let v = v.unwrap_or_else(|| {
@@ -229,21 +246,30 @@ impl<'t> Visitor<'t> for Infer<'_> {
                     });
                     self.table.note_value(map, v);
                 } else if let ExprKind::Var(name) = &target.kind {
-                    let ty = if op.is_some() {
-                        SIGNED
-                    } else {
-                        self.type_of(value)
-                    };
-                    let ty = match self.vars.get(name) {
-                        Some(old) => unify(old, &ty),
-                        None => ty,
-                    };
-                    self.vars.insert(name.clone(), ty);
+                    // A declared variable keeps its declared type.
+                    if !self.declared.contains(name) {
+                        let ty = if op.is_some() {
+                            SIGNED
+                        } else {
+                            self.type_of(value)
+                        };
+                        let ty = match self.vars.get(name) {
+                            Some(old) => unify(old, &ty),
+                            None => ty,
+                        };
+                        self.vars.insert(name.clone(), ty);
+                    }
                 }
             }
-            StmtKind::Let { var, value, .. } => {
+            StmtKind::Let { var, ty, value } => {
                 if let Some(v) = value {
                     self.expr(v);
+                }
+                // A declared integer type is the variable's, whatever is assigned to it.
+                if let Some(declared) = ty.as_ref().and_then(declared_int) {
+                    self.declared.insert(var.name.clone());
+                    self.vars.insert(var.name.clone(), declared);
+                } else if let Some(v) = value {
                     let ty = self.type_of(v);
                     self.vars.insert(var.name.clone(), ty);
                 }
@@ -327,6 +353,12 @@ pub(crate) fn static_type(
             },
         };
     }
+    if let (ExprKind::Unary { .. } | ExprKind::Binary { .. }, Some(Ok(lit))) = (&e.kind, fold(e)) {
+        return ValueType::Int {
+            size: 8,
+            signed: lit.signed(),
+        };
+    }
     match &e.kind {
         ExprKind::Str(s) => ValueType::Str {
             len: s.len() as u32 + 1,
@@ -344,7 +376,10 @@ pub(crate) fn static_type(
             Some(m) => match maps.value(m) {
                 MapValue::Plain(ty) => ty,
                 MapValue::Count => INT,
-                _ => SIGNED,
+                kind => ValueType::Int {
+                    size: 8,
+                    signed: kind.signed(),
+                },
             },
             None => SIGNED,
         },
@@ -421,7 +456,10 @@ pub(crate) fn static_type(
 /// the other side's signedness (`(uint64)$x + 5` is unsigned, `(uint8)$x < -1` signed).
 /// Subtraction is signed besides (docs/integers.md).
 pub(crate) fn signed_operands(lhs: &Expr, a: bool, rhs: &Expr, b: bool) -> bool {
-    let literal = |e: &Expr| matches!(e.kind, ExprKind::Int(_));
+    // A literal, or operators on literals folded to a non-negative one (`(1 + 2)`).
+    let literal = |e: &Expr| {
+        matches!(e.kind, ExprKind::Int(_)) || matches!(fold(e), Some(Ok(Literal::NonNegative(_))))
+    };
     match (literal(lhs), literal(rhs)) {
         (true, false) => b,
         (false, true) => a,
@@ -455,4 +493,22 @@ pub(crate) fn int_cast_bits(name: &str) -> u32 {
         .trim_start_matches("int")
         .parse::<u32>()
         .unwrap_or(64)
+}
+
+/// The integer type a `let $x: T` declares, when T is one (`uint8` ... `int64`): its size in
+/// bytes and signedness. Other declared types are the value's own.
+pub(crate) fn declared_int(ty: &TypeName) -> Option<ValueType> {
+    let (TypeBase::Builtin(name), 0, None) = (&ty.base, ty.pointers, &ty.array) else {
+        return None;
+    };
+    let bits: u32 = name
+        .strip_prefix('u')
+        .unwrap_or(name)
+        .strip_prefix("int")?
+        .parse()
+        .ok()?;
+    matches!(bits, 8 | 16 | 32 | 64).then_some(ValueType::Int {
+        size: bits / 8,
+        signed: !name.starts_with('u'),
+    })
 }

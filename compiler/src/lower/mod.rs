@@ -333,6 +333,9 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub exit_label: ir::Label,
     /// This probe's index among the script's probes.
     pub index: usize,
+    /// Variables declared with an integer type (`let $x: uint8`): every value assigned to
+    /// one is converted to it, as `(uint8)e` converts (the current release's implicit cast).
+    pub declared: HashMap<String, ast::TypeName>,
 }
 
 impl ProbeLowerer<'_, '_> {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::maps::declared_int;
 use super::Lowering;
 use super::SIGNED;
 use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
@@ -39,6 +40,7 @@ pub(crate) fn lower_probe(
         loop_labels: Vec::new(),
         exit_label,
         index,
+        declared: HashMap::new(),
     };
     l.emit(Inst::Arg(ctx, 0));
     l.sample_draw(index);
@@ -118,7 +120,10 @@ impl ProbeLowerer<'_, '_> {
                 self.expr(e)?;
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value)?,
-            StmtKind::Let { var, value, .. } => {
+            StmtKind::Let { var, ty, value } => {
+                if let Some(ty) = ty.as_ref().filter(|t| declared_int(t).is_some()) {
+                    self.declared.insert(var.name.clone(), ty.clone());
+                }
                 if let Some(v) = value {
                     let target = Expr::new(ExprKind::Var(var.name.clone()), var.span);
                     self.assign(&target, None, v)?;
@@ -270,20 +275,29 @@ impl ProbeLowerer<'_, '_> {
     fn assign(&mut self, target: &Expr, op: Option<BinaryOp>, value: &Expr) -> Lowering<()> {
         match &target.kind {
             ExprKind::Var(name) => {
-                let v = match op {
-                    None => self.expr(value)?,
-                    Some(op) => {
-                        let current = Expr::new(
-                            ExprKind::Binary {
-                                op,
-                                lhs: Box::new(target.clone()),
-                                rhs: Box::new(value.clone()),
-                            },
-                            value.span,
-                        );
-                        self.expr(&current)?
-                    }
+                let computed = match op {
+                    None => value.clone(),
+                    Some(op) => Expr::new(
+                        ExprKind::Binary {
+                            op,
+                            lhs: Box::new(target.clone()),
+                            rhs: Box::new(value.clone()),
+                        },
+                        value.span,
+                    ),
                 };
+                // A declared integer variable holds the value converted to its type.
+                let computed = match self.declared.get(name) {
+                    Some(ty) => Expr::new(
+                        ExprKind::Cast {
+                            ty: ty.clone(),
+                            expr: Box::new(computed),
+                        },
+                        value.span,
+                    ),
+                    None => computed,
+                };
+                let v = self.expr(&computed)?;
                 let ty = v.ty();
                 let slot = self.var_slot(name, &ty);
                 let stored = self.vars[name].ty.clone();
@@ -507,22 +521,23 @@ impl ProbeLowerer<'_, '_> {
                 self.add_at(at(0), Operand::Imm(1));
                 self.add_at(at(8), Operand::Reg(x.expect("a histogram has a value")));
             }
-            MapValue::Sum => self.add_at(at(0), Operand::Reg(x.expect("sum has a value"))),
-            MapValue::Avg => {
+            MapValue::Sum { .. } => self.add_at(at(0), Operand::Reg(x.expect("sum has a value"))),
+            MapValue::Avg { .. } => {
                 self.add_at(at(0), Operand::Reg(x.expect("avg has a value")));
                 self.add_at(at(8), Operand::Imm(1));
             }
-            MapValue::Min | MapValue::Max => {
+            MapValue::Min { .. } | MapValue::Max { .. } => {
                 let x = x.expect("min/max have a value");
                 let keep = self.new_label();
                 let store = self.new_label();
                 let set = self.load_u64(at(8));
                 self.jump_if_zero(set, store);
                 let cur = self.load_u64(at(0));
-                let better = if matches!(kind, MapValue::Min) {
-                    Cond::Slt
-                } else {
-                    Cond::Sgt
+                let better = match (matches!(kind, MapValue::Min { .. }), kind.signed()) {
+                    (true, true) => Cond::Slt,
+                    (true, false) => Cond::Lt,
+                    (false, true) => Cond::Sgt,
+                    (false, false) => Cond::Gt,
                 };
                 self.emit(Inst::Branch {
                     cond: better.negate(),
@@ -535,11 +550,16 @@ impl ProbeLowerer<'_, '_> {
                 self.store_u64(at(8), Operand::Imm(1));
                 self.emit(Inst::Label(keep));
             }
-            MapValue::Stats => {
+            MapValue::Stats { .. } => {
                 let x = x.expect("stats has a value");
                 self.add_at(at(0), Operand::Reg(x));
                 self.add_at(at(8), Operand::Imm(1));
-                for (off, cond) in [(16, Cond::Slt), (24, Cond::Sgt)] {
+                let (less, greater) = if kind.signed() {
+                    (Cond::Slt, Cond::Sgt)
+                } else {
+                    (Cond::Lt, Cond::Gt)
+                };
+                for (off, cond) in [(16, less), (24, greater)] {
                     let keep = self.new_label();
                     let cur = self.load_u64(at(off));
                     self.emit(Inst::Branch {
@@ -564,11 +584,11 @@ impl ProbeLowerer<'_, '_> {
             MapValue::Hist { .. } | MapValue::Lhist { .. } => {
                 vec![Operand::Imm(1), Operand::Reg(x.expect("histogram"))]
             }
-            MapValue::Sum => vec![Operand::Reg(x.expect("sum"))],
-            MapValue::Min | MapValue::Max | MapValue::Avg => {
+            MapValue::Sum { .. } => vec![Operand::Reg(x.expect("sum"))],
+            MapValue::Min { .. } | MapValue::Max { .. } | MapValue::Avg { .. } => {
                 vec![Operand::Reg(x.expect("value")), Operand::Imm(1)]
             }
-            MapValue::Stats => {
+            MapValue::Stats { .. } => {
                 let x = Operand::Reg(x.expect("stats"));
                 vec![x, Operand::Imm(1), x, x, Operand::Imm(1)]
             }

@@ -263,10 +263,10 @@ fn check(ours: &[u8], bpftrace: &[u8]) {
 fn counts() {
     let mut c = Sim::new("c", &[], MapValue::Count);
     let mut k = Sim::new("k", &[I64], MapValue::Count);
-    let mut sm = Sim::new("s", &[I64], MapValue::Sum);
-    let mut big = Sim::new("big", &[], MapValue::Sum);
-    let mut mn = Sim::new("mn", &[I64], MapValue::Min);
-    let mut mx = Sim::new("mx", &[I64], MapValue::Max);
+    let mut sm = Sim::new("s", &[I64], MapValue::Sum { signed: true });
+    let mut big = Sim::new("big", &[], MapValue::Sum { signed: true });
+    let mut mn = Sim::new("mn", &[I64], MapValue::Min { signed: true });
+    let mut mx = Sim::new("mx", &[I64], MapValue::Max { signed: true });
     let mut anon = Sim::new("", &[], MapValue::Count);
     let mut upper = Sim::new("Upper", &[], MapValue::Count);
     let mut a_b = Sim::new("a_b", &[], MapValue::Count);
@@ -468,10 +468,10 @@ fn lhist() {
 
 #[test]
 fn stats_avg() {
-    let mut st = Sim::new("s", &[], MapValue::Stats);
-    let mut sk = Sim::new("sk", &[I64], MapValue::Stats);
-    let mut a = Sim::new("a", &[], MapValue::Avg);
-    let mut ak = Sim::new("ak", &[I64], MapValue::Avg);
+    let mut st = Sim::new("s", &[], MapValue::Stats { signed: true });
+    let mut sk = Sim::new("sk", &[I64], MapValue::Stats { signed: true });
+    let mut a = Sim::new("a", &[], MapValue::Avg { signed: true });
+    let mut ak = Sim::new("ak", &[I64], MapValue::Avg { signed: true });
     st.stats(&[], 5);
     st.stats(&[], 10);
     for (key, v) in [
@@ -512,9 +512,9 @@ fn print_maps() {
     let mut c = Sim::new("c", &[I64], MapValue::Count);
     let mut h = Sim::new("h", &[], MapValue::Hist { k: 0 });
     let mut k = Sim::new("k", &[I64], MapValue::Hist { k: 0 });
-    let mut st = Sim::new("s", &[I64], MapValue::Stats);
-    let mut a = Sim::new("a", &[I64], MapValue::Avg);
-    let mut n = Sim::new("n", &[I64], MapValue::Sum);
+    let mut st = Sim::new("s", &[I64], MapValue::Stats { signed: true });
+    let mut a = Sim::new("a", &[I64], MapValue::Avg { signed: true });
+    let mut n = Sim::new("n", &[I64], MapValue::Sum { signed: true });
     let mut out = Vec::new();
     attaching_text(&mut out, 1);
     for (key, times) in [(1, 1), (2, 2), (3, 5)] {
@@ -664,18 +664,18 @@ fn empty() {
     };
     let mut b = Sim::new("b", &[I64], MapValue::Count);
     let mut c = Sim::new("c", &[I64], MapValue::Hist { k: 0 });
-    let mut d = Sim::new("d", &[I64], MapValue::Stats);
+    let mut d = Sim::new("d", &[I64], MapValue::Stats { signed: true });
     let mut e = Sim::new("e", &[], MapValue::Plain(I64));
-    let mut f = Sim::new("f", &[I64], MapValue::Avg);
+    let mut f = Sim::new("f", &[I64], MapValue::Avg { signed: true });
     let mut g = Sim::new("g", &[I64], lh.clone());
     let mut zh = Sim::new("zh", &[], MapValue::Hist { k: 0 });
     let mut zl = Sim::new("zl", &[], lh);
-    let mut zs = Sim::new("zs", &[], MapValue::Stats);
-    let mut za = Sim::new("za", &[I64], MapValue::Avg);
+    let mut zs = Sim::new("zs", &[], MapValue::Stats { signed: true });
+    let mut za = Sim::new("za", &[I64], MapValue::Avg { signed: true });
     let mut zc = Sim::new("zc", &[I64], MapValue::Count);
     let mut kc = Sim::new("kc", &[], MapValue::Count);
-    let mut ks = Sim::new("ks", &[], MapValue::Sum);
-    let mut km = Sim::new("km", &[], MapValue::Max);
+    let mut ks = Sim::new("ks", &[], MapValue::Sum { signed: true });
+    let mut km = Sim::new("km", &[], MapValue::Max { signed: true });
     b.count(&[int(1)]);
     b.delete(&[int(1)]);
     c.hist(&[int(1)], 1);
@@ -795,7 +795,7 @@ fn printf_misc() {
     pf(&mut out, "[%d|%%|%d]%%\n", &ints(&[1, 2]));
     pf(&mut out, "%%d\n", &ints(&[5]));
     pf(&mut out, "%%%d%%\n", &ints(&[5]));
-    pf(&mut out, "[%i][%e][%q][%5][%-][%]\n", &[]);
+    pf(&mut out, "[%e][%q][%5][%-][%]\n", &[]);
     pf(&mut out, "no newline", &[]);
     pf(&mut out, "|tab\there|\n", &[]);
     let mixed = via_ring(&[(STR, s("x")), (I64, int(1)), (STR, s("y")), (I64, int(-2))]);
@@ -816,11 +816,11 @@ fn json_maps() {
     let mut h01 = Sim::new("h01", &[], MapValue::Hist { k: 0 });
     let mut l = Sim::new("l", &[], lh(0, 100, 10));
     let mut lu = Sim::new("lu", &[], lh(10, 30, 10));
-    let mut stt = Sim::new("st", &[], MapValue::Stats);
-    let mut sk = Sim::new("sk", &[I64], MapValue::Stats);
-    let mut a = Sim::new("a", &[], MapValue::Avg);
-    let mut ak = Sim::new("ak", &[I64], MapValue::Avg);
-    let mut mn = Sim::new("mn", &[], MapValue::Min);
+    let mut stt = Sim::new("st", &[], MapValue::Stats { signed: true });
+    let mut sk = Sim::new("sk", &[I64], MapValue::Stats { signed: true });
+    let mut a = Sim::new("a", &[], MapValue::Avg { signed: true });
+    let mut ak = Sim::new("ak", &[I64], MapValue::Avg { signed: true });
+    let mut mn = Sim::new("mn", &[], MapValue::Min { signed: true });
     let i8_ty = ValueType::Int {
         size: 1,
         signed: true,
@@ -920,12 +920,12 @@ fn json_misc() {
         }
     }
     map_json(&mut out, &c.data(), 2, 2, &NoSymbols).unwrap();
-    let mut st = Sim::new("s", &[I64], MapValue::Stats);
+    let mut st = Sim::new("s", &[I64], MapValue::Stats { signed: true });
     for (key, v) in [(1, 10), (2, 20), (3, 30)] {
         st.stats(&[int(key)], v);
     }
     map_json(&mut out, &st.data(), 1, 10, &NoSymbols).unwrap();
-    let mut a = Sim::new("a", &[I64], MapValue::Avg);
+    let mut a = Sim::new("a", &[I64], MapValue::Avg { signed: true });
     a.avg(&[int(1)], 10);
     a.avg(&[int(2)], 20);
     map_json(&mut out, &a.data(), 1, 10, &NoSymbols).unwrap();

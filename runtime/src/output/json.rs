@@ -63,7 +63,7 @@ pub fn map_json(
     let div = div.max(1);
     let kind = match map.kind {
         MapValue::Hist { .. } | MapValue::Lhist { .. } => "hist",
-        MapValue::Avg | MapValue::Stats => "stats",
+        MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
         _ => "map",
     };
     out.extend_from_slice(format!("{{\"type\": \"{kind}\", ").as_bytes());
@@ -132,9 +132,9 @@ fn write_entry_value(
         EntryValue::Buckets { counts, .. } => return write_buckets(out, &map.kind, counts, div),
         EntryValue::One(m) => match m {
             Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
-            Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => signed(*v),
+            Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => v.divided(div),
             Merged::Min(None) | Merged::Max(None) => "null".into(),
-            Merged::Avg { sum, count } => signed(average(*sum, *count)),
+            Merged::Avg { sum, count } => average(*sum, *count).divided(div),
             Merged::Stats { sum, count, .. } => format!(
                 "{{\"count\": {count}, \"average\": {}, \"total\": {sum}}}",
                 average(*sum, *count)

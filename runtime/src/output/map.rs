@@ -223,13 +223,13 @@ mod tests {
         // Not with keys, and not for other kinds.
         let keyed = MapData::from_raw(&info(vec![I64], MapValue::Count), raw.clone()).unwrap();
         assert!(keyed.entries.is_empty());
-        let sum = MapData::from_raw(&info(vec![], MapValue::Sum), raw).unwrap();
+        let sum = MapData::from_raw(&info(vec![], MapValue::Sum { signed: true }), raw).unwrap();
         assert!(sum.entries.is_empty());
     }
 
     #[test]
     fn unset_min_max_entries_are_absent() {
-        let info = info(vec![I64], MapValue::Max);
+        let info = info(vec![I64], MapValue::Max { signed: true });
         let raw = vec![
             (u64s(&[1]), vec![u64s(&[0, 0]), u64s(&[0, 0])]),
             (u64s(&[2]), vec![u64s(&[4, 1]), u64s(&[0, 0])]),

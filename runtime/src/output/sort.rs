@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 
 use tracebound_compiler::program::MapValue;
 
-use super::aggregate::{average, Merged};
+use super::aggregate::{average, Merged, Number};
 use super::entry::{Entry, EntryValue, MapData};
 use super::value::Value;
 
@@ -27,7 +27,10 @@ pub fn by_name(maps: &[MapData]) -> Vec<&MapData> {
 
 pub fn sort_entries(kind: &MapValue, entries: &mut [Entry]) {
     match kind {
-        MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Avg | MapValue::Stats => {
+        MapValue::Hist { .. }
+        | MapValue::Lhist { .. }
+        | MapValue::Avg { .. }
+        | MapValue::Stats { .. } => {
             entries.sort_by(|a, b| {
                 rank(&a.value)
                     .cmp(&rank(&b.value))
@@ -44,7 +47,7 @@ pub fn sort_entries(kind: &MapValue, entries: &mut [Entry]) {
 
 /// The entries `print(@m, top)` shows: all for `top` 0 and for stats maps.
 pub fn top<'a>(kind: &MapValue, entries: &'a [Entry], top: u64) -> &'a [Entry] {
-    if top == 0 || *kind == MapValue::Stats {
+    if top == 0 || matches!(kind, MapValue::Stats { .. }) {
         return entries;
     }
     let keep = usize::try_from(top)
@@ -62,6 +65,15 @@ enum Rank {
     Unranked,
 }
 
+impl Rank {
+    fn of(n: Number) -> Rank {
+        match n {
+            Number::Signed(v) => Rank::Signed(v),
+            Number::Unsigned(v) => Rank::Unsigned(v),
+        }
+    }
+}
+
 fn rank(value: &EntryValue) -> Rank {
     match value {
         EntryValue::Buckets { counts, .. } => {
@@ -69,9 +81,9 @@ fn rank(value: &EntryValue) -> Rank {
         }
         EntryValue::One(m) => match m {
             Merged::Count(c) | Merged::Bucket { count: c, .. } => Rank::Unsigned(*c),
-            Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => Rank::Signed(*v),
+            Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => Rank::of(*v),
             Merged::Avg { sum, count } | Merged::Stats { sum, count, .. } => {
-                Rank::Signed(average(*sum, *count))
+                Rank::of(average(*sum, *count))
             }
             Merged::Plain(Value::Int(v)) => Rank::Signed(*v),
             Merged::Plain(Value::UInt(v)) => Rank::Unsigned(*v),
@@ -149,7 +161,7 @@ mod tests {
             vec![vec![Value::Int(3)]]
         );
         assert_eq!(top(&MapValue::Count, &e, 9).len(), 3);
-        assert_eq!(top(&MapValue::Stats, &e, 1).len(), 3);
+        assert_eq!(top(&MapValue::Stats { signed: true }, &e, 1).len(), 3);
     }
 
     #[test]

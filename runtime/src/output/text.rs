@@ -59,7 +59,7 @@ pub fn map_text(
     for entry in shown {
         write_entry(out, map, entry, div, symbols)?;
     }
-    if matches!(map.kind, MapValue::Avg | MapValue::Stats) {
+    if matches!(map.kind, MapValue::Avg { .. } | MapValue::Stats { .. }) {
         out.push(b'\n');
     }
     Ok(())
@@ -213,9 +213,9 @@ fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symb
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match merged {
         Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
-        Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => signed(*v),
+        Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => v.divided(div),
         Merged::Min(None) | Merged::Max(None) => String::new(),
-        Merged::Avg { sum, count } => signed(average(*sum, *count)),
+        Merged::Avg { sum, count } => average(*sum, *count).divided(div),
         Merged::Stats { sum, count, .. } => {
             format!(
                 "count {count}, average {}, total {sum}",
@@ -328,7 +328,7 @@ mod tests {
         let mut empty = hist(&[]);
         empty.entries.clear();
         assert_eq!(text(&empty, 0, 0), "\n");
-        empty.kind = MapValue::Stats;
+        empty.kind = MapValue::Stats { signed: true };
         assert_eq!(text(&empty, 0, 0), "\n\n");
     }
 

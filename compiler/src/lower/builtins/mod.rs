@@ -201,8 +201,10 @@ pub(crate) fn value_type(
     })
 }
 
-/// The map value kind an aggregation call makes (`None` for any other call).
-pub(crate) fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
+/// The map value kind an aggregation call makes (`None` for any other call); `signed` is
+/// whether its value argument is (sum, min, max, avg and stats keep it, as the current
+/// release's `sum_t`/`usum_t` do).
+pub(crate) fn aggregation(name: &str, args: &[Expr], signed: bool) -> Option<MapValue> {
     let Support::Lowered(By::Aggregate(aggregation), _) = stdlib::lookup(name)?.support else {
         return None;
     };
@@ -221,11 +223,11 @@ pub(crate) fn aggregation(name: &str, args: &[Expr]) -> Option<MapValue> {
     };
     Some(match aggregation {
         Aggregation::Count => MapValue::Count,
-        Aggregation::Sum => MapValue::Sum,
-        Aggregation::Min => MapValue::Min,
-        Aggregation::Max => MapValue::Max,
-        Aggregation::Avg => MapValue::Avg,
-        Aggregation::Stats => MapValue::Stats,
+        Aggregation::Sum => MapValue::Sum { signed },
+        Aggregation::Min => MapValue::Min { signed },
+        Aggregation::Max => MapValue::Max { signed },
+        Aggregation::Avg => MapValue::Avg { signed },
+        Aggregation::Stats => MapValue::Stats { signed },
         Aggregation::Hist => MapValue::Hist {
             k: int_arg(1).unwrap_or(0).clamp(0, MAX_HIST_K as i64) as u32,
         },

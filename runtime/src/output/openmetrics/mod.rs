@@ -131,7 +131,10 @@ pub fn write_map(
                 }
             }
         }
-        MapValue::Sum | MapValue::Min | MapValue::Max | MapValue::Avg => {
+        MapValue::Sum { .. }
+        | MapValue::Min { .. }
+        | MapValue::Max { .. }
+        | MapValue::Avg { .. } => {
             header(out, flavor, base, "gauge", &help);
             for e in &map.entries {
                 let value = match &e.value {
@@ -143,7 +146,7 @@ pub fn write_map(
                 sample(out, base, &labels_of(&e.key.fields), value);
             }
         }
-        MapValue::Stats => write_stats(out, family, &labels, flavor, &help),
+        MapValue::Stats { .. } => write_stats(out, family, &labels, flavor, &help),
         MapValue::Hist { .. } | MapValue::Lhist { .. } => {
             header(out, flavor, base, "histogram", &help);
             let bucket = format!("{base}_bucket");
@@ -330,11 +333,11 @@ fn aggregation_name(kind: &MapValue) -> String {
     match kind {
         MapValue::Plain(_) => "value".into(),
         MapValue::Count => "count()".into(),
-        MapValue::Sum => "sum()".into(),
-        MapValue::Min => "min()".into(),
-        MapValue::Max => "max()".into(),
-        MapValue::Avg => "avg()".into(),
-        MapValue::Stats => "stats() count and sum".into(),
+        MapValue::Sum { .. } => "sum()".into(),
+        MapValue::Min { .. } => "min()".into(),
+        MapValue::Max { .. } => "max()".into(),
+        MapValue::Avg { .. } => "avg()".into(),
+        MapValue::Stats { .. } => "stats() count and sum".into(),
         MapValue::Hist { k: 0 } => "hist()".into(),
         MapValue::Hist { k } => format!("hist(x, {k})"),
         MapValue::Lhist { min, max, step } => format!("lhist(x, {min}, {max}, {step})"),
@@ -800,7 +803,7 @@ mod tests {
 
     #[test]
     fn stats_are_a_summary_and_gauges_and_other_kinds_gauges() {
-        let m = info("s", vec![], MapValue::Stats);
+        let m = info("s", vec![], MapValue::Stats { signed: true });
         let neg = |v: i64| v as u64;
         let raw = vec![(
             u64s(&[0]),
@@ -829,7 +832,7 @@ mod tests {
                  tracebound_map_s_avg{l} 2\n"
             )
         );
-        let avg = info("a", vec![U64], MapValue::Avg);
+        let avg = info("a", vec![U64], MapValue::Avg { signed: true });
         let raw = vec![(u64s(&[1]), vec![u64s(&[neg(-15), 2]), u64s(&[0, 0])])];
         let text = render(&avg, raw, &["cpu"], Flavor::Prometheus);
         assert!(text.contains("# TYPE tracebound_map_a gauge\n"));

@@ -127,7 +127,7 @@ fn sample_names(metric: &str, value: &MapValue) -> Vec<String> {
     let with = |suffixes: &[&str]| suffixes.iter().map(|s| format!("{metric}{s}")).collect();
     match value {
         MapValue::Count => with(&["_total"]),
-        MapValue::Stats => with(&["_count", "_sum", "_min", "_max", "_avg"]),
+        MapValue::Stats { .. } => with(&["_count", "_sum", "_min", "_max", "_avg"]),
         MapValue::Hist { .. } | MapValue::Lhist { .. } => with(&["_bucket", "_count", "_sum"]),
         _ => with(&[""]),
     }
@@ -272,8 +272,8 @@ mod tests {
         let metrics: Vec<&str> = n.maps.iter().map(|m| m.metric.as_str()).collect();
         assert_eq!(metrics, ["tracebound_map", "tracebound_map_lat"]);
         let clash = [
-            info("a", vec![], MapValue::Stats),
-            info("a_count", vec![], MapValue::Sum),
+            info("a", vec![], MapValue::Stats { signed: true }),
+            info("a_count", vec![], MapValue::Sum { signed: true }),
         ];
         let err = names("BEGIN { @a = stats(1); @a_count = sum(1); }", &clash, &[]).unwrap_err();
         assert!(err.contains("@a and @a_count"), "{err}");
