@@ -91,7 +91,7 @@ fn rendered_boxes(svg: &Path) -> Vec<(String, f64, String)> {
         .find(|c| Command::new(c).arg("--version").output().is_ok())
     else {
         assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
+            std::env::var("CI").as_deref() != Ok("true"),
             "chromium is not installed (.ci/run installs it); under CI=true this fails"
         );
         println!("skipping the browser check: chromium is not installed");
@@ -283,7 +283,7 @@ fn off_cpu_time_folds_and_draws_in_proportion() {
         };
         let (k, u) = (rgb(&kernel), rgb(&user));
         assert!(
-            k[1] > u[1] + 40,
+            k[1] > k[2] + 30 && u[1] == u[2],
             "kernel {kernel} is not told apart from user {user}"
         );
     }
