@@ -13,7 +13,7 @@ use tracebound_runtime::run::{metrics, Goal, RunRequest};
 #[command(
     name = "tracebound",
     version,
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate    measure this host's per-hit costs for the overhead estimate and cache them\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate            measure this host's per-hit costs for the overhead estimate and cache them\n  tracebound completions SHELL    print the shell completion script (bash, zsh, fish, elvish, powershell)\n  tracebound man                  print the man page, tracebound(1)\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 2 for a command line that does not parse, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
 )]
 pub struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
@@ -123,9 +123,27 @@ pub struct Cli {
     #[arg(long = "metrics-label", value_name = "NAME=VALUE", value_parser = metrics::parse_label, requires = "metrics")]
     pub metrics_label: Vec<(String, String)>,
 
-    /// Output format of diagnostics and results.
+    /// Output format of diagnostics and results: `text` (bpftrace's), `json` (one object a
+    /// line, as bpftrace's -f json), or `folded`: maps keyed by a stack (`@[ustack] =
+    /// count()`, `@[kstack, ustack, comm] = count()`, `@[kstack] = sum(...)`) as folded stacks,
+    /// one `root;...;leaf COUNT` line per path, the input of flamegraph.pl, inferno and
+    /// speedscope; kernel frames end in `_[k]`; other output stays text, with no "Attaching"
+    /// line.
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     pub format: Format,
+
+    /// At exit, write the maps keyed by a stack as an interactive SVG flame graph to FILE
+    /// (search, click to zoom; kernel frames orange, user frames red and yellow); open it in
+    /// a browser. Several such maps stand side by side under their names.
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<std::path::PathBuf>,
+
+    /// Print hist() and lhist() maps as percentiles instead of buckets: count, p50, p90, p99,
+    /// p99.9 and max per key, sorted by p99 (the slowest key first), with the error the
+    /// buckets allow (hist(x, k): within 2^-(k+1) of the exact value, so use hist(x, 5) for
+    /// 1.6%; lhist: within step/2). Applies at exit and to every print(@m).
+    #[arg(long)]
+    pub percentiles: bool,
 
     /// Script file (`-` for standard input) followed by positional parameters `$1`, `$2`, ...
     /// With `-e`, every argument is a positional parameter.
@@ -144,6 +162,7 @@ pub enum DebugStage {
 pub enum Format {
     Text,
     Json,
+    Folded,
 }
 
 impl Cli {
@@ -175,7 +194,10 @@ impl Cli {
             format: match self.format {
                 Format::Text => output::Format::Text,
                 Format::Json => output::Format::Json,
+                Format::Folded => output::Format::Folded,
             },
+            percentiles: self.percentiles,
+            flamegraph: self.flamegraph.clone(),
             metrics: self.metrics.map(|addr| (addr, self.metrics_label.clone())),
             warn,
         }

@@ -5,6 +5,7 @@
 //! stopped before anything was attached.
 
 mod cli;
+mod manual;
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
     // `tracebound calibrate`: a command of its own, not a script named "calibrate".
     if std::env::args().nth(1).as_deref() == Some("calibrate") && std::env::args().len() == 2 {
         return calibrate();
+    }
+    if let Some(code) = documentation() {
+        return code;
     }
     let cli = Cli::parse();
     if cli.list {
@@ -58,7 +62,7 @@ fn main() -> ExitCode {
                 diagnostic::json_string(&name),
                 result.probe_count
             ),
-            Format::Text => println!("{name}: OK ({} probes)", result.probe_count),
+            Format::Text | Format::Folded => println!("{name}: OK ({} probes)", result.probe_count),
         }
         return ExitCode::SUCCESS;
     }
@@ -169,6 +173,23 @@ fn calibrate() -> ExitCode {
         }
         Err(e) => fail(&format!("calibration failed: {e}")),
     }
+}
+
+/// `tracebound completions SHELL` and `tracebound man`, written to stdout; `None` for any
+/// other command line.
+fn documentation() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut out = std::io::stdout().lock();
+    let written = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["completions", shell] => manual::completions(shell, &mut out),
+        ["completions"] => Err(format!("completions: name a shell ({})", manual::SHELLS)),
+        ["man"] => manual::man_page(&mut out).map_err(|e| format!("man: {e}")),
+        _ => return None,
+    };
+    Some(match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    })
 }
 
 /// One line on stderr, exit code 1.

@@ -6,7 +6,9 @@
 //! The path of a map from the kernel to the screen:
 //! `value` (decode keys and slots) → `aggregate` (merge per-CPU slots) → `map` (group
 //! histogram buckets by key, skip absent entries) → `sort` (bpftrace's printing order) →
-//! `text` / `json`; `entry` holds the map as printed (`MapData`, `Entry`) that they share.
+//! `text` / `json` / `folded` (stack-keyed maps as flame graph input; `flamegraph` draws the
+//! SVG) / `percentiles` (histograms as percentile tables), chosen per map by `render`;
+//! `entry` holds the map as printed (`MapData`, `Entry`) that they share.
 //! `printf` (bpftrace's format splitting) and `cformat` (C printf semantics for each piece)
 //! serve `printf` records; `buckets` holds the histogram ranges and labels;
 //! `formatted` renders `strftime`, `ntop`, `macaddr` and `buf` values (timestamps read the
@@ -19,11 +21,15 @@ pub mod aggregate;
 pub mod buckets;
 pub mod cformat;
 pub mod entry;
+pub mod flamegraph;
+pub mod folded;
 pub mod formatted;
 pub mod json;
 pub mod map;
 pub mod openmetrics;
+pub mod percentiles;
 pub mod printf;
+pub mod render;
 pub mod sort;
 pub mod text;
 pub mod value;
@@ -37,12 +43,15 @@ pub use value::Value;
 
 use std::rc::Rc;
 
-/// The form a run's output takes: bpftrace's text, or its `-f json` lines.
+/// The form a run's output takes: bpftrace's text, or its `-f json` lines, or `-f folded`:
+/// maps keyed by a stack as folded stacks (`folded`), everything else as text, without the
+/// "Attaching" line and the exit preamble, so that the output feeds a flame graph tool.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
     #[default]
     Text,
     Json,
+    Folded,
 }
 
 /// Why some bytes could not be turned into output.

@@ -8,6 +8,7 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 
+use crate::output::render::Presentation;
 use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
 use crate::probes::snapshot::map_bytes;
@@ -76,7 +77,7 @@ impl Losses {
         if lost > 0 {
             let mut text = Vec::new();
             match format {
-                Format::Text => output::lost_events_text(&mut text, lost),
+                Format::Text | Format::Folded => output::lost_events_text(&mut text, lost),
                 Format::Json => output::json::lost_events_json(&mut text, lost),
             }
             out.write_all(&text)?;
@@ -128,7 +129,8 @@ impl ExitFlag {
 pub struct EventState {
     /// Set by an `exit()` record.
     pub exit_code: Option<i32>,
-    pub format: Format,
+    /// How maps print (`print(@m)`), and the format of everything else.
+    pub how: Presentation,
     /// Names stack frames and addresses, and notes processes as they are announced.
     pub symbols: Symbols,
     /// The maps the guard thinned, and how they print.
@@ -181,8 +183,8 @@ fn handle_record(
             let mut line = Vec::new();
             output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
                 .map_err(|e| RunError::Other(e.to_string()))?;
-            match state.format {
-                Format::Text => out.extend_from_slice(&line),
+            match state.how.format {
+                Format::Text | Format::Folded => out.extend_from_slice(&line),
                 Format::Json => output::json::printf_json(out, &line),
             }
         }
@@ -193,8 +195,10 @@ fn handle_record(
         Action::PrintValue { value } => {
             let values = decode_args(std::slice::from_ref(value))?;
             if let Some(v) = values.first() {
-                match state.format {
-                    Format::Text => output::text::print_value_text(out, v, &state.symbols),
+                match state.how.format {
+                    Format::Text | Format::Folded => {
+                        output::text::print_value_text(out, v, &state.symbols)
+                    }
                     Format::Json => output::json::print_value_json(out, v, &state.symbols),
                 }
             }
@@ -204,11 +208,8 @@ fn handle_record(
                 .sampling
                 .snapshot(loaded, compiled, *map)
                 .map_err(|e| RunError::Other(e.to_string()))?;
-            let result = match state.format {
-                Format::Text => output::text::map_text(out, &data, *top, *div, &state.symbols),
-                Format::Json => output::json::map_json(out, &data, *top, *div, &state.symbols),
-            };
-            result.map_err(|e| RunError::Other(e.to_string()))?;
+            output::render::print_map(out, &data, *top, *div, state.how, &state.symbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
         }
         Action::Clear { map, zero } => {
             let bytes = map_bytes(loaded, &compiled.info.maps[*map])
@@ -231,8 +232,8 @@ fn handle_record(
             ..
         } => {
             let line = join_line(payload, delimiter, *arg_size as usize)?;
-            match state.format {
-                Format::Text => out.extend_from_slice(&line),
+            match state.how.format {
+                Format::Text | Format::Folded => out.extend_from_slice(&line),
                 Format::Json => output::json::printf_json(out, &line),
             }
         }

@@ -49,6 +49,9 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         Ok(p) => p,
         Err(ended) => return ended,
     };
+    if let Some(refused) = prepare::stacks_to_fold(&prepared.compiled, &request) {
+        return refused;
+    }
     if request.goal == Goal::Compile {
         return RunOutcome::Compiled(Box::new(prepared.compiled));
     }
@@ -77,6 +80,8 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         quiet: request.quiet,
         metrics: listening.map(|l| l.costed(&cleared.estimate, &cleared.budget)),
         guard: request.guard.then_some((cleared.budget, cleared.model)),
+        percentiles: request.percentiles,
+        flamegraph: request.flamegraph.clone(),
     };
     let ran = session::run(
         &cleared.compiled,

@@ -62,6 +62,29 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
     })
 }
 
+/// `--flamegraph` and `-f folded` need a map keyed by a stack and weighed by `count()` or
+/// `sum()`; without one the run is refused before anything is loaded, not ended with an
+/// empty picture.
+pub fn stacks_to_fold(compiled: &Compiled, request: &RunRequest) -> Option<RunOutcome> {
+    let asked = match (&request.flamegraph, request.format) {
+        (Some(_), _) => "--flamegraph",
+        (None, crate::output::Format::Folded) => "-f folded",
+        _ => return None,
+    };
+    if compiled
+        .info
+        .maps
+        .iter()
+        .any(crate::output::folded::foldable)
+    {
+        return None;
+    }
+    Some(RunOutcome::failed(format!(
+        "{asked}: no map in the script is keyed by a stack and counted: write one such as \
+         `@[ustack] = count()`, `@[kstack, comm] = count()` or `@[kstack] = sum(...)`"
+    )))
+}
+
 /// Loads the script's programs without attaching anything; a verifier rejection is a
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {

@@ -53,6 +53,10 @@ pub struct RunRequest<'a> {
     /// `--timeout`; wins over the script's `config = { max_duration }`.
     pub timeout: Option<Duration>,
     pub format: Format,
+    /// `--percentiles`: hist/lhist maps print as percentile tables (at exit and `print`).
+    pub percentiles: bool,
+    /// `--flamegraph FILE`: the maps keyed by a stack written as an SVG flame graph at exit.
+    pub flamegraph: Option<PathBuf>,
     /// `--metrics ADDR:PORT` and the `--metrics-label`s.
     pub metrics: Option<(std::net::SocketAddr, Vec<(String, String)>)>,
     /// Where a warning the run goes ahead with is shown, as it arises (the budget's "this

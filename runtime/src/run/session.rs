@@ -14,6 +14,8 @@ use tracebound_compiler::probe::ProviderKind;
 
 use crate::estimate::{Budget, Clearance, CostModel};
 use crate::kernel::sys;
+use crate::output::flamegraph::{flamegraph_svg, Weight};
+use crate::output::render::Presentation;
 use crate::output::{self, Format};
 use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
@@ -45,6 +47,10 @@ pub struct RunOptions {
     pub guard: Option<(Budget, CostModel)>,
     /// `--metrics`: the bound endpoint, served from before attaching to the end of the run.
     pub metrics: Option<Metrics>,
+    /// `--percentiles`: histograms print as percentile tables.
+    pub percentiles: bool,
+    /// `--flamegraph FILE`: the stack-keyed maps drawn as an SVG at exit.
+    pub flamegraph: Option<std::path::PathBuf>,
 }
 
 /// How often the event loop reads the loss counters and the exit flag.
@@ -94,7 +100,10 @@ pub fn run(
         ring,
         state: EventState {
             exit_code: None,
-            format: options.format,
+            how: Presentation {
+                format: options.format,
+                percentiles: options.percentiles,
+            },
             symbols: Symbols::new(take_stack_maps(&mut loaded)),
             sampling: GuardSampling::new(),
         },
@@ -105,7 +114,10 @@ pub fn run(
     begin(&mut running, &loaded, compiled, &mut options, out)?;
     watch(&mut running, &mut loaded, compiled, &mut options, out)?;
     let code = end(&mut running, &loaded, compiled, options.format, out)?;
-    print_maps(&running.state, &loaded, compiled, options.format, out)?;
+    let maps = print_maps(&running.state, &loaded, compiled, out)?;
+    if let Some(path) = &options.flamegraph {
+        write_flamegraph(path, &maps, &running.state.symbols)?;
+    }
     drop(loaded);
     Ok(code)
 }
@@ -120,6 +132,8 @@ fn announce(
     let mut text = Vec::new();
     match options.format {
         _ if options.quiet => {}
+        // Folded output feeds a flame graph tool: nothing but the stacks on it.
+        Format::Folded => {}
         Format::Text => output::attaching_text(&mut text, attach_points),
         Format::Json => output::json::attached_json(&mut text, attach_points),
     }
@@ -249,27 +263,47 @@ fn end(
     Ok(code)
 }
 
-/// Every map, as bpftrace prints them at exit.
+/// Every map, as bpftrace prints them at exit (or as `--percentiles`, `-f folded` ask); the
+/// maps as read, for the flame graph.
 fn print_maps(
     state: &EventState,
     loaded: &Loaded,
     compiled: &Compiled,
-    format: Format,
     out: &mut dyn Write,
-) -> Result<(), RunError> {
+) -> Result<Vec<output::MapData>, RunError> {
     let maps = (0..compiled.info.maps.len())
         .map(|map| state.sampling.snapshot(loaded, compiled, map))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Other(e.to_string()))?;
     let mut text = Vec::new();
-    let result = match format {
-        Format::Text => output::text::exit_text(&mut text, &maps, &state.symbols),
-        Format::Json => output::json::exit_json(&mut text, &maps, &state.symbols),
-    };
-    result.map_err(|e| RunError::Other(e.to_string()))?;
+    output::render::exit_maps(&mut text, &maps, state.how, &state.symbols)
+        .map_err(|e| RunError::Other(e.to_string()))?;
     out.write_all(&text)?;
     out.flush()?;
-    Ok(())
+    Ok(maps)
+}
+
+/// `--flamegraph FILE`: the maps keyed by a stack, drawn as one SVG (several side by side
+/// under their names). The run checked before loading that the script has such a map.
+fn write_flamegraph(
+    path: &std::path::Path,
+    maps: &[output::MapData],
+    symbols: &Symbols,
+) -> Result<(), RunError> {
+    let stacks: Vec<&output::MapData> = output::sort::by_name(maps)
+        .into_iter()
+        .filter(|m| output::render::stack_keyed(m))
+        .collect();
+    let folded = output::folded::folded_text(&stacks, symbols);
+    let names: Vec<String> = stacks.iter().map(|m| format!("@{}", m.name)).collect();
+    let weight = match stacks.first().map(|m| &m.kind) {
+        Some(tracebound_compiler::program::MapValue::Count) => Weight::Samples,
+        _ => Weight::Total,
+    };
+    let title = format!("tracebound {}", names.join(" "));
+    let svg = flamegraph_svg(&folded, title.trim_end(), weight).map_err(RunError::Other)?;
+    std::fs::write(path, svg)
+        .map_err(|e| RunError::Other(format!("--flamegraph {}: {e}", path.display())))
 }
 
 /// The script's stack-trace maps, by name, for the symbolizer to read stacks from.

@@ -236,7 +236,7 @@ fn print_estimate(
 ) {
     match format {
         Format::Json => print!("{}", estimate::report::json(estimate, budget, verdict)),
-        Format::Text => print!(
+        Format::Text | Format::Folded => print!(
             "{}",
             estimate::report::text(estimate, compiled, source, budget, verdict)
         ),
