@@ -386,33 +386,7 @@ pub(crate) fn static_type(
         ExprKind::Call { name, args } => {
             value_type(&name.name, args, probe, options).unwrap_or(SIGNED)
         }
-        ExprKind::Field { expr, field, .. } if is_args(expr) => {
-            match probe
-                .args
-                .iter()
-                .find(|a| a.name == field.name)
-                .map(|a| &a.access)
-            {
-                Some(ArgAccess::Int { signed, .. }) => ValueType::Int {
-                    size: 8,
-                    signed: *signed,
-                },
-                Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
-                Some(&ArgAccess::IntArray {
-                    elem_size,
-                    signed,
-                    len,
-                }) => ValueType::Array {
-                    elem: Box::new(ValueType::Int {
-                        size: elem_size,
-                        signed,
-                    }),
-                    len,
-                },
-                Some(ArgAccess::DataLoc) => INT,
-                None => SIGNED,
-            }
-        }
+        ExprKind::Field { expr, field, .. } if is_args(expr) => args_field_type(probe, field),
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
         ExprKind::Ternary {
             then, otherwise, ..
@@ -456,19 +430,53 @@ pub(crate) fn static_type(
                 _ => SIGNED,
             },
         },
-        ExprKind::Cast { ty, expr } if ty.array.is_some() => {
-            super::array::array_cast_type(ty, &recurse(expr)).unwrap_or(SIGNED)
-        }
-        ExprKind::Cast { ty, expr } => match &ty.base {
-            TypeBase::Builtin(n) if ty.pointers == 0 && n == "bool" => ValueType::Bool,
-            TypeBase::Builtin(n) if ty.pointers == 0 && n == "string" => recurse(expr),
-            TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
-                size: crate::lower::expr::int_cast_bits(n) / 8,
-                signed: n.starts_with("int"),
-            },
-            _ => INT,
-        },
+        ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
+    }
+}
+
+/// The type of `args.field`: as the probe's kind typed the field.
+fn args_field_type(probe: &ResolvedProbe, field: &Ident) -> ValueType {
+    match probe
+        .args
+        .iter()
+        .find(|a| a.name == field.name)
+        .map(|a| &a.access)
+    {
+        Some(ArgAccess::Int { signed, .. }) => ValueType::Int {
+            size: 8,
+            signed: *signed,
+        },
+        Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
+        Some(&ArgAccess::IntArray {
+            elem_size,
+            signed,
+            len,
+        }) => ValueType::Array {
+            elem: Box::new(ValueType::Int {
+                size: elem_size,
+                signed,
+            }),
+            len,
+        },
+        Some(ArgAccess::DataLoc) => INT,
+        None => SIGNED,
+    }
+}
+
+/// The type of `(ty)x` for an `x` of type `from`.
+fn cast_type(ty: &TypeName, from: &ValueType) -> ValueType {
+    if ty.array.is_some() {
+        return super::array::array_cast_type(ty, from).unwrap_or(SIGNED);
+    }
+    match &ty.base {
+        TypeBase::Builtin(n) if ty.pointers == 0 && n == "bool" => ValueType::Bool,
+        TypeBase::Builtin(n) if ty.pointers == 0 && n == "string" => from.clone(),
+        TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
+            size: crate::lower::expr::int_cast_bits(n) / 8,
+            signed: n.starts_with("int"),
+        },
+        _ => INT,
     }
 }
 
