@@ -43,6 +43,9 @@ pub enum ValueType {
     /// `buf(p, n)`: exactly `len` bytes (the length is a literal, so it is fixed here);
     /// printed with `%r` (non-printable bytes as `\xNN`), `%rx` or `%rh`.
     Buf { len: u32 },
+    /// A fixed array of `len` elements laid out one after another, as C lays out `T x[len]`
+    /// (a tracepoint's `__u8 daddr[4]`). Printed `[1,2,3,4]`, as the current release does.
+    Array { elem: Box<ValueType>, len: u32 },
 }
 
 /// How a stack prints (`kstack(perf)`, `config = { stack_mode = perf }`).
@@ -93,6 +96,7 @@ impl ValueType {
             ValueType::Inet => 24,
             ValueType::MacAddr => 6,
             ValueType::Buf { len } => *len,
+            ValueType::Array { elem, len } => elem.size() * len,
         }
     }
 
@@ -104,6 +108,7 @@ impl ValueType {
             | ValueType::MacAddr
             | ValueType::Buf { .. } => 1,
             ValueType::Tuple(fields) => fields.iter().map(ValueType::align).max().unwrap_or(1),
+            ValueType::Array { elem, .. } => elem.align(),
             ValueType::Stack { .. }
             | ValueType::Sym { .. }
             | ValueType::Timestamp { .. }
@@ -261,6 +266,8 @@ pub struct MapInfo {
     /// 1, or N when the probes that write it run 1 hit in N (`--auto-filter`): counts, sums
     /// and histogram buckets are printed multiplied by N and marked sampled.
     pub sampled: u32,
+    /// The entries `let @m = kind(N);` declared; `None` for a map of `max_map_keys`.
+    pub declared_size: Option<u32>,
 }
 
 /// One kind of ring-buffer record. Every record starts with a u64 action index into

@@ -41,6 +41,57 @@ pub struct MapDecl {
     pub span: Span,
 }
 
+/// The BPF map kinds a declaration may name, as bpftrace names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapDeclKind {
+    Hash,
+    LruHash,
+    PercpuHash,
+    PercpuLruHash,
+}
+
+impl MapDeclKind {
+    pub const ALL: [MapDeclKind; 4] = [
+        MapDeclKind::Hash,
+        MapDeclKind::LruHash,
+        MapDeclKind::PercpuHash,
+        MapDeclKind::PercpuLruHash,
+    ];
+
+    pub fn from_name(name: &str) -> Option<MapDeclKind> {
+        MapDeclKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MapDeclKind::Hash => "hash",
+            MapDeclKind::LruHash => "lruhash",
+            MapDeclKind::PercpuHash => "percpuhash",
+            MapDeclKind::PercpuLruHash => "percpulruhash",
+        }
+    }
+
+    /// Per-CPU kinds hold aggregations (`count()`, `hist()`, ...); the others plain values.
+    pub fn per_cpu(self) -> bool {
+        matches!(self, MapDeclKind::PercpuHash | MapDeclKind::PercpuLruHash)
+    }
+}
+
+impl MapDecl {
+    /// The declared kind and size, when the declaration is well formed (check reports it
+    /// otherwise).
+    pub fn kind_and_size(&self) -> Option<(MapDeclKind, u64)> {
+        let kind = MapDeclKind::from_name(&self.kind.name)?;
+        match self.args.as_slice() {
+            [Expr {
+                kind: ExprKind::Int(n),
+                ..
+            }] => Some((kind, *n)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     pub attach_points: Vec<AttachPoint>,

@@ -5,8 +5,10 @@
 
 mod attach;
 mod calls;
+mod cast;
 pub(crate) mod fold;
 pub mod format;
+mod map_decl;
 
 pub(crate) use calls::refused_builtin;
 
@@ -110,6 +112,10 @@ struct MapInfo {
     first_read: Option<Span>,
     /// The bounds of its first `lhist(x, min, max, step)` and where: one map has one set.
     lhist: Option<(Vec<Option<i64>>, Span)>,
+    /// `let @m = kind(n);`: the declared kind and the declaration.
+    declared: Option<(MapDeclKind, Span)>,
+    /// Read, written or named whole by a probe, macro or function.
+    used: bool,
 }
 
 impl MapInfo {
@@ -122,6 +128,8 @@ impl MapInfo {
             assigned: false,
             first_read: None,
             lhist: None,
+            declared: None,
+            used: false,
         }
     }
 
@@ -318,6 +326,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
             }) => c
                 .enumerators
                 .extend(values.iter().map(|(n, _)| n.name.as_str())),
+            Item::MapDecl(m) => c.note_map_decl(m),
             Item::Config(cfg) => {
                 for entry in &cfg.entries {
                     if let ("max_strlen", ExprKind::Int(n)) =
@@ -345,6 +354,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         }
     }
     c.maps_never_assigned();
+    c.declared_maps_unused();
     if !saw_probe {
         let end = program
             .items
@@ -519,48 +529,6 @@ impl<'p> Checker<'p> {
                     .with_help(format!("write e.g. `{} = 128`", entry.key.name)),
                 );
             }
-        }
-    }
-
-    fn map_decl(&mut self, m: &MapDecl) {
-        self.map_defined_elsewhere(&m.map.name);
-        const KINDS: &[&str] = &[
-            "hash",
-            "lruhash",
-            "percpuhash",
-            "percpulruhash",
-            "percpuarray",
-        ];
-        if !KINDS.contains(&m.kind.name.as_str()) {
-            let mut d = Diagnostic::error(
-                format!("unknown map kind `{}`", m.kind.name),
-                m.kind.span,
-                "not a map kind",
-            );
-            d = match nearest(&m.kind.name, KINDS.iter().copied()) {
-                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                None => d.with_note(format!("map kinds: {}", KINDS.join(", "))),
-            };
-            self.diags.push(d);
-        }
-        if !matches!(
-            m.args.as_slice(),
-            [Expr {
-                kind: ExprKind::Int(_),
-                ..
-            }]
-        ) {
-            self.diags.push(
-                Diagnostic::error(
-                    "a map declaration takes its size",
-                    m.span,
-                    "expected one number",
-                )
-                .with_help(format!(
-                    "write `let @{} = {}(4096);`",
-                    m.map.name, m.kind.name
-                )),
-            );
         }
     }
 
@@ -779,19 +747,22 @@ impl<'p> Checker<'p> {
                 .maps
                 .entry(name.name.clone())
                 .or_insert_with(MapInfo::new);
+            info.used = true;
             if in_probe {
                 info.first_read.get_or_insert(map.span);
             }
         }
     }
 
-    /// A map that something other than the script's own statements may fill: declared with
-    /// `let @m = hash(N);`, or handed to a macro whose body may assign it.
+    /// A map that something other than the script's own statements may fill: handed to a
+    /// macro whose body may assign it.
     pub(crate) fn map_defined_elsewhere(&mut self, name: &str) {
-        self.maps
+        let info = self
+            .maps
             .entry(name.to_string())
-            .or_insert_with(MapInfo::new)
-            .assigned = true;
+            .or_insert_with(MapInfo::new);
+        info.assigned = true;
+        info.used = true;
     }
 
     /// Records a use of a map: its key arity, and for assignments its value.
@@ -813,6 +784,7 @@ impl<'p> Checker<'p> {
             .maps
             .entry(name.name.clone())
             .or_insert_with(MapInfo::new);
+        info.used = true;
         if assigned.is_some() {
             info.assigned = true;
         } else if in_probe {
@@ -829,6 +801,7 @@ impl<'p> Checker<'p> {
             diags.extend(info.note_key_shapes(&display, &shapes, keys, map.span));
         }
         if let Some(assigned) = assigned {
+            diags.extend(info.fits_declaration(&display, &assigned, map.span));
             diags.extend(info.note_assigned(&display, assigned));
         }
         self.diags.extend(diags);
@@ -1042,17 +1015,7 @@ impl<'p> Checker<'p> {
                 }
                 Shape::Int
             }
-            ExprKind::Cast { ty, expr } => {
-                self.expr(expr);
-                match &ty.base {
-                    TypeBase::Builtin(n)
-                        if ty.pointers == 0 && ty.array.is_none() && n.contains("int") =>
-                    {
-                        Shape::Int
-                    }
-                    _ => Shape::Unknown,
-                }
-            }
+            ExprKind::Cast { ty, expr } => self.cast_shape(ty, expr, e.span),
             ExprKind::Field { expr, field, .. } => {
                 let inner = self.expr_shape(expr);
                 if inner != Shape::Unknown {

@@ -10,6 +10,7 @@ pub enum MapKind {
     PercpuArray = 6,
     StackTrace = 7,
     LruHash = 9,
+    LruPercpuHash = 10,
     Ringbuf = 27,
 }
 

@@ -165,7 +165,7 @@ impl ProbeLowerer<'_, '_> {
                 self.expr(value)
             }
             ExprKind::Field { .. } => Err(self.unsupported("field access on kernel types", e.span)),
-            ExprKind::Index { .. } => Err(self.unsupported("indexing", e.span)),
+            ExprKind::Index { expr, index } => self.array_index(expr, index, e.span),
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
                 Err(self.unsupported("sizeof", e.span))
             }
@@ -263,6 +263,35 @@ impl ProbeLowerer<'_, '_> {
             ArgAccess::CharArray { len } => {
                 let src = self.address_of(Addr::Ptr(self.ctx, offset));
                 Ok(self.read_char_array(Helper::ProbeReadKernel, src, len))
+            }
+            ArgAccess::IntArray {
+                elem_size,
+                signed,
+                len,
+            } => {
+                let ty = ValueType::Array {
+                    elem: Box::new(ValueType::Int {
+                        size: elem_size,
+                        signed,
+                    }),
+                    len,
+                };
+                let slot = self.f.new_slot(ty.size());
+                let dst = self.slot_addr(slot, 0);
+                let src = self.address_of(Addr::Ptr(self.ctx, offset));
+                self.emit(Inst::Call {
+                    helper: Helper::ProbeReadKernel,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(ty.size() as i32),
+                        Operand::Reg(src),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty,
+                })
             }
             ArgAccess::DataLoc => {
                 let loc = self.f.new_vreg();
@@ -408,6 +437,11 @@ impl ProbeLowerer<'_, '_> {
             && matches!(self.type_of(lhs), ValueType::Str { .. })
         {
             return self.string_equality(op == BinaryOp::Eq, lhs, rhs);
+        }
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne)
+            && matches!(self.type_of(lhs), ValueType::Array { .. })
+        {
+            return self.array_equality(op == BinaryOp::Eq, lhs, rhs);
         }
         let (a, sa) = self.int(lhs)?;
         let (b, sb) = self.int(rhs)?;
@@ -566,6 +600,40 @@ impl ProbeLowerer<'_, '_> {
     }
 
     fn cast(&mut self, ty: &TypeName, inner: &Expr) -> Lowering<Val> {
+        match (&ty.base, ty.pointers, ty.array) {
+            (TypeBase::Builtin(name), 0, None) if name == "bool" => return self.bool_cast(inner),
+            (TypeBase::Builtin(name), 0, None) if name == "string" => {
+                return match self.expr(inner)? {
+                    v @ Val::Mem {
+                        ty: ValueType::Str { .. },
+                        ..
+                    } => Ok(v),
+                    _ => Err(Diagnostic::error(
+                        "cannot cast this value to `string`",
+                        ty.span,
+                        "not a string",
+                    )),
+                };
+            }
+            (TypeBase::Builtin(name), 0, None)
+                if matches!(name.as_str(), "buffer" | "inet" | "void") =>
+            {
+                return Err(Diagnostic::error(
+                    format!("cannot cast this value to `{name}`"),
+                    ty.span,
+                    "not a cast bpftrace allows",
+                ));
+            }
+            (TypeBase::Builtin(_), 0, Some(_)) => return self.array_cast(ty, inner),
+            (TypeBase::Builtin(name), 0, None)
+                if matches!(self.type_of(inner), ValueType::Array { .. }) =>
+            {
+                let array = self.expr(inner)?;
+                let size = int_cast_bits(name) / 8;
+                return self.array_to_int(array, size, name.starts_with("int"), ty.span);
+            }
+            _ => {}
+        }
         let (v, _) = self.int(inner)?;
         match (&ty.base, ty.pointers, ty.array) {
             (TypeBase::Builtin(name), 0, None) => {
@@ -585,6 +653,37 @@ impl ProbeLowerer<'_, '_> {
             }),
             _ => Err(self.unsupported("this cast", ty.span)),
         }
+    }
+
+    /// `(bool)x`: whether an integer or pointer is not zero, or a string not empty.
+    fn bool_cast(&mut self, inner: &Expr) -> Lowering<Val> {
+        let v = match self.expr(inner)? {
+            Val::Int { reg, .. } => reg,
+            Val::Mem {
+                addr,
+                ty: ValueType::Str { .. },
+            } => {
+                let first = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: first,
+                    addr,
+                    size: Size::B,
+                    signed: false,
+                });
+                first
+            }
+            _ => {
+                return Err(Diagnostic::error(
+                    "cannot cast this value to `bool`",
+                    inner.span,
+                    "not an integer, pointer or string",
+                ))
+            }
+        };
+        Ok(match self.flag(Cond::Ne, v, Operand::Imm(0)) {
+            Val::Int { reg, .. } => Val::Int { reg, signed: false },
+            other => other,
+        })
     }
 
     fn increment(

@@ -16,6 +16,16 @@ use crate::program::{MapInfo, MapValue, ValueType};
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::types::{KernelAccess, KernelValue};
 
+/// The BPF map type of a declared kind.
+fn declared_kind(kind: MapDeclKind) -> MapKind {
+    match kind {
+        MapDeclKind::Hash => MapKind::Hash,
+        MapDeclKind::LruHash => MapKind::LruHash,
+        MapDeclKind::PercpuHash => MapKind::PercpuHash,
+        MapDeclKind::PercpuLruHash => MapKind::LruPercpuHash,
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Entry {
     name: String,
@@ -25,6 +35,9 @@ struct Entry {
 
 pub struct MapTable {
     entries: Vec<Entry>,
+    /// `let @m = kind(n);`: each declared map's kind and size (check has refused a value
+    /// that does not fit the kind).
+    declared: HashMap<String, (MapDeclKind, u32)>,
     index: HashMap<String, usize>,
     /// Each probe's scratch variables with the type that holds every value assigned to them
     /// (a string variable gets the longest length assigned anywhere in the probe).
@@ -46,8 +59,21 @@ impl MapTable {
         program: &ResolvedProgram,
         options: &LowerOptions,
     ) -> Result<MapTable, Vec<Diagnostic>> {
+        let declared = program
+            .ast
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                Item::MapDecl(m) => {
+                    let (kind, size) = m.kind_and_size()?;
+                    Some((m.map.name.clone(), (kind, u32::try_from(size).ok()?)))
+                }
+                _ => None,
+            })
+            .collect();
         let mut table = MapTable {
             entries: Vec::new(),
+            declared,
             index: HashMap::new(),
             probe_vars: Vec::new(),
         };
@@ -146,15 +172,20 @@ impl MapTable {
 
     pub fn bpf_maps(&self, options: &LowerOptions) -> Vec<BpfMap> {
         (0..self.entries.len())
-            .map(|i| BpfMap {
-                name: format!("tb_m{i}"),
-                kind: match self.value(i) {
-                    MapValue::Plain(_) => MapKind::Hash,
-                    _ => MapKind::PercpuHash,
-                },
-                key_size: self.key_size(i),
-                value_size: self.value_size(i),
-                max_entries: options.max_map_keys,
+            .map(|i| {
+                let plain = matches!(self.value(i), MapValue::Plain(_));
+                let (kind, max_entries) = match self.declared.get(&self.entries[i].name) {
+                    Some(&(kind, size)) => (declared_kind(kind), size),
+                    None if plain => (MapKind::Hash, options.max_map_keys),
+                    None => (MapKind::PercpuHash, options.max_map_keys),
+                };
+                BpfMap {
+                    name: format!("tb_m{i}"),
+                    kind,
+                    key_size: self.key_size(i),
+                    value_size: self.value_size(i),
+                    max_entries,
+                }
             })
             .collect()
     }
@@ -173,6 +204,7 @@ impl MapTable {
                 },
                 value: self.value(i),
                 sampled: 1,
+                declared_size: self.declared.get(&self.entries[i].name).map(|&(_, n)| n),
             })
             .collect()
     }
@@ -363,6 +395,7 @@ pub(crate) fn static_type(
         ExprKind::Str(s) => ValueType::Str {
             len: s.len() as u32 + 1,
         },
+        ExprKind::Bool(_) => ValueType::Bool,
         ExprKind::Int(n) if *n > i64::MAX as u64 => INT,
         ExprKind::Int(_) => SIGNED,
         ExprKind::Var(v) => vars.get(v).cloned().unwrap_or(SIGNED),
@@ -388,26 +421,18 @@ pub(crate) fn static_type(
         ExprKind::Call { name, args } => {
             value_type(&name.name, args, probe, options).unwrap_or(SIGNED)
         }
-        ExprKind::Field { expr, field, .. } if is_args(expr) => {
-            match probe
-                .args
-                .iter()
-                .find(|a| a.name == field.name)
-                .map(|a| &a.access)
-            {
-                Some(ArgAccess::Int { signed, .. }) => ValueType::Int {
-                    size: 8,
-                    signed: *signed,
-                },
-                Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
-                Some(ArgAccess::DataLoc) => INT,
-                None => SIGNED,
-            }
-        }
+        ExprKind::Field { expr, field, .. } if is_args(expr) => args_field_type(probe, field),
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
         ExprKind::Ternary {
             then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
+        ExprKind::Index { expr, .. } => match recurse(expr) {
+            ValueType::Array { elem, .. } => match *elem {
+                ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
+                other => other,
+            },
+            _ => SIGNED,
+        },
         ExprKind::TupleIndex { expr, index } => match recurse(expr) {
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,
@@ -440,14 +465,53 @@ pub(crate) fn static_type(
                 _ => SIGNED,
             },
         },
-        ExprKind::Cast { ty, .. } => match &ty.base {
-            TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
-                size: int_cast_bits(n) / 8,
-                signed: n.starts_with("int"),
-            },
-            _ => INT,
-        },
+        ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
+    }
+}
+
+/// The type of `args.field`: as the probe's kind typed the field.
+fn args_field_type(probe: &ResolvedProbe, field: &Ident) -> ValueType {
+    match probe
+        .args
+        .iter()
+        .find(|a| a.name == field.name)
+        .map(|a| &a.access)
+    {
+        Some(ArgAccess::Int { signed, .. }) => ValueType::Int {
+            size: 8,
+            signed: *signed,
+        },
+        Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
+        Some(&ArgAccess::IntArray {
+            elem_size,
+            signed,
+            len,
+        }) => ValueType::Array {
+            elem: Box::new(ValueType::Int {
+                size: elem_size,
+                signed,
+            }),
+            len,
+        },
+        Some(ArgAccess::DataLoc) => INT,
+        None => SIGNED,
+    }
+}
+
+/// The type of `(ty)x` for an `x` of type `from`.
+fn cast_type(ty: &TypeName, from: &ValueType) -> ValueType {
+    if ty.array.is_some() {
+        return super::array::array_cast_type(ty, from).unwrap_or(SIGNED);
+    }
+    match &ty.base {
+        TypeBase::Builtin(n) if ty.pointers == 0 && n == "bool" => ValueType::Bool,
+        TypeBase::Builtin(n) if ty.pointers == 0 && n == "string" => from.clone(),
+        TypeBase::Builtin(n) if ty.pointers == 0 => ValueType::Int {
+            size: int_cast_bits(n) / 8,
+            signed: n.starts_with("int"),
+        },
+        _ => INT,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::insn::{Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
 use crate::program::ValueType;
 
-fn offset(addr: Addr, by: i32) -> Addr {
+pub(super) fn offset(addr: Addr, by: i32) -> Addr {
     match addr {
         Addr::Slot(s, o) => Addr::Slot(s, o + by),
         Addr::Ptr(p, o) => Addr::Ptr(p, o + by),

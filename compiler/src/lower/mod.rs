@@ -5,6 +5,7 @@
 //! stack slot. Scratch variables live in stack slots of their own, so loops and branches need
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
+mod array;
 mod bpf_map;
 mod builtins;
 mod expr;
@@ -601,6 +602,39 @@ mod tests {
         );
         assert!(l.info.actions.contains(&Action::UserProcess));
         emit(&l.probes[0].function, None).expect("emits");
+    }
+
+    #[test]
+    fn declared_maps_have_their_kind_and_size() {
+        let tp = ResolvedProbe {
+            kind: ProviderKind::Tracepoint,
+            targets: vec![tracepoint("sys_enter_getppid")],
+            args: Vec::new(),
+        };
+        let l = lower_text(
+            "let @a = lruhash(100); let @b = percpulruhash(20); let @c = hash(7); \
+             let @d = percpuhash(3); \
+             t:syscalls:sys_enter_getppid { @a[pid] = 1; @b[tid] = count(); @c = 2; \
+             @d[cpu] = sum(1); @e = 3; @f = count(); }",
+            &[tp],
+        );
+        let kinds: Vec<_> = l.maps[..6]
+            .iter()
+            .map(|m| (m.kind, m.max_entries))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (MapKind::LruHash, 100),
+                (MapKind::LruPercpuHash, 20),
+                (MapKind::Hash, 7),
+                (MapKind::PercpuHash, 3),
+                (MapKind::Hash, 4096),
+                (MapKind::PercpuHash, 4096),
+            ]
+        );
+        let sizes: Vec<_> = l.info.maps.iter().map(|m| m.declared_size).collect();
+        assert_eq!(sizes, [Some(100), Some(20), Some(7), Some(3), None, None]);
     }
 
     #[test]

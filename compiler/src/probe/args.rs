@@ -15,6 +15,13 @@ pub enum ArgAccess {
     Int { size: u32, signed: bool },
     /// `char name[N]`: a string of N bytes inside the record.
     CharArray { len: u32 },
+    /// `__u8 daddr[4]`, `unsigned long args[6]`: `len` integers of `elem_size` bytes inside
+    /// the record.
+    IntArray {
+        elem_size: u32,
+        signed: bool,
+        len: u32,
+    },
     /// `__data_loc T[] name`: a u32 locator (length << 16 | offset) of data in the record. As in
     /// bpftrace 0.17 the value is the data's address, to be read with `str()`.
     DataLoc,

@@ -80,7 +80,16 @@ impl ProbeKind for Tracepoint {
                     },
                     FieldType::Str { len } => ArgAccess::CharArray { len },
                     FieldType::DataLoc { .. } => ArgAccess::DataLoc,
-                    FieldType::Array { .. } | FieldType::Unsupported { .. } => return None,
+                    FieldType::Array {
+                        elem_size,
+                        signed,
+                        len,
+                    } => ArgAccess::IntArray {
+                        elem_size,
+                        signed,
+                        len,
+                    },
+                    FieldType::Unsupported { .. } => return None,
                 };
                 Some(ArgField {
                     name: f.name.clone(),

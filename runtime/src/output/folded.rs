@@ -251,6 +251,7 @@ mod tests {
             key,
             value,
             sampled: 1,
+            declared_size: None,
         };
         let ustack = ValueType::Stack {
             user: true,

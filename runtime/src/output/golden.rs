@@ -63,6 +63,7 @@ impl Sim {
                 key,
                 value,
                 sampled: 1,
+                declared_size: None,
             },
             next_cpu: 0,
             entries: BTreeMap::new(),

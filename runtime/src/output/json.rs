@@ -195,7 +195,7 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
         Value::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Str(s) => write_string(out, s),
-        Value::Tuple(fields) => {
+        Value::Tuple(fields) | Value::Array(fields) => {
             out.push(b'[');
             for (i, f) in fields.iter().enumerate() {
                 if i > 0 {

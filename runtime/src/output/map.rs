@@ -181,6 +181,7 @@ mod tests {
             key,
             value,
             sampled: 1,
+            declared_size: None,
         }
     }
 

@@ -84,6 +84,12 @@ pub fn printf(
                     got: "a tuple".into(),
                 })
             }
+            Value::Array(_) => {
+                return Err(OutputError::PrintfArg {
+                    conversion: spec.conversion as char,
+                    got: "an array".into(),
+                })
+            }
             other => CArg::Int(other.as_u64_bits().unwrap_or(0)),
         };
         format_piece(out, &piece, Some(c_arg))?;

@@ -104,7 +104,7 @@ fn cmp_fields(a: &[Value], b: &[Value]) -> Ordering {
 fn cmp_value(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        (Value::Tuple(x), Value::Tuple(y)) => cmp_fields(x, y),
+        (Value::Tuple(x), Value::Tuple(y)) | (Value::Array(x), Value::Array(y)) => cmp_fields(x, y),
         _ => match (a.as_u64_bits(), b.as_u64_bits()) {
             (Some(x), Some(y)) => x.cmp(&y),
             _ => Ordering::Equal,

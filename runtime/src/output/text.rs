@@ -98,6 +98,17 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
             write_list(out, fields, symbols, in_key);
             out.push(b')');
         }
+        // The current release prints arrays without spaces: `[1,2,3,4]`.
+        Value::Array(elems) => {
+            out.push(b'[');
+            for (i, e) in elems.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, e, symbols, in_key);
+            }
+            out.push(b']');
+        }
         Value::Stack {
             user,
             id,

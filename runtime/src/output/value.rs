@@ -46,6 +46,8 @@ pub enum Value {
     Mac([u8; 6]),
     /// `buf`: raw bytes, printed with `%r` escapes.
     Buf(Vec<u8>),
+    /// A fixed array's elements, printed `[1,2,3]`.
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -60,6 +62,7 @@ impl Value {
             Value::Sym { addr, .. } => Some(*addr),
             Value::Str(_)
             | Value::Tuple(_)
+            | Value::Array(_)
             | Value::Time { .. }
             | Value::Inet { .. }
             | Value::Mac(_)
@@ -149,6 +152,13 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             Ok(Value::Mac(mac))
         }
         ValueType::Buf { len } => Ok(Value::Buf(bytes[..*len as usize].to_vec())),
+        ValueType::Array { elem, len } => {
+            let step = elem.size() as usize;
+            (0..*len as usize)
+                .map(|i| decode(elem, &bytes[i * step..]))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
+        }
     }
 }
 
@@ -205,6 +215,12 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
         (ValueType::Buf { len }, Value::Buf(bytes)) => {
             let n = bytes.len().min(*len as usize);
             out[..n].copy_from_slice(&bytes[..n]);
+        }
+        (ValueType::Array { elem, len }, Value::Array(values)) if values.len() == *len as usize => {
+            let step = elem.size() as usize;
+            for (i, v) in values.iter().enumerate() {
+                encode_into(elem, v, &mut out[i * step..])?;
+            }
         }
         _ => return Err(mismatch()),
     }
@@ -304,6 +320,22 @@ mod tests {
         assert_eq!(&bytes[4..7], b"xy\0");
         assert_eq!(&bytes[8..16], &(-2i64).to_le_bytes());
         assert_eq!(decode(&ty, &bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn arrays_round_trip_element_by_element() {
+        let ty = ValueType::Array {
+            elem: Box::new(int(2, true)),
+            len: 3,
+        };
+        let bytes = [1, 0, 0xff, 0xff, 7, 0];
+        let v = decode(&ty, &bytes).unwrap();
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::Int(1), Value::Int(-1), Value::Int(7)])
+        );
+        assert_eq!(encode(&ty, &v).unwrap(), bytes);
+        assert!(decode(&ty, &bytes[..5]).is_err());
     }
 
     #[test]

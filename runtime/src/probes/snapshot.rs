@@ -41,7 +41,9 @@ pub fn map_fd<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<BorrowedFd<'a>, 
         .map(&info.bpf_name)
         .ok_or_else(|| SnapshotError::Missing(info.bpf_name.clone()))?;
     match map {
-        Map::HashMap(d) | Map::PerCpuHashMap(d) => Ok(d.fd().as_fd()),
+        Map::HashMap(d) | Map::PerCpuHashMap(d) | Map::LruHashMap(d) | Map::PerCpuLruHashMap(d) => {
+            Ok(d.fd().as_fd())
+        }
         _ => Err(SnapshotError::Missing(info.bpf_name.clone())),
     }
 }

@@ -48,6 +48,8 @@ pub struct Losses {
     /// Per script map: refused updates already reported.
     full_reported: Vec<u64>,
     map_names: Vec<String>,
+    /// Per script map: the size its declaration gave, if it has one.
+    declared_sizes: Vec<Option<u32>>,
     max_map_keys: u32,
 }
 
@@ -58,12 +60,14 @@ impl Losses {
         max_map_keys: u32,
     ) -> Result<Self, RunError> {
         let map_names: Vec<String> = compiled.info.maps.iter().map(|m| m.name.clone()).collect();
+        let declared_sizes = compiled.info.maps.iter().map(|m| m.declared_size).collect();
         Ok(Losses {
             lost: Counters::new(loaded, &compiled.lost_counter)?,
             lost_reported: 0,
             full: Counters::new(loaded, &compiled.full_counter)?,
             full_reported: vec![0; map_names.len()],
             map_names,
+            declared_sizes,
             max_map_keys,
         })
     }
@@ -88,12 +92,19 @@ impl Losses {
             let new = total.saturating_sub(self.full_reported[index]);
             self.full_reported[index] = total;
             if new > 0 {
-                eprintln!(
-                    "warning: map @{name} is full ({} keys): {new} new keys not stored; raise \
-                     the limit with `config = {{ max_map_keys = {} }}`",
-                    self.max_map_keys,
-                    u64::from(self.max_map_keys) * 4
-                );
+                match self.declared_sizes.get(index).copied().flatten() {
+                    Some(size) => eprintln!(
+                        "warning: map @{name} is full ({size} keys): {new} new keys not stored; \
+                         raise the size in its declaration `let @{name} = ...({})`",
+                        u64::from(size) * 4
+                    ),
+                    None => eprintln!(
+                        "warning: map @{name} is full ({} keys): {new} new keys not stored; \
+                         raise the limit with `config = {{ max_map_keys = {} }}`",
+                        self.max_map_keys,
+                        u64::from(self.max_map_keys) * 4
+                    ),
+                }
             }
         }
         Ok(())

@@ -205,6 +205,7 @@ mod tests {
             key,
             value,
             sampled: 1,
+            declared_size: None,
         }
     }
 
