@@ -100,6 +100,11 @@ impl ProbeLowerer<'_, '_> {
                 cond,
                 then,
                 otherwise,
+            }
+            | ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
             } => self.ternary(cond, then, otherwise, e),
             ExprKind::Update {
                 target,
@@ -155,7 +160,7 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Offsetof { .. } | ExprKind::OffsetofExpr { .. } => {
                 Err(self.unsupported("offsetof", e.span))
             }
-            ExprKind::IfElse { .. } => Err(self.unsupported("if expressions", e.span)),
+            ExprKind::Record(_) => Err(self.unsupported("records", e.span)),
         }
     }
 

@@ -372,7 +372,11 @@ pub(crate) fn static_type(
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
         ExprKind::Ternary {
             then, otherwise, ..
+        }
+        | ExprKind::IfElse {
+            then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
+        ExprKind::Block { value, .. } => recurse(value),
         ExprKind::TupleIndex { expr, index } => match recurse(expr) {
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,
