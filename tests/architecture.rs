@@ -27,6 +27,7 @@ const PHASES: &[(&str, u32)] = &[
     ("lex", 1),
     ("ast", 2),
     ("parse", 3),
+    ("macros", 4),
     ("config", 4),
     ("machine", 4),
     ("probe", 5),

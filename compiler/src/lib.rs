@@ -4,7 +4,7 @@
 //! fixtures.
 //!
 //! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
-//! (→ `ast`) → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
+//! (→ `ast`) → `macros` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
 //! `codegen` (→ `insn`) → `object`. Imports run one way, in the order ARCHITECTURE.md's table
 //! gives (a data type such as `ast` or `ir` before the phase that builds it), which
 //! tests/architecture.rs checks; what the runtime, the binary and the fuzz targets use is
@@ -20,6 +20,7 @@ pub mod ir;
 pub mod lex;
 pub mod lower;
 pub mod machine;
+pub(crate) mod macros;
 pub mod object;
 pub mod parse;
 pub mod pipeline;
@@ -44,9 +45,12 @@ pub struct CheckResult {
 
 /// Parses and checks a script without any machine facts.
 pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
-    match parse::parse(source) {
-        Err(d) => CheckResult {
-            diagnostics: vec![d],
+    match parse::parse(source)
+        .map_err(|d| vec![d])
+        .and_then(macros::expand)
+    {
+        Err(diagnostics) => CheckResult {
+            diagnostics,
             probe_count: 0,
         },
         Ok(program) => {

@@ -1,4 +1,4 @@
-//! The whole compiler in one call: text → parse → check → resolve → lower → codegen → object,
+//! The whole compiler in one call: text → parse → macros → check → resolve → lower → codegen → object,
 //! plus what the runtime needs to run the object (attach plans, the compiler-runtime contract,
 //! the instruction→span tables that map a verifier rejection back to the script).
 
@@ -15,6 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::lower::lower;
 use crate::machine::facts::MachineFacts;
+use crate::macros;
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
@@ -69,7 +70,7 @@ pub fn compile(
     facts: &dyn MachineFacts,
     options: &CompileOptions,
 ) -> Result<Compiled, Vec<Diagnostic>> {
-    let ast = parse(source).map_err(|d| vec![d])?;
+    let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
     let diags = check(&ast, &options.check);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);

@@ -122,12 +122,15 @@ pub struct ConfigEntry {
     pub span: Span,
 }
 
-/// `macro name(params) { body }`: expanded at each call site.
+/// `macro name(params) { body }`: expanded at each call site (`macros::expand`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Macro {
     pub name: Ident,
     pub params: Vec<Expr>,
     pub body: Block,
+    /// The body's last expression when no `;` follows it: the macro's value. It is not in
+    /// `body.stmts`.
+    pub value: Option<Box<Expr>>,
     pub span: Span,
 }
 
@@ -196,6 +199,27 @@ pub struct Block {
     pub span: Span,
 }
 
+impl Block {
+    /// The block as an expression, `{ stmts; v }`, when it ends in one: an expression
+    /// statement, or an `if` with an `else` whose branches do (`{ if c { a } else { b } }`).
+    pub fn into_value(mut self) -> Option<Expr> {
+        let last = self.stmts.pop()?;
+        let value = match last.kind {
+            StmtKind::Expr(e) => e,
+            StmtKind::If { .. } => last.into_value()?,
+            _ => return None,
+        };
+        let span = self.span;
+        Some(Expr::new(
+            ExprKind::Block {
+                block: self,
+                value: Box::new(value),
+            },
+            span,
+        ))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stmt {
     pub kind: StmtKind,
@@ -239,6 +263,33 @@ pub enum StmtKind {
     Continue,
     Return(Option<Expr>),
     Block(Block),
+}
+
+impl Stmt {
+    /// An `if`/`else` statement whose branches end in expressions, as an `if` expression.
+    pub fn into_value(self) -> Option<Expr> {
+        let StmtKind::If {
+            cond,
+            then,
+            otherwise: Some(otherwise),
+        } = self.kind
+        else {
+            return None;
+        };
+        let otherwise = match otherwise.kind {
+            StmtKind::Block(b) => b.into_value()?,
+            StmtKind::If { .. } => otherwise.into_value()?,
+            _ => return None,
+        };
+        Some(Expr::new(
+            ExprKind::IfElse {
+                cond: Box::new(cond),
+                then: Box::new(then.into_value()?),
+                otherwise: Box::new(otherwise),
+            },
+            self.span,
+        ))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,6 +381,8 @@ pub enum ExprKind {
         index: u32,
     },
     Tuple(Vec<Expr>),
+    /// `(a = 1, b = 2)`: a tuple whose fields have names, read as `.a`.
+    Record(Vec<(Ident, Expr)>),
     SizeofType(TypeName),
     SizeofExpr(Box<Expr>),
     Offsetof {

@@ -25,6 +25,9 @@ struct Printer {
 
 /// Binding strength, weakest first; a child weaker than its slot needs parentheses.
 mod prec {
+    /// First in a statement, where a bare `{` would open a block statement: block and `if`
+    /// expressions there are parenthesised.
+    pub const STMT: u8 = 1;
     pub const TERNARY: u8 = 1;
     pub const UNARY: u8 = 12;
     pub const POSTFIX: u8 = 13;
@@ -103,9 +106,16 @@ impl Printer {
             Item::Macro(m) => {
                 let _ = write!(self.out, "macro {}(", m.name.name);
                 self.comma_list(&m.params);
-                self.out.push_str(") ");
-                self.block(&m.body);
-                self.out.push('\n');
+                self.out.push_str(") {\n");
+                self.indent += 1;
+                self.stmts(&m.body.stmts);
+                if let Some(value) = &m.value {
+                    self.line_start();
+                    self.expr(value, prec::STMT);
+                    self.out.push('\n');
+                }
+                self.indent -= 1;
+                self.out.push_str("}\n");
             }
             Item::Function(f) => {
                 let _ = write!(self.out, "fn {}(", f.name.name);
@@ -186,7 +196,7 @@ impl Printer {
     fn stmt(&mut self, s: &Stmt) {
         match &s.kind {
             StmtKind::Expr(e) => {
-                self.expr(e, 0);
+                self.expr(e, prec::STMT);
                 self.out.push(';');
             }
             StmtKind::Assign { target, op, value } => {
@@ -381,6 +391,17 @@ impl Printer {
                 }
                 self.out.push(')');
             }
+            ExprKind::Record(fields) => {
+                self.out.push('(');
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    let _ = write!(self.out, "{} = ", name.name);
+                    self.expr(value, prec::TERNARY);
+                }
+                self.out.push(')');
+            }
             ExprKind::SizeofType(ty) => {
                 self.out.push_str("sizeof(");
                 self.type_name(ty);
@@ -424,7 +445,7 @@ impl Printer {
                 self.indent += 1;
                 self.stmts(&block.stmts);
                 self.line_start();
-                self.expr(value, 0);
+                self.expr(value, prec::STMT);
                 self.out.push('\n');
                 self.indent -= 1;
                 self.line_start();

@@ -102,6 +102,11 @@ macro_rules! visitor {
                         v.expr(e);
                     }
                 }
+                ExprKind::Record(fields) => {
+                    for (_, e) in fields {
+                        v.expr(e);
+                    }
+                }
                 ExprKind::Unary { expr: e, .. }
                 | ExprKind::Cast { expr: e, .. }
                 | ExprKind::Field { expr: e, .. }

@@ -1061,6 +1061,20 @@ impl<'p> Checker<'p> {
                 }
                 Shape::Tuple(items.len())
             }
+            ExprKind::Record(fields) => {
+                for (_, value) in fields {
+                    self.expr(value);
+                }
+                self.diags.push(
+                    Diagnostic::error(
+                        "records are not supported by tracebound yet",
+                        e.span,
+                        "a record",
+                    )
+                    .with_help("use a tuple, `(0, 1)`, read as `.0` and `.1`"),
+                );
+                Shape::Unknown
+            }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => Shape::Int,
             ExprKind::OffsetofExpr { expr, .. } => {
                 self.expr(expr);

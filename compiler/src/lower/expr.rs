@@ -117,6 +117,11 @@ impl ProbeLowerer<'_, '_> {
                 cond,
                 then,
                 otherwise,
+            }
+            | ExprKind::IfElse {
+                cond,
+                then,
+                otherwise,
             } => self.ternary(cond, then, otherwise, e),
             ExprKind::Update {
                 target,
@@ -125,23 +130,7 @@ impl ProbeLowerer<'_, '_> {
             } => self.increment(target, *increment, *prefix, e.span),
             ExprKind::Cast { ty, expr } => self.cast(ty, expr),
             ExprKind::Field { expr, field, .. } if is_args(expr) => self.tracepoint_arg(field),
-            ExprKind::Tuple(items) => {
-                let ty = self.type_of(e);
-                let slot = self.f.new_slot(ty.size());
-                let ValueType::Tuple(fields) = &ty else {
-                    unreachable!("a tuple expression has a tuple type")
-                };
-                let offsets = ValueType::field_offsets(fields);
-                self.zero(Addr::Slot(slot, 0), ty.size());
-                for ((item, field), at) in items.iter().zip(fields).zip(offsets) {
-                    let v = self.expr(item)?;
-                    self.store_value(Addr::Slot(slot, at as i32), field, &v);
-                }
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty,
-                })
-            }
+            ExprKind::Tuple(items) => self.tuple(items, e),
             ExprKind::TupleIndex { expr, index } => match self.expr(expr)? {
                 Val::Mem {
                     addr,
@@ -172,8 +161,27 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Offsetof { .. } | ExprKind::OffsetofExpr { .. } => {
                 Err(self.unsupported("offsetof", e.span))
             }
-            ExprKind::IfElse { .. } => Err(self.unsupported("if expressions", e.span)),
+            ExprKind::Record(_) => Err(self.unsupported("records", e.span)),
         }
+    }
+
+    /// A tuple built in a slot of its own, its padding zeroed (it may become a map key).
+    fn tuple(&mut self, items: &[Expr], e: &Expr) -> Lowering<Val> {
+        let ty = self.type_of(e);
+        let slot = self.f.new_slot(ty.size());
+        let ValueType::Tuple(fields) = &ty else {
+            unreachable!("a tuple expression has a tuple type")
+        };
+        let offsets = ValueType::field_offsets(fields);
+        self.zero(Addr::Slot(slot, 0), ty.size());
+        for ((item, field), at) in items.iter().zip(fields).zip(offsets) {
+            let v = self.expr(item)?;
+            self.store_value(Addr::Slot(slot, at as i32), field, &v);
+        }
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
     }
 
     pub fn type_of(&self, e: &Expr) -> ValueType {

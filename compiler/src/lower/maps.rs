@@ -425,6 +425,9 @@ pub(crate) fn static_type(
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
         ExprKind::Ternary {
             then, otherwise, ..
+        }
+        | ExprKind::IfElse {
+            then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
         ExprKind::Index { expr, .. } => match recurse(expr) {
             ValueType::Array { elem, .. } => match *elem {
@@ -433,6 +436,7 @@ pub(crate) fn static_type(
             },
             _ => SIGNED,
         },
+        ExprKind::Block { value, .. } => recurse(value),
         ExprKind::TupleIndex { expr, index } => match recurse(expr) {
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,

@@ -153,3 +153,49 @@ pub fn c_fields<'a>(
     }));
     Ok(fields)
 }
+
+/// `macro name(params) { stmts last }`: `last`, an expression with no `;` after it, is the
+/// macro's value; any other statement there is just the body's last.
+pub fn macro_def(
+    name: Ident,
+    params: Vec<Expr>,
+    mut stmts: Vec<Stmt>,
+    last: Option<Stmt>,
+    body: Span,
+    span: Span,
+) -> Macro {
+    let value = match last {
+        Some(Stmt {
+            kind: StmtKind::Expr(e),
+            ..
+        }) => Some(Box::new(e)),
+        Some(other) => {
+            stmts.push(other);
+            None
+        }
+        None => None,
+    };
+    Macro {
+        name,
+        params,
+        body: Block { stmts, span: body },
+        value,
+        span,
+    }
+}
+
+/// A block used as a value whose last statement is an `if` with an `else`: the `if` is the
+/// value (each branch's last expression). Any other block without a last expression is an
+/// error, since it has no value.
+pub fn block_ending_in_if<'a>(stmts: Vec<Stmt>, span: Span) -> ActionResult<'a, Expr> {
+    let block = Block { stmts, span };
+    match block.into_value() {
+        Some(e) => Ok(e),
+        None => fail(
+            "this block has no value",
+            "a block used as a value",
+            Some("end it with an expression and no `;`, e.g. `{ let $a = 1; $a }`"),
+            span,
+        ),
+    }
+}
