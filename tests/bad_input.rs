@@ -40,7 +40,7 @@ fn ended_with_a_diagnostic(mode: &str, done: &Finished, problems: &mut Vec<Strin
     if done.stderr.contains("panicked") {
         problems.push(format!("{mode}: panicked"));
     }
-    if done.stdout.contains("Attaching") || done.stdout.contains("attached_probes") {
+    if done.stderr.contains("Attached") || done.stdout.contains("attached_probes") {
         problems.push(format!("{mode}: attached probes"));
     }
 }
@@ -175,5 +175,5 @@ fn a_pid_that_does_not_exist_is_refused() {
         "{}",
         done.stderr
     );
-    assert!(!done.stdout.contains("Attaching"), "{}", done.stdout);
+    assert!(!done.stderr.contains("Attached"), "{}", done.stderr);
 }
