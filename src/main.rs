@@ -24,15 +24,52 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("calibrate") && std::env::args().len() == 2 {
         return calibrate();
     }
-    let cli = Cli::parse();
+    let cli = match parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    if cli.version {
+        println!("tracebound v{}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if cli.info {
+        print!(
+            "{}",
+            tracebound_runtime::info::report(env!("CARGO_PKG_VERSION"))
+        );
+        return ExitCode::SUCCESS;
+    }
+    if cli.command.is_some() && cli.pid.is_some() {
+        eprintln!("ERROR: USAGE: Cannot use both -c and -p.");
+        eprint!("{}", usage());
+        return ExitCode::from(1);
+    }
+    let pid = match cli.pid.as_deref().map(cli::parse_pid).transpose() {
+        Ok(pid) => pid,
+        Err(message) => return fail(&message),
+    };
     if cli.list {
-        return list(&cli);
+        return list(&cli, pid);
     }
     let (name, source, positional) = match read_script(&cli) {
         Ok(s) => s,
         Err(message) => return fail(&message),
     };
-    let report = |diagnostics: &[diagnostic::Diagnostic]| report(&cli, &name, &source, diagnostics);
+    // bpftrace's named program parameters (`-- --name=value`): not read yet, so refused
+    // rather than taken for positional ones.
+    if let Some(named) = positional.iter().find(|p| p.starts_with("--")) {
+        return fail(&format!(
+            "named program parameters are not supported yet: {named}"
+        ));
+    }
+    let report = |diagnostics: &[diagnostic::Diagnostic]| {
+        let shown: Vec<diagnostic::Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.is_error() || !cli.no_warnings)
+            .cloned()
+            .collect();
+        report(&cli, &name, &source, &shown)
+    };
     if let Some(DebugStage::Ast) = cli.debug {
         return match tracebound_compiler::parse::parse(&source) {
             Ok(program) => {
@@ -42,9 +79,15 @@ fn main() -> ExitCode {
             Err(d) => report(&[d]),
         };
     }
+    // `BPFTRACE_*` settings override the script's config block, as in bpftrace.
+    let environment = match tracebound_compiler::configuration_from_environment(std::env::vars()) {
+        Ok(environment) => environment,
+        Err(message) => return fail(&message),
+    };
     let check = CheckOptions {
         positional_count: (!positional.is_empty() || !cli.check).then_some(positional.len()),
         unsafe_allowed: cli.unsafe_allowed,
+        environment,
     };
     let result = tracebound_compiler::check_source(&source, &check);
     let code = report(&result.diagnostics);
@@ -70,7 +113,7 @@ fn main() -> ExitCode {
     let mut warn = |d: &diagnostic::Diagnostic| {
         report(std::slice::from_ref(d));
     };
-    let request = cli.run_request(check, positional, &mut warn);
+    let request = cli.run_request(check, positional, pid, &mut warn);
     match run::run(&source, request) {
         RunOutcome::Exited(code) => ExitCode::from(code.clamp(0, 255) as u8),
         RunOutcome::Stopped(code) => ExitCode::from(code),
@@ -126,8 +169,39 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
     ExitCode::SUCCESS
 }
 
+/// The command line, read as bpftrace's getopt reads it (options anywhere before `--`). `-h`
+/// prints the usage on stdout; a bad option, or no argument at all, an error and the usage on
+/// stderr (exit 1).
+fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    if std::env::args().len() == 1 {
+        eprint!("{}", usage());
+        return Err(ExitCode::from(1));
+    }
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => {
+            print!("{}", usage());
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("ERROR: {}", first.strip_prefix("error: ").unwrap_or(first));
+            eprint!("\n{}", usage());
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// The usage text (`-h`), with bpftrace's `USAGE:` heading.
+fn usage() -> String {
+    use clap::CommandFactory;
+    Cli::command().render_long_help().to_string()
+}
+
 /// `-l [PATTERN]`: the probes this machine offers.
-fn list(cli: &Cli) -> ExitCode {
+fn list(cli: &Cli, pid: Option<u32>) -> ExitCode {
     // `tracebound -l | head` ends quietly when head has read enough, as ls or grep do;
     // nothing is attached while listing.
     // SAFETY: restoring the default action of a signal has no preconditions.
@@ -137,12 +211,6 @@ fn list(cli: &Cli) -> ExitCode {
     let pattern = cli.args.first().map(String::as_str);
     let mut out = std::io::stdout().lock();
     let facts = LiveFacts::new();
-    // `-l PATTERN -p PID` (bpftrace's getopt takes options after the pattern; here the
-    // pattern starts the trailing arguments).
-    let pid = cli.pid.or_else(|| {
-        let mut args = cli.args.windows(2);
-        args.find(|w| w[0] == "-p").and_then(|w| w[1].parse().ok())
-    });
     // With -p, USDT probes are those of the files the process has mapped.
     let in_process =
         pid.filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
@@ -171,9 +239,9 @@ fn calibrate() -> ExitCode {
     }
 }
 
-/// One line on stderr, exit code 1.
+/// One line on stderr, as the current release prints an error (`ERROR: ...`), exit code 1.
 fn fail(message: &str) -> ExitCode {
-    eprintln!("tracebound: {message}");
+    eprintln!("ERROR: {message}");
     ExitCode::from(1)
 }
 
@@ -204,9 +272,7 @@ fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
         return Ok(("<command line>".to_string(), text, cli.args.clone()));
     }
     let Some((file, rest)) = cli.args.split_first() else {
-        return Err(
-            "no program given: use -e 'PROGRAM', a script file, or - for standard input".into(),
-        );
+        return Err("USAGE: filename or -e 'program' required.".into());
     };
     if file == "-" {
         let mut text = String::new();
@@ -215,8 +281,19 @@ fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
             .map_err(|e| format!("reading standard input: {e}"))?;
         return Ok(("<stdin>".to_string(), text, rest.to_vec()));
     }
-    warn_if_others_can_write(file);
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    if !cli.no_warnings {
+        warn_if_others_can_write(file);
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        // The C library's words, as bpftrace says it, without Rust's "(os error N)".
+        let words = e.to_string();
+        let words = words
+            .split(" (os error")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        format!("failed to open file '{file}': {words}")
+    })?;
     Ok((file.clone(), text, rest.to_vec()))
 }
 

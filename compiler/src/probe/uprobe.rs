@@ -212,7 +212,8 @@ fn check_uprobe_target(
             )
             .with_help(format!(
                 "list its functions with `nm -D --defined-only {path}`"
-            )));
+            ))
+            .of_missing_probe());
         }
         if offset.is_some() {
             return Err(Diagnostic::error(
@@ -257,7 +258,7 @@ fn check_uprobe_target(
                  keeps only its exported ones",
             ),
         };
-        return Err(d);
+        return Err(d.of_missing_probe());
     }
     let site = match offset {
         Some(at) => inside(Some(name), at)?,
@@ -293,7 +294,8 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
             binary.span,
             "no such file",
         )
-        .with_help("give the path of an executable or a shared library"),
+        .with_help("give the path of an executable or a shared library")
+        .of_missing_probe(),
         FactError::NotFound { .. } => Diagnostic::error(
             format!("no executable or library named `{name}`"),
             binary.span,
@@ -301,7 +303,8 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
         )
         .with_help(format!(
             "give its full path, as in `uprobe:/path/to/{name}:function`"
-        )),
+        ))
+        .of_missing_probe(),
         FactError::Malformed { reason, .. } => Diagnostic::error(
             format!("cannot probe `{name}`: {reason}"),
             binary.span,

@@ -48,6 +48,10 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         Ok(p) => p,
         Err(ended) => return ended,
     };
+    // Attach points left out (`missing_probes = warn`), said before anything is loaded.
+    for warning in &prepared.compiled.warnings {
+        (request.warn)(warning);
+    }
     if request.goal == Goal::Compile {
         return RunOutcome::Compiled(Box::new(prepared.compiled));
     }
