@@ -83,6 +83,9 @@ pub fn run(
         ),
         None => None,
     };
+    // BEGIN runs before the other probes are attached, as in the current release, so that
+    // what it sets up (`@start = nsecs`) is there before any of them fires.
+    run_special(&loaded, compiled, ProviderKind::Begin)?;
     attach_all(&mut loaded, compiled, clearance, options.uprobe_pid)?;
     announce(compiled, &options, out)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
@@ -166,7 +169,7 @@ fn attach_all(
     Ok(())
 }
 
-/// BEGIN, what it recorded, and then the `-c` command let go.
+/// What BEGIN recorded, and then the `-c` command let go.
 fn begin(
     running: &mut Running,
     loaded: &Loaded,
@@ -174,7 +177,6 @@ fn begin(
     options: &mut RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    run_special(loaded, compiled, ProviderKind::Begin)?;
     drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
     running.lost.report(options.format, out)?;
     if running.state.exit_code.is_none() {
