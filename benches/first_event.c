@@ -3,8 +3,8 @@
  *   first_event TRACER [ARGS...]
  *
  * Notes the time (CLOCK_MONOTONIC), starts the tracer with its stdout on a pipe, and once the
- * tracer prints "Attaching" (both tracebound and bpftrace print it as they start attaching,
- * after tracebound's estimate) starts a child named tb_first that opens /dev/null every
+ * tracer prints __BPFTRACE_NOTIFY_PROBES_ATTACHED (both print it once every probe is attached
+ * when that variable is in the environment, which this program sets) starts a child named tb_first that opens /dev/null every
  * millisecond. The script prints a line on tb_first's first openat() and exits; the time
  * from the start to reading that line is printed in milliseconds (the child's period adds
  * at most 1 ms). Then it stops the child and waits for the tracer. */
@@ -26,6 +26,7 @@ static double now_ms(void) {
 }
 
 int main(int argc, char **argv) {
+    setenv("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1", 1);
     if (argc < 2) {
         fprintf(stderr, "usage: first_event TRACER [ARGS...]\n");
         return 2;
@@ -52,7 +53,7 @@ int main(int argc, char **argv) {
     pid_t trigger = -1;
     double first = -1;
     while (fgets(line, sizeof line, lines)) {
-        if (trigger < 0 && strncmp(line, "Attaching", 9) == 0) {
+        if (trigger < 0 && strncmp(line, "__BPFTRACE_NOTIFY_PROBES_ATTACHED", 33) == 0) {
             trigger = fork();
             if (trigger == 0) {
                 prctl(PR_SET_NAME, "tb_first");

@@ -21,6 +21,8 @@ SCRIPT="uprobe:$WORK/tb_stacks_bench:leaf { @[ustack] = count(); @calls = count(
 interval:s:4 { exit(); }
 END { printf(\"end %lld\\n\", nsecs); }"
 export BPFTRACE_MAP_KEYS_MAX=65536
+# Both tracers print this variable's name on stdout once every probe is attached.
+export __BPFTRACE_NOTIFY_PROBES_ATTACHED=1
 
 run() {
     local tracer=$1 out=$2 script=$SCRIPT
@@ -30,7 +32,7 @@ run() {
     local prog=$!
     "$tracer" -e "$script" > "$out" 2>/dev/null &
     local tr=$!
-    until grep -q Attaching "$out" 2>/dev/null; do
+    until grep -q __BPFTRACE_NOTIFY_PROBES_ATTACHED "$out" 2>/dev/null; do
         kill -0 $tr 2>/dev/null || { echo "$tracer failed to start"; kill $prog; return 1; }
         sleep 0.01
     done

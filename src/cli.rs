@@ -1,5 +1,6 @@
 //! The command line: what `tracebound` accepts, and its `--help`.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -12,13 +13,29 @@ use tracebound_runtime::run::{metrics, Goal, RunRequest};
 #[derive(Parser, Debug)]
 #[command(
     name = "tracebound",
-    version,
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate            measure this host's per-hit costs for the overhead estimate and cache them\n  tracebound completions SHELL    print the shell completion script (bash, zsh, fish, elvish, powershell)\n  tracebound man                  print the man page, tracebound(1)\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic or runtime error, 2 for a command line that does not parse, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
+    disable_version_flag = true,
+    // bpftrace's heading, which scripts and its test suite look for.
+    help_template = "{about-with-newline}\nUSAGE:\n    {usage}\n\n{all-args}{after-help}",
+    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate            measure this host's per-hit costs for the overhead estimate and cache them\n  tracebound completions SHELL    print the shell completion script (bash, zsh, fish, elvish, powershell)\n  tracebound man                  print the man page, tracebound(1)\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic, a runtime error or a command line that does not parse, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
 )]
 pub struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
     #[arg(short = 'e', value_name = "PROGRAM")]
     pub program: Vec<String>,
+
+    /// Print the version ("tracebound vX.Y.Z") and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    /// Print what this build and this kernel support (bpftrace's --info layout: kernel
+    /// helpers, features and probe types, each asked of the kernel) and exit.
+    #[arg(long)]
+    pub info: bool,
+
+    /// Do not print warnings (diagnostics of severity warning, at compile time and while
+    /// running).
+    #[arg(long = "no-warnings")]
+    pub no_warnings: bool,
 
     /// Measure how often each probe would fire and what that would cost, print the table and
     /// exit without attaching anything (exit code 3 when the script is over budget).
@@ -64,7 +81,7 @@ pub struct Cli {
     /// `-l 'tracepoint:syscalls:sys_enter_open*'`; with -v, each tracepoint's fields. A
     /// binary's functions with `-l 'uprobe:BIN:*'`, its USDT probes with `-l 'usdt:BIN:*'`,
     /// or those of every file a process has mapped with `-l 'usdt:*' -p PID`.
-    #[arg(short = 'l')]
+    #[arg(short = 'l', long = "list")]
     pub list: bool,
 
     /// Allow destructive functions: system, signal, override.
@@ -82,24 +99,24 @@ pub struct Cli {
 
     /// Verbose: show the kernel verifier's full log when it rejects a program; with -l, list
     /// tracepoint fields.
-    #[arg(short = 'v')]
+    #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
     /// Run CMD (split on white space, no shell) once the probes are attached, and exit when it
     /// exits. `cpid` is its pid.
-    #[arg(short = 'c', value_name = "CMD")]
+    #[arg(short = 'c', long = "cmd", value_name = "CMD")]
     pub command: Option<String>,
 
     /// Exit when process PID exits; uprobes and usdt probes fire in that process only.
-    #[arg(short = 'p', value_name = "PID")]
-    pub pid: Option<u32>,
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<String>,
 
     /// Write the output to FILE instead of standard output.
-    #[arg(short = 'o', value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
-    /// Quiet: do not print "Attaching N probes...".
-    #[arg(short = 'q')]
+    /// Quiet: do not print "Attached N probes".
+    #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
 
     /// Output buffering: `line`, `full` or `none`. Output is written after each batch of
@@ -146,8 +163,10 @@ pub struct Cli {
     pub percentiles: bool,
 
     /// Script file (`-` for standard input) followed by positional parameters `$1`, `$2`, ...
-    /// With `-e`, every argument is a positional parameter.
-    #[arg(value_name = "FILE | ARGS", trailing_var_arg = true)]
+    /// With `-e`, every argument is a positional parameter. Options may follow the script
+    /// (`tracebound script.bt -p PID 42`: `-p` is the option, `42` is `$1`); after `--` every
+    /// argument is a parameter.
+    #[arg(value_name = "FILE | ARGS")]
     pub args: Vec<String>,
 }
 
@@ -166,11 +185,13 @@ pub enum Format {
 }
 
 impl Cli {
-    /// What the command line asks of a run; `warn` shows a warning the run goes ahead with.
+    /// What the command line asks of a run; `warn` shows a warning the run goes ahead with;
+    /// `pid` is `-p`'s, checked.
     pub fn run_request<'a>(
         &self,
         check: CheckOptions,
         positional: Vec<String>,
+        pid: Option<u32>,
         warn: &'a mut dyn FnMut(&Diagnostic),
     ) -> RunRequest<'a> {
         RunRequest {
@@ -187,7 +208,7 @@ impl Cli {
             estimate_window: Duration::from_millis(self.estimate_window),
             estimate_min: Duration::from_millis(self.estimate_min),
             command: self.command.clone(),
-            pid: self.pid,
+            pid,
             output: self.output.clone(),
             quiet: self.quiet,
             timeout: self.timeout,
@@ -202,6 +223,36 @@ impl Cli {
             warn,
         }
     }
+}
+
+/// `-p PID`, checked as the current release checks it, with its messages: an unsigned
+/// integer (decimal, or hex after `0x`; `_` separators allowed) no larger than the nominal
+/// pid maximum of 64-bit systems, 2^22.
+pub fn parse_pid(text: &str) -> Result<u32, String> {
+    let digits: String = text.chars().filter(|&c| c != '_').collect();
+    let (digits, radix) = match digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+        Some(hex) => (hex.to_string(), 16),
+        None => (digits, 10),
+    };
+    let valid = digits.chars().take_while(|c| c.is_digit(radix)).count();
+    if valid == 0 {
+        return Err(format!("Failed to parse pid: invalid integer: {text}"));
+    }
+    if valid < digits.len() {
+        return Err(format!(
+            "Failed to parse pid: invalid trailing bytes: {text}"
+        ));
+    }
+    let pid = u64::from_str_radix(&digits, radix).map_err(|_| {
+        format!(
+            "Failed to parse pid: overflow error, maximum value is {}: {text}",
+            u64::MAX
+        )
+    })?;
+    if pid > 0x40_0000 {
+        return Err(format!("Pid out of range: {pid}"));
+    }
+    Ok(pid as u32)
 }
 
 /// `--timeout`: positive seconds, fractions allowed.
@@ -224,5 +275,84 @@ fn parse_percent(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "`{text}` is not a positive percentage (up to 10000)"
         )),
+    }
+}
+
+/// The command line, read as bpftrace's getopt reads it (options anywhere before `--`). `-h`
+/// prints the usage on stdout; a bad option, or no argument at all, an error and the usage on
+/// stderr (exit 1).
+pub(crate) fn parse_command_line() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    if std::env::args().len() == 1 {
+        eprint!("{}", usage());
+        return Err(ExitCode::from(1));
+    }
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => {
+            print!("{}", usage());
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("ERROR: {}", first.strip_prefix("error: ").unwrap_or(first));
+            eprint!("\n{}", usage());
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// The usage text (`-h`), with bpftrace's `USAGE:` heading.
+pub(crate) fn usage() -> String {
+    use clap::CommandFactory;
+    Cli::command().render_long_help().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_pid, Cli};
+    use clap::Parser;
+
+    #[test]
+    fn pids_are_checked_with_the_current_release_messages() {
+        assert_eq!(parse_pid("1234"), Ok(1234));
+        assert_eq!(parse_pid("0x10"), Ok(16));
+        assert_eq!(parse_pid("1_000"), Ok(1000));
+        let error = |text| parse_pid(text).unwrap_err();
+        assert_eq!(
+            error("a1111"),
+            "Failed to parse pid: invalid integer: a1111"
+        );
+        assert_eq!(
+            error("not_a_pid"),
+            "Failed to parse pid: invalid integer: not_a_pid"
+        );
+        assert_eq!(
+            error("111a1"),
+            "Failed to parse pid: invalid trailing bytes: 111a1"
+        );
+        assert_eq!(error("5000000"), "Pid out of range: 5000000");
+        assert!(error("99999999999999999999999").contains("overflow error"));
+    }
+
+    #[test]
+    fn options_after_the_script_file_are_options() {
+        let cli = Cli::try_parse_from(["tracebound", "script.bt", "-p", "7", "42"]).unwrap();
+        assert_eq!(cli.pid.as_deref(), Some("7"));
+        assert_eq!(cli.args, ["script.bt", "42"]);
+        let cli = Cli::try_parse_from(["tracebound", "script.bt", "--", "-p", "7"]).unwrap();
+        assert_eq!(cli.pid, None);
+        assert_eq!(cli.args, ["script.bt", "-p", "7"]);
+        let cli = Cli::try_parse_from(["tracebound", "-e", "BEGIN {}", "1", "-q", "2"]).unwrap();
+        assert!(cli.quiet);
+        assert_eq!(cli.args, ["1", "2"]);
+    }
+
+    #[test]
+    fn help_has_the_usage_heading_bpftrace_prints() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("USAGE:\n    tracebound [OPTIONS]"), "{help}");
     }
 }

@@ -6,11 +6,11 @@
 
 mod cli;
 mod manual;
+mod script;
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracebound_compiler::{diagnostic, insn, ir, CheckOptions};
 use tracebound_runtime::facts::LiveFacts;
 use tracebound_runtime::run::{self, RunOutcome};
@@ -25,18 +25,55 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("calibrate") && std::env::args().len() == 2 {
         return calibrate();
     }
-    if let Some(code) = documentation() {
+    if let Some(code) = manual::documentation() {
         return code;
     }
-    let cli = Cli::parse();
-    if cli.list {
-        return list(&cli);
+    let cli = match cli::parse_command_line() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    if cli.version {
+        println!("tracebound v{}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
     }
-    let (name, source, positional) = match read_script(&cli) {
+    if cli.info {
+        print!(
+            "{}",
+            tracebound_runtime::info::report(env!("CARGO_PKG_VERSION"))
+        );
+        return ExitCode::SUCCESS;
+    }
+    if cli.command.is_some() && cli.pid.is_some() {
+        eprintln!("ERROR: USAGE: Cannot use both -c and -p.");
+        eprint!("{}", cli::usage());
+        return ExitCode::from(1);
+    }
+    let pid = match cli.pid.as_deref().map(cli::parse_pid).transpose() {
+        Ok(pid) => pid,
+        Err(message) => return fail(&message),
+    };
+    if cli.list {
+        return list(&cli, pid);
+    }
+    let (name, source, positional) = match script::read_script(&cli) {
         Ok(s) => s,
         Err(message) => return fail(&message),
     };
-    let report = |diagnostics: &[diagnostic::Diagnostic]| report(&cli, &name, &source, diagnostics);
+    // bpftrace's named program parameters (`-- --name=value`): not read yet, so refused
+    // rather than taken for positional ones.
+    if let Some(named) = positional.iter().find(|p| p.starts_with("--")) {
+        return fail(&format!(
+            "named program parameters are not supported yet: {named}"
+        ));
+    }
+    let report = |diagnostics: &[diagnostic::Diagnostic]| {
+        let shown: Vec<diagnostic::Diagnostic> = diagnostics
+            .iter()
+            .filter(|d| d.is_error() || !cli.no_warnings)
+            .cloned()
+            .collect();
+        report(&cli, &name, &source, &shown)
+    };
     if let Some(DebugStage::Ast) = cli.debug {
         return match tracebound_compiler::parse::parse(&source) {
             Ok(program) => {
@@ -46,9 +83,15 @@ fn main() -> ExitCode {
             Err(d) => report(&[d]),
         };
     }
+    // `BPFTRACE_*` settings override the script's config block, as in bpftrace.
+    let environment = match tracebound_compiler::configuration_from_environment(std::env::vars()) {
+        Ok(environment) => environment,
+        Err(message) => return fail(&message),
+    };
     let check = CheckOptions {
         positional_count: (!positional.is_empty() || !cli.check).then_some(positional.len()),
         unsafe_allowed: cli.unsafe_allowed,
+        environment,
     };
     let result = tracebound_compiler::check_source(&source, &check);
     let code = report(&result.diagnostics);
@@ -74,7 +117,7 @@ fn main() -> ExitCode {
     let mut warn = |d: &diagnostic::Diagnostic| {
         report(std::slice::from_ref(d));
     };
-    let request = cli.run_request(check, positional, &mut warn);
+    let request = cli.run_request(check, positional, pid, &mut warn);
     match run::run(&source, request) {
         RunOutcome::Exited(code) => ExitCode::from(code.clamp(0, 255) as u8),
         RunOutcome::Stopped(code) => ExitCode::from(code),
@@ -131,7 +174,7 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
 }
 
 /// `-l [PATTERN]`: the probes this machine offers.
-fn list(cli: &Cli) -> ExitCode {
+fn list(cli: &Cli, pid: Option<u32>) -> ExitCode {
     // `tracebound -l | head` ends quietly when head has read enough, as ls or grep do;
     // nothing is attached while listing.
     // SAFETY: restoring the default action of a signal has no preconditions.
@@ -141,12 +184,6 @@ fn list(cli: &Cli) -> ExitCode {
     let pattern = cli.args.first().map(String::as_str);
     let mut out = std::io::stdout().lock();
     let facts = LiveFacts::new();
-    // `-l PATTERN -p PID` (bpftrace's getopt takes options after the pattern; here the
-    // pattern starts the trailing arguments).
-    let pid = cli.pid.or_else(|| {
-        let mut args = cli.args.windows(2);
-        args.find(|w| w[0] == "-p").and_then(|w| w[1].parse().ok())
-    });
     // With -p, USDT probes are those of the files the process has mapped.
     let in_process =
         pid.filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
@@ -175,26 +212,9 @@ fn calibrate() -> ExitCode {
     }
 }
 
-/// `tracebound completions SHELL` and `tracebound man`, written to stdout; `None` for any
-/// other command line.
-fn documentation() -> Option<ExitCode> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut out = std::io::stdout().lock();
-    let written = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["completions", shell] => manual::completions(shell, &mut out),
-        ["completions"] => Err(format!("completions: name a shell ({})", manual::SHELLS)),
-        ["man"] => manual::man_page(&mut out).map_err(|e| format!("man: {e}")),
-        _ => return None,
-    };
-    Some(match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => fail(&message),
-    })
-}
-
-/// One line on stderr, exit code 1.
+/// One line on stderr, as the current release prints an error (`ERROR: ...`), exit code 1.
 fn fail(message: &str) -> ExitCode {
-    eprintln!("tracebound: {message}");
+    eprintln!("ERROR: {message}");
     ExitCode::from(1)
 }
 
@@ -215,45 +235,5 @@ fn report(cli: &Cli, name: &str, source: &str, diagnostics: &[diagnostic::Diagno
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-/// Returns (display name, text, positional parameters).
-fn read_script(cli: &Cli) -> Result<(String, String, Vec<String>), String> {
-    if !cli.program.is_empty() {
-        let text = cli.program.join("\n");
-        return Ok(("<command line>".to_string(), text, cli.args.clone()));
-    }
-    let Some((file, rest)) = cli.args.split_first() else {
-        return Err(
-            "no program given: use -e 'PROGRAM', a script file, or - for standard input".into(),
-        );
-    };
-    if file == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("reading standard input: {e}"))?;
-        return Ok(("<stdin>".to_string(), text, rest.to_vec()));
-    }
-    warn_if_others_can_write(file);
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    Ok((file.clone(), text, rest.to_vec()))
-}
-
-/// A runbook script that other users can change runs as root with whatever they put in it:
-/// say so before running it.
-fn warn_if_others_can_write(file: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(file) else {
-        return;
-    };
-    let mode = meta.permissions().mode();
-    if mode & 0o022 != 0 {
-        eprintln!(
-            "warning: {file} can be changed by other users (mode {:03o}); it runs with your \
-             privileges: check it, or `chmod go-w {file}`",
-            mode & 0o777
-        );
     }
 }

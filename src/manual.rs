@@ -4,6 +4,7 @@
 //! The man page adds what clap does not know: the commands, the budget, the exit codes.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -95,6 +96,26 @@ const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// `tracebound completions SHELL` and `tracebound man`, written to stdout; `None` for any
+/// other command line.
+pub(crate) fn documentation() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut out = std::io::stdout().lock();
+    let written = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["completions", shell] => completions(shell, &mut out),
+        ["completions"] => Err(format!("completions: name a shell ({})", SHELLS)),
+        ["man"] => man_page(&mut out).map_err(|e| format!("man: {e}")),
+        _ => return None,
+    };
+    Some(match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ERROR: {message}");
+            ExitCode::from(1)
+        }
+    })
+}
 
 #[cfg(test)]
 mod tests {

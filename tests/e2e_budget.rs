@@ -70,8 +70,8 @@ fn hot_tracepoint_is_refused(env: &Env) -> Result<(), String> {
             return Err(format!("the diagnostic lacks `{needed}`:\n{stderr}"));
         }
     }
-    if stdout.contains("Attaching") {
-        return Err("a refused script printed Attaching".into());
+    if stderr.contains("Attached") {
+        return Err("a refused script printed Attached".into());
     }
     nothing_left_loaded(before)
 }
@@ -213,7 +213,7 @@ fn auto_filter_leaves_out_the_hot_member(env: &Env) -> Result<(), String> {
     let left_out = "auto-filter: leaving out tracepoint:exceptions:page_fault_user";
     if code != 0
         || !stderr_filtered.contains(left_out)
-        || !stdout_filtered.starts_with("Attaching 1 probe...")
+        || !stderr_filtered.contains("Attached 1 probe\n")
         || stdout_filtered.contains("page_fault_user")
     {
         return Err(format!(
@@ -483,8 +483,8 @@ fn dry_run_attaches_nothing() -> Result<(), String> {
             return Err(format!("the table lacks `{needed}`:\n{stdout}"));
         }
     }
-    if stdout.contains("Attaching") {
-        return Err("--dry-run printed Attaching".into());
+    if stderr.contains("Attached") {
+        return Err("--dry-run printed Attached".into());
     }
     nothing_left_loaded(before)?;
     let after = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events").unwrap_or_default();

@@ -11,8 +11,9 @@
 //! installed). A script's header says what it runs: `// workload: OPS` is the workload's
 //! argument list (see `tests/e2e/workload.c`; its last operation triggers the script's
 //! exit(), so the output does not depend on timing) and `// flags: ...` the command-line
-//! flags, if any. The workload starts only once tracebound has printed "Attaching N
-//! probes..." and holds its attachments, so no event is missed. Every script filters on the
+//! flags, if any. The current release prints 0.17's first line, "Attaching N probes...", on
+//! stderr as "Attached N probes" once attached: that line is checked there. The workload
+//! starts only once tracebound has printed it and holds its attachments, so no event is missed. Every script filters on the
 //! workload's comm, and gives each map key its own value (bpftrace prints equal values in
 //! hash order).
 //!
@@ -102,6 +103,16 @@ fn run_case(env: &Env, dir: &Path, name: &str) -> Result<(), String> {
     tracer.wait_ready(e2e::special_probes(&script))?;
     e2e::run_workload(env, &ops)?;
     let done = tracer.finish(EXIT_TIMEOUT)?;
+    // The expected files hold 0.17's "Attaching N probes..." on stdout; the current release
+    // prints "Attached N probes" on stderr instead, once attached.
+    let attached = expected
+        .lines()
+        .find_map(|l| l.strip_prefix("Attaching "))
+        .map(|rest| format!("Attached {}\n", rest.trim_end_matches("...")));
+    let expected = e2e::without_attaching_line(&expected);
+    if let Some(line) = attached.filter(|line| !done.stderr.contains(line.as_str())) {
+        return Err(format!("stderr lacks {line:?}:\n{}", done.stderr));
+    }
     if done.stdout != expected {
         let actual = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.actual"));
         let _ = std::fs::write(&actual, &done.stdout);

@@ -151,8 +151,8 @@ fn counts_and_arguments(binary: &str) -> Result<(), String> {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }
     // Five probes, six sites: tick has two.
-    if !stdout.starts_with("Attaching 6 probes...") {
-        return Err(format!("not 6 attach points:\n{stdout}"));
+    if !stderr.contains("Attached 6 probes\n") {
+        return Err(format!("not 6 attach points:\n{stderr}"));
     }
     let lines = counted_lines(binary);
     let needed: Vec<&str> = lines.iter().map(String::as_str).collect();

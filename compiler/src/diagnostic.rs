@@ -33,6 +33,10 @@ pub struct Diagnostic {
     /// Extra lines after the snippet: facts first, then a `help:` with the fix.
     pub notes: Vec<String>,
     pub help: Option<String>,
+    /// The attach point names something this machine does not have (a binary, a function,
+    /// a tracepoint, a USDT probe): `config = { missing_probes = ... }` decides whether the
+    /// script is refused or the attach point left out.
+    pub missing_probe: bool,
 }
 
 impl Diagnostic {
@@ -60,7 +64,14 @@ impl Diagnostic {
             }],
             notes: Vec::new(),
             help: None,
+            missing_probe: false,
         }
+    }
+
+    /// Marks the diagnostic as one about an attach point this machine does not have.
+    pub fn of_missing_probe(mut self) -> Diagnostic {
+        self.missing_probe = true;
+        self
     }
 
     /// Adds a secondary label pointing at related text.

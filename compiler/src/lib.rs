@@ -31,7 +31,20 @@ pub mod span;
 pub mod types;
 
 pub use check::CheckOptions;
-pub use config::Limits;
+pub use config::{Limits, MissingProbes};
+
+/// The configuration the environment sets (`BPFTRACE_MAX_STRLEN=...` and every other key
+/// of the current release, as `BPFTRACE_` and the key in capitals), for
+/// `CheckOptions::environment`; or why a value cannot be used (`BPFTRACE_KEY: ...`).
+pub fn configuration_from_environment(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(String, String)>, String> {
+    let environment = config::environment(vars);
+    match config::environment_errors(&environment).into_iter().next() {
+        Some(error) => Err(error),
+        None => Ok(environment),
+    }
+}
 pub use diagnostic::{Diagnostic, Severity};
 pub use span::Span;
 

@@ -54,6 +54,8 @@ pub struct Compiled {
     pub info: ProgramInfo,
     /// The limits the script runs within (defaults, or its `config` block).
     pub limits: Limits,
+    /// Warnings the run goes ahead with (attach points left out by `missing_probes = warn`).
+    pub warnings: Vec<Diagnostic>,
     /// The BPF name of the ring buffer.
     pub ringbuf: String,
     /// The BPF name of the per-CPU count of records dropped because the ring buffer was full.
@@ -75,7 +77,7 @@ pub fn compile(
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let limits = config::limits(&ast)?;
+    let limits = config::limits(&ast, &options.check.environment)?;
     let lower_options = LowerOptions {
         max_strlen: limits.max_strlen,
         max_map_keys: limits.max_map_keys,
@@ -83,7 +85,8 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let resolved = resolve(ast, facts)?;
+    let resolved = resolve(ast, facts, limits.missing_probes)?;
+    let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
     let lowered = lower(&resolved, &lower_options)?;
     let ast = resolved.ast;
@@ -158,7 +161,7 @@ pub fn compile(
         });
     }
     let object = write_object(&ObjectSpec {
-        license: "GPL".into(),
+        license: limits.license.clone(),
         maps,
         programs,
         functions,
@@ -169,6 +172,7 @@ pub fn compile(
         probes,
         info: lowered.info,
         limits,
+        warnings,
         ringbuf: lowered.maps[lowered.ringbuf].name.clone(),
         lost_counter: lowered.maps[lowered.lost].name.clone(),
         full_counter: lowered.maps[lowered.full].name.clone(),

@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let options = CheckOptions {
         positional_count: Some(2),
         unsafe_allowed: false,
+        environment: Vec::new(),
     };
     let result = check_source(source, &options);
     let _ = diagnostic::render("fuzz.bt", source, &result.diagnostics, false);

@@ -11,10 +11,12 @@
 //!   (estimate, budget, `--auto-filter`), the session (attach, events, guard, output).
 //! - `output`: pure formatting of what the kernel recorded, as bpftrace prints it.
 //! - `list`: the `-l` command.
+//! - `info`: the `--info` command: what this build and kernel support.
 
 pub mod cost;
 pub mod estimate;
 pub mod facts;
+pub mod info;
 pub mod kernel;
 pub mod list;
 pub mod output;

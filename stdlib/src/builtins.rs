@@ -162,6 +162,14 @@ impl Builtin {
         }
     }
 
+    /// Written in the language: the expression each use stands for.
+    const fn written(self, text: &'static str) -> Self {
+        Builtin {
+            support: Support::Written(text),
+            ..self
+        }
+    }
+
     const fn refused(self, reason: &'static str) -> Self {
         Builtin {
             support: Support::Refused(reason),
@@ -213,6 +221,10 @@ pub enum Lowering {
     Retval,
     /// `probe`, `func`: text of the attach point, a constant of each program.
     Probe,
+    /// `probetype`: the probe's kind as bpftrace names it, a constant of each program.
+    ProbeType,
+    /// `usermode`: whether the saved registers are user mode's.
+    Usermode,
     Func,
     /// `args`: only its fields are read (`args.filename`), as the probe's typed arguments.
     Args,
@@ -287,11 +299,11 @@ pub static BUILTINS: &[Builtin] = &[
         .refused("not supported yet: whether -c started a child, as a value"),
     var("usermode", Ty::Int, "1 if the probe interrupted user-mode code, else 0 (x86_64 only)")
         .only_in(REGS)
-        .refused("not supported yet: the interrupted mode, read from the saved registers"),
+        .lowered(Lowering::Usermode, UNSIGNED),
     var("probe", Ty::Str, "full name of the probe that fired, e.g. kprobe:do_nanosleep")
         .lowered(Lowering::Probe, Value::Str(Len::AttachPoint)),
     var("probetype", Ty::Str, "type of the probe that fired, e.g. kprobe or tracepoint")
-        .refused("not supported yet: the probe's type as a string"),
+        .lowered(Lowering::ProbeType, Value::Str(Len::Bytes(16))),
     var("func", Ty::Sym, "name of the traced function").only_in(REGS.union(ARGS))
         .lowered(Lowering::Func, Value::Str(Len::Function)),
     var("retval", Ty::Any, "value returned by the traced function").only_in(RETURN)
@@ -334,13 +346,13 @@ pub static BUILTINS: &[Builtin] = &[
     func("comm", &[INT], 0, Ty::Str, "name of the current thread, or of the process with the given pid")
         .pure().lowered(Lowering::Comm, Value::Str(Len::Bytes(16))).example("@[comm] = count()"),
     func("pcomm", &[PTR], 0, Ty::Str, "name of the parent process of the current (or given) task")
-        .pure().refused("not supported yet: the parent task's name").example("@ = pcomm"),
+        .pure().written("$task->real_parent->comm").example("@ = pcomm"),
     func("ppid", &[PTR], 0, Ty::Int, "pid of the parent process of the current (or given) task")
-        .pure().refused("not supported yet: the parent task's pid").example("@ = ppid"),
+        .pure().written("$task->real_parent->pid").example("@ = ppid"),
     func("leader_comm", &[PTR], 0, Ty::Str, "name of the thread-group leader of the current (or given) task")
-        .pure().refused("not supported yet: the thread-group leader's name").example("@ = leader_comm"),
+        .pure().written("$task->group_leader->comm").example("@ = leader_comm"),
     func("leader_tid", &[PTR], 0, Ty::Int, "thread id of the thread-group leader of the current (or given) task")
-        .pure().refused("not supported yet: the thread-group leader's tid").example("@ = leader_tid"),
+        .pure().written("$task->group_leader->pid").example("@ = leader_tid"),
     func("kstack", &[StackMode, IntLiteral], 0, Ty::Stack, "kernel stack trace, optionally in a given mode and limited to N frames")
         .aka(&["stack"])
         .pure().lowered(Lowering::Stack { user: false }, Value::Stack { user: false }).example("@[kstack(perf, 5)] = count()"),
@@ -560,6 +572,11 @@ mod tests {
     fn every_entry_says_how_it_is_compiled_and_shows_a_use() {
         for b in BUILTINS {
             match b.support {
+                Support::Written(text) => assert!(
+                    b.kind != Kind::Aggregation && !text.is_empty(),
+                    "`{}` is written as `{text}`",
+                    b.name
+                ),
                 Support::Refused(reason) => {
                     assert!(
                         !reason.is_empty(),

@@ -183,6 +183,9 @@ pub enum Aggregation {
 pub enum Support {
     /// This lowering compiles it to a value laid out as `Value` says.
     Lowered(Lowering, Value),
+    /// Written in the language: each use is replaced by this expression before the kernel
+    /// types are resolved (`$task` stands for the argument, or `curtask` when there is none).
+    Written(&'static str),
     /// It is refused, by `--check` too, at the use, with this reason.
     Refused(&'static str),
 }
@@ -232,7 +235,7 @@ impl Builtin {
     pub fn refusal(&self) -> Option<&'static str> {
         match self.support {
             Support::Refused(reason) => Some(reason),
-            Support::Lowered(..) => None,
+            Support::Lowered(..) | Support::Written(_) => None,
         }
     }
 }

@@ -5,10 +5,10 @@
 //! - [`setup`] decides whether the test can reach BPF. Under `CI=true` a test that cannot
 //!   (not root, no bpf(), no `cc`) fails; elsewhere it prints why and skips. [`require_bpf`]
 //!   does the same for a test that needs no workload.
-//! - [`Tracer`] runs the binary and reads its stdout while it runs, so that a test starts its
-//!   workload only once the probes are attached: after "Attaching N probes..." and after the
-//!   process holds as many BPF links (or perf events) as the script has attach points other
-//!   than BEGIN and END (it prints the line before it attaches).
+//! - [`Tracer`] runs the binary and reads its output while it runs, so that a test starts its
+//!   workload only once the probes are attached: after "Attached N probes" (stderr) and after
+//!   the process holds as many BPF links (or perf events) as the script has attach points
+//!   other than BEGIN and END.
 //! - [`ProgramWatch`] finds the BPF programs a run loaded (by id, from `/proc/PID/fdinfo`) and
 //!   checks, with aya's `loaded_programs()`, that none of them, and no other `tb_` program
 //!   that no live process holds, is left loaded once the run is over.
@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 /// The comm of the workload, which scripts filter on.
 pub const WORKLOAD_COMM: &str = "tb_wl";
 
-/// How long the binary may take to compile and load a script and print "Attaching".
+/// How long the binary may take to compile, load and attach a script and print "Attached".
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long attaching may take once "Attaching" is printed.
+/// How long the attachments may take to show once "Attached" is printed.
 pub const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the binary may take to exit once the workload has triggered exit().
 pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -281,26 +281,24 @@ impl Tracer {
         String::from_utf8_lossy(&self.stderr.0.lock().unwrap().bytes).into_owned()
     }
 
-    /// Waits until stdout holds a complete "Attaching N probe(s)..." line; returns N.
+    /// Waits until the probes are attached: stderr holds a complete "Attached N probe(s)"
+    /// line (or stdout its JSON, with `-f json`); returns N.
     pub fn attaching(&mut self) -> Result<usize, String> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let (lock, cond) = &*self.stdout;
-        let mut c = lock.lock().unwrap();
         loop {
-            let text = String::from_utf8_lossy(&c.bytes);
-            if let Some(n) = attaching_count(&text) {
+            let closed = self.stdout.0.lock().unwrap().closed;
+            let found = attached_count(&self.stderr_so_far())
+                .or_else(|| attached_count(&self.stdout_so_far()));
+            if let Some(n) = found {
                 return Ok(n);
             }
-            if c.closed {
-                drop(c);
-                return Err(self.no_attaching("exited before printing \"Attaching\""));
+            if closed {
+                return Err(self.no_attaching("exited before printing \"Attached\""));
             }
-            let now = Instant::now();
-            if now >= deadline {
-                drop(c);
-                return Err(self.no_attaching("printed no \"Attaching\" line in time"));
+            if Instant::now() >= deadline {
+                return Err(self.no_attaching("printed no \"Attached\" line in time"));
             }
-            c = cond.wait_timeout(c, deadline - now).unwrap().0;
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -340,7 +338,7 @@ impl Tracer {
         }
     }
 
-    /// "Attaching N probes..." and then N minus `specials` (BEGIN/END) attachments.
+    /// "Attached N probes" and N minus `specials` (BEGIN/END) attachments.
     pub fn wait_ready(&mut self, specials: usize) -> Result<usize, String> {
         let n = self.attaching()?;
         self.wait_attached(n.saturating_sub(specials))?;
@@ -404,15 +402,15 @@ impl Drop for Tracer {
     }
 }
 
-/// N from a complete "Attaching N probe..." / "Attaching N probes..." line, or from its JSON
-/// form `{"type": "attached_probes", "data": {"probes": N}}` (`-f json`).
-pub fn attaching_count(stdout: &str) -> Option<usize> {
+/// N from a complete "Attached N probe" / "Attached N probes" line (stderr), or from its
+/// JSON form `{"type": "attached_probes", "data": {"probes": N}}` (`-f json`, stdout).
+pub fn attached_count(output: &str) -> Option<usize> {
     const JSON: &str = "{\"type\": \"attached_probes\", \"data\": {\"probes\": ";
-    for line in stdout.split_inclusive('\n') {
+    for line in output.split_inclusive('\n') {
         if !line.ends_with('\n') {
             return None;
         }
-        let n = match line.strip_prefix("Attaching ") {
+        let n = match line.strip_prefix("Attached ") {
             Some(rest) => rest.split_once(" probe").map(|(n, _)| n),
             None => line
                 .strip_prefix(JSON)
@@ -423,6 +421,24 @@ pub fn attaching_count(stdout: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// bpftrace 0.17's stdout as the current release prints it: without the "Attaching N
+/// probes..." line, which it moved to stderr as "Attached N probes" (printed once attached).
+pub fn without_attaching_line(stdout: &str) -> String {
+    let mut lines = stdout.split_inclusive('\n');
+    let mut out = String::new();
+    let mut dropped = false;
+    for line in lines.by_ref() {
+        let is_attaching = line.starts_with("Attaching ")
+            && (line.ends_with(" probe...\n") || line.ends_with(" probes...\n"));
+        if is_attaching && !dropped {
+            dropped = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// The number of attach points of a script that are BEGIN or END (they run without being

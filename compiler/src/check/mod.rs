@@ -30,6 +30,9 @@ pub struct CheckOptions {
     pub positional_count: Option<usize>,
     /// `--unsafe` was given: destructive functions (system, signal, override) are allowed.
     pub unsafe_allowed: bool,
+    /// The configuration the environment sets (`BPFTRACE_*`, from `config::environment`):
+    /// it overrides the script's `config` block.
+    pub environment: Vec<(String, String)>,
 }
 
 /// The value shapes known from the text alone. Anything else is `Unknown` and not checked.
@@ -56,47 +59,6 @@ impl Shape {
         self != Shape::Unknown && other != Shape::Unknown && self != other
     }
 }
-
-/// The configuration keys bpftrace knows.
-const CONFIG_KEYS: &[&str] = &[
-    "cache_user_symbols",
-    "cpp_demangle",
-    "lazy_symbolication",
-    "license",
-    "log_size",
-    "max_bpf_progs",
-    "max_cat_bytes",
-    "max_map_keys",
-    "max_probes",
-    "max_strlen",
-    "missing_probes",
-    "on_stack_limit",
-    "perf_rb_pages",
-    "show_debug_info",
-    "stack_mode",
-    "str_trunc_trailer",
-    "print_maps_on_exit",
-    "unstable_tseries",
-    "unstable_dw_ustack",
-    "max_ast_nodes",
-    "max_type_res_iterations",
-    "max_duration",
-    "budget",
-];
-
-/// The configuration keys whose value is a number.
-const NUMERIC_CONFIG_KEYS: &[&str] = &[
-    "log_size",
-    "max_bpf_progs",
-    "max_cat_bytes",
-    "max_map_keys",
-    "max_probes",
-    "max_strlen",
-    "on_stack_limit",
-    "perf_rb_pages",
-    "max_ast_nodes",
-    "max_type_res_iterations",
-];
 
 struct MapInfo {
     /// Key arity (a tuple key of n counts as n) and where it was first seen.
@@ -327,18 +289,13 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
                 .enumerators
                 .extend(values.iter().map(|(n, _)| n.name.as_str())),
             Item::MapDecl(m) => c.note_map_decl(m),
-            Item::Config(cfg) => {
-                for entry in &cfg.entries {
-                    if let ("max_strlen", ExprKind::Int(n)) =
-                        (entry.key.name.as_str(), &entry.value.kind)
-                    {
-                        c.max_strlen = *n;
-                    }
-                }
-            }
             _ => {}
         }
     }
+    // The config block and the environment: every key read or refused (`config`).
+    let (limits, config_diags) = crate::config::read(program, &options.environment);
+    c.max_strlen = u64::from(limits.max_strlen);
+    c.diags.extend(config_diags);
     let mut saw_probe = false;
     for item in &program.items {
         match item {
@@ -346,7 +303,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
                 saw_probe = true;
                 c.probe(p);
             }
-            Item::Config(cfg) => c.config(cfg),
+            Item::Config(_) => {}
             Item::Macro(m) => c.macro_body(m),
             Item::Function(f) => c.function_body(f),
             Item::MapDecl(m) => c.map_decl(m),
@@ -490,45 +447,6 @@ impl<'p> Checker<'p> {
                 name.span,
                 "second definition",
             ));
-        }
-    }
-
-    fn config(&mut self, cfg: &Config) {
-        for entry in &cfg.entries {
-            let key = entry.key.name.to_ascii_lowercase();
-            let key = key.strip_prefix("bpftrace_").unwrap_or(&key);
-            if !CONFIG_KEYS.contains(&key) {
-                let mut d = Diagnostic::error(
-                    format!("unknown config key `{}`", entry.key.name),
-                    entry.key.span,
-                    "not a configuration setting",
-                );
-                if let Some(s) = nearest(key, CONFIG_KEYS.iter().copied()) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                }
-                self.diags.push(d);
-            }
-            if !matches!(
-                entry.value.kind,
-                ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Ident(_) | ExprKind::Bool(_)
-            ) {
-                self.diags.push(Diagnostic::error(
-                    "config values are constants",
-                    entry.value.span,
-                    "expected a number, a string, a word or true/false",
-                ));
-            } else if NUMERIC_CONFIG_KEYS.contains(&key)
-                && !matches!(entry.value.kind, ExprKind::Int(_))
-            {
-                self.diags.push(
-                    Diagnostic::error(
-                        format!("config key `{}` takes a number", entry.key.name),
-                        entry.value.span,
-                        "not a number",
-                    )
-                    .with_help(format!("write e.g. `{} = 128`", entry.key.name)),
-                );
-            }
         }
     }
 

@@ -8,6 +8,7 @@ fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)>
     let options = CheckOptions {
         positional_count: positional,
         unsafe_allowed: true,
+        environment: Vec::new(),
     };
     check(&program, &options)
         .into_iter()
@@ -166,7 +167,7 @@ fn numeric_config_keys_take_numbers() {
         only_error("config = { max_strlen = \"big\" } BEGIN { }"),
         (
             "\"big\"".to_string(),
-            "config key `max_strlen` takes a number".to_string()
+            "max_strlen: expecting a number, got big".to_string()
         )
     );
     clean("config = { max_strlen = 128; stack_mode = perf } BEGIN { }");

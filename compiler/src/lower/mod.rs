@@ -446,6 +446,7 @@ mod tests {
             ast: program,
             probes: probes.to_vec(),
             symbols: Default::default(),
+            warnings: Vec::new(),
         }
     }
     use crate::codegen::emit::emit;

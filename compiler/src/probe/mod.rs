@@ -146,6 +146,12 @@ impl Context {
 pub trait ProbeKind: Sync {
     fn provider(&self) -> &'static Provider;
 
+    /// What `probetype` says of it: bpftrace's name of the kind, its provider's name but for
+    /// the special probes.
+    fn type_name(&self) -> &'static str {
+        self.provider().name
+    }
+
     /// Whether `n` parts after the provider are a shape this kind takes (`args` are those
     /// parts, for kinds that take a shortcut such as `tracepoint:sys_enter_*`).
     fn parts_fit(&self, args: &[Part]) -> bool {

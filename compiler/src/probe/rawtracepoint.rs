@@ -60,7 +60,8 @@ impl ProbeKind for RawTracepoint {
                     format!("no raw tracepoint matches `{name}`"),
                     part.span,
                     "matches nothing on this machine",
-                ));
+                )
+                .of_missing_probe());
             }
             return Ok(probe(events));
         }
@@ -75,7 +76,7 @@ impl ProbeKind for RawTracepoint {
         if let Some(s) = nearest(name, all.iter().map(String::as_str)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
-        Err(d)
+        Err(d.of_missing_probe())
     }
 
     /// Its arguments are its `btf_trace_NAME` prototype's, after the `void *__data` every one

@@ -15,6 +15,10 @@ static PROVIDER: Provider = Provider {
 };
 
 impl ProbeKind for SelfSignal {
+    fn type_name(&self) -> &'static str {
+        "special"
+    }
+
     fn provider(&self) -> &'static Provider {
         &PROVIDER
     }

@@ -31,6 +31,10 @@ static END: Provider = Provider {
 };
 
 impl ProbeKind for Special {
+    fn type_name(&self) -> &'static str {
+        "special"
+    }
+
     fn provider(&self) -> &'static Provider {
         if self.end {
             &END

@@ -60,7 +60,8 @@ impl ProbeKind for Tracepoint {
                 ap.span,
                 "matches nothing on this machine",
             )
-            .with_help("list them with `tracebound -l 'tracepoint:*'`"));
+            .with_help("list them with `tracebound -l 'tracepoint:*'`")
+            .of_missing_probe());
         }
         let (cat, ev) = &matches[0];
         let format = facts.tracepoint_format(cat, ev).map_err(|e| match e {
@@ -133,5 +134,5 @@ fn unknown_tracepoint(
             d = d.with_help(format!("did you mean `tracepoint:{s}`?"));
         }
     }
-    d
+    d.of_missing_probe()
 }

@@ -212,7 +212,7 @@ fn check_uprobe_target(
         if !matches.is_empty() && offset.is_none() {
             return Ok(Some((path, at_entry(matches))));
         }
-        return Err(no_function(name, function, &symbols, &shown));
+        return Err(no_function(name, function, &symbols, &shown).of_missing_probe());
     }
     let site = match offset {
         Some(at) => inside(Some(name), at)?,
@@ -243,7 +243,8 @@ fn wildcard_matches(
         )
         .with_help(format!(
             "list its functions with `nm -D --defined-only {path}`"
-        )));
+        ))
+        .of_missing_probe());
     }
     matches.sort();
     matches.dedup();
@@ -314,7 +315,8 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
             binary.span,
             "no such file",
         )
-        .with_help("give the path of an executable or a shared library"),
+        .with_help("give the path of an executable or a shared library")
+        .of_missing_probe(),
         FactError::NotFound { .. } => Diagnostic::error(
             format!("no executable or library named `{name}`"),
             binary.span,
@@ -322,7 +324,8 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
         )
         .with_help(format!(
             "give its full path, as in `uprobe:/path/to/{name}:function`"
-        )),
+        ))
+        .of_missing_probe(),
         FactError::Malformed { reason, .. } => Diagnostic::error(
             format!("cannot probe `{name}`: {reason}"),
             binary.span,

@@ -101,7 +101,8 @@ fn resolve_sites(
             binary.span,
             "no .note.stapsdt notes in this file",
         )
-        .with_help("USDT probes come from sys/sdt.h's STAP_PROBE macros (or DTRACE_PROBE)"));
+        .with_help("USDT probes come from sys/sdt.h's STAP_PROBE macros (or DTRACE_PROBE)")
+        .of_missing_probe());
     }
     let matcher = |part: &Part| {
         let glob = Glob::new(&part.text);
@@ -141,7 +142,7 @@ fn resolve_sites(
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(format!("list them with `tracebound -l 'usdt:{path}:*'`")),
         };
-        return Err(d);
+        return Err(d.of_missing_probe());
     }
     // Stable: the sites of one probe stay in note order.
     matched.sort_by(|a, b| (&a.provider, &a.name).cmp(&(&b.provider, &b.name)));

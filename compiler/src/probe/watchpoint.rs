@@ -30,6 +30,10 @@ static ASYNC_WATCHPOINT: Provider = Provider {
 };
 
 impl ProbeKind for Watchpoint {
+    fn type_name(&self) -> &'static str {
+        "watchpoint"
+    }
+
     fn provider(&self) -> &'static Provider {
         if self.asynchronous {
             &ASYNC_WATCHPOINT

@@ -293,7 +293,8 @@ mod tests {
         let facts = FixtureFacts::bundled().with_kernel_types();
         let program =
             crate::parse::parse("BEGIN { @a = curtask->in_execve; @b = curtask->b; }").unwrap();
-        let resolved = crate::resolve::resolve(program, &facts).unwrap();
+        let resolved =
+            crate::resolve::resolve(program, &facts, crate::config::MissingProbes::Error).unwrap();
         let mut accesses = Vec::new();
         let crate::ast::Item::Probe(probe) = &resolved.ast.items[0] else {
             panic!("not a probe")

@@ -10,21 +10,52 @@ pub(crate) mod probes;
 mod resolved;
 pub(crate) mod symbols;
 pub(crate) mod usdt_arg;
+mod written;
 
 pub(crate) use resolved::{ResolvedProbe, ResolvedProgram};
 
 use crate::ast::Program;
+use crate::config::MissingProbes;
 use crate::diagnostic::Diagnostic;
 use crate::machine::facts::MachineFacts;
 
 /// Resolves a checked tree against the machine: each probe's attach points and `args`, the
 /// kernel type of every expression that reaches into kernel memory (written into the tree),
-/// and the symbols `kaddr`/`uaddr` name.
+/// and the symbols `kaddr`/`uaddr` name. Attach points the machine does not have are errors,
+/// or left out as `missing` says (a probe left with none is taken out of the tree).
 pub(crate) fn resolve(
     mut ast: Program,
     facts: &dyn MachineFacts,
+    missing: MissingProbes,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
-    let probes = probes::resolve_probes(&ast, facts)?;
+    written::expand(&mut ast)?;
+    let present = probes::resolve_present_probes(&ast, facts, missing)?;
+    if !present.dropped_items.is_empty() {
+        let first_probe = ast.items.iter().find_map(|i| match i {
+            crate::ast::Item::Probe(p) => Some(p.span),
+            _ => None,
+        });
+        let mut index = 0;
+        ast.items.retain(|_| {
+            index += 1;
+            !present.dropped_items.contains(&(index - 1))
+        });
+        if !ast
+            .items
+            .iter()
+            .any(|i| matches!(i, crate::ast::Item::Probe(_)))
+        {
+            let mut errors = present.warnings;
+            errors.push(Diagnostic::error(
+                "Attachment failed for all probes.",
+                first_probe.unwrap_or_default(),
+                "none of the script's attach points exists on this machine",
+            ));
+            return Err(errors);
+        }
+    }
+    let warnings = present.warnings;
+    let probes = present.probes;
     let arg_types: Vec<_> = probes
         .iter()
         .map(|p| probes::kernel_arg_types(p, facts))
@@ -35,5 +66,6 @@ pub(crate) fn resolve(
         ast,
         probes,
         symbols,
+        warnings,
     })
 }

@@ -7,24 +7,58 @@ use std::collections::HashMap;
 
 use super::ResolvedProbe;
 use crate::ast::{AttachPoint, Item, Program};
+use crate::config::MissingProbes;
 use crate::diagnostic::Diagnostic;
 use crate::machine::ctype::CType;
 use crate::machine::facts::MachineFacts;
 use crate::parse::attach::split;
 use crate::probe;
 
-/// One `ResolvedProbe` per probe item, in order.
+/// One `ResolvedProbe` per probe item, in order (every attach point must exist).
+#[cfg(test)]
 pub fn resolve_probes(
     program: &Program,
     facts: &dyn MachineFacts,
 ) -> Result<Vec<ResolvedProbe>, Vec<Diagnostic>> {
+    resolve_present_probes(program, facts, MissingProbes::Error).map(|r| r.probes)
+}
+
+/// The probes resolved where attach points this machine does not have are left out, as
+/// `config = { missing_probes = ignore | warn }` asks.
+pub struct PresentProbes {
+    /// One per probe item that kept an attach point, in order.
+    pub probes: Vec<ResolvedProbe>,
+    /// The indices (in `Program::items`) of the probe items that kept none.
+    pub dropped_items: Vec<usize>,
+    /// What was left out, with `missing_probes = warn`.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Resolves every probe; an attach point this machine does not have is an error, or is left
+/// out (with a warning, for `Warn`), as `missing` says.
+pub fn resolve_present_probes(
+    program: &Program,
+    facts: &dyn MachineFacts,
+    missing: MissingProbes,
+) -> Result<PresentProbes, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
-    for item in &program.items {
+    let mut dropped_items = Vec::new();
+    let mut warnings = Vec::new();
+    for (index, item) in program.items.iter().enumerate() {
         let Item::Probe(probe) = item else { continue };
         let mut resolved: Option<ResolvedProbe> = None;
         for ap in &probe.attach_points {
             match resolve_attach_point(ap, facts) {
+                Err(d) if d.missing_probe && missing != MissingProbes::Error => {
+                    if missing == MissingProbes::Warn {
+                        let span = d.span();
+                        let mut w = Diagnostic::warning(d.message, span, "left out")
+                            .with_note("config missing_probes = warn: the rest of the script runs");
+                        w.missing_probe = true;
+                        warnings.push(w);
+                    }
+                }
                 Ok(r) => match &mut resolved {
                     None => resolved = Some(r),
                     Some(first) if first.kind == r.kind => first.targets.extend(r.targets),
@@ -40,12 +74,17 @@ pub fn resolve_probes(
                 Err(d) => diags.push(d),
             }
         }
-        if let Some(r) = resolved {
-            out.push(r);
+        match resolved {
+            Some(r) => out.push(r),
+            None => dropped_items.push(index),
         }
     }
     if diags.is_empty() {
-        Ok(out)
+        Ok(PresentProbes {
+            probes: out,
+            dropped_items,
+            warnings,
+        })
     } else {
         Err(diags)
     }

@@ -4,6 +4,7 @@
 
 use super::symbols::SymbolAddresses;
 use crate::ast::{self, Item};
+use crate::diagnostic::Diagnostic;
 use crate::probe::{ArgField, ProviderKind, Target};
 
 /// A script resolved against the machine and typed.
@@ -15,6 +16,8 @@ pub struct ResolvedProgram {
     pub probes: Vec<ResolvedProbe>,
     /// What each `kaddr`/`uaddr` of the script stands for.
     pub symbols: SymbolAddresses,
+    /// Attach points left out (`config = { missing_probes = warn }`), to show the user.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl ResolvedProgram {

@@ -33,7 +33,7 @@ fn int(name: &str, size: u32, signed: bool) -> KType {
 }
 
 impl FixtureTypes {
-    /// The bundled set. Ids: 1 int, 2 char, 3 struct task_struct, 4 task_struct *,
+    /// The bundled set (`task_struct` ends with `group_leader`). Ids: 1 int, 2 char, 3 struct task_struct, 4 task_struct *,
     /// 5 char[16], 6 unsigned int, 7 mm_struct *, 8 struct mm_struct, 9 unsigned long,
     /// 10 anonymous union { int a; unsigned int b; }, 11 enum pid_type, 12 struct file,
     /// 13 file *, 14 char *, 15 long, 16 struct list_head, 17 list_head *, 18 int[4].
@@ -41,7 +41,7 @@ impl FixtureTypes {
         let task = Record {
             name: "task_struct".into(),
             union: false,
-            size: 96,
+            size: 104,
             members: vec![
                 member("__state", 6, 0),
                 member("pid", 1, 4),
@@ -59,6 +59,7 @@ impl FixtureTypes {
                 member("pid_kind", 11, 56),
                 member("tasks", 16, 64),
                 member("vals", 18, 80),
+                member("group_leader", 4, 96),
             ],
         };
         let types = vec![

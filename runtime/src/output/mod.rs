@@ -115,11 +115,16 @@ impl Symbolize for NoSymbols {
     }
 }
 
-/// What bpftrace prints once the probes are attached (on stdout, in text mode).
-pub fn attaching_text(out: &mut Vec<u8>, probes: usize) {
+/// What the current release prints once the probes are attached (on stderr, in text mode;
+/// 0.17 printed "Attaching N probes..." on stdout before attaching).
+pub fn attached_text(out: &mut Vec<u8>, probes: usize) {
     let plural = if probes == 1 { "" } else { "s" };
-    out.extend_from_slice(format!("Attaching {probes} probe{plural}...\n").as_bytes());
+    out.extend_from_slice(format!("Attached {probes} probe{plural}\n").as_bytes());
 }
+
+/// The environment variable that asks for a line of its own name on stdout once every probe
+/// is attached (bpftrace's runtime tests wait for it).
+pub const NOTIFY_ATTACHED: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 
 /// Records the kernel dropped because the ring buffer was full, as bpftrace reports lost
 /// events.

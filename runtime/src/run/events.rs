@@ -255,7 +255,7 @@ fn handle_record(
                 .map_err(|e| RunError::Other(e.to_string()))?;
             let text = String::from_utf8_lossy(&text).into_owned();
             if matches!(action, Action::Cat { .. }) {
-                cat(&text, out);
+                cat(&text, compiled.limits.max_cat_bytes, out);
             } else {
                 system(&text, out);
             }
@@ -285,9 +285,16 @@ fn join_line(payload: &[u8], delimiter: &str, arg_size: usize) -> Result<Vec<u8>
     Ok(line)
 }
 
-/// `cat()`: the file, or the error line bpftrace prints when it cannot be read.
-fn cat(path: &str, out: &mut Vec<u8>) {
-    match std::fs::read(path) {
+/// `cat()`: the file's first `max_bytes` bytes (`config = { max_cat_bytes = N }`), or the
+/// error line bpftrace prints when it cannot be read.
+fn cat(path: &str, max_bytes: u64, out: &mut Vec<u8>) {
+    use std::io::Read;
+    let read = std::fs::File::open(path).and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(max_bytes).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    match read {
         Ok(bytes) => out.extend_from_slice(&bytes),
         Err(e) => eprintln!("cat: {path}: {e}"),
     }

@@ -52,6 +52,10 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
     if let Some(refused) = prepare::stacks_to_fold(&prepared.compiled, &request) {
         return refused;
     }
+    // Attach points left out (`missing_probes = warn`), said before anything is loaded.
+    for warning in &prepared.compiled.warnings {
+        (request.warn)(warning);
+    }
     if request.goal == Goal::Compile {
         return RunOutcome::Compiled(Box::new(prepared.compiled));
     }

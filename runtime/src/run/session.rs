@@ -40,7 +40,7 @@ pub struct RunOptions {
     /// Uprobes fire in this process only (`-p`, or the `-c` command when `--auto-filter`
     /// scoped them there).
     pub uprobe_pid: Option<u32>,
-    /// `-q`: no "Attaching N probes..." line.
+    /// `-q`: no "Attached N probes" line.
     pub quiet: bool,
     /// The budget the runtime guard holds the running script to, and the costs it prices
     /// hits with; `None`: no guard.
@@ -89,8 +89,11 @@ pub fn run(
         ),
         None => None,
     };
-    announce(compiled, &options, out)?;
+    // BEGIN runs before the other probes are attached, as in the current release, so that
+    // what it sets up (`@start = nsecs`) is there before any of them fires.
+    run_special(&loaded, compiled, ProviderKind::Begin)?;
     attach_all(&mut loaded, compiled, clearance, options.uprobe_pid)?;
+    announce(compiled, &options, out)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
     // nothing behind (unwinding drops `loaded`; an abort would close its fds all the same).
     if std::env::var_os("TRACEBOUND_FAULT").is_some_and(|f| f == "panic-after-attach") {
@@ -122,7 +125,10 @@ pub fn run(
     Ok(code)
 }
 
-/// "Attaching N probes..." (or its JSON), unless `-q`.
+/// Once every probe is attached, as the current release says it: "Attached N probes" on
+/// stderr (its JSON on the output), unless `-q`; then, when the environment has
+/// `__BPFTRACE_NOTIFY_PROBES_ATTACHED`, that name on a line of stdout whatever `-o` and `-q`
+/// say (bpftrace's test suite waits for it before starting its workload).
 fn announce(
     compiled: &Compiled,
     options: &RunOptions,
@@ -132,13 +138,24 @@ fn announce(
     let mut text = Vec::new();
     match options.format {
         _ if options.quiet => {}
-        // Folded output feeds a flame graph tool: nothing but the stacks on it.
-        Format::Folded => {}
-        Format::Text => output::attaching_text(&mut text, attach_points),
-        Format::Json => output::json::attached_json(&mut text, attach_points),
+        // On stderr, so that folded output carries nothing but the stacks.
+        Format::Text | Format::Folded => {
+            output::attached_text(&mut text, attach_points);
+            let mut stderr = std::io::stderr().lock();
+            stderr.write_all(&text)?;
+            stderr.flush()?;
+        }
+        Format::Json => {
+            output::json::attached_json(&mut text, attach_points);
+            out.write_all(&text)?;
+        }
     }
-    out.write_all(&text)?;
     out.flush()?;
+    if std::env::var_os(output::NOTIFY_ATTACHED).is_some() {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", output::NOTIFY_ATTACHED)?;
+        stdout.flush()?;
+    }
     Ok(())
 }
 
@@ -166,7 +183,7 @@ fn attach_all(
     Ok(())
 }
 
-/// BEGIN, what it recorded, and then the `-c` command let go.
+/// What BEGIN recorded, and then the `-c` command let go.
 fn begin(
     running: &mut Running,
     loaded: &Loaded,
@@ -174,7 +191,6 @@ fn begin(
     options: &mut RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    run_special(loaded, compiled, ProviderKind::Begin)?;
     drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
     running.lost.report(options.format, out)?;
     if running.state.exit_code.is_none() {
@@ -263,8 +279,8 @@ fn end(
     Ok(code)
 }
 
-/// Every map, as bpftrace prints them at exit (or as `--percentiles`, `-f folded` ask); the
-/// maps as read, for the flame graph.
+/// Every map, as bpftrace prints them at exit (or as `--percentiles`, `-f folded` ask; none
+/// with `print_maps_on_exit = 0`); the maps as read, for the flame graph.
 fn print_maps(
     state: &EventState,
     loaded: &Loaded,
@@ -272,6 +288,7 @@ fn print_maps(
     out: &mut dyn Write,
 ) -> Result<Vec<output::MapData>, RunError> {
     let maps = (0..compiled.info.maps.len())
+        .filter(|_| compiled.limits.print_maps_on_exit)
         .map(|map| state.sampling.snapshot(loaded, compiled, map))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Other(e.to_string()))?;

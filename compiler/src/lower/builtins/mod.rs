@@ -83,6 +83,8 @@ impl ProbeLowerer<'_, '_> {
             By::Arg(n) => self.register_arg(name, n.into(), span)?,
             By::Retval => self.retval(name, span)?,
             By::Probe => self.probe_name(),
+            By::ProbeType => self.probe_type(),
+            By::Usermode => self.usermode(span)?,
             By::Func => self.function_name(name, span)?,
             // Only `args.field` is compiled, by the expression that reads the field.
             By::Args => return Err(self.unsupported(&format!("the builtin `{name}`"), span)),

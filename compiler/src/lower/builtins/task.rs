@@ -156,6 +156,37 @@ impl ProbeLowerer<'_, '_> {
         self.string_literal(&text)
     }
 
+    /// `probetype`: the kind of the probe, as bpftrace names it ("tracepoint", "uprobe",
+    /// "special" for BEGIN and END), in the entry's 16 bytes.
+    pub(super) fn probe_type(&mut self) -> Val {
+        let name = self.probe.kind.probe().type_name();
+        let padded = format!("{name:\0<15}");
+        self.string_literal(&padded)
+    }
+
+    /// `usermode`: 1 when the probe interrupted user-mode code (x86-64: the saved `cs`
+    /// selector's privilege level is 3), else 0.
+    pub(super) fn usermode(&mut self, span: Span) -> Lowering<Val> {
+        if !self.probe.kind.context().registers {
+            return Err(self.unsupported("`usermode` in this probe type", span));
+        }
+        let cs = pt_regs_offset("cs").expect("pt_regs has cs");
+        let level = self.load_u64(Addr::Ptr(self.ctx, cs));
+        // (cs & 3) + 1 is 4 exactly when the level is 3: shifted right by 2, 1 or 0.
+        for (op, b) in [(Alu::And, 3), (Alu::Add, 1), (Alu::Rsh, 2)] {
+            self.emit(Inst::Alu {
+                op,
+                dst: level,
+                a: level,
+                b: Operand::Imm(b),
+            });
+        }
+        Ok(Val::Int {
+            reg: level,
+            signed: false,
+        })
+    }
+
     /// `func`: the function, without an offset into it, demangled as bpftrace prints it.
     pub(super) fn function_name(&mut self, name: &str, span: Span) -> Lowering<Val> {
         if !self.probe.kind.context().function {

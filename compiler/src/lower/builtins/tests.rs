@@ -38,6 +38,7 @@ fn options() -> CompileOptions {
         check: CheckOptions {
             positional_count: None,
             unsafe_allowed: true,
+            environment: Vec::new(),
         },
         lower: LowerOptions {
             cpid: Some(4242),
