@@ -26,7 +26,9 @@ pub fn completions(shell: &str, out: &mut dyn Write) -> Result<(), String> {
 
 /// The man page, tracebound(1), in roff.
 pub fn man_page(out: &mut dyn Write) -> std::io::Result<()> {
-    let command = Cli::command();
+    // The command line prints its own version (`-V`, as bpftrace words it), so clap does not
+    // carry one; the page's VERSION section needs it.
+    let command = Cli::command().version(env!("CARGO_PKG_VERSION"));
     let man = clap_mangen::Man::new(command.clone()).section("1");
     man.render_title(out)?;
     man.render_name_section(out)?;

@@ -654,7 +654,8 @@ fn malformed_arguments() -> Result<(), String> {
         let mut all = args.clone();
         all.extend(["-e", SCRIPT]);
         let (code, _, stderr) = tracebound(&all)?;
-        if code == 0 || !stderr.contains(says) || stderr.contains("Attached") {
+        if code == 0 || !stderr.contains(says) || stderr.lines().any(|l| l.starts_with("Attached "))
+        {
             return Err(format!(
                 "{args:?}: exit {code}, stderr lacks `{says}`:\n{stderr}"
             ));

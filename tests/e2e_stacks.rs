@@ -203,8 +203,8 @@ fn traced_while_alive(tracer: &str, binary: &str, script: &str) -> Result<String
             .spawn()
             .map_err(|e| format!("{tracer}: {e}"))?;
         let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-        // Both print the marker line once attached (bpftrace 0.17 after "Attaching 1
-        // probe...", which `compare` leaves out); what came before it is kept.
+        // tracebound prints the marker line once attached; what came before it is kept
+        // (bpftrace 0.17's "Attaching 1 probe...", which `compare` leaves out).
         let mut first = String::new();
         loop {
             let mut line = String::new();
@@ -215,6 +215,12 @@ fn traced_while_alive(tracer: &str, binary: &str, script: &str) -> Result<String
                 break;
             }
             first.push_str(&line);
+            // bpftrace 0.17 answers the marker only where a BEGIN or -c runs, not for `-p`;
+            // its "Attaching N probes..." comes just before it attaches.
+            if line.starts_with("Attaching ") && !tracer.ends_with("tracebound") {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                break;
+            }
         }
         std::fs::write(&trigger, b"").map_err(|e| e.to_string())?;
         let mut rest = String::new();

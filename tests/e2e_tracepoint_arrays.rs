@@ -157,7 +157,7 @@ fn an_array_field_prints_whole_and_by_element() {
     };
     // An IPv4 connection leaves the IPv6 fields as the kernel fills them for a v4 socket:
     // the v4-mapped address ::ffff:127.0.0.3.
-    let expected = "Attaching 1 probe...\n\n\n\
+    let expected = "\n\n\
                     @first[127, 3]: 1\n\
                     @key[[127,0,0,3]]: 1\n\
                     @v6: [0,0,0,0,0,0,0,0,0,0,255,255,127,0,0,3]\n\
