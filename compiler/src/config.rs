@@ -121,31 +121,9 @@ pub const KEYS: &[&str] = &[
     "budget",
 ];
 
-/// The keys bpftrace's environment sets, as `BPFTRACE_` and the key in capitals.
-const ENVIRONMENT_KEYS: &[&str] = &[
-    "cache_user_symbols",
-    "cpp_demangle",
-    "lazy_symbolication",
-    "license",
-    "log_size",
-    "max_bpf_progs",
-    "max_cat_bytes",
-    "max_map_keys",
-    "max_probes",
-    "max_strlen",
-    "on_stack_limit",
-    "perf_rb_pages",
-    "stack_mode",
-    "str_trunc_trailer",
-    "missing_probes",
-    "print_maps_on_exit",
-    "use_blazesym",
-    "show_debug_info",
-    "unstable_import_statement",
-    "unstable_tseries",
-    "unstable_typeinfo",
-    "unstable_dw_ustack",
-];
+/// The keys of `KEYS` that only tracebound's `config` block sets: bpftrace's environment
+/// (`BPFTRACE_` and the key in capitals) sets every other.
+const SCRIPT_ONLY_KEYS: &[&str] = &["max_duration", "budget"];
 
 /// The licenses the kernel counts as GPL-compatible, as the current release names them.
 const LICENSES: &[&str] = &[
@@ -185,9 +163,8 @@ pub fn environment(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(Str
     vars.into_iter()
         .filter_map(|(name, value)| {
             let key = name.strip_prefix("BPFTRACE_")?.to_ascii_lowercase();
-            ENVIRONMENT_KEYS
-                .contains(&key.as_str())
-                .then_some((key, value))
+            let known = KEYS.contains(&key.as_str()) && !SCRIPT_ONLY_KEYS.contains(&key.as_str());
+            known.then_some((key, value))
         })
         .collect()
 }
