@@ -55,33 +55,24 @@ impl ProbeLowerer<'_, '_> {
                 "different array types",
             ));
         }
-        let r = self.f.new_vreg();
-        let differ = self.f.new_label();
-        let done = self.f.new_label();
         let step = elem.size() as i32;
-        for i in 0..*len as i32 {
-            let Val::Int { reg: p, .. } = self.load_value(offset(*x, i * step), elem) else {
-                unreachable!("integer elements load into registers")
-            };
-            let Val::Int { reg: q, .. } = self.load_value(offset(*y, i * step), elem) else {
-                unreachable!("integer elements load into registers")
-            };
-            self.emit(Inst::Branch {
-                cond: Cond::Ne,
-                a: p,
-                b: Operand::Reg(q),
-                then: differ,
-            });
-        }
-        self.emit(Inst::Const(r, equal as u64));
-        self.emit(Inst::Jump(done));
-        self.emit(Inst::Label(differ));
-        self.emit(Inst::Const(r, !equal as u64));
-        self.emit(Inst::Label(done));
-        Ok(Val::Int {
-            reg: r,
-            signed: false,
-        })
+        let (x, y, len, elem) = (*x, *y, *len, elem.clone());
+        Ok(self.equality(equal, |l, differ| {
+            for i in 0..len as i32 {
+                let Val::Int { reg: p, .. } = l.load_value(offset(x, i * step), &elem) else {
+                    unreachable!("integer elements load into registers")
+                };
+                let Val::Int { reg: q, .. } = l.load_value(offset(y, i * step), &elem) else {
+                    unreachable!("integer elements load into registers")
+                };
+                l.emit(Inst::Branch {
+                    cond: Cond::Ne,
+                    a: p,
+                    b: Operand::Reg(q),
+                    then: differ,
+                });
+            }
+        }))
     }
 
     /// `(int8[8])x`, `(bool[2])(uint16)1`, `(int8[])"abc"`: the bytes of an integer (little

@@ -548,19 +548,30 @@ impl ProbeLowerer<'_, '_> {
             ));
         };
         let len = tx.size().min(ty_y.size());
+        let (x, y) = (*x, *y);
+        Ok(self.equality(equal, |l, differ| l.compare_strings(x, y, len, differ)))
+    }
+
+    /// The result of `==` (`equal`) or `!=` over two values that `compare` walks, branching
+    /// to the label it is given at the first difference: 1 or 0, unsigned.
+    pub(super) fn equality(
+        &mut self,
+        equal: bool,
+        compare: impl FnOnce(&mut Self, crate::ir::Label),
+    ) -> Val {
         let r = self.f.new_vreg();
         let differ = self.f.new_label();
         let done = self.f.new_label();
-        self.compare_strings(*x, *y, len, differ);
+        compare(self, differ);
         self.emit(Inst::Const(r, equal as u64));
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(differ));
         self.emit(Inst::Const(r, !equal as u64));
         self.emit(Inst::Label(done));
-        Ok(Val::Int {
+        Val::Int {
             reg: r,
             signed: false,
-        })
+        }
     }
 
     fn ternary(
