@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::kernel::sys::{self, MapBytes};
 use crate::probes::UprobePoint;
@@ -331,8 +331,18 @@ impl UprobeWatch {
         else {
             unreachable!("stopped above");
         };
-        // Each process's CPU without breakpoints where there was time enough after they went
-        // (a hot function's counter stops at its cap early in the window), else while counted,
+        // A process's own CPU is read with the breakpoints gone, so the window is held open
+        // until that reading spans MIN_PROCESS_SPAN: taking the breakpoints' calibrated cost
+        // off a reading made while they were in is only as good as the calibration, and an
+        // overestimated price leaves the process using nothing, so slowed without bound.
+        let removed = self.clocks.values().filter_map(|c| c.removed).map(|(_, t)| t).min();
+        if let Some(removed) = removed {
+            let span = Duration::from_secs_f64(MIN_PROCESS_SPAN);
+            if let Some(rest) = span.checked_sub(removed.elapsed()) {
+                std::thread::sleep(rest + Duration::from_millis(1));
+            }
+        }
+        // Each process's CPU without breakpoints, else (it exited meanwhile) while counted,
         // the breakpoints' own cost in it (taken off later, from the rate and price).
         let processes = self
             .clocks
