@@ -93,6 +93,8 @@ fuzz_target!(|data: &[u8]| {
         bpf_name: "tb_m0".into(),
         key,
         value: kind,
+        sampled: 1,
+        declared_size: None,
     };
     let entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = payload
         .chunks(24)

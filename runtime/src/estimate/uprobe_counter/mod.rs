@@ -335,7 +335,12 @@ impl UprobeWatch {
         // until that reading spans MIN_PROCESS_SPAN: taking the breakpoints' calibrated cost
         // off a reading made while they were in is only as good as the calibration, and an
         // overestimated price leaves the process using nothing, so slowed without bound.
-        let removed = self.clocks.values().filter_map(|c| c.removed).map(|(_, t)| t).min();
+        let removed = self
+            .clocks
+            .values()
+            .filter_map(|c| c.removed)
+            .map(|(_, t)| t)
+            .min();
         if let Some(removed) = removed {
             let span = Duration::from_secs_f64(MIN_PROCESS_SPAN);
             if let Some(rest) = span.checked_sub(removed.elapsed()) {
