@@ -122,9 +122,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
         Value::Sym { user, addr, pid } => {
             out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
         }
-        Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_) => {
-            out.extend(value.formatted_text().unwrap_or_default())
-        }
+        Value::Time { .. }
+        | Value::Inet { .. }
+        | Value::Mac(_)
+        | Value::Buf(_)
+        | Value::Named { .. } => out.extend(value.formatted_text().unwrap_or_default()),
     }
 }
 
