@@ -409,7 +409,7 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// `v` cut to its low `bits` and extended back to 64 by `signed`.
-    fn narrow(&mut self, v: VReg, bits: u32, signed: bool) -> VReg {
+    pub(super) fn narrow(&mut self, v: VReg, bits: u32, signed: bool) -> VReg {
         let up = self.alu(Alu::Lsh, v, Operand::Imm(64 - bits as i32));
         let shift = if signed { Alu::Arsh } else { Alu::Rsh };
         self.alu(shift, up, Operand::Imm(64 - bits as i32))

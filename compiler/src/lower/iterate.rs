@@ -169,6 +169,7 @@ impl ProbeLowerer<'_, '_> {
             exit_label,
             index: self.index,
             declared: self.declared.clone(),
+            int_widths: self.int_widths.clone(),
         };
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));

@@ -15,7 +15,8 @@ use crate::program::{Action, ValueType};
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
-    /// `printf`, `cat`, `system`: a format user space applies to the values sent with it.
+    /// `printf`, `cat`, `system`, `errorf`, `warnf`: a format user space applies to the
+    /// values sent with it.
     pub(super) fn formatted_action(
         &mut self,
         name: &str,
@@ -37,6 +38,12 @@ impl ProbeLowerer<'_, '_> {
         let types: Vec<ValueType> = values.iter().map(Val::ty).collect();
         let args = types.clone();
         let action = match lowering {
+            By::Message { error } => Action::Message {
+                error,
+                at: span,
+                format,
+                args,
+            },
             By::Cat => Action::Cat { format, args },
             By::System => Action::System { format, args },
             _ => Action::Printf { format, args },
