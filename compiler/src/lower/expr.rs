@@ -154,6 +154,11 @@ impl ProbeLowerer<'_, '_> {
                 self.expr(value)
             }
             ExprKind::Field { .. } => Err(self.unsupported("field access on kernel types", e.span)),
+            ExprKind::Index { expr, index }
+                if matches!(self.type_of(expr), ValueType::Str { .. }) =>
+            {
+                self.string_index(expr, index)
+            }
             ExprKind::Index { expr, index } => self.array_index(expr, index, e.span),
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
                 Err(self.unsupported("sizeof", e.span))
