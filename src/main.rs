@@ -72,9 +72,10 @@ fn main() -> ExitCode {
             &tracebound_compiler::declared_options(&source).unwrap_or_default(),
         ) {
             program_options::NamedOptions::Values(values) => values,
+            // As the current release: the list, and no run (exit code 1).
             program_options::NamedOptions::Help(text) => {
                 eprint!("{text}");
-                return ExitCode::SUCCESS;
+                return ExitCode::from(1);
             }
             program_options::NamedOptions::Error(message) => {
                 eprintln!("{message}");

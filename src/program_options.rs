@@ -11,7 +11,7 @@ use tracebound_compiler::program_options::{value_of, OptionValue, ProgramOption}
 pub(crate) enum NamedOptions {
     /// The values by name, to compile with.
     Values(HashMap<String, OptionValue>),
-    /// `-- --help`: the script's options, to print (the run stops there).
+    /// `-- --help`: the script's options, to print (the run stops there, with code 1).
     Help(String),
     /// Why they cannot be used.
     Error(String),

@@ -251,10 +251,15 @@ impl Checker<'_> {
         if !keys.is_empty() {
             return;
         }
+        // A tuple key is the map's keys, `has_key(@m, (1, "a"))` as `@m[1, "a"]`.
+        let keys = match &key.kind {
+            ExprKind::Tuple(items) => items.clone(),
+            _ => vec![key.clone()],
+        };
         let element = Expr::new(
             ExprKind::Map {
                 name: name.clone(),
-                keys: vec![key.clone()],
+                keys,
             },
             map.span.to(key.span),
         );

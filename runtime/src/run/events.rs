@@ -385,3 +385,33 @@ fn local_time(format: &str) -> String {
     buf.truncate(n);
     String::from_utf8_lossy(&buf).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ScriptPlace;
+    use tracebound_compiler::Span;
+
+    #[test]
+    fn messages_name_the_call_as_the_current_release_does() {
+        let source = r#"begin { errorf("Something bad with args: %d, %s", 10, "arg2"); }"#;
+        let place = ScriptPlace {
+            name: "stdin".into(),
+            source: source.into(),
+            warnings: true,
+        };
+        let start = source.find("errorf").unwrap();
+        let end = source.rfind(')').unwrap() + 1;
+        assert_eq!(
+            place.prefix(Span::new(start, end), true),
+            "stdin:1:9-62: ERROR: "
+        );
+        let place = ScriptPlace {
+            source: "BEGIN {\n  warnf(\"x\");\n}".into(),
+            ..place
+        };
+        assert_eq!(
+            place.prefix(Span::new(10, 20), false),
+            "stdin:2:3-13: WARNING: "
+        );
+    }
+}

@@ -77,7 +77,7 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
-    /// `exit([code])`: the exit record, and the exit flag raised.
+    /// `exit([code])`: the exit record, the exit flag raised, and the probe ended.
     pub(super) fn exit(&mut self, args: &[Expr]) -> Lowering<()> {
         let code = match args.first() {
             Some(a) => self.expr(a)?,
@@ -102,6 +102,10 @@ impl ProbeLowerer<'_, '_> {
             self.emit(Inst::Label(done));
         }
         self.send(Action::Exit, &[SIGNED], &[code]);
+        // The rest of the probe does not run: exit() exits immediately, as in the current
+        // release (`@++; if (@) { exit(); } @++` leaves 1).
+        let end = self.exit_label;
+        self.emit(Inst::Jump(end));
         Ok(())
     }
 
