@@ -242,7 +242,7 @@ mod tests {
             "BEGIN { @ = bswap(curtask->pid); }",
             "BEGIN { @ = bswap(1) + bswap(0x12340000 + (uint64)0x5678) + bswap(bswap(0x1234)); }",
             "BEGIN { $x = 1; @ = bswap($x); }",
-            "BEGIN { $p = (uint16)arg0; $p = bswap($p); @ = $p; }",
+            "BEGIN { $p = (uint16)nsecs; $p = bswap($p); @ = $p; }",
         ] {
             assert_eq!(compile_error(source), None, "{source}");
         }
