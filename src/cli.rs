@@ -220,6 +220,12 @@ impl Cli {
             percentiles: self.percentiles,
             flamegraph: self.flamegraph.clone(),
             metrics: self.metrics.map(|addr| (addr, self.metrics_label.clone())),
+            // The current release's name for a script given with `-e` or on stdin.
+            script_name: match self.args.first() {
+                Some(file) if self.program.is_empty() && file != "-" => file.clone(),
+                _ => "stdin".to_string(),
+            },
+            no_warnings: self.no_warnings,
             warn,
         }
     }

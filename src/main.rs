@@ -6,6 +6,7 @@
 
 mod cli;
 mod manual;
+mod program_options;
 mod script;
 
 use std::io::IsTerminal;
@@ -59,13 +60,29 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(message) => return fail(&message),
     };
-    // bpftrace's named program parameters (`-- --name=value`): not read yet, so refused
-    // rather than taken for positional ones.
-    if let Some(named) = positional.iter().find(|p| p.starts_with("--")) {
-        return fail(&format!(
-            "named program parameters are not supported yet: {named}"
-        ));
-    }
+    // After the script, `--name[=value]` is one of its named options (`getopt`), anything
+    // else a positional parameter.
+    let (named, positional): (Vec<String>, Vec<String>) =
+        positional.into_iter().partition(|p| p.starts_with("--"));
+    let program_options = match named.is_empty() {
+        true => Default::default(),
+        // A script that does not parse declares nothing: its diagnostics come below.
+        false => match program_options::read(
+            &named,
+            &tracebound_compiler::declared_options(&source).unwrap_or_default(),
+        ) {
+            program_options::NamedOptions::Values(values) => values,
+            // As the current release: the list, and no run (exit code 1).
+            program_options::NamedOptions::Help(text) => {
+                eprint!("{text}");
+                return ExitCode::from(1);
+            }
+            program_options::NamedOptions::Error(message) => {
+                eprintln!("{message}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let report = |diagnostics: &[diagnostic::Diagnostic]| {
         let shown: Vec<diagnostic::Diagnostic> = diagnostics
             .iter()
@@ -92,6 +109,7 @@ fn main() -> ExitCode {
         positional_count: (!positional.is_empty() || !cli.check).then_some(positional.len()),
         unsafe_allowed: cli.unsafe_allowed,
         environment,
+        program_options,
     };
     let result = tracebound_compiler::check_source(&source, &check);
     let code = report(&result.diagnostics);

@@ -197,12 +197,30 @@ fn command_line_as_bpftrace_reads_it() {
     let (code, out, err) = tracebound(&["--check", path, "-f", "json", "42"], None);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("{\"ok\":true"), "{out}");
+    // After `--`, `--name=value` is a named option the script must declare with getopt.
     let (code, _, err) = tracebound(&["--check", path, "--", "--name=1"], None);
     assert_eq!(code, 1);
     assert_eq!(
         err,
-        "ERROR: named program parameters are not supported yet: --name=1\n"
+        "ERROR: unexpected program command line options: --name\n\
+         HINT: this program declares no options (getopt)\n"
     );
+    let program = r#"BEGIN { @ = getopt("depth", 35, "how deep"); }"#;
+    let (code, _, err) = tracebound(&["--check", "-e", program, "--", "--depth=x"], None);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "ERROR: program command line option --depth invalid integer (value: x)\n"
+        )
+    );
+    let (code, _, err) = tracebound(&["--check", "-e", program, "--", "--help"], None);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "HINT: expected program options:\n  --depth: how deep\n")
+    );
+    let (code, _, err) = tracebound(&["--check", "-e", program, "--", "--depth=7"], None);
+    assert_eq!(code, 0, "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

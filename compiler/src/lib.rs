@@ -4,7 +4,7 @@
 //! fixtures.
 //!
 //! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
-//! (→ `ast`) → `macros` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
+//! (→ `ast`) → `macros` → `program_options` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
 //! `codegen` (→ `insn`) → `object`. Imports run one way, in the order ARCHITECTURE.md's table
 //! gives (a data type such as `ast` or `ir` before the phase that builds it), which
 //! tests/architecture.rs checks; what the runtime, the binary and the fuzz targets use is
@@ -26,6 +26,7 @@ pub mod parse;
 pub mod pipeline;
 pub mod probe;
 pub mod program;
+pub mod program_options;
 pub mod resolve;
 pub mod span;
 pub mod types;
@@ -56,11 +57,21 @@ pub struct CheckResult {
     pub probe_count: usize,
 }
 
+/// The named options a script declares with `getopt`, for the command line to read its
+/// `-- --name=value` arguments against.
+pub fn declared_options(
+    source: &str,
+) -> Result<Vec<program_options::ProgramOption>, Vec<Diagnostic>> {
+    let program = macros::expand(parse::parse(source).map_err(|d| vec![d])?)?;
+    program_options::declared(&program)
+}
+
 /// Parses and checks a script without any machine facts.
 pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
     match parse::parse(source)
         .map_err(|d| vec![d])
         .and_then(macros::expand)
+        .and_then(|program| program_options::substitute(program, &options.program_options))
     {
         Err(diagnostics) => CheckResult {
             diagnostics,

@@ -73,6 +73,7 @@ pub fn compile(
     options: &CompileOptions,
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
+    let ast = crate::program_options::substitute(ast, &options.check.program_options)?;
     let diags = check(&ast, &options.check);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);

@@ -7,6 +7,8 @@
 //! Layouts are little-endian, without padding unless stated: each field is aligned to
 //! `min(size, 8)` bytes, as a C struct of the same fields would be.
 
+pub use tracebound_stdlib::Names;
+
 /// A value as stored in a map key, a map value or a ring-buffer record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ValueType {
@@ -43,6 +45,9 @@ pub enum ValueType {
     /// `buf(p, n)`: exactly `len` bytes (the length is a literal, so it is fixed here);
     /// printed with `%r` (non-printable bytes as `\xNN`), `%rx` or `%rh`.
     Buf { len: u32 },
+    /// A number user space prints as what it names (`strerror`, `syscall_name`,
+    /// `signal_name`, `username`): an i64, printed as text wherever it appears.
+    Named(Names),
     /// A fixed array of `len` elements laid out one after another, as C lays out `T x[len]`
     /// (a tracepoint's `__u8 daddr[4]`). Printed `[1,2,3,4]`, as the current release does.
     Array { elem: Box<ValueType>, len: u32 },
@@ -90,7 +95,8 @@ impl ValueType {
             }
             ValueType::Stack { .. }
             | ValueType::Sym { user: false }
-            | ValueType::Timestamp { .. } => 8,
+            | ValueType::Timestamp { .. }
+            | ValueType::Named(_) => 8,
             ValueType::Sym { user: true } => 16,
             ValueType::Bool => 1,
             ValueType::Inet => 24,
@@ -112,6 +118,7 @@ impl ValueType {
             ValueType::Stack { .. }
             | ValueType::Sym { .. }
             | ValueType::Timestamp { .. }
+            | ValueType::Named(_)
             | ValueType::Inet => 8,
         }
     }
@@ -304,6 +311,15 @@ pub enum Action {
     },
     /// `system(format, args...)` (needs --unsafe).
     System {
+        format: String,
+        args: Vec<ValueType>,
+    },
+    /// `errorf`/`warnf(format, args...)`: printed on stderr after the script's name and the
+    /// call's place in it, as the current release prints them (`stdin:1:9-62: ERROR: ...`);
+    /// a warning is not printed with `--no-warnings`.
+    Message {
+        error: bool,
+        at: crate::span::Span,
         format: String,
         args: Vec<ValueType>,
     },

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         positional_count: Some(2),
         unsafe_allowed: false,
         environment: Vec::new(),
+        program_options: Default::default(),
     };
     let result = check_source(source, &options);
     let _ = diagnostic::render("fuzz.bt", source, &result.diagnostics, false);

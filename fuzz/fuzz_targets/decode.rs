@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracebound_compiler::program::{MapInfo, MapValue, StackMode, ValueType};
+use tracebound_compiler::program::{MapInfo, MapValue, Names, StackMode, ValueType};
 use tracebound_runtime::output::{self, MapData, NoSymbols};
 
 /// A value type from a few bytes of input.
 fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
-    match bytes.next().unwrap_or(0) % 11 {
+    match bytes.next().unwrap_or(0) % 12 {
         0 => ValueType::Int {
             size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4],
             signed: bytes.next().unwrap_or(0) & 1 == 1,
@@ -38,6 +38,10 @@ fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
         9 => ValueType::Sym {
             user: bytes.next().unwrap_or(0) & 1 == 1,
         },
+        10 => ValueType::Named(
+            [Names::Errno, Names::Syscall, Names::Signal, Names::User]
+                [bytes.next().unwrap_or(0) as usize % 4],
+        ),
         _ => ValueType::Int {
             size: 8,
             signed: false,

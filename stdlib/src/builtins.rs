@@ -11,7 +11,7 @@
 //!   positional parameters (`$1`, `$#`) are grammar, not table entries.
 
 use crate::{
-    Aggregation, ArgRule, Builtin, Contexts, Kind, Len, MapArg, Param, Support, Ty, Value,
+    Aggregation, ArgRule, Builtin, Contexts, Kind, Len, MapArg, Names, Param, Support, Ty, Value,
 };
 
 use Param::{IntLiteral, Literal, Map, MapElement, StackMode};
@@ -252,8 +252,20 @@ pub enum Lowering {
     Strlen,
     /// `bswap`: an integer's bytes reversed, at the width the script gives it.
     Bswap,
+    /// `strerror`, `signal_name`, `syscall_name`: the number (as a 32-bit signed integer,
+    /// as the current release takes it), named by user space when printed.
+    Named,
+    /// `username`: the current uid, named by user space when printed.
+    Username,
+    /// `getopt`: a constant of the compile, replaced by its value before checking
+    /// (`compiler/src/program_options.rs`), so never lowered.
+    ProgramOption,
     HasKey,
     Len,
+    /// `errorf`, `warnf` (`error: false`): printf tagged with the call's place in the script.
+    Message {
+        error: bool,
+    },
     /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
     Printf,
     Cat,
@@ -280,7 +292,7 @@ pub static BUILTINS: &[Builtin] = &[
     var("gid", Ty::Int, "group id of the current thread, as seen from the initial user namespace")
         .lowered(Lowering::Gid, UNSIGNED),
     var("username", Ty::Str, "name of the user running the current thread")
-        .refused("not supported yet: user names looked up in user space"),
+        .lowered(Lowering::Username, Value::Named(Names::User)),
     var("cpu", Ty::Int, "id of the CPU the probe is running on").lowered(Lowering::Cpu, UNSIGNED),
     var("ncpus", Ty::Int, "number of CPUs on the machine").lowered(Lowering::Ncpus, UNSIGNED),
     var("numaid", Ty::Int, "id of the NUMA node the probe is running on")
@@ -297,8 +309,8 @@ pub static BUILTINS: &[Builtin] = &[
         .lowered(Lowering::Cpid, UNSIGNED),
     var("has_cpid", Ty::Bool, "true when a child process was started with -c")
         .refused("not supported yet: whether -c started a child, as a value"),
-    var("usermode", Ty::Int, "1 if the probe interrupted user-mode code, else 0 (x86_64 only)")
-        .only_in(REGS)
+    var("usermode", Ty::Int, "1 if the probe interrupted user-mode code (BEGIN and END: 1), else 0 (x86_64 only)")
+        .only_in(REGS.union(Contexts::SPECIAL))
         .lowered(Lowering::Usermode, UNSIGNED),
     var("probe", Ty::Str, "full name of the probe that fired, e.g. kprobe:do_nanosleep")
         .lowered(Lowering::Probe, Value::Str(Len::AttachPoint)),
@@ -366,9 +378,9 @@ pub static BUILTINS: &[Builtin] = &[
     func("print", &[ANY, IntLiteral, IntLiteral], 1, Ty::Void, "print a value, or a map (optionally only its top N entries, divided by D)")
         .map_arg(MapArg::UserSpace).lowered(Lowering::Print, NONE).example("@c = count(); print(@c, 10, 2)"),
     func("errorf", &[Literal], 1, Ty::Void, "print a formatted error message tagged with its source location").varargs()
-        .refused("not supported yet: messages tagged with their source location").example(r#"errorf("bad %d", pid)"#),
+        .lowered(Lowering::Message { error: true }, NONE).example(r#"errorf("bad %d", pid)"#),
     func("warnf", &[Literal], 1, Ty::Void, "print a formatted warning tagged with its source location").varargs()
-        .refused("not supported yet: messages tagged with their source location").example(r#"warnf("odd %d", pid)"#),
+        .lowered(Lowering::Message { error: false }, NONE).example(r#"warnf("odd %d", pid)"#),
     func("fail", &[Literal], 1, Ty::Void, "stop compilation with a formatted error if this call is reached").varargs()
         .refused("not supported yet: failing the compile where a call is reached").example(r#"fail("no")"#),
     func("time", &[Literal], 0, Ty::Void, "print the current wall-clock time with a strftime format")
@@ -418,11 +430,11 @@ pub static BUILTINS: &[Builtin] = &[
     func("memcmp", &[ANY, ANY, INT], 3, Ty::Int, "compare the first N bytes of two values; 0 when equal")
         .pure().refused("not supported yet: comparing bytes").example("@ = memcmp(comm, comm, 4)"),
     func("strerror", &[INT], 1, Ty::Str, "description of an errno value")
-        .pure().refused("not supported yet: errno descriptions named in user space").example("@ = strerror(2)"),
+        .pure().lowered(Lowering::Named, Value::Named(Names::Errno)).example("@ = strerror(2)"),
     func("signal_name", &[INT], 1, Ty::Str, "name of a signal number, e.g. SIGINT")
-        .pure().refused("not supported yet: signal names").example("@ = signal_name(2)"),
+        .pure().lowered(Lowering::Named, Value::Named(Names::Signal)).example("@ = signal_name(2)"),
     func("syscall_name", &[INT], 1, Ty::Str, "name of a system call number, e.g. read")
-        .pure().refused("not supported yet: system call names").example("@ = syscall_name(0)"),
+        .pure().lowered(Lowering::Named, Value::Named(Names::Syscall)).example("@ = syscall_name(0)"),
     // --- functions: addresses, symbols and network data ----------------------------------
     func("ksym", &[ANY], 1, Ty::Sym, "name of the kernel function containing an address")
         .aka(&["sym"])
@@ -482,7 +494,7 @@ pub static BUILTINS: &[Builtin] = &[
         .refused("not supported yet: writing user memory").example("@ = write_user(arg0, 1, 8)"),
     // --- functions: compile time and introspection ---------------------------------------
     func("getopt", &[Literal, ANY, Literal], 1, Ty::Any, "value of a named --option, typed like its default")
-        .pure().refused("not supported yet: named script options").example(r#"@ = getopt("verbose", 0)"#),
+        .pure().lowered(Lowering::ProgramOption, NONE).example(r#"@ = getopt("verbose", 0)"#),
     func("assert", &[BOOL, STR], 2, Ty::Void, "print an error and exit with code 1 if the condition is false")
         .refused("not supported yet: assertions").example(r#"assert(pid > 0, "no pid")"#),
     func("static_assert", &[BOOL, Literal], 2, Ty::Void, "fail compilation if the condition is false")
@@ -597,7 +609,7 @@ mod tests {
                     );
                     // The checker's type and the lowering's layout agree on strings (`func`
                     // is a symbol name, laid out as a string).
-                    let text = matches!(value, Value::Str(_));
+                    let text = matches!(value, Value::Str(_) | Value::Named(_));
                     assert!(
                         text == (b.returns == Ty::Str) || text && b.returns == Ty::Sym,
                         "`{}`: returns {:?}, laid out as {value:?}",

@@ -163,6 +163,23 @@ pub enum Value {
     Inet,
     /// 6 bytes printed as a MAC address.
     MacAddr,
+    /// A number user space prints as the name it stands for (`strerror`, `username`).
+    Named(Names),
+}
+
+/// What a number names, looked up by user space when the value is printed: the kernel side
+/// only records the number, so such a value prints (`%s`, `print`, a map key or value) but
+/// is not a string the probe can compare or search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Names {
+    /// An errno value's description (`strerror`), as the kernel's headers word it.
+    Errno,
+    /// A system call number's name (`syscall_name`), as this machine numbers them.
+    Syscall,
+    /// A signal number's description (`signal_name`), as strsignal(3) words it.
+    Signal,
+    /// A user id's login name (`username`), from the user database.
+    User,
 }
 
 /// The aggregations a map assignment lowers (`@m = hist(x)`).

@@ -129,6 +129,7 @@ impl Checker<'_> {
             .map(|(i, arg)| self.arg(b, i, arg, args.len()))
             .collect();
         self.format_args(b, args, &shapes);
+        self.element_key(b, args);
         self.lhist_bounds(b, args, span);
         self.non_negative_literals(b, args);
     }
@@ -236,6 +237,33 @@ impl Checker<'_> {
             Some(Param::Type) => {}
         }
         Shape::Unknown
+    }
+
+    /// `has_key(@m, k)`, `delete(@m, k)`: the key is a use of the map with that key, so a
+    /// scalar map or a key of another arity is refused as `@m[k]` would be.
+    fn element_key(&mut self, b: &Builtin, args: &[Expr]) {
+        let ([map, key, ..], Some(Param::MapElement)) = (args, b.params.first()) else {
+            return;
+        };
+        let ExprKind::Map { name, keys } = &map.kind else {
+            return;
+        };
+        if !keys.is_empty() {
+            return;
+        }
+        // A tuple key is the map's keys, `has_key(@m, (1, "a"))` as `@m[1, "a"]`.
+        let keys = match &key.kind {
+            ExprKind::Tuple(items) => items.clone(),
+            _ => vec![key.clone()],
+        };
+        let element = Expr::new(
+            ExprKind::Map {
+                name: name.clone(),
+                keys,
+            },
+            map.span.to(key.span),
+        );
+        self.map_use(&element, None);
     }
 
     /// The number of arguments against the entry's parameters.

@@ -33,6 +33,9 @@ pub struct CheckOptions {
     /// The configuration the environment sets (`BPFTRACE_*`, from `config::environment`):
     /// it overrides the script's `config` block.
     pub environment: Vec<(String, String)>,
+    /// The named options the command line gave (`-- --name=value`), checked against the
+    /// script's `getopt` calls; the others take their defaults.
+    pub program_options: std::collections::HashMap<String, crate::program_options::OptionValue>,
 }
 
 /// The value shapes known from the text alone. Anything else is `Unknown` and not checked.

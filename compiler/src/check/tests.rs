@@ -9,6 +9,7 @@ fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)>
         positional_count: positional,
         unsafe_allowed: true,
         environment: Vec::new(),
+        program_options: Default::default(),
     };
     check(&program, &options)
         .into_iter()

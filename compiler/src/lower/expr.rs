@@ -154,6 +154,11 @@ impl ProbeLowerer<'_, '_> {
                 self.expr(value)
             }
             ExprKind::Field { .. } => Err(self.unsupported("field access on kernel types", e.span)),
+            ExprKind::Index { expr, index }
+                if matches!(self.type_of(expr), ValueType::Str { .. }) =>
+            {
+                self.string_index(expr, index)
+            }
             ExprKind::Index { expr, index } => self.array_index(expr, index, e.span),
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
                 Err(self.unsupported("sizeof", e.span))
@@ -409,7 +414,7 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// `v` cut to its low `bits` and extended back to 64 by `signed`.
-    fn narrow(&mut self, v: VReg, bits: u32, signed: bool) -> VReg {
+    pub(super) fn narrow(&mut self, v: VReg, bits: u32, signed: bool) -> VReg {
         let up = self.alu(Alu::Lsh, v, Operand::Imm(64 - bits as i32));
         let shift = if signed { Alu::Arsh } else { Alu::Rsh };
         self.alu(shift, up, Operand::Imm(64 - bits as i32))

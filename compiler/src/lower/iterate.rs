@@ -89,6 +89,15 @@ impl ProbeLowerer<'_, '_> {
     /// `len(@map)`: the number of entries.
     pub fn map_len(&mut self, map_expr: &Expr) -> Lowering<VReg> {
         let map = self.iterated_map(map_expr, "`len`")?;
+        // A map without keys has one value, not entries to count (the current release's
+        // words).
+        if self.shared.maps.keys(map).is_empty() {
+            return Err(Diagnostic::error(
+                "call to len() expects a map with explicit keys (non-scalar map)",
+                map_expr.span,
+                "a map without keys",
+            ));
+        }
         if matches!(
             self.shared.maps.value(map),
             MapValue::Hist { .. } | MapValue::Lhist { .. }
@@ -169,6 +178,7 @@ impl ProbeLowerer<'_, '_> {
             exit_label,
             index: self.index,
             declared: self.declared.clone(),
+            int_widths: self.int_widths.clone(),
         };
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));

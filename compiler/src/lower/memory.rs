@@ -1,10 +1,12 @@
 //! Byte-level work the BPF code does on strings and tuples: zeroing a buffer, copying one
 //! into another (truncating or NUL-padding), comparing two strings, searching one in another,
-//! and reading a char array from kernel or user memory. All sizes are known when compiling,
+//! reading a char array from kernel or user memory, and one character of a string. All sizes are known when compiling,
 //! so the loops are unrolled, except the search: its two nested loops are bounded loops the
 //! verifier walks.
 
-use super::{ProbeLowerer, Val};
+use super::{Lowering, ProbeLowerer, Val};
+use crate::ast::{Expr, ExprKind};
+use crate::diagnostic::Diagnostic;
 use crate::insn::Alu;
 use crate::insn::{Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
@@ -292,5 +294,34 @@ impl ProbeLowerer<'_, '_> {
         self.store_u64(Addr::Slot(found_slot, 0), Operand::Imm(1));
         self.emit(Inst::Label(done));
         self.load_u64(Addr::Slot(found_slot, 0))
+    }
+}
+
+impl ProbeLowerer<'_, '_> {
+    /// `s[i]` of a string with a constant index inside its buffer: the character, an int8
+    /// as in the current release (`"/"[0]` is 47).
+    pub(super) fn string_index(&mut self, string: &Expr, index: &Expr) -> Lowering<Val> {
+        let Val::Mem {
+            addr,
+            ty: ValueType::Str { len },
+        } = self.expr(string)?
+        else {
+            return Err(self.unsupported("indexing this value", string.span));
+        };
+        let ExprKind::Int(i) = index.kind else {
+            return Err(self.unsupported("a string index that is not a constant", index.span));
+        };
+        if i >= u64::from(len) {
+            return Err(Diagnostic::error(
+                format!("the index {i} is out of bounds for a string of {len} bytes"),
+                index.span,
+                "out of bounds",
+            ));
+        }
+        let char = ValueType::Int {
+            size: 1,
+            signed: true,
+        };
+        Ok(self.load_value(offset(addr, i as i32), &char))
     }
 }

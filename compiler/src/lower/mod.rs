@@ -337,6 +337,9 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     /// Variables declared with an integer type (`let $x: uint8`): every value assigned to
     /// one is converted to it, as `(uint8)e` converts (the current release's implicit cast).
     pub declared: HashMap<String, ast::TypeName>,
+    /// Integer variables whose every assignment has one width, in bytes (what `bswap($x)`
+    /// swaps; `builtins::integers`).
+    pub int_widths: HashMap<String, u32>,
 }
 
 impl ProbeLowerer<'_, '_> {

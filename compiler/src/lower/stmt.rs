@@ -41,7 +41,9 @@ pub(crate) fn lower_probe(
         exit_label,
         index,
         declared: HashMap::new(),
+        int_widths: HashMap::new(),
     };
+    l.infer_int_widths(probe);
     l.emit(Inst::Arg(ctx, 0));
     l.sample_draw(index);
     if let Some(pred) = &probe.predicate {

@@ -205,9 +205,11 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
             }
             out.push(b']');
         }
-        Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_) => {
-            write_string(out, &value.formatted_text().unwrap_or_default())
-        }
+        Value::Time { .. }
+        | Value::Inet { .. }
+        | Value::Mac(_)
+        | Value::Buf(_)
+        | Value::Named { .. } => write_string(out, &value.formatted_text().unwrap_or_default()),
         Value::Stack { .. } | Value::Sym { .. } => {
             let mut text = Vec::new();
             write_value(&mut text, value, symbols, false);

@@ -26,6 +26,7 @@ pub mod folded;
 pub mod formatted;
 pub mod json;
 pub mod map;
+pub mod names;
 pub mod openmetrics;
 pub mod percentiles;
 pub mod printf;

@@ -59,7 +59,11 @@ pub fn printf(
                 text = buf_text(bytes, style);
                 CArg::Str(&text)
             }
-            Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_)
+            Value::Time { .. }
+            | Value::Inet { .. }
+            | Value::Mac(_)
+            | Value::Buf(_)
+            | Value::Named { .. }
                 if spec.conversion == b's' =>
             {
                 text = arg.formatted_text().unwrap_or_default();

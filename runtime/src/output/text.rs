@@ -122,9 +122,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
         Value::Sym { user, addr, pid } => {
             out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
         }
-        Value::Time { .. } | Value::Inet { .. } | Value::Mac(_) | Value::Buf(_) => {
-            out.extend(value.formatted_text().unwrap_or_default())
-        }
+        Value::Time { .. }
+        | Value::Inet { .. }
+        | Value::Mac(_)
+        | Value::Buf(_)
+        | Value::Named { .. } => out.extend(value.formatted_text().unwrap_or_default()),
     }
 }
 
@@ -132,7 +134,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
 /// each frame is indented (4 columns in a map key, 8 elsewhere) and reads `function+offset`
 /// (decimal), or the address as `0x...` when unknown. In perf mode a frame is a tab, the
 /// address in hex, the same name, and for a user frame the module in parentheses
-/// (`[unknown]` when unknown). Raw mode (newer bpftrace's) prints the indented address only.
+/// (`[unknown]` when unknown). Raw mode (newer bpftrace's) prints the address only, flush left.
 pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) -> Vec<u8> {
     use std::fmt::Write as _;
     let mut out = String::from("\n");
@@ -156,10 +158,8 @@ pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) 
                     (true, ..) => write!(out, " ([unknown])"),
                 }
             }
-            StackMode::Raw => {
-                out.extend(std::iter::repeat_n(' ', indent));
-                write!(out, "{:x}", f.addr)
-            }
+            // Flush left, as the current release prints raw frames (0.17 indented them).
+            StackMode::Raw => write!(out, "{:x}", f.addr),
         };
         out.push('\n');
     }
@@ -432,7 +432,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(stack_text(&user, StackMode::Raw, true, 4)).unwrap(),
-            "\n    558a0ff63159\n    7fa97913e4f7\n"
+            "\n558a0ff63159\n7fa97913e4f7\n"
         );
     }
 }

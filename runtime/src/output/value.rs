@@ -3,7 +3,7 @@
 //! 8-byte stack ids / addresses. Decoding checks every length: bytes come from the kernel or a
 //! ring buffer, and a short or malformed record must become an error, never a panic.
 
-use tracebound_compiler::program::{StackMode, ValueType};
+use tracebound_compiler::program::{Names, StackMode, ValueType};
 
 use super::OutputError;
 
@@ -48,6 +48,11 @@ pub enum Value {
     Buf(Vec<u8>),
     /// A fixed array's elements, printed `[1,2,3]`.
     Array(Vec<Value>),
+    /// A number printed as what it names (`strerror`, `username`).
+    Named {
+        names: Names,
+        n: i64,
+    },
 }
 
 impl Value {
@@ -66,6 +71,7 @@ impl Value {
             | Value::Time { .. }
             | Value::Inet { .. }
             | Value::Mac(_)
+            | Value::Named { .. }
             | Value::Buf(_) => None,
         }
     }
@@ -79,6 +85,7 @@ impl Value {
             Value::Inet { family, addr } => formatted::inet_text(*family, addr),
             Value::Mac(bytes) => formatted::mac_text(bytes),
             Value::Buf(bytes) => formatted::buf_text(bytes, formatted::BufStyle::Escaped),
+            Value::Named { names, n } => super::names::text(*names, *n),
             _ => return None,
         })
     }
@@ -152,6 +159,10 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             Ok(Value::Mac(mac))
         }
         ValueType::Buf { len } => Ok(Value::Buf(bytes[..*len as usize].to_vec())),
+        ValueType::Named(names) => Ok(Value::Named {
+            names: *names,
+            n: read_i64(bytes, 0)?,
+        }),
         ValueType::Array { elem, len } => {
             let step = elem.size() as usize;
             (0..*len as usize)
@@ -212,6 +223,7 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
             out[8..24].copy_from_slice(addr);
         }
         (ValueType::MacAddr, Value::Mac(mac)) => out[..6].copy_from_slice(mac),
+        (ValueType::Named(_), Value::Named { n, .. }) => out[..8].copy_from_slice(&n.to_le_bytes()),
         (ValueType::Buf { len }, Value::Buf(bytes)) => {
             let n = bytes.len().min(*len as usize);
             out[..n].copy_from_slice(&bytes[..n]);

@@ -7,6 +7,7 @@ use std::io::Write;
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
+use tracebound_compiler::Span;
 
 use crate::output::render::Presentation;
 use crate::output::{self, Format, Value};
@@ -146,6 +147,35 @@ pub struct EventState {
     pub symbols: Symbols,
     /// The maps the guard thinned, and how they print.
     pub sampling: GuardSampling,
+    /// Where `errorf`/`warnf` say they come from.
+    pub script: ScriptPlace,
+}
+
+/// The script, for the place `errorf`/`warnf` messages name (`stdin:1:9-62:`).
+#[derive(Clone, Debug, Default)]
+pub struct ScriptPlace {
+    pub name: String,
+    pub source: String,
+    /// False with `--no-warnings`: `warnf` prints nothing.
+    pub warnings: bool,
+}
+
+impl ScriptPlace {
+    /// `NAME:LINE:COL-END: ERROR: ` for the call at `at`: 1-based line and columns, the end
+    /// column one past the call's last character (on the call's first line, if it has more).
+    pub fn prefix(&self, at: Span, error: bool) -> String {
+        let start = (at.start as usize).min(self.source.len());
+        let end = (at.end as usize).clamp(start, self.source.len());
+        let line_start = self.source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.source[..start].matches('\n').count() + 1;
+        let line_end = self.source[start..]
+            .find('\n')
+            .map_or(self.source.len(), |i| start + i);
+        let col = start - line_start + 1;
+        let end_col = end.min(line_end) - line_start + 1;
+        let level = if error { "ERROR" } else { "WARNING" };
+        format!("{}:{line}:{col}-{end_col}: {level}: ", self.name)
+    }
 }
 
 /// Handles every record waiting in the ring buffer, in order; stops at an exit().
@@ -197,6 +227,23 @@ fn handle_record(
             match state.how.format {
                 Format::Text | Format::Folded => out.extend_from_slice(&line),
                 Format::Json => output::json::printf_json(out, &line),
+            }
+        }
+        Action::Message {
+            error,
+            at,
+            format,
+            args,
+        } => {
+            let values = decode_args(args)?;
+            if *error || state.script.warnings {
+                let mut line = state.script.prefix(*at, *error).into_bytes();
+                output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
+                    .map_err(|e| RunError::Other(e.to_string()))?;
+                if line.last() != Some(&b'\n') {
+                    line.push(b'\n');
+                }
+                std::io::stderr().lock().write_all(&line)?;
             }
         }
         Action::Exit => {
@@ -296,7 +343,12 @@ fn cat(path: &str, max_bytes: u64, out: &mut Vec<u8>) {
     });
     match read {
         Ok(bytes) => out.extend_from_slice(&bytes),
-        Err(e) => eprintln!("cat: {path}: {e}"),
+        // The current release's words: the C library's, without Rust's "(os error N)".
+        Err(e) => {
+            let words = e.to_string();
+            let words = words.split(" (os error").next().unwrap_or_default();
+            eprintln!("ERROR: failed to open file '{path}' ({words})");
+        }
     }
 }
 
@@ -332,4 +384,34 @@ fn local_time(format: &str) -> String {
     };
     buf.truncate(n);
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScriptPlace;
+    use tracebound_compiler::Span;
+
+    #[test]
+    fn messages_name_the_call_as_the_current_release_does() {
+        let source = r#"begin { errorf("Something bad with args: %d, %s", 10, "arg2"); }"#;
+        let place = ScriptPlace {
+            name: "stdin".into(),
+            source: source.into(),
+            warnings: true,
+        };
+        let start = source.find("errorf").unwrap();
+        let end = source.rfind(')').unwrap() + 1;
+        assert_eq!(
+            place.prefix(Span::new(start, end), true),
+            "stdin:1:9-62: ERROR: "
+        );
+        let place = ScriptPlace {
+            source: "BEGIN {\n  warnf(\"x\");\n}".into(),
+            ..place
+        };
+        assert_eq!(
+            place.prefix(Span::new(10, 20), false),
+            "stdin:2:3-13: WARNING: "
+        );
+    }
 }

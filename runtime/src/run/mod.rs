@@ -28,6 +28,7 @@ pub mod verdict;
 
 pub use request::{Goal, RunOutcome, RunRequest};
 
+use crate::run::events::ScriptPlace;
 use crate::run::session::RunOptions;
 
 /// Runs `source` as `request` asks: compiles it, loads it, costs it, judges it against the
@@ -86,6 +87,11 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         guard: request.guard.then_some((cleared.budget, cleared.model)),
         percentiles: request.percentiles,
         flamegraph: request.flamegraph.clone(),
+        script: ScriptPlace {
+            name: request.script_name.clone(),
+            source: source.to_string(),
+            warnings: !request.no_warnings,
+        },
     };
     let ran = session::run(
         &cleared.compiled,

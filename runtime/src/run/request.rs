@@ -59,6 +59,10 @@ pub struct RunRequest<'a> {
     pub flamegraph: Option<PathBuf>,
     /// `--metrics ADDR:PORT` and the `--metrics-label`s.
     pub metrics: Option<(std::net::SocketAddr, Vec<(String, String)>)>,
+    /// The script's name in `errorf`/`warnf` messages (`stdin` for `-e`, else its file).
+    pub script_name: String,
+    /// `--no-warnings`: `warnf` prints nothing.
+    pub no_warnings: bool,
     /// Where a warning the run goes ahead with is shown, as it arises (the budget's "this
     /// script will take ..."): the binary renders it at the script's text.
     pub warn: &'a mut dyn FnMut(&Diagnostic),

@@ -21,7 +21,7 @@ use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
-use crate::run::events::{drain, EventState, ExitFlag, Losses};
+use crate::run::events::{drain, EventState, ExitFlag, Losses, ScriptPlace};
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::sampling::GuardSampling;
@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub percentiles: bool,
     /// `--flamegraph FILE`: the stack-keyed maps drawn as an SVG at exit.
     pub flamegraph: Option<std::path::PathBuf>,
+    /// Where `errorf`/`warnf` say they come from.
+    pub script: ScriptPlace,
 }
 
 /// How often the event loop reads the loss counters and the exit flag.
@@ -109,13 +111,19 @@ pub fn run(
             },
             symbols: Symbols::new(take_stack_maps(&mut loaded)),
             sampling: GuardSampling::new(),
+            script: std::mem::take(&mut options.script),
         },
         lost: Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?,
         exit_flag: ExitFlag::new(&mut loaded, compiled)?,
         metrics,
     };
     begin(&mut running, &loaded, compiled, &mut options, out)?;
-    watch(&mut running, &mut loaded, compiled, &mut options, out)?;
+    // A script of BEGIN and END only has nothing to wait for: it ends after BEGIN, as in the
+    // current release (a `-c` command still runs to its end).
+    let waits = compiled.probes.iter().any(|p| !p.kind.runs_once()) || options.child.is_some();
+    if waits {
+        watch(&mut running, &mut loaded, compiled, &mut options, out)?;
+    }
     let code = end(&mut running, &loaded, compiled, options.format, out)?;
     let maps = print_maps(&running.state, &loaded, compiled, out)?;
     if let Some(path) = &options.flamegraph {

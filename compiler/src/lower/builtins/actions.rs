@@ -15,7 +15,8 @@ use crate::program::{Action, ValueType};
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
-    /// `printf`, `cat`, `system`: a format user space applies to the values sent with it.
+    /// `printf`, `cat`, `system`, `errorf`, `warnf`: a format user space applies to the
+    /// values sent with it.
     pub(super) fn formatted_action(
         &mut self,
         name: &str,
@@ -37,6 +38,12 @@ impl ProbeLowerer<'_, '_> {
         let types: Vec<ValueType> = values.iter().map(Val::ty).collect();
         let args = types.clone();
         let action = match lowering {
+            By::Message { error } => Action::Message {
+                error,
+                at: span,
+                format,
+                args,
+            },
             By::Cat => Action::Cat { format, args },
             By::System => Action::System { format, args },
             _ => Action::Printf { format, args },
@@ -70,7 +77,7 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
-    /// `exit([code])`: the exit record, and the exit flag raised.
+    /// `exit([code])`: the exit record, the exit flag raised, and the probe ended.
     pub(super) fn exit(&mut self, args: &[Expr]) -> Lowering<()> {
         let code = match args.first() {
             Some(a) => self.expr(a)?,
@@ -95,6 +102,10 @@ impl ProbeLowerer<'_, '_> {
             self.emit(Inst::Label(done));
         }
         self.send(Action::Exit, &[SIGNED], &[code]);
+        // The rest of the probe does not run: exit() exits immediately, as in the current
+        // release (`@++; if (@) { exit(); } @++` leaves 1).
+        let end = self.exit_label;
+        self.emit(Inst::Jump(end));
         Ok(())
     }
 

@@ -1,9 +1,15 @@
-//! Builtins over integers: `bswap`.
+//! Builtins over integers: `bswap`, and the widths of integers it needs: registers hold
+//! every integer as 64 bits, so the width is the one the script gives (a literal is an
+//! int64, a sized cast, a tracepoint field or a kernel-typed member its own width, a
+//! variable the one width every assignment to it has).
+
+use std::collections::HashMap;
 
 use super::super::Lowering;
 use super::super::{ProbeLowerer, Val};
 use super::is_args;
-use crate::ast::{Expr, ExprKind, TypeBase};
+use crate::ast::visit::{walk_stmt, Visitor};
+use crate::ast::{BinaryOp, Expr, ExprKind, Probe, Stmt, StmtKind, TypeBase, UnaryOp};
 use crate::diagnostic::Diagnostic;
 use crate::insn::Alu;
 use crate::ir::{Inst, Operand};
@@ -51,6 +57,79 @@ impl ProbeLowerer<'_, '_> {
     /// The width in bytes of an integer expression, where the script or the kernel's types
     /// give it.
     fn integer_width(&self, e: &Expr) -> Option<u32> {
+        match self.width_in(e, &self.int_widths) {
+            Width::Known(w) => Some(w),
+            Width::Free | Width::Unknown => None,
+        }
+    }
+
+    /// `e`'s width, with the variables' widths as far as they are known (`vars`).
+    fn width_in(&self, e: &Expr, vars: &HashMap<String, u32>) -> Width {
+        match &e.kind {
+            _ if e.kernel.is_some() => Width::from(self.stated_width(e)),
+            ExprKind::Int(_) => Width::Known(8),
+            ExprKind::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } if matches!(expr.kind, ExprKind::Int(_)) => Width::Known(8),
+            ExprKind::Var(name) => match self.declared.get(name) {
+                Some(ty) => Width::from(cast_width(&ty.base, ty.pointers, ty.array.is_some())),
+                None => vars.get(name).map_or(Width::Free, |w| Width::Known(*w)),
+            },
+            ExprKind::Call { name, args } if name.name == "bswap" && args.len() == 1 => {
+                self.width_in(&args[0], vars)
+            }
+            // An arithmetic result is as wide as its wider operand.
+            ExprKind::Binary { op, lhs, rhs } if arithmetic(*op) => {
+                match (self.width_in(lhs, vars), self.width_in(rhs, vars)) {
+                    (Width::Known(a), Width::Known(b)) => Width::Known(a.max(b)),
+                    (Width::Unknown, _) | (_, Width::Unknown) => Width::Unknown,
+                    (Width::Free, w) | (w, Width::Free) => w,
+                }
+            }
+            _ => Width::from(self.stated_width(e)),
+        }
+    }
+
+    /// The integer variables of a probe of which every assignment has one known width, by
+    /// name: what `bswap($x)` swaps. A variable bound by `for`, assigned with an operator
+    /// (`+=`) or given values of two widths has none.
+    pub(in crate::lower) fn infer_int_widths(&mut self, probe: &Probe) {
+        let mut found = Assignments::default();
+        found.probe(probe);
+        let mut widths: HashMap<String, u32> = HashMap::new();
+        // Optimistic: a variable not known yet constrains nothing, so `$x = bswap($x)` keeps
+        // the width of `$x`'s other assignments. Each round only removes or fixes widths.
+        for _ in 0..=found.0.len() {
+            let mut next: HashMap<String, Width> = HashMap::new();
+            for (name, value) in &found.0 {
+                let w = value.map_or(Width::Unknown, |v| self.width_in(v, &widths));
+                let merged = match (next.get(name.as_str()).copied(), w) {
+                    (None | Some(Width::Free), w) => w,
+                    (Some(Width::Unknown), _) | (_, Width::Unknown) => Width::Unknown,
+                    (Some(old), Width::Free) => old,
+                    (Some(Width::Known(a)), Width::Known(b)) if a == b => Width::Known(a),
+                    (Some(_), Width::Known(_)) => Width::Unknown,
+                };
+                next.insert(name.clone(), merged);
+            }
+            let fixed: HashMap<String, u32> = next
+                .into_iter()
+                .filter_map(|(n, w)| match w {
+                    Width::Known(w) => Some((n, w)),
+                    Width::Free | Width::Unknown => None,
+                })
+                .collect();
+            if fixed == widths {
+                break;
+            }
+            widths = fixed;
+        }
+        self.int_widths = widths;
+    }
+
+    /// The width a cast, a tracepoint field or a kernel-typed member states.
+    fn stated_width(&self, e: &Expr) -> Option<u32> {
         if let Some(access) = e.kernel.as_deref() {
             return match access {
                 KernelAccess::Member { value, .. }
@@ -63,14 +142,7 @@ impl ProbeLowerer<'_, '_> {
             };
         }
         match &e.kind {
-            ExprKind::Cast { ty, .. } => match (&ty.base, ty.pointers, ty.array) {
-                (TypeBase::Builtin(name), 0, None) => name
-                    .trim_start_matches('u')
-                    .strip_prefix("int")
-                    .and_then(|bits| bits.parse::<u32>().ok())
-                    .map(|bits| bits / 8),
-                _ => None,
-            },
+            ExprKind::Cast { ty, .. } => cast_width(&ty.base, ty.pointers, ty.array.is_some()),
             ExprKind::Field { expr, field, .. } if is_args(expr) => self
                 .probe
                 .args
@@ -82,6 +154,65 @@ impl ProbeLowerer<'_, '_> {
                 }),
             _ => None,
         }
+    }
+}
+
+/// What an expression says of its integer width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Width {
+    Known(u32),
+    /// Nothing yet: a variable whose width is still being inferred.
+    Free,
+    /// Not a width the script states.
+    Unknown,
+}
+
+impl From<Option<u32>> for Width {
+    fn from(w: Option<u32>) -> Width {
+        w.map_or(Width::Unknown, Width::Known)
+    }
+}
+
+/// The width of a sized integer type (`uint16`: 2).
+fn cast_width(base: &TypeBase, pointers: u32, array: bool) -> Option<u32> {
+    match (base, pointers, array) {
+        (TypeBase::Builtin(name), 0, false) => name
+            .trim_start_matches('u')
+            .strip_prefix("int")
+            .and_then(|bits| bits.parse::<u32>().ok())
+            .map(|bits| bits / 8),
+        _ => None,
+    }
+}
+
+fn arithmetic(op: BinaryOp) -> bool {
+    use BinaryOp::*;
+    matches!(op, Add | Sub | Mul | Div | Rem | BitAnd | BitOr | BitXor)
+}
+
+/// Every assignment of a variable in a probe: its value, or `None` where the width cannot be
+/// known (`for` bindings, `$x op= e`, `let $x;`).
+#[derive(Default)]
+struct Assignments<'a>(Vec<(String, Option<&'a Expr>)>);
+
+impl<'a> Visitor<'a> for Assignments<'a> {
+    fn stmt(&mut self, s: &'a Stmt) {
+        match &s.kind {
+            StmtKind::Assign { target, op, value } => {
+                if let ExprKind::Var(name) = &target.kind {
+                    let value = op.is_none().then_some(value);
+                    self.0.push((name.clone(), value));
+                }
+            }
+            StmtKind::Let {
+                var,
+                value: Some(value),
+                ..
+            } => self.0.push((var.name.clone(), Some(value))),
+            StmtKind::For { var, .. } => self.0.push((var.name.clone(), None)),
+            _ => {}
+        }
+        walk_stmt(self, s);
     }
 }
 
@@ -109,6 +240,9 @@ mod tests {
             "BEGIN { @ = bswap((uint8)0xab); }",
             "t:syscalls:sys_enter_openat { @[bswap(args.flags)] = count(); }",
             "BEGIN { @ = bswap(curtask->pid); }",
+            "BEGIN { @ = bswap(1) + bswap(0x12340000 + (uint64)0x5678) + bswap(bswap(0x1234)); }",
+            "BEGIN { $x = 1; @ = bswap($x); }",
+            "BEGIN { $p = (uint16)nsecs; $p = bswap($p); @ = $p; }",
         ] {
             assert_eq!(compile_error(source), None, "{source}");
         }
@@ -117,8 +251,11 @@ mod tests {
     #[test]
     fn bswap_of_an_integer_of_unknown_width_is_refused_at_it() {
         for (source, at) in [
-            ("BEGIN { $x = 1; @ = bswap($x); }", "$x"),
-            ("BEGIN { @ = bswap(1); }", "1"),
+            (
+                "BEGIN { $x = (uint16)1; if (pid) { $x = (uint32)2; } @ = bswap($x); }",
+                "$x",
+            ),
+            ("BEGIN { $x = 1; $x += 1; @ = bswap($x); }", "$x"),
             ("t:syscalls:sys_enter_openat { @ = bswap(pid); }", "pid"),
         ] {
             let (message, text) = compile_error(source).expect("refused");

@@ -12,6 +12,7 @@
 mod actions;
 mod integers;
 mod map_calls;
+mod names;
 mod strings;
 mod task;
 #[cfg(test)]
@@ -101,9 +102,16 @@ impl ProbeLowerer<'_, '_> {
             By::Strcontains => self.strcontains(args, span)?,
             By::Strlen => self.strlen(args, span)?,
             By::Bswap => self.bswap(args, span)?,
+            By::Named => match entry.map(|b| b.support) {
+                Some(Support::Lowered(_, Value::Named(names))) => {
+                    self.named_number(names, args, span)?
+                }
+                _ => return Err(self.unsupported(&format!("`{name}()`"), span)),
+            },
+            By::Username => self.username(),
             By::HasKey => self.has_key(args, span)?,
             By::Len => self.len(args, span)?,
-            By::Printf | By::Cat | By::System => {
+            By::Printf | By::Cat | By::System | By::Message { .. } => {
                 self.formatted_action(name, lowering, args, span)?;
                 Val::Void
             }
@@ -135,6 +143,8 @@ impl ProbeLowerer<'_, '_> {
                 self.delete(args, span)?;
                 Val::Void
             }
+            // Replaced by its value before checking.
+            By::ProgramOption => return Err(self.unsupported(&format!("`{name}()`"), span)),
             // Aggregations are lowered by their map assignment (`stmt::aggregate`); the
             // checker allows them nowhere else.
             By::Aggregate(_) => return Err(self.unsupported(&format!("`{name}()`"), span)),
@@ -200,6 +210,7 @@ pub(crate) fn value_type(
         },
         Value::Inet => ValueType::Inet,
         Value::MacAddr => ValueType::MacAddr,
+        Value::Named(names) => ValueType::Named(names),
     })
 }
 

@@ -147,12 +147,16 @@ impl ProbeLowerer<'_, '_> {
 
     /// `probe`: the attach point's name (one program per attach point when it is read).
     pub(super) fn probe_name(&mut self) -> Val {
-        let text = self
+        let mut text = self
             .probe
             .targets
             .first()
             .map(|t| t.to_string())
             .unwrap_or_default();
+        // The current release names BEGIN and END `begin` and `end`, however spelled.
+        if self.probe.kind.runs_once() {
+            text = text.to_lowercase();
+        }
         self.string_literal(&text)
     }
 
@@ -167,6 +171,14 @@ impl ProbeLowerer<'_, '_> {
     /// `usermode`: 1 when the probe interrupted user-mode code (x86-64: the saved `cs`
     /// selector's privilege level is 3), else 0.
     pub(super) fn usermode(&mut self, span: Span) -> Lowering<Val> {
+        // BEGIN and END run for the tracer's own thread, from user space: 1, as in the
+        // current release (whose BEGIN is a uprobe on itself).
+        if self.probe.kind.runs_once() {
+            return Ok(Val::Int {
+                reg: self.const_reg(1),
+                signed: false,
+            });
+        }
         if !self.probe.kind.context().registers {
             return Err(self.unsupported("`usermode` in this probe type", span));
         }

@@ -39,6 +39,7 @@ fn options() -> CompileOptions {
             positional_count: None,
             unsafe_allowed: true,
             environment: Vec::new(),
+            program_options: Default::default(),
         },
         lower: LowerOptions {
             cpid: Some(4242),
