@@ -16,7 +16,7 @@ use tracebound_runtime::run::{metrics, Goal, RunRequest};
     disable_version_flag = true,
     // bpftrace's heading, which scripts and its test suite look for.
     help_template = "{about-with-newline}\nUSAGE:\n    {usage}\n\n{all-args}{after-help}",
-    after_help = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt\n\nCommands:\n  tracebound calibrate            measure this host's per-hit costs for the overhead estimate and cache them\n  tracebound completions SHELL    print the shell completion script (bash, zsh, fish, elvish, powershell)\n  tracebound man                  print the man page, tracebound(1)\n\nExit codes: 0 (or exit(N)), 1 for a diagnostic, a runtime error or a command line that does not parse, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached."
+    after_help = after_help()
 )]
 pub struct Cli {
     /// Program text (may be repeated; the parts are joined with newlines).
@@ -184,6 +184,21 @@ pub enum Format {
     Folded,
 }
 
+/// The `--help` text after the options: examples, the commands, the built-in tools (from
+/// their table), the exit codes.
+fn after_help() -> String {
+    format!(
+        "{EXAMPLES}\n\nCommands:\n{COMMANDS}\n\nTools (tracebound tools NAME; each also runs as tracebound tools/NAME.bt):\n  {}\n\nExit codes:{EXIT_CODES}",
+        crate::tools::summary_lines().join("\n  ")
+    )
+}
+
+const EXAMPLES: &str = "Examples:\n  tracebound -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'\n  tracebound -c '/bin/ls /tmp' -e 'tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[str(args->filename)] = count(); }'\n  tracebound -lv 'tracepoint:sched:sched_switch'\n  tracebound --check runbook.bt\n  tracebound --dry-run -e 'tracepoint:syscalls:sys_enter_* { @[probe] = count(); }'\n  tracebound -p 1234 -e 'uprobe:/usr/sbin/nginx:ngx_http_process_request { @[comm] = count(); }'\n  tracebound -l 'usdt:libstdc++:*'\n  tracebound -e 'usdt:libstdc++:libstdcxx:throw { @throws[comm] = count(); }'\n  tracebound -c ./app -e 'uprobe:./app:handler { @[ustack] = count(); }'\n  tracebound -e 'profile:hz:99 { @[kstack(perf, 5)] = count(); }'\n  tracebound -d ast -e 'BEGIN { printf(\"hi\\n\"); }'\n  tracebound --metrics 9464 --metrics-label team=payments runbook.bt";
+
+const COMMANDS: &str = "  tracebound calibrate            measure this host's per-hit costs for the overhead estimate and cache them\n  tracebound completions SHELL    print the shell completion script (bash, zsh, fish, elvish, powershell)\n  tracebound man                  print the man page, tracebound(1)\n  tracebound tools                list the built-in tools with what each would cost here now\n  tracebound tools NAME [OPTS]    run one (NAME --help: its options; --script: its script)";
+
+const EXIT_CODES: &str = " 0 (or exit(N)), 1 for a diagnostic, a runtime error or a command line that does not parse, 3 when the projected overhead is over budget, 128+signal when stopped before anything was attached.";
+
 impl Cli {
     /// What the command line asks of a run; `warn` shows a warning the run goes ahead with;
     /// `pid` is `-p`'s, checked.
@@ -287,13 +302,13 @@ fn parse_percent(text: &str) -> Result<f64, String> {
 /// The command line, read as bpftrace's getopt reads it (options anywhere before `--`). `-h`
 /// prints the usage on stdout; a bad option, or no argument at all, an error and the usage on
 /// stderr (exit 1).
-pub(crate) fn parse_command_line() -> Result<Cli, ExitCode> {
+pub(crate) fn parse_command_line(args: Vec<String>) -> Result<Cli, ExitCode> {
     use clap::error::ErrorKind;
-    if std::env::args().len() == 1 {
+    if args.len() == 1 {
         eprint!("{}", usage());
         return Err(ExitCode::from(1));
     }
-    match Cli::try_parse() {
+    match Cli::try_parse_from(args) {
         Ok(cli) => Ok(cli),
         Err(e) if e.kind() == ErrorKind::DisplayHelp => {
             print!("{}", usage());

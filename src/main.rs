@@ -8,6 +8,7 @@ mod cli;
 mod manual;
 mod program_options;
 mod script;
+mod tools;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -29,7 +30,39 @@ fn main() -> ExitCode {
     if let Some(code) = manual::documentation() {
         return code;
     }
-    let cli = match cli::parse_command_line() {
+    let args: Vec<String> = std::env::args().collect();
+    // `tracebound tools ...`: a command only as the first argument (src/tools/mod.rs says why).
+    if args.get(1).map(String::as_str) == Some("tools") {
+        return tools_command(&args[2..]);
+    }
+    run_command_line(args, None)
+}
+
+/// `tracebound tools ...`: the listing, a tool's help or script, or the tool run as the
+/// command line it stands for.
+fn tools_command(args: &[String]) -> ExitCode {
+    match tools::command(args) {
+        Ok(tools::ToolsCommand::List) => tools::list(),
+        Ok(tools::ToolsCommand::Help(name)) => {
+            print!(
+                "{}",
+                tools::find(name).map(|t| t.help()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(tools::ToolsCommand::Script(script)) => {
+            print!("{script}");
+            ExitCode::SUCCESS
+        }
+        Ok(tools::ToolsCommand::Run { argv, name }) => run_command_line(argv, Some(name)),
+        Err(message) => fail(&message),
+    }
+}
+
+/// A command line of options and a script; `script_name` names the script in diagnostics
+/// when it is not the file or `-e` (a built-in tool's `tools/NAME.bt`).
+fn run_command_line(args: Vec<String>, script_name: Option<String>) -> ExitCode {
+    let cli = match cli::parse_command_line(args) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
@@ -57,7 +90,7 @@ fn main() -> ExitCode {
         return list(&cli, pid);
     }
     let (name, source, positional) = match script::read_script(&cli) {
-        Ok(s) => s,
+        Ok((name, source, positional)) => (script_name.unwrap_or(name), source, positional),
         Err(message) => return fail(&message),
     };
     // After the script, `--name[=value]` is one of its named options (`getopt`), anything

@@ -52,6 +52,25 @@ pub fn man_page(out: &mut dyn Write) -> std::io::Result<()> {
             }
         }
     }
+    roff.control("SH", ["TOOLS"]);
+    roff.control("PP", []).text([roman(
+        "The checklist tools, written for the probes this kernel has (tracepoints, uprobes, \
+         profile; no kprobes needed). Each is a plain script, tools/NAME.bt in the source, \
+         embedded in the binary. Their output follows the bcc tools of the same names.",
+    )]);
+    for tool in crate::tools::TOOLS {
+        roff.control("TP", [])
+            .text([bold(tool.usage())])
+            .text([roman(tool.summary)]);
+        for option in tool.options {
+            let spelled = match option.flag {
+                Some(flag) => format!("{flag} {}: ", option.value),
+                None => format!("{}: ", option.value),
+            };
+            roff.control("br", [])
+                .text([roman(format!("{spelled}{}", option.doc))]);
+        }
+    }
     roff.to_writer(out)?;
     man.render_extra_section(out)?;
     man.render_version_section(out)
@@ -65,6 +84,8 @@ const SECTIONS: &[(&str, &[&str])] = &[
             "tracebound calibrate\tMeasure this host's per-hit costs of each probe mechanism (a getppid() loop's slowdown, interleaved rounds, medians) and cache them per kernel release and CPU model; the estimate prices probes with them.",
             "tracebound completions SHELL\tPrint the completion script for SHELL (bash, zsh, fish, elvish, powershell).",
             "tracebound man\tPrint this manual page (roff).",
+            "tracebound tools\tList the built-in tools, one line each, with the share of the machine each would take now (its dry run, at most 50 ms of counting each).",
+            "tracebound tools NAME [OPTIONS] [TRACEBOUND OPTIONS]\tRun a built-in tool (see TOOLS). NAME --help lists its options; --script prints the script as it would run. tracebound's own options (--dry-run, --check, --budget, -f folded, --flamegraph FILE.svg, --timeout, -o, ...) apply as to any script. A script file named tools runs as ./tools.",
         ],
     ),
     (
@@ -139,8 +160,20 @@ mod tests {
                 assert!(page.contains(&format!("\\-{short}")), "-{short} missing");
             }
         }
-        for section in [".SH \"EXIT STATUS\"", ".SH \"THE BUDGET\"", ".SH COMMANDS"] {
+        for section in [
+            ".SH \"EXIT STATUS\"",
+            ".SH \"THE BUDGET\"",
+            ".SH COMMANDS",
+            ".SH TOOLS",
+        ] {
             assert!(page.contains(section), "{section}");
+        }
+        for tool in crate::tools::TOOLS {
+            assert!(
+                page.contains(&format!("tracebound tools {}", tool.name)),
+                "{}",
+                tool.name
+            );
         }
     }
 

@@ -29,9 +29,9 @@ fn tracebound(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
 }
 
 #[test]
-fn every_construct_script_and_example_passes_check() {
+fn every_construct_script_example_and_tool_passes_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut scripts: Vec<_> = ["tests/scripts/constructs", "examples"]
+    let mut scripts: Vec<_> = ["tests/scripts/constructs", "examples", "tools"]
         .iter()
         .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("script dir"))
         .map(|e| e.expect("entry").path())

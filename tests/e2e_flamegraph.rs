@@ -6,7 +6,8 @@
 //! Off-CPU the same way: a program that sleeps 7 ms in `long_wait` and 3 ms in `short_wait`,
 //! traced on sched_switch with the stacks at which it left the CPU (examples/offcpu.bt's
 //! script), folds within 10 points of 70/30 and draws `long_wait` wider, its kernel frames
-//! in another colour than its user frames.
+//! in another colour than its user frames. The built-in tools `offcputime` and `profile`
+//! (`tracebound tools NAME -p PID`) are held to the same splits on the same programs.
 
 mod e2e;
 
@@ -303,5 +304,126 @@ fn a_flamegraph_needs_a_map_keyed_by_a_stack() {
     assert!(
         stderr.contains("--flamegraph: no map in the script is keyed by a stack"),
         "{stderr}"
+    );
+}
+
+/// `program` built to wait for a byte on its stdin first, so that a tool can attach to it
+/// with `-p` before it starts.
+fn build_gated(name: &str, program: &str) -> String {
+    let gated = program.replace(
+        "int main(int argc, char **argv) {",
+        "#include <unistd.h>\nint main(int argc, char **argv) { char gate; if (read(0, &gate, 1) != 1) return 1;",
+    );
+    assert_ne!(gated, program, "no main to gate");
+    build(name, &gated)
+}
+
+/// Runs `binary ARG` gated, and `tracebound tools TOOL -p ITS_PID -f folded --flamegraph
+/// SVG` on it; the run ends when the program exits. The folded stdout.
+fn tool_on_gated(tool: &str, binary: &str, arg: &str, svg: &Path) -> String {
+    use std::io::Write;
+    let mut child = Command::new(binary)
+        .arg(arg)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("running the program");
+    let pid = child.id().to_string();
+    let svg = svg.to_str().unwrap();
+    let mut tracer = e2e::Tracer::spawn(&[
+        "tools",
+        tool,
+        "-p",
+        &pid,
+        "-f",
+        "folded",
+        "--flamegraph",
+        svg,
+        // After `tools`, which must come first (the harness would put its budget first).
+        "--budget",
+        "50",
+    ]);
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tools/{tool}.bt")),
+    )
+    .expect("the tool's script");
+    if let Err(e) = tracer.wait_ready(e2e::special_probes(&script)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{tool}: {e}");
+    }
+    child.stdin.take().unwrap().write_all(b"g").unwrap();
+    assert!(child.wait().unwrap().success());
+    let done = tracer
+        .finish(e2e::EXIT_TIMEOUT)
+        .expect("the tool ends with the process");
+    let _ = std::fs::remove_file(binary);
+    assert_eq!(
+        done.code(),
+        Some(0),
+        "stderr: {}\nstdout: {}",
+        done.stderr,
+        done.stdout
+    );
+    done.stdout
+}
+
+#[test]
+fn the_offcputime_tool_folds_and_draws_70_30_in_proportion() {
+    if !e2e::require_bpf("the_offcputime_tool_folds_and_draws_70_30_in_proportion") {
+        return;
+    }
+    let binary = build_gated("tb_offcpu_tool", SLEEPER);
+    let svg = scratch().join("offcputime-tool.svg");
+    let _ = std::fs::remove_file(&svg);
+    let folded = tool_on_gated("offcputime", &binary, "40", &svg);
+    let (long, short) = (
+        weight_through(&folded, "long_wait"),
+        weight_through(&folded, "short_wait"),
+    );
+    let share = long as f64 * 100.0 / (long + short) as f64;
+    println!("long_wait {long} us, short_wait {short} us: {share:.1}%");
+    // 40 cycles of 10 ms, in microseconds: at least most of the 400 ms.
+    assert!(long + short >= 300_000, "{folded}");
+    assert!(
+        (60.0..=80.0).contains(&share),
+        "long_wait's share {share:.1}% is not within 10 points of 70%: {folded}"
+    );
+    // The process name first, then the user frames, then the kernel's.
+    for line in folded.lines().filter(|l| l.contains(";long_wait;")) {
+        assert!(line.starts_with("tb_offcpu_tool"), "{line}");
+        assert!(line.contains(";clock_nanosleep;"), "{line}");
+        assert!(line.contains("schedule_[k]"), "{line}");
+    }
+    let drawn = drawn_split(&svg, "long_wait", "short_wait");
+    assert!(
+        drawn.is_nan() || (drawn - share).abs() < 2.0,
+        "drawn {drawn:.1}% vs {share:.1}%"
+    );
+}
+
+#[test]
+fn the_profile_tool_folds_a_70_30_cpu_split() {
+    if !e2e::require_bpf("the_profile_tool_folds_a_70_30_cpu_split") {
+        return;
+    }
+    let binary = build_gated("tb_profile_tool", PROGRAM);
+    let svg = scratch().join("profile-tool.svg");
+    let _ = std::fs::remove_file(&svg);
+    let folded = tool_on_gated("profile", &binary, "3", &svg);
+    let (hot, cold) = (
+        weight_through(&folded, "hot"),
+        weight_through(&folded, "cold"),
+    );
+    let share = hot as f64 * 100.0 / (hot + cold) as f64;
+    println!("hot {hot} cold {cold}: {share:.1}% hot");
+    assert!(hot + cold >= 40, "too few samples: {folded}");
+    assert!(
+        (60.0..=80.0).contains(&share),
+        "hot's share {share:.1}% is not within 10 points of 70%: {folded}"
+    );
+    let drawn = drawn_split(&svg, "hot", "cold");
+    assert!(
+        drawn.is_nan() || (drawn - share).abs() < 2.0,
+        "drawn {drawn:.1}% vs counted {share:.1}%"
     );
 }
