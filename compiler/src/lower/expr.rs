@@ -306,6 +306,16 @@ impl ProbeLowerer<'_, '_> {
                     ty,
                 })
             }
+            ArgAccess::Uneven { why } => Err(Diagnostic::error(
+                format!(
+                    "`args.{}` is not the same in every attach point of this probe",
+                    field.name
+                ),
+                field.span,
+                "differs between attach points",
+            )
+            .with_note(why)
+            .with_help("give each tracepoint its own probe")),
             ArgAccess::DataLoc => {
                 let loc = self.f.new_vreg();
                 self.emit(Inst::Load {

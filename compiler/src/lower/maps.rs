@@ -499,7 +499,8 @@ fn args_field_type(probe: &ResolvedProbe, field: &Ident) -> ValueType {
             len,
         },
         Some(ArgAccess::DataLoc) => INT,
-        None => SIGNED,
+        // Refused when lowered.
+        Some(ArgAccess::Uneven { .. }) | None => SIGNED,
     }
 }
 

@@ -36,7 +36,7 @@ use crate::machine::ctype::CType;
 use crate::machine::facts::{FactError, MachineFacts};
 use crate::parse::attach::Part;
 
-pub use args::{ArgAccess, ArgField};
+pub use args::{merge_fields, ArgAccess, ArgField};
 pub use fentry::FEXIT_RETVAL;
 pub use hardware::HARDWARE_EVENTS;
 pub use period::{rate, Period, Rate, RATE_UNITS};

@@ -2,13 +2,13 @@
 //! static tracepoint; its `args` are the fields of its format file, typed as bpftrace types
 //! them.
 
-use super::args::{ArgAccess, ArgField};
+use super::args::{merge_fields, ArgAccess, ArgField};
 use super::{fact_error, ProbeKind, Provider, ProviderKind, Resolution, Target};
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::machine::expand::expand_tracepoints;
 use crate::machine::facts::{FactError, MachineFacts};
-use crate::machine::tracepoint_format::{field_type, FieldType};
+use crate::machine::tracepoint_format::{field_type, FieldType, TracepointFormat};
 use crate::parse::attach::Part;
 
 pub struct Tracepoint;
@@ -63,42 +63,22 @@ impl ProbeKind for Tracepoint {
             .with_help("list them with `tracebound -l 'tracepoint:*'`")
             .of_missing_probe());
         }
-        let (cat, ev) = &matches[0];
-        let format = facts.tracepoint_format(cat, ev).map_err(|e| match e {
-            FactError::NotFound { .. } => unknown_tracepoint(facts, cat, ev, ap),
-            other => fact_error(other, ap),
-        })?;
-        let args = format
-            .fields
-            .iter()
-            .filter(|f| !f.common)
-            .filter_map(|f| {
-                let access = match field_type(f) {
-                    FieldType::Int { size, signed } => ArgAccess::Int { size, signed },
-                    FieldType::Pointer { .. } => ArgAccess::Int {
-                        size: 8,
-                        signed: false,
-                    },
-                    FieldType::Str { len } => ArgAccess::CharArray { len },
-                    FieldType::DataLoc { .. } => ArgAccess::DataLoc,
-                    FieldType::Array {
-                        elem_size,
-                        signed,
-                        len,
-                    } => ArgAccess::IntArray {
-                        elem_size,
-                        signed,
-                        len,
-                    },
-                    FieldType::Unsupported { .. } => return None,
-                };
-                Some(ArgField {
-                    name: f.name.clone(),
-                    offset: f.offset,
-                    access,
-                })
-            })
-            .collect();
+        // One program serves every match: a field is read at one offset for all of them, so
+        // each match's format is read and a field that differs is refused where it is used.
+        let mut args: Option<(Vec<ArgField>, String)> = None;
+        for (cat, ev) in &matches {
+            let format = facts.tracepoint_format(cat, ev).map_err(|e| match e {
+                FactError::NotFound { .. } => unknown_tracepoint(facts, cat, ev, ap),
+                other => fact_error(other, ap),
+            })?;
+            let fields = fields_of(&format);
+            let here = format!("{cat}:{ev}");
+            args = Some(match args {
+                None => (fields, here),
+                Some((so_far, first)) => (merge_fields(so_far, &first, &fields, &here), first),
+            });
+        }
+        let args = args.map(|(a, _)| a).unwrap_or_default();
         Ok(Resolution {
             targets: matches
                 .into_iter()
@@ -115,6 +95,42 @@ impl ProbeKind for Tracepoint {
     fn program_word(&self) -> &'static str {
         "tp"
     }
+}
+
+/// A format's fields as `args` reads them; the common fields are not `args`, and a field of a
+/// type tracebound does not read is left out (a use of it is unknown).
+fn fields_of(format: &TracepointFormat) -> Vec<ArgField> {
+    format
+        .fields
+        .iter()
+        .filter(|f| !f.common)
+        .filter_map(|f| {
+            let access = match field_type(f) {
+                FieldType::Int { size, signed } => ArgAccess::Int { size, signed },
+                FieldType::Pointer { .. } => ArgAccess::Int {
+                    size: 8,
+                    signed: false,
+                },
+                FieldType::Str { len } => ArgAccess::CharArray { len },
+                FieldType::DataLoc { .. } => ArgAccess::DataLoc,
+                FieldType::Array {
+                    elem_size,
+                    signed,
+                    len,
+                } => ArgAccess::IntArray {
+                    elem_size,
+                    signed,
+                    len,
+                },
+                FieldType::Unsupported { .. } => return None,
+            };
+            Some(ArgField {
+                name: f.name.clone(),
+                offset: f.offset,
+                access,
+            })
+        })
+        .collect()
 }
 
 fn unknown_tracepoint(

@@ -12,7 +12,7 @@ use crate::diagnostic::Diagnostic;
 use crate::machine::ctype::CType;
 use crate::machine::facts::MachineFacts;
 use crate::parse::attach::split;
-use crate::probe;
+use crate::probe::{self, merge_fields};
 
 /// One `ResolvedProbe` per probe item, in order (every attach point must exist).
 #[cfg(test)]
@@ -61,7 +61,13 @@ pub fn resolve_present_probes(
                 }
                 Ok(r) => match &mut resolved {
                     None => resolved = Some(r),
-                    Some(first) if first.kind == r.kind => first.targets.extend(r.targets),
+                    Some(first) if first.kind == r.kind => {
+                        let here = ap.text.as_str();
+                        let before = probe.attach_points[0].text.as_str();
+                        first.args =
+                            merge_fields(std::mem::take(&mut first.args), before, &r.args, here);
+                        first.targets.extend(r.targets)
+                    }
                     Some(first) => diags.push(
                         Diagnostic::error(
                             "one probe mixes probe types",
@@ -148,6 +154,37 @@ mod tests {
         );
         assert_eq!(names(&probes[1]), ["BEGIN"]);
         assert_eq!(names(&probes[2]), ["interval:ms:10"]);
+    }
+
+    /// One program serves every attach point, so a field at another offset (or absent) in
+    /// one of them must not be read at the first one's offset.
+    #[test]
+    fn args_that_differ_between_attach_points_are_uneven() {
+        let access = |source: &str, field: &str| {
+            let probes = resolve_probes(&parse(source).unwrap(), &FixtureFacts::bundled()).unwrap();
+            probes[0]
+                .args
+                .iter()
+                .find(|a| a.name == field)
+                .map(|a| a.access.clone())
+        };
+        for source in [
+            "t:syscalls:sys_enter_openat, t:syscalls:sys_enter_read { }",
+            "t:syscalls:sys_enter_* { }",
+        ] {
+            let Some(ArgAccess::Uneven { why }) = access(source, "fd") else {
+                panic!("{source}: fd is in read only")
+            };
+            assert!(why.contains("sys_enter_read has `fd`"), "{why}");
+            assert_eq!(
+                access(source, "__syscall_nr"),
+                Some(ArgAccess::Int {
+                    size: 4,
+                    signed: true
+                }),
+                "{source}"
+            );
+        }
     }
 
     fn uprobe_error(source: &str) -> (String, String, Option<String>) {
