@@ -1,9 +1,12 @@
 //! The kernel or the world refusing things midway: a map the kernel cannot create, a program
 //! refused after others loaded, a uprobe's binary deleted or replaced while attached, the
-//! `-p` process exiting while its probes are measured, stdout a closed pipe, and SIGKILL in
-//! each phase. Each run must end with a clear message and its exit code, and leave nothing
-//! behind: no `tb_` program loaded that no live process holds, and `uprobe_events` as it
-//! was.
+//! `-p` process exiting while its probes are measured, stdout a closed pipe, the ring buffer
+//! full for seconds behind a stalled reader, RLIMIT_MEMLOCK at 0, and SIGKILL in each phase
+//! (compile, estimate, attach, run, print). Each run must end with a clear message and its
+//! exit code, and leave nothing behind: no `tb_` program loaded that no live process holds
+//! (links and perf events hold their program, so none of those is left either),
+//! `uprobe_events` as it was, and, where a traced process outlives the run, no breakpoint
+//! left in its code.
 //!
 //! SIGKILL gives the process no chance to clean up. What it leaves is what the kernel frees
 //! by itself: every program, map, link and perf event tracebound makes is an fd it owns
@@ -275,6 +278,371 @@ fn sigkill(env: &Env, phase: &str) -> Result<(), String> {
     nothing_left(&watch, &events)
 }
 
+/// The code bytes of `function` of `binary` as process `pid` has them mapped (a uprobe
+/// still registered shows as `int3` there), and as the file holds them.
+fn code_in_process(pid: u32, binary: &Path, function: &str) -> Result<(u8, u8), String> {
+    use std::os::unix::fs::FileExt as _;
+    let (offset, file_code) = tracebound_runtime::facts::binary::function_entry(binary, function)
+        .ok_or_else(|| format!("no {function} in {}", binary.display()))?;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| e.to_string())?;
+    let path = binary.to_string_lossy();
+    // "START-END PERMS OFFSET DEV INODE PATH": the mapping of the file that holds the offset.
+    let address = maps
+        .lines()
+        .filter(|l| l.ends_with(path.as_ref()))
+        .find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (start, end) = f.first()?.split_once('-')?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            let at = u64::from_str_radix(f.get(2)?, 16).ok()?;
+            (offset >= at && offset < at + (end - start)).then(|| start + offset - at)
+        })
+        .ok_or_else(|| format!("{function} is not mapped in process {pid}"))?;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| e.to_string())?;
+    let mut byte = [0u8; 1];
+    mem.read_exact_at(&mut byte, address)
+        .map_err(|e| format!("reading process {pid} at {address:#x}: {e}"))?;
+    Ok((byte[0], file_code[0]))
+}
+
+/// No breakpoint of the run is left in process `pid`: each function's first byte is the
+/// file's.
+fn no_breakpoints_left(pid: u32, binary: &Path, functions: &[String]) -> Result<(), String> {
+    let mut left = Vec::new();
+    for f in functions {
+        let (mapped, file) = code_in_process(pid, binary, f)?;
+        if mapped != file {
+            left.push(format!("{f} ({mapped:#04x}, the file has {file:#04x})"));
+        }
+    }
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "breakpoints left in process {pid} after the run: {}",
+            left.join(", ")
+        ))
+    }
+}
+
+/// Functions in a program the test builds: many uprobes (attaching them takes a while), and
+/// a process that runs until killed.
+const MANY_FUNCTIONS: usize = 200;
+
+fn build_many_functions() -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut source = String::from("#include <unistd.h>\n");
+    for i in 0..MANY_FUNCTIONS {
+        source.push_str(&format!(
+            "__attribute__((noinline)) void tb_f{i}(void) {{ __asm__ volatile(\"\"); }}\n"
+        ));
+    }
+    source.push_str("int main(void) { pause(); return 0; }\n");
+    let c = dir.join("tb_many.c");
+    std::fs::write(&c, source).map_err(|e| e.to_string())?;
+    let binary = dir.join("tb_many");
+    let partial = dir.join(format!("tb_many.{}", std::process::id()));
+    let out = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&partial)
+        .arg(&c)
+        .output()
+        .map_err(|e| format!("cannot run cc: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    std::fs::rename(&partial, &binary).map_err(|e| e.to_string())?;
+    Ok(binary)
+}
+
+/// A process kept running for a case, killed when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The fds of `pid` that are BPF objects, and those that are perf events.
+fn bpf_and_perf_fds(pid: u32) -> (usize, usize) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return (0, 0);
+    };
+    let targets: Vec<String> = dir
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect();
+    (
+        targets
+            .iter()
+            .filter(|t| t.starts_with("anon_inode:bpf"))
+            .count(),
+        targets
+            .iter()
+            .filter(|t| t.as_str() == "anon_inode:[perf_event]")
+            .count(),
+    )
+}
+
+/// SIGKILL while compiling (a script of 20,000 statements, over a second to compile here):
+/// killed before it made any BPF object, it leaves nothing.
+fn sigkill_during_compile() -> Result<(), String> {
+    let events = uprobe_events();
+    let watch = ProgramWatch::start();
+    let mut script = String::from("BEGIN {\n");
+    for i in 0..20_000 {
+        script.push_str(&format!("  @a{}[{i}] = {i} * 3 + {i};\n", i % 50));
+    }
+    script.push_str("  exit();\n}\n");
+    // A file: as one argument it would be over the kernel's 128 KiB limit for one.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let file = dir.join("compile_long.bt");
+    std::fs::write(&file, script).map_err(|e| e.to_string())?;
+    let tracer = Tracer::spawn(&[file.to_str().unwrap_or_default()]);
+    std::thread::sleep(Duration::from_millis(150));
+    let (bpf, _) = bpf_and_perf_fds(tracer.pid());
+    if bpf > 0 || !tracer.stderr_so_far().is_empty() {
+        return Err(format!(
+            "past compiling before the kill ({bpf} BPF fds); the case did not hit it:\n{}",
+            tracer.stderr_so_far()
+        ));
+    }
+    tracer.signal(libc::SIGKILL);
+    let done = tracer.finish(e2e::EXIT_TIMEOUT)?;
+    if done.status.code().is_some() {
+        return Err(format!("not killed: {:?}", done.status));
+    }
+    nothing_left(&watch, &events)
+}
+
+/// SIGKILL while attaching 200 uprobes (some perf events open, "Attached" not printed) to a
+/// process that runs on: the kernel frees them with the fds, and no breakpoint is left in
+/// the process.
+fn sigkill_during_attach(many: &Path) -> Result<(), String> {
+    let events = uprobe_events();
+    let watch = ProgramWatch::start();
+    let target = Running(
+        Command::new(many)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let functions: Vec<String> = (0..MANY_FUNCTIONS).map(|i| format!("tb_f{i}")).collect();
+    let script = format!(
+        "config = {{ max_probes = {} }} uprobe:{}:tb_f* {{ @calls = count(); }}",
+        MANY_FUNCTIONS + 1,
+        many.display()
+    );
+    let tracer = Tracer::spawn(&["-e", &script]);
+    let deadline = Instant::now() + e2e::START_TIMEOUT;
+    let perf = loop {
+        let (_, perf) = bpf_and_perf_fds(tracer.pid());
+        if perf > 0 {
+            break perf;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no perf event opened in time:\n{}",
+                tracer.stderr_so_far()
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let attached = tracer.stderr_so_far().contains("Attached");
+    tracer.signal(libc::SIGKILL);
+    if attached || perf >= MANY_FUNCTIONS {
+        return Err(format!(
+            "all {perf} attached before the kill; the case did not hit attaching"
+        ));
+    }
+    let done = tracer.finish(Duration::from_secs(60))?;
+    if done.status.code().is_some() {
+        return Err(format!("not killed: {:?}", done.status));
+    }
+    nothing_left(&watch, &events)?;
+    no_breakpoints_left(target.0.id(), many, &functions)
+}
+
+/// SIGKILL while a uprobe on a process that runs on is attached: while attached the
+/// process's code holds the breakpoint; after the kill, nothing loaded and no breakpoint.
+fn sigkill_while_a_uprobe_runs(many: &Path) -> Result<(), String> {
+    let events = uprobe_events();
+    let mut watch = ProgramWatch::start();
+    let target = Running(
+        Command::new(many)
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let function = vec!["tb_f7".to_string()];
+    let script = format!("uprobe:{}:tb_f7 {{ @calls = count(); }}", many.display());
+    let mut tracer = Tracer::spawn(&["-e", &script]);
+    tracer.wait_ready(0)?;
+    watch.note_running(&tracer)?;
+    let (mapped, file) = code_in_process(target.0.id(), many, "tb_f7")?;
+    if mapped != 0xcc || file == 0xcc {
+        return Err(format!(
+            "while attached the process has {mapped:#04x} at tb_f7 (the file {file:#04x}): \
+             the breakpoint check would see nothing"
+        ));
+    }
+    tracer.signal(libc::SIGKILL);
+    let done = tracer.finish(e2e::EXIT_TIMEOUT)?;
+    if done.status.code().is_some() {
+        return Err(format!("not killed: {:?}", done.status));
+    }
+    nothing_left(&watch, &events)?;
+    no_breakpoints_left(target.0.id(), many, &function)
+}
+
+/// printf on every getppid of a workload making 150,000 of them in 3 seconds while the
+/// reader of tracebound's stdout stalls for 3 seconds: the pipe fills, tracebound blocks
+/// writing, the ring buffer fills and stays full. Every event is printed or reported lost:
+/// printed + lost = the events the kernel counted (`@made`), plus 1 when the exit record was
+/// among the dropped (it counts as lost, and the run still ends, by the exit map), and the
+/// run ends by itself with its exit code.
+fn ring_buffer_full_for_seconds(env: &Env) -> Result<(), String> {
+    use std::io::Read as _;
+    let events = uprobe_events();
+    let mut watch = ProgramWatch::start();
+    let script = "tracepoint:syscalls:sys_enter_getppid /comm == \"tb_wl\"/ \
+                  { @made = count(); printf(\"e %d\\n\", nsecs); }\n\
+                  tracepoint:syscalls:sys_enter_getpgid /comm == \"tb_wl\"/ { exit(); }";
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let log = dir.join("ring.stderr");
+    let mut child = tracebound()
+        .args(["--budget", "50", "-e", script])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).map_err(|e| e.to_string())?)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut stdout = child.stdout.take().expect("stdout");
+    let deadline = Instant::now() + e2e::START_TIMEOUT;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("Attached")
+    {
+        if Instant::now() > deadline || child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "not attached:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let held = e2e::held_program_ids(child.id());
+    if held.is_empty() {
+        return Err("the running tracebound holds no programs".into());
+    }
+    watch.note_ids(held);
+    let mut load = Command::new(&env.workload)
+        .args(["r", "50000", "3", "q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // The reader stalls for as long as the workload runs.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut out = String::new();
+    stdout.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let _ = load.wait();
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let printed = out.lines().filter(|l| l.starts_with("e ")).count() as u64;
+    let made: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@made: "))
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no @made in the output:\n{stderr}"))?;
+    let lost: u64 = out
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Lost ")?
+                .strip_suffix(" events")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    println!("ring buffer full: {made} events made, {printed} printed, {lost} lost");
+    if status.code() != Some(0) || stderr.contains("panicked") {
+        return Err(format!("exit {:?}:\n{stderr}", status.code()));
+    }
+    let accounted = printed + lost == made || printed + lost == made + 1;
+    if made < 100_000 || !accounted || lost == 0 || printed == 0 {
+        return Err(format!(
+            "{made} made, {printed} printed + {lost} lost (should be made, or made + the \
+             dropped exit record, some of each)\n{stderr}"
+        ));
+    }
+    nothing_left(&watch, &events)
+}
+
+/// RLIMIT_MEMLOCK at 0 (soft and hard). Since Linux 5.11 the kernel charges BPF maps and
+/// programs to the memory cgroup, not to RLIMIT_MEMLOCK, so there the run is unchanged:
+/// exact counts, exit 0. On an older kernel the limit applies: a clear error naming it,
+/// exit 1, nothing loaded. (The memcg limit itself is not set here: this machine's memory
+/// cgroup belongs to the sandbox that runs it.)
+fn memlock_zero() -> Result<(), String> {
+    use std::os::unix::process::CommandExt as _;
+    let events = uprobe_events();
+    let watch = ProgramWatch::start();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let memcg_accounting = version >= (5, 11);
+    let mut command = tracebound();
+    command.args([
+        "-e",
+        "BEGIN { $i = 0; while ($i < 100) { @m[$i] = count(); $i++; } printf(\"%d\\n\", 7); exit(); }",
+    ]);
+    // SAFETY: setrlimit is async-signal-safe; the child only calls it before exec.
+    unsafe {
+        command.pre_exec(|| {
+            let zero = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &zero) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = command.output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if memcg_accounting {
+        let counted = (0..100).all(|i| stdout.contains(&format!("@m[{i}]: 1\n")));
+        if out.status.code() != Some(0) || !stdout.starts_with("7\n") || !counted {
+            return Err(format!(
+                "kernel {}: BPF memory is charged to the memory cgroup, so RLIMIT_MEMLOCK 0 \
+                 changes nothing, but: exit {:?}\n{stdout}{}",
+                release.trim(),
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    } else {
+        expect(
+            "RLIMIT_MEMLOCK 0 on a kernel that counts it",
+            &out,
+            1,
+            "MEMLOCK",
+        )?;
+    }
+    nothing_left(&watch, &events)
+}
+
 #[test]
 fn faults_end_cleanly_and_leave_nothing() {
     let Some(env) = e2e::setup("faults_end_cleanly_and_leave_nothing") else {
@@ -299,8 +667,24 @@ fn faults_end_cleanly_and_leave_nothing() {
         pid_exits_during_estimate(&env),
     );
     tally.record("stdout a closed pipe", stdout_closed_pipe());
+    tally.record(
+        "the ring buffer full for seconds",
+        ring_buffer_full_for_seconds(&env),
+    );
+    tally.record("RLIMIT_MEMLOCK 0", memlock_zero());
+    tally.record("SIGKILL during compile", sigkill_during_compile());
     for phase in ["estimate", "run", "print"] {
         tally.record(&format!("SIGKILL during {phase}"), sigkill(&env, phase));
+    }
+    match build_many_functions() {
+        Ok(many) => {
+            tally.record("SIGKILL during attach", sigkill_during_attach(&many));
+            tally.record(
+                "SIGKILL with a uprobe in a live process",
+                sigkill_while_a_uprobe_runs(&many),
+            );
+        }
+        Err(e) => tally.record("building tb_many", Err(e)),
     }
     tally.finish();
 }

@@ -612,6 +612,11 @@ impl ProgramWatch {
         Ok(())
     }
 
+    /// Notes programs a run holds, found by the caller (`held_program_ids`).
+    pub fn note_ids(&mut self, ids: BTreeSet<u32>) {
+        self.ours.extend(ids);
+    }
+
     pub fn noted(&self) -> usize {
         self.ours.len()
     }

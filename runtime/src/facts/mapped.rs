@@ -2,6 +2,13 @@
 //! hundreds of megabytes (this one is 34 MB with its debug info) while resolving a function
 //! reads only its symbol tables; reading it whole costs tens of milliseconds a time, mapping
 //! it costs the pages touched.
+//!
+//! The mapping is shared, not private: the kernel writes the breakpoint of every uprobe on a
+//! file into each private mapping of it that may execute (`VM_MAYEXEC` without
+//! `VM_MAYSHARE`, which a read-only private mapping of a file on an exec mount is), so a
+//! private mapping shows `int3` at a function another tracer has a uprobe on, and the code
+//! read there (is it probeable, is it emulated, where do its instructions start) would be the
+//! breakpoint's. A shared mapping is never given breakpoints: it reads what the file holds.
 
 use std::fs::File;
 use std::io;
@@ -24,16 +31,17 @@ impl MappedFile {
                 len: 0,
             });
         }
-        // SAFETY: a fresh private read-only mapping of a file we opened; the kernel picks the
-        // address. Binaries are replaced by renaming a new file over them, which leaves this
-        // mapping's inode intact; a binary truncated in place while mapped would fault here,
-        // as it would fault the processes running it.
+        // SAFETY: a fresh shared read-only mapping of a file we opened read-only (so it can
+        // never be written through); the kernel picks the address. Binaries are replaced by
+        // renaming a new file over them, which leaves this mapping's inode intact; a binary
+        // truncated in place while mapped would fault here, as it would fault the processes
+        // running it.
         let address = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
-                libc::MAP_PRIVATE,
+                libc::MAP_SHARED,
                 file.as_raw_fd(),
                 0,
             )

@@ -427,6 +427,36 @@ mod tests {
         assert_eq!(counter.total().unwrap(), 1000);
     }
 
+    /// While a uprobe is on a function (here the counter's own), the function's first bytes
+    /// read as the file holds them, not as the kernel's breakpoint (`int3`, which a private
+    /// mapping of the file would show, so that another tracer's uprobe made the function
+    /// look unprobeable and its rate unknown).
+    #[test]
+    fn a_probed_function_reads_as_the_file_holds_it() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            // Needs root; under CI=true a test never skips.
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "needs root");
+            return;
+        }
+        let me = std::env::current_exe().unwrap();
+        let file = std::fs::read(&me).unwrap();
+        let (offset, _) = crate::facts::binary::function_entry(&me, "tb_uprobe_counter_target")
+            .expect("the target is in the symbol table");
+        let point = UprobePoint {
+            path: me.to_str().unwrap().to_string(),
+            offset,
+            ret: false,
+            ref_ctr_offset: 0,
+        };
+        let _counter = UprobeCounter::start(&[point], None).expect("attach");
+        let (_, code) = crate::facts::binary::function_entry(&me, "tb_uprobe_counter_target")
+            .expect("the target is in the symbol table");
+        let at = offset as usize;
+        assert_eq!(code, file[at..at + code.len()], "read under a uprobe");
+        assert_ne!(code[0], 0xcc, "the breakpoint, not the function");
+    }
+
     #[inline(never)]
     #[no_mangle]
     extern "C" fn tb_uprobe_counter_target(x: u64) -> u64 {
