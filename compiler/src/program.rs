@@ -327,6 +327,15 @@ pub enum Action {
     /// the record holds its pid (u64). User space notes the process's memory map then, while
     /// it still runs, so that its frames resolve even when it has exited by printing time.
     UserProcess,
+    /// A run-time warning at the script's text, printed on stderr as bpftrace prints its
+    /// runtime errors (`1:57-62: WARNING: Array access out of bounds. ...`); the record holds
+    /// nothing. `location` is `line:column-column` of `span`, filled in by the pipeline,
+    /// which has the source.
+    RuntimeWarning {
+        message: String,
+        span: crate::span::Span,
+        location: String,
+    },
 }
 
 /// What the runtime needs besides the object.

@@ -173,8 +173,8 @@ pub enum CBody {
 pub struct CField {
     pub type_words: Vec<String>,
     pub name: Ident,
-    /// `[N]` after the name.
-    pub array: Option<u64>,
+    /// `[N]` after the name, outermost first (`int y[2][3]` is `[2, 3]`).
+    pub array: Vec<u64>,
     /// `: N` after the name.
     pub bits: Option<u64>,
     pub span: Span,

@@ -163,7 +163,7 @@ impl Printer {
                 };
                 for f in fields {
                     let _ = write!(self.out, "  {} {}", f.type_words.join(" "), f.name.name);
-                    if let Some(n) = f.array {
+                    for n in &f.array {
                         let _ = write!(self.out, "[{n}]");
                     }
                     if let Some(b) = f.bits {

@@ -1,17 +1,20 @@
-//! Arrays the script holds in memory (a tracepoint's `__u8 daddr[4]`): reading one element,
-//! its index checked against the length at compile time when it is a constant.
+//! Arrays the script holds in memory (a tracepoint's `__u8 daddr[4]`, a struct's `int x[4]`
+//! copied whole, a map's array value): reading one element, its index checked against the
+//! length at compile time when it is a constant and at run time otherwise.
 
 use super::memory::offset;
 use super::{Lowering, ProbeLowerer, Val};
 use crate::ast::{ArraySize, Expr, ExprKind, TypeName};
 use crate::diagnostic::Diagnostic;
-use crate::insn::Cond;
+use crate::insn::{Alu, Cond};
 use crate::ir::{Addr, Inst, Operand};
-use crate::program::ValueType;
+use crate::program::{Action, ValueType};
 use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
-    /// `a[i]` of an array value.
+    /// `a[i]` of an array value: a constant index checked against the length now, another
+    /// at run time (bpftrace's warning, then element 0, since a program may not read past
+    /// the value it holds).
     pub(super) fn array_index(&mut self, array: &Expr, index: &Expr, span: Span) -> Lowering<Val> {
         let Val::Mem {
             addr,
@@ -20,18 +23,31 @@ impl ProbeLowerer<'_, '_> {
         else {
             return Err(self.unsupported("indexing this value", span));
         };
-        let ExprKind::Int(i) = index.kind else {
-            return Err(self.unsupported("an array index that is not a constant", index.span));
-        };
-        if i >= u64::from(len) {
-            return Err(Diagnostic::error(
-                format!("the index {i} is out of bounds for array of size {len}"),
-                index.span,
-                "out of bounds",
-            ));
+        if let ExprKind::Int(i) = index.kind {
+            if i >= u64::from(len) {
+                return Err(crate::resolve::kernel_types::out_of_bounds(
+                    i, len, index.span,
+                ));
+            }
+            let at = offset(addr, (i as u32 * elem.size()) as i32);
+            return Ok(self.load_value(at, &elem));
         }
-        let at = offset(addr, (i as u32 * elem.size()) as i32);
-        Ok(self.load_value(at, &elem))
+        let (i, _) = self.int(index)?;
+        let i = self.alu(Alu::Add, i, Operand::Imm(0));
+        let inside = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Lt,
+            a: i,
+            b: Operand::Imm(len as i32),
+            then: inside,
+        });
+        self.send(out_of_bounds_warning(span), &[], &[]);
+        self.emit(Inst::Const(i, 0));
+        self.emit(Inst::Label(inside));
+        let scaled = self.alu(Alu::Mul, i, Operand::Imm(elem.size() as i32));
+        let base = self.address_of(addr);
+        let at = self.alu(Alu::Add, base, Operand::Reg(scaled));
+        Ok(self.load_value(Addr::Ptr(at, 0), &elem))
     }
 
     /// `a == b` / `a != b` of two arrays of one type: element by element.
@@ -126,6 +142,15 @@ impl ProbeLowerer<'_, '_> {
                 "sizes differ",
             )),
         }
+    }
+}
+
+/// bpftrace's run-time warning for an index past an array's end, at the access.
+pub(super) fn out_of_bounds_warning(span: Span) -> Action {
+    Action::RuntimeWarning {
+        message: "Array access out of bounds. This can lead to unexpected results.".into(),
+        span,
+        location: String::new(),
     }
 }
 

@@ -7,7 +7,7 @@ use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind, UnaryOp};
 use crate::diagnostic::Diagnostic;
-use crate::insn::{Alu, Helper, Size};
+use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::types::{KernelAccess, KernelValue};
 
@@ -27,6 +27,11 @@ impl ProbeLowerer<'_, '_> {
                     signed: false,
                 })
             }
+            KernelAccess::PointerStep {
+                elem_size,
+                pointer_rhs,
+                back,
+            } => return self.pointer_step(e, *elem_size, *pointer_rhs, *back),
             KernelAccess::Member { value, user, .. }
             | KernelAccess::Deref { value, user }
             | KernelAccess::Index { value, user, .. } => (value.clone(), *user),
@@ -71,6 +76,24 @@ impl ProbeLowerer<'_, '_> {
                 let src = self.place_address(&place);
                 Ok(self.read_char_array(read, src, len))
             }
+            KernelValue::Array(ty) => {
+                let slot = self.f.new_slot(ty.size().max(8));
+                let dst = self.slot_addr(slot, 0);
+                let src = self.place_address(&place);
+                self.emit(Inst::Call {
+                    helper: read,
+                    args: vec![
+                        Operand::Reg(dst),
+                        Operand::Imm(ty.size() as i32),
+                        Operand::Reg(src),
+                    ],
+                    ret: None,
+                });
+                Ok(Val::Mem {
+                    addr: Addr::Slot(slot, 0),
+                    ty,
+                })
+            }
             KernelValue::Aggregate { what } => Err(Diagnostic::error(
                 format!("a whole {what} cannot be used as a value"),
                 e.span,
@@ -109,6 +132,7 @@ impl ProbeLowerer<'_, '_> {
                 Some(KernelAccess::Index {
                     elem_size,
                     through_pointer,
+                    len,
                     ..
                 }),
             ) => {
@@ -120,6 +144,10 @@ impl ProbeLowerer<'_, '_> {
                     });
                 }
                 let (i, _) = self.int(index)?;
+                if let Some(len) = len {
+                    // As bpftrace: a warning at the index, and the read goes ahead.
+                    self.warn_if_out_of_bounds(i, len, e.span);
+                }
                 let scaled = self.alu(Alu::Mul, i, Operand::Imm(elem_size as i32));
                 let at = self.alu(Alu::Add, scaled, Operand::Reg(base.base));
                 Ok(Place {
@@ -133,6 +161,41 @@ impl ProbeLowerer<'_, '_> {
                 "not a member, `*p` or `p[i]`",
             )),
         }
+    }
+
+    /// bpftrace's run-time warning when an index that is not a constant is past the end.
+    pub(super) fn warn_if_out_of_bounds(&mut self, index: VReg, len: u32, span: crate::span::Span) {
+        let inside = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Lt,
+            a: index,
+            b: Operand::Imm(len as i32),
+            then: inside,
+        });
+        self.send(super::array::out_of_bounds_warning(span), &[], &[]);
+        self.emit(Inst::Label(inside));
+    }
+
+    /// `p + n`, `n + p`, `p - n`: the pointer moved by `n` elements.
+    fn pointer_step(
+        &mut self,
+        e: &Expr,
+        elem_size: u32,
+        pointer_rhs: bool,
+        back: bool,
+    ) -> Lowering<Val> {
+        let ExprKind::Binary { lhs, rhs, .. } = &e.kind else {
+            unreachable!("resolve steps pointers only in `+` and `-`")
+        };
+        let (a, _) = self.int(lhs)?;
+        let (b, _) = self.int(rhs)?;
+        let (pointer, count) = if pointer_rhs { (b, a) } else { (a, b) };
+        let scaled = self.alu(Alu::Mul, count, Operand::Imm(elem_size as i32));
+        let op = if back { Alu::Sub } else { Alu::Add };
+        Ok(Val::Int {
+            reg: self.alu(op, pointer, Operand::Reg(scaled)),
+            signed: true,
+        })
     }
 
     /// The address `.`/`->`/`[]` start from: a pointer's value, or the place of a struct or

@@ -373,6 +373,7 @@ pub(crate) fn static_type(
     if let Some(access) = e.kernel.as_deref() {
         return match access {
             KernelAccess::Const(_) => INT,
+            KernelAccess::PointerStep { .. } => SIGNED,
             KernelAccess::Member { value, .. }
             | KernelAccess::Deref { value, .. }
             | KernelAccess::Index { value, .. } => match value {
@@ -381,6 +382,7 @@ pub(crate) fn static_type(
                     signed: *signed,
                 },
                 KernelValue::Str { len } => ValueType::Str { len: *len },
+                KernelValue::Array(array) => array.clone(),
                 KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
             },
         };

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::facts::{FactError, MachineFacts};
-use crate::ast::{Aggregate, Expr, ExprKind, Ident, TypeBase, TypeName, UnaryOp};
+use crate::ast::{Aggregate, BinaryOp, Expr, ExprKind, Ident, TypeBase, TypeName, UnaryOp};
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::span::Span;
 use crate::types::{FoundMember, KType, NameSpace, Record, TypeId};
@@ -87,6 +87,15 @@ impl<'a> KernelTypes<'a> {
             TypeBase::Aggregate(Aggregate::Union, n) => (NameSpace::Union, n),
             TypeBase::Aggregate(Aggregate::Enum, n) => (NameSpace::Enum, n),
             TypeBase::Named(n) => (NameSpace::Typedef, n),
+            // `(int32 *)p` points at script integers (`script_types` names them); `(int32)x`
+            // is the script's own cast.
+            TypeBase::Builtin(n) if ty.pointers > 0 => {
+                return Ok(self
+                    .facts
+                    .kernel_type_named(NameSpace::Typedef, n)
+                    .ok()
+                    .map(|id| pointers(CType::kernel(id, user), ty.pointers)));
+            }
             TypeBase::Builtin(_) => return Ok(None),
         };
         let id = match self.facts.kernel_type_named(space, name) {
@@ -114,11 +123,7 @@ impl<'a> KernelTypes<'a> {
             }
             Err(e) => return Err(fact_diagnostic(e, ty.span)),
         };
-        let mut t = CType::kernel(id, user);
-        for _ in 0..ty.pointers {
-            t = CType::pointer_to(t);
-        }
-        Ok(Some(t))
+        Ok(Some(pointers(CType::kernel(id, user), ty.pointers)))
     }
 
     /// One level of `t`.
@@ -308,6 +313,7 @@ impl<'a> KernelTypes<'a> {
                 env.args.get(&field.name).cloned()
             }
             ExprKind::Var(v) => env.vars.get(v).cloned(),
+            ExprKind::Map { name, .. } => env.maps.get(&name.name).cloned(),
             ExprKind::Cast { ty, expr } => {
                 let inner = self.type_of(expr, env)?;
                 let user = inner.as_ref().map_or(env.user, |t| t.user);
@@ -337,6 +343,20 @@ impl<'a> KernelTypes<'a> {
                     _ => None,
                 },
                 None => None,
+            },
+            // Pointer arithmetic keeps the pointer's type (`(uint16 *)arg0 + 1`).
+            ExprKind::Binary {
+                op: op @ (BinaryOp::Add | BinaryOp::Sub),
+                lhs,
+                rhs,
+            } => match (self.type_of(lhs, env)?, self.type_of(rhs, env)?) {
+                (Some(p), None) | (None, Some(p))
+                    if (*op == BinaryOp::Add || self.type_of(rhs, env)?.is_none())
+                        && matches!(self.view(&p, e.span)?, View::Pointer { .. }) =>
+                {
+                    Some(p)
+                }
+                _ => None,
             },
             ExprKind::Index { expr, .. } => match self.type_of(expr, env)? {
                 Some(t) => match self.view(&t, expr.span)? {
@@ -381,6 +401,14 @@ impl<'a> KernelTypes<'a> {
     }
 }
 
+/// `t` behind `n` levels of pointer.
+fn pointers(mut t: CType, n: u32) -> CType {
+    for _ in 0..n {
+        t = CType::pointer_to(t);
+    }
+    t
+}
+
 /// A pointer (and what it reaches) moved to one address space.
 fn with_space(t: CType, user: bool) -> CType {
     CType {
@@ -397,6 +425,8 @@ fn with_space(t: CType, user: bool) -> CType {
 pub struct TypeEnv {
     /// Scratch variables holding kernel-typed values.
     pub vars: HashMap<String, CType>,
+    /// Maps whose values are typed pointers (`@a[0] = (int32 *)arg0`), by name.
+    pub maps: HashMap<String, CType>,
     /// The kernel-typed fields of `args` (a fentry probe's function parameters), or a raw
     /// tracepoint's kernel-typed `arg0`, `arg1`, ...
     pub args: HashMap<String, CType>,

@@ -11,4 +11,5 @@ pub mod facts;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod glob;
+pub mod script_types;
 pub mod tracepoint_format;

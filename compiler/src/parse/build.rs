@@ -114,12 +114,12 @@ pub fn tuple_index<'a>(expr: Expr, index: u64, span: Span) -> ActionResult<'a, E
     }
 }
 
-/// `unsigned int a, b;` gives two fields: the last word of the first declarator is its name.
+/// `unsigned int a, b;` (or `a:4, b:8;`) gives two fields: the last word of the first declarator is its name.
 pub fn c_fields<'a>(
     words: Vec<(String, Span)>,
-    array: Option<u64>,
+    array: Vec<u64>,
     bits: Option<u64>,
-    more: Vec<Ident>,
+    more: Vec<(Ident, Option<u64>)>,
     span: Span,
 ) -> ActionResult<'a, Vec<CField>> {
     let Some(((name, name_span), type_words)) = words.split_last() else {
@@ -144,11 +144,11 @@ pub fn c_fields<'a>(
         bits,
         span,
     }];
-    fields.extend(more.into_iter().map(|name| CField {
+    fields.extend(more.into_iter().map(|(name, bits)| CField {
         type_words: type_words.clone(),
         name,
-        array: None,
-        bits: None,
+        array: Vec::new(),
+        bits,
         span,
     }));
     Ok(fields)

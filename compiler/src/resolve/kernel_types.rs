@@ -4,7 +4,7 @@
 //! lowering follows, written into the expression it describes (`Expr::kernel`). Unknown types
 //! and members are diagnostics here, at the name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ResolvedProbe;
 use crate::ast::visit::{self, VisitorMut};
@@ -12,6 +12,7 @@ use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::machine::ctype::{CType, KernelTypes, TypeEnv, View};
 use crate::machine::facts::MachineFacts;
+use crate::program::ValueType;
 use crate::span::Span;
 use crate::types::{KernelAccess, KernelValue};
 
@@ -25,6 +26,9 @@ pub fn type_probes(
 ) -> Result<(), Vec<Diagnostic>> {
     let kt = KernelTypes::new(facts);
     let mut diags = Vec::new();
+    // A map's pointer type holds across probes, as a map's value type does.
+    let mut maps = HashMap::new();
+    let mut untyped_maps = HashSet::new();
     let items = program.items.iter_mut().filter_map(|i| match i {
         Item::Probe(p) => Some(p),
         _ => None,
@@ -34,12 +38,16 @@ pub fn type_probes(
             kt: &kt,
             env: TypeEnv {
                 vars: HashMap::new(),
+                maps: std::mem::take(&mut maps),
                 args: arg_types.get(index).cloned().unwrap_or_default(),
                 user: resolved.kind.context().user_memory,
             },
+            untyped_maps: std::mem::take(&mut untyped_maps),
             diags: Vec::new(),
         };
         typer.probe(probe);
+        maps = typer.env.maps;
+        untyped_maps = typer.untyped_maps;
         diags.extend(typer.diags);
     }
     if diags.is_empty() {
@@ -52,6 +60,8 @@ pub fn type_probes(
 struct Typer<'k, 'f> {
     kt: &'k KernelTypes<'f>,
     env: TypeEnv,
+    /// Maps assigned something other than one pointer type: never typed again.
+    untyped_maps: HashSet<String>,
     diags: Vec<Diagnostic>,
 }
 
@@ -66,8 +76,10 @@ impl VisitorMut for Typer<'_, '_> {
             } => {
                 self.expr(value);
                 self.expr(target);
-                if let ExprKind::Var(v) = &target.kind {
-                    self.note_var(v, value);
+                match &target.kind {
+                    ExprKind::Var(v) => self.note_var(v, value),
+                    ExprKind::Map { name, .. } => self.note_map(&name.name, value),
+                    _ => {}
                 }
             }
             StmtKind::Let {
@@ -100,6 +112,26 @@ impl Typer<'_, '_> {
             }
             _ => {
                 self.env.vars.remove(var);
+            }
+        }
+    }
+
+    /// A map keeps a pointer type while every assignment seen gives it the same one.
+    fn note_map(&mut self, map: &str, value: &Expr) {
+        let typed = match self.kt.type_of(value, &self.env) {
+            Ok(Some(t)) if matches!(self.kt.view(&t, value.span), Ok(View::Pointer { .. })) => {
+                Some(t)
+            }
+            _ => None,
+        };
+        match (typed, self.env.maps.get(map)) {
+            (Some(t), None) if !self.untyped_maps.contains(map) => {
+                self.env.maps.insert(map.to_string(), t);
+            }
+            (Some(t), Some(known)) if *known == t => {}
+            _ => {
+                self.env.maps.remove(map);
+                self.untyped_maps.insert(map.to_string());
             }
         }
     }
@@ -150,22 +182,52 @@ impl Typer<'_, '_> {
                 },
                 None => return Ok(None),
             },
-            ExprKind::Index { expr, .. } => match typed(expr)? {
+            ExprKind::Index { expr, index } => match typed(expr)? {
                 Some(base) => {
-                    let (elem, through_pointer) = match kt.view(&base, expr.span)? {
-                        View::Pointer { to } => (to, true),
-                        View::Array { elem, .. } => (elem, false),
+                    let (elem, through_pointer, len) = match kt.view(&base, expr.span)? {
+                        View::Pointer { to } => (to, true, None),
+                        View::Array { elem, len, .. } => (elem, false, (len > 0).then_some(len)),
                         _ => return Ok(None),
                     };
+                    if let (Some(len), ExprKind::Int(i)) = (len, &index.kind) {
+                        if *i >= u64::from(len) {
+                            return Err(out_of_bounds(*i, len, index.span));
+                        }
+                    }
                     KernelAccess::Index {
                         elem_size: kt.size(&elem, e.span)?,
                         through_pointer,
+                        len,
                         value: self.value(&elem, e.span)?,
                         user: base.user,
                     }
                 }
                 None => return Ok(None),
             },
+            ExprKind::Binary {
+                op: op @ (BinaryOp::Add | BinaryOp::Sub),
+                lhs,
+                rhs,
+            } => {
+                let (pointer, pointer_rhs) = match (typed(lhs)?, typed(rhs)?) {
+                    (Some(p), None) => (p, false),
+                    (None, Some(p)) if *op == BinaryOp::Add => (p, true),
+                    _ => return Ok(None),
+                };
+                let View::Pointer { to } = kt.view(&pointer, e.span)? else {
+                    return Ok(None);
+                };
+                // `void *` moves by bytes, as GNU C does.
+                let elem_size = match kt.view(&to, e.span)? {
+                    View::Other(_) => 1,
+                    _ => kt.size(&to, e.span)?,
+                };
+                KernelAccess::PointerStep {
+                    elem_size,
+                    pointer_rhs,
+                    back: *op == BinaryOp::Sub,
+                }
+            }
             ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
                 Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
                 None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
@@ -198,11 +260,45 @@ impl Typer<'_, '_> {
             View::Int { size, signed } => KernelValue::Int { size, signed },
             View::Pointer { .. } => KernelValue::Pointer,
             View::CharArray { len } => KernelValue::Str { len },
-            View::Array { .. } | View::Record(_) | View::Other(_) => KernelValue::Aggregate {
+            View::Array { .. } => match self.array_type(t, span)? {
+                Some(array) => KernelValue::Array(array),
+                None => KernelValue::Aggregate {
+                    what: self.kt.describe(t),
+                },
+            },
+            View::Record(_) | View::Other(_) => KernelValue::Aggregate {
                 what: self.kt.describe(t),
             },
         })
     }
+
+    /// An array of integers, pointers or such arrays as the script holds it; `None` for
+    /// arrays of anything else.
+    fn array_type(&self, t: &CType, span: Span) -> Result<Option<ValueType>, Diagnostic> {
+        Ok(match self.kt.view(t, span)? {
+            View::Int { size, signed } => Some(ValueType::Int { size, signed }),
+            View::Pointer { .. } => Some(ValueType::Int {
+                size: 8,
+                signed: false,
+            }),
+            View::Array { elem, len, .. } if len > 0 => {
+                self.array_type(&elem, span)?.map(|elem| ValueType::Array {
+                    elem: Box::new(elem),
+                    len,
+                })
+            }
+            _ => None,
+        })
+    }
+}
+
+/// bpftrace's words for a constant index past an array's end.
+pub(crate) fn out_of_bounds(index: u64, len: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the index {index} is out of bounds for array of size {len}"),
+        span,
+        "out of bounds",
+    )
 }
 
 /// `sizeof(uint32)` and friends.
@@ -286,6 +382,65 @@ mod tests {
             compile_with_types("BEGIN { print(curtask->mm->nope); }").unwrap_err(),
             ("nope".into(), "struct mm_struct has no field `nope`".into())
         );
+    }
+
+    #[test]
+    fn script_structs_with_arrays_compile() {
+        for source in [
+            // Element reads with constant, variable and nested indexes; whole arrays into
+            // maps, map keys, tuples and variables; arrays of pointers; a flexible member.
+            "struct A { int x[4]; int y[2][2]; int *z[4]; } BEGIN { $a = (struct A *)0; \
+             $i = (uint64)1; @x = $a.x[0] + $a.x[$i] + $a.y[1][0] + *$a.z[1]; @w = $a.x; \
+             @k[$a.y] = 1; @t = (1, $a.x); $v = $a.x; @e = $v[$i] + $v[2]; @q = $a.x == $v; }",
+            "struct D { int x; int y[0]; } BEGIN { @y = ((struct D *)0).y[3]; }",
+            // Typed pointers of the script's integers, stepped in elements, kept in maps.
+            "BEGIN { @p = *((uint16 *)0 + 1); $q = (int32 *)8; @m[0] = $q; @v = @m[0][2] + $q[1]; }",
+        ] {
+            compile_with_types(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        }
+    }
+
+    #[test]
+    fn constant_indexes_past_the_end_are_errors_at_the_index() {
+        let bounds = "the index 5 is out of bounds for array of size 4";
+        assert_eq!(
+            compile_with_types("struct A { int x[4]; } BEGIN { @ = ((struct A *)0).x[5]; }")
+                .unwrap_err(),
+            ("5".into(), bounds.into())
+        );
+        assert_eq!(
+            compile_with_types(
+                "struct A { int x[4]; } BEGIN { $v = ((struct A *)0).x; @ = $v[5]; }"
+            )
+            .unwrap_err(),
+            ("5".into(), bounds.into())
+        );
+        assert_eq!(
+            compile_with_types("struct A { nope x; } BEGIN { @ = 1; }")
+                .unwrap_err()
+                .1,
+            "unknown type `nope`"
+        );
+    }
+
+    #[test]
+    fn pointer_steps_scale_by_the_element_size() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let program = crate::parse::parse("BEGIN { @a = *((uint32 *)0 + 3); }").unwrap();
+        let resolved =
+            crate::resolve::resolve(program, &facts, crate::config::MissingProbes::Error).unwrap();
+        let crate::ast::Item::Probe(probe) = &resolved.ast.items[0] else {
+            panic!("not a probe")
+        };
+        let mut accesses = Vec::new();
+        visit::probe_exprs(probe, &mut |e| {
+            accesses.extend(e.kernel.as_deref().cloned())
+        });
+        assert!(accesses.contains(&KernelAccess::PointerStep {
+            elem_size: 4,
+            pointer_rhs: false,
+            back: false
+        }));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::ast::Program;
 use crate::config::MissingProbes;
 use crate::diagnostic::Diagnostic;
 use crate::machine::facts::MachineFacts;
+use crate::machine::script_types::ScriptTypes;
 
 /// Resolves a checked tree against the machine: each probe's attach points and `args`, the
 /// kernel type of every expression that reaches into kernel memory (written into the tree),
@@ -60,7 +61,9 @@ pub(crate) fn resolve(
         .iter()
         .map(|p| probes::kernel_arg_types(p, facts))
         .collect();
-    kernel_types::type_probes(&mut ast, &probes, &arg_types, facts)?;
+    // The script's own C definitions answer beside the kernel's BTF.
+    let types = ScriptTypes::new(&ast, facts)?;
+    kernel_types::type_probes(&mut ast, &probes, &arg_types, &types)?;
     let symbols = symbols::symbol_addresses(&ast, &probes, facts)?;
     Ok(ResolvedProgram {
         ast,

@@ -3,6 +3,8 @@
 //! because it is made of nothing but layout facts, and below the tree, which carries one per
 //! kernel-typed expression (`ast::Expr::kernel`).
 
+use crate::program::ValueType;
+
 /// How an expression typed from BTF is lowered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelAccess {
@@ -24,8 +26,19 @@ pub enum KernelAccess {
     Index {
         elem_size: u32,
         through_pointer: bool,
+        /// The array's length, for the run-time bounds check of an index that is not a
+        /// constant (constants are checked by resolve); `None` through a pointer or for a
+        /// flexible array member (`int y[0]`).
+        len: Option<u32>,
         value: KernelValue,
         user: bool,
+    },
+    /// `p + n`, `n + p`, `p - n` of a typed pointer: it moves by `n` elements of
+    /// `elem_size` bytes, as in C. `pointer_rhs` for `n + p`, `back` for `-`.
+    PointerStep {
+        elem_size: u32,
+        pointer_rhs: bool,
+        back: bool,
     },
 }
 
@@ -42,7 +55,10 @@ pub enum KernelValue {
     Str {
         len: u32,
     },
-    /// A struct, union or non-char array: only its members or elements can be read.
+    /// An array of integers (or of such arrays, or of pointers, as u64s): copied whole, a
+    /// `ValueType::Array`.
+    Array(ValueType),
+    /// A struct, union or other array: only its members or elements can be read.
     Aggregate {
         what: String,
     },

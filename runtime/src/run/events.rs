@@ -279,6 +279,12 @@ fn handle_record(
             }
             state.sampling.cleared(*map);
         }
+        Action::RuntimeWarning {
+            message, location, ..
+        } => {
+            // On stderr, as bpftrace prints its runtime errors.
+            eprintln!("{location}: WARNING: {message}");
+        }
         Action::UserProcess => {
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
             state.symbols.note_process(pid as u32);

@@ -138,7 +138,7 @@ impl ProbeLowerer<'_, '_> {
                     KernelValue::Int { size, .. } => Some(*size),
                     _ => None,
                 },
-                KernelAccess::Const(_) => None,
+                KernelAccess::Const(_) | KernelAccess::PointerStep { .. } => None,
             };
         }
         match &e.kind {
