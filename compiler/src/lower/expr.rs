@@ -289,22 +289,9 @@ impl ProbeLowerer<'_, '_> {
                     }),
                     len,
                 };
-                let slot = self.f.new_slot(ty.size());
-                let dst = self.slot_addr(slot, 0);
                 let src = self.address_of(Addr::Ptr(self.ctx, offset));
-                self.emit(Inst::Call {
-                    helper: Helper::ProbeReadKernel,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(ty.size() as i32),
-                        Operand::Reg(src),
-                    ],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty,
-                })
+                let size = ty.size();
+                Ok(self.read_to_slot(Helper::ProbeReadKernel, src, ty, size))
             }
             ArgAccess::Uneven { why } => Err(Diagnostic::error(
                 format!(

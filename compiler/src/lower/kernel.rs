@@ -77,22 +77,8 @@ impl ProbeLowerer<'_, '_> {
                 Ok(self.read_char_array(read, src, len))
             }
             KernelValue::Array(ty) => {
-                let slot = self.f.new_slot(ty.size().max(8));
-                let dst = self.slot_addr(slot, 0);
                 let src = self.place_address(&place);
-                self.emit(Inst::Call {
-                    helper: read,
-                    args: vec![
-                        Operand::Reg(dst),
-                        Operand::Imm(ty.size() as i32),
-                        Operand::Reg(src),
-                    ],
-                    ret: None,
-                });
-                Ok(Val::Mem {
-                    addr: Addr::Slot(slot, 0),
-                    ty,
-                })
+                Ok(self.read_to_slot(read, src, ty.clone(), ty.size().max(8)))
             }
             KernelValue::Aggregate { what } => Err(Diagnostic::error(
                 format!("a whole {what} cannot be used as a value"),

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
+use crate::insn::Helper;
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::probe::{ProviderKind, Target};
 use crate::program::{Action, GuardSampled, ProgramInfo, ValueType};
@@ -401,6 +402,26 @@ impl ProbeLowerer<'_, '_> {
         let r = self.f.new_vreg();
         self.emit(Inst::SlotAddr(r, slot, offset));
         r
+    }
+
+    /// `ty` read whole from `src` by `read` (a probe-read helper) into a new slot of at least
+    /// `slot_size` bytes, as a value in memory.
+    pub fn read_to_slot(&mut self, read: Helper, src: VReg, ty: ValueType, slot_size: u32) -> Val {
+        let slot = self.f.new_slot(slot_size);
+        let dst = self.slot_addr(slot, 0);
+        self.emit(Inst::Call {
+            helper: read,
+            args: vec![
+                Operand::Reg(dst),
+                Operand::Imm(ty.size() as i32),
+                Operand::Reg(src),
+            ],
+            ret: None,
+        });
+        Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        }
     }
 
     /// A register holding the address `addr` (for helper arguments).
