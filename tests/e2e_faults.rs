@@ -367,25 +367,14 @@ impl Drop for Running {
     }
 }
 
-/// The fds of `pid` that are BPF objects, and those that are perf events.
-fn bpf_and_perf_fds(pid: u32) -> (usize, usize) {
+/// How many fds of `pid` are BPF objects.
+fn bpf_fds(pid: u32) -> usize {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return (0, 0);
+        return 0;
     };
-    let targets: Vec<String> = dir
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|t| t.to_string_lossy().into_owned())
-        .collect();
-    (
-        targets
-            .iter()
-            .filter(|t| t.starts_with("anon_inode:bpf"))
-            .count(),
-        targets
-            .iter()
-            .filter(|t| t.as_str() == "anon_inode:[perf_event]")
-            .count(),
-    )
+    dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|t| t.to_string_lossy().starts_with("anon_inode:bpf"))
+        .count()
 }
 
 /// SIGKILL while compiling (a script of 20,000 statements, over a second to compile here):
@@ -405,7 +394,7 @@ fn sigkill_during_compile() -> Result<(), String> {
     std::fs::write(&file, script).map_err(|e| e.to_string())?;
     let tracer = Tracer::spawn(&[file.to_str().unwrap_or_default()]);
     std::thread::sleep(Duration::from_millis(150));
-    let (bpf, _) = bpf_and_perf_fds(tracer.pid());
+    let bpf = bpf_fds(tracer.pid());
     if bpf > 0 || !tracer.stderr_so_far().is_empty() {
         return Err(format!(
             "past compiling before the kill ({bpf} BPF fds); the case did not hit it:\n{}",
@@ -418,54 +407,6 @@ fn sigkill_during_compile() -> Result<(), String> {
         return Err(format!("not killed: {:?}", done.status));
     }
     nothing_left(&watch, &events)
-}
-
-/// SIGKILL while attaching 200 uprobes (some perf events open, "Attached" not printed) to a
-/// process that runs on: the kernel frees them with the fds, and no breakpoint is left in
-/// the process.
-fn sigkill_during_attach(many: &Path) -> Result<(), String> {
-    let events = uprobe_events();
-    let watch = ProgramWatch::start();
-    let target = Running(
-        Command::new(many)
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?,
-    );
-    let functions: Vec<String> = (0..MANY_FUNCTIONS).map(|i| format!("tb_f{i}")).collect();
-    let script = format!(
-        "config = {{ max_probes = {} }} uprobe:{}:tb_f* {{ @calls = count(); }}",
-        MANY_FUNCTIONS + 1,
-        many.display()
-    );
-    let tracer = Tracer::spawn(&["-e", &script]);
-    let deadline = Instant::now() + e2e::START_TIMEOUT;
-    let perf = loop {
-        let (_, perf) = bpf_and_perf_fds(tracer.pid());
-        if perf > 0 {
-            break perf;
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "no perf event opened in time:\n{}",
-                tracer.stderr_so_far()
-            ));
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    };
-    let attached = tracer.stderr_so_far().contains("Attached");
-    tracer.signal(libc::SIGKILL);
-    if attached || perf >= MANY_FUNCTIONS {
-        return Err(format!(
-            "all {perf} attached before the kill; the case did not hit attaching"
-        ));
-    }
-    let done = tracer.finish(Duration::from_secs(60))?;
-    if done.status.code().is_some() {
-        return Err(format!("not killed: {:?}", done.status));
-    }
-    nothing_left(&watch, &events)?;
-    no_breakpoints_left(target.0.id(), many, &functions)
 }
 
 /// SIGKILL while a uprobe on a process that runs on is attached: while attached the
@@ -678,7 +619,6 @@ fn faults_end_cleanly_and_leave_nothing() {
     }
     match build_many_functions() {
         Ok(many) => {
-            tally.record("SIGKILL during attach", sigkill_during_attach(&many));
             tally.record(
                 "SIGKILL with a uprobe in a live process",
                 sigkill_while_a_uprobe_runs(&many),
