@@ -501,6 +501,18 @@ pub fn test_run(prog_fd: BorrowedFd) -> io::Result<u32> {
     Ok(attr.retval)
 }
 
+/// Whether a unit test that needs root may go on: true as root; otherwise it is to return
+/// early, except under CI=true, where a test never skips and this fails it instead.
+#[cfg(test)]
+pub fn root_for_test() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "needs root");
+    false
+}
+
 /// The CPU time a process has used so far, in nanoseconds, exact to the moment (its CPU
 /// clock, unlike /proc's tick-based times); `None` once it has exited.
 pub fn process_cpu_ns(pid: u32) -> Option<u64> {

@@ -395,10 +395,7 @@ mod tests {
     /// Counts this test binary's own function, called a known number of times.
     #[test]
     fn counts_calls_per_process() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            // Needs root; under CI=true a test never skips.
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "needs root");
+        if !crate::kernel::sys::root_for_test() {
             return;
         }
         let me = std::env::current_exe().unwrap();
@@ -433,10 +430,7 @@ mod tests {
     /// look unprobeable and its rate unknown).
     #[test]
     fn a_probed_function_reads_as_the_file_holds_it() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            // Needs root; under CI=true a test never skips.
-            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "needs root");
+        if !crate::kernel::sys::root_for_test() {
             return;
         }
         let me = std::env::current_exe().unwrap();
