@@ -25,6 +25,8 @@ const BPF_NOEXIST: i32 = 1;
 /// Processes remembered as already announced to user space. An LRU map never refuses a new
 /// one; a process evicted and seen again is announced again, which user space ignores.
 const USER_PROCESS_ENTRIES: u32 = 16384;
+/// The announced-process key: the pid (8 bytes) and the comm (16).
+const USER_PROCESS_KEY: u32 = 24;
 /// The most memory one stack-trace map may preallocate.
 const STACK_MAP_BYTES: u32 = 256 << 20;
 
@@ -170,12 +172,20 @@ impl ProbeLowerer<'_, '_> {
         self.alu(Alu::Rsh, r, Operand::Imm(32))
     }
 
-    /// Sends the pid to user space the first time this process records a user address.
-    /// The usual path is one map lookup.
+    /// Sends the pid to user space the first time this process records a user address, and
+    /// again after it execs: the key is the pid with the comm, which exec changes, so that
+    /// user space re-reads a memory map the exec replaced. The usual path is one map lookup.
     fn announce_process(&mut self, pid: VReg) {
         let map = self.shared.user_process_map();
-        let key = self.f.new_slot(8);
+        let key = self.f.new_slot(USER_PROCESS_KEY);
         self.store_u64(Addr::Slot(key, 0), Operand::Reg(pid));
+        // bpf_get_current_comm writes all 16 bytes (zero-padded).
+        let comm = self.slot_addr(key, 8);
+        self.emit(Inst::Call {
+            helper: Helper::GetCurrentComm,
+            args: vec![Operand::Reg(comm), Operand::Imm(16)],
+            ret: None,
+        });
         let found = self.lookup(map, key);
         let known = self.new_label();
         self.emit(Inst::Branch {
@@ -223,7 +233,7 @@ impl super::Shared<'_> {
         self.extra_map("tb_uprocs".into(), || BpfMap {
             name: String::new(),
             kind: MapKind::LruHash,
-            key_size: 8,
+            key_size: USER_PROCESS_KEY,
             value_size: 8,
             max_entries: USER_PROCESS_ENTRIES,
         })

@@ -49,9 +49,45 @@ struct ProcessFile {
     path: PathBuf,
 }
 
+/// What a process's memory map was read from: its executable and where its code starts.
+/// An exec changes it (another file, or the same one placed elsewhere); a new thread name
+/// does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ExecIdentity {
+    device: u64,
+    inode: u64,
+    start_code: u64,
+}
+
+impl ExecIdentity {
+    fn of(pid: u32) -> Option<ExecIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let exe = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        Some(ExecIdentity {
+            device: exe.dev(),
+            inode: exe.ino(),
+            start_code: start_code(&stat)?,
+        })
+    }
+}
+
+/// Field 26 of /proc/PID/stat (`startcode`); the comm before it may hold spaces and
+/// parentheses, so fields are counted after its closing one.
+fn start_code(stat: &str) -> Option<u64> {
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    after_comm.split_whitespace().nth(26 - 3)?.parse().ok()
+}
+
+/// A process's memory map as last read.
+struct Process {
+    identity: Option<ExecIdentity>,
+    regions: Vec<Region>,
+}
+
 #[derive(Default)]
 struct State {
-    processes: HashMap<u32, Vec<Region>>,
+    processes: HashMap<u32, Process>,
     /// Processes read again at printing time, so that a missing address re-reads at most once.
     refreshed: HashSet<u32>,
     files: Vec<ProcessFile>,
@@ -85,14 +121,21 @@ impl Symbols {
         }
     }
 
-    /// Notes the memory map of a process that recorded user addresses, unless it was noted
-    /// before. A process already gone is left unknown (its addresses print as addresses).
+    /// Notes the memory map of a process that recorded user addresses. The kernel announces
+    /// a process again when its comm changes, as an exec changes it: the map is read again
+    /// when the process is no longer the executable it was read from (a `-c` child is
+    /// announced first while still a copy of tracebound). A process already gone keeps
+    /// what was read (or stays unknown: its addresses print as addresses).
     pub fn note_process(&self, pid: u32) {
         let mut state = self.state.borrow_mut();
-        if !state.processes.contains_key(&pid) {
-            if let Some(regions) = read_process(&mut state, pid) {
-                state.processes.insert(pid, regions);
+        let identity = ExecIdentity::of(pid);
+        if let Some(known) = state.processes.get(&pid) {
+            if identity.is_none() || known.identity == identity {
+                return;
             }
+        }
+        if let Some(regions) = read_process(&mut state, pid) {
+            state.processes.insert(pid, Process { identity, regions });
         }
     }
 
@@ -191,7 +234,7 @@ impl Symbols {
     /// The file and file offset behind a user address.
     fn locate(&self, pid: u32, addr: u64) -> Option<(usize, u64)> {
         let mut state = self.state.borrow_mut();
-        if let Some(found) = find_region(state.processes.get(&pid), addr) {
+        if let Some(found) = find_region(state.processes.get(&pid).map(|p| &p.regions), addr) {
             return Some(found);
         }
         // Not noted yet (the process was never announced, or mapped the file later): read
@@ -199,9 +242,10 @@ impl Symbols {
         if !state.refreshed.insert(pid) {
             return None;
         }
+        let identity = ExecIdentity::of(pid);
         let regions = read_process(&mut state, pid)?;
         let found = find_region(Some(&regions), addr);
-        state.processes.insert(pid, regions);
+        state.processes.insert(pid, Process { identity, regions });
         found
     }
 }
@@ -414,5 +458,52 @@ mod tests {
         assert_eq!(module.as_deref(), exe.to_str());
         // Nothing is mapped at 0.
         assert_eq!(symbols.user_symbol(std::process::id(), 0), (None, None));
+    }
+
+    #[test]
+    fn start_code_counts_fields_after_the_comm() {
+        let fields: Vec<String> = (3..=30).map(|n| (n * 100).to_string()).collect();
+        let stat = format!("4242 (a (weird) name) {}", fields.join(" "));
+        assert_eq!(start_code(&stat), Some(2600));
+        assert_eq!(start_code("4242 (short) 1 2"), None);
+    }
+
+    /// A `-c` child is first announced while it is still a copy of this process; once it has
+    /// exec'd, noting it again reads the new program's memory map.
+    #[test]
+    fn reads_a_process_again_after_it_execs() {
+        let mut child = crate::run::child::Child::spawn_held("sleep 100").unwrap();
+        let symbols = Symbols::new(HashMap::new());
+        symbols.note_process(child.pid);
+        let pid = child.pid;
+        let before = ExecIdentity::of(pid).expect("the held child runs");
+        let names = |symbols: &Symbols| -> Vec<String> {
+            let state = symbols.state.borrow();
+            state.processes[&pid]
+                .regions
+                .iter()
+                .map(|r| state.files[r.file].name.to_string())
+                .collect()
+        };
+        let own = std::fs::read_link("/proc/self/exe").unwrap();
+        assert!(names(&symbols)
+            .iter()
+            .any(|n| std::path::Path::new(n) == own));
+        child.release();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while ExecIdentity::of(pid) == Some(before) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child never exec'd"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        symbols.note_process(pid);
+        let after = names(&symbols);
+        assert!(after.iter().any(|n| n.ends_with("/sleep")), "{after:?}");
+        assert!(
+            !after.iter().any(|n| std::path::Path::new(n) == own),
+            "{after:?}"
+        );
     }
 }
