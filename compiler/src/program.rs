@@ -51,6 +51,65 @@ pub enum ValueType {
     /// A fixed array of `len` elements laid out one after another, as C lays out `T x[len]`
     /// (a tracepoint's `__u8 daddr[4]`). Printed `[1,2,3,4]`, as the current release does.
     Array { elem: Box<ValueType>, len: u32 },
+    /// A C enum's value: an integer printed as the name of its enumerator (`ONE`), or as
+    /// the number when none has it, as the current release prints enums.
+    Enum(EnumNames),
+    /// A C struct or union copied whole, padding included: printed `{ .m = 2, .n = 3 }`.
+    Struct(StructLayout),
+}
+
+/// An enum's integer and its enumerators' names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumNames {
+    /// `enum Foo`'s `Foo`; empty for an anonymous enum.
+    pub name: String,
+    /// 4 in a struct field as C lays it out; 8 for a value the script holds.
+    pub size: u32,
+    pub signed: bool,
+    pub values: Vec<(String, i64)>,
+}
+
+impl EnumNames {
+    /// The same names for a value the script holds: 8 bytes, as every integer it holds.
+    pub fn held(&self) -> EnumNames {
+        EnumNames {
+            size: 8,
+            ..self.clone()
+        }
+    }
+
+    /// The enumerator named by `bits` (read as `size` bytes), if there is one.
+    pub fn name_of(&self, bits: u64) -> Option<&str> {
+        let n = if self.signed {
+            let shift = 64 - 8 * self.size.min(8);
+            ((bits << shift) as i64) >> shift
+        } else {
+            (bits & (u64::MAX >> (64 - 8 * self.size.min(8)))) as i64
+        };
+        self.values
+            .iter()
+            .find(|(_, v)| *v == n)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// Where a struct's fields lie in its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructLayout {
+    pub size: u32,
+    pub align: u32,
+    pub fields: Vec<StructField>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StructField {
+    pub name: String,
+    /// Bytes from the struct's start.
+    pub offset: u32,
+    /// `(bit shift from offset, width)` of a bitfield, whose `ty` (an integer or an enum)
+    /// is what the bits are read as.
+    pub bitfield: Option<(u32, u32)>,
+    pub ty: ValueType,
 }
 
 /// How a stack prints (`kstack(perf)`, `config = { stack_mode = perf }`).
@@ -103,6 +162,8 @@ impl ValueType {
             ValueType::MacAddr => 6,
             ValueType::Buf { len } => *len,
             ValueType::Array { elem, len } => elem.size() * len,
+            ValueType::Enum(e) => e.size,
+            ValueType::Struct(s) => s.size,
         }
     }
 
@@ -115,6 +176,8 @@ impl ValueType {
             | ValueType::Buf { .. } => 1,
             ValueType::Tuple(fields) => fields.iter().map(ValueType::align).max().unwrap_or(1),
             ValueType::Array { elem, .. } => elem.align(),
+            ValueType::Enum(e) => e.size.min(8),
+            ValueType::Struct(s) => s.align,
             ValueType::Stack { .. }
             | ValueType::Sym { .. }
             | ValueType::Timestamp { .. }

@@ -208,6 +208,8 @@ pub enum Lowering {
     Rand,
     Cgroup,
     Curtask,
+    /// `ctx`: the program's context pointer (the tracepoint record, the perf event data).
+    Ctx,
     Jiffies,
     Numaid,
     /// `elapsed`: nanoseconds since the compile's start time.
@@ -324,8 +326,8 @@ pub static BUILTINS: &[Builtin] = &[
         .only_in(ARGS)
         .lowered(Lowering::Args, NONE)
         .example("@ = args.flags"),
-    var("ctx", Ty::Pointer, "pointer to the iterator's context structure (iter probes)")
-        .refused("not supported yet: iter probes"),
+    var("ctx", Ty::Pointer, "pointer to the probe's context: the record, registers or perf event data its program receives (iter probes: the iterator's context structure)")
+        .lowered(Lowering::Ctx, UNSIGNED),
     var("config", Ty::Record, "record of the current configuration settings")
         .refused("not supported yet: the configuration as a record"),
     arg("arg0", 0),

@@ -151,13 +151,33 @@ pub struct Import {
 }
 
 /// A C `struct`/`union`/`enum` definition written in the script, as older tools do for
-/// kernels without BTF.
+/// kernels without BTF; also one written inside a struct as a field's type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CDefinition {
     pub kind: Aggregate,
-    pub name: Ident,
+    /// `None` for an anonymous one (`enum { A, B }`, `struct { int x; } y;` in a struct).
+    pub name: Option<Ident>,
     pub body: CBody,
+    /// `__attribute__((packed, aligned(8)))` after the closing brace.
+    pub attributes: Vec<CAttribute>,
     pub span: Span,
+}
+
+impl CDefinition {
+    /// This definition and every one written inside it, innermost first (the order a C
+    /// compiler completes them in).
+    pub fn with_nested(&self) -> Vec<&CDefinition> {
+        let mut out = Vec::new();
+        if let CBody::Fields(fields) = &self.body {
+            for f in fields {
+                if let Some(d) = &f.defined {
+                    out.extend(d.with_nested());
+                }
+            }
+        }
+        out.push(self);
+        out
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,10 +188,25 @@ pub enum CBody {
     Enumerators(Vec<(Ident, Option<Expr>)>),
 }
 
+/// What a definition's `__attribute__((...))` asks of its layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CAttribute {
+    /// No padding: every member at alignment 1.
+    Packed,
+    /// At least this alignment in bytes (`aligned` alone is the target's largest, 16).
+    Aligned(u64),
+}
+
 /// A field as written: its type's words (`unsigned`, `int`, `*`, `struct`, `x`) and its name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CField {
+    /// With `defined`, only the `*`s after the definition.
     pub type_words: Vec<String>,
+    /// A struct, union or enum defined in place as this field's type
+    /// (`struct Bar { int x; } bar;`).
+    pub defined: Option<Box<CDefinition>>,
+    /// Empty for an anonymous member (`union { int a; long b; };`), whose members are read
+    /// as the enclosing struct's.
     pub name: Ident,
     /// `[N]` after the name, outermost first (`int y[2][3]` is `[2, 3]`).
     pub array: Vec<u64>,

@@ -146,23 +146,29 @@ impl Printer {
                 self.out.push_str(");\n");
             }
             Item::CDefinition(d) => {
-                let _ = writeln!(self.out, "{} {} {{", aggregate_word(d.kind), d.name.name);
-                let fields = match &d.body {
-                    CBody::Fields(fields) => fields.as_slice(),
-                    CBody::Enumerators(values) => {
-                        for (name, value) in values {
-                            let _ = write!(self.out, "  {}", name.name);
-                            if let Some(v) = value {
-                                self.out.push_str(" = ");
-                                self.expr(v, prec::TERNARY);
-                            }
-                            self.out.push_str(",\n");
-                        }
-                        &[]
-                    }
-                };
+                self.c_definition(d, 0);
+                self.out.push_str(";\n");
+            }
+        }
+    }
+
+    /// A C definition at `depth` levels of nesting; the caller ends it (`;` or a field name).
+    fn c_definition(&mut self, d: &CDefinition, depth: usize) {
+        let pad = "  ".repeat(depth + 1);
+        self.out.push_str(aggregate_word(d.kind));
+        if let Some(n) = &d.name {
+            let _ = write!(self.out, " {}", n.name);
+        }
+        self.out.push_str(" {\n");
+        match &d.body {
+            CBody::Fields(fields) => {
                 for f in fields {
-                    let _ = write!(self.out, "  {} {}", f.type_words.join(" "), f.name.name);
+                    self.out.push_str(&pad);
+                    if let Some(inner) = &f.defined {
+                        self.c_definition(inner, depth + 1);
+                        self.out.push(' ');
+                    }
+                    let _ = write!(self.out, "{} {}", f.type_words.join(" "), f.name.name);
                     for n in &f.array {
                         let _ = write!(self.out, "[{n}]");
                     }
@@ -171,7 +177,25 @@ impl Printer {
                     }
                     self.out.push_str(";\n");
                 }
-                self.out.push_str("};\n");
+            }
+            CBody::Enumerators(values) => {
+                for (name, value) in values {
+                    let _ = write!(self.out, "{pad}{}", name.name);
+                    if let Some(v) = value {
+                        self.out.push_str(" = ");
+                        self.expr(v, prec::TERNARY);
+                    }
+                    self.out.push_str(",\n");
+                }
+            }
+        }
+        let _ = write!(self.out, "{}}}", "  ".repeat(depth));
+        for a in &d.attributes {
+            match a {
+                CAttribute::Packed => self.out.push_str(" __attribute__((packed))"),
+                CAttribute::Aligned(n) => {
+                    let _ = write!(self.out, " __attribute__((aligned({n})))");
+                }
             }
         }
     }

@@ -285,12 +285,14 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
                 );
                 c.functions.insert(&f.name.name, f);
             }
-            Item::CDefinition(CDefinition {
-                body: CBody::Enumerators(values),
-                ..
-            }) => c
-                .enumerators
-                .extend(values.iter().map(|(n, _)| n.name.as_str())),
+            Item::CDefinition(d) => {
+                for inner in d.with_nested() {
+                    if let CBody::Enumerators(values) = &inner.body {
+                        c.enumerators
+                            .extend(values.iter().map(|(n, _)| n.name.as_str()));
+                    }
+                }
+            }
             Item::MapDecl(m) => c.note_map_decl(m),
             _ => {}
         }
@@ -1002,7 +1004,13 @@ impl<'p> Checker<'p> {
                 Shape::Int
             }
             ExprKind::SizeofExpr(inner) => {
-                self.expr(inner);
+                // `sizeof(uint64_t)`: a bare name that is no builtin may be a C type, which
+                // resolve looks up.
+                let type_name = matches!(&inner.kind, ExprKind::Ident(n)
+                    if stdlib::lookup(n).is_none() && !self.enumerators.contains(n.as_str()));
+                if !type_name {
+                    self.expr(inner);
+                }
                 Shape::Int
             }
             ExprKind::Block { block, value } => {

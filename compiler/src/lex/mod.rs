@@ -44,7 +44,91 @@ pub fn lex<'a>(pre: &'a Preprocessed, original: &'a str) -> Result<Vec<Spanned<'
         out: Vec::new(),
     };
     scanner.top_level()?;
-    Ok(scanner.out)
+    let mut out = scanner.out;
+    mark_typedef_casts(&mut out);
+    Ok(out)
+}
+
+/// `(uint64_t)x`, `(size_t *)p`, `(pid_t)-1`: an identifier alone in parentheses, with or
+/// without `*`s, is a C type in a cast (as bpftrace reads it) when what follows can only be
+/// the cast's operand; or when it has `*`s, which no expression ends in; or when it is a C
+/// integer type's name and a unary `-`, `*`, `&` or `+` follows. The parentheses of a call,
+/// `sizeof`, `if` and the like never open a cast.
+fn mark_typedef_casts(out: &mut [Spanned<'_>]) {
+    for i in 1..out.len() {
+        if out[i - 1].1 != Tok::LParen || !matches!(out[i].1, Tok::Ident(_)) {
+            continue;
+        }
+        let call_or_keyword = i >= 2
+            && matches!(
+                out[i - 2].1,
+                Tok::Ident(_)
+                    | Tok::TypeName(_)
+                    | Tok::TypedefName(_)
+                    | Tok::Sizeof
+                    | Tok::Offsetof
+                    | Tok::If
+                    | Tok::While
+                    | Tok::For
+                    | Tok::Unroll
+                    | Tok::RParen
+                    | Tok::RBracket
+                    | Tok::Var(_)
+                    | Tok::Map(_)
+            );
+        if call_or_keyword {
+            continue;
+        }
+        let mut close = i + 1;
+        while out.get(close).is_some_and(|t| t.1 == Tok::Star) {
+            close += 1;
+        }
+        if out.get(close).map(|t| &t.1) != Some(&Tok::RParen) {
+            continue;
+        }
+        let Tok::Ident(name) = out[i].1 else {
+            continue;
+        };
+        let pointer = close > i + 1;
+        let cast = pointer
+            || match out.get(close + 1).map(|t| &t.1) {
+                Some(
+                    Tok::Ident(_)
+                    | Tok::Int(_)
+                    | Tok::Var(_)
+                    | Tok::Map(_)
+                    | Tok::MapKeys(_)
+                    | Tok::Positional(_)
+                    | Tok::Str(_)
+                    | Tok::Char(_)
+                    | Tok::LParen
+                    | Tok::Bang
+                    | Tok::Tilde
+                    | Tok::TypeName(_)
+                    | Tok::True
+                    | Tok::False
+                    | Tok::Sizeof
+                    | Tok::Offsetof,
+                ) => true,
+                Some(Tok::Minus | Tok::Star | Tok::Amp | Tok::Plus) => is_c_integer_name(name),
+                _ => false,
+            };
+        if cast {
+            out[i].1 = Tok::TypedefName(name);
+        }
+    }
+}
+
+/// The C and kernel integer type names a cast of a negated or dereferenced value may use.
+fn is_c_integer_name(name: &str) -> bool {
+    let bare = name.trim_start_matches("__");
+    matches!(
+        bare,
+        "char" | "short" | "int" | "long" | "unsigned" | "signed" | "size_t" | "ssize_t"
+    ) || bare.ends_with("_t")
+        || (bare.len() >= 2
+            && matches!(&bare[..1], "u" | "s")
+            && matches!(&bare[1..], "8" | "16" | "32" | "64"))
 }
 
 /// Where a run of code tokens ends.
@@ -54,6 +138,8 @@ enum Region {
     Braced,
     /// Like `Braced`, then an optional `;` (C struct definitions).
     BracedThenSemi,
+    /// Until the first `(` opened in the region is closed (`__attribute__((packed))`).
+    Parenthesized,
     /// Until a `;` outside brackets, inclusive (`import "x";`).
     UntilSemi,
     /// Until the `/` that is followed by the body.
@@ -83,6 +169,7 @@ impl<'a> Scanner<'a> {
                 "macro" | "fn" => self.code(Region::Braced)?,
                 "import" | "let" => self.code(Region::UntilSemi)?,
                 "struct" | "union" | "enum" => self.code(Region::BracedThenSemi)?,
+                "__attribute__" => self.code(Region::Parenthesized)?,
                 _ if starts_attach_point(c) => self.probe()?,
                 // Anything else is a syntax error; lex one code token so the parser can say
                 // what it expected instead.
@@ -159,6 +246,7 @@ impl<'a> Scanner<'a> {
         let base = self.pos;
         let mut lexer = Tok::lexer(&self.text[base..]);
         let mut open: Vec<(char, Span)> = Vec::new();
+        // The region's own opener (`{`, or `(` for an attribute) has been seen.
         let mut opened_brace = false;
         while let Some(result) = lexer.next() {
             let span = lexer.span();
@@ -199,7 +287,12 @@ impl<'a> Scanner<'a> {
                         Tok::LParen => '(',
                         _ => '[',
                     };
-                    opened_brace |= c == '{';
+                    opened_brace |= c
+                        == if region == Region::Parenthesized {
+                            '('
+                        } else {
+                            '{'
+                        };
                     open.push((c, Span::new(start, end)));
                     tok
                 }
@@ -221,11 +314,12 @@ impl<'a> Scanner<'a> {
                         }
                         open.truncate(at);
                     }
-                    if open.is_empty()
-                        && opened_brace
-                        && matches!(region, Region::Braced | Region::BracedThenSemi)
-                        && c == '{'
-                    {
+                    let closes_region = match region {
+                        Region::Braced | Region::BracedThenSemi => c == '{',
+                        Region::Parenthesized => c == '(',
+                        _ => false,
+                    };
+                    if open.is_empty() && opened_brace && closes_region {
                         finished = true;
                     }
                     tok
@@ -382,6 +476,29 @@ mod tests {
             .into_iter()
             .map(|(_, t, _)| t)
             .collect()
+    }
+
+    #[test]
+    fn a_name_alone_in_a_cast_is_a_typedef() {
+        let typedefs = |src: &str| -> Vec<String> {
+            kinds(src)
+                .into_iter()
+                .filter_map(|t| match t {
+                    Tok::TypedefName(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            typedefs("BEGIN { $a = (uint64_t)1 + (size_t *)$p + (pid_t)-1 + (foo)(2); }"),
+            ["uint64_t", "size_t", "pid_t", "foo"]
+        );
+        // Parentheses around a value, a call's and sizeof's are no casts; nor is a name
+        // before an operator unless it is a C integer type's.
+        assert!(typedefs(
+            "BEGIN { $a = (ONE) - 1; $b = f(x) + sizeof(uint64_t) * 2; if (x) { } $c = (a) * b; }"
+        )
+        .is_empty());
     }
 
     #[test]

@@ -206,6 +206,9 @@ pub enum Tok<'a> {
     AngleOpen,
     /// The `>` that closes such a body.
     AngleClose,
+    /// A C typedef name in a cast (`(uint64_t)x`, `(size_t *)p`): an identifier the scanner
+    /// found between the parentheses of a cast.
+    TypedefName(&'a str),
 }
 
 fn block_comment<'a>(lex: &mut logos::Lexer<'a, Tok<'a>>) -> logos::FilterResult<(), LexErrorKind> {
@@ -385,7 +388,7 @@ impl Tok<'_> {
             Tok::Int(n) => format!("integer `{n}`"),
             Tok::Str(_) => "a string".into(),
             Tok::Char(_) => "a character literal".into(),
-            Tok::TypeName(s) => format!("type `{s}`"),
+            Tok::TypeName(s) | Tok::TypedefName(s) => format!("type `{s}`"),
             Tok::AttachPoint(s) => format!("attach point `{s}`"),
             Tok::PredOpen => "`/` opening a predicate".into(),
             Tok::PredClose => "`/` closing the predicate".into(),

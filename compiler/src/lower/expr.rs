@@ -29,6 +29,20 @@ impl ProbeLowerer<'_, '_> {
     pub fn int(&mut self, e: &Expr) -> Lowering<(VReg, bool)> {
         match self.expr(e)? {
             Val::Int { reg, signed } => Ok((reg, signed)),
+            // An enum's value is its integer to every operator (which makes it a plain one).
+            Val::Mem {
+                addr,
+                ty: ValueType::Enum(names),
+            } => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr,
+                    size: Size::from_bytes(names.size).unwrap_or(Size::DW),
+                    signed: names.signed,
+                });
+                Ok((r, names.signed))
+            }
             Val::Mem { .. } => Err(Diagnostic::error(
                 "expected an integer",
                 e.span,
@@ -153,7 +167,7 @@ impl ProbeLowerer<'_, '_> {
                 self.block(block)?;
                 self.expr(value)
             }
-            ExprKind::Field { .. } => Err(self.unsupported("field access on kernel types", e.span)),
+            ExprKind::Field { expr, field, .. } => self.struct_field(expr, field, e.span),
             ExprKind::Index { expr, index }
                 if matches!(self.type_of(expr), ValueType::Str { .. }) =>
             {
@@ -273,6 +287,16 @@ impl ProbeLowerer<'_, '_> {
                 });
                 Ok(Val::Int { reg: r, signed })
             }
+            ArgAccess::Enum { names } => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(self.ctx, offset),
+                    size: Size::from_bytes(names.size).unwrap_or(Size::DW),
+                    signed: names.signed,
+                });
+                Ok(self.enum_value(r, &names))
+            }
             ArgAccess::CharArray { len } => {
                 let src = self.address_of(Addr::Ptr(self.ctx, offset));
                 Ok(self.read_char_array(Helper::ProbeReadKernel, src, len))
@@ -365,7 +389,24 @@ impl ProbeLowerer<'_, '_> {
 
     fn unary(&mut self, op: UnaryOp, inner: &Expr, span: Span) -> Lowering<Val> {
         if op == UnaryOp::AddrOf {
-            return Err(self.unsupported("`&`", span));
+            // `&$x`: where the variable lives (`*(struct foo *)&$x` reads its bytes as one).
+            return match &inner.kind {
+                ExprKind::Var(name) => match self.vars.get(name) {
+                    Some(var) => {
+                        let slot = var.slot;
+                        Ok(Val::Int {
+                            reg: self.slot_addr(slot, 0),
+                            signed: false,
+                        })
+                    }
+                    None => Err(Diagnostic::error(
+                        format!("`${name}` has no value here to take the address of"),
+                        inner.span,
+                        "assign it first",
+                    )),
+                },
+                _ => Err(self.unsupported("`&` of anything but a variable", span)),
+            };
         }
         let width = match self.type_of(inner) {
             ValueType::Int { size, .. } => size * 8,

@@ -112,10 +112,19 @@ impl ProbeLowerer<'_, '_> {
                 "missing argument",
             ));
         };
-        let Some(len) = buf_len(args.get(1), self.shared.options.max_strlen) else {
-            return Err(self.unsupported("`buf` without a literal length", span));
-        };
         let v = self.expr(first)?;
+        let len = match (buf_len(args.get(1), self.shared.options.max_strlen), &v) {
+            (Some(len), _) => len,
+            // `buf(s.arr)`: the whole array the script holds.
+            (
+                None,
+                Val::Mem {
+                    ty: ty @ ValueType::Array { .. },
+                    ..
+                },
+            ) if args.len() == 1 => ty.size(),
+            _ => return Err(self.unsupported("`buf` without a literal length", span)),
+        };
         self.read_bytes(v, len, ValueType::Buf { len }, first.span, "buf")
     }
 

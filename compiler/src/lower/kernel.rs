@@ -9,6 +9,7 @@ use crate::ast::{Expr, ExprKind, UnaryOp};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Operand, VReg};
+use crate::program::{EnumNames, ValueType};
 use crate::types::{KernelAccess, KernelValue};
 
 /// An address in kernel or user memory: a register plus a constant offset.
@@ -32,6 +33,21 @@ impl ProbeLowerer<'_, '_> {
                 pointer_rhs,
                 back,
             } => return self.pointer_step(e, *elem_size, *pointer_rhs, *back),
+            KernelAccess::Enumerator(v, names) => {
+                let r = self.const_reg(*v as u64);
+                return Ok(self.enum_value(r, names));
+            }
+            KernelAccess::EnumCast(names) => {
+                let ExprKind::Cast { expr, .. } = &e.kind else {
+                    unreachable!("resolve marks only casts as enum casts")
+                };
+                let (r, _) = self.int(expr)?;
+                let r = match names.size {
+                    8 => r,
+                    size => self.narrow(r, size * 8, names.signed),
+                };
+                return Ok(self.enum_value(r, names));
+            }
             KernelAccess::Member { value, user, .. }
             | KernelAccess::Deref { value, user }
             | KernelAccess::Index { value, user, .. } => (value.clone(), *user),
@@ -57,11 +73,12 @@ impl ProbeLowerer<'_, '_> {
                     None => size,
                 };
                 let r = self.read_int(&place, bytes, signed && bitfield.is_none(), read)?;
+                // Zero-extended whatever its type, as the current release reads bitfields
+                // (`short b:8` holding 217 reads 217).
                 let r = match bitfield {
                     Some((shift, width)) => {
                         let up = self.alu(Alu::Lsh, r, Operand::Imm((64 - shift - width) as i32));
-                        let down = if signed { Alu::Arsh } else { Alu::Rsh };
-                        self.alu(down, up, Operand::Imm((64 - width) as i32))
+                        self.alu(Alu::Rsh, up, Operand::Imm((64 - width) as i32))
                     }
                     None => r,
                 };
@@ -76,16 +93,40 @@ impl ProbeLowerer<'_, '_> {
                 let src = self.place_address(&place);
                 Ok(self.read_char_array(read, src, len))
             }
-            KernelValue::Array(ty) => {
+            KernelValue::Array(ty) | KernelValue::Struct(ty) => {
                 let src = self.place_address(&place);
                 Ok(self.read_to_slot(read, src, ty.clone(), ty.size().max(8)))
+            }
+            KernelValue::Enum(names) => {
+                let bitfield = match access {
+                    KernelAccess::Member { bitfield, .. } => *bitfield,
+                    _ => None,
+                };
+                if bitfield.is_some() {
+                    return Err(self.unsupported("an enum bitfield", e.span));
+                }
+                let r = self.read_int(&place, names.size, names.signed, read)?;
+                Ok(self.enum_value(r, &names))
             }
             KernelValue::Aggregate { what } => Err(Diagnostic::error(
                 format!("a whole {what} cannot be used as a value"),
                 e.span,
                 "read one of its members instead",
             )
-            .with_note("printing whole structs and arrays is not supported yet")),
+            .with_note(
+                "structs of up to 1024 bytes are copied whole, when every member is an \
+                 integer, enum, pointer, string, array or such a struct",
+            )),
+        }
+    }
+
+    /// An enum's value in a slot of its own, 8 bytes wide, printed by `names`.
+    pub(super) fn enum_value(&mut self, value: VReg, names: &EnumNames) -> Val {
+        let slot = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(value));
+        Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty: ValueType::Enum(names.held()),
         }
     }
 

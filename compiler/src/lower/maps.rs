@@ -373,6 +373,9 @@ pub(crate) fn static_type(
     if let Some(access) = e.kernel.as_deref() {
         return match access {
             KernelAccess::Const(_) => INT,
+            KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
+                ValueType::Enum(names.held())
+            }
             KernelAccess::PointerStep { .. } => SIGNED,
             KernelAccess::Member { value, .. }
             | KernelAccess::Deref { value, .. }
@@ -382,7 +385,8 @@ pub(crate) fn static_type(
                     signed: *signed,
                 },
                 KernelValue::Str { len } => ValueType::Str { len: *len },
-                KernelValue::Array(array) => array.clone(),
+                KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
+                KernelValue::Enum(names) => ValueType::Enum(names.held()),
                 KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
             },
         };
@@ -420,6 +424,13 @@ pub(crate) fn static_type(
         },
         // Names the table lacks are kernel enumerators (typed above) or refused by lowering.
         ExprKind::Ident(name) => value_type(name, &[], probe, options).unwrap_or(INT),
+        // `buf(a)` of an array: as long as the array.
+        ExprKind::Call { name, args } if name.name == "buf" && args.len() == 1 => {
+            match recurse(&args[0]) {
+                array @ ValueType::Array { .. } => ValueType::Buf { len: array.size() },
+                _ => value_type(&name.name, args, probe, options).unwrap_or(SIGNED),
+            }
+        }
         ExprKind::Call { name, args } => {
             value_type(&name.name, args, probe, options).unwrap_or(SIGNED)
         }
@@ -432,10 +443,16 @@ pub(crate) fn static_type(
             then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
         ExprKind::Index { expr, .. } => match recurse(expr) {
-            ValueType::Array { elem, .. } => match *elem {
-                ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
-                other => other,
-            },
+            ValueType::Array { elem, .. } => held(*elem),
+            _ => SIGNED,
+        },
+        // A field of a struct the script holds.
+        ExprKind::Field { expr, field, .. } => match recurse(expr) {
+            ValueType::Struct(layout) => layout
+                .fields
+                .into_iter()
+                .find(|f| f.name == field.name)
+                .map_or(SIGNED, |f| held(f.ty)),
             _ => SIGNED,
         },
         ExprKind::Block { value, .. } => recurse(value),
@@ -488,6 +505,7 @@ fn args_field_type(probe: &ResolvedProbe, field: &Ident) -> ValueType {
             size: 8,
             signed: *signed,
         },
+        Some(ArgAccess::Enum { names }) => ValueType::Enum(names.held()),
         Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
         Some(&ArgAccess::IntArray {
             elem_size,
@@ -539,8 +557,29 @@ pub(crate) fn signed_operands(lhs: &Expr, a: bool, rhs: &Expr, b: bool) -> bool 
 }
 
 /// Two types stored in one place: strings take the longer length, tuples field by field.
+/// An element or field as the script holds it once read: integers and enums in 8 bytes.
+fn held(ty: ValueType) -> ValueType {
+    match ty {
+        ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
+        ValueType::Enum(names) => ValueType::Enum(names.held()),
+        other => other,
+    }
+}
+
 fn unify(a: &ValueType, b: &ValueType) -> ValueType {
     match (a, b) {
+        // An enum with anything but itself (`@[ONE] = 1; @[ONE + 1] = 2`) is a plain integer,
+        // as the current release prints it.
+        (ValueType::Enum(x), ValueType::Enum(y)) if x == y => a.clone(),
+        (ValueType::Enum(x), ValueType::Int { signed, .. })
+        | (ValueType::Int { signed, .. }, ValueType::Enum(x)) => ValueType::Int {
+            size: 8,
+            signed: x.signed || *signed,
+        },
+        (ValueType::Enum(x), ValueType::Enum(y)) => ValueType::Int {
+            size: 8,
+            signed: x.signed || y.signed,
+        },
         (ValueType::Str { len: x }, ValueType::Str { len: y }) => {
             ValueType::Str { len: (*x).max(*y) }
         }

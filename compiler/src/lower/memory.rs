@@ -10,7 +10,7 @@ use crate::diagnostic::Diagnostic;
 use crate::insn::Alu;
 use crate::insn::{Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
-use crate::program::ValueType;
+use crate::program::{EnumNames, ValueType};
 
 pub(super) fn offset(addr: Addr, by: i32) -> Addr {
     match addr {
@@ -146,6 +146,34 @@ impl ProbeLowerer<'_, '_> {
                     let v = self.load_value(src_at, &src_ty);
                     self.store_value(offset(dst, dst_offsets[i] as i32), field, &v);
                 }
+            }
+            // An enum's integer into another width or a plain integer's place: converted.
+            (ValueType::Enum(EnumNames { size, .. }), Val::Int { reg, .. }) => {
+                self.emit(Inst::Store {
+                    addr: dst,
+                    value: Operand::Reg(*reg),
+                    size: Size::from_bytes(*size).unwrap_or(Size::DW),
+                });
+            }
+            (
+                ValueType::Enum(EnumNames { size, .. }) | ValueType::Int { size, .. },
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Enum(src),
+                },
+            ) if ty != &ValueType::Enum(src.clone()) => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: *addr,
+                    size: Size::from_bytes(src.size).unwrap_or(Size::DW),
+                    signed: src.signed,
+                });
+                self.emit(Inst::Store {
+                    addr: dst,
+                    value: Operand::Reg(r),
+                    size: Size::from_bytes(*size).unwrap_or(Size::DW),
+                });
             }
             // strftime, ntop, macaddr and buf values are plain bytes of a fixed layout.
             (ty, Val::Mem { addr, ty: src_ty }) if ty == src_ty => self.copy(dst, *addr, ty.size()),

@@ -17,6 +17,7 @@ mod memory;
 pub mod sample;
 mod stacks;
 mod stmt;
+mod structs;
 mod usdt;
 
 use std::collections::HashMap;

@@ -58,6 +58,12 @@ pub trait MachineFacts {
         let _ = name;
         Err(no_btf())
     }
+    /// The enum that defines enumerator `name`, for printing it by name; a provider that
+    /// cannot say leaves the enumerator a plain number.
+    fn enumerator_enum(&self, name: &str) -> Result<TypeId, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
 
     /// The address of symbol `name` (`kaddr`, `uaddr`): in the running kernel when `binary` is
     /// `None` (/proc/kallsyms), else the value the ELF file at `binary` gives it (not

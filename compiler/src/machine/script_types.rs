@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::facts::{FactError, MachineFacts, UsdtSite};
 use super::tracepoint_format::TracepointFormat;
-use crate::ast::{Aggregate, CBody, CDefinition, CField, Item, Program};
+use crate::ast::{Aggregate, CAttribute, CBody, CDefinition, CField, Expr, Ident, Item, Program};
 use crate::diagnostic::Diagnostic;
 use crate::types::{Enum, FuncProto, KType, Member, NameSpace, Record, TypeId};
 
@@ -32,6 +32,12 @@ pub struct ScriptTypes<'f> {
     facts: &'f dyn MachineFacts,
     types: Vec<KType>,
     names: HashMap<(NameSpace, String), TypeId>,
+    /// The alignment of each of the script's records that is not its members' largest
+    /// (`packed`, `aligned(N)`).
+    aligns: HashMap<TypeId, u64>,
+    /// The kernel type the script redefines (`struct task_struct { int x; }`), if any: then,
+    /// as in bpftrace, the script's definitions cannot take other kernel types as fields.
+    redefined: Option<String>,
 }
 
 impl<'f> ScriptTypes<'f> {
@@ -42,12 +48,22 @@ impl<'f> ScriptTypes<'f> {
             facts,
             types: Vec::new(),
             names: HashMap::new(),
+            aligns: HashMap::new(),
+            redefined: None,
         };
         for (name, size, signed) in SCRIPT_INTS {
             let id = st.add(int(name, size, signed, false));
             st.names.insert((NameSpace::Typedef, name.to_string()), id);
         }
-        let defs: Vec<&CDefinition> = program
+        // C's one-word integer names and fixed-width typedefs (`uint64_t`, `__u32`, `size_t`)
+        // for casts and `sizeof`, whether or not the kernel's BTF has them.
+        for name in c_integer_names() {
+            if let Some(t) = c_integer(&[name.as_str()]) {
+                let id = st.add(t);
+                st.names.insert((NameSpace::Typedef, name), id);
+            }
+        }
+        let top: Vec<&CDefinition> = program
             .items
             .iter()
             .filter_map(|i| match i {
@@ -55,25 +71,35 @@ impl<'f> ScriptTypes<'f> {
                 _ => None,
             })
             .collect();
-        // Every struct and union gets its id first, so that fields may point at any of them.
-        for d in &defs {
-            let space = match d.kind {
-                Aggregate::Struct => NameSpace::Struct,
-                Aggregate::Union => NameSpace::Union,
-                Aggregate::Enum => NameSpace::Enum,
-            };
+        let mut diags = Vec::new();
+        // Every named struct, union and enum gets its id first, so that fields may point at
+        // any of them, nested ones included (C gives those file scope too).
+        for d in top.iter().flat_map(|d| d.with_nested()) {
+            let Some(name) = &d.name else { continue };
+            let key = (space_of(d.kind), name.name.clone());
+            if st.names.contains_key(&key) {
+                diags.push(Diagnostic::error(
+                    format!("redefinition of `{} {}`", aggregate_word(d.kind), name.name),
+                    name.span,
+                    "defined before",
+                ));
+                continue;
+            }
+            if st.redefined.is_none() && facts.kernel_type_named(key.0, &name.name).is_ok() {
+                st.redefined = Some(format!("{} {}", aggregate_word(d.kind), name.name));
+            }
             let id = st.add(KType::Forward {
-                name: d.name.name.clone(),
+                name: name.name.clone(),
                 union: d.kind == Aggregate::Union,
             });
-            st.names.insert((space, d.name.name.clone()), id);
+            st.names.insert(key, id);
         }
-        let mut diags = Vec::new();
-        for d in defs {
-            let id = st.names[&(space_of(d.kind), d.name.name.clone())];
-            match st.define(d) {
-                Ok(t) => st.types[(id.0 - FIRST_ID) as usize] = t,
-                Err(e) => diags.push(e),
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        for d in top {
+            if let Err(e) = st.define(d) {
+                diags.push(e);
             }
         }
         if diags.is_empty() {
@@ -88,42 +114,52 @@ impl<'f> ScriptTypes<'f> {
         TypeId(FIRST_ID + self.types.len() as u32 - 1)
     }
 
-    fn define(&mut self, d: &CDefinition) -> Result<KType, Diagnostic> {
-        match &d.body {
-            CBody::Enumerators(values) => {
-                let mut next = 0i64;
-                let mut out = Vec::new();
-                for (name, value) in values {
-                    if let Some(v) = value {
-                        next = match literal_int(v) {
-                            Some(n) => n,
-                            None => {
-                                return Err(Diagnostic::error(
-                                    "an enumerator's value must be an integer literal",
-                                    v.span,
-                                    "not a literal",
-                                ))
-                            }
-                        };
-                    }
-                    out.push((name.name.clone(), next));
-                    next = next.wrapping_add(1);
-                }
-                Ok(KType::Enum(Enum {
-                    name: d.name.name.clone(),
-                    size: 4,
-                    signed: out.iter().any(|(_, v)| *v < 0),
-                    values: out,
-                }))
+    /// Lays out `d` (and those defined inside it, first) and gives its id: the one reserved
+    /// for its name, or a new one for an anonymous definition.
+    fn define(&mut self, d: &CDefinition) -> Result<TypeId, Diagnostic> {
+        let t = match &d.body {
+            CBody::Enumerators(values) => enumeration(d, values)?,
+            CBody::Fields(fields) => self.record(d, fields)?,
+        };
+        let id = match &d.name {
+            Some(n) => {
+                let id = self.names[&(space_of(d.kind), n.name.clone())];
+                self.types[(id.0 - FIRST_ID) as usize] = t;
+                id
             }
-            CBody::Fields(fields) => self.record(d, fields),
+            None => self.add(t),
+        };
+        if let Some(align) = self.declared_align(d) {
+            self.aligns.insert(id, align);
+        }
+        Ok(id)
+    }
+
+    /// The alignment `packed` or `aligned(N)` gives a record, when they change it.
+    fn declared_align(&self, d: &CDefinition) -> Option<u64> {
+        let packed = d.attributes.contains(&CAttribute::Packed);
+        let aligned = d
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                CAttribute::Aligned(n) => Some(*n),
+                CAttribute::Packed => None,
+            })
+            .max();
+        match (packed, aligned) {
+            (false, None) => None,
+            (true, None) => Some(1),
+            (_, Some(n)) => Some(n),
         }
     }
 
     /// C's layout: each member at the next multiple of its alignment (a union's all at 0),
     /// bitfields packed into units of their type's size, the size rounded to the alignment.
+    /// `packed` puts every member (and bitfield) right after the one before it; `aligned(N)`
+    /// raises the record's alignment to N.
     fn record(&mut self, d: &CDefinition, fields: &[CField]) -> Result<KType, Diagnostic> {
         let union = d.kind == Aggregate::Union;
+        let packed = d.attributes.contains(&CAttribute::Packed);
         let mut bits = 0u64;
         let mut size = 0u64;
         let mut align = 1u64;
@@ -131,12 +167,20 @@ impl<'f> ScriptTypes<'f> {
         for f in fields {
             let ty = self.field_type(f)?;
             let (fsize, falign) = self.layout(ty).ok_or_else(|| {
+                let what = match self.kernel_type(ty) {
+                    Ok(KType::Forward { name, union }) => format!(
+                        "incomplete type '{} {name}'",
+                        if union { "union" } else { "struct" }
+                    ),
+                    _ => "incomplete type".to_string(),
+                };
                 Diagnostic::error(
-                    format!("the field `{}` has no size", f.name.name),
+                    format!("the field `{}` has {what}", f.name.name),
                     f.span,
-                    "incomplete type",
+                    "no size",
                 )
             })?;
+            let falign = if packed { 1 } else { falign };
             align = align.max(falign);
             let start = if union { 0 } else { bits };
             let (offset, width) = match f.bits {
@@ -147,6 +191,7 @@ impl<'f> ScriptTypes<'f> {
                         "too wide",
                     ))
                 }
+                Some(w) if packed && w > 0 => (start, w),
                 Some(w) => {
                     let unit = fsize * 8;
                     let at = if w == 0 || start % unit + w > unit {
@@ -163,6 +208,10 @@ impl<'f> ScriptTypes<'f> {
                 bits = end;
             }
             size = size.max(end.div_ceil(8));
+            // An unnamed bitfield (`int : 3;`) only takes room.
+            if f.bits.is_some() && f.name.name.is_empty() {
+                continue;
+            }
             members.push(Member {
                 name: f.name.name.clone(),
                 ty,
@@ -170,8 +219,11 @@ impl<'f> ScriptTypes<'f> {
                 bitfield: f.bits.map(|w| w as u32),
             });
         }
+        if let Some(n) = self.declared_align(d) {
+            align = if packed { n } else { align.max(n) };
+        }
         Ok(KType::Record(Record {
-            name: d.name.name.clone(),
+            name: d.name.as_ref().map(|n| n.name.clone()).unwrap_or_default(),
             union,
             size: (size.div_ceil(align) * align) as u32,
             members,
@@ -188,13 +240,27 @@ impl<'f> ScriptTypes<'f> {
             .map(String::as_str)
             .filter(|w| !matches!(*w, "*" | "const" | "volatile"))
             .collect();
-        let mut ty = self.base_type(&words).ok_or_else(|| {
-            Diagnostic::error(
-                format!("unknown type `{}`", words.join(" ")),
-                f.span,
-                "not a C type this script or the kernel defines",
-            )
-        })?;
+        let mut ty = match &f.defined {
+            Some(d) => self.define(d)?,
+            None => self.base_type(&words).map_err(|why| match why {
+                // bpftrace (through clang) words it so: the kernel's type is not there.
+                Some(why) => Diagnostic::error(
+                    format!(
+                        "the field `{}` has incomplete type '{}'",
+                        f.name.name,
+                        words.join(" ")
+                    ),
+                    f.span,
+                    "not defined in this script",
+                )
+                .with_note(why),
+                None => Diagnostic::error(
+                    format!("unknown type `{}`", words.join(" ")),
+                    f.span,
+                    "not a C type this script or the kernel defines",
+                ),
+            })?,
+        };
         for _ in 0..stars {
             ty = self.add(KType::Pointer { to: ty });
         }
@@ -207,21 +273,49 @@ impl<'f> ScriptTypes<'f> {
         Ok(ty)
     }
 
-    fn base_type(&mut self, words: &[&str]) -> Option<TypeId> {
-        match words {
-            ["struct", name] => return self.named(NameSpace::Struct, name),
-            ["union", name] => return self.named(NameSpace::Union, name),
-            ["enum", name] => return self.named(NameSpace::Enum, name),
-            ["void"] => return Some(TypeId::VOID),
-            _ => {}
+    /// The type words name: C's integers, the script's own types, then (unless the script
+    /// redefines a kernel type) the kernel's. The error says why the kernel's is not used.
+    fn base_type(&mut self, words: &[&str]) -> Result<TypeId, Option<String>> {
+        if words == ["void"] {
+            return Ok(TypeId::VOID);
         }
-        if let Some(t) = c_integer(words) {
-            return Some(self.add(t));
+        let (space, name) = match words {
+            ["struct", name] => (NameSpace::Struct, *name),
+            ["union", name] => (NameSpace::Union, *name),
+            ["enum", name] => (NameSpace::Enum, *name),
+            [name] => (NameSpace::Typedef, *name),
+            _ => return c_integer(words).map(|t| self.add(t)).ok_or(None),
+        };
+        if let Some(id) = self.names.get(&(space, name.to_string())) {
+            return Ok(*id);
         }
-        match words {
-            [name] => self.named(NameSpace::Typedef, name),
+        if space == NameSpace::Typedef {
+            if let Some(t) = c_integer(words) {
+                return Ok(self.add(t));
+            }
+        }
+        match &self.redefined {
+            Some(kernel) if self.facts.kernel_type_named(space, name).is_ok() => {
+                Err(Some(format!(
+                    "this script redefines the kernel's `{kernel}`, so, as in bpftrace, its \
+                 definitions cannot use other kernel types: define `{}` too",
+                    words.join(" ")
+                )))
+            }
+            _ => self.named(space, name).ok_or(None),
+        }
+    }
+
+    /// The value of the script's enumerator `name` and its enum's id.
+    fn script_enumerator(&self, name: &str) -> Option<(i64, TypeId)> {
+        self.types.iter().enumerate().find_map(|(i, t)| match t {
+            KType::Enum(e) => e
+                .values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| (*v, TypeId(FIRST_ID + i as u32))),
             _ => None,
-        }
+        })
     }
 
     fn named(&self, space: NameSpace, name: &str) -> Option<TypeId> {
@@ -239,6 +333,9 @@ impl<'f> ScriptTypes<'f> {
                 (size * u64::from(len), align)
             }
             KType::Record(r) => {
+                if let Some(align) = self.aligns.get(&id) {
+                    return Some((r.size.into(), *align));
+                }
                 let align = r
                     .members
                     .iter()
@@ -249,6 +346,44 @@ impl<'f> ScriptTypes<'f> {
             }
             KType::Void | KType::Forward { .. } | KType::FuncProto(_) => return None,
         })
+    }
+}
+
+/// An enum's values: each the one written, or one more than the one before (the first 0).
+/// Four bytes, as C lays an enum out, unless a value needs eight.
+fn enumeration(d: &CDefinition, values: &[(Ident, Option<Expr>)]) -> Result<KType, Diagnostic> {
+    let mut next = 0i64;
+    let mut out = Vec::new();
+    for (name, value) in values {
+        if let Some(v) = value {
+            next = literal_int(v).ok_or_else(|| {
+                Diagnostic::error(
+                    "an enumerator's value must be an integer literal",
+                    v.span,
+                    "not a literal",
+                )
+            })?;
+        }
+        out.push((name.name.clone(), next));
+        next = next.wrapping_add(1);
+    }
+    let signed = out.iter().any(|(_, v)| *v < 0);
+    let wide = out
+        .iter()
+        .any(|(_, v)| *v > i64::from(u32::MAX) || *v < i64::from(i32::MIN));
+    Ok(KType::Enum(Enum {
+        name: d.name.as_ref().map(|n| n.name.clone()).unwrap_or_default(),
+        size: if wide { 8 } else { 4 },
+        signed,
+        values: out,
+    }))
+}
+
+fn aggregate_word(kind: Aggregate) -> &'static str {
+    match kind {
+        Aggregate::Struct => "struct",
+        Aggregate::Union => "union",
+        Aggregate::Enum => "enum",
     }
 }
 
@@ -303,6 +438,28 @@ fn c_integer(words: &[&str]) -> Option<KType> {
         }
         _ => None,
     }
+}
+
+/// Every one-word name `c_integer` knows.
+fn c_integer_names() -> Vec<String> {
+    let mut names: Vec<String> = [
+        "char", "short", "int", "long", "unsigned", "signed", "_Bool",
+    ]
+    .into_iter()
+    .chain(["size_t", "uintptr_t", "ssize_t", "intptr_t", "ptrdiff_t"])
+    .map(str::to_string)
+    .collect();
+    for bits in [8, 16, 32, 64] {
+        for sign in ["u", ""] {
+            names.push(format!("{sign}int{bits}_t"));
+            names.push(format!("__{sign}int{bits}_t"));
+        }
+        for letter in ["u", "s"] {
+            names.push(format!("{letter}{bits}"));
+            names.push(format!("__{letter}{bits}"));
+        }
+    }
+    names
 }
 
 /// `uint8_t`, `int32_t`, `__u16`, `s64`, `size_t`: size and signedness.
@@ -389,14 +546,16 @@ impl MachineFacts for ScriptTypes<'_> {
         self.facts.kernel_functions()
     }
     fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
-        for t in &self.types {
-            if let KType::Enum(e) = t {
-                if let Some((_, v)) = e.values.iter().find(|(n, _)| n == name) {
-                    return Ok(*v);
-                }
-            }
+        match self.script_enumerator(name) {
+            Some((value, _)) => Ok(value),
+            None => self.facts.kernel_enumerator(name),
         }
-        self.facts.kernel_enumerator(name)
+    }
+    fn enumerator_enum(&self, name: &str) -> Result<TypeId, FactError> {
+        match self.script_enumerator(name) {
+            Some((_, id)) => Ok(id),
+            None => self.facts.enumerator_enum(name),
+        }
     }
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         self.facts.symbol_address(binary, name)
@@ -483,6 +642,104 @@ mod tests {
         );
         assert_eq!(offsets(&u)[1], ("u".into(), 8, None));
         assert_eq!(u.size, 16);
+    }
+
+    #[test]
+    fn bitfields_of_two_types_share_a_unit_as_c_lays_them_out() {
+        // The runtime suite's `struct Bar`: the ints start in the shorts' unit.
+        let r = record(
+            "struct Bar { short a:4, b:8, c:3, d:1; int e:9, f:15, g:1, h:2, i:5 } BEGIN {}",
+            "Bar",
+        );
+        let bits: Vec<u32> = r.members.iter().map(|m| m.bit_offset).collect();
+        assert_eq!(bits, [0, 4, 12, 15, 16, 32, 47, 48, 50]);
+        assert_eq!(r.size, 8);
+    }
+
+    #[test]
+    fn packed_and_aligned_change_the_layout() {
+        let size = |source: &str, name: &str| record(source, name).size;
+        assert_eq!(size("struct F { int x; char y; int z; } BEGIN {}", "F"), 12);
+        let packed = "struct F { int x; char y; int z; } __attribute__((packed)) BEGIN {}";
+        assert_eq!(size(packed, "F"), 9);
+        assert_eq!(offsets(&record(packed, "F"))[2], ("z".into(), 5, None));
+        let both = "struct F { int x; char y; int z; } __attribute__((packed)) \
+                    __attribute__((aligned(1))) BEGIN {}";
+        assert_eq!(size(both, "F"), 9);
+        assert_eq!(
+            size(
+                "struct G { char c; } __attribute__((aligned(8))) BEGIN {}",
+                "G"
+            ),
+            8
+        );
+        // A packed struct inside another keeps alignment 1.
+        let nested = "struct F { int x; char y; } __attribute__((packed)) \
+                      struct H { char c; struct F f; } BEGIN {}";
+        assert_eq!(offsets(&record(nested, "H"))[1], ("f".into(), 1, None));
+    }
+
+    #[test]
+    fn nested_definitions_are_types_of_their_own() {
+        let source = "struct Foo { int x; struct Bar { int x; } bar; struct { char c; } anon; } \
+                      struct Uses { struct Bar b; } BEGIN {}";
+        let foo = record(source, "Foo");
+        assert_eq!(
+            offsets(&foo),
+            [
+                ("x".into(), 0, None),
+                ("bar".into(), 4, None),
+                ("anon".into(), 8, None)
+            ]
+        );
+        assert_eq!(record(source, "Uses").size, 4);
+        let (types, names) = types("enum { A = 3, B } BEGIN {}");
+        assert!(names.keys().all(|(s, _)| *s != NameSpace::Enum));
+        assert!(types.iter().any(|t| matches!(t, KType::Enum(e)
+            if e.values == [("A".to_string(), 3), ("B".to_string(), 4)] && e.size == 4)));
+    }
+
+    #[test]
+    fn a_redefinition_and_a_kernel_type_beside_a_redefined_one_are_errors() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let program =
+            crate::parse::parse("struct A { int x; } struct A { int y; } BEGIN {}").unwrap();
+        let Err(d) = ScriptTypes::new(&program, &facts) else {
+            panic!("accepted")
+        };
+        assert_eq!(d[0].message, "redefinition of `struct A`");
+        // Once a kernel type is redefined, the others are not the script's to use (bpftrace).
+        let program =
+            crate::parse::parse("struct task_struct { struct mm_struct m; } BEGIN {}").unwrap();
+        let Err(d) = ScriptTypes::new(&program, &facts) else {
+            panic!("accepted")
+        };
+        assert_eq!(
+            d[0].message,
+            "the field `m` has incomplete type 'struct mm_struct'"
+        );
+        let program =
+            crate::parse::parse("struct task_struct { uint64_t x; u32 y; } BEGIN {}").unwrap();
+        assert!(ScriptTypes::new(&program, &facts).is_ok());
+    }
+
+    #[test]
+    fn c_integer_names_are_types_for_casts() {
+        let facts = FixtureFacts::bundled();
+        let program = crate::parse::parse("BEGIN {}").unwrap();
+        let st = ScriptTypes::new(&program, &facts).unwrap();
+        for (name, size, signed) in [
+            ("uint64_t", 8, false),
+            ("__s16", 2, true),
+            ("size_t", 8, false),
+            ("char", 1, true),
+        ] {
+            let id = st.kernel_type_named(NameSpace::Typedef, name).unwrap();
+            assert!(
+                matches!(st.kernel_type(id).unwrap(), KType::Int { size: s, signed: g, .. } if s == size && g == signed),
+                "{name}"
+            );
+        }
     }
 
     #[test]

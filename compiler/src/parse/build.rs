@@ -114,18 +114,27 @@ pub fn tuple_index<'a>(expr: Expr, index: u64, span: Span) -> ActionResult<'a, E
     }
 }
 
-/// `unsigned int a, b;` (or `a:4, b:8;`) gives two fields: the last word of the first declarator is its name.
+/// One of the field declarators after the first: `*name[2][3] : 4`.
+pub type CDeclarator = (u32, Ident, Vec<u64>, Option<u64>);
+
+/// `unsigned int a, *b, c[4];` (or `a:4, b:8;`) gives a field each: the last word of the first
+/// declarator is its name, the `*`s ending its words are its own, and the others take the
+/// words before them and their own `*`s, as in C.
 pub fn c_fields<'a>(
     words: Vec<(String, Span)>,
     array: Vec<u64>,
     bits: Option<u64>,
-    more: Vec<(Ident, Option<u64>)>,
+    more: Vec<CDeclarator>,
     span: Span,
 ) -> ActionResult<'a, Vec<CField>> {
     let Some(((name, name_span), type_words)) = words.split_last() else {
         return fail("expected a field", "empty declaration", None, span);
     };
-    if type_words.is_empty() || name == "*" {
+    let tagged = matches!(
+        type_words.last().map(|(w, _)| w.as_str()),
+        Some("struct" | "union" | "enum")
+    );
+    if type_words.is_empty() || name == "*" || tagged {
         return fail(
             "a field needs a type and a name",
             "expected `type name;`",
@@ -134,8 +143,11 @@ pub fn c_fields<'a>(
         );
     }
     let type_words: Vec<String> = type_words.iter().map(|(w, _)| w.clone()).collect();
+    let base_len = type_words.len() - type_words.iter().rev().take_while(|w| *w == "*").count();
+    let base = &type_words[..base_len];
     let mut fields = vec![CField {
         type_words: type_words.clone(),
+        defined: None,
         name: Ident {
             name: name.clone(),
             span: *name_span,
@@ -144,14 +156,116 @@ pub fn c_fields<'a>(
         bits,
         span,
     }];
-    fields.extend(more.into_iter().map(|(name, bits)| CField {
-        type_words: type_words.clone(),
-        name,
-        array: Vec::new(),
-        bits,
-        span,
+    fields.extend(more.into_iter().map(|(stars, name, array, bits)| {
+        let mut words = base.to_vec();
+        words.extend((0..stars).map(|_| "*".to_string()));
+        CField {
+            type_words: words,
+            defined: None,
+            name,
+            array,
+            bits,
+            span,
+        }
     }));
     Ok(fields)
+}
+
+/// `struct Bar { int x; } bar, *p;`: the first field holds the definition, the others name
+/// it (or, for an anonymous one, hold a copy). No declarator at all is an anonymous member
+/// (`union { int a; long b; };`), which only a struct or union can be.
+pub fn nested_fields<'a>(
+    def: CDefinition,
+    declarators: Vec<CDeclarator>,
+    span: Span,
+) -> ActionResult<'a, Vec<CField>> {
+    if declarators.is_empty() {
+        if def.kind == Aggregate::Enum || def.name.is_some() {
+            return fail(
+                "a field needs a name",
+                "this defines a type but no field",
+                Some("name the field after the `}`, e.g. `} flags;`"),
+                span,
+            );
+        }
+        return Ok(vec![CField {
+            type_words: Vec::new(),
+            defined: Some(Box::new(def)),
+            name: Ident {
+                name: String::new(),
+                span,
+            },
+            array: Vec::new(),
+            bits: None,
+            span,
+        }]);
+    }
+    let mut fields = Vec::new();
+    for (i, (stars, name, array, bits)) in declarators.into_iter().enumerate() {
+        let stars = (0..stars).map(|_| "*".to_string());
+        let (type_words, defined) = match &def.name {
+            Some(n) if i > 0 => {
+                let mut w = vec![aggregate_keyword(def.kind).to_string(), n.name.clone()];
+                w.extend(stars);
+                (w, None)
+            }
+            _ => (stars.collect(), Some(Box::new(def.clone()))),
+        };
+        fields.push(CField {
+            type_words,
+            defined,
+            name,
+            array,
+            bits,
+            span,
+        });
+    }
+    Ok(fields)
+}
+
+/// `__attribute__((packed, aligned(8)))`: the layout attributes clang honours for a
+/// definition; any other is refused, since its effect on the layout is not known here.
+pub fn c_attributes<'a>(
+    word: &str,
+    items: Vec<(Ident, Option<u64>)>,
+    span: Span,
+) -> ActionResult<'a, Vec<CAttribute>> {
+    if word != "__attribute__" {
+        return fail(
+            "expected `__attribute__((...))` or the next item after a definition",
+            "unexpected word",
+            None,
+            span,
+        );
+    }
+    items
+        .into_iter()
+        .map(|(name, value)| match (name.name.trim_matches('_'), value) {
+            ("packed", None) => Ok(CAttribute::Packed),
+            ("aligned", None) => Ok(CAttribute::Aligned(16)),
+            ("aligned", Some(n)) if n.is_power_of_two() => Ok(CAttribute::Aligned(n)),
+            ("aligned", Some(_)) => fail(
+                "the alignment must be a power of two",
+                "not a power of two",
+                None,
+                name.span,
+            ),
+            _ => fail(
+                "only the `packed` and `aligned` attributes are supported on a definition",
+                "unsupported attribute",
+                None,
+                name.span,
+            ),
+        })
+        .collect()
+}
+
+pub fn aggregate_keyword(kind: Aggregate) -> &'static str {
+    match kind {
+        Aggregate::Struct => "struct",
+        Aggregate::Union => "union",
+        Aggregate::Enum => "enum",
+    }
 }
 
 /// `macro name(params) { stmts last }`: `last`, an expression with no `;` after it, is the

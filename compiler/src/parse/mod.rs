@@ -340,6 +340,77 @@ fn is_binary_operator(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ast::{CAttribute, CBody, CDefinition, Item};
+
+    fn definition(source: &str) -> CDefinition {
+        match parse(source).unwrap().items.into_iter().next() {
+            Some(Item::CDefinition(d)) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn c_definitions_take_the_forms_of_the_current_release() {
+        // The last field's `;` left out; several declarators with their own `*`s and arrays.
+        let d = definition("struct A { char *a, b[4], **c; int d:3, e:5 } BEGIN {}");
+        let CBody::Fields(f) = &d.body else { panic!() };
+        let words: Vec<(String, String, Vec<u64>, Option<u64>)> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.name.name.clone(),
+                    f.type_words.join(" "),
+                    f.array.clone(),
+                    f.bits,
+                )
+            })
+            .collect();
+        assert_eq!(
+            words,
+            [
+                ("a".into(), "char *".into(), vec![], None),
+                ("b".into(), "char".into(), vec![4], None),
+                ("c".into(), "char * *".into(), vec![], None),
+                ("d".into(), "int".into(), vec![], Some(3)),
+                ("e".into(), "int".into(), vec![], Some(5)),
+            ]
+        );
+        // Definitions inside a struct, named and anonymous, and an anonymous member.
+        let d = definition(
+            "struct O { struct I { int x; } i, *p; struct { int m[1] } y; union { int u; }; } BEGIN {}",
+        );
+        let CBody::Fields(f) = &d.body else { panic!() };
+        assert_eq!(f.len(), 4);
+        assert_eq!(
+            f[0].defined.as_ref().unwrap().name.as_ref().unwrap().name,
+            "I"
+        );
+        assert_eq!(f[1].type_words, ["struct", "I", "*"]);
+        assert!(f[1].defined.is_none());
+        assert!(f[2].defined.as_ref().unwrap().name.is_none());
+        assert_eq!(f[3].name.name, "");
+        assert_eq!(d.with_nested().len(), 4);
+        // Attributes after the brace, an anonymous enum.
+        let d = definition(
+            "struct P { int x; } /**/ __attribute__((packed)) __attribute__((aligned(2))) BEGIN {}",
+        );
+        assert_eq!(d.attributes, [CAttribute::Packed, CAttribute::Aligned(2)]);
+        assert!(definition("enum { A, B = 3 }; BEGIN {}").name.is_none());
+    }
+
+    #[test]
+    fn bad_c_definitions_are_errors_at_the_text() {
+        let source = "struct P { int x; } __attribute__((weak)) BEGIN {}";
+        let d = parse(source).unwrap_err();
+        assert_eq!(&source[d.span().range()], "weak");
+        let source = "struct P { int x; } __attribute__((aligned(3))) BEGIN {}";
+        assert_eq!(
+            parse(source).unwrap_err().message,
+            "the alignment must be a power of two"
+        );
+        let source = "struct P { struct Q { int x; }; } BEGIN {}";
+        assert_eq!(parse(source).unwrap_err().message, "a field needs a name");
+    }
 
     #[test]
     fn an_unclosed_map_key_points_at_its_bracket() {

@@ -1,6 +1,8 @@
 //! What a probe's `args` holds: its fields, each at an offset in the context and read as its
 //! kind says (tracepoints from their format files, fentry from BTF).
 
+use crate::program::EnumNames;
+
 /// A field of `args`: a tracepoint format's, or a fentry probe's parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgField {
@@ -13,6 +15,9 @@ pub struct ArgField {
 pub enum ArgAccess {
     /// An integer (or a pointer, as u64) read straight from the context.
     Int { size: u32, signed: bool },
+    /// `enum skb_drop_reason reason`: an integer of `names.size` bytes, printed by the
+    /// names the kernel's BTF gives the enum.
+    Enum { names: EnumNames },
     /// `char name[N]`: a string of N bytes inside the record.
     CharArray { len: u32 },
     /// `__u8 daddr[4]`, `unsigned long args[6]`: `len` integers of `elem_size` bytes inside
@@ -88,6 +93,7 @@ impl ArgAccess {
                     size
                 )
             }
+            ArgAccess::Enum { names } => format!("enum {}", names.name),
             ArgAccess::CharArray { len } => format!("char[{len}]"),
             ArgAccess::IntArray { elem_size, len, .. } => {
                 format!("an array of {len} {elem_size}-byte integers")

@@ -2,14 +2,19 @@
 //! static tracepoint; its `args` are the fields of its format file, typed as bpftrace types
 //! them.
 
+use std::collections::HashMap;
+
 use super::args::{merge_fields, ArgAccess, ArgField};
 use super::{fact_error, ProbeKind, Provider, ProviderKind, Resolution, Target};
 use crate::ast::AttachPoint;
 use crate::diagnostic::{nearest, Diagnostic};
+use crate::machine::ctype::CType;
 use crate::machine::expand::expand_tracepoints;
 use crate::machine::facts::{FactError, MachineFacts};
 use crate::machine::tracepoint_format::{field_type, FieldType, TracepointFormat};
 use crate::parse::attach::Part;
+use crate::program::EnumNames;
+use crate::types::{KType, NameSpace};
 
 pub struct Tracepoint;
 
@@ -71,7 +76,7 @@ impl ProbeKind for Tracepoint {
                 FactError::NotFound { .. } => unknown_tracepoint(facts, cat, ev, ap),
                 other => fact_error(other, ap),
             })?;
-            let fields = fields_of(&format);
+            let fields = fields_of(&format, facts);
             let here = format!("{cat}:{ev}");
             args = Some(match args {
                 None => (fields, here),
@@ -88,6 +93,41 @@ impl ProbeKind for Tracepoint {
         })
     }
 
+    /// The BTF types of the format's struct and union pointers (`args.rqtp.tv_sec`), for a
+    /// probe of one tracepoint; a syscall's pointers point into user memory.
+    fn kernel_arg_types(
+        &self,
+        targets: &[Target],
+        facts: &dyn MachineFacts,
+    ) -> HashMap<String, CType> {
+        let mut out = HashMap::new();
+        let [Target::Tracepoint { category, event }] = targets else {
+            return out;
+        };
+        let Ok(format) = facts.tracepoint_format(category, event) else {
+            return out;
+        };
+        let user = category == "syscalls";
+        for f in format.fields.iter().filter(|f| !f.common) {
+            let FieldType::Pointer { pointee } = field_type(f) else {
+                continue;
+            };
+            let words: Vec<&str> = pointee
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "const" | "volatile"))
+                .collect();
+            let (space, name) = match words.as_slice() {
+                ["struct", name] => (NameSpace::Struct, *name),
+                ["union", name] => (NameSpace::Union, *name),
+                _ => continue,
+            };
+            if let Ok(id) = facts.kernel_type_named(space, name) {
+                out.insert(f.name.clone(), CType::pointer_to(CType::kernel(id, user)));
+            }
+        }
+        out
+    }
+
     fn section(&self, program: &str) -> String {
         format!("tracepoint/tb/{program}")
     }
@@ -99,14 +139,17 @@ impl ProbeKind for Tracepoint {
 
 /// A format's fields as `args` reads them; the common fields are not `args`, and a field of a
 /// type tracebound does not read is left out (a use of it is unknown).
-fn fields_of(format: &TracepointFormat) -> Vec<ArgField> {
+fn fields_of(format: &TracepointFormat, facts: &dyn MachineFacts) -> Vec<ArgField> {
     format
         .fields
         .iter()
         .filter(|f| !f.common)
         .filter_map(|f| {
             let access = match field_type(f) {
-                FieldType::Int { size, signed } => ArgAccess::Int { size, signed },
+                FieldType::Int { size, signed } => match enum_names(&f.c_type, size, facts) {
+                    Some(names) => ArgAccess::Enum { names },
+                    None => ArgAccess::Int { size, signed },
+                },
                 FieldType::Pointer { .. } => ArgAccess::Int {
                     size: 8,
                     signed: false,
@@ -131,6 +174,22 @@ fn fields_of(format: &TracepointFormat) -> Vec<ArgField> {
             })
         })
         .collect()
+}
+
+/// An `enum X` field's names, when the kernel's BTF defines `enum X`: it prints by them, as
+/// the current release prints it.
+fn enum_names(c_type: &str, size: u32, facts: &dyn MachineFacts) -> Option<EnumNames> {
+    let name = c_type.strip_prefix("enum ")?.trim();
+    let id = facts.kernel_type_named(NameSpace::Enum, name).ok()?;
+    match facts.kernel_type(id).ok()? {
+        KType::Enum(e) => Some(EnumNames {
+            name: e.name,
+            size,
+            signed: e.signed,
+            values: e.values,
+        }),
+        _ => None,
+    }
 }
 
 fn unknown_tracepoint(

@@ -10,11 +10,11 @@ use super::ResolvedProbe;
 use crate::ast::visit::{self, VisitorMut};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::machine::ctype::{CType, KernelTypes, TypeEnv, View};
+use crate::machine::ctype::{CKind, CType, KernelTypes, TypeEnv, View};
 use crate::machine::facts::MachineFacts;
-use crate::program::ValueType;
+use crate::program::{EnumNames, StructField, StructLayout, ValueType};
 use crate::span::Span;
-use crate::types::{KernelAccess, KernelValue};
+use crate::types::{KType, KernelAccess, KernelValue};
 
 /// Types the kernel-typed expressions of each probe item; `probes` has one entry per probe
 /// item, in order.
@@ -96,6 +96,9 @@ impl VisitorMut for Typer<'_, '_> {
 
     /// The access of one expression, when it has one, written into it; then those inside.
     fn expr(&mut self, e: &mut Expr) {
+        if let Err(d) = self.typedef_cast(e) {
+            self.fail(d);
+        }
         match self.access(e) {
             Ok(access) => e.kernel = access.map(Box::new),
             Err(d) => self.fail(d),
@@ -134,6 +137,32 @@ impl Typer<'_, '_> {
                 self.untyped_maps.insert(map.to_string());
             }
         }
+    }
+
+    /// `(uint64_t)x`, `(u8[4])x`: a cast to a C integer typedef becomes the script's own
+    /// integer cast of that width and sign (`(uint64)x`), which lowering knows.
+    fn typedef_cast(&self, e: &mut Expr) -> Result<(), Diagnostic> {
+        let ExprKind::Cast { ty, .. } = &mut e.kind else {
+            return Ok(());
+        };
+        if ty.pointers > 0 || !matches!(ty.base, TypeBase::Named(_)) {
+            return Ok(());
+        }
+        let Some(t) = self.kt.type_name(
+            &TypeName {
+                array: None,
+                ..ty.clone()
+            },
+            false,
+        )?
+        else {
+            return Ok(());
+        };
+        if let (View::Int { size, signed }, None) = (self.kt.view(&t, ty.span)?, self.enum_of(&t)) {
+            let sign = if signed { "" } else { "u" };
+            ty.base = TypeBase::Builtin(format!("{sign}int{}", size * 8));
+        }
+        Ok(())
     }
 
     fn fail(&mut self, d: Diagnostic) {
@@ -232,9 +261,31 @@ impl Typer<'_, '_> {
                 Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
                 None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
             },
-            ExprKind::SizeofExpr(inner) => match typed(inner)? {
-                Some(t) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
-                None => return Ok(None),
+            ExprKind::SizeofExpr(inner) => match (typed(inner)?, &inner.kind) {
+                (Some(t), _) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+                // `sizeof(uint64_t)`: a name no builtin has, looked up as a type.
+                (None, ExprKind::Ident(name)) if tracebound_stdlib::lookup(name).is_none() => {
+                    let ty = TypeName {
+                        base: TypeBase::Named(name.clone()),
+                        pointers: 0,
+                        array: None,
+                        span: inner.span,
+                    };
+                    match kt.type_name(&ty, false) {
+                        Ok(Some(t)) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+                        // An enumerator is held in 8 bytes, as in the current release.
+                        _ if kt.facts.kernel_enumerator(name).is_ok() => KernelAccess::Const(8),
+                        _ if is_constant_name(name) => return Ok(None),
+                        _ => {
+                            return Err(Diagnostic::error(
+                                format!("unknown type or identifier `{name}`"),
+                                inner.span,
+                                "neither a C type nor a value",
+                            ))
+                        }
+                    }
+                }
+                (None, _) => return Ok(None),
             },
             ExprKind::Offsetof { ty, field } => match kt.type_name(ty, false)? {
                 Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
@@ -244,11 +295,42 @@ impl Typer<'_, '_> {
                 Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
                 None => return Ok(None),
             },
-            // ALL_CAPS names the checker let through may be the kernel's enumerators.
+            // ALL_CAPS names the checker let through may be enumerators, the script's or the
+            // kernel's; those of an enum the facts know print by name.
             ExprKind::Ident(name) if is_constant_name(name) => {
-                match kt.facts.kernel_enumerator(name) {
-                    Ok(v) => KernelAccess::Const(v as u64),
-                    Err(_) => return Ok(None),
+                let Ok(v) = kt.facts.kernel_enumerator(name) else {
+                    return Ok(None);
+                };
+                match kt
+                    .facts
+                    .enumerator_enum(name)
+                    .map(|id| kt.facts.kernel_type(id))
+                {
+                    Ok(Ok(KType::Enum(e))) => KernelAccess::Enumerator(v, enum_names(&e, 8)),
+                    _ => KernelAccess::Const(v as u64),
+                }
+            }
+            // `(enum Foo)x`: the integer, printed by `Foo`'s names.
+            ExprKind::Cast { ty, .. } if ty.pointers == 0 && ty.array.is_none() => {
+                if !matches!(ty.base, TypeBase::Aggregate(..) | TypeBase::Named(_)) {
+                    return Ok(None);
+                }
+                let Some(t) = kt.type_name(ty, false)? else {
+                    return Ok(None);
+                };
+                match self.enum_of(&t) {
+                    Some(e) => KernelAccess::EnumCast(enum_names(&e, 8)),
+                    None => {
+                        return Err(Diagnostic::error(
+                            format!("cannot cast a value to `{}`", kt.describe(&t)),
+                            ty.span,
+                            "not a cast bpftrace allows",
+                        )
+                        .with_help(format!(
+                            "cast to a pointer, `({} *)`, and read through it",
+                            kt.describe(&t)
+                        )))
+                    }
                 }
             }
             _ => return Ok(None),
@@ -256,39 +338,134 @@ impl Typer<'_, '_> {
     }
 
     fn value(&self, t: &CType, span: Span) -> Result<KernelValue, Diagnostic> {
+        if let Some(e) = self.enum_of(t) {
+            return Ok(KernelValue::Enum(enum_names(&e, e.size)));
+        }
+        let aggregate = || KernelValue::Aggregate {
+            what: self.kt.describe(t),
+        };
         Ok(match self.kt.view(t, span)? {
             View::Int { size, signed } => KernelValue::Int { size, signed },
             View::Pointer { .. } => KernelValue::Pointer,
             View::CharArray { len } => KernelValue::Str { len },
             View::Array { .. } => match self.array_type(t, span)? {
                 Some(array) => KernelValue::Array(array),
-                None => KernelValue::Aggregate {
-                    what: self.kt.describe(t),
-                },
+                None => aggregate(),
             },
-            View::Record(_) | View::Other(_) => KernelValue::Aggregate {
-                what: self.kt.describe(t),
+            View::Record(r) if r.size <= MAX_STRUCT_VALUE => match self.array_type(t, span)? {
+                Some(layout) => KernelValue::Struct(layout),
+                None => aggregate(),
             },
+            View::Record(_) | View::Other(_) => aggregate(),
         })
     }
 
-    /// An array of integers, pointers or such arrays as the script holds it; `None` for
-    /// arrays of anything else.
+    fn enum_of(&self, t: &CType) -> Option<crate::types::Enum> {
+        match &t.kind {
+            CKind::Kernel(id) => match self.kt.facts.kernel_type(*id) {
+                Ok(KType::Enum(e)) => Some(e),
+                _ => None,
+            },
+            CKind::PointerTo(_) => None,
+        }
+    }
+
+    /// A value of type `t` as the script holds it when copied whole, as an element of an
+    /// array or a member of a struct: integers, enums, pointers (as u64s), `char[N]` as
+    /// strings, and arrays and structs of those. `None` for anything else.
     fn array_type(&self, t: &CType, span: Span) -> Result<Option<ValueType>, Diagnostic> {
+        if let Some(e) = self.enum_of(t) {
+            return Ok(Some(ValueType::Enum(enum_names(&e, e.size))));
+        }
         Ok(match self.kt.view(t, span)? {
             View::Int { size, signed } => Some(ValueType::Int { size, signed }),
             View::Pointer { .. } => Some(ValueType::Int {
                 size: 8,
                 signed: false,
             }),
+            View::CharArray { len } if len > 0 => Some(ValueType::Str { len }),
             View::Array { elem, len, .. } if len > 0 => {
                 self.array_type(&elem, span)?.map(|elem| ValueType::Array {
                     elem: Box::new(elem),
                     len,
                 })
             }
+            View::Record(r) if r.size <= MAX_STRUCT_VALUE => self.struct_layout(&r, t, span)?,
             _ => None,
         })
+    }
+
+    /// A struct's fields where they lie (an anonymous member's own fields in its place, as
+    /// they are read), or `None` when one of them is nothing the script can hold.
+    fn struct_layout(
+        &self,
+        r: &crate::types::Record,
+        t: &CType,
+        span: Span,
+    ) -> Result<Option<ValueType>, Diagnostic> {
+        let mut fields = Vec::new();
+        if !self.struct_fields(r, t, 0, span, &mut fields)? {
+            return Ok(None);
+        }
+        let mut align = 1;
+        for f in &fields {
+            align = align.max(f.ty.align());
+        }
+        // A packed struct's size is no multiple of its members' alignment.
+        if !r.size.is_multiple_of(align) {
+            align = 1;
+        }
+        Ok(Some(ValueType::Struct(StructLayout {
+            size: r.size,
+            align,
+            fields,
+        })))
+    }
+
+    fn struct_fields(
+        &self,
+        r: &crate::types::Record,
+        t: &CType,
+        base_bits: u32,
+        span: Span,
+        out: &mut Vec<StructField>,
+    ) -> Result<bool, Diagnostic> {
+        for m in &r.members {
+            let mt = CType::kernel(m.ty, t.user);
+            let bits = base_bits + m.bit_offset;
+            if m.name.is_empty() {
+                if let View::Record(inner) = self.kt.view(&mt, span)? {
+                    if !self.struct_fields(&inner, &mt, bits, span, out)? {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+            }
+            let Some(ty) = self.array_type(&mt, span)? else {
+                return Ok(false);
+            };
+            out.push(StructField {
+                name: m.name.clone(),
+                offset: bits / 8,
+                bitfield: m.bitfield.map(|w| (bits % 8, w)),
+                ty,
+            });
+        }
+        Ok(true)
+    }
+}
+
+/// The largest struct copied whole as a value (a `print(*curtask)` would not fit the
+/// stack, nor would printing it help).
+const MAX_STRUCT_VALUE: u32 = 1024;
+
+/// An enum's names for a value of `size` bytes.
+fn enum_names(e: &crate::types::Enum, size: u32) -> EnumNames {
+    EnumNames {
+        name: e.name.clone(),
+        size,
+        signed: e.signed,
+        values: e.values.clone(),
     }
 }
 
@@ -337,6 +514,7 @@ mod tests {
     use crate::ast::visit;
     use crate::machine::fixture::FixtureFacts;
     use crate::pipeline::{compile, CompileOptions};
+    use crate::program::ValueType;
     use crate::types::{KernelAccess, KernelValue};
 
     fn compile_with_types(source: &str) -> Result<(), (String, String)> {
@@ -372,10 +550,11 @@ mod tests {
     #[test]
     fn whole_structs_and_unknown_names_are_diagnostics() {
         assert_eq!(
-            compile_with_types("BEGIN { print(*curtask); }").unwrap_err(),
+            compile_with_types("struct Big { long a[200]; } BEGIN { print(*(struct Big *)0); }")
+                .unwrap_err(),
             (
-                "*curtask".into(),
-                "a whole struct task_struct cannot be used as a value".into()
+                "*(struct Big *)0".into(),
+                "a whole struct Big cannot be used as a value".into()
             )
         );
         assert_eq!(
@@ -420,6 +599,95 @@ mod tests {
                 .unwrap_err()
                 .1,
             "unknown type `nope`"
+        );
+    }
+
+    /// Every kernel access resolve writes into the first probe of `source`.
+    fn accesses(source: &str) -> Vec<KernelAccess> {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let program = crate::parse::parse(source).unwrap();
+        let resolved =
+            crate::resolve::resolve(program, &facts, crate::config::MissingProbes::Error).unwrap();
+        let probe = resolved
+            .ast
+            .items
+            .iter()
+            .find_map(|i| match i {
+                crate::ast::Item::Probe(p) => Some(p),
+                _ => None,
+            })
+            .unwrap();
+        let mut out = Vec::new();
+        visit::probe_exprs(probe, &mut |e| out.extend(e.kernel.as_deref().cloned()));
+        out
+    }
+
+    #[test]
+    fn enumerators_and_enum_casts_carry_their_names() {
+        let found = accesses("enum Foo { A = 1, B } BEGIN { @ = B; @c = (enum Foo)$x; }");
+        let names = |found: &KernelAccess| match found {
+            KernelAccess::Enumerator(_, n) | KernelAccess::EnumCast(n) => Some(n.clone()),
+            _ => None,
+        };
+        assert!(matches!(found[0], KernelAccess::Enumerator(2, _)));
+        let n = names(&found[0]).unwrap();
+        assert_eq!((n.name.as_str(), n.size), ("Foo", 8));
+        assert_eq!(n.values, [("A".to_string(), 1), ("B".to_string(), 2)]);
+        assert!(matches!(found[1], KernelAccess::EnumCast(_)));
+        assert_eq!(
+            compile_with_types("struct S { int x; } BEGIN { @ = (struct S)1; }")
+                .unwrap_err()
+                .1,
+            "cannot cast a value to `struct S`"
+        );
+    }
+
+    #[test]
+    fn whole_structs_are_values_with_their_layout() {
+        let found = accesses(
+            "struct In { char c; } struct S { int a:4, b:4; struct In in; char t[2]; enum E { X } e; } \
+             BEGIN { @ = *(struct S *)0; }",
+        );
+        let KernelAccess::Deref {
+            value: KernelValue::Struct(ValueType::Struct(layout)),
+            ..
+        } = &found[0]
+        else {
+            panic!("{found:?}")
+        };
+        let fields: Vec<(&str, u32, Option<(u32, u32)>)> = layout
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset, f.bitfield))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("a", 0, Some((0, 4))),
+                ("b", 0, Some((4, 4))),
+                ("in", 1, None),
+                ("t", 2, None),
+                ("e", 4, None)
+            ]
+        );
+        assert_eq!((layout.size, layout.align), (8, 4));
+        assert!(matches!(layout.fields[3].ty, ValueType::Str { len: 2 }));
+        assert!(matches!(layout.fields[4].ty, ValueType::Enum(_)));
+    }
+
+    #[test]
+    fn typedef_names_size_and_cast() {
+        assert!(accesses("BEGIN { @ = sizeof(uint64_t) + sizeof(__u16); }")
+            .iter()
+            .any(|a| *a == KernelAccess::Const(2)));
+        compile_with_types("BEGIN { @a = (uint64_t)1; @b = (int16_t)-1; @c = *(size_t *)0; }")
+            .unwrap();
+        assert_eq!(
+            compile_with_types("BEGIN { @ = sizeof(nope_t); }").unwrap_err(),
+            (
+                "nope_t".into(),
+                "unknown type or identifier `nope_t`".into()
+            )
         );
     }
 

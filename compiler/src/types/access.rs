@@ -3,13 +3,18 @@
 //! because it is made of nothing but layout facts, and below the tree, which carries one per
 //! kernel-typed expression (`ast::Expr::kernel`).
 
-use crate::program::ValueType;
+use crate::program::{EnumNames, ValueType};
 
 /// How an expression typed from BTF is lowered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KernelAccess {
-    /// A number known at compile time: `sizeof`, `offsetof`, an enumerator.
+    /// A number known at compile time: `sizeof`, `offsetof`, an enumerator of the kernel's.
     Const(u64),
+    /// An enumerator of an enum whose names are known (`ONE` of the script's `enum Foo`):
+    /// its value, printed by name.
+    Enumerator(i64, EnumNames),
+    /// `(enum Foo)x`: `x` as an integer, printed by `Foo`'s names.
+    EnumCast(EnumNames),
     /// `base->field` or `base.field`: `offset` bytes past the base, which is an address
     /// (`through_pointer`) or itself a place in memory (a struct member of a struct).
     Member {
@@ -55,10 +60,16 @@ pub enum KernelValue {
     Str {
         len: u32,
     },
-    /// An array of integers (or of such arrays, or of pointers, as u64s): copied whole, a
-    /// `ValueType::Array`.
+    /// An array of integers (or of such arrays, of pointers as u64s, of strings, enums or
+    /// structs): copied whole, a `ValueType::Array`.
     Array(ValueType),
-    /// A struct, union or other array: only its members or elements can be read.
+    /// An enum: an integer of `names.size` bytes, printed by its enumerators' names.
+    Enum(EnumNames),
+    /// A struct or union of a layout the script can hold: copied whole, a
+    /// `ValueType::Struct`.
+    Struct(ValueType),
+    /// A struct, union or array the script cannot hold as a value (too large, or with
+    /// members of no value type): only its members or elements can be read.
     Aggregate {
         what: String,
     },

@@ -205,11 +205,25 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
             }
             out.push(b']');
         }
+        // An object of the fields, as the current release writes a struct.
+        Value::Struct(fields) => {
+            out.push(b'{');
+            for (i, (name, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(out, name.as_bytes());
+                out.push(b':');
+                write_json_value(out, v, symbols);
+            }
+            out.push(b'}');
+        }
         Value::Time { .. }
         | Value::Inet { .. }
         | Value::Mac(_)
         | Value::Buf(_)
-        | Value::Named { .. } => write_string(out, &value.formatted_text().unwrap_or_default()),
+        | Value::Named { .. }
+        | Value::Enum { .. } => write_string(out, &value.formatted_text().unwrap_or_default()),
         Value::Stack { .. } | Value::Sym { .. } => {
             let mut text = Vec::new();
             write_value(&mut text, value, symbols, false);

@@ -64,6 +64,7 @@ pub fn printf(
             | Value::Mac(_)
             | Value::Buf(_)
             | Value::Named { .. }
+            | Value::Enum { .. }
                 if spec.conversion == b's' =>
             {
                 text = arg.formatted_text().unwrap_or_default();
@@ -92,6 +93,12 @@ pub fn printf(
                 return Err(OutputError::PrintfArg {
                     conversion: spec.conversion as char,
                     got: "an array".into(),
+                })
+            }
+            Value::Struct(_) => {
+                return Err(OutputError::PrintfArg {
+                    conversion: spec.conversion as char,
+                    got: "a struct".into(),
                 })
             }
             other => CArg::Int(other.as_u64_bits().unwrap_or(0)),

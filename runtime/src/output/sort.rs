@@ -88,6 +88,10 @@ fn rank(value: &EntryValue) -> Rank {
             Merged::Plain(Value::Int(v)) => Rank::Signed(*v),
             Merged::Plain(Value::UInt(v)) => Rank::Unsigned(*v),
             Merged::Plain(Value::Bool(b)) => Rank::Unsigned(u64::from(*b)),
+            Merged::Plain(Value::Enum { number, .. }) => match **number {
+                Value::Int(v) => Rank::Signed(v),
+                ref other => Rank::Unsigned(other.as_u64_bits().unwrap_or(0)),
+            },
             Merged::Min(None) | Merged::Max(None) | Merged::Plain(_) => Rank::Unranked,
         },
     }

@@ -122,11 +122,27 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
         Value::Sym { user, addr, pid } => {
             out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
         }
+        // As the current release prints a struct: `{ .a = 1, .b = 2 }`, `{}` when empty.
+        Value::Struct(fields) if fields.is_empty() => out.extend_from_slice(b"{}"),
+        Value::Struct(fields) => {
+            out.extend_from_slice(b"{ ");
+            for (i, (name, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.push(b'.');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b" = ");
+                write_value(out, v, symbols, in_key);
+            }
+            out.extend_from_slice(b" }");
+        }
         Value::Time { .. }
         | Value::Inet { .. }
         | Value::Mac(_)
         | Value::Buf(_)
-        | Value::Named { .. } => out.extend(value.formatted_text().unwrap_or_default()),
+        | Value::Named { .. }
+        | Value::Enum { .. } => out.extend(value.formatted_text().unwrap_or_default()),
     }
 }
 
@@ -272,6 +288,28 @@ mod tests {
     use super::*;
     use crate::output::entry::Key;
     use crate::output::NoSymbols;
+
+    #[test]
+    fn structs_print_as_the_current_release_prints_them() {
+        let text = |v: &Value| {
+            let mut out = Vec::new();
+            write_value(&mut out, v, &NoSymbols, false);
+            String::from_utf8(out).unwrap()
+        };
+        let inner = Value::Struct(vec![("m".into(), Value::Array(vec![Value::Int(2)]))]);
+        let outer = Value::Struct(vec![
+            ("y".into(), inner),
+            (
+                "e".into(),
+                Value::Enum {
+                    number: Box::new(Value::UInt(1)),
+                    name: Some("ONE".into()),
+                },
+            ),
+        ]);
+        assert_eq!(text(&outer), "{ .y = { .m = [2] }, .e = ONE }");
+        assert_eq!(text(&Value::Struct(Vec::new())), "{}");
+    }
 
     fn hist(counts: &[(usize, u64)]) -> MapData {
         let mut b = vec![0; 65];

@@ -53,6 +53,13 @@ pub enum Value {
         names: Names,
         n: i64,
     },
+    /// An enum's value: its enumerator's name, if it has one, and the number.
+    Enum {
+        number: Box<Value>,
+        name: Option<String>,
+    },
+    /// A C struct's fields by name, printed `{ .a = 1, .b = 2 }`.
+    Struct(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -65,7 +72,9 @@ impl Value {
             Value::Bool(b) => Some(u64::from(*b)),
             Value::Stack { id, .. } => Some(*id),
             Value::Sym { addr, .. } => Some(*addr),
-            Value::Str(_)
+            Value::Enum { number, .. } => number.as_u64_bits(),
+            Value::Struct(_)
+            | Value::Str(_)
             | Value::Tuple(_)
             | Value::Array(_)
             | Value::Time { .. }
@@ -86,6 +95,11 @@ impl Value {
             Value::Mac(bytes) => formatted::mac_text(bytes),
             Value::Buf(bytes) => formatted::buf_text(bytes, formatted::BufStyle::Escaped),
             Value::Named { names, n } => super::names::text(*names, *n),
+            Value::Enum { number, name } => match (name, &**number) {
+                (Some(name), _) => name.clone().into_bytes(),
+                (None, Value::Int(v)) => v.to_string().into_bytes(),
+                (None, other) => other.as_u64_bits().unwrap_or(0).to_string().into_bytes(),
+            },
             _ => return None,
         })
     }
@@ -170,7 +184,47 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array)
         }
+        ValueType::Enum(names) => {
+            let raw = read_uint(bytes, names.size)?;
+            Ok(Value::Enum {
+                number: Box::new(if names.signed {
+                    Value::Int(sign_extend(raw, names.size))
+                } else {
+                    Value::UInt(raw)
+                }),
+                name: names.name_of(raw).map(str::to_string),
+            })
+        }
+        ValueType::Struct(layout) => layout
+            .fields
+            .iter()
+            .map(|f| {
+                let at = &bytes[f.offset as usize..need];
+                let value = match f.bitfield {
+                    None => decode(&f.ty, at)?,
+                    Some((shift, width)) => {
+                        decode(&f.ty, &bitfield_bytes(at, shift, width, &f.ty))?
+                    }
+                };
+                Ok((f.name.clone(), value))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Struct),
     }
+}
+
+/// A bitfield's bits, `width` of them `shift` bits into `at`, as the little-endian bytes of
+/// an integer of `ty`'s size: zero-extended whatever the type, as the current release reads
+/// bitfields.
+fn bitfield_bytes(at: &[u8], shift: u32, width: u32, ty: &ValueType) -> Vec<u8> {
+    // 16 bytes: a packed bitfield may start inside one byte and end 8 bytes on.
+    let mut word = [0u8; 16];
+    let n = at.len().min(16);
+    word[..n].copy_from_slice(&at[..n]);
+    let width = width.clamp(1, 64);
+    let field = (u128::from_le_bytes(word) >> shift) as u64;
+    let bits = (field << (64 - width)) >> (64 - width);
+    bits.to_le_bytes()[..ty.size().min(8) as usize].to_vec()
 }
 
 /// Encodes a value in the layout of `ty`, padding with zeros. The inverse of `decode`; used to
@@ -234,6 +288,20 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
                 encode_into(elem, v, &mut out[i * step..])?;
             }
         }
+        (ValueType::Enum(names), Value::Enum { number, .. }) => {
+            let bits = number.as_u64_bits().ok_or_else(mismatch)?;
+            let n = int_width(names.size)?;
+            out[..n].copy_from_slice(&bits.to_le_bytes()[..n]);
+        }
+        // Bitfields are not encoded back (nothing reads struct keys but to print them).
+        (ValueType::Struct(layout), Value::Struct(values))
+            if values.len() == layout.fields.len()
+                && layout.fields.iter().all(|f| f.bitfield.is_none()) =>
+        {
+            for (f, (_, v)) in layout.fields.iter().zip(values) {
+                encode_into(&f.ty, v, &mut out[f.offset as usize..])?;
+            }
+        }
         _ => return Err(mismatch()),
     }
     Ok(())
@@ -277,9 +345,64 @@ fn sign_extend(raw: u64, size: u32) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tracebound_compiler::program::{EnumNames, StructField, StructLayout};
 
     fn int(size: u32, signed: bool) -> ValueType {
         ValueType::Int { size, signed }
+    }
+
+    fn color(size: u32) -> ValueType {
+        ValueType::Enum(EnumNames {
+            name: "color".into(),
+            size,
+            signed: false,
+            values: vec![("RED".into(), 0), ("BLUE".into(), 6)],
+        })
+    }
+
+    #[test]
+    fn enums_decode_to_their_names_or_numbers() {
+        let text = |n: u64| {
+            decode(&color(8), &n.to_le_bytes())
+                .unwrap()
+                .formatted_text()
+                .map(|t| String::from_utf8(t).unwrap())
+        };
+        assert_eq!(text(6).as_deref(), Some("BLUE"));
+        assert_eq!(text(42).as_deref(), Some("42"));
+        let v = decode(&color(4), &[6, 0, 0, 0]).unwrap();
+        assert_eq!(v.as_u64_bits(), Some(6));
+        assert_eq!(encode(&color(4), &v).unwrap(), [6, 0, 0, 0]);
+    }
+
+    #[test]
+    fn structs_decode_field_by_field_with_bitfields_zero_extended() {
+        // { short a:4 (signed), b:8; char tag[2]; enum color e (4 bytes) } in 8 bytes.
+        let field = |name: &str, offset, bitfield, ty| StructField {
+            name: name.into(),
+            offset,
+            bitfield,
+            ty,
+        };
+        let ty = ValueType::Struct(StructLayout {
+            size: 8,
+            align: 4,
+            fields: vec![
+                field("a", 0, Some((0, 4)), int(2, true)),
+                field("b", 0, Some((4, 8)), int(2, true)),
+                field("tag", 2, None, ValueType::Str { len: 2 }),
+                field("e", 4, None, color(4)),
+            ],
+        });
+        let bytes = [0xdf, 0x0d, b'h', b'i', 6, 0, 0, 0];
+        let Value::Struct(fields) = decode(&ty, &bytes).unwrap() else {
+            panic!("not a struct")
+        };
+        assert_eq!(fields[0], ("a".to_string(), Value::Int(15)));
+        assert_eq!(fields[1], ("b".to_string(), Value::Int(0xdd)));
+        assert_eq!(fields[2], ("tag".to_string(), Value::Str(b"hi".to_vec())));
+        assert!(matches!(&fields[3].1, Value::Enum { name: Some(n), .. } if n == "BLUE"));
+        assert!(decode(&ty, &bytes[..7]).is_err());
     }
 
     #[test]

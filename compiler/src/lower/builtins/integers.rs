@@ -138,7 +138,10 @@ impl ProbeLowerer<'_, '_> {
                     KernelValue::Int { size, .. } => Some(*size),
                     _ => None,
                 },
-                KernelAccess::Const(_) | KernelAccess::PointerStep { .. } => None,
+                KernelAccess::Const(_)
+                | KernelAccess::Enumerator(..)
+                | KernelAccess::EnumCast(_)
+                | KernelAccess::PointerStep { .. } => None,
             };
         }
         match &e.kind {

@@ -73,6 +73,11 @@ impl ProbeLowerer<'_, '_> {
             By::Rand => self.helper_value(crate::insn::Helper::GetPrandomU32),
             By::Cgroup => self.helper_value(crate::insn::Helper::GetCurrentCgroupId),
             By::Curtask => self.helper_value(crate::insn::Helper::GetCurrentTask),
+            By::Ctx => {
+                // Iter probes' typed `ctx` is not compiled (they are not run).
+                let ctx = self.ctx;
+                unsigned(self.alu(crate::insn::Alu::Add, ctx, crate::ir::Operand::Imm(0)))
+            }
             By::Jiffies => self.helper_value(crate::insn::Helper::Jiffies64),
             By::Numaid => self.helper_value(crate::insn::Helper::GetNumaNodeId),
             By::Elapsed => self.elapsed(),
