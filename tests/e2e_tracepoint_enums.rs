@@ -42,11 +42,20 @@ fn a_tracepoint_enum_field_prints_by_name() {
     let count: u64 = line["@[SKB_DROP_REASON_NO_SOCKET]: ".len()..]
         .parse()
         .expect("a count");
-    assert!(count >= DATAGRAMS, "{count} drops counted:\n{}", done.stdout);
+    assert!(
+        count >= DATAGRAMS,
+        "{count} drops counted:\n{}",
+        done.stdout
+    );
     // A variable keeps the enum's names; arithmetic leaves the number.
     assert!(
-        done.stdout.lines().any(|l| l.starts_with("@last: (SKB_DROP_REASON_")
-            && l.trim_end_matches(')').rsplit(", ").next().is_some_and(|n| n.parse::<u64>().is_ok())),
+        done.stdout
+            .lines()
+            .any(|l| l.starts_with("@last: (SKB_DROP_REASON_")
+                && l.trim_end_matches(')')
+                    .rsplit(", ")
+                    .next()
+                    .is_some_and(|n| n.parse::<u64>().is_ok())),
         "{}",
         done.stdout
     );

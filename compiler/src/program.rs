@@ -56,6 +56,9 @@ pub enum ValueType {
     Enum(EnumNames),
     /// A C struct or union copied whole, padding included: printed `{ .m = 2, .n = 3 }`.
     Struct(StructLayout),
+    /// A pointer member of such a struct: 8 bytes, printed `0x7ffc...` as the current
+    /// release prints pointers.
+    Pointer,
 }
 
 /// An enum's integer and its enumerators' names.
@@ -155,7 +158,8 @@ impl ValueType {
             ValueType::Stack { .. }
             | ValueType::Sym { user: false }
             | ValueType::Timestamp { .. }
-            | ValueType::Named(_) => 8,
+            | ValueType::Named(_)
+            | ValueType::Pointer => 8,
             ValueType::Sym { user: true } => 16,
             ValueType::Bool => 1,
             ValueType::Inet => 24,
@@ -182,6 +186,7 @@ impl ValueType {
             | ValueType::Sym { .. }
             | ValueType::Timestamp { .. }
             | ValueType::Named(_)
+            | ValueType::Pointer
             | ValueType::Inet => 8,
         }
     }

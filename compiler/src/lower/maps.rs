@@ -562,6 +562,10 @@ fn held(ty: ValueType) -> ValueType {
     match ty {
         ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
         ValueType::Enum(names) => ValueType::Enum(names.held()),
+        ValueType::Pointer => ValueType::Int {
+            size: 8,
+            signed: false,
+        },
         other => other,
     }
 }

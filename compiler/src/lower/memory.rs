@@ -198,6 +198,19 @@ impl ProbeLowerer<'_, '_> {
                     signed: *signed,
                 }
             }
+            ValueType::Pointer => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr,
+                    size: Size::DW,
+                    signed: false,
+                });
+                Val::Int {
+                    reg: r,
+                    signed: false,
+                }
+            }
             ValueType::Bool => {
                 let r = self.f.new_vreg();
                 self.emit(Inst::Load {

@@ -441,7 +441,12 @@ impl Typer<'_, '_> {
                     continue;
                 }
             }
-            let Some(ty) = self.array_type(&mt, span)? else {
+            // A pointer member prints as the current release prints pointers.
+            let ty = match self.kt.view(&mt, span)? {
+                View::Pointer { .. } => Some(ValueType::Pointer),
+                _ => self.array_type(&mt, span)?,
+            };
+            let Some(ty) = ty else {
                 return Ok(false);
             };
             out.push(StructField {

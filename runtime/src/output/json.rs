@@ -192,7 +192,7 @@ fn write_buckets(
 pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize) {
     match value {
         Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
-        Value::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        Value::UInt(v) | Value::Pointer(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Str(s) => write_string(out, s),
         Value::Tuple(fields) | Value::Array(fields) => {

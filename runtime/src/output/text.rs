@@ -122,6 +122,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
         Value::Sym { user, addr, pid } => {
             out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
         }
+        Value::Pointer(p) => out.extend_from_slice(format!("{p:#x}").as_bytes()),
         // As the current release prints a struct: `{ .a = 1, .b = 2 }`, `{}` when empty.
         Value::Struct(fields) if fields.is_empty() => out.extend_from_slice(b"{}"),
         Value::Struct(fields) => {
@@ -306,8 +307,12 @@ mod tests {
                     name: Some("ONE".into()),
                 },
             ),
+            ("p".into(), Value::Pointer(0xffff_8880_0000_1000)),
         ]);
-        assert_eq!(text(&outer), "{ .y = { .m = [2] }, .e = ONE }");
+        assert_eq!(
+            text(&outer),
+            "{ .y = { .m = [2] }, .e = ONE, .p = 0xffff888000001000 }"
+        );
         assert_eq!(text(&Value::Struct(Vec::new())), "{}");
     }
 

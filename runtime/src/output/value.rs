@@ -60,6 +60,8 @@ pub enum Value {
     },
     /// A C struct's fields by name, printed `{ .a = 1, .b = 2 }`.
     Struct(Vec<(String, Value)>),
+    /// A struct's pointer member, printed `0x...`.
+    Pointer(u64),
 }
 
 impl Value {
@@ -73,6 +75,7 @@ impl Value {
             Value::Stack { id, .. } => Some(*id),
             Value::Sym { addr, .. } => Some(*addr),
             Value::Enum { number, .. } => number.as_u64_bits(),
+            Value::Pointer(p) => Some(*p),
             Value::Struct(_)
             | Value::Str(_)
             | Value::Tuple(_)
@@ -195,6 +198,7 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
                 name: names.name_of(raw).map(str::to_string),
             })
         }
+        ValueType::Pointer => Ok(Value::Pointer(read_uint(bytes, 8)?)),
         ValueType::Struct(layout) => layout
             .fields
             .iter()
@@ -288,6 +292,7 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
                 encode_into(elem, v, &mut out[i * step..])?;
             }
         }
+        (ValueType::Pointer, Value::Pointer(p)) => out[..8].copy_from_slice(&p.to_le_bytes()),
         (ValueType::Enum(names), Value::Enum { number, .. }) => {
             let bits = number.as_u64_bits().ok_or_else(mismatch)?;
             let n = int_width(names.size)?;
