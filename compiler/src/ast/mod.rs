@@ -539,3 +539,33 @@ pub enum TypeBase {
     /// A typedef name, allowed where it cannot be mistaken for a value (`let`, `fn`).
     Named(String),
 }
+
+/// A fixed-width C integer typedef's size in bytes and signedness: `uint8_t`, `int32_t`,
+/// `__u16`, `s64`, `size_t`. The kernel's BTF and the C library agree on these, so a cast
+/// or declaration may use them with or without BTF.
+pub fn fixed_width_integer(name: &str) -> Option<(u32, bool)> {
+    match name {
+        "size_t" | "uintptr_t" => return Some((8, false)),
+        "ssize_t" | "intptr_t" | "ptrdiff_t" => return Some((8, true)),
+        _ => {}
+    }
+    let name = name.trim_start_matches("__");
+    let (signed, digits) = if let Some(d) = name.strip_prefix("uint") {
+        (false, d.strip_suffix("_t")?)
+    } else if let Some(d) = name.strip_prefix("int") {
+        (true, d.strip_suffix("_t")?)
+    } else if let Some(d) = name.strip_prefix('u') {
+        (false, d)
+    } else if let Some(d) = name.strip_prefix('s') {
+        (true, d)
+    } else {
+        return None;
+    };
+    match digits {
+        "8" => Some((1, signed)),
+        "16" => Some((2, signed)),
+        "32" => Some((4, signed)),
+        "64" => Some((8, signed)),
+        _ => None,
+    }
+}

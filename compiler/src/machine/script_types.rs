@@ -433,9 +433,8 @@ fn c_integer(words: &[&str]) -> Option<KType> {
         [] | ["int"] => plain(4),
         ["long"] | ["long", "int"] | ["long", "long"] | ["long", "long", "int"] => plain(8),
         ["_Bool"] | ["bool"] if !unsigned => Some(int(&written, 1, false, false)),
-        [name] if words.len() == 1 => {
-            fixed_width(name).map(|(size, signed)| int(name, size, signed, false))
-        }
+        [name] if words.len() == 1 => crate::ast::fixed_width_integer(name)
+            .map(|(size, signed)| int(name, size, signed, false)),
         _ => None,
     }
 }
@@ -460,34 +459,6 @@ fn c_integer_names() -> Vec<String> {
         }
     }
     names
-}
-
-/// `uint8_t`, `int32_t`, `__u16`, `s64`, `size_t`: size and signedness.
-fn fixed_width(name: &str) -> Option<(u32, bool)> {
-    match name {
-        "size_t" | "uintptr_t" => return Some((8, false)),
-        "ssize_t" | "intptr_t" | "ptrdiff_t" => return Some((8, true)),
-        _ => {}
-    }
-    let name = name.trim_start_matches("__");
-    let (signed, digits) = if let Some(d) = name.strip_prefix("uint") {
-        (false, d.strip_suffix("_t")?)
-    } else if let Some(d) = name.strip_prefix("int") {
-        (true, d.strip_suffix("_t")?)
-    } else if let Some(d) = name.strip_prefix('u') {
-        (false, d)
-    } else if let Some(d) = name.strip_prefix('s') {
-        (true, d)
-    } else {
-        return None;
-    };
-    match digits {
-        "8" => Some((1, signed)),
-        "16" => Some((2, signed)),
-        "32" => Some((4, signed)),
-        "64" => Some((8, signed)),
-        _ => None,
-    }
 }
 
 impl MachineFacts for ScriptTypes<'_> {

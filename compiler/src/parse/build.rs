@@ -260,6 +260,18 @@ pub fn c_attributes<'a>(
         .collect()
 }
 
+/// A type name in a cast or declaration: a fixed-width C integer typedef (`uint64_t`,
+/// `__u32`, `size_t`) is the script's integer of that width (`uint64`), so that the checker
+/// and everything after treat the two alike; other names are typedefs for resolve to find.
+pub fn named_type(name: &str) -> TypeBase {
+    match fixed_width_integer(name) {
+        Some((size, signed)) => {
+            TypeBase::Builtin(format!("{}int{}", if signed { "" } else { "u" }, size * 8))
+        }
+        None => TypeBase::Named(name.to_string()),
+    }
+}
+
 pub fn aggregate_keyword(kind: Aggregate) -> &'static str {
     match kind {
         Aggregate::Struct => "struct",

@@ -340,7 +340,7 @@ fn is_binary_operator(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::{CAttribute, CBody, CDefinition, Item};
+    use crate::ast::{CAttribute, CBody, CDefinition, ExprKind, Item, StmtKind, TypeBase};
 
     fn definition(source: &str) -> CDefinition {
         match parse(source).unwrap().items.into_iter().next() {
@@ -396,6 +396,37 @@ mod tests {
         );
         assert_eq!(d.attributes, [CAttribute::Packed, CAttribute::Aligned(2)]);
         assert!(definition("enum { A, B = 3 }; BEGIN {}").name.is_none());
+    }
+
+    #[test]
+    fn c_integer_typedefs_are_the_script_s_integers() {
+        let program =
+            parse("BEGIN { $a = (uint64_t)1; let $b: __s16 = 2; $c = (pid_t)3; $d = (u8 *)0; }")
+                .unwrap();
+        let mut bases = Vec::new();
+        let Item::Probe(p) = &program.items[0] else {
+            panic!()
+        };
+        for stmt in &p.body.stmts {
+            match &stmt.kind {
+                StmtKind::Assign { value, .. } => {
+                    if let ExprKind::Cast { ty, .. } = &value.kind {
+                        bases.push(ty.base.clone());
+                    }
+                }
+                StmtKind::Let { ty: Some(ty), .. } => bases.push(ty.base.clone()),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            bases,
+            [
+                TypeBase::Builtin("uint64".into()),
+                TypeBase::Builtin("int16".into()),
+                TypeBase::Named("pid_t".into()),
+                TypeBase::Builtin("uint8".into()),
+            ]
+        );
     }
 
     #[test]

@@ -68,6 +68,11 @@ struct Typer<'k, 'f> {
 impl VisitorMut for Typer<'_, '_> {
     /// Statements in order, so that a variable's kernel type is known where it is read.
     fn stmt(&mut self, s: &mut Stmt) {
+        if let StmtKind::Let { ty: Some(ty), .. } = &mut s.kind {
+            if let Err(d) = self.typedef_int(ty) {
+                self.fail(d);
+            }
+        }
         match &mut s.kind {
             StmtKind::Assign {
                 target,
@@ -139,12 +144,18 @@ impl Typer<'_, '_> {
         }
     }
 
-    /// `(uint64_t)x`, `(u8[4])x`: a cast to a C integer typedef becomes the script's own
-    /// integer cast of that width and sign (`(uint64)x`), which lowering knows.
+    /// `(pid_t)x`, `(u8[4])x`: a cast to a kernel typedef of an integer becomes the script's
+    /// own integer cast of that width and sign (`(int32)x`), which lowering knows. (The C
+    /// library's fixed-width names, `uint64_t`, are the script's integers from the parser on.)
     fn typedef_cast(&self, e: &mut Expr) -> Result<(), Diagnostic> {
-        let ExprKind::Cast { ty, .. } = &mut e.kind else {
-            return Ok(());
-        };
+        match &mut e.kind {
+            ExprKind::Cast { ty, .. } => self.typedef_int(ty),
+            _ => Ok(()),
+        }
+    }
+
+    /// A typedef of an integer, as in a cast or `let $x: pid_t`, made the script's integer.
+    fn typedef_int(&self, ty: &mut TypeName) -> Result<(), Diagnostic> {
         if ty.pointers > 0 || !matches!(ty.base, TypeBase::Named(_)) {
             return Ok(());
         }
