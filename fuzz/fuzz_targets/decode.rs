@@ -3,12 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracebound_compiler::program::{MapInfo, MapValue, Names, StackMode, ValueType};
+use tracebound_compiler::program::{
+    EnumNames, MapInfo, MapValue, Names, StackMode, StructField, StructLayout, ValueType,
+};
 use tracebound_runtime::output::{self, MapData, NoSymbols};
 
 /// A value type from a few bytes of input.
 fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
-    match bytes.next().unwrap_or(0) % 12 {
+    match bytes.next().unwrap_or(0) % 14 {
         0 => ValueType::Int {
             size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4],
             signed: bytes.next().unwrap_or(0) & 1 == 1,
@@ -42,6 +44,33 @@ fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
             [Names::Errno, Names::Syscall, Names::Signal, Names::User]
                 [bytes.next().unwrap_or(0) as usize % 4],
         ),
+        11 => ValueType::Enum(EnumNames {
+            name: "e".into(),
+            size: [1, 2, 4, 8][bytes.next().unwrap_or(0) as usize % 4],
+            signed: bytes.next().unwrap_or(0) & 1 == 1,
+            values: vec![("A".into(), 0), ("B".into(), -1)],
+        }),
+        // Any layout, well formed or not: fields past the end, bitfields of any shape.
+        12 if depth < 3 => {
+            let size = u32::from(bytes.next().unwrap_or(0) % 64);
+            let n = bytes.next().unwrap_or(0) % 4;
+            let fields = (0..n)
+                .map(|i| StructField {
+                    name: format!("f{i}"),
+                    offset: u32::from(bytes.next().unwrap_or(0) % 72),
+                    bitfield: match bytes.next().unwrap_or(0) {
+                        b if b & 1 == 1 => Some((u32::from(b >> 1) % 8, u32::from(b >> 4) * 5)),
+                        _ => None,
+                    },
+                    ty: value_type(bytes, depth + 1),
+                })
+                .collect();
+            ValueType::Struct(StructLayout {
+                size,
+                align: 1,
+                fields,
+            })
+        }
         _ => ValueType::Int {
             size: 8,
             signed: false,

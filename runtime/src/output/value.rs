@@ -203,7 +203,14 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             .fields
             .iter()
             .map(|f| {
-                let at = &bytes[f.offset as usize..need];
+                // A layout the compiler made; still, a field past the end is an error.
+                let at = bytes
+                    .get(f.offset as usize..need)
+                    .ok_or(OutputError::Short {
+                        what: "struct field",
+                        need: f.offset as usize + f.ty.size() as usize,
+                        got: need,
+                    })?;
                 let value = match f.bitfield {
                     None => decode(&f.ty, at)?,
                     Some((shift, width)) => {
