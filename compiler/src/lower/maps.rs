@@ -371,25 +371,7 @@ pub(crate) fn static_type(
 ) -> ValueType {
     let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
     if let Some(access) = e.kernel.as_deref() {
-        return match access {
-            KernelAccess::Const(_) => INT,
-            KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
-                ValueType::Enum(names.held())
-            }
-            KernelAccess::PointerStep { .. } => SIGNED,
-            KernelAccess::Member { value, .. }
-            | KernelAccess::Deref { value, .. }
-            | KernelAccess::Index { value, .. } => match value {
-                KernelValue::Int { signed, .. } => ValueType::Int {
-                    size: 8,
-                    signed: *signed,
-                },
-                KernelValue::Str { len } => ValueType::Str { len: *len },
-                KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
-                KernelValue::Enum(names) => ValueType::Enum(names.held()),
-                KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
-            },
-        };
+        return kernel_value_type(access);
     }
     if let (ExprKind::Unary { .. } | ExprKind::Binary { .. }, Some(Ok(lit))) = (&e.kind, fold(e)) {
         return ValueType::Int {
@@ -490,6 +472,29 @@ pub(crate) fn static_type(
         },
         ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
+    }
+}
+
+/// The type of a kernel-typed expression's value, as the script holds it.
+fn kernel_value_type(access: &KernelAccess) -> ValueType {
+    match access {
+        KernelAccess::Const(_) => INT,
+        KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
+            ValueType::Enum(names.held())
+        }
+        KernelAccess::PointerStep { .. } => SIGNED,
+        KernelAccess::Member { value, .. }
+        | KernelAccess::Deref { value, .. }
+        | KernelAccess::Index { value, .. } => match value {
+            KernelValue::Int { signed, .. } => ValueType::Int {
+                size: 8,
+                signed: *signed,
+            },
+            KernelValue::Str { len } => ValueType::Str { len: *len },
+            KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
+            KernelValue::Enum(names) => ValueType::Enum(names.held()),
+            KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
+        },
     }
 }
 

@@ -272,31 +272,9 @@ impl Typer<'_, '_> {
                 Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
                 None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
             },
-            ExprKind::SizeofExpr(inner) => match (typed(inner)?, &inner.kind) {
-                (Some(t), _) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
-                // `sizeof(uint64_t)`: a name no builtin has, looked up as a type.
-                (None, ExprKind::Ident(name)) if tracebound_stdlib::lookup(name).is_none() => {
-                    let ty = TypeName {
-                        base: TypeBase::Named(name.clone()),
-                        pointers: 0,
-                        array: None,
-                        span: inner.span,
-                    };
-                    match kt.type_name(&ty, false) {
-                        Ok(Some(t)) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
-                        // An enumerator is held in 8 bytes, as in the current release.
-                        _ if kt.facts.kernel_enumerator(name).is_ok() => KernelAccess::Const(8),
-                        _ if is_constant_name(name) => return Ok(None),
-                        _ => {
-                            return Err(Diagnostic::error(
-                                format!("unknown type or identifier `{name}`"),
-                                inner.span,
-                                "neither a C type nor a value",
-                            ))
-                        }
-                    }
-                }
-                (None, _) => return Ok(None),
+            ExprKind::SizeofExpr(inner) => match typed(inner)? {
+                Some(t) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+                None => return self.sizeof_name(inner),
             },
             ExprKind::Offsetof { ty, field } => match kt.type_name(ty, false)? {
                 Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
@@ -306,46 +284,79 @@ impl Typer<'_, '_> {
                 Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
                 None => return Ok(None),
             },
-            // ALL_CAPS names the checker let through may be enumerators, the script's or the
-            // kernel's; those of an enum the facts know print by name.
-            ExprKind::Ident(name) if is_constant_name(name) => {
-                let Ok(v) = kt.facts.kernel_enumerator(name) else {
-                    return Ok(None);
-                };
-                match kt
-                    .facts
-                    .enumerator_enum(name)
-                    .map(|id| kt.facts.kernel_type(id))
-                {
-                    Ok(Ok(KType::Enum(e))) => KernelAccess::Enumerator(v, enum_names(&e, 8)),
-                    _ => KernelAccess::Const(v as u64),
-                }
-            }
-            // `(enum Foo)x`: the integer, printed by `Foo`'s names.
+            ExprKind::Ident(name) if is_constant_name(name) => return Ok(self.enumerator(name)),
             ExprKind::Cast { ty, .. } if ty.pointers == 0 && ty.array.is_none() => {
-                if !matches!(ty.base, TypeBase::Aggregate(..) | TypeBase::Named(_)) {
-                    return Ok(None);
-                }
-                let Some(t) = kt.type_name(ty, false)? else {
-                    return Ok(None);
-                };
-                match self.enum_of(&t) {
-                    Some(e) => KernelAccess::EnumCast(enum_names(&e, 8)),
-                    None => {
-                        return Err(Diagnostic::error(
-                            format!("cannot cast a value to `{}`", kt.describe(&t)),
-                            ty.span,
-                            "not a cast bpftrace allows",
-                        )
-                        .with_help(format!(
-                            "cast to a pointer, `({} *)`, and read through it",
-                            kt.describe(&t)
-                        )))
-                    }
-                }
+                return self.enum_cast(ty)
             }
             _ => return Ok(None),
         }))
+    }
+
+    /// `sizeof(uint64_t)`: a name no builtin has, looked up as a type; an enumerator is held
+    /// in 8 bytes, as in the current release.
+    fn sizeof_name(&self, inner: &Expr) -> Result<Option<KernelAccess>, Diagnostic> {
+        let kt = self.kt;
+        let ExprKind::Ident(name) = &inner.kind else {
+            return Ok(None);
+        };
+        if tracebound_stdlib::lookup(name).is_some() {
+            return Ok(None);
+        }
+        let ty = TypeName {
+            base: TypeBase::Named(name.clone()),
+            pointers: 0,
+            array: None,
+            span: inner.span,
+        };
+        Ok(Some(match kt.type_name(&ty, false) {
+            Ok(Some(t)) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+            _ if kt.facts.kernel_enumerator(name).is_ok() => KernelAccess::Const(8),
+            _ if is_constant_name(name) => return Ok(None),
+            _ => {
+                return Err(Diagnostic::error(
+                    format!("unknown type or identifier `{name}`"),
+                    inner.span,
+                    "neither a C type nor a value",
+                ))
+            }
+        }))
+    }
+
+    /// ALL_CAPS names the checker let through may be enumerators, the script's or the
+    /// kernel's; those of an enum the facts know print by name.
+    fn enumerator(&self, name: &str) -> Option<KernelAccess> {
+        let facts = self.kt.facts;
+        let v = facts.kernel_enumerator(name).ok()?;
+        Some(
+            match facts.enumerator_enum(name).map(|id| facts.kernel_type(id)) {
+                Ok(Ok(KType::Enum(e))) => KernelAccess::Enumerator(v, enum_names(&e, 8)),
+                _ => KernelAccess::Const(v as u64),
+            },
+        )
+    }
+
+    /// `(enum Foo)x`: the integer, printed by `Foo`'s names. A cast to a struct or union
+    /// itself (not a pointer to one) is refused, as bpftrace refuses it.
+    fn enum_cast(&self, ty: &TypeName) -> Result<Option<KernelAccess>, Diagnostic> {
+        let kt = self.kt;
+        if !matches!(ty.base, TypeBase::Aggregate(..) | TypeBase::Named(_)) {
+            return Ok(None);
+        }
+        let Some(t) = kt.type_name(ty, false)? else {
+            return Ok(None);
+        };
+        match self.enum_of(&t) {
+            Some(e) => Ok(Some(KernelAccess::EnumCast(enum_names(&e, 8)))),
+            None => Err(Diagnostic::error(
+                format!("cannot cast a value to `{}`", kt.describe(&t)),
+                ty.span,
+                "not a cast bpftrace allows",
+            )
+            .with_help(format!(
+                "cast to a pointer, `({} *)`, and read through it",
+                kt.describe(&t)
+            ))),
+        }
     }
 
     fn value(&self, t: &CType, span: Span) -> Result<KernelValue, Diagnostic> {
