@@ -42,10 +42,6 @@ impl ProbeLowerer<'_, '_> {
                     unreachable!("resolve marks only casts as enum casts")
                 };
                 let (r, _) = self.int(expr)?;
-                let r = match names.size {
-                    8 => r,
-                    size => self.narrow(r, size * 8, names.signed),
-                };
                 return Ok(self.enum_value(r, names));
             }
             KernelAccess::Member { value, user, .. }
