@@ -4,7 +4,9 @@
 //! `--unsafe`, aggregations stand only on the right of a map assignment, and what the table
 //! marks as not compiled is refused with its reason.
 
-use tracebound_stdlib::{self as stdlib, ArgRule, Builtin, Kind, MapArg, Param, Ty};
+use tracebound_stdlib::{
+    self as stdlib, ArgRule, Builtin, Kind, Lowering as By, MapArg, Param, Support, Ty,
+};
 
 use super::format::{conversions, Conversion};
 use super::{shape_of, Checker, Shape};
@@ -357,6 +359,17 @@ impl Checker<'_> {
     pub(crate) fn compiled(&mut self, b: &Builtin, spelled: &str, span: Span) {
         if let Some(reason) = b.refusal() {
             self.diags.push(refused_builtin(spelled, reason, span));
+        }
+        // An iterator's `ctx` is a typed structure, not the context pointer compiled.
+        let typed_ctx = self
+            .provider
+            .is_some_and(|p| p.kind.probe().context().typed_ctx);
+        if typed_ctx && matches!(b.support, Support::Lowered(By::Ctx, _)) {
+            self.diags.push(refused_builtin(
+                spelled,
+                "not supported yet: the typed context of iter probes",
+                span,
+            ));
         }
     }
 

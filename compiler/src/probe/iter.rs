@@ -1,6 +1,6 @@
 //! `iter:task`: a BPF iterator over kernel objects. Checked, not run yet.
 
-use super::{ProbeKind, Provider, ProviderKind};
+use super::{Context, ProbeKind, Provider, ProviderKind};
 
 pub struct Iter;
 
@@ -16,6 +16,13 @@ static PROVIDER: Provider = Provider {
 impl ProbeKind for Iter {
     fn provider(&self) -> &'static Provider {
         &PROVIDER
+    }
+
+    fn context(&self) -> Context {
+        Context {
+            typed_ctx: true,
+            ..Context::EMPTY
+        }
     }
 
     fn program_word(&self) -> &'static str {

@@ -128,6 +128,9 @@ pub struct Context {
     pub function: bool,
     /// Each attach point gets a program of its own (a usdt site has its own argument specs).
     pub program_per_target: bool,
+    /// Its `ctx` is a typed structure (an iterator's), which tracebound does not compile;
+    /// elsewhere `ctx` is the program's context pointer.
+    pub typed_ctx: bool,
 }
 
 impl Context {
@@ -139,6 +142,7 @@ impl Context {
         user_memory: false,
         function: false,
         program_per_target: false,
+        typed_ctx: false,
     };
 }
 

@@ -86,6 +86,7 @@ impl ProbeKind for Uprobe {
             user_memory: true,
             function: true,
             program_per_target: false,
+            typed_ctx: false,
         }
     }
 
