@@ -141,7 +141,7 @@ impl ProbeLowerer<'_, '_> {
                 target,
                 increment,
                 prefix,
-            } => self.increment(target, *increment, *prefix, e.span),
+            } => self.increment(target, if *increment { 1 } else { -1 }, *prefix, e.span),
             ExprKind::Cast { ty, expr } => self.cast(ty, expr),
             ExprKind::Field { expr, field, .. } if is_args(expr) => self.tracepoint_arg(field),
             ExprKind::Tuple(items) => self.tuple(items, e),
@@ -748,14 +748,16 @@ impl ProbeLowerer<'_, '_> {
         })
     }
 
-    fn increment(
+    /// `x++`, `--x`...: `delta` is the step (a pointer's moves by its element's size).
+    pub(super) fn increment(
         &mut self,
         target: &Expr,
-        increment: bool,
+        delta: i64,
         prefix: bool,
         span: Span,
     ) -> Lowering<Val> {
-        let delta = if increment { 1 } else { -1 };
+        let delta = i32::try_from(delta)
+            .map_err(|_| Diagnostic::error("this pointer's step is too large", span, "here"))?;
         match &target.kind {
             ExprKind::Var(name) => {
                 let Some(var) = self.vars.get(name).cloned() else {

@@ -199,7 +199,7 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Label(inside));
     }
 
-    /// `p + n`, `n + p`, `p - n`: the pointer moved by `n` elements.
+    /// `p + n`, `n + p`, `p - n`: the pointer moved by `n` elements; `p++`, `p--`: by one.
     fn pointer_step(
         &mut self,
         e: &Expr,
@@ -207,8 +207,22 @@ impl ProbeLowerer<'_, '_> {
         pointer_rhs: bool,
         back: bool,
     ) -> Lowering<Val> {
-        let ExprKind::Binary { lhs, rhs, .. } = &e.kind else {
-            unreachable!("resolve steps pointers only in `+` and `-`")
+        let (lhs, rhs) = match &e.kind {
+            ExprKind::Binary { lhs, rhs, .. } => (lhs, rhs),
+            ExprKind::Update {
+                target,
+                increment,
+                prefix,
+            } => {
+                let step = elem_size as i64;
+                return self.increment(
+                    target,
+                    if *increment { step } else { -step },
+                    *prefix,
+                    e.span,
+                );
+            }
+            _ => unreachable!("resolve steps pointers only in `+`, `-`, `++` and `--`"),
         };
         let (a, _) = self.int(lhs)?;
         let (b, _) = self.int(rhs)?;

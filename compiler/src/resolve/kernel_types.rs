@@ -87,6 +87,24 @@ impl VisitorMut for Typer<'_, '_> {
                     _ => {}
                 }
             }
+            // `p += n` and `p -= n` on a pointer are `p = p + n`, which steps by elements.
+            StmtKind::Assign {
+                target,
+                op: op @ Some(BinaryOp::Add | BinaryOp::Sub),
+                value,
+            } if self.is_pointer(target) => {
+                let span = value.span;
+                let stepped = Expr::new(
+                    ExprKind::Binary {
+                        op: op.take().expect("matched Some"),
+                        lhs: Box::new(target.clone()),
+                        rhs: Box::new(std::mem::replace(value, Expr::new(ExprKind::Int(0), span))),
+                    },
+                    span,
+                );
+                *value = stepped;
+                self.stmt(s);
+            }
             StmtKind::Let {
                 var,
                 value: Some(value),
@@ -113,6 +131,11 @@ impl VisitorMut for Typer<'_, '_> {
 }
 
 impl Typer<'_, '_> {
+    fn is_pointer(&self, e: &Expr) -> bool {
+        matches!(self.kt.type_of(e, &self.env), Ok(Some(t))
+            if matches!(self.kt.view(&t, e.span), Ok(View::Pointer { .. })))
+    }
+
     fn note_var(&mut self, var: &str, value: &Expr) {
         match self.kt.type_of(value, &self.env) {
             Ok(Some(t)) if matches!(self.kt.view(&t, value.span), Ok(View::Pointer { .. })) => {
@@ -180,6 +203,18 @@ impl Typer<'_, '_> {
         if !self.diags.iter().any(|x| x.span() == d.span()) {
             self.diags.push(d);
         }
+    }
+
+    /// How far one step moves a pointer of type `pointer` (`None` if it is not a pointer).
+    fn step_size(&self, pointer: &CType, span: Span) -> Result<Option<u32>, Diagnostic> {
+        let View::Pointer { to } = self.kt.view(pointer, span)? else {
+            return Ok(None);
+        };
+        // `void *` moves by bytes, as GNU C does.
+        Ok(Some(match self.kt.view(&to, span)? {
+            View::Other(_) => 1,
+            _ => self.kt.size(&to, span)?,
+        }))
     }
 
     fn access(&self, e: &Expr) -> Result<Option<KernelAccess>, Diagnostic> {
@@ -254,18 +289,28 @@ impl Typer<'_, '_> {
                     (None, Some(p)) if *op == BinaryOp::Add => (p, true),
                     _ => return Ok(None),
                 };
-                let View::Pointer { to } = kt.view(&pointer, e.span)? else {
+                let Some(elem_size) = self.step_size(&pointer, e.span)? else {
                     return Ok(None);
-                };
-                // `void *` moves by bytes, as GNU C does.
-                let elem_size = match kt.view(&to, e.span)? {
-                    View::Other(_) => 1,
-                    _ => kt.size(&to, e.span)?,
                 };
                 KernelAccess::PointerStep {
                     elem_size,
                     pointer_rhs,
                     back: *op == BinaryOp::Sub,
+                }
+            }
+            ExprKind::Update {
+                target, increment, ..
+            } => {
+                let Some(pointer) = typed(target)? else {
+                    return Ok(None);
+                };
+                let Some(elem_size) = self.step_size(&pointer, e.span)? else {
+                    return Ok(None);
+                };
+                KernelAccess::PointerStep {
+                    elem_size,
+                    pointer_rhs: false,
+                    back: !increment,
                 }
             }
             ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
@@ -736,6 +781,30 @@ mod tests {
             pointer_rhs: false,
             back: false
         }));
+    }
+
+    /// `p += n`, `p -= n`, `p++` and `--p` step by elements too, for variables and maps.
+    #[test]
+    fn compound_and_update_steps_scale_by_the_element_size() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let text = "BEGIN { $p = (uint16 *)0; $p += 3; @m = (uint64 *)0; @m -= 1; $p++; --@m; }";
+        let program = crate::parse::parse(text).unwrap();
+        let resolved =
+            crate::resolve::resolve(program, &facts, crate::config::MissingProbes::Error).unwrap();
+        let crate::ast::Item::Probe(probe) = &resolved.ast.items[0] else {
+            panic!("not a probe")
+        };
+        let mut steps = Vec::new();
+        visit::probe_exprs(probe, &mut |e| {
+            if let Some(KernelAccess::PointerStep {
+                elem_size, back, ..
+            }) = e.kernel.as_deref()
+            {
+                steps.push((*elem_size, *back));
+            }
+        });
+        steps.sort();
+        assert_eq!(steps, [(2, false), (2, false), (8, true), (8, true)]);
     }
 
     #[test]
