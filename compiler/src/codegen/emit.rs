@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 
+use super::dead_stores::without_dead_stores;
 use super::dead_values::without_dead_values;
+use super::fold::folded;
+use super::forward::forwarded;
 use super::regalloc::{allocate, Location};
 use super::remat::rematerialized;
 use crate::insn::{Alu, Cond, Helper, Insn, Reg, Size};
@@ -90,7 +93,7 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
         stack_limit,
         scratch_base,
     } = frame;
-    let f = &without_dead_values(f);
+    let f = &without_dead_values(&without_dead_stores(&forwarded(&folded(f))));
     let remat = rematerialized(f);
     let alloc = allocate(f, &remat);
     let spill_bytes = alloc.spill_slots * 8;
@@ -515,7 +518,7 @@ mod tests {
         let e = emit(&f, None).unwrap();
         assert_eq!(
             disassemble(&e.insns),
-            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = r6\n   5: exit\n"
+            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
         );
         assert!(e.spans.iter().all(|&x| x == s));
     }
@@ -524,6 +527,7 @@ mod tests {
     fn frames_over_512_bytes_move_to_scratch_or_are_refused() {
         let mut f = Function::default();
         let ctx = f.new_vreg();
+        let at = f.new_vreg();
         let big = f.new_slot(400);
         f.new_slot(200);
         let s = Span::new(0, 1);
@@ -534,6 +538,16 @@ mod tests {
                     addr: Addr::Slot(big, 8),
                     value: Operand::Reg(ctx),
                     size: Size::DW,
+                },
+                s,
+            ),
+            // A helper reads the slot, so the store stays.
+            (Inst::SlotAddr(at, big, 0), s),
+            (
+                Inst::Call {
+                    helper: Helper::ProbeRead,
+                    args: vec![Operand::Reg(at), Operand::Imm(16), Operand::Reg(ctx)],
+                    ret: None,
                 },
                 s,
             ),
