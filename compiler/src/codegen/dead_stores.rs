@@ -3,12 +3,12 @@
 //! it writes the key (`*(r10 -8) = 0; ...; *(r10 -8) = r7`), so that padding is never
 //! uninitialised; where the key fills its bytes the zeroing is dead. Only straight-line code
 //! between the two stores is looked at, and anything that may read the slot keeps the first
-//! one: a load from it, a load through a pointer, a helper given a register (it may be a
-//! pointer to the slot), a label, a jump, a loop.
+//! one: a load from it, a load through a pointer, a helper given a register that may point
+//! into it (any register but the address of another slot), a label, a branch, a loop.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use crate::ir::{Addr, Function, Inst, Operand, Slot};
+use crate::ir::{Addr, Function, Inst, Operand, Slot, VReg};
 
 /// `f` without the stores that are overwritten before they are read, and without the stores
 /// to slots nothing reads at all (no load from them, their address never taken).
@@ -26,13 +26,14 @@ pub fn without_dead_stores(f: &Function) -> Function {
             _ => None,
         })
         .collect();
+    let addresses = slot_addresses(&f.insts);
     let dead: Vec<bool> = (0..f.insts.len())
         .map(|i| match f.insts[i].0 {
             Inst::Store {
                 addr: Addr::Slot(s, _),
                 ..
             } if !read.contains(&s) => true,
-            _ => overwritten_unread(&f.insts, i),
+            _ => overwritten_unread(&f.insts, &addresses, i),
         })
         .collect();
     let mut index = 0;
@@ -43,7 +44,15 @@ pub fn without_dead_stores(f: &Function) -> Function {
     out
 }
 
-fn overwritten_unread(insts: &[(Inst, crate::span::Span)], at: usize) -> bool {
+fn overwritten_unread(
+    insts: &[(Inst, crate::span::Span)],
+    addresses: &HashMap<VReg, Slot>,
+    at: usize,
+) -> bool {
+    let may_point_into = |a: &Operand, slot: Slot| match a {
+        Operand::Imm(_) => false,
+        Operand::Reg(v) => addresses.get(v).is_none_or(|s| *s == slot),
+    };
     let Inst::Store {
         addr: Addr::Slot(slot, off),
         size,
@@ -65,7 +74,7 @@ fn overwritten_unread(insts: &[(Inst, crate::span::Span)], at: usize) -> bool {
                 addr: Addr::Slot(s, _),
                 ..
             } if *s != slot => {}
-            Inst::Call { args, .. } if args.iter().all(|a| matches!(a, Operand::Imm(_))) => {}
+            Inst::Call { args, .. } if args.iter().all(|a| !may_point_into(a, slot)) => {}
             Inst::Const(..)
             | Inst::Mov(..)
             | Inst::Alu { .. }
@@ -80,6 +89,25 @@ fn overwritten_unread(insts: &[(Inst, crate::span::Span)], at: usize) -> bool {
         }
     }
     false
+}
+
+/// Registers defined once, by the address of a slot: which slot. A helper given such a
+/// register reaches that slot only (lowering sizes every helper's buffer to its slot).
+fn slot_addresses(insts: &[(Inst, crate::span::Span)]) -> HashMap<VReg, Slot> {
+    let mut defs: HashMap<VReg, (u32, Option<Slot>)> = HashMap::new();
+    for (inst, _) in insts {
+        if let Some(d) = inst.def() {
+            let e = defs.entry(d).or_insert((0, None));
+            e.0 += 1;
+            e.1 = match inst {
+                Inst::SlotAddr(_, s, _) => Some(*s),
+                _ => None,
+            };
+        }
+    }
+    defs.into_iter()
+        .filter_map(|(v, (count, slot))| (count == 1).then_some((v, slot?)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -142,6 +170,20 @@ mod tests {
         let out = without_dead_stores(&f);
         assert_eq!(out.insts.len(), 5);
         assert_eq!(out.insts[0].0, call(vec![]));
+    }
+
+    #[test]
+    fn a_helper_writing_another_slot_does_not_keep_the_zeroing() {
+        let f = function(vec![
+            store(0, 0, Size::DW, Operand::Imm(0)),
+            Inst::SlotAddr(VReg(4), Slot(1), 0),
+            call(vec![Operand::Reg(VReg(4)), Operand::Imm(8)]),
+            store(0, 0, Size::DW, Operand::Reg(VReg(0))),
+            read(0),
+        ]);
+        let out = without_dead_stores(&f);
+        assert_eq!(out.insts.len(), 4);
+        assert_eq!(out.insts[0].0, Inst::SlotAddr(VReg(4), Slot(1), 0));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Store-to-load forwarding on the IR: a load of the 8 bytes a store just wrote to a stack
 //! slot, with nothing between them that could change those bytes, becomes a move of the
 //! stored value (`*(r10 -24) = r8; r8 = *(r10 -24)` becomes `r8 = r8`, which coalescing
-//! removes). A slot nothing else reads then loses the store too (`dead_stores`). The scan is
-//! straight-line code only; anything that may write the slot ends it: a store to it or through
-//! a pointer, a helper given a register, a label, a jump, a loop. 8 bytes only: a narrower
+//! removes). A slot nothing else reads then loses the store too (`dead_stores`). The scan goes
+//! back from the load along the one path that reaches it (through branches not taken, never
+//! past a label, where other paths join); anything that may write the slot ends it: a store to
+//! it or through a pointer, a helper given a register, a loop. 8 bytes only: a narrower
 //! load zero- or sign-extends what it reads, which the register does not.
 
 use crate::insn::Size;
@@ -56,7 +57,9 @@ pub fn forwarded(f: &Function) -> Function {
                 | Inst::Arg(..)
                 | Inst::FuncRef(..)
                 | Inst::ColdStart
-                | Inst::ColdEnd => {}
+                | Inst::ColdEnd
+                // Falling through a branch keeps to the one path from the store.
+                | Inst::Branch { .. } => {}
                 Inst::Call { args, .. } if args.iter().all(|a| matches!(a, Operand::Imm(_))) => {}
                 _ => break,
             }
@@ -116,12 +119,18 @@ mod tests {
                 args: vec![],
                 ret: Some(VReg(5)),
             },
+            Inst::Branch {
+                cond: crate::insn::Cond::Eq,
+                a: VReg(5),
+                b: Operand::Imm(0),
+                then: crate::ir::Label(0),
+            },
             load(2, 0, Size::DW),
             load(3, 1, Size::DW),
         ]);
         let out = forwarded(&f);
-        assert_eq!(out.insts[3].0, Inst::Mov(VReg(2), VReg(1)));
-        assert_eq!(out.insts[4].0, Inst::Const(VReg(3), 3));
+        assert_eq!(out.insts[4].0, Inst::Mov(VReg(2), VReg(1)));
+        assert_eq!(out.insts[5].0, Inst::Const(VReg(3), 3));
     }
 
     #[test]
@@ -146,6 +155,12 @@ mod tests {
                     args: vec![Operand::Reg(VReg(4))],
                     ret: None,
                 },
+                load(2, 0, Size::DW),
+            ],
+            // Another path joins between them.
+            vec![
+                store(0, Operand::Reg(VReg(1)), Size::DW),
+                Inst::Label(crate::ir::Label(0)),
                 load(2, 0, Size::DW),
             ],
             // Only part of the bytes were stored.

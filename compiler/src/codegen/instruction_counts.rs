@@ -28,7 +28,7 @@ macro_rules! script {
 /// rematerialization, coalescing) they were 63, 75, 120, 121, 91, 206, 72 and 3.
 const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("count", 50),
-    script!("keyed_count", 61),
+    script!("keyed_count", 59),
     script!("sum_avg", 94),
     script!("hist", 92),
     script!("lhist", 70),
