@@ -30,6 +30,8 @@ chmod +x "$WORK/tp_once.sh"
 echo "== outputs agree?"
 "$WORK/tp_once.sh" "$BT" "$WORK/bt.out"
 "$WORK/tp_once.sh" "$TB" "$WORK/tb.out"
+# bpftrace 0.17 writes its "Attaching N probes..." line to stdout; tracebound to stderr.
+sed -i '/^Attaching [0-9]* probes\.\.\.$/d' "$WORK/bt.out"
 if diff "$WORK/bt.out" "$WORK/tb.out"; then
     echo "identical ($(wc -l < "$WORK/tb.out") lines)"
 elif diff <(sort "$WORK/bt.out") <(sort "$WORK/tb.out") >/dev/null; then
@@ -60,4 +62,17 @@ for tool in "$BT" "$TB"; do
         rm -f "$out" "$out.rss"
     done
     echo "$tool: BEGIN { exit(); } $begin KiB; tracepoint+str() $tp KiB"
+done
+
+echo "== CPU time of the tracer, user + sys (ms, mean of ${RUNS:-20} runs; the kernel's rusage)"
+for tool in "$BT" "$TB"; do
+    for _ in $(seq "${RUNS:-20}"); do
+        out=$(mktemp)
+        ( TIMEFORMAT='%3U %3S'; time "$tool" -B line -e "$TP_SCRIPT" > "$out" 2>/dev/null ) 2> "$out.cpu" &
+        for _ in $(seq 5000); do grep -q ready "$out" && break; sleep 0.001; done
+        "$WORK/tb_bench_wl"; wait
+        cat "$out.cpu"
+        rm -f "$out" "$out.cpu"
+    done | awk -v tool="$tool" '{ u += $1; s += $2; n++ }
+        END { printf "%s: tracepoint+str() user %.1f ms + sys %.1f ms = %.1f ms\n", tool, 1000*u/n, 1000*s/n, 1000*(u+s)/n }'
 done

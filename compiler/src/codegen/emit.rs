@@ -5,7 +5,12 @@
 
 use std::collections::HashMap;
 
+use super::dead_stores::without_dead_stores;
+use super::dead_values::without_dead_values;
+use super::fold::folded;
+use super::forward::forwarded;
 use super::regalloc::{allocate, Location};
+use super::remat::rematerialized;
 use crate::insn::{Alu, Cond, Helper, Insn, Reg, Size};
 use crate::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
 use crate::span::Span;
@@ -88,7 +93,9 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
         stack_limit,
         scratch_base,
     } = frame;
-    let alloc = allocate(f);
+    let f = &without_dead_values(&without_dead_stores(&forwarded(&folded(f))));
+    let remat = rematerialized(f);
+    let alloc = allocate(f, &remat);
     let spill_bytes = alloc.spill_slots * 8;
     let slot_bytes: u32 = f.slots.iter().sum();
     // Largest slots first into scratch until the rest fits with the scratch pointer's spot;
@@ -142,6 +149,7 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
             ..Emitted::default()
         },
         locations: &alloc.locations,
+        remat: &remat,
         places,
         spill_base,
         scratch: scratch_spot.zip(scratch_map),
@@ -166,6 +174,8 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
 struct Emitter<'a> {
     out: Emitted,
     locations: &'a HashMap<VReg, Location>,
+    /// Values computed into their call's argument register, not where they are defined.
+    remat: &'a HashMap<VReg, Inst>,
     places: Vec<Place>,
     spill_base: u32,
     /// The stack spot holding the scratch map value's address, and the map's index.
@@ -279,6 +289,9 @@ impl Emitter<'_> {
     }
 
     fn inst(&mut self, inst: &Inst) {
+        if inst.def().is_some_and(|d| self.remat.contains_key(&d)) {
+            return; // computed where the call reads it
+        }
         match inst {
             Inst::Const(d, value) => self.constant(*d, *value),
             Inst::Mov(d, s) => {
@@ -303,10 +316,7 @@ impl Emitter<'_> {
             Inst::SlotAddr(d, s, off) => self.slot_address(*d, *s, *off),
             Inst::MapRef(d, map) => {
                 let t = self.target(*d, SCRATCH_A);
-                self.out.map_relocations.push((self.out.insns.len(), *map));
-                for i in Insn::ld_map(t) {
-                    self.push(i);
-                }
+                self.map_into(*map, t);
                 self.write_back(*d, t);
             }
             Inst::Arg(d, n) => self.argument(*d, *n),
@@ -335,9 +345,21 @@ impl Emitter<'_> {
         }
     }
 
+    fn map_into(&mut self, map: usize, t: Reg) {
+        self.out.map_relocations.push((self.out.insns.len(), map));
+        for i in Insn::ld_map(t) {
+            self.push(i);
+        }
+    }
+
     /// A constant: one `mov` when it fits 32 signed bits, else an `ld_imm64`.
     fn constant(&mut self, d: VReg, value: u64) {
         let t = self.target(d, SCRATCH_A);
+        self.constant_into(value, t);
+        self.write_back(d, t);
+    }
+
+    fn constant_into(&mut self, value: u64, t: Reg) {
         if let Ok(small) = i32::try_from(value as i64) {
             self.push(Insn::mov64_imm(t, small));
         } else {
@@ -345,7 +367,6 @@ impl Emitter<'_> {
                 self.push(i);
             }
         }
-        self.write_back(d, t);
     }
 
     fn alu(&mut self, op: Alu, dst: VReg, a: VReg, b: Operand) {
@@ -388,6 +409,11 @@ impl Emitter<'_> {
     /// The address of a slot: on the stack (r10 + offset) or in the scratch map's value.
     fn slot_address(&mut self, d: VReg, s: Slot, off: i32) {
         let t = self.target(d, SCRATCH_A);
+        self.slot_address_into(s, off, t);
+        self.write_back(d, t);
+    }
+
+    fn slot_address_into(&mut self, s: Slot, off: i32, t: Reg) {
         match self.places[s.0 as usize] {
             Place::Stack(o) => {
                 self.push(Insn::mov64_reg(t, Reg::FP));
@@ -398,7 +424,6 @@ impl Emitter<'_> {
                 self.push(Insn::alu64_imm(Alu::Add, t, o + off));
             }
         }
-        self.write_back(d, t);
     }
 
     fn argument(&mut self, d: VReg, n: u8) {
@@ -415,7 +440,16 @@ impl Emitter<'_> {
 
     fn call(&mut self, helper: Helper, args: &[Operand], ret: Option<VReg>) {
         for (i, a) in args.iter().enumerate() {
-            self.operand_into(*a, Reg(i as u8 + 1));
+            let into = Reg(i as u8 + 1);
+            match a {
+                Operand::Reg(v) if self.remat.contains_key(v) => match &self.remat[v] {
+                    Inst::Const(_, value) => self.constant_into(*value, into),
+                    Inst::MapRef(_, map) => self.map_into(*map, into),
+                    Inst::SlotAddr(_, s, off) => self.slot_address_into(*s, *off, into),
+                    other => unreachable!("not rematerialized: {other:?}"),
+                },
+                _ => self.operand_into(*a, into),
+            }
         }
         self.push(Insn::call(helper));
         if let Some(r) = ret {
@@ -484,7 +518,7 @@ mod tests {
         let e = emit(&f, None).unwrap();
         assert_eq!(
             disassemble(&e.insns),
-            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = r6\n   5: exit\n"
+            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
         );
         assert!(e.spans.iter().all(|&x| x == s));
     }
@@ -493,6 +527,7 @@ mod tests {
     fn frames_over_512_bytes_move_to_scratch_or_are_refused() {
         let mut f = Function::default();
         let ctx = f.new_vreg();
+        let at = f.new_vreg();
         let big = f.new_slot(400);
         f.new_slot(200);
         let s = Span::new(0, 1);
@@ -501,8 +536,18 @@ mod tests {
             (
                 Inst::Store {
                     addr: Addr::Slot(big, 8),
-                    value: Operand::Imm(1),
+                    value: Operand::Reg(ctx),
                     size: Size::DW,
+                },
+                s,
+            ),
+            // A helper reads the slot, so the store stays.
+            (Inst::SlotAddr(at, big, 0), s),
+            (
+                Inst::Call {
+                    helper: Helper::ProbeRead,
+                    args: vec![Operand::Reg(at), Operand::Imm(16), Operand::Reg(ctx)],
+                    ret: None,
                 },
                 s,
             ),
@@ -521,7 +566,7 @@ mod tests {
         let text = crate::insn::disassemble(&e.insns);
         assert!(text.contains("call MapLookupElem"), "{text}");
         assert!(
-            text.contains("r3 = *(u64 *)(r10 -208)\n") && text.contains("*(u64 *)(r3 +8) = 1"),
+            text.contains("r3 = *(u64 *)(r10 -208)\n") && text.contains("*(u64 *)(r3 +8) = r6"),
             "{text}"
         );
     }

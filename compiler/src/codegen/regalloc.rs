@@ -1,10 +1,12 @@
 //! Linear-scan register allocation. Virtual registers get r6-r9, which survive helper calls;
 //! when all four are taken, the interval that ends last is spilled to an 8-byte stack slot
 //! (reused once that interval has ended).
-//! r0-r5 stay free for the emitter: call arguments, return values and scratch.
+//! r0-r5 stay free for the emitter: call arguments, return values and scratch. A result
+//! takes the register of an operand that dies where it is computed (`coalesce`).
 
 use std::collections::HashMap;
 
+use super::coalesce;
 use crate::insn::Reg;
 use crate::ir::{Function, Inst, VReg};
 
@@ -30,12 +32,16 @@ struct Interval {
     end: usize,
 }
 
-pub fn allocate(f: &Function) -> Allocation {
-    allocate_with(f, &ALLOCATABLE)
+/// Allocates every virtual register but those `emit` computes where they are read
+/// (`remat`), which need none.
+pub fn allocate(f: &Function, remat: &HashMap<VReg, Inst>) -> Allocation {
+    allocate_with(f, &ALLOCATABLE, remat)
 }
 
-fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
+fn allocate_with(f: &Function, registers: &[Reg], remat: &HashMap<VReg, Inst>) -> Allocation {
     let mut intervals = live_intervals(f);
+    intervals.retain(|i| !remat.contains_key(&i.vreg));
+    let hints = coalesce::hints(f);
     intervals.sort_by_key(|i| (i.start, i.vreg));
     let mut locations = HashMap::new();
     let mut free: Vec<Reg> = registers.iter().rev().copied().collect();
@@ -70,6 +76,22 @@ fn allocate_with(f: &Function, registers: &[Reg]) -> Allocation {
                 true
             }
         });
+        // A result takes the register of the operand that dies where it is computed.
+        let shared = hints.get(&current.vreg).and_then(|&(operand, at)| {
+            let i = active
+                .iter()
+                .position(|a| a.vreg == operand && a.end == at && current.start == at)?;
+            match locations.get(&operand) {
+                Some(Location::Reg(r)) => Some((i, *r)),
+                _ => None,
+            }
+        });
+        if let Some((i, reg)) = shared {
+            active.remove(i);
+            locations.insert(current.vreg, Location::Reg(reg));
+            active.push(current);
+            continue;
+        }
         if let Some(reg) = free.pop() {
             locations.insert(current.vreg, Location::Reg(reg));
             active.push(current);
@@ -174,7 +196,7 @@ mod tests {
             Inst::Return(Operand::Reg(VReg(3))),
             Inst::Return(Operand::Reg(VReg(2))),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6]);
+        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
         assert_eq!(a.spill_slots, 1);
     }
 
@@ -198,7 +220,7 @@ mod tests {
             Inst::Return(r(4)),
             Inst::Return(r(3)),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6, Reg::R7]);
+        let a = allocate_with(&function(insts), &[Reg::R6, Reg::R7], &HashMap::new());
         let (v2, v3) = (a.locations[&VReg(2)], a.locations[&VReg(3)]);
         assert!(matches!(v2, Location::Spill(_)), "{v2:?}");
         assert!(matches!(v3, Location::Spill(_)), "{v3:?}");
@@ -212,7 +234,7 @@ mod tests {
         for i in 0..6 {
             insts.push(Inst::Return(Operand::Reg(VReg(i))));
         }
-        let a = allocate(&function(insts));
+        let a = allocate(&function(insts), &HashMap::new());
         assert_eq!(a.spill_slots, 2);
         let regs: Vec<_> = a
             .locations
@@ -233,7 +255,7 @@ mod tests {
             Inst::Const(VReg(1), 2),
             Inst::Return(Operand::Reg(VReg(1))),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6]);
+        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
         assert_eq!(a.spill_slots, 0);
         assert_eq!(a.locations[&VReg(0)], a.locations[&VReg(1)]);
     }
@@ -250,7 +272,7 @@ mod tests {
         ];
         // With one register, v0 overlaps v1 only because it lives through the loop; it ends
         // last, so it is the one spilled.
-        let a = allocate_with(&function(insts), &[Reg::R6]);
+        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
         assert_eq!(a.spill_slots, 1);
         assert_eq!(a.locations[&VReg(0)], Location::Spill(0));
         assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R6));

@@ -17,6 +17,7 @@ use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 use tracebound_compiler::program::GUARD_SAMPLING_MAP;
 
+use crate::probes::loader::loader_without_kernel_btf;
 use crate::probes::verifier;
 
 /// An object's maps and programs, loaded. Dropping it detaches whatever was attached and
@@ -165,16 +166,11 @@ pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
 }
 
 thread_local! {
-    /// One loader for the process. The object never has BTF relocations, so the kernel's BTF
-    /// is not handed to it (it would only be used for CO-RE; programs that attach through BTF
-    /// get it below). `EbpfLoader::new()` parses /sys/kernel/btf/vmlinux all the same (aya
-    /// 0.14 has no other constructor), some 30 ms: kept, it is paid once, not once a load
-    /// (calibrate and the estimate load dozens of scripts).
-    static LOADER: std::cell::RefCell<EbpfLoader<'static>> = {
-        let mut loader = EbpfLoader::new();
-        loader.btf(None);
-        std::cell::RefCell::new(loader)
-    };
+    /// One loader for the process. The object never has BTF relocations, so the loader has
+    /// no kernel BTF (it would only be used for CO-RE; programs that attach through BTF get
+    /// it below), and is made without reading it (`loader.rs`).
+    static LOADER: std::cell::RefCell<EbpfLoader<'static>> =
+        std::cell::RefCell::new(loader_without_kernel_btf());
 }
 
 fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadError> {

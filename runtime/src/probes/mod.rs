@@ -16,6 +16,7 @@ mod hardware;
 mod interval;
 mod kprobe;
 pub mod load;
+mod loader;
 mod mechanism;
 mod perf_event;
 mod profile;
