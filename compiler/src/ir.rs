@@ -153,6 +153,10 @@ pub struct Function {
     /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`), each lowered
     /// like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
     pub callbacks: Vec<Function>,
+    /// While set, `new_slot` hands out the existing slots from this index on again (grown to
+    /// the size asked) before adding any: code on paths that never meet (the members of a
+    /// dispatched probe) shares one frame.
+    pub reuse_slots_from: Option<usize>,
 }
 
 impl Function {
@@ -162,7 +166,13 @@ impl Function {
     }
 
     pub fn new_slot(&mut self, size: u32) -> Slot {
-        self.slots.push(size.next_multiple_of(8));
+        let size = size.next_multiple_of(8);
+        if let Some(at) = self.reuse_slots_from.filter(|&at| at < self.slots.len()) {
+            self.slots[at] = self.slots[at].max(size);
+            self.reuse_slots_from = Some(at + 1);
+            return Slot(at as u32);
+        }
+        self.slots.push(size);
         Slot(self.slots.len() as u32 - 1)
     }
 

@@ -8,6 +8,7 @@
 mod array;
 mod bpf_map;
 mod builtins;
+mod dispatch;
 mod expr;
 mod formatted;
 mod iterate;
@@ -80,6 +81,9 @@ pub struct LowerOptions {
     pub guard_sampling: bool,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
+    /// Probes (by index) whose attach points share one program, and how (the runtime decides,
+    /// from the estimate).
+    pub dispatch: std::collections::BTreeMap<usize, crate::probe::Dispatch>,
 }
 
 impl Default for LowerOptions {
@@ -95,6 +99,7 @@ impl Default for LowerOptions {
             sample: Default::default(),
             guard_sampling: false,
             stack_mode: crate::program::StackMode::Bpftrace,
+            dispatch: Default::default(),
         }
     }
 }
@@ -107,6 +112,8 @@ pub(crate) struct ProbeProgram {
     pub targets: Vec<Target>,
     /// Which of the script's probes (in source order) this program runs.
     pub probe_index: usize,
+    /// How its attach points share it, when they do.
+    pub dispatch: Option<crate::probe::Dispatch>,
 }
 
 /// The whole script, lowered.
@@ -162,6 +169,20 @@ pub(crate) fn lower(
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for (index, (probe, resolved)) in program.probes().enumerate() {
+        if let Some(dispatch) = options.dispatch.get(&index) {
+            let name = format!("tb_{}_{}", resolved.kind.probe().program_word(), index);
+            match dispatch::lower_dispatched(&mut shared, probe, resolved, index, name, dispatch) {
+                Ok(function) => out.push(ProbeProgram {
+                    function,
+                    kind: resolved.kind,
+                    targets: resolved.targets.clone(),
+                    probe_index: index,
+                    dispatch: Some(dispatch.clone()),
+                }),
+                Err(d) => diags.push(d),
+            }
+            continue;
+        }
         // `probe` and `func` are constants in a program: a probe that reads them gets one
         // program per attach point, as in bpftrace. So does every usdt site: each has its
         // own argument specs (bpftrace too has one program per site).
@@ -195,6 +216,7 @@ pub(crate) fn lower(
                     kind: resolved.kind,
                     targets: resolved.targets.clone(),
                     probe_index: index,
+                    dispatch: None,
                 }),
                 Err(d) => diags.push(d),
             }
@@ -341,6 +363,10 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     /// Integer variables whose every assignment has one width, in bytes (what `bswap($x)`
     /// swaps; `builtins::integers`).
     pub int_widths: HashMap<String, u32>,
+    /// Whether this is a member of a dispatched probe (`probe::Dispatch`).
+    pub dispatched: bool,
+    /// A syscall member of a dispatched probe: where its `args` are.
+    pub syscall: Option<dispatch::SyscallFields>,
 }
 
 impl ProbeLowerer<'_, '_> {

@@ -1,0 +1,178 @@
+//! Wildcards attached as one program against the same scripts attached each
+//! (`TRACEBOUND_ATTACH_EACH=1`): syscall tracepoints on raw_syscalls:sys_enter and sys_exit,
+//! with `probe`, `args` and predicates, and a uprobe/uretprobe wildcard over a program the
+//! test builds on one multi-uprobe link. Counts must be identical and exact, `probe` must
+//! print each member's name, `--dry-run` must say which way it attaches, and nothing may stay
+//! loaded.
+
+mod e2e;
+
+use std::process::Command;
+
+use e2e::{loaded_tb_programs, nothing_left_loaded, Tally};
+
+/// Runs `script` (exit() when the workload is done) while `workload` runs once the probes
+/// are attached, attached as one program or (`each`) each on its own; returns stdout.
+fn traced(script: &str, each: bool, workload: &mut dyn FnMut() -> Result<(), String>) -> Result<String, String> {
+    let mut tracer = if each {
+        e2e::Tracer::spawn_with_env(&["-e", script], &[("TRACEBOUND_ATTACH_EACH", "1")])
+    } else {
+        e2e::Tracer::spawn(&["-e", script])
+    };
+    tracer.wait_ready(0)?;
+    workload()?;
+    let done = tracer.finish(std::time::Duration::from_secs(60))?;
+    if done.code() != Some(0) {
+        return Err(format!("exit {:?}\n{}{}", done.code(), done.stdout, done.stderr));
+    }
+    Ok(done.stdout)
+}
+
+/// The dry run's line about how `wanted` attaches.
+fn dry_run_says(script: &str, wanted: &str) -> Result<(), String> {
+    let (code, out, err) = e2e::tracebound(&["--dry-run", "-e", script])?;
+    if code != 0 || !out.lines().any(|l| l.starts_with("attach: ") && l.contains(wanted)) {
+        return Err(format!("--dry-run does not say `{wanted}`:\n{out}{err}"));
+    }
+    Ok(())
+}
+
+/// Both ways, the same output, holding every line of `needed`.
+fn compare(
+    script: &str,
+    needed: &[&str],
+    workload: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), String> {
+    let before = loaded_tb_programs()?.len();
+    let one = traced(script, false, workload)?;
+    let each = traced(script, true, workload)?;
+    if one != each {
+        return Err(format!(
+            "as one program:\n{one}\nattached each:\n{each}"
+        ));
+    }
+    for line in needed {
+        if !one.lines().any(|l| l == *line) {
+            return Err(format!("no `{line}` in\n{one}"));
+        }
+    }
+    nothing_left_loaded(before)
+}
+
+fn syscalls(env: &e2e::Env) -> Result<(), String> {
+    // getppid x 1000, getpid x 500, 7 writes of 16 bytes to fd 42, then getpgid (the trigger).
+    let mut workload = || e2e::run_workload(env, &["g", "1000", "i", "500", "w", "7", "16", "q"]);
+    let enter = r#"
+tracepoint:syscalls:sys_enter_get* /comm == "tb_wl"/ { @[probe] = count(); }
+tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write
+  /comm == "tb_wl" && args->fd == 42/ { @io[probe, args->fd, args->count] = count(); }
+tracepoint:syscalls:sys_enter_getpgid /comm == "tb_wl"/ { exit(); }
+"#;
+    dry_run_says(enter, "one program on raw_syscalls:sys_enter")?;
+    compare(
+        enter,
+        &[
+            "@[tracepoint:syscalls:sys_enter_getppid]: 1000",
+            "@[tracepoint:syscalls:sys_enter_getpid]: 500",
+            "@[tracepoint:syscalls:sys_enter_getpgid]: 1",
+            "@io[tracepoint:syscalls:sys_enter_write, 42, 16]: 7",
+        ],
+        &mut workload,
+    )?;
+    let exit = r#"
+tracepoint:syscalls:sys_exit_get* /comm == "tb_wl" && args->ret >= 0/ { @[probe] = count(); }
+tracepoint:syscalls:sys_exit_read,tracepoint:syscalls:sys_exit_write
+  /comm == "tb_wl" && args->ret == 16/ { @io[probe, args->ret] = count(); }
+tracepoint:syscalls:sys_exit_getpgid /comm == "tb_wl"/ { exit(); }
+"#;
+    dry_run_says(exit, "one program on raw_syscalls:sys_exit")?;
+    compare(
+        exit,
+        &[
+            "@[tracepoint:syscalls:sys_exit_getppid]: 1000",
+            "@[tracepoint:syscalls:sys_exit_getpid]: 500",
+            "@io[tracepoint:syscalls:sys_exit_write, 16]: 7",
+        ],
+        &mut workload,
+    )
+}
+
+const PROGRAM: &str = r#"
+#include <stdlib.h>
+volatile long sink;
+__attribute__((noinline, noipa)) long tb_fn_a(long x) { return x + 1; }
+__attribute__((noinline, noipa)) long tb_fn_b(long x) { return x + 2; }
+__attribute__((noinline, noipa)) long tb_fn_c(long x) { return x + 3; }
+__attribute__((noinline, noipa)) long tb_fn_d(long x) { return x + 4; }
+__attribute__((noinline, noipa)) void tb_done(void) { sink = 0; }
+int main(void) {
+    for (long i = 0; i < 11; i++) sink = tb_fn_a(i);
+    for (long i = 0; i < 222; i++) sink = tb_fn_b(i);
+    for (long i = 0; i < 3333; i++) sink = tb_fn_c(i);
+    sink = tb_fn_d(-4);
+    tb_done();
+    return 0;
+}
+"#;
+
+fn build() -> Result<String, String> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dispatch-target");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let source = dir.join("target.c");
+    let binary = dir.join("tb_dispatch_target");
+    std::fs::write(&source, PROGRAM).map_err(|e| e.to_string())?;
+    let status = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !status.success() {
+        return Err("cc failed".into());
+    }
+    Ok(binary.to_str().expect("utf-8 path").to_string())
+}
+
+fn uprobes(binary: &str) -> Result<(), String> {
+    let mut workload = || {
+        let status = Command::new(binary).status().map_err(|e| e.to_string())?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("the target failed: {status}"))
+    };
+    let script = format!(
+        r#"
+uprobe:{binary}:tb_fn_* {{ @[probe] = count(); @arg[func] = sum(arg0); }}
+uretprobe:{binary}:tb_fn_* /retval == 0/ {{ @zero[probe] = count(); }}
+uprobe:{binary}:tb_done {{ exit(); }}
+"#
+    );
+    dry_run_says(&script, "one program on one multi-uprobe link")?;
+    compare(
+        &script,
+        &[
+            &format!("@[uprobe:{binary}:tb_fn_a]: 11"),
+            &format!("@[uprobe:{binary}:tb_fn_b]: 222"),
+            &format!("@[uprobe:{binary}:tb_fn_c]: 3333"),
+            &format!("@[uprobe:{binary}:tb_fn_d]: 1"),
+            "@arg[tb_fn_a]: 55",
+            "@arg[tb_fn_b]: 24531",
+            "@arg[tb_fn_c]: 5552778",
+            "@arg[tb_fn_d]: -4",
+            &format!("@zero[uretprobe:{binary}:tb_fn_d]: 1"),
+        ],
+        &mut workload,
+    )
+}
+
+#[test]
+fn wildcards_attach_as_one_program_with_the_counts_of_each() {
+    let Some(env) = e2e::setup("wildcards_attach_as_one_program_with_the_counts_of_each") else {
+        return;
+    };
+    let mut tally = Tally::default();
+    tally.record("syscall tracepoints on sys_enter and sys_exit", syscalls(&env));
+    tally.record("uprobes and uretprobes on one link", build().and_then(|b| uprobes(&b)));
+    tally.finish();
+}
