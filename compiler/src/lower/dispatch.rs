@@ -7,13 +7,14 @@
 
 use std::collections::HashMap;
 
-use super::{builtins, Lowering, ProbeLowerer, Shared};
+use super::{builtins, Lowering, ProbeLowerer, Shared, Val};
 use crate::ast::{self, ExprKind};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
 use crate::probe::dispatch::TS_COMPAT;
 use crate::probe::Dispatch;
+use crate::program::ValueType;
 use crate::resolve::ResolvedProbe;
 
 /// `offsetof(struct pt_regs, orig_ax)` on x86-64: a syscall's number.
@@ -69,9 +70,7 @@ pub(crate) fn lower_dispatched(
     }
     // One body per member when it reads the attach point (or each site has its own
     // arguments), else one for all.
-    let groups: Vec<(Vec<u64>, ResolvedProbe)> = if builtins::reads_attach_point(probe)
-        || resolved.kind.context().program_per_target
-    {
+    let groups: Vec<(Vec<u64>, ResolvedProbe)> = if resolved.kind.context().program_per_target {
         resolved
             .targets
             .iter()
@@ -107,6 +106,7 @@ pub(crate) fn lower_dispatched(
         int_widths: HashMap::new(),
         dispatched: true,
         syscall: None,
+        texts: None,
     };
     l.emit(Inst::Arg(ctx, 0));
     let (key, nr) = l.dispatch_key(dispatch);
@@ -134,11 +134,19 @@ pub(crate) fn lower_dispatched(
         nr,
     };
     if groups.len() == 1 {
-        // One body: every key jumps to it.
+        // One body: every key jumps to it, and reads its member's texts from a map by the key.
+        let texts = builtins::reads_attach_point(probe).then(|| l.member_texts(resolved, &keys));
         let body = l.new_label();
         let found: Vec<(u64, ir::Label)> = entries.iter().map(|&(k, _)| (k, body)).collect();
+        let key_slot = l.f.new_slot(8);
+        l.store_u64(Addr::Slot(key_slot, 0), Operand::Reg(key));
         l.search(key, &found, miss);
         l.emit(Inst::Label(body));
+        if let Some((map, layout)) = texts {
+            let ptr = l.lookup(map, key_slot);
+            l.jump_if_zero(ptr, miss);
+            l.texts = Some(TextsAt { ptr, ..layout });
+        }
         plan.lower(&mut l, 0)?;
     } else {
         // Each body at its leaf of the search, so that no jump crosses more than half the
@@ -158,6 +166,32 @@ pub(crate) fn lower_dispatched(
         ));
     }
     Ok(l.f)
+}
+
+/// Where a member's `probe` and `func` texts are: in the texts map's value at `ptr`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TextsAt {
+    ptr: VReg,
+    probe_len: u32,
+    func_len: u32,
+}
+
+impl TextsAt {
+    pub fn probe(&self) -> Val {
+        Val::Mem {
+            addr: Addr::Ptr(self.ptr, 0),
+            ty: ValueType::Str {
+                len: self.probe_len,
+            },
+        }
+    }
+
+    pub fn function(&self) -> Val {
+        Val::Mem {
+            addr: Addr::Ptr(self.ptr, self.probe_len.next_multiple_of(8) as i32),
+            ty: ValueType::Str { len: self.func_len },
+        }
+    }
 }
 
 /// What every member's body is lowered from.
@@ -248,6 +282,48 @@ fn mentions_args(probe: &ast::Probe) -> bool {
 }
 
 impl ProbeLowerer<'_, '_> {
+    /// Declares the array map of the members' `probe` and `func` texts at their keys and
+    /// records what the runtime writes into it; returns the map and the layout of a value.
+    fn member_texts(&mut self, resolved: &ResolvedProbe, keys: &[u64]) -> (usize, TextsAt) {
+        let longest = |text: &dyn Fn(&crate::probe::Target) -> String| {
+            resolved
+                .targets
+                .iter()
+                .map(|t| text(t).len() as u32 + 1)
+                .max()
+                .unwrap_or(1)
+        };
+        let probe_len = longest(&|t| t.to_string());
+        let func_len = longest(&|t| t.function_name().unwrap_or_default());
+        let value_size = probe_len.next_multiple_of(8) + func_len.next_multiple_of(8);
+        let name = format!("tb_texts_{}", self.index);
+        let max_key = keys.iter().copied().max().unwrap_or(0) as u32;
+        let map = self.shared.texts_map(&name, value_size, max_key + 1);
+        let entries = resolved
+            .targets
+            .iter()
+            .zip(keys)
+            .map(|(t, &k)| {
+                let mut value = t.to_string().into_bytes();
+                value.resize(probe_len.next_multiple_of(8) as usize, 0);
+                value.extend(t.function_name().unwrap_or_default().into_bytes());
+                value.resize(value_size as usize, 0);
+                (k as u32, value)
+            })
+            .collect();
+        self.shared.member_texts.push(crate::program::MemberTexts {
+            map: name,
+            value_size,
+            entries,
+        });
+        let layout = TextsAt {
+            ptr: VReg(0),
+            probe_len,
+            func_len,
+        };
+        (map, layout)
+    }
+
     /// The key the kernel hands the program, and for syscalls the slot holding the number.
     fn dispatch_key(&mut self, dispatch: &Dispatch) -> (VReg, Option<Slot>) {
         match dispatch {
@@ -309,19 +385,12 @@ impl ProbeLowerer<'_, '_> {
     /// A 32-bit syscall (`TS_COMPAT` in the task's `thread_info.status`) goes to `miss`, as
     /// the syscall tracepoints leave it out.
     fn skip_compat_syscall(&mut self, status_at: u32, miss: ir::Label) {
-        let task = self.helper_int(Helper::GetCurrentTask, Vec::new());
-        let at = self.alu(Alu::Add, task, Operand::Imm(status_at as i32));
-        let slot = self.f.new_slot(8);
-        let dst = self.slot_addr(slot, 0);
-        self.emit(Inst::Call {
-            helper: Helper::ProbeReadKernel,
-            args: vec![Operand::Reg(dst), Operand::Imm(4), Operand::Reg(at)],
-            ret: None,
-        });
+        // The task as a BTF pointer: its field is read directly, without a probe read.
+        let task = self.helper_int(Helper::GetCurrentTaskBtf, Vec::new());
         let status = self.f.new_vreg();
         self.emit(Inst::Load {
             dst: status,
-            addr: Addr::Slot(slot, 0),
+            addr: Addr::Ptr(task, status_at as i32),
             size: Size::W,
             signed: false,
         });

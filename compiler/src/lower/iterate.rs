@@ -185,6 +185,7 @@ impl ProbeLowerer<'_, '_> {
             int_widths: self.int_widths.clone(),
             dispatched: false,
             syscall: None,
+            texts: None,
         };
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));

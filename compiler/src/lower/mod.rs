@@ -165,6 +165,7 @@ pub(crate) fn lower(
         extra_maps: Vec::new(),
         options,
         symbols: &program.symbols,
+        member_texts: Vec::new(),
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
@@ -258,6 +259,7 @@ pub(crate) fn lower(
             maps,
             actions: shared.actions,
             guard_sampled,
+            member_texts: shared.member_texts,
         },
     })
 }
@@ -300,6 +302,8 @@ pub(crate) struct Shared<'o> {
     pub options: &'o LowerOptions,
     /// What `kaddr`/`uaddr` stand for.
     pub symbols: &'o SymbolAddresses,
+    /// The dispatched probes' member texts (`ProgramInfo::member_texts`).
+    pub member_texts: Vec<crate::program::MemberTexts>,
 }
 
 impl Shared<'_> {
@@ -367,6 +371,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub dispatched: bool,
     /// A syscall member of a dispatched probe: where its `args` are.
     pub syscall: Option<dispatch::SyscallFields>,
+    /// The members of a dispatched probe sharing one body: where `probe` and `func` are.
+    pub texts: Option<dispatch::TextsAt>,
 }
 
 impl ProbeLowerer<'_, '_> {

@@ -233,6 +233,17 @@ impl super::Shared<'_> {
         })
     }
 
+    /// A dispatched probe's map of its members' texts (`ProgramInfo::member_texts`).
+    pub fn texts_map(&mut self, name: &str, value_size: u32, entries: u32) -> usize {
+        self.extra_map(name.into(), || BpfMap {
+            name: String::new(),
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size,
+            max_entries: entries,
+        })
+    }
+
     /// The map of processes already announced to user space.
     pub fn user_process_map(&mut self) -> usize {
         self.extra_map("tb_uprocs".into(), || BpfMap {

@@ -44,6 +44,7 @@ pub(crate) fn lower_probe(
         int_widths: HashMap::new(),
         dispatched: false,
         syscall: None,
+        texts: None,
     };
     l.infer_int_widths(probe);
     l.emit(Inst::Arg(ctx, 0));

@@ -35,9 +35,9 @@ impl Choice {
     }
 }
 
-/// Instructions the search over `members` keys runs: two per level and the last few tests.
+/// Instructions the search over `members` keys runs: a test per level and the last few.
 fn search_insns(members: usize) -> f64 {
-    2.0 * (members.max(1) as f64).log2().ceil() + 4.0
+    (members.max(1) as f64).log2().ceil() + 3.0
 }
 
 /// The choice for each probe `candidates` says can be one program.
@@ -58,7 +58,7 @@ pub fn choose(estimate: &Estimate, candidates: &BTreeMap<usize, Dispatch>) -> Ve
         let one_ns = match dispatch {
             Dispatch::Syscall { .. } => {
                 // Every syscall reaches it; the members' hits then run their bodies, after the
-                // check for a 32-bit syscall (a task read and a probe read).
+                // check for a 32-bit syscall (a helper call and a load).
                 let all: f64 = estimate
                     .syscall_tax
                     .as_ref()
@@ -67,7 +67,7 @@ pub fn choose(estimate: &Estimate, candidates: &BTreeMap<usize, Dispatch>) -> Ve
                 let bodies: f64 = probe
                     .points
                     .iter()
-                    .map(|p| p.rate.total() * (p.program_ns + m.helper_ns + m.probe_read_ns))
+                    .map(|p| p.rate.total() * (p.program_ns + m.helper_ns + 2.0 * m.instruction_ns))
                     .sum();
                 reach + bodies
             }
@@ -134,8 +134,8 @@ mod tests {
 
     #[test]
     fn a_search_grows_with_the_log_of_the_members() {
-        assert_eq!(search_insns(2), 6.0);
-        assert_eq!(search_insns(360), 22.0);
+        assert_eq!(search_insns(2), 4.0);
+        assert_eq!(search_insns(360), 12.0);
     }
 
     #[test]

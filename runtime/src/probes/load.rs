@@ -7,8 +7,8 @@
 //! caller maps it back to the script through the instruction→span table.
 
 use std::collections::HashMap;
-use std::io;
 use std::ffi::CString;
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use aya::maps::{Map, MapError};
@@ -60,6 +60,16 @@ impl Loaded {
             Some(Program::UProbe(p)) => p.unload(),
             _ => Ok(()),
         }
+    }
+
+    /// Writes `value` at `key` of map `name`, as bytes (a dispatched probe's member texts).
+    pub fn write_map(&self, name: &str, key: &[u8], value: &[u8]) -> io::Result<()> {
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no map {name}")))?;
+        crate::kernel::sys::MapBytes::new(map_fd(map), key.len() as u32, value.len() as u32, None)
+            .update(key, value)
     }
 
     /// A program's fd, whoever loaded it.
@@ -287,11 +297,13 @@ fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<O
             .map_err(|e| malformed(&e))?;
         let fd = ebpf
             .map(map)
-            .map(map_raw_fd)
+            .map(|m| map_fd(m).as_raw_fd())
             .ok_or_else(|| malformed(&format!("{name} refers to {map}, which is not a map")))?;
         let at = offset as usize;
         if at + 16 > code.len() {
-            return Err(malformed(&format!("a relocation of {name} is past its end")));
+            return Err(malformed(&format!(
+                "a relocation of {name} is past its end"
+            )));
         }
         // ld_imm64 of a map: BPF_PSEUDO_MAP_FD in the source register, the fd as immediate.
         code[at + 1] = (code[at + 1] & 0x0f) | (1 << 4);
@@ -319,18 +331,41 @@ fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<O
 }
 
 /// The fd of a map aya created.
-fn map_raw_fd(map: &Map) -> i32 {
+fn map_fd(map: &Map) -> BorrowedFd<'_> {
     use Map::*;
     let data = match map {
-        Array(d) | ArrayOfMaps(d) | BloomFilter(d) | CgroupArray(d) | CgroupStorage(d)
-        | CgrpStorage(d) | CpuMap(d) | DevMap(d) | DevMapHash(d) | HashMap(d) | HashOfMaps(d)
-        | InodeStorage(d) | LpmTrie(d) | LruHashMap(d) | PerCpuArray(d)
-        | PerCpuCgroupStorage(d) | PerCpuHashMap(d) | PerCpuLruHashMap(d) | PerfEventArray(d)
-        | ProgramArray(d) | Queue(d) | ReusePortSockArray(d) | RingBuf(d) | SockHash(d)
-        | SockMap(d) | SkStorage(d) | Stack(d) | StackTraceMap(d) | Unsupported(d)
+        Array(d)
+        | ArrayOfMaps(d)
+        | BloomFilter(d)
+        | CgroupArray(d)
+        | CgroupStorage(d)
+        | CgrpStorage(d)
+        | CpuMap(d)
+        | DevMap(d)
+        | DevMapHash(d)
+        | HashMap(d)
+        | HashOfMaps(d)
+        | InodeStorage(d)
+        | LpmTrie(d)
+        | LruHashMap(d)
+        | PerCpuArray(d)
+        | PerCpuCgroupStorage(d)
+        | PerCpuHashMap(d)
+        | PerCpuLruHashMap(d)
+        | PerfEventArray(d)
+        | ProgramArray(d)
+        | Queue(d)
+        | ReusePortSockArray(d)
+        | RingBuf(d)
+        | SockHash(d)
+        | SockMap(d)
+        | SkStorage(d)
+        | Stack(d)
+        | StackTraceMap(d)
+        | Unsupported(d)
         | XskMap(d) => d,
     };
-    data.fd().as_fd().as_raw_fd()
+    data.fd().as_fd()
 }
 
 /// The kernel's BTF, read once per load and only if a program needs it (it is megabytes).

@@ -77,7 +77,8 @@ impl Mechanism for Tracepoint {
         if let Some(Dispatch::Syscall { exit, .. }) = &plan.dispatch {
             let rtp: &mut RawTracePoint = program(loaded, plan)?;
             let hook = if *exit { "sys_exit" } else { "sys_enter" };
-            rtp.attach(hook).map_err(|e| fail(plan.first(), describe(&e)))?;
+            rtp.attach(hook)
+                .map_err(|e| fail(plan.first(), describe(&e)))?;
             return Ok(plan.targets.len());
         }
         let tp: &mut TracePoint = program(loaded, plan)?;

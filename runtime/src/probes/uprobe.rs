@@ -78,7 +78,10 @@ fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan, ret: bool) -> Result<usi
         let program = loaded.program_by_hand(&plan.program).ok_or_else(|| {
             fail(
                 plan.first(),
-                format!("program {} was not loaded for a multi-uprobe link", plan.program),
+                format!(
+                    "program {} was not loaded for a multi-uprobe link",
+                    plan.program
+                ),
             )
         })?;
         let path = CString::new(*binary).map_err(|e| fail(plan.first(), e))?;
@@ -91,7 +94,12 @@ fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan, ret: bool) -> Result<usi
             ret,
             plan.pid,
         )
-        .map_err(|e| fail(plan.first(), format!("a multi-uprobe link on {binary}: {e}")))?;
+        .map_err(|e| {
+            fail(
+                plan.first(),
+                format!("a multi-uprobe link on {binary}: {e}"),
+            )
+        })?;
         links.push(link);
     }
     for link in links {
@@ -107,8 +115,14 @@ impl Mechanism for Uprobe {
         if targets.len() < 2 {
             return Err("one function".into());
         }
-        if let Some((t, _)) = targets.iter().zip(entries(targets)).find(|(_, e)| e.is_none()) {
-            return Err(format!("{t} is not at a function entry in the symbol tables"));
+        if let Some((t, _)) = targets
+            .iter()
+            .zip(entries(targets))
+            .find(|(_, e)| e.is_none())
+        {
+            return Err(format!(
+                "{t} is not at a function entry in the symbol tables"
+            ));
         }
         Ok(Dispatch::Cookie { ret: self.ret })
     }

@@ -68,9 +68,12 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
         Err(e) if prepared.dispatched.is_some() => {
             let why = format!("the one program did not load: {e}");
             let dispatched = prepared.dispatched.take().map(|d| d.dispatch);
-            prepared
-                .not_dispatched
-                .extend(dispatched.into_iter().flatten().map(|(i, _)| (i, why.clone())));
+            prepared.not_dispatched.extend(
+                dispatched
+                    .into_iter()
+                    .flatten()
+                    .map(|(i, _)| (i, why.clone())),
+            );
             match prepare::load_script(&prepared.compiled) {
                 Ok(loaded) => loaded,
                 Err(e) => return e.into(),

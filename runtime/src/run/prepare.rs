@@ -41,13 +41,19 @@ pub struct Dispatched {
 impl Prepared {
     /// What is loaded before measuring: the one-program form where there is one.
     pub fn to_load(&self) -> &Compiled {
-        self.dispatched.as_ref().map_or(&self.compiled, |d| &d.compiled)
+        self.dispatched
+            .as_ref()
+            .map_or(&self.compiled, |d| &d.compiled)
     }
 }
 
 /// With this set to 1 in the environment every attach point is attached on its own: for
 /// comparing the two ways (the tests, the benchmarks).
 pub const ATTACH_EACH: &str = "TRACEBOUND_ATTACH_EACH";
+
+/// With this set to 1 wildcards are offered as one program (see `dispatch` for why it is not
+/// the default yet).
+pub const DISPATCH: &str = "TRACEBOUND_DISPATCH";
 
 /// Compiles the script with each wildcard whose kind allows it as one program, the probes
 /// one at a time so that one that cannot be (a feature the one program cannot do exactly)
@@ -58,7 +64,12 @@ fn dispatch(
     options: &CompileOptions,
     facts: &LiveFacts,
 ) -> (Option<Dispatched>, Vec<(usize, String)>) {
-    if std::env::var_os(ATTACH_EACH).is_some_and(|v| v == "1") {
+    // Known bug (tests/e2e_dispatch.rs, ignored case): some one-program forms count wrongly
+    // (a uprobe wildcard's `@n = count()` stays at 1; a two-member syscall probe keyed by
+    // `(probe, args->ret)` loses its key), so the one program is opt-in until that is found.
+    if std::env::var_os(ATTACH_EACH).is_some_and(|v| v == "1")
+        || std::env::var_os(DISPATCH).is_none_or(|v| v != "1")
+    {
         return (None, Vec::new());
     }
     let mut targets: BTreeMap<usize, (ProviderKind, Vec<Target>)> = BTreeMap::new();
@@ -78,7 +89,10 @@ fn dispatch(
                 continue;
             }
         };
-        let mut with = accepted.as_ref().map(|d| d.dispatch.clone()).unwrap_or_default();
+        let mut with = accepted
+            .as_ref()
+            .map(|d| d.dispatch.clone())
+            .unwrap_or_default();
         with.insert(index, dispatch);
         let mut trial = options.clone();
         trial.lower.dispatch = with.clone();
@@ -89,7 +103,10 @@ fn dispatch(
                     dispatch: with,
                 })
             }
-            Err(d) => refused.push((index, d.first().map_or_else(String::new, |d| d.message.clone()))),
+            Err(d) => refused.push((
+                index,
+                d.first().map_or_else(String::new, |d| d.message.clone()),
+            )),
         }
     }
     (accepted, refused)
@@ -166,6 +183,14 @@ pub fn stacks_to_fold(compiled: &Compiled, request: &RunRequest) -> Option<RunOu
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
     let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    // A wildcard attached as one program reads its members' `probe` and `func` from a map.
+    for texts in &compiled.info.member_texts {
+        for (key, value) in &texts.entries {
+            loaded
+                .write_map(&texts.map, &key.to_ne_bytes(), value)
+                .map_err(|e| RunError::Other(format!("writing {}: {e}", texts.map)))?;
+        }
+    }
     // A probe `--auto-filter` sampled and the guard may thin reads its N from the guard's map.
     for g in &compiled.info.guard_sampled {
         let n = g
