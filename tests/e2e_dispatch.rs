@@ -214,15 +214,18 @@ fn wildcards_attach_as_one_program_with_the_counts_of_each() {
 #[test]
 #[ignore = "known bug: these one-program forms count wrongly (the runtime makes them opt-in)"]
 fn uprobe_wildcards_attach_as_one_link_with_the_counts_of_each() {
-    let Some(_env) = e2e::setup("uprobe_wildcards_attach_as_one_link_with_the_counts_of_each")
+    let Some(env) = e2e::setup("uprobe_wildcards_attach_as_one_link_with_the_counts_of_each")
     else {
         return;
     };
-    std::env::set_var("TRACEBOUND_MULTI_UPROBE", "1");
     let mut tally = Tally::default();
     tally.record(
         "uprobes and uretprobes on one link",
         build().and_then(|b| uprobes(&b)),
+    );
+    tally.record(
+        "a two-member syscall probe keyed by (probe, args)",
+        io(&env),
     );
     tally.finish();
 }
