@@ -1,9 +1,11 @@
 //! Wildcards attached as one program against the same scripts attached each
 //! (`TRACEBOUND_ATTACH_EACH=1`): syscall tracepoints on raw_syscalls:sys_enter and sys_exit,
 //! with `probe`, `args` and predicates, and a uprobe/uretprobe wildcard over a program the
-//! test builds on one multi-uprobe link (ignored: a known bug). Counts must be identical and exact, `probe` must
-//! print each member's name, `--dry-run` must say which way it attaches, and nothing may stay
-//! loaded.
+//! test builds on one multi-uprobe link. Counts must be identical and exact, keys (`probe`,
+//! `func`, `args`) the same, `--dry-run` must say which way it attaches (and why a shape that
+//! cannot be one program is attached each), and nothing may stay loaded. The bodies use
+//! several maps, keys of several fields and variables, so that the members' share of the one
+//! program's stack is exercised.
 
 mod e2e;
 
@@ -18,11 +20,12 @@ fn traced(
     each: bool,
     workload: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<String, String> {
-    let mut tracer = if each {
-        e2e::Tracer::spawn_with_env(&["-e", script], &[("TRACEBOUND_ATTACH_EACH", "1")])
+    let vars: &[(&str, &str)] = if each {
+        &[("TRACEBOUND_ATTACH_EACH", "1")]
     } else {
-        e2e::Tracer::spawn_with_env(&["-e", script], &[("TRACEBOUND_DISPATCH", "1")])
+        &[]
     };
+    let mut tracer = e2e::Tracer::spawn_with_env(&["-e", script], vars);
     tracer.wait_ready(0)?;
     workload()?;
     let done = tracer.finish(std::time::Duration::from_secs(60))?;
@@ -41,7 +44,6 @@ fn traced(
 fn dry_run_says(script: &str, wanted: &str) -> Result<(), String> {
     let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
         .args(["--dry-run", "-e", script])
-        .env("TRACEBOUND_DISPATCH", "1")
         .output()
         .map_err(|e| e.to_string())?;
     let (code, err) = (
@@ -83,7 +85,7 @@ fn syscalls(env: &e2e::Env) -> Result<(), String> {
     // getppid x 1000, getpid x 500, 7 writes of 16 bytes to fd 42, then getpgid (the trigger).
     let mut workload = || e2e::run_workload(env, &["g", "1000", "i", "500", "w", "7", "16", "q"]);
     let enter = r#"
-tracepoint:syscalls:sys_enter_get* /comm == "tb_wl"/ { @[probe] = count(); }
+tracepoint:syscalls:sys_enter_get* /comm == "tb_wl"/ { @[probe] = count(); @n = count(); }
 tracepoint:syscalls:sys_enter_getpgid /comm == "tb_wl"/ { exit(); }
 "#;
     dry_run_says(enter, "one program on raw_syscalls:sys_enter")?;
@@ -111,17 +113,46 @@ tracepoint:syscalls:sys_exit_getpgid /comm == "tb_wl"/ { exit(); }
     )
 }
 
+/// Two members, bodies with several maps and keys of several fields: the shapes whose one
+/// program once shared stack slots within a member (a key written over by a value).
 fn io(env: &e2e::Env) -> Result<(), String> {
-    let mut workload = || e2e::run_workload(env, &["w", "7", "16", "q"]);
+    let mut workload = || e2e::run_workload(env, &["w", "7", "16", "s", "hello", "q"]);
     let exit = r#"
 tracepoint:syscalls:sys_exit_read,tracepoint:syscalls:sys_exit_write
-  /comm == "tb_wl" && args->ret == 16/ { @io[probe, args->ret] = count(); }
+  /comm == "tb_wl" && args->ret == 16/ { @io[probe, args->ret] = count(); @n = count(); }
 tracepoint:syscalls:sys_exit_getpgid /comm == "tb_wl"/ { exit(); }
 "#;
+    dry_run_says(exit, "one program on raw_syscalls:sys_exit")?;
     compare(
         exit,
-        &["@io[tracepoint:syscalls:sys_exit_write, 16]: 7"],
+        &["@io[tracepoint:syscalls:sys_exit_write, 16]: 7", "@n: 7"],
         &mut workload,
+    )?;
+    let enter = r#"
+tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write /comm == "tb_wl"/ {
+  $c = comm;
+  @k[$c, probe, args->fd] = count();
+  @bytes[probe] = sum(args->count);
+  @n = count();
+}
+tracepoint:syscalls:sys_enter_getpgid /comm == "tb_wl"/ { exit(); }
+"#;
+    dry_run_says(enter, "one program on raw_syscalls:sys_enter")?;
+    compare(
+        enter,
+        &[
+            "@k[tb_wl, tracepoint:syscalls:sys_enter_write, 42]: 8",
+            "@bytes[tracepoint:syscalls:sys_enter_write]: 117",
+        ],
+        &mut workload,
+    )
+}
+
+/// A shape the one program cannot run exactly is attached each, and the dry run says why.
+fn refused_shape() -> Result<(), String> {
+    dry_run_says(
+        "tracepoint:syscalls:sys_enter_get* { @[kstack] = count(); } interval:ms:1 { exit(); }",
+        "attached each (`kstack` is not run as one program for a wildcard)",
     )
 }
 
@@ -171,7 +202,7 @@ fn uprobes(binary: &str) -> Result<(), String> {
     };
     let script = format!(
         r#"
-uprobe:{binary}:tb_fn_* {{ @[probe] = count(); @arg[func] = sum(arg0); }}
+uprobe:{binary}:tb_fn_* {{ @[probe] = count(); @arg[func] = sum(arg0); @n = count(); }}
 uretprobe:{binary}:tb_fn_* /retval == 0/ {{ @zero[probe] = count(); }}
 uprobe:{binary}:tb_done {{ exit(); }}
 "#
@@ -188,7 +219,27 @@ uprobe:{binary}:tb_done {{ exit(); }}
             "@arg[tb_fn_b]: 24531",
             "@arg[tb_fn_c]: 5552778",
             "@arg[tb_fn_d]: -4",
+            "@n: 3567",
             &format!("@zero[uretprobe:{binary}:tb_fn_d]: 1"),
+        ],
+        &mut workload,
+    )?;
+    // Keys of several fields and a variable in each member's body.
+    let keyed = format!(
+        r#"
+uprobe:{binary}:tb_fn_* /arg0 >= 0/ {{ $odd = arg0 % 2; @k[func, $odd] = count(); @all = count(); }}
+uprobe:{binary}:tb_done {{ exit(); }}
+"#
+    );
+    compare(
+        &keyed,
+        &[
+            "@k[tb_fn_a, 0]: 6",
+            "@k[tb_fn_a, 1]: 5",
+            "@k[tb_fn_b, 0]: 111",
+            "@k[tb_fn_c, 0]: 1667",
+            "@k[tb_fn_c, 1]: 1666",
+            "@all: 3566",
         ],
         &mut workload,
     )
@@ -204,17 +255,14 @@ fn wildcards_attach_as_one_program_with_the_counts_of_each() {
         "syscall tracepoints on sys_enter and sys_exit",
         syscalls(&env),
     );
+    tally.record("two-member syscall probes keyed by (probe, args)", io(&env));
+    tally.record("a shape attached each, said in --dry-run", refused_shape());
     tally.finish();
 }
 
-/// Known bug: as one program on a multi-uprobe link, map lookups miss and counts stay at 1
-/// (`@n = count()` over 3567 hits prints 1), and a two-member syscall probe keyed by
-/// `(probe, args->ret)` prints an empty `probe` and a count of 1: the one program is opt-in
-/// (TRACEBOUND_DISPATCH=1) until this passes.
 #[test]
-#[ignore = "known bug: these one-program forms count wrongly (the runtime makes them opt-in)"]
 fn uprobe_wildcards_attach_as_one_link_with_the_counts_of_each() {
-    let Some(env) = e2e::setup("uprobe_wildcards_attach_as_one_link_with_the_counts_of_each")
+    let Some(_env) = e2e::setup("uprobe_wildcards_attach_as_one_link_with_the_counts_of_each")
     else {
         return;
     };
@@ -222,10 +270,6 @@ fn uprobe_wildcards_attach_as_one_link_with_the_counts_of_each() {
     tally.record(
         "uprobes and uretprobes on one link",
         build().and_then(|b| uprobes(&b)),
-    );
-    tally.record(
-        "a two-member syscall probe keyed by (probe, args)",
-        io(&env),
     );
     tally.finish();
 }

@@ -124,6 +124,8 @@ pub(crate) fn lower_dispatched(
             "not dispatched",
         ));
     }
+    // The texts' key slot, before the members' frame: a member's slots never alias it.
+    let key_slot = (groups.len() == 1).then(|| l.f.new_slot(8));
     let plan = Members {
         groups: &groups,
         dispatch,
@@ -133,12 +135,11 @@ pub(crate) fn lower_dispatched(
         frame: l.f.slots.len(),
         nr,
     };
-    if groups.len() == 1 {
+    if let Some(key_slot) = key_slot {
         // One body: every key jumps to it, and reads its member's texts from a map by the key.
         let texts = builtins::reads_attach_point(probe).then(|| l.member_texts(resolved, &keys));
         let body = l.new_label();
         let found: Vec<(u64, ir::Label)> = entries.iter().map(|&(k, _)| (k, body)).collect();
-        let key_slot = l.f.new_slot(8);
         l.store_u64(Addr::Slot(key_slot, 0), Operand::Reg(key));
         l.search(key, &found, miss);
         l.emit(Inst::Label(body));

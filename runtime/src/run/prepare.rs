@@ -51,10 +51,6 @@ impl Prepared {
 /// comparing the two ways (the tests, the benchmarks).
 pub const ATTACH_EACH: &str = "TRACEBOUND_ATTACH_EACH";
 
-/// With this set to 1 wildcards are offered as one program (see `dispatch` for why it is not
-/// the default yet).
-pub const DISPATCH: &str = "TRACEBOUND_DISPATCH";
-
 /// Compiles the script with each wildcard whose kind allows it as one program, the probes
 /// one at a time so that one that cannot be (a feature the one program cannot do exactly)
 /// is attached each and the others still are not.
@@ -64,12 +60,7 @@ fn dispatch(
     options: &CompileOptions,
     facts: &LiveFacts,
 ) -> (Option<Dispatched>, Vec<(usize, String)>) {
-    // Known bug (tests/e2e_dispatch.rs, ignored case): some one-program forms count wrongly
-    // (a uprobe wildcard's `@n = count()` stays at 1; a two-member syscall probe keyed by
-    // `(probe, args->ret)` loses its key), so the one program is opt-in until that is found.
-    if std::env::var_os(ATTACH_EACH).is_some_and(|v| v == "1")
-        || std::env::var_os(DISPATCH).is_none_or(|v| v != "1")
-    {
+    if std::env::var_os(ATTACH_EACH).is_some_and(|v| v == "1") {
         return (None, Vec::new());
     }
     let mut targets: BTreeMap<usize, (ProviderKind, Vec<Target>)> = BTreeMap::new();
