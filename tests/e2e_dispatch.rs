@@ -1,5 +1,6 @@
 //! Wildcards attached as one program against the same scripts attached each
-//! (`TRACEBOUND_ATTACH_EACH=1`): syscall tracepoints on raw_syscalls:sys_enter and sys_exit,
+//! (`TRACEBOUND_ATTACH_EACH=1`; the one program forced with `TRACEBOUND_ATTACH_ONE=1`, as the
+//! estimate's choice depends on how busy the machine is): syscall tracepoints on raw_syscalls:sys_enter and sys_exit,
 //! with `probe`, `args` and predicates, and a uprobe/uretprobe wildcard over a program the
 //! test builds on one multi-uprobe link. Counts must be identical and exact, keys (`probe`,
 //! `func`, `args`) the same, `--dry-run` must say which way it attaches (and why a shape that
@@ -11,22 +12,26 @@ mod e2e;
 
 use std::process::Command;
 
-use e2e::{loaded_tb_programs, nothing_left_loaded, Tally};
+use e2e::{ProgramWatch, Tally};
 
 /// Runs `script` (exit() when the workload is done) while `workload` runs once the probes
-/// are attached, attached as one program or (`each`) each on its own; returns stdout.
+/// are attached, attached as one program or (`each`) each on its own; returns stdout and
+/// how many programs the run held. None of its programs may stay loaded after it.
 fn traced(
     script: &str,
     each: bool,
     workload: &mut dyn FnMut() -> Result<(), String>,
-) -> Result<String, String> {
+) -> Result<(String, usize), String> {
+    let mut watch = ProgramWatch::start();
+    // As one program whatever the estimate says (how busy the machine is decides that).
     let vars: &[(&str, &str)] = if each {
         &[("TRACEBOUND_ATTACH_EACH", "1")]
     } else {
-        &[]
+        &[("TRACEBOUND_ATTACH_ONE", "1")]
     };
     let mut tracer = e2e::Tracer::spawn_with_env(&["-e", script], vars);
     tracer.wait_ready(0)?;
+    watch.note_running(&tracer)?;
     workload()?;
     let done = tracer.finish(std::time::Duration::from_secs(60))?;
     if done.code() != Some(0) {
@@ -37,10 +42,12 @@ fn traced(
             done.stderr
         ));
     }
-    Ok(done.stdout)
+    watch.check_unloaded(std::time::Duration::from_secs(3))?;
+    Ok((done.stdout, watch.noted()))
 }
 
-/// The dry run's line about how `wanted` attaches.
+/// The dry run's line about how `wanted` attaches (the estimate's choice: `wanted` is in the
+/// line whichever way it chose).
 fn dry_run_says(script: &str, wanted: &str) -> Result<(), String> {
     let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
         .args(["--dry-run", "-e", script])
@@ -61,24 +68,33 @@ fn dry_run_says(script: &str, wanted: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Both ways, the same output, holding every line of `needed`.
+/// Both ways, the same output, holding every line of `needed`; as one program, fewer
+/// programs held (every script here reads `probe` or `func`, one program per member when
+/// attached each).
 fn compare(
     script: &str,
     needed: &[&str],
     workload: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<(), String> {
-    let before = loaded_tb_programs()?.len();
-    let one = traced(script, false, workload)?;
-    let each = traced(script, true, workload)?;
+    let (one, one_programs) = traced(script, false, workload)?;
+    let (each, each_programs) = traced(script, true, workload)?;
+    if one_programs >= each_programs {
+        return Err(format!(
+            "as one program the run held {one_programs} programs, attached each {each_programs}"
+        ));
+    }
     if one != each {
         return Err(format!("as one program:\n{one}\nattached each:\n{each}"));
+    }
+    if !one.lines().any(|l| l.starts_with('@')) {
+        return Err(format!("no map printed:\n{one}"));
     }
     for line in needed {
         if !one.lines().any(|l| l == *line) {
             return Err(format!("no `{line}` in\n{one}"));
         }
     }
-    nothing_left_loaded(before)
+    Ok(())
 }
 
 fn syscalls(env: &e2e::Env) -> Result<(), String> {
@@ -270,6 +286,54 @@ fn uprobe_wildcards_attach_as_one_link_with_the_counts_of_each() {
     tally.record(
         "uprobes and uretprobes on one link",
         build().and_then(|b| uprobes(&b)),
+    );
+    tally.finish();
+}
+
+/// The benchmark's wildcards (benches/wildcards.sh), every syscall tracepoint and every libc
+/// function starting with str, kept to the workload: each member's number (or cookie) must
+/// be the one its tracepoint (or function) has, so the counts per member are those of the
+/// members attached each.
+fn whole_wildcards(env: &e2e::Env) -> Result<(), String> {
+    let mut workload = || {
+        e2e::run_workload(
+            env,
+            &["g", "100", "i", "50", "w", "3", "16", "s", "hi", "q"],
+        )
+    };
+    // The workload's last syscall ends the run, so that none comes after the maps are read.
+    let syscalls = r#"
+tracepoint:syscalls:sys_enter_* /comm == "tb_wl"/ { @[probe] = count(); }
+tracepoint:syscalls:sys_enter_exit_group /comm == "tb_wl"/ { exit(); }
+"#;
+    dry_run_says(syscalls, "one program on raw_syscalls:sys_enter")?;
+    compare(
+        syscalls,
+        &[
+            "@[tracepoint:syscalls:sys_enter_getppid]: 100",
+            "@[tracepoint:syscalls:sys_enter_getpid]: 50",
+            "@[tracepoint:syscalls:sys_enter_getpgid]: 1",
+            "@[tracepoint:syscalls:sys_enter_exit_group]: 1",
+        ],
+        &mut workload,
+    )?;
+    let strs = r#"
+uprobe:libc:str* /comm == "tb_wl"/ { @[probe] = count(); }
+tracepoint:syscalls:sys_enter_exit_group /comm == "tb_wl"/ { exit(); }
+"#;
+    dry_run_says(strs, "one program on one multi-uprobe link")?;
+    compare(strs, &[], &mut workload)
+}
+
+#[test]
+fn the_benchmark_wildcards_count_as_attached_each() {
+    let Some(env) = e2e::setup("the_benchmark_wildcards_count_as_attached_each") else {
+        return;
+    };
+    let mut tally = Tally::default();
+    tally.record(
+        "sys_enter_* and uprobe:libc:str*, kept to the workload",
+        whole_wildcards(&env),
     );
     tally.finish();
 }

@@ -27,11 +27,13 @@ pub struct Choice {
     /// Projected CPU nanoseconds per second, all CPUs: as one program, and attached each.
     pub one_ns: f64,
     pub each_ns: f64,
+    /// One program whatever the prices (`TRACEBOUND_ATTACH_ONE=1`, to compare the two ways).
+    pub forced: bool,
 }
 
 impl Choice {
     pub fn one(&self) -> bool {
-        self.one_ns <= self.each_ns * (1.0 + TIE)
+        self.forced || self.one_ns <= self.each_ns * (1.0 + TIE)
     }
 }
 
@@ -40,8 +42,13 @@ fn search_insns(members: usize) -> f64 {
     (members.max(1) as f64).log2().ceil() + 3.0
 }
 
-/// The choice for each probe `candidates` says can be one program.
-pub fn choose(estimate: &Estimate, candidates: &BTreeMap<usize, Dispatch>) -> Vec<Choice> {
+/// The choice for each probe `candidates` says can be one program (`forced`: one program
+/// for each, whatever the prices).
+pub fn choose(
+    estimate: &Estimate,
+    candidates: &BTreeMap<usize, Dispatch>,
+    forced: bool,
+) -> Vec<Choice> {
     let m = &estimate.model;
     let mut out = Vec::new();
     for (&probe_index, dispatch) in candidates {
@@ -86,6 +93,7 @@ pub fn choose(estimate: &Estimate, candidates: &BTreeMap<usize, Dispatch>) -> Ve
             members,
             one_ns,
             each_ns,
+            forced,
         });
     }
     out
@@ -102,7 +110,10 @@ pub fn text(
     let mut out = String::new();
     let share = |ns: f64| percent(ns / (cpus.max(1) as f64 * 1e9) * 100.0);
     for c in choices {
-        let one = format!("one program on {}", c.dispatch.hook());
+        let mut one = format!("one program on {}", c.dispatch.hook());
+        if c.forced {
+            one.push_str(" (forced by TRACEBOUND_ATTACH_ONE=1)");
+        }
         let (chosen, other) = if c.one() {
             (one.clone(), "attached each".to_string())
         } else {
@@ -146,9 +157,15 @@ mod tests {
             members: 2,
             one_ns,
             each_ns,
+            forced: false,
         };
         assert!(c(104.0, 100.0).one());
         assert!(!c(106.0, 100.0).one());
         assert!(c(10.0, 100.0).one());
+        let forced = Choice {
+            forced: true,
+            ..c(1000.0, 100.0)
+        };
+        assert!(forced.one());
     }
 }

@@ -51,6 +51,16 @@ impl Prepared {
 /// comparing the two ways (the tests, the benchmarks).
 pub const ATTACH_EACH: &str = "TRACEBOUND_ATTACH_EACH";
 
+/// With this set to 1 every wildcard that can be one program is, whatever the estimate says
+/// each way costs: the other side of the comparison, where the choice must not depend on how
+/// busy the machine is.
+pub const ATTACH_ONE: &str = "TRACEBOUND_ATTACH_ONE";
+
+/// Whether `ATTACH_ONE` is set.
+pub fn attach_one_forced() -> bool {
+    std::env::var_os(ATTACH_ONE).is_some_and(|v| v == "1")
+}
+
 /// Compiles the script with each wildcard whose kind allows it as one program, the probes
 /// one at a time so that one that cannot be (a feature the one program cannot do exactly)
 /// is attached each and the others still are not.

@@ -14,7 +14,7 @@ use crate::facts::LiveFacts;
 use crate::output::Format;
 use crate::probes::load::Loaded;
 use crate::run::child::Child;
-use crate::run::prepare::{load_script, Prepared};
+use crate::run::prepare::{attach_one_forced, load_script, Prepared};
 use crate::run::request::{Goal, RunOutcome, RunRequest};
 use crate::run::stop::stopped_before_attaching;
 
@@ -83,7 +83,7 @@ pub fn judge(
         uprobe_pid,
     } = judged;
     let choices = prepared.dispatched.as_ref().map_or_else(Vec::new, |d| {
-        estimate::dispatch::choose(&estimate, &d.dispatch)
+        estimate::dispatch::choose(&estimate, &d.dispatch, attach_one_forced())
     });
     let dry_run = request.goal == Goal::DryRun;
     if dry_run {
