@@ -170,58 +170,7 @@ pub(crate) fn lower(
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for (index, (probe, resolved)) in program.probes().enumerate() {
-        if let Some(dispatch) = options.dispatch.get(&index) {
-            let name = format!("tb_{}_{}", resolved.kind.probe().program_word(), index);
-            match dispatch::lower_dispatched(&mut shared, probe, resolved, index, name, dispatch) {
-                Ok(function) => out.push(ProbeProgram {
-                    function,
-                    kind: resolved.kind,
-                    targets: resolved.targets.clone(),
-                    probe_index: index,
-                    dispatch: Some(dispatch.clone()),
-                }),
-                Err(d) => diags.push(d),
-            }
-            continue;
-        }
-        // `probe` and `func` are constants in a program: a probe that reads them gets one
-        // program per attach point, as in bpftrace. So does every usdt site: each has its
-        // own argument specs (bpftrace too has one program per site).
-        let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
-            && (builtins::reads_attach_point(probe) || resolved.kind.context().program_per_target)
-        {
-            resolved
-                .targets
-                .iter()
-                .map(|t| ResolvedProbe {
-                    targets: vec![t.clone()],
-                    ..resolved.clone()
-                })
-                .collect()
-        } else {
-            vec![resolved.clone()]
-        };
-        for (n, resolved) in per_target.iter().enumerate() {
-            let name = match per_target.len() {
-                1 => format!("tb_{}_{}", resolved.kind.probe().program_word(), index),
-                _ => format!(
-                    "tb_{}_{}_{}",
-                    resolved.kind.probe().program_word(),
-                    index,
-                    n
-                ),
-            };
-            match stmt::lower_probe(&mut shared, probe, resolved, index, name) {
-                Ok(function) => out.push(ProbeProgram {
-                    function,
-                    kind: resolved.kind,
-                    targets: resolved.targets.clone(),
-                    probe_index: index,
-                    dispatch: None,
-                }),
-                Err(d) => diags.push(d),
-            }
-        }
+        lower_one_probe(&mut shared, probe, resolved, index, &mut out, &mut diags);
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -262,6 +211,70 @@ pub(crate) fn lower(
             member_texts: shared.member_texts,
         },
     })
+}
+
+/// The programs of one of the script's probes: one, one per attach point (when it reads
+/// them), or one for all its attach points as `LowerOptions::dispatch` says.
+fn lower_one_probe(
+    shared: &mut Shared,
+    probe: &ast::Probe,
+    resolved: &ResolvedProbe,
+    index: usize,
+    out: &mut Vec<ProbeProgram>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(dispatch) = shared.options.dispatch.get(&index) {
+        let name = format!("tb_{}_{}", resolved.kind.probe().program_word(), index);
+        match dispatch::lower_dispatched(shared, probe, resolved, index, name, dispatch) {
+            Ok(function) => out.push(ProbeProgram {
+                function,
+                kind: resolved.kind,
+                targets: resolved.targets.clone(),
+                probe_index: index,
+                dispatch: Some(dispatch.clone()),
+            }),
+            Err(d) => diags.push(d),
+        }
+        return;
+    }
+    // `probe` and `func` are constants in a program: a probe that reads them gets one
+    // program per attach point, as in bpftrace. So does every usdt site: each has its
+    // own argument specs (bpftrace too has one program per site).
+    let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
+        && (builtins::reads_attach_point(probe) || resolved.kind.context().program_per_target)
+    {
+        resolved
+            .targets
+            .iter()
+            .map(|t| ResolvedProbe {
+                targets: vec![t.clone()],
+                ..resolved.clone()
+            })
+            .collect()
+    } else {
+        vec![resolved.clone()]
+    };
+    for (n, resolved) in per_target.iter().enumerate() {
+        let name = match per_target.len() {
+            1 => format!("tb_{}_{}", resolved.kind.probe().program_word(), index),
+            _ => format!(
+                "tb_{}_{}_{}",
+                resolved.kind.probe().program_word(),
+                index,
+                n
+            ),
+        };
+        match stmt::lower_probe(shared, probe, resolved, index, name) {
+            Ok(function) => out.push(ProbeProgram {
+                function,
+                kind: resolved.kind,
+                targets: resolved.targets.clone(),
+                probe_index: index,
+                dispatch: None,
+            }),
+            Err(d) => diags.push(d),
+        }
+    }
 }
 
 /// With `guard_sampling`, the map the guard writes each samplable probe's mask into (its index
