@@ -153,6 +153,10 @@ pub struct Function {
     /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`), each lowered
     /// like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
     pub callbacks: Vec<Function>,
+    /// While set, `new_slot` hands out the existing slots from this index on again (grown to
+    /// the size asked) before adding any: code on paths that never meet (the members of a
+    /// dispatched probe) shares one frame.
+    pub reuse_slots_from: Option<usize>,
 }
 
 impl Function {
@@ -162,7 +166,17 @@ impl Function {
     }
 
     pub fn new_slot(&mut self, size: u32) -> Slot {
-        self.slots.push(size.next_multiple_of(8));
+        let size = size.next_multiple_of(8);
+        if let Some(at) = self.reuse_slots_from {
+            // Past the existing slots it keeps counting, so that a slot added here is not
+            // handed out again to the same member.
+            self.reuse_slots_from = Some(at + 1);
+            if at < self.slots.len() {
+                self.slots[at] = self.slots[at].max(size);
+                return Slot(at as u32);
+            }
+        }
+        self.slots.push(size);
         Slot(self.slots.len() as u32 - 1)
     }
 
@@ -294,5 +308,28 @@ fn describe(inst: &Inst) -> String {
         Inst::LoopEnd => "} loop".into(),
         Inst::ColdStart => "cold {".into(),
         Inst::ColdEnd => "} cold".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_sharing_the_frame_never_gets_one_slot_twice() {
+        let mut f = Function::default();
+        let before = f.new_slot(8);
+        f.reuse_slots_from = Some(1);
+        let first: Vec<Slot> = (0..3).map(|_| f.new_slot(16)).collect();
+        // The next member starts again from the same frame, past `before`.
+        f.reuse_slots_from = Some(1);
+        let second: Vec<Slot> = (0..4).map(|_| f.new_slot(8)).collect();
+        f.reuse_slots_from = None;
+        let after = f.new_slot(8);
+        assert_eq!(before, Slot(0));
+        assert_eq!(first, vec![Slot(1), Slot(2), Slot(3)]);
+        assert_eq!(second, vec![Slot(1), Slot(2), Slot(3), Slot(4)]);
+        assert_eq!(after, Slot(5));
+        assert_eq!(f.slots, vec![8, 16, 16, 16, 8, 8]);
     }
 }

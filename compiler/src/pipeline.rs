@@ -39,6 +39,8 @@ pub struct CompiledProbe {
     pub targets: Vec<Target>,
     /// Which of the script's probes (in source order) it runs.
     pub probe_index: usize,
+    /// How its attach points share this one program (`LowerOptions::dispatch`), when they do.
+    pub dispatch: Option<crate::probe::Dispatch>,
     /// The source span of each instruction, as the verifier numbers them.
     pub spans: Vec<Span>,
     pub ir: ir::Function,
@@ -125,7 +127,10 @@ pub fn compile(
         let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
-            section: p.kind.probe().section(&p.function.name),
+            section: p
+                .dispatch
+                .as_ref()
+                .map_or_else(|| p.kind.probe().section(&p.function.name), |d| d.section()),
             insns: code.code.insns.clone(),
             map_relocations: code.code.map_relocations.clone(),
             func_relocations,
@@ -135,6 +140,7 @@ pub fn compile(
             kind: p.kind,
             targets: p.targets,
             probe_index: p.probe_index,
+            dispatch: p.dispatch,
             spans: code.linked_spans(),
             ir: p.function,
             code,

@@ -414,6 +414,20 @@ pub struct ProgramInfo {
     /// The probes the runtime guard may sample 1 in N while they run (compiled with
     /// `LowerOptions::guard_sampling`; the same probes `--auto-filter` may sample).
     pub guard_sampled: Vec<GuardSampled>,
+    /// Dispatched probes' maps of their members' texts, which the runtime writes after
+    /// loading and before attaching.
+    pub member_texts: Vec<MemberTexts>,
+}
+
+/// The array map a wildcard attached as one program reads each member's `probe` and `func`
+/// from, at the key it dispatches on (a syscall's number, a cookie): one body serves every
+/// member, where a body each would make the verifier walk them all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberTexts {
+    pub map: String,
+    pub value_size: u32,
+    /// (key, value): the member's `probe` text then its `func` text, each NUL-padded.
+    pub entries: Vec<(u32, Vec<u8>)>,
 }
 
 /// The u64 array a guard-sampled probe reads its mask from: N - 1, N a power of two (0, as the

@@ -247,10 +247,16 @@ impl Tracer {
     /// tracepoint on a machine making a million syscalls a second is over the default
     /// budget); the budget's own tests set it.
     pub fn spawn(args: &[&str]) -> Tracer {
+        Self::spawn_with_env(args, &[])
+    }
+
+    /// `spawn`, with these variables added to the environment.
+    pub fn spawn_with_env(args: &[&str], vars: &[(&str, &str)]) -> Tracer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tracebound"));
         if !args.contains(&"--budget") {
             command.args(["--budget", "50"]);
         }
+        command.envs(vars.iter().copied());
         let mut child = command
             .args(args)
             .env("NO_COLOR", "1")
@@ -471,6 +477,15 @@ fn fd_targets(pid: u32) -> Vec<(PathBuf, String)> {
 
 fn attachments(pid: u32) -> usize {
     let targets = fd_targets(pid);
+    // A wildcard attached as one program (on raw_syscalls:sys_enter/sys_exit, or one
+    // multi-uprobe link) holds one link for all its members: once "Attached" is printed and
+    // such a link is held, every attach point is in place.
+    if targets
+        .iter()
+        .any(|(path, t)| t == "anon_inode:bpf_link" && is_dispatched_link(path))
+    {
+        return usize::MAX;
+    }
     let links = targets
         .iter()
         .filter(|(_, t)| t == "anon_inode:bpf_link")
@@ -480,6 +495,22 @@ fn attachments(pid: u32) -> usize {
         .filter(|(_, t)| t == "anon_inode:[perf_event]")
         .count();
     links.max(perf)
+}
+
+/// Whether a link fd is of a wildcard attached as one program.
+fn is_dispatched_link(fd: &Path) -> bool {
+    let info = fd.to_string_lossy().replacen("/fd/", "/fdinfo/", 1);
+    let Ok(text) = std::fs::read_to_string(info) else {
+        return false;
+    };
+    text.lines().any(|l| {
+        let mut words = l.split_whitespace();
+        matches!(
+            (words.next(), words.next()),
+            (Some("tp_name:"), Some("sys_enter" | "sys_exit"))
+                | (Some("link_type:"), Some("uprobe_multi"))
+        )
+    })
 }
 
 /// The ids of the BPF programs a process holds (program fds and links), from fdinfo.

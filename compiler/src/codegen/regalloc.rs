@@ -179,6 +179,7 @@ mod tests {
             vregs,
             labels: 0,
             callbacks: Vec::new(),
+            reuse_slots_from: None,
         }
     }
 

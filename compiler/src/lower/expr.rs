@@ -276,12 +276,23 @@ impl ProbeLowerer<'_, '_> {
             return Err(d);
         };
         let offset = arg.offset as i32;
+        let at = match self.syscall {
+            None => Addr::Ptr(self.ctx, offset),
+            Some(fields) => match (&arg.access, fields.field(self.ctx, offset)) {
+                (ArgAccess::Int { .. }, Some(at)) => at,
+                _ => {
+                    return Err(
+                        self.not_dispatched(&format!("the field `{}`", field.name), field.span)
+                    )
+                }
+            },
+        };
         match arg.access {
             ArgAccess::Int { size, signed } => {
                 let r = self.f.new_vreg();
                 self.emit(Inst::Load {
                     dst: r,
-                    addr: Addr::Ptr(self.ctx, offset),
+                    addr: at,
                     size: Size::from_bytes(size).unwrap_or(Size::DW),
                     signed,
                 });

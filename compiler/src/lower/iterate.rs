@@ -160,6 +160,10 @@ impl ProbeLowerer<'_, '_> {
         captured: &[Captured],
         body: &Block,
     ) -> Lowering<usize> {
+        if self.dispatched {
+            // The program is loaded by hand for a multi-uprobe link, without callbacks.
+            return Err(self.not_dispatched("a loop over a map", body.span));
+        }
         let index = self.f.callbacks.len();
         let mut f = Function {
             name: format!("{}_cb{index}", self.f.name),
@@ -179,6 +183,9 @@ impl ProbeLowerer<'_, '_> {
             index: self.index,
             declared: self.declared.clone(),
             int_widths: self.int_widths.clone(),
+            dispatched: false,
+            syscall: None,
+            texts: None,
         };
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));

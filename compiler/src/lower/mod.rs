@@ -8,6 +8,7 @@
 mod array;
 mod bpf_map;
 mod builtins;
+mod dispatch;
 mod expr;
 mod formatted;
 mod iterate;
@@ -81,6 +82,9 @@ pub struct LowerOptions {
     pub guard_sampling: bool,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
+    /// Probes (by index) whose attach points share one program, and how (the runtime decides,
+    /// from the estimate).
+    pub dispatch: std::collections::BTreeMap<usize, crate::probe::Dispatch>,
 }
 
 impl Default for LowerOptions {
@@ -96,6 +100,7 @@ impl Default for LowerOptions {
             sample: Default::default(),
             guard_sampling: false,
             stack_mode: crate::program::StackMode::Bpftrace,
+            dispatch: Default::default(),
         }
     }
 }
@@ -108,6 +113,8 @@ pub(crate) struct ProbeProgram {
     pub targets: Vec<Target>,
     /// Which of the script's probes (in source order) this program runs.
     pub probe_index: usize,
+    /// How its attach points share it, when they do.
+    pub dispatch: Option<crate::probe::Dispatch>,
 }
 
 /// The whole script, lowered.
@@ -159,47 +166,12 @@ pub(crate) fn lower(
         extra_maps: Vec::new(),
         options,
         symbols: &program.symbols,
+        member_texts: Vec::new(),
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for (index, (probe, resolved)) in program.probes().enumerate() {
-        // `probe` and `func` are constants in a program: a probe that reads them gets one
-        // program per attach point, as in bpftrace. So does every usdt site: each has its
-        // own argument specs (bpftrace too has one program per site).
-        let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
-            && (builtins::reads_attach_point(probe) || resolved.kind.context().program_per_target)
-        {
-            resolved
-                .targets
-                .iter()
-                .map(|t| ResolvedProbe {
-                    targets: vec![t.clone()],
-                    ..resolved.clone()
-                })
-                .collect()
-        } else {
-            vec![resolved.clone()]
-        };
-        for (n, resolved) in per_target.iter().enumerate() {
-            let name = match per_target.len() {
-                1 => format!("tb_{}_{}", resolved.kind.probe().program_word(), index),
-                _ => format!(
-                    "tb_{}_{}_{}",
-                    resolved.kind.probe().program_word(),
-                    index,
-                    n
-                ),
-            };
-            match stmt::lower_probe(&mut shared, probe, resolved, index, name) {
-                Ok(function) => out.push(ProbeProgram {
-                    function,
-                    kind: resolved.kind,
-                    targets: resolved.targets.clone(),
-                    probe_index: index,
-                }),
-                Err(d) => diags.push(d),
-            }
-        }
+        lower_one_probe(&mut shared, probe, resolved, index, &mut out, &mut diags);
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -237,8 +209,73 @@ pub(crate) fn lower(
             maps,
             actions: shared.actions,
             guard_sampled,
+            member_texts: shared.member_texts,
         },
     })
+}
+
+/// The programs of one of the script's probes: one, one per attach point (when it reads
+/// them), or one for all its attach points as `LowerOptions::dispatch` says.
+fn lower_one_probe(
+    shared: &mut Shared,
+    probe: &ast::Probe,
+    resolved: &ResolvedProbe,
+    index: usize,
+    out: &mut Vec<ProbeProgram>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(dispatch) = shared.options.dispatch.get(&index) {
+        let name = format!("tb_{}_{}", resolved.kind.probe().program_word(), index);
+        match dispatch::lower_dispatched(shared, probe, resolved, index, name, dispatch) {
+            Ok(function) => out.push(ProbeProgram {
+                function,
+                kind: resolved.kind,
+                targets: resolved.targets.clone(),
+                probe_index: index,
+                dispatch: Some(dispatch.clone()),
+            }),
+            Err(d) => diags.push(d),
+        }
+        return;
+    }
+    // `probe` and `func` are constants in a program: a probe that reads them gets one
+    // program per attach point, as in bpftrace. So does every usdt site: each has its
+    // own argument specs (bpftrace too has one program per site).
+    let per_target: Vec<ResolvedProbe> = if resolved.targets.len() > 1
+        && (builtins::reads_attach_point(probe) || resolved.kind.context().program_per_target)
+    {
+        resolved
+            .targets
+            .iter()
+            .map(|t| ResolvedProbe {
+                targets: vec![t.clone()],
+                ..resolved.clone()
+            })
+            .collect()
+    } else {
+        vec![resolved.clone()]
+    };
+    for (n, resolved) in per_target.iter().enumerate() {
+        let name = match per_target.len() {
+            1 => format!("tb_{}_{}", resolved.kind.probe().program_word(), index),
+            _ => format!(
+                "tb_{}_{}_{}",
+                resolved.kind.probe().program_word(),
+                index,
+                n
+            ),
+        };
+        match stmt::lower_probe(shared, probe, resolved, index, name) {
+            Ok(function) => out.push(ProbeProgram {
+                function,
+                kind: resolved.kind,
+                targets: resolved.targets.clone(),
+                probe_index: index,
+                dispatch: None,
+            }),
+            Err(d) => diags.push(d),
+        }
+    }
 }
 
 /// With `guard_sampling`, the map the guard writes each samplable probe's mask into (its index
@@ -279,6 +316,8 @@ pub(crate) struct Shared<'o> {
     pub options: &'o LowerOptions,
     /// What `kaddr`/`uaddr` stand for.
     pub symbols: &'o SymbolAddresses,
+    /// The dispatched probes' member texts (`ProgramInfo::member_texts`).
+    pub member_texts: Vec<crate::program::MemberTexts>,
 }
 
 impl Shared<'_> {
@@ -342,6 +381,12 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     /// Integer variables whose every assignment has one width, in bytes (what `bswap($x)`
     /// swaps; `builtins::integers`).
     pub int_widths: HashMap<String, u32>,
+    /// Whether this is a member of a dispatched probe (`probe::Dispatch`).
+    pub dispatched: bool,
+    /// A syscall member of a dispatched probe: where its `args` are.
+    pub syscall: Option<dispatch::SyscallFields>,
+    /// The members of a dispatched probe sharing one body: where `probe` and `func` are.
+    pub texts: Option<dispatch::TextsAt>,
 }
 
 impl ProbeLowerer<'_, '_> {

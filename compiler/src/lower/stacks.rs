@@ -103,6 +103,11 @@ pub(crate) fn stack_type(
 impl ProbeLowerer<'_, '_> {
     /// `kstack`, `ustack`, with their arguments.
     pub fn stack(&mut self, user: bool, args: &[Expr]) -> Lowering<Val> {
+        if !user && self.syscall.is_some() {
+            // From the raw tracepoint the kernel stack has other frames on top.
+            let span = self.span;
+            return Err(self.not_dispatched("`kstack`", span));
+        }
         let ty = stack_type(user, args, self.shared.options.stack_mode)?;
         let ValueType::Stack { limit, .. } = ty else {
             unreachable!("stack_type returns a stack")
@@ -225,6 +230,17 @@ impl super::Shared<'_> {
             key_size: 4,
             value_size: 8 * limit,
             max_entries: 0,
+        })
+    }
+
+    /// A dispatched probe's map of its members' texts (`ProgramInfo::member_texts`).
+    pub fn texts_map(&mut self, name: &str, value_size: u32, entries: u32) -> usize {
+        self.extra_map(name.into(), || BpfMap {
+            name: String::new(),
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size,
+            max_entries: entries,
         })
     }
 

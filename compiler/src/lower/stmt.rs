@@ -42,29 +42,39 @@ pub(crate) fn lower_probe(
         index,
         declared: HashMap::new(),
         int_widths: HashMap::new(),
+        dispatched: false,
+        syscall: None,
+        texts: None,
     };
     l.infer_int_widths(probe);
     l.emit(Inst::Arg(ctx, 0));
-    l.sample_draw(index);
-    if let Some(pred) = &probe.predicate {
-        l.span = pred.span;
-        let (c, _) = l.int(pred)?;
-        l.emit(Inst::Branch {
-            cond: Cond::Eq,
-            a: c,
-            b: Operand::Imm(0),
-            then: exit_label,
-        });
-    }
-    l.block(&probe.body)?;
-    l.span = probe.span;
-    l.emit(Inst::Label(exit_label));
-    l.emit(Inst::Return(Operand::Imm(0)));
+    l.member_body(probe, index)?;
     l.f.remove_unreachable();
     Ok(l.f)
 }
 
 impl ProbeLowerer<'_, '_> {
+    /// The probe's sampling draw, predicate and body, ending at its exit label with a return.
+    pub(super) fn member_body(&mut self, probe: &ast::Probe, index: usize) -> Lowering<()> {
+        let exit_label = self.exit_label;
+        self.sample_draw(index);
+        if let Some(pred) = &probe.predicate {
+            self.span = pred.span;
+            let (c, _) = self.int(pred)?;
+            self.emit(Inst::Branch {
+                cond: Cond::Eq,
+                a: c,
+                b: Operand::Imm(0),
+                then: exit_label,
+            });
+        }
+        self.block(&probe.body)?;
+        self.span = probe.span;
+        self.emit(Inst::Label(exit_label));
+        self.emit(Inst::Return(Operand::Imm(0)));
+        Ok(())
+    }
+
     /// A sampled probe runs the rest for 1 hit in N: a random draw, so that no periodic
     /// pattern in the events lines up with the sampling. N is `--auto-filter`'s constant, or
     /// read from the guard's map at every hit (its mask N - 1; 0 takes every hit and draws

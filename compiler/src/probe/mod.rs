@@ -9,6 +9,7 @@
 //! Nothing outside these modules asks which kind a probe is: it asks the kind.
 
 mod args;
+pub mod dispatch;
 mod fentry;
 mod hardware;
 mod interval;
@@ -37,6 +38,7 @@ use crate::machine::facts::{FactError, MachineFacts};
 use crate::parse::attach::Part;
 
 pub use args::{merge_fields, ArgAccess, ArgField};
+pub use dispatch::Dispatch;
 pub use fentry::FEXIT_RETVAL;
 pub use hardware::HARDWARE_EVENTS;
 pub use period::{rate, Period, Rate, RATE_UNITS};

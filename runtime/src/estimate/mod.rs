@@ -15,6 +15,7 @@ mod assembler;
 pub mod budget;
 pub mod calibrate;
 pub mod clearance;
+pub mod dispatch;
 pub mod ending;
 pub mod narrow;
 pub mod rate;

@@ -74,6 +74,8 @@ pub fn syscall_numbers() -> HashMap<String, u64> {
         ("newuname", "uname"),
         ("newfstatat", "newfstatat"),
         ("sendfile64", "sendfile"),
+        // SYSCALL_DEFINE2(umount, ...) is x86-64's umount2 (166).
+        ("umount", "umount2"),
     ] {
         if let Some(&nr) = out.get(call) {
             out.entry(tracepoint.to_string()).or_insert(nr);

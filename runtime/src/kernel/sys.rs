@@ -193,6 +193,46 @@ pub fn prog_load(
     })
 }
 
+/// Why the kernel refused a program: the error and the verifier's log as it wrote it.
+#[derive(Debug)]
+pub struct ProgRefused {
+    pub error: io::Error,
+    pub log: String,
+}
+
+/// Loads a program under `license`, from encoded instructions (8 bytes each), asking the
+/// verifier for its statistics only (`log_level` 4) or, with `trail`, for every instruction
+/// it walked (1); a rejection keeps the log apart from the error.
+pub fn prog_load_licensed(
+    prog_type: u32,
+    expected_attach_type: u32,
+    code: &[u8],
+    name: &str,
+    license: &std::ffi::CStr,
+    trail: bool,
+) -> Result<OwnedFd, ProgRefused> {
+    let mut log = vec![0u8; if trail { 16 << 20 } else { 64 * 1024 }];
+    let mut attr = ProgLoadAttr {
+        prog_type,
+        insn_cnt: (code.len() / 8) as u32,
+        insns: code.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: if trail { 1 } else { 4 },
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        expected_attach_type,
+        ..ProgLoadAttr::default()
+    };
+    copy_name(&mut attr.prog_name, name);
+    bpf_fd(PROG_LOAD, &mut attr).map(owned).map_err(|error| {
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        ProgRefused {
+            error,
+            log: String::from_utf8_lossy(&log[..end]).into_owned(),
+        }
+    })
+}
+
 /// `union bpf_attr` for BPF_PROG_LOAD up to `attach_btf_id`, which tracing programs
 /// (fentry/fexit) need: the BTF id of the kernel function they attach to.
 #[repr(C)]

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use aya::programs::Program;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
 
 use crate::probes::load::Loaded;
 
@@ -20,6 +20,8 @@ pub struct AttachPlan {
     pub targets: Vec<Target>,
     /// `-p`: uprobes fire in this process only (the breakpoint stays out of the others).
     pub pid: Option<u32>,
+    /// How the targets share the one program, when they do (`CompiledProbe::dispatch`).
+    pub dispatch: Option<Dispatch>,
 }
 
 impl AttachPlan {

@@ -7,14 +7,16 @@
 //! caller maps it back to the script through the instruction→span table.
 
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use aya::maps::{Map, MapError};
 use aya::programs::{Program, ProgramError};
 use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
+use tracebound_compiler::probe::dispatch::{MULTI_UPROBE_SECTION, MULTI_URETPROBE_SECTION};
 use tracebound_compiler::program::GUARD_SAMPLING_MAP;
 
 use crate::probes::loader::loader_without_kernel_btf;
@@ -24,9 +26,13 @@ use crate::probes::verifier;
 /// closes every descriptor, which is what unloads the programs and frees the maps.
 #[derive(Debug)]
 pub struct Loaded {
-    /// Perf events attached by hand (usdt sites with semaphores), by program name. Declared
-    /// first so that they close before the programs: detach, then unload.
+    /// Perf events and links attached by hand (usdt sites with semaphores, multi-uprobe
+    /// links), by program name. Declared first so that they close before the programs:
+    /// detach, then unload.
     perf_links: HashMap<String, Vec<OwnedFd>>,
+    /// Programs loaded by hand, by name: those for multi-uprobe links, which aya 0.14 cannot
+    /// load with that expected attach type (aya holds them unloaded).
+    by_hand: HashMap<String, OwnedFd>,
     ebpf: Ebpf,
 }
 
@@ -45,6 +51,9 @@ impl Loaded {
     /// resort); the rest of the run goes on.
     pub fn detach(&mut self, name: &str) -> Result<(), ProgramError> {
         self.perf_links.remove(name);
+        if self.by_hand.remove(name).is_some() {
+            return Ok(());
+        }
         match self.ebpf.program_mut(name) {
             Some(Program::TracePoint(p)) => p.unload(),
             Some(Program::RawTracePoint(p)) => p.unload(),
@@ -52,6 +61,29 @@ impl Loaded {
             Some(Program::UProbe(p)) => p.unload(),
             _ => Ok(()),
         }
+    }
+
+    /// Writes `value` at `key` of map `name`, as bytes (a dispatched probe's member texts).
+    pub fn write_map(&self, name: &str, key: &[u8], value: &[u8]) -> io::Result<()> {
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no map {name}")))?;
+        crate::kernel::sys::MapBytes::new(map_fd(map), key.len() as u32, value.len() as u32, None)
+            .update(key, value)
+    }
+
+    /// A program's fd, whoever loaded it.
+    pub fn program_fd(&self, name: &str) -> Option<BorrowedFd<'_>> {
+        if let Some(fd) = self.by_hand.get(name) {
+            return Some(fd.as_fd());
+        }
+        self.ebpf.program(name)?.fd().ok().map(|fd| fd.as_fd())
+    }
+
+    /// A program loaded by hand (`MULTI_UPROBE_SECTION`), to link it.
+    pub fn program_by_hand(&self, name: &str) -> Option<BorrowedFd<'_>> {
+        self.by_hand.get(name).map(|fd| fd.as_fd())
     }
 
     /// Keeps a perf event that runs program `name` attached until `detach(name)` or the end.
@@ -196,7 +228,13 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
     }
 
     let mut kernel_btf: Option<Btf> = None;
+    let mut by_hand = HashMap::new();
     for (name, section) in &sections {
+        if section == MULTI_UPROBE_SECTION || section == MULTI_URETPROBE_SECTION {
+            let trail = log_level.bits() != VerifierLogLevel::STATS.bits();
+            by_hand.insert(name.clone(), load_by_hand(object, name, &ebpf, trail)?);
+            continue;
+        }
         let Some(program) = ebpf.program_mut(name) else {
             continue; // a function symbol aya did not take as a program: nothing to load
         };
@@ -224,8 +262,106 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
     }
     Ok(Loaded {
         perf_links: HashMap::new(),
+        by_hand,
         ebpf,
     })
+}
+
+/// Loads program `name` of the object for a multi-uprobe link, as aya would load it otherwise:
+/// its section's instructions with each map reference relocated to the fd of the map aya
+/// created, under the object's license.
+fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<OwnedFd, LoadError> {
+    use object::RelocationTarget;
+    let malformed = |e: &dyn std::fmt::Display| LoadError::Object(e.to_string().into());
+    let file = object::File::parse(object).map_err(|e| malformed(&e))?;
+    let symbol = file
+        .symbols()
+        .find(|s| s.name().is_ok_and(|n| n == name))
+        .ok_or_else(|| malformed(&format!("no symbol {name}")))?;
+    let index = symbol
+        .section_index()
+        .ok_or_else(|| malformed(&format!("{name} has no section")))?;
+    let section = file.section_by_index(index).map_err(|e| malformed(&e))?;
+    let mut code = section.data().map_err(|e| malformed(&e))?.to_vec();
+    for (offset, relocation) in section.relocations() {
+        let RelocationTarget::Symbol(target) = relocation.target() else {
+            continue;
+        };
+        let map = file
+            .symbol_by_index(target)
+            .and_then(|s| s.name())
+            .map_err(|e| malformed(&e))?;
+        let fd = ebpf
+            .map(map)
+            .map(|m| map_fd(m).as_raw_fd())
+            .ok_or_else(|| malformed(&format!("{name} refers to {map}, which is not a map")))?;
+        let at = offset as usize;
+        if at + 16 > code.len() {
+            return Err(malformed(&format!(
+                "a relocation of {name} is past its end"
+            )));
+        }
+        // ld_imm64 of a map: BPF_PSEUDO_MAP_FD in the source register, the fd as immediate.
+        code[at + 1] = (code[at + 1] & 0x0f) | (1 << 4);
+        code[at + 4..at + 8].copy_from_slice(&fd.to_le_bytes());
+    }
+    let license = file
+        .section_by_name("license")
+        .and_then(|s| s.data().ok())
+        .map(|d| d.split(|&b| b == 0).next().unwrap_or(d).to_vec())
+        .unwrap_or_else(|| b"GPL".to_vec());
+    let license = CString::new(license).map_err(|e| malformed(&e))?;
+    crate::kernel::sys::prog_load_licensed(
+        crate::kernel::sys::PROG_TYPE_KPROBE,
+        crate::kernel::sys::ATTACH_TRACE_UPROBE_MULTI,
+        &code,
+        name,
+        &license,
+        trail,
+    )
+    .map_err(|refused| LoadError::Program {
+        name: name.to_string(),
+        error: refused.error,
+        verifier_log: refused.log,
+    })
+}
+
+/// The fd of a map aya created.
+fn map_fd(map: &Map) -> BorrowedFd<'_> {
+    use Map::*;
+    let data = match map {
+        Array(d)
+        | ArrayOfMaps(d)
+        | BloomFilter(d)
+        | CgroupArray(d)
+        | CgroupStorage(d)
+        | CgrpStorage(d)
+        | CpuMap(d)
+        | DevMap(d)
+        | DevMapHash(d)
+        | HashMap(d)
+        | HashOfMaps(d)
+        | InodeStorage(d)
+        | LpmTrie(d)
+        | LruHashMap(d)
+        | PerCpuArray(d)
+        | PerCpuCgroupStorage(d)
+        | PerCpuHashMap(d)
+        | PerCpuLruHashMap(d)
+        | PerfEventArray(d)
+        | ProgramArray(d)
+        | Queue(d)
+        | ReusePortSockArray(d)
+        | RingBuf(d)
+        | SockHash(d)
+        | SockMap(d)
+        | SkStorage(d)
+        | Stack(d)
+        | StackTraceMap(d)
+        | Unsupported(d)
+        | XskMap(d) => d,
+    };
+    data.fd().as_fd()
 }
 
 /// The kernel's BTF, read once per load and only if a program needs it (it is megabytes).

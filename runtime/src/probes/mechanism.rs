@@ -9,7 +9,7 @@ use std::path::Path;
 use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::pipeline::CompiledProbe;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
 
 use crate::cost::CostModel;
 use crate::facts::LiveFacts;
@@ -123,6 +123,12 @@ pub trait Mechanism: Sync {
 
     /// Attaches every target of `plan`; returns how many attach points were attached.
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError>;
+
+    /// How a probe's targets can share one program (`Dispatch`), or why they cannot.
+    fn dispatch(&self, targets: &[Target], facts: &LiveFacts) -> Result<Dispatch, String> {
+        let _ = (targets, facts);
+        Err("this probe type attaches each attach point".into())
+    }
 
     /// How each of a probe's targets is counted before attaching (same order).
     fn counting(&self, targets: &[Target], tracefs: &Path) -> Vec<Count> {

@@ -167,6 +167,7 @@ impl AttachedScript {
                 kind: p.kind,
                 targets: p.targets.clone(),
                 pid: None,
+                dispatch: p.dispatch.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;
         }

@@ -6,22 +6,81 @@
 use std::io::Write;
 use std::path::Path;
 
-use aya::programs::TracePoint;
+use aya::programs::{RawTracePoint, TracePoint};
 use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::machine::glob::Glob;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
+use tracebound_compiler::types::{KType, NameSpace, TypeId};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
 use super::mechanism::{io_error, wants, Count, Counting, ListQuery, Mechanism, Price};
 use crate::cost::CostModel;
 use crate::facts::syscalls::{syscall_number, syscall_numbers};
+use crate::facts::LiveFacts;
 use crate::kernel::perf_counter::{tracepoint_id, EventSpec, TYPE_TRACEPOINT};
 use crate::probes::load::Loaded;
 
 pub struct Tracepoint;
 
+/// The offset in `task_struct` of `thread_info.status`, from the kernel's BTF.
+fn compat_status_offset(facts: &LiveFacts) -> Option<u32> {
+    let member = |record: &str, name: &str| -> Option<(u32, TypeId)> {
+        let id = facts.kernel_type_named(NameSpace::Struct, record).ok()?;
+        let KType::Record(r) = facts.kernel_type(id).ok()? else {
+            return None;
+        };
+        let m = r.members.into_iter().find(|m| m.name == name)?;
+        Some((m.bit_offset / 8, m.ty))
+    };
+    let (info_at, _) = member("task_struct", "thread_info")?;
+    let (status_at, _) = member("thread_info", "status")?;
+    Some(info_at + status_at)
+}
+
 impl Mechanism for Tracepoint {
+    /// Syscall tracepoints, all `sys_enter_*` or all `sys_exit_*`, each with a known number:
+    /// one raw tracepoint program on `sys_enter` (`sys_exit`) dispatching on the number.
+    fn dispatch(&self, targets: &[Target], facts: &LiveFacts) -> Result<Dispatch, String> {
+        let known = syscall_numbers();
+        let mut exit = None;
+        let mut numbers = Vec::new();
+        for target in targets {
+            let Target::Tracepoint { category, event } = target else {
+                return Err(format!("{target} is not a tracepoint"));
+            };
+            let this_exit = match event {
+                e if category == "syscalls" && e.starts_with("sys_enter_") => false,
+                e if category == "syscalls" && e.starts_with("sys_exit_") => true,
+                _ => return Err(format!("{target} is not a syscall tracepoint")),
+            };
+            if *exit.get_or_insert(this_exit) != this_exit {
+                return Err("the probe has both sys_enter_ and sys_exit_ tracepoints".into());
+            }
+            numbers.push(
+                syscall_number(&known, event)
+                    .ok_or_else(|| format!("no syscall number is known for {target}"))?,
+            );
+        }
+        if targets.len() < 2 {
+            return Err("one tracepoint".into());
+        }
+        let compat_status_at = compat_status_offset(facts)
+            .ok_or("the kernel's BTF has no task_struct thread_info.status")?;
+        Ok(Dispatch::Syscall {
+            exit: exit.unwrap_or(false),
+            numbers,
+            compat_status_at,
+        })
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        if let Some(Dispatch::Syscall { exit, .. }) = &plan.dispatch {
+            let rtp: &mut RawTracePoint = program(loaded, plan)?;
+            let hook = if *exit { "sys_exit" } else { "sys_enter" };
+            rtp.attach(hook)
+                .map_err(|e| fail(plan.first(), describe(&e)))?;
+            return Ok(plan.targets.len());
+        }
         let tp: &mut TracePoint = program(loaded, plan)?;
         for target in &plan.targets {
             let Target::Tracepoint { category, event } = target else {

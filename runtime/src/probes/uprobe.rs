@@ -5,6 +5,7 @@
 //! counted by the program on multi-uprobe links. Listed for a named binary.
 
 use std::collections::HashMap;
+use std::ffi::CString;
 use std::io::Write;
 use std::path::Path;
 
@@ -13,12 +14,13 @@ use aya::programs::UProbe;
 use tracebound_compiler::machine::demangle::demangle;
 use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::machine::glob::Glob;
-use tracebound_compiler::probe::{FunctionSite, ProviderKind, Target};
+use tracebound_compiler::probe::{Dispatch, FunctionSite, ProviderKind, Target};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
 use super::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
 use crate::cost::CostModel;
-use crate::facts::binary;
+use crate::facts::{binary, LiveFacts};
+use crate::kernel::sys;
 use crate::probes::load::Loaded;
 use crate::probes::UprobePoint;
 
@@ -55,8 +57,80 @@ fn entries(targets: &[Target]) -> Vec<Option<(u64, Vec<u8>)>> {
         .collect()
 }
 
+/// Attaches the program loaded by hand for `plan` with one multi-uprobe link per binary, each
+/// target's cookie its index (the program dispatches on it).
+fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan, ret: bool) -> Result<usize, AttachError> {
+    let mut by_binary: Vec<(&str, Vec<u64>, Vec<u64>)> = Vec::new();
+    for (cookie, (target, entry)) in plan.targets.iter().zip(entries(&plan.targets)).enumerate() {
+        let (Some(site), Some((offset, _))) = (site(target), entry) else {
+            return Err(fail(target, "not at a function entry in the symbol tables"));
+        };
+        match by_binary.iter_mut().find(|(b, ..)| *b == site.binary) {
+            Some((_, offsets, cookies)) => {
+                offsets.push(offset);
+                cookies.push(cookie as u64);
+            }
+            None => by_binary.push((&site.binary, vec![offset], vec![cookie as u64])),
+        }
+    }
+    let mut links = Vec::new();
+    for (binary, offsets, cookies) in &by_binary {
+        let program = loaded.program_by_hand(&plan.program).ok_or_else(|| {
+            fail(
+                plan.first(),
+                format!(
+                    "program {} was not loaded for a multi-uprobe link",
+                    plan.program
+                ),
+            )
+        })?;
+        let path = CString::new(*binary).map_err(|e| fail(plan.first(), e))?;
+        let link = sys::link_uprobe_multi(
+            program,
+            &path,
+            offsets,
+            &vec![0; offsets.len()],
+            cookies,
+            ret,
+            plan.pid,
+        )
+        .map_err(|e| {
+            fail(
+                plan.first(),
+                format!("a multi-uprobe link on {binary}: {e}"),
+            )
+        })?;
+        links.push(link);
+    }
+    for link in links {
+        loaded.keep_perf_link(&plan.program, link);
+    }
+    Ok(plan.targets.len())
+}
+
 impl Mechanism for Uprobe {
+    /// Every target at a function's entry as the symbol tables give it: one program on a
+    /// multi-uprobe link per binary, dispatching on the cookie.
+    fn dispatch(&self, targets: &[Target], _facts: &LiveFacts) -> Result<Dispatch, String> {
+        if targets.len() < 2 {
+            return Err("one function".into());
+        }
+        if let Some((t, _)) = targets
+            .iter()
+            .zip(entries(targets))
+            .find(|(_, e)| e.is_none())
+        {
+            return Err(format!(
+                "{t} is not at a function entry in the symbol tables"
+            ));
+        }
+        Ok(Dispatch::Cookie { ret: self.ret })
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        if let Some(Dispatch::Cookie { ret }) = plan.dispatch {
+            return attach_multi(loaded, plan, ret);
+        }
         let up: &mut UProbe = program(loaded, plan)?;
         let scope = match plan.pid.and_then(std::num::NonZeroU32::new) {
             Some(pid) => UProbeScope::OneProcess(pid),

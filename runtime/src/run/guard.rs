@@ -377,8 +377,8 @@ impl Guard {
 
 /// (run count, run time) as the kernel accounted them.
 fn stats_of(loaded: &Loaded, program: &str) -> Option<(u64, Duration)> {
-    let info = loaded.program(program)?.info().ok()?;
-    Some((info.run_count(), info.run_time()))
+    let (count, ns) = crate::kernel::sys::program_run_stats(loaded.program_fd(program)?).ok()?;
+    Some((count, Duration::from_nanos(ns)))
 }
 
 #[cfg(test)]

@@ -339,13 +339,9 @@ fn watched_probes(
     let sampled = sampling_by_probe(compiled);
     let mut out: Vec<WatchedProbe> = Vec::new();
     for p in compiled.probes.iter().filter(|p| !p.targets.is_empty()) {
-        let program = loaded
-            .program(&p.program)
-            .ok_or_else(|| MetricsError::Kernel(format!("{} is not loaded", p.program)))?;
-        let fd = program
-            .fd()
-            .map_err(|e| MetricsError::Kernel(e.to_string()))?
-            .as_fd()
+        let fd = loaded
+            .program_fd(&p.program)
+            .ok_or_else(|| MetricsError::Kernel(format!("{} is not loaded", p.program)))?
             .try_clone_to_owned()
             .map_err(|e| MetricsError::Kernel(e.to_string()))?;
         match out.iter_mut().find(|w| w.index == p.probe_index) {

@@ -60,8 +60,25 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
     if request.goal == Goal::Compile {
         return RunOutcome::Compiled(Box::new(prepared.compiled));
     }
-    let loaded = match prepare::load_script(&prepared.compiled) {
+    let mut prepared = prepared;
+    let loaded = match prepare::load_script(prepared.to_load()) {
         Ok(loaded) => loaded,
+        // The one-program form refused: the script as attached each is loaded (and its own
+        // rejection, if it has one, reported).
+        Err(e) if prepared.dispatched.is_some() => {
+            let why = format!("the one program did not load: {e}");
+            let dispatched = prepared.dispatched.take().map(|d| d.dispatch);
+            prepared.not_dispatched.extend(
+                dispatched
+                    .into_iter()
+                    .flatten()
+                    .map(|(i, _)| (i, why.clone())),
+            );
+            match prepare::load_script(&prepared.compiled) {
+                Ok(loaded) => loaded,
+                Err(e) => return e.into(),
+            }
+        }
         Err(e) => return e.into(),
     };
     let cleared = match verdict::judge(source, prepared, loaded, &mut request) {

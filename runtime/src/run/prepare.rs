@@ -2,9 +2,12 @@
 //! compiled for this machine, checked against what this kernel can attach, and loaded (the
 //! verifier runs here, so a script it rejects fails before anything is spent measuring it).
 
+use std::collections::BTreeMap;
+
 use tracebound_compiler::diagnostic::Diagnostic;
 use tracebound_compiler::lower::LowerOptions;
 use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
+use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
 
 use crate::facts::LiveFacts;
 use crate::probes::check_attachable;
@@ -16,11 +19,98 @@ use crate::run::request::{Goal, RunOutcome, RunRequest};
 
 /// A script compiled for this machine, and what it was compiled with.
 pub struct Prepared {
+    /// Each attach point attached on its own: what the estimate prices.
     pub compiled: Compiled,
     /// The options it was compiled with, to compile it again (`--auto-filter`'s sampling).
     pub options: CompileOptions,
     /// `-c`: forked and held before exec until the probes are attached; killed when dropped.
     pub child: Option<Child>,
+    /// The script compiled again with its wildcards as one program each, where their kinds
+    /// allow it: what is loaded first, and attached if the estimate says it costs less.
+    pub dispatched: Option<Dispatched>,
+    /// Wildcards that cannot be one program, and why.
+    pub not_dispatched: Vec<(usize, String)>,
+}
+
+/// The script with some probes' attach points sharing one program.
+pub struct Dispatched {
+    pub compiled: Compiled,
+    pub dispatch: BTreeMap<usize, Dispatch>,
+}
+
+impl Prepared {
+    /// What is loaded before measuring: the one-program form where there is one.
+    pub fn to_load(&self) -> &Compiled {
+        self.dispatched
+            .as_ref()
+            .map_or(&self.compiled, |d| &d.compiled)
+    }
+}
+
+/// With this set to 1 in the environment every attach point is attached on its own: for
+/// comparing the two ways (the tests, the benchmarks).
+pub const ATTACH_EACH: &str = "TRACEBOUND_ATTACH_EACH";
+
+/// With this set to 1 every wildcard that can be one program is, whatever the estimate says
+/// each way costs: the other side of the comparison, where the choice must not depend on how
+/// busy the machine is.
+pub const ATTACH_ONE: &str = "TRACEBOUND_ATTACH_ONE";
+
+/// Whether `ATTACH_ONE` is set.
+pub fn attach_one_forced() -> bool {
+    std::env::var_os(ATTACH_ONE).is_some_and(|v| v == "1")
+}
+
+/// Compiles the script with each wildcard whose kind allows it as one program, the probes
+/// one at a time so that one that cannot be (a feature the one program cannot do exactly)
+/// is attached each and the others still are not.
+fn dispatch(
+    source: &str,
+    compiled: &Compiled,
+    options: &CompileOptions,
+    facts: &LiveFacts,
+) -> (Option<Dispatched>, Vec<(usize, String)>) {
+    if std::env::var_os(ATTACH_EACH).is_some_and(|v| v == "1") {
+        return (None, Vec::new());
+    }
+    let mut targets: BTreeMap<usize, (ProviderKind, Vec<Target>)> = BTreeMap::new();
+    for p in &compiled.probes {
+        let entry = targets
+            .entry(p.probe_index)
+            .or_insert_with(|| (p.kind, Vec::new()));
+        entry.1.extend(p.targets.iter().cloned());
+    }
+    let mut accepted: Option<Dispatched> = None;
+    let mut refused = Vec::new();
+    for (index, (kind, targets)) in targets.into_iter().filter(|(_, (_, t))| t.len() > 1) {
+        let dispatch = match crate::probes::mechanism_of(kind).dispatch(&targets, facts) {
+            Ok(d) => d,
+            Err(why) => {
+                refused.push((index, why));
+                continue;
+            }
+        };
+        let mut with = accepted
+            .as_ref()
+            .map(|d| d.dispatch.clone())
+            .unwrap_or_default();
+        with.insert(index, dispatch);
+        let mut trial = options.clone();
+        trial.lower.dispatch = with.clone();
+        match compile(source, facts, &trial) {
+            Ok(c) => {
+                accepted = Some(Dispatched {
+                    compiled: c,
+                    dispatch: with,
+                })
+            }
+            Err(d) => refused.push((
+                index,
+                d.first().map_or_else(String::new, |d| d.message.clone()),
+            )),
+        }
+    }
+    (accepted, refused)
 }
 
 /// Forks the `-c` child, compiles the script and, unless the run only wants the compiled
@@ -52,13 +142,18 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
     };
     let facts = LiveFacts::new();
     let compiled = compile(source, &facts, &options).map_err(RunOutcome::diagnosed)?;
-    if request.goal != Goal::Compile {
+    let (dispatched, not_dispatched) = if request.goal != Goal::Compile {
         check_attachable(&compiled, &facts).map_err(|d| RunOutcome::diagnosed(vec![d]))?;
-    }
+        dispatch(source, &compiled, &options, &facts)
+    } else {
+        (None, Vec::new())
+    };
     Ok(Prepared {
         compiled,
         options,
         child,
+        dispatched,
+        not_dispatched,
     })
 }
 
@@ -89,6 +184,14 @@ pub fn stacks_to_fold(compiled: &Compiled, request: &RunRequest) -> Option<RunOu
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
     let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    // A wildcard attached as one program reads its members' `probe` and `func` from a map.
+    for texts in &compiled.info.member_texts {
+        for (key, value) in &texts.entries {
+            loaded
+                .write_map(&texts.map, &key.to_ne_bytes(), value)
+                .map_err(|e| RunError::Other(format!("writing {}: {e}", texts.map)))?;
+        }
+    }
     // A probe `--auto-filter` sampled and the guard may thin reads its N from the guard's map.
     for g in &compiled.info.guard_sampled {
         let n = g

@@ -185,6 +185,7 @@ fn attach_all(
             kind: p.kind,
             targets: p.targets.clone(),
             pid: uprobe_pid,
+            dispatch: p.dispatch.clone(),
         };
         crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
     }

@@ -14,7 +14,7 @@ use crate::facts::LiveFacts;
 use crate::output::Format;
 use crate::probes::load::Loaded;
 use crate::run::child::Child;
-use crate::run::prepare::{load_script, Prepared};
+use crate::run::prepare::{attach_one_forced, load_script, Prepared};
 use crate::run::request::{Goal, RunOutcome, RunRequest};
 use crate::run::stop::stopped_before_attaching;
 
@@ -65,6 +65,15 @@ pub fn judge(
     if request.auto_filter {
         scope_uprobes_to_child(&budget, &mut judged, &prepared);
         if matches!(judged.verdict, Verdict::Refuse(_)) {
+            // Narrowing compiles, loads and leaves out members of the script as attached each.
+            if let Some(d) = prepared.dispatched.take() {
+                let why = "--auto-filter narrows the script".to_string();
+                prepared
+                    .not_dispatched
+                    .extend(d.dispatch.into_keys().map(|i| (i, why.clone())));
+                drop(loaded);
+                loaded = load_script(&prepared.compiled)?;
+            }
             loaded = narrow(source, &budget, &mut judged, &mut prepared, loaded)?;
         }
     }
@@ -73,6 +82,9 @@ pub fn judge(
         verdict,
         uprobe_pid,
     } = judged;
+    let choices = prepared.dispatched.as_ref().map_or_else(Vec::new, |d| {
+        estimate::dispatch::choose(&estimate, &d.dispatch, attach_one_forced())
+    });
     let dry_run = request.goal == Goal::DryRun;
     if dry_run {
         print_estimate(
@@ -83,6 +95,16 @@ pub fn judge(
             &budget,
             &verdict,
         );
+        if request.format == Format::Text {
+            let shown = |i: usize| {
+                let span = estimate::budget::probe_span(&prepared.compiled, i);
+                source.get(span.range()).unwrap_or("?").to_string()
+            };
+            print!(
+                "{}",
+                estimate::dispatch::text(&choices, &prepared.not_dispatched, estimate.cpus, shown)
+            );
+        }
     }
     match verdict {
         Verdict::Refuse(d) => return Err(RunOutcome::OverBudget(Box::new(d))),
@@ -92,6 +114,7 @@ pub fn judge(
     if dry_run {
         return Err(RunOutcome::Exited(0));
     }
+    let loaded = settle_attachment(source, &mut prepared, loaded, &choices)?;
     let Some(clearance) = Clearance::grant(&budget, &estimate, &prepared.compiled) else {
         return Err(RunOutcome::failed(
             "the budget refused on a second reading a script it had passed".into(),
@@ -107,6 +130,37 @@ pub fn judge(
         uprobe_pid,
         estimate,
     })
+}
+
+/// The script as it will attach: each probe the estimate says is cheaper as one program in
+/// that form, the others attached each (compiled and loaded again when that is not what was
+/// loaded).
+fn settle_attachment(
+    source: &str,
+    prepared: &mut Prepared,
+    loaded: Loaded,
+    choices: &[estimate::dispatch::Choice],
+) -> Result<Loaded, RunOutcome> {
+    let Some(dispatched) = prepared.dispatched.take() else {
+        return Ok(loaded);
+    };
+    let one: std::collections::BTreeMap<_, _> = choices
+        .iter()
+        .filter(|c| c.one())
+        .map(|c| (c.probe_index, c.dispatch.clone()))
+        .collect();
+    if one == dispatched.dispatch {
+        prepared.compiled = dispatched.compiled;
+        return Ok(loaded);
+    }
+    drop(loaded);
+    if !one.is_empty() {
+        let mut options = prepared.options.clone();
+        options.lower.dispatch = one;
+        prepared.compiled =
+            compile(source, &LiveFacts::new(), &options).map_err(RunOutcome::diagnosed)?;
+    }
+    Ok(load_script(&prepared.compiled)?)
 }
 
 /// Each attach point's rate over the estimate window (or until the verdict is known), priced; with `-p`, uprobes are measured

@@ -147,6 +147,9 @@ impl ProbeLowerer<'_, '_> {
 
     /// `probe`: the attach point's name (one program per attach point when it is read).
     pub(super) fn probe_name(&mut self) -> Val {
+        if let Some(texts) = self.texts {
+            return texts.probe();
+        }
         let mut text = self
             .probe
             .targets
@@ -203,6 +206,9 @@ impl ProbeLowerer<'_, '_> {
     pub(super) fn function_name(&mut self, name: &str, span: Span) -> Lowering<Val> {
         if !self.probe.kind.context().function {
             return Err(self.unsupported(&format!("the builtin `{name}`"), span));
+        }
+        if let Some(texts) = self.texts {
+            return Ok(texts.function());
         }
         let function = self
             .probe
