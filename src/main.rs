@@ -280,7 +280,12 @@ fn report(cli: &Cli, name: &str, source: &str, diagnostics: &[diagnostic::Diagno
         }
     } else {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!("{}", diagnostic::render(name, source, diagnostics, color));
+        // The current release's name for a script from `-e` or standard input.
+        let shown = match name {
+            "<command line>" | "<stdin>" => "stdin",
+            file => file,
+        };
+        eprint!("{}", diagnostic::render(shown, source, diagnostics, color));
     }
     if diagnostics.iter().any(|d| d.is_error()) {
         ExitCode::from(1)

@@ -118,7 +118,7 @@ fn check(path: &Path) -> Result<(), String> {
     }
     // Text mode quotes the line it underlines.
     let first_line = expect.lines().next().unwrap_or(expect);
-    if !text.stderr.contains("error: ") || !text.stderr.contains(first_line) {
+    if !text.stderr.contains("ERROR: ") || !text.stderr.contains(first_line) {
         problems.push("text: stderr is not a diagnostic quoting the expected text".into());
     }
     if problems.is_empty() {

@@ -74,7 +74,11 @@ fn refused_header(text: &str) -> Option<Vec<String>> {
 /// `--check` failed, and only by refusing exactly the `expected` builtins.
 fn only_refused(code: i32, stderr: &str, expected: &[String]) -> Result<(), String> {
     let mut refused = Vec::new();
-    for error in stderr.lines().filter_map(|l| l.strip_prefix("error: ")) {
+    // `FILE:LINE:COL-END: ERROR: message`, the current release's form.
+    for error in stderr
+        .lines()
+        .filter_map(|l| l.split_once(": ERROR: ").map(|(_, e)| e))
+    {
         let name = error
             .strip_prefix('`')
             .and_then(|e| e.strip_suffix("` is not supported by tracebound"))

@@ -178,7 +178,7 @@ fn probe_types_this_kernel_cannot_attach() {
         let (code, _, stderr) = e2e::tracebound(&["-e", script]).unwrap();
         assert_eq!(code, 1, "{script}: {stderr}");
         assert!(!stderr.contains("Attached"), "{script}: {stderr}");
-        assert_eq!(stderr.matches("error:").count(), 1, "{script}: {stderr}");
+        assert_eq!(stderr.matches("ERROR:").count(), 1, "{script}: {stderr}");
         assert!(stderr.contains(lacks), "{script}: {stderr}");
         assert!(stderr.contains(instead), "{script}: {stderr}");
         watch

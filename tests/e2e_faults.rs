@@ -94,7 +94,7 @@ fn program_refused_after_others() -> Result<(), String> {
         .arg(&script)
         .output()
         .map_err(|e| e.to_string())?;
-    expect("a refused second program", &out, 1, "error")?;
+    expect("a refused second program", &out, 1, "ERROR:")?;
     nothing_left(&watch, &events)
 }
 

@@ -56,23 +56,24 @@ fn run(args: &[&str]) -> Result<Finished, String> {
 fn check(case: &Case) -> Result<(), String> {
     let path = script_path(case.script);
     let done = run(&[&path])?;
-    let location = format!("┌─ {path}:{}:{}\n", case.line, case.column);
-    let quoted = format!("{} │ ", case.line);
+    // The current release's form: `FILE:LINE:COL-END: ERROR: ...` and the line itself, or
+    // `FILE:LINE-LAST: ...` and every line for a statement over several lines.
+    let location = format!("{path}:{}:{}-", case.line, case.column);
+    let lines = format!("{path}:{}-", case.line);
+    let first = done.stderr.lines().next().unwrap_or_default();
     let quotes_statement = done
         .stderr
         .lines()
-        .any(|l| l.starts_with(&quoted) && l.trim_end().ends_with(case.statement));
+        .skip(1)
+        .any(|l| l.trim_end().ends_with(case.statement));
     let mut problems = Vec::new();
     if done.code() != Some(1) {
         problems.push(format!("exit status {} (expected 1)", done.status));
     }
-    if !done
-        .stderr
-        .starts_with("error: the kernel's BPF verifier rejected this statement\n")
-    {
+    if !first.ends_with(": ERROR: the kernel's BPF verifier rejected this statement") {
         problems.push("stderr does not start with the verifier diagnostic".to_string());
     }
-    if !done.stderr.contains(&location) {
+    if !first.starts_with(&location) && !first.starts_with(&lines) {
         problems.push(format!("the diagnostic is not at {location:?}"));
     }
     if !quotes_statement {

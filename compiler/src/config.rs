@@ -125,14 +125,15 @@ pub const KEYS: &[&str] = &[
 /// (`BPFTRACE_` and the key in capitals) sets every other.
 const SCRIPT_ONLY_KEYS: &[&str] = &["max_duration", "budget"];
 
-/// The licenses the kernel counts as GPL-compatible, as the current release names them.
+/// The licenses the kernel counts as GPL-compatible, as the current release names them, in
+/// the order its message lists them.
 const LICENSES: &[&str] = &[
-    "GPL",
-    "GPL v2",
-    "GPL and additional rights",
-    "Dual BSD/GPL",
     "Dual MIT/GPL",
+    "Dual BSD/GPL",
     "Dual MPL/GPL",
+    "GPL and additional rights",
+    "GPL v2",
+    "GPL",
 ];
 
 fn key_of(lowered: &str) -> Key {
@@ -252,7 +253,7 @@ fn read_block(config: &Config, limits: &mut Limits, diags: &mut Vec<Diagnostic>)
             Key::Unknown => {
                 let mut d = Diagnostic::error(
                     format!("{name}: not a known configuration option"),
-                    entry.key.span,
+                    entry.span,
                     "not a configuration setting",
                 );
                 let bare = lowered.strip_prefix("bpftrace_").unwrap_or(&lowered);
@@ -277,11 +278,12 @@ fn read_block(config: &Config, limits: &mut Limits, diags: &mut Vec<Diagnostic>)
             }
         };
         if let Err(e) = apply(limits, key, &value) {
-            diags.push(Diagnostic::error(
-                format!("{key}: {e}"),
-                entry.value.span,
-                "here",
-            ));
+            // The current release names the key in every message but the license's.
+            let message = match key {
+                "license" => e,
+                _ => format!("{key}: {e}"),
+            };
+            diags.push(Diagnostic::error(message, entry.value.span, "here"));
         }
     }
 }
@@ -525,7 +527,8 @@ mod tests {
             first("bad_config=raw"),
             (
                 "bad_config: not a known configuration option".into(),
-                "bad_config".into()
+                // The whole setting, as the current release underlines it.
+                "bad_config=raw".into()
             )
         );
         assert_eq!(
@@ -540,9 +543,9 @@ mod tests {
             first("missing_probes = 1").0,
             "missing_probes: Invalid value for missing_probes: valid values are ignore, warn, and error."
         );
-        assert!(first("license = \"MIT\"")
-            .0
-            .starts_with("license: Invalid value for license. Found: MIT."));
+        assert!(first("license = \"MIT\"").0.starts_with(
+            "Invalid value for license. Found: MIT. Valid values: Dual MIT/GPL, Dual BSD/GPL,"
+        ));
         assert_eq!(
             first("btf = 1"),
             (

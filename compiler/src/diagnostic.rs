@@ -1,11 +1,7 @@
 //! The one diagnostic type every phase reports with: parse, check, resolve, lower, and the
 //! runtime's verifier, attach and budget errors. A diagnostic is a value with spans into the
-//! user's text; it is rendered with codespan-reporting only at the edge (the CLI, golden
-//! tests).
-
-use codespan_reporting::diagnostic as cs;
-use codespan_reporting::files::SimpleFile;
-use codespan_reporting::term::{self, termcolor};
+//! user's text; it is rendered only at the edge (the CLI, golden tests), in the current
+//! bpftrace release's form (`render`), or as JSON (`to_json`).
 
 use crate::span::Span;
 
@@ -106,54 +102,148 @@ impl Diagnostic {
             .map(|l| l.span)
             .unwrap_or_default()
     }
+}
 
-    fn to_codespan(&self) -> cs::Diagnostic<()> {
-        let severity = match self.severity {
-            Severity::Error => cs::Severity::Error,
-            Severity::Warning => cs::Severity::Warning,
-            Severity::Note => cs::Severity::Note,
+/// Renders diagnostics as the current bpftrace release prints them, errors first, then
+/// warnings:
+///
+/// ```text
+/// stdin:1:12-26: ERROR: bad_config: not a known configuration option
+/// config = { bad_config=raw } begin {}
+///            ~~~~~~~~~~~~~~
+/// HINT: not a configuration setting
+/// ```
+///
+/// The place is `NAME:LINE:COL-END` (1-based byte columns, END one past the last byte) or
+/// `NAME:LINE-LINE` for a span over several lines, which shows every line and no underline.
+/// Secondary labels follow as places of their own with the same level (bpftrace's
+/// "contexts"); the primary label's text, the notes and the help are `HINT:` lines, bpftrace's
+/// only form for more words. `color` is for terminals: the first line in red (errors) or
+/// yellow (warnings), as bpftrace colours it.
+pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
+    let mut out = String::new();
+    let errors = diagnostics.iter().filter(|d| d.is_error());
+    let others = diagnostics.iter().filter(|d| !d.is_error());
+    for d in errors.chain(others) {
+        render_one(&mut out, file_name, source, d, color);
+    }
+    out
+}
+
+fn render_one(out: &mut String, file_name: &str, source: &str, d: &Diagnostic, color: bool) {
+    let level = match d.severity {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARNING",
+        Severity::Note => "HINT",
+    };
+    let primary = d.labels.iter().find(|l| l.primary);
+    let place = |out: &mut String, span: Option<Span>, message: &str| {
+        let (begin, end) = match d.severity {
+            _ if !color => ("", ""),
+            Severity::Error => ("\x1b[31m", "\x1b[0m"),
+            Severity::Warning => ("\x1b[33m", "\x1b[0m"),
+            Severity::Note => ("", ""),
         };
-        let labels = self
-            .labels
-            .iter()
-            .map(|l| {
-                let style = if l.primary {
-                    cs::LabelStyle::Primary
-                } else {
-                    cs::LabelStyle::Secondary
-                };
-                cs::Label::new(style, (), l.span.range()).with_message(&l.message)
-            })
-            .collect();
-        let mut notes = self.notes.clone();
-        if let Some(help) = &self.help {
-            notes.push(format!("help: {help}"));
+        let at = span.and_then(|s| Place::of(source, s));
+        out.push_str(begin);
+        if let Some(at) = &at {
+            out.push_str(&at.location(file_name));
+            out.push_str(": ");
         }
-        cs::Diagnostic::new(severity)
-            .with_message(&self.message)
-            .with_labels(labels)
-            .with_notes(notes)
+        out.push_str(&format!("{level}: {message}{end}\n"));
+        if let Some(at) = &at {
+            at.context(source, out);
+        }
+    };
+    place(out, primary.map(|l| l.span), &d.message);
+    for label in d.labels.iter().filter(|l| !l.primary) {
+        place(out, Some(label.span), &label.message);
+    }
+    let hints = primary
+        .map(|l| l.message.as_str())
+        .into_iter()
+        .chain(d.notes.iter().map(String::as_str))
+        .chain(d.help.as_deref());
+    for hint in hints.filter(|h| !h.is_empty()) {
+        out.push_str(&format!("HINT: {hint}\n"));
     }
 }
 
-/// Renders diagnostics as a user sees them. `color` is for terminals; tests use plain text.
-pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
-    let file = SimpleFile::new(file_name, source);
-    let config = term::Config::default();
-    let mut out = if color {
-        termcolor::Buffer::ansi()
-    } else {
-        termcolor::Buffer::no_color()
-    };
-    for d in diagnostics {
-        // Writing into an in-memory buffer fails only on a span outside the file, which
-        // would be a compiler bug; fall back to the bare message rather than lose it.
-        if term::emit(&mut out, &config, &file, &d.to_codespan()).is_err() {
-            use std::io::Write;
-            let _ = writeln!(out, "error: {}", d.message);
+/// Where a span stands in the source: its lines (1-based) and, on one line, its columns.
+struct Place {
+    first_line: usize,
+    last_line: usize,
+    /// Byte offsets of the first line's start, the span's start and its end.
+    line_start: usize,
+    start: usize,
+    end: usize,
+}
+
+impl Place {
+    fn of(source: &str, span: Span) -> Option<Place> {
+        // The default span stands for no place in the script (the environment, say).
+        if span == Span::default() {
+            return None;
         }
+        let start = (span.start as usize).min(source.len());
+        // An empty span still points at one character, as every bpftrace location does.
+        let end = (span.end as usize)
+            .clamp(start, source.len())
+            .max(start + 1);
+        if source.is_empty() {
+            return None;
+        }
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let first_line = source[..start].matches('\n').count() + 1;
+        // The span's last byte decides its last line (a span ending with a newline ends on
+        // the line the newline closes).
+        let last = (end - 1).min(source.len().saturating_sub(1)).max(start);
+        let last_line = first_line + source[start..last].matches('\n').count();
+        Some(Place {
+            first_line,
+            last_line,
+            line_start,
+            start,
+            end,
+        })
     }
-    String::from_utf8_lossy(out.as_slice()).into_owned()
+
+    fn location(&self, file_name: &str) -> String {
+        if self.first_line != self.last_line {
+            return format!("{file_name}:{}-{}", self.first_line, self.last_line);
+        }
+        format!(
+            "{file_name}:{}:{}-{}",
+            self.first_line,
+            self.start - self.line_start + 1,
+            self.end - self.line_start + 1
+        )
+    }
+
+    /// The source line with the span underlined by `~` (tabs shown as four columns), or every
+    /// line of a span over several.
+    fn context(&self, source: &str, out: &mut String) {
+        let lines = source[self.line_start..].split('\n');
+        if self.first_line != self.last_line {
+            for line in lines.take(self.last_line - self.first_line + 1) {
+                out.push_str(line);
+                out.push('\n');
+            }
+            return;
+        }
+        let line = lines.into_iter().next().unwrap_or_default();
+        let (from, to) = (self.start - self.line_start, self.end - self.line_start);
+        let mut marks = String::new();
+        for (x, c) in line.char_indices().take_while(|&(x, _)| x < to) {
+            let mark = if x < from { ' ' } else { '~' };
+            let width = if c == '\t' { 4 } else { 1 };
+            marks.extend(std::iter::repeat_n(mark, width));
+        }
+        out.push_str(&line.replace('\t', "    "));
+        out.push('\n');
+        out.push_str(&marks);
+        out.push('\n');
+    }
 }
 
 /// The closest of `candidates` to `name`, when it is close enough to be a likely typo.

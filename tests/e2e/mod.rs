@@ -447,6 +447,83 @@ pub fn without_attaching_line(stdout: &str) -> String {
     out
 }
 
+/// bpftrace 0.17's text output of `script` in the current release's forms (the differences
+/// `since_0_17::DIFFERENCES` lists), for comparing with a 0.17 capture.
+pub fn current_from_0_17(text: &str, script: &str) -> String {
+    tracebound_runtime::output::since_0_17::current_from_0_17(text, &map_forms(script))
+}
+
+/// Every map a script names and how its entries print, read from its text: the function
+/// assigned to it (`@m[k] = hist(x)`; `count`, `avg`, `stats`, `hist`/`lhist`, anything else
+/// prints as a plain value), whether it is ever keyed, whether it is ever `zero()`ed.
+pub fn map_forms(script: &str) -> Vec<tracebound_runtime::output::since_0_17::MapForm> {
+    use tracebound_runtime::output::since_0_17::{Kind, MapForm};
+    let bytes = script.as_bytes();
+    let mut forms: Vec<MapForm> = Vec::new();
+    let mut i = 0;
+    while let Some(at) = script[i..].find('@').map(|n| n + i) {
+        let name_end = script[at + 1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(script.len(), |n| n + at + 1);
+        let name = &script[at + 1..name_end];
+        let mut j = name_end;
+        let keyed = bytes.get(j) == Some(&b'[');
+        if keyed {
+            let mut depth = 0;
+            while j < bytes.len() {
+                match bytes[j] {
+                    b'[' => depth += 1,
+                    b']' => depth -= 1,
+                    _ => {}
+                }
+                j += 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+        }
+        let rest = script[j..].trim_start();
+        let assigned = rest
+            .strip_prefix('=')
+            .filter(|r| !r.starts_with('='))
+            .map(|r| r.trim_start());
+        let function = assigned.and_then(|r| {
+            let end = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))?;
+            r[end..].starts_with('(').then(|| &r[..end])
+        });
+        let kind = match function {
+            Some("count") => Some(Kind::Count),
+            Some("avg") => Some(Kind::Avg),
+            Some("stats") => Some(Kind::Stats),
+            Some("hist" | "lhist") => Some(Kind::Histogram),
+            _ if assigned.is_some() || rest.starts_with("++") || rest.starts_with("+=") => {
+                Some(Kind::Other)
+            }
+            _ => None,
+        };
+        let zeroed = script[..at].trim_end().ends_with("zero(");
+        let form = match forms.iter_mut().find(|f| f.name == name) {
+            Some(f) => f,
+            None => {
+                forms.push(MapForm {
+                    name: name.to_string(),
+                    kind: Kind::Other,
+                    keyless: true,
+                    zeroed: false,
+                });
+                forms.last_mut().expect("just pushed")
+            }
+        };
+        if let Some(kind) = kind.filter(|k| *k != Kind::Other) {
+            form.kind = kind;
+        }
+        form.keyless &= !keyed;
+        form.zeroed |= zeroed;
+        i = name_end.max(at + 1);
+    }
+    forms
+}
+
 /// The number of attach points of a script that are BEGIN or END (they run without being
 /// attached). Probe headers in the test scripts start their line.
 pub fn special_probes(script: &str) -> usize {

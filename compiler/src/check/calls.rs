@@ -102,12 +102,12 @@ impl Checker<'_> {
     ) {
         if b.unsafe_only && !self.options.unsafe_allowed {
             self.diags.push(
+                // The current release's words.
                 Diagnostic::error(
-                    format!("`{}` is destructive and needs --unsafe", b.name),
+                    format!("{}() is unsafe. To use you need the --unsafe flag", b.name),
                     name.span,
-                    "not allowed without --unsafe",
-                )
-                .with_help("run with --unsafe if you mean it"),
+                    "",
+                ),
             );
         }
         self.context_rule(b.name, b.contexts, name.span);
@@ -251,6 +251,18 @@ impl Checker<'_> {
             return;
         };
         if !keys.is_empty() {
+            return;
+        }
+        // A map without keys has no element to ask about (the current release's words).
+        if let Some((0, _)) = self.maps.get(&name.name).and_then(|m| m.keys) {
+            self.diags.push(Diagnostic::error(
+                format!(
+                    "call to {}() expects a map with explicit keys (non-scalar map)",
+                    b.name
+                ),
+                map.span,
+                "",
+            ));
             return;
         }
         // A tuple key is the map's keys, `has_key(@m, (1, "a"))` as `@m[1, "a"]`.

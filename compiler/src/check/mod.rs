@@ -384,12 +384,15 @@ impl<'a> Visitor<'a> for Checker<'_> {
                         )
                         .with_help("write a number, as in `unroll(5) { ... }`"),
                     );
-                } else if matches!(count.kind, ExprKind::Int(0) | ExprKind::Int(101..)) {
-                    self.diags.push(Diagnostic::error(
-                        "unroll count must be between 1 and 100",
-                        count.span,
-                        "out of range",
-                    ));
+                } else if let ExprKind::Int(n @ (0 | 101..)) = count.kind {
+                    // The current release's words.
+                    let bound = if n == 0 {
+                        "minimum value is 1"
+                    } else {
+                        "maximum value is 100"
+                    };
+                    self.diags
+                        .push(Diagnostic::error(format!("unroll {bound}"), count.span, ""));
                 }
                 self.block(body);
             }

@@ -62,6 +62,12 @@ pub fn symbol_addresses(
                 Ok(address) => {
                     out.insert((binary.unwrap_or_default(), symbol.clone()), address);
                 }
+                // The current release's words for kaddr, at the whole call.
+                Err(err) if binary.is_none() => diags.push(Diagnostic::error(
+                    format!("Failed to resolve kernel symbol: {symbol}"),
+                    e.span,
+                    err.to_string(),
+                )),
                 Err(err) => diags.push(Diagnostic::error(
                     format!("cannot resolve symbol `{symbol}`"),
                     arg.span,

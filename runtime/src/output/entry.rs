@@ -36,6 +36,9 @@ pub struct MapData {
     pub kind: MapValue,
     /// In the order bpftrace prints them.
     pub entries: Vec<Entry>,
+    /// Written without keys (`@m = count()`): `print(@m)` shows its zero value while it has
+    /// no entry.
+    pub keyless: bool,
     /// 1, or N when the map's probes ran 1 hit in N (values already scaled by N).
     pub sampled: u32,
     /// Who thinned them, when `sampled` is over 1.

@@ -193,6 +193,7 @@ mod tests {
                     value: EntryValue::One(v),
                 })
                 .collect(),
+            keyless: false,
             sampled: 1,
             sampled_by: crate::output::entry::Sampler::AutoFilter,
         }

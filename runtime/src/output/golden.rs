@@ -12,7 +12,8 @@ use tracebound_compiler::program::{linear_bucket, log2_bucket, MapInfo, MapValue
 
 use super::json::{attached_json, exit_json, map_json, print_value_json, printf_json};
 use super::printf::printf;
-use super::text::{exit_text, map_text, print_value_text};
+use super::since_0_17::{current_from_0_17, Kind, MapForm};
+use super::text::{exit_text, print_map_text, print_value_text};
 use super::value::{decode, encode, read_i64, read_u64, Value};
 use super::{MapData, NoSymbols};
 
@@ -48,10 +49,14 @@ struct Sim {
     info: MapInfo,
     next_cpu: usize,
     entries: BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    keyless: bool,
+    /// `zero(@m)` was called (for `since_0_17`).
+    zeroed: bool,
 }
 
 impl Sim {
     fn new(name: &str, key: &[ValueType], value: MapValue) -> Sim {
+        let keyless = key.is_empty();
         let mut key = key.to_vec();
         if matches!(value, MapValue::Hist { .. } | MapValue::Lhist { .. }) {
             key.push(U64);
@@ -67,6 +72,24 @@ impl Sim {
             },
             next_cpu: 0,
             entries: BTreeMap::new(),
+            keyless,
+            zeroed: false,
+        }
+    }
+
+    /// How its entries print, for reading 0.17's text of it.
+    fn form(&self) -> MapForm {
+        MapForm {
+            name: self.info.name.clone(),
+            kind: match self.info.value {
+                MapValue::Count => Kind::Count,
+                MapValue::Avg { .. } => Kind::Avg,
+                MapValue::Stats { .. } => Kind::Stats,
+                MapValue::Hist { .. } | MapValue::Lhist { .. } => Kind::Histogram,
+                _ => Kind::Other,
+            },
+            keyless: self.keyless,
+            zeroed: self.zeroed,
         }
     }
 
@@ -169,6 +192,7 @@ impl Sim {
     }
 
     fn zero(&mut self) {
+        self.zeroed = true;
         for slots in self.entries.values_mut() {
             for slot in slots {
                 slot.fill(0);
@@ -221,7 +245,7 @@ fn pf(out: &mut Vec<u8>, format: &str, args: &[Value]) {
 }
 
 fn print_map(out: &mut Vec<u8>, map: &Sim, top: u64, div: u64) {
-    map_text(out, &map.data(), top, div, &NoSymbols).unwrap();
+    print_map_text(out, &map.data(), top, div, &NoSymbols).unwrap();
 }
 
 fn exit(out: &mut Vec<u8>, maps: &[&Sim]) {
@@ -260,6 +284,14 @@ fn expected(name: &str, file: &'static [u8]) -> &'static [u8] {
         }
         _ => output,
     }
+}
+
+/// `check` against 0.17's text rewritten in the current release's forms
+/// (`since_0_17::DIFFERENCES`) for the maps the script has.
+fn check_current(ours: &[u8], bpftrace_0_17: &[u8], maps: &[&Sim]) {
+    let forms: Vec<MapForm> = maps.iter().map(|m| m.form()).collect();
+    let text = String::from_utf8(bpftrace_0_17.to_vec()).expect("captures are UTF-8");
+    check(ours, current_from_0_17(&text, &forms).as_bytes());
 }
 
 fn check(ours: &[u8], bpftrace: &[u8]) {
@@ -380,7 +412,7 @@ fn hist() {
     }
     let mut out = Vec::new();
     exit(&mut out, &[&h, &n, &one, &gap]);
-    check(&out, golden!("hist"));
+    check_current(&out, golden!("hist"), &[&h, &n, &one, &gap]);
 }
 
 #[test]
@@ -397,7 +429,7 @@ fn hist_units() {
     }
     let mut out = Vec::new();
     exit(&mut out, &[&h, &k]);
-    check(&out, golden!("hist_units"));
+    check_current(&out, golden!("hist_units"), &[&h, &k]);
 }
 
 #[test]
@@ -436,7 +468,7 @@ fn hist_keyed() {
     l.hist(&[int(6)], 200);
     let mut out = Vec::new();
     exit(&mut out, &[&h, &st, &t, &l]);
-    check(&out, golden!("hist_keyed"));
+    check_current(&out, golden!("hist_keyed"), &[&h, &st, &t, &l]);
 }
 
 #[test]
@@ -468,7 +500,7 @@ fn lhist() {
     }
     let mut out = Vec::new();
     exit(&mut out, &[&l, &m, &k, &w, &r, &mb]);
-    check(&out, golden!("lhist"));
+    check_current(&out, golden!("lhist"), &[&l, &m, &k, &w, &r, &mb]);
 }
 
 #[test]
@@ -508,7 +540,7 @@ fn stats_avg() {
     }
     let mut out = Vec::new();
     exit(&mut out, &[&st, &sk, &a, &ak]);
-    check(&out, golden!("stats_avg"));
+    check_current(&out, golden!("stats_avg"), &[&st, &sk, &a, &ak]);
 }
 
 #[test]
@@ -559,7 +591,7 @@ fn print_maps() {
         m.clear();
     }
     exit(&mut out, &[&c, &h, &k, &st, &a, &n]);
-    check(&out, golden!("print_maps"));
+    check_current(&out, golden!("print_maps"), &[&c, &h, &k, &st, &a, &n]);
 }
 
 #[test]
@@ -711,7 +743,13 @@ fn empty() {
             &b, &c, &d, &e, &f, &g, &zh, &zl, &zs, &za, &zc, &kc, &ks, &km,
         ],
     );
-    check(&out, golden!("empty"));
+    check_current(
+        &out,
+        golden!("empty"),
+        &[
+            &b, &c, &d, &e, &f, &g, &zh, &zl, &zs, &za, &zc, &kc, &ks, &km,
+        ],
+    );
 }
 
 #[test]

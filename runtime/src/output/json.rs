@@ -57,8 +57,23 @@ pub fn map_json(
     div: u64,
     symbols: &dyn Symbolize,
 ) -> Result<(), OutputError> {
-    if map.entries.is_empty() {
+    if map.entries.is_empty() && !(map.keyless && map.kind == MapValue::Count) {
         return Ok(());
+    }
+    if map.entries.is_empty() {
+        // A count() map without keys shows 0 while it has no entry (never counted, or
+        // cleared), as it did before the text output followed the current release.
+        let zero = MapData {
+            entries: vec![Entry {
+                key: super::entry::Key {
+                    fields: Vec::new(),
+                    bytes: Vec::new(),
+                },
+                value: EntryValue::One(super::aggregate::Merged::Count(0)),
+            }],
+            ..map.clone()
+        };
+        return map_json(out, &zero, top, div, symbols);
     }
     let div = div.max(1);
     let kind = match map.kind {

@@ -133,19 +133,12 @@ impl MapData {
                 *total = total.wrapping_add(sum);
             }
         }
-        if entries.is_empty() && info.key.is_empty() && info.value == MapValue::Count {
-            // bpftrace 0.17 shows a count() map without keys as 0 when it has no entry (never
-            // counted, or cleared); no other kind does this.
-            entries.push(Entry {
-                key: key_of(&key_tuple, Vec::new())?,
-                value: EntryValue::One(Merged::Count(0)),
-            });
-        }
         sort::sort_entries(&info.value, &mut entries);
         Ok(MapData {
             name: info.name.clone(),
             kind: info.value.clone(),
             entries,
+            keyless: info.key.is_empty(),
             sampled: scaling.n,
             sampled_by: scaling.by,
         })
@@ -216,16 +209,12 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_keyless_count_map_shows_zero() {
+    fn an_empty_map_has_no_entries_and_knows_whether_it_has_keys() {
         let raw = Vec::<(Vec<u8>, Vec<Vec<u8>>)>::new();
         let map = MapData::from_raw(&info(vec![], MapValue::Count), raw.clone()).unwrap();
-        assert_eq!(map.entries.len(), 1);
-        assert_eq!(map.entries[0].value, EntryValue::One(Merged::Count(0)));
-        // Not with keys, and not for other kinds.
-        let keyed = MapData::from_raw(&info(vec![I64], MapValue::Count), raw.clone()).unwrap();
-        assert!(keyed.entries.is_empty());
-        let sum = MapData::from_raw(&info(vec![], MapValue::Sum { signed: true }), raw).unwrap();
-        assert!(sum.entries.is_empty());
+        assert!(map.entries.is_empty() && map.keyless);
+        let keyed = MapData::from_raw(&info(vec![I64], MapValue::Count), raw).unwrap();
+        assert!(keyed.entries.is_empty() && !keyed.keyless);
     }
 
     #[test]

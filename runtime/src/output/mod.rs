@@ -1,5 +1,6 @@
 //! Output: turning the bytes the kernel side produced (map entries, ring-buffer records) into
-//! exactly the text bpftrace 0.17 prints, or its `-f json` lines. Pure: no kernel access, no
+//! exactly the text the current bpftrace release prints (where it differs from 0.17's, the
+//! difference is one entry of `since_0_17::DIFFERENCES`), or its `-f json` lines. Pure: no kernel access, no
 //! I/O; every function appends bytes to a `Vec<u8>` (byte-for-byte, since strings from the
 //! kernel need not be UTF-8) or returns an error value for malformed input.
 //!
@@ -31,6 +32,7 @@ pub mod openmetrics;
 pub mod percentiles;
 pub mod printf;
 pub mod render;
+pub mod since_0_17;
 pub mod sort;
 pub mod text;
 pub mod value;

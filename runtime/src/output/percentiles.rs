@@ -257,6 +257,7 @@ mod tests {
             name: "lat".into(),
             kind: MapValue::Hist { k },
             entries,
+            keyless: false,
             sampled: 1,
             sampled_by: crate::output::entry::Sampler::AutoFilter,
         }

@@ -26,6 +26,20 @@ pub fn print_map(
     how: Presentation,
     symbols: &dyn Symbolize,
 ) -> Result<(), OutputError> {
+    show(out, map, top, div, how, symbols, true)
+}
+
+/// A map in the presentation's form; `printed` for `print(@m)`, which shows an empty map
+/// without keys as its zero value where the maps at exit show nothing.
+fn show(
+    out: &mut Vec<u8>,
+    map: &MapData,
+    top: u64,
+    div: u64,
+    how: Presentation,
+    symbols: &dyn Symbolize,
+    printed: bool,
+) -> Result<(), OutputError> {
     let histogram = map
         .entries
         .iter()
@@ -38,6 +52,9 @@ pub fn print_map(
         Format::Json if how.percentiles && histogram => percentiles_json(out, map, symbols),
         Format::Json => json::map_json(out, map, top, div, symbols),
         _ if how.percentiles && histogram => percentiles_text(out, map, symbols),
+        Format::Text | Format::Folded if printed => {
+            text::print_map_text(out, map, top, div, symbols)
+        }
         Format::Text | Format::Folded => text::map_text(out, map, top, div, symbols),
     }
 }
@@ -60,13 +77,13 @@ pub fn exit_maps(
         // Maps left empty (the scratch maps an off-CPU script clears in END) print nothing
         // here, not bpftrace's empty line, which would only break the stream of stacks.
         for map in rest.into_iter().filter(|m| !m.entries.is_empty()) {
-            print_map(out, map, 0, 0, how, symbols)?;
+            show(out, map, 0, 0, how, symbols, false)?;
         }
         return Ok(());
     }
     out.extend_from_slice(EXIT_PREAMBLE);
     for map in ordered {
-        print_map(out, map, 0, 0, how, symbols)?;
+        show(out, map, 0, 0, how, symbols, false)?;
     }
     Ok(())
 }

@@ -1,25 +1,26 @@
-//! bpftrace 0.17's text output: maps (at exit and for `print(@m, top, div)`), `print(value)`.
-//! Found by experiment (the golden tests hold the evidence):
+//! The current bpftrace release's text output: maps (at exit and for `print(@m, top, div)`),
+//! `print(value)`. Where it differs from 0.17's, which the golden tests captured, the
+//! difference is one entry of `since_0_17::DIFFERENCES` (docs/compat.md).
 //! - An entry is `@name[k1, k2]: value`; no brackets without keys. Strings print raw,
 //!   tuples as `(1, a)`, stacks as one frame per line (indented 4 in a key, 8 in a value).
-//! - count, sum, min, max and plain maps: one line per entry, nothing after the map.
-//! - avg: the same lines, then one empty line after the map.
-//! - stats: `@s: count 2, average 7, total 15` lines, then one empty line. `print`'s top and
-//!   div do not apply to stats (they do to avg).
-//! - hist / lhist: per entry `@h[k]: ` (note the space), one line per bucket from the first
-//!   non-empty bucket to the last, and an empty line. A bucket line is the label left-aligned
-//!   in 16 columns, the count right-aligned in 8, ` |`, a bar of `@` scaled so the largest
-//!   bucket fills 52 columns (count * 52 / max, truncated), padded to 52, then `|`. Longer
-//!   labels push the count right. `div` divides the printed counts but not the bars.
-//!   A histogram whose buckets are all zero prints only its header and the empty line.
-//! - A map without entries prints one empty line (stats and avg then add theirs: two).
+//! - count, sum, min, max, avg and plain maps: one line per entry, nothing after the map.
+//! - stats: `@s: { .count = 2, .average = 7, .total = 15 }` lines (a record). `print`'s top
+//!   and div do not apply to stats (they do to avg).
+//! - hist / lhist: per entry `@h[k]:`, one line per bucket from the first non-empty bucket
+//!   to the last, and an empty line. A bucket line is the label left-aligned in 16 columns,
+//!   the count right-aligned in 8, ` |`, a bar of `@` scaled so the largest bucket fills 52
+//!   columns (count * 52 / max, truncated), padded to 52, then `|`. Longer labels push the
+//!   count right. `div` divides the printed counts but not the bars. A histogram whose
+//!   buckets are all zero prints only its header and the empty line.
+//! - A map without entries prints nothing, except that `print(@m)` of a map without keys
+//!   prints its zero value (`@m: 0`, a stats map's zero record); a histogram prints nothing.
 //! - At exit, after END: two newlines (`EXIT_PREAMBLE`), then every map, by name.
 
-use super::aggregate::{average, Merged};
+use super::aggregate::{average, Merged, Number};
 use super::buckets::{linear_label, log2_label};
-use super::entry::{Entry, EntryValue, MapData, Sampler};
+use super::entry::{Entry, EntryValue, Key, MapData, Sampler};
 use super::sort;
-use super::value::Value;
+use super::value::{decode, Value};
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
 use tracebound_compiler::program::MapValue;
 use tracebound_compiler::program::StackMode;
@@ -53,16 +54,59 @@ pub fn map_text(
             .as_bytes(),
         );
     }
-    if map.entries.is_empty() {
-        out.push(b'\n');
-    }
     for entry in shown {
         write_entry(out, map, entry, div, symbols)?;
     }
-    if matches!(map.kind, MapValue::Avg { .. } | MapValue::Stats { .. }) {
-        out.push(b'\n');
-    }
     Ok(())
+}
+
+/// What `print(@m)` prints: the map as at exit, but a map without keys and without an entry
+/// (never assigned, or cleared) shows its zero value, as the current release prints it.
+pub fn print_map_text(
+    out: &mut Vec<u8>,
+    map: &MapData,
+    top: u64,
+    div: u64,
+    symbols: &dyn Symbolize,
+) -> Result<(), OutputError> {
+    let zero = Number::Signed(0);
+    let zero = match &map.kind {
+        // A plain value's zero is its all-zero bytes (0, "", a tuple of those).
+        MapValue::Plain(ty) => decode(ty, &vec![0u8; ty.size() as usize])
+            .ok()
+            .map(Merged::Plain),
+        MapValue::Count => Some(Merged::Count(0)),
+        MapValue::Sum { .. } => Some(Merged::Sum(zero)),
+        MapValue::Min { .. } => Some(Merged::Min(Some(zero))),
+        MapValue::Max { .. } => Some(Merged::Max(Some(zero))),
+        MapValue::Avg { .. } => Some(Merged::Avg {
+            sum: zero,
+            count: 0,
+        }),
+        MapValue::Stats { .. } => Some(Merged::Stats {
+            sum: zero,
+            count: 0,
+            min: None,
+            max: None,
+        }),
+        _ => None,
+    };
+    match zero {
+        Some(zero) if map.keyless && map.entries.is_empty() => {
+            let filled = MapData {
+                entries: vec![Entry {
+                    key: Key {
+                        fields: Vec::new(),
+                        bytes: Vec::new(),
+                    },
+                    value: EntryValue::One(zero),
+                }],
+                ..map.clone()
+            };
+            map_text(out, &filled, top, div, symbols)
+        }
+        _ => map_text(out, map, top, div, symbols),
+    }
 }
 
 /// Appends what bpftrace prints when the program ends, after END's own output: the
@@ -216,10 +260,10 @@ fn write_entry(
         write_list(out, &entry.key.fields, symbols, true);
         out.push(b']');
     }
-    out.extend_from_slice(b": ");
     match &entry.value {
+        // The current release's header has no space after the colon (0.17's had one).
         EntryValue::Buckets { counts, .. } => {
-            out.push(b'\n');
+            out.extend_from_slice(b":\n");
             match map.kind {
                 MapValue::Lhist { min, max, step } => {
                     bucket_lines(out, counts, div, |i| linear_label(i, min, max, step))?
@@ -230,6 +274,7 @@ fn write_entry(
             out.push(b'\n');
         }
         EntryValue::One(merged) => {
+            out.extend_from_slice(b": ");
             write_merged(out, merged, div, symbols);
             out.push(b'\n');
         }
@@ -246,7 +291,7 @@ fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symb
         Merged::Avg { sum, count } => average(*sum, *count).divided(div),
         Merged::Stats { sum, count, .. } => {
             format!(
-                "count {count}, average {}, total {sum}",
+                "{{ .count = {count}, .average = {}, .total = {sum} }}",
                 average(*sum, *count)
             )
         }
@@ -331,6 +376,7 @@ mod tests {
                 },
                 value: EntryValue::Buckets { counts: b, sum: 0 },
             }],
+            keyless: true,
             sampled: 1,
             sampled_by: Sampler::AutoFilter,
         }
@@ -370,7 +416,7 @@ mod tests {
         let t = text(&hist(&[(5, 1), (6, 3)]), 0, 2);
         assert_eq!(
             t,
-            "@h: \n\
+            "@h:\n\
              [8, 16)                0 |@@@@@@@@@@@@@@@@@                                   |\n\
              [16, 32)               1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
         );
@@ -378,12 +424,45 @@ mod tests {
 
     #[test]
     fn zeroed_and_empty_histograms() {
-        assert_eq!(text(&hist(&[]), 0, 0), "@h: \n\n");
+        assert_eq!(text(&hist(&[]), 0, 0), "@h:\n\n");
         let mut empty = hist(&[]);
         empty.entries.clear();
-        assert_eq!(text(&empty, 0, 0), "\n");
+        assert_eq!(text(&empty, 0, 0), "");
         empty.kind = MapValue::Stats { signed: true };
-        assert_eq!(text(&empty, 0, 0), "\n\n");
+        assert_eq!(text(&empty, 0, 0), "");
+    }
+
+    /// The current release's `print(@m)` of a map without keys that has no entry: its zero
+    /// value (tests/runtime/call `print_empty_scalar_map`, `print_empty_scalar_stats_map`);
+    /// nothing for a histogram, and nothing for any of them at exit.
+    #[test]
+    fn print_shows_an_empty_map_without_keys_as_its_zero() {
+        let printed = |kind: MapValue, keyless: bool| {
+            let mut map = hist(&[]);
+            map.entries.clear();
+            map.kind = kind;
+            map.keyless = keyless;
+            let mut out = Vec::new();
+            print_map_text(&mut out, &map, 0, 0, &NoSymbols).unwrap();
+            let mut at_exit = Vec::new();
+            exit_text(&mut at_exit, std::slice::from_ref(&map), &NoSymbols).unwrap();
+            assert_eq!(at_exit, EXIT_PREAMBLE);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(printed(MapValue::Count, true), "@h: 0\n");
+        assert_eq!(printed(MapValue::Sum { signed: true }, true), "@h: 0\n");
+        assert_eq!(printed(MapValue::Avg { signed: true }, true), "@h: 0\n");
+        assert_eq!(
+            printed(MapValue::Stats { signed: true }, true),
+            "@h: { .count = 0, .average = 0, .total = 0 }\n"
+        );
+        let int = tracebound_compiler::program::ValueType::Int {
+            size: 8,
+            signed: true,
+        };
+        assert_eq!(printed(MapValue::Plain(int), true), "@h: 0\n");
+        assert_eq!(printed(MapValue::Count, false), "");
+        assert_eq!(printed(MapValue::Hist { k: 0 }, true), "");
     }
 
     #[test]
