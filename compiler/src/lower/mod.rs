@@ -18,6 +18,7 @@ pub mod sample;
 mod stacks;
 mod stmt;
 mod structs;
+mod tseries;
 mod usdt;
 
 use std::collections::HashMap;
@@ -81,6 +82,12 @@ pub struct LowerOptions {
     pub guard_sampling: bool,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
+    /// CLOCK_TAI less CLOCK_BOOTTIME when the run started: the software TAI clock of
+    /// `tseries` and `nsecs(sw_tai)` is CLOCK_BOOTTIME plus this.
+    pub tai_offset_ns: u64,
+    /// A scalar map whose value `tseries` reads as its clock instead
+    /// (`BPFTRACE_DUMMY_TS_MAP=@ts`: the current release's hook for its tests).
+    pub clock_map: Option<String>,
 }
 
 impl Default for LowerOptions {
@@ -96,6 +103,8 @@ impl Default for LowerOptions {
             sample: Default::default(),
             guard_sampling: false,
             stack_mode: crate::program::StackMode::Bpftrace,
+            tai_offset_ns: 0,
+            clock_map: None,
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod printf;
 pub mod render;
 pub mod sort;
 pub mod text;
+pub mod tseries;
 pub mod value;
 
 #[cfg(test)]

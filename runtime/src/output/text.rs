@@ -18,8 +18,8 @@
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_label, log2_label};
 use super::entry::{Entry, EntryValue, MapData, Sampler};
-use super::sort;
 use super::value::Value;
+use super::{sort, tseries};
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
 use tracebound_compiler::program::MapValue;
 use tracebound_compiler::program::StackMode;
@@ -216,6 +216,12 @@ fn write_entry(
         write_list(out, &entry.key.fields, symbols, true);
         out.push(b']');
     }
+    if let EntryValue::Series(rows) = &entry.value {
+        out.extend_from_slice(b":\n");
+        out.extend_from_slice(tseries::graph(rows).as_bytes());
+        out.push(b'\n');
+        return Ok(());
+    }
     out.extend_from_slice(b": ");
     match &entry.value {
         EntryValue::Buckets { counts, .. } => {
@@ -233,6 +239,7 @@ fn write_entry(
             write_merged(out, merged, div, symbols);
             out.push(b'\n');
         }
+        EntryValue::Series(_) => unreachable!("written above"),
     }
     Ok(())
 }
@@ -241,7 +248,10 @@ fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symb
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match merged {
         Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
-        Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => v.divided(div),
+        Merged::Sum(v)
+        | Merged::Min(Some(v))
+        | Merged::Max(Some(v))
+        | Merged::Interval { value: v, .. } => v.divided(div),
         Merged::Min(None) | Merged::Max(None) => String::new(),
         Merged::Avg { sum, count } => average(*sum, *count).divided(div),
         Merged::Stats { sum, count, .. } => {
