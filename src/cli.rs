@@ -241,6 +241,7 @@ impl Cli {
                 _ => "stdin".to_string(),
             },
             no_warnings: self.no_warnings,
+            clock_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
             warn,
         }
     }

@@ -139,7 +139,7 @@ fn run_command_line(args: Vec<String>, script_name: Option<String>) -> ExitCode 
         Err(message) => return fail(&message),
     };
     let check = CheckOptions {
-        positional_count: (!positional.is_empty() || !cli.check).then_some(positional.len()),
+        positional: (!positional.is_empty() || !cli.check).then(|| positional.clone()),
         unsafe_allowed: cli.unsafe_allowed,
         environment,
         program_options,

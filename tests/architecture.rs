@@ -29,6 +29,7 @@ const PHASES: &[(&str, u32)] = &[
     ("parse", 3),
     ("macros", 4),
     ("program_options", 4),
+    ("positional", 4),
     ("config", 4),
     ("machine", 4),
     ("probe", 5),

@@ -12,8 +12,8 @@
 //! and the workload while it runs. This test runs only tracebound (bpftrace need not be
 //! installed). A script's header says what it runs: `// workload: OPS` is the workload's
 //! argument list (see `tests/e2e/workload.c`; its last operation triggers the script's
-//! exit(), so the output does not depend on timing) and `// flags: ...` the command-line
-//! flags, if any. The current release prints 0.17's first line, "Attaching N probes...", on
+//! exit(), so the output does not depend on timing), `// flags: ...` the command-line
+//! flags, if any, and `// args: ...` the positional parameters after the script. The current release prints 0.17's first line, "Attaching N probes...", on
 //! stderr as "Attached N probes" once attached: that line is checked there. The workload
 //! starts only once tracebound has printed it and holds its attachments, so no event is missed. Every script filters on the
 //! workload's comm, and gives each map key its own value (bpftrace prints equal values in
@@ -100,6 +100,11 @@ fn run_case(env: &Env, dir: &Path, name: &str) -> Result<(), String> {
         .unwrap_or_default();
     let path = script_path.to_str().expect("utf-8 path");
     args.push(path);
+    args.extend(
+        header(&script, "args")
+            .into_iter()
+            .flat_map(str::split_whitespace),
+    );
 
     let mut tracer = Tracer::spawn(&args);
     tracer.wait_ready(e2e::special_probes(&script))?;

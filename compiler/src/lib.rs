@@ -4,7 +4,7 @@
 //! fixtures.
 //!
 //! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
-//! (→ `ast`) → `macros` → `program_options` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
+//! (→ `ast`) → `macros` → `program_options` → `positional` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
 //! `codegen` (→ `insn`) → `object`. Imports run one way, in the order ARCHITECTURE.md's table
 //! gives (a data type such as `ast` or `ir` before the phase that builds it), which
 //! tests/architecture.rs checks; what the runtime, the binary and the fuzz targets use is
@@ -24,6 +24,7 @@ pub(crate) mod macros;
 pub mod object;
 pub mod parse;
 pub mod pipeline;
+pub mod positional;
 pub mod probe;
 pub mod program;
 pub mod program_options;
@@ -72,19 +73,21 @@ pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
         .map_err(|d| vec![d])
         .and_then(macros::expand)
         .and_then(|program| program_options::substitute(program, &options.program_options))
+        .and_then(|program| positional::substitute(program, options.positional.as_deref()))
     {
         Err(diagnostics) => CheckResult {
             diagnostics,
             probe_count: 0,
         },
-        Ok(program) => {
+        Ok((program, mut diagnostics)) => {
             let probe_count = program
                 .items
                 .iter()
                 .filter(|i| matches!(i, ast::Item::Probe(_)))
                 .count();
+            diagnostics.extend(check::check(&program, options));
             CheckResult {
-                diagnostics: check::check(&program, options),
+                diagnostics,
                 probe_count,
             }
         }

@@ -76,6 +76,8 @@ pub fn compile(
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
     let ast = crate::program_options::substitute(ast, &options.check.program_options)?;
+    // Its warnings are check's: `check_source` reports them before a run compiles.
+    let (ast, _) = crate::positional::substitute(ast, options.check.positional.as_deref())?;
     let diags = check(&ast, &options.check);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);

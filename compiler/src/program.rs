@@ -236,6 +236,76 @@ pub enum MapValue {
     Hist { k: u32 },
     /// `lhist(x, min, max, step)`: as `Hist`, with the bucket index from `linear_bucket`.
     Lhist { min: i64, max: i64, step: i64 },
+    /// `tseries(x, interval_ns, intervals, agg)`: the map key has one more trailing u64
+    /// field, the slot (epoch % intervals, the epoch being the software TAI clock over
+    /// `interval_ns`); the value is { value, meta, u64 epoch } per CPU, `meta` as `agg`
+    /// says. User space combines a slot's CPUs of its latest epoch (`TseriesAgg::combine`)
+    /// and prints the last `intervals` epochs.
+    Tseries {
+        interval_ns: u64,
+        intervals: u64,
+        agg: TseriesAgg,
+        signed: bool,
+    },
+}
+
+/// How `tseries` combines the values of one interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TseriesAgg {
+    /// The last value written; `meta` is the clock when it was (the latest CPU's wins).
+    Last,
+    /// Sum and count (`meta`), printed as sum / count.
+    Avg,
+    /// The greatest; `meta` is 1 once set.
+    Max,
+    /// The least; `meta` is 1 once set.
+    Min,
+    /// The sum.
+    Sum,
+}
+
+impl TseriesAgg {
+    /// The function by the name `tseries` takes (none: the last value).
+    pub fn from_name(name: Option<&str>) -> Option<TseriesAgg> {
+        Some(match name {
+            None => TseriesAgg::Last,
+            Some("avg") => TseriesAgg::Avg,
+            Some("max") => TseriesAgg::Max,
+            Some("min") => TseriesAgg::Min,
+            Some("sum") => TseriesAgg::Sum,
+            Some(_) => return None,
+        })
+    }
+
+    /// One interval's value from its CPUs' `(value, meta)` slots of that epoch, compared
+    /// signed or not; `None` when there are none.
+    pub fn combine(self, slots: &[(u64, u64)], signed: bool) -> Option<u64> {
+        let (&first, rest) = slots.split_first()?;
+        let less = |a: u64, b: u64| {
+            if signed {
+                (a as i64) < (b as i64)
+            } else {
+                a < b
+            }
+        };
+        let (value, meta) = rest
+            .iter()
+            .fold(first, |(v, m), &(value, meta)| match self {
+                TseriesAgg::Last if meta > m => (value, meta),
+                TseriesAgg::Last => (v, m),
+                TseriesAgg::Avg => (v.wrapping_add(value), m.wrapping_add(meta)),
+                TseriesAgg::Sum => (v.wrapping_add(value), m),
+                TseriesAgg::Min if less(value, v) => (value, m),
+                TseriesAgg::Max if less(v, value) => (value, m),
+                TseriesAgg::Min | TseriesAgg::Max => (v, m),
+            });
+        Some(match self {
+            TseriesAgg::Avg if meta == 0 => 0,
+            TseriesAgg::Avg if signed => ((value as i64) / (meta as i64)) as u64,
+            TseriesAgg::Avg => value / meta,
+            _ => value,
+        })
+    }
 }
 
 impl MapValue {
@@ -248,6 +318,7 @@ impl MapValue {
             MapValue::Min { .. } | MapValue::Max { .. } | MapValue::Avg { .. } => 16,
             MapValue::Hist { .. } | MapValue::Lhist { .. } => 16,
             MapValue::Stats { .. } => 40,
+            MapValue::Tseries { .. } => 24,
         }
     }
 
@@ -260,7 +331,8 @@ impl MapValue {
             | MapValue::Min { signed }
             | MapValue::Max { signed }
             | MapValue::Avg { signed }
-            | MapValue::Stats { signed } => *signed,
+            | MapValue::Stats { signed }
+            | MapValue::Tseries { signed, .. } => *signed,
             MapValue::Plain(_)
             | MapValue::Count
             | MapValue::Hist { .. }
@@ -276,8 +348,28 @@ impl MapValue {
             MapValue::Max { .. } => MapValue::Max { signed },
             MapValue::Avg { .. } => MapValue::Avg { signed },
             MapValue::Stats { .. } => MapValue::Stats { signed },
+            MapValue::Tseries {
+                interval_ns,
+                intervals,
+                agg,
+                ..
+            } => MapValue::Tseries {
+                interval_ns,
+                intervals,
+                agg,
+                signed,
+            },
             other => other,
         }
+    }
+
+    /// Whether the stored key has one more trailing u64 than the script's: the bucket of a
+    /// histogram, the slot of a time series.
+    pub fn keyed_by_bucket(&self) -> bool {
+        matches!(
+            self,
+            MapValue::Hist { .. } | MapValue::Lhist { .. } | MapValue::Tseries { .. }
+        )
     }
 
     /// The value size the BPF map is declared with.
@@ -538,6 +630,27 @@ fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tseries_intervals_combine_their_cpus() {
+        let slots = [(5u64, 10u64), (7, 30), (3, 20)];
+        assert_eq!(TseriesAgg::Last.combine(&slots, false), Some(7));
+        assert_eq!(TseriesAgg::Sum.combine(&slots, false), Some(15));
+        assert_eq!(TseriesAgg::Min.combine(&slots, false), Some(3));
+        assert_eq!(TseriesAgg::Max.combine(&slots, false), Some(7));
+        assert_eq!(TseriesAgg::Avg.combine(&[(9, 2), (3, 1)], false), Some(4));
+        let negative = [((-6i64) as u64, 1u64), (2, 1)];
+        assert_eq!(
+            TseriesAgg::Min.combine(&negative, true),
+            Some((-6i64) as u64)
+        );
+        assert_eq!(
+            TseriesAgg::Avg.combine(&negative, true),
+            Some((-2i64) as u64)
+        );
+        assert_eq!(TseriesAgg::Last.combine(&[], false), None);
+        assert_eq!(TseriesAgg::from_name(Some("median")), None);
+    }
 
     #[test]
     fn tuple_layout_is_a_c_struct() {

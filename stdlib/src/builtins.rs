@@ -537,7 +537,7 @@ pub static BUILTINS: &[Builtin] = &[
     agg("lhist", &[INT, IntLiteral, IntLiteral, IntLiteral], 4, Ty::Void, "linear histogram over [min, max) in buckets of step")
         .non_negative(&[(1, "min"), (2, "max")]).arg_rule(ArgRule::LinearBuckets).aggregates(Aggregation::Lhist).example("@ = lhist(arg0, 0, 100, 10)"),
     agg("tseries", &[INT, IntLiteral, IntLiteral, Literal], 3, Ty::Void, "time series of N intervals, keeping the last (or avg/min/max/sum) value of each")
-        .refused("not supported yet: time-series maps").example("@ = tseries(arg0, 1000000000, 10)"),
+        .arg_rule(ArgRule::TimeSeries).aggregates(Aggregation::Tseries).example("@ = tseries(arg0, 1s, 10)"),
 ];
 
 #[cfg(test)]

@@ -120,6 +120,9 @@ pub enum ArgRule {
     HistBits,
     /// `(value, min, max, step)`: whole steps from min up to max, not too many of them.
     LinearBuckets,
+    /// `(value, interval, intervals [, agg])`: a positive interval and count, and an
+    /// aggregation function by name.
+    TimeSeries,
 }
 
 /// The length of a string or buffer value.
@@ -193,6 +196,8 @@ pub enum Aggregation {
     Stats,
     Hist,
     Lhist,
+    /// `tseries(x, interval, n [, agg])`: a value per interval, the last `n` kept.
+    Tseries,
 }
 
 /// Whether tracebound compiles a builtin.

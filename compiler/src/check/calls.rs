@@ -13,7 +13,7 @@ use super::{shape_of, Checker, Shape};
 use crate::ast::visit::Visitor;
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::program::{format_specifiers, MAX_HIST_K, MAX_LINEAR_STEPS};
+use crate::program::{format_specifiers, TseriesAgg, MAX_HIST_K, MAX_LINEAR_STEPS};
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -133,7 +133,45 @@ impl Checker<'_> {
         self.format_args(b, args, &shapes);
         self.element_key(b, args);
         self.lhist_bounds(b, args, span);
+        self.tseries_args(b, args);
         self.non_negative_literals(b, args);
+    }
+
+    /// `tseries(x, interval, intervals [, agg])`: an interval of at least 1 ns, at least one
+    /// interval, and `agg` one of the functions it knows.
+    fn tseries_args(&mut self, b: &Builtin, args: &[Expr]) {
+        if b.arg_rule != ArgRule::TimeSeries {
+            return;
+        }
+        for (i, what) in [(1, "interval"), (2, "number of intervals")] {
+            let Some(arg) = args.get(i) else { continue };
+            if int_value(arg).is_some_and(|v| v < 1) {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("`tseries` needs an {what} of at least 1"),
+                        arg.span,
+                        "here",
+                    )
+                    .with_help("write it as `tseries(value, 100ms, 10)`"),
+                );
+            }
+        }
+        if let Some(agg) = args.get(3) {
+            let name = match &agg.kind {
+                ExprKind::Str(s) => Some(s.as_str()),
+                _ => None,
+            };
+            if name.is_none_or(|n| TseriesAgg::from_name(Some(n)).is_none()) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "`tseries` aggregates with \"avg\", \"max\", \"min\" or \"sum\"",
+                        agg.span,
+                        "not one of them",
+                    )
+                    .with_help("leave it out to keep the last value of each interval"),
+                );
+            }
+        }
     }
 
     /// One argument against its parameter; returns its shape where it is checked as a value

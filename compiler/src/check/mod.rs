@@ -25,9 +25,10 @@ use crate::span::Span;
 /// What the caller knows that the text does not say.
 #[derive(Clone, Debug, Default)]
 pub struct CheckOptions {
-    /// How many positional parameters were given; `None` when unknown (`--check` without
-    /// arguments), in which case `$N` is not checked against a count.
-    pub positional_count: Option<usize>,
+    /// The positional parameters given; `None` when unknown (`--check` without arguments).
+    /// When known, `positional::substitute` replaces every `$N` before check runs; when
+    /// not, `$N` is checked only for being `$1` or later.
+    pub positional: Option<Vec<String>>,
     /// `--unsafe` was given: destructive functions (system, signal, override) are allowed.
     pub unsafe_allowed: bool,
     /// The configuration the environment sets (`BPFTRACE_*`, from `config::environment`):
@@ -462,8 +463,17 @@ impl<'p> Checker<'p> {
         let mut contexts = Contexts(0);
         self.provider = None;
         for ap in &probe.attach_points {
-            for (n, span) in attach::positionals(ap) {
-                self.positional(n, span);
+            let positionals = attach::positionals(ap);
+            for (n, span) in &positionals {
+                self.positional(*n, *span);
+            }
+            // An argument not yet known may name the probe type (`BEG$1`, a whole `$1`).
+            let provider_unknown = positionals.first().is_some_and(|(_, span)| {
+                !ap.text[..(span.start - ap.span.start) as usize].contains(':')
+            });
+            if provider_unknown {
+                contexts = Contexts::ANY;
+                continue;
             }
             match attach::check_attach_point(ap, &mut self.diags) {
                 Some(p) => {
@@ -1045,6 +1055,8 @@ impl<'p> Checker<'p> {
         }
     }
 
+    /// `$0` is never a parameter. Counting the others against the command line is
+    /// `positional::substitute`'s, which replaced them before check when they are known.
     fn positional(&mut self, n: u32, span: Span) {
         if n == 0 {
             self.diags.push(
@@ -1055,31 +1067,6 @@ impl<'p> Checker<'p> {
                 )
                 .with_help("`$1` is the first argument after the script"),
             );
-            return;
-        }
-        if let Some(count) = self.options.positional_count {
-            if n as usize > count {
-                let given = match count {
-                    0 => "no positional arguments were given".to_string(),
-                    1 => "only 1 positional argument was given".to_string(),
-                    c => format!("only {c} positional arguments were given"),
-                };
-                // The example spells the arguments out only while that stays readable (and
-                // small: `$2111111111` is a valid name).
-                let arguments = if n == 1 { "argument" } else { "arguments" };
-                let help = if n <= 9 {
-                    format!(
-                        "pass {n} {arguments} after the script, e.g. `tracebound script.bt{}`",
-                        (1..=n).map(|i| format!(" ARG{i}")).collect::<String>()
-                    )
-                } else {
-                    format!("pass {n} {arguments} after the script")
-                };
-                self.diags.push(
-                    Diagnostic::error(format!("`${n}` is not set: {given}"), span, "used here")
-                        .with_help(help),
-                );
-            }
         }
     }
 

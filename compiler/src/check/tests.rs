@@ -2,16 +2,23 @@ use super::*;
 use crate::parse::parse;
 
 /// Every error as (message, the text its primary label underlines); `positional` is how many
-/// `$N` arguments were given.
+/// `$N` arguments were given (each `1`), substituted first as the pipeline does.
 fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)> {
     let program = parse(source).unwrap_or_else(|d| panic!("{source}: {}", d.message));
-    let options = CheckOptions {
-        positional_count: positional,
-        unsafe_allowed: true,
-        environment: Vec::new(),
-        program_options: Default::default(),
+    let values = positional.map(|n| vec!["1".to_string(); n]);
+    let diagnostics = match crate::positional::substitute(program, values.as_deref()) {
+        Err(diagnostics) => diagnostics,
+        Ok((program, _)) => {
+            let options = CheckOptions {
+                positional: values,
+                unsafe_allowed: true,
+                environment: Vec::new(),
+                program_options: Default::default(),
+            };
+            check(&program, &options)
+        }
     };
-    check(&program, &options)
+    diagnostics
         .into_iter()
         .filter(Diagnostic::is_error)
         .map(|d| (d.message.clone(), source[d.span().range()].to_string()))

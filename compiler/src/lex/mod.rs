@@ -458,9 +458,10 @@ fn leading_word(s: &str) -> &str {
     &s[..end]
 }
 
-/// Attach points start like a name, a quoted part, a glob or a path.
+/// Attach points start like a name, a quoted part, a glob, a path or a positional parameter
+/// (`$1 { }`, the whole attach point given on the command line).
 fn starts_attach_point(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '*' | '"' | '.' | '?' | '[')
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '*' | '"' | '.' | '?' | '[' | '$')
 }
 
 #[cfg(test)]

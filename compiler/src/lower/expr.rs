@@ -356,7 +356,7 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
-    fn map_read(&mut self, name: &Ident, keys: &[Expr], span: Span) -> Lowering<Val> {
+    pub(super) fn map_read(&mut self, name: &Ident, keys: &[Expr], span: Span) -> Lowering<Val> {
         let Some(map) = self.shared.maps.lookup(&name.name) else {
             return Err(Diagnostic::error("unknown map", span, "never assigned"));
         };

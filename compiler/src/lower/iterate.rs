@@ -98,10 +98,7 @@ impl ProbeLowerer<'_, '_> {
                 "a map without keys",
             ));
         }
-        if matches!(
-            self.shared.maps.value(map),
-            MapValue::Hist { .. } | MapValue::Lhist { .. }
-        ) {
+        if self.shared.maps.value(map).keyed_by_bucket() {
             return Err(not_iterable(
                 &self.shared.maps.value(map),
                 map_expr.span,
@@ -345,6 +342,7 @@ fn not_iterable(kind: &MapValue, span: Span, what: &str) -> Diagnostic {
         MapValue::Stats { .. } => "a stats()",
         MapValue::Hist { .. } => "a hist()",
         MapValue::Lhist { .. } => "an lhist()",
+        MapValue::Tseries { .. } => "a tseries()",
         _ => "a keyless",
     };
     Diagnostic::error(format!("cannot {what} {name} map"), span, "this map")

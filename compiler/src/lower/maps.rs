@@ -120,10 +120,7 @@ impl MapTable {
     /// without keys is keyed by one u64 zero.
     pub fn key_fields(&self, map: usize) -> Vec<ValueType> {
         let mut fields = self.keys(map).to_vec();
-        if matches!(
-            self.value(map),
-            MapValue::Hist { .. } | MapValue::Lhist { .. }
-        ) {
+        if self.value(map).keyed_by_bucket() {
             fields.push(INT);
         }
         if fields.is_empty() {
@@ -150,16 +147,14 @@ impl MapTable {
             MapValue::Avg { .. }
             | MapValue::Stats { .. }
             | MapValue::Hist { .. }
-            | MapValue::Lhist { .. } => return None,
+            | MapValue::Lhist { .. }
+            | MapValue::Tseries { .. } => return None,
         };
         Some(ValueType::Tuple(vec![key, value]))
     }
 
     fn is_histogram(&self, map: usize) -> bool {
-        matches!(
-            self.value(map),
-            MapValue::Hist { .. } | MapValue::Lhist { .. }
-        )
+        self.value(map).keyed_by_bucket()
     }
 
     pub fn key_size(&self, map: usize) -> u32 {

@@ -19,6 +19,7 @@ pub mod sample;
 mod stacks;
 mod stmt;
 mod structs;
+mod tseries;
 mod usdt;
 
 use std::collections::HashMap;
@@ -85,6 +86,12 @@ pub struct LowerOptions {
     /// Probes (by index) whose attach points share one program, and how (the runtime decides,
     /// from the estimate).
     pub dispatch: std::collections::BTreeMap<usize, crate::probe::Dispatch>,
+    /// CLOCK_TAI less CLOCK_BOOTTIME when the run started: the software TAI clock of
+    /// `tseries` and `nsecs(sw_tai)` is CLOCK_BOOTTIME plus this.
+    pub tai_offset_ns: u64,
+    /// A scalar map whose value `tseries` reads as its clock instead
+    /// (`BPFTRACE_DUMMY_TS_MAP=@ts`: the current release's hook for its tests).
+    pub clock_map: Option<String>,
 }
 
 impl Default for LowerOptions {
@@ -101,6 +108,8 @@ impl Default for LowerOptions {
             guard_sampling: false,
             stack_mode: crate::program::StackMode::Bpftrace,
             dispatch: Default::default(),
+            tai_offset_ns: 0,
+            clock_map: None,
         }
     }
 }

@@ -417,7 +417,7 @@ impl ProbeLowerer<'_, '_> {
         result
     }
 
-    fn update(&mut self, map: usize, key: Slot, value: Slot) {
+    pub(super) fn update(&mut self, map: usize, key: Slot, value: Slot) {
         let result = self.update_elem(map, key, value, BPF_ANY);
         // A new key in a full map is refused (-E2BIG): count it, the runtime says so.
         let stored = self.new_label();
@@ -514,6 +514,22 @@ impl ProbeLowerer<'_, '_> {
                 Some(self.int(arg)?.0)
             }
         };
+        if let MapValue::Tseries {
+            interval_ns,
+            intervals,
+            agg,
+            signed,
+        } = *kind
+        {
+            let series = super::tseries::Series {
+                interval_ns,
+                intervals,
+                agg,
+                signed,
+            };
+            let x = x.expect("tseries has a value");
+            return self.tseries_update(map, keys, &series, x, span);
+        }
         let bucket = match kind {
             MapValue::Hist { k } => Some(self.log2_bucket(x.expect("hist has a value"), *k)),
             MapValue::Lhist { min, max, step } => {
@@ -584,7 +600,9 @@ impl ProbeLowerer<'_, '_> {
                     self.emit(Inst::Label(keep));
                 }
             }
-            MapValue::Plain(_) => unreachable!("plain values are not aggregated"),
+            MapValue::Plain(_) | MapValue::Tseries { .. } => {
+                unreachable!("plain values are not aggregated, time series are above")
+            }
         }
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
@@ -604,7 +622,9 @@ impl ProbeLowerer<'_, '_> {
                 let x = Operand::Reg(x.expect("stats"));
                 vec![x, Operand::Imm(1), x, x, Operand::Imm(1)]
             }
-            MapValue::Plain(_) => unreachable!("plain values are not aggregated"),
+            MapValue::Plain(_) | MapValue::Tseries { .. } => {
+                unreachable!("plain values are not aggregated, time series are above")
+            }
         };
         for (i, v) in first.into_iter().enumerate() {
             self.store_u64(Addr::Slot(slot, i as i32 * 8), v);
@@ -615,7 +635,7 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
-    fn add_at(&mut self, addr: Addr, v: Operand) {
+    pub(super) fn add_at(&mut self, addr: Addr, v: Operand) {
         let old = self.f.new_vreg();
         let new = self.f.new_vreg();
         self.emit(Inst::Load {

@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use tracebound_compiler::program::MapValue;
+use tracebound_compiler::program::{MapValue, TseriesAgg};
 
 use super::value::{decode, read_u64, Value};
 use super::OutputError;
@@ -109,6 +109,12 @@ pub enum Merged {
     Bucket {
         count: u64,
         sum: i64,
+    },
+    /// One tseries slot: its latest epoch (0 when no CPU ever wrote it) and the value of
+    /// that interval, the CPUs' shares combined.
+    Interval {
+        epoch: u64,
+        value: Number,
     },
 }
 
@@ -236,6 +242,27 @@ pub fn merge(kind: &MapValue, slots: &[&[u8]]) -> Result<Merged, OutputError> {
             min: extreme(slots, 16, 32, signed, Ordering::Less)?,
             max: extreme(slots, 24, 32, signed, Ordering::Greater)?,
         },
+        MapValue::Tseries { agg, .. } => interval(slots, *agg, signed)?,
+    })
+}
+
+/// A tseries slot's CPUs: those that wrote its latest epoch, combined as `agg` says (an
+/// epoch of 0 is a slot never written).
+fn interval(slots: &[&[u8]], agg: TseriesAgg, signed: bool) -> Result<Merged, OutputError> {
+    let mut read = Vec::with_capacity(slots.len());
+    for s in slots {
+        read.push((read_u64(s, 16)?, read_u64(s, 0)?, read_u64(s, 8)?));
+    }
+    let epoch = read.iter().map(|(e, ..)| *e).max().unwrap_or(0);
+    let latest: Vec<(u64, u64)> = read
+        .iter()
+        .filter(|(e, ..)| *e == epoch && epoch != 0)
+        .map(|(_, v, m)| (*v, *m))
+        .collect();
+    let value = agg.combine(&latest, signed).unwrap_or(0);
+    Ok(Merged::Interval {
+        epoch,
+        value: Number::from_bits(value, signed),
     })
 }
 

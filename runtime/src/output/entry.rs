@@ -21,6 +21,8 @@ pub enum EntryValue {
     /// hist / lhist: the count of every bucket, indexed as `log2_bucket` / `linear_bucket`,
     /// and the sum of every value recorded.
     Buckets { counts: Vec<u64>, sum: i64 },
+    /// tseries: the intervals printed, in order (`tseries::rows`).
+    Series(Vec<super::tseries::Row>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

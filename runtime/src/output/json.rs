@@ -19,9 +19,9 @@ use tracebound_compiler::program::MapValue;
 use super::aggregate::{average, Merged};
 use super::buckets::{linear_range, log2_range, Range};
 use super::entry::{Entry, EntryValue, MapData, Sampler};
-use super::sort;
 use super::text::write_value;
 use super::value::Value;
+use super::{sort, tseries};
 use super::{OutputError, Symbolize, EXIT_PREAMBLE};
 
 pub fn attached_json(out: &mut Vec<u8>, probes: usize) {
@@ -79,6 +79,7 @@ pub fn map_json(
     let kind = match map.kind {
         MapValue::Hist { .. } | MapValue::Lhist { .. } => "hist",
         MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
+        MapValue::Tseries { .. } => "tseries",
         _ => "map",
     };
     out.extend_from_slice(format!("{{\"type\": \"{kind}\", ").as_bytes());
@@ -145,9 +146,26 @@ fn write_entry_value(
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match &entry.value {
         EntryValue::Buckets { counts, .. } => return write_buckets(out, &map.kind, counts, div),
+        EntryValue::Series(rows) => {
+            // Intervals without a value are left out, as the current release does.
+            let points: Vec<String> = rows
+                .iter()
+                .filter_map(|(start, v)| {
+                    let v = (*v)?;
+                    Some(format!(
+                        "{{\"interval_start\": \"{}\", \"value\": {v}}}",
+                        tseries::timestamp(*start)
+                    ))
+                })
+                .collect();
+            format!("[{}]", points.join(", "))
+        }
         EntryValue::One(m) => match m {
             Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
-            Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => v.divided(div),
+            Merged::Sum(v)
+            | Merged::Min(Some(v))
+            | Merged::Max(Some(v))
+            | Merged::Interval { value: v, .. } => v.divided(div),
             Merged::Min(None) | Merged::Max(None) => "null".into(),
             Merged::Avg { sum, count } => average(*sum, *count).divided(div),
             Merged::Stats { sum, count, .. } => format!(

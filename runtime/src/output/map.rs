@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
 
-use super::aggregate::{merge, Merged};
+use super::aggregate::{merge, Merged, Number};
 use super::buckets::{linear_buckets, log2_buckets};
 use super::entry::{Entry, EntryValue, Key, MapData, Sampler};
 use super::value::{decode, encode, Value};
-use super::{sort, OutputError};
+use super::{sort, tseries, OutputError};
 
 /// How a map's values are brought back to what every hit would have counted: its probes
 /// run 1 hit in `n` now, and `carried` holds, per key as stored, what to add to the value
@@ -57,7 +57,7 @@ impl MapData {
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        let bucketed = matches!(info.value, MapValue::Hist { .. } | MapValue::Lhist { .. });
+        let bucketed = info.value.keyed_by_bucket();
         let key_types = if bucketed {
             match info.key.split_last() {
                 Some((ValueType::Int { size: 8, .. }, rest)) => rest,
@@ -77,6 +77,8 @@ impl MapData {
         let mut entries: Vec<Entry> = Vec::new();
         // Where each key's histogram already is in `entries`.
         let mut hist_at: HashMap<Vec<Value>, usize> = HashMap::new();
+        // Each key's time series, as (epoch, value) per stored slot.
+        let mut series: Vec<KeySeries> = Vec::new();
         for (key_bytes, slots) in raw {
             let slots: Vec<&[u8]> = slots.iter().map(AsRef::as_ref).collect();
             let mut merged = merge(&info.value, &slots)?.scaled(u64::from(scaling.n));
@@ -107,6 +109,14 @@ impl MapData {
                 Some(Value::UInt(i)) => i,
                 _ => return Err(OutputError::NoBucketField),
             };
+            if let Merged::Interval { epoch, value } = merged {
+                match series.iter_mut().find(|(k, _)| *k == fields) {
+                    Some((_, points)) => points.push((epoch, value)),
+                    None => series.push((fields, vec![(epoch, value)])),
+                }
+                let _ = index;
+                continue;
+            }
             if index >= buckets {
                 return Err(OutputError::BadBucket { index, buckets });
             }
@@ -133,6 +143,14 @@ impl MapData {
                 *total = total.wrapping_add(sum);
             }
         }
+        if let MapValue::Tseries {
+            interval_ns,
+            intervals,
+            ..
+        } = info.value
+        {
+            entries = series_entries(&key_tuple, series, interval_ns, intervals)?;
+        }
         sort::sort_entries(&info.value, &mut entries);
         Ok(MapData {
             name: info.name.clone(),
@@ -143,6 +161,37 @@ impl MapData {
             sampled_by: scaling.by,
         })
     }
+}
+
+/// One key's fields and its time series' (epoch, value) per stored slot.
+type KeySeries = (Vec<Value>, Vec<(u64, Number)>);
+
+/// A tseries map's entries, from the least to the most recently updated key (ties by key).
+fn series_entries(
+    key_tuple: &ValueType,
+    mut series: Vec<KeySeries>,
+    interval_ns: u64,
+    intervals: u64,
+) -> Result<Vec<Entry>, OutputError> {
+    let mut keyed = Vec::with_capacity(series.len());
+    for (fields, points) in series.drain(..) {
+        keyed.push((key_of(key_tuple, fields)?, points));
+    }
+    keyed.sort_by(|(a, pa), (b, pb)| {
+        tseries::latest(pa)
+            .cmp(&tseries::latest(pb))
+            .then_with(|| a.bytes.cmp(&b.bytes))
+    });
+    let points: Vec<Vec<(u64, Number)>> = keyed.iter().map(|(_, p)| p.clone()).collect();
+    let rows = tseries::rows(&points, interval_ns, intervals);
+    Ok(keyed
+        .into_iter()
+        .zip(rows)
+        .map(|((key, _), rows)| Entry {
+            key,
+            value: EntryValue::Series(rows),
+        })
+        .collect())
 }
 
 fn key_of(key_tuple: &ValueType, fields: Vec<Value>) -> Result<Key, OutputError> {

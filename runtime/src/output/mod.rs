@@ -35,6 +35,7 @@ pub mod render;
 pub mod since_0_17;
 pub mod sort;
 pub mod text;
+pub mod tseries;
 pub mod value;
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub fn by_name(maps: &[MapData]) -> Vec<&MapData> {
 
 pub fn sort_entries(kind: &MapValue, entries: &mut [Entry]) {
     match kind {
+        // Already in the current release's order: by the latest interval each key has.
+        MapValue::Tseries { .. } => {}
         MapValue::Hist { .. }
         | MapValue::Lhist { .. }
         | MapValue::Avg { .. }
@@ -79,8 +81,10 @@ fn rank(value: &EntryValue) -> Rank {
         EntryValue::Buckets { counts, .. } => {
             Rank::Unsigned(counts.iter().fold(0u64, |a, c| a.wrapping_add(*c)))
         }
+        EntryValue::Series(_) => Rank::Unranked,
         EntryValue::One(m) => match m {
             Merged::Count(c) | Merged::Bucket { count: c, .. } => Rank::Unsigned(*c),
+            Merged::Interval { .. } => Rank::Unranked,
             Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => Rank::of(*v),
             Merged::Avg { sum, count } | Merged::Stats { sum, count, .. } => {
                 Rank::of(average(*sum, *count))

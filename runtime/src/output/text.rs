@@ -19,8 +19,8 @@
 use super::aggregate::{average, Merged, Number};
 use super::buckets::{linear_label, log2_label};
 use super::entry::{Entry, EntryValue, Key, MapData, Sampler};
-use super::sort;
 use super::value::{decode, Value};
+use super::{sort, tseries};
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
 use tracebound_compiler::program::MapValue;
 use tracebound_compiler::program::StackMode;
@@ -278,6 +278,11 @@ fn write_entry(
             write_merged(out, merged, div, symbols);
             out.push(b'\n');
         }
+        EntryValue::Series(rows) => {
+            out.extend_from_slice(b":\n");
+            out.extend_from_slice(tseries::graph(rows).as_bytes());
+            out.push(b'\n');
+        }
     }
     Ok(())
 }
@@ -286,7 +291,10 @@ fn write_merged(out: &mut Vec<u8>, merged: &Merged, div: u64, symbols: &dyn Symb
     let signed = |v: i64| (v as i128 / div as i128).to_string();
     let text = match merged {
         Merged::Count(c) | Merged::Bucket { count: c, .. } => (c / div).to_string(),
-        Merged::Sum(v) | Merged::Min(Some(v)) | Merged::Max(Some(v)) => v.divided(div),
+        Merged::Sum(v)
+        | Merged::Min(Some(v))
+        | Merged::Max(Some(v))
+        | Merged::Interval { value: v, .. } => v.divided(div),
         Merged::Min(None) | Merged::Max(None) => String::new(),
         Merged::Avg { sum, count } => average(*sum, *count).divided(div),
         Merged::Stats { sum, count, .. } => {

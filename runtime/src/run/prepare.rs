@@ -134,6 +134,8 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
             positional: request.positional.clone(),
             cpid: child.as_ref().map(|c| c.pid),
             start_ns: monotonic_ns(),
+            tai_offset_ns: tai_offset_ns(),
+            clock_map: request.clock_map.clone(),
             ncpus: crate::kernel::sys::possible_cpus().unwrap_or(1) as u32,
             // The guard thins such probes while they run, rather than detach them.
             guard_sampling: request.guard,
@@ -247,11 +249,22 @@ fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock `nsecs` reads in the kernel.
 fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime fills the timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CLOCK_TAI less CLOCK_BOOTTIME, read back to back: what the software TAI clock
+/// (`nsecs(sw_tai)`, `tseries`) adds to the boot clock the kernel reads.
+fn tai_offset_ns() -> u64 {
+    let boot = clock_ns(libc::CLOCK_BOOTTIME);
+    clock_ns(libc::CLOCK_TAI).wrapping_sub(boot)
 }

@@ -63,6 +63,9 @@ pub struct RunRequest<'a> {
     pub script_name: String,
     /// `--no-warnings`: `warnf` prints nothing.
     pub no_warnings: bool,
+    /// `BPFTRACE_DUMMY_TS_MAP`: the scalar map `tseries` reads as its clock (the current
+    /// release's hook for its tests).
+    pub clock_map: Option<String>,
     /// Where a warning the run goes ahead with is shown, as it arises (the budget's "this
     /// script will take ..."): the binary renders it at the script's text.
     pub warn: &'a mut dyn FnMut(&Diagnostic),

@@ -28,7 +28,7 @@ use super::{LowerOptions, ProbeLowerer, ResolvedProbe, Val};
 use super::{INT, SIGNED};
 use crate::ast::{self, Expr, ExprKind};
 use crate::probe::{ArgSource, Target};
-use crate::program::{MapValue, ValueType, MAX_HIST_K};
+use crate::program::{MapValue, TseriesAgg, ValueType, MAX_HIST_K};
 use crate::span::Span;
 
 /// How a builtin is used: bare (`pid`, `kstack`) or called with these arguments.
@@ -253,6 +253,13 @@ pub(crate) fn aggregation(name: &str, args: &[Expr], signed: bool) -> Option<Map
             min: int_arg(1).unwrap_or(0),
             max: int_arg(2).unwrap_or(0),
             step: int_arg(3).unwrap_or(1).max(1),
+        },
+        Aggregation::Tseries => MapValue::Tseries {
+            interval_ns: int_arg(1).unwrap_or(1).max(1) as u64,
+            intervals: int_arg(2).unwrap_or(1).max(1) as u64,
+            agg: TseriesAgg::from_name(args.get(3).and_then(super::literal_string))
+                .unwrap_or(TseriesAgg::Last),
+            signed,
         },
     })
 }

@@ -53,6 +53,14 @@ impl ProbeLowerer<'_, '_> {
                 "monotonic" => Helper::KtimeGetNs,
                 "boot" => Helper::KtimeGetBootNs,
                 "tai" => Helper::KtimeGetTaiNs,
+                // The boot clock moved by the TAI offset the run measured, as the current
+                // release computes it for kernels without a TAI helper.
+                "sw_tai" => {
+                    return Ok(Val::Int {
+                        reg: self.sw_tai_now(span)?,
+                        signed: false,
+                    })
+                }
                 _ => return Err(self.unsupported(&format!("the clock `{clock}`"), span)),
             },
             Some(_) => return Err(self.unsupported("this `nsecs` argument", span)),

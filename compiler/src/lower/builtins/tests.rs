@@ -36,7 +36,7 @@ fn facts() -> FixtureFacts {
 fn options() -> CompileOptions {
     CompileOptions {
         check: CheckOptions {
-            positional_count: None,
+            positional: None,
             unsafe_allowed: true,
             environment: Vec::new(),
             program_options: Default::default(),

@@ -186,6 +186,18 @@ pub fn write_map(
                 sample(out, &sum_name, &labels, *sum);
             }
         }
+        // A gauge per key of the latest interval: the scrape itself is the time series.
+        MapValue::Tseries { .. } => {
+            header(out, flavor, base, "gauge", &help);
+            for e in &map.entries {
+                let EntryValue::Series(rows) = &e.value else {
+                    continue;
+                };
+                if let Some((_, Some(v))) = rows.last() {
+                    sample(out, base, &labels_of(&e.key.fields), v);
+                }
+            }
+        }
         MapValue::Plain(_) => {
             header(out, flavor, base, "gauge", &help);
             for e in &map.entries {
@@ -341,6 +353,7 @@ fn aggregation_name(kind: &MapValue) -> String {
         MapValue::Hist { k: 0 } => "hist()".into(),
         MapValue::Hist { k } => format!("hist(x, {k})"),
         MapValue::Lhist { min, max, step } => format!("lhist(x, {min}, {max}, {step})"),
+        MapValue::Tseries { .. } => "tseries() latest interval".into(),
     }
 }
 
