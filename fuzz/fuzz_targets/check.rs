@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let options = CheckOptions {
-        positional_count: Some(2),
+        positional: Some(vec!["1".into(), "two".into()]),
         unsafe_allowed: false,
         environment: Vec::new(),
         program_options: Default::default(),
