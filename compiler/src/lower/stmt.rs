@@ -542,6 +542,40 @@ impl ProbeLowerer<'_, '_> {
         let missing = self.new_label();
         let done = self.new_label();
         self.jump_if_zero(found, missing);
+        self.aggregate_in_place(kind, found, x);
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(missing));
+        self.emit(Inst::ColdStart);
+        let size = kind.stored_size();
+        let slot = self.f.new_slot(size);
+        let first: Vec<Operand> = match kind {
+            MapValue::Count => vec![Operand::Imm(1)],
+            MapValue::Hist { .. } | MapValue::Lhist { .. } => {
+                vec![Operand::Imm(1), Operand::Reg(x.expect("histogram"))]
+            }
+            MapValue::Sum { .. } => vec![Operand::Reg(x.expect("sum"))],
+            MapValue::Min { .. } | MapValue::Max { .. } | MapValue::Avg { .. } => {
+                vec![Operand::Reg(x.expect("value")), Operand::Imm(1)]
+            }
+            MapValue::Stats { .. } => {
+                let x = Operand::Reg(x.expect("stats"));
+                vec![x, Operand::Imm(1), x, x, Operand::Imm(1)]
+            }
+            MapValue::Plain(_) | MapValue::Tseries { .. } => {
+                unreachable!("plain values are not aggregated, time series are above")
+            }
+        };
+        for (i, v) in first.into_iter().enumerate() {
+            self.store_u64(Addr::Slot(slot, i as i32 * 8), v);
+        }
+        self.update(map, key, slot);
+        self.emit(Inst::ColdEnd);
+        self.emit(Inst::Label(done));
+        Ok(())
+    }
+
+    /// Folds `x` into the value an aggregation's lookup found at `found`.
+    fn aggregate_in_place(&mut self, kind: &MapValue, found: VReg, x: Option<VReg>) {
         let at = |off: i32| Addr::Ptr(found, off);
         match kind {
             MapValue::Count => self.add_at(at(0), Operand::Imm(1)),
@@ -604,35 +638,6 @@ impl ProbeLowerer<'_, '_> {
                 unreachable!("plain values are not aggregated, time series are above")
             }
         }
-        self.emit(Inst::Jump(done));
-        self.emit(Inst::Label(missing));
-        self.emit(Inst::ColdStart);
-        let size = kind.stored_size();
-        let slot = self.f.new_slot(size);
-        let first: Vec<Operand> = match kind {
-            MapValue::Count => vec![Operand::Imm(1)],
-            MapValue::Hist { .. } | MapValue::Lhist { .. } => {
-                vec![Operand::Imm(1), Operand::Reg(x.expect("histogram"))]
-            }
-            MapValue::Sum { .. } => vec![Operand::Reg(x.expect("sum"))],
-            MapValue::Min { .. } | MapValue::Max { .. } | MapValue::Avg { .. } => {
-                vec![Operand::Reg(x.expect("value")), Operand::Imm(1)]
-            }
-            MapValue::Stats { .. } => {
-                let x = Operand::Reg(x.expect("stats"));
-                vec![x, Operand::Imm(1), x, x, Operand::Imm(1)]
-            }
-            MapValue::Plain(_) | MapValue::Tseries { .. } => {
-                unreachable!("plain values are not aggregated, time series are above")
-            }
-        };
-        for (i, v) in first.into_iter().enumerate() {
-            self.store_u64(Addr::Slot(slot, i as i32 * 8), v);
-        }
-        self.update(map, key, slot);
-        self.emit(Inst::ColdEnd);
-        self.emit(Inst::Label(done));
-        Ok(())
     }
 
     pub(super) fn add_at(&mut self, addr: Addr, v: Operand) {
