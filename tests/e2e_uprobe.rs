@@ -126,7 +126,7 @@ fn counts_arguments_return_values_and_latency(binary: &str) -> Result<(), String
         "@args[2, 7]: 16\n",
         "@ret: 12600\n",
         "@func[main]: 1\n",
-        "@lat: \n[",
+        "@lat:\n[",
     ] {
         if !done.stdout.contains(needed) {
             return Err(format!("no `{needed}` in\n{}{}", done.stdout, done.stderr));

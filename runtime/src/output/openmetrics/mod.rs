@@ -125,6 +125,11 @@ pub fn write_map(
         MapValue::Count => {
             header(out, flavor, base, "counter", &help);
             let name = format!("{base}_total");
+            // A counter without keys is exposed at 0 before its first event (or after a
+            // clear): a scrape sees the series from the start, as Prometheus counters expect.
+            if map.keyless && map.entries.is_empty() {
+                sample(out, &name, &labels_of(&[]), 0);
+            }
             for e in &map.entries {
                 if let EntryValue::One(Merged::Count(c)) = &e.value {
                     sample(out, &name, &labels_of(&e.key.fields), *c);
