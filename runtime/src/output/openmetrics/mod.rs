@@ -100,6 +100,25 @@ pub struct MapFamily<'a> {
 /// Label pairs every series carries: host and the user's `--metrics-label`s.
 pub type FleetLabels = [(String, String)];
 
+/// The samples of a `count()` map. A counter without keys is exposed at 0 before its first
+/// event (or after a clear): a scrape sees the series from the start, as Prometheus counters
+/// expect.
+fn counter_samples(
+    out: &mut String,
+    map: &MapData,
+    name: &str,
+    labels_of: &dyn Fn(&[Value]) -> String,
+) {
+    if map.keyless && map.entries.is_empty() {
+        sample(out, name, &labels_of(&[]), 0);
+    }
+    for e in &map.entries {
+        if let EntryValue::One(Merged::Count(c)) = &e.value {
+            sample(out, name, &labels_of(&e.key.fields), *c);
+        }
+    }
+}
+
 /// Appends one map's families.
 pub fn write_map(
     out: &mut String,
@@ -124,17 +143,7 @@ pub fn write_map(
     match &map.kind {
         MapValue::Count => {
             header(out, flavor, base, "counter", &help);
-            let name = format!("{base}_total");
-            // A counter without keys is exposed at 0 before its first event (or after a
-            // clear): a scrape sees the series from the start, as Prometheus counters expect.
-            if map.keyless && map.entries.is_empty() {
-                sample(out, &name, &labels_of(&[]), 0);
-            }
-            for e in &map.entries {
-                if let EntryValue::One(Merged::Count(c)) = &e.value {
-                    sample(out, &name, &labels_of(&e.key.fields), *c);
-                }
-            }
+            counter_samples(out, map, &format!("{base}_total"), &labels_of);
         }
         MapValue::Sum { .. }
         | MapValue::Min { .. }
