@@ -5,8 +5,6 @@
 //! point in them share one body. Syscall members read `args` from the raw tracepoint's
 //! registers where the syscall tracepoint reads its record, the same words at the same moment.
 
-use std::collections::HashMap;
-
 use super::{builtins, Lowering, ProbeLowerer, Shared, Val};
 use crate::ast::{self, ExprKind};
 use crate::diagnostic::Diagnostic;
@@ -86,28 +84,11 @@ pub(crate) fn lower_dispatched(
     } else {
         vec![(keys.clone(), resolved.clone())]
     };
-    let mut f = Function {
-        name,
-        ..Function::default()
-    };
-    let ctx = f.new_vreg();
-    let miss = f.new_label();
     let mut l = ProbeLowerer {
-        shared,
-        f,
-        span: probe.span,
-        ctx,
-        vars: HashMap::new(),
-        probe: resolved,
-        loop_labels: Vec::new(),
-        exit_label: miss,
-        index,
-        declared: HashMap::new(),
-        int_widths: HashMap::new(),
         dispatched: true,
-        syscall: None,
-        texts: None,
+        ..ProbeLowerer::new(shared, name, probe.span, resolved, index)
     };
+    let (ctx, miss) = (l.ctx, l.exit_label);
     l.emit(Inst::Arg(ctx, 0));
     let (key, nr) = l.dispatch_key(dispatch);
     let mut entries: Vec<(u64, usize)> = groups

@@ -13,8 +13,6 @@
 //! The callback copies the variables in, runs the body, and copies them back, so the body reads
 //! and writes the probe's variables as a loop would.
 
-use std::collections::HashMap;
-
 use super::Lowering;
 use super::{map_parts, ProbeLowerer, VarSlot};
 use crate::ast::{Block, Expr, Ident};
@@ -162,28 +160,14 @@ impl ProbeLowerer<'_, '_> {
             return Err(self.not_dispatched("a loop over a map", body.span));
         }
         let index = self.f.callbacks.len();
-        let mut f = Function {
-            name: format!("{}_cb{index}", self.f.name),
-            ..Function::default()
-        };
-        let [key, value, record] = [f.new_vreg(), f.new_vreg(), f.new_vreg()];
-        let exit_label = f.new_label();
+        let name = format!("{}_cb{index}", self.f.name);
+        let (span, probe, probe_index) = (self.span, self.probe, self.index);
         let mut l = ProbeLowerer {
-            shared: &mut *self.shared,
-            f,
-            span: self.span,
-            ctx: VReg(0),
-            vars: HashMap::new(),
-            probe: self.probe,
-            loop_labels: Vec::new(),
-            exit_label,
-            index: self.index,
             declared: self.declared.clone(),
             int_widths: self.int_widths.clone(),
-            dispatched: false,
-            syscall: None,
-            texts: None,
+            ..ProbeLowerer::new(&mut *self.shared, name, span, probe, probe_index)
         };
+        let [key, value, record] = [l.f.new_vreg(), l.f.new_vreg(), l.f.new_vreg()];
         l.emit(Inst::Arg(key, 1));
         l.emit(Inst::Arg(value, 2));
         l.emit(Inst::Arg(record, 3));
@@ -215,7 +199,7 @@ impl ProbeLowerer<'_, '_> {
             l.emit(Inst::Return(Operand::Imm(verdict)));
         }
         // `return` in the body: tell the probe, stop walking.
-        l.emit(Inst::Label(exit_label));
+        l.emit(Inst::Label(l.exit_label));
         l.store_u64(Addr::Ptr(record, RETURNED_AT), Operand::Imm(1));
         l.emit(Inst::Return(Operand::Imm(1)));
         l.f.remove_unreachable();

@@ -398,6 +398,41 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub texts: Option<dispatch::TextsAt>,
 }
 
+impl<'s, 'o> ProbeLowerer<'s, 'o> {
+    /// The lowerer of a new program `name` for `probe`: a fresh context register and exit
+    /// label, no variables yet.
+    pub fn new(
+        shared: &'s mut Shared<'o>,
+        name: String,
+        span: Span,
+        probe: &'s ResolvedProbe,
+        index: usize,
+    ) -> Self {
+        let mut f = Function {
+            name,
+            ..Function::default()
+        };
+        let ctx = f.new_vreg();
+        let exit_label = f.new_label();
+        ProbeLowerer {
+            shared,
+            f,
+            span,
+            ctx,
+            vars: HashMap::new(),
+            probe,
+            loop_labels: Vec::new(),
+            exit_label,
+            index,
+            declared: HashMap::new(),
+            int_widths: HashMap::new(),
+            dispatched: false,
+            syscall: None,
+            texts: None,
+        }
+    }
+}
+
 impl ProbeLowerer<'_, '_> {
     pub fn emit(&mut self, inst: Inst) {
         self.f.insts.push((inst, self.span));

@@ -1,8 +1,6 @@
 //! Statements, map updates (plain values and every aggregation) and the ring-buffer records
 //! that carry actions to user space (the actions themselves are builtins, in `builtins`).
 
-use std::collections::HashMap;
-
 use super::maps::declared_int;
 use super::Lowering;
 use super::SIGNED;
@@ -24,30 +22,9 @@ pub(crate) fn lower_probe(
     index: usize,
     name: String,
 ) -> Result<Function, Diagnostic> {
-    let mut f = Function {
-        name,
-        ..Function::default()
-    };
-    let ctx = f.new_vreg();
-    let exit_label = f.new_label();
-    let mut l = ProbeLowerer {
-        shared,
-        f,
-        span: probe.span,
-        ctx,
-        vars: HashMap::new(),
-        probe: resolved,
-        loop_labels: Vec::new(),
-        exit_label,
-        index,
-        declared: HashMap::new(),
-        int_widths: HashMap::new(),
-        dispatched: false,
-        syscall: None,
-        texts: None,
-    };
+    let mut l = ProbeLowerer::new(shared, name, probe.span, resolved, index);
     l.infer_int_widths(probe);
-    l.emit(Inst::Arg(ctx, 0));
+    l.emit(Inst::Arg(l.ctx, 0));
     l.member_body(probe, index)?;
     l.f.remove_unreachable();
     Ok(l.f)
@@ -574,6 +551,39 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
+    /// Keeps the smaller (`min`) or larger of `x` and the value at `value`, whose flag at `set`
+    /// says whether it holds one yet (a min of nothing is not 0); the flag is set on a store.
+    pub(super) fn fold_extreme(
+        &mut self,
+        value: Addr,
+        set: Addr,
+        x: VReg,
+        min: bool,
+        signed: bool,
+    ) {
+        let keep = self.new_label();
+        let store = self.new_label();
+        let has = self.load_u64(set);
+        self.jump_if_zero(has, store);
+        let cur = self.load_u64(value);
+        let better = match (min, signed) {
+            (true, true) => Cond::Slt,
+            (true, false) => Cond::Lt,
+            (false, true) => Cond::Sgt,
+            (false, false) => Cond::Gt,
+        };
+        self.emit(Inst::Branch {
+            cond: better.negate(),
+            a: x,
+            b: Operand::Reg(cur),
+            then: keep,
+        });
+        self.emit(Inst::Label(store));
+        self.store_u64(value, Operand::Reg(x));
+        self.store_u64(set, Operand::Imm(1));
+        self.emit(Inst::Label(keep));
+    }
+
     /// Folds `x` into the value an aggregation's lookup found at `found`.
     fn aggregate_in_place(&mut self, kind: &MapValue, found: VReg, x: Option<VReg>) {
         let at = |off: i32| Addr::Ptr(found, off);
@@ -590,27 +600,8 @@ impl ProbeLowerer<'_, '_> {
             }
             MapValue::Min { .. } | MapValue::Max { .. } => {
                 let x = x.expect("min/max have a value");
-                let keep = self.new_label();
-                let store = self.new_label();
-                let set = self.load_u64(at(8));
-                self.jump_if_zero(set, store);
-                let cur = self.load_u64(at(0));
-                let better = match (matches!(kind, MapValue::Min { .. }), kind.signed()) {
-                    (true, true) => Cond::Slt,
-                    (true, false) => Cond::Lt,
-                    (false, true) => Cond::Sgt,
-                    (false, false) => Cond::Gt,
-                };
-                self.emit(Inst::Branch {
-                    cond: better.negate(),
-                    a: x,
-                    b: Operand::Reg(cur),
-                    then: keep,
-                });
-                self.emit(Inst::Label(store));
-                self.store_u64(at(0), Operand::Reg(x));
-                self.store_u64(at(8), Operand::Imm(1));
-                self.emit(Inst::Label(keep));
+                let min = matches!(kind, MapValue::Min { .. });
+                self.fold_extreme(at(0), at(8), x, min, kind.signed());
             }
             MapValue::Stats { .. } => {
                 let x = x.expect("stats has a value");

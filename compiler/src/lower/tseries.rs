@@ -99,27 +99,8 @@ impl ProbeLowerer<'_, '_> {
                 self.add_at(at(META), Operand::Imm(1));
             }
             TseriesAgg::Min | TseriesAgg::Max => {
-                let keep = self.new_label();
-                let store = self.new_label();
-                let set = self.load_u64(at(META));
-                self.jump_if_zero(set, store);
-                let cur = self.load_u64(at(VALUE));
-                let better = match (series.agg == TseriesAgg::Min, series.signed) {
-                    (true, true) => Cond::Slt,
-                    (true, false) => Cond::Lt,
-                    (false, true) => Cond::Sgt,
-                    (false, false) => Cond::Gt,
-                };
-                self.emit(Inst::Branch {
-                    cond: better.negate(),
-                    a: x,
-                    b: Operand::Reg(cur),
-                    then: keep,
-                });
-                self.emit(Inst::Label(store));
-                self.store_u64(at(VALUE), Operand::Reg(x));
-                self.store_u64(at(META), Operand::Imm(1));
-                self.emit(Inst::Label(keep));
+                let min = series.agg == TseriesAgg::Min;
+                self.fold_extreme(at(VALUE), at(META), x, min, series.signed);
             }
         }
         self.store_u64(at(EPOCH), Operand::Reg(epoch));
