@@ -151,6 +151,34 @@ pub fn workload() -> Result<PathBuf, String> {
         .clone()
 }
 
+/// Builds a test's own C program `source` as `name` in `dir` under Cargo's temporary
+/// directory for integration tests (under a name of its own first, then renamed, so that test
+/// processes running at once never run a half-written binary).
+pub fn build_c(dir: &str, name: &str, source: &str, flags: &[&str]) -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pid = std::process::id();
+    let file = dir.join(format!("{name}.{pid}.c"));
+    std::fs::write(&file, source).map_err(|e| format!("{}: {e}", file.display()))?;
+    let binary = dir.join(name);
+    let partial = dir.join(format!("{name}.{pid}"));
+    let out = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&partial)
+        .arg(&file)
+        .output()
+        .map_err(|e| format!("cannot run cc: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cc failed to build {name}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::rename(&partial, &binary).map_err(|e| format!("{}: {e}", binary.display()))?;
+    Ok(binary)
+}
+
 /// Runs the workload with these operations (see `workload.c`) and waits for it.
 /// Runs tracebound to the end: (exit code, stdout, stderr).
 pub fn tracebound(args: &[&str]) -> Result<(i32, String, String), String> {

@@ -44,6 +44,7 @@ pub use hardware::HARDWARE_EVENTS;
 pub use period::{rate, Period, Rate, RATE_UNITS};
 pub use software::{SoftwareEvent, SoftwareTarget, SOFTWARE_EVENTS};
 pub use target::{FunctionSite, Target};
+pub use watchpoint::{WatchAccess, WatchSite};
 
 /// Which kind a probe is: its identity, which every kind's hooks hang off (`probe()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -307,7 +308,7 @@ pub(crate) fn not_supported(provider: &Provider, ap: &AttachPoint) -> Diagnostic
         ap.span,
         "cannot run this probe yet",
     )
-    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe and usdt probes run")
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe, usdt and watchpoint probes run")
 }
 
 /// A machine fact that could not be read, at the attach point.

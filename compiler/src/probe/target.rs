@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{Period, ProviderKind, SoftwareTarget};
+use super::{Period, ProviderKind, SoftwareTarget, WatchSite};
 use crate::machine::facts::UsdtSite;
 
 /// A function of a binary, and where in it (0: its entry).
@@ -35,6 +35,7 @@ pub enum Target {
     Kretprobe(String),
     Fentry(String),
     Fexit(String),
+    Watchpoint(WatchSite),
 }
 
 impl Target {
@@ -54,6 +55,7 @@ impl Target {
             Target::Kretprobe(_) => ProviderKind::Kretprobe,
             Target::Fentry(_) => ProviderKind::Fentry,
             Target::Fexit(_) => ProviderKind::Fexit,
+            Target::Watchpoint(_) => ProviderKind::Watchpoint,
         }
     }
 
@@ -110,6 +112,7 @@ impl fmt::Display for Target {
             Target::RawTracepoint { event } => write!(f, "{name}:{event}"),
             Target::Interval(period) | Target::Profile(period) => write!(f, "{name}:{period}"),
             Target::Software(software) => write!(f, "{name}:{software}"),
+            Target::Watchpoint(site) => write!(f, "{name}:{site}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

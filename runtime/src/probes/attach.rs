@@ -20,6 +20,9 @@ pub struct AttachPlan {
     pub targets: Vec<Target>,
     /// `-p`: uprobes fire in this process only (the breakpoint stays out of the others).
     pub pid: Option<u32>,
+    /// `-p`, else the `-c` command: the process whose memory a watchpoint's user address is
+    /// in.
+    pub process: Option<u32>,
     /// How the targets share the one program, when they do (`CompiledProbe::dispatch`).
     pub dispatch: Option<Dispatch>,
 }

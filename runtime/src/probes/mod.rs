@@ -28,6 +28,7 @@ mod tracepoint;
 mod uprobe;
 pub mod usdt;
 pub mod verifier;
+mod watchpoint;
 
 use tracebound_compiler::ast::Item;
 use tracebound_compiler::diagnostic::Diagnostic;
@@ -42,7 +43,7 @@ use crate::facts::LiveFacts;
 use crate::probes::attach::{fail, AttachError, AttachPlan};
 use crate::probes::load::Loaded;
 
-/// The kinds the compiler checks but does not resolve (watchpoints, iterators, `self`):
+/// The kinds the compiler checks but does not resolve (async watchpoints, iterators, `self`):
 /// nothing of theirs reaches the kernel.
 struct NotAttached(ProviderKind);
 
@@ -72,7 +73,7 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::Kretprobe => &kprobe::Kprobe { ret: true },
         ProviderKind::Fentry => &fentry::Fentry { ret: false },
         ProviderKind::Fexit => &fentry::Fentry { ret: true },
-        ProviderKind::Watchpoint => &NotAttached(ProviderKind::Watchpoint),
+        ProviderKind::Watchpoint => &watchpoint::Watchpoint,
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
         ProviderKind::Iter => &NotAttached(ProviderKind::Iter),
         ProviderKind::SelfSignal => &NotAttached(ProviderKind::SelfSignal),
@@ -167,6 +168,7 @@ impl AttachedScript {
                 kind: p.kind,
                 targets: p.targets.clone(),
                 pid: None,
+                process: None,
                 dispatch: p.dispatch.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;

@@ -94,7 +94,11 @@ pub fn run(
     // BEGIN runs before the other probes are attached, as in the current release, so that
     // what it sets up (`@start = nsecs`) is there before any of them fires.
     run_special(&loaded, compiled, ProviderKind::Begin)?;
-    attach_all(&mut loaded, compiled, clearance, options.uprobe_pid)?;
+    let processes = Processes {
+        uprobes: options.uprobe_pid,
+        watched: options.watch_pid.or(options.child.as_ref().map(|c| c.pid)),
+    };
+    attach_all(&mut loaded, compiled, clearance, processes)?;
     announce(compiled, &options, out)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
     // nothing behind (unwinding drops `loaded`; an abort would close its fds all the same).
@@ -167,12 +171,20 @@ fn announce(
     Ok(())
 }
 
+/// The processes probes are confined to.
+struct Processes {
+    /// Uprobes fire in this one only (`RunOptions::uprobe_pid`).
+    uprobes: Option<u32>,
+    /// A watchpoint's user address is in this one's memory (`-p`, else `-c`).
+    watched: Option<u32>,
+}
+
 /// Attaches every probe, after checking that the budget cleared each of its attach points.
 fn attach_all(
     loaded: &mut Loaded,
     compiled: &Compiled,
     clearance: &Clearance,
-    uprobe_pid: Option<u32>,
+    processes: Processes,
 ) -> Result<(), RunError> {
     if let Some(point) = clearance.uncosted(compiled) {
         return Err(RunError::Other(format!(
@@ -184,7 +196,8 @@ fn attach_all(
             program: p.program.clone(),
             kind: p.kind,
             targets: p.targets.clone(),
-            pid: uprobe_pid,
+            pid: processes.uprobes,
+            process: processes.watched,
             dispatch: p.dispatch.clone(),
         };
         crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
