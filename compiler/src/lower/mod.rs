@@ -92,6 +92,17 @@ pub struct LowerOptions {
     /// A scalar map whose value `tseries` reads as its clock instead
     /// (`BPFTRACE_DUMMY_TS_MAP=@ts`: the current release's hook for its tests).
     pub clock_map: Option<String>,
+    /// tracebound's pid namespace (the nsfs device and inode of `/proc/self/ns/pid`) when
+    /// it is not the initial one: `pid`, `tid` and the pids stacks are symbolized by are then
+    /// read as this namespace numbers them, as the current release reads them.
+    pub pid_namespace: Option<PidNamespace>,
+}
+
+/// A pid namespace as bpf_get_ns_current_pid_tgid names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PidNamespace {
+    pub dev: u64,
+    pub ino: u64,
 }
 
 impl Default for LowerOptions {
@@ -110,6 +121,7 @@ impl Default for LowerOptions {
             dispatch: Default::default(),
             tai_offset_ns: 0,
             clock_map: None,
+            pid_namespace: None,
         }
     }
 }

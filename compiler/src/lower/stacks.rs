@@ -167,13 +167,9 @@ impl ProbeLowerer<'_, '_> {
         })
     }
 
+    /// The process, as tracebound's `/proc` numbers it (where its maps are read).
     fn current_pid(&mut self) -> VReg {
-        let r = self.f.new_vreg();
-        self.emit(Inst::Call {
-            helper: Helper::GetCurrentPidTgid,
-            args: Vec::new(),
-            ret: Some(r),
-        });
+        let r = self.pid_tgid(false);
         self.alu(Alu::Rsh, r, Operand::Imm(32))
     }
 

@@ -575,6 +575,17 @@ pub fn possible_cpus() -> io::Result<usize> {
     cpus_in("/sys/devices/system/cpu/possible").map(|c| c.len())
 }
 
+/// The inode of the initial pid namespace (`PROC_PID_INIT_INO`).
+const INITIAL_PID_NAMESPACE: u64 = 0xefff_fffc;
+
+/// This process's pid namespace as (nsfs device, inode), when it is not the initial one
+/// (unreadable counts as the initial one: pids are then read as the kernel numbers them).
+pub fn own_pid_namespace() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/pid").ok()?;
+    (ns.ino() != INITIAL_PID_NAMESPACE).then(|| (ns.dev(), ns.ino()))
+}
+
 /// The CPUs that are online now (where per-CPU perf events can be opened).
 pub fn online_cpus() -> io::Result<Vec<u32>> {
     cpus_in("/sys/devices/system/cpu/online")

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use tracebound_compiler::diagnostic::Diagnostic;
-use tracebound_compiler::lower::LowerOptions;
+use tracebound_compiler::lower::{LowerOptions, PidNamespace};
 use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
 
@@ -137,6 +137,8 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
             tai_offset_ns: tai_offset_ns(),
             clock_map: request.clock_map.clone(),
             ncpus: crate::kernel::sys::possible_cpus().unwrap_or(1) as u32,
+            pid_namespace: crate::kernel::sys::own_pid_namespace()
+                .map(|(dev, ino)| PidNamespace { dev, ino }),
             // The guard thins such probes while they run, rather than detach them.
             guard_sampling: request.guard,
             ..LowerOptions::default()

@@ -62,10 +62,7 @@ impl ProbeLowerer<'_, '_> {
         let args = how.args();
         let unsigned = |reg| Val::Int { reg, signed: false };
         Ok(match lowering {
-            By::Pid | By::Tid => {
-                self.no_arguments(name, args, span)?;
-                unsigned(self.pid_or_tid(lowering == By::Pid))
-            }
+            By::Pid | By::Tid => unsigned(self.pid_or_tid(lowering == By::Pid, args, span)?),
             By::Uid | By::Gid => unsigned(self.uid_or_gid(lowering == By::Gid)),
             By::Nsecs => self.nsecs(args, span)?,
             By::Ncpus => unsigned(self.const_reg(self.shared.options.ncpus as u64)),

@@ -17,14 +17,46 @@ const PT_REGS_ARGS: [i32; 6] = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX: i32 = 80;
 
 impl ProbeLowerer<'_, '_> {
-    /// `pid` (the tgid, upper half) or `tid` (lower half) of bpf_get_current_pid_tgid.
-    pub(super) fn pid_or_tid(&mut self, pid: bool) -> VReg {
-        let r = self.helper_int(Helper::GetCurrentPidTgid, Vec::new());
-        if pid {
+    /// `pid`/`tid` (the tgid or the thread's id), in tracebound's pid namespace unless
+    /// called `pid(init)`/`tid(init)`.
+    pub(super) fn pid_or_tid(&mut self, pid: bool, args: &[Expr], span: Span) -> Lowering<VReg> {
+        let init = match args.first().map(|a| &a.kind) {
+            None => false,
+            Some(ExprKind::Ident(ns)) if ns == "curr_ns" => false,
+            Some(ExprKind::Ident(ns)) if ns == "init" => true,
+            Some(_) => return Err(self.unsupported("this pid namespace", span)),
+        };
+        let r = self.pid_tgid(init);
+        Ok(if pid {
             self.alu(Alu::Rsh, r, Operand::Imm(32))
         } else {
             self.mask32(r)
-        }
+        })
+    }
+
+    /// The tgid (upper half) and thread id (lower half) of the current task, as the initial
+    /// pid namespace numbers them (`init`) or as tracebound's does: bpf_get_ns_current_pid_tgid
+    /// fills `{ u32 pid; u32 tgid; }`, which read as one u64 is the same layout.
+    pub(in crate::lower) fn pid_tgid(&mut self, init: bool) -> VReg {
+        let Some(ns) = self.shared.options.pid_namespace.filter(|_| !init) else {
+            return self.helper_int(Helper::GetCurrentPidTgid, Vec::new());
+        };
+        let slot = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(slot, 0), Operand::Imm(0));
+        let dev = self.const_reg(ns.dev);
+        let ino = self.const_reg(ns.ino);
+        let p = self.slot_addr(slot, 0);
+        self.emit(Inst::Call {
+            helper: Helper::GetNsCurrentPidTgid,
+            args: vec![
+                Operand::Reg(dev),
+                Operand::Reg(ino),
+                Operand::Reg(p),
+                Operand::Imm(8),
+            ],
+            ret: None,
+        });
+        self.load_u64(Addr::Slot(slot, 0))
     }
 
     /// `uid` (lower half) or `gid` (upper half) of bpf_get_current_uid_gid.
