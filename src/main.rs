@@ -234,11 +234,18 @@ fn list(cli: &Cli, pid: Option<u32>) -> ExitCode {
     }
     let pattern = cli.args.first().map(String::as_str);
     let mut out = std::io::stdout().lock();
-    let facts = LiveFacts::new();
+    let facts = LiveFacts::of_process(pid);
     // With -p, USDT probes are those of the files the process has mapped.
     let in_process =
         pid.filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
     let listed = match in_process {
+        // A process's probes: the functions of what it maps, then its USDT probes.
+        Some(pid) if pattern.is_none() => {
+            tracebound_runtime::list::list(Some("uprobe:*"), cli.verbose, &facts, &mut out)
+                .and_then(|_| {
+                    tracebound_runtime::list::list_usdt_in_process(pid, None, &facts, &mut out)
+                })
+        }
         Some(pid) => tracebound_runtime::list::list_usdt_in_process(pid, pattern, &facts, &mut out),
         None => tracebound_runtime::list::list(pattern, cli.verbose, &facts, &mut out),
     };

@@ -44,18 +44,15 @@ pub fn list_usdt_in_process(
     facts: &dyn MachineFacts,
     out: &mut dyn Write,
 ) -> Result<usize, FactError> {
-    let maps_path = format!("/proc/{pid}/maps");
-    let maps = std::fs::read_to_string(&maps_path).map_err(|e| FactError::Unavailable {
-        reason: format!("cannot read {maps_path}: {e}"),
-    })?;
-    let mut files: Vec<String> = maps
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(5))
-        .filter(|file| file.starts_with('/'))
-        .map(|file| format!("/proc/{pid}/root{file}"))
+    let root = format!("/proc/{pid}/root");
+    let mut files: Vec<String> = crate::facts::binary::binaries_of(pid, "*")?
+        .into_iter()
+        .map(|file| match file.starts_with(&root) {
+            true => file,
+            false => format!("{root}{file}"),
+        })
         .collect();
     files.sort();
-    files.dedup();
     // `usdt:*`, `usdt:PROVIDER:NAME` or `usdt:BINARY:PROVIDER:NAME`: the probe part is what
     // follows the binary when there is one.
     let rest = pattern

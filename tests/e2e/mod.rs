@@ -157,7 +157,10 @@ pub fn workload() -> Result<PathBuf, String> {
 pub fn build_c(dir: &str, name: &str, source: &str, flags: &[&str]) -> Result<PathBuf, String> {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let pid = std::process::id();
+    // Unique to this call: tests of one process build at once.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = format!("{}-{build}", std::process::id());
     let file = dir.join(format!("{name}.{pid}.c"));
     std::fs::write(&file, source).map_err(|e| format!("{}: {e}", file.display()))?;
     let binary = dir.join(name);
@@ -169,6 +172,7 @@ pub fn build_c(dir: &str, name: &str, source: &str, flags: &[&str]) -> Result<Pa
         .arg(&file)
         .output()
         .map_err(|e| format!("cannot run cc: {e}"))?;
+    let _ = std::fs::remove_file(&file);
     if !out.status.success() {
         return Err(format!(
             "cc failed to build {name}:\n{}",

@@ -89,6 +89,16 @@ pub trait MachineFacts {
         Err("this machine cannot decode the binary's instructions".into())
     }
 
+    /// The executables and libraries a wildcard binary part (`uprobe:*:f`, `usdt:./bin*::p`,
+    /// an empty usdt binary as `*`) names, sorted: a pattern without a `/` among those the
+    /// traced process (`-p`) maps, one with a `/` among the files of its directory. None is an
+    /// empty list; a pattern this source cannot expand (no process to read) is an error.
+    fn binaries_matching(&self, pattern: &str) -> Result<Vec<String>, FactError> {
+        Err(FactError::Unavailable {
+            reason: format!("cannot expand the binary `{pattern}` here"),
+        })
+    }
+
     /// The USDT probe sites the ELF file at `path` declares in its `.note.stapsdt` notes, in
     /// note order (one probe may have several sites). Fact sources that know no binaries say
     /// so with FactError::Unavailable.

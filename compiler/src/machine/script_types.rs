@@ -481,6 +481,9 @@ impl MachineFacts for ScriptTypes<'_> {
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {
         self.facts.function_symbols(path)
     }
+    fn binaries_matching(&self, pattern: &str) -> Result<Vec<String>, FactError> {
+        self.facts.binaries_matching(pattern)
+    }
     fn kernel_type_named(&self, space: NameSpace, name: &str) -> Result<TypeId, FactError> {
         match self.names.get(&(space, name.to_string())) {
             Some(id) => Ok(*id),

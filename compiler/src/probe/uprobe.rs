@@ -53,25 +53,40 @@ impl ProbeKind for Uprobe {
         ap: &AttachPoint,
         facts: &dyn MachineFacts,
     ) -> Result<Resolution, Diagnostic> {
-        // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
-        let Some((binary, sites)) = check_uprobe_target(parts, ap, facts, self.ret)? else {
-            return Err(not_supported(self.provider(), ap));
-        };
-        let target = |(function, offset)| {
-            let site = FunctionSite {
-                binary: binary.clone(),
-                function,
-                offset,
+        let mut targets = Vec::new();
+        let mut missing = None;
+        for each in each_binary(parts, 1, ap, facts)? {
+            // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
+            let (binary, sites) = match check_uprobe_target(&each, ap, facts, self.ret) {
+                Ok(Some(found)) => found,
+                Ok(None) => return Err(not_supported(self.provider(), ap)),
+                // A binary of a wildcard that lacks the function is not an error while another
+                // has it.
+                Err(d) if d.missing_probe => {
+                    missing.get_or_insert(d);
+                    continue;
+                }
+                Err(d) => return Err(d),
             };
-            match self.ret {
-                false => Target::Uprobe(site),
-                true => Target::Uretprobe(site),
-            }
-        };
-        Ok(Resolution {
-            targets: sites.into_iter().map(target).collect(),
-            args: Vec::new(),
-        })
+            targets.extend(sites.into_iter().map(|(function, offset)| {
+                let site = FunctionSite {
+                    binary: binary.clone(),
+                    function,
+                    offset,
+                };
+                match self.ret {
+                    false => Target::Uprobe(site),
+                    true => Target::Uretprobe(site),
+                }
+            }));
+        }
+        match missing {
+            Some(d) if targets.is_empty() => Err(d),
+            _ => Ok(Resolution {
+                targets,
+                args: Vec::new(),
+            }),
+        }
     }
 
     fn context(&self) -> Context {
@@ -295,6 +310,45 @@ type Sites = (String, Vec<(String, u64)>);
 /// Functions probed at their first instruction.
 fn at_entry(functions: Vec<String>) -> Vec<(String, u64)> {
     functions.into_iter().map(|f| (f, 0)).collect()
+}
+
+/// The attach point once for each binary its binary part (`parts[at]`) names: itself when
+/// the part is a plain name or path, once per match for a wildcard (an empty part is `*`),
+/// which `MachineFacts::binaries_matching` expands. A wildcard matching nothing is an error
+/// at the part.
+pub(super) fn each_binary(
+    parts: &[Part],
+    at: usize,
+    ap: &AttachPoint,
+    facts: &dyn MachineFacts,
+) -> Result<Vec<Vec<Part>>, Diagnostic> {
+    let binary = &parts[at];
+    let pattern = match binary.text.as_str() {
+        "" if !binary.quoted => "*",
+        _ if binary.has_wildcard() => binary.text.as_str(),
+        _ => return Ok(vec![parts.to_vec()]),
+    };
+    let paths = facts
+        .binaries_matching(pattern)
+        .map_err(|e| binary_error(e, binary, ap))?;
+    if paths.is_empty() {
+        return Err(Diagnostic::error(
+            format!("no executable or library matches `{pattern}`"),
+            binary.span,
+            "matches nothing",
+        )
+        .with_help("without a `/` it matches what the -p process maps; with one, files")
+        .of_missing_probe());
+    }
+    Ok(paths
+        .into_iter()
+        .map(|path| {
+            let mut each = parts.to_vec();
+            each[at].text = path;
+            each[at].quoted = true;
+            each
+        })
+        .collect())
 }
 
 /// A binary as diagnostics name it: as written, and where it was found when that differs

@@ -2,7 +2,7 @@
 //! an executable or library, attached as a uprobe on its `nop`; its `argN` are read as the
 //! site's argument specs say, so every site gets a program of its own.
 
-use super::uprobe::{binary_error, shown_binary};
+use super::uprobe::{binary_error, each_binary, shown_binary};
 use super::{
     has_positional, not_supported, ArgSource, Context, ProbeKind, Provider, ProviderKind,
     Resolution, Target,
@@ -30,19 +30,51 @@ impl ProbeKind for Usdt {
         &PROVIDER
     }
 
+    /// An empty binary is every one the `-p` process maps, an empty provider any provider;
+    /// the probe's name must be there.
+    fn check(&self, args: &[Part], ap: &AttachPoint, diags: &mut Vec<Diagnostic>) {
+        if args
+            .last()
+            .is_some_and(|name| name.text.is_empty() && !name.quoted)
+        {
+            diags.push(
+                Diagnostic::error("a usdt probe needs its name", ap.span, "no probe name")
+                    .with_help(format!("write it as `{}`", PROVIDER.usage)),
+            );
+        }
+    }
+
     fn resolve(
         &self,
         parts: &[Part],
         ap: &AttachPoint,
         facts: &dyn MachineFacts,
     ) -> Result<Resolution, Diagnostic> {
-        Ok(Resolution {
-            targets: resolve_sites(parts, ap, facts)?
-                .into_iter()
-                .map(Target::Usdt)
-                .collect(),
-            args: Vec::new(),
-        })
+        if has_positional(parts) {
+            return Err(not_supported(&PROVIDER, ap));
+        }
+        let each = each_binary(parts, 1, ap, facts)?;
+        let several = each.len() > 1;
+        let mut targets = Vec::new();
+        let mut missing = None;
+        for parts in each {
+            match resolve_sites(&parts, ap, facts) {
+                Ok(sites) => targets.extend(sites.into_iter().map(Target::Usdt)),
+                // One binary of a wildcard without the probe is not an error while another
+                // has it.
+                Err(d) if several && d.missing_probe => {
+                    missing.get_or_insert(d);
+                }
+                Err(d) => return Err(d),
+            }
+        }
+        match missing {
+            Some(d) if targets.is_empty() => Err(d),
+            _ => Ok(Resolution {
+                targets,
+                args: Vec::new(),
+            }),
+        }
     }
 
     fn context(&self) -> Context {
@@ -75,6 +107,9 @@ fn resolve_sites(
 ) -> Result<Vec<UsdtSite>, Diagnostic> {
     let (binary, provider, name) = match parts {
         [_, binary, name] => (binary, None, name),
+        [_, binary, provider, name] if provider.text.is_empty() && !provider.quoted => {
+            (binary, None, name)
+        }
         [_, binary, provider, name] => (binary, Some(provider), name),
         _ => {
             return Err(Diagnostic::error(
@@ -85,9 +120,6 @@ fn resolve_sites(
             .with_help("name the executable or library that defines the probe"))
         }
     };
-    if has_positional(parts) {
-        return Err(not_supported(&PROVIDER, ap));
-    }
     let path = facts
         .binary_path(&binary.text)
         .map_err(|e| binary_error(e, binary, ap))?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use object::{Object as _, ObjectSymbol as _};
 use tracebound_compiler::machine::facts::{library_file_matches, FactError};
+use tracebound_compiler::machine::glob::Glob;
 
 use crate::facts::mapped::MappedFile;
 
@@ -24,6 +25,55 @@ pub fn find(name: &str) -> Result<PathBuf, FactError> {
     let path = found.ok_or_else(|| FactError::binary_not_found(name))?;
     check_elf(&path)?;
     Ok(path)
+}
+
+/// The ELF files a path pattern names (`./testprogs/uprobe*`): wildcards in its last part
+/// only, matched against the files of that directory; sorted.
+pub fn files_matching(pattern: &str) -> Vec<String> {
+    let (dir, file) = pattern.rsplit_once('/').unwrap_or((".", pattern));
+    let glob = Glob::new(file);
+    let Ok(entries) = fs::read_dir(if dir.is_empty() { "/" } else { dir }) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| glob.matches(name))
+        .map(|name| format!("{dir}/{name}"))
+        .filter(|path| check_elf(Path::new(path)).is_ok())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The executable and libraries process `pid` maps whose path or file name `pattern`
+/// matches, sorted; a path that is not in tracebound's mount namespace is given through the
+/// process's root (`/proc/PID/root/...`).
+pub fn binaries_of(pid: u32, pattern: &str) -> Result<Vec<String>, FactError> {
+    let maps_path = format!("/proc/{pid}/maps");
+    let maps = fs::read_to_string(&maps_path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => FactError::NotFound {
+            what: format!("process {pid}"),
+        },
+        _ => io_error(Path::new(&maps_path), &e),
+    })?;
+    let glob = Glob::new(pattern);
+    let mut found: Vec<String> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|path| path.starts_with('/'))
+        .filter(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            glob.matches(path) || glob.matches(name)
+        })
+        .map(|path| match Path::new(path).exists() {
+            true => path.to_string(),
+            false => format!("/proc/{pid}/root{path}"),
+        })
+        .filter(|path| check_elf(Path::new(path)).is_ok())
+        .collect();
+    found.sort();
+    found.dedup();
+    Ok(found)
 }
 
 /// The names of the functions `path` defines, sorted, without duplicates.

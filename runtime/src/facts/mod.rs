@@ -30,6 +30,9 @@ pub struct LiveFacts {
     events: OnceLock<Result<PathBuf, FactError>>,
     /// The kernel's BTF, read and indexed on first use (about 5 MB, tens of milliseconds).
     btf: OnceLock<Result<Btf, FactError>>,
+    /// `-p`: wildcard binaries expand among what this process maps, and a path that is not
+    /// in tracebound's mount namespace is looked for in the process's (`/proc/PID/root`).
+    process: Option<u32>,
 }
 
 impl std::fmt::Debug for LiveFacts {
@@ -48,10 +51,18 @@ impl LiveFacts {
 
     /// Facts read from a given `events/` directory instead: another mount point, or a copy
     /// of one.
+    /// The facts of this machine as the `-p` process sees them.
+    pub fn of_process(pid: Option<u32>) -> LiveFacts {
+        LiveFacts {
+            process: pid,
+            ..LiveFacts::default()
+        }
+    }
+
     pub fn with_events_dir(dir: impl Into<PathBuf>) -> LiveFacts {
         LiveFacts {
             events: OnceLock::from(Ok(dir.into())),
-            btf: OnceLock::new(),
+            ..LiveFacts::default()
         }
     }
 
@@ -175,7 +186,26 @@ impl MachineFacts for LiveFacts {
     }
 
     fn binary_path(&self, name: &str) -> Result<String, FactError> {
-        binary::find(name).map(|p| p.display().to_string())
+        let found = binary::find(name);
+        match (&found, self.process) {
+            (Err(FactError::NotFound { .. }), Some(pid)) if name.starts_with('/') => {
+                let theirs = format!("/proc/{pid}/root{name}");
+                binary::find(&theirs).map(|_| theirs)
+            }
+            _ => found.map(|p| p.display().to_string()),
+        }
+    }
+
+    fn binaries_matching(&self, pattern: &str) -> Result<Vec<String>, FactError> {
+        match (pattern.contains('/'), self.process) {
+            (true, _) => Ok(binary::files_matching(pattern)),
+            (false, Some(pid)) => binary::binaries_of(pid, pattern),
+            (false, None) => Err(FactError::Unavailable {
+                reason: format!(
+                    "the binary `{pattern}` names those a process maps: give its pid with -p"
+                ),
+            }),
+        }
     }
 
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError> {

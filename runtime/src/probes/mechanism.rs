@@ -187,6 +187,34 @@ pub fn spelled(kind: ProviderKind, query: &ListQuery) -> bool {
     query.provider == p.name || p.aliases.contains(&query.provider)
 }
 
+/// The binaries a `-l` pattern of a uprobe-like kind names, and the rest of it after the
+/// binary: `uprobe:BINARY:FUNCTION` (a wildcard binary expanded), `*:./path:FUNCTION` (any
+/// provider, a path), or `uprobe:FUNCTION` in the `-p` process's binaries. `None`: the
+/// pattern names no binary of this kind.
+pub fn listed_binaries<'q>(
+    kind: ProviderKind,
+    query: &ListQuery<'q>,
+    facts: &dyn MachineFacts,
+) -> Result<Option<(Vec<String>, &'q str)>, FactError> {
+    if !wants(kind, query) {
+        return Ok(None);
+    }
+    let named = spelled(kind, query);
+    match query.rest.split_once(':') {
+        Some((binary, rest)) if named || binary.contains('/') => {
+            let paths = if binary.contains(['*', '[']) {
+                facts.binaries_matching(binary)?
+            } else {
+                vec![facts.binary_path(binary)?]
+            };
+            Ok(Some((paths, rest)))
+        }
+        // No binary: those of the -p process, when there is one.
+        None if named => Ok(facts.binaries_matching("*").ok().map(|p| (p, query.rest))),
+        _ => Ok(None),
+    }
+}
+
 pub fn io_error(e: std::io::Error) -> FactError {
     FactError::Unavailable {
         reason: e.to_string(),

@@ -17,7 +17,7 @@ use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::{Dispatch, FunctionSite, ProviderKind, Target};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
-use super::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
+use super::mechanism::{io_error, listed_binaries, Count, Counting, ListQuery, Mechanism, Price};
 use crate::cost::CostModel;
 use crate::facts::{binary, LiveFacts};
 use crate::kernel::sys;
@@ -209,24 +209,24 @@ impl Mechanism for Uprobe {
         } else {
             ProviderKind::Uprobe
         };
-        let (true, Some((binary, function))) = (spelled(kind, query), query.rest.split_once(':'))
-        else {
+        let Some((paths, function)) = listed_binaries(kind, query, facts)? else {
             return Ok(0);
         };
         let provider = kind.name();
-        let path = facts.binary_path(binary)?;
         let glob = Glob::new(function.trim_matches('"'));
         let mut count = 0;
-        for name in facts.function_symbols(&path)? {
-            let demangled = demangle(&name);
-            if !glob.matches(&name) && !demangled.as_ref().is_some_and(|d| glob.matches(d)) {
-                continue;
+        for path in paths {
+            for name in facts.function_symbols(&path)? {
+                let demangled = demangle(&name);
+                if !glob.matches(&name) && !demangled.as_ref().is_some_and(|d| glob.matches(d)) {
+                    continue;
+                }
+                match demangled {
+                    Some(d) => writeln!(out, "{provider}:{path}:\"{d}\"").map_err(io_error)?,
+                    None => writeln!(out, "{provider}:{path}:{name}").map_err(io_error)?,
+                }
+                count += 1;
             }
-            match demangled {
-                Some(d) => writeln!(out, "{provider}:{path}:\"{d}\"").map_err(io_error)?,
-                None => writeln!(out, "{provider}:{path}:{name}").map_err(io_error)?,
-            }
-            count += 1;
         }
         Ok(count)
     }

@@ -30,6 +30,9 @@ pub struct Prepared {
     pub dispatched: Option<Dispatched>,
     /// Wildcards that cannot be one program, and why.
     pub not_dispatched: Vec<(usize, String)>,
+    /// `-p`: the process the script's binaries were resolved in (wildcard binaries, its
+    /// mount namespace), for compiling it again with the same facts.
+    pub process: Option<u32>,
 }
 
 /// The script with some probes' attach points sharing one program.
@@ -39,6 +42,11 @@ pub struct Dispatched {
 }
 
 impl Prepared {
+    /// The facts the script was compiled against.
+    pub fn facts(&self) -> LiveFacts {
+        LiveFacts::of_process(self.process)
+    }
+
     /// What is loaded before measuring: the one-program form where there is one.
     pub fn to_load(&self) -> &Compiled {
         self.dispatched
@@ -144,7 +152,7 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
             ..LowerOptions::default()
         },
     };
-    let facts = LiveFacts::new();
+    let facts = LiveFacts::of_process(request.pid);
     let compiled = compile(source, &facts, &options).map_err(RunOutcome::diagnosed)?;
     let (dispatched, not_dispatched) = if request.goal != Goal::Compile {
         check_attachable(&compiled, &facts).map_err(|d| RunOutcome::diagnosed(vec![d]))?;
@@ -158,6 +166,7 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
         child,
         dispatched,
         not_dispatched,
+        process: request.pid,
     })
 }
 

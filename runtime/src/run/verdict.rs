@@ -10,7 +10,6 @@ use tracebound_compiler::lower;
 use tracebound_compiler::pipeline::{compile, Compiled};
 
 use crate::estimate::{self, Budget, Clearance, CostModel, Estimate, Verdict};
-use crate::facts::LiveFacts;
 use crate::output::Format;
 use crate::probes::load::Loaded;
 use crate::run::child::Child;
@@ -158,7 +157,7 @@ fn settle_attachment(
         let mut options = prepared.options.clone();
         options.lower.dispatch = one;
         prepared.compiled =
-            compile(source, &LiveFacts::new(), &options).map_err(RunOutcome::diagnosed)?;
+            compile(source, &prepared.facts(), &options).map_err(RunOutcome::diagnosed)?;
     }
     Ok(load_script(&prepared.compiled)?)
 }
@@ -269,7 +268,7 @@ fn narrow(
         let mut sampled_options = prepared.options.clone();
         sampled_options.lower.sample = narrowing.sampled.clone();
         prepared.compiled =
-            compile(source, &LiveFacts::new(), &sampled_options).map_err(RunOutcome::diagnosed)?;
+            compile(source, &prepared.facts(), &sampled_options).map_err(RunOutcome::diagnosed)?;
         drop(loaded);
         loaded = load_script(&prepared.compiled)?;
     }

@@ -15,7 +15,9 @@ use tracebound_compiler::probe::{ProviderKind, Target};
 use crate::cost::CostModel;
 use crate::probes::attach::{describe, fail, program, AttachError, AttachPlan};
 use crate::probes::load::Loaded;
-use crate::probes::mechanism::{io_error, spelled, Count, Counting, ListQuery, Mechanism, Price};
+use crate::probes::mechanism::{
+    io_error, listed_binaries, Count, Counting, ListQuery, Mechanism, Price,
+};
 use crate::probes::UprobePoint;
 
 pub struct Usdt;
@@ -83,14 +85,15 @@ impl Mechanism for Usdt {
         facts: &dyn MachineFacts,
         out: &mut dyn Write,
     ) -> Result<usize, FactError> {
-        let (true, Some((binary, probe))) = (
-            spelled(ProviderKind::Usdt, query),
-            query.rest.split_once(':'),
-        ) else {
+        let Some((paths, probe)) = listed_binaries(ProviderKind::Usdt, query, facts)? else {
             return Ok(0);
         };
-        let path = facts.binary_path(binary)?;
-        list_sites(&[path], probe, facts, out)
+        // Of a wildcard's files, those without notes list nothing.
+        let paths: Vec<String> = paths
+            .into_iter()
+            .filter(|p| facts.usdt_sites(p).is_ok())
+            .collect();
+        list_sites(&paths, probe, facts, out)
     }
 }
 
