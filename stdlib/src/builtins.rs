@@ -340,6 +340,9 @@ pub static BUILTINS: &[Builtin] = &[
     arg("arg7", 7),
     arg("arg8", 8),
     arg("arg9", 9),
+    // A USDT probe has up to 12 arguments (sys/sdt.h's STAP_PROBE12).
+    arg("arg10", 10),
+    arg("arg11", 11),
     sarg("sarg0"),
     sarg("sarg1"),
     sarg("sarg2"),

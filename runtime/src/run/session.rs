@@ -146,7 +146,15 @@ fn announce(
     options: &RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    let attach_points: usize = compiled.probes.iter().map(|p| p.targets.len()).sum();
+    // A probe's attach points by name: a USDT probe with several sites counts once, as the
+    // current release counts it.
+    // (A probe's sites may be programs of their own.)
+    let attach_points = compiled
+        .probes
+        .iter()
+        .flat_map(|p| p.targets.iter().map(|t| (p.probe_index, t.to_string())))
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let mut text = Vec::new();
     match options.format {
         _ if options.quiet => {}
