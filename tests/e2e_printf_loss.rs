@@ -148,6 +148,64 @@ fn default_ring_keeps_a_steady_stream(binary: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The sizes of the ring buffers `pid` holds, from its map fds' fdinfo (`map_type` 27).
+fn ring_sizes(pid: u32) -> Vec<u64> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter(|info| {
+            info.lines()
+                .any(|l| l.split_whitespace().eq(["map_type:", "27"]))
+        })
+        .filter_map(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("max_entries:")?.trim().parse().ok())
+        })
+        .collect()
+}
+
+/// The ring buffer tracebound holds while it runs `config`'s printf on a loop already
+/// making a million calls a second when the estimate measures it.
+fn ring_size_with(binary: &Path, config: &str) -> Result<u64, String> {
+    let mut lp = Command::new(binary)
+        .args(["1000000", "20"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let script = format!(
+        "{config} tracepoint:syscalls:sys_enter_getppid /pid == {}/ {{ printf(\"e %d\\n\", tid); }}",
+        lp.id()
+    );
+    let mut tracer = e2e::Tracer::spawn(&["--budget", "100", "--no-guard", "-e", &script]);
+    let ready = tracer.wait_ready(0);
+    let sizes = ring_sizes(tracer.pid());
+    tracer.signal(libc::SIGINT);
+    let done = tracer.finish(e2e::EXIT_TIMEOUT);
+    let _ = lp.kill();
+    let _ = lp.wait();
+    ready?;
+    let done = done?;
+    match sizes.as_slice() {
+        [size, rest @ ..] if rest.iter().all(|s| s == size) => Ok(*size),
+        _ => Err(format!("ring buffers held: {sizes:?}\n{}", done.stderr)),
+    }
+}
+
+/// Sized from the estimate: a million records a second want more than the default 1 MiB
+/// (100 ms of them is 2.4 MB); `perf_rb_pages` given keeps its size.
+fn ring_sized_from_the_rate(binary: &Path) -> Result<(), String> {
+    let sized = ring_size_with(binary, "")?;
+    let given = ring_size_with(binary, "config = { perf_rb_pages = 256 }")?;
+    println!("ring buffer at 1M/s: {sized} bytes; with perf_rb_pages = 256: {given}");
+    if sized <= 1 << 20 || given != 1 << 20 {
+        return Err(format!(
+            "sized {sized} bytes (should be over 1 MiB), given 256 pages: {given}"
+        ));
+    }
+    Ok(())
+}
+
 #[test]
 fn printed_plus_lost_is_offered() {
     if e2e::setup("printed_plus_lost_is_offered").is_none() {
@@ -158,6 +216,7 @@ fn printed_plus_lost_is_offered() {
         Ok(binary) => {
             tally.record("one page", one_page_drops_and_counts_exactly(&binary));
             tally.record("default ring", default_ring_keeps_a_steady_stream(&binary));
+            tally.record("sized from the rate", ring_sized_from_the_rate(&binary));
             let _ = std::fs::remove_file(&binary);
         }
         Err(e) => tally.record("build the loop", Err(e)),

@@ -86,7 +86,13 @@ pub fn compile(
     let lower_options = LowerOptions {
         max_strlen: limits.max_strlen,
         max_map_keys: limits.max_map_keys,
-        ringbuf_pages: limits.perf_rb_pages,
+        // `perf_rb_pages` as given wins; else the runtime may ask for more than the default
+        // (sized from the estimate).
+        ringbuf_pages: if limits.perf_rb_pages_given {
+            limits.perf_rb_pages
+        } else {
+            limits.perf_rb_pages.max(options.lower.ringbuf_pages)
+        },
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };

@@ -80,10 +80,11 @@ pub fn run(
     if let Some(code) = stopped_before_attaching() {
         return Ok(code.into());
     }
-    let ring = loaded
-        .take_map(&compiled.ringbuf)
-        .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;
-    let ring = ring_reader(&ring)?;
+    let ring = ring_reader(
+        &loaded
+            .take_map(&compiled.ringbuf)
+            .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?,
+    )?;
     let metrics = match options.metrics.take() {
         Some(m) => Some(
             m.serve(&loaded, compiled)
