@@ -297,7 +297,7 @@ fn one_link_as_each(binary: &str) -> Result<(), String> {
         }
         outputs.push(done.stdout);
     }
-    let mut needed = vec![
+    let mut needed = [
         format!("@[usdt:{binary}:tb:gated]: 20"),
         format!("@[usdt:{binary}:tb:tick]: 15"),
         format!("@a[usdt:{binary}:tb:regs, 9, -91]: 1"),
