@@ -8,7 +8,8 @@
 # For each rate: the loop alone (its time a call untraced), then under each tool the loop
 # started in wait mode, the tool attached with
 #   tracepoint:syscalls:sys_enter_getppid /pid == N/ { printf("e %d %lu\n", tid, nsecs); }
-# the loop released once the tool's BEGIN has printed, and the tool stopped with SIGINT
+# (and, as `floor`, the same probe with an empty body under tracebound), the loop released
+# once the tool's BEGIN has printed, and the tool stopped with SIGINT
 # half a second after the loop ends. Counted: the lines printed, the events each tool says
 # it lost ("Lost N events", on stdout or stderr), and what the loop offered by its own count.
 set -euo pipefail
@@ -26,14 +27,15 @@ offered() { sed -n 's/^offered \([0-9]*\) calls.*/\1/p' "$1"; }
 rate_of() { sed -n 's/^offered .*: \([0-9]*\)\/s.*/\1/p' "$1"; }
 ns_of() { sed -n 's/.*, \([0-9.]*\) ns a call$/\1/p' "$1"; }
 
-# One traced run: tool, rate, tool flags; leaves $WORK/{loop,out,err}.
+# One traced run: tool, rate, tool flags[, probe body]; leaves $WORK/{loop,out,err}.
 traced() {
     local tool=$1 rate=$2 flags=$3 printed=${OUT:-$WORK/out}
+    local body=${4:-'printf("e %d %lu\n", tid, nsecs);'}
     rm -f "$WORK/loop" "$WORK/err" "$printed.ready"
     "$WORK/paced_getppid" "$rate" "$SECS" wait > "$WORK/loop" &
     local loop=$!
     until grep -q '^pid ' "$WORK/loop" 2>/dev/null; do sleep 0.01; done
-    local script="BEGIN { printf(\"ready\n\"); } tracepoint:syscalls:sys_enter_getppid /pid == $loop/ { printf(\"e %d %lu\n\", tid, nsecs); }"
+    local script="BEGIN { printf(\"ready\n\"); } tracepoint:syscalls:sys_enter_getppid /pid == $loop/ { $body }"
     # shellcheck disable=SC2086
     "$tool" $flags -e "$script" > "$printed" 2> "$WORK/err" &
     local tracer=$!
@@ -70,8 +72,14 @@ for rate in $RATES; do
     echo "== offered $rate/s for $SECS s"
     echo "untraced: $(cat "$WORK/alone")"
     printf '%-10s %12s %10s %10s %10s %12s %10s %10s\n' tool offered "rate/s" printed lost "printed+lost" "ns/call" slowdown
-    for side in bpftrace tracebound; do
-        if [ $side = bpftrace ]; then traced "$BT" "$rate" ""; else traced "$TB" "$rate" "--no-guard"; fi
+    # `floor`: the same probe with an empty body under tracebound, the cost of reaching the
+    # program at all (the tracepoint and the predicate), which no printf can go below.
+    for side in bpftrace tracebound floor; do
+        case $side in
+        bpftrace) traced "$BT" "$rate" "" ;;
+        tracebound) traced "$TB" "$rate" "--no-guard" ;;
+        floor) traced "$TB" "$rate" "--no-guard" " " ;;
+        esac
         n=$(offered "$WORK/loop")
         ns=$(ns_of "$WORK/loop")
         sum=unknown
