@@ -257,28 +257,7 @@ fn handle_record(
         }
     };
     match action {
-        Action::Printf { .. } if state.printf.0.get(id).is_some_and(Option::is_some) => {
-            let plan = state.printf.0[id].as_ref().expect("checked");
-            match state.how.format {
-                Format::Text | Format::Folded => plan.print(out, payload),
-                Format::Json => {
-                    let mut line = Vec::new();
-                    plan.print(&mut line, payload)
-                        .map(|()| output::json::printf_json(out, &line))
-                }
-            }
-            .map_err(|e| bad(&e.to_string()))?;
-        }
-        Action::Printf { format, args } => {
-            let values = decode_args(args)?;
-            let mut line = Vec::new();
-            output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            match state.how.format {
-                Format::Text | Format::Folded => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
-            }
-        }
+        Action::Printf { format, args } => printf_record(id, (format, args), payload, state, out)?,
         Action::Message {
             error,
             at,
@@ -363,6 +342,39 @@ fn handle_record(
                 system(&text, out);
             }
         }
+    }
+    Ok(())
+}
+
+/// A printf record: through its plan when it has one (`PrintfPlans`), else decoded.
+fn printf_record(
+    id: usize,
+    (format, args): (&str, &[ValueType]),
+    payload: &[u8],
+    state: &EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let bad = |what: String| RunError::Other(format!("malformed event record: {what}"));
+    let mut line = Vec::new();
+    let text = match state.how.format {
+        Format::Text | Format::Folded => &mut *out,
+        Format::Json => &mut line,
+    };
+    match state.printf.0.get(id).and_then(Option::as_ref) {
+        Some(plan) => plan.print(text, payload).map_err(|e| bad(e.to_string()))?,
+        None => {
+            let tuple = ValueType::Tuple(record_fields(args));
+            let values = match output::value::decode(&tuple, payload) {
+                Ok(Value::Tuple(values)) => values,
+                Ok(_) => return Err(bad("arguments are not a tuple".into())),
+                Err(e) => return Err(bad(e.to_string())),
+            };
+            output::printf::printf(text, format.as_bytes(), &values, &state.symbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+        }
+    }
+    if state.how.format == Format::Json {
+        output::json::printf_json(out, &line);
     }
     Ok(())
 }
