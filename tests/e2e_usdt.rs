@@ -241,6 +241,83 @@ fn semaphore(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The fds of `pid` that are BPF links and perf events: (links, perf events).
+fn links_and_events(pid: u32) -> (usize, usize) {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return (0, 0);
+    };
+    let targets: Vec<String> = dir
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect();
+    let count = |what: &str| targets.iter().filter(|t| t.as_str() == what).count();
+    (
+        count("anon_inode:bpf_link"),
+        count("anon_inode:[perf_event]"),
+    )
+}
+
+/// A usdt wildcard (sites with and without a semaphore) and a probe of four sites whose
+/// arguments are in registers, constants, memory and indexed memory, attached through one
+/// multi-uprobe link per probe (`TRACEBOUND_ATTACH_ONE=1`) and a perf event per site
+/// (`TRACEBOUND_ATTACH_EACH=1`): the same output, to the byte, each site's arguments its
+/// own; the semaphore raised while attached either way; one link per probe, and no perf
+/// event, the first way.
+fn one_link_as_each(binary: &str) -> Result<(), String> {
+    let script = format!(
+        "usdt:{binary}:tb:* {{ @[probe] = count(); }}\n\
+         usdt:{binary}:tb:regs, usdt:{binary}:tb:consts, usdt:{binary}:tb:memory, \
+         usdt:{binary}:tb:indexed {{ @a[probe, arg0, arg1] = count(); @s[probe] = sum(arg1); }}"
+    );
+    let mut outputs = Vec::new();
+    for (var, links) in [
+        ("TRACEBOUND_ATTACH_ONE", (2, 0)),
+        ("TRACEBOUND_ATTACH_EACH", (0, 12)),
+    ] {
+        let mut tracer = e2e::Tracer::spawn_with_env(&["-e", &script], &[(var, "1")]);
+        tracer.wait_ready(0)?;
+        let held = links_and_events(tracer.pid());
+        let sites = run_target(binary, "r", 10)?;
+        let gated = run_target(binary, "g", 20)?;
+        tracer.signal(libc::SIGINT);
+        let done = tracer.finish(e2e::EXIT_TIMEOUT)?;
+        if done.code() != Some(0) || !sites.is_empty() || gated != "opened 20\n" {
+            return Err(format!(
+                "{var}: exit {:?}, the gated loop: {gated}\n{}{}",
+                done.code(),
+                done.stdout,
+                done.stderr
+            ));
+        }
+        if held != links {
+            return Err(format!(
+                "{var}: held {} links and {} perf events, expected {links:?}",
+                held.0, held.1
+            ));
+        }
+        outputs.push(done.stdout);
+    }
+    let mut needed = [
+        format!("@[usdt:{binary}:tb:gated]: 20"),
+        format!("@[usdt:{binary}:tb:tick]: 15"),
+        format!("@a[usdt:{binary}:tb:regs, 9, -91]: 1"),
+        format!("@a[usdt:{binary}:tb:consts, 5, -3]: 10"),
+        format!("@a[usdt:{binary}:tb:memory, -7, -123456]: 10"),
+        format!("@a[usdt:{binary}:tb:indexed, 1, 65535]: 3"),
+        format!("@s[usdt:{binary}:tb:regs]: -955"),
+    ];
+    needed.sort();
+    let needed: Vec<&str> = needed.iter().map(String::as_str).collect();
+    expect_lines(&outputs[0], "", &needed)?;
+    if outputs[0] != outputs[1] {
+        return Err(format!(
+            "one link and each differ:\n{}",
+            e2e::describe_difference(&outputs[1], &outputs[0])
+        ));
+    }
+    Ok(())
+}
+
 /// A target running in the background; killed if the test ends before it does.
 struct Running(Option<Child>);
 
@@ -411,6 +488,7 @@ fn usdt_probes_run() {
     );
     tally.record("wildcards", wildcards(&binary));
     tally.record("semaphore", semaphore(&binary));
+    tally.record("one multi-uprobe link as each", one_link_as_each(&binary));
     tally.record("-p", scoped_to_one_process(&binary));
     tally.record("-l and -lv", listing(&binary));
     tally.record("unreadable arguments", unreadable_arguments(&binary));

@@ -32,6 +32,9 @@ pub struct Limits {
     pub max_map_keys: u32,
     /// The ring buffer's size in 4 KiB pages (a power of two).
     pub perf_rb_pages: u32,
+    /// Whether the script's `config` or the environment set `perf_rb_pages`: the runtime
+    /// sizes the ring buffer from the estimate only when neither did.
+    pub perf_rb_pages_given: bool,
     /// Attach points a script may expand to (wildcards count each match).
     pub max_probes: u32,
     /// BPF programs a script may load.
@@ -59,6 +62,7 @@ impl Default for Limits {
             max_strlen: 64,
             max_map_keys: 4096,
             perf_rb_pages: 256,
+            perf_rb_pages_given: false,
             max_probes: 512,
             max_bpf_progs: 512,
             max_duration: None,
@@ -300,6 +304,7 @@ fn apply(limits: &mut Limits, key: &str, value: &Value) -> Result<(), String> {
                 return Err("perf_rb_pages must be a power of two".into());
             }
             limits.perf_rb_pages = n as u32;
+            limits.perf_rb_pages_given = true;
         }
         "max_probes" => limits.max_probes = number(value, 1, 1 << 20)? as u32,
         "max_bpf_progs" => limits.max_bpf_progs = number(value, 1, 1 << 20)? as u32,

@@ -69,6 +69,16 @@ pub struct Compiled {
 }
 
 /// Compiles a script for this machine; errors are diagnostics at the user's text.
+/// The ring buffer's pages: `perf_rb_pages` as given wins; else the runtime may ask for more
+/// than the default (sized from the estimate).
+fn ringbuf_pages(limits: &Limits, lower: &LowerOptions) -> u32 {
+    if limits.perf_rb_pages_given {
+        limits.perf_rb_pages
+    } else {
+        limits.perf_rb_pages.max(lower.ringbuf_pages)
+    }
+}
+
 pub fn compile(
     source: &str,
     facts: &dyn MachineFacts,
@@ -86,7 +96,7 @@ pub fn compile(
     let lower_options = LowerOptions {
         max_strlen: limits.max_strlen,
         max_map_keys: limits.max_map_keys,
-        ringbuf_pages: limits.perf_rb_pages,
+        ringbuf_pages: ringbuf_pages(&limits, &options.lower),
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };

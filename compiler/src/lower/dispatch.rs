@@ -66,9 +66,11 @@ pub(crate) fn lower_dispatched(
             "not dispatched",
         ));
     }
-    // One body per member when it reads the attach point (or each site has its own
-    // arguments), else one for all.
-    let groups: Vec<(Vec<u64>, ResolvedProbe)> = if resolved.kind.context().program_per_target {
+    // One body per member when each site has its own arguments and the body reads them,
+    // else one for all (which reads its member's `probe` and `func` from a map by the key).
+    let per_member =
+        resolved.kind.context().program_per_target && builtins::reads_numbered_args(probe);
+    let groups: Vec<(Vec<u64>, ResolvedProbe)> = if per_member {
         resolved
             .targets
             .iter()

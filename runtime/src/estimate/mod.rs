@@ -20,6 +20,7 @@ pub mod ending;
 pub mod narrow;
 pub mod rate;
 pub mod report;
+pub mod ring;
 pub mod syscall_counter;
 pub mod tracepoint_counter;
 pub mod uprobe_counter;

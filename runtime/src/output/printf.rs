@@ -13,6 +13,7 @@
 //!   of `(int8)-1` is 18446744073709551615.
 
 use tracebound_compiler::program::format_specifiers as specifiers;
+use tracebound_compiler::program::{record_fields, ValueType};
 
 use super::cformat::{format_piece, CArg};
 use super::formatted::{buf_text, BufStyle};
@@ -110,6 +111,83 @@ pub fn printf(
     Ok(())
 }
 
+/// A printf whose arguments are all integers and strings, cut at its specifiers once, so
+/// that each record prints straight from its bytes: nothing decoded into values, nothing
+/// allocated. What it prints is what `printf` prints for the decoded record.
+#[derive(Clone, Debug)]
+pub struct PrintfPlan {
+    format: Vec<u8>,
+    /// Per argument: where its piece of the format ends, and how to read it from the record.
+    args: Vec<(usize, Field)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Field {
+    /// An integer of the record's 8 bytes at this offset, sign-extended when signed (all
+    /// are 8 bytes in a record: `record_fields`).
+    Int { at: usize },
+    /// A string buffer of `len` bytes at this offset, read up to its first NUL.
+    Str { at: usize, len: usize },
+}
+
+impl PrintfPlan {
+    /// The plan for `printf(format, ...)` with arguments of `types` as the program sends them,
+    /// or None when an argument is of a kind only `printf` formats, or the format and the
+    /// arguments do not pair up (then `printf` reports the error).
+    pub fn new(format: &[u8], types: &[ValueType]) -> Option<PrintfPlan> {
+        let specs = specifiers(format);
+        let stored = record_fields(types);
+        if specs.len() != stored.len() || stored.is_empty() {
+            return None;
+        }
+        let offsets = ValueType::field_offsets(&stored);
+        let mut args = Vec::with_capacity(stored.len());
+        for ((spec, ty), at) in specs.iter().zip(&stored).zip(offsets) {
+            let at = at as usize;
+            let field = match ty {
+                ValueType::Int { size: 8, .. } => Field::Int { at },
+                ValueType::Str { len } => Field::Str {
+                    at,
+                    len: *len as usize,
+                },
+                _ => return None,
+            };
+            args.push((spec.span.end, field));
+        }
+        Some(PrintfPlan {
+            format: format.to_vec(),
+            args,
+        })
+    }
+
+    /// Appends what the record's `payload` (the bytes after the action id) prints.
+    pub fn print(&self, out: &mut Vec<u8>, payload: &[u8]) -> Result<(), OutputError> {
+        let short = |need: usize| OutputError::Short {
+            what: "printf record",
+            need,
+            got: payload.len(),
+        };
+        let mut from = 0;
+        for &(end, field) in &self.args {
+            let arg = match field {
+                Field::Int { at } => {
+                    let bytes = payload.get(at..at + 8).ok_or_else(|| short(at + 8))?;
+                    CArg::Int(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+                }
+                Field::Str { at, len } => {
+                    let bytes = payload.get(at..at + len).ok_or_else(|| short(at + len))?;
+                    let text = bytes.iter().position(|&b| b == 0).unwrap_or(len);
+                    CArg::Str(&bytes[..text])
+                }
+            };
+            format_piece(out, &self.format[from..end], Some(arg))?;
+            from = end;
+        }
+        out.extend_from_slice(&self.format[from..]);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +239,48 @@ mod tests {
         );
         assert_eq!(run("%lu", &[Value::Int(-1)]), "18446744073709551615");
         assert_eq!(run("%ld", &[Value::UInt(u32::MAX as u64)]), "4294967295");
+    }
+
+    /// The plan prints exactly what `printf` prints for the decoded record.
+    #[test]
+    fn a_plan_prints_what_printf_prints() {
+        use crate::output::value::{decode, encode};
+        let types = [
+            ValueType::Int {
+                size: 4,
+                signed: true,
+            },
+            ValueType::Str { len: 8 },
+            ValueType::Int {
+                size: 8,
+                signed: false,
+            },
+        ];
+        let tuple = ValueType::Tuple(record_fields(&types));
+        let values = Value::Tuple(vec![
+            Value::Int(-7),
+            Value::Str(b"abc".to_vec()),
+            Value::UInt(u64::MAX),
+        ]);
+        let payload = encode(&tuple, &values).unwrap();
+        for format in ["%d %s %lu\n", "[%-5d|%8s|%x]%%", "%hhd%.2s%lx"] {
+            let plan = PrintfPlan::new(format.as_bytes(), &types).unwrap();
+            let mut planned = Vec::new();
+            plan.print(&mut planned, &payload).unwrap();
+            let Ok(Value::Tuple(args)) = decode(&tuple, &payload) else {
+                panic!("decodes")
+            };
+            let mut printed = Vec::new();
+            printf(&mut printed, format.as_bytes(), &args, &NoSymbols).unwrap();
+            assert_eq!(planned, printed, "{format}");
+        }
+        // Only integers and strings, in the number the format asks for.
+        assert!(PrintfPlan::new(b"%d %d", &types[..1]).is_none());
+        assert!(PrintfPlan::new(b"x\n", &[]).is_none());
+        assert!(PrintfPlan::new(b"%s", &[ValueType::MacAddr]).is_none());
+        // A record too short is an error, not a panic.
+        let plan = PrintfPlan::new(b"%d", &types[..1]).unwrap();
+        assert!(plan.print(&mut Vec::new(), &[0; 4]).is_err());
     }
 
     #[test]

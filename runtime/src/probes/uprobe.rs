@@ -73,8 +73,37 @@ fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan, ret: bool) -> Result<usi
             None => by_binary.push((&site.binary, vec![offset], vec![cookie as u64])),
         }
     }
+    let sets: Vec<MultiLinkSet> = by_binary
+        .into_iter()
+        .map(|(binary, offsets, cookies)| MultiLinkSet {
+            binary,
+            ref_ctr_offsets: vec![0; offsets.len()],
+            offsets,
+            cookies,
+        })
+        .collect();
+    link_multi(loaded, plan, &sets, ret)
+}
+
+/// The points of one binary that one multi-uprobe link attaches: file offsets, each with its
+/// semaphore's file offset (0: none) and its cookie.
+pub(crate) struct MultiLinkSet<'a> {
+    pub binary: &'a str,
+    pub offsets: Vec<u64>,
+    pub ref_ctr_offsets: Vec<u64>,
+    pub cookies: Vec<u64>,
+}
+
+/// Links the program loaded by hand for `plan` with one multi-uprobe link per set, and keeps
+/// the links in `loaded` once all of them are made (a failure closes those already made).
+pub(crate) fn link_multi(
+    loaded: &mut Loaded,
+    plan: &AttachPlan,
+    sets: &[MultiLinkSet],
+    ret: bool,
+) -> Result<usize, AttachError> {
     let mut links = Vec::new();
-    for (binary, offsets, cookies) in &by_binary {
+    for set in sets {
         let program = loaded.program_by_hand(&plan.program).ok_or_else(|| {
             fail(
                 plan.first(),
@@ -84,20 +113,20 @@ fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan, ret: bool) -> Result<usi
                 ),
             )
         })?;
-        let path = CString::new(*binary).map_err(|e| fail(plan.first(), e))?;
+        let path = CString::new(set.binary).map_err(|e| fail(plan.first(), e))?;
         let link = sys::link_uprobe_multi(
             program,
             &path,
-            offsets,
-            &vec![0; offsets.len()],
-            cookies,
+            &set.offsets,
+            &set.ref_ctr_offsets,
+            &set.cookies,
             ret,
             plan.pid,
         )
         .map_err(|e| {
             fail(
                 plan.first(),
-                format!("a multi-uprobe link on {binary}: {e}"),
+                format!("a multi-uprobe link on {}: {e}", set.binary),
             )
         })?;
         links.push(link);

@@ -4,11 +4,13 @@
 
 use std::io::Write;
 
-use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, MapData, PerCpuArray};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 use tracebound_compiler::Span;
 
+use crate::kernel::ring::RingReader;
+use crate::output::printf::PrintfPlan;
 use crate::output::render::Presentation;
 use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
@@ -149,6 +151,26 @@ pub struct EventState {
     pub sampling: GuardSampling,
     /// Where `errorf`/`warnf` say they come from.
     pub script: ScriptPlace,
+    /// Per action: its printf cut once, when its arguments are plain (`PrintfPlans::new`).
+    pub printf: PrintfPlans,
+}
+
+/// The printf actions whose records print straight from their bytes, by action index.
+#[derive(Default)]
+pub struct PrintfPlans(Vec<Option<PrintfPlan>>);
+
+impl PrintfPlans {
+    pub fn new(actions: &[Action]) -> PrintfPlans {
+        PrintfPlans(
+            actions
+                .iter()
+                .map(|a| match a {
+                    Action::Printf { format, args } => PrintfPlan::new(format.as_bytes(), args),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
 }
 
 /// The script, for the place `errorf`/`warnf` messages name (`stdin:1:9-62:`).
@@ -178,22 +200,38 @@ impl ScriptPlace {
     }
 }
 
-/// Handles every record waiting in the ring buffer, in order; stops at an exit().
+/// Records handled between two writes of the output: a batch's text stays in one buffer,
+/// written with one syscall (about a megabyte of text at most).
+const RECORDS_PER_WRITE: usize = 16_384;
+
+/// Handles every record waiting in the ring buffer, in order, in batches (the consumer
+/// position moves once a batch, see `kernel::ring`), their text written once a batch; stops
+/// at an exit(). Returns the records handled.
 pub fn drain(
-    ring: &mut RingBuf<aya::maps::MapData>,
+    ring: &mut RingReader,
     loaded: &Loaded,
     compiled: &Compiled,
     state: &mut EventState,
     out: &mut dyn Write,
-) -> Result<(), RunError> {
-    let mut text = Vec::new();
+) -> Result<usize, RunError> {
+    let mut text = Vec::with_capacity(64 * 1024);
+    let mut handled = 0;
     while state.exit_code.is_none() {
-        let Some(item) = ring.next() else { break };
-        handle_record(&item, loaded, compiled, state, &mut text)?;
+        let n = ring.batch(RECORDS_PER_WRITE, |record| {
+            handle_record(record, loaded, compiled, state, &mut text)?;
+            Ok::<_, RunError>(state.exit_code.is_none())
+        })?;
+        handled += n;
+        if !text.is_empty() {
+            out.write_all(&text)?;
+            out.flush()?;
+            text.clear();
+        }
+        if n < RECORDS_PER_WRITE {
+            break;
+        }
     }
-    out.write_all(&text)?;
-    out.flush()?;
-    Ok(())
+    Ok(handled)
 }
 
 fn handle_record(
@@ -219,16 +257,7 @@ fn handle_record(
         }
     };
     match action {
-        Action::Printf { format, args } => {
-            let values = decode_args(args)?;
-            let mut line = Vec::new();
-            output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            match state.how.format {
-                Format::Text | Format::Folded => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
-            }
-        }
+        Action::Printf { format, args } => printf_record(id, (format, args), payload, state, out)?,
         Action::Message {
             error,
             at,
@@ -313,6 +342,39 @@ fn handle_record(
                 system(&text, out);
             }
         }
+    }
+    Ok(())
+}
+
+/// A printf record: through its plan when it has one (`PrintfPlans`), else decoded.
+fn printf_record(
+    id: usize,
+    (format, args): (&str, &[ValueType]),
+    payload: &[u8],
+    state: &EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let bad = |what: String| RunError::Other(format!("malformed event record: {what}"));
+    let mut line = Vec::new();
+    let text = match state.how.format {
+        Format::Text | Format::Folded => &mut *out,
+        Format::Json => &mut line,
+    };
+    match state.printf.0.get(id).and_then(Option::as_ref) {
+        Some(plan) => plan.print(text, payload).map_err(|e| bad(e.to_string()))?,
+        None => {
+            let tuple = ValueType::Tuple(record_fields(args));
+            let values = match output::value::decode(&tuple, payload) {
+                Ok(Value::Tuple(values)) => values,
+                Ok(_) => return Err(bad("arguments are not a tuple".into())),
+                Err(e) => return Err(bad(e.to_string())),
+            };
+            output::printf::printf(text, format.as_bytes(), &values, &state.symbols)
+                .map_err(|e| RunError::Other(e.to_string()))?;
+        }
+    }
+    if state.how.format == Format::Json {
+        output::json::printf_json(out, &line);
     }
     Ok(())
 }

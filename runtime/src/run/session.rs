@@ -8,11 +8,11 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use aya::maps::{MapData, RingBuf};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::probe::ProviderKind;
 
 use crate::estimate::{Budget, Clearance, CostModel};
+use crate::kernel::ring::RingReader;
 use crate::kernel::sys;
 use crate::output::flamegraph::{flamegraph_svg, Weight};
 use crate::output::render::Presentation;
@@ -21,7 +21,7 @@ use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
-use crate::run::events::{drain, EventState, ExitFlag, Losses, ScriptPlace};
+use crate::run::events::{drain, EventState, ExitFlag, Losses, PrintfPlans, ScriptPlace};
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::sampling::GuardSampling;
@@ -60,7 +60,7 @@ const COUNTERS_EVERY: Duration = Duration::from_millis(100);
 
 /// The run's readers of what the kernel side records.
 struct Running {
-    ring: RingBuf<MapData>,
+    ring: RingReader,
     state: EventState,
     lost: Losses,
     exit_flag: ExitFlag,
@@ -80,10 +80,11 @@ pub fn run(
     if let Some(code) = stopped_before_attaching() {
         return Ok(code.into());
     }
-    let ring = loaded
-        .take_map(&compiled.ringbuf)
-        .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?;
-    let ring = RingBuf::try_from(ring).map_err(|e| RunError::Other(e.to_string()))?;
+    let ring = ring_reader(
+        &loaded
+            .take_map(&compiled.ringbuf)
+            .ok_or_else(|| RunError::Other("the ring buffer is not in the object".into()))?,
+    )?;
     let metrics = match options.metrics.take() {
         Some(m) => Some(
             m.serve(&loaded, compiled)
@@ -116,6 +117,7 @@ pub fn run(
             symbols: Symbols::new(take_stack_maps(&mut loaded)),
             sampling: GuardSampling::new(),
             script: std::mem::take(&mut options.script),
+            printf: PrintfPlans::new(&compiled.info.actions),
         },
         lost: Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?,
         exit_flag: ExitFlag::new(&mut loaded, compiled)?,
@@ -248,6 +250,9 @@ fn watch(
         .and_then(|(budget, model)| Guard::start(loaded, compiled, budget, &model, may_sample));
     let deadline = options.timeout.map(|t| std::time::Instant::now() + t);
     let mut counters_read = std::time::Instant::now();
+    let ring_fd = running.ring.as_raw_fd();
+    let mut pace = Pace::new();
+    let mut nap = None;
     while running.state.exit_code.is_none() && !stop_requested() {
         if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
             break;
@@ -259,14 +264,24 @@ fn watch(
             drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
             break;
         }
-        let mut fds = libc::pollfd {
-            fd: running.ring.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut fds, 1, 100) };
-        drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
+        // Under a stream of records the loop naps instead of waiting to be woken: records
+        // gather meanwhile (the kernel wakes a reader only once it has caught up, so each
+        // wakeup costs the traced code), and the next drain takes them as one batch.
+        match nap {
+            Some(nap) => std::thread::sleep(nap),
+            None => {
+                let mut fds = libc::pollfd {
+                    fd: ring_fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd for the duration of the call.
+                unsafe { libc::poll(&mut fds, 1, 100) };
+            }
+        }
+        let from = running.ring.position();
+        let handled = drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
+        nap = pace.nap(handled, running.ring.position() - from, running.ring.size());
         // The kernel's counters, at most every poll interval: under a stream of events the
         // loop turns far more often, and each read is a syscall per map.
         if counters_read.elapsed() >= COUNTERS_EVERY {
@@ -367,6 +382,52 @@ fn take_stack_maps(loaded: &mut Loaded) -> std::collections::HashMap<String, aya
             _ => None,
         })
         .collect()
+}
+
+/// The batched reader of the script's ring buffer.
+fn ring_reader(map: &aya::maps::Map) -> Result<RingReader, RunError> {
+    let aya::maps::Map::RingBuf(data) = map else {
+        return Err(RunError::Other(
+            "the ring buffer is not a ring buffer map".into(),
+        ));
+    };
+    let size = data
+        .info()
+        .map_err(|e| RunError::Other(format!("the ring buffer's size: {e}")))?
+        .max_entries();
+    let fd = std::os::fd::AsFd::as_fd(data.fd()).try_clone_to_owned()?;
+    RingReader::new(fd, size).map_err(|e| RunError::Other(format!("mapping the ring buffer: {e}")))
+}
+
+/// How long the event loop naps after a drain that found records: long enough for the next
+/// drain to be a batch, short enough that the buffer stays under a quarter full at the rate
+/// records came in (at most `Pace::LONGEST`, the delay a printf line may see).
+struct Pace {
+    last: std::time::Instant,
+}
+
+impl Pace {
+    const LONGEST: Duration = Duration::from_millis(2);
+
+    fn new() -> Pace {
+        Pace {
+            last: std::time::Instant::now(),
+        }
+    }
+
+    /// After a drain of `records` (`bytes` of the buffer's `size`): the nap, or None to wait
+    /// until the kernel wakes the loop.
+    fn nap(&mut self, records: usize, bytes: u64, size: u64) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let since = now.duration_since(self.last);
+        self.last = now;
+        if records == 0 {
+            return None;
+        }
+        let rate = bytes as f64 / since.as_secs_f64().max(1e-6);
+        let quarter = Duration::from_secs_f64(size as f64 / 4.0 / rate.max(1.0));
+        Some(quarter.min(Self::LONGEST))
+    }
 }
 
 /// Runs the BEGIN (or END) programs once.

@@ -114,6 +114,13 @@ pub fn judge(
         return Err(RunOutcome::Exited(0));
     }
     let loaded = settle_attachment(source, &mut prepared, loaded, &choices)?;
+    let loaded = size_ring(
+        source,
+        &mut prepared,
+        loaded,
+        &estimate,
+        request.auto_filter,
+    )?;
     let Some(clearance) = Clearance::grant(&budget, &estimate, &prepared.compiled) else {
         return Err(RunOutcome::failed(
             "the budget refused on a second reading a script it had passed".into(),
@@ -159,6 +166,44 @@ fn settle_attachment(
         prepared.compiled =
             compile(source, &prepared.facts(), &options).map_err(RunOutcome::diagnosed)?;
     }
+    Ok(load_script(&prepared.compiled)?)
+}
+
+/// The script with a ring buffer that holds what the estimate projects its probes send
+/// (`estimate::ring`), compiled and loaded again when that is more than it has; unless the
+/// script or the environment gave `perf_rb_pages`, or `--auto-filter` is on (its narrowed
+/// program is not compiled again).
+fn size_ring(
+    source: &str,
+    prepared: &mut Prepared,
+    loaded: Loaded,
+    estimate: &Estimate,
+    auto_filter: bool,
+) -> Result<Loaded, RunOutcome> {
+    let limits = &prepared.compiled.limits;
+    if limits.perf_rb_pages_given || auto_filter {
+        return Ok(loaded);
+    }
+    let pages = estimate::ring::pages_for(estimate, &prepared.compiled);
+    if pages
+        <= limits
+            .perf_rb_pages
+            .max(prepared.options.lower.ringbuf_pages)
+    {
+        return Ok(loaded);
+    }
+    let mut options = prepared.options.clone();
+    options.lower.ringbuf_pages = pages;
+    options.lower.dispatch = prepared
+        .compiled
+        .probes
+        .iter()
+        .filter_map(|p| Some((p.probe_index, p.dispatch.clone()?)))
+        .collect();
+    drop(loaded);
+    prepared.compiled =
+        compile(source, &prepared.facts(), &options).map_err(RunOutcome::diagnosed)?;
+    prepared.options = options;
     Ok(load_script(&prepared.compiled)?)
 }
 

@@ -269,6 +269,20 @@ pub(crate) fn is_args(e: &Expr) -> bool {
 
 /// Whether a probe reads a builtin whose value is text of its attach point (`probe`, `func`):
 /// a wildcard probe then needs one program per attach point.
+/// Whether the probe reads any `argN`: where each attach point has argument specs of its own
+/// (usdt sites), a probe that reads none runs the same code at every one of them.
+pub(crate) fn reads_numbered_args(probe: &ast::Probe) -> bool {
+    let mut found = false;
+    ast::visit::probe_exprs(probe, &mut |e| {
+        if let ExprKind::Ident(n) = &e.kind {
+            found |= n
+                .strip_prefix("arg")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        }
+    });
+    found
+}
+
 pub(crate) fn reads_attach_point(probe: &ast::Probe) -> bool {
     let mut found = false;
     ast::visit::probe_exprs(probe, &mut |e| {

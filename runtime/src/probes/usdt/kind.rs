@@ -1,5 +1,6 @@
 //! `usdt` as a probe kind: each site is a uprobe on its `nop` (which the kernel emulates),
-//! opened by hand with its semaphore (`attach`); its rate is counted by the program on
+//! opened by hand with its semaphore (`attach`), or, for a probe of several sites, all of
+//! them on one multi-uprobe link per binary with their semaphores; its rate is counted by the program on
 //! multi-uprobe links with the semaphore raised, as attaching will raise it. Listed for a
 //! named binary (or, with `-p`, every file the process maps).
 
@@ -10,20 +11,66 @@ use std::path::Path;
 use aya::programs::UProbe;
 use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::machine::glob::Glob;
-use tracebound_compiler::probe::{ProviderKind, Target};
+use tracebound_compiler::probe::{Dispatch, ProviderKind, Target};
 
 use crate::cost::CostModel;
+use crate::facts::LiveFacts;
 use crate::probes::attach::{describe, fail, program, AttachError, AttachPlan};
 use crate::probes::load::Loaded;
 use crate::probes::mechanism::{
     io_error, listed_binaries, Count, Counting, ListQuery, Mechanism, Price,
 };
+use crate::probes::uprobe::{link_multi, MultiLinkSet};
 use crate::probes::UprobePoint;
 
 pub struct Usdt;
 
+/// Attaches the program loaded by hand for `plan` with one multi-uprobe link per binary:
+/// each site at its file offset with its semaphore as its `ref_ctr_offset` (the kernel raises
+/// it while the link exists, as for a site's own perf event) and its index as its cookie (the
+/// program dispatches on it to the site's own arguments).
+fn attach_multi(loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+    let mut sets: Vec<MultiLinkSet> = Vec::new();
+    for (cookie, target) in plan.targets.iter().enumerate() {
+        let Target::Usdt(site) = target else {
+            return Err(fail(target, "not a usdt site"));
+        };
+        let set = match sets.iter_mut().position(|s| s.binary == site.path) {
+            Some(i) => &mut sets[i],
+            None => {
+                sets.push(MultiLinkSet {
+                    binary: &site.path,
+                    offsets: Vec::new(),
+                    ref_ctr_offsets: Vec::new(),
+                    cookies: Vec::new(),
+                });
+                sets.last_mut().expect("just pushed")
+            }
+        };
+        set.offsets.push(site.offset);
+        set.ref_ctr_offsets.push(site.semaphore.unwrap_or(0));
+        set.cookies.push(cookie as u64);
+    }
+    link_multi(loaded, plan, &sets, false)
+}
+
 impl Mechanism for Usdt {
+    /// Two or more sites: one program on a multi-uprobe link per binary, dispatching on the
+    /// cookie to each site's body (its arguments are its own: `program_per_target`).
+    fn dispatch(&self, targets: &[Target], _facts: &LiveFacts) -> Result<Dispatch, String> {
+        if targets.len() < 2 {
+            return Err("one site".into());
+        }
+        if let Some(t) = targets.iter().find(|t| !matches!(t, Target::Usdt(_))) {
+            return Err(format!("{t} is not a usdt site"));
+        }
+        Ok(Dispatch::Cookie { ret: false })
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        if let Some(Dispatch::Cookie { .. }) = plan.dispatch {
+            return attach_multi(loaded, plan);
+        }
         let up: &mut UProbe = program(loaded, plan)?;
         let first = plan.first();
         let fd = up
