@@ -57,12 +57,13 @@ pub(crate) fn resolve(
     }
     let warnings = present.warnings;
     let probes = present.probes;
+    // The script's own C definitions answer beside the kernel's BTF (and name C's integer
+    // types, which a tracepoint's `const char *const *argv` points through).
+    let types = ScriptTypes::new(&ast, facts)?;
     let arg_types: Vec<_> = probes
         .iter()
-        .map(|p| probes::kernel_arg_types(p, facts))
+        .map(|p| probes::kernel_arg_types(p, &types))
         .collect();
-    // The script's own C definitions answer beside the kernel's BTF.
-    let types = ScriptTypes::new(&ast, facts)?;
     kernel_types::type_probes(&mut ast, &probes, &arg_types, &types)?;
     let symbols = symbols::symbol_addresses(&ast, &probes, facts)?;
     Ok(ResolvedProgram {

@@ -289,7 +289,13 @@ fn handle_record(
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
             state.symbols.note_process(pid as u32);
         }
-        Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
+        Action::Time { format } => {
+            let text = local_time(format);
+            match state.how.format {
+                Format::Text | Format::Folded => out.extend_from_slice(text.as_bytes()),
+                Format::Json => output::json::text_json(out, "time", text.as_bytes()),
+            }
+        }
         Action::Join {
             delimiter,
             arg_size,
@@ -298,7 +304,8 @@ fn handle_record(
             let line = join_line(payload, delimiter, *arg_size as usize)?;
             match state.how.format {
                 Format::Text | Format::Folded => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
+                // Without the line's end, as the current release gives it.
+                Format::Json => output::json::text_json(out, "join", &line[..line.len() - 1]),
             }
         }
         Action::Cat { format, args } | Action::System { format, args } => {
@@ -307,10 +314,18 @@ fn handle_record(
             output::printf::printf(&mut text, format.as_bytes(), &values, &state.symbols)
                 .map_err(|e| RunError::Other(e.to_string()))?;
             let text = String::from_utf8_lossy(&text).into_owned();
-            if matches!(action, Action::Cat { .. }) {
-                cat(&text, compiled.limits.max_cat_bytes, out);
+            let mut printed = Vec::new();
+            let kind = if matches!(action, Action::Cat { .. }) {
+                cat(&text, compiled.limits.max_cat_bytes, &mut printed);
+                "cat"
             } else {
-                system(&text, out);
+                system(&text, &mut printed);
+                "syscall"
+            };
+            match state.how.format {
+                Format::Text | Format::Folded => out.extend_from_slice(&printed),
+                Format::Json if printed.is_empty() => {}
+                Format::Json => output::json::text_json(out, kind, &printed),
             }
         }
     }
