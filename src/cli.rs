@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long)]
     pub info: bool,
 
+    /// Attach only the probes whose names (as `probe` gives them, `interval:ms:200`) the
+    /// regular expression REGEX matches somewhere; BEGIN and END always run.
+    #[arg(long = "probe-filter", value_name = "REGEX")]
+    pub probe_filter: Option<String>,
+
     /// Do not print warnings (diagnostics of severity warning, at compile time and while
     /// running).
     #[arg(long = "no-warnings")]

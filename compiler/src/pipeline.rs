@@ -20,7 +20,7 @@ use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
 use crate::program::ProgramInfo;
-use crate::resolve::{resolve, ResolvedProgram};
+use crate::resolve::{resolve_selected, ResolvedProgram};
 use crate::span::Span;
 
 #[derive(Clone, Debug, Default)]
@@ -90,7 +90,18 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let resolved = resolve(ast, facts, limits.missing_probes)?;
+    let filter = match options.check.probe_filter.as_deref().map(regex::Regex::new) {
+        Some(Ok(re)) => Some(re),
+        Some(Err(e)) => {
+            return Err(vec![Diagnostic::error(
+                format!("Invalid --probe-filter regex: {e}"),
+                Span::default(),
+                "",
+            )])
+        }
+        None => None,
+    };
+    let resolved = resolve_selected(ast, facts, limits.missing_probes, filter.as_ref())?;
     let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
     let mut lowered = lower(&resolved, &lower_options)?;

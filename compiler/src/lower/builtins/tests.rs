@@ -40,6 +40,7 @@ fn options() -> CompileOptions {
             unsafe_allowed: true,
             environment: Vec::new(),
             program_options: Default::default(),
+            probe_filter: None,
         },
         lower: LowerOptions {
             cpid: Some(4242),
