@@ -340,6 +340,9 @@ pub static BUILTINS: &[Builtin] = &[
     arg("arg7", 7),
     arg("arg8", 8),
     arg("arg9", 9),
+    // sys/sdt.h sites carry up to 12 arguments.
+    arg("arg10", 10),
+    arg("arg11", 11),
     sarg("sarg0"),
     sarg("sarg1"),
     sarg("sarg2"),
