@@ -163,8 +163,21 @@ fn check_uprobe_target(
     };
     // `func+0x10` probes inside `func`; a number is an address.
     // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
+    // `"name"+0x10` is a quoted name with an offset after the quotes.
+    let raw = ap
+        .text
+        .get(
+            (function.span.start - ap.span.start) as usize
+                ..(function.span.end - ap.span.start) as usize,
+        )
+        .unwrap_or_default();
+    let offset_after_quotes = function.quoted && raw.rfind('"') < raw.rfind('+');
     let (name, offset) = match function.text.split_once('+') {
         Some((name, offset)) if !function.quoted => (name, Some(offset)),
+        _ if offset_after_quotes => match function.text.rsplit_once('+') {
+            Some((name, offset)) => (name, Some(offset)),
+            None => (function.text.as_str(), None),
+        },
         _ => (function.text.as_str(), None),
     };
     let number = |text: &str| {
@@ -193,11 +206,12 @@ fn check_uprobe_target(
             )));
         }
         let (f, at) = facts.uprobe_site(&path, f, at).map_err(|why| {
-            Diagnostic::error(
-                format!("cannot put a uprobe at `{}`", function.text),
-                function.span,
-                why,
-            )
+            // An address is in the current release's words.
+            let message = match f {
+                None => format!("Could not resolve address: {}:{at:#x}", binary.text),
+                Some(_) => format!("cannot put a uprobe at `{}`", function.text),
+            };
+            Diagnostic::error(message, function.span, why)
         })?;
         Ok((f, at))
     };

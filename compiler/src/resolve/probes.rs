@@ -368,7 +368,7 @@ mod tests {
             (
                 "uprobe:/bin/bash:0x4010 { }",
                 "0x4010",
-                "cannot put a uprobe at `0x4010`",
+                "Could not resolve address: /bin/bash:0x4010",
             ),
         ] {
             let (t, m, _) = uprobe_error(source);

@@ -146,7 +146,18 @@ fn announce(
     options: &RunOptions,
     out: &mut dyn Write,
 ) -> Result<(), RunError> {
-    let attach_points: usize = compiled.probes.iter().map(|p| p.targets.len()).sum();
+    // One per attach point of each of the script's probes, as the current release counts:
+    // a usdt probe's several sites (a program each) are one.
+    let attach_points = compiled
+        .probes
+        .iter()
+        .flat_map(|p| {
+            p.targets
+                .iter()
+                .map(move |t| (p.probe_index, t.to_string()))
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let mut text = Vec::new();
     match options.format {
         _ if options.quiet => {}
@@ -191,7 +202,14 @@ fn attach_all(
             "{point} was not costed: nothing is attached that the budget has not cleared"
         )));
     }
-    for p in &compiled.probes {
+    // Probes the kernel runs in the order attached first, in the script's order; then the
+    // others in reverse, since the kernel runs them latest first.
+    let latest_first = |p: &&tracebound_compiler::pipeline::CompiledProbe| {
+        crate::probes::mechanism_of(p.kind).runs_latest_first()
+    };
+    let in_order = compiled.probes.iter().filter(|p| !latest_first(p));
+    let reversed = compiled.probes.iter().rev().filter(latest_first);
+    for p in in_order.chain(reversed) {
         let plan = AttachPlan {
             program: p.program.clone(),
             kind: p.kind,

@@ -23,6 +23,10 @@ use crate::probes::UprobePoint;
 pub struct Usdt;
 
 impl Mechanism for Usdt {
+    fn runs_latest_first(&self) -> bool {
+        true
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
         let up: &mut UProbe = program(loaded, plan)?;
         let first = plan.first();
