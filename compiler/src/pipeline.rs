@@ -90,18 +90,12 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let filter = match options.check.probe_filter.as_deref().map(regex::Regex::new) {
-        Some(Ok(re)) => Some(re),
-        Some(Err(e)) => {
-            return Err(vec![Diagnostic::error(
-                format!("Invalid --probe-filter regex: {e}"),
-                Span::default(),
-                "",
-            )])
-        }
-        None => None,
-    };
-    let resolved = resolve_selected(ast, facts, limits.missing_probes, filter.as_ref())?;
+    let resolved = resolve_selected(
+        ast,
+        facts,
+        limits.missing_probes,
+        probe_filter(&options.check)?.as_ref(),
+    )?;
     let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
     let mut lowered = lower(&resolved, &lower_options)?;
@@ -283,5 +277,18 @@ fn locate_runtime_warnings(actions: &mut [crate::program::Action], source: &str)
             let end = column + span.range().len();
             *location = format!("{line}:{column}-{end}");
         }
+    }
+}
+
+/// `--probe-filter`'s regular expression, compiled.
+fn probe_filter(check: &CheckOptions) -> Result<Option<regex::Regex>, Vec<Diagnostic>> {
+    match check.probe_filter.as_deref().map(regex::Regex::new) {
+        Some(Ok(re)) => Ok(Some(re)),
+        Some(Err(e)) => Err(vec![Diagnostic::error(
+            format!("Invalid --probe-filter regex: {e}"),
+            Span::default(),
+            "",
+        )]),
+        None => Ok(None),
     }
 }

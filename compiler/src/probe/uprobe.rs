@@ -163,23 +163,7 @@ fn check_uprobe_target(
     };
     // `func+0x10` probes inside `func`; a number is an address.
     // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
-    // `"name"+0x10` is a quoted name with an offset after the quotes.
-    let raw = ap
-        .text
-        .get(
-            (function.span.start - ap.span.start) as usize
-                ..(function.span.end - ap.span.start) as usize,
-        )
-        .unwrap_or_default();
-    let offset_after_quotes = function.quoted && raw.rfind('"') < raw.rfind('+');
-    let (name, offset) = match function.text.split_once('+') {
-        Some((name, offset)) if !function.quoted => (name, Some(offset)),
-        _ if offset_after_quotes => match function.text.rsplit_once('+') {
-            Some((name, offset)) => (name, Some(offset)),
-            None => (function.text.as_str(), None),
-        },
-        _ => (function.text.as_str(), None),
-    };
+    let (name, offset) = name_and_offset(ap, function);
     let number = |text: &str| {
         let parsed = match text.strip_prefix("0x") {
             Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -401,5 +385,27 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
             "not an ELF executable or library",
         ),
         other => fact_error(other, ap),
+    }
+}
+
+/// `func+0x10` probes inside `func`; a quoted name is a C++ signature (`"ns::f(int)"`,
+/// `"operator+(int)"`), never an offset, unless the offset follows the quotes
+/// (`"name"+0x10`).
+fn name_and_offset<'p>(ap: &AttachPoint, function: &'p Part) -> (&'p str, Option<&'p str>) {
+    let raw = ap
+        .text
+        .get(
+            (function.span.start - ap.span.start) as usize
+                ..(function.span.end - ap.span.start) as usize,
+        )
+        .unwrap_or_default();
+    let offset_after_quotes = function.quoted && raw.rfind('"') < raw.rfind('+');
+    match function.text.split_once('+') {
+        Some((name, offset)) if !function.quoted => (name, Some(offset)),
+        _ if offset_after_quotes => match function.text.rsplit_once('+') {
+            Some((name, offset)) => (name, Some(offset)),
+            None => (function.text.as_str(), None),
+        },
+        _ => (function.text.as_str(), None),
     }
 }
