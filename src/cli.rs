@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long)]
     pub info: bool,
 
+    /// Attach only the probes whose names (as `probe` gives them, `interval:ms:200`) the
+    /// regular expression REGEX matches somewhere; BEGIN and END always run.
+    #[arg(long = "probe-filter", value_name = "REGEX")]
+    pub probe_filter: Option<String>,
+
     /// Do not print warnings (diagnostics of severity warning, at compile time and while
     /// running).
     #[arg(long = "no-warnings")]
@@ -146,7 +151,7 @@ pub struct Cli {
     /// one `root;...;leaf COUNT` line per path, the input of flamegraph.pl, inferno and
     /// speedscope; kernel frames end in `_[k]`; other output stays text, with no "Attaching"
     /// line.
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text", value_parser = parse_format)]
     pub format: Format,
 
     /// At exit, write the maps keyed by a stack as an interactive SVG flame graph to FILE
@@ -277,6 +282,11 @@ pub fn parse_pid(text: &str) -> Result<u32, String> {
     Ok(pid as u32)
 }
 
+/// `-f`: one of the formats, refused in the current release's words.
+fn parse_format(text: &str) -> Result<Format, String> {
+    Format::from_str(text, false).map_err(|_| format!("Invalid output format \"{text}\""))
+}
+
 /// `--timeout`: positive seconds, fractions allowed.
 fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     let seconds: f64 = text
@@ -315,6 +325,13 @@ pub(crate) fn parse_command_line(args: Vec<String>) -> Result<Cli, ExitCode> {
             print!("{}", usage());
             Err(ExitCode::SUCCESS)
         }
+        // A format bpftrace does not have: its line alone.
+        Err(e) if is_bad_format(&e) => {
+            if let Some(words) = std::error::Error::source(&e) {
+                eprintln!("ERROR: {words}");
+            }
+            Err(ExitCode::from(1))
+        }
         Err(e) => {
             let text = e.to_string();
             let first = text.lines().next().unwrap_or_default();
@@ -323,6 +340,12 @@ pub(crate) fn parse_command_line(args: Vec<String>) -> Result<Cli, ExitCode> {
             Err(ExitCode::from(1))
         }
     }
+}
+
+fn is_bad_format(e: &clap::Error) -> bool {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    e.kind() == ErrorKind::ValueValidation
+        && matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::String(a)) if a.starts_with("-f"))
 }
 
 /// The usage text (`-h`), with bpftrace's `USAGE:` heading.

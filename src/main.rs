@@ -143,6 +143,7 @@ fn run_command_line(args: Vec<String>, script_name: Option<String>) -> ExitCode 
         unsafe_allowed: cli.unsafe_allowed,
         environment,
         program_options,
+        probe_filter: cli.probe_filter.clone(),
     };
     let result = tracebound_compiler::check_source(&source, &check);
     let code = report(&result.diagnostics);

@@ -118,12 +118,13 @@ fn run_case(env: &Env, dir: &Path, name: &str) -> Result<(), String> {
         .map(|rest| format!("Attached {}\n", rest.trim_end_matches("...")));
     let expected = e2e::without_attaching_line(&expected);
     // The captures are bpftrace 0.17's; the text output follows the current release where the
-    // two differ (since_0_17::DIFFERENCES). JSON and the hand-written outputs are as they are.
+    // two differ (since_0_17::DIFFERENCES, the JSON attached line among them). The hand-written
+    // outputs are as they are.
     let json = header(&script, "flags").is_some_and(|f| f.contains("json"));
-    let expected = if dir == golden_dir() && !json {
-        e2e::current_from_0_17(&expected, &script)
-    } else {
-        expected
+    let expected = match (dir == golden_dir(), json) {
+        (true, false) => e2e::current_from_0_17(&expected, &script),
+        (true, true) => tracebound_runtime::output::since_0_17::current_json_from_0_17(&expected),
+        (false, _) => expected,
     };
     if let Some(line) = attached.filter(|line| !done.stderr.contains(line.as_str())) {
         return Err(format!("stderr lacks {line:?}:\n{}", done.stderr));

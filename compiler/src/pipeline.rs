@@ -20,7 +20,7 @@ use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
 use crate::program::ProgramInfo;
-use crate::resolve::{resolve, ResolvedProgram};
+use crate::resolve::{resolve_selected, ResolvedProgram};
 use crate::span::Span;
 
 #[derive(Clone, Debug, Default)]
@@ -100,7 +100,12 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let resolved = resolve(ast, facts, limits.missing_probes)?;
+    let resolved = resolve_selected(
+        ast,
+        facts,
+        limits.missing_probes,
+        probe_filter(&options.check)?.as_ref(),
+    )?;
     let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
     let mut lowered = lower(&resolved, &lower_options)?;
@@ -282,5 +287,18 @@ fn locate_runtime_warnings(actions: &mut [crate::program::Action], source: &str)
             let end = column + span.range().len();
             *location = format!("{line}:{column}-{end}");
         }
+    }
+}
+
+/// `--probe-filter`'s regular expression, compiled.
+fn probe_filter(check: &CheckOptions) -> Result<Option<regex::Regex>, Vec<Diagnostic>> {
+    match check.probe_filter.as_deref().map(regex::Regex::new) {
+        Some(Ok(re)) => Ok(Some(re)),
+        Some(Err(e)) => Err(vec![Diagnostic::error(
+            format!("Invalid --probe-filter regex: {e}"),
+            Span::default(),
+            "",
+        )]),
+        None => Ok(None),
     }
 }

@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         unsafe_allowed: false,
         environment: Vec::new(),
         program_options: Default::default(),
+        probe_filter: None,
     };
     let result = check_source(source, &options);
     let _ = diagnostic::render("fuzz.bt", source, &result.diagnostics, false);

@@ -408,9 +408,9 @@ pub static BUILTINS: &[Builtin] = &[
     func("zero", &[Map], 1, Ty::Void, "set every value in a map to zero")
         .map_arg(MapArg::UserSpace).lowered(Lowering::Clear { zero: true }, NONE).example("@m[pid] = count(); zero(@m)"),
     func("delete", &[MapElement, ANY], 1, Ty::Bool, "remove one key from a map: delete(@m, k), or the older delete(@m[k])")
-        .arg_rule(ArgRule::ManyElements).lowered(Lowering::Delete, NONE).example("@m[pid] = 1; delete(@m, pid)"),
+        .arg_rule(ArgRule::ManyElements).lowered(Lowering::Delete, Value::Bool).example("@m[pid] = 1; delete(@m, pid)"),
     func("has_key", &[MapElement, ANY], 2, Ty::Bool, "whether a keyed map holds the given key")
-        .pure().lowered(Lowering::HasKey, SIGNED).example("@m[pid] = 1; @h = has_key(@m, 1)"),
+        .pure().lowered(Lowering::HasKey, Value::Bool).example("@m[pid] = 1; @h = has_key(@m, 1)"),
     func("find", &[MapElement, ANY, ANY], 3, Ty::Bool, "look a key up in a map, storing its value in a scratch variable if found")
         .refused("not supported yet: a map lookup into a scratch variable").example("@m[pid] = 1; $v = 0; @f = find(@m, 1, $v)"),
     func("len", &[ANY], 1, Ty::Int, "number of elements in a keyed map, or number of frames in a stack")
@@ -423,7 +423,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("strncmp", &[STR, STR, IntLiteral], 3, Ty::Int, "compare at most N characters of two strings; 0 when equal")
         .non_negative(&[(2, "length")]).pure().lowered(Lowering::Strncmp, SIGNED).example(r#"@ = strncmp(comm, "bash", 4)"#),
     func("strcontains", &[STR, STR], 2, Ty::Bool, "whether the first string contains the second")
-        .pure().lowered(Lowering::Strcontains, SIGNED).example(r#"@ = strcontains(comm, "sh")"#),
+        .pure().lowered(Lowering::Strcontains, Value::Bool).example(r#"@ = strcontains(comm, "sh")"#),
     func("strstr", &[STR, STR], 2, Ty::Int, "index of the first occurrence of the second string in the first, or -1")
         .pure().refused("not supported yet: searching a string").example(r#"@ = strstr(comm, "sh")"#),
     func("strlen", &[ANY], 1, Ty::Int, "length of a string-like value")

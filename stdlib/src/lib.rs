@@ -149,6 +149,8 @@ pub enum Value {
     None,
     /// A 64-bit integer.
     Int { signed: bool },
+    /// A truth value: stored in one byte, printed `true`/`false` (`strcontains`).
+    Bool,
     /// An argument past the six register ones: signed in a usdt probe (every usdt argument
     /// is a signed 64-bit value, as in bpftrace), unsigned elsewhere (a raw tracepoint's u64).
     LateArg,

@@ -441,9 +441,10 @@ impl Drop for Tracer {
 }
 
 /// N from a complete "Attached N probe" / "Attached N probes" line (stderr), or from its
-/// JSON form `{"type": "attached_probes", "data": {"probes": N}}` (`-f json`, stdout).
+/// JSON form `{"type": "attached_probes", "count": N, "data": {"probes": N}}` (`-f json`,
+/// stdout).
 pub fn attached_count(output: &str) -> Option<usize> {
-    const JSON: &str = "{\"type\": \"attached_probes\", \"data\": {\"probes\": ";
+    const JSON: &str = "{\"type\": \"attached_probes\", \"count\": ";
     for line in output.split_inclusive('\n') {
         if !line.ends_with('\n') {
             return None;
@@ -452,7 +453,7 @@ pub fn attached_count(output: &str) -> Option<usize> {
             Some(rest) => rest.split_once(" probe").map(|(n, _)| n),
             None => line
                 .strip_prefix(JSON)
-                .and_then(|rest| rest.split_once('}').map(|(n, _)| n)),
+                .and_then(|rest| rest.split_once(',').map(|(n, _)| n)),
         };
         if let Some(n) = n.and_then(|n| n.parse().ok()) {
             return Some(n);

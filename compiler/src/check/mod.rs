@@ -37,6 +37,9 @@ pub struct CheckOptions {
     /// The named options the command line gave (`-- --name=value`), checked against the
     /// script's `getopt` calls; the others take their defaults.
     pub program_options: std::collections::HashMap<String, crate::program_options::OptionValue>,
+    /// `--probe-filter REGEX`: only the attach points whose names it matches are compiled
+    /// (BEGIN and END always are).
+    pub probe_filter: Option<String>,
 }
 
 /// The value shapes known from the text alone. Anything else is `Unknown` and not checked.

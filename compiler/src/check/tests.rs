@@ -14,6 +14,7 @@ fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)>
                 unsafe_allowed: true,
                 environment: Vec::new(),
                 program_options: Default::default(),
+                probe_filter: None,
             };
             check(&program, &options)
         }

@@ -1,6 +1,7 @@
 //! Dead value elimination, on the IR before registers are allocated: an instruction whose only
 //! effect is its result (a constant, a move, arithmetic, an address, a load, the context
-//! argument) goes when nothing reads that result, repeated until nothing more goes. Lowering
+//! argument) goes when nothing reads that result, repeated until nothing more goes; a call
+//! whose result nothing reads stays, without its result. Lowering
 //! keeps the context pointer of every probe (`v0 = arg0`) whether or not it reads it, and an
 //! unused one costs a register move at the program's start.
 
@@ -17,6 +18,14 @@ pub fn without_dead_values(f: &Function) -> Function {
         out.insts.retain(|(inst, _)| {
             !(only_a_result(inst) && inst.def().is_some_and(|d| !read.contains(&d)))
         });
+        // A call stays, but a result nothing reads need not be moved out of r0.
+        for (inst, _) in &mut out.insts {
+            if let Inst::Call { ret, .. } = inst {
+                if ret.is_some_and(|r| !read.contains(&r)) {
+                    *ret = None;
+                }
+            }
+        }
         if out.insts.len() == before {
             return out;
         }
@@ -86,6 +95,8 @@ mod tests {
             },
             Inst::Return(Operand::Imm(0)),
         ]);
-        assert_eq!(without_dead_values(&f).insts.len(), 3);
+        let out = without_dead_values(&f);
+        assert_eq!(out.insts.len(), 3);
+        assert!(matches!(out.insts[1].0, Inst::Call { ret: None, .. }));
     }
 }

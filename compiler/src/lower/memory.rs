@@ -349,8 +349,22 @@ impl ProbeLowerer<'_, '_> {
         else {
             return Err(self.unsupported("indexing this value", string.span));
         };
+        let char = ValueType::Int {
+            size: 1,
+            signed: true,
+        };
         let ExprKind::Int(i) = index.kind else {
-            return Err(self.unsupported("a string index that is not a constant", index.span));
+            // As in the current release the index is not checked: the byte at that distance
+            // from the string's start, whatever holds it, read by the helper the verifier
+            // lets reach any address (0 where nothing is mapped).
+            let (i, _) = self.int(index)?;
+            let base = self.address_of(addr);
+            let at = self.alu(Alu::Add, base, Operand::Reg(i));
+            let byte = self.read_to_slot(Helper::ProbeReadKernel, at, char.clone(), 8);
+            return Ok(match byte {
+                Val::Mem { addr, .. } => self.load_value(addr, &char),
+                other => other,
+            });
         };
         if i >= u64::from(len) {
             return Err(Diagnostic::error(
@@ -359,10 +373,6 @@ impl ProbeLowerer<'_, '_> {
                 "out of bounds",
             ));
         }
-        let char = ValueType::Int {
-            size: 1,
-            signed: true,
-        };
         Ok(self.load_value(offset(addr, i as i32), &char))
     }
 }

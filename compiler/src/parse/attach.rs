@@ -20,14 +20,21 @@ impl Part {
 }
 
 /// Splits on `:` outside double quotes. `span` is the attach point's span in the source.
+/// Inside quotes `\"` and `\\` stand for `"` and `\` (`usdt:bin:test:"\"probe1\""`).
 pub fn split(text: &str, span: Span) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
     let mut in_quotes = false;
+    let mut escaped = false;
     let mut start = 0;
     for (i, c) in text.char_indices() {
         match c {
+            c if escaped => {
+                current.push(c);
+                escaped = false;
+            }
+            '\\' if in_quotes => escaped = true,
             '"' => {
                 in_quotes = !in_quotes;
                 quoted = true;
@@ -64,6 +71,9 @@ mod tests {
         assert_eq!(texts, ["uprobe", "/opt/my app/bin", "ns::f"]);
         assert_eq!(parts[0].span, Span::new(10, 16));
         assert!(parts[2].quoted && !parts[2].has_wildcard());
+        let text = r#"usdt:bin:test:"\"probe1\"""#;
+        let parts = split(text, Span::new(0, text.len()));
+        assert_eq!(parts[3].text, r#""probe1""#);
     }
 
     #[test]

@@ -112,17 +112,30 @@ impl ProbeKind for Tracepoint {
             let FieldType::Pointer { pointee } = field_type(f) else {
                 continue;
             };
-            let words: Vec<&str> = pointee
+            // `const char *const` is a pointer to a pointer to `char` (`args.argv[1]`).
+            let spaced = pointee.replace('*', " * ");
+            let words: Vec<&str> = spaced
                 .split_whitespace()
                 .filter(|w| !matches!(*w, "const" | "volatile"))
                 .collect();
-            let (space, name) = match words.as_slice() {
-                ["struct", name] => (NameSpace::Struct, *name),
-                ["union", name] => (NameSpace::Union, *name),
+            let stars = words.iter().filter(|w| **w == "*").count();
+            let base: Vec<&str> = words.iter().copied().filter(|w| *w != "*").collect();
+            let (space, name) = match base.as_slice() {
+                ["struct", name] => (NameSpace::Struct, name.to_string()),
+                ["union", name] => (NameSpace::Union, name.to_string()),
+                // A pointer to integers stays the address it is (`str(args.filename)`); one
+                // to pointers is typed, so that indexing it reads the pointer there.
+                [_, ..] if stars > 0 && words.last() == Some(&"*") => {
+                    (NameSpace::Typedef, base.join(" "))
+                }
                 _ => continue,
             };
-            if let Ok(id) = facts.kernel_type_named(space, name) {
-                out.insert(f.name.clone(), CType::pointer_to(CType::kernel(id, user)));
+            if let Ok(id) = facts.kernel_type_named(space, &name) {
+                let mut ty = CType::kernel(id, user);
+                for _ in 0..stars {
+                    ty = CType::pointer_to(ty);
+                }
+                out.insert(f.name.clone(), CType::pointer_to(ty));
             }
         }
         out

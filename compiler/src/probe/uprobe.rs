@@ -163,10 +163,7 @@ fn check_uprobe_target(
     };
     // `func+0x10` probes inside `func`; a number is an address.
     // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
-    let (name, offset) = match function.text.split_once('+') {
-        Some((name, offset)) if !function.quoted => (name, Some(offset)),
-        _ => (function.text.as_str(), None),
-    };
+    let (name, offset) = name_and_offset(ap, function);
     let number = |text: &str| {
         let parsed = match text.strip_prefix("0x") {
             Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -193,11 +190,12 @@ fn check_uprobe_target(
             )));
         }
         let (f, at) = facts.uprobe_site(&path, f, at).map_err(|why| {
-            Diagnostic::error(
-                format!("cannot put a uprobe at `{}`", function.text),
-                function.span,
-                why,
-            )
+            // An address is in the current release's words.
+            let message = match f {
+                None => format!("Could not resolve address: {}:{at:#x}", binary.text),
+                Some(_) => format!("cannot put a uprobe at `{}`", function.text),
+            };
+            Diagnostic::error(message, function.span, why)
         })?;
         Ok((f, at))
     };
@@ -387,5 +385,27 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
             "not an ELF executable or library",
         ),
         other => fact_error(other, ap),
+    }
+}
+
+/// `func+0x10` probes inside `func`; a quoted name is a C++ signature (`"ns::f(int)"`,
+/// `"operator+(int)"`), never an offset, unless the offset follows the quotes
+/// (`"name"+0x10`).
+fn name_and_offset<'p>(ap: &AttachPoint, function: &'p Part) -> (&'p str, Option<&'p str>) {
+    let raw = ap
+        .text
+        .get(
+            (function.span.start - ap.span.start) as usize
+                ..(function.span.end - ap.span.start) as usize,
+        )
+        .unwrap_or_default();
+    let offset_after_quotes = function.quoted && raw.rfind('"') < raw.rfind('+');
+    match function.text.split_once('+') {
+        Some((name, offset)) if !function.quoted => (name, Some(offset)),
+        _ if offset_after_quotes => match function.text.rsplit_once('+') {
+            Some((name, offset)) => (name, Some(offset)),
+            None => (function.text.as_str(), None),
+        },
+        _ => (function.text.as_str(), None),
     }
 }

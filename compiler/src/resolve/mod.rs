@@ -24,13 +24,26 @@ use crate::machine::script_types::ScriptTypes;
 /// kernel type of every expression that reaches into kernel memory (written into the tree),
 /// and the symbols `kaddr`/`uaddr` name. Attach points the machine does not have are errors,
 /// or left out as `missing` says (a probe left with none is taken out of the tree).
+#[cfg(test)]
 pub(crate) fn resolve(
-    mut ast: Program,
+    ast: Program,
     facts: &dyn MachineFacts,
     missing: MissingProbes,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
+    resolve_selected(ast, facts, missing, None)
+}
+
+/// `resolve`, keeping only the attach points whose names `filter` finds a match in
+/// (`--probe-filter`; BEGIN and END always stay); a probe left with none leaves the tree.
+pub(crate) fn resolve_selected(
+    mut ast: Program,
+    facts: &dyn MachineFacts,
+    missing: MissingProbes,
+    filter: Option<&regex::Regex>,
+) -> Result<ResolvedProgram, Vec<Diagnostic>> {
     written::expand(&mut ast)?;
-    let present = probes::resolve_present_probes(&ast, facts, missing)?;
+    probes::split_mixed_kinds(&mut ast);
+    let present = probes::resolve_present_probes(&ast, facts, missing, filter)?;
     if !present.dropped_items.is_empty() {
         let first_probe = ast.items.iter().find_map(|i| match i {
             crate::ast::Item::Probe(p) => Some(p.span),
@@ -57,12 +70,13 @@ pub(crate) fn resolve(
     }
     let warnings = present.warnings;
     let probes = present.probes;
+    // The script's own C definitions answer beside the kernel's BTF (and name C's integer
+    // types, which a tracepoint's `const char *const *argv` points through).
+    let types = ScriptTypes::new(&ast, facts)?;
     let arg_types: Vec<_> = probes
         .iter()
-        .map(|p| probes::kernel_arg_types(p, facts))
+        .map(|p| probes::kernel_arg_types(p, &types))
         .collect();
-    // The script's own C definitions answer beside the kernel's BTF.
-    let types = ScriptTypes::new(&ast, facts)?;
     kernel_types::type_probes(&mut ast, &probes, &arg_types, &types)?;
     let symbols = symbols::symbol_addresses(&ast, &probes, facts)?;
     Ok(ResolvedProgram {

@@ -20,7 +20,7 @@ pub fn resolve_probes(
     program: &Program,
     facts: &dyn MachineFacts,
 ) -> Result<Vec<ResolvedProbe>, Vec<Diagnostic>> {
-    resolve_present_probes(program, facts, MissingProbes::Error).map(|r| r.probes)
+    resolve_present_probes(program, facts, MissingProbes::Error, None).map(|r| r.probes)
 }
 
 /// The probes resolved where attach points this machine does not have are left out, as
@@ -40,6 +40,7 @@ pub fn resolve_present_probes(
     program: &Program,
     facts: &dyn MachineFacts,
     missing: MissingProbes,
+    filter: Option<&regex::Regex>,
 ) -> Result<PresentProbes, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
@@ -53,11 +54,22 @@ pub fn resolve_present_probes(
                 Err(d) if d.missing_probe && missing != MissingProbes::Error => {
                     if missing == MissingProbes::Warn {
                         let span = d.span();
-                        let mut w = Diagnostic::warning(d.message, span, "left out")
-                            .with_note("config missing_probes = warn: the rest of the script runs");
+                        let mut w = Diagnostic::warning(
+                            format!("{}. Skipping.", no_matches(ap)),
+                            span,
+                            "left out",
+                        )
+                        .with_note(d.message)
+                        .with_note("config missing_probes = warn: the rest of the script runs");
                         w.missing_probe = true;
                         warnings.push(w);
                     }
+                }
+                Err(mut d) if d.missing_probe => {
+                    // The current release's words first, the kind's own after them.
+                    let own = std::mem::replace(&mut d.message, format!("{}.", no_matches(ap)));
+                    d.notes.insert(0, own);
+                    diags.push(d);
                 }
                 Ok(r) => match &mut resolved {
                     None => resolved = Some(r),
@@ -80,6 +92,14 @@ pub fn resolve_present_probes(
                 Err(d) => diags.push(d),
             }
         }
+        if let (Some(r), Some(filter)) = (&mut resolved, filter) {
+            if !r.kind.runs_once() {
+                r.targets.retain(|t| filter.is_match(&t.to_string()));
+                if r.targets.is_empty() {
+                    resolved = None;
+                }
+            }
+        }
         match resolved {
             Some(r) => out.push(r),
             None => dropped_items.push(index),
@@ -94,6 +114,49 @@ pub fn resolve_present_probes(
     } else {
         Err(diags)
     }
+}
+
+/// A probe whose attach points are of several kinds (`begin,end { ... }`) becomes one probe
+/// per kind, each with the body, in the order the kinds first appear: one program serves
+/// the attach points of one kind.
+pub fn split_mixed_kinds(program: &mut Program) {
+    let kind_of = |ap: &AttachPoint| {
+        let parts = split(&ap.text, ap.span);
+        probe::lookup(&parts[0].text).map(|p| p.kind)
+    };
+    let items = std::mem::take(&mut program.items);
+    for item in items {
+        let Item::Probe(p) = &item else {
+            program.items.push(item);
+            continue;
+        };
+        let mut kinds = Vec::new();
+        for ap in &p.attach_points {
+            let k = kind_of(ap);
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+        // An unknown kind is reported where the attach point is resolved.
+        if kinds.len() < 2 || kinds.contains(&None) {
+            program.items.push(item);
+            continue;
+        }
+        for k in kinds {
+            let mut one = p.clone();
+            one.attach_points.retain(|ap| kind_of(ap) == k);
+            program.items.push(Item::Probe(one));
+        }
+    }
+}
+
+/// `No matches for tracepoint syscalls:nonsense`: the current release's words for an attach
+/// point the machine lacks, its kind's name and the rest of its text.
+fn no_matches(ap: &AttachPoint) -> String {
+    let parts = split(&ap.text, ap.span);
+    let kind = probe::lookup(&parts[0].text).map_or(parts[0].text.as_str(), |p| p.kind.name());
+    let rest: Vec<&str> = parts[1..].iter().map(|p| p.text.as_str()).collect();
+    format!("No matches for {kind} {}", rest.join(":"))
 }
 
 fn resolve_attach_point(
@@ -194,7 +257,47 @@ mod tests {
         let program = parse(source).unwrap();
         let d = resolve_probes(&program, &facts).unwrap_err().remove(0);
         let text = source[d.span().range()].to_string();
-        (text, d.message, d.help)
+        // A missing function is in the current release's words, the detail a note.
+        let message = match d.missing_probe {
+            true => d.notes[0].clone(),
+            false => d.message,
+        };
+        (text, message, d.help)
+    }
+
+    #[test]
+    fn the_probe_filter_keeps_matching_attach_points_and_begin_end() {
+        let program = parse("BEGIN { } i:ms:100 { } i:ms:200, i:ms:300 { } END { }").unwrap();
+        let filter = regex::Regex::new(":(2|3)00").unwrap();
+        let present = resolve_present_probes(
+            &program,
+            &FixtureFacts::bundled(),
+            MissingProbes::Error,
+            Some(&filter),
+        )
+        .unwrap();
+        let all: Vec<Vec<String>> = present.probes.iter().map(names).collect();
+        assert_eq!(
+            all,
+            [
+                vec!["BEGIN"],
+                vec!["interval:ms:200", "interval:ms:300"],
+                vec!["END"]
+            ]
+        );
+        assert_eq!(present.dropped_items, [1]);
+    }
+
+    #[test]
+    fn a_probe_of_several_kinds_becomes_one_per_kind() {
+        let mut program = parse("BEGIN, END, i:ms:1, BEGIN { @ = 1; }").unwrap();
+        split_mixed_kinds(&mut program);
+        let probes = resolve_probes(&program, &FixtureFacts::bundled()).unwrap();
+        let all: Vec<Vec<String>> = probes.iter().map(names).collect();
+        assert_eq!(
+            all,
+            [vec!["BEGIN", "BEGIN"], vec!["END"], vec!["interval:ms:1"]]
+        );
     }
 
     #[test]
@@ -265,7 +368,7 @@ mod tests {
             (
                 "uprobe:/bin/bash:0x4010 { }",
                 "0x4010",
-                "cannot put a uprobe at `0x4010`",
+                "Could not resolve address: /bin/bash:0x4010",
             ),
         ] {
             let (t, m, _) = uprobe_error(source);

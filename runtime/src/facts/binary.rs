@@ -203,7 +203,10 @@ pub fn uprobe_site(
         }
     };
     if at >= size {
-        return Err(format!("`{name}` is {size} bytes long"));
+        // The current release's words.
+        return Err(format!(
+            "Offset outside the function bounds ('{name}' size is {size})"
+        ));
     }
     let file_offset = file_offset(&file, start)
         .ok_or_else(|| format!("`{name}` is not in the file's loaded segments"))?;

@@ -1,6 +1,6 @@
 //! bpftrace 0.17's `-f json` output: one JSON object per line. Found by experiment:
 //! - `{"type": "printf", "data": "..."}`, `{"type": "value", "data": 5}` for `print(value)`,
-//!   `{"type": "attached_probes", "data": {"probes": 1}}`.
+//!   `{"type": "attached_probes", "count": 1, "data": {"probes": 1}}` (the current release's).
 //! - maps: `{"type": "map", "data": {"@c": 1}}`, keyed `{"@k": {"1": 1, "2": 2}}` with the key
 //!   fields' text joined by "," (`"1,a"`); avg and stats have type "stats", stats values are
 //!   `{"count": 1, "average": 5, "total": 5}`; hist and lhist have type "hist" and a list of
@@ -25,7 +25,10 @@ use super::{sort, tseries};
 use super::{OutputError, Symbolize, EXIT_PREAMBLE};
 
 pub fn attached_json(out: &mut Vec<u8>, probes: usize) {
-    let line = format!("{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {probes}}}}}\n");
+    // The current release gives the count twice, beside `data` and in it.
+    let line = format!(
+        "{{\"type\": \"attached_probes\", \"count\": {probes}, \"data\": {{\"probes\": {probes}}}}}\n"
+    );
     out.extend_from_slice(line.as_bytes());
 }
 
@@ -37,7 +40,15 @@ pub fn lost_events_json(out: &mut Vec<u8>, lost: u64) {
 
 /// A printf record's formatted text.
 pub fn printf_json(out: &mut Vec<u8>, text: &[u8]) {
-    out.extend_from_slice(b"{\"type\": \"printf\", \"data\": ");
+    text_json(out, "printf", text);
+}
+
+/// Text an action printed, as the current release types it: `printf`, `time`, `cat`,
+/// `syscall` (what `system()` ran printed), `join`.
+pub fn text_json(out: &mut Vec<u8>, kind: &str, text: &[u8]) {
+    out.extend_from_slice(b"{\"type\": \"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\", \"data\": ");
     write_string(out, text);
     out.extend_from_slice(b"}\n");
 }
@@ -238,15 +249,16 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
             }
             out.push(b']');
         }
-        // An object of the fields, as the current release writes a struct.
+        // An object of the fields, as the current release writes a struct: with the
+        // spaces of its other objects, where tuples have none.
         Value::Struct(fields) => {
             out.push(b'{');
             for (i, (name, v)) in fields.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    out.extend_from_slice(b", ");
                 }
                 write_string(out, name.as_bytes());
-                out.push(b':');
+                out.extend_from_slice(b": ");
                 write_json_value(out, v, symbols);
             }
             out.push(b'}');

@@ -58,7 +58,28 @@ pub const DIFFERENCES: &[Difference] = &[
         current: "nothing",
         evidence: "src/async_action.cpp (print_map of an empty OrderedMap)",
     },
+    Difference {
+        what: "-f json: the attached_probes line",
+        form_0_17: r#"{"type": "attached_probes", "data": {"probes": 1}}"#,
+        current: r#"{"type": "attached_probes", "count": 1, "data": {"probes": 1}}"#,
+        evidence: "tests/runtime/json-output `attached probes`",
+    },
 ];
+
+/// bpftrace 0.17's `-f json` lines in the current release's forms: the attached_probes line
+/// (the one JSON difference of `DIFFERENCES`), every other line as it is.
+pub fn current_json_from_0_17(text: &str) -> String {
+    const OLD: &str = r#"{"type": "attached_probes", "data": {"probes": "#;
+    text.split_inclusive('\n')
+        .map(|line| match line.strip_prefix(OLD) {
+            Some(rest) => {
+                let n = rest.split('}').next().unwrap_or_default();
+                format!(r#"{{"type": "attached_probes", "count": {n}, "data": {{"probes": {rest}"#)
+            }
+            None => line.to_string(),
+        })
+        .collect()
+}
 
 /// What the rewriting needs to know of a map: how its entries print.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,6 +256,15 @@ mod tests {
             keyless,
             zeroed: false,
         }
+    }
+
+    #[test]
+    fn the_json_attached_line_is_rewritten_and_nothing_else() {
+        let old = "{\"type\": \"attached_probes\", \"data\": {\"probes\": 3}}\n{\"type\": \"printf\", \"data\": \"x\"}\n";
+        assert_eq!(
+            super::current_json_from_0_17(old),
+            "{\"type\": \"attached_probes\", \"count\": 3, \"data\": {\"probes\": 3}}\n{\"type\": \"printf\", \"data\": \"x\"}\n"
+        );
     }
 
     #[test]

@@ -31,6 +31,10 @@ impl Fentry {
 }
 
 impl Mechanism for Fentry {
+    fn runs_latest_first(&self) -> bool {
+        true
+    }
+
     fn unattachable(&self, probe: &CompiledProbe, facts: &LiveFacts) -> Option<Unattachable> {
         let function = function_of(probe);
         Some(Unattachable {

@@ -32,6 +32,10 @@ impl Kprobe {
 }
 
 impl Mechanism for Kprobe {
+    fn runs_latest_first(&self) -> bool {
+        true
+    }
+
     fn unattachable(&self, probe: &CompiledProbe, _facts: &LiveFacts) -> Option<Unattachable> {
         let lacking = (!has_kprobes()).then(|| {
             "this kernel has no kprobes (built without CONFIG_KPROBES: no kprobe PMU in \

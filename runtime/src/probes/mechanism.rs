@@ -121,6 +121,13 @@ pub trait Mechanism: Sync {
         None
     }
 
+    /// Whether the kernel runs the programs attached to one point latest first (uprobes,
+    /// usdt, kprobes, fentry), so that probes of the script's order are attached in reverse
+    /// to run in the script's order, as the current release attaches them.
+    fn runs_latest_first(&self) -> bool {
+        false
+    }
+
     /// Attaches every target of `plan`; returns how many attach points were attached.
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError>;
 

@@ -138,6 +138,10 @@ pub(crate) fn link_multi(
 }
 
 impl Mechanism for Uprobe {
+    fn runs_latest_first(&self) -> bool {
+        true
+    }
+
     /// Every target at a function's entry as the symbol tables give it: one program on a
     /// multi-uprobe link per binary, dispatching on the cookie.
     fn dispatch(&self, targets: &[Target], _facts: &LiveFacts) -> Result<Dispatch, String> {

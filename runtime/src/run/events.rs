@@ -318,7 +318,13 @@ fn handle_record(
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
             state.symbols.note_process(pid as u32);
         }
-        Action::Time { format } => out.extend_from_slice(local_time(format).as_bytes()),
+        Action::Time { format } => {
+            let text = local_time(format);
+            match state.how.format {
+                Format::Text | Format::Folded => out.extend_from_slice(text.as_bytes()),
+                Format::Json => output::json::text_json(out, "time", text.as_bytes()),
+            }
+        }
         Action::Join {
             delimiter,
             arg_size,
@@ -327,20 +333,13 @@ fn handle_record(
             let line = join_line(payload, delimiter, *arg_size as usize)?;
             match state.how.format {
                 Format::Text | Format::Folded => out.extend_from_slice(&line),
-                Format::Json => output::json::printf_json(out, &line),
+                // Without the line's end, as the current release gives it.
+                Format::Json => output::json::text_json(out, "join", &line[..line.len() - 1]),
             }
         }
         Action::Cat { format, args } | Action::System { format, args } => {
             let values = decode_args(args)?;
-            let mut text = Vec::new();
-            output::printf::printf(&mut text, format.as_bytes(), &values, &state.symbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
-            let text = String::from_utf8_lossy(&text).into_owned();
-            if matches!(action, Action::Cat { .. }) {
-                cat(&text, compiled.limits.max_cat_bytes, out);
-            } else {
-                system(&text, out);
-            }
+            cat_or_system(action, format, &values, compiled, state, out)?;
         }
     }
     Ok(())
@@ -482,4 +481,33 @@ mod tests {
             "stdin:2:3-13: WARNING: "
         );
     }
+}
+
+/// `cat()` and `system()`: what they print, as text or in its JSON type.
+fn cat_or_system(
+    action: &Action,
+    format: &str,
+    values: &[Value],
+    compiled: &Compiled,
+    state: &EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let mut text = Vec::new();
+    output::printf::printf(&mut text, format.as_bytes(), values, &state.symbols)
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let mut printed = Vec::new();
+    let kind = if matches!(action, Action::Cat { .. }) {
+        cat(&text, compiled.limits.max_cat_bytes, &mut printed);
+        "cat"
+    } else {
+        system(&text, &mut printed);
+        "syscall"
+    };
+    match state.how.format {
+        Format::Text | Format::Folded => out.extend_from_slice(&printed),
+        Format::Json if printed.is_empty() => {}
+        Format::Json => output::json::text_json(out, kind, &printed),
+    }
+    Ok(())
 }

@@ -201,7 +201,14 @@ fn attach_all(
             "{point} was not costed: nothing is attached that the budget has not cleared"
         )));
     }
-    for p in &compiled.probes {
+    // Probes the kernel runs in the order attached first, in the script's order; then the
+    // others in reverse, since the kernel runs them latest first.
+    let latest_first = |p: &&tracebound_compiler::pipeline::CompiledProbe| {
+        crate::probes::mechanism_of(p.kind).runs_latest_first()
+    };
+    let in_order = compiled.probes.iter().filter(|p| !latest_first(p));
+    let reversed = compiled.probes.iter().rev().filter(latest_first);
+    for p in in_order.chain(reversed) {
         let plan = AttachPlan {
             program: p.program.clone(),
             kind: p.kind,

@@ -142,7 +142,12 @@ impl ProbeLowerer<'_, '_> {
             }
             _ => {
                 let v = self.expr(first)?;
-                let ty = v.ty();
+                // A truth value is an integer in a register; its type says it prints as
+                // `true`/`false`.
+                let ty = match self.type_of(first) {
+                    ValueType::Bool => ValueType::Bool,
+                    _ => v.ty(),
+                };
                 self.send(Action::PrintValue { value: ty.clone() }, &[ty], &[v]);
             }
         }
@@ -156,8 +161,8 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
-    /// `delete(@m[k])`, `delete(@m, k)`: bpf_map_delete_elem.
-    pub(super) fn delete(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
+    /// `delete(@m[k])`, `delete(@m, k)`: bpf_map_delete_elem; true when the key was there.
+    pub(super) fn delete(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
         let first = args
             .first()
             .ok_or_else(|| Diagnostic::error("`delete` needs a map", span, "here"))?;
@@ -177,12 +182,19 @@ impl ProbeLowerer<'_, '_> {
         let r = self.f.new_vreg();
         self.emit(Inst::MapRef(r, map));
         let k = self.slot_addr(key, 0);
+        let ret = self.f.new_vreg();
         self.emit(Inst::Call {
             helper: Helper::MapDeleteElem,
             args: vec![Operand::Reg(r), Operand::Reg(k)],
-            ret: None,
+            ret: Some(ret),
         });
-        Ok(())
+        // The helper returns 0 or a negative errno: the sign bit, flipped, without a branch,
+        // so that a `delete` whose value nothing reads costs nothing more.
+        let negative = self.alu(Alu::Rsh, ret, Operand::Imm(63));
+        Ok(Val::Int {
+            reg: self.alu(Alu::Xor, negative, Operand::Imm(1)),
+            signed: false,
+        })
     }
 
     /// `join(argv [, delimiter])`: up to `JOIN_ARGS` strings read from a user-space array of

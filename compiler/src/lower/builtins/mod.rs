@@ -141,10 +141,7 @@ impl ProbeLowerer<'_, '_> {
                 self.clear(zero, args, span)?;
                 Val::Void
             }
-            By::Delete => {
-                self.delete(args, span)?;
-                Val::Void
-            }
+            By::Delete => self.delete(args, span)?,
             // Replaced by its value before checking.
             By::ProgramOption => return Err(self.unsupported(&format!("`{name}()`"), span)),
             // Aggregations are lowered by their map assignment (`stmt::aggregate`); the
@@ -195,6 +192,7 @@ pub(crate) fn value_type(
     Some(match value {
         Value::None => SIGNED,
         Value::Int { signed } => ValueType::Int { size: 8, signed },
+        Value::Bool => ValueType::Bool,
         Value::LateArg if probe.kind.context().args == ArgSource::UsdtSite => SIGNED,
         Value::LateArg => INT,
         Value::Str(l) => ValueType::Str { len: len(l) },

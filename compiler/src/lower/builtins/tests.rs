@@ -40,6 +40,7 @@ fn options() -> CompileOptions {
             unsafe_allowed: true,
             environment: Vec::new(),
             program_options: Default::default(),
+            probe_filter: None,
         },
         lower: LowerOptions {
             cpid: Some(4242),
@@ -168,4 +169,30 @@ fn every_builtin_compiles_or_is_refused_with_its_reason() {
         marked.join(", ")
     );
     assert_eq!(compiled.len() + marked.len(), BUILTINS.len());
+}
+
+/// What `strcontains`, `has_key` and `delete` return is a bool: print() sends it as one (so
+/// it prints `true`/`false`), and a map of it holds one.
+#[test]
+fn truth_values_are_bools_in_print_and_maps() {
+    use crate::program::{Action, MapValue, ValueType};
+    let source = r#"BEGIN { @k[1] = 1; print(strcontains("ab", "b")); $d = delete(@k, 1); print($d); @h = has_key(@k, 2); }"#;
+    let compiled = compile(source, &facts(), &options()).expect("compiles");
+    let printed: Vec<&ValueType> = compiled
+        .info
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::PrintValue { value } => Some(value),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(printed, [&ValueType::Bool, &ValueType::Bool]);
+    let h = compiled
+        .info
+        .maps
+        .iter()
+        .find(|m| m.name == "h")
+        .expect("@h");
+    assert_eq!(h.value, MapValue::Plain(ValueType::Bool));
 }

@@ -67,6 +67,10 @@ impl Mechanism for Usdt {
         Ok(Dispatch::Cookie { ret: false })
     }
 
+    fn runs_latest_first(&self) -> bool {
+        true
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
         if let Some(Dispatch::Cookie { .. }) = plan.dispatch {
             return attach_multi(loaded, plan);
