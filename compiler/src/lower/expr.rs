@@ -372,15 +372,30 @@ impl ProbeLowerer<'_, '_> {
         let missing = self.f.new_label();
         self.jump_if_zero(found, missing);
         match &ty {
-            ValueType::Int { signed, .. } => {
+            ValueType::Int { .. } | ValueType::Pointer => {
+                let signed = matches!(ty, ValueType::Int { signed: true, .. });
                 let r = self.load_u64(Addr::Ptr(found, 0));
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(missing));
+                self.emit(Inst::Const(r, 0));
+                self.emit(Inst::Label(done));
+                Ok(Val::Int { reg: r, signed })
+            }
+            ValueType::Bool => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(found, 0),
+                    size: Size::B,
+                    signed: false,
+                });
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
                 self.emit(Inst::Const(r, 0));
                 self.emit(Inst::Label(done));
                 Ok(Val::Int {
                     reg: r,
-                    signed: *signed,
+                    signed: false,
                 })
             }
             ty => {
@@ -641,7 +656,7 @@ impl ProbeLowerer<'_, '_> {
         let done = self.f.new_label();
         self.jump_if_zero(c, other);
         match ty {
-            ValueType::Int { .. } | ValueType::Bool => {
+            ValueType::Int { .. } | ValueType::Bool | ValueType::Pointer => {
                 let r = self.f.new_vreg();
                 let (a, sa) = self.int(then)?;
                 self.emit(Inst::Mov(r, a));

@@ -368,6 +368,9 @@ pub(crate) fn static_type(
     if let Some(access) = e.kernel.as_deref() {
         return kernel_value_type(access);
     }
+    if is_boolean(e) {
+        return ValueType::Bool;
+    }
     if let (ExprKind::Unary { .. } | ExprKind::Binary { .. }, Some(Ok(lit))) = (&e.kind, fold(e)) {
         return ValueType::Int {
             size: 8,
@@ -445,28 +448,48 @@ pub(crate) fn static_type(
             ty @ ValueType::Int { .. } => ty,
             _ => SIGNED,
         },
-        // 0 or 1, compared as a signed value (the current release's `bool`).
-        ExprKind::Binary { op, lhs, rhs } => match op {
-            BinaryOp::Eq
-            | BinaryOp::Ne
-            | BinaryOp::Lt
-            | BinaryOp::Le
-            | BinaryOp::Gt
-            | BinaryOp::Ge
-            | BinaryOp::And
-            | BinaryOp::Or => SIGNED,
-            _ => match (recurse(lhs), recurse(rhs)) {
-                (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
-                    ValueType::Int {
-                        size: 8,
-                        signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
-                    }
+        ExprKind::Binary { op, lhs, rhs } => match (recurse(lhs), recurse(rhs)) {
+            // Pointer arithmetic keeps the pointer; the distance of two is a number.
+            (ValueType::Pointer, ValueType::Int { .. })
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
+            {
+                ValueType::Pointer
+            }
+            (ValueType::Int { .. }, ValueType::Pointer) if *op == BinaryOp::Add => {
+                ValueType::Pointer
+            }
+            (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
+                ValueType::Int {
+                    size: 8,
+                    signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
                 }
-                _ => SIGNED,
-            },
+            }
+            _ => SIGNED,
         },
         ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
+    }
+}
+
+/// Whether an expression is a comparison, `!`, `&&` or `||`: a `bool` in the current release
+/// (0 or 1 in a register, printed `true`/`false`).
+fn is_boolean(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Unary {
+            op: UnaryOp::Not, ..
+        } => true,
+        ExprKind::Binary { op, .. } => matches!(
+            op,
+            BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge
+                | BinaryOp::And
+                | BinaryOp::Or
+        ),
+        _ => false,
     }
 }
 
@@ -477,7 +500,7 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
         KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
             ValueType::Enum(names.held())
         }
-        KernelAccess::PointerStep { .. } => SIGNED,
+        KernelAccess::PointerStep { .. } => ValueType::Pointer,
         KernelAccess::Member { value, .. }
         | KernelAccess::Deref { value, .. }
         | KernelAccess::Index { value, .. } => match value {
@@ -488,7 +511,8 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
             KernelValue::Str { len } => ValueType::Str { len: *len },
             KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
             KernelValue::Enum(names) => ValueType::Enum(names.held()),
-            KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
+            KernelValue::Pointer => ValueType::Pointer,
+            KernelValue::Aggregate { .. } => SIGNED,
         },
     }
 }
@@ -529,6 +553,9 @@ fn cast_type(ty: &TypeName, from: &ValueType) -> ValueType {
     if ty.array.is_some() {
         return super::array::array_cast_type(ty, from).unwrap_or(SIGNED);
     }
+    if ty.pointers > 0 {
+        return ValueType::Pointer;
+    }
     match &ty.base {
         TypeBase::Builtin(n) if ty.pointers == 0 && n == "bool" => ValueType::Bool,
         TypeBase::Builtin(n) if ty.pointers == 0 && n == "string" => from.clone(),
@@ -562,10 +589,6 @@ fn held(ty: ValueType) -> ValueType {
     match ty {
         ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
         ValueType::Enum(names) => ValueType::Enum(names.held()),
-        ValueType::Pointer => ValueType::Int {
-            size: 8,
-            signed: false,
-        },
         other => other,
     }
 }
@@ -587,6 +610,9 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         (ValueType::Str { len: x }, ValueType::Str { len: y }) => {
             ValueType::Str { len: (*x).max(*y) }
         }
+        // A pointer stepped by `+=`/`++` (typed as a number there) stays a pointer.
+        (ValueType::Pointer, ValueType::Int { .. })
+        | (ValueType::Int { .. }, ValueType::Pointer) => ValueType::Pointer,
         (ValueType::Tuple(x), ValueType::Tuple(y)) if x.len() == y.len() => {
             ValueType::Tuple(x.iter().zip(y).map(|(a, b)| unify(a, b)).collect())
         }

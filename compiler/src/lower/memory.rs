@@ -110,6 +110,11 @@ impl ProbeLowerer<'_, '_> {
                     size,
                 });
             }
+            (ValueType::Pointer, Val::Int { reg, .. }) => self.emit(Inst::Store {
+                addr: dst,
+                value: Operand::Reg(*reg),
+                size: Size::DW,
+            }),
             (ValueType::Bool, Val::Int { reg, .. }) => self.emit(Inst::Store {
                 addr: dst,
                 value: Operand::Reg(*reg),

@@ -253,7 +253,7 @@ impl ProbeLowerer<'_, '_> {
             ty => ty.clone(),
         };
         let slot = self.f.new_slot(stored.size());
-        if matches!(stored, ValueType::Int { .. }) {
+        if matches!(stored, ValueType::Int { .. } | ValueType::Pointer) {
             self.f.tracked.push(slot);
         }
         self.vars

@@ -727,7 +727,8 @@ mod tests {
         else {
             panic!("{found:?}")
         };
-        let fields: Vec<(&str, u32, Option<(u32, u32)>)> = layout
+        type Placed<'a> = (&'a str, u32, Option<(u32, u32)>);
+        let fields: Vec<Placed> = layout
             .fields
             .iter()
             .map(|f| (f.name.as_str(), f.offset, f.bitfield))
@@ -750,8 +751,7 @@ mod tests {
     #[test]
     fn typedef_names_size_and_cast() {
         assert!(accesses("BEGIN { @ = sizeof(uint64_t) + sizeof(__u16); }")
-            .iter()
-            .any(|a| *a == KernelAccess::Const(2)));
+            .contains(&KernelAccess::Const(2)));
         compile_with_types("BEGIN { @a = (uint64_t)1; @b = (int16_t)-1; @c = *(size_t *)0; }")
             .unwrap();
         assert_eq!(

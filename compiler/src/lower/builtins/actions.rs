@@ -142,7 +142,11 @@ impl ProbeLowerer<'_, '_> {
             }
             _ => {
                 let v = self.expr(first)?;
-                let ty = v.ty();
+                // A pointer or a bool rides in a register as an integer; it prints as itself.
+                let ty = match (&v, self.type_of(first)) {
+                    (Val::Int { .. }, t @ (ValueType::Pointer | ValueType::Bool)) => t,
+                    _ => v.ty(),
+                };
                 self.send(Action::PrintValue { value: ty.clone() }, &[ty], &[v]);
             }
         }
