@@ -434,6 +434,19 @@ impl ProbeLowerer<'_, '_> {
                 _ => Err(self.unsupported("`&` of anything but a variable", span)),
             };
         }
+        // `*&$x` is `$x`, whatever it holds (a tuple, a string).
+        if let (
+            UnaryOp::Deref,
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr: var,
+            },
+        ) = (op, &inner.kind)
+        {
+            if matches!(var.kind, ExprKind::Var(_)) {
+                return self.expr(var);
+            }
+        }
         let width = match self.type_of(inner) {
             ValueType::Int { size, .. } => size * 8,
             _ => 64,

@@ -253,7 +253,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                     for k in keys {
                         self.expr(k);
                     }
-                    let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                    let key_types = self.key_types(keys);
                     self.table.note_keys(map, key_types);
                     let v = match (&value.kind, op) {
                         (ExprKind::Call { name, args }, None) => {
@@ -331,7 +331,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                 for k in keys {
                     self.expr(k);
                 }
-                let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                let key_types = self.key_types(keys);
                 self.table.note_keys(map, key_types);
             }
             ExprKind::Map { name, .. } => {
@@ -353,6 +353,16 @@ impl Infer<'_> {
     /// The type of an expression's value, as stored in a map or a variable.
     fn type_of(&self, e: &Expr) -> ValueType {
         static_type(e, &self.vars, self.probe, self.options, self.table)
+    }
+
+    /// A map's key types; one tuple key is its fields, as `@m[(a, b)]` is `@m[a, b]`
+    /// (`$t = (a, b); @m[$t]` too).
+    fn key_types(&self, keys: &[Expr]) -> Vec<ValueType> {
+        let types: Vec<ValueType> = keys.iter().map(|k| self.type_of(k)).collect();
+        match types.as_slice() {
+            [ValueType::Tuple(fields)] if fields.len() > 1 => fields.clone(),
+            _ => types,
+        }
     }
 }
 
@@ -438,6 +448,20 @@ pub(crate) fn static_type(
         ExprKind::Block { value, .. } => recurse(value),
         ExprKind::TupleIndex { expr, index } => match recurse(expr) {
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
+            _ => SIGNED,
+        },
+        ExprKind::Unary {
+            op: UnaryOp::AddrOf,
+            ..
+        } => ValueType::Pointer,
+        ExprKind::Unary {
+            op: UnaryOp::Deref,
+            expr,
+        } => match &expr.kind {
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr: var,
+            } if matches!(var.kind, ExprKind::Var(_)) => recurse(var),
             _ => SIGNED,
         },
         // `-` and `~` keep their operand's width and signedness (`-(uint8)2` is 254).
