@@ -173,6 +173,26 @@ impl ProbeLowerer<'_, '_> {
             {
                 self.string_index(expr, index)
             }
+            // `$t[1 + 1]` of a tuple is `$t.2`: the index a constant, as bpftrace requires.
+            ExprKind::Index { expr, index }
+                if matches!(self.type_of(expr), ValueType::Tuple(_)) =>
+            {
+                match constant_index(index) {
+                    Some(n) => self.expr(&Expr::new(
+                        ExprKind::TupleIndex {
+                            expr: expr.clone(),
+                            index: n,
+                        },
+                        e.span,
+                    )),
+                    None => Err(Diagnostic::error(
+                        "a tuple's index must be a constant",
+                        index.span,
+                        "not known when compiling",
+                    )
+                    .with_help("write a number, or an expression of numbers (`$t[1 + 1]`)")),
+                }
+            }
             ExprKind::Index { expr, index } => self.array_index(expr, index, e.span),
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
                 Err(self.unsupported("sizeof", e.span))
@@ -863,4 +883,14 @@ pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
+}
+
+/// An index that is a non-negative integer literal, or operators on literals folding to one.
+pub(crate) fn constant_index(index: &Expr) -> Option<u32> {
+    let n = match (&index.kind, fold(index)) {
+        (ExprKind::Int(n), _) => *n,
+        (_, Some(Ok(crate::check::fold::Literal::NonNegative(n)))) => n,
+        _ => return None,
+    };
+    u32::try_from(n).ok()
 }

@@ -432,8 +432,11 @@ pub(crate) fn static_type(
         | ExprKind::IfElse {
             then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
-        ExprKind::Index { expr, .. } => match recurse(expr) {
+        ExprKind::Index { expr, index } => match recurse(expr) {
             ValueType::Array { elem, .. } => held(*elem),
+            ValueType::Tuple(fields) => super::expr::constant_index(index)
+                .and_then(|n| fields.get(n as usize).cloned())
+                .unwrap_or(SIGNED),
             _ => SIGNED,
         },
         // A field of a struct the script holds.
