@@ -998,17 +998,16 @@ impl<'p> Checker<'p> {
                 Shape::Tuple(items.len())
             }
             ExprKind::Record(fields) => {
-                for (_, value) in fields {
+                for (i, (name, value)) in fields.iter().enumerate() {
                     self.expr(value);
+                    if fields[..i].iter().any(|(n, _)| n.name == name.name) {
+                        self.diags.push(Diagnostic::error(
+                            format!("this record has two fields named `{}`", name.name),
+                            name.span,
+                            "named again",
+                        ));
+                    }
                 }
-                self.diags.push(
-                    Diagnostic::error(
-                        "records are not supported by tracebound yet",
-                        e.span,
-                        "a record",
-                    )
-                    .with_help("use a tuple, `(0, 1)`, read as `.0` and `.1`"),
-                );
                 Shape::Unknown
             }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => Shape::Int,

@@ -200,11 +200,29 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Offsetof { .. } | ExprKind::OffsetofExpr { .. } => {
                 Err(self.unsupported("offsetof", e.span))
             }
-            ExprKind::Record(_) => Err(self.unsupported("records", e.span)),
+            ExprKind::Record(fields) => self.record(fields, e),
         }
     }
 
     /// A tuple built in a slot of its own, its padding zeroed (it may become a map key).
+    /// A record: each field evaluated in the order written, stored where its name lies.
+    fn record(&mut self, fields: &[(Ident, Expr)], e: &Expr) -> Lowering<Val> {
+        let ty = self.type_of(e);
+        let ValueType::Struct(layout) = &ty else {
+            unreachable!("a record expression has a struct type")
+        };
+        let slot = self.f.new_slot(ty.size());
+        self.zero(Addr::Slot(slot, 0), ty.size());
+        for ((_, value), field) in fields.iter().zip(&layout.fields) {
+            let v = self.expr(value)?;
+            self.store_value(Addr::Slot(slot, field.offset as i32), &field.ty, &v);
+        }
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
+    }
+
     fn tuple(&mut self, items: &[Expr], e: &Expr) -> Lowering<Val> {
         let ty = self.type_of(e);
         let slot = self.f.new_slot(ty.size());

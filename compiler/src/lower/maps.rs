@@ -12,7 +12,7 @@ use crate::ast::*;
 use crate::check::fold::{fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::probe::ArgAccess;
-use crate::program::{MapInfo, MapValue, ValueType};
+use crate::program::{MapInfo, MapValue, StructField, StructLayout, ValueType};
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::types::{KernelAccess, KernelValue};
 
@@ -426,6 +426,9 @@ pub(crate) fn static_type(
         }
         ExprKind::Field { expr, field, .. } if is_args(expr) => args_field_type(probe, field),
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
+        ExprKind::Record(fields) => {
+            record_type(fields.iter().map(|(n, v)| (n.name.clone(), recurse(v))))
+        }
         ExprKind::Ternary {
             then, otherwise, ..
         }
@@ -496,6 +499,40 @@ pub(crate) fn static_type(
         ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
     }
+}
+
+/// A record, `(a = 1, b = "x")`: its fields laid out as a tuple's are, printed by name as a
+/// struct is (`{ .a = 1, .b = x }`), as the current release prints records.
+pub(crate) fn record_type(fields: impl Iterator<Item = (String, ValueType)>) -> ValueType {
+    let (names, types): (Vec<String>, Vec<ValueType>) = fields.unzip();
+    let offsets = ValueType::field_offsets(&types);
+    let tuple = ValueType::Tuple(types.clone());
+    ValueType::Struct(StructLayout {
+        size: tuple.size(),
+        align: tuple.align(),
+        fields: names
+            .into_iter()
+            .zip(types)
+            .zip(offsets)
+            .map(|((name, ty), offset)| StructField {
+                name,
+                offset,
+                bitfield: None,
+                ty,
+            })
+            .collect(),
+    })
+}
+
+/// Whether two structs have the same field names and no bitfields (two records).
+fn same_fields(x: &StructLayout, y: &StructLayout) -> bool {
+    let plain = |l: &StructLayout| l.fields.iter().all(|f| f.bitfield.is_none());
+    x.fields.len() == y.fields.len()
+        && plain(x)
+        && plain(y)
+        && x.fields
+            .iter()
+            .all(|f| y.fields.iter().any(|g| g.name == f.name))
 }
 
 /// Whether an expression is a comparison, `!`, `&&` or `||`: a `bool` in the current release
@@ -640,6 +677,14 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         // A pointer stepped by `+=`/`++` (typed as a number there) stays a pointer.
         (ValueType::Pointer, ValueType::Int { .. })
         | (ValueType::Int { .. }, ValueType::Pointer) => ValueType::Pointer,
+        // Two records of the same fields (in any order): the first one's order, each
+        // field wide enough for both.
+        (ValueType::Struct(x), ValueType::Struct(y)) if x != y && same_fields(x, y) => {
+            record_type(x.fields.iter().map(|f| {
+                let other = y.fields.iter().find(|g| g.name == f.name).map(|g| &g.ty);
+                (f.name.clone(), unify(&f.ty, other.unwrap_or(&f.ty)))
+            }))
+        }
         (ValueType::Tuple(x), ValueType::Tuple(y)) if x.len() == y.len() => {
             ValueType::Tuple(x.iter().zip(y).map(|(a, b)| unify(a, b)).collect())
         }

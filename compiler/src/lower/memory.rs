@@ -152,6 +152,25 @@ impl ProbeLowerer<'_, '_> {
                     self.store_value(offset(dst, dst_offsets[i] as i32), field, &v);
                 }
             }
+            // A record into a record of the same fields in another order (the first
+            // assignment decides a variable's order): field by field, by name.
+            (
+                ValueType::Struct(dst_layout),
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Struct(src_layout),
+                },
+            ) if dst_layout != src_layout => {
+                for f in &dst_layout.fields {
+                    match src_layout.fields.iter().find(|s| s.name == f.name) {
+                        Some(s) if s.bitfield.is_none() && f.bitfield.is_none() => {
+                            let v = self.load_value(offset(*addr, s.offset as i32), &s.ty);
+                            self.store_value(offset(dst, f.offset as i32), &f.ty, &v);
+                        }
+                        _ => self.zero(offset(dst, f.offset as i32), f.ty.size()),
+                    }
+                }
+            }
             // An enum's integer into another width or a plain integer's place: converted.
             (ValueType::Enum(EnumNames { size, .. }), Val::Int { reg, .. }) => {
                 self.emit(Inst::Store {
