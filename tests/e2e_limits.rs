@@ -76,7 +76,8 @@ fn full_map_is_named_with_its_limit() -> Result<(), String> {
     if code != 0 || kept != 10 {
         return Err(format!("exit {code}, {kept} keys printed (expected 0, 10)"));
     }
-    let expected = "warning: map @slots is full (10 keys): 5 new keys not stored; raise the \
+    let expected = "WARNING: Map full; can't update element: @slots is full (10 keys), 5 new \
+                    keys not stored; raise the \
                     limit with `config = { max_map_keys = 40 }`";
     if !stderr.contains(expected) {
         return Err(format!("stderr lacks `{expected}`:\n{stderr}"));

@@ -186,17 +186,23 @@ impl Function {
     }
 
     /// Drops instructions no path reaches (after a `goto` or a return, up to the next label
-    /// something jumps to). The verifier refuses programs with unreachable instructions, and
-    /// `return` or `break` inside a branch leaves some behind.
+    /// reachable code jumps to). The verifier refuses programs with unreachable instructions,
+    /// and `return`, `break` or `exit()` inside a branch leaves some behind; the code after
+    /// one may jump to labels of its own, which stay unreachable with it.
     pub fn remove_unreachable(&mut self) {
-        let targets: std::collections::HashSet<Label> = self
-            .insts
-            .iter()
-            .filter_map(|(i, _)| match i {
-                Inst::Jump(l) | Inst::Branch { then: l, .. } => Some(*l),
-                _ => None,
-            })
-            .collect();
+        let mut targets: std::collections::HashSet<Label> = std::collections::HashSet::new();
+        // Labels reached grow with each pass (a loop's jump back comes after its label).
+        loop {
+            let before = targets.len();
+            self.walk_reachable(&targets.clone(), &mut |inst| {
+                if let Inst::Jump(l) | Inst::Branch { then: l, .. } = inst {
+                    targets.insert(*l);
+                }
+            });
+            if targets.len() == before {
+                break;
+            }
+        }
         let mut reachable = true;
         self.insts.retain(|(inst, _)| {
             match inst {
@@ -205,12 +211,35 @@ impl Function {
                 Inst::LoopStart | Inst::LoopEnd => return true,
                 _ => {}
             }
-            let keep = reachable;
+            let kept = reachable;
             if matches!(inst, Inst::Jump(_) | Inst::Return(_)) {
                 reachable = false;
             }
-            keep
+            kept
         });
+    }
+
+    /// Calls `f` on each instruction reached when the labels in `targets` are the ones
+    /// jumped to.
+    fn walk_reachable(
+        &self,
+        targets: &std::collections::HashSet<Label>,
+        f: &mut impl FnMut(&Inst),
+    ) {
+        let mut reachable = true;
+        for (inst, _) in &self.insts {
+            if let Inst::Label(l) = inst {
+                if targets.contains(l) {
+                    reachable = true;
+                }
+            }
+            if reachable {
+                f(inst);
+            }
+            if matches!(inst, Inst::Jump(_) | Inst::Return(_)) {
+                reachable = false;
+            }
+        }
     }
 }
 

@@ -82,7 +82,7 @@ impl Checker<'_> {
         for (name, info) in &self.maps {
             if let (Some((_, span)), false) = (info.declared, info.used) {
                 diags.push(Diagnostic::warning(
-                    format!("unused map: `@{name}`"),
+                    format!("Unused map: @{name}"),
                     span,
                     "declared here, used nowhere",
                 ));
@@ -223,7 +223,7 @@ mod tests {
         let d = diagnostics("let @a = hash(2); BEGIN { print(1); }");
         assert_eq!(
             d,
-            [(false, "unused map: `@a`".into(), "let @a = hash(2);".into())]
+            [(false, "Unused map: @a".into(), "let @a = hash(2);".into())]
         );
         // Declared and only read is no error: the declaration stands for its assignment.
         assert_eq!(diagnostics("let @a = hash(2); BEGIN { print(@a[1]); }"), []);

@@ -361,6 +361,29 @@ fn key_arity(keys: &[Expr]) -> usize {
 /// The statements of probes, macros and functions, in order; expressions are checked for
 /// their shape (`expr_shape`), which is not a walk but a fold: each returns what it is.
 impl<'a> Visitor<'a> for Checker<'_> {
+    /// A statement after `exit()`, `return`, `break` or `continue` in the same block never
+    /// runs: a warning, in the current release's words, at the first such statement.
+    fn block(&mut self, b: &'a Block) {
+        let ends = |s: &Stmt| match &s.kind {
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(_) => true,
+            StmtKind::Expr(Expr {
+                kind: ExprKind::Call { name, .. },
+                ..
+            }) => name.name == "exit",
+            _ => false,
+        };
+        if let Some(at) = b.stmts.iter().position(ends) {
+            if let Some(next) = b.stmts.get(at + 1) {
+                self.diags.push(Diagnostic::warning(
+                    "Unreachable statement",
+                    next.span,
+                    "never runs",
+                ));
+            }
+        }
+        crate::ast::visit::walk_block(self, b);
+    }
+
     fn stmt(&mut self, stmt: &'a Stmt) {
         match &stmt.kind {
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value),
@@ -1001,17 +1024,16 @@ impl<'p> Checker<'p> {
                 Shape::Tuple(items.len())
             }
             ExprKind::Record(fields) => {
-                for (_, value) in fields {
+                for (i, (name, value)) in fields.iter().enumerate() {
                     self.expr(value);
+                    if fields[..i].iter().any(|(n, _)| n.name == name.name) {
+                        self.diags.push(Diagnostic::error(
+                            format!("this record has two fields named `{}`", name.name),
+                            name.span,
+                            "named again",
+                        ));
+                    }
                 }
-                self.diags.push(
-                    Diagnostic::error(
-                        "records are not supported by tracebound yet",
-                        e.span,
-                        "a record",
-                    )
-                    .with_help("use a tuple, `(0, 1)`, read as `.0` and `.1`"),
-                );
                 Shape::Unknown
             }
             ExprKind::SizeofType(_) | ExprKind::Offsetof { .. } => Shape::Int,

@@ -234,3 +234,21 @@ fn positional_parameters_in_attach_points_must_be_given() {
     );
     assert_eq!(errors_with("uprobe:\"/opt/$1\":f { }", Some(0)), []);
 }
+
+#[test]
+fn a_statement_after_exit_or_return_is_unreachable() {
+    let warnings = |source: &str| -> Vec<String> {
+        let program = parse(source).unwrap();
+        check(&program, &CheckOptions::default())
+            .into_iter()
+            .filter(|d| !d.is_error())
+            .map(|d| source[d.span().range()].to_string())
+            .collect()
+    };
+    assert_eq!(warnings("i:ms:100 { @++; exit(); @++ }"), ["@++"]);
+    assert_eq!(
+        warnings("BEGIN { if (1) { return; print(1); } exit(); }"),
+        ["print(1)"]
+    );
+    assert!(warnings("BEGIN { @++; exit(); }").is_empty());
+}

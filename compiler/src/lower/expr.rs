@@ -173,6 +173,26 @@ impl ProbeLowerer<'_, '_> {
             {
                 self.string_index(expr, index)
             }
+            // `$t[1 + 1]` of a tuple is `$t.2`: the index a constant, as bpftrace requires.
+            ExprKind::Index { expr, index }
+                if matches!(self.type_of(expr), ValueType::Tuple(_)) =>
+            {
+                match constant_index(index) {
+                    Some(n) => self.expr(&Expr::new(
+                        ExprKind::TupleIndex {
+                            expr: expr.clone(),
+                            index: n,
+                        },
+                        e.span,
+                    )),
+                    None => Err(Diagnostic::error(
+                        "a tuple's index must be a constant",
+                        index.span,
+                        "not known when compiling",
+                    )
+                    .with_help("write a number, or an expression of numbers (`$t[1 + 1]`)")),
+                }
+            }
             ExprKind::Index { expr, index } => self.array_index(expr, index, e.span),
             ExprKind::SizeofType(_) | ExprKind::SizeofExpr(_) => {
                 Err(self.unsupported("sizeof", e.span))
@@ -180,11 +200,29 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Offsetof { .. } | ExprKind::OffsetofExpr { .. } => {
                 Err(self.unsupported("offsetof", e.span))
             }
-            ExprKind::Record(_) => Err(self.unsupported("records", e.span)),
+            ExprKind::Record(fields) => self.record(fields, e),
         }
     }
 
     /// A tuple built in a slot of its own, its padding zeroed (it may become a map key).
+    /// A record: each field evaluated in the order written, stored where its name lies.
+    fn record(&mut self, fields: &[(Ident, Expr)], e: &Expr) -> Lowering<Val> {
+        let ty = self.type_of(e);
+        let ValueType::Struct(layout) = &ty else {
+            unreachable!("a record expression has a struct type")
+        };
+        let slot = self.f.new_slot(ty.size());
+        self.zero(Addr::Slot(slot, 0), ty.size());
+        for ((_, value), field) in fields.iter().zip(&layout.fields) {
+            let v = self.expr(value)?;
+            self.store_value(Addr::Slot(slot, field.offset as i32), &field.ty, &v);
+        }
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
+    }
+
     fn tuple(&mut self, items: &[Expr], e: &Expr) -> Lowering<Val> {
         let ty = self.type_of(e);
         let slot = self.f.new_slot(ty.size());
@@ -372,15 +410,30 @@ impl ProbeLowerer<'_, '_> {
         let missing = self.f.new_label();
         self.jump_if_zero(found, missing);
         match &ty {
-            ValueType::Int { signed, .. } => {
+            ValueType::Int { .. } | ValueType::Pointer => {
+                let signed = matches!(ty, ValueType::Int { signed: true, .. });
                 let r = self.load_u64(Addr::Ptr(found, 0));
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(missing));
+                self.emit(Inst::Const(r, 0));
+                self.emit(Inst::Label(done));
+                Ok(Val::Int { reg: r, signed })
+            }
+            ValueType::Bool => {
+                let r = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    addr: Addr::Ptr(found, 0),
+                    size: Size::B,
+                    signed: false,
+                });
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
                 self.emit(Inst::Const(r, 0));
                 self.emit(Inst::Label(done));
                 Ok(Val::Int {
                     reg: r,
-                    signed: *signed,
+                    signed: false,
                 })
             }
             ty => {
@@ -418,6 +471,19 @@ impl ProbeLowerer<'_, '_> {
                 },
                 _ => Err(self.unsupported("`&` of anything but a variable", span)),
             };
+        }
+        // `*&$x` is `$x`, whatever it holds (a tuple, a string).
+        if let (
+            UnaryOp::Deref,
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr: var,
+            },
+        ) = (op, &inner.kind)
+        {
+            if matches!(var.kind, ExprKind::Var(_)) {
+                return self.expr(var);
+            }
         }
         let width = match self.type_of(inner) {
             ValueType::Int { size, .. } => size * 8,
@@ -641,7 +707,7 @@ impl ProbeLowerer<'_, '_> {
         let done = self.f.new_label();
         self.jump_if_zero(c, other);
         match ty {
-            ValueType::Int { .. } | ValueType::Bool => {
+            ValueType::Int { .. } | ValueType::Bool | ValueType::Pointer => {
                 let r = self.f.new_vreg();
                 let (a, sa) = self.int(then)?;
                 self.emit(Inst::Mov(r, a));
@@ -835,4 +901,14 @@ pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
+}
+
+/// An index that is a non-negative integer literal, or operators on literals folding to one.
+pub(crate) fn constant_index(index: &Expr) -> Option<u32> {
+    let n = match (&index.kind, fold(index)) {
+        (ExprKind::Int(n), _) => *n,
+        (_, Some(Ok(crate::check::fold::Literal::NonNegative(n)))) => n,
+        _ => return None,
+    };
+    u32::try_from(n).ok()
 }

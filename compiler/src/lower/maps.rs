@@ -12,7 +12,7 @@ use crate::ast::*;
 use crate::check::fold::{fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::probe::ArgAccess;
-use crate::program::{MapInfo, MapValue, ValueType};
+use crate::program::{MapInfo, MapValue, StructField, StructLayout, ValueType};
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
 use crate::types::{KernelAccess, KernelValue};
 
@@ -253,7 +253,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                     for k in keys {
                         self.expr(k);
                     }
-                    let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                    let key_types = self.key_types(keys);
                     self.table.note_keys(map, key_types);
                     let v = match (&value.kind, op) {
                         (ExprKind::Call { name, args }, None) => {
@@ -331,7 +331,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                 for k in keys {
                     self.expr(k);
                 }
-                let key_types = keys.iter().map(|k| self.type_of(k)).collect();
+                let key_types = self.key_types(keys);
                 self.table.note_keys(map, key_types);
             }
             ExprKind::Map { name, .. } => {
@@ -354,6 +354,16 @@ impl Infer<'_> {
     fn type_of(&self, e: &Expr) -> ValueType {
         static_type(e, &self.vars, self.probe, self.options, self.table)
     }
+
+    /// A map's key types; one tuple key is its fields, as `@m[(a, b)]` is `@m[a, b]`
+    /// (`$t = (a, b); @m[$t]` too).
+    fn key_types(&self, keys: &[Expr]) -> Vec<ValueType> {
+        let types: Vec<ValueType> = keys.iter().map(|k| self.type_of(k)).collect();
+        match types.as_slice() {
+            [ValueType::Tuple(fields)] if fields.len() > 1 => fields.clone(),
+            _ => types,
+        }
+    }
 }
 
 /// The type of an expression given the variables' types so far.
@@ -367,6 +377,9 @@ pub(crate) fn static_type(
     let recurse = |e: &Expr| static_type(e, vars, probe, options, maps);
     if let Some(access) = e.kernel.as_deref() {
         return kernel_value_type(access);
+    }
+    if is_boolean(e) {
+        return ValueType::Bool;
     }
     if let (ExprKind::Unary { .. } | ExprKind::Binary { .. }, Some(Ok(lit))) = (&e.kind, fold(e)) {
         return ValueType::Int {
@@ -413,14 +426,20 @@ pub(crate) fn static_type(
         }
         ExprKind::Field { expr, field, .. } if is_args(expr) => args_field_type(probe, field),
         ExprKind::Tuple(items) => ValueType::Tuple(items.iter().map(recurse).collect()),
+        ExprKind::Record(fields) => {
+            record_type(fields.iter().map(|(n, v)| (n.name.clone(), recurse(v))))
+        }
         ExprKind::Ternary {
             then, otherwise, ..
         }
         | ExprKind::IfElse {
             then, otherwise, ..
         } => unify(&recurse(then), &recurse(otherwise)),
-        ExprKind::Index { expr, .. } => match recurse(expr) {
+        ExprKind::Index { expr, index } => match recurse(expr) {
             ValueType::Array { elem, .. } => held(*elem),
+            ValueType::Tuple(fields) => super::expr::constant_index(index)
+                .and_then(|n| fields.get(n as usize).cloned())
+                .unwrap_or(SIGNED),
             _ => SIGNED,
         },
         // A field of a struct the script holds.
@@ -437,6 +456,20 @@ pub(crate) fn static_type(
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,
         },
+        ExprKind::Unary {
+            op: UnaryOp::AddrOf,
+            ..
+        } => ValueType::Pointer,
+        ExprKind::Unary {
+            op: UnaryOp::Deref,
+            expr,
+        } => match &expr.kind {
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr: var,
+            } if matches!(var.kind, ExprKind::Var(_)) => recurse(var),
+            _ => SIGNED,
+        },
         // `-` and `~` keep their operand's width and signedness (`-(uint8)2` is 254).
         ExprKind::Unary {
             op: UnaryOp::Neg | UnaryOp::BitNot,
@@ -445,28 +478,82 @@ pub(crate) fn static_type(
             ty @ ValueType::Int { .. } => ty,
             _ => SIGNED,
         },
-        // 0 or 1, compared as a signed value (the current release's `bool`).
-        ExprKind::Binary { op, lhs, rhs } => match op {
-            BinaryOp::Eq
-            | BinaryOp::Ne
-            | BinaryOp::Lt
-            | BinaryOp::Le
-            | BinaryOp::Gt
-            | BinaryOp::Ge
-            | BinaryOp::And
-            | BinaryOp::Or => SIGNED,
-            _ => match (recurse(lhs), recurse(rhs)) {
-                (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
-                    ValueType::Int {
-                        size: 8,
-                        signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
-                    }
+        ExprKind::Binary { op, lhs, rhs } => match (recurse(lhs), recurse(rhs)) {
+            // Pointer arithmetic keeps the pointer; the distance of two is a number.
+            (ValueType::Pointer, ValueType::Int { .. })
+                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
+            {
+                ValueType::Pointer
+            }
+            (ValueType::Int { .. }, ValueType::Pointer) if *op == BinaryOp::Add => {
+                ValueType::Pointer
+            }
+            (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
+                ValueType::Int {
+                    size: 8,
+                    signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
                 }
-                _ => SIGNED,
-            },
+            }
+            _ => SIGNED,
         },
         ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
+    }
+}
+
+/// A record, `(a = 1, b = "x")`: its fields laid out as a tuple's are, printed by name as a
+/// struct is (`{ .a = 1, .b = x }`), as the current release prints records.
+pub(crate) fn record_type(fields: impl Iterator<Item = (String, ValueType)>) -> ValueType {
+    let (names, types): (Vec<String>, Vec<ValueType>) = fields.unzip();
+    let offsets = ValueType::field_offsets(&types);
+    let tuple = ValueType::Tuple(types.clone());
+    ValueType::Struct(StructLayout {
+        size: tuple.size(),
+        align: tuple.align(),
+        fields: names
+            .into_iter()
+            .zip(types)
+            .zip(offsets)
+            .map(|((name, ty), offset)| StructField {
+                name,
+                offset,
+                bitfield: None,
+                ty,
+            })
+            .collect(),
+    })
+}
+
+/// Whether two structs have the same field names and no bitfields (two records).
+fn same_fields(x: &StructLayout, y: &StructLayout) -> bool {
+    let plain = |l: &StructLayout| l.fields.iter().all(|f| f.bitfield.is_none());
+    x.fields.len() == y.fields.len()
+        && plain(x)
+        && plain(y)
+        && x.fields
+            .iter()
+            .all(|f| y.fields.iter().any(|g| g.name == f.name))
+}
+
+/// Whether an expression is a comparison, `!`, `&&` or `||`: a `bool` in the current release
+/// (0 or 1 in a register, printed `true`/`false`).
+fn is_boolean(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Unary {
+            op: UnaryOp::Not, ..
+        } => true,
+        ExprKind::Binary { op, .. } => matches!(
+            op,
+            BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge
+                | BinaryOp::And
+                | BinaryOp::Or
+        ),
+        _ => false,
     }
 }
 
@@ -477,7 +564,7 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
         KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
             ValueType::Enum(names.held())
         }
-        KernelAccess::PointerStep { .. } => SIGNED,
+        KernelAccess::PointerStep { .. } => ValueType::Pointer,
         KernelAccess::Member { value, .. }
         | KernelAccess::Deref { value, .. }
         | KernelAccess::Index { value, .. } => match value {
@@ -488,7 +575,8 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
             KernelValue::Str { len } => ValueType::Str { len: *len },
             KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
             KernelValue::Enum(names) => ValueType::Enum(names.held()),
-            KernelValue::Pointer | KernelValue::Aggregate { .. } => SIGNED,
+            KernelValue::Pointer => ValueType::Pointer,
+            KernelValue::Aggregate { .. } => SIGNED,
         },
     }
 }
@@ -529,6 +617,9 @@ fn cast_type(ty: &TypeName, from: &ValueType) -> ValueType {
     if ty.array.is_some() {
         return super::array::array_cast_type(ty, from).unwrap_or(SIGNED);
     }
+    if ty.pointers > 0 {
+        return ValueType::Pointer;
+    }
     match &ty.base {
         TypeBase::Builtin(n) if ty.pointers == 0 && n == "bool" => ValueType::Bool,
         TypeBase::Builtin(n) if ty.pointers == 0 && n == "string" => from.clone(),
@@ -562,10 +653,6 @@ fn held(ty: ValueType) -> ValueType {
     match ty {
         ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
         ValueType::Enum(names) => ValueType::Enum(names.held()),
-        ValueType::Pointer => ValueType::Int {
-            size: 8,
-            signed: false,
-        },
         other => other,
     }
 }
@@ -586,6 +673,17 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
         },
         (ValueType::Str { len: x }, ValueType::Str { len: y }) => {
             ValueType::Str { len: (*x).max(*y) }
+        }
+        // A pointer stepped by `+=`/`++` (typed as a number there) stays a pointer.
+        (ValueType::Pointer, ValueType::Int { .. })
+        | (ValueType::Int { .. }, ValueType::Pointer) => ValueType::Pointer,
+        // Two records of the same fields (in any order): the first one's order, each
+        // field wide enough for both.
+        (ValueType::Struct(x), ValueType::Struct(y)) if x != y && same_fields(x, y) => {
+            record_type(x.fields.iter().map(|f| {
+                let other = y.fields.iter().find(|g| g.name == f.name).map(|g| &g.ty);
+                (f.name.clone(), unify(&f.ty, other.unwrap_or(&f.ty)))
+            }))
         }
         (ValueType::Tuple(x), ValueType::Tuple(y)) if x.len() == y.len() => {
             ValueType::Tuple(x.iter().zip(y).map(|(a, b)| unify(a, b)).collect())

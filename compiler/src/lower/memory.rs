@@ -110,6 +110,11 @@ impl ProbeLowerer<'_, '_> {
                     size,
                 });
             }
+            (ValueType::Pointer, Val::Int { reg, .. }) => self.emit(Inst::Store {
+                addr: dst,
+                value: Operand::Reg(*reg),
+                size: Size::DW,
+            }),
             (ValueType::Bool, Val::Int { reg, .. }) => self.emit(Inst::Store {
                 addr: dst,
                 value: Operand::Reg(*reg),
@@ -145,6 +150,25 @@ impl ProbeLowerer<'_, '_> {
                     let src_at = offset(*addr, src_offsets.get(i).copied().unwrap_or(0) as i32);
                     let v = self.load_value(src_at, &src_ty);
                     self.store_value(offset(dst, dst_offsets[i] as i32), field, &v);
+                }
+            }
+            // A record into a record of the same fields in another order (the first
+            // assignment decides a variable's order): field by field, by name.
+            (
+                ValueType::Struct(dst_layout),
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Struct(src_layout),
+                },
+            ) if dst_layout != src_layout => {
+                for f in &dst_layout.fields {
+                    match src_layout.fields.iter().find(|s| s.name == f.name) {
+                        Some(s) if s.bitfield.is_none() && f.bitfield.is_none() => {
+                            let v = self.load_value(offset(*addr, s.offset as i32), &s.ty);
+                            self.store_value(offset(dst, f.offset as i32), &f.ty, &v);
+                        }
+                        _ => self.zero(offset(dst, f.offset as i32), f.ty.size()),
+                    }
                 }
             }
             // An enum's integer into another width or a plain integer's place: converted.

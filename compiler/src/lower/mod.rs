@@ -877,7 +877,7 @@ mod tests {
     #[test]
     fn no_unreachable_instructions() {
         let l = lower_text(
-            "BEGIN { if (1) { return; } $i = 0; while ($i < 3) { if ($i == 1) { break; } $i++; } exit(); }",
+            "BEGIN { if (1) { return; } $i = 0; while ($i < 3) { if ($i == 1) { break; } $i++; } if ($i) { exit(); print(1); } exit(); }",
             &[special(Target::Begin)],
         );
         let insts = &l.probes[0].function.insts;

@@ -113,9 +113,19 @@ impl ProbeLowerer<'_, '_> {
                 if let Some(ty) = ty.as_ref().filter(|t| declared_int(t).is_some()) {
                     self.declared.insert(var.name.clone(), ty.clone());
                 }
-                if let Some(v) = value {
-                    let target = Expr::new(ExprKind::Var(var.name.clone()), var.span);
-                    self.assign(&target, None, v)?;
+                match value {
+                    Some(v) => {
+                        let target = Expr::new(ExprKind::Var(var.name.clone()), var.span);
+                        self.assign(&target, None, v)?;
+                    }
+                    // `let $x;` declares a variable holding zero (of the type its later
+                    // assignments give it), a new one each time the declaration runs.
+                    None => {
+                        let declared = ty.as_ref().and_then(declared_int).unwrap_or(SIGNED);
+                        let slot = self.var_slot(&var.name, &declared);
+                        let size = self.vars[&var.name].ty.size();
+                        self.zero(Addr::Slot(slot, 0), size);
+                    }
                 }
             }
             StmtKind::If {
@@ -253,7 +263,7 @@ impl ProbeLowerer<'_, '_> {
             ty => ty.clone(),
         };
         let slot = self.f.new_slot(stored.size());
-        if matches!(stored, ValueType::Int { .. }) {
+        if matches!(stored, ValueType::Int { .. } | ValueType::Pointer) {
             self.f.tracked.push(slot);
         }
         self.vars
@@ -348,9 +358,23 @@ impl ProbeLowerer<'_, '_> {
                 .collect::<Lowering<_>>()?,
             keys => keys.iter().map(|k| self.expr(k)).collect::<Lowering<_>>()?,
         };
-        for (i, v) in flattened.iter().enumerate() {
-            if let (Some(field), Some(at)) = (fields.get(i), offsets.get(i)) {
-                self.store_value(Addr::Slot(slot, *at as i32), field, v);
+        let keys = self.shared.maps.keys(map).to_vec();
+        // One tuple value for several keys (`$t = (a, b); @m[$t]`): its fields lie as the
+        // key's do.
+        if let (
+            [one @ Val::Mem {
+                ty: ValueType::Tuple(_),
+                ..
+            }],
+            true,
+        ) = (flattened.as_slice(), keys.len() > 1)
+        {
+            self.store_value(Addr::Slot(slot, 0), &ValueType::Tuple(keys), one);
+        } else {
+            for (i, v) in flattened.iter().enumerate() {
+                if let (Some(field), Some(at)) = (fields.get(i), offsets.get(i)) {
+                    self.store_value(Addr::Slot(slot, *at as i32), field, v);
+                }
             }
         }
         if let Some(b) = bucket {

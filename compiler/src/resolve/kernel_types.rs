@@ -16,6 +16,8 @@ use crate::program::{EnumNames, StructField, StructLayout, ValueType};
 use crate::span::Span;
 use crate::types::{KType, KernelAccess, KernelValue};
 
+use super::value_size::{layout_of, Layout, VarLayouts};
+
 /// Types the kernel-typed expressions of each probe item; `probes` has one entry per probe
 /// item, in order.
 pub fn type_probes(
@@ -44,8 +46,11 @@ pub fn type_probes(
             },
             untyped_maps: std::mem::take(&mut untyped_maps),
             diags: Vec::new(),
+            layouts: VarLayouts::default(),
+            sized: Vec::new(),
         };
         typer.probe(probe);
+        typer.check_sized_vars();
         maps = typer.env.maps;
         untyped_maps = typer.untyped_maps;
         diags.extend(typer.diags);
@@ -63,6 +68,11 @@ struct Typer<'k, 'f> {
     /// Maps assigned something other than one pointer type: never typed again.
     untyped_maps: HashSet<String>,
     diags: Vec<Diagnostic>,
+    /// The probe's variables' layouts, for `sizeof` of a value.
+    layouts: VarLayouts,
+    /// Each variable a `sizeof` read, the layout it read, and where: a later assignment
+    /// must not change it.
+    sized: Vec<(String, Option<Layout>, Span)>,
 }
 
 impl VisitorMut for Typer<'_, '_> {
@@ -82,7 +92,11 @@ impl VisitorMut for Typer<'_, '_> {
                 self.expr(value);
                 self.expr(target);
                 match &target.kind {
-                    ExprKind::Var(v) => self.note_var(v, value),
+                    ExprKind::Var(v) => {
+                        self.note_var(v, value);
+                        let layout = layout_of(value, &self.layouts, self.kt, &self.env);
+                        self.layouts.note(v, layout);
+                    }
                     ExprKind::Map { name, .. } => self.note_map(&name.name, value),
                     _ => {}
                 }
@@ -108,10 +122,42 @@ impl VisitorMut for Typer<'_, '_> {
             StmtKind::Let {
                 var,
                 value: Some(value),
-                ..
+                ty,
             } => {
                 self.expr(value);
                 self.note_var(&var.name, value);
+                let layout = match ty {
+                    Some(ty) => layout_of(
+                        &Expr::new(
+                            ExprKind::Cast {
+                                ty: ty.clone(),
+                                expr: Box::new(value.clone()),
+                            },
+                            value.span,
+                        ),
+                        &self.layouts,
+                        self.kt,
+                        &self.env,
+                    ),
+                    None => layout_of(value, &self.layouts, self.kt, &self.env),
+                };
+                self.layouts.note(&var.name, layout);
+            }
+            StmtKind::Assign {
+                target:
+                    Expr {
+                        kind: ExprKind::Var(v),
+                        ..
+                    },
+                op: Some(_),
+                ..
+            } => {
+                self.layouts.note(v, None);
+                visit::walk_stmt_mut(self, s);
+            }
+            StmtKind::For { var, .. } => {
+                self.layouts.note(&var.name, None);
+                visit::walk_stmt_mut(self, s);
             }
             _ => visit::walk_stmt_mut(self, s),
         }
@@ -123,8 +169,17 @@ impl VisitorMut for Typer<'_, '_> {
             self.fail(d);
         }
         match self.access(e) {
+            Ok(None) if matches!(e.kind, ExprKind::SizeofExpr(_)) => match self.value_sizeof(e) {
+                Ok(size) => e.kernel = Some(Box::new(KernelAccess::Const(size))),
+                Err(d) => self.fail(d),
+            },
             Ok(access) => e.kernel = access.map(Box::new),
             Err(d) => self.fail(d),
+        }
+        if let ExprKind::Update { target, .. } = &e.kind {
+            if let ExprKind::Var(v) = &target.kind {
+                self.layouts.note(v, None);
+            }
         }
         visit::walk_expr_mut(self, e);
     }
@@ -134,6 +189,53 @@ impl Typer<'_, '_> {
     fn is_pointer(&self, e: &Expr) -> bool {
         matches!(self.kt.type_of(e, &self.env), Ok(Some(t))
             if matches!(self.kt.view(&t, e.span), Ok(View::Pointer { .. })))
+    }
+
+    /// `sizeof` of a value the script holds, when its layout is the current release's for
+    /// certain; refused otherwise.
+    fn value_sizeof(&mut self, e: &Expr) -> Result<u64, Diagnostic> {
+        let ExprKind::SizeofExpr(inner) = &e.kind else {
+            unreachable!("called for sizeof only")
+        };
+        let Some(layout) = layout_of(inner, &self.layouts, self.kt, &self.env) else {
+            return Err(Diagnostic::error(
+                "tracebound cannot tell this value's size as the current release lays it out",
+                inner.span,
+                "sizeof of this value",
+            )
+            .with_help(
+                "sizeof takes a type, a C-typed value, or literals, casts, strings, \
+                 comparisons and tuples of them (and variables holding one of those)",
+            ));
+        };
+        let mut used = Vec::new();
+        visit::expr(inner, &mut |x: &Expr| {
+            if let ExprKind::Var(v) = &x.kind {
+                used.push(v.clone());
+            }
+        });
+        for v in used {
+            let l = self.layouts.get(&v);
+            self.sized.push((v, l, inner.span));
+        }
+        Ok(layout.size as u64)
+    }
+
+    /// A variable `sizeof` read must keep that layout to the probe's end (a later
+    /// assignment of another type changes the current release's static type).
+    fn check_sized_vars(&mut self) {
+        for (v, used, span) in std::mem::take(&mut self.sized) {
+            if self.layouts.get(&v) != used {
+                self.fail(
+                    Diagnostic::error(
+                        format!("`${v}` is assigned values of different types in this probe"),
+                        span,
+                        "its size is not one",
+                    )
+                    .with_help("cast every value assigned to it to one type"),
+                );
+            }
+        }
     }
 
     fn note_var(&mut self, var: &str, value: &Expr) {
@@ -727,7 +829,8 @@ mod tests {
         else {
             panic!("{found:?}")
         };
-        let fields: Vec<(&str, u32, Option<(u32, u32)>)> = layout
+        type Placed<'a> = (&'a str, u32, Option<(u32, u32)>);
+        let fields: Vec<Placed> = layout
             .fields
             .iter()
             .map(|f| (f.name.as_str(), f.offset, f.bitfield))
@@ -748,10 +851,37 @@ mod tests {
     }
 
     #[test]
+    fn sizeof_of_values_is_the_current_releases_or_refused() {
+        let sizes = |source: &str| -> Vec<KernelAccess> { accesses(source) };
+        assert!(
+            sizes("BEGIN { $t = ((int8)1, (int16)1, (int32)1); @ = sizeof($t); }")
+                .contains(&KernelAccess::Const(8))
+        );
+        assert!(
+            sizes("BEGIN { $x = 1; @ = sizeof(($x, \"abc\", 1 == 1)); }")
+                .contains(&KernelAccess::Const(6))
+        );
+        assert_eq!(
+            compile_with_types("BEGIN { @ = sizeof(pid); }").unwrap_err(),
+            (
+                "pid".into(),
+                "tracebound cannot tell this value's size as the current release lays it out"
+                    .into()
+            )
+        );
+        assert_eq!(
+            compile_with_types("BEGIN { $x = 1; @ = sizeof($x); $x = (uint64)2; }").unwrap_err(),
+            (
+                "$x".into(),
+                "`$x` is assigned values of different types in this probe".into()
+            )
+        );
+    }
+
+    #[test]
     fn typedef_names_size_and_cast() {
         assert!(accesses("BEGIN { @ = sizeof(uint64_t) + sizeof(__u16); }")
-            .iter()
-            .any(|a| *a == KernelAccess::Const(2)));
+            .contains(&KernelAccess::Const(2)));
         compile_with_types("BEGIN { @a = (uint64_t)1; @b = (int16_t)-1; @c = *(size_t *)0; }")
             .unwrap();
         assert_eq!(

@@ -10,6 +10,7 @@ pub(crate) mod probes;
 mod resolved;
 pub(crate) mod symbols;
 pub(crate) mod usdt_arg;
+mod value_size;
 mod written;
 
 pub(crate) use resolved::{ResolvedProbe, ResolvedProgram};

@@ -97,12 +97,14 @@ impl Losses {
             if new > 0 {
                 match self.declared_sizes.get(index).copied().flatten() {
                     Some(size) => eprintln!(
-                        "warning: map @{name} is full ({size} keys): {new} new keys not stored; \
+                        "WARNING: Map full; can't update element: @{name} is full ({size} keys), \
+                         {new} new keys not stored; \
                          raise the size in its declaration `let @{name} = ...({})`",
                         u64::from(size) * 4
                     ),
                     None => eprintln!(
-                        "warning: map @{name} is full ({} keys): {new} new keys not stored; \
+                        "WARNING: Map full; can't update element: @{name} is full ({} keys), \
+                         {new} new keys not stored; \
                          raise the limit with `config = {{ max_map_keys = {} }}`",
                         self.max_map_keys,
                         u64::from(self.max_map_keys) * 4

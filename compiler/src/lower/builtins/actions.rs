@@ -142,10 +142,9 @@ impl ProbeLowerer<'_, '_> {
             }
             _ => {
                 let v = self.expr(first)?;
-                // A truth value is an integer in a register; its type says it prints as
-                // `true`/`false`.
-                let ty = match self.type_of(first) {
-                    ValueType::Bool => ValueType::Bool,
+                // A pointer or a bool rides in a register as an integer; it prints as itself.
+                let ty = match (&v, self.type_of(first)) {
+                    (Val::Int { .. }, t @ (ValueType::Pointer | ValueType::Bool)) => t,
                     _ => v.ty(),
                 };
                 self.send(Action::PrintValue { value: ty.clone() }, &[ty], &[v]);

@@ -167,7 +167,8 @@ pub(crate) fn value_type(
     probe: &ResolvedProbe,
     options: &LowerOptions,
 ) -> Option<ValueType> {
-    let Support::Lowered(_, value) = stdlib::lookup(name)?.support else {
+    let builtin = stdlib::lookup(name)?;
+    let Support::Lowered(_, value) = builtin.support else {
         return None;
     };
     let max = options.max_strlen;
@@ -191,6 +192,8 @@ pub(crate) fn value_type(
     };
     Some(match value {
         Value::None => SIGNED,
+        // `has_key`, `strcontains`, ...: 0 or 1, typed `bool` as the current release types it.
+        Value::Int { .. } if builtin.returns == stdlib::Ty::Bool => ValueType::Bool,
         Value::Int { signed } => ValueType::Int { size: 8, signed },
         Value::Bool => ValueType::Bool,
         Value::LateArg if probe.kind.context().args == ArgSource::UsdtSite => SIGNED,
