@@ -111,25 +111,7 @@ pub fn compile(
     let mut lowered = lower(&resolved, &lower_options)?;
     locate_runtime_warnings(&mut lowered.info.actions, source);
     let ast = resolved.ast;
-    if lowered.probes.len() > limits.max_bpf_progs as usize {
-        let span = ast.items.iter().find_map(|i| match i {
-            crate::ast::Item::Probe(p) => Some(p.span),
-            _ => None,
-        });
-        return Err(vec![Diagnostic::error(
-            format!(
-                "this script needs {} BPF programs, more than max_bpf_progs ({})",
-                lowered.probes.len(),
-                limits.max_bpf_progs
-            ),
-            span.unwrap_or_default(),
-            "too many programs",
-        )
-        .with_help(format!(
-            "raise it with `config = {{ max_bpf_progs = {} }}`",
-            lowered.probes.len()
-        ))]);
-    }
+    check_program_count(&ast, lowered.probes.len(), &limits)?;
     let mut probes = Vec::new();
     let mut programs = Vec::new();
     let mut functions = Vec::new();
@@ -203,6 +185,32 @@ pub fn compile(
         full_counter: lowered.maps[lowered.full].name.clone(),
         exit_flag: lowered.maps[lowered.exit_flag].name.clone(),
     })
+}
+
+/// `max_bpf_progs`: a script needing more programs is refused at its first probe.
+fn check_program_count(
+    ast: &Program,
+    programs: usize,
+    limits: &Limits,
+) -> Result<(), Vec<Diagnostic>> {
+    if programs <= limits.max_bpf_progs as usize {
+        return Ok(());
+    }
+    let span = ast.items.iter().find_map(|i| match i {
+        crate::ast::Item::Probe(p) => Some(p.span),
+        _ => None,
+    });
+    Err(vec![Diagnostic::error(
+        format!(
+            "this script needs {programs} BPF programs, more than max_bpf_progs ({})",
+            limits.max_bpf_progs
+        ),
+        span.unwrap_or_default(),
+        "too many programs",
+    )
+    .with_help(format!(
+        "raise it with `config = {{ max_bpf_progs = {programs} }}`"
+    ))])
 }
 
 /// Adds a function's callbacks (and theirs) to the object's `.text` functions, named after

@@ -192,6 +192,16 @@ fn signed(op: BinaryOp, x: i64, y: i64) -> Option<Literal> {
     }
 }
 
+/// An index that is a non-negative integer literal, or operators on literals folding to one.
+pub(crate) fn constant_index(index: &Expr) -> Option<u32> {
+    let n = match (&index.kind, fold(index)) {
+        (ExprKind::Int(n), _) => *n,
+        (_, Some(Ok(Literal::NonNegative(n)))) => n,
+        _ => return None,
+    };
+    u32::try_from(n).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use super::maps::{int_cast_bits, static_type};
 use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
-use crate::check::fold::fold;
+use crate::check::fold::{constant_index, fold};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
@@ -96,26 +96,7 @@ impl ProbeLowerer<'_, '_> {
                     "no value yet",
                 )),
             },
-            ExprKind::Positional(n) => {
-                let text = self
-                    .shared
-                    .options
-                    .positional
-                    .get(*n as usize - 1)
-                    .cloned()
-                    .unwrap_or_default();
-                Ok(match text.parse::<i64>() {
-                    Ok(v) => Val::Int {
-                        reg: self.const_reg(v as u64),
-                        signed: true,
-                    },
-                    Err(_) if text.is_empty() => Val::Int {
-                        reg: self.const_reg(0),
-                        signed: true,
-                    },
-                    Err(_) => self.string_literal(&text),
-                })
-            }
+            ExprKind::Positional(n) => Ok(self.positional(*n)),
             ExprKind::PositionalCount => {
                 let n = self.shared.options.positional.len() as u64;
                 Ok(Val::Int {
@@ -145,24 +126,7 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Cast { ty, expr } => self.cast(ty, expr),
             ExprKind::Field { expr, field, .. } if is_args(expr) => self.tracepoint_arg(field),
             ExprKind::Tuple(items) => self.tuple(items, e),
-            ExprKind::TupleIndex { expr, index } => match self.expr(expr)? {
-                Val::Mem {
-                    addr,
-                    ty: ValueType::Tuple(fields),
-                } if (*index as usize) < fields.len() => {
-                    let at = ValueType::field_offsets(&fields)[*index as usize] as i32;
-                    let field_addr = match addr {
-                        Addr::Slot(s, o) => Addr::Slot(s, o + at),
-                        Addr::Ptr(p, o) => Addr::Ptr(p, o + at),
-                    };
-                    Ok(self.load_value(field_addr, &fields[*index as usize]))
-                }
-                _ => Err(Diagnostic::error(
-                    format!("no element {index} here"),
-                    e.span,
-                    "not a tuple with that many elements",
-                )),
-            },
+            ExprKind::TupleIndex { expr, index } => self.tuple_element(expr, *index, e.span),
             ExprKind::Block { block, value } => {
                 self.block(block)?;
                 self.expr(value)
@@ -201,6 +165,50 @@ impl ProbeLowerer<'_, '_> {
                 Err(self.unsupported("offsetof", e.span))
             }
             ExprKind::Record(fields) => self.record(fields, e),
+        }
+    }
+
+    /// `$N`: the command line's argument, a number or a string as it reads (missing: 0).
+    fn positional(&mut self, n: u32) -> Val {
+        let text = self
+            .shared
+            .options
+            .positional
+            .get(n as usize - 1)
+            .cloned()
+            .unwrap_or_default();
+        match text.parse::<i64>() {
+            Ok(v) => Val::Int {
+                reg: self.const_reg(v as u64),
+                signed: true,
+            },
+            Err(_) if text.is_empty() => Val::Int {
+                reg: self.const_reg(0),
+                signed: true,
+            },
+            Err(_) => self.string_literal(&text),
+        }
+    }
+
+    /// `$t.N`: the tuple's element N, read where its layout puts it.
+    fn tuple_element(&mut self, tuple: &Expr, index: u32, span: Span) -> Lowering<Val> {
+        match self.expr(tuple)? {
+            Val::Mem {
+                addr,
+                ty: ValueType::Tuple(fields),
+            } if (index as usize) < fields.len() => {
+                let at = ValueType::field_offsets(&fields)[index as usize] as i32;
+                let field_addr = match addr {
+                    Addr::Slot(s, o) => Addr::Slot(s, o + at),
+                    Addr::Ptr(p, o) => Addr::Ptr(p, o + at),
+                };
+                Ok(self.load_value(field_addr, &fields[index as usize]))
+            }
+            _ => Err(Diagnostic::error(
+                format!("no element {index} here"),
+                span,
+                "not a tuple with that many elements",
+            )),
         }
     }
 
@@ -901,14 +909,4 @@ pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
-}
-
-/// An index that is a non-negative integer literal, or operators on literals folding to one.
-pub(crate) fn constant_index(index: &Expr) -> Option<u32> {
-    let n = match (&index.kind, fold(index)) {
-        (ExprKind::Int(n), _) => *n,
-        (_, Some(Ok(crate::check::fold::Literal::NonNegative(n)))) => n,
-        _ => return None,
-    };
-    u32::try_from(n).ok()
 }

@@ -437,7 +437,7 @@ pub(crate) fn static_type(
         } => unify(&recurse(then), &recurse(otherwise)),
         ExprKind::Index { expr, index } => match recurse(expr) {
             ValueType::Array { elem, .. } => held(*elem),
-            ValueType::Tuple(fields) => super::expr::constant_index(index)
+            ValueType::Tuple(fields) => crate::check::fold::constant_index(index)
                 .and_then(|n| fields.get(n as usize).cloned())
                 .unwrap_or(SIGNED),
             _ => SIGNED,
@@ -456,47 +456,52 @@ pub(crate) fn static_type(
             ValueType::Tuple(fields) => fields.get(*index as usize).cloned().unwrap_or(SIGNED),
             _ => SIGNED,
         },
-        ExprKind::Unary {
-            op: UnaryOp::AddrOf,
-            ..
-        } => ValueType::Pointer,
-        ExprKind::Unary {
-            op: UnaryOp::Deref,
-            expr,
-        } => match &expr.kind {
+        ExprKind::Unary { op, expr } => unary_type(*op, expr, &recurse),
+        ExprKind::Binary { op, lhs, rhs } => binary_type(*op, lhs, rhs, &recurse),
+        ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
+        _ => SIGNED,
+    }
+}
+
+/// The type of a unary operator's value: `&x` a pointer, `*&$v` the variable's, `-`/`~` their
+/// operand's width and signedness (`-(uint8)2` is 254).
+fn unary_type(op: UnaryOp, expr: &Expr, recurse: &dyn Fn(&Expr) -> ValueType) -> ValueType {
+    match op {
+        UnaryOp::AddrOf => ValueType::Pointer,
+        UnaryOp::Deref => match &expr.kind {
             ExprKind::Unary {
                 op: UnaryOp::AddrOf,
                 expr: var,
             } if matches!(var.kind, ExprKind::Var(_)) => recurse(var),
             _ => SIGNED,
         },
-        // `-` and `~` keep their operand's width and signedness (`-(uint8)2` is 254).
-        ExprKind::Unary {
-            op: UnaryOp::Neg | UnaryOp::BitNot,
-            expr,
-        } => match recurse(expr) {
+        UnaryOp::Neg | UnaryOp::BitNot => match recurse(expr) {
             ty @ ValueType::Int { .. } => ty,
             _ => SIGNED,
         },
-        ExprKind::Binary { op, lhs, rhs } => match (recurse(lhs), recurse(rhs)) {
-            // Pointer arithmetic keeps the pointer; the distance of two is a number.
-            (ValueType::Pointer, ValueType::Int { .. })
-                if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
-            {
-                ValueType::Pointer
-            }
-            (ValueType::Int { .. }, ValueType::Pointer) if *op == BinaryOp::Add => {
-                ValueType::Pointer
-            }
-            (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => {
-                ValueType::Int {
-                    size: 8,
-                    signed: *op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
-                }
-            }
-            _ => SIGNED,
+        _ => SIGNED,
+    }
+}
+
+/// The type of a binary operator's value: pointer arithmetic keeps the pointer; the distance
+/// of two is a number.
+fn binary_type(
+    op: BinaryOp,
+    lhs: &Expr,
+    rhs: &Expr,
+    recurse: &dyn Fn(&Expr) -> ValueType,
+) -> ValueType {
+    match (recurse(lhs), recurse(rhs)) {
+        (ValueType::Pointer, ValueType::Int { .. })
+            if matches!(op, BinaryOp::Add | BinaryOp::Sub) =>
+        {
+            ValueType::Pointer
+        }
+        (ValueType::Int { .. }, ValueType::Pointer) if op == BinaryOp::Add => ValueType::Pointer,
+        (ValueType::Int { signed: a, .. }, ValueType::Int { signed: b, .. }) => ValueType::Int {
+            size: 8,
+            signed: op == BinaryOp::Sub || signed_operands(lhs, a, rhs, b),
         },
-        ExprKind::Cast { ty, expr } => cast_type(ty, &recurse(expr)),
         _ => SIGNED,
     }
 }

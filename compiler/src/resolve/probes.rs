@@ -435,13 +435,14 @@ mod tests {
         };
         let (text, message, help) = error("usdt:/usr/bin/app:app:tock { }");
         assert_eq!(text, "tock");
-        assert_eq!(message, "`/usr/bin/app` has no USDT probe `app:tock`");
+        // The current release's words; tracebound's own are the note.
+        assert_eq!(message, "No matches for usdt /usr/bin/app:app:tock.");
         assert_eq!(help.as_deref(), Some("did you mean `app:tick`?"));
         let (text, _, _) = error("usdt:/usr/bin/app:nosuch:tick { }");
         assert_eq!(text, "nosuch");
         let (text, message, _) = error("usdt:/bin/plain:x:y { }");
         assert_eq!(text, "/bin/plain");
-        assert_eq!(message, "`/bin/plain` has no USDT probes");
+        assert_eq!(message, "No matches for usdt /bin/plain:x:y.");
         let (text, _, _) = error("usdt:/nonexistent:x:y { }");
         assert_eq!(text, "/nonexistent");
         let (text, message, _) = error("usdt:tick { }");
