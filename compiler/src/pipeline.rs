@@ -151,6 +151,7 @@ pub fn compile(
             insns: code.code.insns.clone(),
             map_relocations: code.code.map_relocations.clone(),
             func_relocations,
+            global_relocations: code.code.global_relocations.clone(),
         });
         probes.push(CompiledProbe {
             program: p.function.name.clone(),
@@ -190,6 +191,7 @@ pub fn compile(
         maps,
         programs,
         functions,
+        globals: lowered.globals,
     });
     Ok(Compiled {
         ast,
@@ -224,6 +226,7 @@ fn add_callbacks(
                 insns: callback.code.insns.clone(),
                 map_relocations: callback.code.map_relocations.clone(),
                 func_relocations,
+                global_relocations: callback.code.global_relocations.clone(),
             });
             functions.len() - 1
         })

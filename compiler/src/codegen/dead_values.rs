@@ -7,7 +7,8 @@
 
 use std::collections::HashSet;
 
-use crate::ir::{Function, Inst, VReg};
+use super::effects::only_a_result;
+use crate::ir::{Function, VReg};
 
 /// `f` without the instructions whose results are never read.
 pub fn without_dead_values(f: &Function) -> Function {
@@ -32,27 +33,11 @@ pub fn without_dead_values(f: &Function) -> Function {
     }
 }
 
-/// Whether the instruction's only effect is the register it writes (calls, stores, jumps and
-/// callback references stay: a callback must stay referenced).
-fn only_a_result(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::Const(..)
-            | Inst::Mov(..)
-            | Inst::Alu { .. }
-            | Inst::Neg(..)
-            | Inst::Load { .. }
-            | Inst::SlotAddr(..)
-            | Inst::MapRef(..)
-            | Inst::Arg(..)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::insn::{Alu, Helper};
-    use crate::ir::Operand;
+    use crate::ir::{Inst, Operand};
     use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {

@@ -11,6 +11,7 @@
 mod coalesce;
 mod dead_stores;
 mod dead_values;
+mod effects;
 pub mod emit;
 mod fold;
 mod forward;
