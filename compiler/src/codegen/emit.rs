@@ -533,7 +533,7 @@ mod tests {
         let e = emit(&f, None).unwrap();
         assert_eq!(
             disassemble(&e.insns),
-            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
+            "   0: r0 = 7\n   1: if r0 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
         );
         assert!(e.spans.iter().all(|&x| x == s));
     }
