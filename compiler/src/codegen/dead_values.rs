@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 
 use super::effects::only_a_result;
-use crate::ir::{Function, VReg};
+use crate::ir::{Function, Inst, VReg};
 
 /// `f` without the instructions whose results are never read.
 pub fn without_dead_values(f: &Function) -> Function {
@@ -37,7 +37,7 @@ pub fn without_dead_values(f: &Function) -> Function {
 mod tests {
     use super::*;
     use crate::insn::{Alu, Helper};
-    use crate::ir::{Inst, Operand};
+    use crate::ir::Operand;
     use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {
