@@ -200,6 +200,9 @@ const EXIT: u8 = 0x90;
 
 /// `src` of an `ld_imm64` that loads a map by file descriptor (patched by the loader).
 pub const PSEUDO_MAP_FD: u8 = 1;
+/// `src` of an `ld_imm64` that loads the address of a map's value (the global data): the
+/// loader writes the map's fd into the first immediate and the offset into the second.
+pub const PSEUDO_MAP_VALUE: u8 = 2;
 /// `src` of an `ld_imm64` that loads the address of a callback function (the loader writes
 /// the instruction offset).
 pub const PSEUDO_FUNC: u8 = 4;
@@ -291,6 +294,21 @@ impl Insn {
                 Reg(PSEUDO_MAP_FD),
                 0,
                 0,
+            ),
+            Insn::new(0, Reg(0), Reg(0), 0, 0),
+        ]
+    }
+
+    /// Loads the address of byte `offset` of the global data; the object's relocation names
+    /// it, the loader fills in the map.
+    pub fn ld_global(dst: Reg, offset: u32) -> [Insn; 2] {
+        [
+            Insn::new(
+                class::LD | Size::DW as u8 | MODE_IMM,
+                dst,
+                Reg(PSEUDO_MAP_VALUE),
+                0,
+                offset as i32,
             ),
             Insn::new(0, Reg(0), Reg(0), 0, 0),
         ]
@@ -460,6 +478,8 @@ pub fn disassemble(insns: &[Insn]) -> String {
             let value = (hi << 32) | insn.imm as u32 as u64;
             if insn.src == PSEUDO_MAP_FD {
                 format!("r{} = map[{}] ll", insn.dst, insn.imm)
+            } else if insn.src == PSEUDO_MAP_VALUE {
+                format!("r{} = global[{}] ll", insn.dst, insn.imm)
             } else if insn.src == PSEUDO_FUNC {
                 format!("r{} = func[{:+}] ll", insn.dst, insn.imm)
             } else {

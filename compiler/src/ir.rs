@@ -61,6 +61,9 @@ pub enum Inst {
     SlotAddr(VReg, Slot, i32),
     /// `dst = the map` (an ld_imm64 with a relocation).
     MapRef(VReg, usize),
+    /// `dst = the address of byte `offset` of the object's global data (`.bss`, one array
+    /// entry: an ld_imm64 the loader turns into that map value's address, never null).
+    GlobalAddr(VReg, u32),
     /// The function's `n`-th argument (`r1 + n` at entry: the context pointer for a probe's
     /// program, `(map, key, value, context)` for a map-iteration callback); only at the
     /// start of a function.
@@ -127,6 +130,7 @@ impl Inst {
             | Inst::Neg(d, _)
             | Inst::SlotAddr(d, ..)
             | Inst::MapRef(d, _)
+            | Inst::GlobalAddr(d, _)
             | Inst::Arg(d, _)
             | Inst::FuncRef(d, _) => Some(*d),
             Inst::Alu { dst, .. } | Inst::Load { dst, .. } => Some(*dst),
@@ -318,6 +322,7 @@ fn describe(inst: &Inst) -> String {
         } => format!("store.{:?} [{}] = {}", size, addr(a), op(value)),
         Inst::SlotAddr(d, s, o) => format!("v{} = &slot{}{:+}", d.0, s.0, o),
         Inst::MapRef(d, m) => format!("v{} = map#{m}", d.0),
+        Inst::GlobalAddr(d, off) => format!("v{} = &global+{off}", d.0),
         Inst::Arg(d, n) => format!("v{} = arg{n}", d.0),
         Inst::FuncRef(d, n) => format!("v{} = &callback{n}", d.0),
         Inst::Call { helper, args, ret } => {

@@ -133,6 +133,7 @@ pub fn compile(
             insns: code.code.insns.clone(),
             map_relocations: code.code.map_relocations.clone(),
             func_relocations,
+            global_relocations: code.code.global_relocations.clone(),
         });
         probes.push(CompiledProbe {
             program: p.function.name.clone(),
@@ -145,33 +146,13 @@ pub fn compile(
             code,
         });
     }
-    let mut maps: Vec<MapSpec> = lowered
-        .maps
-        .iter()
-        .map(|m| MapSpec {
-            name: m.name.clone(),
-            map_type: m.kind as u32,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            flags: 0,
-        })
-        .collect();
-    if scratch_size > 0 {
-        maps.push(MapSpec {
-            name: "tb_scratch".into(),
-            map_type: crate::lower::MapKind::PercpuArray as u32,
-            key_size: 4,
-            value_size: scratch_size,
-            max_entries: 1,
-            flags: 0,
-        });
-    }
+    let maps = map_specs(&lowered.maps, scratch_size);
     let object = write_object(&ObjectSpec {
         license: limits.license.clone(),
         maps,
         programs,
         functions,
+        globals: lowered.globals,
     });
     Ok(Compiled {
         ast,
@@ -232,6 +213,7 @@ fn add_callbacks(
                 insns: callback.code.insns.clone(),
                 map_relocations: callback.code.map_relocations.clone(),
                 func_relocations,
+                global_relocations: callback.code.global_relocations.clone(),
             });
             functions.len() - 1
         })
@@ -309,4 +291,31 @@ fn probe_filter(check: &CheckOptions) -> Result<Option<regex::Regex>, Vec<Diagno
         )]),
         None => Ok(None),
     }
+}
+
+/// The object's map definitions: lowering's maps in order, then the per-CPU scratch array
+/// when some probe's slots did not fit its stack (`scratch_size` bytes).
+fn map_specs(maps: &[crate::lower::BpfMap], scratch_size: u32) -> Vec<MapSpec> {
+    let mut specs: Vec<MapSpec> = maps
+        .iter()
+        .map(|m| MapSpec {
+            name: m.name.clone(),
+            map_type: m.kind as u32,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: 0,
+        })
+        .collect();
+    if scratch_size > 0 {
+        specs.push(MapSpec {
+            name: "tb_scratch".into(),
+            map_type: crate::lower::MapKind::PercpuArray as u32,
+            key_size: 4,
+            value_size: scratch_size,
+            max_entries: 1,
+            flags: 0,
+        });
+    }
+    specs
 }

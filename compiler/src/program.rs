@@ -522,16 +522,18 @@ pub struct MemberTexts {
     pub entries: Vec<(u32, Vec<u8>)>,
 }
 
-/// The u64 array a guard-sampled probe reads its mask from: N - 1, N a power of two (0, as the
-/// kernel creates it: every hit).
-pub const GUARD_SAMPLING_MAP: &str = "tb_sample";
+/// The map a guard-sampled probe reads its mask from: the object's global data (`.bss`, one
+/// array entry the loader names after its section), a u64 per probe at `8 * slot`, N - 1 for
+/// N a power of two (0, as the kernel creates it: every hit). The program reads it through an
+/// address the loader writes into the code, without a lookup.
+pub const GUARD_SAMPLING_MAP: &str = ".bss";
 
 /// A probe whose program reads its sampling mask from `GUARD_SAMPLING_MAP` before anything
 /// else, so that the guard can thin it without loading it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuardSampled {
     pub probe_index: usize,
-    /// Its entry in `GUARD_SAMPLING_MAP`.
+    /// Its mask in `GUARD_SAMPLING_MAP`: the u64 at byte `8 * slot`.
     pub slot: u32,
     /// The maps it aggregates into (`ProgramInfo::maps` indexes): the ones whose values scale.
     pub maps: Vec<usize>,

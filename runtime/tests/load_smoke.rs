@@ -75,6 +75,7 @@ fn count_calls_from(tid: u32) -> (Vec<Insn>, usize) {
 fn object_with(name: &str, insns: Vec<Insn>, map_load: usize) -> Vec<u8> {
     write_object(&ObjectSpec {
         functions: vec![],
+        globals: 0,
         license: "GPL".to_string(),
         maps: vec![counter_map()],
         programs: vec![ProgramSpec {
@@ -83,6 +84,7 @@ fn object_with(name: &str, insns: Vec<Insn>, map_load: usize) -> Vec<u8> {
             insns,
             map_relocations: vec![(map_load, 0)],
             func_relocations: vec![],
+            global_relocations: vec![],
         }],
     })
 }
@@ -181,9 +183,11 @@ fn loads_every_kind_of_program_it_is_given_without_attaching() {
         insns: exit_zero.clone(),
         map_relocations: vec![],
         func_relocations: vec![],
+        global_relocations: vec![],
     };
     let object = write_object(&ObjectSpec {
         functions: vec![],
+        globals: 0,
         license: "GPL".to_string(),
         maps: vec![],
         programs: vec![
@@ -200,4 +204,76 @@ fn loads_every_kind_of_program_it_is_given_without_attaching() {
     for name in names {
         assert!(loaded_program_named(name), "{name} is in the kernel");
     }
+}
+
+/// The guard's sampling masks live in the object's global data (`.bss`), which the program
+/// reads through an address the loader writes (`BPF_PSEUDO_MAP_VALUE`): the verifier accepts
+/// it, and what `set_sampling` writes for a slot is what the program reads at `8 * slot`,
+/// untouched by a write to another slot.
+#[test]
+fn a_program_reads_the_sampling_mask_user_space_wrote_into_the_global_data() {
+    if !bpf_reachable("a_program_reads_the_sampling_mask_user_space_wrote_into_the_global_data") {
+        return;
+    }
+    // `if (tid == TID) { *lookup(tb_m0, 0) = *(u64 *)(globals + 8) }`
+    let mut insns = vec![
+        Insn::call(Helper::GetCurrentPidTgid),
+        Insn::alu64_imm(Alu::Lsh, Reg::R0, 32),
+        Insn::alu64_imm(Alu::Rsh, Reg::R0, 32),
+        Insn::jmp_imm(Cond::Ne, Reg::R0, gettid() as i32, 11), // → out
+    ];
+    let global_load = insns.len();
+    insns.extend(Insn::ld_global(Reg::R6, 8));
+    insns.extend([
+        Insn::load(Size::DW, Reg::R6, Reg::R6, 0),
+        Insn::store_imm(Size::W, Reg::FP, -4, 0),
+    ]);
+    let map_load = insns.len();
+    insns.extend(Insn::ld_map(Reg::R1));
+    insns.extend([
+        Insn::mov64_reg(Reg::R2, Reg::FP),
+        Insn::alu64_imm(Alu::Add, Reg::R2, -4),
+        Insn::call(Helper::MapLookupElem),
+        Insn::jmp_imm(Cond::Eq, Reg::R0, 0, 1), // → out
+        Insn::store(Size::DW, Reg::R0, 0, Reg::R6),
+        // out:
+        Insn::mov64_imm(Reg::R0, 0),
+        Insn::exit(),
+    ]);
+    assert_eq!(insns.len(), 17, "jump offsets above assume this length");
+    let object = write_object(&ObjectSpec {
+        functions: vec![],
+        globals: 16,
+        license: "GPL".to_string(),
+        maps: vec![counter_map()],
+        programs: vec![ProgramSpec {
+            name: "tb_globals".to_string(),
+            section: "tracepoint/syscalls/sys_enter_getppid".to_string(),
+            insns,
+            map_relocations: vec![(map_load, 0)],
+            func_relocations: vec![],
+            global_relocations: vec![global_load],
+        }],
+    });
+    let mut loaded = load(&object).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
+    loaded.set_sampling(1, 8).expect("slot 1: 1 in 8");
+    loaded.set_sampling(0, 4).expect("slot 0: 1 in 4");
+    let tracepoint: &mut TracePoint = loaded
+        .program_mut("tb_globals")
+        .expect("program tb_globals in the object")
+        .try_into()
+        .expect("a tracepoint program");
+    tracepoint
+        .attach("syscalls", "sys_enter_getppid")
+        .expect("attach to syscalls:sys_enter_getppid");
+    // SAFETY: getppid has no preconditions.
+    unsafe { libc::getppid() };
+    let read: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(loaded.map("tb_m0").expect("map tb_m0")).expect("a per-CPU array");
+    let values = read.get(&0, 0).expect("slot 0");
+    assert_eq!(
+        values.iter().copied().max(),
+        Some(7),
+        "the mask of 1 in 8 at byte 8: {values:?}"
+    );
 }

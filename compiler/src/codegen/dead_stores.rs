@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::effects::{defined_once, registers_only};
 use crate::ir::{Addr, Function, Inst, Operand, Slot, VReg};
 
 /// `f` without the stores that are overwritten before they are read, and without the stores
@@ -75,16 +76,7 @@ fn overwritten_unread(
                 ..
             } if *s != slot => {}
             Inst::Call { args, .. } if args.iter().all(|a| !may_point_into(a, slot)) => {}
-            Inst::Const(..)
-            | Inst::Mov(..)
-            | Inst::Alu { .. }
-            | Inst::Neg(..)
-            | Inst::SlotAddr(..)
-            | Inst::MapRef(..)
-            | Inst::Arg(..)
-            | Inst::FuncRef(..)
-            | Inst::ColdStart
-            | Inst::ColdEnd => {}
+            i if registers_only(i) => {}
             _ => return false,
         }
     }
@@ -94,20 +86,10 @@ fn overwritten_unread(
 /// Registers defined once, by the address of a slot: which slot. A helper given such a
 /// register reaches that slot only (lowering sizes every helper's buffer to its slot).
 fn slot_addresses(insts: &[(Inst, crate::span::Span)]) -> HashMap<VReg, Slot> {
-    let mut defs: HashMap<VReg, (u32, Option<Slot>)> = HashMap::new();
-    for (inst, _) in insts {
-        if let Some(d) = inst.def() {
-            let e = defs.entry(d).or_insert((0, None));
-            e.0 += 1;
-            e.1 = match inst {
-                Inst::SlotAddr(_, s, _) => Some(*s),
-                _ => None,
-            };
-        }
-    }
-    defs.into_iter()
-        .filter_map(|(v, (count, slot))| (count == 1).then_some((v, slot?)))
-        .collect()
+    defined_once(insts, |i| match i {
+        Inst::SlotAddr(_, s, _) => Some(*s),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use super::effects::only_a_result;
 use crate::ir::{Function, Inst, VReg};
 
 /// `f` without the instructions whose results are never read.
@@ -30,22 +31,6 @@ pub fn without_dead_values(f: &Function) -> Function {
             return out;
         }
     }
-}
-
-/// Whether the instruction's only effect is the register it writes (calls, stores, jumps and
-/// callback references stay: a callback must stay referenced).
-fn only_a_result(inst: &Inst) -> bool {
-    matches!(
-        inst,
-        Inst::Const(..)
-            | Inst::Mov(..)
-            | Inst::Alu { .. }
-            | Inst::Neg(..)
-            | Inst::Load { .. }
-            | Inst::SlotAddr(..)
-            | Inst::MapRef(..)
-            | Inst::Arg(..)
-    )
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct Emitted {
     pub map_relocations: Vec<(usize, usize)>,
     /// (instruction index of an ld_imm64, index of the function's callback).
     pub func_relocations: Vec<(usize, usize)>,
+    /// Instruction indexes of the ld_imm64s of the global data (`Inst::GlobalAddr`).
+    pub global_relocations: Vec<usize>,
     /// The span of each instruction (both halves of an ld_imm64 share one).
     pub spans: Vec<Span>,
     pub stack_size: u32,
@@ -319,6 +321,11 @@ impl Emitter<'_> {
                 self.map_into(*map, t);
                 self.write_back(*d, t);
             }
+            Inst::GlobalAddr(d, offset) => {
+                let t = self.target(*d, SCRATCH_A);
+                self.global_into(*offset, t);
+                self.write_back(*d, t);
+            }
             Inst::Arg(d, n) => self.argument(*d, *n),
             Inst::FuncRef(d, n) => {
                 let t = self.target(*d, SCRATCH_A);
@@ -348,6 +355,13 @@ impl Emitter<'_> {
     fn map_into(&mut self, map: usize, t: Reg) {
         self.out.map_relocations.push((self.out.insns.len(), map));
         for i in Insn::ld_map(t) {
+            self.push(i);
+        }
+    }
+
+    fn global_into(&mut self, offset: u32, t: Reg) {
+        self.out.global_relocations.push(self.out.insns.len());
+        for i in Insn::ld_global(t, offset) {
             self.push(i);
         }
     }
@@ -445,6 +459,7 @@ impl Emitter<'_> {
                 Operand::Reg(v) if self.remat.contains_key(v) => match &self.remat[v] {
                     Inst::Const(_, value) => self.constant_into(*value, into),
                     Inst::MapRef(_, map) => self.map_into(*map, into),
+                    Inst::GlobalAddr(_, offset) => self.global_into(*offset, into),
                     Inst::SlotAddr(_, s, off) => self.slot_address_into(*s, *off, into),
                     other => unreachable!("not rematerialized: {other:?}"),
                 },
@@ -518,7 +533,7 @@ mod tests {
         let e = emit(&f, None).unwrap();
         assert_eq!(
             disassemble(&e.insns),
-            "   0: r6 = 7\n   1: if r6 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
+            "   0: r0 = 7\n   1: if r0 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
         );
         assert!(e.spans.iter().all(|&x| x == s));
     }

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use super::effects::defined_once;
 use crate::insn::Alu;
 use crate::ir::{Function, Inst, Operand, VReg};
 
@@ -52,20 +53,10 @@ fn folded_once(f: &Function) -> Function {
 
 /// Registers defined exactly once, by a constant: their value.
 fn constants(f: &Function) -> HashMap<VReg, u64> {
-    let mut defs: HashMap<VReg, (u32, Option<u64>)> = HashMap::new();
-    for (inst, _) in &f.insts {
-        if let Some(d) = inst.def() {
-            let e = defs.entry(d).or_insert((0, None));
-            e.0 += 1;
-            e.1 = match inst {
-                Inst::Const(_, value) => Some(*value),
-                _ => None,
-            };
-        }
-    }
-    defs.into_iter()
-        .filter_map(|(v, (count, value))| (count == 1).then_some((v, value?)))
-        .collect()
+    defined_once(&f.insts, |i| match i {
+        Inst::Const(_, value) => Some(*value),
+        _ => None,
+    })
 }
 
 /// What `dst = a op b` comes to when `b` is an immediate, with `a`'s value if it is known.

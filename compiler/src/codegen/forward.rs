@@ -7,6 +7,7 @@
 //! it or through a pointer, a helper given a register, a loop. 8 bytes only: a narrower
 //! load zero- or sign-extends what it reads, which the register does not.
 
+use super::effects::registers_only;
 use crate::insn::Size;
 use crate::ir::{Addr, Function, Inst, Operand};
 
@@ -48,18 +49,9 @@ pub fn forwarded(f: &Function) -> Function {
                     ..
                 }
                 | Inst::Load { .. }
-                | Inst::Const(..)
-                | Inst::Mov(..)
-                | Inst::Alu { .. }
-                | Inst::Neg(..)
-                | Inst::SlotAddr(..)
-                | Inst::MapRef(..)
-                | Inst::Arg(..)
-                | Inst::FuncRef(..)
-                | Inst::ColdStart
-                | Inst::ColdEnd
                 // Falling through a branch keeps to the one path from the store.
                 | Inst::Branch { .. } => {}
+                i if registers_only(i) => {}
                 Inst::Call { args, .. } if args.iter().all(|a| matches!(a, Operand::Imm(_))) => {}
                 _ => break,
             }

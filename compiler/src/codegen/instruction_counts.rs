@@ -27,13 +27,13 @@ macro_rules! script {
 /// each pass took off is in its commit; before the passes (constants, forwarding, dead stores and values,
 /// rematerialization, coalescing) they were 63, 75, 120, 121, 91, 206, 72 and 3.
 const SCRIPTS: &[(&str, &str, usize)] = &[
-    script!("count", 50),
-    script!("keyed_count", 59),
-    script!("sum_avg", 94),
-    script!("hist", 92),
-    script!("lhist", 70),
-    script!("latency", 150),
-    script!("kstack", 58),
+    script!("count", 42),
+    script!("keyed_count", 51),
+    script!("sum_avg", 85),
+    script!("hist", 77),
+    script!("lhist", 61),
+    script!("latency", 135),
+    script!("kstack", 49),
     script!("empty", 2),
 ];
 

@@ -1,7 +1,8 @@
 //! Code generation: IR functions to BPF instructions (the instruction set is `crate::insn`).
 //! `emit` runs the IR passes first, each a function from an IR function to a smaller one:
 //! `fold` (constants), `forward` (a load of what was just stored), `dead_stores` (stores
-//! overwritten or never read), `dead_values` (results nothing reads). Then `remat` picks the values computed where a call reads them,
+//! overwritten or never read), `dead_values` (results nothing reads), which share `effects` (what an instruction does
+//! besides its registers). Then `remat` picks the values computed where a call reads them,
 //! `regalloc` assigns the other virtual registers to machine registers or spill slots (a
 //! result sharing the register of an operand that dies there, `coalesce`), `emit` writes the
 //! instructions with the instruction→span table, and `program` fits a probe's function and
@@ -11,6 +12,7 @@
 mod coalesce;
 mod dead_stores;
 mod dead_values;
+mod effects;
 pub mod emit;
 mod fold;
 mod forward;

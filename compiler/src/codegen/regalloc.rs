@@ -1,8 +1,12 @@
-//! Linear-scan register allocation. Virtual registers get r6-r9, which survive helper calls;
-//! when all four are taken, the interval that ends last is spilled to an 8-byte stack slot
-//! (reused once that interval has ended).
-//! r0-r5 stay free for the emitter: call arguments, return values and scratch. A result
-//! takes the register of an operand that dies where it is computed (`coalesce`).
+//! Linear-scan register allocation. Virtual registers live across helper calls in r6-r9,
+//! which survive them; a value that no call comes between its definition and its last use
+//! (a map lookup's pointer, a draw's low bits) may also take r0, r4 or r5, which only a call
+//! writes: a helper's result then stays where the helper left it, with no move. When every
+//! register a value may take is in use, the interval that ends last is spilled to an 8-byte
+//! stack slot (reused once that interval has ended). r1-r3 stay free for the emitter's
+//! scratch, and the function's arguments are read from r1-r5 before anything else, so they
+//! take r6-r9 (the emitter may call a helper right after reading them). A result takes the
+//! register of an operand that dies where it is computed (`coalesce`).
 
 use std::collections::HashMap;
 
@@ -24,27 +28,39 @@ pub struct Allocation {
 }
 
 const ALLOCATABLE: [Reg; 4] = [Reg::R6, Reg::R7, Reg::R8, Reg::R9];
+/// What a call overwrites and the emitter leaves alone: for values no call comes between.
+const BETWEEN_CALLS: [Reg; 3] = [Reg::R0, Reg::R4, Reg::R5];
 
 #[derive(Clone, Copy, Debug)]
 struct Interval {
     vreg: VReg,
     start: usize,
     end: usize,
+    /// Whether the value must survive a call (one after its definition, up to and including
+    /// its last use: a call's arguments are moved into r1-r5 one by one) or is an argument.
+    across_calls: bool,
 }
 
 /// Allocates every virtual register but those `emit` computes where they are read
 /// (`remat`), which need none.
 pub fn allocate(f: &Function, remat: &HashMap<VReg, Inst>) -> Allocation {
-    allocate_with(f, &ALLOCATABLE, remat)
+    allocate_with(f, &ALLOCATABLE, &BETWEEN_CALLS, remat)
 }
 
-fn allocate_with(f: &Function, registers: &[Reg], remat: &HashMap<VReg, Inst>) -> Allocation {
+fn allocate_with(
+    f: &Function,
+    registers: &[Reg],
+    between_calls: &[Reg],
+    remat: &HashMap<VReg, Inst>,
+) -> Allocation {
     let mut intervals = live_intervals(f);
     intervals.retain(|i| !remat.contains_key(&i.vreg));
     let hints = coalesce::hints(f);
     intervals.sort_by_key(|i| (i.start, i.vreg));
     let mut locations = HashMap::new();
     let mut free: Vec<Reg> = registers.iter().rev().copied().collect();
+    let mut free_between: Vec<Reg> = between_calls.iter().rev().copied().collect();
+    let fits = |r: Reg, i: &Interval| !i.across_calls || registers.contains(&r);
     let mut active: Vec<Interval> = Vec::new();
     // The last instruction each spill slot's values live to: a slot is reused by an
     // interval that starts after that, so long programs need no more slots than values
@@ -69,7 +85,11 @@ fn allocate_with(f: &Function, registers: &[Reg], remat: &HashMap<VReg, Inst>) -
         active.retain(|a| {
             if a.end < current.start {
                 if let Some(Location::Reg(r)) = locations.get(&a.vreg) {
-                    free.push(*r);
+                    if registers.contains(r) {
+                        free.push(*r);
+                    } else {
+                        free_between.push(*r);
+                    }
                 }
                 false
             } else {
@@ -82,7 +102,7 @@ fn allocate_with(f: &Function, registers: &[Reg], remat: &HashMap<VReg, Inst>) -
                 .iter()
                 .position(|a| a.vreg == operand && a.end == at && current.start == at)?;
             match locations.get(&operand) {
-                Some(Location::Reg(r)) => Some((i, *r)),
+                Some(Location::Reg(r)) if fits(*r, &current) => Some((i, *r)),
                 _ => None,
             }
         });
@@ -92,19 +112,25 @@ fn allocate_with(f: &Function, registers: &[Reg], remat: &HashMap<VReg, Inst>) -
             active.push(current);
             continue;
         }
-        if let Some(reg) = free.pop() {
+        let between = if current.across_calls {
+            None
+        } else {
+            free_between.pop()
+        };
+        if let Some(reg) = between.or_else(|| free.pop()) {
             locations.insert(current.vreg, Location::Reg(reg));
             active.push(current);
             continue;
         }
-        // Spill whichever of the active intervals and this one ends last.
-        let (victim_index, victim) = active
+        // Spill whichever of the active intervals (in a register this one may take) and this
+        // one ends last.
+        let victim = active
             .iter()
             .enumerate()
+            .filter(|(_, a)| matches!(locations.get(&a.vreg), Some(Location::Reg(r)) if fits(*r, &current)))
             .max_by_key(|(_, a)| a.end)
-            .map(|(i, a)| (i, *a))
-            .expect("no free register means some interval is active");
-        if victim.end > current.end {
+            .map(|(i, a)| (i, *a));
+        if let Some((victim_index, victim)) = victim.filter(|(_, v)| v.end > current.end) {
             let reg = locations[&victim.vreg];
             locations.insert(victim.vreg, Location::Spill(spill_to(victim)));
             locations.insert(current.vreg, reg);
@@ -152,9 +178,26 @@ fn live_intervals(f: &Function) -> Vec<Interval> {
             }
         }
     }
+    let calls: Vec<usize> = f
+        .insts
+        .iter()
+        .enumerate()
+        .filter(|(_, (i, _))| matches!(i, Inst::Call { .. }))
+        .map(|(at, _)| at)
+        .collect();
+    let last_argument = f
+        .insts
+        .iter()
+        .rposition(|(i, _)| matches!(i, Inst::Arg(..)));
     range
         .into_iter()
-        .map(|(vreg, (start, end))| Interval { vreg, start, end })
+        .map(|(vreg, (start, end))| Interval {
+            vreg,
+            start,
+            end,
+            across_calls: last_argument.is_some_and(|a| start <= a)
+                || calls.iter().any(|&c| c > start && c <= end),
+        })
         .collect()
 }
 
@@ -197,7 +240,7 @@ mod tests {
             Inst::Return(Operand::Reg(VReg(3))),
             Inst::Return(Operand::Reg(VReg(2))),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
+        let a = allocate_with(&function(insts), &[Reg::R6], &[], &HashMap::new());
         assert_eq!(a.spill_slots, 1);
     }
 
@@ -221,7 +264,7 @@ mod tests {
             Inst::Return(r(4)),
             Inst::Return(r(3)),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6, Reg::R7], &HashMap::new());
+        let a = allocate_with(&function(insts), &[Reg::R6, Reg::R7], &[], &HashMap::new());
         let (v2, v3) = (a.locations[&VReg(2)], a.locations[&VReg(3)]);
         assert!(matches!(v2, Location::Spill(_)), "{v2:?}");
         assert!(matches!(v3, Location::Spill(_)), "{v3:?}");
@@ -235,7 +278,7 @@ mod tests {
         for i in 0..6 {
             insts.push(Inst::Return(Operand::Reg(VReg(i))));
         }
-        let a = allocate(&function(insts), &HashMap::new());
+        let a = allocate_with(&function(insts), &ALLOCATABLE, &[], &HashMap::new());
         assert_eq!(a.spill_slots, 2);
         let regs: Vec<_> = a
             .locations
@@ -256,7 +299,7 @@ mod tests {
             Inst::Const(VReg(1), 2),
             Inst::Return(Operand::Reg(VReg(1))),
         ];
-        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
+        let a = allocate_with(&function(insts), &[Reg::R6], &[], &HashMap::new());
         assert_eq!(a.spill_slots, 0);
         assert_eq!(a.locations[&VReg(0)], a.locations[&VReg(1)]);
     }
@@ -273,9 +316,37 @@ mod tests {
         ];
         // With one register, v0 overlaps v1 only because it lives through the loop; it ends
         // last, so it is the one spilled.
-        let a = allocate_with(&function(insts), &[Reg::R6], &HashMap::new());
+        let a = allocate_with(&function(insts), &[Reg::R6], &[], &HashMap::new());
         assert_eq!(a.spill_slots, 1);
         assert_eq!(a.locations[&VReg(0)], Location::Spill(0));
         assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R6));
+    }
+
+    #[test]
+    fn a_value_no_call_comes_between_stays_where_a_call_left_it() {
+        let call = |ret| Inst::Call {
+            helper: crate::insn::Helper::GetPrandomU32,
+            args: vec![],
+            ret: Some(VReg(ret)),
+        };
+        let insts = vec![
+            Inst::Arg(VReg(0), 0),
+            call(1),
+            Inst::Alu {
+                op: crate::insn::Alu::And,
+                dst: VReg(2),
+                a: VReg(1),
+                b: Operand::Imm(1),
+            },
+            // v0 lives across this call, v2 does not.
+            call(3),
+            Inst::Return(Operand::Reg(VReg(0))),
+            Inst::Return(Operand::Reg(VReg(2))),
+        ];
+        let f = function(insts);
+        let a = allocate(&f, &HashMap::new());
+        assert_eq!(a.locations[&VReg(0)], Location::Reg(Reg::R6), "an argument");
+        assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R0));
+        assert!(matches!(a.locations[&VReg(2)], Location::Reg(r) if ALLOCATABLE.contains(&r)));
     }
 }

@@ -8,18 +8,22 @@
 
 use std::collections::HashMap;
 
+use super::effects::defined_once;
 use crate::ir::{Function, Inst, Operand, VReg};
 
 /// The values `emit` computes at their call instead of where they are defined, each with the
 /// instruction that defines it.
 pub fn rematerialized(f: &Function) -> HashMap<VReg, Inst> {
-    let mut defs: HashMap<VReg, (usize, &Inst)> = HashMap::new();
+    let defs = defined_once(&f.insts, |i| {
+        matches!(
+            i,
+            Inst::Const(..) | Inst::MapRef(..) | Inst::SlotAddr(..) | Inst::GlobalAddr(..)
+        )
+        .then(|| i.clone())
+    });
     let mut uses: HashMap<VReg, usize> = HashMap::new();
     let mut call_args: HashMap<VReg, usize> = HashMap::new();
     for (inst, _) in &f.insts {
-        if let Some(d) = inst.def() {
-            defs.entry(d).or_insert((0, inst)).0 += 1;
-        }
         for u in inst.uses() {
             *uses.entry(u).or_default() += 1;
         }
@@ -32,16 +36,7 @@ pub fn rematerialized(f: &Function) -> HashMap<VReg, Inst> {
         }
     }
     defs.into_iter()
-        .filter(|(v, (count, inst))| {
-            *count == 1
-                && uses.get(v) == Some(&1)
-                && call_args.get(v) == Some(&1)
-                && matches!(
-                    inst,
-                    Inst::Const(..) | Inst::MapRef(..) | Inst::SlotAddr(..)
-                )
-        })
-        .map(|(v, (_, inst))| (v, inst.clone()))
+        .filter(|(v, _)| uses.get(v) == Some(&1) && call_args.get(v) == Some(&1))
         .collect()
 }
 

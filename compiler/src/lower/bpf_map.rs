@@ -47,15 +47,6 @@ impl BpfMap {
         }
     }
 
-    /// `entries` u64s shared by every CPU, keyed by a u32 index: what user space sets while
-    /// the programs run.
-    pub fn sampling(name: &str, entries: u32) -> BpfMap {
-        BpfMap {
-            max_entries: entries,
-            ..BpfMap::flag(name)
-        }
-    }
-
     /// `entries` per-CPU u64 counters, keyed by a u32 index.
     pub fn counters(name: &str, entries: u32) -> BpfMap {
         BpfMap {

@@ -77,9 +77,9 @@ pub struct LowerOptions {
     /// Probes (by index) that run their program for 1 in N hits, N a power of two
     /// (`--auto-filter`); only probes `sample::samplable` allows.
     pub sample: std::collections::BTreeMap<usize, u32>,
-    /// Whether the probes `sample::samplable` allows read their sampling mask from a map
-    /// (`program::GUARD_SAMPLING_MAP`) the runtime guard writes while they run; `sample`'s N
-    /// is then the map's first value, which the runtime writes before attaching.
+    /// Whether the probes `sample::samplable` allows read their sampling mask from the global
+    /// data (`program::GUARD_SAMPLING_MAP`) the runtime guard writes while they run;
+    /// `sample`'s N is then the mask's first value, which the runtime writes before attaching.
     pub guard_sampling: bool,
     /// How stacks print when the script does not name a mode (`stack_mode`).
     pub stack_mode: crate::program::StackMode,
@@ -153,6 +153,9 @@ pub(crate) struct Lowered {
     /// Set by `exit()` (1 << 32 | code), so that the run ends even when the ring buffer was
     /// too full to take the exit record.
     pub exit_flag: usize,
+    /// Bytes of global data (`Inst::GlobalAddr`, the object's `.bss`): the guard's sampling
+    /// masks, a u64 per guard-sampled probe at `8 * slot`; 0 without any.
+    pub globals: u32,
     pub info: ProgramInfo,
 }
 
@@ -173,7 +176,7 @@ pub(crate) fn lower(
     let exit_flag = bpf_maps.len();
     bpf_maps.push(BpfMap::flag("tb_exit"));
     let samplable = sample::samplable(&program.ast);
-    let (guard_sampling, guard_slots) = guard_sampling_map(options, &samplable, &mut bpf_maps);
+    let guard_slots = guard_sampling_slots(options, &samplable);
     let mut shared = Shared {
         maps: table,
         actions: Vec::new(),
@@ -181,7 +184,6 @@ pub(crate) fn lower(
         lost,
         full,
         exit_flag,
-        guard_sampling,
         guard_slots: guard_slots.clone(),
         extra_base: bpf_maps.len(),
         extra_maps: Vec::new(),
@@ -226,6 +228,7 @@ pub(crate) fn lower(
         lost,
         full,
         exit_flag,
+        globals: 8 * guard_slots.len() as u32,
         info: ProgramInfo {
             maps,
             actions: shared.actions,
@@ -299,23 +302,16 @@ fn lower_one_probe(
     }
 }
 
-/// With `guard_sampling`, the map the guard writes each samplable probe's mask into (its index
-/// among `bpf_maps`, where it is declared) and each such probe's slot in it, in probe order.
-fn guard_sampling_map(
+/// With `guard_sampling`, each samplable probe's slot among the guard's sampling masks (the
+/// u64 at `8 * slot` of the global data), in probe order.
+fn guard_sampling_slots(
     options: &LowerOptions,
     samplable: &std::collections::BTreeMap<usize, Vec<String>>,
-    bpf_maps: &mut Vec<BpfMap>,
-) -> (Option<usize>, std::collections::BTreeMap<usize, u32>) {
-    if !options.guard_sampling || samplable.is_empty() {
-        return (None, Default::default());
+) -> std::collections::BTreeMap<usize, u32> {
+    if !options.guard_sampling {
+        return Default::default();
     }
-    let slots: std::collections::BTreeMap<usize, u32> =
-        samplable.keys().zip(0..).map(|(&i, s)| (i, s)).collect();
-    bpf_maps.push(BpfMap::sampling(
-        crate::program::GUARD_SAMPLING_MAP,
-        slots.len() as u32,
-    ));
-    (Some(bpf_maps.len() - 1), slots)
+    samplable.keys().zip(0..).map(|(&i, s)| (i, s)).collect()
 }
 
 /// State shared by every probe: the map table and the ring-buffer actions.
@@ -326,9 +322,7 @@ pub(crate) struct Shared<'o> {
     pub lost: usize,
     pub full: usize,
     pub exit_flag: usize,
-    /// `program::GUARD_SAMPLING_MAP`, when some probe reads its mask from it.
-    pub guard_sampling: Option<usize>,
-    /// Probe index → its slot in that map.
+    /// Probe index → its slot among the guard's sampling masks (`Lowered::globals`).
     pub guard_slots: std::collections::BTreeMap<usize, u32>,
     /// Maps declared as lowering needs them (stack traces, announced processes): they follow
     /// the fixed ones, from index `extra_base`.
@@ -616,13 +610,7 @@ mod tests {
         };
         let program = resolved(parse(text).expect("parses"), &probes);
         let l = lower(&program, &options).unwrap_or_else(|d| panic!("{d:?}"));
-        let map = l
-            .maps
-            .iter()
-            .position(|m| m.name == crate::program::GUARD_SAMPLING_MAP)
-            .expect("the sampling map is declared");
-        assert_eq!(l.maps[map].kind, MapKind::Array);
-        assert_eq!(l.maps[map].max_entries, 1);
+        assert_eq!(l.globals, 8, "one mask, in the global data");
         let c = l.info.maps.iter().position(|m| m.name == "c").unwrap();
         let h = l.info.maps.iter().position(|m| m.name == "h").unwrap();
         assert_eq!(
@@ -647,17 +635,14 @@ mod tests {
         let reads_map = |f: &Function| {
             f.insts
                 .iter()
-                .any(|(i, _)| matches!(i, Inst::MapRef(_, m) if *m == map))
+                .any(|(i, _)| matches!(i, Inst::GlobalAddr(_, 0)))
         };
         assert!(draws(&l.probes[0].function) && reads_map(&l.probes[0].function));
         assert!(!draws(&l.probes[1].function) && !reads_map(&l.probes[1].function));
-        // Without the option: no map, no draw.
+        // Without the option: no masks, no draw.
         let plain = lower(&program, &LowerOptions::default()).unwrap();
         assert!(plain.info.guard_sampled.is_empty());
-        assert!(!plain
-            .maps
-            .iter()
-            .any(|m| m.name == crate::program::GUARD_SAMPLING_MAP));
+        assert_eq!(plain.globals, 0);
         assert!(!draws(&plain.probes[0].function));
     }
 

@@ -10,6 +10,7 @@ pub const ET_REL: u16 = 1;
 pub const SHT_PROGBITS: u32 = 1;
 pub const SHT_SYMTAB: u32 = 2;
 pub const SHT_STRTAB: u32 = 3;
+pub const SHT_NOBITS: u32 = 8;
 pub const SHT_REL: u32 = 9;
 
 pub const SHF_WRITE: u64 = 0x1;

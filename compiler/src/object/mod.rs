@@ -14,6 +14,7 @@
 //! |       | `.rel<section>`    | right after its program when it loads maps or callbacks: `R_BPF_64_64` on each `ld_imm64`, against the map's or the callback's symbol |
 //! | then  | `.text`, `.rel.text` | callbacks, when there are any: one FUNC symbol each |
 //! |       | `.BTF`, `.BTF.ext` | with callbacks only: the `func_info` the verifier needs for them (see `btf`) |
+//! | last  | `.bss`             | the global data, when there is any (`SHT_NOBITS`: zeroes); one GLOBAL OBJECT symbol, `tb_globals`, after the functions' |
 //!
 //! Why this shape, from aya-obj 0.3 (aya 0.14):
 //! - A section is a program section when it is executable and its name parses as a program
@@ -31,6 +32,10 @@
 //! - A map load is found through the relocation's symbol; the loader writes the map's fd into
 //!   the `ld_imm64` and sets its source to `BPF_PSEUDO_MAP_FD`, so the immediate written here
 //!   does not matter.
+//! - A load of the global data (`Insn::ld_global`) is relocated against `tb_globals`: aya
+//!   makes `.bss` a one-entry array map named `.bss`, writes its fd into the first immediate
+//!   and the offset (the first immediate as written here) into the second, and sets the source
+//!   to `BPF_PSEUDO_MAP_VALUE`: the program holds the value's address, no lookup.
 
 mod btf;
 mod elf;
@@ -47,6 +52,8 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
     /// Callbacks, all in `.text`.
     pub functions: Vec<FunctionSpec>,
+    /// Bytes of global data (`.bss`); 0: none.
+    pub globals: u32,
 }
 
 /// A map definition (legacy `struct bpf_map_def`).
@@ -76,6 +83,8 @@ pub struct ProgramSpec {
     pub map_relocations: Vec<(usize, usize)>,
     /// `(index of the first slot of an ld_imm64, index into ObjectSpec::functions)`.
     pub func_relocations: Vec<(usize, usize)>,
+    /// Indexes of the first slots of the ld_imm64s of the global data.
+    pub global_relocations: Vec<usize>,
 }
 
 /// A callback: a static function in `.text` that programs reference by address.
@@ -86,6 +95,7 @@ pub struct FunctionSpec {
     pub insns: Vec<Insn>,
     pub map_relocations: Vec<(usize, usize)>,
     pub func_relocations: Vec<(usize, usize)>,
+    pub global_relocations: Vec<usize>,
 }
 
 /// BPF instructions are 8 bytes each.
@@ -126,10 +136,11 @@ impl Section {
 pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     check_spec(spec);
     let code = code_sections(spec);
-    let code_indices = code_section_indices(spec, &code);
+    let (code_indices, after_code) = code_section_indices(spec, &code);
+    let globals_index = after_code + if spec.functions.is_empty() { 0 } else { 2 };
     let mut strings = StringTable::new();
     let mut sections = vec![
-        symbol_table(spec, &code, &code_indices, &mut strings),
+        symbol_table(spec, &code, &code_indices, globals_index, &mut strings),
         license_section(spec),
     ];
     sections.extend(maps_section(spec));
@@ -138,6 +149,17 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     }
     if !spec.functions.is_empty() {
         sections.extend(btf_sections(spec, &code));
+    }
+    if spec.globals > 0 {
+        let mut bss = Section::new(
+            ".bss",
+            elf::SHT_NOBITS,
+            elf::SHF_ALLOC | elf::SHF_WRITE,
+            8,
+            Vec::new(),
+        );
+        bss.header.size = spec.globals as u64;
+        sections.push(bss);
     }
     lay_out(sections, strings)
 }
@@ -150,7 +172,12 @@ fn code_sections(spec: &ObjectSpec) -> Vec<CodeSection> {
             name: p.section.clone(),
             insns: p.insns.clone(),
             functions: vec![(p.name.clone(), 0, p.insns.len())],
-            relocations: relocations(0, &p.map_relocations, &p.func_relocations),
+            relocations: relocations(
+                0,
+                &p.map_relocations,
+                &p.func_relocations,
+                &p.global_relocations,
+            ),
         });
     }
     if !spec.functions.is_empty() {
@@ -163,8 +190,12 @@ fn code_sections(spec: &ObjectSpec) -> Vec<CodeSection> {
         for f in &spec.functions {
             let at = text.insns.len();
             text.functions.push((f.name.clone(), at, f.insns.len()));
-            text.relocations
-                .extend(relocations(at, &f.map_relocations, &f.func_relocations));
+            text.relocations.extend(relocations(
+                at,
+                &f.map_relocations,
+                &f.func_relocations,
+                &f.global_relocations,
+            ));
             text.insns.extend(&f.insns);
         }
         code.push(text);
@@ -173,8 +204,9 @@ fn code_sections(spec: &ObjectSpec) -> Vec<CodeSection> {
 }
 
 /// Each code section's index, known before any is written: symbols and relocation sections
-/// refer to them. A section with relocations is followed by its `.rel` section.
-fn code_section_indices(spec: &ObjectSpec, code: &[CodeSection]) -> Vec<u32> {
+/// refer to them. A section with relocations is followed by its `.rel` section. Then the
+/// index after them.
+fn code_section_indices(spec: &ObjectSpec, code: &[CodeSection]) -> (Vec<u32>, u32) {
     let first_code_index = if spec.maps.is_empty() {
         MAPS_INDEX
     } else {
@@ -186,7 +218,7 @@ fn code_section_indices(spec: &ObjectSpec, code: &[CodeSection]) -> Vec<u32> {
         code_indices.push(next);
         next += if section.relocations.is_empty() { 1 } else { 2 };
     }
-    code_indices
+    (code_indices, next)
 }
 
 /// The symbol of map `map`, of callback `f` (after the null symbol, maps and programs).
@@ -198,12 +230,18 @@ fn function_symbol(spec: &ObjectSpec, f: usize) -> u32 {
     1 + (spec.maps.len() + spec.programs.len() + f) as u32
 }
 
-/// Symbols: null, maps, then functions (programs, then callbacks); all global, so `sh_info`
-/// (first non-local) is 1.
+/// The symbol of the global data, after every function's.
+fn globals_symbol(spec: &ObjectSpec) -> u32 {
+    1 + (spec.maps.len() + spec.programs.len() + spec.functions.len()) as u32
+}
+
+/// Symbols: null, maps, then functions (programs, then callbacks), then the global data's;
+/// all global, so `sh_info` (first non-local) is 1.
 fn symbol_table(
     spec: &ObjectSpec,
     code: &[CodeSection],
     code_indices: &[u32],
+    globals_index: u32,
     strings: &mut StringTable,
 ) -> Section {
     let mut symtab = vec![0u8; elf::SYM_SIZE];
@@ -230,6 +268,17 @@ fn symbol_table(
                 *len as u64 * INSN_SIZE,
             );
         }
+    }
+    if spec.globals > 0 {
+        elf::write_symbol(
+            &mut symtab,
+            strings.add("tb_globals"),
+            elf::STB_GLOBAL,
+            elf::STT_OBJECT,
+            globals_index as u16,
+            0,
+            spec.globals as u64,
+        );
     }
     let mut symtab_section = Section::new(".symtab", elf::SHT_SYMTAB, 0, 8, symtab);
     symtab_section.header.link = STRTAB_INDEX;
@@ -294,6 +343,7 @@ fn code_and_relocations(spec: &ObjectSpec, section: &CodeSection, index: u32) ->
         let symbol = match target {
             Target::Map(m) => map_symbol(m),
             Target::Function(f) => function_symbol(spec, f),
+            Target::Globals => globals_symbol(spec),
         };
         elf::write_rel(&mut rels, insn as u64 * INSN_SIZE, symbol, elf::R_BPF_64_64);
     }
@@ -355,7 +405,9 @@ fn lay_out(mut sections: Vec<Section>, mut strings: StringTable) -> Vec<u8> {
     for mut section in sections {
         pad_to(&mut body, section.header.align as usize);
         section.header.offset = body.len() as u64;
-        section.header.size = section.data.len() as u64;
+        if section.header.sh_type != elf::SHT_NOBITS {
+            section.header.size = section.data.len() as u64;
+        }
         body.extend(&section.data);
         headers.push(section.header);
     }
@@ -388,6 +440,7 @@ struct CodeSection {
 enum Target {
     Map(usize),
     Function(usize),
+    Globals,
 }
 
 /// One function's relocations, shifted to where it starts in its section.
@@ -395,12 +448,14 @@ fn relocations(
     at: usize,
     maps: &[(usize, usize)],
     functions: &[(usize, usize)],
+    globals: &[usize],
 ) -> Vec<(usize, Target)> {
     let maps = maps.iter().map(|&(i, m)| (at + i, Target::Map(m)));
     let functions = functions
         .iter()
         .map(|&(i, f)| (at + i, Target::Function(f)));
-    maps.chain(functions).collect()
+    let globals = globals.iter().map(|&i| (at + i, Target::Globals));
+    maps.chain(functions).chain(globals).collect()
 }
 
 fn pad_to(out: &mut Vec<u8>, align: usize) {
@@ -442,6 +497,24 @@ fn check_spec(spec: &ObjectSpec) {
                     && insn + 1 < program.insns.len(),
                 "{}: relocation at {insn} is not on an ld_imm64",
                 program.name
+            );
+        }
+    }
+    let globals = spec
+        .programs
+        .iter()
+        .map(|p| (&p.name, &p.insns, &p.global_relocations))
+        .chain(
+            spec.functions
+                .iter()
+                .map(|f| (&f.name, &f.insns, &f.global_relocations)),
+        );
+    for (name, insns, relocations) in globals {
+        for &insn in relocations {
+            assert!(spec.globals > 0, "{name}: loads global data, none declared");
+            assert!(
+                insns.get(insn).is_some_and(|i| i.is_wide()) && insn + 1 < insns.len(),
+                "{name}: relocation at {insn} is not on an ld_imm64"
             );
         }
     }

@@ -38,6 +38,7 @@ fn two_map_loads() -> Vec<Insn> {
 fn spec() -> ObjectSpec {
     ObjectSpec {
         functions: vec![],
+        globals: 0,
         license: "GPL".to_string(),
         maps: vec![
             MapSpec {
@@ -64,6 +65,7 @@ fn spec() -> ObjectSpec {
                 insns: counter(),
                 map_relocations: vec![(0, 0)],
                 func_relocations: vec![],
+                global_relocations: vec![],
             },
             ProgramSpec {
                 name: "tb_raw1".to_string(),
@@ -71,6 +73,7 @@ fn spec() -> ObjectSpec {
                 insns: two_map_loads(),
                 map_relocations: vec![(1, 1), (5, 0)],
                 func_relocations: vec![],
+                global_relocations: vec![],
             },
             ProgramSpec {
                 name: "tb_prof2".to_string(),
@@ -78,6 +81,7 @@ fn spec() -> ObjectSpec {
                 insns: vec![Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
                 map_relocations: vec![],
                 func_relocations: vec![],
+                global_relocations: vec![],
             },
         ],
     }
@@ -166,6 +170,40 @@ fn aya_relocates_each_map_load_to_its_map() {
         "plain ld_imm64 untouched"
     );
     assert_eq!((raw[5].src_reg(), raw[5].imm), (1, 100));
+}
+
+#[test]
+fn aya_turns_a_global_data_load_into_the_address_of_its_byte() {
+    // The guard's sampling masks: a `.bss` aya makes a one-entry array of, loaded by address.
+    let mut spec = spec();
+    spec.globals = 16;
+    let mut code = Insn::ld_global(Reg::R1, 8).to_vec();
+    code.extend(Insn::ld_map(Reg::R2));
+    code.extend([Insn::mov64_imm(Reg::R0, 0), Insn::exit()]);
+    spec.programs[2].insns = code;
+    spec.programs[2].global_relocations = vec![0];
+    spec.programs[2].map_relocations = vec![(2, 1)];
+    let mut obj = aya_obj::Object::parse(&write_object(&spec)).unwrap();
+    let bss = &obj.maps[".bss"];
+    assert_eq!(
+        (bss.map_type(), bss.value_size(), bss.max_entries()),
+        (2, 16, 1)
+    );
+    let maps = obj.maps.clone();
+    let fd = |name: &str| match name {
+        ".bss" => 102,
+        "tb_m0" => 100,
+        _ => 101,
+    };
+    obj.relocate_maps(
+        maps.iter()
+            .map(|(name, map)| (name.as_str(), fd(name), map)),
+        &Default::default(),
+    )
+    .expect("relocations resolve");
+    let prof = &obj.functions[&obj.programs["tb_prof2"].function_key()].instructions;
+    assert_eq!((prof[0].src_reg(), prof[0].imm, prof[1].imm), (2, 102, 8));
+    assert_eq!((prof[2].src_reg(), prof[2].imm), (1, 101));
 }
 
 #[test]
@@ -284,18 +322,21 @@ fn aya_links_a_callback_after_its_program_with_func_info() {
     let spec = ObjectSpec {
         license: "GPL".to_string(),
         maps: vec![],
+        globals: 0,
         programs: vec![ProgramSpec {
             name: "tb_raw0".to_string(),
             section: "raw_tracepoint/sys_enter".to_string(),
             insns: main.clone(),
             map_relocations: vec![],
             func_relocations: vec![(0, 0)],
+            global_relocations: vec![],
         }],
         functions: vec![FunctionSpec {
             name: "tb_raw0_cb0".to_string(),
             insns: callback.clone(),
             map_relocations: vec![],
             func_relocations: vec![],
+            global_relocations: vec![],
         }],
     };
     let bytes = write_object(&spec);

@@ -117,17 +117,42 @@ impl Loaded {
         self.ebpf.maps()
     }
 
-    /// Makes the probe at `slot` of the sampling map run its program for 1 hit in `n` (a power
-    /// of two) from its next hit on, without loading anything again.
+    /// Makes the probe at `slot` of the sampling masks run its program for 1 hit in `n` (a
+    /// power of two) from its next hit on, without loading anything again. The masks are the
+    /// object's global data, one array entry, rewritten whole: only user space writes it.
     pub fn set_sampling(&mut self, slot: u32, n: u32) -> Result<(), MapError> {
         let map = self
             .ebpf
-            .map_mut(GUARD_SAMPLING_MAP)
+            .map(GUARD_SAMPLING_MAP)
             .ok_or_else(|| MapError::InvalidName {
                 name: GUARD_SAMPLING_MAP.into(),
             })?;
-        let mut array = aya::maps::Array::<_, u64>::try_from(map)?;
-        array.set(slot, u64::from(n.max(1).next_power_of_two() - 1), 0)
+        let Map::Array(data) = map else {
+            return Err(MapError::InvalidName {
+                name: GUARD_SAMPLING_MAP.into(),
+            });
+        };
+        let masks =
+            crate::kernel::sys::MapBytes::new(map_fd(map), 4, data.info()?.value_size(), None);
+        let key = 0u32.to_ne_bytes();
+        let io = |io_error| {
+            MapError::SyscallError(aya::sys::SyscallError {
+                call: "bpf_map_update_elem",
+                io_error,
+            })
+        };
+        let mut value = masks.lookup(&key).map_err(io)?.unwrap_or_default();
+        let at = 8 * slot as usize;
+        let mask = u64::from(n.max(1).next_power_of_two() - 1);
+        let max_entries = (value.len() / 8) as u32;
+        value
+            .get_mut(at..at + 8)
+            .ok_or(MapError::OutOfBounds {
+                index: slot,
+                max_entries,
+            })?
+            .copy_from_slice(&mask.to_ne_bytes());
+        masks.update(&key, &value).map_err(io)
     }
 }
 
@@ -287,10 +312,17 @@ fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<O
         let RelocationTarget::Symbol(target) = relocation.target() else {
             continue;
         };
-        let map = file
-            .symbol_by_index(target)
-            .and_then(|s| s.name())
-            .map_err(|e| malformed(&e))?;
+        let symbol = file.symbol_by_index(target).map_err(|e| malformed(&e))?;
+        // A symbol in the global data (`.bss`) stands for the map aya made of that section.
+        let in_globals = symbol
+            .section_index()
+            .and_then(|i| file.section_by_index(i).ok())
+            .is_some_and(|s| s.name() == Ok(GUARD_SAMPLING_MAP));
+        let map = if in_globals {
+            GUARD_SAMPLING_MAP
+        } else {
+            symbol.name().map_err(|e| malformed(&e))?
+        };
         let fd = ebpf
             .map(map)
             .map(|m| map_fd(m).as_raw_fd())
@@ -302,7 +334,16 @@ fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<O
             )));
         }
         // ld_imm64 of a map: BPF_PSEUDO_MAP_FD in the source register, the fd as immediate.
-        code[at + 1] = (code[at + 1] & 0x0f) | (1 << 4);
+        // Of the global data: BPF_PSEUDO_MAP_VALUE, the fd, and the offset (the immediate
+        // as compiled, plus the symbol's place) in the second half.
+        if in_globals {
+            let offset = i32::from_le_bytes(code[at + 4..at + 8].try_into().expect("4 bytes"))
+                + symbol.address() as i32;
+            code[at + 1] = (code[at + 1] & 0x0f) | (2 << 4);
+            code[at + 12..at + 16].copy_from_slice(&offset.to_le_bytes());
+        } else {
+            code[at + 1] = (code[at + 1] & 0x0f) | (1 << 4);
+        }
         code[at + 4..at + 8].copy_from_slice(&fd.to_le_bytes());
     }
     let license = file
@@ -444,9 +485,11 @@ mod tests {
             insns: vec![Insn::mov64_imm(Reg::R0, 0), Insn::exit()],
             map_relocations: vec![],
             func_relocations: vec![],
+            global_relocations: vec![],
         };
         let object = write_object(&ObjectSpec {
             functions: vec![],
+            globals: 0,
             license: "GPL".to_string(),
             maps: vec![],
             programs: vec![
