@@ -455,6 +455,35 @@ fn local_time(format: &str) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// `cat()` and `system()`: what they print, as text or in its JSON type.
+fn cat_or_system(
+    action: &Action,
+    format: &str,
+    values: &[Value],
+    compiled: &Compiled,
+    state: &EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let mut text = Vec::new();
+    output::printf::printf(&mut text, format.as_bytes(), values, &state.symbols)
+        .map_err(|e| RunError::Other(e.to_string()))?;
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let mut printed = Vec::new();
+    let kind = if matches!(action, Action::Cat { .. }) {
+        cat(&text, compiled.limits.max_cat_bytes, &mut printed);
+        "cat"
+    } else {
+        system(&text, &mut printed);
+        "syscall"
+    };
+    match state.how.format {
+        Format::Text | Format::Folded => out.extend_from_slice(&printed),
+        Format::Json if printed.is_empty() => {}
+        Format::Json => output::json::text_json(out, kind, &printed),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::ScriptPlace;
@@ -483,33 +512,4 @@ mod tests {
             "stdin:2:3-13: WARNING: "
         );
     }
-}
-
-/// `cat()` and `system()`: what they print, as text or in its JSON type.
-fn cat_or_system(
-    action: &Action,
-    format: &str,
-    values: &[Value],
-    compiled: &Compiled,
-    state: &EventState,
-    out: &mut Vec<u8>,
-) -> Result<(), RunError> {
-    let mut text = Vec::new();
-    output::printf::printf(&mut text, format.as_bytes(), values, &state.symbols)
-        .map_err(|e| RunError::Other(e.to_string()))?;
-    let text = String::from_utf8_lossy(&text).into_owned();
-    let mut printed = Vec::new();
-    let kind = if matches!(action, Action::Cat { .. }) {
-        cat(&text, compiled.limits.max_cat_bytes, &mut printed);
-        "cat"
-    } else {
-        system(&text, &mut printed);
-        "syscall"
-    };
-    match state.how.format {
-        Format::Text | Format::Folded => out.extend_from_slice(&printed),
-        Format::Json if printed.is_empty() => {}
-        Format::Json => output::json::text_json(out, kind, &printed),
-    }
-    Ok(())
 }
