@@ -146,7 +146,10 @@ fn same_as_bpftrace(binary: &str) -> Result<(), String> {
     let command = format!("{binary} 6");
     let compare = |script: &str, ours: String, theirs: String| -> Result<(), String> {
         // 0.17's forms read as the current release prints them (its JSON attached line).
-        let theirs = e2e::current_from_0_17(&e2e::without_attaching_line(&theirs), script);
+        let theirs = e2e::without_attaching_line(&theirs);
+        let theirs = tracebound_runtime::output::since_0_17::current_json_from_0_17(
+            &e2e::current_from_0_17(&theirs, script),
+        );
         if ours != theirs {
             return Err(format!(
                 "{script}\n--- tracebound:\n{ours}--- bpftrace:\n{theirs}"
