@@ -8,6 +8,7 @@
 pub(crate) mod kernel_types;
 pub(crate) mod probes;
 mod resolved;
+mod split_layouts;
 pub(crate) mod symbols;
 pub(crate) mod usdt_arg;
 mod value_size;
@@ -70,7 +71,8 @@ pub(crate) fn resolve_selected(
         }
     }
     let warnings = present.warnings;
-    let probes = present.probes;
+    let mut probes = present.probes;
+    split_layouts::split_uneven_layouts(&mut ast, &mut probes, facts);
     // The script's own C definitions answer beside the kernel's BTF (and name C's integer
     // types, which a tracepoint's `const char *const *argv` points through).
     let types = ScriptTypes::new(&ast, facts)?;

@@ -159,7 +159,7 @@ fn no_matches(ap: &AttachPoint) -> String {
     format!("No matches for {kind} {}", rest.join(":"))
 }
 
-fn resolve_attach_point(
+pub(super) fn resolve_attach_point(
     ap: &AttachPoint,
     facts: &dyn MachineFacts,
 ) -> Result<ResolvedProbe, Diagnostic> {
