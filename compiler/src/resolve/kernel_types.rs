@@ -431,7 +431,21 @@ impl Typer<'_, '_> {
                 Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
                 None => return Ok(None),
             },
-            ExprKind::Ident(name) if is_constant_name(name) => return Ok(self.enumerator(name)),
+            ExprKind::Ident(name) if is_constant_name(name) => {
+                return match self.enumerator(name) {
+                    Some(access) => Ok(Some(access)),
+                    None => Err(Diagnostic::error(
+                        format!("unknown identifier `{name}`"),
+                        e.span,
+                        "not an enum constant of this kernel or the script",
+                    )
+                    .with_note(
+                        "a name in capitals is an enum constant from the kernel's BTF or the \
+                         script's own definitions; C macros of kernel headers are not read",
+                    )
+                    .with_help(format!("define it in the script: `#define {name} <value>`"))),
+                };
+            }
             ExprKind::Cast { ty, .. } if ty.pointers == 0 && ty.array.is_none() => {
                 return self.enum_cast(ty)
             }
@@ -735,6 +749,20 @@ mod tests {
             compile_with_types("BEGIN { print(curtask->mm->nope); }").unwrap_err(),
             ("nope".into(), "struct mm_struct has no field `nope`".into())
         );
+    }
+
+    /// A C macro of a kernel header (0.17's tools `#include` them) is no enum constant here:
+    /// an error that says so at the name, not "not compiled yet".
+    #[test]
+    fn a_name_in_capitals_no_enum_has_is_an_unknown_identifier() {
+        assert_eq!(
+            compile_with_types("BEGIN { print(TASK_RUNNING); }").unwrap_err(),
+            (
+                "TASK_RUNNING".into(),
+                "unknown identifier `TASK_RUNNING`".into()
+            )
+        );
+        compile_with_types("#define TASK_RUNNING 0\nBEGIN { print(TASK_RUNNING); }").unwrap();
     }
 
     #[test]
