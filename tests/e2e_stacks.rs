@@ -1,6 +1,8 @@
 //! Stacks end to end, with a C program the test builds twice, with frame pointers and
-//! without: `@[ustack] = count()` names the program's functions (main -> outer -> inner) with
-//! exact counts, also when the program exited before the maps print; without frame pointers
+//! without: `@[ustack] = count()` names the program's functions (main -> outer -> inner, and
+//! `middle`, inlined into outer) with their source lines from the program's debug info, as
+//! the current release prints them, with exact counts, also when the program exited before
+//! the maps print; without frame pointers
 //! the top frame still resolves; `kstack` from a syscall tracepoint names the kernel's entry
 //! path; and the same scripts run by bpftrace 0.17 print the same text (and `-f json`), byte
 //! for byte.
@@ -17,7 +19,8 @@ const PROGRAM: &str = r#"
 #include <sys/types.h>
 volatile long sink;
 __attribute__((noinline)) long inner(long a) { sink += getpgid(0); return a + 1; }
-__attribute__((noinline)) long outer(long a) { long r = inner(a); sink += r; return r; }
+static inline __attribute__((always_inline)) long middle(long a) { return inner(a) * 2; }
+__attribute__((noinline)) long outer(long a) { long r = middle(a); sink += r; return r; }
 /* argv[1]: calls to make; argv[2]: seconds to stay alive afterwards; argv[3]: a file to
    wait for before the calls. */
 int main(int argc, char **argv) {
@@ -62,7 +65,8 @@ fn first_stack(out: &str) -> Vec<String> {
 }
 
 /// A process that ran 5 calls and exited before tracebound printed: every frame from inner
-/// up to libc's start names its function, and the count is exact.
+/// up to libc's start names its function, the program's own with the source line (the
+/// inlined `middle` on a line of its own), and the count is exact.
 fn user_stack_with_frame_pointers(binary: &str) -> Result<(), String> {
     let script = format!("uprobe:{binary}:inner {{ @[ustack] = count(); }}");
     // The command lives 1 s after its calls, long enough for tracebound to note its memory
@@ -70,16 +74,46 @@ fn user_stack_with_frame_pointers(binary: &str) -> Result<(), String> {
     let command = format!("{binary} 5 1");
     let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
     let frames = first_stack(&stdout);
-    let named = |i: usize, prefix: &str| frames.get(i).is_some_and(|f| f.starts_with(prefix));
+    let source = std::path::Path::new(binary).with_file_name("stacks.c");
+    let at = |line: u32| format!("@{}:{line}", source.display());
+    // PROGRAM's lines: inner is on 6, middle's call of inner on 7, outer's of middle on 8,
+    // main's of outer on 14.
+    let expected = [
+        format!("inner+0{}", at(6)),
+        format!("[inlined] middle{}", at(7)),
+    ];
+    let named = |i: usize, prefix: &str, line: u32| {
+        frames
+            .get(i)
+            .is_some_and(|f| f.starts_with(prefix) && f.ends_with(&at(line)))
+    };
     if code != 0
-        || frames.first().map(String::as_str) != Some("inner+0")
-        || !named(1, "outer+")
-        || !named(2, "main+")
+        || frames.get(..2) != Some(&expected[..])
+        || !named(2, "outer+", 8)
+        || !named(3, "main+", 14)
         || !stdout.contains("\n]: 5\n")
         || !stderr.contains("Attached 1 probe\n")
-        || !stdout.starts_with("\n\n@[\n    inner+0\n")
     {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    // Without debug info shown, the frames are the functions alone, as 0.17 printed them.
+    let (code, stdout, stderr) = tracebound(&[
+        "-c",
+        &command,
+        "-e",
+        &format!("config = {{ show_debug_info = 0 }} {script}"),
+    ])?;
+    let frames = first_stack(&stdout);
+    if code != 0
+        || frames.first().map(String::as_str) != Some("inner+0")
+        || !frames
+            .get(1)
+            .is_some_and(|f| f.starts_with("outer+") && !f.contains('@'))
+        || !stdout.starts_with("\n\n@[\n    inner+0\n")
+    {
+        return Err(format!(
+            "show_debug_info = 0: exit {code}\n{stdout}{stderr}"
+        ));
     }
     Ok(())
 }
@@ -93,7 +127,9 @@ fn user_stack_without_frame_pointers(binary: &str) -> Result<(), String> {
     let command = format!("{binary} 5 1");
     let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
     if code != 0
-        || first_stack(&stdout).first().map(String::as_str) != Some("inner+0")
+        || !first_stack(&stdout)
+            .first()
+            .is_some_and(|f| f.starts_with("inner+0"))
         || !stdout.contains("\n@top[inner]: 5\n")
     {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
@@ -160,6 +196,8 @@ fn same_as_bpftrace(binary: &str) -> Result<(), String> {
     let run = |program: &str, args: &[&str]| -> Result<String, String> {
         let out = Command::new(program)
             .args(args)
+            // 0.17 shows no source lines in stacks (it ignores this variable).
+            .env("BPFTRACE_SHOW_DEBUG_INFO", "0")
             .output()
             .map_err(|e| format!("{program}: {e}"))?;
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -201,6 +239,7 @@ fn traced_while_alive(tracer: &str, binary: &str, script: &str) -> Result<String
         let mut child = Command::new(tracer)
             .args(["-p", &pid, "-e", script])
             .env("NO_COLOR", "1")
+            .env("BPFTRACE_SHOW_DEBUG_INFO", "0")
             .env(NOTIFY, "1")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

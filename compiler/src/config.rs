@@ -47,6 +47,9 @@ pub struct Limits {
     pub stack_mode: StackMode,
     /// Whether the maps print when the run ends.
     pub print_maps_on_exit: bool,
+    /// Whether user stack frames print their source lines and inlined calls, where the
+    /// binary has debug info (the current release's default with blazesym).
+    pub show_debug_info: bool,
     /// The most bytes `cat()` prints of a file.
     pub max_cat_bytes: u64,
     /// The license the object declares (the kernel gates GPL-only helpers on it).
@@ -69,6 +72,7 @@ impl Default for Limits {
             budget_pct: None,
             stack_mode: StackMode::Bpftrace,
             print_maps_on_exit: true,
+            show_debug_info: true,
             max_cat_bytes: 10240,
             license: "GPL".into(),
             missing_probes: MissingProbes::Error,
@@ -339,13 +343,7 @@ fn apply(limits: &mut Limits, key: &str, value: &Value) -> Result<(), String> {
                 );
             }
         }
-        "show_debug_info" => {
-            if boolean(value)? {
-                return Err(
-                    "not supported yet: source files and lines in stacks (set it to 0)".into(),
-                );
-            }
-        }
+        "show_debug_info" => limits.show_debug_info = boolean(value)?,
         "str_trunc_trailer" => {
             return Err("not supported yet: tracebound does not mark truncated strings".into())
         }
@@ -559,7 +557,6 @@ mod tests {
             )
         );
         assert_eq!(first("cpp_demangle = 0").1, "0");
-        assert_eq!(first("show_debug_info = true").1, "true");
         assert_eq!(
             first("max_strlen = \"big\"").0,
             "max_strlen: expecting a number, got big"

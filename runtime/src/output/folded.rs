@@ -162,6 +162,7 @@ mod tests {
                     addr: 0x1000 + i,
                     symbol: (id != 99).then(|| (Rc::from(format!("f{id}_{i}")), i)),
                     module: None,
+                    ..Frame::default()
                 })
                 .collect()
         }

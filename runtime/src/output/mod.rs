@@ -94,6 +94,19 @@ pub struct Frame {
     pub symbol: Option<(Rc<str>, u64)>,
     /// The file the address is in (user frames), as the process's memory map names it.
     pub module: Option<Rc<str>>,
+    /// `path/file.c:line` of the address in `symbol`'s function, from the file's debug info
+    /// (`show_debug_info`); for a frame with inlined calls, the line of the outermost call.
+    pub source: Option<Rc<str>>,
+    /// The functions inlined at the address, innermost first, each with its own line.
+    pub inlined: Rc<[InlinedFrame]>,
+}
+
+/// A function the compiler inlined where a frame's address is: its name and where in it the
+/// address (or the next inlined call) is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlinedFrame {
+    pub name: Rc<str>,
+    pub source: Option<Rc<str>>,
 }
 
 /// Resolves stack ids and addresses; the runtime implements it with blazesym. This layer

@@ -22,6 +22,7 @@ use super::entry::{Entry, EntryValue, Key, MapData, Sampler};
 use super::value::{decode, Value};
 use super::{sort, tseries};
 use super::{Frame, OutputError, Symbolize, EXIT_PREAMBLE};
+use std::rc::Rc;
 use tracebound_compiler::program::MapValue;
 use tracebound_compiler::program::StackMode;
 
@@ -203,12 +204,31 @@ pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) 
         Some((function, offset)) => write!(out, "{function}+{offset}"),
         None => write!(out, "{:#x}", f.addr),
     };
+    let source = |out: &mut String, source: &Option<Rc<str>>| match source {
+        Some(at) => write!(out, "@{at}"),
+        None => Ok(()),
+    };
     for f in frames {
+        // Inlined calls first, innermost first, each on a line of its own (the current
+        // release's `[inlined] name@file:line`, perf's `addr name (inlined)`).
+        for i in f.inlined.iter() {
+            let _ = match mode {
+                StackMode::Bpftrace => {
+                    out.extend(std::iter::repeat_n(' ', indent));
+                    let _ = write!(out, "[inlined] {}", i.name);
+                    source(&mut out, &i.source)
+                }
+                StackMode::Perf => write!(out, "\t{:x} {} (inlined)", f.addr, i.name),
+                StackMode::Raw => continue,
+            };
+            out.push('\n');
+        }
         // Writing to a String cannot fail.
         let _ = match mode {
             StackMode::Bpftrace => {
                 out.extend(std::iter::repeat_n(' ', indent));
-                name(&mut out, f)
+                let _ = name(&mut out, f);
+                source(&mut out, &f.source)
             }
             StackMode::Perf => {
                 let _ = write!(out, "\t{:x} ", f.addr);
@@ -483,11 +503,13 @@ mod tests {
                         addr: 0x10,
                         symbol: Some(("f".into(), 1)),
                         module: None,
+                        ..Frame::default()
                     },
                     Frame {
                         addr: 0x20,
                         symbol: Some(("g".into(), 2)),
                         module: None,
+                        ..Frame::default()
                     },
                 ]
             }
@@ -523,6 +545,36 @@ mod tests {
         assert_eq!(symbol_text(&Frames, false, 0, 0), "sym");
     }
 
+    /// With debug info, as the current release prints a frame with two inlined calls: each
+    /// inlined function on a line of its own, innermost first, then the function's own.
+    #[test]
+    fn inlined_calls_and_source_lines_print_before_their_frame() {
+        let inlined = |name: &str, line| super::super::InlinedFrame {
+            name: name.into(),
+            source: Some(format!("/src/p.c:{line}").into()),
+        };
+        let frame = Frame {
+            addr: 0x401136,
+            symbol: Some(("mywrapper".into(), 6)),
+            module: Some("/bin/p".into()),
+            source: Some("/src/p.c:24".into()),
+            inlined: Rc::from([inlined("myclock", 15), inlined("mywrapper_inlined", 19)]),
+        };
+        let text =
+            |mode| String::from_utf8(stack_text(std::slice::from_ref(&frame), mode, true, 4));
+        assert_eq!(
+            text(StackMode::Bpftrace).unwrap(),
+            "\n    [inlined] myclock@/src/p.c:15\n    [inlined] mywrapper_inlined@/src/p.c:19\n    \
+             mywrapper+6@/src/p.c:24\n"
+        );
+        assert_eq!(
+            text(StackMode::Perf).unwrap(),
+            "\n\t401136 myclock (inlined)\n\t401136 mywrapper_inlined (inlined)\n\t401136 \
+             mywrapper+6 (/bin/p)\n"
+        );
+        assert_eq!(text(StackMode::Raw).unwrap(), "\n401136\n");
+    }
+
     /// Frames as bpftrace 0.17 printed them here (`print(kstack(perf, 2))`,
     /// `@p[ustack(perf)]`, and a process that had exited).
     #[test]
@@ -531,6 +583,7 @@ mod tests {
             addr,
             symbol: Some((name.into(), off)),
             module: module.map(Into::into),
+            ..Frame::default()
         };
         let kernel = [
             known(0xffffffff814b096d, "perf_syscall_enter", 397, None),
@@ -550,6 +603,7 @@ mod tests {
                 addr: 0x7fa97913e4f7,
                 symbol: None,
                 module: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
+                ..Frame::default()
             },
         ];
         assert_eq!(

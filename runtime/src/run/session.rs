@@ -114,7 +114,10 @@ pub fn run(
                 format: options.format,
                 percentiles: options.percentiles,
             },
-            symbols: Symbols::new(take_stack_maps(&mut loaded)),
+            symbols: Symbols::new(
+                take_stack_maps(&mut loaded),
+                compiled.limits.show_debug_info,
+            ),
             sampling: GuardSampling::new(),
             script: std::mem::take(&mut options.script),
             printf: PrintfPlans::new(&compiled.info.actions),

@@ -24,10 +24,19 @@ use blazesym::MaybeDefault;
 use tracebound_compiler::program::stack_map_name;
 
 use crate::kernel::sys::MapBytes;
-use crate::output::{Frame, Symbolize};
+use crate::output::{Frame, InlinedFrame, Symbolize};
 
 /// A function's name and the offset of an address into it.
 type Located = (Rc<str>, u64);
+
+/// What a user address is: its function, and with `show_debug_info` its source line and the
+/// functions inlined there.
+#[derive(Clone, Debug, Default)]
+struct UserSymbol {
+    located: Option<Located>,
+    source: Option<Rc<str>>,
+    inlined: Rc<[InlinedFrame]>,
+}
 
 /// One file-backed region of a process's memory map.
 #[derive(Clone, Debug)]
@@ -95,7 +104,7 @@ struct State {
     file_index: HashMap<(String, u64), usize>,
     kernel: HashMap<u64, Option<Located>>,
     /// (file, file offset) → the symbol there.
-    user: HashMap<(usize, u64), Option<Located>>,
+    user: HashMap<(usize, u64), UserSymbol>,
     /// (pid, address) → the frame, for the many stacks that share frames.
     frames: HashMap<(u32, u64), Frame>,
 }
@@ -104,19 +113,28 @@ struct State {
 pub struct Symbols {
     stack_maps: HashMap<String, aya::maps::MapData>,
     symbolizer: Symbolizer,
+    /// Reads source lines and inlined calls from DWARF (`show_debug_info`), when asked.
+    debug_info: Option<Symbolizer>,
     state: RefCell<State>,
 }
 
 impl Symbols {
-    /// `stack_maps`: the script's stack-trace maps by name (see `stack_map_name`).
-    pub fn new(stack_maps: HashMap<String, aya::maps::MapData>) -> Symbols {
+    /// `stack_maps`: the script's stack-trace maps by name (see `stack_map_name`);
+    /// `debug_info`: whether user frames carry source lines and inlined calls.
+    pub fn new(stack_maps: HashMap<String, aya::maps::MapData>, debug_info: bool) -> Symbols {
+        let builder = || Symbolizer::builder().enable_demangling(true);
         Symbols {
             stack_maps,
-            symbolizer: Symbolizer::builder()
-                .enable_demangling(true)
+            symbolizer: builder()
                 .enable_code_info(false)
                 .enable_inlined_fns(false)
                 .build(),
+            debug_info: debug_info.then(|| {
+                builder()
+                    .enable_code_info(true)
+                    .enable_inlined_fns(true)
+                    .build()
+            }),
             state: RefCell::new(State::default()),
         }
     }
@@ -179,9 +197,9 @@ impl Symbols {
     }
 
     /// The symbol at a user address of process `pid`, and the name of the file it is in.
-    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<Located>, Option<Rc<str>>) {
+    fn user_symbol(&self, pid: u32, addr: u64) -> (UserSymbol, Option<Rc<str>>) {
         let Some((file, offset)) = self.locate(pid, addr) else {
-            return (None, None);
+            return (UserSymbol::default(), None);
         };
         let (cached, path, name) = {
             let state = self.state.borrow();
@@ -195,18 +213,34 @@ impl Symbols {
         if let Some(known) = cached {
             return (known, Some(name));
         }
+        let mut found = UserSymbol {
+            located: self.function_at(&path, offset),
+            ..UserSymbol::default()
+        };
+        if let (Some(debug), Some(_)) = (&self.debug_info, &found.located) {
+            (found.source, found.inlined) = source_lines(debug, &path, offset);
+        }
+        self.state
+            .borrow_mut()
+            .user
+            .insert((file, offset), found.clone());
+        (found, Some(name))
+    }
+
+    /// The function at `offset` of the ELF file at `path`, and the offset into it.
+    fn function_at(&self, path: &std::path::Path, offset: u64) -> Option<Located> {
         // ELF symbols first, as bpftrace names frames (DWARF may name the same code by an
         // internal alias, `__GI_getppid` for `getppid`). Then the symbol table of the separate
         // debug file found by build id (distributions strip local functions such as libc's
         // `__libc_start_call_main` into it), which costs no DWARF decompression; then DWARF,
         // in the file or found by its debug link.
-        let mut elf = Elf::new(&path);
+        let mut elf = Elf::new(path);
         elf.debug_syms = false;
         let mut result = self
             .symbolizer
             .symbolize_single(&Source::Elf(elf.clone()), Input::FileOffset(offset));
         if !matches!(result, Ok(Symbolized::Sym(_))) {
-            if let Some((debug_file, vaddr)) = separate_debug_file(&path, offset) {
+            if let Some((debug_file, vaddr)) = separate_debug_file(path, offset) {
                 let mut debug = Elf::new(debug_file);
                 debug.debug_syms = false;
                 result = self
@@ -220,15 +254,10 @@ impl Symbols {
                 .symbolizer
                 .symbolize_single(&Source::Elf(elf), Input::FileOffset(offset));
         }
-        let found = match result {
+        match result {
             Ok(Symbolized::Sym(sym)) => Some((Rc::from(sym.name.as_ref()), sym.offset as u64)),
             _ => None,
-        };
-        self.state
-            .borrow_mut()
-            .user
-            .insert((file, offset), found.clone());
-        (found, Some(name))
+        }
     }
 
     /// The file and file offset behind a user address.
@@ -248,6 +277,42 @@ impl Symbols {
         state.processes.insert(pid, Process { identity, regions });
         found
     }
+}
+
+/// From the DWARF of the file at `path` (none: nothing): the source line of `offset` in its
+/// function and the functions inlined there, innermost first. blazesym reports the inlined
+/// calls outermost first, the function's line being that of the first call, each inlined
+/// function's the line of the next call in it, and the innermost's the address's own.
+fn source_lines(
+    debug: &Symbolizer,
+    path: &std::path::Path,
+    offset: u64,
+) -> (Option<Rc<str>>, Rc<[InlinedFrame]>) {
+    let line = |code: Option<&blazesym::symbolize::CodeInfo>| -> Option<Rc<str>> {
+        let code = code?;
+        let at = code.to_path();
+        Some(match code.line {
+            Some(n) => format!("{}:{n}", at.display()).into(),
+            None => at.display().to_string().into(),
+        })
+    };
+    let mut elf = Elf::new(path);
+    elf.debug_syms = true;
+    let Ok(Symbolized::Sym(sym)) =
+        debug.symbolize_single(&Source::Elf(elf), Input::FileOffset(offset))
+    else {
+        return (None, Rc::from([]));
+    };
+    let inlined: Vec<InlinedFrame> = sym
+        .inlined
+        .iter()
+        .rev()
+        .map(|i| InlinedFrame {
+            name: Rc::from(i.name.as_ref()),
+            source: line(i.code_info.as_ref()),
+        })
+        .collect();
+    (line(sym.code_info.as_deref()), Rc::from(inlined))
 }
 
 /// Where the debug symbols of the ELF file at `path` live apart from it
@@ -373,17 +438,19 @@ impl Symbolize for Symbols {
                     return Frame {
                         addr,
                         symbol: self.kernel_symbol(addr),
-                        module: None,
+                        ..Frame::default()
                     };
                 }
                 if let Some(known) = self.state.borrow().frames.get(&(pid, addr)) {
                     return known.clone();
                 }
-                let (symbol, module) = self.user_symbol(pid, addr);
+                let (found, module) = self.user_symbol(pid, addr);
                 let frame = Frame {
                     addr,
-                    symbol,
+                    symbol: found.located,
                     module,
+                    source: found.source,
+                    inlined: found.inlined,
                 };
                 self.state
                     .borrow_mut()
@@ -396,7 +463,7 @@ impl Symbolize for Symbols {
 
     fn symbol(&self, user: bool, addr: u64, pid: u32) -> Option<Rc<str>> {
         let found = if user {
-            self.user_symbol(pid, addr).0
+            self.user_symbol(pid, addr).0.located
         } else {
             self.kernel_symbol(addr)
         };
@@ -448,16 +515,17 @@ mod tests {
         }
         let addr = marker_function_for_symbols_test as *const () as usize as u64;
         assert_eq!(marker_function_for_symbols_test(), 7);
-        let symbols = Symbols::new(HashMap::new());
+        let symbols = Symbols::new(HashMap::new(), false);
         symbols.note_process(std::process::id());
         let (found, module) = symbols.user_symbol(std::process::id(), addr + 1);
-        let (name, offset) = found.expect("the test binary has a symbol table");
+        let (name, offset) = found.located.expect("the test binary has a symbol table");
         assert!(name.contains("marker_function_for_symbols_test"), "{name}");
         assert_eq!(offset, 1);
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
         assert_eq!(module.as_deref(), exe.to_str());
         // Nothing is mapped at 0.
-        assert_eq!(symbols.user_symbol(std::process::id(), 0), (None, None));
+        let (nothing, module) = symbols.user_symbol(std::process::id(), 0);
+        assert_eq!((nothing.located, module), (None, None));
     }
 
     #[test]
@@ -473,7 +541,7 @@ mod tests {
     #[test]
     fn reads_a_process_again_after_it_execs() {
         let mut child = crate::run::child::Child::spawn_held("sleep 100").unwrap();
-        let symbols = Symbols::new(HashMap::new());
+        let symbols = Symbols::new(HashMap::new(), false);
         symbols.note_process(child.pid);
         let pid = child.pid;
         let before = ExecIdentity::of(pid).expect("the held child runs");
