@@ -118,6 +118,49 @@ fn user_stack_with_frame_pointers(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `ustack(build_id)`: each frame as the kernel recorded it, the file's build id and the
+/// offset into the file; the top frame is the program's own build id and `inner`'s offset.
+fn user_stack_of_build_ids(binary: &str) -> Result<(), String> {
+    use object::{Object, ObjectSegment, ObjectSymbol};
+    let bytes = std::fs::read(binary).map_err(|e| e.to_string())?;
+    let elf = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+    let id: String = elf
+        .build_id()
+        .map_err(|e| e.to_string())?
+        .ok_or("the test program has no build id")?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let inner = elf
+        .symbols()
+        .find(|s| s.name() == Ok("inner"))
+        .ok_or("no symbol inner")?
+        .address();
+    let offset = elf
+        .segments()
+        .find_map(|seg| {
+            let (start, _) = seg.file_range();
+            (inner >= seg.address() && inner < seg.address() + seg.size())
+                .then(|| inner - seg.address() + start)
+        })
+        .ok_or("inner is in no segment")?;
+    let script = format!("uprobe:{binary}:inner {{ @[ustack(build_id, 2)] = count(); }}");
+    let (code, stdout, stderr) = tracebound(&["-c", &format!("{binary} 5"), "-e", &script])?;
+    let frames = first_stack(&stdout);
+    let top = format!("{id} {offset:#04x}");
+    if code != 0
+        || frames.len() != 2
+        || frames[0] != top
+        || !frames[1].starts_with(&format!("{id} 0x"))
+        || !stdout.contains("\n]: 5\n")
+    {
+        return Err(format!(
+            "expected the top frame `{top}`; exit {code}\n{stdout}{stderr}"
+        ));
+    }
+    Ok(())
+}
+
 /// Without frame pointers the kernel cannot walk the user stack past the top frame, but the
 /// top frame's address is exact and names the function.
 fn user_stack_without_frame_pointers(binary: &str) -> Result<(), String> {
@@ -291,6 +334,7 @@ fn stacks_name_functions_as_bpftrace_does() {
         "ustack with frame pointers, process exited",
         user_stack_with_frame_pointers(&with_fp),
     );
+    tally.record("ustack of build ids", user_stack_of_build_ids(&with_fp));
     tally.record(
         "ustack without frame pointers: the top frame",
         user_stack_without_frame_pointers(&without_fp),

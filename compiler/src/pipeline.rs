@@ -304,7 +304,7 @@ fn map_specs(maps: &[crate::lower::BpfMap], scratch_size: u32) -> Vec<MapSpec> {
             key_size: m.key_size,
             value_size: m.value_size,
             max_entries: m.max_entries,
-            flags: 0,
+            flags: m.flags,
         })
         .collect();
     if scratch_size > 0 {

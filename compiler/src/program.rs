@@ -126,6 +126,9 @@ pub enum StackMode {
     Perf,
     /// Addresses only, in hex.
     Raw,
+    /// User stacks only: each frame's file as its build id and the offset into it, as the
+    /// kernel records them (`BPF_F_STACK_BUILD_ID`), for symbolizing on another machine.
+    BuildId,
 }
 
 /// Frames a stack keeps when the script does not say (`kstack` = `kstack(127)`), the
@@ -136,8 +139,22 @@ pub const MAX_STACK_FRAMES: u32 = 1024;
 
 /// The BPF stack-trace map holding kernel (or user) stacks of at most `limit` frames: one
 /// per distinct kind and limit, since the kernel truncates a stack to the map's value size.
-pub fn stack_map_name(user: bool, limit: u32) -> String {
-    format!("tb_{}stack_{limit}", if user { 'u' } else { 'k' })
+pub fn stack_map_name(user: bool, mode: StackMode, limit: u32) -> String {
+    let kind = match (user, mode) {
+        (true, StackMode::BuildId) => "bstack",
+        (true, _) => "ustack",
+        (false, _) => "kstack",
+    };
+    format!("tb_{kind}_{limit}")
+}
+
+/// The bytes of one frame in a stack-trace map: an address, or with build ids the kernel's
+/// `struct bpf_stack_build_id` (status, 20-byte build id, offset or address).
+pub fn stack_frame_size(mode: StackMode) -> u32 {
+    match mode {
+        StackMode::BuildId => 32,
+        _ => 8,
+    }
 }
 
 impl ValueType {

@@ -14,6 +14,9 @@ pub enum MapKind {
     Ringbuf = 27,
 }
 
+/// `BPF_F_STACK_BUILD_ID`: a stack-trace map that stores (build id, file offset) per frame.
+pub const BPF_F_STACK_BUILD_ID: u32 = 1 << 5;
+
 /// One BPF map as the object declares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BpfMap {
@@ -22,6 +25,8 @@ pub struct BpfMap {
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
+    /// `BPF_F_*` flags the map is created with.
+    pub flags: u32,
 }
 
 impl BpfMap {
@@ -33,6 +38,7 @@ impl BpfMap {
             key_size: 0,
             value_size: 0,
             max_entries: pages * 4096,
+            flags: 0,
         }
     }
 
@@ -44,6 +50,7 @@ impl BpfMap {
             key_size: 4,
             value_size: 8,
             max_entries: 1,
+            flags: 0,
         }
     }
 
@@ -55,6 +62,7 @@ impl BpfMap {
             key_size: 4,
             value_size: 8,
             max_entries: entries,
+            flags: 0,
         }
     }
 }

@@ -180,6 +180,7 @@ impl MapTable {
                     key_size: self.key_size(i),
                     value_size: self.value_size(i),
                     max_entries,
+                    flags: 0,
                 }
             })
             .collect()

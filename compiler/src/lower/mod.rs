@@ -759,7 +759,7 @@ mod tests {
         for (text, message) in [
             ("@[kstack(0)] = count();", "frame count"),
             ("@[ustack(perf, 5000)] = count();", "frame count"),
-            ("@[kstack(build_id)] = count();", "build ids"),
+            ("@[kstack(build_id)] = count();", "only be used for ustack"),
         ] {
             let program =
                 crate::parse::parse(&format!("t:syscalls:sys_enter_getppid {{ {text} }}"))

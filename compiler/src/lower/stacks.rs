@@ -4,7 +4,7 @@
 //! up the program tells user space (a cold path), which notes the process's memory map while
 //! it still runs.
 
-use super::bpf_map::{BpfMap, MapKind};
+use super::bpf_map::{BpfMap, MapKind, BPF_F_STACK_BUILD_ID};
 use super::Lowering;
 use super::INT;
 use super::{ProbeLowerer, Val};
@@ -14,7 +14,8 @@ use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::program::{
-    stack_map_name, Action, StackMode, ValueType, DEFAULT_STACK_FRAMES, MAX_STACK_FRAMES,
+    stack_frame_size, stack_map_name, Action, StackMode, ValueType, DEFAULT_STACK_FRAMES,
+    MAX_STACK_FRAMES,
 };
 use crate::span::Span;
 
@@ -57,11 +58,12 @@ pub(crate) fn stack_type(
         mode = match &m.kind {
             ExprKind::Ident(word) => match stack_mode_named(word) {
                 Some(mode) => mode,
+                None if word == "build_id" && user => StackMode::BuildId,
                 None if word == "build_id" => {
                     return Err(Diagnostic::error(
-                        "stacks of build ids are not supported yet",
+                        "'build_id' stack mode can only be used for ustack",
                         m.span,
-                        "not compiled yet",
+                        "a kernel stack has no build ids",
                     )
                     .with_help("use bpftrace, perf or raw"))
                 }
@@ -71,7 +73,7 @@ pub(crate) fn stack_type(
                         m.span,
                         "not a mode",
                     )
-                    .with_help("the modes are bpftrace, perf and raw"))
+                    .with_help("the modes are bpftrace, perf, raw and build_id"))
                 }
             },
             _ => {
@@ -109,10 +111,10 @@ impl ProbeLowerer<'_, '_> {
             return Err(self.not_dispatched("`kstack`", span));
         }
         let ty = stack_type(user, args, self.shared.options.stack_mode)?;
-        let ValueType::Stack { limit, .. } = ty else {
+        let ValueType::Stack { limit, mode, .. } = ty else {
             unreachable!("stack_type returns a stack")
         };
-        let map = self.shared.stack_map(user, limit);
+        let map = self.shared.stack_map(user, mode, limit);
         let m = self.f.new_vreg();
         self.emit(Inst::MapRef(m, map));
         let flags = if user { BPF_F_USER_STACK } else { 0 };
@@ -218,14 +220,16 @@ impl ProbeLowerer<'_, '_> {
 
 impl super::Shared<'_> {
     /// The index of the stack-trace map for this kind and frame limit, declared on first use.
-    pub fn stack_map(&mut self, user: bool, limit: u32) -> usize {
-        let name = stack_map_name(user, limit);
+    pub fn stack_map(&mut self, user: bool, mode: StackMode, limit: u32) -> usize {
+        let name = stack_map_name(user, mode, limit);
+        let build_ids = user && mode == StackMode::BuildId;
         self.extra_map(name, || BpfMap {
             name: String::new(),
             kind: MapKind::StackTrace,
             key_size: 4,
-            value_size: 8 * limit,
+            value_size: stack_frame_size(mode) * limit,
             max_entries: 0,
+            flags: if build_ids { BPF_F_STACK_BUILD_ID } else { 0 },
         })
     }
 
@@ -237,6 +241,7 @@ impl super::Shared<'_> {
             key_size: 4,
             value_size,
             max_entries: entries,
+            flags: 0,
         })
     }
 
@@ -248,6 +253,7 @@ impl super::Shared<'_> {
             key_size: USER_PROCESS_KEY,
             value_size: 8,
             max_entries: USER_PROCESS_ENTRIES,
+            flags: 0,
         })
     }
 

@@ -90,12 +90,18 @@ fn path_of(fields: &[Value], symbols: &dyn Symbolize) -> String {
             Value::Stack {
                 user: true,
                 id,
+                mode,
                 limit,
-                ..
-            } => user.extend(outermost_first(&symbols.frames(true, *limit, *id), "")),
-            Value::Stack { id, limit, .. } => {
-                kernel.extend(outermost_first(&symbols.frames(false, *limit, *id), "_[k]"))
-            }
+            } => user.extend(outermost_first(
+                &symbols.frames(true, *mode, *limit, *id),
+                "",
+            )),
+            Value::Stack {
+                id, mode, limit, ..
+            } => kernel.extend(outermost_first(
+                &symbols.frames(false, *mode, *limit, *id),
+                "_[k]",
+            )),
             other => {
                 let mut text = Vec::new();
                 write_value(&mut text, other, symbols, true);
@@ -155,7 +161,7 @@ mod tests {
     /// Stack id N has frames named `fN_0` (innermost) .. `fN_2`; user ids are odd.
     struct Named;
     impl Symbolize for Named {
-        fn frames(&self, user: bool, _: u32, id: u64) -> Vec<Frame> {
+        fn frames(&self, user: bool, _: StackMode, _: u32, id: u64) -> Vec<Frame> {
             assert_eq!(user, id % 2 == 1, "stack {id} asked as the wrong kind");
             (0..3)
                 .map(|i| Frame {

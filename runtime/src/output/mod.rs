@@ -46,6 +46,7 @@ pub use entry::{Entry, EntryValue, MapData};
 pub use value::Value;
 
 use std::rc::Rc;
+use tracebound_compiler::program::StackMode;
 
 /// The form a run's output takes: bpftrace's text, or its `-f json` lines, or `-f folded`:
 /// maps keyed by a stack as folded stacks (`folded`), everything else as text, without the
@@ -99,6 +100,10 @@ pub struct Frame {
     pub source: Option<Rc<str>>,
     /// The functions inlined at the address, innermost first, each with its own line.
     pub inlined: Rc<[InlinedFrame]>,
+    /// In a stack of build ids, the frame's file as its build id in hex; `addr` is then the
+    /// offset into that file. `None` where the kernel found no build id (`addr` is the
+    /// address).
+    pub build_id: Option<Rc<str>>,
 }
 
 /// A function the compiler inlined where a frame's address is: its name and where in it the
@@ -112,9 +117,9 @@ pub struct InlinedFrame {
 /// Resolves stack ids and addresses; the runtime implements it with blazesym. This layer
 /// only lays the results out (`text::stack_text`, `text::symbol_text`).
 pub trait Symbolize {
-    /// The frames of a stack (a `Value::Stack`'s id, in the stack map of its kind and frame
-    /// limit), innermost first; empty when the stack is unknown.
-    fn frames(&self, user: bool, limit: u32, id: u64) -> Vec<Frame>;
+    /// The frames of a stack (a `Value::Stack`'s id, in the stack map of its kind, mode and
+    /// frame limit), innermost first; empty when the stack is unknown.
+    fn frames(&self, user: bool, mode: StackMode, limit: u32, id: u64) -> Vec<Frame>;
     /// The function containing an address (a user one in process `pid`), if known.
     fn symbol(&self, user: bool, addr: u64, pid: u32) -> Option<Rc<str>>;
 }
@@ -124,7 +129,7 @@ pub trait Symbolize {
 pub struct NoSymbols;
 
 impl Symbolize for NoSymbols {
-    fn frames(&self, _user: bool, _limit: u32, _id: u64) -> Vec<Frame> {
+    fn frames(&self, _user: bool, _mode: StackMode, _limit: u32, _id: u64) -> Vec<Frame> {
         Vec::new()
     }
     fn symbol(&self, _user: bool, _addr: u64, _pid: u32) -> Option<Rc<str>> {

@@ -77,7 +77,8 @@ pub fn printf(
                 mode,
                 limit,
             } if spec.conversion == b's' => {
-                text = stack_text(&symbols.frames(*user, *limit, *id), *mode, *user, 8);
+                let frames = symbols.frames(*user, *mode, *limit, *id);
+                text = stack_text(&frames, *mode, *user, 8);
                 CArg::Str(&text)
             }
             Value::Sym { user, addr, pid } if spec.conversion == b's' => {

@@ -161,7 +161,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
             limit,
         } => {
             let indent = if in_key { 4 } else { 8 };
-            let frames = symbols.frames(*user, *limit, *id);
+            let frames = symbols.frames(*user, *mode, *limit, *id);
             out.extend(stack_text(&frames, *mode, *user, indent));
         }
         Value::Sym { user, addr, pid } => {
@@ -219,7 +219,7 @@ pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) 
                     source(&mut out, &i.source)
                 }
                 StackMode::Perf => write!(out, "\t{:x} {} (inlined)", f.addr, i.name),
-                StackMode::Raw => continue,
+                StackMode::Raw | StackMode::BuildId => continue,
             };
             out.push('\n');
         }
@@ -241,6 +241,11 @@ pub fn stack_text(frames: &[Frame], mode: StackMode, user: bool, indent: usize) 
             }
             // Flush left, as the current release prints raw frames (0.17 indented them).
             StackMode::Raw => write!(out, "{:x}", f.addr),
+            // `<build id> 0x<offset>`, or the bare address where the kernel found no build id.
+            StackMode::BuildId => match &f.build_id {
+                Some(id) => write!(out, "{id} {:#04x}", f.addr),
+                None => write!(out, "{:x}", f.addr),
+            },
         };
         out.push('\n');
     }
@@ -497,7 +502,7 @@ mod tests {
     fn stacks_indent_by_place() {
         struct Frames;
         impl Symbolize for Frames {
-            fn frames(&self, _: bool, _: u32, _: u64) -> Vec<Frame> {
+            fn frames(&self, _: bool, _: StackMode, _: u32, _: u64) -> Vec<Frame> {
                 vec![
                     Frame {
                         addr: 0x10,
@@ -559,6 +564,7 @@ mod tests {
             module: Some("/bin/p".into()),
             source: Some("/src/p.c:24".into()),
             inlined: Rc::from([inlined("myclock", 15), inlined("mywrapper_inlined", 19)]),
+            build_id: None,
         };
         let text =
             |mode| String::from_utf8(stack_text(std::slice::from_ref(&frame), mode, true, 4));

@@ -21,7 +21,7 @@ use std::rc::Rc;
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
-use tracebound_compiler::program::stack_map_name;
+use tracebound_compiler::program::{stack_frame_size, stack_map_name, StackMode};
 
 use crate::kernel::sys::MapBytes;
 use crate::output::{Frame, InlinedFrame, Symbolize};
@@ -157,20 +157,51 @@ impl Symbols {
         }
     }
 
-    /// The addresses of a stack in the stack map, innermost first.
-    fn addresses(&self, user: bool, limit: u32, id: u32) -> Vec<u64> {
-        let Some(map) = self.stack_maps.get(&stack_map_name(user, limit)) else {
+    /// The frames of a stack in the stack map, innermost first, each `frame_size` bytes.
+    fn stack_value(&self, user: bool, mode: StackMode, limit: u32, id: u32) -> Vec<u8> {
+        let Some(map) = self.stack_maps.get(&stack_map_name(user, mode, limit)) else {
             return Vec::new();
         };
-        let bytes = MapBytes::new(map.fd().as_fd(), 4, 8 * limit, None);
-        match bytes.lookup(&id.to_le_bytes()) {
-            Ok(Some(value)) => value
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunks")))
-                .take_while(|&a| a != 0)
-                .collect(),
-            _ => Vec::new(),
+        let bytes = MapBytes::new(map.fd().as_fd(), 4, stack_frame_size(mode) * limit, None);
+        bytes
+            .lookup(&id.to_le_bytes())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The addresses of a stack in the stack map, innermost first.
+    fn addresses(&self, user: bool, mode: StackMode, limit: u32, id: u32) -> Vec<u64> {
+        self.stack_value(user, mode, limit, id)
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunks")))
+            .take_while(|&a| a != 0)
+            .collect()
+    }
+
+    /// A stack of build ids as the kernel recorded it (`struct bpf_stack_build_id`: status,
+    /// the 20-byte build id, the file offset or, without a build id, the address).
+    fn build_id_frames(&self, limit: u32, id: u32) -> Vec<Frame> {
+        const VALID: i32 = 1;
+        const ADDRESS_ONLY: i32 = 2;
+        let value = self.stack_value(true, StackMode::BuildId, limit, id);
+        let mut frames = Vec::new();
+        for record in value.chunks_exact(32) {
+            let status = i32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
+            let addr = u64::from_le_bytes(record[24..32].try_into().expect("8 bytes"));
+            let build_id = match status {
+                VALID => Some(record[4..24].iter().map(|b| format!("{b:02x}")).collect()),
+                ADDRESS_ONLY => None,
+                // BPF_STACK_BUILD_ID_EMPTY: the stack ended.
+                _ => break,
+            };
+            frames.push(Frame {
+                addr,
+                build_id: build_id.map(|h: String| Rc::from(h.as_str())),
+                ..Frame::default()
+            });
         }
+        frames
     }
 
     fn kernel_symbol(&self, addr: u64) -> Option<Located> {
@@ -420,7 +451,7 @@ fn parse_maps_line(line: &str) -> Option<MapsEntry<'_>> {
 }
 
 impl Symbolize for Symbols {
-    fn frames(&self, user: bool, limit: u32, id: u64) -> Vec<Frame> {
+    fn frames(&self, user: bool, mode: StackMode, limit: u32, id: u64) -> Vec<Frame> {
         // A kernel id is the helper's return value; a user one holds it in the low 32 bits
         // and the pid in the high 32. A negative id means the kernel recorded no stack.
         let (stack_id, pid) = if user {
@@ -431,7 +462,10 @@ impl Symbolize for Symbols {
         if (stack_id as i32) < 0 || (!user && (id as i64) < 0) {
             return Vec::new();
         }
-        self.addresses(user, limit, stack_id)
+        if user && mode == StackMode::BuildId {
+            return self.build_id_frames(limit, stack_id);
+        }
+        self.addresses(user, mode, limit, stack_id)
             .into_iter()
             .map(|addr| {
                 if !user {
@@ -451,6 +485,7 @@ impl Symbolize for Symbols {
                     module,
                     source: found.source,
                     inlined: found.inlined,
+                    build_id: None,
                 };
                 self.state
                     .borrow_mut()
