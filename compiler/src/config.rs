@@ -26,8 +26,11 @@ pub enum MissingProbes {
 /// The limits, as configured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Limits {
-    /// Bytes kept of a string (`str()`, `comm` stays 16).
+    /// Characters `str()` keeps of a string (`comm` stays 16).
     pub max_strlen: u32,
+    /// What a string `str()` cut at `max_strlen` prints after it (`str_trunc_trailer`);
+    /// empty: nothing, and nothing marks the cut.
+    pub str_trunc_trailer: String,
     /// Entries per map; a full map refuses new keys and the runtime says so.
     pub max_map_keys: u32,
     /// The ring buffer's size in 4 KiB pages (a power of two).
@@ -63,6 +66,7 @@ impl Default for Limits {
         // bpftrace's defaults, so that a script that runs there runs here.
         Limits {
             max_strlen: 64,
+            str_trunc_trailer: "..".to_string(),
             max_map_keys: 4096,
             perf_rb_pages: 256,
             perf_rb_pages_given: false,
@@ -345,7 +349,10 @@ fn apply(limits: &mut Limits, key: &str, value: &Value) -> Result<(), String> {
         }
         "show_debug_info" => limits.show_debug_info = boolean(value)?,
         "str_trunc_trailer" => {
-            return Err("not supported yet: tracebound does not mark truncated strings".into())
+            limits.str_trunc_trailer = match value {
+                Value::Int(n) => n.to_string(),
+                Value::Text(s) => s.clone(),
+            }
         }
         _ => return Err("not a known configuration option".into()),
     }
@@ -535,14 +542,6 @@ mod tests {
             )
         );
         assert_eq!(
-            first("str_trunc_trailer = \"...\""),
-            (
-                "str_trunc_trailer: not supported yet: tracebound does not mark truncated strings"
-                    .into(),
-                "\"...\"".into()
-            )
-        );
-        assert_eq!(
             first("missing_probes = 1").0,
             "missing_probes: Invalid value for missing_probes: valid values are ignore, warn, and error."
         );
@@ -596,6 +595,24 @@ mod tests {
             environment_errors(&bad),
             ["BPFTRACE_MAX_STRLEN: expecting a number, got lots"]
         );
+    }
+
+    #[test]
+    fn the_truncation_trailer_is_any_text_or_none() {
+        assert_eq!(Limits::default().str_trunc_trailer, "..");
+        assert_eq!(
+            of("str_trunc_trailer = \"_xxx\"")
+                .unwrap()
+                .str_trunc_trailer,
+            "_xxx"
+        );
+        assert_eq!(
+            of("str_trunc_trailer = \"\"").unwrap().str_trunc_trailer,
+            ""
+        );
+        let env = environment([("BPFTRACE_STR_TRUNC_TRAILER".to_string(), "~".to_string())]);
+        let program = parse("config = { str_trunc_trailer = \"...\" } BEGIN { }").unwrap();
+        assert_eq!(limits(&program, &env).unwrap().str_trunc_trailer, "~");
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub fn compile(
     let limits = config::limits(&ast, &options.check.environment)?;
     let lower_options = LowerOptions {
         max_strlen: limits.max_strlen,
+        str_trunc_trailer: limits.str_trunc_trailer.clone(),
         max_map_keys: limits.max_map_keys,
         ringbuf_pages: ringbuf_pages(&limits, &options.lower),
         stack_mode: limits.stack_mode,

@@ -15,7 +15,14 @@ pub enum ValueType {
     /// An integer of 1, 2, 4 or 8 bytes.
     Int { size: u32, signed: bool },
     /// A NUL-padded string buffer of `len` bytes (the text ends at the first NUL).
-    Str { len: u32 },
+    /// `cut_trailer` is set on strings `str()` reads at `max_strlen`: one more byte after
+    /// the `len` says whether the read cut the string (1) or had all of it (0), as the
+    /// read's return value told, and a cut one prints with this text after it (the
+    /// current release's `str_trunc_trailer`). Only the kernel side knows a string was cut.
+    Str {
+        len: u32,
+        cut_trailer: Option<String>,
+    },
     /// A tuple: fields laid out like a C struct (each aligned to min(size, 8)).
     Tuple(Vec<ValueType>),
     /// A stack: a u64 holding the id `bpf_get_stackid` returned into the stack map
@@ -158,10 +165,18 @@ pub fn stack_frame_size(mode: StackMode) -> u32 {
 }
 
 impl ValueType {
+    /// A plain string buffer of `len` bytes, its NUL included.
+    pub const fn str(len: u32) -> ValueType {
+        ValueType::Str {
+            len,
+            cut_trailer: None,
+        }
+    }
+
     pub fn size(&self) -> u32 {
         match self {
             ValueType::Int { size, .. } => *size,
-            ValueType::Str { len } => *len,
+            ValueType::Str { len, cut_trailer } => *len + u32::from(cut_trailer.is_some()),
             ValueType::Tuple(fields) => {
                 let mut offset = 0u32;
                 let mut align = 1u32;
@@ -678,7 +693,7 @@ mod tests {
                 size: 4,
                 signed: false,
             },
-            ValueType::Str { len: 16 },
+            ValueType::str(16),
             ValueType::Int {
                 size: 8,
                 signed: true,

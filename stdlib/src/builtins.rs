@@ -417,7 +417,7 @@ pub static BUILTINS: &[Builtin] = &[
         .pure().map_arg(MapArg::Read).lowered(Lowering::Len, SIGNED).example("@m[pid] = 1; @n = len(@m)"),
     // --- functions: strings and buffers --------------------------------------------------
     func("str", &[ANY, INT], 1, Ty::Str, "read a NUL-terminated string from an address, optionally at most N bytes")
-        .non_negative(&[(1, "length")]).pure().lowered(Lowering::Str, Value::Str(Len::ArgPlusNul(1))).example("@[str(arg0, 8)] = count()"),
+        .non_negative(&[(1, "length")]).pure().lowered(Lowering::Str, Value::Str(Len::Read(1))).example("@[str(arg0, 8)] = count()"),
     func("buf", &[ANY, INT], 1, Ty::Buf, "read N bytes from an address into a buffer printable with %r")
         .non_negative(&[(1, "length")]).pure().lowered(Lowering::Buf, Value::Buf(Len::Arg(1))).example(r#"printf("%r\n", buf(arg0, 8))"#),
     func("strncmp", &[STR, STR, IntLiteral], 3, Ty::Int, "compare at most N characters of two strings; 0 when equal")

@@ -130,9 +130,10 @@ pub enum ArgRule {
 pub enum Len {
     /// A fixed number of bytes, the NUL included (`comm`: 16).
     Bytes(u32),
-    /// The integer literal argument at this index, plus the NUL, at most `max_strlen`;
-    /// `max_strlen` without it (`str(p, n)`).
-    ArgPlusNul(usize),
+    /// What `str(p, n)` reads, `n` the argument at this index: `n` bytes, the NUL included,
+    /// when `n` is a literal of at most `max_strlen`; otherwise `max_strlen` characters, the
+    /// cut marked (the current release's rule).
+    Read(usize),
     /// The integer literal argument at this index, at most `max_strlen` (`buf(p, n)`).
     Arg(usize),
     /// The longest of the probe's attach points (`probe`).

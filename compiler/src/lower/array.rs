@@ -184,7 +184,7 @@ pub(super) fn array_cast_type(ty: &TypeName, from: &ValueType) -> Option<ValueTy
     let (from_size, integer) = match from {
         ValueType::Int { size, .. } => (*size, true),
         ValueType::Bool => (1, true),
-        ValueType::Str { len } => (*len, false),
+        ValueType::Str { len, .. } => (*len, false),
         _ => return None,
     };
     let len = match ty.array? {

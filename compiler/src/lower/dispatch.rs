@@ -164,16 +164,14 @@ impl TextsAt {
     pub fn probe(&self) -> Val {
         Val::Mem {
             addr: Addr::Ptr(self.ptr, 0),
-            ty: ValueType::Str {
-                len: self.probe_len,
-            },
+            ty: ValueType::str(self.probe_len),
         }
     }
 
     pub fn function(&self) -> Val {
         Val::Mem {
             addr: Addr::Ptr(self.ptr, self.probe_len.next_multiple_of(8) as i32),
-            ty: ValueType::Str { len: self.func_len },
+            ty: ValueType::str(self.func_len),
         }
     }
 }

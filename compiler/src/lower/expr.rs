@@ -280,7 +280,7 @@ impl ProbeLowerer<'_, '_> {
         }
         Val::Mem {
             addr: Addr::Slot(slot, 0),
-            ty: ValueType::Str { len },
+            ty: ValueType::str(len),
         }
     }
 

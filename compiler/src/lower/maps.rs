@@ -389,17 +389,13 @@ pub(crate) fn static_type(
         };
     }
     match &e.kind {
-        ExprKind::Str(s) => ValueType::Str {
-            len: s.len() as u32 + 1,
-        },
+        ExprKind::Str(s) => ValueType::str(s.len() as u32 + 1),
         ExprKind::Bool(_) => ValueType::Bool,
         ExprKind::Int(n) if *n > i64::MAX as u64 => INT,
         ExprKind::Int(_) => SIGNED,
         ExprKind::Var(v) => vars.get(v).cloned().unwrap_or(SIGNED),
         ExprKind::Positional(n) => match options.positional.get(*n as usize - 1) {
-            Some(p) if p.parse::<i64>().is_err() => ValueType::Str {
-                len: p.len() as u32 + 1,
-            },
+            Some(p) if p.parse::<i64>().is_err() => ValueType::str(p.len() as u32 + 1),
             _ => SIGNED,
         },
         ExprKind::Map { name, .. } => match maps.lookup(&name.name) {
@@ -578,7 +574,7 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
                 size: 8,
                 signed: *signed,
             },
-            KernelValue::Str { len } => ValueType::Str { len: *len },
+            KernelValue::Str { len } => ValueType::str(*len),
             KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
             KernelValue::Enum(names) => ValueType::Enum(names.held()),
             KernelValue::Pointer => ValueType::Pointer,
@@ -600,7 +596,7 @@ fn args_field_type(probe: &ResolvedProbe, field: &Ident) -> ValueType {
             signed: *signed,
         },
         Some(ArgAccess::Enum { names }) => ValueType::Enum(names.held()),
-        Some(ArgAccess::CharArray { len }) => ValueType::Str { len: *len },
+        Some(ArgAccess::CharArray { len }) => ValueType::str(*len),
         Some(&ArgAccess::IntArray {
             elem_size,
             signed,
@@ -677,9 +673,19 @@ fn unify(a: &ValueType, b: &ValueType) -> ValueType {
             size: 8,
             signed: x.signed || y.signed,
         },
-        (ValueType::Str { len: x }, ValueType::Str { len: y }) => {
-            ValueType::Str { len: (*x).max(*y) }
-        }
+        (
+            ValueType::Str {
+                len: x,
+                cut_trailer: a,
+            },
+            ValueType::Str {
+                len: y,
+                cut_trailer: b,
+            },
+        ) => ValueType::Str {
+            len: (*x).max(*y),
+            cut_trailer: a.clone().or_else(|| b.clone()),
+        },
         // A pointer stepped by `+=`/`++` (typed as a number there) stays a pointer.
         (ValueType::Pointer, ValueType::Int { .. })
         | (ValueType::Int { .. }, ValueType::Pointer) => ValueType::Pointer,

@@ -71,7 +71,7 @@ impl ProbeLowerer<'_, '_> {
         });
         Val::Mem {
             addr: Addr::Slot(slot, 0),
-            ty: ValueType::Str { len },
+            ty: ValueType::str(len),
         }
     }
 
@@ -120,8 +120,37 @@ impl ProbeLowerer<'_, '_> {
                 value: Operand::Reg(*reg),
                 size: Size::B,
             }),
-            (ValueType::Str { len }, Val::Mem { addr, ty: src_ty }) => {
-                let src_len = src_ty.size();
+            (ValueType::Str { len, cut_trailer }, Val::Mem { addr, ty: src_ty }) => {
+                let (src_len, src_cut) = match src_ty {
+                    ValueType::Str {
+                        len, cut_trailer, ..
+                    } => (*len, cut_trailer.is_some()),
+                    other => (other.size(), false),
+                };
+                // Whether the read cut the string travels with it; a string that never
+                // went through `str()` was not cut.
+                if cut_trailer.is_some() {
+                    if src_cut {
+                        let flag = self.f.new_vreg();
+                        self.emit(Inst::Load {
+                            dst: flag,
+                            addr: offset(*addr, src_len as i32),
+                            size: Size::B,
+                            signed: false,
+                        });
+                        self.emit(Inst::Store {
+                            addr: offset(dst, *len as i32),
+                            value: Operand::Reg(flag),
+                            size: Size::B,
+                        });
+                    } else {
+                        self.emit(Inst::Store {
+                            addr: offset(dst, *len as i32),
+                            value: Operand::Imm(0),
+                            size: Size::B,
+                        });
+                    }
+                }
                 let n = src_len.min(*len);
                 self.copy(dst, *addr, n);
                 if n < *len {
@@ -368,7 +397,7 @@ impl ProbeLowerer<'_, '_> {
     pub(super) fn string_index(&mut self, string: &Expr, index: &Expr) -> Lowering<Val> {
         let Val::Mem {
             addr,
-            ty: ValueType::Str { len },
+            ty: ValueType::Str { len, .. },
         } = self.expr(string)?
         else {
             return Err(self.unsupported("indexing this value", string.span));

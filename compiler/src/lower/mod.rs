@@ -64,6 +64,9 @@ pub struct LowerOptions {
     pub positional: Vec<String>,
     /// Bytes read by `str()` and kept for string values (`max_strlen`).
     pub max_strlen: u32,
+    /// What a string `str()` cut at `max_strlen` prints after it (`str_trunc_trailer`);
+    /// empty: `str()` does not mark the cut.
+    pub str_trunc_trailer: String,
     /// Entries per map (`max_map_keys`).
     pub max_map_keys: u32,
     /// The ring buffer's size in 4 KiB pages, a power of two (`perf_rb_pages`).
@@ -110,6 +113,7 @@ impl Default for LowerOptions {
         LowerOptions {
             positional: Vec::new(),
             max_strlen: 64,
+            str_trunc_trailer: "..".to_string(),
             max_map_keys: 4096,
             ringbuf_pages: 256,
             cpid: None,

@@ -566,7 +566,7 @@ impl Typer<'_, '_> {
                 size: 8,
                 signed: false,
             }),
-            View::CharArray { len } if len > 0 => Some(ValueType::Str { len }),
+            View::CharArray { len } if len > 0 => Some(ValueType::str(len)),
             View::Array { elem, len, .. } if len > 0 => {
                 self.array_type(&elem, span)?.map(|elem| ValueType::Array {
                     elem: Box::new(elem),
@@ -874,7 +874,7 @@ mod tests {
             ]
         );
         assert_eq!((layout.size, layout.align), (8, 4));
-        assert!(matches!(layout.fields[3].ty, ValueType::Str { len: 2 }));
+        assert!(matches!(layout.fields[3].ty, ValueType::Str { len: 2, .. }));
         assert!(matches!(layout.fields[4].ty, ValueType::Enum(_)));
     }
 

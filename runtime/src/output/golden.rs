@@ -25,7 +25,7 @@ const U64: ValueType = ValueType::Int {
     size: 8,
     signed: false,
 };
-const STR: ValueType = ValueType::Str { len: 16 };
+const STR: ValueType = ValueType::str(16);
 const CPUS: usize = 2;
 
 fn int(v: i64) -> Value {

@@ -120,6 +120,8 @@ pub struct PrintfPlan {
     format: Vec<u8>,
     /// Per argument: where its piece of the format ends, and how to read it from the record.
     args: Vec<(usize, Field)>,
+    /// What a string `str()` cut prints after it (`str_trunc_trailer`).
+    trailer: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -127,8 +129,9 @@ enum Field {
     /// An integer of the record's 8 bytes at this offset, sign-extended when signed (all
     /// are 8 bytes in a record: `record_fields`).
     Int { at: usize },
-    /// A string buffer of `len` bytes at this offset, read up to its first NUL.
-    Str { at: usize, len: usize },
+    /// A string buffer of `len` bytes at this offset, read up to its first NUL; when `cut`
+    /// the byte after it says whether `str()` cut it (then the plan's trailer follows).
+    Str { at: usize, len: usize, cut: bool },
 }
 
 impl PrintfPlan {
@@ -143,14 +146,21 @@ impl PrintfPlan {
         }
         let offsets = ValueType::field_offsets(&stored);
         let mut args = Vec::with_capacity(stored.len());
+        let mut trailer = Vec::new();
         for ((spec, ty), at) in specs.iter().zip(&stored).zip(offsets) {
             let at = at as usize;
             let field = match ty {
                 ValueType::Int { size: 8, .. } => Field::Int { at },
-                ValueType::Str { len } => Field::Str {
-                    at,
-                    len: *len as usize,
-                },
+                ValueType::Str { len, cut_trailer } => {
+                    if let Some(t) = cut_trailer {
+                        trailer = t.as_bytes().to_vec();
+                    }
+                    Field::Str {
+                        at,
+                        len: *len as usize,
+                        cut: cut_trailer.is_some(),
+                    }
+                }
                 _ => return None,
             };
             args.push((spec.span.end, field));
@@ -158,6 +168,7 @@ impl PrintfPlan {
         Some(PrintfPlan {
             format: format.to_vec(),
             args,
+            trailer,
         })
     }
 
@@ -169,16 +180,28 @@ impl PrintfPlan {
             got: payload.len(),
         };
         let mut from = 0;
+        // Only a cut string is copied, to have its trailer after it.
+        let mut cut_text = Vec::new();
         for &(end, field) in &self.args {
             let arg = match field {
                 Field::Int { at } => {
                     let bytes = payload.get(at..at + 8).ok_or_else(|| short(at + 8))?;
                     CArg::Int(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
                 }
-                Field::Str { at, len } => {
-                    let bytes = payload.get(at..at + len).ok_or_else(|| short(at + len))?;
-                    let text = bytes.iter().position(|&b| b == 0).unwrap_or(len);
-                    CArg::Str(&bytes[..text])
+                Field::Str { at, len, cut } => {
+                    let whole = len + usize::from(cut);
+                    let bytes = payload
+                        .get(at..at + whole)
+                        .ok_or_else(|| short(at + whole))?;
+                    let text = bytes[..len].iter().position(|&b| b == 0).unwrap_or(len);
+                    if cut && bytes[len] != 0 {
+                        cut_text.clear();
+                        cut_text.extend_from_slice(&bytes[..text]);
+                        cut_text.extend_from_slice(&self.trailer);
+                        CArg::Str(&cut_text)
+                    } else {
+                        CArg::Str(&bytes[..text])
+                    }
                 }
             };
             format_piece(out, &self.format[from..end], Some(arg))?;
@@ -242,6 +265,24 @@ mod tests {
         assert_eq!(run("%ld", &[Value::UInt(u32::MAX as u64)]), "4294967295");
     }
 
+    #[test]
+    fn a_plan_prints_the_trailer_of_a_cut_string() {
+        let types = [
+            ValueType::Str {
+                len: 4,
+                cut_trailer: Some("_x".to_string()),
+            },
+            ValueType::Str {
+                len: 4,
+                cut_trailer: Some("_x".to_string()),
+            },
+        ];
+        let plan = PrintfPlan::new(b"[%s][%6s]\n", &types).unwrap();
+        let mut out = Vec::new();
+        plan.print(&mut out, b"abc\0\x01ab\0\0\0").unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[abc_x][    ab]\n");
+    }
+
     /// The plan prints exactly what `printf` prints for the decoded record.
     #[test]
     fn a_plan_prints_what_printf_prints() {
@@ -251,7 +292,7 @@ mod tests {
                 size: 4,
                 signed: true,
             },
-            ValueType::Str { len: 8 },
+            ValueType::str(8),
             ValueType::Int {
                 size: 8,
                 signed: false,

@@ -128,10 +128,18 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
                 Value::UInt(raw)
             })
         }
-        ValueType::Str { len } => {
+        ValueType::Str { len, cut_trailer } => {
             let buf = &bytes[..*len as usize];
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            Ok(Value::Str(buf[..end].to_vec()))
+            let mut text = buf[..end].to_vec();
+            // The flag byte after the text is the kernel's word that `str()` cut it.
+            match cut_trailer {
+                Some(trailer) if bytes[*len as usize] != 0 => {
+                    text.extend_from_slice(trailer.as_bytes())
+                }
+                _ => {}
+            }
+            Ok(Value::Str(text))
         }
         ValueType::Tuple(fields) => {
             let offsets = ValueType::field_offsets(fields);
@@ -257,7 +265,7 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
             let n = int_width(*size)?;
             out[..n].copy_from_slice(&bits.to_le_bytes()[..n]);
         }
-        (ValueType::Str { len }, Value::Str(s)) => {
+        (ValueType::Str { len, .. }, Value::Str(s)) => {
             // Truncated to the buffer, as the kernel side would store it.
             let n = s.len().min(*len as usize);
             out[..n].copy_from_slice(&s[..n]);
@@ -373,6 +381,30 @@ mod tests {
     }
 
     #[test]
+    fn a_string_str_cut_prints_its_trailer_and_only_then() {
+        let ty = ValueType::Str {
+            len: 4,
+            cut_trailer: Some("..".to_string()),
+        };
+        assert_eq!(ty.size(), 5);
+        assert_eq!(
+            decode(&ty, b"abc\0\x01").unwrap(),
+            Value::Str(b"abc..".to_vec())
+        );
+        assert_eq!(
+            decode(&ty, b"abc\0\0").unwrap(),
+            Value::Str(b"abc".to_vec())
+        );
+        // The flag byte is part of the value: without it the value is short.
+        assert!(decode(&ty, b"abc\0").is_err());
+        // A plain string of the same bytes is never marked.
+        assert_eq!(
+            decode(&ValueType::str(4), b"abc\0\x01").unwrap(),
+            Value::Str(b"abc".to_vec())
+        );
+    }
+
+    #[test]
     fn enums_decode_to_their_names_or_numbers() {
         let text = |n: u64| {
             decode(&color(8), &n.to_le_bytes())
@@ -402,7 +434,7 @@ mod tests {
             fields: vec![
                 field("a", 0, Some((0, 4)), int(2, true)),
                 field("b", 0, Some((4, 8)), int(2, true)),
-                field("tag", 2, None, ValueType::Str { len: 2 }),
+                field("tag", 2, None, ValueType::str(2)),
                 field("e", 4, None, color(4)),
             ],
         });
@@ -437,7 +469,7 @@ mod tests {
 
     #[test]
     fn strings_end_at_the_first_nul() {
-        let ty = ValueType::Str { len: 8 };
+        let ty = ValueType::str(8);
         assert_eq!(
             decode(&ty, b"ab\0cd\0\0\0").unwrap(),
             Value::Str(b"ab".to_vec())
@@ -452,7 +484,7 @@ mod tests {
     fn tuples_round_trip_with_c_layout() {
         let ty = ValueType::Tuple(vec![
             int(4, false),
-            ValueType::Str { len: 3 },
+            ValueType::str(3),
             int(8, true),
             ValueType::Bool,
         ]);
@@ -489,7 +521,7 @@ mod tests {
     fn short_or_malformed_input_is_an_error() {
         assert!(decode(&int(8, true), &[1, 2, 3]).is_err());
         assert!(decode(&int(3, true), &[1, 2, 3]).is_err());
-        assert!(decode(&ValueType::Str { len: 4 }, b"ab").is_err());
+        assert!(decode(&ValueType::str(4), b"ab").is_err());
         let t = ValueType::Tuple(vec![int(8, true), int(8, true)]);
         assert!(decode(&t, &[0; 15]).is_err());
         assert!(decode(&ValueType::Bool, &[]).is_err());
@@ -503,8 +535,8 @@ mod tests {
         let types = [
             int(1, true),
             int(8, false),
-            ValueType::Str { len: 16 },
-            ValueType::Tuple(vec![ValueType::Str { len: 5 }, int(2, true), int(8, false)]),
+            ValueType::str(16),
+            ValueType::Tuple(vec![ValueType::str(5), int(2, true), int(8, false)]),
             ValueType::Tuple(vec![ValueType::Tuple(vec![int(1, true), int(8, true)])]),
             ValueType::Stack {
                 user: true,

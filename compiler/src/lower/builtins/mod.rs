@@ -182,10 +182,7 @@ pub(crate) fn value_type(
     };
     let len = |l: Len| match l {
         Len::Bytes(n) => n,
-        Len::ArgPlusNul(i) => match args.get(i).map(|a| &a.kind) {
-            Some(ExprKind::Int(n)) => (*n as u32 + 1).min(max),
-            _ => max,
-        },
+        Len::Read(i) => strings::str_read_type(args.get(i), options).size(),
         Len::Arg(i) => buf_len(args.get(i), max).unwrap_or(0),
         Len::AttachPoint => longest(&|t| t.to_string().len()),
         Len::Function => longest(&|t| t.function_name().unwrap_or_default().len()),
@@ -198,7 +195,8 @@ pub(crate) fn value_type(
         Value::Bool => ValueType::Bool,
         Value::LateArg if probe.kind.context().args == ArgSource::UsdtSite => SIGNED,
         Value::LateArg => INT,
-        Value::Str(l) => ValueType::Str { len: len(l) },
+        Value::Str(Len::Read(i)) => strings::str_read_type(args.get(i), options),
+        Value::Str(l) => ValueType::str(len(l)),
         Value::Buf(l) => ValueType::Buf { len: len(l) },
         Value::Stack { user } => {
             super::stacks::stack_type(user, args, options.stack_mode).unwrap_or(SIGNED)

@@ -9,9 +9,30 @@ use crate::ir::{Addr, Inst, Operand};
 use crate::program::ValueType;
 use crate::span::Span;
 
+use super::super::LowerOptions;
+
+/// The string `str(p [, n])` makes, as the current release types it: a literal `n` of at
+/// most `max_strlen` is `n` bytes, `n - 1` characters and the NUL, never marked; otherwise
+/// (no `n`, a bigger one, or one known only at run time) `max_strlen` characters and the
+/// NUL, with the flag byte that says whether the read cut it, unless the trailer that would
+/// show the cut is empty.
+pub(crate) fn str_read_type(n: Option<&Expr>, options: &LowerOptions) -> ValueType {
+    let max = options.max_strlen;
+    match n.map(|n| &n.kind) {
+        Some(ExprKind::Int(n)) if *n <= u64::from(max) => ValueType::str((*n as u32).max(1)),
+        _ => ValueType::Str {
+            len: max + 1,
+            cut_trailer: (!options.str_trunc_trailer.is_empty())
+                .then(|| options.str_trunc_trailer.clone()),
+        },
+    }
+}
+
 impl ProbeLowerer<'_, '_> {
     /// `str(p [, n])`: a NUL-terminated string read through a pointer (a string value is
-    /// already one).
+    /// already one), typed as `str_read_type` says. A read at `max_strlen` asks for one byte
+    /// more than it keeps, so that the read's return value says exactly whether the string
+    /// went on: it did when the read filled its whole size.
     pub(super) fn str_call(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
         let Some(first) = args.first() else {
             return Err(Diagnostic::error(
@@ -21,48 +42,60 @@ impl ProbeLowerer<'_, '_> {
             ));
         };
         let v = self.expr(first)?;
-        let limit = self.shared.options.max_strlen;
-        // The bytes to read, terminating NUL included: `n` characters, at most max_strlen.
-        let (len, read) = match args.get(1) {
-            None => (limit, Operand::Imm(limit as i32)),
+        let ty = str_read_type(args.get(1), self.shared.options);
+        // The whole buffer, the cut flag included: the read at max_strlen fills it all.
+        let size = ty.size();
+        let read = match args.get(1) {
             Some(Expr {
                 kind: ExprKind::Int(n),
                 ..
-            }) => {
-                let len = (n.saturating_add(1)).min(u64::from(limit)) as u32;
-                (len, Operand::Imm(len as i32))
-            }
+            }) if *n <= u64::from(self.shared.options.max_strlen) => Operand::Imm(*n as i32),
+            None
+            | Some(Expr {
+                kind: ExprKind::Int(_),
+                ..
+            }) => Operand::Imm(size as i32),
             Some(n) => {
-                // Known only when the probe fires: clamp it so the verifier sees the read
-                // fits the buffer (a negative length reads nothing).
+                // Known only when the probe fires: up to max_strlen it is the read's size;
+                // above (unsigned, as the current release compares it) the read is the one at
+                // max_strlen, which sees the cut. Either way the verifier sees it fits.
                 let (n, _) = self.int(n)?;
-                let size = self.alu(Alu::Add, n, Operand::Imm(1));
                 let fits = self.new_label();
+                let read = self.f.new_vreg();
+                self.emit(Inst::Mov(read, n));
                 self.emit(Inst::Branch {
                     cond: Cond::Le,
-                    a: size,
-                    b: Operand::Imm(limit as i32),
+                    a: read,
+                    b: Operand::Imm(self.shared.options.max_strlen as i32),
                     then: fits,
                 });
-                self.emit(Inst::Const(size, u64::from(limit)));
+                self.emit(Inst::Const(read, u64::from(size)));
                 self.emit(Inst::Label(fits));
-                (limit, Operand::Reg(size))
+                Operand::Reg(read)
             }
         };
         match v {
             Val::Mem { .. } => Ok(v),
             Val::Int { reg, .. } => {
-                let slot = self.f.new_slot(len);
-                self.zero(Addr::Slot(slot, 0), len);
+                let slot = self.f.new_slot(size);
+                self.zero(Addr::Slot(slot, 0), size);
                 let dst = self.slot_addr(slot, 0);
+                let copied = self.f.new_vreg();
                 self.emit(Inst::Call {
                     helper: Helper::ProbeReadStr,
                     args: vec![Operand::Reg(dst), read, Operand::Reg(reg)],
-                    ret: None,
+                    ret: Some(copied),
                 });
+                if let ValueType::Str {
+                    len,
+                    cut_trailer: Some(_),
+                } = ty
+                {
+                    self.mark_cut(slot, len, copied);
+                }
                 Ok(Val::Mem {
                     addr: Addr::Slot(slot, 0),
-                    ty: ValueType::Str { len },
+                    ty,
                 })
             }
             Val::Void => Err(Diagnostic::error(
@@ -71,6 +104,31 @@ impl ProbeLowerer<'_, '_> {
                 "this returns nothing",
             )),
         }
+    }
+
+    /// After a read of `len + 1` bytes into a string of `len` (`max_strlen` characters and
+    /// the NUL) and its flag byte: when the read filled them all (`copied`, the NUL counted,
+    /// is `len + 1`) the string went on past `max_strlen`; it keeps `max_strlen` characters
+    /// and the flag says it was cut. Otherwise the flag stays the 0 the buffer was zeroed to.
+    fn mark_cut(&mut self, slot: crate::ir::Slot, len: u32, copied: crate::ir::VReg) {
+        let whole = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Ne,
+            a: copied,
+            b: Operand::Imm(len as i32 + 1),
+            then: whole,
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Slot(slot, len as i32 - 1),
+            value: Operand::Imm(0),
+            size: Size::B,
+        });
+        self.emit(Inst::Store {
+            addr: Addr::Slot(slot, len as i32),
+            value: Operand::Imm(1),
+            size: Size::B,
+        });
+        self.emit(Inst::Label(whole));
     }
 
     /// `strncmp(a, b, n)`: bpftrace's is 0 when the first `n` bytes match, 1 otherwise.
@@ -143,7 +201,7 @@ impl ProbeLowerer<'_, '_> {
         let (addr, capacity) = match self.expr(s)? {
             Val::Mem {
                 addr,
-                ty: ValueType::Str { len },
+                ty: ValueType::Str { len, .. },
             } => (addr, len),
             Val::Int { .. } => {
                 return Err(Diagnostic::error(
@@ -195,7 +253,7 @@ impl ProbeLowerer<'_, '_> {
         match self.expr(e)? {
             Val::Mem {
                 addr,
-                ty: ValueType::Str { len },
+                ty: ValueType::Str { len, .. },
             } => Ok((addr, len)),
             _ => Err(Diagnostic::error(
                 "expected a string",
@@ -220,6 +278,63 @@ mod tests {
                     source[d[0].span().range()].to_string(),
                 )
             })
+    }
+
+    #[test]
+    fn str_keeps_max_strlen_characters_and_marks_the_cut_unless_given_a_length() {
+        use super::str_read_type;
+        use crate::ast::{Expr, ExprKind};
+        use crate::lower::LowerOptions;
+        use crate::program::ValueType;
+        use crate::span::Span;
+        let options = LowerOptions {
+            max_strlen: 8,
+            ..LowerOptions::default()
+        };
+        let int = |n| Expr::new(ExprKind::Int(n), Span::default());
+        let marked = ValueType::Str {
+            len: 9,
+            cut_trailer: Some("..".to_string()),
+        };
+        // No length, one above max_strlen, one known at run time: 8 characters, the NUL and
+        // the flag byte.
+        assert_eq!(str_read_type(None, &options), marked);
+        assert_eq!(marked.size(), 10);
+        assert_eq!(str_read_type(Some(&int(9)), &options), marked);
+        let computed = Expr::new(ExprKind::Var("$n".to_string()), Span::default());
+        assert_eq!(str_read_type(Some(&computed), &options), marked);
+        // A literal length up to max_strlen: that many bytes, its NUL included, no flag.
+        assert_eq!(str_read_type(Some(&int(5)), &options), ValueType::str(5));
+        assert_eq!(str_read_type(Some(&int(8)), &options), ValueType::str(8));
+        // An empty trailer would show nothing: nothing is marked.
+        let bare = LowerOptions {
+            str_trunc_trailer: String::new(),
+            ..options
+        };
+        assert_eq!(str_read_type(None, &bare), ValueType::str(9));
+    }
+
+    #[test]
+    fn str_reads_one_byte_more_than_it_keeps_and_tests_the_count() {
+        let source =
+            "config = { max_strlen = 8 } t:syscalls:sys_enter_openat { @ = str(args.filename); }";
+        let compiled = compile(source, &FixtureFacts::bundled(), &CompileOptions::default())
+            .expect("compiles");
+        let ir = crate::ir::print_function(&compiled.probes[0].ir);
+        // The read asks for 10 bytes (8 characters, the NUL and the one byte that says the
+        // string went on); when it filled them all the 9th byte becomes the NUL and the
+        // flag byte 1.
+        let read = ir
+            .lines()
+            .position(|l| l.contains("call ProbeReadStr(") && l.contains(", 10, "))
+            .unwrap_or_else(|| panic!("no read of 10 bytes in\n{ir}"));
+        let after: Vec<&str> = ir.lines().skip(read + 1).take(3).map(str::trim).collect();
+        assert!(after[0].ends_with("Ne 10 goto L1"), "{ir}");
+        assert_eq!(
+            &after[1..],
+            ["store.B [slot0+8] = 0", "store.B [slot0+9] = 1"],
+            "{ir}"
+        );
     }
 
     #[test]

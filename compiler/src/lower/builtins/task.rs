@@ -137,7 +137,7 @@ impl ProbeLowerer<'_, '_> {
         });
         Val::Mem {
             addr: Addr::Slot(slot, 0),
-            ty: ValueType::Str { len: 16 },
+            ty: ValueType::str(16),
         }
     }
 

@@ -692,7 +692,7 @@ mod tests {
         size: 8,
         signed: false,
     };
-    const STR8: ValueType = ValueType::Str { len: 8 };
+    const STR8: ValueType = ValueType::str(8);
 
     fn info(name: &str, key: Vec<ValueType>, value: MapValue) -> MapInfo {
         MapInfo {
