@@ -109,8 +109,7 @@ pub fn compile(
     )?;
     let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
-    let mut lowered = lower(&resolved, &lower_options)?;
-    locate_runtime_warnings(&mut lowered.info.actions, source);
+    let lowered = lower(&resolved, &lower_options)?;
     let ast = resolved.ast;
     check_program_count(&ast, lowered.probes.len(), &limits)?;
     let mut probes = Vec::new();
@@ -265,19 +264,6 @@ fn emit_error(e: EmitError) -> Diagnostic {
             Span::default(),
             "too large",
         ),
-    }
-}
-
-/// `line:column-column` (1-based, as bpftrace prints locations) of each run-time warning.
-fn locate_runtime_warnings(actions: &mut [crate::program::Action], source: &str) {
-    for a in actions {
-        if let crate::program::Action::RuntimeWarning { span, location, .. } = a {
-            let before = &source[..(span.start as usize).min(source.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            let end = column + span.range().len();
-            *location = format!("{line}:{column}-{end}");
-        }
     }
 }
 

@@ -520,13 +520,11 @@ pub enum Action {
     /// it still runs, so that its frames resolve even when it has exited by printing time.
     UserProcess,
     /// A run-time warning at the script's text, printed on stderr as bpftrace prints its
-    /// runtime errors (`1:57-62: WARNING: Array access out of bounds. ...`); the record holds
-    /// nothing. `location` is `line:column-column` of `span`, filled in by the pipeline,
-    /// which has the source.
+    /// runtime errors (`stdin:1:57-62: WARNING: Array access out of bounds. ...`, then the
+    /// line with the text underlined); the record holds nothing.
     RuntimeWarning {
         message: String,
         span: crate::span::Span,
-        location: String,
     },
 }
 

@@ -31,7 +31,7 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("keyed_count", 51),
     script!("sum_avg", 85),
     script!("hist", 77),
-    script!("lhist", 61),
+    script!("lhist", 57),
     script!("latency", 135),
     script!("kstack", 49),
     script!("empty", 2),

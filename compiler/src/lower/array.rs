@@ -150,7 +150,6 @@ pub(super) fn out_of_bounds_warning(span: Span) -> Action {
     Action::RuntimeWarning {
         message: "Array access out of bounds. This can lead to unexpected results.".into(),
         span,
-        location: String::new(),
     }
 }
 

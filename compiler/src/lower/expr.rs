@@ -107,7 +107,7 @@ impl ProbeLowerer<'_, '_> {
             ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
             ExprKind::Call { name, args } => self.builtin(&name.name, Use::Called(args), e.span),
             ExprKind::Unary { op, expr } => self.unary(*op, expr, e.span),
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, e.span),
             ExprKind::Ternary {
                 cond,
                 then,
@@ -565,7 +565,7 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
+    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> Lowering<Val> {
         if matches!(op, BinaryOp::And | BinaryOp::Or) {
             return self.logical(op, lhs, rhs);
         }
@@ -599,8 +599,10 @@ impl ProbeLowerer<'_, '_> {
             return Ok(self.flag(c, a, Operand::Reg(b)));
         }
         let alu = arithmetic(op).expect("comparisons and logic are handled above");
-        let reg = if matches!(alu, Alu::Div | Alu::Mod) {
-            self.divide(alu, a, b)
+        // A divisor known not to be zero needs neither the test nor the warning.
+        let nonzero = matches!(fold(rhs), Some(Ok(lit)) if lit.bits() != 0);
+        let reg = if matches!(alu, Alu::Div | Alu::Mod) && !nonzero {
+            self.divide(alu, a, b, span)
         } else {
             self.alu(alu, a, Operand::Reg(b))
         };
@@ -610,9 +612,10 @@ impl ProbeLowerer<'_, '_> {
         })
     }
 
-    /// `a / b` or `a % b`, unsigned as in bpftrace. By zero both are 1, as the current
-    /// bpftrace release defines them (docs/integers.md), not the BPF instruction's 0 and `a`.
-    pub(super) fn divide(&mut self, alu: Alu, a: VReg, b: VReg) -> VReg {
+    /// `a / b` or `a % b` (the operator's text at `span`), unsigned as in bpftrace. By zero
+    /// both are 1, as the current bpftrace release defines them (docs/integers.md), not the
+    /// BPF instruction's 0 and `a`, and each time its warning goes to user space.
+    pub(super) fn divide(&mut self, alu: Alu, a: VReg, b: VReg, span: Span) -> VReg {
         let r = self.f.new_vreg();
         let by_zero = self.f.new_label();
         let done = self.f.new_label();
@@ -625,6 +628,9 @@ impl ProbeLowerer<'_, '_> {
         });
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(by_zero));
+        self.emit(Inst::ColdStart);
+        self.send(divide_by_zero_warning(span), &[], &[]);
+        self.emit(Inst::ColdEnd);
         self.emit(Inst::Const(r, 1));
         self.emit(Inst::Label(done));
         r
@@ -895,6 +901,16 @@ impl ProbeLowerer<'_, '_> {
 
 /// The ALU operation of an arithmetic operator. `>>` is a logical shift whatever the
 /// signedness, as in bpftrace (0.17 and the current release alike): `-1 >> 60` is 15.
+/// bpftrace's run-time warning for `/` or `%` by zero, at the operation.
+pub(super) fn divide_by_zero_warning(span: Span) -> crate::program::Action {
+    crate::program::Action::RuntimeWarning {
+        message: "Divide or modulo by 0 detected. This can lead to unexpected results. 1 is \
+                  being used as the result."
+            .into(),
+        span,
+    }
+}
+
 pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
     Some(match op {
         BinaryOp::Add => Alu::Add,

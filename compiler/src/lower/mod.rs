@@ -650,6 +650,46 @@ mod tests {
         assert!(!draws(&plain.probes[0].function));
     }
 
+    /// `/` and `%` by a value known only at run time warn at the operation when it is zero
+    /// (and are 1); by a literal that is not zero they need no test and no warning.
+    #[test]
+    fn division_by_a_run_time_zero_warns_at_the_operation() {
+        let text = "BEGIN { @z = 0; @a = 10 / @z; @b = 10 % (@z + 0); @c = @z / 5; @d = 7 % 2; }";
+        let l = lower_text(text, &[special(Target::Begin)]);
+        let warned: Vec<&str> = l
+            .info
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RuntimeWarning { message, span } => {
+                    assert!(
+                        message.starts_with("Divide or modulo by 0 detected."),
+                        "{message}"
+                    );
+                    Some(&text[span.range()])
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warned, ["10 / @z", "10 % (@z + 0)"]);
+        let divisions = l.probes[0]
+            .function
+            .insts
+            .iter()
+            .filter(|(i, _)| {
+                matches!(
+                    i,
+                    Inst::Alu {
+                        op: crate::insn::Alu::Div | crate::insn::Alu::Mod,
+                        ..
+                    }
+                )
+            })
+            .count();
+        // `7 % 2` is folded; `@z / 5` divides without a test.
+        assert_eq!(divisions, 3);
+    }
+
     #[test]
     fn printf_and_exit_become_actions_and_code() {
         let l = lower_text(

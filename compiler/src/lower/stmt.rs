@@ -443,9 +443,9 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// `dst = a op b` for a compound assignment (`/` and `%` by zero give 1, as anywhere).
-    fn compound_step(&mut self, op: Alu, dst: VReg, a: VReg, b: VReg) {
+    fn compound_step(&mut self, op: Alu, dst: VReg, a: VReg, b: VReg, span: Span) {
         if matches!(op, Alu::Div | Alu::Mod) {
-            let r = self.divide(op, a, b);
+            let r = self.divide(op, a, b, span);
             self.emit(Inst::Mov(dst, r));
         } else {
             self.emit(Inst::Alu {
@@ -478,13 +478,13 @@ impl ProbeLowerer<'_, '_> {
         let done = self.new_label();
         self.jump_if_zero(found, missing);
         let old = self.load_u64(Addr::Ptr(found, 0));
-        self.compound_step(op, result, old, v);
+        self.compound_step(op, result, old, v, span);
         self.store_u64(Addr::Ptr(found, 0), Operand::Reg(result));
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(missing));
         self.emit(Inst::ColdStart);
         let zero = self.const_reg(0);
-        self.compound_step(op, result, zero, v);
+        self.compound_step(op, result, zero, v, span);
         let slot = self.f.new_slot(8);
         self.store_u64(Addr::Slot(slot, 0), Operand::Reg(result));
         self.update(map, key, slot);

@@ -202,6 +202,46 @@ impl ScriptPlace {
     }
 }
 
+impl ScriptPlace {
+    /// The lines under a message about the text at `at`, as the current release prints them:
+    /// the line, then `~` under the text (a tab is four columns); every line of a text that
+    /// spans several, without marks. Each line ends in a newline.
+    pub fn context(&self, at: Span) -> String {
+        let start = (at.start as usize).min(self.source.len());
+        let end = (at.end as usize).clamp(start, self.source.len());
+        let line_start = self.source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.source[start..]
+            .find('\n')
+            .map_or(self.source.len(), |i| start + i);
+        let widen = |c: char, as_: char| {
+            if c == '\t' {
+                as_.to_string().repeat(4)
+            } else {
+                as_.to_string()
+            }
+        };
+        if end > line_end {
+            let last_end = self.source[end..]
+                .find('\n')
+                .map_or(self.source.len(), |i| end + i);
+            return self.source[line_start..last_end]
+                .lines()
+                .map(|l| format!("{l}\n"))
+                .collect();
+        }
+        let line = &self.source[line_start..line_end];
+        let shown: String = line
+            .chars()
+            .map(|c| widen(c, if c == '\t' { ' ' } else { c }))
+            .collect();
+        let marks: String = line[..end - line_start]
+            .char_indices()
+            .map(|(i, c)| widen(c, if i < start - line_start { ' ' } else { '~' }))
+            .collect();
+        format!("{shown}\n{marks}\n")
+    }
+}
+
 /// Records handled between two writes of the output: a batch's text stays in one buffer,
 /// written with one syscall (about a megabyte of text at most).
 const RECORDS_PER_WRITE: usize = 16_384;
@@ -310,11 +350,16 @@ fn handle_record(
             }
             state.sampling.cleared(*map);
         }
-        Action::RuntimeWarning {
-            message, location, ..
-        } => {
-            // On stderr, as bpftrace prints its runtime errors.
-            eprintln!("{location}: WARNING: {message}");
+        Action::RuntimeWarning { message, span } => {
+            // On stderr, as bpftrace prints its runtime errors: the place, then the line
+            // with the text underlined.
+            let place = &state.script;
+            let text = format!(
+                "{}{message}\n{}",
+                place.prefix(*span, false),
+                place.context(*span)
+            );
+            std::io::stderr().lock().write_all(text.as_bytes())?;
         }
         Action::UserProcess => {
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
@@ -510,6 +555,26 @@ mod tests {
         assert_eq!(
             place.prefix(Span::new(10, 20), false),
             "stdin:2:3-13: WARNING: "
+        );
+    }
+
+    #[test]
+    fn runtime_warnings_show_the_line_with_the_text_underlined() {
+        let source = "BEGIN {\n\t@x = 10 / @zero;\n}";
+        let place = ScriptPlace {
+            name: "stdin".into(),
+            source: source.into(),
+            warnings: true,
+        };
+        let start = source.find("10").unwrap();
+        let end = source.find(';').unwrap();
+        assert_eq!(
+            place.context(Span::new(start, end)),
+            "    @x = 10 / @zero;\n         ~~~~~~~~~~\n"
+        );
+        assert_eq!(
+            place.context(Span::new(0, source.len())),
+            format!("{source}\n")
         );
     }
 }
