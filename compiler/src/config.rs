@@ -304,7 +304,7 @@ fn read_block(config: &Config, limits: &mut Limits, diags: &mut Vec<Diagnostic>)
 /// release's text after `KEY: `, or why tracebound refuses the value.
 fn apply(limits: &mut Limits, key: &str, value: &Value) -> Result<(), String> {
     match key {
-        "max_strlen" => limits.max_strlen = number(value, 1, 1024)? as u32,
+        "max_strlen" => limits.max_strlen = number(value, 1, 1 << 16)? as u32,
         "max_map_keys" => limits.max_map_keys = number(value, 1, 1 << 24)? as u32,
         "perf_rb_pages" => {
             let n = number(value, 1, 1 << 16)?;

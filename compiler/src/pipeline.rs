@@ -8,7 +8,7 @@ pub use crate::lower::LowerOptions;
 
 use crate::ast::Program;
 use crate::check::{check, CheckOptions};
-use crate::codegen::emit::EmitError;
+use crate::codegen::emit::{EmitError, ScratchMap};
 use crate::codegen::program::emit_program;
 use crate::config::{self, Limits};
 use crate::diagnostic::Diagnostic;
@@ -117,12 +117,28 @@ pub fn compile(
     let mut functions = Vec::new();
     // Slots that do not fit a probe's 512-byte stack live in one per-CPU array, after the
     // script's maps, sized for the probe that needs most.
+    // A per-CPU array's value holds at most 32 KiB (big strings need more): past that the
+    // scratch is a plain array, an entry per possible CPU.
     let scratch_index = lowered.maps.len();
-    let mut scratch_size = 0;
-    for p in lowered.probes {
-        let code =
-            emit_program(&p.function, Some(scratch_index)).map_err(|e| vec![emit_error(e)])?;
-        scratch_size = scratch_size.max(code.scratch_size);
+    let emit_all = |by_cpu: bool| {
+        let scratch = ScratchMap {
+            index: scratch_index,
+            by_cpu,
+        };
+        lowered
+            .probes
+            .iter()
+            .map(|p| emit_program(&p.function, Some(scratch)).map_err(|e| vec![emit_error(e)]))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut codes = emit_all(false)?;
+    let mut scratch_size = codes.iter().map(|c| c.scratch_size).max().unwrap_or(0);
+    let by_cpu = scratch_size > PERCPU_VALUE_MAX;
+    if by_cpu {
+        codes = emit_all(true)?;
+        scratch_size = codes.iter().map(|c| c.scratch_size).max().unwrap_or(0);
+    }
+    for (p, code) in lowered.probes.into_iter().zip(codes) {
         let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
@@ -146,7 +162,11 @@ pub fn compile(
             code,
         });
     }
-    let maps = map_specs(&lowered.maps, scratch_size);
+    let maps = map_specs(
+        &lowered.maps,
+        scratch_size,
+        by_cpu.then_some(lower_options.ncpus),
+    );
     let object = write_object(&ObjectSpec {
         license: limits.license.clone(),
         maps,
@@ -280,9 +300,17 @@ fn probe_filter(check: &CheckOptions) -> Result<Option<regex::Regex>, Vec<Diagno
     }
 }
 
+/// The most bytes the kernel allocates for a per-CPU array's value.
+const PERCPU_VALUE_MAX: u32 = 32 * 1024;
+
 /// The object's map definitions: lowering's maps in order, then the per-CPU scratch array
-/// when some probe's slots did not fit its stack (`scratch_size` bytes).
-fn map_specs(maps: &[crate::lower::BpfMap], scratch_size: u32) -> Vec<MapSpec> {
+/// when some probe's slots did not fit its stack (`scratch_size` bytes), or, when
+/// `by_cpu` gives the possible CPUs, a plain array of that many entries.
+fn map_specs(
+    maps: &[crate::lower::BpfMap],
+    scratch_size: u32,
+    by_cpu: Option<u32>,
+) -> Vec<MapSpec> {
     let mut specs: Vec<MapSpec> = maps
         .iter()
         .map(|m| MapSpec {
@@ -297,12 +325,61 @@ fn map_specs(maps: &[crate::lower::BpfMap], scratch_size: u32) -> Vec<MapSpec> {
     if scratch_size > 0 {
         specs.push(MapSpec {
             name: "tb_scratch".into(),
-            map_type: crate::lower::MapKind::PercpuArray as u32,
+            map_type: match by_cpu {
+                Some(_) => crate::lower::MapKind::Array,
+                None => crate::lower::MapKind::PercpuArray,
+            } as u32,
             key_size: 4,
             value_size: scratch_size,
-            max_entries: 1,
+            max_entries: by_cpu.unwrap_or(1).max(1),
             flags: 0,
         });
     }
     specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::fixture::FixtureFacts;
+
+    /// Strings past 32 KiB of scratch (`max_strlen = 9999`, a few copies) live in a plain
+    /// array of one entry per possible CPU, found by the CPU's number; smaller ones in the
+    /// per-CPU array's one entry.
+    #[test]
+    fn big_strings_take_an_array_per_cpu() {
+        let compile_with = |max_strlen: u32| {
+            let source = format!(
+                "config = {{ max_strlen = {max_strlen} }} \
+                 t:syscalls:sys_enter_openat {{ @m[str(args.filename)] = str(args.filename); }}"
+            );
+            let mut options = CompileOptions::default();
+            options.lower.ncpus = 6;
+            compile(&source, &FixtureFacts::bundled(), &options).expect("compiles")
+        };
+        let calls_cpu = |c: &Compiled| {
+            c.probes[0]
+                .code
+                .code
+                .insns
+                .iter()
+                .any(|i| *i == crate::insn::Insn::call(crate::insn::Helper::GetSmpProcessorId))
+        };
+        let small = compile_with(2000);
+        assert!(!calls_cpu(&small));
+        let big = compile_with(9999);
+        assert!(calls_cpu(&big));
+        let scratch = |by_cpu| map_specs(&[], 40_000, by_cpu);
+        assert_eq!(
+            (
+                scratch(Some(6))[0].map_type,
+                scratch(Some(6))[0].max_entries
+            ),
+            (crate::lower::MapKind::Array as u32, 6)
+        );
+        assert_eq!(
+            (scratch(None)[0].map_type, scratch(None)[0].max_entries),
+            (crate::lower::MapKind::PercpuArray as u32, 1)
+        );
+    }
 }

@@ -59,11 +59,21 @@ const SCRATCH_A: Reg = Reg::R1;
 const SCRATCH_B: Reg = Reg::R2;
 const SCRATCH_ADDR: Reg = Reg::R3;
 
+/// The map that holds slots which do not fit the stack: its index and how a program finds
+/// its CPU's part of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScratchMap {
+    pub index: usize,
+    /// A per-CPU array's one entry holds at most 32 KiB; above that the map is a plain
+    /// array of one entry per possible CPU, looked up by the CPU the program runs on.
+    pub by_cpu: bool,
+}
+
 /// How much memory one function may take.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame {
-    /// The per-CPU array that holds slots which do not fit the stack, if any.
-    pub scratch_map: Option<usize>,
+    /// The array that holds slots which do not fit the stack, if any.
+    pub scratch_map: Option<ScratchMap>,
     /// Stack bytes this function may use: 512 for a program, what the caller left for a
     /// callback (the verifier limits the frames of a call chain together).
     pub stack_limit: u32,
@@ -81,7 +91,10 @@ pub fn emit(f: &Function, scratch_map: Option<usize>) -> Result<Emitted, EmitErr
     emit_in(
         f,
         Frame {
-            scratch_map,
+            scratch_map: scratch_map.map(|index| ScratchMap {
+                index,
+                by_cpu: false,
+            }),
             stack_limit: STACK_LIMIT,
             scratch_base: 0,
         },
@@ -180,8 +193,8 @@ struct Emitter<'a> {
     remat: &'a HashMap<VReg, Inst>,
     places: Vec<Place>,
     spill_base: u32,
-    /// The stack spot holding the scratch map value's address, and the map's index.
-    scratch: Option<(i16, usize)>,
+    /// The stack spot holding the scratch map value's address, and the map.
+    scratch: Option<(i16, ScratchMap)>,
     labels: HashMap<Label, usize>,
     fixups: Vec<(usize, Label)>,
     span: Span,
@@ -254,7 +267,15 @@ impl Emitter<'_> {
                 Place::Stack(o) => (Reg::FP, (o + off) as i16),
                 Place::Scratch(o) => {
                     let base = self.scratch_pointer(SCRATCH_ADDR);
-                    (base, (o + off) as i16)
+                    // An instruction's offset is 16 bits: a place further into a big scratch
+                    // value moves the pointer there first.
+                    match i16::try_from(o + off) {
+                        Ok(at) => (base, at),
+                        Err(_) => {
+                            self.push(Insn::alu64_imm(Alu::Add, base, o + off));
+                            (base, 0)
+                        }
+                    }
                 }
             },
             Addr::Ptr(v, off) => (self.read(v, SCRATCH_ADDR), off as i16),
@@ -276,11 +297,21 @@ impl Emitter<'_> {
         let Some((spot, map)) = self.scratch else {
             return;
         };
-        self.out.map_relocations.push((self.out.insns.len(), map));
+        // The key: this CPU's number (before the map's address, which the call would lose),
+        // or the one entry's 0.
+        if map.by_cpu {
+            self.push(Insn::call(Helper::GetSmpProcessorId));
+            self.push(Insn::store(Size::W, Reg::FP, spot, Reg::R0));
+        }
+        self.out
+            .map_relocations
+            .push((self.out.insns.len(), map.index));
         for i in Insn::ld_map(Reg::R1) {
             self.push(i);
         }
-        self.push(Insn::store_imm(Size::W, Reg::FP, spot, 0));
+        if !map.by_cpu {
+            self.push(Insn::store_imm(Size::W, Reg::FP, spot, 0));
+        }
         self.push(Insn::mov64_reg(Reg::R2, Reg::FP));
         self.push(Insn::alu64_imm(Alu::Add, Reg::R2, spot as i32));
         self.push(Insn::call(Helper::MapLookupElem));

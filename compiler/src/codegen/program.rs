@@ -2,7 +2,7 @@
 //! call chain, where each callback's part of the scratch value lies, and the order the loader
 //! lays the callbacks out in (which the instruction→span table must follow).
 
-use super::emit::{emit_in, EmitError, Emitted, Frame, STACK_LIMIT};
+use super::emit::{emit_in, EmitError, Emitted, Frame, ScratchMap, STACK_LIMIT};
 use crate::ir::Function;
 use crate::span::Span;
 
@@ -50,13 +50,16 @@ impl EmittedTree {
 /// Emits a probe's function and its callbacks. A function with callbacks first tries the whole
 /// stack, then less (moving more of its slots to the scratch map) until its callbacks fit in
 /// what it leaves.
-pub fn emit_program(f: &Function, scratch_map: Option<usize>) -> Result<EmittedTree, EmitError> {
+pub fn emit_program(
+    f: &Function,
+    scratch_map: Option<ScratchMap>,
+) -> Result<EmittedTree, EmitError> {
     emit_tree(f, scratch_map, STACK_LIMIT, 0)
 }
 
 fn emit_tree(
     f: &Function,
-    scratch_map: Option<usize>,
+    scratch_map: Option<ScratchMap>,
     stack_limit: u32,
     scratch_base: u32,
 ) -> Result<EmittedTree, EmitError> {
@@ -129,7 +132,14 @@ mod tests {
         main.insts.insert(0, (Inst::FuncRef(r, 0), Span::new(0, 1)));
         main.callbacks.push(function_with_slot("cb", 200));
         // 400 + 200 > 512: one of the slots moves to the scratch map.
-        let tree = emit_program(&main, Some(9)).unwrap();
+        let tree = emit_program(
+            &main,
+            Some(ScratchMap {
+                index: 9,
+                by_cpu: false,
+            }),
+        )
+        .unwrap();
         let main_frame = tree.code.stack_size.next_multiple_of(FRAME_ALIGN);
         let cb_frame = tree.callbacks[0]
             .code
