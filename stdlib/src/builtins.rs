@@ -247,6 +247,8 @@ pub enum Lowering {
     Buf,
     Strftime,
     Ntop,
+    /// `pton`: the address's bytes, a constant of the compile, in a stack slot.
+    Pton,
     Macaddr,
     Strncmp,
     Strcontains,
@@ -268,6 +270,9 @@ pub enum Lowering {
     Message {
         error: bool,
     },
+    /// `debugf`: bpf_trace_printk, the format and up to three values handed to the kernel's
+    /// trace buffer (nothing goes through user space).
+    TracePrintk,
     /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
     Printf,
     Cat,
@@ -386,6 +391,9 @@ pub static BUILTINS: &[Builtin] = &[
         .lowered(Lowering::Message { error: true }, NONE).example(r#"errorf("bad %d", pid)"#),
     func("warnf", &[Literal], 1, Ty::Void, "print a formatted warning tagged with its source location").varargs()
         .lowered(Lowering::Message { error: false }, NONE).example(r#"warnf("odd %d", pid)"#),
+    func("debugf", &[Literal], 1, Ty::Void, "print to the kernel's trace buffer with bpf_trace_printk: up to 3 values, %d %u %x %p %s (debugging only)").varargs()
+        .arg_rule(ArgRule::TracePrintk)
+        .lowered(Lowering::TracePrintk, NONE).example(r#"debugf("pid %d", pid)"#),
     func("fail", &[Literal], 1, Ty::Void, "stop compilation with a formatted error if this call is reached").varargs()
         .refused("not supported yet: failing the compile where a call is reached").example(r#"fail("no")"#),
     func("time", &[Literal], 0, Ty::Void, "print the current wall-clock time with a strftime format")
@@ -462,7 +470,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("ntop", &[INT, ANY], 1, Ty::Inet, "text form of an IPv4 or IPv6 address, with an optional address family first")
         .pure().lowered(Lowering::Ntop, Value::Inet).example("@[ntop(arg0)] = count()"),
     func("pton", &[Literal], 1, Ty::Any, "byte array of an IPv4 or IPv6 address given as text")
-        .pure().refused("not supported yet: address literals as byte arrays").example(r#"@ = pton("127.0.0.1")"#),
+        .arg_rule(ArgRule::IpAddress).pure().lowered(Lowering::Pton, Value::AddressBytes).example(r#"@ = pton("127.0.0.1")"#),
     func("macaddr", &[ANY], 1, Ty::MacAddr, "a MAC address read from 6 bytes, printable with %s")
         .pure().lowered(Lowering::Macaddr, Value::MacAddr).example("@[macaddr(arg0)] = count()"),
     func("bswap", &[INT], 1, Ty::Int, "the integer with its bytes in reverse order")

@@ -135,6 +135,13 @@ impl Checker<'_> {
         self.lhist_bounds(b, args, span);
         self.tseries_args(b, args);
         self.non_negative_literals(b, args);
+        if let (ArgRule::IpAddress, Some(arg)) = (b.arg_rule, args.first()) {
+            self.diags.extend(super::address::check(b.name, arg));
+        }
+        if b.arg_rule == ArgRule::TracePrintk {
+            let diags = super::trace_printk::check(args, span);
+            self.diags.extend(diags);
+        }
     }
 
     /// `tseries(x, interval, intervals [, agg])`: an interval of at least 1 ns, at least one

@@ -196,3 +196,34 @@ fn truth_values_are_bools_in_print_and_maps() {
         .expect("@h");
     assert_eq!(h.value, MapValue::Plain(ValueType::Bool));
 }
+
+/// `debugf` calls bpf_trace_printk (the format and its three values in registers), and
+/// `pton` is the address's bytes in network order, an array ntop and casts read.
+#[test]
+fn debugf_calls_the_kernel_and_pton_is_an_array() {
+    use crate::program::ValueType;
+    let source = r#"BEGIN { debugf("%s %d", "a", 1); @a = pton("127.0.0.1"); @b = pton("::1"); }"#;
+    let compiled = compile(source, &facts(), &options()).expect("compiles");
+    assert!(compiled.writes_trace_buffer());
+    let byte = Box::new(ValueType::Int {
+        size: 1,
+        signed: false,
+    });
+    for (name, len) in [("a", 4), ("b", 16)] {
+        let m = compiled
+            .info
+            .maps
+            .iter()
+            .find(|m| m.name == name)
+            .expect("map");
+        assert_eq!(
+            m.value,
+            crate::program::MapValue::Plain(ValueType::Array {
+                elem: byte.clone(),
+                len
+            })
+        );
+    }
+    let quiet = compile(r#"BEGIN { printf("x\n"); }"#, &facts(), &options()).expect("compiles");
+    assert!(!quiet.writes_trace_buffer());
+}
