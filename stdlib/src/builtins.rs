@@ -257,7 +257,8 @@ pub enum Lowering {
     /// `bswap`: an integer's bytes reversed, at the width the script gives it.
     Bswap,
     /// `strerror`, `signal_name`, `syscall_name`: the number (as a 32-bit signed integer,
-    /// as the current release takes it), named by user space when printed.
+    /// as the current release takes it), named by user space when printed; `cgroup_path`:
+    /// the whole 64-bit id.
     Named,
     /// `username`: the current uid, named by user space when printed.
     Username,
@@ -479,7 +480,8 @@ pub static BUILTINS: &[Builtin] = &[
     func("cgroupid", &[Literal], 1, Ty::Int, "cgroup v2 id of a cgroup path, resolved at compile time")
         .pure().refused("not supported yet: cgroup paths resolved when compiling").example(r#"@ = cgroupid("/sys/fs/cgroup/user.slice")"#),
     func("cgroup_path", &[INT, STR], 1, Ty::Str, "path of a cgroup id, resolved when printed, optionally in matching hierarchies")
-        .pure().refused("not supported yet: cgroup paths").example("@ = cgroup_path(cgroup)"),
+        .arg_rule(ArgRule::NoSecondArgument("not supported yet: choosing cgroup hierarchies (leave it out to search them all)"))
+        .pure().lowered(Lowering::Named, Value::Named(Names::CgroupPath)).example("@ = cgroup_path(cgroup)"),
     func("path", &[PTR, IntLiteral], 1, Ty::Str, "full path of a struct path, optionally limited to N bytes").only_in(ARGS)
         .pure().refused("not supported yet: bpf_d_path").example("@ = path(args.filename)"),
     func("skboutput", &[Literal, PTR, INT, INT], 4, Ty::Int, "append an sk_buff's data (length, offset) to a pcap file")

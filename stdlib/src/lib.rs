@@ -126,6 +126,8 @@ pub enum ArgRule {
     /// The literal first argument is an IPv4 address (when it has a `.`) or an IPv6 one
     /// (when it has a `:`), as inet_pton(3) reads them.
     IpAddress,
+    /// A second argument (a filter of hierarchies) is not compiled: refused at it.
+    NoSecondArgument(&'static str),
     /// A bpf_trace_printk format: at most three conversions, each `d u x p s` (after an
     /// optional `l` or `ll`), since the kernel formats it.
     TracePrintk,
@@ -194,6 +196,9 @@ pub enum Names {
     Signal,
     /// A user id's login name (`username`), from the user database.
     User,
+    /// A cgroup id's paths (`cgroup_path`): `hierarchy:/path` in each mounted cgroup
+    /// hierarchy that has it, cgroup v2 first (named `unified`), joined by `,`.
+    CgroupPath,
 }
 
 /// The aggregations a map assignment lowers (`@m = hist(x)`).

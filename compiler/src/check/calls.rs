@@ -135,6 +135,16 @@ impl Checker<'_> {
         self.lhist_bounds(b, args, span);
         self.tseries_args(b, args);
         self.non_negative_literals(b, args);
+        if let (ArgRule::NoSecondArgument(reason), Some(arg)) = (b.arg_rule, args.get(1)) {
+            self.diags.push(Diagnostic::error(
+                format!(
+                    "this argument of `{}` is not supported by tracebound",
+                    b.name
+                ),
+                arg.span,
+                reason,
+            ));
+        }
         if let (ArgRule::IpAddress, Some(arg)) = (b.arg_rule, args.first()) {
             self.diags.extend(super::address::check(b.name, arg));
         }

@@ -280,3 +280,14 @@ fn pton_takes_an_address_literal_only() {
         "pton() expects an string argument of an IPv4/IPv6 address, got localhost"
     );
 }
+
+#[test]
+fn cgroup_path_refuses_a_hierarchy_filter_at_it() {
+    assert!(errors("BEGIN { print(cgroup_path(cgroup)); }").is_empty());
+    let (at, message) = only_error(r#"BEGIN { print(cgroup_path(cgroup, "unified")); }"#);
+    assert_eq!(
+        message,
+        "this argument of `cgroup_path` is not supported by tracebound"
+    );
+    assert_eq!(at, r#""unified""#);
+}
