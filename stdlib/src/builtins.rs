@@ -242,6 +242,8 @@ pub enum Lowering {
     Address {
         user: bool,
     },
+    /// `percpu_kaddr`: a per-CPU variable's address on a CPU, from that CPU's run queue.
+    PerCpuAddress,
     Reg,
     Str,
     Buf,
@@ -461,7 +463,7 @@ pub static BUILTINS: &[Builtin] = &[
         .only_in(REGS)
         .pure().lowered(Lowering::Address { user: true }, UNSIGNED).example(r#"@ = uaddr("main")"#),
     func("percpu_kaddr", &[Literal, INT], 1, Ty::Pointer, "address of a per-CPU kernel variable on this (or the given) CPU")
-        .pure().refused("not supported yet: per-CPU kernel variables").example(r#"@ = percpu_kaddr("runqueues")"#),
+        .pure().lowered(Lowering::PerCpuAddress, UNSIGNED).example(r#"@ = percpu_kaddr("runqueues")"#),
     func("kptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into kernel memory")
         .pure().refused("not supported yet: address-space marks on pointers").example("@ = kptr(arg0)"),
     func("uptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into user memory")

@@ -65,6 +65,13 @@ pub trait MachineFacts {
         Err(no_btf())
     }
 
+    /// The offset of the per-CPU variable `name` in the kernel's per-CPU section
+    /// (`percpu_kaddr`), as BTF's `.data..percpu` gives it.
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+
     /// The address of symbol `name` (`kaddr`, `uaddr`): in the running kernel when `binary` is
     /// `None` (/proc/kallsyms), else the value the ELF file at `binary` gives it (not
     /// relocated, as bpftrace's `uaddr`).

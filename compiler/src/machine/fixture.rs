@@ -25,6 +25,8 @@ pub struct FixtureFacts {
     kernel: Option<FixtureTypes>,
     /// Symbol addresses by (binary, or "" for the kernel; name).
     symbols: BTreeMap<(String, String), u64>,
+    /// Per-CPU variables' BTF ids by name.
+    percpu: BTreeMap<String, u32>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -141,6 +143,12 @@ impl FixtureFacts {
             (binary.unwrap_or_default().to_string(), name.to_string()),
             address,
         );
+        self
+    }
+
+    /// A per-CPU kernel variable with this BTF id (`percpu_kaddr`).
+    pub fn with_percpu_variable(mut self, name: &str, btf_id: u32) -> FixtureFacts {
+        self.percpu.insert(name.to_string(), btf_id);
         self
     }
 
@@ -266,6 +274,15 @@ impl MachineFacts for FixtureFacts {
             .enumerator(name)
             .ok_or_else(|| FactError::NotFound {
                 what: format!("enumerator {name}"),
+            })
+    }
+
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.percpu
+            .get(name)
+            .copied()
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("per-CPU variable {name}"),
             })
     }
 

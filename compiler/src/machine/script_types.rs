@@ -534,6 +534,9 @@ impl MachineFacts for ScriptTypes<'_> {
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         self.facts.symbol_address(binary, name)
     }
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.facts.percpu_variable(name)
+    }
     fn uprobe_site(
         &self,
         path: &str,

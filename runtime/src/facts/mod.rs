@@ -264,6 +264,13 @@ impl MachineFacts for LiveFacts {
                 what: format!("enumerator {name}"),
             })
     }
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.btf()?
+            .percpu_variable(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("per-CPU variable {name} in the kernel's BTF"),
+            })
+    }
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         match binary {
             Some(path) => binary::symbol_address(Path::new(path), name),

@@ -31,6 +31,8 @@ fn facts() -> FixtureFacts {
         .with_binary(BINARY, &["main"])
         .with_symbol(None, "jiffies", 0xffff_ffff_8200_0000)
         .with_symbol(Some(BINARY), "main", 0x1139)
+        .with_percpu_variable("runqueues", 0x2b900)
+        .with_percpu_variable("process_counts", 0x17d70)
 }
 
 fn options() -> CompileOptions {
@@ -226,4 +228,24 @@ fn debugf_calls_the_kernel_and_pton_is_an_array() {
     }
     let quiet = compile(r#"BEGIN { printf("x\n"); }"#, &facts(), &options()).expect("compiles");
     assert!(!quiet.writes_trace_buffer());
+}
+
+/// `percpu_kaddr` is found from the CPU's run queue: the variable's distance from
+/// `runqueues` in the per-CPU section, and the members from the task there, resolved when
+/// compiling; an unknown variable is the current release's error at the call.
+#[test]
+fn percpu_kaddr_is_resolved_from_the_run_queue() {
+    let source =
+        r#"BEGIN { @a = *percpu_kaddr("process_counts", 1); @b = percpu_kaddr("runqueues"); }"#;
+    assert!(compile(source, &facts(), &options()).is_ok());
+    let missing = compile(
+        r#"BEGIN { @a = percpu_kaddr("nope"); }"#,
+        &facts(),
+        &options(),
+    )
+    .expect_err("no such variable");
+    assert_eq!(
+        missing[0].message,
+        r#"Could not resolve variable "nope" from BTF"#
+    );
 }
