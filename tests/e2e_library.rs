@@ -51,3 +51,49 @@ fn pton_cgroup_path_and_debugf() {
         "no debugf line in the trace buffer"
     );
 }
+
+/// `uaddr` in a position-independent binary is the process's address of the symbol, as the
+/// current release gives it: the distance from the probed function is the symbol table's,
+/// and reading through it reads the process's variable with the symbol's size.
+#[test]
+fn uaddr_is_relocated_in_a_position_independent_binary() {
+    let Some(env) = e2e::setup("uaddr_is_relocated_in_a_position_independent_binary") else {
+        return;
+    };
+    let workload = env.workload.display().to_string();
+    let elf = std::process::Command::new("readelf")
+        .args(["-h", &workload])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&elf.stdout).contains("DYN"),
+        "the workload is built position-independent"
+    );
+    let nm = std::process::Command::new("nm")
+        .arg(&workload)
+        .output()
+        .unwrap();
+    let symbols = String::from_utf8_lossy(&nm.stdout).into_owned();
+    let value = |name: &str| {
+        symbols
+            .lines()
+            .find_map(|l| {
+                let mut f = l.split_whitespace();
+                let (v, _, n) = (f.next()?, f.next()?, f.next()?);
+                (n == name).then(|| u64::from_str_radix(v, 16).unwrap())
+            })
+            .unwrap_or_else(|| panic!("no {name} in nm's output"))
+    };
+    let distance = value("sink") as i64 - value("main") as i64;
+    let script = format!(
+        r#"uprobe:{workload}:main {{ printf("%d %d %d\n", (uint64)uaddr("sink") - reg("ip"), *uaddr("sink"), sizeof(*uaddr("sink"))); exit(); }}"#
+    );
+    let command = format!("{workload} q");
+    let (code, stdout, stderr) = e2e::tracebound(&["-e", &script, "-c", &command]).unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some(format!("{distance} 0 8").as_str()),
+        "{stderr}"
+    );
+}

@@ -286,6 +286,16 @@ impl MachineFacts for FixtureFacts {
             })
     }
 
+    fn position_independent(&self, binary: &str) -> Result<bool, FactError> {
+        let _ = binary;
+        Ok(false)
+    }
+
+    fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
+        // Every fixture symbol is a 4-byte object.
+        self.symbol_address(Some(binary), name).map(|_| 4)
+    }
+
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         self.symbols
             .get(&(binary.unwrap_or_default().to_string(), name.to_string()))

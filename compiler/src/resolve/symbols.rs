@@ -16,6 +16,16 @@ use tracebound_stdlib::{Lowering, Support};
 /// members that lead from a task to each CPU's `runqueues`.
 pub type SymbolAddresses = HashMap<(String, String), u64>;
 
+/// The second half of the key of a binary's load bias figures for `uaddr`: 1 when the
+/// binary is position-independent, 0 when its symbols' values are the process's addresses.
+pub const POSITION_INDEPENDENT: &str = "[pie]";
+
+/// The second half of the key of a uprobe site's symbol-table address (its function's value
+/// plus the offset), from which a hit's instruction pointer gives the load bias.
+pub fn site_key(function: &str, offset: u64) -> String {
+    format!("[site] {function}+{offset}")
+}
+
 /// The first half of the key of a per-CPU variable's figures: no binary path is this.
 pub const PERCPU_VARIABLE: &str = "[percpu]";
 
@@ -62,6 +72,51 @@ fn percpu_figures(
             u64::from(m.bit_offset / 8),
         );
     }
+    Ok(())
+}
+
+/// What `uaddr` in this probe needs to turn a symbol's value into the process's address: for
+/// a position-independent binary, the address its one uprobe site has in the symbol table,
+/// so that the hit's instruction pointer minus it is the load bias. A return probe, a usdt
+/// probe or several sites of such a binary give no instruction pointer known to be at one
+/// place: refused at the call rather than read at the wrong address.
+fn load_bias_figures(
+    facts: &dyn MachineFacts,
+    resolved: &ResolvedProbe,
+    binary: &str,
+    at: crate::span::Span,
+    out: &mut SymbolAddresses,
+) -> Result<(), Diagnostic> {
+    let fact =
+        |err: FactError| Diagnostic::error("cannot read the probe's binary", at, err.to_string());
+    let pie = facts.position_independent(binary).map_err(fact)?;
+    out.insert(
+        (binary.to_string(), POSITION_INDEPENDENT.to_string()),
+        u64::from(pie),
+    );
+    if !pie {
+        return Ok(());
+    }
+    let site =
+        match resolved.targets.as_slice() {
+            [crate::probe::Target::Uprobe(site)] => site,
+            _ => return Err(Diagnostic::error(
+                "`uaddr` of a position-independent binary is supported in a uprobe of one site",
+                at,
+                "not supported yet here",
+            )
+            .with_note(
+                "the load address is read from where the uprobe hit; a uretprobe, a usdt probe \
+                 or a wildcard gives no one place",
+            )),
+        };
+    let function = facts
+        .symbol_address(Some(binary), &site.function)
+        .map_err(fact)?;
+    out.insert(
+        (binary.to_string(), site_key(&site.function, site.offset)),
+        function + site.offset,
+    );
     Ok(())
 }
 
@@ -124,6 +179,12 @@ pub fn symbol_addresses(
             } else {
                 None
             };
+            if let Some(path) = &binary {
+                if let Err(d) = load_bias_figures(facts, resolved, path, e.span, &mut out) {
+                    diags.push(d);
+                    return;
+                }
+            }
             match facts.symbol_address(binary.as_deref(), symbol) {
                 Ok(address) => {
                     out.insert((binary.unwrap_or_default(), symbol.clone()), address);

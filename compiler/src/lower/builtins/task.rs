@@ -9,7 +9,7 @@ use crate::insn::{Alu, Helper};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
-use crate::resolve::symbols::{PERCPU_ROUTE, PERCPU_VARIABLE};
+use crate::resolve::symbols::{site_key, PERCPU_ROUTE, PERCPU_VARIABLE, POSITION_INDEPENDENT};
 use crate::span::Span;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
@@ -295,16 +295,38 @@ impl ProbeLowerer<'_, '_> {
             false => "",
         };
         let symbol = args.first().and_then(literal_string).unwrap_or_default();
-        let key = (binary.to_string(), symbol.to_string());
-        let Some(&address) = self.shared.symbols.get(&key) else {
-            return Err(Diagnostic::error(
-                format!("symbol `{symbol}` was not resolved"),
-                span,
-                "unknown symbol",
-            ));
+        let figure = |this: &Self, name: &str| {
+            this.shared
+                .symbols
+                .get(&(binary.to_string(), name.to_string()))
+                .copied()
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        format!("symbol `{symbol}` was not resolved"),
+                        span,
+                        "unknown symbol",
+                    )
+                })
         };
+        let address = self.const_reg(figure(self, symbol)?);
+        if !user || figure(self, POSITION_INDEPENDENT)? == 0 {
+            return Ok(Val::Int {
+                reg: address,
+                signed: false,
+            });
+        }
+        // The load bias: where the uprobe hit minus where the symbol table puts its site.
+        let site = match self.probe.targets.as_slice() {
+            [crate::probe::Target::Uprobe(site)] => site_key(&site.function, site.offset),
+            _ => return Err(self.unsupported("`uaddr` here", span)),
+        };
+        let site = figure(self, &site)?;
+        let ip = pt_regs_offset("ip").unwrap_or_default();
+        let hit = self.load_u64(Addr::Ptr(self.ctx, ip));
+        let site = self.const_reg(site);
+        let bias = self.alu(Alu::Sub, hit, Operand::Reg(site));
         Ok(Val::Int {
-            reg: self.const_reg(address),
+            reg: self.alu(Alu::Add, address, Operand::Reg(bias)),
             signed: false,
         })
     }
