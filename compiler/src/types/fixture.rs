@@ -32,6 +32,35 @@ fn int(name: &str, size: u32, signed: bool) -> KType {
     }
 }
 
+/// Ids 19 to 25: the route from a task to each CPU's run queue (`percpu_kaddr`):
+/// `task_struct.sched_task_group` → `task_group.cfs_rq[cpu]` → `cfs_rq.rq`.
+fn run_queue_route() -> Vec<KType> {
+    vec![
+        KType::Record(Record {
+            name: "task_group".into(),
+            union: false,
+            size: 16,
+            members: vec![member("cfs_rq", 23, 8)],
+        }),
+        KType::Pointer { to: TypeId(19) },
+        KType::Record(Record {
+            name: "cfs_rq".into(),
+            union: false,
+            size: 24,
+            members: vec![member("nr_running", 6, 0), member("rq", 25, 16)],
+        }),
+        KType::Pointer { to: TypeId(21) },
+        KType::Pointer { to: TypeId(22) },
+        KType::Record(Record {
+            name: "rq".into(),
+            union: false,
+            size: 8,
+            members: vec![member("nr_running", 6, 0), member("cpu", 1, 4)],
+        }),
+        KType::Pointer { to: TypeId(24) },
+    ]
+}
+
 impl FixtureTypes {
     /// The bundled set (`task_struct` ends with `group_leader`). Ids: 1 int, 2 char, 3 struct task_struct, 4 task_struct *,
     /// 5 char[16], 6 unsigned int, 7 mm_struct *, 8 struct mm_struct, 9 unsigned long,
@@ -65,7 +94,7 @@ impl FixtureTypes {
                 member("sched_task_group", 20, 104),
             ],
         };
-        let types = vec![
+        let mut types = vec![
             int("int", 4, true),
             int("char", 1, false),
             KType::Record(task),
@@ -115,30 +144,8 @@ impl FixtureTypes {
                 elem: TypeId(1),
                 len: 4,
             },
-            // The route from a task to each CPU's run queue (`percpu_kaddr`).
-            KType::Record(Record {
-                name: "task_group".into(),
-                union: false,
-                size: 16,
-                members: vec![member("cfs_rq", 23, 8)],
-            }),
-            KType::Pointer { to: TypeId(19) },
-            KType::Record(Record {
-                name: "cfs_rq".into(),
-                union: false,
-                size: 24,
-                members: vec![member("nr_running", 6, 0), member("rq", 25, 16)],
-            }),
-            KType::Pointer { to: TypeId(21) },
-            KType::Pointer { to: TypeId(22) },
-            KType::Record(Record {
-                name: "rq".into(),
-                union: false,
-                size: 8,
-                members: vec![member("nr_running", 6, 0), member("cpu", 1, 4)],
-            }),
-            KType::Pointer { to: TypeId(24) },
         ];
+        types.extend(run_queue_route());
         let mut names = BTreeMap::new();
         for (space, name, id) in [
             (NameSpace::Struct, "task_struct", 3),
