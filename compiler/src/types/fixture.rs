@@ -61,6 +61,39 @@ fn run_queue_route() -> Vec<KType> {
     ]
 }
 
+/// The kernel functions of the bundled set: `vfs_read` and `__x64_sys_getppid`.
+fn functions() -> BTreeMap<String, FuncProto> {
+    let mut functions = BTreeMap::new();
+    functions.insert(
+        "vfs_read".to_string(),
+        FuncProto {
+            params: vec![
+                Param {
+                    name: "file".into(),
+                    ty: TypeId(13),
+                },
+                Param {
+                    name: "buf".into(),
+                    ty: TypeId(14),
+                },
+                Param {
+                    name: "count".into(),
+                    ty: TypeId(9),
+                },
+            ],
+            ret: TypeId(15),
+        },
+    );
+    functions.insert(
+        "__x64_sys_getppid".to_string(),
+        FuncProto {
+            params: Vec::new(),
+            ret: TypeId(15),
+        },
+    );
+    functions
+}
+
 impl FixtureTypes {
     /// The bundled set (`task_struct` ends with `group_leader`). Ids: 1 int, 2 char, 3 struct task_struct, 4 task_struct *,
     /// 5 char[16], 6 unsigned int, 7 mm_struct *, 8 struct mm_struct, 9 unsigned long,
@@ -159,34 +192,7 @@ impl FixtureTypes {
         ] {
             names.insert((space.keyword().to_string(), name.to_string()), TypeId(id));
         }
-        let mut functions = BTreeMap::new();
-        functions.insert(
-            "vfs_read".to_string(),
-            FuncProto {
-                params: vec![
-                    Param {
-                        name: "file".into(),
-                        ty: TypeId(13),
-                    },
-                    Param {
-                        name: "buf".into(),
-                        ty: TypeId(14),
-                    },
-                    Param {
-                        name: "count".into(),
-                        ty: TypeId(9),
-                    },
-                ],
-                ret: TypeId(15),
-            },
-        );
-        functions.insert(
-            "__x64_sys_getppid".to_string(),
-            FuncProto {
-                params: Vec::new(),
-                ret: TypeId(15),
-            },
-        );
+        let functions = functions();
         FixtureTypes {
             types,
             names,
