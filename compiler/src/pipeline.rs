@@ -68,6 +68,25 @@ pub struct Compiled {
     pub exit_flag: String,
 }
 
+impl Compiled {
+    /// Whether a program writes the kernel's trace buffer (`debugf`'s bpf_trace_printk),
+    /// which the runtime then makes readable where bpftrace's readers look.
+    pub fn writes_trace_buffer(&self) -> bool {
+        fn calls(f: &ir::Function) -> bool {
+            f.insts.iter().any(|(inst, _)| {
+                matches!(
+                    inst,
+                    ir::Inst::Call {
+                        helper: crate::insn::Helper::TracePrintk,
+                        ..
+                    }
+                )
+            }) || f.callbacks.iter().any(calls)
+        }
+        self.probes.iter().any(|p| calls(&p.ir))
+    }
+}
+
 /// Compiles a script for this machine; errors are diagnostics at the user's text.
 /// The ring buffer's pages: `perf_rb_pages` as given wins; else the runtime may ask for more
 /// than the default (sized from the estimate).

@@ -242,11 +242,15 @@ pub enum Lowering {
     Address {
         user: bool,
     },
+    /// `percpu_kaddr`: a per-CPU variable's address on a CPU, from that CPU's run queue.
+    PerCpuAddress,
     Reg,
     Str,
     Buf,
     Strftime,
     Ntop,
+    /// `pton`: the address's bytes, a constant of the compile, in a stack slot.
+    Pton,
     Macaddr,
     Strncmp,
     Strcontains,
@@ -255,7 +259,8 @@ pub enum Lowering {
     /// `bswap`: an integer's bytes reversed, at the width the script gives it.
     Bswap,
     /// `strerror`, `signal_name`, `syscall_name`: the number (as a 32-bit signed integer,
-    /// as the current release takes it), named by user space when printed.
+    /// as the current release takes it), named by user space when printed; `cgroup_path`:
+    /// the whole 64-bit id.
     Named,
     /// `username`: the current uid, named by user space when printed.
     Username,
@@ -268,6 +273,9 @@ pub enum Lowering {
     Message {
         error: bool,
     },
+    /// `debugf`: bpf_trace_printk, the format and up to three values handed to the kernel's
+    /// trace buffer (nothing goes through user space).
+    TracePrintk,
     /// The printf-like actions user space carries out: `printf`, `cat`, `system`.
     Printf,
     Cat,
@@ -386,6 +394,9 @@ pub static BUILTINS: &[Builtin] = &[
         .lowered(Lowering::Message { error: true }, NONE).example(r#"errorf("bad %d", pid)"#),
     func("warnf", &[Literal], 1, Ty::Void, "print a formatted warning tagged with its source location").varargs()
         .lowered(Lowering::Message { error: false }, NONE).example(r#"warnf("odd %d", pid)"#),
+    func("debugf", &[Literal], 1, Ty::Void, "print to the kernel's trace buffer with bpf_trace_printk: up to 3 values, %d %u %x %p %s (debugging only)").varargs()
+        .arg_rule(ArgRule::TracePrintk)
+        .lowered(Lowering::TracePrintk, NONE).example(r#"debugf("pid %d", pid)"#),
     func("fail", &[Literal], 1, Ty::Void, "stop compilation with a formatted error if this call is reached").varargs()
         .refused("not supported yet: failing the compile where a call is reached").example(r#"fail("no")"#),
     func("time", &[Literal], 0, Ty::Void, "print the current wall-clock time with a strftime format")
@@ -452,7 +463,7 @@ pub static BUILTINS: &[Builtin] = &[
         .only_in(REGS)
         .pure().lowered(Lowering::Address { user: true }, UNSIGNED).example(r#"@ = uaddr("main")"#),
     func("percpu_kaddr", &[Literal, INT], 1, Ty::Pointer, "address of a per-CPU kernel variable on this (or the given) CPU")
-        .pure().refused("not supported yet: per-CPU kernel variables").example(r#"@ = percpu_kaddr("runqueues")"#),
+        .pure().lowered(Lowering::PerCpuAddress, UNSIGNED).example(r#"@ = percpu_kaddr("runqueues")"#),
     func("kptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into kernel memory")
         .pure().refused("not supported yet: address-space marks on pointers").example("@ = kptr(arg0)"),
     func("uptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into user memory")
@@ -462,7 +473,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("ntop", &[INT, ANY], 1, Ty::Inet, "text form of an IPv4 or IPv6 address, with an optional address family first")
         .pure().lowered(Lowering::Ntop, Value::Inet).example("@[ntop(arg0)] = count()"),
     func("pton", &[Literal], 1, Ty::Any, "byte array of an IPv4 or IPv6 address given as text")
-        .pure().refused("not supported yet: address literals as byte arrays").example(r#"@ = pton("127.0.0.1")"#),
+        .arg_rule(ArgRule::IpAddress).pure().lowered(Lowering::Pton, Value::AddressBytes).example(r#"@ = pton("127.0.0.1")"#),
     func("macaddr", &[ANY], 1, Ty::MacAddr, "a MAC address read from 6 bytes, printable with %s")
         .pure().lowered(Lowering::Macaddr, Value::MacAddr).example("@[macaddr(arg0)] = count()"),
     func("bswap", &[INT], 1, Ty::Int, "the integer with its bytes in reverse order")
@@ -471,7 +482,8 @@ pub static BUILTINS: &[Builtin] = &[
     func("cgroupid", &[Literal], 1, Ty::Int, "cgroup v2 id of a cgroup path, resolved at compile time")
         .pure().refused("not supported yet: cgroup paths resolved when compiling").example(r#"@ = cgroupid("/sys/fs/cgroup/user.slice")"#),
     func("cgroup_path", &[INT, STR], 1, Ty::Str, "path of a cgroup id, resolved when printed, optionally in matching hierarchies")
-        .pure().refused("not supported yet: cgroup paths").example("@ = cgroup_path(cgroup)"),
+        .arg_rule(ArgRule::NoSecondArgument("not supported yet: choosing cgroup hierarchies (leave it out to search them all)"))
+        .pure().lowered(Lowering::Named, Value::Named(Names::CgroupPath)).example("@ = cgroup_path(cgroup)"),
     func("path", &[PTR, IntLiteral], 1, Ty::Str, "full path of a struct path, optionally limited to N bytes").only_in(ARGS)
         .pure().refused("not supported yet: bpf_d_path").example("@ = path(args.filename)"),
     func("skboutput", &[Literal, PTR, INT, INT], 4, Ty::Int, "append an sk_buff's data (length, offset) to a pcap file")

@@ -123,6 +123,14 @@ pub enum ArgRule {
     /// `(value, interval, intervals [, agg])`: a positive interval and count, and an
     /// aggregation function by name.
     TimeSeries,
+    /// The literal first argument is an IPv4 address (when it has a `.`) or an IPv6 one
+    /// (when it has a `:`), as inet_pton(3) reads them.
+    IpAddress,
+    /// A second argument (a filter of hierarchies) is not compiled: refused at it.
+    NoSecondArgument(&'static str),
+    /// A bpf_trace_printk format: at most three conversions, each `d u x p s` (after an
+    /// optional `l` or `ll`), since the kernel formats it.
+    TracePrintk,
 }
 
 /// The length of a string or buffer value.
@@ -169,6 +177,9 @@ pub enum Value {
     Inet,
     /// 6 bytes printed as a MAC address.
     MacAddr,
+    /// The bytes of an IP address written as text in the literal first argument, in network
+    /// order: `uint8[4]` for IPv4, `uint8[16]` for IPv6.
+    AddressBytes,
     /// A number user space prints as the name it stands for (`strerror`, `username`).
     Named(Names),
 }
@@ -186,6 +197,9 @@ pub enum Names {
     Signal,
     /// A user id's login name (`username`), from the user database.
     User,
+    /// A cgroup id's paths (`cgroup_path`): `hierarchy:/path` in each mounted cgroup
+    /// hierarchy that has it, cgroup v2 first (named `unified`), joined by `,`.
+    CgroupPath,
 }
 
 /// The aggregations a map assignment lowers (`@m = hist(x)`).

@@ -135,6 +135,23 @@ impl Checker<'_> {
         self.lhist_bounds(b, args, span);
         self.tseries_args(b, args);
         self.non_negative_literals(b, args);
+        if let (ArgRule::NoSecondArgument(reason), Some(arg)) = (b.arg_rule, args.get(1)) {
+            self.diags.push(Diagnostic::error(
+                format!(
+                    "this argument of `{}` is not supported by tracebound",
+                    b.name
+                ),
+                arg.span,
+                reason,
+            ));
+        }
+        if let (ArgRule::IpAddress, Some(arg)) = (b.arg_rule, args.first()) {
+            self.diags.extend(super::address::check(b.name, arg));
+        }
+        if b.arg_rule == ArgRule::TracePrintk {
+            let diags = super::trace_printk::check(args, span);
+            self.diags.extend(diags);
+        }
     }
 
     /// `tseries(x, interval, intervals [, agg])`: an interval of at least 1 ns, at least one

@@ -3,12 +3,14 @@
 //! types that are known from the text alone. This is what `--check` runs; the resolver adds
 //! what needs machine facts (tracepoint formats, BTF, symbols).
 
+pub(crate) mod address;
 mod attach;
 mod calls;
 mod cast;
 pub(crate) mod fold;
 pub mod format;
 mod map_decl;
+mod trace_printk;
 
 pub(crate) use calls::refused_builtin;
 

@@ -252,3 +252,42 @@ fn a_statement_after_exit_or_return_is_unreachable() {
     );
     assert!(warnings("BEGIN { @++; exit(); }").is_empty());
 }
+
+#[test]
+fn debugf_is_held_to_what_bpf_trace_printk_takes() {
+    assert!(errors(r#"BEGIN { debugf("%s %d %x", "a", 1, 16); }"#).is_empty());
+    let (at, message) = only_error(r#"BEGIN { debugf("%d %d %d %d", 1, 2, 3, 4); }"#);
+    assert_eq!(message, "cannot use more than 3 conversion specifiers");
+    assert_eq!(at, r#"debugf("%d %d %d %d", 1, 2, 3, 4)"#);
+    let (at, message) = only_error(r#"BEGIN { debugf("%c", 65); }"#);
+    assert_eq!(message, "Invalid format specifier for `debugf`: c");
+    assert_eq!(at, r#""%c""#);
+    assert_eq!(errors(r#"BEGIN { debugf("%.2d", 1); }"#).len(), 1);
+}
+
+#[test]
+fn pton_takes_an_address_literal_only() {
+    assert!(errors(r#"BEGIN { $a = pton("10.0.0.1"); $b = pton("fe80::1"); }"#).is_empty());
+    let (at, message) = only_error(r#"BEGIN { $a = pton("10.0.0.300"); }"#);
+    assert_eq!(
+        message,
+        "pton() expects a valid IPv4/IPv6 address, got 10.0.0.300"
+    );
+    assert_eq!(at, r#""10.0.0.300""#);
+    let (_, message) = only_error(r#"BEGIN { $a = pton("localhost"); }"#);
+    assert_eq!(
+        message,
+        "pton() expects an string argument of an IPv4/IPv6 address, got localhost"
+    );
+}
+
+#[test]
+fn cgroup_path_refuses_a_hierarchy_filter_at_it() {
+    assert!(errors("BEGIN { print(cgroup_path(cgroup)); }").is_empty());
+    let (at, message) = only_error(r#"BEGIN { print(cgroup_path(cgroup, "unified")); }"#);
+    assert_eq!(
+        message,
+        "this argument of `cgroup_path` is not supported by tracebound"
+    );
+    assert_eq!(at, r#""unified""#);
+}

@@ -319,6 +319,24 @@ impl<'a> KernelTypes<'a> {
                 let user = inner.as_ref().map_or(env.user, |t| t.user);
                 self.type_name(ty, user)?.filter(|_| ty.array.is_none())
             }
+            // `uaddr("sym")`: a pointer into the process to an unsigned integer of the
+            // symbol's size (1, 2, 4 or 8 bytes; 8 for any other), as the current release
+            // types it.
+            ExprKind::Call { name, args } if is_user_address(&name.name) => {
+                let (Some(binary), Some(ExprKind::Str(symbol))) =
+                    (&env.binary, args.first().map(|a| &a.kind))
+                else {
+                    return Ok(None);
+                };
+                let bits = match self.facts.symbol_size(binary, symbol) {
+                    Ok(size @ (1 | 2 | 4)) => size * 8,
+                    _ => 64,
+                };
+                self.facts
+                    .kernel_type_named(NameSpace::Typedef, &format!("uint{bits}"))
+                    .ok()
+                    .map(|id| CType::pointer_to(CType::kernel(id, true)))
+            }
             ExprKind::Call { name, args } if matches!(name.name.as_str(), "kptr" | "uptr") => {
                 let user = name.name == "uptr";
                 match args.first() {
@@ -432,6 +450,20 @@ pub struct TypeEnv {
     pub args: HashMap<String, CType>,
     /// Casts of plain integers point into user memory (uprobes) rather than the kernel's.
     pub user: bool,
+    /// The binary of the probe's uprobe, whose symbols `uaddr` names.
+    pub binary: Option<String>,
+}
+
+fn is_user_address(name: &str) -> bool {
+    tracebound_stdlib::lookup(name).is_some_and(|b| {
+        matches!(
+            b.support,
+            tracebound_stdlib::Support::Lowered(
+                tracebound_stdlib::Lowering::Address { user: true },
+                _
+            )
+        )
+    })
 }
 
 fn is_args(e: &Expr) -> bool {

@@ -65,6 +65,31 @@ pub trait MachineFacts {
         Err(no_btf())
     }
 
+    /// The size the ELF symbol table gives symbol `name` of the file at `binary` (`uaddr`
+    /// reads that many bytes through the address).
+    fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
+        let _ = (binary, name);
+        Err(FactError::Unavailable {
+            reason: "symbol sizes are not known here".into(),
+        })
+    }
+
+    /// Whether the ELF file at `binary` is position-independent (ET_DYN: a PIE or a shared
+    /// library), so that its symbols' values are not the addresses a process sees.
+    fn position_independent(&self, binary: &str) -> Result<bool, FactError> {
+        let _ = binary;
+        Err(FactError::Unavailable {
+            reason: "ELF types are not known here".into(),
+        })
+    }
+
+    /// The offset of the per-CPU variable `name` in the kernel's per-CPU section
+    /// (`percpu_kaddr`), as BTF's `.data..percpu` gives it.
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
+
     /// The address of symbol `name` (`kaddr`, `uaddr`): in the running kernel when `binary` is
     /// `None` (/proc/kallsyms), else the value the ELF file at `binary` gives it (not
     /// relocated, as bpftrace's `uaddr`).

@@ -25,6 +25,8 @@ pub struct FixtureFacts {
     kernel: Option<FixtureTypes>,
     /// Symbol addresses by (binary, or "" for the kernel; name).
     symbols: BTreeMap<(String, String), u64>,
+    /// Per-CPU variables' BTF ids by name.
+    percpu: BTreeMap<String, u32>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
     /// machine without tracefs.
     unavailable: Option<String>,
@@ -141,6 +143,12 @@ impl FixtureFacts {
             (binary.unwrap_or_default().to_string(), name.to_string()),
             address,
         );
+        self
+    }
+
+    /// A per-CPU kernel variable with this BTF id (`percpu_kaddr`).
+    pub fn with_percpu_variable(mut self, name: &str, btf_id: u32) -> FixtureFacts {
+        self.percpu.insert(name.to_string(), btf_id);
         self
     }
 
@@ -267,6 +275,25 @@ impl MachineFacts for FixtureFacts {
             .ok_or_else(|| FactError::NotFound {
                 what: format!("enumerator {name}"),
             })
+    }
+
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.percpu
+            .get(name)
+            .copied()
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("per-CPU variable {name}"),
+            })
+    }
+
+    fn position_independent(&self, binary: &str) -> Result<bool, FactError> {
+        let _ = binary;
+        Ok(false)
+    }
+
+    fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
+        // Every fixture symbol is a 4-byte object.
+        self.symbol_address(Some(binary), name).map(|_| 4)
     }
 
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {

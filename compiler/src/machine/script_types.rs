@@ -534,6 +534,15 @@ impl MachineFacts for ScriptTypes<'_> {
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         self.facts.symbol_address(binary, name)
     }
+    fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
+        self.facts.symbol_size(binary, name)
+    }
+    fn position_independent(&self, binary: &str) -> Result<bool, FactError> {
+        self.facts.position_independent(binary)
+    }
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.facts.percpu_variable(name)
+    }
     fn uprobe_site(
         &self,
         path: &str,

@@ -43,6 +43,11 @@ pub fn type_probes(
                 maps: std::mem::take(&mut maps),
                 args: arg_types.get(index).cloned().unwrap_or_default(),
                 user: resolved.kind.context().user_memory,
+                binary: resolved
+                    .targets
+                    .first()
+                    .and_then(|t| t.binary())
+                    .map(str::to_string),
             },
             untyped_maps: std::mem::take(&mut untyped_maps),
             diags: Vec::new(),

@@ -32,16 +32,80 @@ fn int(name: &str, size: u32, signed: bool) -> KType {
     }
 }
 
+/// Ids 19 to 25: the route from a task to each CPU's run queue (`percpu_kaddr`):
+/// `task_struct.sched_task_group` → `task_group.cfs_rq[cpu]` → `cfs_rq.rq`.
+fn run_queue_route() -> Vec<KType> {
+    vec![
+        KType::Record(Record {
+            name: "task_group".into(),
+            union: false,
+            size: 16,
+            members: vec![member("cfs_rq", 23, 8)],
+        }),
+        KType::Pointer { to: TypeId(19) },
+        KType::Record(Record {
+            name: "cfs_rq".into(),
+            union: false,
+            size: 24,
+            members: vec![member("nr_running", 6, 0), member("rq", 25, 16)],
+        }),
+        KType::Pointer { to: TypeId(21) },
+        KType::Pointer { to: TypeId(22) },
+        KType::Record(Record {
+            name: "rq".into(),
+            union: false,
+            size: 8,
+            members: vec![member("nr_running", 6, 0), member("cpu", 1, 4)],
+        }),
+        KType::Pointer { to: TypeId(24) },
+    ]
+}
+
+/// The kernel functions of the bundled set: `vfs_read` and `__x64_sys_getppid`.
+fn functions() -> BTreeMap<String, FuncProto> {
+    let mut functions = BTreeMap::new();
+    functions.insert(
+        "vfs_read".to_string(),
+        FuncProto {
+            params: vec![
+                Param {
+                    name: "file".into(),
+                    ty: TypeId(13),
+                },
+                Param {
+                    name: "buf".into(),
+                    ty: TypeId(14),
+                },
+                Param {
+                    name: "count".into(),
+                    ty: TypeId(9),
+                },
+            ],
+            ret: TypeId(15),
+        },
+    );
+    functions.insert(
+        "__x64_sys_getppid".to_string(),
+        FuncProto {
+            params: Vec::new(),
+            ret: TypeId(15),
+        },
+    );
+    functions
+}
+
 impl FixtureTypes {
     /// The bundled set (`task_struct` ends with `group_leader`). Ids: 1 int, 2 char, 3 struct task_struct, 4 task_struct *,
     /// 5 char[16], 6 unsigned int, 7 mm_struct *, 8 struct mm_struct, 9 unsigned long,
     /// 10 anonymous union { int a; unsigned int b; }, 11 enum pid_type, 12 struct file,
-    /// 13 file *, 14 char *, 15 long, 16 struct list_head, 17 list_head *, 18 int[4].
+    /// 13 file *, 14 char *, 15 long, 16 struct list_head, 17 list_head *, 18 int[4],
+    /// 19 struct task_group, 20 task_group *, 21 struct cfs_rq, 22 cfs_rq *, 23 cfs_rq **,
+    /// 24 struct rq, 25 rq *.
     pub fn bundled() -> FixtureTypes {
         let task = Record {
             name: "task_struct".into(),
             union: false,
-            size: 104,
+            size: 112,
             members: vec![
                 member("__state", 6, 0),
                 member("pid", 1, 4),
@@ -60,9 +124,10 @@ impl FixtureTypes {
                 member("tasks", 16, 64),
                 member("vals", 18, 80),
                 member("group_leader", 4, 96),
+                member("sched_task_group", 20, 104),
             ],
         };
-        let types = vec![
+        let mut types = vec![
             int("int", 4, true),
             int("char", 1, false),
             KType::Record(task),
@@ -113,44 +178,21 @@ impl FixtureTypes {
                 len: 4,
             },
         ];
+        types.extend(run_queue_route());
         let mut names = BTreeMap::new();
         for (space, name, id) in [
             (NameSpace::Struct, "task_struct", 3),
             (NameSpace::Struct, "mm_struct", 8),
             (NameSpace::Struct, "file", 12),
             (NameSpace::Struct, "list_head", 16),
+            (NameSpace::Struct, "task_group", 19),
+            (NameSpace::Struct, "cfs_rq", 21),
+            (NameSpace::Struct, "rq", 24),
             (NameSpace::Enum, "pid_type", 11),
         ] {
             names.insert((space.keyword().to_string(), name.to_string()), TypeId(id));
         }
-        let mut functions = BTreeMap::new();
-        functions.insert(
-            "vfs_read".to_string(),
-            FuncProto {
-                params: vec![
-                    Param {
-                        name: "file".into(),
-                        ty: TypeId(13),
-                    },
-                    Param {
-                        name: "buf".into(),
-                        ty: TypeId(14),
-                    },
-                    Param {
-                        name: "count".into(),
-                        ty: TypeId(9),
-                    },
-                ],
-                ret: TypeId(15),
-            },
-        );
-        functions.insert(
-            "__x64_sys_getppid".to_string(),
-            FuncProto {
-                params: Vec::new(),
-                ret: TypeId(15),
-            },
-        );
+        let functions = functions();
         FixtureTypes {
             types,
             names,

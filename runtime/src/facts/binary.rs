@@ -96,6 +96,29 @@ pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
 
 /// The value the ELF file at `path` gives symbol `name` (any kind: functions and data).
 pub fn symbol_address(path: &Path, name: &str) -> Result<u64, FactError> {
+    defined_symbol(path, name, |s| s.address())
+}
+
+/// Whether the ELF file `path` is ET_DYN (a PIE or a shared library).
+pub fn position_independent(path: &Path) -> Result<bool, FactError> {
+    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
+    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
+        what: path.display().to_string(),
+        reason: format!("not a readable ELF file ({e})"),
+    })?;
+    Ok(file.kind() == object::ObjectKind::Dynamic)
+}
+
+/// The size of symbol `name` in the ELF file `path`'s symbol tables.
+pub fn symbol_size(path: &Path, name: &str) -> Result<u64, FactError> {
+    defined_symbol(path, name, |s| s.size())
+}
+
+fn defined_symbol(
+    path: &Path,
+    name: &str,
+    what: impl Fn(&object::Symbol) -> u64,
+) -> Result<u64, FactError> {
     let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
     let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
         what: path.display().to_string(),
@@ -104,7 +127,7 @@ pub fn symbol_address(path: &Path, name: &str) -> Result<u64, FactError> {
     file.symbols()
         .chain(file.dynamic_symbols())
         .find(|s| s.is_definition() && s.name() == Ok(name))
-        .map(|s| s.address())
+        .map(|s| what(&s))
         .ok_or_else(|| FactError::NotFound {
             what: format!("symbol {name} in {}", path.display()),
         })

@@ -264,6 +264,19 @@ impl MachineFacts for LiveFacts {
                 what: format!("enumerator {name}"),
             })
     }
+    fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
+        binary::symbol_size(Path::new(binary), name)
+    }
+    fn position_independent(&self, binary: &str) -> Result<bool, FactError> {
+        binary::position_independent(Path::new(binary))
+    }
+    fn percpu_variable(&self, name: &str) -> Result<u32, FactError> {
+        self.btf()?
+            .percpu_variable(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("per-CPU variable {name} in the kernel's BTF"),
+            })
+    }
     fn symbol_address(&self, binary: Option<&str>, name: &str) -> Result<u64, FactError> {
         match binary {
             Some(path) => binary::symbol_address(Path::new(path), name),

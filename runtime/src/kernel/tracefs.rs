@@ -47,14 +47,39 @@ fn find() -> Option<PathBuf> {
         .find(|dir| dir.join("events").is_dir())
 }
 
+/// Makes the trace buffer readable where bpftrace's documentation sends `debugf`'s readers,
+/// `/sys/kernel/debug/tracing/trace_pipe`: debugfs is mounted at `/sys/kernel/debug` when
+/// nothing is there (the kernel then mounts tracefs under it on first access). Only a script
+/// that writes the trace buffer asks for it.
+pub fn ensure_debugfs_tracing() -> io::Result<()> {
+    let _guard = MOUNTING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let debugfs = Path::new("/sys/kernel/debug");
+    if Path::new(DEBUGFS_MOUNT_POINT).join("trace").exists() {
+        return Ok(());
+    }
+    if !debugfs.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "/sys/kernel/debug does not exist",
+        ));
+    }
+    mount_fs("debugfs", debugfs)
+}
+
 fn mount_tracefs(target: &Path) -> io::Result<()> {
+    mount_fs("tracefs", target)
+}
+
+fn mount_fs(kind: &str, target: &Path) -> io::Result<()> {
     let c = |s: &str| CString::new(s).expect("no NUL in a constant");
-    let source = c("tracefs");
-    let fstype = c("tracefs");
+    let source = c(kind);
+    let fstype = c(kind);
     let target_c = CString::new(target.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in mount point"))?;
     // SAFETY: all pointers are valid NUL-terminated strings that outlive the call; tracefs
-    // takes no mount data.
+    // and debugfs take no mount data.
     let rc = unsafe {
         libc::mount(
             source.as_ptr(),
@@ -70,7 +95,7 @@ fn mount_tracefs(target: &Path) -> io::Result<()> {
         let error = io::Error::last_os_error();
         Err(io::Error::new(
             error.kind(),
-            format!("mount -t tracefs tracefs {}: {error}", target.display()),
+            format!("mount -t {kind} {kind} {}: {error}", target.display()),
         ))
     }
 }

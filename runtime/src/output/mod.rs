@@ -21,6 +21,7 @@
 pub mod aggregate;
 pub mod buckets;
 pub mod cformat;
+pub mod cgroup_path;
 pub mod entry;
 pub mod flamegraph;
 pub mod folded;

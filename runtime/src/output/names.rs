@@ -6,6 +6,7 @@
 //! - `signal_name(n)`: strsignal(3)'s words for 0 to 64 ("Interrupt"), else "N/A".
 //! - `syscall_name(n)`: this machine's name for the number ("read"), else "Unknown syscall".
 //! - `username`: the login name of the uid, else the uid in decimal.
+//! - `cgroup_path(id)`: the id's paths in the mounted cgroup hierarchies (`cgroup_path.rs`).
 //!
 //! Like a timestamp's clocks, this reads the machine: the C library's headers (once, the
 //! first time a number is named) and the user database.
@@ -39,6 +40,7 @@ pub fn text(names: Names, n: i64) -> Vec<u8> {
             .as_bytes()
             .to_vec(),
         Names::User => user_name(n),
+        Names::CgroupPath => super::cgroup_path::text(n as u64),
     }
 }
 

@@ -197,6 +197,12 @@ pub fn stacks_to_fold(compiled: &Compiled, request: &RunRequest) -> Option<RunOu
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
     let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    if compiled.writes_trace_buffer() {
+        // Not fatal: the buffer is still readable at /sys/kernel/tracing/trace_pipe.
+        if let Err(e) = crate::kernel::tracefs::ensure_debugfs_tracing() {
+            eprintln!("WARNING: debugf: {e}; read the output at /sys/kernel/tracing/trace_pipe");
+        }
+    }
     // A wildcard attached as one program reads its members' `probe` and `func` from a map.
     for texts in &compiled.info.member_texts {
         for (key, value) in &texts.entries {

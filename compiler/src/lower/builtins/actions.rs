@@ -52,6 +52,47 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
+    /// `debugf(format, values...)`: bpf_trace_printk with the format on the stack, an
+    /// integer passed as itself and a string as the address of its bytes, as the kernel's
+    /// `%s` reads them. The checker holds the format to the kernel's rules.
+    pub(super) fn trace_printk(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
+        let (Some(format), values) = (args.first(), args.get(1..).unwrap_or_default()) else {
+            return Err(Diagnostic::error("missing format", span, "here"));
+        };
+        let format = self.format_string(format, "debugf")?.to_string();
+        if values.len() > 3 {
+            return Err(Diagnostic::error(
+                "cannot use more than 3 conversion specifiers",
+                span,
+                "bpf_trace_printk takes three values",
+            ));
+        }
+        let Val::Mem { addr, ty } = self.string_literal(&format) else {
+            return Err(self.unsupported("this `debugf` format", span));
+        };
+        let mut operands = vec![
+            Operand::Reg(self.address_of(addr)),
+            Operand::Imm(ty.size() as i32),
+        ];
+        for value in values {
+            let operand = match self.expr(value)? {
+                Val::Int { reg, .. } => reg,
+                Val::Mem {
+                    addr,
+                    ty: ValueType::Str { .. },
+                } => self.address_of(addr),
+                _ => return Err(self.unsupported("this value in `debugf`", value.span)),
+            };
+            operands.push(Operand::Reg(operand));
+        }
+        self.emit(Inst::Call {
+            helper: Helper::TracePrintk,
+            args: operands,
+            ret: None,
+        });
+        Ok(())
+    }
+
     /// `signal(sig)`: bpf_send_signal with a number, or a name known when compiling.
     pub(super) fn signal(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
         let arg = args

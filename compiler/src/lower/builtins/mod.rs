@@ -10,6 +10,7 @@
 //! exhaustively here, makes a missing lowering a compile error rather than a runtime one.
 
 mod actions;
+mod constants;
 mod integers;
 mod map_calls;
 mod names;
@@ -94,11 +95,13 @@ impl ProbeLowerer<'_, '_> {
             By::Stack { user } => self.stack(user, args)?,
             By::Symbol { user } => self.symbol(user, args, span)?,
             By::Address { user } => self.address(user, args, span)?,
+            By::PerCpuAddress => self.percpu_address(args, span)?,
             By::Reg => self.register(args, span)?,
             By::Str => self.str_call(args, span)?,
             By::Buf => self.buf_call(args, span)?,
             By::Strftime => self.strftime_call(args, span)?,
             By::Ntop => self.ntop_call(args, span)?,
+            By::Pton => self.pton_call(args, span)?,
             By::Macaddr => self.macaddr_call(args, span)?,
             By::Strncmp => self.strncmp(args, span)?,
             By::Strcontains => self.strcontains(args, span)?,
@@ -115,6 +118,10 @@ impl ProbeLowerer<'_, '_> {
             By::Len => self.len(args, span)?,
             By::Printf | By::Cat | By::System | By::Message { .. } => {
                 self.formatted_action(name, lowering, args, span)?;
+                Val::Void
+            }
+            By::TracePrintk => {
+                self.trace_printk(args, span)?;
                 Val::Void
             }
             By::Join => {
@@ -211,6 +218,7 @@ pub(crate) fn value_type(
         },
         Value::Inet => ValueType::Inet,
         Value::MacAddr => ValueType::MacAddr,
+        Value::AddressBytes => constants::address_type(args)?,
         Value::Named(names) => ValueType::Named(names),
     })
 }

@@ -1,5 +1,6 @@
 //! Builtins whose value is a number user space prints as what it names: `strerror`,
-//! `signal_name`, `syscall_name` (the argument) and `username` (the current uid). The probe
+//! `signal_name`, `syscall_name`, `cgroup_path` (the argument) and `username` (the current
+//! uid). The probe
 //! records the number in an 8-byte slot typed `ValueType::Named`; the text is looked up when
 //! the value is printed, so it never has to fit the BPF stack.
 
@@ -15,7 +16,7 @@ use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
     /// `strerror(n)`, `signal_name(n)`, `syscall_name(n)`: `n` as the 32-bit signed integer
-    /// the current release converts it to.
+    /// the current release converts it to; `cgroup_path(id)`: the whole id.
     pub(super) fn named_number(
         &mut self,
         names: Names,
@@ -23,6 +24,7 @@ impl ProbeLowerer<'_, '_> {
         span: Span,
     ) -> Lowering<Val> {
         let [n] = args else {
+            // `cgroup_path`'s filter: the checker refuses it at the argument.
             return Err(Diagnostic::error(
                 "this call takes one integer",
                 span,
@@ -30,7 +32,10 @@ impl ProbeLowerer<'_, '_> {
             ));
         };
         let (reg, _) = self.int(n)?;
-        let number = self.narrow(reg, 32, true);
+        let number = match names {
+            Names::CgroupPath => reg,
+            _ => self.narrow(reg, 32, true),
+        };
         Ok(self.named(names, number))
     }
 

@@ -9,6 +9,7 @@ use crate::insn::{Alu, Helper};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
+use crate::resolve::symbols::{site_key, PERCPU_ROUTE, PERCPU_VARIABLE, POSITION_INDEPENDENT};
 use crate::span::Span;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
@@ -294,18 +295,108 @@ impl ProbeLowerer<'_, '_> {
             false => "",
         };
         let symbol = args.first().and_then(literal_string).unwrap_or_default();
-        let key = (binary.to_string(), symbol.to_string());
-        let Some(&address) = self.shared.symbols.get(&key) else {
-            return Err(Diagnostic::error(
-                format!("symbol `{symbol}` was not resolved"),
-                span,
-                "unknown symbol",
-            ));
+        let figure = |this: &Self, name: &str| {
+            this.shared
+                .symbols
+                .get(&(binary.to_string(), name.to_string()))
+                .copied()
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        format!("symbol `{symbol}` was not resolved"),
+                        span,
+                        "unknown symbol",
+                    )
+                })
         };
+        let address = self.const_reg(figure(self, symbol)?);
+        if !user || figure(self, POSITION_INDEPENDENT)? == 0 {
+            return Ok(Val::Int {
+                reg: address,
+                signed: false,
+            });
+        }
+        // The load bias: where the uprobe hit minus where the symbol table puts its site.
+        let site = match self.probe.targets.as_slice() {
+            [crate::probe::Target::Uprobe(site)] => site_key(&site.function, site.offset),
+            _ => return Err(self.unsupported("`uaddr` here", span)),
+        };
+        let site = figure(self, &site)?;
+        let ip = pt_regs_offset("ip").unwrap_or_default();
+        let hit = self.load_u64(Addr::Ptr(self.ctx, ip));
+        let site = self.const_reg(site);
+        let bias = self.alu(Alu::Sub, hit, Operand::Reg(site));
         Ok(Val::Int {
-            reg: self.const_reg(address),
+            reg: self.alu(Alu::Add, address, Operand::Reg(bias)),
             signed: false,
         })
+    }
+
+    /// `percpu_kaddr("var" [, cpu])`: the variable's address on that CPU (0 past the last
+    /// CPU) or on this one, found from that CPU's run queue (`resolve::symbols`'s
+    /// `PERCPU_ROUTE`: task, task group, the group's per-CPU `cfs_rq`, its `rq`) plus the
+    /// variable's distance from the run queue in the per-CPU section.
+    pub(super) fn percpu_address(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
+        let symbol = args.first().and_then(literal_string).unwrap_or_default();
+        let figure = |this: &Self, name: &str| {
+            let key = (PERCPU_VARIABLE.to_string(), name.to_string());
+            this.shared.symbols.get(&key).copied().ok_or_else(|| {
+                Diagnostic::error(
+                    format!("per-CPU variable `{symbol}` was not resolved"),
+                    span,
+                    "unknown variable",
+                )
+            })
+        };
+        let distance = figure(self, symbol)?;
+        let [group, queues, queue] =
+            PERCPU_ROUTE.map(|(record, member)| figure(self, &format!("{record}.{member}")));
+        let (group, queues, queue) = (group?, queues?, queue?);
+        let cpu = match args.get(1) {
+            Some(cpu) => self.int(cpu)?.0,
+            None => self.helper_int(Helper::GetSmpProcessorId, Vec::new()),
+        };
+        let result = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(result, 0), Operand::Imm(0));
+        let done = self.new_label();
+        let inside = self.new_label();
+        self.emit(Inst::Branch {
+            cond: crate::insn::Cond::Lt,
+            a: cpu,
+            b: Operand::Imm(self.shared.options.ncpus as i32),
+            then: inside,
+        });
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(inside));
+        let task = self.helper_int(Helper::GetCurrentTask, Vec::new());
+        let task_group = self.read_kernel_u64(task, group as i32);
+        let per_cpu = self.read_kernel_u64(task_group, queues as i32);
+        let scaled = self.alu(Alu::Lsh, cpu, Operand::Imm(3));
+        let entry = self.alu(Alu::Add, per_cpu, Operand::Reg(scaled));
+        let cfs_rq = self.read_kernel_u64(entry, 0);
+        let rq = self.read_kernel_u64(cfs_rq, queue as i32);
+        self.jump_if_zero(rq, done);
+        let far = self.const_reg(distance);
+        let address = self.alu(Alu::Add, rq, Operand::Reg(far));
+        self.store_u64(Addr::Slot(result, 0), Operand::Reg(address));
+        self.emit(Inst::Label(done));
+        Ok(Val::Int {
+            reg: self.load_u64(Addr::Slot(result, 0)),
+            signed: false,
+        })
+    }
+
+    /// The 8 bytes at `base + offset` in kernel memory (0 when unreadable).
+    fn read_kernel_u64(&mut self, base: VReg, offset: i32) -> VReg {
+        let slot = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(slot, 0), Operand::Imm(0));
+        let to = self.slot_addr(slot, 0);
+        let from = self.alu(Alu::Add, base, Operand::Imm(offset));
+        self.emit(Inst::Call {
+            helper: Helper::ProbeReadKernel,
+            args: vec![Operand::Reg(to), Operand::Imm(8), Operand::Reg(from)],
+            ret: None,
+        });
+        self.load_u64(Addr::Slot(slot, 0))
     }
 
     fn mask32(&mut self, r: VReg) -> VReg {

@@ -31,6 +31,8 @@ fn facts() -> FixtureFacts {
         .with_binary(BINARY, &["main"])
         .with_symbol(None, "jiffies", 0xffff_ffff_8200_0000)
         .with_symbol(Some(BINARY), "main", 0x1139)
+        .with_percpu_variable("runqueues", 0x2b900)
+        .with_percpu_variable("process_counts", 0x17d70)
 }
 
 fn options() -> CompileOptions {
@@ -195,4 +197,55 @@ fn truth_values_are_bools_in_print_and_maps() {
         .find(|m| m.name == "h")
         .expect("@h");
     assert_eq!(h.value, MapValue::Plain(ValueType::Bool));
+}
+
+/// `debugf` calls bpf_trace_printk (the format and its three values in registers), and
+/// `pton` is the address's bytes in network order, an array ntop and casts read.
+#[test]
+fn debugf_calls_the_kernel_and_pton_is_an_array() {
+    use crate::program::ValueType;
+    let source = r#"BEGIN { debugf("%s %d", "a", 1); @a = pton("127.0.0.1"); @b = pton("::1"); }"#;
+    let compiled = compile(source, &facts(), &options()).expect("compiles");
+    assert!(compiled.writes_trace_buffer());
+    let byte = Box::new(ValueType::Int {
+        size: 1,
+        signed: false,
+    });
+    for (name, len) in [("a", 4), ("b", 16)] {
+        let m = compiled
+            .info
+            .maps
+            .iter()
+            .find(|m| m.name == name)
+            .expect("map");
+        assert_eq!(
+            m.value,
+            crate::program::MapValue::Plain(ValueType::Array {
+                elem: byte.clone(),
+                len
+            })
+        );
+    }
+    let quiet = compile(r#"BEGIN { printf("x\n"); }"#, &facts(), &options()).expect("compiles");
+    assert!(!quiet.writes_trace_buffer());
+}
+
+/// `percpu_kaddr` is found from the CPU's run queue: the variable's distance from
+/// `runqueues` in the per-CPU section, and the members from the task there, resolved when
+/// compiling; an unknown variable is the current release's error at the call.
+#[test]
+fn percpu_kaddr_is_resolved_from_the_run_queue() {
+    let source =
+        r#"BEGIN { @a = *percpu_kaddr("process_counts", 1); @b = percpu_kaddr("runqueues"); }"#;
+    assert!(compile(source, &facts(), &options()).is_ok());
+    let missing = compile(
+        r#"BEGIN { @a = percpu_kaddr("nope"); }"#,
+        &facts(),
+        &options(),
+    )
+    .expect_err("no such variable");
+    assert_eq!(
+        missing[0].message,
+        r#"Could not resolve variable "nope" from BTF"#
+    );
 }

@@ -81,7 +81,7 @@ fn sizes_and_offsets() {
     };
     let t = kt.type_name(ty, false).unwrap().unwrap();
     assert_eq!(kt.offset_of(&t, field, e.span).unwrap(), 40);
-    assert_eq!(kt.size(&t, e.span).unwrap(), 104);
+    assert_eq!(kt.size(&t, e.span).unwrap(), 112);
     let (_, e) = expr("offsetof(struct task_struct, tasks.prev)");
     let ExprKind::Offsetof { field, .. } = &e.kind else {
         panic!("not offsetof")

@@ -62,6 +62,9 @@ pub struct Btf {
     names: HashMap<(NameSpace, String), u32>,
     functions: HashMap<String, u32>,
     enumerators: HashMap<String, i64>,
+    /// Every VAR's id by name, and the ids the per-CPU section (`.data..percpu`) lists.
+    variables: HashMap<String, u32>,
+    percpu: HashMap<u32, u32>,
 }
 
 /// The fixed part of a type record.
@@ -77,6 +80,9 @@ struct Header {
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
+
+/// The section of the kernel's per-CPU variables.
+const PERCPU_SECTION: &str = ".data..percpu";
 
 impl Btf {
     /// Parses a blob; the kernel writes it in the machine's byte order (little-endian here).
@@ -101,6 +107,8 @@ impl Btf {
             names: HashMap::new(),
             functions: HashMap::new(),
             enumerators: HashMap::new(),
+            variables: HashMap::new(),
+            percpu: Default::default(),
         };
         btf.index()?;
         Ok(btf)
@@ -144,7 +152,16 @@ impl Btf {
                 self.names.entry((space, name.clone())).or_insert(id);
             }
             if h.kind == kind::FUNC && !name.is_empty() {
-                self.functions.entry(name).or_insert(id);
+                self.functions.entry(name.clone()).or_insert(id);
+            }
+            if h.kind == kind::VAR && !name.is_empty() {
+                self.variables.entry(name.clone()).or_insert(id);
+            }
+            if h.kind == kind::DATASEC && name == PERCPU_SECTION {
+                for i in 0..h.vlen {
+                    self.percpu
+                        .insert(self.extra(at, 3 * i), self.extra(at, 3 * i + 1));
+                }
             }
             if matches!(h.kind, kind::ENUM | kind::ENUM64) {
                 for (n, v) in self.enum_values(at, h) {
@@ -207,6 +224,12 @@ impl Btf {
                 }
             })
             .collect()
+    }
+
+    /// The offset in the per-CPU section of the kernel variable `name` (a VAR the
+    /// `.data..percpu` section lists).
+    pub fn percpu_variable(&self, name: &str) -> Option<u32> {
+        self.percpu.get(self.variables.get(name)?).copied()
     }
 
     /// How many types there are (ids run from 1 to this).

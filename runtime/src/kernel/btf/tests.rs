@@ -272,3 +272,16 @@ fn every_kernel_type_decodes() {
         btf.get(id).unwrap_or_else(|e| panic!("type {id}: {e}"));
     }
 }
+
+#[test]
+fn per_cpu_variables_have_their_section_offsets() {
+    let Some(btf) = vmlinux() else { return };
+    // Both are per-CPU variables of every x86-64 kernel; a global that is not per-CPU is none.
+    let rq = btf.percpu_variable("runqueues").expect("runqueues");
+    let counts = btf
+        .percpu_variable("process_counts")
+        .expect("process_counts");
+    assert_ne!(rq, counts);
+    assert_eq!(btf.percpu_variable("jiffies"), None);
+    assert_eq!(btf.percpu_variable("no_such_variable"), None);
+}
