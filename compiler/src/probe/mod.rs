@@ -159,6 +159,15 @@ pub trait ProbeKind: Sync {
         self.provider().name
     }
 
+    /// What `-l` of a program prints for an attach point of a kind resolve gives no targets
+    /// (`iter:task`, `self:signal:SIGUSR1`), from the parts after the provider as written.
+    fn listed(&self, args: &[&str]) -> String {
+        std::iter::once(self.provider().name)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
     /// Whether `n` parts after the provider are a shape this kind takes (`args` are those
     /// parts, for kinds that take a shortcut such as `tracepoint:sys_enter_*`).
     fn parts_fit(&self, args: &[Part]) -> bool {

@@ -97,6 +97,23 @@ impl Target {
     }
 
     /// What `func` prints: the function, demangled as bpftrace prints it (`ns::f(int)`).
+    /// The name `-l` prints for this attach point of a program, as the current release
+    /// lists it: a timer or an event without its period (`interval:ms:`, `software:faults:`),
+    /// a kernel function with its module (`fentry:vmlinux:vfs_read`).
+    pub fn listed(&self) -> String {
+        let name = self.kind().name();
+        match self {
+            Target::Interval(period) | Target::Profile(period) => {
+                format!("{name}:{}:", period.unit.unwrap_or(""))
+            }
+            Target::Software(software) => format!("{name}:{}:", software.written),
+            Target::Fentry(function) | Target::Fexit(function) if !function.contains(':') => {
+                format!("{name}:vmlinux:{function}")
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn function_name(&self) -> Option<String> {
         let symbol = self.function()?;
         Some(crate::machine::demangle::demangle(symbol).unwrap_or_else(|| symbol.to_string()))

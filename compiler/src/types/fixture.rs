@@ -120,6 +120,9 @@ impl FixtureTypes {
             (NameSpace::Struct, "file", 12),
             (NameSpace::Struct, "list_head", 16),
             (NameSpace::Enum, "pid_type", 11),
+            // Iterator contexts, by name only (for `-l 'iter:*'`).
+            (NameSpace::Struct, "bpf_iter__task", 3),
+            (NameSpace::Struct, "bpf_iter__task__safe_trusted", 3),
         ] {
             names.insert((space.keyword().to_string(), name.to_string()), TypeId(id));
         }

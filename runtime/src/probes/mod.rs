@@ -14,6 +14,7 @@ pub mod capability;
 mod fentry;
 mod hardware;
 mod interval;
+mod iter;
 mod kprobe;
 pub mod load;
 mod loader;
@@ -36,7 +37,7 @@ use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 use tracebound_compiler::probe::ProviderKind;
 
 pub use mechanism::{
-    Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable, UprobePoint,
+    io_error, Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable, UprobePoint,
 };
 
 use crate::facts::LiveFacts;
@@ -75,7 +76,7 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::Fexit => &fentry::Fentry { ret: true },
         ProviderKind::Watchpoint => &watchpoint::Watchpoint,
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
-        ProviderKind::Iter => &NotAttached(ProviderKind::Iter),
+        ProviderKind::Iter => &iter::Iter,
         ProviderKind::SelfSignal => &NotAttached(ProviderKind::SelfSignal),
     }
 }
@@ -93,6 +94,9 @@ pub const LISTED: &[ProviderKind] = &[
     ProviderKind::Fentry,
     ProviderKind::Fexit,
     ProviderKind::RawTracepoint,
+    ProviderKind::Interval,
+    ProviderKind::Profile,
+    ProviderKind::Iter,
 ];
 
 /// The first probe of `compiled` that this kernel cannot attach, as a diagnostic at it,
