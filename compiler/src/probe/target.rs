@@ -23,8 +23,13 @@ pub struct FunctionSite {
 pub enum Target {
     Begin,
     End,
-    Tracepoint { category: String, event: String },
-    RawTracepoint { event: String },
+    Tracepoint {
+        category: String,
+        event: String,
+    },
+    RawTracepoint {
+        event: String,
+    },
     Interval(Period),
     Profile(Period),
     Software(SoftwareTarget),
@@ -36,6 +41,10 @@ pub enum Target {
     Fentry(String),
     Fexit(String),
     Watchpoint(WatchSite),
+    /// `self:signal:SIGUSR1`: tracebound's own signal, attached to nothing.
+    SelfSignal {
+        signal: String,
+    },
 }
 
 impl Target {
@@ -56,6 +65,7 @@ impl Target {
             Target::Fentry(_) => ProviderKind::Fentry,
             Target::Fexit(_) => ProviderKind::Fexit,
             Target::Watchpoint(_) => ProviderKind::Watchpoint,
+            Target::SelfSignal { .. } => ProviderKind::SelfSignal,
         }
     }
 
@@ -130,6 +140,7 @@ impl fmt::Display for Target {
             Target::Interval(period) | Target::Profile(period) => write!(f, "{name}:{period}"),
             Target::Software(software) => write!(f, "{name}:{software}"),
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
+            Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

@@ -22,6 +22,7 @@ mod mechanism;
 mod perf_event;
 mod profile;
 mod rawtracepoint;
+mod signal;
 pub mod snapshot;
 mod software;
 mod special;
@@ -77,7 +78,7 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::Watchpoint => &watchpoint::Watchpoint,
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
         ProviderKind::Iter => &iter::Iter,
-        ProviderKind::SelfSignal => &NotAttached(ProviderKind::SelfSignal),
+        ProviderKind::SelfSignal => &signal::SelfSignal,
     }
 }
 

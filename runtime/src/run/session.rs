@@ -25,7 +25,9 @@ use crate::run::events::{drain, EventState, ExitFlag, Losses, PrintfPlans, Scrip
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::sampling::GuardSampling;
-use crate::run::stop::{stop_requested, stopped_before_attaching};
+use crate::run::stop::{
+    catch_user_signal, stop_requested, stopped_before_attaching, take_user_signals,
+};
 use crate::run::symbols::Symbols;
 
 #[derive(Default)]
@@ -100,6 +102,13 @@ pub fn run(
         watched: options.watch_pid.or(options.child.as_ref().map(|c| c.pid)),
     };
     attach_all(&mut loaded, compiled, clearance, processes)?;
+    if compiled
+        .probes
+        .iter()
+        .any(|p| p.kind == ProviderKind::SelfSignal)
+    {
+        catch_user_signal();
+    }
     announce(compiled, &options, out)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
     // nothing behind (unwinding drops `loaded`; an abort would close its fds all the same).
@@ -288,6 +297,10 @@ fn watch(
                 // SAFETY: one valid pollfd for the duration of the call.
                 unsafe { libc::poll(&mut fds, 1, 100) };
             }
+        }
+        // Each SIGUSR1 runs the `self:signal:SIGUSR1` probes once, in the script's order.
+        for _ in 0..take_user_signals() {
+            run_special(loaded, compiled, ProviderKind::SelfSignal)?;
         }
         let from = running.ring.position();
         let handled = drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
