@@ -159,6 +159,12 @@ pub trait ProbeKind: Sync {
         self.provider().name
     }
 
+    /// The current release's words for an attach point this machine lacks, from the parts
+    /// after the provider: `No matches for tracepoint syscalls:nonsense`.
+    fn no_matches(&self, rest: &[&str]) -> String {
+        format!("No matches for {} {}", self.provider().name, rest.join(":"))
+    }
+
     /// What `-l` of a program prints for an attach point of a kind resolve gives no targets
     /// (`iter:task`, `self:signal:SIGUSR1`), from the parts after the provider as written.
     fn listed(&self, args: &[&str]) -> String {

@@ -154,9 +154,11 @@ pub fn split_mixed_kinds(program: &mut Program) {
 /// point the machine lacks, its kind's name and the rest of its text.
 fn no_matches(ap: &AttachPoint) -> String {
     let parts = split(&ap.text, ap.span);
-    let kind = probe::lookup(&parts[0].text).map_or(parts[0].text.as_str(), |p| p.kind.name());
     let rest: Vec<&str> = parts[1..].iter().map(|p| p.text.as_str()).collect();
-    format!("No matches for {kind} {}", rest.join(":"))
+    match probe::lookup(&parts[0].text) {
+        Some(provider) => provider.kind.probe().no_matches(&rest),
+        None => format!("No matches for {} {}", parts[0].text, rest.join(":")),
+    }
 }
 
 /// Every attach point of `program` as `-l` of a program names it: resolved on this machine
@@ -534,6 +536,17 @@ mod tests {
         assert_eq!(&source[d.span().range()], "sched_swich");
         assert_eq!(d.help.as_deref(), Some("did you mean `sched_switch`?"));
         assert!(resolve("rawtracepoint:zz_* { }").is_err());
+        // The module form: vmlinux's (a wildcard may name it), and no other module's.
+        let probes =
+            resolve("rawtracepoint:vmlinux:sched_switch { } rt:vm*:sched_switch { }").unwrap();
+        assert_eq!(names(&probes[1]), ["rawtracepoint:sched_switch"]);
+        let source = "rawtracepoint:nonsense:sys_exit { }";
+        let d = resolve(source).unwrap_err().remove(0);
+        assert_eq!(&source[d.span().range()], "nonsense");
+        assert_eq!(d.message, "No matches for rawtracepoint nonsense:sys_exit.");
+        // Without a module the current release looks for `*:NAME`, and says so.
+        let d = resolve("rawtracepoint:nonsense { }").unwrap_err().remove(0);
+        assert_eq!(d.message, "Probe has no valid attach points.");
         // A kernel without BTF cannot say: the name is taken as written.
         let program = parse("rawtracepoint:anything { }").unwrap();
         let probes = resolve_probes(&program, &FixtureFacts::unavailable("no BTF")).unwrap();
