@@ -174,6 +174,7 @@ impl AttachedScript {
                 targets: p.targets.clone(),
                 pid: None,
                 process: None,
+                traced: None,
                 dispatch: p.dispatch.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;

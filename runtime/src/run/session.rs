@@ -100,6 +100,7 @@ pub fn run(
     let processes = Processes {
         uprobes: options.uprobe_pid,
         watched: options.watch_pid.or(options.child.as_ref().map(|c| c.pid)),
+        traced: options.watch_pid,
     };
     attach_all(&mut loaded, compiled, clearance, processes)?;
     if compiled
@@ -199,6 +200,8 @@ struct Processes {
     uprobes: Option<u32>,
     /// A watchpoint's user address is in this one's memory (`-p`, else `-c`).
     watched: Option<u32>,
+    /// `-p`: software events are this one's.
+    traced: Option<u32>,
 }
 
 /// Attaches every probe, after checking that the budget cleared each of its attach points.
@@ -227,6 +230,7 @@ fn attach_all(
             targets: p.targets.clone(),
             pid: processes.uprobes,
             process: processes.watched,
+            traced: processes.traced,
             dispatch: p.dispatch.clone(),
         };
         crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
