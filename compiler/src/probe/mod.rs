@@ -9,6 +9,7 @@
 //! Nothing outside these modules asks which kind a probe is: it asks the kind.
 
 mod args;
+mod bench;
 pub mod dispatch;
 mod fentry;
 mod hardware;
@@ -52,6 +53,7 @@ pub enum ProviderKind {
     Begin,
     End,
     SelfSignal,
+    Bench,
     Kprobe,
     Kretprobe,
     Uprobe,
@@ -233,7 +235,7 @@ pub trait ProbeKind: Sync {
     /// Its word in program names (`tb_tp_0`).
     fn program_word(&self) -> &'static str;
 
-    /// Runs once, attached to nothing (BEGIN, END).
+    /// Runs once, attached to nothing (BEGIN, END; `bench`, which only `--bench` runs).
     fn runs_once(&self) -> bool {
         false
     }
@@ -244,6 +246,7 @@ static KINDS: &[&dyn ProbeKind] = &[
     &special::Special { end: false },
     &special::Special { end: true },
     &signal::SelfSignal,
+    &bench::Bench,
     &kprobe::Kprobe { ret: false },
     &kprobe::Kprobe { ret: true },
     &uprobe::Uprobe { ret: false },
@@ -352,6 +355,7 @@ mod tests {
             ProviderKind::Begin,
             ProviderKind::End,
             ProviderKind::SelfSignal,
+            ProviderKind::Bench,
             ProviderKind::Kprobe,
             ProviderKind::Kretprobe,
             ProviderKind::Uprobe,

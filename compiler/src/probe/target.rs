@@ -45,6 +45,10 @@ pub enum Target {
     SelfSignal {
         signal: String,
     },
+    /// `bench:NAME`: a benchmark, run under `--bench` only.
+    Bench {
+        name: String,
+    },
 }
 
 impl Target {
@@ -66,6 +70,7 @@ impl Target {
             Target::Fexit(_) => ProviderKind::Fexit,
             Target::Watchpoint(_) => ProviderKind::Watchpoint,
             Target::SelfSignal { .. } => ProviderKind::SelfSignal,
+            Target::Bench { .. } => ProviderKind::Bench,
         }
     }
 
@@ -99,6 +104,7 @@ impl Target {
                 at => format!("{}+{at}", site.function),
             },
             Target::Usdt(site) => site.name.clone(),
+            Target::Bench { name } => name.clone(),
             Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f) | Target::Fexit(f) => {
                 f.clone()
             }
@@ -141,6 +147,7 @@ impl fmt::Display for Target {
             Target::Software(software) => write!(f, "{name}:{software}"),
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
             Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
+            Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

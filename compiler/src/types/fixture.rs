@@ -120,9 +120,6 @@ impl FixtureTypes {
             (NameSpace::Struct, "file", 12),
             (NameSpace::Struct, "list_head", 16),
             (NameSpace::Enum, "pid_type", 11),
-            // Iterator contexts, by name only (for `-l 'iter:*'`).
-            (NameSpace::Struct, "bpf_iter__task", 3),
-            (NameSpace::Struct, "bpf_iter__task__safe_trusted", 3),
         ] {
             names.insert((space.keyword().to_string(), name.to_string()), TypeId(id));
         }
@@ -159,6 +156,16 @@ impl FixtureTypes {
             names,
             functions,
         }
+    }
+
+    /// With iterator contexts, by name only (for `-l 'iter:*'`): `bpf_iter__task` and the
+    /// verifier's `bpf_iter__task__safe_trusted`.
+    pub fn with_iterator_contexts(mut self) -> FixtureTypes {
+        for name in ["bpf_iter__task", "bpf_iter__task__safe_trusted"] {
+            let key = (NameSpace::Struct.keyword().to_string(), name.to_string());
+            self.names.insert(key, TypeId(3));
+        }
+        self
     }
 
     pub fn get(&self, id: TypeId) -> Option<KType> {

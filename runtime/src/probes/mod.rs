@@ -10,6 +10,7 @@
 //! `attach`, never this module.
 
 pub mod attach;
+mod bench;
 pub mod capability;
 mod fentry;
 mod hardware;
@@ -79,6 +80,7 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
         ProviderKind::Iter => &iter::Iter,
         ProviderKind::SelfSignal => &signal::SelfSignal,
+        ProviderKind::Bench => &bench::Bench,
     }
 }
 
