@@ -33,7 +33,7 @@ fn benchmarks_run_in_order_between_begin_and_end() {
     if !require_bpf("benchmarks_run_in_order_between_begin_and_end") {
         return;
     }
-    let script = r#"begin { printf("begin\n"); } bench:a { @a = count(); } bench:bb { @b = count(); } end { printf("end %d\n", (int64)@a >= 1000); }"#;
+    let script = r#"begin { printf("begin\n"); } bench:a { @a = count(); } bench:bb { @b = count(); printf("each run\n"); } end { printf("end %d\n", (int64)@a >= 1000); }"#;
     let (code, stdout, stderr) = tracebound(&["--mode", "bench", "-e", script]).unwrap();
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("begin\n"), "{stdout}");
@@ -48,6 +48,8 @@ fn benchmarks_run_in_order_between_begin_and_end() {
         );
     }
     assert!(stdout.contains("end 1\n"), "{stdout}");
+    // What a benchmark prints is not shown.
+    assert!(!stdout.contains("each run"), "{stdout}");
     // Every run counted: the last batch and the smaller ones before it.
     let a: u64 = stdout
         .lines()
