@@ -89,6 +89,16 @@ pub struct Cli {
     #[arg(short = 'l', long = "list")]
     pub list: bool,
 
+    /// `--mode bench`: run the script's `bench:` probes (as `--bench`); the one mode of the
+    /// current release's `--mode` that tracebound has.
+    #[arg(long = "mode", value_name = "MODE", value_parser = ["bench"])]
+    pub mode: Option<String>,
+
+    /// Run every `bench:NAME` probe (after BEGIN, before END) and print its average time per
+    /// run; without it `bench:` probes never run.
+    #[arg(long = "bench")]
+    pub bench: bool,
+
     /// Allow destructive functions: system, signal, override.
     #[arg(long = "unsafe")]
     pub unsafe_allowed: bool,
@@ -246,6 +256,7 @@ impl Cli {
                 _ => "stdin".to_string(),
             },
             no_warnings: self.no_warnings,
+            bench: self.bench || self.mode.as_deref() == Some("bench"),
             clock_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
             warn,
         }

@@ -233,9 +233,24 @@ fn list(cli: &Cli, pid: Option<u32>) -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let pattern = cli.args.first().map(String::as_str);
-    let mut out = std::io::stdout().lock();
     let facts = LiveFacts::of_process(pid);
+    // `-l -e PROGRAM` or `-l FILE`: the probes of that program, as it resolves here.
+    let file = cli
+        .args
+        .first()
+        .filter(|f| std::path::Path::new(f).is_file());
+    if !cli.program.is_empty() || file.is_some() {
+        return list_program(cli, &facts);
+    }
+    let pattern = cli.args.first().map(String::as_str);
+    // As the current release: a pattern that looks like a file name is still a pattern.
+    if let Some(p) = pattern.filter(|p| p.contains('.') && !p.contains([':', '*'])) {
+        eprintln!(
+            "WARNING: It appears that '{p}' is a filename but the file does not exist. \
+             Treating '{p}' as a search pattern."
+        );
+    }
+    let mut out = std::io::stdout().lock();
     // With -p, USDT probes are those of the files the process has mapped.
     let in_process =
         pid.filter(|_| pattern.is_none_or(|p| matches!(p.split(':').next(), Some("usdt" | "U"))));
@@ -253,6 +268,28 @@ fn list(cli: &Cli, pid: Option<u32>) -> ExitCode {
     match listed {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("-l: {e}")),
+    }
+}
+
+/// `-l` of a program: each attach point it names, wildcards expanded on this machine.
+fn list_program(cli: &Cli, facts: &LiveFacts) -> ExitCode {
+    let (name, source, positional) = match script::read_script(cli) {
+        Ok(script) => script,
+        Err(message) => return fail(&message),
+    };
+    let options = CheckOptions {
+        positional: Some(positional),
+        unsafe_allowed: cli.unsafe_allowed,
+        ..Default::default()
+    };
+    match tracebound_compiler::pipeline::attach_points(&source, facts, &options) {
+        Ok(points) => {
+            for point in points {
+                println!("{point}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => report(cli, &name, &source, &diagnostics),
     }
 }
 

@@ -61,6 +61,24 @@ fn raw_tracepoint_arguments_typed_from_btf() {
     assert_eq!(done.stdout, expected, "stderr: {}", done.stderr);
 }
 
+/// The same raw tracepoint's arguments by name (`args.p`, `args.bprm`: the parameters of
+/// its `__bpf_trace_sched_process_exec` function), the same bytes as `arg0`..`arg2`, through
+/// the module form `rawtracepoint:vmlinux:NAME`.
+#[test]
+fn raw_tracepoint_arguments_by_name() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(env) = e2e::setup("raw_tracepoint_arguments_by_name") else {
+        return;
+    };
+    let script = r#"rawtracepoint:vmlinux:sched_process_exec /args.p->comm == "tb_wl"/ { printf("%s %s %d\n", args.p->comm, str(args.bprm->filename), args.old_pid == arg1); exit(); }"#;
+    let mut tracer = Tracer::spawn(&["-e", script]);
+    tracer.wait_ready(0).unwrap();
+    e2e::run_workload(&env, &["q"]).unwrap();
+    let done = tracer.finish(EXIT_TIMEOUT).unwrap();
+    let expected = format!("tb_wl {} 1\n\n\n", env.workload.display());
+    assert_eq!(done.stdout, expected, "stderr: {}", done.stderr);
+}
+
 /// `ppid`, `pcomm`, `leader_tid`, `leader_comm` (the current release's, written in the
 /// language as member chains from `curtask`), `probetype` and `usermode`, for the workload
 /// this test's thread starts: its parent is this thread (the kernel's `pid` of a thread is its

@@ -103,15 +103,7 @@ pub fn compile(
     facts: &dyn MachineFacts,
     options: &CompileOptions,
 ) -> Result<Compiled, Vec<Diagnostic>> {
-    let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
-    let ast = crate::program_options::substitute(ast, &options.check.program_options)?;
-    // Its warnings are check's: `check_source` reports them before a run compiles.
-    let (ast, _) = crate::positional::substitute(ast, options.check.positional.as_deref())?;
-    let diags = check(&ast, &options.check);
-    if diags.iter().any(Diagnostic::is_error) {
-        return Err(diags);
-    }
-    let limits = config::limits(&ast, &options.check.environment)?;
+    let (resolved, limits) = resolve_source(source, facts, &options.check)?;
     let lower_options = LowerOptions {
         max_strlen: limits.max_strlen,
         str_trunc_trailer: limits.str_trunc_trailer.clone(),
@@ -120,12 +112,6 @@ pub fn compile(
         stack_mode: limits.stack_mode,
         ..options.lower.clone()
     };
-    let resolved = resolve_selected(
-        ast,
-        facts,
-        limits.missing_probes,
-        probe_filter(&options.check)?.as_ref(),
-    )?;
     let warnings = resolved.warnings.clone();
     check_probe_count(&resolved, &limits)?;
     let lowered = lower(&resolved, &lower_options)?;
@@ -205,6 +191,49 @@ pub fn compile(
         full_counter: lowered.maps[lowered.full].name.clone(),
         exit_flag: lowered.maps[lowered.exit_flag].name.clone(),
     })
+}
+
+/// The phases before lowering: the script parsed, expanded, checked and resolved against
+/// the machine, with the limits it runs within.
+fn resolve_source(
+    source: &str,
+    facts: &dyn MachineFacts,
+    options: &CheckOptions,
+) -> Result<(ResolvedProgram, Limits), Vec<Diagnostic>> {
+    let ast = checked_source(source, options)?;
+    let limits = config::limits(&ast, &options.environment)?;
+    let resolved = resolve_selected(
+        ast,
+        facts,
+        limits.missing_probes,
+        probe_filter(options)?.as_ref(),
+    )?;
+    Ok((resolved, limits))
+}
+
+/// The script parsed, expanded and checked.
+fn checked_source(source: &str, options: &CheckOptions) -> Result<Program, Vec<Diagnostic>> {
+    let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
+    let ast = crate::program_options::substitute(ast, &options.program_options)?;
+    // Its warnings are check's: `check_source` reports them before a run compiles.
+    let (ast, _) = crate::positional::substitute(ast, options.positional.as_deref())?;
+    let diags = check(&ast, options);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    Ok(ast)
+}
+
+/// Every attach point of a script as `-l` of a program lists it: wildcards expanded on this
+/// machine, in the script's order; no code is compiled
+/// (`resolve::probes::listed_attach_points`).
+pub fn attach_points(
+    source: &str,
+    facts: &dyn MachineFacts,
+    options: &CheckOptions,
+) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let ast = checked_source(source, options)?;
+    crate::resolve::probes::listed_attach_points(&ast, facts)
 }
 
 /// `max_bpf_progs`: a script needing more programs is refused at its first probe.

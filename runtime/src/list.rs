@@ -10,14 +10,39 @@ use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 
 use crate::probes::{mechanism_of, usdt, ListQuery, LISTED};
 
-/// Prints every probe matching `pattern` (all of them when `None`); returns how many.
+mod types;
+
+/// Prints every probe matching `pattern` (all of them when `None`); returns how many. As in
+/// the current release, a pattern may be several, separated by commas, and a pattern such as
+/// `struct task_struct` lists kernel types (`types`).
 pub fn list(
     pattern: Option<&str>,
     verbose: bool,
     facts: &dyn MachineFacts,
     out: &mut dyn Write,
 ) -> Result<usize, FactError> {
-    let pattern = pattern.unwrap_or("*");
+    let mut count = 0;
+    for one in pattern.unwrap_or("*").split(',') {
+        let one = one.split_whitespace().collect::<Vec<_>>().join(" ");
+        count += match types::names_types(&one) {
+            true => types::list_types(&one, verbose, facts, out)?,
+            false => list_probes(&one, verbose, facts, out)?,
+        };
+    }
+    Ok(count)
+}
+
+/// One pattern's probes, each kind listing its own.
+fn list_probes(
+    pattern: &str,
+    verbose: bool,
+    facts: &dyn MachineFacts,
+    out: &mut dyn Write,
+) -> Result<usize, FactError> {
+    let pattern = match pattern {
+        "" => "*",
+        p => p,
+    };
     let (provider, rest) = match pattern.split_once(':') {
         Some((p, rest)) => (p, rest),
         // A bare word is matched against probe names in every provider.
@@ -91,10 +116,34 @@ mod tests {
             listed(Some("t:sched:sched_sw*"), false),
             "tracepoint:sched:sched_switch\n"
         );
+        // A bare word matches every kind's names, raw tracepoints too.
         assert_eq!(
             listed(Some("sched_switch"), false),
-            "tracepoint:sched:sched_switch\n"
+            "tracepoint:sched:sched_switch\nrawtracepoint:sched_switch\n"
         );
+    }
+
+    #[test]
+    fn timers_every_unit_and_several_patterns() {
+        assert_eq!(
+            listed(Some("interval:*"), false),
+            "interval:hz:\ninterval:us:\ninterval:ms:\ninterval:s:\n"
+        );
+        assert_eq!(
+            listed(Some("profile:m*, t:sched:sched_sw*"), false),
+            "profile:ms:\ntracepoint:sched:sched_switch\n"
+        );
+    }
+
+    #[test]
+    fn iterators_from_btf_contexts() {
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let mut out = Vec::new();
+        list(Some("iter:*"), false, &facts, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // `bpf_iter__task__safe_trusted` is the verifier's, no iterator of its own.
+        assert_eq!(text, "iter:task\n");
+        assert_eq!(listed(Some("iter:*"), false), "", "no BTF, no iterators");
     }
 
     #[test]

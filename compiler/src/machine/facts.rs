@@ -39,6 +39,12 @@ pub trait MachineFacts {
         let _ = id;
         Err(no_btf())
     }
+    /// The typedef name type `id` is written as, when it is a typedef (`kernel_type` looks
+    /// through them): for printing a kernel type as its C source declares it.
+    fn kernel_typedef_name(&self, id: TypeId) -> Option<String> {
+        let _ = id;
+        None
+    }
     /// Every name of one namespace, for "did you mean".
     fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
         let _ = space;

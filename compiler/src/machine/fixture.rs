@@ -113,7 +113,7 @@ impl FixtureFacts {
 
     /// Kernel types: the hand-written `FixtureTypes::bundled()` set.
     pub fn with_kernel_types(mut self) -> FixtureFacts {
-        self.kernel = Some(FixtureTypes::bundled());
+        self.kernel = Some(FixtureTypes::bundled().with_iterator_contexts());
         self
     }
 

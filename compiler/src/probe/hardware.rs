@@ -42,6 +42,11 @@ impl ProbeKind for Hardware {
         check_event(&PROVIDER, args, HARDWARE_EVENTS, diags);
     }
 
+    /// As the current release lists it: the event without its count.
+    fn listed(&self, args: &[&str]) -> String {
+        format!("{}:{}:", PROVIDER.name, args.first().unwrap_or(&""))
+    }
+
     fn section(&self, _program: &str) -> String {
         "perf_event".to_string()
     }

@@ -9,6 +9,7 @@
 //! Nothing outside these modules asks which kind a probe is: it asks the kind.
 
 mod args;
+mod bench;
 pub mod dispatch;
 mod fentry;
 mod hardware;
@@ -52,6 +53,7 @@ pub enum ProviderKind {
     Begin,
     End,
     SelfSignal,
+    Bench,
     Kprobe,
     Kretprobe,
     Uprobe,
@@ -159,6 +161,21 @@ pub trait ProbeKind: Sync {
         self.provider().name
     }
 
+    /// The current release's words for an attach point this machine lacks, from the parts
+    /// after the provider: `No matches for tracepoint syscalls:nonsense`.
+    fn no_matches(&self, rest: &[&str]) -> String {
+        format!("No matches for {} {}", self.provider().name, rest.join(":"))
+    }
+
+    /// What `-l` of a program prints for an attach point of a kind resolve gives no targets
+    /// (`iter:task`, `self:signal:SIGUSR1`), from the parts after the provider as written.
+    fn listed(&self, args: &[&str]) -> String {
+        std::iter::once(self.provider().name)
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
     /// Whether `n` parts after the provider are a shape this kind takes (`args` are those
     /// parts, for kinds that take a shortcut such as `tracepoint:sys_enter_*`).
     fn parts_fit(&self, args: &[Part]) -> bool {
@@ -218,7 +235,7 @@ pub trait ProbeKind: Sync {
     /// Its word in program names (`tb_tp_0`).
     fn program_word(&self) -> &'static str;
 
-    /// Runs once, attached to nothing (BEGIN, END).
+    /// Runs once, attached to nothing (BEGIN, END; `bench`, which only `--bench` runs).
     fn runs_once(&self) -> bool {
         false
     }
@@ -229,6 +246,7 @@ static KINDS: &[&dyn ProbeKind] = &[
     &special::Special { end: false },
     &special::Special { end: true },
     &signal::SelfSignal,
+    &bench::Bench,
     &kprobe::Kprobe { ret: false },
     &kprobe::Kprobe { ret: true },
     &uprobe::Uprobe { ret: false },
@@ -337,6 +355,7 @@ mod tests {
             ProviderKind::Begin,
             ProviderKind::End,
             ProviderKind::SelfSignal,
+            ProviderKind::Bench,
             ProviderKind::Kprobe,
             ProviderKind::Kretprobe,
             ProviderKind::Uprobe,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::args::{ArgAccess, ArgField};
 use super::{
     fact_error, ArgSource, Context, ProbeKind, Provider, ProviderKind, Resolution, Target,
 };
@@ -15,6 +16,33 @@ use crate::parse::attach::Part;
 use crate::types::{KType, NameSpace};
 
 pub struct RawTracepoint;
+
+/// The kernel's function behind a tracepoint that has its own (`__bpf_trace_NAME`; one of a
+/// class of events is the class's): BTF names its parameters, which `btf_trace_NAME`'s
+/// prototype leaves unnamed.
+const NAMED_PREFIX: &str = "__bpf_trace_";
+
+/// `args.NAME` of a raw tracepoint: each parameter of its `__bpf_trace_NAME` function after
+/// the `void *__data` every one starts with, a u64 of the context each, as `argN` reads them.
+fn named_args(event: &str, facts: &dyn MachineFacts) -> Vec<ArgField> {
+    let Ok(proto) = facts.kernel_function(&format!("{NAMED_PREFIX}{event}")) else {
+        return Vec::new();
+    };
+    proto
+        .params
+        .iter()
+        .skip(1)
+        .enumerate()
+        .map(|(i, param)| ArgField {
+            name: param.name.clone(),
+            offset: 8 * i as u32,
+            access: ArgAccess::Int {
+                size: 8,
+                signed: true,
+            },
+        })
+        .collect()
+}
 
 static PROVIDER: Provider = Provider {
     kind: ProviderKind::RawTracepoint,
@@ -40,12 +68,27 @@ impl ProbeKind for RawTracepoint {
     ) -> Result<Resolution, Diagnostic> {
         let part = &parts[parts.len() - 1];
         let name = part.text.as_str();
+        // Only vmlinux's BTF is read: its raw tracepoints are the ones there are.
+        if let [_, module, _] = parts {
+            if !Glob::new(&module.text).matches("vmlinux") {
+                return Err(Diagnostic::error(
+                    format!("no module `{}` with raw tracepoints", module.text),
+                    module.span,
+                    "not a module tracebound finds raw tracepoints in",
+                )
+                .with_help("tracebound reads raw tracepoints from vmlinux's BTF (`rawtracepoint:vmlinux:NAME`)")
+                .of_missing_probe());
+            }
+        }
         let probe = |events: Vec<String>| Resolution {
+            args: match events.as_slice() {
+                [event] => named_args(event, facts),
+                _ => Vec::new(),
+            },
             targets: events
                 .into_iter()
                 .map(|event| Target::RawTracepoint { event })
                 .collect(),
-            args: Vec::new(),
         };
         let all = match facts.raw_tracepoints() {
             Ok(all) => all,
@@ -80,8 +123,10 @@ impl ProbeKind for RawTracepoint {
     }
 
     /// Its arguments are its `btf_trace_NAME` prototype's, after the `void *__data` every one
-    /// starts with; BTF leaves them unnamed, so they are typed as the probe's arg0, arg1, ...
-    /// (`arg0->comm` in `sched_process_exec`). One tracepoint only: a wildcard's differ.
+    /// starts with; that prototype leaves them unnamed, so they are typed as the probe's
+    /// arg0, arg1, ... (`arg0->comm` in `sched_process_exec`), and by name (`args.action`)
+    /// where the tracepoint's `__bpf_trace_NAME` function names them. One tracepoint only:
+    /// a wildcard's differ.
     fn kernel_arg_types(
         &self,
         targets: &[Target],
@@ -103,7 +148,21 @@ impl ProbeKind for RawTracepoint {
                 out.insert(format!("arg{i}"), CType::kernel(p.ty, false));
             }
         }
+        if let Ok(proto) = facts.kernel_function(&format!("{NAMED_PREFIX}{event}")) {
+            for p in proto.params.into_iter().skip(1) {
+                out.insert(p.name, CType::kernel(p.ty, false));
+            }
+        }
         out
+    }
+
+    /// The current release's words when nothing matches a name without its module (it is
+    /// looked up as `*:NAME`).
+    fn no_matches(&self, rest: &[&str]) -> String {
+        match rest {
+            [_] => "Probe has no valid attach points".to_string(),
+            _ => format!("No matches for {} {}", PROVIDER.name, rest.join(":")),
+        }
     }
 
     fn context(&self) -> Context {

@@ -23,8 +23,13 @@ pub struct FunctionSite {
 pub enum Target {
     Begin,
     End,
-    Tracepoint { category: String, event: String },
-    RawTracepoint { event: String },
+    Tracepoint {
+        category: String,
+        event: String,
+    },
+    RawTracepoint {
+        event: String,
+    },
     Interval(Period),
     Profile(Period),
     Software(SoftwareTarget),
@@ -36,6 +41,14 @@ pub enum Target {
     Fentry(String),
     Fexit(String),
     Watchpoint(WatchSite),
+    /// `self:signal:SIGUSR1`: tracebound's own signal, attached to nothing.
+    SelfSignal {
+        signal: String,
+    },
+    /// `bench:NAME`: a benchmark, run under `--bench` only.
+    Bench {
+        name: String,
+    },
 }
 
 impl Target {
@@ -56,6 +69,8 @@ impl Target {
             Target::Fentry(_) => ProviderKind::Fentry,
             Target::Fexit(_) => ProviderKind::Fexit,
             Target::Watchpoint(_) => ProviderKind::Watchpoint,
+            Target::SelfSignal { .. } => ProviderKind::SelfSignal,
+            Target::Bench { .. } => ProviderKind::Bench,
         }
     }
 
@@ -89,6 +104,7 @@ impl Target {
                 at => format!("{}+{at}", site.function),
             },
             Target::Usdt(site) => site.name.clone(),
+            Target::Bench { name } => name.clone(),
             Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f) | Target::Fexit(f) => {
                 f.clone()
             }
@@ -97,6 +113,23 @@ impl Target {
     }
 
     /// What `func` prints: the function, demangled as bpftrace prints it (`ns::f(int)`).
+    /// The name `-l` prints for this attach point of a program, as the current release
+    /// lists it: a timer or an event without its period (`interval:ms:`, `software:faults:`),
+    /// a kernel function with its module (`fentry:vmlinux:vfs_read`).
+    pub fn listed(&self) -> String {
+        let name = self.kind().name();
+        match self {
+            Target::Interval(period) | Target::Profile(period) => {
+                format!("{name}:{}:", period.unit.unwrap_or(""))
+            }
+            Target::Software(software) => format!("{name}:{}:", software.written),
+            Target::Fentry(function) | Target::Fexit(function) if !function.contains(':') => {
+                format!("{name}:vmlinux:{function}")
+            }
+            other => other.to_string(),
+        }
+    }
+
     pub fn function_name(&self) -> Option<String> {
         let symbol = self.function()?;
         Some(crate::machine::demangle::demangle(symbol).unwrap_or_else(|| symbol.to_string()))
@@ -113,6 +146,8 @@ impl fmt::Display for Target {
             Target::Interval(period) | Target::Profile(period) => write!(f, "{name}:{period}"),
             Target::Software(software) => write!(f, "{name}:{software}"),
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
+            Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
+            Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

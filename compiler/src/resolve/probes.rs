@@ -154,9 +154,49 @@ pub fn split_mixed_kinds(program: &mut Program) {
 /// point the machine lacks, its kind's name and the rest of its text.
 fn no_matches(ap: &AttachPoint) -> String {
     let parts = split(&ap.text, ap.span);
-    let kind = probe::lookup(&parts[0].text).map_or(parts[0].text.as_str(), |p| p.kind.name());
     let rest: Vec<&str> = parts[1..].iter().map(|p| p.text.as_str()).collect();
-    format!("No matches for {kind} {}", rest.join(":"))
+    match probe::lookup(&parts[0].text) {
+        Some(provider) => provider.kind.probe().no_matches(&rest),
+        None => format!("No matches for {} {}", parts[0].text, rest.join(":")),
+    }
+}
+
+/// Every attach point of `program` as `-l` of a program names it: resolved on this machine
+/// (wildcards expanded) and named as the current release lists it; a kind the runtime does
+/// not resolve yet (`iter`, `self`, `hardware`) as written. An attach point that matches
+/// nothing, or is wrong, is a diagnostic, as in a run.
+pub fn listed_attach_points(
+    program: &Program,
+    facts: &dyn MachineFacts,
+) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let mut listed = Vec::new();
+    let mut diags = Vec::new();
+    let probes = program.items.iter().filter_map(|item| match item {
+        Item::Probe(probe) => Some(probe),
+        _ => None,
+    });
+    for ap in probes.flat_map(|p| &p.attach_points) {
+        let parts = split(&ap.text, ap.span);
+        let provider = probe::lookup(&parts[0].text);
+        match (resolve_attach_point(ap, facts), provider) {
+            (Ok(r), _) if !r.targets.is_empty() => {
+                listed.extend(r.targets.iter().map(|t| t.listed()))
+            }
+            (Err(d), Some(provider)) if d.message != probe::not_supported(provider, ap).message => {
+                diags.push(d)
+            }
+            (_, Some(provider)) => {
+                let args: Vec<&str> = parts[1..].iter().map(|p| p.text.as_str()).collect();
+                listed.push(provider.kind.probe().listed(&args));
+            }
+            (Err(d), None) => diags.push(d),
+            (Ok(_), None) => {}
+        }
+    }
+    match diags.is_empty() {
+        true => Ok(listed),
+        false => Err(diags),
+    }
 }
 
 pub(super) fn resolve_attach_point(
@@ -195,6 +235,33 @@ mod tests {
     /// The probe's targets by their canonical names.
     fn names(probe: &ResolvedProbe) -> Vec<String> {
         probe.targets.iter().map(|t| t.to_string()).collect()
+    }
+
+    /// `-l` of a program: expanded here, named as the current release lists them, kinds
+    /// not resolved yet as written, and what matches nothing an error.
+    #[test]
+    fn attach_points_as_listed() {
+        let program = parse(
+            "interval:ms:100 {} software:faults:10 {} t:sched:sched_sw* {} \
+             iter:task {} hardware:cache-misses:5 {} self:signal:SIGUSR1 {} BEGIN {}",
+        )
+        .unwrap();
+        let facts = FixtureFacts::bundled();
+        assert_eq!(
+            listed_attach_points(&program, &facts).unwrap(),
+            [
+                "interval:ms:",
+                "software:faults:",
+                "tracepoint:sched:sched_switch",
+                "iter:task",
+                "hardware:cache-misses:",
+                "self:signal:SIGUSR1",
+                "BEGIN",
+            ]
+        );
+        let missing = parse("tracepoint:nonsense:x {}").unwrap();
+        let diags = listed_attach_points(&missing, &facts).unwrap_err();
+        assert_eq!(diags.len(), 1, "{diags:?}");
     }
 
     #[test]
@@ -469,6 +536,17 @@ mod tests {
         assert_eq!(&source[d.span().range()], "sched_swich");
         assert_eq!(d.help.as_deref(), Some("did you mean `sched_switch`?"));
         assert!(resolve("rawtracepoint:zz_* { }").is_err());
+        // The module form: vmlinux's (a wildcard may name it), and no other module's.
+        let probes =
+            resolve("rawtracepoint:vmlinux:sched_switch { } rt:vm*:sched_switch { }").unwrap();
+        assert_eq!(names(&probes[1]), ["rawtracepoint:sched_switch"]);
+        let source = "rawtracepoint:nonsense:sys_exit { }";
+        let d = resolve(source).unwrap_err().remove(0);
+        assert_eq!(&source[d.span().range()], "nonsense");
+        assert_eq!(d.message, "No matches for rawtracepoint nonsense:sys_exit.");
+        // Without a module the current release looks for `*:NAME`, and says so.
+        let d = resolve("rawtracepoint:nonsense { }").unwrap_err().remove(0);
+        assert_eq!(d.message, "Probe has no valid attach points.");
         // A kernel without BTF cannot say: the name is taken as written.
         let program = parse("rawtracepoint:anything { }").unwrap();
         let probes = resolve_probes(&program, &FixtureFacts::unavailable("no BTF")).unwrap();

@@ -200,6 +200,16 @@ impl FixtureTypes {
         }
     }
 
+    /// With iterator contexts, by name only (for `-l 'iter:*'`): `bpf_iter__task` and the
+    /// verifier's `bpf_iter__task__safe_trusted`.
+    pub fn with_iterator_contexts(mut self) -> FixtureTypes {
+        for name in ["bpf_iter__task", "bpf_iter__task__safe_trusted"] {
+            let key = (NameSpace::Struct.keyword().to_string(), name.to_string());
+            self.names.insert(key, TypeId(3));
+        }
+        self
+    }
+
     pub fn get(&self, id: TypeId) -> Option<KType> {
         if id == TypeId::VOID {
             return Some(KType::Void);

@@ -241,6 +241,10 @@ impl MachineFacts for LiveFacts {
         })
     }
 
+    fn kernel_typedef_name(&self, id: TypeId) -> Option<String> {
+        self.btf().ok()?.typedef_name(id.0)
+    }
+
     fn kernel_type_names(&self, space: NameSpace) -> Result<Vec<String>, FactError> {
         Ok(self.btf()?.names(space))
     }

@@ -541,6 +541,23 @@ pub fn test_run(prog_fd: BorrowedFd) -> io::Result<u32> {
     Ok(attr.retval)
 }
 
+/// Runs an XDP program `repeat` times in a row through BPF_PROG_TEST_RUN (raw tracepoint
+/// programs cannot be repeated); returns its last return value and the kernel's average time
+/// of one run, in nanoseconds.
+pub fn test_run_repeated(prog_fd: BorrowedFd, repeat: u32) -> io::Result<(u32, u32)> {
+    // The kernel wants a packet of at least an Ethernet header for an XDP test run.
+    let packet = [0u8; 14];
+    let mut attr = TestRunAttr {
+        prog_fd: prog_fd.as_raw_fd() as u32,
+        repeat,
+        data_in: packet.as_ptr() as u64,
+        data_size_in: packet.len() as u32,
+        ..TestRunAttr::default()
+    };
+    bpf(PROG_TEST_RUN, &mut attr)?;
+    Ok((attr.retval, attr.duration))
+}
+
 /// Whether a unit test that needs root may go on: true as root; otherwise it is to return
 /// early, except under CI=true, where a test never skips and this fails it instead.
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! golden tests and `testdata/`), not by reading its source.
 
 pub mod aggregate;
+pub mod bench;
 pub mod buckets;
 pub mod cformat;
 pub mod cgroup_path;

@@ -23,6 +23,8 @@ pub struct AttachPlan {
     /// `-p`, else the `-c` command: the process whose memory a watchpoint's user address is
     /// in.
     pub process: Option<u32>,
+    /// `-p`: the process software events are counted in (all of them without it).
+    pub traced: Option<u32>,
     /// How the targets share the one program, when they do (`CompiledProbe::dispatch`).
     pub dispatch: Option<Dispatch>,
 }

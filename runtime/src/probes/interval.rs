@@ -1,18 +1,34 @@
 //! `interval`: the CPU clock on one CPU, at the probe's rate; its rate is its definition.
 
+use std::io::Write;
 use std::path::Path;
 
-use tracebound_compiler::probe::Target;
+use tracebound_compiler::machine::facts::{FactError, MachineFacts};
+use tracebound_compiler::probe::{ProviderKind, Target};
 
 use super::attach::{AttachError, AttachPlan};
-use super::mechanism::{Count, Counting, Defined, Mechanism, Price};
+use super::mechanism::{Count, Counting, Defined, ListQuery, Mechanism, Price};
 use super::perf_event::{attach_on, Timer};
+use super::software::list_events;
 use crate::cost::CostModel;
 use crate::probes::load::Loaded;
 
 pub struct Interval;
 
+/// The units a timer's rate is written in, as `-l` lists them.
+pub(super) const UNITS: &[&str] = &["hz", "us", "ms", "s"];
+
 impl Mechanism for Interval {
+    /// `interval:hz:`, `interval:us:`, ...: each unit a rate is written in.
+    fn list(
+        &self,
+        query: &ListQuery,
+        _facts: &dyn MachineFacts,
+        out: &mut dyn Write,
+    ) -> Result<usize, FactError> {
+        list_events(ProviderKind::Interval, UNITS, query, out)
+    }
+
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
         attach_on(loaded, plan, &[0])
     }

@@ -276,6 +276,8 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
             Program::FEntry(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
             Program::FExit(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
             Program::Iter(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
+            // `bench:` programs: only ever test-run.
+            Program::Xdp(p) => p.load(),
             _ => {
                 return Err(LoadError::UnsupportedProgram {
                     name: name.clone(),

@@ -58,7 +58,8 @@ pub struct UprobePoint {
 /// Rates known without measuring.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Defined {
-    /// Runs once, not per event (BEGIN, END).
+    /// Runs once, or when the user signals tracebound, not per event (BEGIN, END,
+    /// `self:signal`).
     Once,
     /// `hz` on one CPU.
     OneCpu { hz: f64 },

@@ -10,10 +10,12 @@
 //! `attach`, never this module.
 
 pub mod attach;
+mod bench;
 pub mod capability;
 mod fentry;
 mod hardware;
 mod interval;
+mod iter;
 mod kprobe;
 pub mod load;
 mod loader;
@@ -21,6 +23,7 @@ mod mechanism;
 mod perf_event;
 mod profile;
 mod rawtracepoint;
+mod signal;
 pub mod snapshot;
 mod software;
 mod special;
@@ -36,7 +39,7 @@ use tracebound_compiler::pipeline::{compile, CompileOptions, Compiled};
 use tracebound_compiler::probe::ProviderKind;
 
 pub use mechanism::{
-    Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable, UprobePoint,
+    io_error, Count, Counting, Defined, ListQuery, Mechanism, Price, Unattachable, UprobePoint,
 };
 
 use crate::facts::LiveFacts;
@@ -75,8 +78,9 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::Fexit => &fentry::Fentry { ret: true },
         ProviderKind::Watchpoint => &watchpoint::Watchpoint,
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
-        ProviderKind::Iter => &NotAttached(ProviderKind::Iter),
-        ProviderKind::SelfSignal => &NotAttached(ProviderKind::SelfSignal),
+        ProviderKind::Iter => &iter::Iter,
+        ProviderKind::SelfSignal => &signal::SelfSignal,
+        ProviderKind::Bench => &bench::Bench,
     }
 }
 
@@ -93,6 +97,9 @@ pub const LISTED: &[ProviderKind] = &[
     ProviderKind::Fentry,
     ProviderKind::Fexit,
     ProviderKind::RawTracepoint,
+    ProviderKind::Interval,
+    ProviderKind::Profile,
+    ProviderKind::Iter,
 ];
 
 /// The first probe of `compiled` that this kernel cannot attach, as a diagnostic at it,
@@ -169,6 +176,7 @@ impl AttachedScript {
                 targets: p.targets.clone(),
                 pid: None,
                 process: None,
+                traced: None,
                 dispatch: p.dispatch.clone(),
             };
             attach(&mut loaded, &plan).map_err(|e| e.to_string())?;

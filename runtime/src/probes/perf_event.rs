@@ -51,17 +51,30 @@ pub(super) fn attach_on(
     plan: &AttachPlan,
     cpus: &[u32],
 ) -> Result<usize, AttachError> {
+    attach_scoped(loaded, plan, cpus, None)
+}
+
+/// The same, counting only the events of process `pid` when there is one (`-p`: a software
+/// event's samples are that process's, as in the current release).
+pub(super) fn attach_scoped(
+    loaded: &mut Loaded,
+    plan: &AttachPlan,
+    cpus: &[u32],
+    pid: Option<u32>,
+) -> Result<usize, AttachError> {
     let pe: &mut PerfEvent = program(loaded, plan)?;
     for target in &plan.targets {
         let timer = Timer::of(target).ok_or_else(|| fail(target, "not a timer"))?;
         for &cpu in cpus {
-            pe.attach(
-                timer.config(),
-                PerfEventScope::AllProcessesOneCpu { cpu },
-                timer.policy,
-                false,
-            )
-            .map_err(|e| fail(target, describe(&e)))?;
+            let scope = match pid {
+                Some(pid) => PerfEventScope::OneProcess {
+                    pid,
+                    cpu: Some(cpu),
+                },
+                None => PerfEventScope::AllProcessesOneCpu { cpu },
+            };
+            pe.attach(timer.config(), scope, timer.policy, false)
+                .map_err(|e| fail(target, describe(&e)))?;
         }
     }
     Ok(plan.targets.len())

@@ -12,7 +12,7 @@ use tracebound_compiler::probe::{ProviderKind, Target};
 use tracebound_compiler::types::{KType, NameSpace};
 
 use super::attach::{describe, fail, program, AttachError, AttachPlan};
-use super::mechanism::{io_error, named, ListQuery, Mechanism, Price};
+use super::mechanism::{io_error, wants, ListQuery, Mechanism, Price};
 use crate::cost::CostModel;
 use crate::probes::load::Loaded;
 
@@ -40,7 +40,8 @@ impl Mechanism for RawTracepoint {
         facts: &dyn MachineFacts,
         out: &mut dyn Write,
     ) -> Result<usize, FactError> {
-        if !named(ProviderKind::RawTracepoint, query) {
+        // A few thousand: listed with the rest, as the current release lists them.
+        if !wants(ProviderKind::RawTracepoint, query) {
             return Ok(0);
         }
         let glob = Glob::new(query.rest.rsplit(':').next().unwrap_or("*"));
@@ -50,7 +51,7 @@ impl Mechanism for RawTracepoint {
         names.dedup();
         let mut count = 0;
         for name in names.iter().filter(|n| glob.matches(n)) {
-            writeln!(out, "{}:{name}", query.provider).map_err(io_error)?;
+            writeln!(out, "{}:{name}", ProviderKind::RawTracepoint.name()).map_err(io_error)?;
             count += 1;
             if !query.verbose {
                 continue;

@@ -1,6 +1,7 @@
-//! `software`: a software perf event on every CPU, sampled every period events; its rate is
-//! counted by a counting-only perf event on the same event, divided by the period. Lists the
-//! compiler's one table of software events.
+//! `software`: a software perf event on every CPU (the `-p` process's events only, as in the
+//! current release), sampled every period events; its rate is counted by a counting-only
+//! perf event on the same event, divided by the period. Lists the compiler's one table of
+//! software events.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,7 @@ use tracebound_compiler::probe::{software, ProviderKind, Target};
 
 use super::attach::{AttachError, AttachPlan};
 use super::mechanism::{Count, Counting, ListQuery, Mechanism, Price};
-use super::perf_event::{attach_on, every_cpu};
+use super::perf_event::{attach_scoped, every_cpu};
 use crate::cost::CostModel;
 use crate::kernel::perf_counter::{EventSpec, TYPE_SOFTWARE};
 use crate::probes::load::Loaded;
@@ -19,7 +20,7 @@ pub struct Software;
 
 impl Mechanism for Software {
     fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
-        attach_on(loaded, plan, &every_cpu())
+        attach_scoped(loaded, plan, &every_cpu(), plan.traced)
     }
 
     fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {

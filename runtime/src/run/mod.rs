@@ -109,6 +109,7 @@ pub fn run(source: &str, mut request: RunRequest) -> RunOutcome {
             source: source.to_string(),
             warnings: !request.no_warnings,
         },
+        bench: request.bench,
     };
     let ran = session::run(
         &cleared.compiled,

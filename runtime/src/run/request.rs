@@ -63,6 +63,8 @@ pub struct RunRequest<'a> {
     pub script_name: String,
     /// `--no-warnings`: `warnf` prints nothing.
     pub no_warnings: bool,
+    /// `--bench`: run the `bench:` probes and report their times.
+    pub bench: bool,
     /// `BPFTRACE_DUMMY_TS_MAP`: the scalar map `tseries` reads as its clock (the current
     /// release's hook for its tests).
     pub clock_map: Option<String>,

@@ -14,6 +14,7 @@ use tracebound_compiler::probe::ProviderKind;
 use crate::estimate::{Budget, Clearance, CostModel};
 use crate::kernel::ring::RingReader;
 use crate::kernel::sys;
+use crate::output::bench::{bench_json, bench_text};
 use crate::output::flamegraph::{flamegraph_svg, Weight};
 use crate::output::render::Presentation;
 use crate::output::{self, Format};
@@ -25,7 +26,9 @@ use crate::run::events::{drain, EventState, ExitFlag, Losses, PrintfPlans, Scrip
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::sampling::GuardSampling;
-use crate::run::stop::{stop_requested, stopped_before_attaching};
+use crate::run::stop::{
+    catch_user_signal, stop_requested, stopped_before_attaching, take_user_signals,
+};
 use crate::run::symbols::Symbols;
 
 #[derive(Default)]
@@ -53,6 +56,8 @@ pub struct RunOptions {
     pub flamegraph: Option<std::path::PathBuf>,
     /// Where `errorf`/`warnf` say they come from.
     pub script: ScriptPlace,
+    /// `--bench`: the `bench:` probes run after BEGIN, and the run ends after them.
+    pub bench: bool,
 }
 
 /// How often the event loop reads the loss counters and the exit flag.
@@ -98,8 +103,16 @@ pub fn run(
     let processes = Processes {
         uprobes: options.uprobe_pid,
         watched: options.watch_pid.or(options.child.as_ref().map(|c| c.pid)),
+        traced: options.watch_pid,
     };
     attach_all(&mut loaded, compiled, clearance, processes)?;
+    if compiled
+        .probes
+        .iter()
+        .any(|p| p.kind == ProviderKind::SelfSignal)
+    {
+        catch_user_signal();
+    }
     announce(compiled, &options, out)?;
     // Fault injection for the exit-path tests: a panic with everything attached must leave
     // nothing behind (unwinding drops `loaded`; an abort would close its fds all the same).
@@ -127,9 +140,14 @@ pub fn run(
         metrics,
     };
     begin(&mut running, &loaded, compiled, &mut options, out)?;
+    if options.bench {
+        benchmark(&mut running, &loaded, compiled, options.format, out)?;
+    }
     // A script of BEGIN and END only has nothing to wait for: it ends after BEGIN, as in the
-    // current release (a `-c` command still runs to its end).
-    let waits = compiled.probes.iter().any(|p| !p.kind.runs_once()) || options.child.is_some();
+    // current release (a `-c` command still runs to its end); a benchmark run ends after
+    // its benchmarks.
+    let waits = (compiled.probes.iter().any(|p| !p.kind.runs_once()) || options.child.is_some())
+        && !options.bench;
     if waits {
         watch(&mut running, &mut loaded, compiled, &mut options, out)?;
     }
@@ -190,6 +208,8 @@ struct Processes {
     uprobes: Option<u32>,
     /// A watchpoint's user address is in this one's memory (`-p`, else `-c`).
     watched: Option<u32>,
+    /// `-p`: software events are this one's.
+    traced: Option<u32>,
 }
 
 /// Attaches every probe, after checking that the budget cleared each of its attach points.
@@ -218,6 +238,7 @@ fn attach_all(
             targets: p.targets.clone(),
             pid: processes.uprobes,
             process: processes.watched,
+            traced: processes.traced,
             dispatch: p.dispatch.clone(),
         };
         crate::probes::attach(loaded, &plan).map_err(RunError::Attach)?;
@@ -288,6 +309,10 @@ fn watch(
                 // SAFETY: one valid pollfd for the duration of the call.
                 unsafe { libc::poll(&mut fds, 1, 100) };
             }
+        }
+        // Each SIGUSR1 runs the `self:signal:SIGUSR1` probes once, in the script's order.
+        for _ in 0..take_user_signals() {
+            run_special(loaded, compiled, ProviderKind::SelfSignal)?;
         }
         let from = running.ring.position();
         let handled = drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
@@ -441,6 +466,67 @@ impl Pace {
 }
 
 /// Runs the BEGIN (or END) programs once.
+/// `--bench`: each `bench:` probe in the script's order, test-run in batches that grow until
+/// a batch takes at least a millisecond (as the current release times them), its average
+/// time per run reported; what it printed is drained after each batch, unseen.
+fn benchmark(
+    running: &mut Running,
+    loaded: &Loaded,
+    compiled: &Compiled,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    let benches: Vec<_> = compiled
+        .probes
+        .iter()
+        .filter(|p| p.kind == ProviderKind::Bench)
+        .collect();
+    let names: Vec<String> = benches
+        .iter()
+        .flat_map(|p| p.targets.iter().map(|t| t.member_name()))
+        .collect();
+    for (index, p) in benches.iter().enumerate() {
+        let program = loaded
+            .program(&p.program)
+            .ok_or_else(|| RunError::Other(format!("{} is not loaded", p.program)))?;
+        let fd = program.fd().map_err(|e| RunError::Other(e.to_string()))?;
+        let mut iterations: u64 = 1;
+        let average = loop {
+            let (_, average) =
+                sys::test_run_repeated(std::os::fd::AsFd::as_fd(fd), iterations as u32)?;
+            // What a benchmark prints is not shown, as in the current release: it would
+            // print once a run, thousands of times, between the table's rows.
+            drain(
+                &mut running.ring,
+                loaded,
+                compiled,
+                &mut running.state,
+                &mut std::io::sink(),
+            )?;
+            let total = u64::from(average) * iterations;
+            let grow = match total {
+                t if t < 1_000 => 1_000,
+                t if t < 10_000 => 100,
+                t if t < 100_000 => 10,
+                t if t < 1_000_000 => 2,
+                _ => break average,
+            };
+            // The kernel counts repeats in 32 bits.
+            if iterations * grow > u64::from(u32::MAX) {
+                break average;
+            }
+            iterations *= grow;
+        };
+        let mut text = Vec::new();
+        match format {
+            Format::Json => bench_json(&mut text, &names[index], average.into(), iterations),
+            _ => bench_text(&mut text, &names, index, average.into(), iterations),
+        }
+        out.write_all(&text)?;
+    }
+    Ok(())
+}
+
 fn run_special(loaded: &Loaded, compiled: &Compiled, kind: ProviderKind) -> Result<(), RunError> {
     for p in compiled.probes.iter().filter(|p| p.kind == kind) {
         let program = loaded

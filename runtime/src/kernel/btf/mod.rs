@@ -270,6 +270,25 @@ impl Btf {
         Err(BtfError::Loop(id))
     }
 
+    /// The name of the typedef `id` is, through `const`/`volatile`/`restrict` and type
+    /// tags: what C source spells a member's type as (`pid_t`, `spinlock_t`).
+    pub fn typedef_name(&self, mut id: u32) -> Option<String> {
+        for _ in 0..64 {
+            if id == 0 {
+                return None;
+            }
+            let (_, h) = self.record(id).ok()?;
+            match h.kind {
+                kind::TYPEDEF => return Some(self.string(h.name_off).to_string()),
+                kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG => {
+                    id = h.size_or_type
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
     /// Type `id` decoded, with modifiers and typedefs looked through.
     pub fn get(&self, id: u32) -> Result<KType, BtfError> {
         let id = self.strip(id)?;
