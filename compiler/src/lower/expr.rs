@@ -7,7 +7,7 @@ use super::maps::{int_cast_bits, static_type};
 use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
-use crate::check::fold::{constant_index, fold};
+use crate::check::fold::{constant_index, fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, VReg};
@@ -165,6 +165,7 @@ impl ProbeLowerer<'_, '_> {
                 Err(self.unsupported("offsetof", e.span))
             }
             ExprKind::Record(fields) => self.record(fields, e),
+            ExprKind::Typeof(_) => Err(self.unsupported("typeof", e.span)),
         }
     }
 
@@ -781,6 +782,23 @@ impl ProbeLowerer<'_, '_> {
             }
             _ => {}
         }
+        // A negative literal is the smallest signed type that holds it (`-1` is an `int8`),
+        // and an integer becomes a pointer zero-extended from its width, as the current
+        // release's `inttoptr` does: `(uint8*)-1` is 0xff.
+        if let (p, None, Some(Ok(Literal::Negative(n)))) = (ty.pointers, ty.array, fold(inner)) {
+            if p > 0 {
+                let bits = negative_literal_bits(n);
+                let value = if bits >= 64 {
+                    n as u64
+                } else {
+                    n as u64 & ((1u64 << bits) - 1)
+                };
+                return Ok(Val::Int {
+                    reg: self.const_reg(value),
+                    signed: false,
+                });
+            }
+        }
         let (v, _) = self.int(inner)?;
         match (&ty.base, ty.pointers, ty.array) {
             (TypeBase::Builtin(name), 0, None) => {
@@ -909,4 +927,12 @@ pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
+}
+
+/// The width of the smallest signed type holding a negative literal (`-128`: 8 bits).
+fn negative_literal_bits(n: i64) -> u32 {
+    [8u32, 16, 32]
+        .into_iter()
+        .find(|&b| n >= -(1i64 << (b - 1)))
+        .unwrap_or(64)
 }

@@ -416,7 +416,7 @@ impl Typer<'_, '_> {
                 }
             }
             ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
-                Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
+                Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64 * array_len(ty)),
                 None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
             },
             ExprKind::SizeofExpr(inner) => match typed(inner)? {
@@ -668,22 +668,29 @@ pub(crate) fn out_of_bounds(index: u64, len: u32, span: Span) -> Diagnostic {
 
 /// `sizeof(uint32)` and friends.
 fn builtin_size(ty: &TypeName) -> Option<u64> {
-    if ty.pointers > 0 {
-        return Some(8);
-    }
-    let TypeBase::Builtin(name) = &ty.base else {
-        return None;
+    let elem = if ty.pointers > 0 {
+        8
+    } else {
+        let TypeBase::Builtin(name) = &ty.base else {
+            return None;
+        };
+        let bits: u64 = name
+            .trim_start_matches('u')
+            .trim_start_matches("int")
+            .parse()
+            .ok()?;
+        bits / 8
     };
-    let bits: u64 = name
-        .trim_start_matches('u')
-        .trim_start_matches("int")
-        .parse()
-        .ok()?;
-    let n = ty.array.map_or(1, |a| match a {
+    Some(elem * array_len(ty))
+}
+
+/// How many elements `T[N]` has (1 for a type with no `[N]`): `uint32*[10]` is ten
+/// pointers.
+fn array_len(ty: &TypeName) -> u64 {
+    ty.array.map_or(1, |a| match a {
         ArraySize::Fixed(n) => n,
         ArraySize::Inferred => 1,
-    });
-    Some(bits / 8 * n)
+    })
 }
 
 fn is_constant_name(name: &str) -> bool {
