@@ -74,6 +74,7 @@ pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
         .map_err(|d| vec![d])
         .and_then(macros::expand)
         .and_then(type_of::eliminate)
+        .and_then(|program| config::substitute_record(program, &options.environment))
         .and_then(|program| program_options::substitute(program, &options.program_options))
         .and_then(|program| positional::substitute(program, options.positional.as_deref()))
     {

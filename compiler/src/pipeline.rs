@@ -86,6 +86,7 @@ pub fn compile(
 ) -> Result<Compiled, Vec<Diagnostic>> {
     let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
     let ast = crate::type_of::eliminate(ast)?;
+    let ast = config::substitute_record(ast, &options.check.environment)?;
     let ast = crate::program_options::substitute(ast, &options.check.program_options)?;
     // Its warnings are check's: `check_source` reports them before a run compiles.
     let (ast, _) = crate::positional::substitute(ast, options.check.positional.as_deref())?;

@@ -328,8 +328,10 @@ pub static BUILTINS: &[Builtin] = &[
         .example("@ = args.flags"),
     var("ctx", Ty::Pointer, "pointer to the probe's context: the record, registers or perf event data its program receives (iter probes: the iterator's context structure)")
         .lowered(Lowering::Ctx, UNSIGNED),
-    var("config", Ty::Record, "record of the current configuration settings")
-        .refused("not supported yet: the configuration as a record"),
+    // Its fields are constants of the compile (`config::substitute_record` writes each
+    // `config().key` as the run's value); the record as a whole is refused.
+    var("config", Ty::Record, "record of the current configuration settings, read a field at a time: config().max_strlen")
+        .refused("not supported yet: the configuration record as a whole; read a field, e.g. `config().max_strlen`"),
     arg("arg0", 0),
     arg("arg1", 1),
     arg("arg2", 2),
