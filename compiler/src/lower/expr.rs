@@ -10,7 +10,7 @@ use crate::ast::*;
 use crate::check::fold::{constant_index, fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
-use crate::ir::{Addr, Inst, Label, Operand, VReg};
+use crate::ir::{Addr, Inst, Label, Operand, Slot, VReg};
 use crate::probe::ArgAccess;
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
@@ -409,6 +409,16 @@ impl ProbeLowerer<'_, '_> {
         };
         let value = self.shared.maps.value(map);
         let key = self.build_key(map, keys, None)?;
+        if matches!(
+            value,
+            MapValue::Count
+                | MapValue::Sum { .. }
+                | MapValue::Min { .. }
+                | MapValue::Max { .. }
+                | MapValue::Avg { .. }
+        ) {
+            return Ok(self.aggregate_read(map, &value, key));
+        }
         let found = self.lookup(map, key);
         let ty = match &value {
             MapValue::Plain(ty) => ty.clone(),
@@ -457,6 +467,52 @@ impl ProbeLowerer<'_, '_> {
                     ty: ty.clone(),
                 })
             }
+        }
+    }
+
+    /// An aggregation read in the kernel (`if (@n == 4)`), as the current release reads it:
+    /// every CPU's value at the key merged (a key no CPU has reads 0), and an `avg` its total
+    /// over its count, divided as signed when it is signed (the magnitude divided, the sign
+    /// put back: BPF has no signed division).
+    fn aggregate_read(&mut self, map: usize, kind: &MapValue, key: Slot) -> Val {
+        let merged = self.f.new_slot(16);
+        self.merge_cpus(map, kind, Addr::Slot(key, 0), Addr::Slot(merged, 0));
+        let total = self.load_u64(Addr::Slot(merged, 0));
+        let signed = !matches!(kind, MapValue::Count) && kind.signed();
+        let MapValue::Avg { .. } = kind else {
+            return Val::Int { reg: total, signed };
+        };
+        let count = self.load_u64(Addr::Slot(merged, 8));
+        if !signed {
+            let avg = self.alu(Alu::Div, total, Operand::Reg(count));
+            return Val::Int {
+                reg: avg,
+                signed: false,
+            };
+        }
+        let result = self.f.new_slot(8);
+        let negative = self.f.new_label();
+        let done = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Slt,
+            a: total,
+            b: Operand::Imm(0),
+            then: negative,
+        });
+        let avg = self.alu(Alu::Div, total, Operand::Reg(count));
+        self.store_u64(Addr::Slot(result, 0), Operand::Reg(avg));
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(negative));
+        let magnitude = self.f.new_vreg();
+        self.emit(Inst::Neg(magnitude, total));
+        let quotient = self.alu(Alu::Div, magnitude, Operand::Reg(count));
+        let back = self.f.new_vreg();
+        self.emit(Inst::Neg(back, quotient));
+        self.store_u64(Addr::Slot(result, 0), Operand::Reg(back));
+        self.emit(Inst::Label(done));
+        Val::Int {
+            reg: self.load_u64(Addr::Slot(result, 0)),
+            signed: true,
         }
     }
 
