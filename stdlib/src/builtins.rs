@@ -242,6 +242,11 @@ pub enum Lowering {
     Address {
         user: bool,
     },
+    /// `uptr`, `kptr`: the pointer itself, marked as pointing into user (or kernel) memory;
+    /// reads through it (a C-typed member or `*`, `str`) use that space's helper.
+    AddressSpace {
+        user: bool,
+    },
     Reg,
     Str,
     Buf,
@@ -456,9 +461,9 @@ pub static BUILTINS: &[Builtin] = &[
     func("percpu_kaddr", &[Literal, INT], 1, Ty::Pointer, "address of a per-CPU kernel variable on this (or the given) CPU")
         .pure().refused("not supported yet: per-CPU kernel variables").example(r#"@ = percpu_kaddr("runqueues")"#),
     func("kptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into kernel memory")
-        .pure().refused("not supported yet: address-space marks on pointers").example("@ = kptr(arg0)"),
+        .pure().lowered(Lowering::AddressSpace { user: false }, UNSIGNED).example("@ = kptr(arg0)"),
     func("uptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into user memory")
-        .pure().refused("not supported yet: address-space marks on pointers").example("@ = uptr(arg0)"),
+        .pure().lowered(Lowering::AddressSpace { user: true }, UNSIGNED).example("@ = uptr(arg0)"),
     func("reg", &[Literal], 1, Ty::Int, "value of the named CPU register when the probe fired").only_in(REGS)
         .pure().lowered(Lowering::Reg, SIGNED).example(r#"@ = reg("ip")"#),
     func("ntop", &[INT, ANY], 1, Ty::Inet, "text form of an IPv4 or IPv6 address, with an optional address family first")
