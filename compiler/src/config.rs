@@ -557,12 +557,12 @@ fn record_field(limits: &Limits, key: &str) -> Result<ExprKind, &'static str> {
             return Err("the ring buffer is sized from the estimate when the run starts")
         }
         "print_maps_on_exit" => ExprKind::Bool(limits.print_maps_on_exit),
+        "show_debug_info" => ExprKind::Bool(limits.show_debug_info),
         "license" => ExprKind::Str(limits.license.clone()),
         "missing_probes" => ExprKind::Str(missing.into()),
         "stack_mode" => ExprKind::Str(stack_mode.into()),
-        // The only values tracebound accepts for these (`apply` refuses the others).
+        // The only value tracebound accepts for it (`apply` refuses the other).
         "cpp_demangle" => ExprKind::Bool(true),
-        "show_debug_info" => ExprKind::Bool(false),
         k if KEYS.contains(&k) => {
             return Err("tracebound accepts this key but keeps no value for it")
         }
