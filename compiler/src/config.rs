@@ -540,6 +540,7 @@ fn record_field(limits: &Limits, key: &str) -> Result<ExprKind, &'static str> {
         StackMode::Bpftrace => "bpftrace",
         StackMode::Perf => "perf",
         StackMode::Raw => "raw",
+        StackMode::BuildId => "build_id",
     };
     let missing = match limits.missing_probes {
         MissingProbes::Ignore => "ignore",
