@@ -28,6 +28,7 @@ const PHASES: &[(&str, u32)] = &[
     ("ast", 2),
     ("parse", 3),
     ("macros", 4),
+    ("type_of", 4),
     ("program_options", 4),
     ("positional", 4),
     ("config", 4),

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use crate::ast::{Config, ExprKind, Item, Program};
+use crate::ast::visit::{walk_expr_mut, VisitorMut};
+use crate::ast::{Config, Expr, ExprKind, Item, Program};
 use crate::diagnostic::Diagnostic;
 use crate::program::StackMode;
 use crate::span::Span;
@@ -501,10 +502,155 @@ fn duration(value: &Value) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The `config` record (`config().max_strlen`, `__builtin_config.stack_mode`): each field
+/// read becomes the constant the configuration holds for this run, the block's value over
+/// the defaults and the environment's over both, as in the current release. A key whose
+/// value tracebound does not keep (it accepts it and nothing it does depends on it), or the
+/// record used whole, is refused at the text rather than answered with a guess.
+pub fn substitute_record(
+    mut program: Program,
+    environment: &[(String, String)],
+) -> Result<Program, Vec<Diagnostic>> {
+    // A block check refuses leaves the defaults for its keys; check reports the errors.
+    let (limits, _) = read(&program, environment);
+    let mut pass = RecordFields {
+        limits: &limits,
+        diags: Vec::new(),
+    };
+    for item in &mut program.items {
+        match item {
+            Item::Probe(p) => pass.probe(p),
+            Item::Function(f) => pass.block(&mut f.body),
+            _ => {}
+        }
+    }
+    if pass.diags.is_empty() {
+        Ok(program)
+    } else {
+        Err(pass.diags)
+    }
+}
+
+/// `config()` (the current release's stdlib macro) or `__builtin_config`, both `config`
+/// once macros are expanded (`config` alone is the block's keyword).
+fn is_config_record(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Call { name, args } => name.name == "config" && args.is_empty(),
+        ExprKind::Ident(n) => n == "config" || n == "__builtin_config",
+        _ => false,
+    }
+}
+
+/// The value of `key` for this run as a literal, or why it cannot be given.
+fn record_field(limits: &Limits, key: &str) -> Result<ExprKind, &'static str> {
+    let stack_mode = match limits.stack_mode {
+        StackMode::Bpftrace => "bpftrace",
+        StackMode::Perf => "perf",
+        StackMode::Raw => "raw",
+        StackMode::BuildId => "build_id",
+    };
+    let missing = match limits.missing_probes {
+        MissingProbes::Ignore => "ignore",
+        MissingProbes::Warn => "warn",
+        MissingProbes::Error => "error",
+    };
+    Ok(match key {
+        "max_strlen" => ExprKind::Int(limits.max_strlen.into()),
+        "max_map_keys" => ExprKind::Int(limits.max_map_keys.into()),
+        "max_probes" => ExprKind::Int(limits.max_probes.into()),
+        "max_bpf_progs" => ExprKind::Int(limits.max_bpf_progs.into()),
+        "max_cat_bytes" => ExprKind::Int(limits.max_cat_bytes),
+        "perf_rb_pages" if limits.perf_rb_pages_given => ExprKind::Int(limits.perf_rb_pages.into()),
+        "perf_rb_pages" => {
+            return Err("the ring buffer is sized from the estimate when the run starts")
+        }
+        "print_maps_on_exit" => ExprKind::Bool(limits.print_maps_on_exit),
+        "show_debug_info" => ExprKind::Bool(limits.show_debug_info),
+        "license" => ExprKind::Str(limits.license.clone()),
+        "missing_probes" => ExprKind::Str(missing.into()),
+        "stack_mode" => ExprKind::Str(stack_mode.into()),
+        // The only value tracebound accepts for it (`apply` refuses the other).
+        "cpp_demangle" => ExprKind::Bool(true),
+        k if KEYS.contains(&k) => {
+            return Err("tracebound accepts this key but keeps no value for it")
+        }
+        _ => return Err("not a known configuration option"),
+    })
+}
+
+struct RecordFields<'l> {
+    limits: &'l Limits,
+    diags: Vec<Diagnostic>,
+}
+
+impl VisitorMut for RecordFields<'_> {
+    fn expr(&mut self, e: &mut Expr) {
+        if let ExprKind::Field { expr, field, .. } = &e.kind {
+            if is_config_record(expr) {
+                match record_field(self.limits, &field.name) {
+                    Ok(kind) => e.kind = kind,
+                    Err(why) => self.diags.push(Diagnostic::error(
+                        format!("config has no field `{}` tracebound can read", field.name),
+                        field.span,
+                        why,
+                    )),
+                }
+                return;
+            }
+        }
+        if is_config_record(e) {
+            let reason = tracebound_stdlib::lookup("config")
+                .and_then(|b| b.refusal())
+                .unwrap_or("the configuration record as a whole");
+            self.diags.push(Diagnostic::error(
+                "`config` is not supported by tracebound",
+                e.span,
+                reason,
+            ));
+            return;
+        }
+        walk_expr_mut(self, e);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::parse;
+
+    fn record(src: &str, env: &[(&str, &str)]) -> Result<String, Vec<Diagnostic>> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let program = crate::macros::expand(parse(src).unwrap())?;
+        substitute_record(program, &env).map(|p| crate::ast::print_program(&p))
+    }
+
+    #[test]
+    fn config_record_fields_are_this_runs_values() {
+        let out = record(
+            "config = { max_strlen = 100; stack_mode = perf } BEGIN { \
+             printf(\"%d %s %d %d\", config().max_strlen, config().stack_mode, \
+             config().cpp_demangle, __builtin_config.max_map_keys); }",
+            &[("max_map_keys", "77")],
+        )
+        .unwrap();
+        assert!(out.contains("100, \"perf\", true, 77"), "{out}");
+    }
+
+    #[test]
+    fn config_record_refuses_what_it_cannot_answer() {
+        for src in [
+            "BEGIN { $x = config().log_size; }",
+            "BEGIN { $x = config().no_such_key; }",
+            "BEGIN { $x = config(); }",
+            "BEGIN { $x = config().perf_rb_pages; }",
+        ] {
+            let diags = record(src, &[]).unwrap_err();
+            assert_eq!(diags.len(), 1, "{src}");
+        }
+    }
 
     fn of(config: &str) -> Result<Limits, Vec<Diagnostic>> {
         limits(

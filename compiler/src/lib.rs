@@ -4,7 +4,7 @@
 //! fixtures.
 //!
 //! The pipeline, one module each, in the order `pipeline::compile` runs it: `lex` → `parse`
-//! (→ `ast`) → `macros` → `program_options` → `positional` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
+//! (→ `ast`) → `macros` → `type_of` → `program_options` → `positional` → `check` → `resolve` (→ `resolve::ResolvedProgram`) → `lower` (→ `ir`) →
 //! `codegen` (→ `insn`) → `object`. Imports run one way, in the order ARCHITECTURE.md's table
 //! gives (a data type such as `ast` or `ir` before the phase that builds it), which
 //! tests/architecture.rs checks; what the runtime, the binary and the fuzz targets use is
@@ -30,6 +30,7 @@ pub mod program;
 pub mod program_options;
 pub mod resolve;
 pub mod span;
+pub(crate) mod type_of;
 pub mod types;
 
 pub use check::CheckOptions;
@@ -72,6 +73,8 @@ pub fn check_source(source: &str, options: &CheckOptions) -> CheckResult {
     match parse::parse(source)
         .map_err(|d| vec![d])
         .and_then(macros::expand)
+        .and_then(type_of::eliminate)
+        .and_then(|program| config::substitute_record(program, &options.environment))
         .and_then(|program| program_options::substitute(program, &options.program_options))
         .and_then(|program| positional::substitute(program, options.positional.as_deref()))
     {

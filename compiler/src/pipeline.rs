@@ -214,6 +214,8 @@ fn resolve_source(
 /// The script parsed, expanded and checked.
 fn checked_source(source: &str, options: &CheckOptions) -> Result<Program, Vec<Diagnostic>> {
     let ast = macros::expand(parse(source).map_err(|d| vec![d])?)?;
+    let ast = crate::type_of::eliminate(ast)?;
+    let ast = config::substitute_record(ast, &options.environment)?;
     let ast = crate::program_options::substitute(ast, &options.program_options)?;
     // Its warnings are check's: `check_source` reports them before a run compiles.
     let (ast, _) = crate::positional::substitute(ast, options.positional.as_deref())?;

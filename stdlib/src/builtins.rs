@@ -244,6 +244,11 @@ pub enum Lowering {
     },
     /// `percpu_kaddr`: a per-CPU variable's address on a CPU, from that CPU's run queue.
     PerCpuAddress,
+    /// `uptr`, `kptr`: the pointer itself, marked as pointing into user (or kernel) memory;
+    /// reads through it (a C-typed member or `*`, `str`) use that space's helper.
+    AddressSpace {
+        user: bool,
+    },
     Reg,
     Str,
     Buf,
@@ -336,8 +341,10 @@ pub static BUILTINS: &[Builtin] = &[
         .example("@ = args.flags"),
     var("ctx", Ty::Pointer, "pointer to the probe's context: the record, registers or perf event data its program receives (iter probes: the iterator's context structure)")
         .lowered(Lowering::Ctx, UNSIGNED),
-    var("config", Ty::Record, "record of the current configuration settings")
-        .refused("not supported yet: the configuration as a record"),
+    // Its fields are constants of the compile (`config::substitute_record` writes each
+    // `config().key` as the run's value); the record as a whole is refused.
+    var("config", Ty::Record, "record of the current configuration settings, read a field at a time: config().max_strlen")
+        .refused("not supported yet: the configuration record as a whole; read a field, e.g. `config().max_strlen`"),
     arg("arg0", 0),
     arg("arg1", 1),
     arg("arg2", 2),
@@ -465,9 +472,9 @@ pub static BUILTINS: &[Builtin] = &[
     func("percpu_kaddr", &[Literal, INT], 1, Ty::Pointer, "address of a per-CPU kernel variable on this (or the given) CPU")
         .pure().lowered(Lowering::PerCpuAddress, UNSIGNED).example(r#"@ = percpu_kaddr("runqueues")"#),
     func("kptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into kernel memory")
-        .pure().refused("not supported yet: address-space marks on pointers").example("@ = kptr(arg0)"),
+        .pure().lowered(Lowering::AddressSpace { user: false }, UNSIGNED).example("@ = kptr(arg0)"),
     func("uptr", &[ANY], 1, Ty::Any, "mark a pointer as pointing into user memory")
-        .pure().refused("not supported yet: address-space marks on pointers").example("@ = uptr(arg0)"),
+        .pure().lowered(Lowering::AddressSpace { user: true }, UNSIGNED).example("@ = uptr(arg0)"),
     func("reg", &[Literal], 1, Ty::Int, "value of the named CPU register when the probe fired").only_in(REGS)
         .pure().lowered(Lowering::Reg, SIGNED).example(r#"@ = reg("ip")"#),
     func("ntop", &[INT, ANY], 1, Ty::Inet, "text form of an IPv4 or IPv6 address, with an optional address family first")

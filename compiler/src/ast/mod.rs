@@ -440,6 +440,17 @@ pub enum ExprKind {
         block: Block,
         value: Box<Expr>,
     },
+    /// `typeof(T)` or `typeof(e)` where a value would stand: a macro's argument, or
+    /// `sizeof`'s operand. `type_of::eliminate` replaces every one after macro expansion.
+    Typeof(Box<TypeOf>),
+}
+
+/// What `typeof(...)` names: a type as written, or the type of an expression, which is
+/// never evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeOf {
+    Type(TypeName),
+    Expr(Expr),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -538,6 +549,9 @@ pub enum TypeBase {
     Aggregate(Aggregate, String),
     /// A typedef name, allowed where it cannot be mistaken for a value (`let`, `fn`).
     Named(String),
+    /// `typeof(...)` as a type (`(typeof(x)*)p`, `let $y: typeof(x)`): gone after
+    /// `type_of::eliminate`, which merges it with the pointers and array written after it.
+    Typeof(Box<TypeOf>),
 }
 
 /// A fixed-width C integer typedef's size in bytes and signedness: `uint8_t`, `int32_t`,

@@ -475,7 +475,17 @@ impl Printer {
                 self.line_start();
                 self.out.push('}');
             }
+            ExprKind::Typeof(t) => self.type_of(t),
         }
+    }
+
+    fn type_of(&mut self, t: &TypeOf) {
+        self.out.push_str("typeof(");
+        match t {
+            TypeOf::Type(ty) => self.type_name(ty),
+            TypeOf::Expr(e) => self.expr(e, 0),
+        }
+        self.out.push(')');
     }
 
     fn type_name(&mut self, ty: &TypeName) {
@@ -484,6 +494,7 @@ impl Printer {
             TypeBase::Aggregate(k, n) => {
                 let _ = write!(self.out, "{} {}", aggregate_word(*k), n);
             }
+            TypeBase::Typeof(t) => self.type_of(t),
         }
         if ty.pointers > 0 {
             self.out.push(' ');

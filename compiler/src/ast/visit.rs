@@ -8,7 +8,7 @@
 //! Lowering and printing do not walk: they translate every node themselves, and their
 //! matches stay exhaustive so that a new kind of node cannot be forgotten there.
 
-use super::{Block, Expr, ExprKind, ForIter, Probe, Stmt, StmtKind};
+use super::{Block, Expr, ExprKind, ForIter, Probe, Stmt, StmtKind, TypeOf};
 
 /// Generates a visitor trait and its `walk_*` functions over one kind of reference: `node` is
 /// the reference type of the nodes, `borrow` the operator that borrows their fields.
@@ -139,6 +139,11 @@ macro_rules! visitor {
                 ExprKind::Block { block: b, value } => {
                     v.block(b);
                     v.expr(value);
+                }
+                ExprKind::Typeof(t) => {
+                    if let TypeOf::Expr(e) = $($borrow)* **t {
+                        v.expr(e);
+                    }
                 }
                 ExprKind::Int(_)
                 | ExprKind::Str(_)

@@ -1057,6 +1057,8 @@ impl<'p> Checker<'p> {
                 self.block(block);
                 self.expr_shape(value)
             }
+            // `type_of::eliminate` has refused every `typeof` left where a value stands.
+            ExprKind::Typeof(_) => Shape::Unknown,
         }
     }
 

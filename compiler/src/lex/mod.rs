@@ -46,6 +46,7 @@ pub fn lex<'a>(pre: &'a Preprocessed, original: &'a str) -> Result<Vec<Spanned<'
     scanner.top_level()?;
     let mut out = scanner.out;
     mark_typedef_casts(&mut out);
+    mark_type_contexts(&mut out);
     Ok(out)
 }
 
@@ -67,6 +68,8 @@ fn mark_typedef_casts(out: &mut [Spanned<'_>]) {
                     | Tok::TypedefName(_)
                     | Tok::Sizeof
                     | Tok::Offsetof
+                    | Tok::Typeof
+                    | Tok::TypeofType
                     | Tok::If
                     | Tok::While
                     | Tok::For
@@ -114,6 +117,74 @@ fn mark_typedef_casts(out: &mut [Spanned<'_>]) {
                 _ => false,
             };
         if cast {
+            out[i].1 = Tok::TypedefName(name);
+        }
+    }
+}
+
+/// Where the current release reads a type rather than a value (docs/language.md, "Type
+/// expressions"): `typeof` in a cast's parentheses, after a `:` or inside another `typeof`
+/// is a type (`(typeof(x))y`, `let $y: typeof(x)`); inside `typeof(...)` a name, with or
+/// without `*`s and `[N]`, is a type (`typeof(size_t)`, `typeof(t*)`); inside `sizeof(...)`
+/// a name with `*`s or `[N]` is one (`sizeof(t*)`, `sizeof(t[2])`), which no value ends in.
+/// Runs after `mark_typedef_casts`, which has marked the names of casts.
+fn mark_type_contexts(out: &mut [Spanned<'_>]) {
+    for i in 0..out.len() {
+        let before = |back: usize| i.checked_sub(back).map(|j| &out[j].1);
+        if out[i].1 == Tok::Typeof {
+            let in_type = match before(1) {
+                Some(Tok::Colon) => true,
+                Some(Tok::LParen) => match before(2) {
+                    Some(Tok::Typeof | Tok::TypeofType) => true,
+                    // A call's or keyword's parentheses (`f(typeof(x))`, `sizeof(...)`) hold
+                    // a value; any other `(` directly before `typeof` opens a cast.
+                    Some(
+                        Tok::Ident(_)
+                        | Tok::Sizeof
+                        | Tok::Offsetof
+                        | Tok::If
+                        | Tok::While
+                        | Tok::For
+                        | Tok::Unroll
+                        | Tok::RParen
+                        | Tok::RBracket
+                        | Tok::Var(_)
+                        | Tok::Map(_),
+                    ) => false,
+                    _ => true,
+                },
+                _ => false,
+            };
+            if in_type {
+                out[i].1 = Tok::TypeofType;
+            }
+            continue;
+        }
+        let Tok::Ident(name) = out[i].1 else {
+            continue;
+        };
+        let typeof_paren = matches!(before(2), Some(Tok::Typeof | Tok::TypeofType));
+        let sizeof_paren = matches!(before(2), Some(Tok::Sizeof));
+        if before(1) != Some(&Tok::LParen) || !(typeof_paren || sizeof_paren) {
+            continue;
+        }
+        let mut close = i + 1;
+        while out.get(close).is_some_and(|t| t.1 == Tok::Star) {
+            close += 1;
+        }
+        let stars = close > i + 1;
+        let array = matches!(
+            (out.get(close), out.get(close + 1), out.get(close + 2)),
+            (
+                Some((_, Tok::LBracket, _)),
+                Some((_, Tok::Int(_), _)),
+                Some((_, Tok::RBracket, _))
+            )
+        );
+        if array {
+            close += 3;
+        }
+        if out.get(close).map(|t| &t.1) == Some(&Tok::RParen) && (typeof_paren || stars || array) {
             out[i].1 = Tok::TypedefName(name);
         }
     }

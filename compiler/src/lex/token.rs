@@ -88,6 +88,11 @@ pub enum Tok<'a> {
     Sizeof,
     #[token("offsetof")]
     Offsetof,
+    #[token("typeof")]
+    Typeof,
+    /// `typeof` where a type stands (a cast's parentheses, after `:`, inside `typeof`);
+    /// never lexed, the scanner marks it (`lex::mark_type_contexts`).
+    TypeofType,
     #[token("true")]
     True,
     #[token("false")]
@@ -419,6 +424,7 @@ impl Tok<'_> {
             Tok::Enum => "enum",
             Tok::Sizeof => "sizeof",
             Tok::Offsetof => "offsetof",
+            Tok::Typeof | Tok::TypeofType => "typeof",
             Tok::True => "true",
             Tok::False => "false",
             Tok::LBrace => "{",

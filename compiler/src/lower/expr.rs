@@ -7,10 +7,10 @@ use super::maps::{int_cast_bits, static_type};
 use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
-use crate::check::fold::{constant_index, fold};
+use crate::check::fold::{constant_index, fold, Literal};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
-use crate::ir::{Addr, Inst, Label, Operand, VReg};
+use crate::ir::{Addr, Inst, Label, Operand, Slot, VReg};
 use crate::probe::ArgAccess;
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
@@ -165,6 +165,7 @@ impl ProbeLowerer<'_, '_> {
                 Err(self.unsupported("offsetof", e.span))
             }
             ExprKind::Record(fields) => self.record(fields, e),
+            ExprKind::Typeof(_) => Err(self.unsupported("typeof", e.span)),
         }
     }
 
@@ -408,6 +409,16 @@ impl ProbeLowerer<'_, '_> {
         };
         let value = self.shared.maps.value(map);
         let key = self.build_key(map, keys, None)?;
+        if matches!(
+            value,
+            MapValue::Count
+                | MapValue::Sum { .. }
+                | MapValue::Min { .. }
+                | MapValue::Max { .. }
+                | MapValue::Avg { .. }
+        ) {
+            return Ok(self.aggregate_read(map, &value, key));
+        }
         let found = self.lookup(map, key);
         let ty = match &value {
             MapValue::Plain(ty) => ty.clone(),
@@ -456,6 +467,52 @@ impl ProbeLowerer<'_, '_> {
                     ty: ty.clone(),
                 })
             }
+        }
+    }
+
+    /// An aggregation read in the kernel (`if (@n == 4)`), as the current release reads it:
+    /// every CPU's value at the key merged (a key no CPU has reads 0), and an `avg` its total
+    /// over its count, divided as signed when it is signed (the magnitude divided, the sign
+    /// put back: BPF has no signed division).
+    fn aggregate_read(&mut self, map: usize, kind: &MapValue, key: Slot) -> Val {
+        let merged = self.f.new_slot(16);
+        self.merge_cpus(map, kind, Addr::Slot(key, 0), Addr::Slot(merged, 0));
+        let total = self.load_u64(Addr::Slot(merged, 0));
+        let signed = !matches!(kind, MapValue::Count) && kind.signed();
+        let MapValue::Avg { .. } = kind else {
+            return Val::Int { reg: total, signed };
+        };
+        let count = self.load_u64(Addr::Slot(merged, 8));
+        if !signed {
+            let avg = self.alu(Alu::Div, total, Operand::Reg(count));
+            return Val::Int {
+                reg: avg,
+                signed: false,
+            };
+        }
+        let result = self.f.new_slot(8);
+        let negative = self.f.new_label();
+        let done = self.f.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Slt,
+            a: total,
+            b: Operand::Imm(0),
+            then: negative,
+        });
+        let avg = self.alu(Alu::Div, total, Operand::Reg(count));
+        self.store_u64(Addr::Slot(result, 0), Operand::Reg(avg));
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(negative));
+        let magnitude = self.f.new_vreg();
+        self.emit(Inst::Neg(magnitude, total));
+        let quotient = self.alu(Alu::Div, magnitude, Operand::Reg(count));
+        let back = self.f.new_vreg();
+        self.emit(Inst::Neg(back, quotient));
+        self.store_u64(Addr::Slot(result, 0), Operand::Reg(back));
+        self.emit(Inst::Label(done));
+        Val::Int {
+            reg: self.load_u64(Addr::Slot(result, 0)),
+            signed: true,
         }
     }
 
@@ -787,6 +844,23 @@ impl ProbeLowerer<'_, '_> {
             }
             _ => {}
         }
+        // A negative literal is the smallest signed type that holds it (`-1` is an `int8`),
+        // and an integer becomes a pointer zero-extended from its width, as the current
+        // release's `inttoptr` does: `(uint8*)-1` is 0xff.
+        if let (p, None, Some(Ok(Literal::Negative(n)))) = (ty.pointers, ty.array, fold(inner)) {
+            if p > 0 {
+                let bits = negative_literal_bits(n);
+                let value = if bits >= 64 {
+                    n as u64
+                } else {
+                    n as u64 & ((1u64 << bits) - 1)
+                };
+                return Ok(Val::Int {
+                    reg: self.const_reg(value),
+                    signed: false,
+                });
+            }
+        }
         let (v, _) = self.int(inner)?;
         match (&ty.base, ty.pointers, ty.array) {
             (TypeBase::Builtin(name), 0, None) => {
@@ -925,4 +999,12 @@ pub(crate) fn arithmetic(op: BinaryOp) -> Option<Alu> {
         BinaryOp::Shr => Alu::Rsh,
         _ => return None,
     })
+}
+
+/// The width of the smallest signed type holding a negative literal (`-128`: 8 bits).
+fn negative_literal_bits(n: i64) -> u32 {
+    [8u32, 16, 32]
+        .into_iter()
+        .find(|&b| n >= -(1i64 << (b - 1)))
+        .unwrap_or(64)
 }

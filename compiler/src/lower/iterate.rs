@@ -242,14 +242,22 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// `*into` = the entry's per-CPU values at `key` merged: summed for `count` and `sum`,
-    /// the least or greatest set value for `min` and `max`.
-    fn merge_cpus(&mut self, map: usize, kind: &MapValue, key: Addr, into: Addr) {
+    /// the least or greatest set value for `min` and `max`, the totals and the counts summed
+    /// for `avg` (16 bytes at `into`: total, count).
+    pub(super) fn merge_cpus(&mut self, map: usize, kind: &MapValue, key: Addr, into: Addr) {
         let ncpus = self.shared.options.ncpus;
         let cpu = self.f.new_slot(8);
+        // The loop's bound is proved from the counter: it stays on the stack, where the
+        // verifier can see it.
+        self.f.tracked.push(cpu);
         let any = self.f.new_slot(8);
         self.store_u64(Addr::Slot(cpu, 0), Operand::Imm(0));
         self.store_u64(Addr::Slot(any, 0), Operand::Imm(0));
         self.store_u64(into, Operand::Imm(0));
+        let count_at = super::memory::offset(into, 8);
+        if matches!(kind, MapValue::Avg { .. }) {
+            self.store_u64(count_at, Operand::Imm(0));
+        }
         let top = self.f.new_label();
         let next = self.f.new_label();
         let done = self.f.new_label();
@@ -284,6 +292,24 @@ impl ProbeLowerer<'_, '_> {
                     b: Operand::Reg(v),
                 });
                 self.store_u64(into, Operand::Reg(sum));
+            }
+            MapValue::Avg { .. } => {
+                for (at, field) in [(into, 0), (count_at, 8)] {
+                    let part = if field == 0 {
+                        v
+                    } else {
+                        self.load_u64(Addr::Ptr(p, field))
+                    };
+                    let acc = self.load_u64(at);
+                    let sum = self.f.new_vreg();
+                    self.emit(Inst::Alu {
+                        op: Alu::Add,
+                        dst: sum,
+                        a: acc,
+                        b: Operand::Reg(part),
+                    });
+                    self.store_u64(at, Operand::Reg(sum));
+                }
             }
             _ => {
                 // { i64 value, u64 set }: skip CPUs that never set it; the first set one wins,

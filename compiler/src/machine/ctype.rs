@@ -97,6 +97,14 @@ impl<'a> KernelTypes<'a> {
                     .map(|id| pointers(CType::kernel(id, user), ty.pointers)));
             }
             TypeBase::Builtin(_) => return Ok(None),
+            // `type_of::eliminate` leaves none.
+            TypeBase::Typeof(_) => {
+                return Err(Diagnostic::error(
+                    "`typeof` is not compiled here",
+                    ty.span,
+                    "write the type",
+                ))
+            }
         };
         let id = match self.facts.kernel_type_named(space, name) {
             Ok(id) => id,

@@ -24,7 +24,9 @@ mod tests;
 use std::collections::HashMap;
 
 use crate::ast::visit::{walk_expr_mut, walk_stmt_mut, VisitorMut};
-use crate::ast::{Block, Expr, ExprKind, Item, Program, Stmt, StmtKind};
+use crate::ast::{
+    Block, Expr, ExprKind, Item, Program, Stmt, StmtKind, TypeBase, TypeName, TypeOf,
+};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use tracebound_stdlib as stdlib;
@@ -261,6 +263,9 @@ impl VisitorMut for Expander<'_, '_> {
                 _ => {}
             }
         }
+        if let StmtKind::Let { ty: Some(ty), .. } = &mut s.kind {
+            self.type_name(ty);
+        }
         if let StmtKind::Expr(e) = &mut s.kind {
             if let Some(block) = self.rewrite(e, true) {
                 s.kind = StmtKind::Block(block);
@@ -347,6 +352,20 @@ impl Expander<'_, '_> {
                     self.expr(a);
                 }
             }
+            ExprKind::Cast { ty, .. }
+            | ExprKind::SizeofType(ty)
+            | ExprKind::Offsetof { ty, .. } => {
+                self.type_name(ty);
+                walk_expr_mut(self, e);
+                return None;
+            }
+            ExprKind::Typeof(t) => {
+                match t.as_mut() {
+                    TypeOf::Type(ty) => self.type_name(ty),
+                    TypeOf::Expr(inner) => self.expr(inner),
+                }
+                return None;
+            }
             _ => {
                 walk_expr_mut(self, e);
                 return None;
@@ -391,6 +410,33 @@ impl Expander<'_, '_> {
                 );
                 None
             }
+        }
+    }
+}
+
+impl Expander<'_, '_> {
+    /// A type as written in the body: a bare parameter's name there is the type its
+    /// argument names (`typeof(uint8)` passed to `a` makes `(a*)p` a `(uint8*)p`), or, for
+    /// an argument that is a value, that value's type (`typeof(x)` with `x` bound to `1`).
+    fn type_name(&mut self, ty: &mut TypeName) {
+        match &mut ty.base {
+            TypeBase::Named(n) => {
+                let arg = self
+                    .scope
+                    .as_ref()
+                    .and_then(|s| s.exprs.get(n.as_str()).cloned());
+                if let Some(arg) = arg {
+                    ty.base = TypeBase::Typeof(Box::new(match arg.kind {
+                        ExprKind::Typeof(t) => *t,
+                        _ => TypeOf::Expr(arg),
+                    }));
+                }
+            }
+            TypeBase::Typeof(t) => match t.as_mut() {
+                TypeOf::Type(inner) => self.type_name(inner),
+                TypeOf::Expr(e) => self.expr(e),
+            },
+            TypeBase::Builtin(_) | TypeBase::Aggregate(..) => {}
         }
     }
 }

@@ -266,6 +266,7 @@ fn describe_expected(expected: &[String]) -> String {
         "false",
         "sizeof",
         "offsetof",
+        "typeof",
         "(",
         "-",
         "+",

@@ -324,6 +324,47 @@ impl Typer<'_, '_> {
         }))
     }
 
+    /// A name in capitals: an enumerator of the kernel or the script, or an error.
+    fn constant_name(&self, name: &str, span: Span) -> Result<KernelAccess, Diagnostic> {
+        self.enumerator(name).ok_or_else(|| {
+            Diagnostic::error(
+                format!("unknown identifier `{name}`"),
+                span,
+                "not an enum constant of this kernel or the script",
+            )
+            .with_note(
+                "a name in capitals is an enum constant from the kernel's BTF or the \
+                 script's own definitions; C macros of kernel headers are not read",
+            )
+            .with_help(format!("define it in the script: `#define {name} <value>`"))
+        })
+    }
+
+    /// `sizeof` and `offsetof` of a C type or a C-typed value: a constant of the compile.
+    fn size_or_offset(&self, e: &Expr) -> Result<Option<KernelAccess>, Diagnostic> {
+        let kt = self.kt;
+        let typed = |x: &Expr| kt.type_of(x, &self.env);
+        Ok(Some(match &e.kind {
+            ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
+                Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64 * array_len(ty)),
+                None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
+            },
+            ExprKind::SizeofExpr(inner) => match typed(inner)? {
+                Some(t) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
+                None => return self.sizeof_name(inner),
+            },
+            ExprKind::Offsetof { ty, field } => match kt.type_name(ty, false)? {
+                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
+                None => return Ok(None),
+            },
+            ExprKind::OffsetofExpr { expr, field } => match typed(expr)? {
+                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        }))
+    }
+
     fn access(&self, e: &Expr) -> Result<Option<KernelAccess>, Diagnostic> {
         let kt = self.kt;
         let typed = |x: &Expr| kt.type_of(x, &self.env);
@@ -420,36 +461,12 @@ impl Typer<'_, '_> {
                     back: !increment,
                 }
             }
-            ExprKind::SizeofType(ty) => match kt.type_name(ty, false)? {
-                Some(t) => KernelAccess::Const(kt.size(&t, ty.span)? as u64),
-                None => return Ok(builtin_size(ty).map(KernelAccess::Const)),
-            },
-            ExprKind::SizeofExpr(inner) => match typed(inner)? {
-                Some(t) => KernelAccess::Const(kt.size(&t, inner.span)? as u64),
-                None => return self.sizeof_name(inner),
-            },
-            ExprKind::Offsetof { ty, field } => match kt.type_name(ty, false)? {
-                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
-                None => return Ok(None),
-            },
-            ExprKind::OffsetofExpr { expr, field } => match typed(expr)? {
-                Some(t) => KernelAccess::Const(kt.offset_of(&t, field, e.span)?),
-                None => return Ok(None),
-            },
+            ExprKind::SizeofType(_)
+            | ExprKind::SizeofExpr(_)
+            | ExprKind::Offsetof { .. }
+            | ExprKind::OffsetofExpr { .. } => return self.size_or_offset(e),
             ExprKind::Ident(name) if is_constant_name(name) => {
-                return match self.enumerator(name) {
-                    Some(access) => Ok(Some(access)),
-                    None => Err(Diagnostic::error(
-                        format!("unknown identifier `{name}`"),
-                        e.span,
-                        "not an enum constant of this kernel or the script",
-                    )
-                    .with_note(
-                        "a name in capitals is an enum constant from the kernel's BTF or the \
-                         script's own definitions; C macros of kernel headers are not read",
-                    )
-                    .with_help(format!("define it in the script: `#define {name} <value>`"))),
-                };
+                return self.constant_name(name, e.span).map(Some)
             }
             ExprKind::Cast { ty, .. } if ty.pointers == 0 && ty.array.is_none() => {
                 return self.enum_cast(ty)
@@ -673,22 +690,29 @@ pub(crate) fn out_of_bounds(index: u64, len: u32, span: Span) -> Diagnostic {
 
 /// `sizeof(uint32)` and friends.
 fn builtin_size(ty: &TypeName) -> Option<u64> {
-    if ty.pointers > 0 {
-        return Some(8);
-    }
-    let TypeBase::Builtin(name) = &ty.base else {
-        return None;
+    let elem = if ty.pointers > 0 {
+        8
+    } else {
+        let TypeBase::Builtin(name) = &ty.base else {
+            return None;
+        };
+        let bits: u64 = name
+            .trim_start_matches('u')
+            .trim_start_matches("int")
+            .parse()
+            .ok()?;
+        bits / 8
     };
-    let bits: u64 = name
-        .trim_start_matches('u')
-        .trim_start_matches("int")
-        .parse()
-        .ok()?;
-    let n = ty.array.map_or(1, |a| match a {
+    Some(elem * array_len(ty))
+}
+
+/// How many elements `T[N]` has (1 for a type with no `[N]`): `uint32*[10]` is ten
+/// pointers.
+fn array_len(ty: &TypeName) -> u64 {
+    ty.array.map_or(1, |a| match a {
         ArraySize::Fixed(n) => n,
         ArraySize::Inferred => 1,
-    });
-    Some(bits / 8 * n)
+    })
 }
 
 fn is_constant_name(name: &str) -> bool {

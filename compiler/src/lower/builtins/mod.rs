@@ -96,6 +96,7 @@ impl ProbeLowerer<'_, '_> {
             By::Symbol { user } => self.symbol(user, args, span)?,
             By::Address { user } => self.address(user, args, span)?,
             By::PerCpuAddress => self.percpu_address(args, span)?,
+            By::AddressSpace { .. } => self.address_space(name, args, span)?,
             By::Reg => self.register(args, span)?,
             By::Str => self.str_call(args, span)?,
             By::Buf => self.buf_call(args, span)?,

@@ -81,8 +81,17 @@ impl ProbeLowerer<'_, '_> {
                 self.zero(Addr::Slot(slot, 0), size);
                 let dst = self.slot_addr(slot, 0);
                 let copied = self.f.new_vreg();
+                // A pointer marked with `uptr`/`kptr` is read from that space; any other
+                // with the helper that reads either (by the address, on this architecture).
+                let helper = match &first.kind {
+                    ExprKind::Call { name, .. } if name.name == "uptr" => Helper::ProbeReadUserStr,
+                    ExprKind::Call { name, .. } if name.name == "kptr" => {
+                        Helper::ProbeReadKernelStr
+                    }
+                    _ => Helper::ProbeReadStr,
+                };
                 self.emit(Inst::Call {
-                    helper: Helper::ProbeReadStr,
+                    helper,
                     args: vec![Operand::Reg(dst), read, Operand::Reg(reg)],
                     ret: Some(copied),
                 });

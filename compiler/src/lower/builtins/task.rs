@@ -399,6 +399,27 @@ impl ProbeLowerer<'_, '_> {
         self.load_u64(Addr::Slot(slot, 0))
     }
 
+    /// `uptr(p)`, `kptr(p)`: the pointer's value. The mark is read where memory is read
+    /// through it: resolve types a C-typed pointer's pointee in that space, and `str`
+    /// picks the space's helper.
+    pub(super) fn address_space(&mut self, name: &str, args: &[Expr], span: Span) -> Lowering<Val> {
+        let [pointer] = args else {
+            return Err(Diagnostic::error(
+                format!("`{name}` takes one pointer"),
+                span,
+                "one argument",
+            ));
+        };
+        match self.expr(pointer)? {
+            Val::Int { reg, .. } => Ok(Val::Int { reg, signed: false }),
+            _ => Err(Diagnostic::error(
+                format!("`{name}` marks a pointer or an integer address"),
+                pointer.span,
+                "not a pointer",
+            )),
+        }
+    }
+
     fn mask32(&mut self, r: VReg) -> VReg {
         let shifted = self.alu(Alu::Lsh, r, Operand::Imm(32));
         self.alu(Alu::Rsh, shifted, Operand::Imm(32))
