@@ -121,49 +121,7 @@ impl ProbeLowerer<'_, '_> {
                 size: Size::B,
             }),
             (ValueType::Str { len, cut_trailer }, Val::Mem { addr, ty: src_ty }) => {
-                let (src_len, src_cut) = match src_ty {
-                    ValueType::Str {
-                        len, cut_trailer, ..
-                    } => (*len, cut_trailer.is_some()),
-                    other => (other.size(), false),
-                };
-                // Whether the read cut the string travels with it; a string that never
-                // went through `str()` was not cut.
-                if cut_trailer.is_some() {
-                    if src_cut {
-                        let flag = self.f.new_vreg();
-                        self.emit(Inst::Load {
-                            dst: flag,
-                            addr: offset(*addr, src_len as i32),
-                            size: Size::B,
-                            signed: false,
-                        });
-                        self.emit(Inst::Store {
-                            addr: offset(dst, *len as i32),
-                            value: Operand::Reg(flag),
-                            size: Size::B,
-                        });
-                    } else {
-                        self.emit(Inst::Store {
-                            addr: offset(dst, *len as i32),
-                            value: Operand::Imm(0),
-                            size: Size::B,
-                        });
-                    }
-                }
-                let n = src_len.min(*len);
-                self.copy(dst, *addr, n);
-                if n < *len {
-                    self.zero(offset(dst, n as i32), len - n);
-                }
-                // A truncated string still ends in NUL.
-                if src_len > *len && *len > 0 {
-                    self.emit(Inst::Store {
-                        addr: offset(dst, *len as i32 - 1),
-                        value: Operand::Imm(0),
-                        size: Size::B,
-                    });
-                }
+                self.store_string(dst, *len, cut_trailer.is_some(), *addr, src_ty)
             }
             (
                 ValueType::Tuple(fields),
@@ -232,6 +190,54 @@ impl ProbeLowerer<'_, '_> {
             (ty, Val::Mem { addr, ty: src_ty }) if ty == src_ty => self.copy(dst, *addr, ty.size()),
             // Mismatched shapes were refused by the checker; store zeros rather than garbage.
             (ty, _) => self.zero(dst, ty.size()),
+        }
+    }
+
+    /// A string of `len` bytes at `dst` from one at `addr` (of type `src_ty`), cut or padded
+    /// to fit; with `marked`, the flag byte after it says whether `str()`'s read was cut.
+    fn store_string(&mut self, dst: Addr, len: u32, marked: bool, addr: Addr, src_ty: &ValueType) {
+        let (src_len, src_cut) = match src_ty {
+            ValueType::Str {
+                len, cut_trailer, ..
+            } => (*len, cut_trailer.is_some()),
+            other => (other.size(), false),
+        };
+        // Whether the read cut the string travels with it; a string that never
+        // went through `str()` was not cut.
+        if marked {
+            if src_cut {
+                let flag = self.f.new_vreg();
+                self.emit(Inst::Load {
+                    dst: flag,
+                    addr: offset(addr, src_len as i32),
+                    size: Size::B,
+                    signed: false,
+                });
+                self.emit(Inst::Store {
+                    addr: offset(dst, len as i32),
+                    value: Operand::Reg(flag),
+                    size: Size::B,
+                });
+            } else {
+                self.emit(Inst::Store {
+                    addr: offset(dst, len as i32),
+                    value: Operand::Imm(0),
+                    size: Size::B,
+                });
+            }
+        }
+        let n = src_len.min(len);
+        self.copy(dst, addr, n);
+        if n < len {
+            self.zero(offset(dst, n as i32), len - n);
+        }
+        // A truncated string still ends in NUL.
+        if src_len > len && len > 0 {
+            self.emit(Inst::Store {
+                addr: offset(dst, len as i32 - 1),
+                value: Operand::Imm(0),
+                size: Size::B,
+            });
         }
     }
 

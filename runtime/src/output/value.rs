@@ -128,19 +128,11 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
                 Value::UInt(raw)
             })
         }
-        ValueType::Str { len, cut_trailer } => {
-            let buf = &bytes[..*len as usize];
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            let mut text = buf[..end].to_vec();
-            // The flag byte after the text is the kernel's word that `str()` cut it.
-            match cut_trailer {
-                Some(trailer) if bytes[*len as usize] != 0 => {
-                    text.extend_from_slice(trailer.as_bytes())
-                }
-                _ => {}
-            }
-            Ok(Value::Str(text))
-        }
+        ValueType::Str { len, cut_trailer } => Ok(Value::Str(decode_string(
+            bytes,
+            *len as usize,
+            cut_trailer.as_deref(),
+        ))),
         ValueType::Tuple(fields) => {
             let offsets = ValueType::field_offsets(fields);
             let values = fields
@@ -230,6 +222,18 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Struct),
     }
+}
+
+/// A string's text up to its NUL; the flag byte after its `len` bytes is the kernel's word
+/// that `str()` cut it, marked with `trailer` when there is one.
+fn decode_string(bytes: &[u8], len: usize, trailer: Option<&str>) -> Vec<u8> {
+    let buf = &bytes[..len];
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    let mut text = buf[..end].to_vec();
+    if let Some(trailer) = trailer.filter(|_| bytes[len] != 0) {
+        text.extend_from_slice(trailer.as_bytes());
+    }
+    text
 }
 
 /// A bitfield's bits, `width` of them `shift` bits into `at`, as the little-endian bytes of
