@@ -10,7 +10,6 @@
 //! `attach`, never this module.
 
 pub mod attach;
-mod bench;
 pub mod capability;
 mod fentry;
 mod hardware;
@@ -23,7 +22,6 @@ mod mechanism;
 mod perf_event;
 mod profile;
 mod rawtracepoint;
-mod signal;
 pub mod snapshot;
 mod software;
 mod special;
@@ -62,7 +60,10 @@ impl Mechanism for NotAttached {
 /// A kind's mechanism.
 pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
     match kind {
-        ProviderKind::Begin | ProviderKind::End => &special::Special,
+        ProviderKind::Begin
+        | ProviderKind::End
+        | ProviderKind::SelfSignal
+        | ProviderKind::Bench => &special::Special,
         ProviderKind::Tracepoint => &tracepoint::Tracepoint,
         ProviderKind::RawTracepoint => &rawtracepoint::RawTracepoint,
         ProviderKind::Interval => &interval::Interval,
@@ -79,8 +80,6 @@ pub fn mechanism_of(kind: ProviderKind) -> &'static dyn Mechanism {
         ProviderKind::Watchpoint => &watchpoint::Watchpoint,
         ProviderKind::AsyncWatchpoint => &NotAttached(ProviderKind::AsyncWatchpoint),
         ProviderKind::Iter => &iter::Iter,
-        ProviderKind::SelfSignal => &signal::SelfSignal,
-        ProviderKind::Bench => &bench::Bench,
     }
 }
 

@@ -1,5 +1,7 @@
-//! `BEGIN` and `END`: attached to nothing (the session runs them once through
-//! BPF_PROG_TEST_RUN); they fire once, so they cost nothing per second.
+//! The probes attached to nothing, which the session runs itself through BPF_PROG_TEST_RUN,
+//! so that none fires per kernel event and none costs anything per second: `BEGIN` and `END`
+//! (once each), `self:signal:SIGUSR1` (each time tracebound gets the signal, `run::stop`) and
+//! `bench:NAME` (test-run under `--bench`, `run::session`; otherwise never).
 
 use std::path::Path;
 
