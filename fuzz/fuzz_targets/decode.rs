@@ -17,6 +17,8 @@ fn value_type(bytes: &mut impl Iterator<Item = u8>, depth: u32) -> ValueType {
         },
         1 => ValueType::Str {
             len: u32::from(bytes.next().unwrap_or(0)),
+            // A string `str()` read carries the flag byte that says it was cut.
+            cut_trailer: (bytes.next().unwrap_or(0) & 1 == 1).then(|| "..".to_string()),
         },
         2 if depth < 3 => {
             let n = bytes.next().unwrap_or(0) % 4;
