@@ -100,19 +100,8 @@ impl Eliminate {
             ExprKind::Bool(_)
             | ExprKind::Unary {
                 op: UnaryOp::Not, ..
-            }
-            | ExprKind::Binary {
-                op:
-                    BinaryOp::Eq
-                    | BinaryOp::Ne
-                    | BinaryOp::Lt
-                    | BinaryOp::Le
-                    | BinaryOp::Gt
-                    | BinaryOp::Ge
-                    | BinaryOp::And
-                    | BinaryOp::Or,
-                ..
             } => Ok(builtin("bool")),
+            ExprKind::Binary { op, .. } if op.yields_bool() => Ok(builtin("bool")),
             ExprKind::Str(_) => Ok(builtin("string")),
             ExprKind::Cast { ty, .. } => Ok(ty.clone()),
             ExprKind::SizeofType(_)

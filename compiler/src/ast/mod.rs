@@ -486,6 +486,12 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// A comparison, `&&` or `||`: its value is a `bool` in the current release.
+    pub fn yields_bool(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Eq | Ne | Lt | Le | Gt | Ge | And | Or)
+    }
+
     pub fn symbol(self) -> &'static str {
         use BinaryOp::*;
         match self {

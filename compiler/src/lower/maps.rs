@@ -544,17 +544,7 @@ fn is_boolean(e: &Expr) -> bool {
         ExprKind::Unary {
             op: UnaryOp::Not, ..
         } => true,
-        ExprKind::Binary { op, .. } => matches!(
-            op,
-            BinaryOp::Eq
-                | BinaryOp::Ne
-                | BinaryOp::Lt
-                | BinaryOp::Le
-                | BinaryOp::Gt
-                | BinaryOp::Ge
-                | BinaryOp::And
-                | BinaryOp::Or
-        ),
+        ExprKind::Binary { op, .. } => op.yields_bool(),
         _ => false,
     }
 }

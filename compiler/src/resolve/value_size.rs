@@ -68,18 +68,7 @@ pub fn layout_of(e: &Expr, vars: &VarLayouts, kt: &KernelTypes, env: &TypeEnv) -
         ExprKind::Unary {
             op: UnaryOp::Not, ..
         } => Some(Layout::scalar(1)),
-        ExprKind::Binary {
-            op:
-                BinaryOp::Eq
-                | BinaryOp::Ne
-                | BinaryOp::Lt
-                | BinaryOp::Le
-                | BinaryOp::Gt
-                | BinaryOp::Ge
-                | BinaryOp::And
-                | BinaryOp::Or,
-            ..
-        } => Some(Layout::scalar(1)),
+        ExprKind::Binary { op, .. } if op.yields_bool() => Some(Layout::scalar(1)),
         ExprKind::Cast { ty, .. } => cast_layout(ty),
         ExprKind::Var(v) => vars.get(v),
         ExprKind::Tuple(items) => {
