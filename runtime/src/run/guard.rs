@@ -8,6 +8,10 @@
 //! the script fits, written into the map its program reads its mask from; its maps print
 //! scaled and marked from then on (`run::sampling`). A probe no N up to `MAX_SAMPLING` brings
 //! under budget, or one that may not be sampled, is detached; the rest of the script runs on.
+//! A sampling step is a prediction, and a sampled hit can cost more than its share of the
+//! unsampled cost (caches go cold when the program runs less often), so the first reading
+//! after a step checks it: over what the step aimed for (`AIM` of the budget), the guard
+//! steps again at once, from the cost measured at the new N, without waiting out its patience.
 //! `--no-guard` turns it off.
 
 use std::io::Write;
@@ -30,6 +34,9 @@ use crate::run::sampling::GuardSampling;
 const EVERY: Duration = Duration::from_millis(500);
 /// Consecutive readings over budget before the guard acts: 2 seconds.
 const PATIENCE: u32 = 4;
+/// The share of the budget a sampling step aims the whole script at: rates wander between
+/// readings.
+const AIM: f64 = 0.8;
 
 struct Watched {
     program: String,
@@ -59,6 +66,8 @@ pub struct Guard {
     cpus: f64,
     since: Instant,
     readings_over: u32,
+    /// The last action was a sampling step that the next reading checks.
+    checking_step: bool,
     /// The sampling draw: the mask's lookup, the random number, the branch.
     draw_ns: f64,
 }
@@ -126,6 +135,7 @@ impl Guard {
             cpus,
             since: Instant::now(),
             readings_over: 0,
+            checking_step: false,
             draw_ns: model.hash_lookup_ns + model.helper_ns + 6.0 * model.instruction_ns,
         })
     }
@@ -163,12 +173,14 @@ impl Guard {
         let seconds = elapsed.as_secs_f64();
         let total: f64 = costs.iter().map(|c| c.1).sum();
         let machine_pct = total / (seconds * 1e9 * self.cpus) * 100.0;
+        let missed_step =
+            std::mem::take(&mut self.checking_step) && machine_pct > AIM * self.budget.machine_pct;
         if machine_pct <= self.budget.machine_pct {
             self.readings_over = 0;
-            return Ok(());
+        } else {
+            self.readings_over += 1;
         }
-        self.readings_over += 1;
-        if self.readings_over < PATIENCE {
+        if !acts_now(self.readings_over, missed_step) {
             return Ok(());
         }
         self.readings_over = 0;
@@ -180,6 +192,7 @@ impl Guard {
             hits,
             others_ns: total - ns,
             seconds,
+            missed_step,
         };
         match self.step(&self.watched[i], &reading) {
             Step::Sample(n) => self.sample(i, n, &reading, loaded, compiled, sampling, format, out),
@@ -187,8 +200,8 @@ impl Guard {
         }
     }
 
-    /// Sampling when some N up to `MAX_SAMPLING` brings the whole script under budget, with a
-    /// margin (rates wander between readings); detaching otherwise. At 1 in N a hit costs the
+    /// Sampling when some N up to `MAX_SAMPLING` brings the whole script to `AIM` of the
+    /// budget; detaching otherwise. At 1 in N a hit costs the
     /// mechanism, the draw and 1/N of the program, whose whole cost is read back from what
     /// the kernel measured at the N it runs at now.
     fn step(&self, w: &Watched, r: &Reading) -> Step {
@@ -207,7 +220,7 @@ impl Guard {
             draw_ns: self.draw_ns,
             program_ns: whole_ns,
         };
-        match sampling_to_fit(&hit, rate, 0.8 * budget_ns - r.others_ns / r.seconds, w.n) {
+        match sampling_to_fit(&hit, rate, AIM * budget_ns - r.others_ns / r.seconds, w.n) {
             Some(n) => Step::Sample(n),
             None => Step::Detach,
         }
@@ -247,10 +260,8 @@ impl Guard {
             .collect();
         let (rate, share, per_hit) = self.figures(r);
         eprintln!(
-            "guard: sampling {what} 1 hit in {n}: measured over budget ({}) for 2 s, {} of the machine in the last {} ms: {} events/s, {} per hit; {} print multiplied by {n} from here and marked sampled",
-            percent(self.budget.machine_pct),
-            percent(share),
-            (r.seconds * 1000.0).round(),
+            "guard: sampling {what} 1 hit in {n}: {}: {} events/s, {} per hit; {} print multiplied by {n} from here and marked sampled",
+            self.why_now(r, share),
             quantity(rate),
             nanos(per_hit),
             maps.join(", ")
@@ -272,6 +283,7 @@ impl Guard {
         for w in self.watched.iter_mut().filter(|w| w.probe_index == probe) {
             w.n = n;
         }
+        self.checking_step = true;
         Ok(())
     }
 
@@ -284,6 +296,7 @@ impl Guard {
         out: &mut dyn Write,
     ) -> Result<(), RunError> {
         let (rate, share, per_hit) = self.figures(r);
+        let why_now = self.why_now(r, share);
         let w = &mut self.watched[i];
         loaded
             .detach(&w.program)
@@ -296,10 +309,7 @@ impl Guard {
             (Some(_), _) => "; sampling further cannot bring it under",
         };
         eprintln!(
-            "guard: detached {what}: measured over budget ({}) for 2 s, {} of the machine in the last {} ms: {} events/s, {} per hit{why}",
-            percent(self.budget.machine_pct),
-            percent(share),
-            (r.seconds * 1000.0).round(),
+            "guard: detached {what}: {why_now}: {} events/s, {} per hit{why}",
             quantity(rate),
             nanos(per_hit)
         );
@@ -316,6 +326,25 @@ impl Guard {
         Ok(())
     }
 
+    /// What made the guard act on this reading, `share` being the costliest probe's.
+    fn why_now(&self, r: &Reading, share: f64) -> String {
+        let ms = (r.seconds * 1000.0).round();
+        if r.missed_step {
+            let script = (r.ns + r.others_ns) / (r.seconds * 1e9 * self.cpus) * 100.0;
+            format!(
+                "the last sampling step left the script at {} of the machine in the last {ms} ms, over the {} it aimed for",
+                percent(script),
+                percent(AIM * self.budget.machine_pct)
+            )
+        } else {
+            format!(
+                "measured over budget ({}) for 2 s, {} of the machine in the last {ms} ms",
+                percent(self.budget.machine_pct),
+                percent(share)
+            )
+        }
+    }
+
     /// Events a second, share of the machine, ns per hit.
     fn figures(&self, r: &Reading) -> (f64, f64, f64) {
         let rate = r.hits as f64 / r.seconds;
@@ -327,6 +356,13 @@ impl Guard {
         };
         (rate, share, per_hit)
     }
+}
+
+/// Whether the guard acts on this reading: after `PATIENCE` readings over budget in a row, so
+/// that a passing burst does not thin a probe, or at once when the reading checks a sampling
+/// step and finds the script over what the step aimed for.
+fn acts_now(readings_over: u32, missed_step: bool) -> bool {
+    readings_over >= PATIENCE || missed_step
 }
 
 /// What one hit of a probe costs, in parts.
@@ -355,6 +391,8 @@ struct Reading {
     hits: u64,
     others_ns: f64,
     seconds: f64,
+    /// It checks a sampling step, and the script is over what the step aimed for.
+    missed_step: bool,
 }
 
 fn targets_of(w: &Watched) -> String {
@@ -397,6 +435,14 @@ mod tests {
         assert_eq!(sampling_to_fit(&HIT, 20_000.0, 1e7, 1), Some(16));
         // Already at 16 and still over: at least twice that.
         assert_eq!(sampling_to_fit(&HIT, 20_000.0, 1e7, 16), Some(32));
+    }
+
+    #[test]
+    fn a_step_that_missed_is_corrected_at_the_next_reading() {
+        assert!(!acts_now(1, false));
+        assert!(!acts_now(PATIENCE - 1, false));
+        assert!(acts_now(PATIENCE, false));
+        assert!(acts_now(0, true));
     }
 
     #[test]
