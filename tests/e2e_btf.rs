@@ -110,6 +110,38 @@ tracepoint:syscalls:sys_enter_getpgid /comm == "tb_wl"/ {{ exit(); }}"#
     assert_eq!(done.code(), Some(0));
 }
 
+/// `&p->member` is the member's address (`offsetof` past the pointer), typed so that `->`
+/// reads through it, and `container_of` of it is back at the task: its `comm` and `pid` are
+/// the workload's.
+#[test]
+fn member_addresses_and_container_of() {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(env) = e2e::setup("member_addresses_and_container_of") else {
+        return;
+    };
+    let script = r#"tracepoint:syscalls:sys_enter_getppid /comm == "tb_wl"/ {
+  $t = curtask; $l = &$t->tasks;
+  $back = container_of($l, typeof(struct task_struct), tasks);
+  printf("%d %d %s %d %d
+", $back == $t, (uint64)$l - (uint64)$t == offsetof(struct task_struct, tasks),
+         $back->comm, $back->pid == tid, $l->next->prev == $l);
+  exit();
+}"#;
+    let mut tracer = Tracer::spawn(&["-e", script]);
+    tracer.wait_ready(0).unwrap();
+    e2e::run_workload(&env, &["g", "1"]).unwrap();
+    let done = tracer.finish(EXIT_TIMEOUT).unwrap();
+    assert_eq!(
+        done.stdout,
+        "1 1 tb_wl 1 1
+
+",
+        "stderr: {}",
+        done.stderr
+    );
+    assert_eq!(done.code(), Some(0));
+}
+
 /// bpftrace 0.17 runs the same script against the same workload and prints the same text.
 #[test]
 fn same_as_bpftrace() {

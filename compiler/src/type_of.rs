@@ -168,6 +168,13 @@ impl VisitorMut for Eliminate {
     }
 
     fn expr(&mut self, e: &mut Expr) {
+        if matches!(&e.kind, ExprKind::Call { name, .. } if name.name == "container_of") {
+            if let Err(d) = self.container_of(e) {
+                self.diags.push(d);
+                // What is left is not walked: its `typeof` would be a second error.
+                e.kind = ExprKind::Int(0);
+            }
+        }
         // `sizeof(typeof(T))` is `sizeof(T)`, `sizeof(typeof(e))` is `sizeof(e)`; the same
         // for `offsetof`.
         if let ExprKind::SizeofExpr(inner) = &mut e.kind {
@@ -217,6 +224,86 @@ impl VisitorMut for Eliminate {
             _ => {}
         }
         walk_expr_mut(self, e);
+    }
+}
+
+impl Eliminate {
+    /// `container_of(p, typeof(T), member)`, the pointer to the `T` whose `member` `p` points
+    /// at, is `(T *)((uint64)p - offsetof(T, member))`: its type argument is a `typeof`, so
+    /// it is written out here, where that type is known.
+    fn container_of(&mut self, e: &mut Expr) -> Result<(), Diagnostic> {
+        let ExprKind::Call { args, .. } = &mut e.kind else {
+            return Ok(());
+        };
+        let usage = "container_of(pointer, typeof(type), member)";
+        let [ptr, ty, member] = args.as_mut_slice() else {
+            return Err(Diagnostic::error(
+                format!("`container_of` takes 3 arguments, {} given", args.len()),
+                e.span,
+                "here",
+            )
+            .with_help(usage));
+        };
+        let ExprKind::Typeof(t) = &ty.kind else {
+            return Err(Diagnostic::error(
+                "`container_of`'s second argument is a type",
+                ty.span,
+                "not a type",
+            )
+            .with_help(format!("write it as `typeof(struct Name)`: {usage}")));
+        };
+        let ExprKind::Ident(field) = &member.kind else {
+            return Err(Diagnostic::error(
+                "`container_of`'s third argument is the name of a member",
+                member.span,
+                "not a member name",
+            )
+            .with_help(usage));
+        };
+        let mut container = TypeName {
+            base: TypeBase::Typeof(t.clone()),
+            pointers: 0,
+            array: None,
+            span: ty.span,
+        };
+        self.type_name(&mut container);
+        let span = e.span;
+        let address = Expr::new(
+            ExprKind::Cast {
+                ty: TypeName {
+                    base: TypeBase::Builtin("uint64".into()),
+                    pointers: 0,
+                    array: None,
+                    span: ptr.span,
+                },
+                expr: Box::new(ptr.clone()),
+            },
+            ptr.span,
+        );
+        let offset = Expr::new(
+            ExprKind::Offsetof {
+                ty: container.clone(),
+                field: vec![Ident {
+                    name: field.clone(),
+                    span: member.span,
+                }],
+            },
+            member.span,
+        );
+        let start = Expr::new(
+            ExprKind::Binary {
+                op: BinaryOp::Sub,
+                lhs: Box::new(address),
+                rhs: Box::new(offset),
+            },
+            span,
+        );
+        container.pointers += 1;
+        e.kind = ExprKind::Cast {
+            ty: container,
+            expr: Box::new(start),
+        };
+        Ok(())
     }
 }
 
@@ -331,6 +418,32 @@ mod tests {
         .unwrap();
         assert!(out.contains(": int8"), "{out}");
         assert!(out.contains("sizeof(uint64 *) + 2"), "{out}");
+    }
+
+    #[test]
+    fn container_of_is_the_pointer_back_from_the_member() {
+        let out = eliminated(
+            "struct Foo { int m; int n; } \
+             begin { $n = (int32 *)0; $f = container_of($n, typeof(struct Foo), n); }",
+        )
+        .unwrap();
+        assert!(
+            out.contains("$f = (struct Foo *)((uint64)$n - offsetof(struct Foo, n))"),
+            "{out}"
+        );
+        for (src, at) in [
+            ("begin { $f = container_of(1, 2); }", "container_of(1, 2)"),
+            ("begin { $f = container_of(1, 2, n); }", "2"),
+            (
+                "begin { $f = container_of(1, typeof(struct Foo), 3); }",
+                "3",
+            ),
+        ] {
+            let diags = eliminated(src).unwrap_err();
+            assert_eq!(diags.len(), 1, "{src}: {diags:?}");
+            let span = diags[0].span();
+            assert_eq!(&src[span.start as usize..span.end as usize], at, "{src}");
+        }
     }
 
     #[test]

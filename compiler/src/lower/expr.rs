@@ -534,7 +534,13 @@ impl ProbeLowerer<'_, '_> {
                         "assign it first",
                     )),
                 },
-                _ => Err(self.unsupported("`&` of anything but a variable", span)),
+                _ => match self.typed_address_of(inner) {
+                    Some(address) => address,
+                    None => Err(self.unsupported(
+                        "`&` of anything but a variable or a member, `*p` or `p[i]` of typed memory",
+                        span,
+                    )),
+                },
             };
         }
         // `*&$x` is `$x`, whatever it holds (a tuple, a string).

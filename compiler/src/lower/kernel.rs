@@ -126,6 +126,26 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
+    /// `&e` of a kernel-typed member, deref or index: its address, computed as its read would
+    /// compute it, and nothing read. `None` when `e` is not such a place.
+    pub(super) fn typed_address_of(&mut self, e: &Expr) -> Option<Lowering<Val>> {
+        if !matches!(
+            e.kernel.as_deref(),
+            Some(
+                KernelAccess::Member { .. }
+                    | KernelAccess::Deref { .. }
+                    | KernelAccess::Index { .. }
+            )
+        ) {
+            return None;
+        }
+        Some(self.place(e).map(|place| Val::Int {
+            reg: self.place_address(&place),
+            // A pointer's value, printed as bpftrace 0.17 prints pointers (see `read_int`'s).
+            signed: true,
+        }))
+    }
+
     /// Where a kernel-typed member, deref or index expression lives.
     fn place(&mut self, e: &Expr) -> Lowering<Place> {
         match (&e.kind, e.kernel.as_deref().cloned()) {

@@ -370,6 +370,12 @@ impl<'a> KernelTypes<'a> {
                 },
                 None => None,
             },
+            // `&p->member`, `&*p`, `&p[i]`: a pointer to what is there, in the same memory.
+            // (`&$x` is the variable's place on the BPF stack, not typed memory.)
+            ExprKind::Unary {
+                op: UnaryOp::AddrOf,
+                expr,
+            } if is_place(expr) => self.type_of(expr, env)?.map(CType::pointer_to),
             // Pointer arithmetic keeps the pointer's type (`(uint16 *)arg0 + 1`).
             ExprKind::Binary {
                 op: op @ (BinaryOp::Add | BinaryOp::Sub),
@@ -424,6 +430,18 @@ impl<'a> KernelTypes<'a> {
             .kernel_type_named(NameSpace::Struct, "task_struct")
             .ok()?;
         Some(CType::pointer_to(CType::kernel(id, false)))
+    }
+}
+
+/// A member, `*p` or `p[i]` of typed memory, whose address `&` takes.
+pub fn is_place(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Field { expr, .. } => !is_args(expr),
+        ExprKind::Unary {
+            op: UnaryOp::Deref, ..
+        }
+        | ExprKind::Index { .. } => true,
+        _ => false,
     }
 }
 

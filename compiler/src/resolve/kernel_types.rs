@@ -759,6 +759,8 @@ mod tests {
             "BEGIN { $x = 1; $x += curtask->pid; @ = $x; }",
             // `c ?: b` holds `c` twice; each copy is typed.
             "BEGIN { @ = curtask->pid ?: 1; }",
+            // `&` of a member is a typed pointer, `->` reads through it.
+            "BEGIN { $l = &curtask->tasks; @ = $l->next->prev == $l; @p = &(*curtask).pid; }",
         ] {
             compile_with_types(source).unwrap_or_else(|e| panic!("{source}: {e:?}"));
         }
