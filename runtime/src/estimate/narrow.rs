@@ -4,8 +4,9 @@
 //! - a probe whose program costs more than reaching it, and whose output sampling does not
 //!   change once scaled (`sample::samplable`), runs its program for 1 hit in N (N doubling);
 //!   its maps print scaled by N and marked sampled;
-//! - otherwise the hottest member of a wildcard expansion is left out, never a probe's last
-//!   attach point.
+//! - otherwise, or when no N can bring the script under, the hottest member of a wildcard
+//!   expansion is left out, never a probe's last attach point, and sampling is sized again
+//!   for what remains.
 
 use std::collections::BTreeMap;
 
@@ -36,44 +37,83 @@ pub struct Narrowing {
 
 /// `None` when no narrowing brings the script under `budget`. `samplable` holds the probes
 /// (by index) that may be sampled.
+///
+/// Sampling is tried only while it can still fit: when even every probe it helps at
+/// `MAX_SAMPLING` leaves the script over (reaching the hits costs too much), a member is left
+/// out instead and the sampling starts over for what remains, so that no probe is thinned
+/// 1 in 1024 for nothing.
 pub fn narrow(estimate: &Estimate, budget: &Budget, samplable: &[usize]) -> Option<Narrowing> {
     let mut after = estimate.clone();
     let mut dropped = Vec::new();
     let mut sampled: BTreeMap<usize, u32> = BTreeMap::new();
     // The random draw that decides, and the branch on it.
     let draw_ns = estimate.model.helper_ns + 3.0 * estimate.model.instruction_ns;
+    let helps = |pi: usize| {
+        let original = &estimate.probes[pi];
+        let first = original.points.first();
+        samplable.contains(&original.probe_index)
+            && first.map_or(0.0, |p| p.program_ns) > first.map_or(0.0, |p| p.mechanism_ns)
+    };
     while !budget.within(&after) {
-        let costliest = after
+        let (pi, probe) = after
             .probes
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.ns_per_s().total_cmp(&b.1.ns_per_s()))?;
-        let (pi, probe) = costliest;
         let n = sampled.get(&probe.probe_index).copied().unwrap_or(1);
-        let original = &estimate.probes[pi];
-        let program_ns = original.points.first().map_or(0.0, |p| p.program_ns);
-        let mechanism_ns = original.points.first().map_or(0.0, |p| p.mechanism_ns);
-        if samplable.contains(&probe.probe_index) && program_ns > mechanism_ns && n < MAX_SAMPLING {
-            let n = n * 2;
-            sampled.insert(probe.probe_index, n);
-            for point in after.probes[pi].points.iter_mut() {
-                let before = original
-                    .points
-                    .iter()
-                    .find(|b| b.rate.target == point.rate.target);
-                if let Some(before) = before {
-                    point.program_ns = draw_ns + before.program_ns / f64::from(n);
-                }
-            }
+        if helps(pi)
+            && n < MAX_SAMPLING
+            && sampling_can_fit(estimate, &after, budget, &helps, draw_ns)
+        {
+            sampled.insert(probe.probe_index, n * 2);
+            sample_at(estimate, &mut after, pi, n * 2, draw_ns);
             continue;
         }
         drop_hottest_member(&mut after, &mut dropped)?;
+        for (pi, probe) in estimate.probes.iter().enumerate() {
+            if sampled.remove(&probe.probe_index).is_some() {
+                sample_at(estimate, &mut after, pi, 1, draw_ns);
+            }
+        }
     }
     Some(Narrowing {
         dropped,
         sampled,
         after,
     })
+}
+
+/// Probe `pi` of `after` running its program 1 hit in `n` (every hit at 1), each point's
+/// cost from what `estimate` measured for it.
+fn sample_at(estimate: &Estimate, after: &mut Estimate, pi: usize, n: u32, draw_ns: f64) {
+    let original = &estimate.probes[pi];
+    for point in after.probes[pi].points.iter_mut() {
+        if let Some(before) = original
+            .points
+            .iter()
+            .find(|b| b.rate.target == point.rate.target)
+        {
+            point.program_ns = match n {
+                1 => before.program_ns,
+                n => draw_ns + before.program_ns / f64::from(n),
+            };
+        }
+    }
+}
+
+/// Whether `after`, with every probe sampling helps at `MAX_SAMPLING`, is within budget.
+fn sampling_can_fit(
+    estimate: &Estimate,
+    after: &Estimate,
+    budget: &Budget,
+    helps: &dyn Fn(usize) -> bool,
+    draw_ns: f64,
+) -> bool {
+    let mut floor = after.clone();
+    for pi in (0..floor.probes.len()).filter(|&pi| helps(pi)) {
+        sample_at(estimate, &mut floor, pi, MAX_SAMPLING, draw_ns);
+    }
+    budget.within(&floor)
 }
 
 /// Leaves out the costliest attach point of a probe that has more than one; `None` when there
@@ -194,6 +234,22 @@ mod tests {
         assert!(n.after.machine_pct() <= 3.0);
         // Not samplable: nothing to do for a single attach point.
         assert!(narrow(&e, &Budget::default(), &[]).is_none());
+    }
+
+    #[test]
+    fn sampling_that_cannot_fit_gives_way_to_leaving_a_member_out() {
+        // Reaching `hot` alone is 10% (1M/s at 100 ns): no N saves it, so it is left out,
+        // and `cold` runs every hit rather than 1 in 1024.
+        let mut hot = point("hot", 1_000_000.0);
+        hot.program_ns = 400.0;
+        let mut cold = point("cold", 10.0);
+        cold.program_ns = 400.0;
+        let e = estimate(vec![vec![hot, cold]]);
+        let n = narrow(&e, &Budget::default(), &[0]).expect("can narrow");
+        let names: Vec<String> = n.dropped.iter().map(|d| d.target.to_string()).collect();
+        assert_eq!(names, ["tracepoint:a:hot"]);
+        assert!(n.sampled.is_empty(), "{:?}", n.sampled);
+        assert_eq!(n.after.probes[0].points[0].program_ns, 400.0);
     }
 
     #[test]
