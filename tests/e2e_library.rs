@@ -1,6 +1,7 @@
 //! Builtins of the library that read the machine, end to end against this kernel:
 //! `percpu_kaddr` (each CPU's own run queue names its CPU: `rq->cpu`), `pton` through `ntop`
-//! and a cast, `cgroup_path` of this test's own cgroup, `debugf` lines in the trace buffer.
+//! and a cast, `cgroup_path` of this test's own cgroup, `debugf` lines in the trace buffer,
+//! `assert`'s error and exit code.
 
 mod e2e;
 
@@ -17,6 +18,23 @@ fn percpu_kaddr_finds_each_cpus_copy() {
     assert_eq!(code, 0, "{stderr}");
     let each: String = (0..cpus).map(|c| format!("{c} ")).collect();
     assert_eq!(stdout.trim_end(), format!("{each}1 1"), "{stderr}");
+}
+
+/// A false `assert` prints the current release's message at the call, ends the probe there
+/// and exits 1; a true one lets the probe go on.
+#[test]
+fn assert_stops_at_a_false_condition() {
+    if !e2e::require_bpf("assert_stops_at_a_false_condition") {
+        return;
+    }
+    let script = r#"BEGIN { assert(pid > 0, "has a pid"); printf("on\n"); $m = "no pid 0"; assert(pid == 0, $m); printf("not reached\n"); }"#;
+    let (code, stdout, stderr) = e2e::tracebound(&["-e", script]).unwrap();
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(stdout.trim_end(), "on", "{stderr}");
+    assert!(
+        stderr.contains("stdin:1:72-92: ERROR: assert failed: no pid 0"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -288,6 +288,9 @@ pub enum Lowering {
     Join,
     Signal,
     Exit,
+    /// `assert(cond, msg)`: when `cond` is false, an error tagged with the call's place
+    /// (`assert failed: msg`), then `exit(1)`.
+    Assert,
     Time,
     Print,
     /// `clear`, `zero`.
@@ -520,7 +523,7 @@ pub static BUILTINS: &[Builtin] = &[
     func("getopt", &[Literal, ANY, Literal], 1, Ty::Any, "value of a named --option, typed like its default")
         .pure().lowered(Lowering::ProgramOption, NONE).example(r#"@ = getopt("verbose", 0)"#),
     func("assert", &[BOOL, STR], 2, Ty::Void, "print an error and exit with code 1 if the condition is false")
-        .refused("not supported yet: assertions").example(r#"assert(pid > 0, "no pid")"#),
+        .lowered(Lowering::Assert, NONE).example(r#"assert(pid > 0, "no pid")"#),
     func("static_assert", &[BOOL, Literal], 2, Ty::Void, "fail compilation if the condition is false")
         .pure().refused("not supported yet: assertions when compiling").example(r#"static_assert(1 == 1, "no")"#),
     func("assert_str", &[ANY], 1, Ty::Void, "fail compilation unless the value is string-like")

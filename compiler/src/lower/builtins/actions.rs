@@ -52,6 +52,39 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
+    /// `assert(cond, msg)`: when `cond` is false, `errorf("assert failed: %s", msg)` at the
+    /// call (the current release's message, placed at the user's text rather than in its
+    /// stdlib's macro) and `exit(1)`.
+    pub(super) fn assert(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
+        let [cond, message] = args else {
+            return Err(Diagnostic::error(
+                "`assert` takes a condition and a message",
+                span,
+                "here",
+            ));
+        };
+        let (holds, _) = self.int(cond)?;
+        let passed = self.new_label();
+        self.emit(Inst::Branch {
+            cond: crate::insn::Cond::Ne,
+            a: holds,
+            b: Operand::Imm(0),
+            then: passed,
+        });
+        let message = self.expr(message)?;
+        let types = [message.ty()];
+        let action = Action::Message {
+            error: true,
+            at: span,
+            format: "assert failed: %s".into(),
+            args: types.to_vec(),
+        };
+        self.send(action, &types, &[message]);
+        self.exit(&[Expr::new(ExprKind::Int(1), span)])?;
+        self.emit(Inst::Label(passed));
+        Ok(())
+    }
+
     /// `debugf(format, values...)`: bpf_trace_printk with the format on the stack, an
     /// integer passed as itself and a string as the address of its bytes, as the kernel's
     /// `%s` reads them. The checker holds the format to the kernel's rules.

@@ -137,6 +137,10 @@ impl ProbeLowerer<'_, '_> {
                 self.exit(args)?;
                 Val::Void
             }
+            By::Assert => {
+                self.assert(args, span)?;
+                Val::Void
+            }
             By::Time => {
                 self.time(args)?;
                 Val::Void
