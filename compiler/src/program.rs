@@ -512,6 +512,9 @@ pub enum Action {
     Message {
         error: bool,
         at: crate::span::Span,
+        /// The macro calls that expanded the call, innermost first: printed after the
+        /// message as "expanded from", each with its line.
+        expanded_from: Vec<crate::span::Span>,
         format: String,
         args: Vec<ValueType>,
     },

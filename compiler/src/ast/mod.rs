@@ -341,6 +341,10 @@ pub struct Expr {
     /// type, or a `sizeof`/`offsetof`/enumerator constant): `None` out of the parser, filled
     /// by `resolve::kernel_types` for the expressions that have one.
     pub kernel: Option<Box<KernelAccess>>,
+    /// For a builtin call that macro expansion copied out of a macro's body: the calls that
+    /// expanded it, innermost first (`errorf` prints them as "expanded from"). Empty
+    /// elsewhere.
+    pub expanded_from: Vec<Span>,
 }
 
 impl Expr {
@@ -350,6 +354,7 @@ impl Expr {
             kind,
             span,
             kernel: None,
+            expanded_from: Vec::new(),
         }
     }
 }

@@ -87,7 +87,7 @@ impl ProbeLowerer<'_, '_> {
                 signed: false,
             }),
             ExprKind::Str(s) => Ok(self.string_literal(s)),
-            ExprKind::Ident(name) => self.builtin(name, Use::Bare, e.span),
+            ExprKind::Ident(name) => self.builtin(name, Use::Bare, e.span, &e.expanded_from),
             ExprKind::Var(name) => match self.vars.get(name).cloned() {
                 Some(v) => Ok(self.load_value(Addr::Slot(v.slot, 0), &v.ty)),
                 None => Err(Diagnostic::error(
@@ -105,7 +105,9 @@ impl ProbeLowerer<'_, '_> {
                 })
             }
             ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
-            ExprKind::Call { name, args } => self.builtin(&name.name, Use::Called(args), e.span),
+            ExprKind::Call { name, args } => {
+                self.builtin(&name.name, Use::Called(args), e.span, &e.expanded_from)
+            }
             ExprKind::Unary { op, expr } => self.unary(*op, expr, e.span),
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, e.span),
             ExprKind::Ternary {

@@ -43,6 +43,7 @@ pub fn expand(mut program: Program) -> Result<Program, Vec<Diagnostic>> {
             defs: &defs,
             diags: &mut diags,
             chain: Vec::new(),
+            call_sites: Vec::new(),
             expansions: 0,
             scope: None,
         };
@@ -96,6 +97,8 @@ struct Expander<'d, 'p> {
     diags: &'d mut Vec<Diagnostic>,
     /// The macros being expanded, outermost first: a call of one of them is recursion.
     chain: Vec<&'p crate::ast::Macro>,
+    /// The calls of those macros, outermost first.
+    call_sites: Vec<Span>,
     expansions: usize,
     /// `None` in a probe's own code, which keeps its names.
     scope: Option<Scope>,
@@ -145,7 +148,10 @@ impl<'p> Expander<'_, 'p> {
             );
             return None;
         }
-        Some(self.instantiate(def, args, statement))
+        self.call_sites.push(e.span);
+        let expansion = self.instantiate(def, args, statement);
+        self.call_sites.pop();
+        Some(expansion)
     }
 
     /// The body of `def` for these (already expanded) arguments, itself expanded; `statement`
@@ -373,6 +379,7 @@ impl Expander<'_, '_> {
         }
         let Some(Expansion { mut block, value }) = self.call(e, statement) else {
             builtin_spelling(e);
+            e.expanded_from = self.call_sites.iter().rev().copied().collect();
             return None;
         };
 

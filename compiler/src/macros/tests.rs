@@ -206,3 +206,23 @@ fn an_unknown_call_is_left_for_check() {
     let out = expanded("macro add3(x) { x + add5(x) } BEGIN { $a = add3(1); }");
     assert!(out.contains("$a = 1 + add5(1);"), "{out}");
 }
+
+/// A builtin call copied out of a macro's body knows the calls that expanded it, innermost
+/// first; one in a probe's own code knows none.
+#[test]
+fn builtin_calls_keep_the_calls_that_expanded_them() {
+    let source = r#"macro inner(x) { warnf("w %d", x); } macro outer() { inner(2); }
+begin { outer(); warnf("own"); }"#;
+    let program = expand(parse(source).unwrap()).unwrap();
+    let mut calls: Vec<Vec<&str>> = Vec::new();
+    for item in &program.items {
+        if let Item::Probe(p) = item {
+            crate::ast::visit::probe_exprs(p, &mut |e| {
+                if matches!(&e.kind, ExprKind::Call { name, .. } if name.name == "warnf") {
+                    calls.push(e.expanded_from.iter().map(|s| &source[s.range()]).collect());
+                }
+            });
+        }
+    }
+    assert_eq!(calls, [vec!["inner(2)", "outer()"], vec![]]);
+}

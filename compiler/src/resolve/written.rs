@@ -42,11 +42,9 @@ impl VisitorMut for Expander {
         let Some(Support::Written(text)) = stdlib::lookup(name).map(|b| b.support) else {
             return;
         };
-        let task = arg.cloned().unwrap_or_else(|| Expr {
-            kind: ExprKind::Ident("curtask".into()),
-            span: e.span,
-            kernel: None,
-        });
+        let task = arg
+            .cloned()
+            .unwrap_or_else(|| Expr::new(ExprKind::Ident("curtask".into()), e.span));
         match written(text, e.span) {
             Some(mut replacement) => {
                 substitute(&mut replacement, &task);

@@ -203,6 +203,22 @@ impl ScriptPlace {
 }
 
 impl ScriptPlace {
+    /// The lines after a message from a call a macro expanded: for each macro call,
+    /// innermost first, its place, "expanded from", and its line underlined (the message's
+    /// own call is not shown, as in the current release).
+    pub fn expansions(&self, expanded_from: &[Span], error: bool) -> String {
+        expanded_from
+            .iter()
+            .map(|&call| {
+                format!(
+                    "{}expanded from\n{}",
+                    self.prefix(call, error),
+                    self.context(call)
+                )
+            })
+            .collect()
+    }
+
     /// The lines under a message about the text at `at`, as the current release prints them:
     /// the line, then `~` under the text (a tab is four columns); every line of a text that
     /// spans several, without marks. Each line ends in a newline.
@@ -303,6 +319,7 @@ fn handle_record(
         Action::Message {
             error,
             at,
+            expanded_from,
             format,
             args,
         } => {
@@ -314,6 +331,7 @@ fn handle_record(
                 if line.last() != Some(&b'\n') {
                     line.push(b'\n');
                 }
+                line.extend_from_slice(state.script.expansions(expanded_from, *error).as_bytes());
                 std::io::stderr().lock().write_all(&line)?;
             }
         }
@@ -556,6 +574,25 @@ mod tests {
             place.prefix(Span::new(10, 20), false),
             "stdin:2:3-13: WARNING: "
         );
+    }
+
+    #[test]
+    fn a_message_from_a_macro_names_the_calls_that_expanded_it() {
+        let source = r#"macro bad() { errorf("Something bad"); } begin { bad(); }"#;
+        let place = ScriptPlace {
+            name: "stdin".into(),
+            source: source.into(),
+            warnings: true,
+        };
+        let call = source.rfind("bad()").unwrap();
+        assert_eq!(
+            place.expansions(&[Span::new(call, call + 5)], true),
+            format!(
+                "stdin:1:50-55: ERROR: expanded from\n{source}\n{}~~~~~\n",
+                " ".repeat(49)
+            )
+        );
+        assert_eq!(place.expansions(&[], true), "");
     }
 
     #[test]

@@ -16,14 +16,15 @@ use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
     /// `printf`, `cat`, `system`, `errorf`, `warnf`: a format user space applies to the
-    /// values sent with it.
+    /// values sent with it; `at`, the call and the macro calls that expanded it.
     pub(super) fn formatted_action(
         &mut self,
         name: &str,
         lowering: By,
         args: &[Expr],
-        span: Span,
+        at: (Span, &[Span]),
     ) -> Lowering<()> {
+        let (span, expanded_from) = at;
         let format = self
             .format_string(
                 args.first()
@@ -41,6 +42,7 @@ impl ProbeLowerer<'_, '_> {
             By::Message { error } => Action::Message {
                 error,
                 at: span,
+                expanded_from: expanded_from.to_vec(),
                 format,
                 args,
             },
@@ -55,7 +57,8 @@ impl ProbeLowerer<'_, '_> {
     /// `assert(cond, msg)`: when `cond` is false, `errorf("assert failed: %s", msg)` at the
     /// call (the current release's message, placed at the user's text rather than in its
     /// stdlib's macro) and `exit(1)`.
-    pub(super) fn assert(&mut self, args: &[Expr], span: Span) -> Lowering<()> {
+    pub(super) fn assert(&mut self, args: &[Expr], at: (Span, &[Span])) -> Lowering<()> {
+        let (span, expanded_from) = at;
         let [cond, message] = args else {
             return Err(Diagnostic::error(
                 "`assert` takes a condition and a message",
@@ -76,6 +79,7 @@ impl ProbeLowerer<'_, '_> {
         let action = Action::Message {
             error: true,
             at: span,
+            expanded_from: expanded_from.to_vec(),
             format: "assert failed: %s".into(),
             args: types.to_vec(),
         };

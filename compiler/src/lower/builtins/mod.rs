@@ -49,8 +49,15 @@ impl<'e> Use<'e> {
 }
 
 impl ProbeLowerer<'_, '_> {
-    /// A builtin (`name` as the script spells it, an alias too) used bare or called.
-    pub(super) fn builtin(&mut self, name: &str, how: Use, span: Span) -> Lowering<Val> {
+    /// A builtin (`name` as the script spells it, an alias too) used bare or called;
+    /// `expanded_from`, the macro calls that expanded it (`Expr::expanded_from`).
+    pub(super) fn builtin(
+        &mut self,
+        name: &str,
+        how: Use,
+        span: Span,
+        expanded_from: &[Span],
+    ) -> Lowering<Val> {
         let entry = stdlib::lookup(name);
         let Some(Support::Lowered(lowering, _)) = entry.map(|b| b.support) else {
             return Err(match (entry.and_then(Builtin::refusal), how) {
@@ -118,7 +125,7 @@ impl ProbeLowerer<'_, '_> {
             By::HasKey => self.has_key(args, span)?,
             By::Len => self.len(args, span)?,
             By::Printf | By::Cat | By::System | By::Message { .. } => {
-                self.formatted_action(name, lowering, args, span)?;
+                self.formatted_action(name, lowering, args, (span, expanded_from))?;
                 Val::Void
             }
             By::TracePrintk => {
@@ -138,7 +145,7 @@ impl ProbeLowerer<'_, '_> {
                 Val::Void
             }
             By::Assert => {
-                self.assert(args, span)?;
+                self.assert(args, (span, expanded_from))?;
                 Val::Void
             }
             By::Time => {
