@@ -122,8 +122,7 @@ fn member_addresses_and_container_of() {
     let script = r#"tracepoint:syscalls:sys_enter_getppid /comm == "tb_wl"/ {
   $t = curtask; $l = &$t->tasks;
   $back = container_of($l, typeof(struct task_struct), tasks);
-  printf("%d %d %s %d %d
-", $back == $t, (uint64)$l - (uint64)$t == offsetof(struct task_struct, tasks),
+  printf("%d %d %s %d %d\n", $back == $t, (uint64)$l - (uint64)$t == offsetof(struct task_struct, tasks),
          $back->comm, $back->pid == tid, $l->next->prev == $l);
   exit();
 }"#;
@@ -132,10 +131,7 @@ fn member_addresses_and_container_of() {
     e2e::run_workload(&env, &["g", "1"]).unwrap();
     let done = tracer.finish(EXIT_TIMEOUT).unwrap();
     assert_eq!(
-        done.stdout,
-        "1 1 tb_wl 1 1
-
-",
+        done.stdout, "1 1 tb_wl 1 1\n\n\n",
         "stderr: {}",
         done.stderr
     );
