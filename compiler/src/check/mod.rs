@@ -822,6 +822,15 @@ impl<'p> Checker<'p> {
 
     /// A call of a builtin that returns nothing (`printf`, `exit`, ...) where a value is needed.
     fn not_void(&mut self, e: &Expr, used: &str) {
+        // `c ? printf(..) : printf(..)` stands only as a statement.
+        if let ExprKind::Ternary {
+            then, otherwise, ..
+        } = &e.kind
+        {
+            self.not_void(then, used);
+            self.not_void(otherwise, used);
+            return;
+        }
         let ExprKind::Call { name, .. } = &e.kind else {
             return;
         };

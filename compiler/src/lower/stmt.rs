@@ -101,6 +101,26 @@ impl ProbeLowerer<'_, '_> {
 
     fn stmt(&mut self, s: &Stmt) -> Lowering<()> {
         match &s.kind {
+            // `c ? printf("a") : printf("b")` as a statement: one action or the other.
+            StmtKind::Expr(Expr {
+                kind:
+                    ExprKind::Ternary {
+                        cond,
+                        then,
+                        otherwise,
+                    },
+                ..
+            }) if returns_nothing(then) && returns_nothing(otherwise) => {
+                let (c, _) = self.int(cond)?;
+                let other = self.new_label();
+                let done = self.new_label();
+                self.jump_if_zero(c, other);
+                self.expr(then)?;
+                self.emit(Inst::Jump(done));
+                self.emit(Inst::Label(other));
+                self.expr(otherwise)?;
+                self.emit(Inst::Label(done));
+            }
             StmtKind::Expr(e) => {
                 self.expr(e)?;
             }
@@ -847,4 +867,10 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
     }
+}
+
+/// A call of a builtin that returns nothing (`printf`, `exit`, ...).
+fn returns_nothing(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call { name, .. }
+        if tracebound_stdlib::lookup(&name.name).is_some_and(|b| b.returns == tracebound_stdlib::Ty::Void))
 }
