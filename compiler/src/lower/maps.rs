@@ -26,11 +26,15 @@ fn declared_kind(kind: MapDeclKind) -> MapKind {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Entry {
     name: String,
     keys: Option<Vec<ValueType>>,
     value: Option<MapValue>,
+    /// What the previous round learned, for a use this round reaches before the map's
+    /// first write (`@m[@x]` in a probe before the one that assigns `@x` a string).
+    learned_keys: Option<Vec<ValueType>>,
+    learned_value: Option<MapValue>,
 }
 
 pub struct MapTable {
@@ -43,6 +47,9 @@ pub struct MapTable {
     /// (a string variable gets the longest length assigned anywhere in the probe).
     probe_vars: Vec<HashMap<String, ValueType>>,
 }
+
+/// Enough rounds for a chain of maps each read before the one it is copied from is written.
+const MAX_ROUNDS: usize = 8;
 
 /// The pre-pass over one probe, writing into the table.
 struct Infer<'a> {
@@ -77,8 +84,15 @@ impl MapTable {
             index: HashMap::new(),
             probe_vars: Vec::new(),
         };
-        // Two rounds: a map read before the statement that writes it learns its type.
-        for _ in 0..2 {
+        // Rounds until the types settle: a map read before the statement that writes it
+        // learns its type from the round before, which each round starts afresh from, so a
+        // guess made before the write (a plain integer) does not stay in the result.
+        for _ in 0..MAX_ROUNDS {
+            let before = table.entries.clone();
+            for e in &mut table.entries {
+                e.learned_keys = e.keys.take().or(e.learned_keys.take());
+                e.learned_value = e.value.take().or(e.learned_value.take());
+            }
             table.probe_vars.clear();
             for (probe, resolved) in program.probes() {
                 let mut pass = Infer {
@@ -91,6 +105,15 @@ impl MapTable {
                 pass.probe(probe);
                 let vars = pass.vars;
                 table.probe_vars.push(vars);
+            }
+            let settled = table.entries.len() == before.len()
+                && table
+                    .entries
+                    .iter()
+                    .zip(&before)
+                    .all(|(now, then)| now.keys == then.keys && now.value == then.value);
+            if settled {
+                break;
             }
         }
         Ok(table)
@@ -106,13 +129,18 @@ impl MapTable {
     }
 
     pub fn keys(&self, map: usize) -> &[ValueType] {
-        self.entries[map].keys.as_deref().unwrap_or(&[])
+        let e = &self.entries[map];
+        e.keys
+            .as_deref()
+            .or(e.learned_keys.as_deref())
+            .unwrap_or(&[])
     }
 
     pub fn value(&self, map: usize) -> MapValue {
-        self.entries[map]
-            .value
+        let e = &self.entries[map];
+        e.value
             .clone()
+            .or_else(|| e.learned_value.clone())
             .unwrap_or(MapValue::Plain(INT))
     }
 
@@ -213,6 +241,8 @@ impl MapTable {
             name: name.to_string(),
             keys: None,
             value: None,
+            learned_keys: None,
+            learned_value: None,
         });
         self.index.insert(name.to_string(), self.entries.len() - 1);
         self.entries.len() - 1
