@@ -755,11 +755,18 @@ impl<'p> Checker<'p> {
             info.first_read.get_or_insert(map.span);
         }
         let arity = match shapes.as_slice() {
-            [Shape::Tuple(n)] => *n,
-            _ => key_arity(keys),
+            [Shape::Tuple(n)] => Some(*n),
+            // One key whose shape is not known here (`$kv.0` of a map with several keys, a
+            // map's value) may be a tuple of keys: the code generator matches its layout.
+            [Shape::Unknown] if keys.len() == 1 && !matches!(keys[0].kind, ExprKind::Tuple(_)) => {
+                None
+            }
+            _ => Some(key_arity(keys)),
         };
         let mut diags = Vec::new();
-        diags.extend(info.note_arity(&display, arity, map.span));
+        if let Some(arity) = arity {
+            diags.extend(info.note_arity(&display, arity, map.span));
+        }
         // The same position keyed by an integer in one place and a string in another.
         if !shapes.is_empty() {
             diags.extend(info.note_key_shapes(&display, &shapes, keys, map.span));
