@@ -14,6 +14,7 @@ use crate::diagnostic::Diagnostic;
 use crate::probe::ArgAccess;
 use crate::program::{MapInfo, MapValue, StructField, StructLayout, ValueType};
 use crate::resolve::{ResolvedProbe, ResolvedProgram};
+use crate::span::Span;
 use crate::types::{KernelAccess, KernelValue};
 
 /// The BPF map type of a declared kind.
@@ -46,6 +47,9 @@ pub struct MapTable {
     /// Each probe's scratch variables with the type that holds every value assigned to them
     /// (a string variable gets the longest length assigned anywhere in the probe).
     probe_vars: Vec<HashMap<String, ValueType>>,
+    /// This round's uses of a map keyed unlike its earlier uses (a string where an integer
+    /// was): refused, never laid out as the first use's key.
+    key_conflicts: Vec<Diagnostic>,
 }
 
 /// Enough rounds for a chain of maps each read before the one it is copied from is written.
@@ -83,6 +87,7 @@ impl MapTable {
             declared,
             index: HashMap::new(),
             probe_vars: Vec::new(),
+            key_conflicts: Vec::new(),
         };
         // Rounds until the types settle: a map read before the statement that writes it
         // learns its type from the round before, which each round starts afresh from, so a
@@ -94,6 +99,7 @@ impl MapTable {
                 e.learned_value = e.value.take().or(e.learned_value.take());
             }
             table.probe_vars.clear();
+            table.key_conflicts.clear();
             for (probe, resolved) in program.probes() {
                 let mut pass = Infer {
                     table: &mut table,
@@ -115,6 +121,9 @@ impl MapTable {
             if settled {
                 break;
             }
+        }
+        if !table.key_conflicts.is_empty() {
+            return Err(std::mem::take(&mut table.key_conflicts));
         }
         Ok(table)
     }
@@ -248,8 +257,23 @@ impl MapTable {
         self.entries.len() - 1
     }
 
-    fn note_keys(&mut self, map: usize, keys: Vec<ValueType>) {
+    /// The key types of one use of `map`, written at `at`.
+    fn note_keys(&mut self, map: usize, keys: Vec<ValueType>, at: Span) {
         let e = &mut self.entries[map];
+        if let Some(old) = &e.keys {
+            if old.len() != keys.len() || old.iter().zip(&keys).any(|(a, b)| conflicting(a, b)) {
+                let name = format!("@{}", e.name);
+                self.key_conflicts.push(
+                    Diagnostic::error(
+                        format!("map `{name}` is keyed by different types"),
+                        at,
+                        "keyed unlike its first use",
+                    )
+                    .with_help("use keys of the same types everywhere the map is used"),
+                );
+                return;
+            }
+        }
         e.keys = Some(match e.keys.take() {
             None => keys,
             Some(old) => old.iter().zip(&keys).map(|(a, b)| unify(a, b)).collect(),
@@ -285,7 +309,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                         self.expr(k);
                     }
                     let key_types = self.key_types(keys);
-                    self.table.note_keys(map, key_types);
+                    self.table.note_keys(map, key_types, target.span);
                     let v = match (&value.kind, op) {
                         (ExprKind::Call { name, args }, None) => {
                             let signed = args.first().is_none_or(|a| {
@@ -363,7 +387,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                     self.expr(k);
                 }
                 let key_types = self.key_types(keys);
-                self.table.note_keys(map, key_types);
+                self.table.note_keys(map, key_types, e.span);
             }
             ExprKind::Map { name, .. } => {
                 self.table.entry(&name.name);
@@ -676,6 +700,21 @@ fn held(ty: ValueType) -> ValueType {
         ValueType::Int { signed, .. } => ValueType::Int { size: 8, signed },
         ValueType::Enum(names) => ValueType::Enum(names.held()),
         other => other,
+    }
+}
+
+/// Two key types no one layout holds: a number and a string, tuples of other lengths or
+/// fields. Integers of any width or sign, enums, pointers and bools are all numbers.
+fn conflicting(a: &ValueType, b: &ValueType) -> bool {
+    use ValueType as T;
+    let number = |t: &T| matches!(t, T::Int { .. } | T::Enum(_) | T::Pointer | T::Bool);
+    match (a, b) {
+        _ if number(a) && number(b) => false,
+        (T::Str { .. }, T::Str { .. }) => false,
+        (T::Tuple(x), T::Tuple(y)) => {
+            x.len() != y.len() || x.iter().zip(y).any(|(a, b)| conflicting(a, b))
+        }
+        _ => std::mem::discriminant(a) != std::mem::discriminant(b),
     }
 }
 

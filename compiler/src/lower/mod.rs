@@ -934,4 +934,26 @@ mod tests {
             .message
             .contains("not supported by the code generator yet"));
     }
+
+    /// Keys check cannot see the shape of (a map's tuple value) that no one layout holds are
+    /// refused at the use, not stored as the first use's key; numbers of any width mix.
+    #[test]
+    fn a_map_keyed_unlike_its_first_use_is_refused() {
+        let source = r#"BEGIN { @x = (1, "a"); @m[1, 2] = 1; @m[@x] = 2; }"#;
+        let program = parse(source).unwrap();
+        let err = lower(
+            &resolved(program, &[special(Target::Begin)]),
+            &LowerOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err[0].message.contains("keyed by different types"),
+            "{err:?}"
+        );
+        assert_eq!(&source[err[0].span().range()], "@m[@x]");
+        lower_text(
+            "BEGIN { @m[(uint8)1] = 1; @m[-5] = 2; @p[curtask] = 1; @p[3] = 1; }",
+            &[special(Target::Begin)],
+        );
+    }
 }
