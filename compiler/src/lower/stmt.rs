@@ -91,6 +91,20 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
+    /// `c ? a() : b()` of two calls that return nothing: one runs, as an `if` would.
+    fn either_action(&mut self, cond: &Expr, then: &Expr, otherwise: &Expr) -> Lowering<()> {
+        let (c, _) = self.int(cond)?;
+        let other = self.new_label();
+        let done = self.new_label();
+        self.jump_if_zero(c, other);
+        self.expr(then)?;
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(other));
+        self.expr(otherwise)?;
+        self.emit(Inst::Label(done));
+        Ok(())
+    }
+
     pub fn block(&mut self, block: &Block) -> Lowering<()> {
         for s in &block.stmts {
             self.span = s.span;
@@ -111,15 +125,7 @@ impl ProbeLowerer<'_, '_> {
                     },
                 ..
             }) if returns_nothing(then) && returns_nothing(otherwise) => {
-                let (c, _) = self.int(cond)?;
-                let other = self.new_label();
-                let done = self.new_label();
-                self.jump_if_zero(c, other);
-                self.expr(then)?;
-                self.emit(Inst::Jump(done));
-                self.emit(Inst::Label(other));
-                self.expr(otherwise)?;
-                self.emit(Inst::Label(done));
+                self.either_action(cond, then, otherwise)?
             }
             StmtKind::Expr(e) => {
                 self.expr(e)?;
