@@ -427,16 +427,20 @@ impl Checker<'_> {
         if let Some(reason) = b.refusal() {
             self.diags.push(refused_builtin(spelled, reason, span));
         }
-        // An iterator's `ctx` is a typed structure, not the context pointer compiled.
+        // An iterator's `ctx` is a typed structure read by its members (`ctx.task`, which
+        // `Field` checks without coming here), not the context pointer.
         let typed_ctx = self
             .provider
             .is_some_and(|p| p.kind.probe().context().typed_ctx);
         if typed_ctx && matches!(b.support, Support::Lowered(By::Ctx, _)) {
-            self.diags.push(refused_builtin(
-                spelled,
-                "not supported yet: the typed context of iter probes",
-                span,
-            ));
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{spelled}` of an iter probe is read by its members"),
+                    span,
+                    "not a value of its own",
+                )
+                .with_help("read a member of the iterator's context: `ctx.task`, `ctx.file`, ..."),
+            );
         }
     }
 

@@ -1,8 +1,24 @@
-//! `iter:task`: a BPF iterator over kernel objects. Checked, not run yet.
+//! `iter:NAME[:PIN]` (`it:`): a BPF iterator over kernel objects (`task`, `task_file`,
+//! `task_vma`, ...). Its program runs once per object the kernel walks when the iterator is
+//! read, not per event; its `ctx` is the kernel's `struct bpf_iter__NAME`, whose members
+//! (`ctx.task`, `ctx.fd`, `ctx.file`, `ctx.vma`, `ctx.meta`) are read from the context as
+//! `args` fields are, and typed from BTF so that `ctx.task.comm` reads kernel memory.
 
-use super::{Context, ProbeKind, Provider, ProviderKind};
+use std::collections::HashMap;
+
+use super::args::{ArgAccess, ArgField};
+use super::{fact_error, Context, ProbeKind, Provider, ProviderKind, Resolution, Target};
+use crate::ast::AttachPoint;
+use crate::diagnostic::Diagnostic;
+use crate::machine::ctype::CType;
+use crate::machine::facts::MachineFacts;
+use crate::parse::attach::Part;
+use crate::types::{KType, NameSpace, TypeId};
 
 pub struct Iter;
+
+/// The context struct of iterator `NAME` is `struct bpf_iter__NAME`.
+pub const CONTEXT_PREFIX: &str = "bpf_iter__";
 
 static PROVIDER: Provider = Provider {
     kind: ProviderKind::Iter,
@@ -13,19 +29,208 @@ static PROVIDER: Provider = Provider {
     usage: "iter:name[:pin]",
 };
 
+/// One member of an iterator's context: its name, byte offset and BTF type, the members of
+/// the anonymous unions `__bpf_md_ptr` wraps each pointer in reached as C reaches them.
+struct ContextMember {
+    name: String,
+    offset: u32,
+    ty: TypeId,
+}
+
+fn context_members(
+    facts: &dyn MachineFacts,
+    id: TypeId,
+    base: u32,
+    out: &mut Vec<ContextMember>,
+) -> Result<(), crate::machine::facts::FactError> {
+    let KType::Record(record) = facts.kernel_type(id)? else {
+        return Ok(());
+    };
+    for m in record.members {
+        let offset = base + m.bit_offset / 8;
+        if m.name.is_empty() {
+            context_members(facts, m.ty, offset, out)?;
+        } else {
+            out.push(ContextMember {
+                name: m.name,
+                offset,
+                ty: m.ty,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The context struct of `target`, if the kernel's BTF has it.
+fn context_of(iterator: &str, facts: &dyn MachineFacts) -> Option<TypeId> {
+    facts
+        .kernel_type_named(NameSpace::Struct, &format!("{CONTEXT_PREFIX}{iterator}"))
+        .ok()
+}
+
 impl ProbeKind for Iter {
     fn provider(&self) -> &'static Provider {
         &PROVIDER
     }
 
+    /// The current release's words for an iterator the kernel lacks.
+    fn no_matches(&self, rest: &[&str]) -> String {
+        format!(
+            "iter {} not available for your kernel version.",
+            rest.first().copied().unwrap_or("")
+        )
+    }
+
+    /// The kernel's BTF must define the iterator's context; its members are the fields of
+    /// `ctx`, each read from the context (an integer, or a pointer as a u64).
+    fn resolve(
+        &self,
+        parts: &[Part],
+        ap: &AttachPoint,
+        facts: &dyn MachineFacts,
+    ) -> Result<Resolution, Diagnostic> {
+        let name = &parts[1];
+        if name.text.contains('*') || name.text.contains('?') {
+            return Err(Diagnostic::error(
+                "iter probes take no wildcards",
+                name.span,
+                "one iterator's name",
+            )
+            .with_help("`tracebound -l 'iter:*'` lists the iterators this kernel has"));
+        }
+        let Some(context) = context_of(&name.text, facts) else {
+            return Ok(Resolution::default());
+        };
+        let mut members = Vec::new();
+        context_members(facts, context, 0, &mut members).map_err(|e| fact_error(e, ap))?;
+        let mut args = Vec::new();
+        for m in members {
+            let (size, signed) = match facts.kernel_type(m.ty).map_err(|e| fact_error(e, ap))? {
+                KType::Int { size, signed, .. } => (size, signed),
+                KType::Pointer { .. } => (8, false),
+                // Nothing else is in an iterator's context; a member that were would be
+                // refused where it is read.
+                _ => continue,
+            };
+            args.push(ArgField {
+                name: m.name,
+                offset: m.offset,
+                access: ArgAccess::Int { size, signed },
+            });
+        }
+        Ok(Resolution {
+            targets: vec![Target::Iter {
+                iterator: name.text.clone(),
+                pin: parts.get(2).map(|p| p.text.clone()),
+            }],
+            args,
+        })
+    }
+
+    /// The kernel types of the context's members, for `ctx.task.comm`.
+    fn kernel_arg_types(
+        &self,
+        targets: &[Target],
+        facts: &dyn MachineFacts,
+    ) -> HashMap<String, CType> {
+        let mut out = HashMap::new();
+        let [Target::Iter { iterator, .. }] = targets else {
+            return out;
+        };
+        let mut members = Vec::new();
+        if let Some(context) = context_of(iterator, facts) {
+            if context_members(facts, context, 0, &mut members).is_ok() {
+                for m in members {
+                    out.insert(m.name, CType::kernel(m.ty, false));
+                }
+            }
+        }
+        out
+    }
+
     fn context(&self) -> Context {
         Context {
             typed_ctx: true,
+            seq_output: true,
             ..Context::EMPTY
+        }
+    }
+
+    /// `iter/NAME`: the loader attaches the program to the kernel's `bpf_iter_NAME`.
+    fn section_for(&self, program: &str, targets: &[Target]) -> String {
+        match targets {
+            [Target::Iter { iterator, .. }] => format!("iter/{iterator}"),
+            _ => self.section(program),
         }
     }
 
     fn program_word(&self) -> &'static str {
         "iter"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machine::fixture::FixtureFacts;
+
+    fn resolve(text: &str) -> Result<Resolution, Diagnostic> {
+        let facts = FixtureFacts::default().with_kernel_types();
+        let ap = AttachPoint {
+            text: text.into(),
+            span: crate::span::Span::new(0, text.len()),
+        };
+        let parts = crate::parse::attach::split(text, ap.span);
+        Iter.resolve(&parts, &ap, &facts)
+    }
+
+    /// `ctx`'s fields are the context's members, the anonymous unions looked through, at
+    /// their offsets.
+    #[test]
+    fn the_context_members_are_the_fields_of_ctx() {
+        let r = resolve("iter:task_file").unwrap();
+        assert_eq!(
+            r.targets,
+            vec![Target::Iter {
+                iterator: "task_file".into(),
+                pin: None
+            }]
+        );
+        let fields: Vec<(&str, u32, &ArgAccess)> = r
+            .args
+            .iter()
+            .map(|a| (a.name.as_str(), a.offset, &a.access))
+            .collect();
+        let ptr = ArgAccess::Int {
+            size: 8,
+            signed: false,
+        };
+        let fd = ArgAccess::Int {
+            size: 4,
+            signed: false,
+        };
+        assert_eq!(
+            fields,
+            vec![
+                ("meta", 0, &ptr),
+                ("task", 8, &ptr),
+                ("fd", 16, &fd),
+                ("file", 24, &ptr)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_pin_is_kept_and_an_unknown_iterator_names_nothing() {
+        let r = resolve("iter:task:list").unwrap();
+        assert_eq!(
+            r.targets,
+            vec![Target::Iter {
+                iterator: "task".into(),
+                pin: Some("list".into())
+            }]
+        );
+        assert!(resolve("iter:nosuch").unwrap().targets.is_empty());
+        assert!(resolve("iter:task*").is_err());
     }
 }

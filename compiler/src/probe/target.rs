@@ -49,6 +49,12 @@ pub enum Target {
     Bench {
         name: String,
     },
+    /// `iter:task`: the kernel's iterator `NAME` (its context `struct bpf_iter__NAME`), run
+    /// once over every object it walks; `pin` the link's file under /sys/fs/bpf, as written.
+    Iter {
+        iterator: String,
+        pin: Option<String>,
+    },
 }
 
 impl Target {
@@ -71,6 +77,7 @@ impl Target {
             Target::Watchpoint(_) => ProviderKind::Watchpoint,
             Target::SelfSignal { .. } => ProviderKind::SelfSignal,
             Target::Bench { .. } => ProviderKind::Bench,
+            Target::Iter { .. } => ProviderKind::Iter,
         }
     }
 
@@ -148,6 +155,13 @@ impl fmt::Display for Target {
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
             Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
             Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
+            Target::Iter { iterator, pin } => {
+                write!(f, "{name}:{iterator}")?;
+                match pin {
+                    Some(pin) => write!(f, ":{pin}"),
+                    None => Ok(()),
+                }
+            }
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

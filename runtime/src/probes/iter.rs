@@ -1,15 +1,23 @@
 //! `iter:task`, `iter:task_file`, ...: BPF iterators. Listed from the kernel's BTF (each
-//! `struct bpf_iter__NAME` is an iterator the kernel defines); attaching is not built yet.
+//! `struct bpf_iter__NAME` is an iterator the kernel defines). Attaching links the program
+//! (loaded by aya against `bpf_iter_NAME`) to its iterator, a link `Loaded` owns; nothing
+//! runs until the session reads a walk of it (`open_walk`) or pins it (`pin`). It fires per
+//! object walked, once, never per event: counted as `Defined::Once`.
 
 use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::Path;
 
 use tracebound_compiler::machine::facts::{FactError, MachineFacts};
 use tracebound_compiler::machine::glob::Glob;
 use tracebound_compiler::probe::ProviderKind;
 use tracebound_compiler::types::NameSpace;
 
+use tracebound_compiler::probe::Target;
+
 use super::attach::{fail, AttachError, AttachPlan};
-use super::mechanism::{io_error, wants, ListQuery, Mechanism};
+use super::mechanism::{io_error, wants, Count, Counting, Defined, ListQuery, Mechanism};
+use crate::kernel::sys;
 use crate::probes::load::Loaded;
 
 pub struct Iter;
@@ -18,8 +26,29 @@ pub struct Iter;
 const CONTEXT_PREFIX: &str = "bpf_iter__";
 
 impl Mechanism for Iter {
-    fn attach(&self, _loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
-        Err(fail(plan.first(), "attaching iter probes is not built yet"))
+    fn attach(&self, loaded: &mut Loaded, plan: &AttachPlan) -> Result<usize, AttachError> {
+        let link = {
+            let prog = loaded.program_fd(&plan.program).ok_or_else(|| {
+                fail(
+                    plan.first(),
+                    format!("program {} is not loaded", plan.program),
+                )
+            })?;
+            sys::link_iterator(prog).map_err(|e| fail(plan.first(), e))?
+        };
+        loaded.keep_perf_link(&plan.program, link);
+        Ok(plan.targets.len())
+    }
+
+    /// Once, when read: the program runs per object of one walk, not per event.
+    fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {
+        targets
+            .iter()
+            .map(|_| Count {
+                how: Counting::Defined(Defined::Once),
+                first_emulated: None,
+            })
+            .collect()
     }
 
     fn list(
@@ -40,6 +69,38 @@ impl Mechanism for Iter {
         }
         Ok(names.len())
     }
+}
+
+/// A new walk of program `program`'s iterator: reading the file to its end runs the
+/// program once per object and returns what it wrote.
+pub fn open_walk(loaded: &Loaded, program: &str) -> std::io::Result<std::fs::File> {
+    let link = loaded.links_of(program).first().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{program} is not linked to its iterator"),
+        )
+    })?;
+    sys::iterator_open(link.as_fd())
+}
+
+/// Pins program `program`'s iterator link at `path` (under /sys/fs/bpf unless absolute, as
+/// the current release places it); returns the path pinned.
+pub fn pin(loaded: &Loaded, program: &str, path: &str) -> std::io::Result<String> {
+    let link = loaded.links_of(program).first().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{program} is not linked to its iterator"),
+        )
+    })?;
+    let full = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/sys/fs/bpf/{path}")
+    };
+    let c = std::ffi::CString::new(full.clone())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    sys::pin_object(link.as_fd(), &c)?;
+    Ok(full)
 }
 
 /// The iterators this kernel's BTF defines, sorted.
