@@ -1,4 +1,4 @@
-//! `iter:NAME[:PIN]` (`it:`): a BPF iterator over kernel objects (`task`, `task_file`,
+//! `iter:NAME` (`it:`): a BPF iterator over kernel objects (`task`, `task_file`,
 //! `task_vma`, ...). Its program runs once per object the kernel walks when the iterator is
 //! read, not per event; its `ctx` is the kernel's `struct bpf_iter__NAME`, whose members
 //! (`ctx.task`, `ctx.fd`, `ctx.file`, `ctx.vma`, `ctx.meta`) are read from the context as
@@ -73,6 +73,32 @@ impl ProbeKind for Iter {
         &PROVIDER
     }
 
+    /// `iter:task:PIN` is refused: a pinned iterator is read by anyone, after tracebound has
+    /// gone, and what tracebound's program writes is its records, formatted in user space,
+    /// not the text the current release's `bpf_seq_printf` leaves there.
+    fn check(&self, args: &[Part], ap: &AttachPoint, diags: &mut Vec<Diagnostic>) {
+        if args.iter().any(|p| p.text.is_empty() && !p.quoted) {
+            diags.push(
+                Diagnostic::error(
+                    "empty part in `iter` probe",
+                    ap.span,
+                    "a part of this is missing",
+                )
+                .with_help(format!("write it as `{}`", PROVIDER.usage)),
+            );
+        } else if let [_, pin] = args {
+            diags.push(
+                Diagnostic::error(
+                    "pinning an iterator is not supported by tracebound",
+                    pin.span,
+                    "a pin file",
+                )
+                .with_note("tracebound's iterator program writes records only a running tracebound formats, not text another reader of the pinned file could read")
+                .with_help(format!("leave the pin out (`iter:{}`): tracebound reads the iterator itself and prints what it writes", args[0].text)),
+            );
+        }
+    }
+
     /// The current release's words for an iterator the kernel lacks.
     fn no_matches(&self, rest: &[&str]) -> String {
         format!(
@@ -121,7 +147,6 @@ impl ProbeKind for Iter {
         Ok(Resolution {
             targets: vec![Target::Iter {
                 iterator: name.text.clone(),
-                pin: parts.get(2).map(|p| p.text.clone()),
             }],
             args,
         })
@@ -193,7 +218,6 @@ mod tests {
             r.targets,
             vec![Target::Iter {
                 iterator: "task_file".into(),
-                pin: None
             }]
         );
         let fields: Vec<(&str, u32, &ArgAccess)> = r
@@ -221,15 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pin_is_kept_and_an_unknown_iterator_names_nothing() {
-        let r = resolve("iter:task:list").unwrap();
-        assert_eq!(
-            r.targets,
-            vec![Target::Iter {
-                iterator: "task".into(),
-                pin: Some("list".into())
-            }]
-        );
+    fn an_unknown_iterator_names_nothing() {
         assert!(resolve("iter:nosuch").unwrap().targets.is_empty());
         assert!(resolve("iter:task*").is_err());
     }

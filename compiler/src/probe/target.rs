@@ -50,10 +50,9 @@ pub enum Target {
         name: String,
     },
     /// `iter:task`: the kernel's iterator `NAME` (its context `struct bpf_iter__NAME`), run
-    /// once over every object it walks; `pin` the link's file under /sys/fs/bpf, as written.
+    /// once over every object it walks.
     Iter {
         iterator: String,
-        pin: Option<String>,
     },
 }
 
@@ -155,13 +154,7 @@ impl fmt::Display for Target {
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
             Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
             Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
-            Target::Iter { iterator, pin } => {
-                write!(f, "{name}:{iterator}")?;
-                match pin {
-                    Some(pin) => write!(f, ":{pin}"),
-                    None => Ok(()),
-                }
-            }
+            Target::Iter { iterator } => write!(f, "{name}:{iterator}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

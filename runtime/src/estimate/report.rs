@@ -101,6 +101,19 @@ fn probe_rows(
             );
         }
     }
+    let walk: Option<u64> = probe
+        .points
+        .iter()
+        .map(|p| crate::probes::mechanism_of(probe.kind).objects_per_walk(&p.rate.target))
+        .sum();
+    if let Some(objects) = walk {
+        let _ = writeln!(
+            out,
+            "  (runs once per object when its iterator is read, not per event: one walk of about \
+             {objects} objects here, about {} of CPU, once)",
+            nanos(objects as f64 * per_hit)
+        );
+    }
     if let Some(fires) = probe
         .points
         .iter()

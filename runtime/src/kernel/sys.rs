@@ -17,7 +17,6 @@ const PROG_TEST_RUN: u32 = 10;
 const LINK_CREATE: u32 = 28;
 const RAW_TRACEPOINT_OPEN: u32 = 17;
 const MAP_LOOKUP_BATCH: u32 = 24;
-const OBJ_PIN: u32 = 6;
 const ITER_CREATE: u32 = 33;
 
 /// Entries asked for per BPF_MAP_LOOKUP_BATCH call (grown when one hash bucket holds more).
@@ -368,25 +367,6 @@ pub fn iterator_open(link: BorrowedFd) -> io::Result<std::fs::File> {
         flags: 0,
     };
     bpf_fd(ITER_CREATE, &mut attr).map(|fd| std::fs::File::from(owned(fd)))
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct ObjPinAttr {
-    pathname: u64,
-    bpf_fd: u32,
-    file_flags: u32,
-}
-
-/// Pins a BPF object (an iterator's link) at `path` in the BPF filesystem, where it
-/// outlives the process: each read of the file walks the iterator again.
-pub fn pin_object(fd: BorrowedFd, path: &std::ffi::CStr) -> io::Result<()> {
-    let mut attr = ObjPinAttr {
-        pathname: path.as_ptr() as u64,
-        bpf_fd: fd.as_raw_fd() as u32,
-        file_flags: 0,
-    };
-    bpf(OBJ_PIN, &mut attr)
 }
 
 pub const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;

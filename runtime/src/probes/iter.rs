@@ -1,7 +1,7 @@
 //! `iter:task`, `iter:task_file`, ...: BPF iterators. Listed from the kernel's BTF (each
 //! `struct bpf_iter__NAME` is an iterator the kernel defines). Attaching links the program
 //! (loaded by aya against `bpf_iter_NAME`) to its iterator, a link `Loaded` owns; nothing
-//! runs until the session reads a walk of it (`open_walk`) or pins it (`pin`). It fires per
+//! runs until the session reads a walk of it (`open_walk`). It fires per
 //! object walked, once, never per event: counted as `Defined::Once`.
 
 use std::io::Write;
@@ -51,6 +51,16 @@ impl Mechanism for Iter {
             .collect()
     }
 
+    /// Counted in /proc as the kernel walks: every thread for `task`; for `task_file` and
+    /// `task_vma` each process's open files and mappings (the kernel skips the threads that
+    /// share them). 0 for an iterator /proc does not show.
+    fn objects_per_walk(&self, target: &Target) -> Option<u64> {
+        let Target::Iter { iterator, .. } = target else {
+            return None;
+        };
+        Some(objects_in_proc(iterator))
+    }
+
     fn list(
         &self,
         query: &ListQuery,
@@ -71,6 +81,30 @@ impl Mechanism for Iter {
     }
 }
 
+/// What `objects_per_walk` counts, read from /proc now.
+fn objects_in_proc(iterator: &str) -> u64 {
+    let processes: Vec<std::path::PathBuf> = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    let entries = |p: std::path::PathBuf| std::fs::read_dir(p).map_or(0, |d| d.count() as u64);
+    processes
+        .into_iter()
+        .map(|p| match iterator {
+            "task" => entries(p.join("task")),
+            "task_file" => entries(p.join("fd")),
+            "task_vma" => {
+                std::fs::read_to_string(p.join("maps")).map_or(0, |m| m.lines().count() as u64)
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
 /// A new walk of program `program`'s iterator: reading the file to its end runs the
 /// program once per object and returns what it wrote.
 pub fn open_walk(loaded: &Loaded, program: &str) -> std::io::Result<std::fs::File> {
@@ -81,26 +115,6 @@ pub fn open_walk(loaded: &Loaded, program: &str) -> std::io::Result<std::fs::Fil
         )
     })?;
     sys::iterator_open(link.as_fd())
-}
-
-/// Pins program `program`'s iterator link at `path` (under /sys/fs/bpf unless absolute, as
-/// the current release places it); returns the path pinned.
-pub fn pin(loaded: &Loaded, program: &str, path: &str) -> std::io::Result<String> {
-    let link = loaded.links_of(program).first().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{program} is not linked to its iterator"),
-        )
-    })?;
-    let full = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/sys/fs/bpf/{path}")
-    };
-    let c = std::ffi::CString::new(full.clone())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    sys::pin_object(link.as_fd(), &c)?;
-    Ok(full)
 }
 
 /// The iterators this kernel's BTF defines, sorted.

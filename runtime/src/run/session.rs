@@ -349,8 +349,7 @@ fn watch(
 }
 
 /// An iter probe's run: one walk of its iterator read to the end, what its program wrote
-/// for each object handled as it arrives (or, with a pin, the link pinned for others to
-/// read, and nothing walked), as the current release runs it.
+/// for each object handled as it arrives, as the current release runs it.
 fn walk_iterators(
     running: &mut Running,
     loaded: &Loaded,
@@ -364,17 +363,8 @@ fn walk_iterators(
         .filter(|p| p.kind == ProviderKind::Iter)
     {
         for target in &p.targets {
-            let tracebound_compiler::probe::Target::Iter { pin, .. } = target else {
-                continue;
-            };
             let walk_error =
                 |e: std::io::Error| RunError::Other(format!("cannot walk {target}: {e}"));
-            if let Some(path) = pin {
-                let pinned = crate::probes::iter::pin(loaded, &p.program, path)
-                    .map_err(|e| RunError::Other(format!("cannot pin {target}: {e}")))?;
-                writeln!(out, "Program pinned to {pinned}")?;
-                continue;
-            }
             let mut walk =
                 crate::probes::iter::open_walk(loaded, &p.program).map_err(walk_error)?;
             let mut stream = Vec::new();
