@@ -112,6 +112,7 @@ impl Checker<'_> {
         }
         self.context_rule(b.name, b.contexts, name.span);
         self.compiled(b, &name.name, name.span);
+        self.kfunc_rule(b, args, name.span);
         let old_multi_delete = b.arg_rule == ArgRule::ManyElements
             && args.len() > 1
             && args
@@ -440,6 +441,28 @@ impl Checker<'_> {
                     "not a value of its own",
                 )
                 .with_help("read a member of the iterator's context: `ctx.task`, `ctx.file`, ..."),
+            );
+        }
+    }
+
+    /// `comm(pid)` finds the task with a kfunc, which only some program types may call: in
+    /// the others it is the current release's refusal.
+    fn kfunc_rule(&mut self, b: &Builtin, args: &[Expr], span: Span) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        let by_kfunc = matches!(b.support, Support::Lowered(By::Comm, _)) && !args.is_empty();
+        if by_kfunc && !provider.kind.context().kfuncs {
+            self.diags.push(
+                Diagnostic::error(
+                    format!(
+                        "Syntax comm(PID) is not supported in this probe type yet. Type: {}",
+                        provider.kind.probe().type_name()
+                    ),
+                    span,
+                    "needs the kfunc bpf_task_from_pid",
+                )
+                .with_note("the kernel lets iter probes call it here"),
             );
         }
     }

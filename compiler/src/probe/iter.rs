@@ -177,6 +177,7 @@ impl ProbeKind for Iter {
         Context {
             typed_ctx: true,
             seq_output: true,
+            kfuncs: true,
             ..Context::EMPTY
         }
     }

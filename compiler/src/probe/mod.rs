@@ -140,6 +140,9 @@ pub struct Context {
     /// iterator's, rather than the ring buffer, in the order it writes them
     /// (`program::SEQ_RECORD_LENGTH` frames them).
     pub seq_output: bool,
+    /// Its program type (tracing) may call the kernel's kfuncs: `comm(pid)` looks the task
+    /// up with `bpf_task_from_pid`.
+    pub kfuncs: bool,
 }
 
 impl Context {
@@ -153,6 +156,7 @@ impl Context {
         program_per_target: false,
         typed_ctx: false,
         seq_output: false,
+        kfuncs: false,
     };
 }
 

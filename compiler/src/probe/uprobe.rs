@@ -103,6 +103,7 @@ impl ProbeKind for Uprobe {
             program_per_target: false,
             typed_ctx: false,
             seq_output: false,
+            kfuncs: false,
         }
     }
 

@@ -84,6 +84,27 @@ fn functions() -> BTreeMap<String, FuncProto> {
             ret: TypeId(15),
         },
     );
+    // The kfuncs `comm(pid)` calls.
+    functions.insert(
+        "bpf_task_from_pid".to_string(),
+        FuncProto {
+            params: vec![Param {
+                name: "pid".into(),
+                ty: TypeId(1),
+            }],
+            ret: TypeId(4),
+        },
+    );
+    functions.insert(
+        "bpf_task_release".to_string(),
+        FuncProto {
+            params: vec![Param {
+                name: "p".into(),
+                ty: TypeId(4),
+            }],
+            ret: TypeId::VOID,
+        },
+    );
     functions.insert(
         "__x64_sys_getppid".to_string(),
         FuncProto {
