@@ -136,3 +136,28 @@ fn the_walk_goes_on_after_exit() {
         "{stdout}"
     );
 }
+
+/// `comm(pid)` names the task of a pid through the kernel's `bpf_task_from_pid`: the
+/// reader's own, this test's, and "N/A" with the current release's warning for a pid no
+/// task has.
+#[test]
+fn comm_of_a_pid_is_that_tasks_name() {
+    if !e2e::require_bpf("comm_of_a_pid_is_that_tasks_name") {
+        return;
+    }
+    let me = std::process::id().to_string();
+    let script = r#"iter:task { @own = comm(pid); @test = comm($1); @none = comm(-5); exit(); }"#;
+    let (_, code, stdout, stderr) = run(&["-e", script, &me]);
+    assert_eq!(code, 0, "{stderr}");
+    let my_comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert!(stdout.contains("@own: tracebound\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("@test: {}\n", my_comm.trim_end())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("@none: N/A\n"), "{stdout}");
+    assert!(
+        stderr.contains("WARNING: No such process (pid=-5)"),
+        "{stderr}"
+    );
+}

@@ -250,4 +250,63 @@ mod tests {
         assert!(resolve("iter:nosuch").unwrap().targets.is_empty());
         assert!(resolve("iter:task*").is_err());
     }
+
+    /// The whole pipeline: `iter/task`, the context member null-checked where it is read,
+    /// the record written to the seq file and never to the ring buffer, and `comm(pid)`
+    /// calling the two kfuncs by their BTF ids.
+    #[test]
+    fn an_iterator_compiles_to_seq_writes_and_kfunc_calls() {
+        use crate::insn::Helper;
+        use crate::ir::Inst;
+        use crate::machine::facts::MachineFacts;
+        use crate::pipeline::{compile, CompileOptions};
+        let facts = FixtureFacts::bundled().with_kernel_types();
+        let source = r#"iter:task { printf("%s %s\n", ctx.task.comm, comm(ctx.task.pid)); }"#;
+        let compiled = compile(source, &facts, &CompileOptions::default()).expect("compiles");
+        let [probe] = compiled.probes.as_slice() else {
+            panic!("one program");
+        };
+        assert_eq!(
+            probe
+                .kind
+                .probe()
+                .section_for(&probe.program, &probe.targets),
+            "iter/task"
+        );
+        let calls: Vec<Helper> = probe
+            .ir
+            .insts
+            .iter()
+            .filter_map(|(i, _)| match i {
+                Inst::Call { helper, .. } => Some(*helper),
+                _ => None,
+            })
+            .collect();
+        assert!(calls.contains(&Helper::SeqWrite), "{calls:?}");
+        assert!(!calls.contains(&Helper::RingbufReserve), "{calls:?}");
+        // A load of `ctx.task` is followed at once by its zero check.
+        let loads_then_checks = probe.ir.insts.windows(2).any(|w| {
+            matches!(
+                (&w[0].0, &w[1].0),
+                (
+                    Inst::Load { dst, addr: crate::ir::Addr::Ptr(_, 8), .. },
+                    Inst::Branch { a, cond: crate::insn::Cond::Eq, b: crate::ir::Operand::Imm(0), .. }
+                ) if dst == a
+            )
+        });
+        assert!(loads_then_checks, "no zero check after reading ctx.task");
+        let kfuncs: Vec<i32> = probe
+            .code
+            .code
+            .insns
+            .iter()
+            .filter(|i| i.code == 0x85 && i.src == 2)
+            .map(|i| i.imm)
+            .collect();
+        let id = |f: &str| facts.kernel_function_id(f).unwrap() as i32;
+        assert_eq!(
+            kfuncs,
+            vec![id("bpf_task_from_pid"), id("bpf_task_release")]
+        );
+    }
 }
