@@ -82,7 +82,7 @@ pub fn iterator_runs_alone(program: &crate::ast::Program, diags: &mut Vec<Diagno
             Diagnostic::error(
                 "an iter probe can't be mixed with any other probe",
                 span,
-                format!("a {} probe beside the iterator", other.name()),
+                format!("`{}` probe beside the iterator", other.name()),
             )
             .with_label(iter, "the iterator")
             .with_help("run the iterator in a script of its own (BEGIN and END may stay)"),

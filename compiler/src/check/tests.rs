@@ -307,8 +307,11 @@ fn iterator_probes_are_checked_as_they_run() {
         )
     );
     assert_eq!(
-        only_error("iter:task:list { print(1); }").1,
-        "pinning an iterator is not supported by tracebound"
+        only_error("iter:task:list { print(1); }"),
+        (
+            "list".to_string(),
+            "`pin` is not supported by tracebound".to_string()
+        )
     );
     assert_eq!(
         only_error("iter:task { print(1); } interval:s:1 { exit(); }"),

@@ -88,11 +88,8 @@ impl ProbeKind for Iter {
             );
         } else if let [_, pin] = args {
             diags.push(
-                Diagnostic::error(
-                    "pinning an iterator is not supported by tracebound",
-                    pin.span,
-                    "a pin file",
-                )
+                // The words of the builtins' refusals.
+                Diagnostic::error("`pin` is not supported by tracebound", pin.span, "a pin file")
                 .with_note("tracebound's iterator program writes records only a running tracebound formats, not text another reader of the pinned file could read")
                 .with_help(format!("leave the pin out (`iter:{}`): tracebound reads the iterator itself and prints what it writes", args[0].text)),
             );

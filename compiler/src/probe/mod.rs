@@ -341,7 +341,7 @@ pub(crate) fn not_supported(provider: &Provider, ap: &AttachPoint) -> Diagnostic
         ap.span,
         "cannot run this probe yet",
     )
-    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe, usdt and watchpoint probes run")
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe, usdt, watchpoint and iter probes run")
 }
 
 /// A machine fact that could not be read, at the attach point.
