@@ -161,3 +161,43 @@ fn comm_of_a_pid_is_that_tasks_name() {
         "{stderr}"
     );
 }
+
+/// `--check`, `-d ir` and `--dry-run` of an iterator: it checks, its program writes to the
+/// seq file after the zero check of `ctx.task`, and the estimate prices one walk, never a
+/// rate.
+#[test]
+fn check_ir_and_dry_run_of_an_iterator() {
+    if !e2e::require_bpf("check_ir_and_dry_run_of_an_iterator") {
+        return;
+    }
+    let script = r#"iter:task { printf("%s\n", ctx.task.comm); }"#;
+    let (code, stdout, stderr) = e2e::tracebound(&["--check", "-e", script]).unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, ir, stderr) = e2e::tracebound(&["-d", "ir", "-e", script]).unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(ir.contains("load.DW [v0+8]"), "{ir}");
+    assert!(ir.contains("Eq 0 goto"), "{ir}");
+    assert!(ir.contains("call SeqWrite("), "{ir}");
+    assert!(!ir.contains("Ringbuf"), "{ir}");
+    let (code, table, stderr) = e2e::tracebound(&["--dry-run", "-e", script]).unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        table.contains("runs once per object when its iterator is read, not per event"),
+        "{table}"
+    );
+    assert!(table.contains("within budget"), "{table}");
+    let (code, json, stderr) = e2e::tracebound(&["--dry-run", "-f", "json", "-e", script]).unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let objects: u64 = json
+        .split("\"objects_per_walk\": ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no objects_per_walk: {json}"));
+    let threads: u64 = std::fs::read_dir("/proc/self/task").unwrap().count() as u64;
+    assert!(
+        objects >= threads,
+        "{objects} objects, {threads} threads here"
+    );
+    assert!(json.contains("\"rate\": 0.0"), "{json}");
+}

@@ -189,8 +189,12 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
                 let ends_run = p
                     .ends_run
                     .map_or(String::new(), |r| format!(", \"ends_run\": true, \"fires\": {r:.1}"));
+                // An iterator runs once per object when read: how many one walk visits.
+                let walk = crate::probes::mechanism_of(probe.kind)
+                    .objects_per_walk(&p.rate.target)
+                    .map_or(String::new(), |n| format!(", \"objects_per_walk\": {n}"));
                 format!(
-                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{counted}}}",
+                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{walk}{counted}}}",
                     tracebound_compiler::diagnostic::json_string(&p.rate.target.to_string()),
                     p.rate.total(),
                     p.per_hit_ns(),
