@@ -88,7 +88,7 @@ impl ProbeLowerer<'_, '_> {
             By::Elapsed => self.elapsed(),
             By::Cpid => self.cpid(span)?,
             By::Comm => match args {
-                [pid] => self.comm_of_pid(pid, span)?,
+                [pid] => self.comm_of_pid(pid, (span, expanded_from))?,
                 _ => {
                     self.no_arguments(name, args, span)?;
                     self.comm()

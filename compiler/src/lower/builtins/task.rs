@@ -148,7 +148,9 @@ impl ProbeLowerer<'_, '_> {
     /// `comm(pid)`: the name of the task with that pid, as the current release finds it
     /// (the kfunc `bpf_task_from_pid`, the task released after its `comm` is read); "N/A"
     /// and its warning when there is none.
-    pub(super) fn comm_of_pid(&mut self, pid: &Expr, span: Span) -> Lowering<Val> {
+    /// `at`: the call, and the macro calls that expanded it, where the warning points.
+    pub(super) fn comm_of_pid(&mut self, pid: &Expr, at: (Span, &[Span])) -> Lowering<Val> {
+        let (span, expanded_from) = at;
         let (pid, _) = self.int(pid)?;
         let figure = |this: &Self, name: &str| {
             this.shared
@@ -187,6 +189,7 @@ impl ProbeLowerer<'_, '_> {
         let warning = crate::program::Action::Message {
             error: false,
             at: span,
+            expanded_from: expanded_from.to_vec(),
             format: "No such process (pid=%d)".into(),
             args: vec![super::super::SIGNED],
         };
