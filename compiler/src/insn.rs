@@ -196,6 +196,8 @@ impl Cond {
 
 const JA: u8 = 0x00;
 const CALL: u8 = 0x80;
+/// The source register of a call of a kfunc, whose immediate is a BTF id, not a helper's.
+const PSEUDO_KFUNC_CALL: u8 = 2;
 const EXIT: u8 = 0x90;
 
 /// `src` of an `ld_imm64` that loads a map by file descriptor (patched by the loader).
@@ -363,6 +365,12 @@ impl Insn {
         Insn::new(class::JMP | CALL, Reg(0), Reg(0), 0, helper as i32)
     }
 
+    /// A call of the kernel function whose BTF id in vmlinux is `btf_id`
+    /// (BPF_PSEUDO_KFUNC_CALL).
+    pub fn call_kfunc(btf_id: i32) -> Insn {
+        Insn::new(class::JMP | CALL, Reg(0), Reg(PSEUDO_KFUNC_CALL), 0, btf_id)
+    }
+
     pub fn exit() -> Insn {
         Insn::new(class::JMP | EXIT, Reg(0), Reg(0), 0, 0)
     }
@@ -413,6 +421,7 @@ pub enum Helper {
     Jiffies64 = 118,
     GetNsCurrentPidTgid = 120,
     KtimeGetBootNs = 125,
+    SeqWrite = 127,
     RingbufOutput = 130,
     RingbufReserve = 131,
     RingbufSubmit = 132,
@@ -422,6 +431,9 @@ pub enum Helper {
     ForEachMapElem = 164,
     MapLookupPercpuElem = 195,
     KtimeGetTaiNs = 208,
+    /// A kernel function (kfunc), not a helper: its call's first operand is the function's
+    /// BTF id in vmlinux (an immediate), the arguments follow (`Insn::call_kfunc`).
+    Kfunc = -1,
 }
 
 impl Helper {
@@ -453,6 +465,7 @@ impl Helper {
             Jiffies64,
             GetNsCurrentPidTgid,
             KtimeGetBootNs,
+            SeqWrite,
             RingbufOutput,
             RingbufReserve,
             RingbufSubmit,
@@ -541,6 +554,7 @@ fn describe(insn: Insn) -> String {
             insn.imm
         ),
         class::JMP | class::JMP32 => match insn.code & 0xf0 {
+            CALL if insn.src == PSEUDO_KFUNC_CALL => format!("call kfunc#{}", insn.imm),
             CALL => match Helper::from_id(insn.imm) {
                 Some(h) => format!("call {h:?}#{}", insn.imm),
                 None => format!("call #{}", insn.imm),

@@ -147,10 +147,10 @@ pub fn compile(
         let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
-            section: p
-                .dispatch
-                .as_ref()
-                .map_or_else(|| p.kind.probe().section(&p.function.name), |d| d.section()),
+            section: p.dispatch.as_ref().map_or_else(
+                || p.kind.probe().section_for(&p.function.name, &p.targets),
+                |d| d.section(),
+            ),
             insns: code.code.insns.clone(),
             map_relocations: code.code.map_relocations.clone(),
             func_relocations,

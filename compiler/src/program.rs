@@ -469,6 +469,11 @@ pub struct MapInfo {
     pub declared_size: Option<u32>,
 }
 
+/// An iterator's program writes each record to its seq file after the record's length, a
+/// u64 of this many bytes (the ring buffer frames its records itself; a stream does not):
+/// the reader reads `[len][record of len bytes]` frames back to back.
+pub const SEQ_RECORD_LENGTH: u32 = 8;
+
 /// One kind of ring-buffer record. Every record starts with a u64 action index into
 /// `ProgramInfo::actions`; the arguments follow as a tuple (`ValueType::Tuple` layout)
 /// starting at byte 8.

@@ -142,7 +142,7 @@ mod tests {
         list(Some("iter:*"), false, &facts, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         // `bpf_iter__task__safe_trusted` is the verifier's, no iterator of its own.
-        assert_eq!(text, "iter:task\n");
+        assert_eq!(text, "iter:task\niter:task_file\n");
         assert_eq!(listed(Some("iter:*"), false), "", "no BTF, no iterators");
     }
 

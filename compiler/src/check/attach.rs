@@ -56,6 +56,40 @@ pub fn check_attach_point(
     Some(provider)
 }
 
+/// An iterator is read once, to its end, and the run is over: the current release runs an
+/// iter probe alone (BEGIN and END around it), not beside another probe or iterator.
+pub fn iterator_runs_alone(program: &crate::ast::Program, diags: &mut Vec<Diagnostic>) {
+    use crate::probe::ProviderKind;
+    let kinds: Vec<(ProviderKind, Span)> = program
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            crate::ast::Item::Probe(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(|p| &p.attach_points)
+        .filter_map(|ap| {
+            let parts = split(&ap.text, ap.span);
+            probe::lookup(&parts[0].text).map(|p| (p.kind, ap.span))
+        })
+        .filter(|(k, _)| !matches!(k, ProviderKind::Begin | ProviderKind::End))
+        .collect();
+    let Some(&(_, iter)) = kinds.iter().find(|(k, _)| *k == ProviderKind::Iter) else {
+        return;
+    };
+    if let Some(&(other, span)) = kinds.iter().find(|(_, s)| *s != iter) {
+        diags.push(
+            Diagnostic::error(
+                "an iter probe can't be mixed with any other probe",
+                span,
+                format!("`{}` probe beside the iterator", other.name()),
+            )
+            .with_label(iter, "the iterator")
+            .with_help("run the iterator in a script of its own (BEGIN and END may stay)"),
+        );
+    }
+}
+
 /// The positional parameters (`$1`) written in an attach point, outside quotes, with their
 /// spans: `interval:s:$1` must have its `$1` given like any other.
 pub fn positionals(ap: &AttachPoint) -> Vec<(u32, Span)> {

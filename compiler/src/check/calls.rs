@@ -112,6 +112,7 @@ impl Checker<'_> {
         }
         self.context_rule(b.name, b.contexts, name.span);
         self.compiled(b, &name.name, name.span);
+        self.kfunc_rule(b, args, name.span);
         let old_multi_delete = b.arg_rule == ArgRule::ManyElements
             && args.len() > 1
             && args
@@ -427,16 +428,42 @@ impl Checker<'_> {
         if let Some(reason) = b.refusal() {
             self.diags.push(refused_builtin(spelled, reason, span));
         }
-        // An iterator's `ctx` is a typed structure, not the context pointer compiled.
+        // An iterator's `ctx` is a typed structure read by its members (`ctx.task`, which
+        // `Field` checks without coming here), not the context pointer.
         let typed_ctx = self
             .provider
             .is_some_and(|p| p.kind.probe().context().typed_ctx);
         if typed_ctx && matches!(b.support, Support::Lowered(By::Ctx, _)) {
-            self.diags.push(refused_builtin(
-                spelled,
-                "not supported yet: the typed context of iter probes",
-                span,
-            ));
+            self.diags.push(
+                Diagnostic::error(
+                    format!("`{spelled}` of an iter probe is read by its members"),
+                    span,
+                    "not a value of its own",
+                )
+                .with_help("read a member of the iterator's context: `ctx.task`, `ctx.file`, ..."),
+            );
+        }
+    }
+
+    /// `comm(pid)` finds the task with a kfunc, which only some program types may call: in
+    /// the others it is the current release's refusal.
+    fn kfunc_rule(&mut self, b: &Builtin, args: &[Expr], span: Span) {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        let by_kfunc = matches!(b.support, Support::Lowered(By::Comm, _)) && !args.is_empty();
+        if by_kfunc && !provider.kind.context().kfuncs {
+            self.diags.push(
+                Diagnostic::error(
+                    format!(
+                        "Syntax comm(PID) is not supported in this probe type yet. Type: {}",
+                        provider.kind.probe().type_name()
+                    ),
+                    span,
+                    "needs the kfunc bpf_task_from_pid",
+                )
+                .with_note("the kernel lets iter probes call it here"),
+            );
         }
     }
 

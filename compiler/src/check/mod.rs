@@ -323,6 +323,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
     }
     c.maps_never_assigned();
     c.declared_maps_unused();
+    attach::iterator_runs_alone(program, &mut c.diags);
     if !saw_probe {
         let end = program
             .items
@@ -996,6 +997,13 @@ impl<'p> Checker<'p> {
                 Shape::Int
             }
             ExprKind::Cast { ty, expr } => self.cast_shape(ty, expr, e.span),
+            // An iterator's `ctx.member`: its context's member, typed from BTF by resolve.
+            ExprKind::Field { expr, .. }
+                if matches!(&expr.kind, ExprKind::Ident(n) if n == "ctx")
+                    && self.provider.is_some_and(|p| p.kind.context().typed_ctx) =>
+            {
+                Shape::Unknown
+            }
             ExprKind::Field { expr, field, .. } => {
                 let inner = self.expr_shape(expr);
                 if inner != Shape::Unknown {

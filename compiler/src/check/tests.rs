@@ -291,3 +291,41 @@ fn cgroup_path_refuses_a_hierarchy_filter_at_it() {
     );
     assert_eq!(at, r#""unified""#);
 }
+
+/// An iterator's `ctx` is read by its members; a pin, another probe beside it and
+/// `comm(pid)` outside the program types that may call kfuncs are refused at their text.
+#[test]
+fn iterator_probes_are_checked_as_they_run() {
+    clean("iter:task { printf(\"%s %d\\n\", ctx.task.comm, ctx->task->pid); }");
+    clean("BEGIN { @n = 0; } iter:task_file { @n += ctx.fd; } END { print(@n); }");
+    clean("iter:task { @ = comm(pid); }");
+    assert_eq!(
+        only_error("iter:task { print(ctx); }"),
+        (
+            "ctx".to_string(),
+            "`ctx` of an iter probe is read by its members".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("iter:task:list { print(1); }"),
+        (
+            "list".to_string(),
+            "`pin` is not supported by tracebound".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("iter:task { print(1); } interval:s:1 { exit(); }"),
+        (
+            "interval:s:1".to_string(),
+            "an iter probe can't be mixed with any other probe".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("tracepoint:a:b { @ = comm(pid); }"),
+        (
+            "comm".to_string(),
+            "Syntax comm(PID) is not supported in this probe type yet. Type: tracepoint"
+                .to_string()
+        )
+    );
+}

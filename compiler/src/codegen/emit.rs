@@ -484,6 +484,11 @@ impl Emitter<'_> {
     }
 
     fn call(&mut self, helper: Helper, args: &[Operand], ret: Option<VReg>) {
+        // A kfunc's first operand is its BTF id; the arguments follow it.
+        let (call, args) = match (helper, args) {
+            (Helper::Kfunc, [Operand::Imm(id), rest @ ..]) => (Insn::call_kfunc(*id), rest),
+            _ => (Insn::call(helper), args),
+        };
         for (i, a) in args.iter().enumerate() {
             let into = Reg(i as u8 + 1);
             match a {
@@ -497,7 +502,7 @@ impl Emitter<'_> {
                 _ => self.operand_into(*a, into),
             }
         }
-        self.push(Insn::call(helper));
+        self.push(call);
         if let Some(r) = ret {
             let t = self.target(r, Reg::R0);
             if t != Reg::R0 {

@@ -345,6 +345,13 @@ impl ProbeLowerer<'_, '_> {
                     size: Size::from_bytes(size).unwrap_or(Size::DW),
                     signed,
                 });
+                // The kernel runs an iterator's program once more at the end of its walk with
+                // no object (`ctx.task` NULL): as in the current release, a member of the
+                // context that reads as zero ends the program there.
+                if self.probe.kind.context().typed_ctx {
+                    let exit = self.exit_label;
+                    self.jump_if_zero(r, exit);
+                }
                 Ok(Val::Int { reg: r, signed })
             }
             ArgAccess::Enum { names } => {

@@ -828,19 +828,36 @@ impl ProbeLowerer<'_, '_> {
         let stored = crate::program::record_fields(types);
         let payload = ValueType::Tuple(stored.clone());
         let size = 8 + payload.size().next_multiple_of(8);
-        let (rec, dropped) = self.reserve_record(id, size);
-        self.zero(Addr::Ptr(rec, 8), size - 8);
+        let rec = self.reserve_record(id, size);
+        self.zero(Addr::Ptr(rec.at, 8), size - 8);
         let offsets = ValueType::field_offsets(&stored);
         for ((ty, v), at) in stored.iter().zip(values).zip(offsets) {
-            self.store_value(Addr::Ptr(rec, 8 + at as i32), ty, v);
+            self.store_value(Addr::Ptr(rec.at, 8 + at as i32), ty, v);
         }
-        self.submit_record(rec, dropped);
+        self.submit_record(rec);
     }
 
-    /// Reserves a ring-buffer record of `size` bytes and writes the action index at its
-    /// start. Returns the record pointer and the label to jump to when the buffer is full
-    /// (the record is then dropped and counted in `tb_lost`; the runtime reports drops).
-    pub(super) fn reserve_record(&mut self, id: usize, size: u32) -> (VReg, ir::Label) {
+    /// Reserves a record of `size` bytes and writes the action index at its start. A probe
+    /// whose records go to an iterator's seq file (`Context::seq_output`) builds it in a slot
+    /// of its own, after its length (`program::SEQ_RECORD_LENGTH`); any other reserves it in
+    /// the ring buffer, and when that is full the record is dropped and counted in `tb_lost`
+    /// (the runtime reports drops).
+    pub(super) fn reserve_record(&mut self, id: usize, size: u32) -> OutgoingRecord {
+        if self.probe.kind.context().seq_output {
+            let len = crate::program::SEQ_RECORD_LENGTH + size;
+            let frame = self.f.new_slot(len);
+            self.store_u64(Addr::Slot(frame, 0), Operand::Imm(size as i32));
+            let idr = self.const_reg(id as u64);
+            self.store_u64(
+                Addr::Slot(frame, crate::program::SEQ_RECORD_LENGTH as i32),
+                Operand::Reg(idr),
+            );
+            let at = self.slot_addr(frame, crate::program::SEQ_RECORD_LENGTH as i32);
+            return OutgoingRecord {
+                at,
+                leaves: Leaves::Seq { frame, len },
+            };
+        }
         let rb = self.f.new_vreg();
         let ringbuf = self.shared.ringbuf;
         self.emit(Inst::MapRef(rb, ringbuf));
@@ -854,13 +871,37 @@ impl ProbeLowerer<'_, '_> {
         self.jump_if_zero(rec, dropped);
         let idr = self.const_reg(id as u64);
         self.store_u64(Addr::Ptr(rec, 0), Operand::Reg(idr));
-        (rec, dropped)
+        OutgoingRecord {
+            at: rec,
+            leaves: Leaves::Ring { dropped },
+        }
     }
 
-    pub(super) fn submit_record(&mut self, rec: VReg, dropped: ir::Label) {
+    pub(super) fn submit_record(&mut self, rec: OutgoingRecord) {
+        let dropped = match rec.leaves {
+            Leaves::Ring { dropped } => dropped,
+            Leaves::Seq { frame, len } => {
+                // `ctx->meta->seq`: the seq file the reader of the iterator reads. A record
+                // that overflows it is not lost: the kernel runs the object again on the
+                // next read, with the buffer empty.
+                let meta = self.load_u64(Addr::Ptr(self.ctx, 0));
+                let seq = self.load_u64(Addr::Ptr(meta, 0));
+                let data = self.slot_addr(frame, 0);
+                self.emit(Inst::Call {
+                    helper: Helper::SeqWrite,
+                    args: vec![
+                        Operand::Reg(seq),
+                        Operand::Reg(data),
+                        Operand::Imm(len as i32),
+                    ],
+                    ret: None,
+                });
+                return;
+            }
+        };
         self.emit(Inst::Call {
             helper: Helper::RingbufSubmit,
-            args: vec![Operand::Reg(rec), Operand::Imm(0)],
+            args: vec![Operand::Reg(rec.at), Operand::Imm(0)],
             ret: None,
         });
         let done = self.new_label();
@@ -879,4 +920,17 @@ impl ProbeLowerer<'_, '_> {
 fn returns_nothing(e: &Expr) -> bool {
     matches!(&e.kind, ExprKind::Call { name, .. }
         if tracebound_stdlib::lookup(&name.name).is_some_and(|b| b.returns == tracebound_stdlib::Ty::Void))
+}
+
+/// A record being written: where it is, and where it goes once written.
+pub(super) struct OutgoingRecord {
+    pub at: VReg,
+    leaves: Leaves,
+}
+
+enum Leaves {
+    /// Reserved in the ring buffer; `dropped` is where a full buffer goes.
+    Ring { dropped: ir::Label },
+    /// In `frame`, after its length: `len` bytes for the iterator's seq file.
+    Seq { frame: ir::Slot, len: u32 },
 }

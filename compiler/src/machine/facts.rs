@@ -55,6 +55,11 @@ pub trait MachineFacts {
         let _ = name;
         Err(no_btf())
     }
+    /// The BTF id of kernel function `name` (the FUNC record), what a call of a kfunc names.
+    fn kernel_function_id(&self, name: &str) -> Result<u32, FactError> {
+        let _ = name;
+        Err(no_btf())
+    }
     /// Every kernel function BTF describes, sorted.
     fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
         Err(no_btf())

@@ -255,6 +255,18 @@ impl MachineFacts for FixtureFacts {
         Ok(self.kernel()?.names_in(space))
     }
 
+    /// Ids past the fixture's types, one per function in name order.
+    fn kernel_function_id(&self, name: &str) -> Result<u32, FactError> {
+        let kernel = self.kernel()?;
+        let at = kernel
+            .functions
+            .keys()
+            .position(|f| f == name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("kernel function {name}"),
+            })?;
+        Ok(10_000 + at as u32)
+    }
     fn kernel_function(&self, name: &str) -> Result<FuncProto, FactError> {
         self.kernel()?
             .functions

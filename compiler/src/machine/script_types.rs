@@ -519,6 +519,9 @@ impl MachineFacts for ScriptTypes<'_> {
     fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
         self.facts.kernel_functions()
     }
+    fn kernel_function_id(&self, name: &str) -> Result<u32, FactError> {
+        self.facts.kernel_function_id(name)
+    }
     fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
         match self.script_enumerator(name) {
             Some((value, _)) => Ok(value),

@@ -136,6 +136,13 @@ pub struct Context {
     /// Its `ctx` is a typed structure (an iterator's), which tracebound does not compile;
     /// elsewhere `ctx` is the program's context pointer.
     pub typed_ctx: bool,
+    /// Its records (printf, print, exit, ...) go to the seq file its reader reads, an
+    /// iterator's, rather than the ring buffer, in the order it writes them
+    /// (`program::SEQ_RECORD_LENGTH` frames them).
+    pub seq_output: bool,
+    /// Its program type (tracing) may call the kernel's kfuncs: `comm(pid)` looks the task
+    /// up with `bpf_task_from_pid`.
+    pub kfuncs: bool,
 }
 
 impl Context {
@@ -148,6 +155,8 @@ impl Context {
         function: false,
         program_per_target: false,
         typed_ctx: false,
+        seq_output: false,
+        kfuncs: false,
     };
 }
 
@@ -230,6 +239,12 @@ pub trait ProbeKind: Sync {
     /// The object section, which tells the loader the program type.
     fn section(&self, program: &str) -> String {
         format!("tracebound/{program}")
+    }
+
+    /// The object section of a program serving `targets` (an iterator's names it: `iter/task`).
+    fn section_for(&self, program: &str, targets: &[Target]) -> String {
+        let _ = targets;
+        self.section(program)
     }
 
     /// Its word in program names (`tb_tp_0`).
@@ -326,7 +341,7 @@ pub(crate) fn not_supported(provider: &Provider, ap: &AttachPoint) -> Diagnostic
         ap.span,
         "cannot run this probe yet",
     )
-    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe, usdt and watchpoint probes run")
+    .with_note("`--check` accepts it; BEGIN, END, tracepoint, rawtracepoint, interval, profile, software, uprobe, usdt, watchpoint and iter probes run")
 }
 
 /// A machine fact that could not be read, at the attach point.

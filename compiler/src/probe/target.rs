@@ -49,6 +49,11 @@ pub enum Target {
     Bench {
         name: String,
     },
+    /// `iter:task`: the kernel's iterator `NAME` (its context `struct bpf_iter__NAME`), run
+    /// once over every object it walks.
+    Iter {
+        iterator: String,
+    },
 }
 
 impl Target {
@@ -71,6 +76,7 @@ impl Target {
             Target::Watchpoint(_) => ProviderKind::Watchpoint,
             Target::SelfSignal { .. } => ProviderKind::SelfSignal,
             Target::Bench { .. } => ProviderKind::Bench,
+            Target::Iter { .. } => ProviderKind::Iter,
         }
     }
 
@@ -148,6 +154,7 @@ impl fmt::Display for Target {
             Target::Watchpoint(site) => write!(f, "{name}:{site}"),
             Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
             Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
+            Target::Iter { iterator } => write!(f, "{name}:{iterator}"),
             Target::Uprobe(site) | Target::Uretprobe(site) => {
                 write!(f, "{name}:{}:{}", site.binary, site.function)?;
                 match site.offset {

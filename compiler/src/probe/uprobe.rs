@@ -102,6 +102,8 @@ impl ProbeKind for Uprobe {
             function: true,
             program_per_target: false,
             typed_ctx: false,
+            seq_output: false,
+            kfuncs: false,
         }
     }
 

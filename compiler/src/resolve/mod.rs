@@ -10,6 +10,7 @@ pub(crate) mod probes;
 mod resolved;
 mod split_layouts;
 pub(crate) mod symbols;
+mod typed_context;
 pub(crate) mod usdt_arg;
 mod value_size;
 mod written;
@@ -45,6 +46,7 @@ pub(crate) fn resolve_selected(
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
     written::expand(&mut ast)?;
     probes::split_mixed_kinds(&mut ast);
+    typed_context::read_as_args(&mut ast);
     let present = probes::resolve_present_probes(&ast, facts, missing, filter)?;
     if !present.dropped_items.is_empty() {
         let first_probe = ast.items.iter().find_map(|i| match i {

@@ -40,6 +40,31 @@ pub const PERCPU_ROUTE: [(&str, &str); 3] = [
     ("cfs_rq", "rq"),
 ];
 
+/// The first half of the keys of what `comm(pid)` calls: the BTF ids of the kfuncs below,
+/// and the byte offset of `task_struct.comm` ([`TASK_COMM`]).
+pub const KFUNC: &str = "[kfunc]";
+pub const KFUNC_TASK_FROM_PID: &str = "bpf_task_from_pid";
+pub const KFUNC_TASK_RELEASE: &str = "bpf_task_release";
+pub const TASK_COMM: &str = "task_struct.comm";
+
+/// The figures `comm(pid)` needs, into `out`.
+fn kfunc_figures(facts: &dyn MachineFacts, out: &mut SymbolAddresses) -> Result<(), FactError> {
+    let key = |k: &str| (KFUNC.to_string(), k.to_string());
+    for f in [KFUNC_TASK_FROM_PID, KFUNC_TASK_RELEASE] {
+        out.insert(key(f), u64::from(facts.kernel_function_id(f)?));
+    }
+    let id = facts.kernel_type_named(NameSpace::Struct, "task_struct")?;
+    let comm = match facts.kernel_type(id)? {
+        KType::Record(r) => r.members.into_iter().find(|m| m.name == "comm"),
+        _ => None,
+    };
+    let comm = comm.ok_or_else(|| FactError::NotFound {
+        what: "struct task_struct's member comm".into(),
+    })?;
+    out.insert(key(TASK_COMM), u64::from(comm.bit_offset / 8));
+    Ok(())
+}
+
 /// The per-CPU variable every other is found from.
 const ANCHOR: &str = "runqueues";
 
@@ -140,6 +165,16 @@ pub fn symbol_addresses(
             };
             // The builtins whose lowering is a symbol's address, resolved here.
             let lowering = tracebound_stdlib::lookup(&name.name).map(|b| b.support);
+            if matches!(lowering, Some(Support::Lowered(Lowering::Comm, _))) && !args.is_empty() {
+                if let Err(err) = kfunc_figures(facts, &mut out) {
+                    diags.push(Diagnostic::error(
+                        "`comm(pid)` needs the kfunc bpf_task_from_pid",
+                        e.span,
+                        err.to_string(),
+                    ));
+                }
+                return;
+            }
             let Some(arg) = args.first() else { return };
             let ExprKind::Str(symbol) = &arg.kind else {
                 return;

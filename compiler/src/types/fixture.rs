@@ -84,6 +84,27 @@ fn functions() -> BTreeMap<String, FuncProto> {
             ret: TypeId(15),
         },
     );
+    // The kfuncs `comm(pid)` calls.
+    functions.insert(
+        "bpf_task_from_pid".to_string(),
+        FuncProto {
+            params: vec![Param {
+                name: "pid".into(),
+                ty: TypeId(1),
+            }],
+            ret: TypeId(4),
+        },
+    );
+    functions.insert(
+        "bpf_task_release".to_string(),
+        FuncProto {
+            params: vec![Param {
+                name: "p".into(),
+                ty: TypeId(4),
+            }],
+            ret: TypeId::VOID,
+        },
+    );
     functions.insert(
         "__x64_sys_getppid".to_string(),
         FuncProto {
@@ -200,12 +221,51 @@ impl FixtureTypes {
         }
     }
 
-    /// With iterator contexts, by name only (for `-l 'iter:*'`): `bpf_iter__task` and the
-    /// verifier's `bpf_iter__task__safe_trusted`.
+    /// With iterator contexts shaped like the kernel's: `bpf_iter__task { meta; task; }` and
+    /// `bpf_iter__task_file { meta; task; u32 fd; file; }`, each pointer in an anonymous
+    /// union as `__bpf_md_ptr` puts it, and the verifier's `bpf_iter__task__safe_trusted`
+    /// (a name only, which `-l` leaves out).
     pub fn with_iterator_contexts(mut self) -> FixtureTypes {
-        for name in ["bpf_iter__task", "bpf_iter__task__safe_trusted"] {
+        let mut add = |t: KType| {
+            self.types.push(t);
+            TypeId(self.types.len() as u32)
+        };
+        let meta = add(KType::Pointer { to: TypeId::VOID });
+        let wrapped = |add: &mut dyn FnMut(KType) -> TypeId, name: &str, ty: TypeId| {
+            add(KType::Record(Record {
+                name: String::new(),
+                union: true,
+                size: 8,
+                members: vec![member(name, ty.0, 0)],
+            }))
+        };
+        let meta_union = wrapped(&mut add, "meta", meta);
+        let task_union = wrapped(&mut add, "task", TypeId(4));
+        let file_union = wrapped(&mut add, "file", TypeId(13));
+        let task = add(KType::Record(Record {
+            name: "bpf_iter__task".into(),
+            union: false,
+            size: 16,
+            members: vec![member("", meta_union.0, 0), member("", task_union.0, 8)],
+        }));
+        let task_file = add(KType::Record(Record {
+            name: "bpf_iter__task_file".into(),
+            union: false,
+            size: 32,
+            members: vec![
+                member("", meta_union.0, 0),
+                member("", task_union.0, 8),
+                member("fd", 6, 16),
+                member("", file_union.0, 24),
+            ],
+        }));
+        for (name, id) in [
+            ("bpf_iter__task", task),
+            ("bpf_iter__task_file", task_file),
+            ("bpf_iter__task__safe_trusted", task),
+        ] {
             let key = (NameSpace::Struct.keyword().to_string(), name.to_string());
-            self.names.insert(key, TypeId(3));
+            self.names.insert(key, id);
         }
         self
     }

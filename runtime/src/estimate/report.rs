@@ -101,6 +101,19 @@ fn probe_rows(
             );
         }
     }
+    let walk: Option<u64> = probe
+        .points
+        .iter()
+        .map(|p| crate::probes::mechanism_of(probe.kind).objects_per_walk(&p.rate.target))
+        .sum();
+    if let Some(objects) = walk {
+        let _ = writeln!(
+            out,
+            "  (runs once per object when its iterator is read, not per event: one walk of about \
+             {objects} objects here, about {} of CPU, once)",
+            nanos(objects as f64 * per_hit)
+        );
+    }
     if let Some(fires) = probe
         .points
         .iter()
@@ -176,8 +189,12 @@ pub fn json(estimate: &Estimate, budget: &Budget, verdict: &Verdict) -> String {
                 let ends_run = p
                     .ends_run
                     .map_or(String::new(), |r| format!(", \"ends_run\": true, \"fires\": {r:.1}"));
+                // An iterator runs once per object when read: how many one walk visits.
+                let walk = crate::probes::mechanism_of(probe.kind)
+                    .objects_per_walk(&p.rate.target)
+                    .map_or(String::new(), |n| format!(", \"objects_per_walk\": {n}"));
                 format!(
-                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{counted}}}",
+                    "{{\"target\": {}, \"rate\": {:.1}, \"per_hit_ns\": {:.1}, \"measured\": \"{:?}\"{ends_run}{walk}{counted}}}",
                     tracebound_compiler::diagnostic::json_string(&p.rate.target.to_string()),
                     p.rate.total(),
                     p.per_hit_ns(),

@@ -257,6 +257,14 @@ impl MachineFacts for LiveFacts {
             })
     }
 
+    fn kernel_function_id(&self, name: &str) -> Result<u32, FactError> {
+        self.btf()?
+            .function_id(name)
+            .ok_or_else(|| FactError::NotFound {
+                what: format!("kernel function {name}"),
+            })
+    }
+
     fn kernel_functions(&self) -> Result<Vec<String>, FactError> {
         Ok(self.btf()?.function_names())
     }

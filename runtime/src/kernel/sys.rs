@@ -17,6 +17,7 @@ const PROG_TEST_RUN: u32 = 10;
 const LINK_CREATE: u32 = 28;
 const RAW_TRACEPOINT_OPEN: u32 = 17;
 const MAP_LOOKUP_BATCH: u32 = 24;
+const ITER_CREATE: u32 = 33;
 
 /// Entries asked for per BPF_MAP_LOOKUP_BATCH call (grown when one hash bucket holds more).
 const BATCH: u32 = 1024;
@@ -321,6 +322,51 @@ pub fn link_uprobe_multi(
         ..UprobeMultiLinkAttr::default()
     };
     bpf_fd(LINK_CREATE, &mut attr).map(owned)
+}
+
+/// `bpf_attach_type` of an iterator's program and link.
+pub const ATTACH_TRACE_ITER: u32 = 28;
+
+/// `union bpf_attr` for BPF_LINK_CREATE of an iterator: no `iter_info`, so the iterator
+/// walks everything it can (every task, not one).
+#[repr(C)]
+#[derive(Default)]
+struct IterLinkAttr {
+    prog_fd: u32,
+    target_fd: u32,
+    attach_type: u32,
+    flags: u32,
+    iter_info: u64,
+    iter_info_len: u32,
+    _pad: u32,
+}
+
+/// Links a loaded iterator program (BPF_TRACE_ITER) to its iterator; reading the link
+/// through `iterator_open` runs the program over the iterator's objects.
+pub fn link_iterator(prog: BorrowedFd) -> io::Result<OwnedFd> {
+    let mut attr = IterLinkAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        attach_type: ATTACH_TRACE_ITER,
+        ..IterLinkAttr::default()
+    };
+    bpf_fd(LINK_CREATE, &mut attr).map(owned)
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct IterCreateAttr {
+    link_fd: u32,
+    flags: u32,
+}
+
+/// A new walk of an iterator link: a file whose read(2) runs the program once per object
+/// and returns what it wrote to its seq file, then 0 at the end.
+pub fn iterator_open(link: BorrowedFd) -> io::Result<std::fs::File> {
+    let mut attr = IterCreateAttr {
+        link_fd: link.as_raw_fd() as u32,
+        flags: 0,
+    };
+    bpf_fd(ITER_CREATE, &mut attr).map(|fd| std::fs::File::from(owned(fd)))
 }
 
 pub const PROG_TYPE_RAW_TRACEPOINT: u32 = 17;

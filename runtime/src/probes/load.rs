@@ -94,6 +94,11 @@ impl Loaded {
             .push(event);
     }
 
+    /// The links and perf events attached by hand that run program `name`.
+    pub fn links_of(&self, name: &str) -> &[OwnedFd] {
+        self.perf_links.get(name).map_or(&[], Vec::as_slice)
+    }
+
     pub fn programs(&self) -> impl Iterator<Item = (&str, &Program)> {
         self.ebpf.programs()
     }

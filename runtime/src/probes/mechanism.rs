@@ -157,6 +157,14 @@ pub trait Mechanism: Sync {
         None
     }
 
+    /// For a probe that runs once per object of one walk when it is read (an iterator),
+    /// not per event: about how many objects a walk of `target` visits on this machine now.
+    /// `None` for every kind that fires per event.
+    fn objects_per_walk(&self, target: &Target) -> Option<u64> {
+        let _ = target;
+        None
+    }
+
     /// Fires inside a traced process, which pays for each hit itself (uprobes, usdt).
     fn in_process(&self) -> bool {
         false

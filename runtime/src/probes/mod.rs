@@ -14,7 +14,7 @@ pub mod capability;
 mod fentry;
 mod hardware;
 mod interval;
-mod iter;
+pub(crate) mod iter;
 mod kprobe;
 pub mod load;
 mod loader;

@@ -292,6 +292,41 @@ pub fn drain(
     Ok(handled)
 }
 
+/// Handles the whole frames at the front of `stream`, what an iterator's program wrote to
+/// its seq file (`[u64 length][record]` each, `program::SEQ_RECORD_LENGTH`), and leaves a
+/// frame cut by the end of a read for the next. The walk goes on after an exit(), as the
+/// current release reads an iterator to its end: every record is handled.
+pub fn handle_frames(
+    stream: &mut Vec<u8>,
+    loaded: &Loaded,
+    compiled: &Compiled,
+    state: &mut EventState,
+    out: &mut dyn Write,
+) -> Result<usize, RunError> {
+    let header = tracebound_compiler::program::SEQ_RECORD_LENGTH as usize;
+    let mut text = Vec::with_capacity(64 * 1024);
+    let mut at = 0;
+    let mut handled = 0;
+    while stream.len() - at >= header {
+        let len = output::value::read_u64(stream, at)
+            .map_err(|_| RunError::Other("malformed iterator record".into()))?
+            as usize;
+        if stream.len() - at - header < len {
+            break;
+        }
+        let record = &stream[at + header..at + header + len];
+        handle_record(record, loaded, compiled, state, &mut text)?;
+        at += header + len;
+        handled += 1;
+    }
+    stream.drain(..at);
+    if !text.is_empty() {
+        out.write_all(&text)?;
+        out.flush()?;
+    }
+    Ok(handled)
+}
+
 fn handle_record(
     record: &[u8],
     loaded: &Loaded,

@@ -22,7 +22,9 @@ use crate::probes::attach::AttachPlan;
 use crate::probes::load::Loaded;
 use crate::run::child::{process_exists, Child};
 use crate::run::error::RunError;
-use crate::run::events::{drain, EventState, ExitFlag, Losses, PrintfPlans, ScriptPlace};
+use crate::run::events::{
+    drain, handle_frames, EventState, ExitFlag, Losses, PrintfPlans, ScriptPlace,
+};
 use crate::run::guard::Guard;
 use crate::run::metrics::{Endpoint, Metrics};
 use crate::run::sampling::GuardSampling;
@@ -146,9 +148,13 @@ pub fn run(
     // A script of BEGIN and END only has nothing to wait for: it ends after BEGIN, as in the
     // current release (a `-c` command still runs to its end); a benchmark run ends after
     // its benchmarks.
+    let walks = compiled.probes.iter().any(|p| p.kind == ProviderKind::Iter);
     let waits = (compiled.probes.iter().any(|p| !p.kind.runs_once()) || options.child.is_some())
-        && !options.bench;
-    if waits {
+        && !options.bench
+        && !walks;
+    if walks {
+        walk_iterators(&mut running, &loaded, compiled, out)?;
+    } else if waits {
         watch(&mut running, &mut loaded, compiled, &mut options, out)?;
     }
     let code = end(&mut running, &loaded, compiled, options.format, out)?;
@@ -338,6 +344,46 @@ fn watch(
                 guard.detached().for_each(|p| endpoint.note_detached(p));
             }
         }
+    }
+    Ok(())
+}
+
+/// An iter probe's run: one walk of its iterator read to the end, what its program wrote
+/// for each object handled as it arrives, as the current release runs it.
+fn walk_iterators(
+    running: &mut Running,
+    loaded: &Loaded,
+    compiled: &Compiled,
+    out: &mut dyn Write,
+) -> Result<(), RunError> {
+    use std::io::Read;
+    for p in compiled
+        .probes
+        .iter()
+        .filter(|p| p.kind == ProviderKind::Iter)
+    {
+        for target in &p.targets {
+            let walk_error =
+                |e: std::io::Error| RunError::Other(format!("cannot walk {target}: {e}"));
+            let mut walk =
+                crate::probes::iter::open_walk(loaded, &p.program).map_err(walk_error)?;
+            let mut stream = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            while !stop_requested() {
+                let n = walk.read(&mut buf).map_err(walk_error)?;
+                if n == 0 {
+                    break;
+                }
+                stream.extend_from_slice(&buf[..n]);
+                handle_frames(&mut stream, loaded, compiled, &mut running.state, out)?;
+            }
+            // The probe's records all went to the seq file; the ring buffer holds what
+            // BEGIN left unread, if anything.
+            drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
+        }
+    }
+    if running.state.exit_code.is_none() {
+        running.state.exit_code = running.exit_flag.raised()?;
     }
     Ok(())
 }

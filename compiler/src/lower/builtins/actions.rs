@@ -293,9 +293,9 @@ impl ProbeLowerer<'_, '_> {
             arg_size: JOIN_ARG_SIZE,
         });
         let size = 16 + JOIN_ARGS * JOIN_ARG_SIZE;
-        let (rec, dropped) = self.reserve_record(id, size);
+        let rec = self.reserve_record(id, size);
         let done = self.new_label();
-        self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(0));
+        self.store_u64(Addr::Ptr(rec.at, 8), Operand::Imm(0));
         let pointer = self.f.new_slot(8);
         for i in 0..JOIN_ARGS as i32 {
             let at = self.slot_addr(pointer, 0);
@@ -314,7 +314,7 @@ impl ProbeLowerer<'_, '_> {
             });
             let p = self.load_u64(Addr::Slot(pointer, 0));
             self.jump_if_zero(p, done);
-            let dst = self.address_of(Addr::Ptr(rec, 16 + i * JOIN_ARG_SIZE as i32));
+            let dst = self.address_of(Addr::Ptr(rec.at, 16 + i * JOIN_ARG_SIZE as i32));
             self.emit(Inst::Call {
                 helper: Helper::ProbeReadUserStr,
                 args: vec![
@@ -324,10 +324,10 @@ impl ProbeLowerer<'_, '_> {
                 ],
                 ret: None,
             });
-            self.store_u64(Addr::Ptr(rec, 8), Operand::Imm(i + 1));
+            self.store_u64(Addr::Ptr(rec.at, 8), Operand::Imm(i + 1));
         }
         self.emit(Inst::Label(done));
-        self.submit_record(rec, dropped);
+        self.submit_record(rec);
         Ok(())
     }
 }

@@ -87,10 +87,13 @@ impl ProbeLowerer<'_, '_> {
             By::Numaid => self.helper_value(crate::insn::Helper::GetNumaNodeId),
             By::Elapsed => self.elapsed(),
             By::Cpid => self.cpid(span)?,
-            By::Comm => {
-                self.no_arguments(name, args, span)?;
-                self.comm()
-            }
+            By::Comm => match args {
+                [pid] => self.comm_of_pid(pid, (span, expanded_from))?,
+                _ => {
+                    self.no_arguments(name, args, span)?;
+                    self.comm()
+                }
+            },
             By::Arg(n) => self.register_arg(name, n.into(), span)?,
             By::Retval => self.retval(name, span)?,
             By::Probe => self.probe_name(),

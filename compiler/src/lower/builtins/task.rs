@@ -9,7 +9,10 @@ use crate::insn::{Alu, Helper};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::probe::{ArgSource, RetvalSource};
 use crate::program::ValueType;
-use crate::resolve::symbols::{site_key, PERCPU_ROUTE, PERCPU_VARIABLE, POSITION_INDEPENDENT};
+use crate::resolve::symbols::{
+    site_key, KFUNC, KFUNC_TASK_FROM_PID, KFUNC_TASK_RELEASE, PERCPU_ROUTE, PERCPU_VARIABLE,
+    POSITION_INDEPENDENT, TASK_COMM,
+};
 use crate::span::Span;
 
 /// Offsets in x86-64's `struct pt_regs` of the registers holding the first six integer
@@ -140,6 +143,80 @@ impl ProbeLowerer<'_, '_> {
             addr: Addr::Slot(slot, 0),
             ty: ValueType::str(16),
         }
+    }
+
+    /// `comm(pid)`: the name of the task with that pid, as the current release finds it
+    /// (the kfunc `bpf_task_from_pid`, the task released after its `comm` is read); "N/A"
+    /// and its warning when there is none.
+    /// `at`: the call, and the macro calls that expanded it, where the warning points.
+    pub(super) fn comm_of_pid(&mut self, pid: &Expr, at: (Span, &[Span])) -> Lowering<Val> {
+        let (span, expanded_from) = at;
+        let (pid, _) = self.int(pid)?;
+        let figure = |this: &Self, name: &str| {
+            this.shared
+                .symbols
+                .get(&(KFUNC.to_string(), name.to_string()))
+                .copied()
+                .ok_or_else(|| {
+                    Diagnostic::error(
+                        format!("`comm(pid)` needs `{name}` from the kernel's BTF"),
+                        span,
+                        "not found",
+                    )
+                })
+        };
+        let from_pid = figure(self, KFUNC_TASK_FROM_PID)?;
+        let release = figure(self, KFUNC_TASK_RELEASE)?;
+        let comm_at = figure(self, TASK_COMM)?;
+        let slot = self.f.new_slot(16);
+        self.zero(Addr::Slot(slot, 0), 16);
+        let task = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::Kfunc,
+            args: vec![Operand::Imm(from_pid as i32), Operand::Reg(pid)],
+            ret: Some(task),
+        });
+        let found = self.new_label();
+        let done = self.new_label();
+        self.emit(Inst::Branch {
+            cond: crate::insn::Cond::Ne,
+            a: task,
+            b: Operand::Imm(0),
+            then: found,
+        });
+        // "N/A", NUL-terminated, little-endian.
+        self.store_u64(Addr::Slot(slot, 0), Operand::Imm(0x0041_2f4e));
+        let warning = crate::program::Action::Message {
+            error: false,
+            at: span,
+            expanded_from: expanded_from.to_vec(),
+            format: "No such process (pid=%d)".into(),
+            args: vec![super::super::SIGNED],
+        };
+        let value = Val::Int {
+            reg: pid,
+            signed: true,
+        };
+        self.send(warning, &[super::super::SIGNED], &[value]);
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(found));
+        let src = self.alu(Alu::Add, task, Operand::Imm(comm_at as i32));
+        let dst = self.slot_addr(slot, 0);
+        self.emit(Inst::Call {
+            helper: Helper::ProbeReadKernelStr,
+            args: vec![Operand::Reg(dst), Operand::Imm(16), Operand::Reg(src)],
+            ret: None,
+        });
+        self.emit(Inst::Call {
+            helper: Helper::Kfunc,
+            args: vec![Operand::Imm(release as i32), Operand::Reg(task)],
+            ret: None,
+        });
+        self.emit(Inst::Label(done));
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty: ValueType::str(16),
+        })
     }
 
     /// `argN`, as the probe's context holds it.
