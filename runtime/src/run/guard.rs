@@ -9,9 +9,10 @@
 //! scaled and marked from then on (`run::sampling`). A probe no N up to `MAX_SAMPLING` brings
 //! under budget, or one that may not be sampled, is detached; the rest of the script runs on.
 //! A sampling step is a prediction, and a sampled hit can cost more than its share of the
-//! unsampled cost (caches go cold when the program runs less often), so the first reading
-//! after a step checks it: over what the step aimed for (`AIM` of the budget), the guard
-//! steps again at once, from the cost measured at the new N, without waiting out its patience.
+//! unsampled cost (caches go cold when the program runs less often), so the readings of the
+//! second after a step check it: over what the step aimed for (`AIM` of the budget), the
+//! guard steps again at once, from the cost measured at the new N, without waiting out its
+//! patience.
 //! `--no-guard` turns it off.
 
 use std::io::Write;
@@ -37,6 +38,8 @@ const PATIENCE: u32 = 4;
 /// The share of the budget a sampling step aims the whole script at: rates wander between
 /// readings.
 const AIM: f64 = 0.8;
+/// Readings after a sampling step that check it (one alone can fall in a lull): a second.
+const STEP_CHECKS: u32 = 2;
 
 struct Watched {
     program: String,
@@ -66,8 +69,8 @@ pub struct Guard {
     cpus: f64,
     since: Instant,
     readings_over: u32,
-    /// The last action was a sampling step that the next reading checks.
-    checking_step: bool,
+    /// Readings still to check the last sampling step (`STEP_CHECKS` after each).
+    step_checks_left: u32,
     /// The sampling draw: the mask's lookup, the random number, the branch.
     draw_ns: f64,
 }
@@ -135,7 +138,7 @@ impl Guard {
             cpus,
             since: Instant::now(),
             readings_over: 0,
-            checking_step: false,
+            step_checks_left: 0,
             draw_ns: model.hash_lookup_ns + model.helper_ns + 6.0 * model.instruction_ns,
         })
     }
@@ -173,8 +176,9 @@ impl Guard {
         let seconds = elapsed.as_secs_f64();
         let total: f64 = costs.iter().map(|c| c.1).sum();
         let machine_pct = total / (seconds * 1e9 * self.cpus) * 100.0;
-        let missed_step =
-            std::mem::take(&mut self.checking_step) && machine_pct > AIM * self.budget.machine_pct;
+        let checking = self.step_checks_left > 0;
+        self.step_checks_left = self.step_checks_left.saturating_sub(1);
+        let missed_step = checking && machine_pct > AIM * self.budget.machine_pct;
         if machine_pct <= self.budget.machine_pct {
             self.readings_over = 0;
         } else {
@@ -283,7 +287,7 @@ impl Guard {
         for w in self.watched.iter_mut().filter(|w| w.probe_index == probe) {
             w.n = n;
         }
-        self.checking_step = true;
+        self.step_checks_left = STEP_CHECKS;
         Ok(())
     }
 
@@ -438,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn a_step_that_missed_is_corrected_at_the_next_reading() {
+    fn a_step_that_missed_is_corrected_at_once() {
         assert!(!acts_now(1, false));
         assert!(!acts_now(PATIENCE - 1, false));
         assert!(acts_now(PATIENCE, false));
