@@ -16,7 +16,7 @@ use tracebound_compiler::types::NameSpace;
 use tracebound_compiler::probe::Target;
 
 use super::attach::{fail, AttachError, AttachPlan};
-use super::mechanism::{io_error, wants, Count, Counting, Defined, ListQuery, Mechanism};
+use super::mechanism::{io_error, wants, Count, ListQuery, Mechanism};
 use crate::kernel::sys;
 use crate::probes::load::Loaded;
 
@@ -42,13 +42,7 @@ impl Mechanism for Iter {
 
     /// Once, when read: the program runs per object of one walk, not per event.
     fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {
-        targets
-            .iter()
-            .map(|_| Count {
-                how: Counting::Defined(Defined::Once),
-                first_emulated: None,
-            })
-            .collect()
+        Count::once_each(targets)
     }
 
     /// Counted in /proc as the kernel walks: every thread for `task`; for `task_file` and

@@ -82,6 +82,17 @@ impl Count {
             first_emulated: None,
         }
     }
+
+    /// A point whose program runs once (BEGIN/END, an iterator's walk), one per target.
+    pub fn once_each(targets: &[Target]) -> Vec<Count> {
+        targets
+            .iter()
+            .map(|_| Count {
+                how: Counting::Defined(Defined::Once),
+                first_emulated: None,
+            })
+            .collect()
+    }
 }
 
 /// What reaching a probe's program costs per hit.

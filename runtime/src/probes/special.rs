@@ -8,7 +8,7 @@ use std::path::Path;
 use tracebound_compiler::probe::Target;
 
 use super::attach::{AttachError, AttachPlan};
-use super::mechanism::{Count, Counting, Defined, Mechanism};
+use super::mechanism::{Count, Mechanism};
 use crate::probes::load::Loaded;
 
 pub struct Special;
@@ -19,12 +19,6 @@ impl Mechanism for Special {
     }
 
     fn counting(&self, targets: &[Target], _tracefs: &Path) -> Vec<Count> {
-        targets
-            .iter()
-            .map(|_| Count {
-                how: Counting::Defined(Defined::Once),
-                first_emulated: None,
-            })
-            .collect()
+        Count::once_each(targets)
     }
 }
