@@ -327,8 +327,8 @@ fn the_guard_detaches_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
 
 /// A probe that is cold when attached and turns hot, whose program costs most of each hit and
 /// which only aggregates into maps of its own, is sampled by the guard within 3 s (stderr and a
-/// `guard` JSON record say so), not detached; once the guard's readings of the next second
-/// have checked the step (and stepped again if it missed), the kernel accounts its programs
+/// `guard` JSON record say so), not detached; once the guard's readings of the next two
+/// seconds have checked the step (and stepped again if it missed), the kernel accounts its programs
 /// under the budget, and at the end its count, exact before the switch and scaled after it, is marked
 /// sampled by the guard and agrees with an exact count of the same events (the syscall's exit,
 /// counted by a cheap probe that may not be sampled).
@@ -366,10 +366,10 @@ fn the_guard_samples_a_probe_that_turns_hot(env: &Env) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(20));
     };
     // What the kernel accounts to the tracer's programs over the next second, once the
-    // guard's readings of the second after the step (500 and 1000 ms on) have checked it:
-    // under the budget (1% of the machine), the mechanism's share aside.
+    // guard's readings of the two seconds after the step have checked it: under the budget
+    // (1% of the machine), the mechanism's share aside.
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(2200));
     let (before, t0) = (run_time(tracer.pid())?, Instant::now());
     std::thread::sleep(Duration::from_secs(1));
     let (after, t1) = (run_time(tracer.pid())?, Instant::now());

@@ -10,7 +10,7 @@
 //! under budget, or one that may not be sampled, is detached; the rest of the script runs on.
 //! A sampling step is a prediction, and a sampled hit can cost more than its share of the
 //! unsampled cost (caches go cold when the program runs less often), so the readings of the
-//! second after a step check it: over what the step aimed for (`AIM` of the budget), the
+//! two seconds after a step check it: over what the step aimed for (`AIM` of the budget), the
 //! guard steps again at once, from the cost measured at the new N, without waiting out its
 //! patience.
 //! `--no-guard` turns it off.
@@ -38,8 +38,10 @@ const PATIENCE: u32 = 4;
 /// The share of the budget a sampling step aims the whole script at: rates wander between
 /// readings.
 const AIM: f64 = 0.8;
-/// Readings after a sampling step that check it (one alone can fall in a lull): a second.
-const STEP_CHECKS: u32 = 2;
+/// Readings after a sampling step that check it: two seconds, the guard's patience, since a
+/// sampled probe's hits grow costlier as its caches go cold, and one reading can fall in a
+/// lull.
+const STEP_CHECKS: u32 = PATIENCE;
 
 struct Watched {
     program: String,
