@@ -503,15 +503,7 @@ fn ring_buffer_full_for_seconds(env: &Env) -> Result<(), String> {
         .find_map(|l| l.strip_prefix("@made: "))
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("no @made in the output:\n{stderr}"))?;
-    let lost: u64 = out
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Lost ")?
-                .strip_suffix(" events")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0);
+    let lost = e2e::lost_events(&out).unwrap_or(0);
     println!("ring buffer full: {made} events made, {printed} printed, {lost} lost");
     if status.code() != Some(0) || stderr.contains("panicked") {
         return Err(format!("exit {:?}:\n{stderr}", status.code()));

@@ -17,16 +17,11 @@ fn storm(format: &str) -> String {
     )
 }
 
-/// The number in the text's "Lost N events" line.
+/// The records the text reports lost, over all its "Lost N events" lines.
 fn lost_in(stdout: &str) -> Result<usize, String> {
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("Lost "))
-        .ok_or_else(|| format!("no `Lost N events` line in:\n{stdout}"))?;
-    line.trim_start_matches("Lost ")
-        .trim_end_matches(" events")
-        .parse()
-        .map_err(|_| format!("bad line `{line}`"))
+    e2e::lost_events(stdout)
+        .map(|n| n as usize)
+        .ok_or_else(|| format!("no `Lost N events` line in:\n{stdout}"))
 }
 
 /// Every record is either printed or counted lost: printed + lost = the STORM printfs plus

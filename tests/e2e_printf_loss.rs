@@ -105,16 +105,7 @@ fn run(binary: &Path, config: &str, rate: u64, seconds: f64) -> Result<Counted, 
         .and_then(|r| r.split(' ').next()?.parse().ok())
         .ok_or_else(|| format!("the loop's report: {report}"))?;
     let printed = stdout.lines().filter(|l| l.starts_with("e ")).count() as u64;
-    // Loss is reported as it happens: every line counts.
-    let lost = stdout
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("Lost ")?
-                .strip_suffix(" events")?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum();
+    let lost = e2e::lost_events(&stdout).unwrap_or(0);
     println!("{config:?} at {rate}/s: {report}; printed {printed}, lost {lost}");
     Ok(Counted {
         offered,

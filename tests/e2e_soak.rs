@@ -131,13 +131,7 @@ fn soak_accounts_for_every_event_with_flat_memory() {
     assert!(status.success(), "the exit trigger failed: {status}");
     let done = tracer.finish(e2e::EXIT_TIMEOUT).expect("tracebound exits");
     let printed = done.stdout.lines().filter(|l| *l == "p").count() as u64;
-    let lost: u64 = done
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Lost "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let lost = e2e::lost_events(&done.stdout).unwrap_or(0);
     let counted: u64 = done
         .stdout
         .lines()

@@ -462,6 +462,21 @@ pub fn attached_count(output: &str) -> Option<usize> {
     None
 }
 
+/// The records a run reported lost: the sum of its "Lost N events" lines, as loss is reported
+/// as it happens (one line each time the reader sees new losses, and one at exit); `None`
+/// when there is no such line.
+pub fn lost_events(stdout: &str) -> Option<u64> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("Lost ")?
+                .strip_suffix(" events")?
+                .parse::<u64>()
+                .ok()
+        })
+        .reduce(|a, b| a + b)
+}
+
 /// bpftrace 0.17's stdout as the current release prints it: without the "Attaching N
 /// probes..." line, which it moved to stderr as "Attached N probes" (printed once attached).
 pub fn without_attaching_line(stdout: &str) -> String {
