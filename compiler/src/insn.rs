@@ -87,6 +87,8 @@ impl Size {
 
 const MODE_IMM: u8 = 0x00;
 const MODE_MEM: u8 = 0x60;
+/// `BPF_ATOMIC`: a read-modify-write of memory, its operation in the immediate (0: add).
+const MODE_ATOMIC: u8 = 0xc0;
 
 /// Arithmetic operations (high 4 bits of an ALU opcode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,6 +210,16 @@ pub const PSEUDO_MAP_VALUE: u8 = 2;
 /// `src` of an `ld_imm64` that loads the address of a callback function (the loader writes
 /// the instruction offset).
 pub const PSEUDO_FUNC: u8 = 4;
+
+/// Which of the object's global data an `ld_global` loads an address in. Two sections, so
+/// that user space can rewrite the guard's masks whole without touching what programs add.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataSection {
+    /// The guard's sampling masks (`.bss`), written by user space only.
+    Masks,
+    /// The loss counters (`.bss.tb_counts`), added to by programs only, atomically.
+    Counters,
+}
 
 /// One 8-byte instruction. `ld_imm64` takes two.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,6 +349,11 @@ impl Insn {
     }
 
     /// `*(size *)(dst + off) = src`
+    /// `lock *(u64 *)(dst + off) += src`: an add no other CPU's add can interleave with.
+    pub fn atomic_add64(dst: Reg, off: i16, src: Reg) -> Insn {
+        Insn::new(class::STX | Size::DW as u8 | MODE_ATOMIC, dst, src, off, 0)
+    }
+
     pub fn store(size: Size, dst: Reg, off: i16, src: Reg) -> Insn {
         Insn::new(class::STX | size as u8 | MODE_MEM, dst, src, off, 0)
     }
@@ -539,6 +556,11 @@ fn describe(insn: Insn) -> String {
         }
         class::LDX => format!(
             "{dst} = *({} *)({src} {:+})",
+            size(insn.code).suffix(),
+            insn.off
+        ),
+        class::STX if insn.code & 0xe0 == MODE_ATOMIC => format!(
+            "lock *({} *)({dst} {:+}) += {src}",
             size(insn.code).suffix(),
             insn.off
         ),

@@ -3,7 +3,7 @@
 //! labels for control flow. Every instruction carries the span of the statement it came from,
 //! which the code generator turns into the instruction→span table.
 
-use crate::insn::{Alu, Cond, Helper, Size};
+use crate::insn::{Alu, Cond, DataSection, Helper, Size};
 use crate::span::Span;
 
 /// A virtual register: a 64-bit value (an integer or a pointer).
@@ -61,9 +61,15 @@ pub enum Inst {
     SlotAddr(VReg, Slot, i32),
     /// `dst = the map` (an ld_imm64 with a relocation).
     MapRef(VReg, usize),
-    /// `dst = the address of byte `offset` of the object's global data (`.bss`, one array
-    /// entry: an ld_imm64 the loader turns into that map value's address, never null).
-    GlobalAddr(VReg, u32),
+    /// `dst = the address of byte `offset` of one of the object's global data sections (one
+    /// array entry each: an ld_imm64 the loader turns into that map value's address, never
+    /// null).
+    GlobalAddr(VReg, DataSection, u32),
+    /// `*(u64 *)addr += value`, atomically: a counter every CPU adds to.
+    AtomicAdd {
+        addr: Addr,
+        value: VReg,
+    },
     /// The function's `n`-th argument (`r1 + n` at entry: the context pointer for a probe's
     /// program, `(map, key, value, context)` for a map-iteration callback); only at the
     /// start of a function.
@@ -115,6 +121,7 @@ impl Inst {
             Inst::Store { addr: a, value, .. } => {
                 [addr(a), op(value)].into_iter().flatten().collect()
             }
+            Inst::AtomicAdd { addr: a, value } => addr(a).into_iter().chain([*value]).collect(),
             Inst::Call { args, .. } => args.iter().filter_map(op).collect(),
             Inst::Branch { a, b, .. } => [Some(*a), op(b)].into_iter().flatten().collect(),
             Inst::Return(v) => op(v).into_iter().collect(),
@@ -130,7 +137,7 @@ impl Inst {
             | Inst::Neg(d, _)
             | Inst::SlotAddr(d, ..)
             | Inst::MapRef(d, _)
-            | Inst::GlobalAddr(d, _)
+            | Inst::GlobalAddr(d, ..)
             | Inst::Arg(d, _)
             | Inst::FuncRef(d, _) => Some(*d),
             Inst::Alu { dst, .. } | Inst::Load { dst, .. } => Some(*dst),
@@ -322,7 +329,8 @@ fn describe(inst: &Inst) -> String {
         } => format!("store.{:?} [{}] = {}", size, addr(a), op(value)),
         Inst::SlotAddr(d, s, o) => format!("v{} = &slot{}{:+}", d.0, s.0, o),
         Inst::MapRef(d, m) => format!("v{} = map#{m}", d.0),
-        Inst::GlobalAddr(d, off) => format!("v{} = &global+{off}", d.0),
+        Inst::GlobalAddr(d, section, off) => format!("v{} = &{section:?}+{off}", d.0),
+        Inst::AtomicAdd { addr: a, value } => format!("lock [{}] += v{}", addr(a), value.0),
         Inst::Arg(d, n) => format!("v{} = arg{n}", d.0),
         Inst::FuncRef(d, n) => format!("v{} = &callback{n}", d.0),
         Inst::Call { helper, args, ret } => {

@@ -19,7 +19,7 @@ use crate::macros;
 use crate::object::{write_object, FunctionSpec, MapSpec, ObjectSpec, ProgramSpec};
 use crate::parse::parse;
 use crate::probe::{ProviderKind, Target};
-use crate::program::ProgramInfo;
+use crate::program::{counters_size, ProgramInfo};
 use crate::resolve::{resolve_selected, ResolvedProgram};
 use crate::span::Span;
 
@@ -60,10 +60,6 @@ pub struct Compiled {
     pub warnings: Vec<Diagnostic>,
     /// The BPF name of the ring buffer.
     pub ringbuf: String,
-    /// The BPF name of the per-CPU count of records dropped because the ring buffer was full.
-    pub lost_counter: String,
-    /// The BPF name of the per-CPU counts, per script map, of updates refused by a full map.
-    pub full_counter: String,
     /// The BPF name of the flag `exit()` raises (1 << 32 | exit code).
     pub exit_flag: String,
 }
@@ -178,6 +174,7 @@ pub fn compile(
         programs,
         functions,
         globals: lowered.globals,
+        counters: counters_size(lowered.info.maps.len()),
     });
     Ok(Compiled {
         ast,
@@ -187,8 +184,6 @@ pub fn compile(
         limits,
         warnings,
         ringbuf: lowered.maps[lowered.ringbuf].name.clone(),
-        lost_counter: lowered.maps[lowered.lost].name.clone(),
-        full_counter: lowered.maps[lowered.full].name.clone(),
         exit_flag: lowered.maps[lowered.exit_flag].name.clone(),
     })
 }

@@ -566,6 +566,25 @@ pub struct MemberTexts {
 /// address the loader writes into the code, without a lookup.
 pub const GUARD_SAMPLING_MAP: &str = ".bss";
 
+/// The map of the loss counters: the object's `.bss.tb_counts`, one array entry of u64s
+/// every program adds to atomically (on the cold paths only, so no CPU waits on another):
+/// at `LOST_COUNTER` the records dropped because the ring buffer was full, at
+/// `full_counter(i)` the updates script map `i` refused because it was full. User space only
+/// reads it.
+pub const COUNTERS_MAP: &str = ".bss.tb_counts";
+/// Byte offset in `COUNTERS_MAP` of the count of records the full ring buffer dropped.
+pub const LOST_COUNTER: u32 = 0;
+
+/// Byte offset in `COUNTERS_MAP` of the count of updates script map `map` refused.
+pub fn full_counter(map: usize) -> u32 {
+    8 * (1 + map as u32)
+}
+
+/// Bytes of `COUNTERS_MAP` for a script of `maps` maps.
+pub fn counters_size(maps: usize) -> u32 {
+    full_counter(maps)
+}
+
 /// A probe whose program reads its sampling mask from `GUARD_SAMPLING_MAP` before anything
 /// else, so that the guard can thin it without loading it again.
 #[derive(Clone, Debug, PartialEq, Eq)]

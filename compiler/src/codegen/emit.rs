@@ -11,7 +11,7 @@ use super::fold::folded;
 use super::forward::forwarded;
 use super::regalloc::{allocate, Location};
 use super::remat::rematerialized;
-use crate::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use crate::insn::{Alu, Cond, DataSection, Helper, Insn, Reg, Size};
 use crate::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
 use crate::span::Span;
 
@@ -26,8 +26,9 @@ pub struct Emitted {
     pub map_relocations: Vec<(usize, usize)>,
     /// (instruction index of an ld_imm64, index of the function's callback).
     pub func_relocations: Vec<(usize, usize)>,
-    /// Instruction indexes of the ld_imm64s of the global data (`Inst::GlobalAddr`).
-    pub global_relocations: Vec<usize>,
+    /// Instruction indexes of the ld_imm64s of the global data (`Inst::GlobalAddr`), with
+    /// the section each loads from.
+    pub global_relocations: Vec<(usize, DataSection)>,
     /// The span of each instruction (both halves of an ld_imm64 share one).
     pub spans: Vec<Span>,
     pub stack_size: u32,
@@ -352,10 +353,15 @@ impl Emitter<'_> {
                 self.map_into(*map, t);
                 self.write_back(*d, t);
             }
-            Inst::GlobalAddr(d, offset) => {
+            Inst::GlobalAddr(d, section, offset) => {
                 let t = self.target(*d, SCRATCH_A);
-                self.global_into(*offset, t);
+                self.global_into(*section, *offset, t);
                 self.write_back(*d, t);
+            }
+            Inst::AtomicAdd { addr, value } => {
+                let (base, off) = self.address(*addr);
+                let r = self.read(*value, SCRATCH_B);
+                self.push(Insn::atomic_add64(base, off, r));
             }
             Inst::Arg(d, n) => self.argument(*d, *n),
             Inst::FuncRef(d, n) => {
@@ -390,8 +396,10 @@ impl Emitter<'_> {
         }
     }
 
-    fn global_into(&mut self, offset: u32, t: Reg) {
-        self.out.global_relocations.push(self.out.insns.len());
+    fn global_into(&mut self, section: DataSection, offset: u32, t: Reg) {
+        self.out
+            .global_relocations
+            .push((self.out.insns.len(), section));
         for i in Insn::ld_global(t, offset) {
             self.push(i);
         }
@@ -495,7 +503,9 @@ impl Emitter<'_> {
                 Operand::Reg(v) if self.remat.contains_key(v) => match &self.remat[v] {
                     Inst::Const(_, value) => self.constant_into(*value, into),
                     Inst::MapRef(_, map) => self.map_into(*map, into),
-                    Inst::GlobalAddr(_, offset) => self.global_into(*offset, into),
+                    Inst::GlobalAddr(_, section, offset) => {
+                        self.global_into(*section, *offset, into)
+                    }
                     Inst::SlotAddr(_, s, off) => self.slot_address_into(*s, *off, into),
                     other => unreachable!("not rematerialized: {other:?}"),
                 },

@@ -53,16 +53,4 @@ impl BpfMap {
             flags: 0,
         }
     }
-
-    /// `entries` per-CPU u64 counters, keyed by a u32 index.
-    pub fn counters(name: &str, entries: u32) -> BpfMap {
-        BpfMap {
-            name: name.into(),
-            kind: MapKind::PercpuArray,
-            key_size: 4,
-            value_size: 8,
-            max_entries: entries,
-            flags: 0,
-        }
-    }
 }

@@ -150,10 +150,6 @@ pub(crate) struct Lowered {
     /// ring buffer.
     pub maps: Vec<BpfMap>,
     pub ringbuf: usize,
-    /// The per-CPU count of ring-buffer records dropped because the buffer was full.
-    pub lost: usize,
-    /// Per script map (same index), the per-CPU count of updates the full map refused.
-    pub full: usize,
     /// Set by `exit()` (1 << 32 | code), so that the run ends even when the ring buffer was
     /// too full to take the exit record.
     pub exit_flag: usize,
@@ -170,13 +166,8 @@ pub(crate) fn lower(
 ) -> Result<Lowered, Vec<Diagnostic>> {
     let table = maps::MapTable::infer(program, options)?;
     let mut bpf_maps = table.bpf_maps(options);
-    let script_maps = bpf_maps.len();
     let ringbuf = bpf_maps.len();
     bpf_maps.push(BpfMap::ringbuf(options.ringbuf_pages));
-    let lost = bpf_maps.len();
-    bpf_maps.push(BpfMap::counters("tb_lost", 1));
-    let full = bpf_maps.len();
-    bpf_maps.push(BpfMap::counters("tb_full", script_maps.max(1) as u32));
     let exit_flag = bpf_maps.len();
     bpf_maps.push(BpfMap::flag("tb_exit"));
     let samplable = sample::samplable(&program.ast);
@@ -185,8 +176,6 @@ pub(crate) fn lower(
         maps: table,
         actions: Vec::new(),
         ringbuf,
-        lost,
-        full,
         exit_flag,
         guard_slots: guard_slots.clone(),
         extra_base: bpf_maps.len(),
@@ -229,8 +218,6 @@ pub(crate) fn lower(
         probes: out,
         maps: bpf_maps,
         ringbuf,
-        lost,
-        full,
         exit_flag,
         globals: 8 * guard_slots.len() as u32,
         info: ProgramInfo {
@@ -323,8 +310,6 @@ pub(crate) struct Shared<'o> {
     pub maps: maps::MapTable,
     pub actions: Vec<Action>,
     pub ringbuf: usize,
-    pub lost: usize,
-    pub full: usize,
     pub exit_flag: usize,
     /// Probe index → its slot among the guard's sampling masks (`Lowered::globals`).
     pub guard_slots: std::collections::BTreeMap<usize, u32>,
@@ -562,6 +547,7 @@ pub(crate) fn map_parts(e: &Expr) -> Option<(&ast::Ident, &[Expr])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::insn::DataSection;
     use crate::probe::{ArgAccess, ArgField};
 
     /// A tree with its probes as a test names them, nothing typed from the kernel.
@@ -639,7 +625,7 @@ mod tests {
         let reads_map = |f: &Function| {
             f.insts
                 .iter()
-                .any(|(i, _)| matches!(i, Inst::GlobalAddr(_, 0)))
+                .any(|(i, _)| matches!(i, Inst::GlobalAddr(_, DataSection::Masks, 0)))
         };
         assert!(draws(&l.probes[0].function) && reads_map(&l.probes[0].function));
         assert!(!draws(&l.probes[1].function) && !reads_map(&l.probes[1].function));

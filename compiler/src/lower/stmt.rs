@@ -7,9 +7,9 @@ use super::SIGNED;
 use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
 use crate::ast::{self, BinaryOp, Block, Expr, ExprKind, ForIter, Ident, Stmt, StmtKind};
 use crate::diagnostic::Diagnostic;
-use crate::insn::{Alu, Cond, Helper, Size};
+use crate::insn::{Alu, Cond, DataSection, Helper, Size};
 use crate::ir::{self, Addr, Function, Inst, Operand, Slot, VReg};
-use crate::program::{log2_bucket, Action, MapValue, ValueType};
+use crate::program::{full_counter, log2_bucket, Action, MapValue, ValueType, LOST_COUNTER};
 use crate::resolve::ResolvedProbe;
 use crate::span::Span;
 
@@ -61,7 +61,7 @@ impl ProbeLowerer<'_, '_> {
             Some(&slot) => {
                 // The mask's address is a constant the loader writes: no lookup, never null.
                 let at = self.f.new_vreg();
-                self.emit(Inst::GlobalAddr(at, 8 * slot));
+                self.emit(Inst::GlobalAddr(at, DataSection::Masks, 8 * slot));
                 let mask = self.load_u64(Addr::Ptr(at, 0));
                 let every = self.new_label();
                 self.jump_if_zero(mask, every);
@@ -450,22 +450,24 @@ impl ProbeLowerer<'_, '_> {
             b: Operand::Imm(0),
             then: stored,
         });
-        let full = self.shared.full;
         self.emit(Inst::ColdStart);
-        self.bump_counter(full, map as i32);
+        self.bump_counter(full_counter(map));
         self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(stored));
     }
 
-    /// Adds 1 to entry `index` of one of the per-CPU counter arrays.
-    pub fn bump_counter(&mut self, counters: usize, index: i32) {
-        let key = self.f.new_slot(8);
-        self.store_u64(Addr::Slot(key, 0), Operand::Imm(index));
-        let found = self.lookup(counters, key);
-        let done = self.new_label();
-        self.jump_if_zero(found, done);
-        self.increment_u64(Addr::Ptr(found, 0));
-        self.emit(Inst::Label(done));
+    /// Adds 1 to the loss counter at byte `offset` of `program::COUNTERS_MAP`: its address
+    /// is a constant the loader writes (no lookup), and the add is atomic, as every CPU shares
+    /// the counter.
+    pub fn bump_counter(&mut self, offset: u32) {
+        let at = self.f.new_vreg();
+        self.emit(Inst::GlobalAddr(at, DataSection::Counters, offset));
+        let one = self.f.new_vreg();
+        self.emit(Inst::Const(one, 1));
+        self.emit(Inst::AtomicAdd {
+            addr: Addr::Ptr(at, 0),
+            value: one,
+        });
     }
 
     /// `dst = a op b` for a compound assignment (`/` and `%` by zero give 1, as anywhere).
@@ -840,7 +842,7 @@ impl ProbeLowerer<'_, '_> {
     /// Reserves a record of `size` bytes and writes the action index at its start. A probe
     /// whose records go to an iterator's seq file (`Context::seq_output`) builds it in a slot
     /// of its own, after its length (`program::SEQ_RECORD_LENGTH`); any other reserves it in
-    /// the ring buffer, and when that is full the record is dropped and counted in `tb_lost`
+    /// the ring buffer, and when that is full the record is dropped and counted at `LOST_COUNTER`
     /// (the runtime reports drops).
     pub(super) fn reserve_record(&mut self, id: usize, size: u32) -> OutgoingRecord {
         if self.probe.kind.context().seq_output {
@@ -908,9 +910,8 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Jump(done));
         // The buffer was full: the record is lost, and counted so the runtime reports it.
         self.emit(Inst::Label(dropped));
-        let lost = self.shared.lost;
         self.emit(Inst::ColdStart);
-        self.bump_counter(lost, 0);
+        self.bump_counter(LOST_COUNTER);
         self.emit(Inst::ColdEnd);
         self.emit(Inst::Label(done));
     }

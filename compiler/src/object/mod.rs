@@ -14,7 +14,8 @@
 //! |       | `.rel<section>`    | right after its program when it loads maps or callbacks: `R_BPF_64_64` on each `ld_imm64`, against the map's or the callback's symbol |
 //! | then  | `.text`, `.rel.text` | callbacks, when there are any: one FUNC symbol each |
 //! |       | `.BTF`, `.BTF.ext` | with callbacks only: the `func_info` the verifier needs for them (see `btf`) |
-//! | last  | `.bss`             | the global data, when there is any (`SHT_NOBITS`: zeroes); one GLOBAL OBJECT symbol, `tb_globals`, after the functions' |
+//! | then  | `.bss`             | the guard's sampling masks, when there are any (`SHT_NOBITS`: zeroes); one GLOBAL OBJECT symbol, `tb_globals`, after the functions' |
+//! | last  | `.bss.tb_counts`   | the loss counters, when there are any (zeroes); one GLOBAL OBJECT symbol, `tb_counts`, after `tb_globals` |
 //!
 //! Why this shape, from aya-obj 0.3 (aya 0.14):
 //! - A section is a program section when it is executable and its name parses as a program
@@ -32,15 +33,17 @@
 //! - A map load is found through the relocation's symbol; the loader writes the map's fd into
 //!   the `ld_imm64` and sets its source to `BPF_PSEUDO_MAP_FD`, so the immediate written here
 //!   does not matter.
-//! - A load of the global data (`Insn::ld_global`) is relocated against `tb_globals`: aya
-//!   makes `.bss` a one-entry array map named `.bss`, writes its fd into the first immediate
+//! - A load of the global data (`Insn::ld_global`) is relocated against `tb_globals` or
+//!   `tb_counts`: aya makes each section whose name starts `.bss` a one-entry array map named
+//!   after the section, writes its fd into the first immediate
 //!   and the offset (the first immediate as written here) into the second, and sets the source
 //!   to `BPF_PSEUDO_MAP_VALUE`: the program holds the value's address, no lookup.
 
 mod btf;
 mod elf;
 
-use crate::insn::Insn;
+use crate::insn::{DataSection, Insn};
+use crate::program::COUNTERS_MAP as COUNTERS_SECTION;
 use elf::{SectionHeader, StringTable};
 
 /// Everything one object holds.
@@ -52,8 +55,10 @@ pub struct ObjectSpec {
     pub programs: Vec<ProgramSpec>,
     /// Callbacks, all in `.text`.
     pub functions: Vec<FunctionSpec>,
-    /// Bytes of global data (`.bss`); 0: none.
+    /// Bytes of the guard's masks (`.bss`); 0: none.
     pub globals: u32,
+    /// Bytes of the loss counters (`.bss.tb_counts`); 0: none.
+    pub counters: u32,
 }
 
 /// A map definition (legacy `struct bpf_map_def`).
@@ -83,8 +88,8 @@ pub struct ProgramSpec {
     pub map_relocations: Vec<(usize, usize)>,
     /// `(index of the first slot of an ld_imm64, index into ObjectSpec::functions)`.
     pub func_relocations: Vec<(usize, usize)>,
-    /// Indexes of the first slots of the ld_imm64s of the global data.
-    pub global_relocations: Vec<usize>,
+    /// Indexes of the first slots of the ld_imm64s of the global data, and which section.
+    pub global_relocations: Vec<(usize, DataSection)>,
 }
 
 /// A callback: a static function in `.text` that programs reference by address.
@@ -95,7 +100,7 @@ pub struct FunctionSpec {
     pub insns: Vec<Insn>,
     pub map_relocations: Vec<(usize, usize)>,
     pub func_relocations: Vec<(usize, usize)>,
-    pub global_relocations: Vec<usize>,
+    pub global_relocations: Vec<(usize, DataSection)>,
 }
 
 /// BPF instructions are 8 bytes each.
@@ -150,16 +155,18 @@ pub fn write_object(spec: &ObjectSpec) -> Vec<u8> {
     if !spec.functions.is_empty() {
         sections.extend(btf_sections(spec, &code));
     }
-    if spec.globals > 0 {
-        let mut bss = Section::new(
-            ".bss",
-            elf::SHT_NOBITS,
-            elf::SHF_ALLOC | elf::SHF_WRITE,
-            8,
-            Vec::new(),
-        );
-        bss.header.size = spec.globals as u64;
-        sections.push(bss);
+    for (name, size) in [(".bss", spec.globals), (COUNTERS_SECTION, spec.counters)] {
+        if size > 0 {
+            let mut bss = Section::new(
+                name,
+                elf::SHT_NOBITS,
+                elf::SHF_ALLOC | elf::SHF_WRITE,
+                8,
+                Vec::new(),
+            );
+            bss.header.size = size as u64;
+            sections.push(bss);
+        }
     }
     lay_out(sections, strings)
 }
@@ -230,9 +237,14 @@ fn function_symbol(spec: &ObjectSpec, f: usize) -> u32 {
     1 + (spec.maps.len() + spec.programs.len() + f) as u32
 }
 
-/// The symbol of the global data, after every function's.
-fn globals_symbol(spec: &ObjectSpec) -> u32 {
-    1 + (spec.maps.len() + spec.programs.len() + spec.functions.len()) as u32
+/// The symbol of a global data section: the masks' after every function's, then the
+/// counters'.
+fn data_symbol(spec: &ObjectSpec, section: DataSection) -> u32 {
+    let first = 1 + (spec.maps.len() + spec.programs.len() + spec.functions.len()) as u32;
+    match section {
+        DataSection::Masks => first,
+        DataSection::Counters => first + u32::from(spec.globals > 0),
+    }
 }
 
 /// Symbols: null, maps, then functions (programs, then callbacks), then the global data's;
@@ -269,16 +281,19 @@ fn symbol_table(
             );
         }
     }
-    if spec.globals > 0 {
+    let data = [("tb_globals", spec.globals), ("tb_counts", spec.counters)];
+    let mut index = globals_index;
+    for (name, size) in data.into_iter().filter(|(_, size)| *size > 0) {
         elf::write_symbol(
             &mut symtab,
-            strings.add("tb_globals"),
+            strings.add(name),
             elf::STB_GLOBAL,
             elf::STT_OBJECT,
-            globals_index as u16,
+            index as u16,
             0,
-            spec.globals as u64,
+            size as u64,
         );
+        index += 1;
     }
     let mut symtab_section = Section::new(".symtab", elf::SHT_SYMTAB, 0, 8, symtab);
     symtab_section.header.link = STRTAB_INDEX;
@@ -343,7 +358,7 @@ fn code_and_relocations(spec: &ObjectSpec, section: &CodeSection, index: u32) ->
         let symbol = match target {
             Target::Map(m) => map_symbol(m),
             Target::Function(f) => function_symbol(spec, f),
-            Target::Globals => globals_symbol(spec),
+            Target::Data(section) => data_symbol(spec, section),
         };
         elf::write_rel(&mut rels, insn as u64 * INSN_SIZE, symbol, elf::R_BPF_64_64);
     }
@@ -440,7 +455,7 @@ struct CodeSection {
 enum Target {
     Map(usize),
     Function(usize),
-    Globals,
+    Data(DataSection),
 }
 
 /// One function's relocations, shifted to where it starts in its section.
@@ -448,13 +463,13 @@ fn relocations(
     at: usize,
     maps: &[(usize, usize)],
     functions: &[(usize, usize)],
-    globals: &[usize],
+    globals: &[(usize, DataSection)],
 ) -> Vec<(usize, Target)> {
     let maps = maps.iter().map(|&(i, m)| (at + i, Target::Map(m)));
     let functions = functions
         .iter()
         .map(|&(i, f)| (at + i, Target::Function(f)));
-    let globals = globals.iter().map(|&i| (at + i, Target::Globals));
+    let globals = globals.iter().map(|&(i, d)| (at + i, Target::Data(d)));
     maps.chain(functions).chain(globals).collect()
 }
 
@@ -510,8 +525,12 @@ fn check_spec(spec: &ObjectSpec) {
                 .map(|f| (&f.name, &f.insns, &f.global_relocations)),
         );
     for (name, insns, relocations) in globals {
-        for &insn in relocations {
-            assert!(spec.globals > 0, "{name}: loads global data, none declared");
+        for &(insn, section) in relocations {
+            let size = match section {
+                DataSection::Masks => spec.globals,
+                DataSection::Counters => spec.counters,
+            };
+            assert!(size > 0, "{name}: loads global data, none declared");
             assert!(
                 insns.get(insn).is_some_and(|i| i.is_wide()) && insn + 1 < insns.len(),
                 "{name}: relocation at {insn} is not on an ld_imm64"

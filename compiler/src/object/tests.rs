@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::insn::{Cond, Helper, Reg, Size};
+use crate::program::COUNTERS_MAP;
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 const PERCPU_ARRAY: u32 = 6;
@@ -39,6 +40,7 @@ fn spec() -> ObjectSpec {
     ObjectSpec {
         functions: vec![],
         globals: 0,
+        counters: 0,
         license: "GPL".to_string(),
         maps: vec![
             MapSpec {
@@ -174,24 +176,31 @@ fn aya_relocates_each_map_load_to_its_map() {
 
 #[test]
 fn aya_turns_a_global_data_load_into_the_address_of_its_byte() {
-    // The guard's sampling masks: a `.bss` aya makes a one-entry array of, loaded by address.
+    // The guard's sampling masks and the loss counters: two sections aya makes a one-entry
+    // array of each, loaded by address.
     let mut spec = spec();
     spec.globals = 16;
+    spec.counters = 24;
     let mut code = Insn::ld_global(Reg::R1, 8).to_vec();
     code.extend(Insn::ld_map(Reg::R2));
+    code.extend(Insn::ld_global(Reg::R3, 16));
     code.extend([Insn::mov64_imm(Reg::R0, 0), Insn::exit()]);
     spec.programs[2].insns = code;
-    spec.programs[2].global_relocations = vec![0];
+    spec.programs[2].global_relocations = vec![(0, DataSection::Masks), (4, DataSection::Counters)];
     spec.programs[2].map_relocations = vec![(2, 1)];
     let mut obj = aya_obj::Object::parse(&write_object(&spec)).unwrap();
-    let bss = &obj.maps[".bss"];
-    assert_eq!(
-        (bss.map_type(), bss.value_size(), bss.max_entries()),
-        (2, 16, 1)
-    );
+    for (name, size) in [(".bss", 16), (COUNTERS_MAP, 24)] {
+        let bss = &obj.maps[name];
+        assert_eq!(
+            (bss.map_type(), bss.value_size(), bss.max_entries()),
+            (2, size, 1),
+            "{name}"
+        );
+    }
     let maps = obj.maps.clone();
     let fd = |name: &str| match name {
         ".bss" => 102,
+        COUNTERS_MAP => 103,
         "tb_m0" => 100,
         _ => 101,
     };
@@ -204,6 +213,7 @@ fn aya_turns_a_global_data_load_into_the_address_of_its_byte() {
     let prof = &obj.functions[&obj.programs["tb_prof2"].function_key()].instructions;
     assert_eq!((prof[0].src_reg(), prof[0].imm, prof[1].imm), (2, 102, 8));
     assert_eq!((prof[2].src_reg(), prof[2].imm), (1, 101));
+    assert_eq!((prof[4].src_reg(), prof[4].imm, prof[5].imm), (2, 103, 16));
 }
 
 #[test]
@@ -323,6 +333,7 @@ fn aya_links_a_callback_after_its_program_with_func_info() {
         license: "GPL".to_string(),
         maps: vec![],
         globals: 0,
+        counters: 0,
         programs: vec![ProgramSpec {
             name: "tb_raw0".to_string(),
             section: "raw_tracepoint/sys_enter".to_string(),

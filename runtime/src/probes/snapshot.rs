@@ -1,11 +1,15 @@
 //! Reading a script's map out of the kernel as it is now: every key with its value slots (one
-//! per possible CPU for aggregations), handed to `output` to merge, sort and print.
+//! per possible CPU for aggregations), handed to `output` to merge, sort and print; and the
+//! loss counters the programs keep beside the maps.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use aya::maps::Map;
-use tracebound_compiler::program::{MapInfo, MapValue, ValueType};
+use tracebound_compiler::pipeline::Compiled;
+use tracebound_compiler::program::{
+    counters_size, full_counter, MapInfo, MapValue, ValueType, COUNTERS_MAP, LOST_COUNTER,
+};
 
 use crate::kernel::sys::{possible_cpus, MapBytes};
 use crate::output::aggregate::merge;
@@ -111,4 +115,56 @@ fn read_scaled(fd: BorrowedFd, info: &MapInfo, scaling: Scaling) -> Result<MapDa
         (key, slots)
     });
     MapData::from_raw_scaled(info, entries, scaling).map_err(SnapshotError::Decode)
+}
+
+/// The loss counters (`program::COUNTERS_MAP`): one array entry of u64s the programs add to
+/// atomically. Each reader holds its own fd (the metrics endpoint reads on its own thread).
+pub struct LossCounters {
+    fd: std::os::fd::OwnedFd,
+    size: u32,
+}
+
+impl LossCounters {
+    pub fn new(loaded: &Loaded, compiled: &Compiled) -> Result<Self, SnapshotError> {
+        let missing = || SnapshotError::Missing(COUNTERS_MAP.into());
+        let Some(Map::Array(data)) = loaded.map(COUNTERS_MAP) else {
+            return Err(missing());
+        };
+        let fd = data.fd().as_fd().try_clone_to_owned();
+        Ok(LossCounters {
+            fd: fd.map_err(SnapshotError::Kernel)?,
+            size: counters_size(compiled.info.maps.len()),
+        })
+    }
+
+    /// Every counter as it is now.
+    pub fn read(&self) -> Result<LossCounts, SnapshotError> {
+        let bytes = MapBytes::new(self.fd.as_fd(), 4, self.size, None);
+        let value = bytes.lookup(&0u32.to_ne_bytes());
+        Ok(LossCounts(
+            value.map_err(SnapshotError::Kernel)?.unwrap_or_default(),
+        ))
+    }
+}
+
+/// One reading of the loss counters.
+pub struct LossCounts(Vec<u8>);
+
+impl LossCounts {
+    /// Records dropped because the ring buffer was full.
+    pub fn lost(&self) -> u64 {
+        self.at(LOST_COUNTER)
+    }
+
+    /// Updates script map `map` (`ProgramInfo::maps` index) refused because it was full.
+    pub fn full(&self, map: usize) -> u64 {
+        self.at(full_counter(map))
+    }
+
+    fn at(&self, offset: u32) -> u64 {
+        let at = offset as usize;
+        self.0
+            .get(at..at + 8)
+            .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use aya::maps::{Array, MapData, PerCpuArray};
+use aya::maps::{Array, MapData};
 use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::{record_fields, Action, ValueType};
 use tracebound_compiler::Span;
@@ -14,40 +14,16 @@ use crate::output::printf::PrintfPlan;
 use crate::output::render::Presentation;
 use crate::output::{self, Format, Value};
 use crate::probes::load::Loaded;
-use crate::probes::snapshot::map_bytes;
+use crate::probes::snapshot::{map_bytes, LossCounters};
 use crate::run::error::RunError;
 use crate::run::sampling::GuardSampling;
 use crate::run::symbols::Symbols;
 
-/// One of the per-CPU counter arrays the programs bump (`tb_lost`, `tb_full`), summed over CPUs.
-struct Counters {
-    array: PerCpuArray<MapData, u64>,
-}
-
-impl Counters {
-    /// Takes the map out of `loaded`: the reader owns it, so the run may still change `loaded`.
-    fn new(loaded: &mut Loaded, name: &str) -> Result<Self, RunError> {
-        let missing = || RunError::Other(format!("the counter map {name} is not loaded"));
-        let map = loaded.take_map(name).ok_or_else(missing)?;
-        let array = PerCpuArray::try_from(map).map_err(|e| RunError::Other(e.to_string()))?;
-        Ok(Counters { array })
-    }
-
-    fn total(&self, index: u32) -> Result<u64, RunError> {
-        let per_cpu = self
-            .array
-            .get(&index, 0)
-            .map_err(|e| RunError::Other(format!("reading a counter: {e}")))?;
-        Ok(per_cpu.iter().sum())
-    }
-}
-
 /// What the kernel could not keep: records dropped because the ring buffer was full, and
 /// updates a full map refused. Reported as they happen and at exit, never silent.
 pub struct Losses {
-    lost: Counters,
+    counters: LossCounters,
     lost_reported: u64,
-    full: Counters,
     /// Per script map: refused updates already reported.
     full_reported: Vec<u64>,
     map_names: Vec<String>,
@@ -65,9 +41,9 @@ impl Losses {
         let map_names: Vec<String> = compiled.info.maps.iter().map(|m| m.name.clone()).collect();
         let declared_sizes = compiled.info.maps.iter().map(|m| m.declared_size).collect();
         Ok(Losses {
-            lost: Counters::new(loaded, &compiled.lost_counter)?,
+            counters: LossCounters::new(loaded, compiled)
+                .map_err(|e| RunError::Other(e.to_string()))?,
             lost_reported: 0,
-            full: Counters::new(loaded, &compiled.full_counter)?,
             full_reported: vec![0; map_names.len()],
             map_names,
             declared_sizes,
@@ -78,7 +54,11 @@ impl Losses {
     /// Writes "Lost N events" (or its JSON form) to `out` for records dropped since the last
     /// call, and a warning on stderr for each map that refused updates since then.
     pub fn report(&mut self, format: Format, out: &mut dyn Write) -> Result<(), RunError> {
-        let total = self.lost.total(0)?;
+        let counts = self
+            .counters
+            .read()
+            .map_err(|e| RunError::Other(format!("reading the loss counters: {e}")))?;
+        let total = counts.lost();
         let lost = total.saturating_sub(self.lost_reported);
         self.lost_reported = total;
         if lost > 0 {
@@ -91,7 +71,7 @@ impl Losses {
             out.flush()?;
         }
         for (index, name) in self.map_names.iter().enumerate() {
-            let total = self.full.total(index as u32)?;
+            let total = counts.full(index);
             let new = total.saturating_sub(self.full_reported[index]);
             self.full_reported[index] = total;
             if new > 0 {

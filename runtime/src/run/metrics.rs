@@ -31,11 +31,11 @@ use tracebound_compiler::pipeline::Compiled;
 use tracebound_compiler::program::MapInfo;
 
 use crate::estimate::{Budget, Estimate};
-use crate::kernel::sys::{self, MapBytes};
+use crate::kernel::sys;
 use crate::output::openmetrics::names::{metric_names, valid_label_name};
 use crate::output::openmetrics::{self, Figures, Flavor, FleetLabels, MapFamily, ProbeFigures};
 use crate::probes::load::Loaded;
-use crate::probes::snapshot;
+use crate::probes::snapshot::{self, LossCounters};
 
 /// How long a connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -200,10 +200,8 @@ struct WatchedProbe {
 struct Source {
     maps: Vec<ExportedMap>,
     probes: Vec<WatchedProbe>,
-    lost: OwnedFd,
-    full: OwnedFd,
+    counters: LossCounters,
     map_names: Vec<String>,
-    cpus: usize,
     online_cpus: f64,
     fleet: Vec<(String, String)>,
     budget_ratio: f64,
@@ -267,16 +265,8 @@ impl Metrics {
                 key_labels: m.key_labels,
             });
         }
-        let counter = |name: &str| -> Result<OwnedFd, MetricsError> {
-            match loaded.map(name) {
-                Some(aya::maps::Map::PerCpuArray(d)) => dup(d.fd().as_fd(), name),
-                _ => Err(MetricsError::Kernel(format!(
-                    "the counter map {name} is not loaded"
-                ))),
-            }
-        };
-        let lost = counter(&compiled.lost_counter)?;
-        let full = counter(&compiled.full_counter)?;
+        let counters =
+            LossCounters::new(loaded, compiled).map_err(|e| MetricsError::Kernel(e.to_string()))?;
         let probes = watched_probes(loaded, compiled, &self.probes)?;
         // The kernel's accounting of run time, held for the run (the guard holds it too; the
         // kernel counts holders): each program run then reads the clock twice.
@@ -285,10 +275,8 @@ impl Metrics {
         let source = Source {
             maps,
             probes,
-            lost,
-            full,
+            counters,
             map_names: compiled.info.maps.iter().map(|m| m.name.clone()).collect(),
-            cpus: sys::possible_cpus().map_err(|e| MetricsError::Kernel(e.to_string()))?,
             online_cpus: sys::online_cpus().map_or(1, |c| c.len().max(1)) as f64,
             fleet,
             budget_ratio: self.budget_ratio,
@@ -578,11 +566,14 @@ impl Source {
                 detached: p.programs.iter().any(|(name, _)| detached.contains(name)),
             });
         }
-        let lost = self.counter(&self.lost, 0)?;
-        let mut map_full = Vec::new();
-        for (i, name) in self.map_names.iter().enumerate() {
-            map_full.push((name.clone(), self.counter(&self.full, i as u32)?));
-        }
+        let counts = self
+            .counters
+            .read()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let lost = counts.lost();
+        let map_full = (self.map_names.iter().enumerate())
+            .map(|(i, name)| (name.clone(), counts.full(i)))
+            .collect();
         Ok(Figures {
             probes,
             measured: self.measured,
@@ -593,16 +584,6 @@ impl Source {
             read_seconds: 0.0,
             keys_read: 0,
         })
-    }
-
-    /// Entry `index` of a per-CPU u64 counter array, summed over CPUs.
-    fn counter(&self, fd: &OwnedFd, index: u32) -> io::Result<u64> {
-        let bytes = MapBytes::new(fd.as_fd(), 4, 8, Some(self.cpus));
-        let value = bytes.lookup(&index.to_le_bytes())?.unwrap_or_default();
-        Ok(value
-            .chunks(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-            .fold(0u64, u64::wrapping_add))
     }
 }
 
