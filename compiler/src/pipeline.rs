@@ -396,7 +396,7 @@ mod tests {
         let compile_with = |max_strlen: u32| {
             let source = format!(
                 "config = {{ max_strlen = {max_strlen} }} \
-                 t:syscalls:sys_enter_openat {{ @m[str(args.filename)] = str(args.filename); }}"
+                 t:syscalls:sys_enter_openat {{ @m[str(args.filename), 1] = str(args.filename); }}"
             );
             let mut options = CompileOptions::default();
             options.lower.ncpus = 6;

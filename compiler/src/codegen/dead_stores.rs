@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::effects::{defined_once, registers_only};
+use crate::insn::Helper;
 use crate::ir::{Addr, Function, Inst, Operand, Slot, VReg};
 
 /// `f` without the stores that are overwritten before they are read, and without the stores
@@ -27,7 +28,7 @@ pub fn without_dead_stores(f: &Function) -> Function {
             _ => None,
         })
         .collect();
-    let addresses = slot_addresses(&f.insts);
+    let addresses = Addresses::of(&f.insts);
     let dead: Vec<bool> = (0..f.insts.len())
         .map(|i| match f.insts[i].0 {
             Inst::Store {
@@ -47,12 +48,15 @@ pub fn without_dead_stores(f: &Function) -> Function {
 
 fn overwritten_unread(
     insts: &[(Inst, crate::span::Span)],
-    addresses: &HashMap<VReg, Slot>,
+    addresses: &Addresses,
     at: usize,
 ) -> bool {
     let may_point_into = |a: &Operand, slot: Slot| match a {
         Operand::Imm(_) => false,
-        Operand::Reg(v) => addresses.get(v).is_none_or(|s| *s == slot),
+        Operand::Reg(v) => {
+            !addresses.elsewhere.contains(v)
+                && addresses.slots.get(v).is_none_or(|(s, _)| *s == slot)
+        }
     };
     let Inst::Store {
         addr: Addr::Slot(slot, off),
@@ -75,6 +79,18 @@ fn overwritten_unread(
                 addr: Addr::Slot(s, _),
                 ..
             } if *s != slot => {}
+            // A helper that writes the whole of its buffer, reading none of it, overwrites
+            // the stored bytes when its buffer covers them.
+            Inst::Call { helper, args, .. }
+                if writes_whole_buffer(*helper)
+                    && matches!(args.as_slice(), [Operand::Reg(p), Operand::Imm(n), ..]
+                    if addresses.slots.get(p).is_some_and(|&(s, o)| {
+                        s == slot && o <= start && o + n >= end
+                    }))
+                    && args[2..].iter().all(|a| !may_point_into(a, slot)) =>
+            {
+                return true
+            }
             Inst::Call { args, .. } if args.iter().all(|a| !may_point_into(a, slot)) => {}
             i if registers_only(i) => {}
             _ => return false,
@@ -83,13 +99,48 @@ fn overwritten_unread(
     false
 }
 
-/// Registers defined once, by the address of a slot: which slot. A helper given such a
-/// register reaches that slot only (lowering sizes every helper's buffer to its slot).
-fn slot_addresses(insts: &[(Inst, crate::span::Span)]) -> HashMap<VReg, Slot> {
-    defined_once(insts, |i| match i {
-        Inst::SlotAddr(_, s, _) => Some(*s),
-        _ => None,
-    })
+/// What the registers given to helpers may point at.
+struct Addresses {
+    /// Registers defined once, by the address of a slot: which slot, at which offset. A
+    /// helper given such a register reaches that slot only (lowering sizes every helper's
+    /// buffer to its slot).
+    slots: HashMap<VReg, (Slot, i32)>,
+    /// Registers defined once by what is never in the frame: the context, a map, the global
+    /// data, a callback.
+    elsewhere: HashSet<VReg>,
+}
+
+impl Addresses {
+    fn of(insts: &[(Inst, crate::span::Span)]) -> Addresses {
+        Addresses {
+            slots: defined_once(insts, |i| match i {
+                Inst::SlotAddr(_, s, off) => Some((*s, *off)),
+                _ => None,
+            }),
+            elsewhere: defined_once(insts, |i| {
+                matches!(
+                    i,
+                    Inst::Arg(..) | Inst::MapRef(..) | Inst::GlobalAddr(..) | Inst::FuncRef(..)
+                )
+                .then_some(())
+            })
+            .into_keys()
+            .collect(),
+        }
+    }
+}
+
+/// Helpers `(buffer, size, ...)` that write all `size` bytes of the buffer whatever happens
+/// and read none: the task's name (padded with zeros) and the plain reads (zeros on a fault).
+/// Not the string reads, which stop at the terminator.
+fn writes_whole_buffer(helper: Helper) -> bool {
+    matches!(
+        helper,
+        Helper::GetCurrentComm
+            | Helper::ProbeRead
+            | Helper::ProbeReadKernel
+            | Helper::ProbeReadUser
+    )
 }
 
 #[cfg(test)]
@@ -166,6 +217,36 @@ mod tests {
         let out = without_dead_stores(&f);
         assert_eq!(out.insts.len(), 4);
         assert_eq!(out.insts[0].0, Inst::SlotAddr(VReg(4), Slot(1), 0));
+    }
+
+    #[test]
+    fn a_helper_that_fills_the_slot_or_is_given_only_the_context_overwrites_the_zeroing() {
+        let comm = |off: i32, size: i32| {
+            vec![
+                store(0, 0, Size::DW, Operand::Imm(0)),
+                store(0, 8, Size::DW, Operand::Imm(0)),
+                Inst::SlotAddr(VReg(4), Slot(0), off),
+                Inst::Call {
+                    helper: Helper::GetCurrentComm,
+                    args: vec![Operand::Reg(VReg(4)), Operand::Imm(size)],
+                    ret: None,
+                },
+                read(0),
+            ]
+        };
+        assert_eq!(without_dead_stores(&function(comm(0, 16))).insts.len(), 3);
+        // Half the slot written: the other half's zeroing stays.
+        assert_eq!(without_dead_stores(&function(comm(0, 8))).insts.len(), 4);
+        assert_eq!(without_dead_stores(&function(comm(8, 8))).insts.len(), 4);
+        // The context is not in the frame.
+        let f = function(vec![
+            Inst::Arg(VReg(1), 0),
+            store(0, 0, Size::DW, Operand::Imm(0)),
+            call(vec![Operand::Reg(VReg(1))]),
+            store(0, 0, Size::DW, Operand::Reg(VReg(0))),
+            read(0),
+        ]);
+        assert_eq!(without_dead_stores(&f).insts.len(), 4);
     }
 
     #[test]

@@ -602,11 +602,12 @@ mod tests {
                 },
                 s,
             ),
-            // A helper reads the slot, so the store stays.
+            // A helper is given the slot and writes only part of it (a string read stops at
+            // the terminator), so the store stays.
             (Inst::SlotAddr(at, big, 0), s),
             (
                 Inst::Call {
-                    helper: Helper::ProbeRead,
+                    helper: Helper::ProbeReadStr,
                     args: vec![Operand::Reg(at), Operand::Imm(16), Operand::Reg(ctx)],
                     ret: None,
                 },

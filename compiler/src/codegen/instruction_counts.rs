@@ -27,13 +27,13 @@ macro_rules! script {
 /// each pass took off is in its commit; before the passes (constants, forwarding, dead stores and values,
 /// rematerialization, coalescing) they were 63, 75, 120, 121, 91, 206, 72 and 3.
 const SCRIPTS: &[(&str, &str, usize)] = &[
-    script!("count", 35),
-    script!("keyed_count", 44),
-    script!("sum_avg", 71),
-    script!("hist", 71),
-    script!("lhist", 51),
-    script!("latency", 123),
-    script!("kstack", 42),
+    script!("count", 34),
+    script!("keyed_count", 37),
+    script!("sum_avg", 69),
+    script!("hist", 70),
+    script!("lhist", 50),
+    script!("latency", 121),
+    script!("kstack", 40),
     script!("empty", 2),
 ];
 

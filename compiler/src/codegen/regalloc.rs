@@ -57,6 +57,14 @@ fn allocate_with(
     intervals.retain(|i| !remat.contains_key(&i.vreg));
     let hints = coalesce::hints(f);
     intervals.sort_by_key(|i| (i.start, i.vreg));
+    let call_results: std::collections::HashSet<VReg> = f
+        .insts
+        .iter()
+        .filter_map(|(i, _)| match i {
+            Inst::Call { ret, .. } => *ret,
+            _ => None,
+        })
+        .collect();
     let mut locations = HashMap::new();
     let mut free: Vec<Reg> = registers.iter().rev().copied().collect();
     let mut free_between: Vec<Reg> = between_calls.iter().rev().copied().collect();
@@ -112,8 +120,14 @@ fn allocate_with(
             active.push(current);
             continue;
         }
+        // A helper's result takes r0 when it can, where the helper left it.
         let between = if current.across_calls {
             None
+        } else if let Some(at) = (call_results.contains(&current.vreg))
+            .then(|| free_between.iter().position(|&r| r == Reg::R0))
+            .flatten()
+        {
+            Some(free_between.remove(at))
         } else {
             free_between.pop()
         };
@@ -348,5 +362,31 @@ mod tests {
         assert_eq!(a.locations[&VReg(0)], Location::Reg(Reg::R6), "an argument");
         assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R0));
         assert!(matches!(a.locations[&VReg(2)], Location::Reg(r) if ALLOCATABLE.contains(&r)));
+    }
+
+    #[test]
+    fn a_later_call_result_takes_r0_again_once_it_is_free() {
+        let call = |ret| Inst::Call {
+            helper: crate::insn::Helper::GetPrandomU32,
+            args: vec![],
+            ret: Some(VReg(ret)),
+        };
+        let load = |dst, from| Inst::Load {
+            dst: VReg(dst),
+            addr: crate::ir::Addr::Ptr(VReg(from), 0),
+            size: crate::insn::Size::DW,
+            signed: false,
+        };
+        let insts = vec![
+            call(1),
+            // v2 takes another register between calls while v1 is still live; both end.
+            load(2, 1),
+            Inst::Return(Operand::Reg(VReg(2))),
+            call(3),
+            Inst::Return(Operand::Reg(VReg(3))),
+        ];
+        let a = allocate(&function(insts), &HashMap::new());
+        assert_eq!(a.locations[&VReg(1)], Location::Reg(Reg::R0));
+        assert_eq!(a.locations[&VReg(3)], Location::Reg(Reg::R0));
     }
 }

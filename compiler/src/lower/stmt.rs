@@ -362,13 +362,12 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// Builds a map's key in a fresh, zeroed slot (padding must be zero: keys are hashed
-    /// byte for byte). `bucket`, for histograms, is stored as the last field.
+    /// byte for byte), or finds it built already. `bucket`, for histograms, is stored as the
+    /// last field.
     pub fn build_key(&mut self, map: usize, keys: &[Expr], bucket: Option<VReg>) -> Lowering<Slot> {
         let fields = self.shared.maps.key_fields(map);
         let size = ValueType::Tuple(fields.clone()).size();
         let offsets = ValueType::field_offsets(&fields);
-        let slot = self.f.new_slot(size);
-        self.zero(Addr::Slot(slot, 0), size);
         // `@m[(a, b)]` is `@m[a, b]`.
         let flattened: Vec<Val> = match keys {
             [Expr {
@@ -380,6 +379,24 @@ impl ProbeLowerer<'_, '_> {
                 .collect::<Lowering<_>>()?,
             keys => keys.iter().map(|k| self.expr(k)).collect::<Lowering<_>>()?,
         };
+        // A key that is one value already in a slot of its own, laid out as the key is (the
+        // task's name): that slot is the key, as a copy would be byte for byte the same.
+        if let (
+            [Val::Mem {
+                addr: Addr::Slot(own, 0),
+                ty,
+            }],
+            [field],
+            None,
+        ) = (flattened.as_slice(), fields.as_slice(), bucket)
+        {
+            let a_variable = self.vars.values().any(|v| v.slot == *own);
+            if ty == field && ty.size() == size && !a_variable {
+                return Ok(*own);
+            }
+        }
+        let slot = self.f.new_slot(size);
+        self.zero(Addr::Slot(slot, 0), size);
         let keys = self.shared.maps.keys(map).to_vec();
         // One tuple value for several keys (`$t = (a, b); @m[$t]`): its fields lie as the
         // key's do.
