@@ -467,6 +467,9 @@ pub struct MapInfo {
     pub sampled: u32,
     /// The entries `let @m = kind(N);` declared; `None` for a map of `max_map_keys`.
     pub declared_size: Option<u32>,
+    /// A count kept in a one-entry per-CPU array (`lower::array_counts`): its entry exists
+    /// from the start, and zero on every CPU means never counted, so it reads as unset.
+    pub zero_is_unset: bool,
 }
 
 /// An iterator's program writes each record to its seq file after the record's length, a

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aya::maps::PerCpuArray;
 use aya::programs::{loaded_programs, TracePoint};
-use tracebound_compiler::insn::{Alu, Cond, Helper, Insn, Reg, Size};
+use tracebound_compiler::insn::{Alu, Cond, DataSection, Helper, Insn, Reg, Size};
 use tracebound_compiler::object::{write_object, MapSpec, ObjectSpec, ProgramSpec};
 use tracebound_runtime::probes::load::{load, LoadError};
 
@@ -76,6 +76,7 @@ fn object_with(name: &str, insns: Vec<Insn>, map_load: usize) -> Vec<u8> {
     write_object(&ObjectSpec {
         functions: vec![],
         globals: 0,
+        counters: 0,
         license: "GPL".to_string(),
         maps: vec![counter_map()],
         programs: vec![ProgramSpec {
@@ -188,6 +189,7 @@ fn loads_every_kind_of_program_it_is_given_without_attaching() {
     let object = write_object(&ObjectSpec {
         functions: vec![],
         globals: 0,
+        counters: 0,
         license: "GPL".to_string(),
         maps: vec![],
         programs: vec![
@@ -244,6 +246,7 @@ fn a_program_reads_the_sampling_mask_user_space_wrote_into_the_global_data() {
     let object = write_object(&ObjectSpec {
         functions: vec![],
         globals: 16,
+        counters: 0,
         license: "GPL".to_string(),
         maps: vec![counter_map()],
         programs: vec![ProgramSpec {
@@ -252,7 +255,7 @@ fn a_program_reads_the_sampling_mask_user_space_wrote_into_the_global_data() {
             insns,
             map_relocations: vec![(map_load, 0)],
             func_relocations: vec![],
-            global_relocations: vec![global_load],
+            global_relocations: vec![(global_load, DataSection::Masks)],
         }],
     });
     let mut loaded = load(&object).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));

@@ -50,6 +50,8 @@ pub struct MapTable {
     /// This round's uses of a map keyed unlike its earlier uses (a string where an integer
     /// was): refused, never laid out as the first use's key.
     key_conflicts: Vec<Diagnostic>,
+    /// The maps a one-entry per-CPU array holds (`array_counts`).
+    arrays: HashSet<String>,
 }
 
 /// Enough rounds for a chain of maps each read before the one it is copied from is written.
@@ -88,6 +90,7 @@ impl MapTable {
             index: HashMap::new(),
             probe_vars: Vec::new(),
             key_conflicts: Vec::new(),
+            arrays: super::array_counts::array_counts(&program.ast),
         };
         // Rounds until the types settle: a map read before the statement that writes it
         // learns its type from the round before, which each round starts afresh from, so a
@@ -208,13 +211,20 @@ impl MapTable {
                 let plain = matches!(self.value(i), MapValue::Plain(_));
                 let (kind, max_entries) = match self.declared.get(&self.entries[i].name) {
                     Some(&(kind, size)) => (declared_kind(kind), size),
+                    None if self.is_array(i) => (MapKind::PercpuArray, 1),
                     None if plain => (MapKind::Hash, options.max_map_keys),
                     None => (MapKind::PercpuHash, options.max_map_keys),
                 };
                 BpfMap {
                     name: format!("tb_m{i}"),
                     kind,
-                    key_size: self.key_size(i),
+                    // An array's index is a u32: the low half of the u64 zero a key-less
+                    // map's programs store.
+                    key_size: if self.is_array(i) {
+                        4
+                    } else {
+                        self.key_size(i)
+                    },
                     value_size: self.value_size(i),
                     max_entries,
                     flags: 0,
@@ -238,8 +248,16 @@ impl MapTable {
                 value: self.value(i),
                 sampled: 1,
                 declared_size: self.declared.get(&self.entries[i].name).map(|&(_, n)| n),
+                zero_is_unset: self.is_array(i),
             })
             .collect()
+    }
+
+    /// Whether a one-entry per-CPU array holds map `i` (a count only ever added to).
+    pub fn is_array(&self, i: usize) -> bool {
+        self.arrays.contains(&self.entries[i].name)
+            && self.keys(i).is_empty()
+            && matches!(self.value(i), MapValue::Count)
     }
 
     fn entry(&mut self, name: &str) -> usize {

@@ -6,6 +6,7 @@
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
 mod array;
+mod array_counts;
 mod bpf_map;
 mod builtins;
 mod dispatch;
@@ -772,7 +773,8 @@ mod tests {
                 (MapKind::Hash, 7),
                 (MapKind::PercpuHash, 3),
                 (MapKind::Hash, 4096),
-                (MapKind::PercpuHash, 4096),
+                // A key-less count only added to: one per-CPU array entry.
+                (MapKind::PercpuArray, 1),
             ]
         );
         let sizes: Vec<_> = l.info.maps.iter().map(|m| m.declared_size).collect();

@@ -408,6 +408,9 @@ pub struct MapBytes<'fd> {
     /// The size of one value as user space sees it: for per-CPU maps, one slot per possible
     /// CPU, each rounded up to 8 bytes.
     value_size: usize,
+    /// An array whose all-zero entries stand for absent ones (`MapInfo::zero_is_unset`): they
+    /// are not listed, and deleting writes zeros.
+    zero_is_unset: bool,
 }
 
 impl<'fd> MapBytes<'fd> {
@@ -425,6 +428,15 @@ impl<'fd> MapBytes<'fd> {
             fd,
             key_size: key_size as usize,
             value_size,
+            zero_is_unset: false,
+        }
+    }
+
+    /// The same map read as an array whose all-zero entries are absent.
+    pub fn zero_is_unset(self, yes: bool) -> Self {
+        MapBytes {
+            zero_is_unset: yes,
+            ..self
         }
     }
 
@@ -461,6 +473,7 @@ impl<'fd> MapBytes<'fd> {
             ..MapElemAttr::default()
         };
         match bpf(MAP_LOOKUP_ELEM, &mut attr) {
+            Ok(()) if self.zero_is_unset && value.iter().all(|&b| b == 0) => Ok(None),
             Ok(()) => Ok(Some(value)),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
             Err(e) => Err(e),
@@ -478,6 +491,9 @@ impl<'fd> MapBytes<'fd> {
     }
 
     pub fn delete(&self, key: &[u8]) -> io::Result<()> {
+        if self.zero_is_unset {
+            return self.update(key, &vec![0u8; self.value_size]);
+        }
         let mut attr = MapElemAttr {
             map_fd: self.fd.as_raw_fd() as u32,
             key: key.as_ptr() as u64,
@@ -492,7 +508,12 @@ impl<'fd> MapBytes<'fd> {
     /// Every entry, as (key, value) bytes.
     pub fn entries(&self) -> io::Result<MapEntries> {
         match self.entries_batched() {
-            Ok(entries) => return Ok(entries),
+            Ok(mut entries) => {
+                if self.zero_is_unset {
+                    entries.retain(|(_, value)| value.iter().any(|&b| b != 0));
+                }
+                return Ok(entries);
+            }
             // Kernels before 5.6, and map types without batch operations, walk key by key.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOTSUP | 524)) => {}
             Err(e) => return Err(e),

@@ -260,6 +260,7 @@ mod tests {
             value,
             sampled: 1,
             declared_size: None,
+            zero_is_unset: false,
         };
         let ustack = ValueType::Stack {
             user: true,

@@ -69,6 +69,7 @@ impl Sim {
                 value,
                 sampled: 1,
                 declared_size: None,
+                zero_is_unset: false,
             },
             next_cpu: 0,
             entries: BTreeMap::new(),

@@ -224,6 +224,7 @@ mod tests {
             value,
             sampled: 1,
             declared_size: None,
+            zero_is_unset: false,
         }
     }
 

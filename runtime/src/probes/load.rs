@@ -17,7 +17,7 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 use tracebound_compiler::probe::dispatch::{MULTI_UPROBE_SECTION, MULTI_URETPROBE_SECTION};
-use tracebound_compiler::program::GUARD_SAMPLING_MAP;
+use tracebound_compiler::program::{COUNTERS_MAP, GUARD_SAMPLING_MAP};
 
 use crate::probes::loader::loader_without_kernel_btf;
 use crate::probes::verifier;
@@ -320,15 +320,17 @@ fn load_by_hand(object: &[u8], name: &str, ebpf: &Ebpf, trail: bool) -> Result<O
             continue;
         };
         let symbol = file.symbol_by_index(target).map_err(|e| malformed(&e))?;
-        // A symbol in the global data (`.bss`) stands for the map aya made of that section.
-        let in_globals = symbol
+        // A symbol in the global data (`.bss`, `.bss.tb_counts`) stands for the map aya made
+        // of that section, named after it.
+        let data_section = symbol
             .section_index()
             .and_then(|i| file.section_by_index(i).ok())
-            .is_some_and(|s| s.name() == Ok(GUARD_SAMPLING_MAP));
-        let map = if in_globals {
-            GUARD_SAMPLING_MAP
-        } else {
-            symbol.name().map_err(|e| malformed(&e))?
+            .and_then(|s| s.name().ok())
+            .filter(|name| [GUARD_SAMPLING_MAP, COUNTERS_MAP].contains(name));
+        let in_globals = data_section.is_some();
+        let map = match data_section {
+            Some(section) => section,
+            None => symbol.name().map_err(|e| malformed(&e))?,
         };
         let fd = ebpf
             .map(map)
@@ -497,6 +499,7 @@ mod tests {
         let object = write_object(&ObjectSpec {
             functions: vec![],
             globals: 0,
+            counters: 0,
             license: "GPL".to_string(),
             maps: vec![],
             programs: vec![

@@ -45,9 +45,11 @@ pub fn map_fd<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<BorrowedFd<'a>, 
         .map(&info.bpf_name)
         .ok_or_else(|| SnapshotError::Missing(info.bpf_name.clone()))?;
     match map {
-        Map::HashMap(d) | Map::PerCpuHashMap(d) | Map::LruHashMap(d) | Map::PerCpuLruHashMap(d) => {
-            Ok(d.fd().as_fd())
-        }
+        Map::HashMap(d)
+        | Map::PerCpuHashMap(d)
+        | Map::LruHashMap(d)
+        | Map::PerCpuLruHashMap(d)
+        | Map::PerCpuArray(d) => Ok(d.fd().as_fd()),
         _ => Err(SnapshotError::Missing(info.bpf_name.clone())),
     }
 }
@@ -56,6 +58,8 @@ pub fn map_fd<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<BorrowedFd<'a>, 
 /// endpoint holds its own, on its own thread).
 pub fn bytes_of<'a>(fd: BorrowedFd<'a>, info: &MapInfo) -> Result<MapBytes<'a>, SnapshotError> {
     let key_size = match ValueType::Tuple(info.key.clone()).size() {
+        // An array's index is a u32.
+        0 if info.zero_is_unset => 4,
         0 => 8,
         n => n,
     };
@@ -63,12 +67,10 @@ pub fn bytes_of<'a>(fd: BorrowedFd<'a>, info: &MapInfo) -> Result<MapBytes<'a>, 
         MapValue::Plain(_) => None,
         _ => Some(possible_cpus().map_err(SnapshotError::Kernel)?),
     };
-    Ok(MapBytes::new(
-        fd,
-        key_size,
-        info.value.stored_size(),
-        per_cpu,
-    ))
+    Ok(
+        MapBytes::new(fd, key_size, info.value.stored_size(), per_cpu)
+            .zero_is_unset(info.zero_is_unset),
+    )
 }
 
 /// The map's entries, merged per CPU, in bpftrace's printing order.

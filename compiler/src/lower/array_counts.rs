@@ -1,0 +1,124 @@
+//! Which maps a one-entry per-CPU array holds instead of a per-CPU hash: a count without
+//! keys that the kernel only ever adds to (`@c = count()`) and user space only prints or
+//! clears. The kernel inlines an array's lookup, which cannot miss, so the count needs no
+//! insert on its first hit and no refused-update path: bpftrace 0.17 keeps such maps the same
+//! way. What the current release prints stays true: an array holds its entry from the
+//! start, but a count that is zero on every CPU was never counted (or was cleared), and the
+//! runtime leaves it out as it would an unset map (`MapInfo::zero_is_unset`). A map that
+//! anything else touches stays a hash: `zero(@c)` must print `@c: 0`, and a read, delete or
+//! loop in the kernel is the hash's business.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
+use crate::ast::{Expr, ExprKind, Item, Program, Stmt, StmtKind};
+
+/// The names of the maps a per-CPU array holds.
+pub fn array_counts(program: &Program) -> HashSet<String> {
+    let mut uses = Uses::default();
+    for item in &program.items {
+        match item {
+            Item::Probe(p) => uses.probe(p),
+            Item::Function(f) => uses.block(&f.body),
+            _ => {}
+        }
+    }
+    let declared: HashSet<&str> = program
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::MapDecl(d) => Some(d.map.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    uses.counted
+        .into_iter()
+        .filter(|m| uses.other.get(m).is_none_or(|n| *n <= 0) && !declared.contains(m.as_str()))
+        .collect()
+}
+
+#[derive(Default)]
+struct Uses {
+    /// Maps some statement `@m = count()` counts in.
+    counted: HashSet<String>,
+    /// Per map, its mentions other than those counts and a `print` or `clear` of it whole.
+    other: HashMap<String, i32>,
+}
+
+impl<'a> Visitor<'a> for Uses {
+    fn stmt(&mut self, s: &'a Stmt) {
+        if let StmtKind::Assign {
+            target,
+            op: None,
+            value,
+        } = &s.kind
+        {
+            if let (ExprKind::Map { name, keys }, ExprKind::Call { name: call, args }) =
+                (&target.kind, &value.kind)
+            {
+                if keys.is_empty() && call.name == "count" && args.is_empty() {
+                    self.counted.insert(name.name.clone());
+                    return;
+                }
+            }
+        }
+        walk_stmt(self, s);
+    }
+
+    fn expr(&mut self, e: &'a Expr) {
+        match &e.kind {
+            ExprKind::Map { name, .. } => *self.other.entry(name.name.clone()).or_default() += 1,
+            ExprKind::Call { name, args } if matches!(name.name.as_str(), "print" | "clear") => {
+                if let Some(ExprKind::Map { name, keys }) = args.first().map(|a| &a.kind) {
+                    if keys.is_empty() {
+                        *self.other.entry(name.name.clone()).or_default() -= 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        walk_expr(self, e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+
+    fn arrays(source: &str) -> Vec<String> {
+        let mut names: Vec<String> = array_counts(&parse(source).expect("parses"))
+            .into_iter()
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn counts_only_counted_printed_or_cleared_are_arrays() {
+        assert_eq!(arrays("tracepoint:a:b { @ = count(); }"), vec![""]);
+        assert_eq!(
+            arrays(
+                "tracepoint:a:b { @c = count(); @d = count(); } \
+                 interval:s:1 { print(@c); clear(@c); }"
+            ),
+            vec!["c", "d"]
+        );
+    }
+
+    #[test]
+    fn anything_else_keeps_the_hash() {
+        for source in [
+            // It must print `@c: 0`.
+            "tracepoint:a:b { @c = count(); } END { zero(@c); }",
+            "tracepoint:a:b { @c = count(); if (@c > 5) { exit(); } }",
+            "tracepoint:a:b { @c = count(); delete(@c); }",
+            "tracepoint:a:b { @c[1] = count(); }",
+            "tracepoint:a:b { @c = sum(1); }",
+            "let @c = percpuhash(1); tracepoint:a:b { @c = count(); }",
+            "tracepoint:a:b { @c = count(); } fn f(): int64 { return @c; }",
+        ] {
+            assert_eq!(arrays(source), Vec::<String>::new(), "{source}");
+        }
+    }
+}
