@@ -31,7 +31,7 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("keyed_count", 37),
     script!("sum_avg", 69),
     script!("hist", 70),
-    script!("lhist", 50),
+    script!("lhist", 45),
     script!("latency", 121),
     script!("kstack", 40),
     script!("empty", 2),

@@ -575,7 +575,9 @@ impl ProbeLowerer<'_, '_> {
         let bucket = match kind {
             MapValue::Hist { k } => Some(self.log2_bucket(x.expect("hist has a value"), *k)),
             MapValue::Lhist { min, max, step } => {
-                Some(self.linear_bucket(x.expect("lhist has a value"), *min, *max, *step))
+                let range = args.first().and_then(known_range);
+                let x = x.expect("lhist has a value");
+                Some(self.linear_bucket(x, (*min, *max, *step), range))
             }
             _ => None,
         };
@@ -795,25 +797,36 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// `program::linear_bucket` in BPF.
-    fn linear_bucket(&mut self, x: VReg, min: i64, max: i64, step: i64) -> VReg {
+    /// lhist's bucket of `x`: 0 below `min`, the last at `max` and above, a step's each
+    /// between. A bound `range` (what `x` is known to lie in) already keeps needs no test.
+    fn linear_bucket(
+        &mut self,
+        x: VReg,
+        (min, max, step): (i64, i64, i64),
+        range: Option<(i64, i64)>,
+    ) -> VReg {
         let bucket = self.f.new_vreg();
         let done = self.new_label();
         let lo = self.const_reg(min as u64);
         let hi = self.const_reg(max as u64);
-        self.emit(Inst::Const(bucket, 0));
-        self.emit(Inst::Branch {
-            cond: Cond::Slt,
-            a: x,
-            b: Operand::Reg(lo),
-            then: done,
-        });
-        self.emit(Inst::Const(bucket, 1 + ((max - min) / step) as u64));
-        self.emit(Inst::Branch {
-            cond: Cond::Sge,
-            a: x,
-            b: Operand::Reg(hi),
-            then: done,
-        });
+        if range.is_none_or(|(low, _)| low < min) {
+            self.emit(Inst::Const(bucket, 0));
+            self.emit(Inst::Branch {
+                cond: Cond::Slt,
+                a: x,
+                b: Operand::Reg(lo),
+                then: done,
+            });
+        }
+        if range.is_none_or(|(_, high)| high >= max) {
+            self.emit(Inst::Const(bucket, 1 + ((max - min) / step) as u64));
+            self.emit(Inst::Branch {
+                cond: Cond::Sge,
+                a: x,
+                b: Operand::Reg(hi),
+                then: done,
+            });
+        }
         let d = self.f.new_vreg();
         self.emit(Inst::Alu {
             op: Alu::Sub,
@@ -942,6 +955,32 @@ impl ProbeLowerer<'_, '_> {
     }
 }
 
+/// The values an integer expression can take, where its shape alone says (as signed
+/// 64-bit bounds): a literal; `x % C`, which is unsigned in bpftrace, so `[0, C - 1]`; and
+/// `x & C`, `[0, C]`, for a non-negative literal `C`.
+fn known_range(e: &Expr) -> Option<(i64, i64)> {
+    let literal = |e: &Expr| match crate::check::fold::fold(e)? {
+        Ok(crate::check::fold::Literal::NonNegative(v)) => i64::try_from(v).ok(),
+        _ => None,
+    };
+    if let Some(v) = literal(e) {
+        return Some((v, v));
+    }
+    match &e.kind {
+        ExprKind::Binary {
+            op: BinaryOp::Rem,
+            rhs,
+            ..
+        } => literal(rhs).filter(|&c| c > 0).map(|c| (0, c - 1)),
+        ExprKind::Binary {
+            op: BinaryOp::BitAnd,
+            rhs,
+            ..
+        } => literal(rhs).map(|c| (0, c)),
+        _ => None,
+    }
+}
+
 /// A call of a builtin that returns nothing (`printf`, `exit`, ...).
 fn returns_nothing(e: &Expr) -> bool {
     matches!(&e.kind, ExprKind::Call { name, .. }
@@ -959,4 +998,35 @@ enum Leaves {
     Ring { dropped: ir::Label },
     /// In `frame`, after its length: `len` bytes for the iterator's seq file.
     Seq { frame: ir::Slot, len: u32 },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_range;
+    use crate::ast::{ExprKind, Item, StmtKind};
+    use crate::parse::parse;
+
+    /// The range of the value assigned in `BEGIN { @ = VALUE; }`.
+    fn range_of(value: &str) -> Option<(i64, i64)> {
+        let program = parse(&format!("BEGIN {{ @ = {value}; }}")).expect("parses");
+        let Some(Item::Probe(p)) = program.items.first() else {
+            panic!("a probe")
+        };
+        let StmtKind::Assign { value, .. } = &p.body.stmts[0].kind else {
+            panic!("an assignment")
+        };
+        assert!(!matches!(value.kind, ExprKind::Map { .. }));
+        known_range(value)
+    }
+
+    #[test]
+    fn remainders_masks_and_literals_have_known_ranges() {
+        assert_eq!(range_of("pid % 100"), Some((0, 99)));
+        assert_eq!(range_of("arg0 & 0xff"), Some((0, 255)));
+        assert_eq!(range_of("2 * 3"), Some((6, 6)));
+        assert_eq!(range_of("pid"), None);
+        assert_eq!(range_of("pid % 0"), None);
+        assert_eq!(range_of("pid % $x"), None);
+        assert_eq!(range_of("-1"), None);
+    }
 }
