@@ -32,7 +32,7 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("sum_avg", 69),
     script!("hist", 70),
     script!("lhist", 45),
-    script!("latency", 121),
+    script!("latency", 109),
     script!("kstack", 40),
     script!("empty", 2),
 ];

@@ -412,10 +412,31 @@ impl ProbeLowerer<'_, '_> {
         }
     }
 
+    /// `@m[k]`: this CPU's value (0 when the key has none), or the value read already
+    /// (`known_reads`).
     pub(super) fn map_read(&mut self, name: &Ident, keys: &[Expr], span: Span) -> Lowering<Val> {
         let Some(map) = self.shared.maps.lookup(&name.name) else {
             return Err(Diagnostic::error("unknown map", span, "never assigned"));
         };
+        let key = super::known_reads::key_text(keys);
+        // A copy either way, so that no use of the value can change the one kept.
+        if let Some((kept, signed)) = key.as_ref().and_then(|k| self.known.get(map, k)) {
+            let reg = self.f.new_vreg();
+            self.emit(Inst::Mov(reg, kept));
+            return Ok(Val::Int { reg, signed });
+        }
+        let val = self.map_lookup_value(map, keys)?;
+        if let (Some(key), Val::Int { reg, signed }) = (key, &val) {
+            if self.known.noting && matches!(self.shared.maps.value(map), MapValue::Plain(_)) {
+                let kept = self.f.new_vreg();
+                self.emit(Inst::Mov(kept, *reg));
+                self.known.note(map, key, kept, *signed);
+            }
+        }
+        Ok(val)
+    }
+
+    fn map_lookup_value(&mut self, map: usize, keys: &[Expr]) -> Lowering<Val> {
         let value = self.shared.maps.value(map);
         let key = self.build_key(map, keys, None)?;
         if matches!(

@@ -140,6 +140,11 @@ impl MapTable {
         self.index.get(name).copied()
     }
 
+    /// Map `map`'s name as written, without `@`.
+    pub fn name(&self, map: usize) -> &str {
+        &self.entries[map].name
+    }
+
     pub fn keys(&self, map: usize) -> &[ValueType] {
         let e = &self.entries[map];
         e.keys

@@ -14,6 +14,7 @@ mod expr;
 mod formatted;
 mod iterate;
 mod kernel;
+mod known_reads;
 pub(crate) mod maps;
 mod memory;
 pub mod sample;
@@ -373,6 +374,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub span: Span,
     pub ctx: VReg,
     pub vars: HashMap<String, VarSlot>,
+    /// Map reads whose value later reads of the same key reuse (`known_reads`).
+    pub known: known_reads::KnownReads,
     pub probe: &'s ResolvedProbe,
     /// Where `break`/`continue` go inside the innermost loop.
     pub loop_labels: Vec<(ir::Label, ir::Label)>,
@@ -416,6 +419,7 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             span,
             ctx,
             vars: HashMap::new(),
+            known: Default::default(),
             probe,
             loop_labels: Vec::new(),
             exit_label,

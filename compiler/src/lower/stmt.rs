@@ -1,6 +1,7 @@
 //! Statements, map updates (plain values and every aggregation) and the ring-buffer records
 //! that carry actions to user space (the actions themselves are builtins, in `builtins`).
 
+use super::known_reads;
 use super::maps::declared_int;
 use super::Lowering;
 use super::SIGNED;
@@ -34,10 +35,14 @@ impl ProbeLowerer<'_, '_> {
     /// The probe's sampling draw, predicate and body, ending at its exit label with a return.
     pub(super) fn member_body(&mut self, probe: &ast::Probe, index: usize) -> Lowering<()> {
         let exit_label = self.exit_label;
+        // A dispatched probe's members are paths that never meet: none reuses another's reads.
+        self.known = Default::default();
         self.sample_draw(index);
         if let Some(pred) = &probe.predicate {
             self.span = pred.span;
+            self.known.noting = known_reads::straight_expr(pred);
             let (c, _) = self.int(pred)?;
+            self.known.noting = false;
             self.emit(Inst::Branch {
                 cond: Cond::Eq,
                 a: c,
@@ -45,11 +50,24 @@ impl ProbeLowerer<'_, '_> {
                 then: exit_label,
             });
         }
-        self.block(&probe.body)?;
+        for s in &probe.body.stmts {
+            self.span = s.span;
+            let writes = known_reads::writes_of(s);
+            self.forget_reads(&writes);
+            self.known.noting = known_reads::straight(s);
+            self.stmt(s)?;
+            self.known.noting = false;
+            self.forget_reads(&writes);
+        }
         self.span = probe.span;
         self.emit(Inst::Label(exit_label));
         self.emit(Inst::Return(Operand::Imm(0)));
         Ok(())
+    }
+
+    fn forget_reads(&mut self, writes: &Option<std::collections::HashSet<String>>) {
+        let maps = &self.shared.maps;
+        self.known.forget(writes, |m| maps.name(m).to_string());
     }
 
     /// A sampled probe runs the rest for 1 hit in N: a random draw, so that no periodic
