@@ -84,7 +84,10 @@ pub(crate) fn straight_expr(e: &Expr) -> bool {
     let mut ok = true;
     visit::expr(e, &mut |e| match &e.kind {
         ExprKind::Ternary { .. } | ExprKind::Block { .. } => ok = false,
-        ExprKind::Binary { op, .. } if matches!(op, BinaryOp::And | BinaryOp::Or) => ok = false,
+        ExprKind::Binary {
+            op: BinaryOp::And | BinaryOp::Or,
+            ..
+        } => ok = false,
         _ => {}
     });
     ok

@@ -282,8 +282,8 @@ fn symbol_table(
         }
     }
     let data = [("tb_globals", spec.globals), ("tb_counts", spec.counters)];
-    let mut index = globals_index;
-    for (name, size) in data.into_iter().filter(|(_, size)| *size > 0) {
+    let present = data.into_iter().filter(|(_, size)| *size > 0);
+    for (index, (name, size)) in (globals_index..).zip(present) {
         elf::write_symbol(
             &mut symtab,
             strings.add(name),
@@ -293,7 +293,6 @@ fn symbol_table(
             0,
             size as u64,
         );
-        index += 1;
     }
     let mut symtab_section = Section::new(".symtab", elf::SHT_SYMTAB, 0, 8, symtab);
     symtab_section.header.link = STRTAB_INDEX;
