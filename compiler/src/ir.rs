@@ -255,20 +255,36 @@ impl Function {
 }
 
 /// The helpers a run of the function calls on its usual path: every call site outside cold
-/// regions, its callbacks' included (each counted once).
-pub fn hot_helpers(f: &Function) -> Vec<Helper> {
+/// regions, its callbacks' included (each counted once), but a lookup in one of the maps
+/// `inlined` (`ProgramInfo::inlined_lookups`), which the kernel turns into instructions.
+pub fn hot_helpers(f: &Function, inlined: &std::collections::HashSet<usize>) -> Vec<Helper> {
+    let map_of: std::collections::HashMap<VReg, usize> = (f.insts.iter())
+        .filter_map(|(i, _)| match i {
+            Inst::MapRef(v, m) => Some((*v, *m)),
+            _ => None,
+        })
+        .collect();
+    let is_inlined = |args: &[Operand]| match args.first() {
+        Some(Operand::Reg(v)) => map_of.get(v).is_some_and(|m| inlined.contains(m)),
+        _ => false,
+    };
     let mut depth = 0u32;
     let mut out = Vec::new();
     for (inst, _) in &f.insts {
         match inst {
             Inst::ColdStart => depth += 1,
             Inst::ColdEnd => depth = depth.saturating_sub(1),
+            Inst::Call {
+                helper: Helper::MapLookupElem,
+                args,
+                ..
+            } if is_inlined(args) => {}
             Inst::Call { helper, .. } if depth == 0 => out.push(*helper),
             _ => {}
         }
     }
     for callback in &f.callbacks {
-        out.extend(hot_helpers(callback));
+        out.extend(hot_helpers(callback, inlined));
     }
     out
 }

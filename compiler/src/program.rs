@@ -552,6 +552,17 @@ pub struct ProgramInfo {
     pub member_texts: Vec<MemberTexts>,
 }
 
+impl ProgramInfo {
+    /// The script maps (object map indexes) whose lookups the kernel inlines: the one-entry
+    /// per-CPU arrays of key-less counts. A lookup in one costs its instructions, not a call.
+    pub fn inlined_lookups(&self) -> std::collections::HashSet<usize> {
+        (self.maps.iter().enumerate())
+            .filter(|(_, m)| m.zero_is_unset)
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
 /// The array map a wildcard attached as one program reads each member's `probe` and `func`
 /// from, at the key it dispatches on (a syscall's number, a cookie): one body serves every
 /// member, where a body each would make the verifier walk them all.

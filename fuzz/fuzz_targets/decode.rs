@@ -130,6 +130,8 @@ fuzz_target!(|data: &[u8]| {
         value: kind,
         sampled: 1,
         declared_size: None,
+        // Only user-space reads of the kernel's bytes tell absent from zero; decoding does not.
+        zero_is_unset: false,
     };
     let entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = payload
         .chunks(24)

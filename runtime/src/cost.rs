@@ -155,11 +155,16 @@ mod tests {
         use tracebound_compiler::ir::hot_helpers;
         use tracebound_compiler::machine::fixture::FixtureFacts;
         use tracebound_compiler::pipeline::{compile, CompileOptions};
-        let script = "tracepoint:syscalls:sys_enter_openat { @c = count(); }";
-        let compiled = compile(script, &FixtureFacts::bundled(), &CompileOptions::default())
-            .expect("compiles");
-        let helpers = hot_helpers(&compiled.probes[0].ir);
-        assert!(helpers.contains(&Helper::MapLookupElem), "{helpers:?}");
-        assert!(!helpers.contains(&Helper::MapUpdateElem), "{helpers:?}");
+        let helpers = |script: &str| {
+            let compiled = compile(script, &FixtureFacts::bundled(), &CompileOptions::default())
+                .expect("compiles");
+            hot_helpers(&compiled.probes[0].ir, &compiled.info.inlined_lookups())
+        };
+        let keyed = helpers("tracepoint:syscalls:sys_enter_openat { @c[tid] = count(); }");
+        assert!(keyed.contains(&Helper::MapLookupElem), "{keyed:?}");
+        assert!(!keyed.contains(&Helper::MapUpdateElem), "{keyed:?}");
+        // A key-less count's array lookup is inlined by the kernel: no call to price.
+        let array = helpers("tracepoint:syscalls:sys_enter_openat { @c = count(); }");
+        assert!(!array.contains(&Helper::MapLookupElem), "{array:?}");
     }
 }

@@ -742,7 +742,7 @@ mod tests {
         assert_eq!(l.info.maps[4].key.len(), 0);
         // The cost model sees every stack walk on the usual path; announcing a process is
         // the cold path.
-        let helpers = ir::hot_helpers(&l.probes[0].function);
+        let helpers = ir::hot_helpers(&l.probes[0].function, &l.info.inlined_lookups());
         assert_eq!(
             helpers.iter().filter(|h| **h == Helper::GetStackid).count(),
             4

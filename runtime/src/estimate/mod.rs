@@ -484,7 +484,10 @@ fn price(
                 .iter()
                 .map(|c| c.code.insns.len())
                 .sum::<usize>();
-        let helpers = tracebound_compiler::ir::hot_helpers(&compiled_probe.ir);
+        let helpers = tracebound_compiler::ir::hot_helpers(
+            &compiled_probe.ir,
+            &compiled.info.inlined_lookups(),
+        );
         let program_ns = model.program_ns(insns, &helpers);
         let mechanism = crate::probes::mechanism_of(compiled_probe.kind);
         let ends_run = ending.contains(&compiled_probe.probe_index);
