@@ -467,8 +467,9 @@ pub struct MapInfo {
     pub sampled: u32,
     /// The entries `let @m = kind(N);` declared; `None` for a map of `max_map_keys`.
     pub declared_size: Option<u32>,
-    /// A count kept in a one-entry per-CPU array (`lower::array_counts`): its entry exists
-    /// from the start, and zero on every CPU means never counted, so it reads as unset.
+    /// A count or histogram kept in a per-CPU array (`lower::array_maps`): its entries exist
+    /// from the start, and one that is zero on every CPU was never added to, so it reads as
+    /// absent.
     pub zero_is_unset: bool,
 }
 
@@ -553,8 +554,9 @@ pub struct ProgramInfo {
 }
 
 impl ProgramInfo {
-    /// The script maps (object map indexes) whose lookups the kernel inlines: the one-entry
-    /// per-CPU arrays of key-less counts. A lookup in one costs its instructions, not a call.
+    /// The script maps (object map indexes) whose lookups the kernel inlines: the per-CPU
+    /// arrays of key-less counts and histograms. A lookup in one costs its instructions, not
+    /// a call.
     pub fn inlined_lookups(&self) -> std::collections::HashSet<usize> {
         (self.maps.iter().enumerate())
             .filter(|(_, m)| m.zero_is_unset)

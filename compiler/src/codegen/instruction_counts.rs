@@ -30,9 +30,9 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("count", 19),
     script!("keyed_count", 37),
     script!("sum_avg", 69),
-    script!("hist", 70),
-    script!("lhist", 45),
-    script!("latency", 109),
+    script!("hist", 54),
+    script!("lhist", 29),
+    script!("latency", 93),
     script!("kstack", 40),
     script!("empty", 2),
 ];

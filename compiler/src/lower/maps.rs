@@ -50,8 +50,10 @@ pub struct MapTable {
     /// This round's uses of a map keyed unlike its earlier uses (a string where an integer
     /// was): refused, never laid out as the first use's key.
     key_conflicts: Vec<Diagnostic>,
-    /// The maps a one-entry per-CPU array holds (`array_counts`).
+    /// The maps a per-CPU array may hold (`array_maps`; `is_array` decides).
     arrays: HashSet<String>,
+    /// `max_map_keys`: an array holds a map only in no more entries than its hash would.
+    max_keys: u32,
 }
 
 /// Enough rounds for a chain of maps each read before the one it is copied from is written.
@@ -90,7 +92,8 @@ impl MapTable {
             index: HashMap::new(),
             probe_vars: Vec::new(),
             key_conflicts: Vec::new(),
-            arrays: super::array_counts::array_counts(&program.ast),
+            arrays: super::array_maps::array_maps(&program.ast),
+            max_keys: options.max_map_keys,
         };
         // Rounds until the types settle: a map read before the statement that writes it
         // learns its type from the round before, which each round starts afresh from, so a
@@ -216,15 +219,18 @@ impl MapTable {
                 let plain = matches!(self.value(i), MapValue::Plain(_));
                 let (kind, max_entries) = match self.declared.get(&self.entries[i].name) {
                     Some(&(kind, size)) => (declared_kind(kind), size),
-                    None if self.is_array(i) => (MapKind::PercpuArray, 1),
+                    None if self.is_array(i) => (
+                        MapKind::PercpuArray,
+                        self.array_entries(i).expect("an array has its entries"),
+                    ),
                     None if plain => (MapKind::Hash, options.max_map_keys),
                     None => (MapKind::PercpuHash, options.max_map_keys),
                 };
                 BpfMap {
                     name: format!("tb_m{i}"),
                     kind,
-                    // An array's index is a u32: the low half of the u64 zero a key-less
-                    // map's programs store.
+                    // An array's index is a u32: the low half of the u64 the programs store
+                    // (a key-less count's zero, a histogram's bucket).
                     key_size: if self.is_array(i) {
                         4
                     } else {
@@ -243,10 +249,16 @@ impl MapTable {
             .map(|i| MapInfo {
                 name: self.entries[i].name.clone(),
                 bpf_name: format!("tb_m{i}"),
-                // The runtime decodes the stored key: with the bucket for histograms, but
-                // without the u64 zero that keys a map written without keys.
+                // The runtime decodes the stored key: with the bucket for histograms (an
+                // array's u32 index), but without the u64 zero that keys a map written
+                // without keys.
                 key: if self.keys(i).is_empty() && !self.is_histogram(i) {
                     Vec::new()
+                } else if self.is_array(i) {
+                    vec![ValueType::Int {
+                        size: 4,
+                        signed: false,
+                    }]
                 } else {
                     self.key_fields(i)
                 },
@@ -258,11 +270,26 @@ impl MapTable {
             .collect()
     }
 
-    /// Whether a one-entry per-CPU array holds map `i` (a count only ever added to).
+    /// Whether a per-CPU array holds map `i`: a key-less count or histogram only ever added
+    /// to, whose entries are no more than its hash would hold (so it takes no more memory).
     pub fn is_array(&self, i: usize) -> bool {
         self.arrays.contains(&self.entries[i].name)
             && self.keys(i).is_empty()
-            && matches!(self.value(i), MapValue::Count)
+            && self.array_entries(i).is_some_and(|n| n <= self.max_keys)
+    }
+
+    /// The entries map `i` needs as an array: one for a count, one a bucket for a histogram
+    /// (its bucket is its index); `None` for other values.
+    fn array_entries(&self, i: usize) -> Option<u32> {
+        let n = match self.value(i) {
+            MapValue::Count => 1,
+            MapValue::Hist { k } => crate::program::log2_buckets(k),
+            MapValue::Lhist { min, max, step } if step > 0 && max > min => {
+                2 + ((max as i128 - min as i128) / step as i128) as u64
+            }
+            _ => return None,
+        };
+        u32::try_from(n).ok()
     }
 
     fn entry(&mut self, name: &str) -> usize {

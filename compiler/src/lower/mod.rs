@@ -6,7 +6,7 @@
 //! no register merging. Maps are typed by a pre-pass over the whole script (`maps`).
 
 mod array;
-mod array_counts;
+mod array_maps;
 mod bpf_map;
 mod builtins;
 mod dispatch;
@@ -841,9 +841,16 @@ mod tests {
         assert_eq!(kinds[1], ("h", crate::program::MapValue::Hist { k: 0 }));
         assert_eq!(l.maps[0].key_size, 16);
         assert_eq!(
-            l.maps[1].key_size, 8,
-            "hist of a keyless map: just the bucket"
+            (l.maps[1].kind, l.maps[1].key_size, l.maps[1].max_entries),
+            (crate::lower::MapKind::PercpuArray, 4, 65),
+            "hist of a keyless map: an array indexed by the bucket"
         );
+        assert_eq!(
+            (l.maps[2].kind, l.maps[2].max_entries),
+            (crate::lower::MapKind::PercpuArray, 12),
+            "lhist: below min, ten steps, max and above"
+        );
+        assert_eq!(l.maps[3].kind, crate::lower::MapKind::PercpuHash);
         assert_eq!(l.maps[4].key_size, 16, "pid then a 2-byte string, padded");
         for p in &l.probes {
             emit(&p.function, None).expect("emits");

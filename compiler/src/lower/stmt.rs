@@ -602,7 +602,8 @@ impl ProbeLowerer<'_, '_> {
         let key = self.build_key(map, keys, bucket)?;
         let found = self.lookup(map, key);
         if self.shared.maps.is_array(map) {
-            // Its one entry is always there; the verifier still wants the check.
+            // Its entries are always there (a bucket is in range by construction); the
+            // verifier still wants the check.
             let done = self.new_label();
             self.jump_if_zero(found, done);
             self.aggregate_in_place(kind, found, x);

@@ -60,7 +60,8 @@ impl MapData {
         let bucketed = info.value.keyed_by_bucket();
         let key_types = if bucketed {
             match info.key.split_last() {
-                Some((ValueType::Int { size: 8, .. }, rest)) => rest,
+                // A u64 bucket in a hash's key, a u32 index in an array's.
+                Some((ValueType::Int { size: 8 | 4, .. }, rest)) => rest,
                 _ => return Err(OutputError::NoBucketField),
             }
         } else {

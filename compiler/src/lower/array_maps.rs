@@ -1,20 +1,24 @@
-//! Which maps a one-entry per-CPU array holds instead of a per-CPU hash: a count without
-//! keys that the kernel only ever adds to (`@c = count()`) and user space only prints or
-//! clears. The kernel inlines an array's lookup, which cannot miss, so the count needs no
-//! insert on its first hit and no refused-update path: bpftrace 0.17 keeps such maps the same
-//! way. What the current release prints stays true: an array holds its entry from the
-//! start, but a count that is zero on every CPU was never counted (or was cleared), and the
-//! runtime leaves it out as it would an unset map (`MapInfo::zero_is_unset`). A map that
-//! anything else touches stays a hash: `zero(@c)` must print `@c: 0`, and a read, delete or
-//! loop in the kernel is the hash's business.
+//! Which maps a per-CPU array holds instead of a per-CPU hash: an aggregation without keys
+//! whose every entry is known before the run, which the kernel only ever adds to and user
+//! space only prints or clears. That is a count (`@c = count()`, one entry) and a histogram
+//! (`@h = hist(x)`, `@h = lhist(x, ...)`, an entry a bucket, the bucket its index). The kernel
+//! inlines an array's lookup, which cannot miss, so the first hit needs no insert and no
+//! refused-update path: bpftrace 0.17 keeps a count the same way. What the current release
+//! prints stays true: an array holds its entries from the start, but one that is zero on
+//! every CPU was never added to (or was cleared), and the runtime leaves it out as it would an
+//! absent key (`MapInfo::zero_is_unset`). A map that anything else touches stays a hash:
+//! `zero(@c)` must print `@c: 0`, and a read, delete or loop in the kernel is the hash's
+//! business. Which aggregations qualify (and how many entries each needs) is the map table's
+//! call, once values are inferred (`MapTable::array_entries`).
 
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::visit::{walk_expr, walk_stmt, Visitor};
 use crate::ast::{Expr, ExprKind, Item, Program, Stmt, StmtKind};
 
-/// The names of the maps a per-CPU array holds.
-pub fn array_counts(program: &Program) -> HashSet<String> {
+/// The names of the maps a per-CPU array may hold: key-less, and only aggregated, printed or
+/// cleared.
+pub fn array_maps(program: &Program) -> HashSet<String> {
     let mut uses = Uses::default();
     for item in &program.items {
         match item {
@@ -39,9 +43,10 @@ pub fn array_counts(program: &Program) -> HashSet<String> {
 
 #[derive(Default)]
 struct Uses {
-    /// Maps some statement `@m = count()` counts in.
+    /// Maps some statement `@m = count()` (or `hist`, `lhist`) aggregates into.
     counted: HashSet<String>,
-    /// Per map, its mentions other than those counts and a `print` or `clear` of it whole.
+    /// Per map, its mentions other than those aggregations and a `print` or `clear` of it
+    /// whole.
     other: HashMap<String, i32>,
 }
 
@@ -56,8 +61,17 @@ impl<'a> Visitor<'a> for Uses {
             if let (ExprKind::Map { name, keys }, ExprKind::Call { name: call, args }) =
                 (&target.kind, &value.kind)
             {
-                if keys.is_empty() && call.name == "count" && args.is_empty() {
+                let aggregation = match call.name.as_str() {
+                    "count" => args.is_empty(),
+                    "hist" | "lhist" => true,
+                    _ => false,
+                };
+                if keys.is_empty() && aggregation {
                     self.counted.insert(name.name.clone());
+                    // The value's maps are read: theirs is another use.
+                    for a in args {
+                        self.expr(a);
+                    }
                     return;
                 }
             }
@@ -87,7 +101,7 @@ mod tests {
     use crate::parse::parse;
 
     fn arrays(source: &str) -> Vec<String> {
-        let mut names: Vec<String> = array_counts(&parse(source).expect("parses"))
+        let mut names: Vec<String> = array_maps(&parse(source).expect("parses"))
             .into_iter()
             .collect();
         names.sort();
@@ -97,6 +111,15 @@ mod tests {
     #[test]
     fn counts_only_counted_printed_or_cleared_are_arrays() {
         assert_eq!(arrays("tracepoint:a:b { @ = count(); }"), vec![""]);
+        assert_eq!(
+            arrays("tracepoint:a:b { @h = hist(pid); @l = lhist(pid, 0, 10, 1); print(@h); }"),
+            vec!["h", "l"]
+        );
+        // A map read in the value is not aggregated: it stays a hash.
+        assert_eq!(
+            arrays("tracepoint:a:b { @x = count(); @h = hist(@x); }"),
+            vec!["h"]
+        );
         assert_eq!(
             arrays(
                 "tracepoint:a:b { @c = count(); @d = count(); } \
@@ -115,6 +138,8 @@ mod tests {
             "tracepoint:a:b { @c = count(); delete(@c); }",
             "tracepoint:a:b { @c[1] = count(); }",
             "tracepoint:a:b { @c = sum(1); }",
+            "tracepoint:a:b { @h[comm] = hist(pid); }",
+            "tracepoint:a:b { @h = hist(pid); } END { zero(@h); }",
             "let @c = percpuhash(1); tracepoint:a:b { @c = count(); }",
             "tracepoint:a:b { @c = count(); } fn f(): int64 { return @c; }",
         ] {
