@@ -32,7 +32,7 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("sum_avg", 69),
     script!("hist", 54),
     script!("lhist", 29),
-    script!("latency", 93),
+    script!("latency", 89),
     script!("kstack", 40),
     script!("empty", 2),
 ];

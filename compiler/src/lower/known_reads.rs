@@ -12,12 +12,16 @@
 //! - before and after each top-level statement, the reads of every map it may write (even in
 //!   a branch or a loop inside it) are forgotten, and all of them when it calls a function
 //!   of the script's.
+//!
+//! The keys built under the same rules are kept too, and for longer: a key's slot holds the
+//! same bytes whatever the map holds, so `delete(@start[tid])` after the predicate's read
+//! passes the slot that read built, for the whole program.
 
 use std::collections::HashSet;
 
 use crate::ast::visit::{self, Visitor};
 use crate::ast::{BinaryOp, Expr, ExprKind, Stmt, StmtKind};
-use crate::ir::VReg;
+use crate::ir::{Slot, VReg};
 use tracebound_stdlib as stdlib;
 
 /// The reads noted so far in one probe's program.
@@ -25,6 +29,8 @@ use tracebound_stdlib as stdlib;
 pub(crate) struct KnownReads {
     /// `(map, key, register holding the value, signed)`.
     reads: Vec<(usize, String, VReg, bool)>,
+    /// `(map, key, slot holding the key as the map lays it out)`.
+    keys: Vec<(usize, String, Slot)>,
     /// Whether reads made now may be noted (a straight top-level statement or the predicate).
     pub noting: bool,
 }
@@ -41,6 +47,20 @@ impl KnownReads {
     pub fn note(&mut self, map: usize, key: String, reg: VReg, signed: bool) {
         if self.noting {
             self.reads.push((map, key, reg, signed));
+        }
+    }
+
+    /// The slot a key of `map` was built in already.
+    pub fn key_slot(&self, map: usize, key: &str) -> Option<Slot> {
+        self.keys
+            .iter()
+            .find(|(m, k, _)| *m == map && k == key)
+            .map(|&(.., slot)| slot)
+    }
+
+    pub fn note_key(&mut self, map: usize, key: String, slot: Slot) {
+        if self.noting {
+            self.keys.push((map, key, slot));
         }
     }
 

@@ -813,6 +813,37 @@ mod tests {
         }
     }
 
+    /// `/@start[tid]/ { ...; delete(@start[tid]); }`: the predicate's key serves the
+    /// delete, so `tid` is asked for once; a key built inside a branch serves nothing after.
+    #[test]
+    fn a_key_built_already_is_passed_again() {
+        let pid_tgid_calls = |text: &str| {
+            let l = lower_text(text, &[special(Target::Begin)]);
+            l.probes[0]
+                .function
+                .insts
+                .iter()
+                .filter(|(i, _)| {
+                    matches!(
+                        i,
+                        Inst::Call {
+                            helper: crate::insn::Helper::GetCurrentPidTgid,
+                            ..
+                        }
+                    )
+                })
+                .count()
+        };
+        assert_eq!(
+            pid_tgid_calls("BEGIN /@s[tid]/ { @n = @s[tid] + 1; delete(@s[tid]); }"),
+            1
+        );
+        assert_eq!(
+            pid_tgid_calls("BEGIN { if (nsecs > 1) { @s[tid] = 1; } delete(@s[tid]); }"),
+            2
+        );
+    }
+
     #[test]
     fn aggregations_type_their_maps() {
         let tp = ResolvedProbe {

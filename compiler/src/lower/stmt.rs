@@ -383,6 +383,14 @@ impl ProbeLowerer<'_, '_> {
     /// byte for byte), or finds it built already. `bucket`, for histograms, is stored as the
     /// last field.
     pub fn build_key(&mut self, map: usize, keys: &[Expr], bucket: Option<VReg>) -> Lowering<Slot> {
+        // A key built already (`known_reads`): its slot still holds it.
+        let known = bucket
+            .is_none()
+            .then(|| super::known_reads::key_text(keys))
+            .flatten();
+        if let Some(slot) = known.as_ref().and_then(|k| self.known.key_slot(map, k)) {
+            return Ok(slot);
+        }
         let fields = self.shared.maps.key_fields(map);
         let size = ValueType::Tuple(fields.clone()).size();
         let offsets = ValueType::field_offsets(&fields);
@@ -437,6 +445,9 @@ impl ProbeLowerer<'_, '_> {
         if let Some(b) = bucket {
             let at = *offsets.last().expect("histogram keys have a bucket field") as i32;
             self.store_u64(Addr::Slot(slot, at), Operand::Reg(b));
+        }
+        if let Some(k) = known {
+            self.known.note_key(map, k, slot);
         }
         Ok(slot)
     }
