@@ -440,6 +440,17 @@ pub fn log2_buckets(k: u32) -> u64 {
 /// the checker refuses more, and the output side never allocates more.
 pub const MAX_LINEAR_STEPS: i128 = 1000;
 
+/// The number of buckets of `lhist(x, min, max, step)`: below min, (max - min) / step
+/// steps, and max or above (values past the last whole step land there too); `None` for
+/// parameters bpftrace refuses.
+pub fn linear_buckets(min: i64, max: i64, step: i64) -> Option<u64> {
+    let steps = (max as i128 - min as i128) / (step as i128).max(1);
+    if step <= 0 || max <= min || !(1..=MAX_LINEAR_STEPS).contains(&steps) {
+        return None;
+    }
+    Some(2 + steps as u64)
+}
+
 /// The linear histogram bucket of a value: 0 below `min`, then 1 + (v - min) / step for
 /// values in [min, max), and the last bucket, 1 + (max - min) / step, for v ≥ max.
 pub fn linear_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {

@@ -284,9 +284,7 @@ impl MapTable {
         let n = match self.value(i) {
             MapValue::Count => 1,
             MapValue::Hist { k } => crate::program::log2_buckets(k),
-            MapValue::Lhist { min, max, step } if step > 0 && max > min => {
-                2 + ((max as i128 - min as i128) / step as i128) as u64
-            }
+            MapValue::Lhist { min, max, step } => crate::program::linear_buckets(min, max, step)?,
             _ => return None,
         };
         u32::try_from(n).ok()

@@ -40,16 +40,14 @@ impl Range {
 
 pub use tracebound_compiler::program::MAX_LINEAR_STEPS;
 
-/// The number of buckets of `lhist(x, min, max, step)`: below min, (max - min) / step
-/// steps, and max or above (values past the last whole step land there too). Parameters
-/// bpftrace would refuse are an error here too, so that a bad map description cannot make
-/// the printer allocate a bucket array of any size.
+/// `program::linear_buckets`, with parameters bpftrace would refuse an error here too, so
+/// that a bad map description cannot make the printer allocate a bucket array of any size.
 pub fn linear_buckets(min: i64, max: i64, step: i64) -> Result<u64, OutputError> {
-    let steps = (max as i128 - min as i128) / (step as i128).max(1);
-    if step <= 0 || max <= min || !(1..=MAX_LINEAR_STEPS).contains(&steps) {
-        return Err(OutputError::BadLhist { min, max, step });
-    }
-    Ok(2 + steps as u64)
+    tracebound_compiler::program::linear_buckets(min, max, step).ok_or(OutputError::BadLhist {
+        min,
+        max,
+        step,
+    })
 }
 
 /// The values of bucket `index` of `hist(x, k)` (see `log2_bucket`).
