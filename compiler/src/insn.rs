@@ -421,6 +421,9 @@ pub enum Helper {
     TracePrintk = 6,
     GetPrandomU32 = 7,
     GetSmpProcessorId = 8,
+    /// Jumps to the program at an index of a program array, never to return; falls through
+    /// when the slot is empty.
+    TailCall = 12,
     GetCurrentPidTgid = 14,
     GetCurrentUidGid = 15,
     GetCurrentComm = 16,
@@ -465,6 +468,7 @@ impl Helper {
             TracePrintk,
             GetPrandomU32,
             GetSmpProcessorId,
+            TailCall,
             GetCurrentPidTgid,
             GetCurrentUidGid,
             GetCurrentComm,

@@ -126,9 +126,7 @@ pub fn compile(
             index: scratch_index,
             by_cpu,
         };
-        lowered
-            .probes
-            .iter()
+        (lowered.probes.iter().chain(&lowered.copies))
             .map(|p| emit_program(&p.function, Some(scratch)).map_err(|e| vec![emit_error(e)]))
             .collect::<Result<Vec<_>, _>>()
     };
@@ -139,7 +137,9 @@ pub fn compile(
         codes = emit_all(true)?;
         scratch_size = codes.iter().map(|c| c.scratch_size).max().unwrap_or(0);
     }
-    for (p, code) in lowered.probes.into_iter().zip(codes) {
+    let attached = lowered.probes.len();
+    let all = lowered.probes.into_iter().chain(lowered.copies);
+    for (n, (p, code)) in all.zip(codes).enumerate() {
         let func_relocations = add_callbacks(&code, &p.function.name, &mut functions);
         programs.push(ProgramSpec {
             name: p.function.name.clone(),
@@ -152,6 +152,9 @@ pub fn compile(
             func_relocations,
             global_relocations: code.code.global_relocations.clone(),
         });
+        if n >= attached {
+            continue; // a sampled copy: loaded when the guard samples, never attached
+        }
         probes.push(CompiledProbe {
             program: p.function.name.clone(),
             kind: p.kind,

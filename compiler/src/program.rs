@@ -565,6 +565,14 @@ pub struct ProgramInfo {
 }
 
 impl ProgramInfo {
+    /// The sampled copies' names: in the object, loaded only when the guard samples.
+    pub fn sampled_copies(&self) -> Vec<&str> {
+        (self.guard_sampled.iter())
+            .flat_map(|g| &g.copies)
+            .map(|c| c.copy.as_str())
+            .collect()
+    }
+
     /// The script maps (object map indexes) whose lookups the kernel inlines: the per-CPU
     /// arrays of key-less counts and histograms. A lookup in one costs its instructions, not
     /// a call.
@@ -612,8 +620,11 @@ pub fn counters_size(maps: usize) -> u32 {
     full_counter(maps)
 }
 
-/// A probe whose program reads its sampling mask from `GUARD_SAMPLING_MAP` before anything
-/// else, so that the guard can thin it without loading it again.
+/// A probe the guard can thin without loading it again. Its own programs start with a tail
+/// call into their sampled copies (`copies`), a program array's slot that stays empty,
+/// and costs a jump, until the guard samples; a copy draws 1 in N with the mask read from
+/// `GUARD_SAMPLING_MAP`. A member of a dispatched program draws in line instead, reading the
+/// same mask (0: every hit, without a draw), since its copy would have to dispatch again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GuardSampled {
     pub probe_index: usize,
@@ -621,6 +632,22 @@ pub struct GuardSampled {
     pub slot: u32,
     /// The maps it aggregates into (`ProgramInfo::maps` indexes): the ones whose values scale.
     pub maps: Vec<usize>,
+    /// Its own programs' sampled copies; none when it only has dispatched members.
+    pub copies: Vec<SampledCopy>,
+}
+
+/// A program of a guard-sampled probe and its sampled copy: the same body after a sampling
+/// draw, in the object but loaded only when the guard first samples the probe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampledCopy {
+    /// The program attached.
+    pub program: String,
+    /// The copy's name in the object.
+    pub copy: String,
+    /// The program array the program tail-calls into, one per kind of program (the kernel
+    /// lets only one kind into an array), and the copy's slot in it.
+    pub array: String,
+    pub index: u32,
 }
 
 /// The fields of a ring-buffer record's payload for arguments of these types: integers

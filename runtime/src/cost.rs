@@ -109,6 +109,9 @@ impl CostModel {
                 | Helper::ProbeReadKernel
                 | Helper::ProbeReadUserStr
                 | Helper::ProbeReadKernelStr => self.probe_read_ns,
+                // Into an empty slot of the sampled copies (`program::GuardSampled`): a
+                // jump the kernel patched, among the instructions counted above.
+                Helper::TailCall => 0.0,
                 _ => self.helper_ns,
             };
         }

@@ -108,7 +108,7 @@ fn counts_getppid_calls_in_a_per_cpu_map_and_unloads() {
     let (insns, map_load) = count_calls_from(gettid());
     let object = object_with("tb_smoke", insns, map_load);
 
-    let mut loaded = load(&object).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
+    let mut loaded = load(&object, &[]).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
     let tracepoint: &mut TracePoint = loaded
         .program_mut("tb_smoke")
         .expect("program tb_smoke in the object")
@@ -156,7 +156,7 @@ fn a_verifier_rejection_keeps_the_program_name_and_log() {
     insns[13] = Insn::store(Size::DW, Reg::R0, 8, Reg::R1);
     let object = object_with("tb_bad", insns, map_load);
 
-    match load(&object) {
+    match load(&object, &[]) {
         Err(LoadError::Program {
             name, verifier_log, ..
         }) => {
@@ -199,7 +199,7 @@ fn loads_every_kind_of_program_it_is_given_without_attaching() {
             program("tb_kinds_perf", "perf_event"),
         ],
     });
-    let loaded = load(&object).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
+    let loaded = load(&object, &[]).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
     let mut names: Vec<_> = loaded.programs().map(|(name, _)| name).collect();
     names.sort();
     assert_eq!(names, ["tb_kinds_btf", "tb_kinds_perf", "tb_kinds_raw"]);
@@ -258,9 +258,9 @@ fn a_program_reads_the_sampling_mask_user_space_wrote_into_the_global_data() {
             global_relocations: vec![(global_load, DataSection::Masks)],
         }],
     });
-    let mut loaded = load(&object).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
-    loaded.set_sampling(1, 8).expect("slot 1: 1 in 8");
-    loaded.set_sampling(0, 4).expect("slot 0: 1 in 4");
+    let mut loaded = load(&object, &[]).unwrap_or_else(|e| panic!("load failed: {e}\n{e:?}"));
+    loaded.set_sampling(1, 8, &[]).expect("slot 1: 1 in 8");
+    loaded.set_sampling(0, 4, &[]).expect("slot 0: 1 in 4");
     let tracepoint: &mut TracePoint = loaded
         .program_mut("tb_globals")
         .expect("program tb_globals in the object")

@@ -3,7 +3,7 @@
 //! instruction records the span of the statement it came from, so a verifier rejection at
 //! instruction N can be shown at the user's text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::dead_stores::without_dead_stores;
 use super::dead_values::without_dead_values;
@@ -172,6 +172,11 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
         labels: HashMap::new(),
         fixups: Vec::new(),
         span: Span::default(),
+        arguments_in_place: Vec::new(),
+        passed_through: match scratch_spot {
+            None => passed_through(f, &remat),
+            Some(_) => HashSet::new(), // the scratch lookup comes first, clobbering r1-r5
+        },
     };
     let mut prologue_done = false;
     for (inst, span) in &f.insts {
@@ -187,8 +192,42 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
     Ok(e.out)
 }
 
+/// The function's arguments whose only use is its first call, passing each in the register
+/// it came in, with nothing before that call that emits code (only the arguments, and values
+/// computed where the call reads them).
+fn passed_through(f: &Function, remat: &HashMap<VReg, Inst>) -> HashSet<VReg> {
+    let mut arguments = Vec::new();
+    for (inst, _) in &f.insts {
+        match inst {
+            Inst::Arg(d, n) => arguments.push((*d, *n)),
+            i if i.def().is_some_and(|d| remat.contains_key(&d)) => {}
+            // A kfunc's first operand is its BTF id: its arguments are not in place.
+            Inst::Call { helper, args, .. } if *helper != Helper::Kfunc => {
+                let uses = |v: VReg| {
+                    (f.insts.iter())
+                        .map(|(i, _)| i.uses().iter().filter(|&&u| u == v).count())
+                        .sum::<usize>()
+                };
+                return (arguments.into_iter())
+                    .filter(|&(d, n)| args.get(n as usize) == Some(&Operand::Reg(d)))
+                    .filter(|&(d, _)| uses(d) == 1)
+                    .map(|(d, _)| d)
+                    .collect();
+            }
+            _ => break,
+        }
+    }
+    HashSet::new()
+}
+
 struct Emitter<'a> {
     out: Emitted,
+    /// The function's arguments, still in the registers they came in: nothing but their
+    /// copies has been emitted yet, and no label passed. A first call that passes one in
+    /// the same place moves nothing (a tail call at a program's start).
+    arguments_in_place: Vec<(VReg, Reg)>,
+    /// Arguments read only by that first call (`passed_through`): never copied.
+    passed_through: HashSet<VReg>,
     locations: &'a HashMap<VReg, Location>,
     /// Values computed into their call's argument register, not where they are defined.
     remat: &'a HashMap<VReg, Inst>,
@@ -203,6 +242,7 @@ struct Emitter<'a> {
 
 impl Emitter<'_> {
     fn push(&mut self, insn: Insn) {
+        self.arguments_in_place.clear();
         self.out.insns.push(insn);
         self.out.spans.push(self.span);
     }
@@ -379,6 +419,7 @@ impl Emitter<'_> {
             }
             Inst::Branch { cond, a, b, then } => self.branch(*cond, *a, *b, *then),
             Inst::Label(l) => {
+                self.arguments_in_place.clear(); // a jump here may come from anywhere
                 self.labels.insert(*l, self.out.insns.len());
             }
             Inst::Return(v) => {
@@ -482,6 +523,11 @@ impl Emitter<'_> {
     fn argument(&mut self, d: VReg, n: u8) {
         // Straight from the argument register: r1-r5 still hold the others.
         let from = Reg(n + 1);
+        if self.passed_through.contains(&d) {
+            self.arguments_in_place.push((d, from));
+            return;
+        }
+        let in_place = std::mem::take(&mut self.arguments_in_place);
         match self.location(d) {
             Location::Reg(r) => self.push(Insn::mov64_reg(r, from)),
             Location::Spill(slot) => {
@@ -489,6 +535,8 @@ impl Emitter<'_> {
                 self.push(Insn::store(Size::DW, Reg::FP, off, from));
             }
         }
+        self.arguments_in_place = in_place;
+        self.arguments_in_place.push((d, from));
     }
 
     fn call(&mut self, helper: Helper, args: &[Operand], ret: Option<VReg>) {
@@ -500,6 +548,7 @@ impl Emitter<'_> {
         for (i, a) in args.iter().enumerate() {
             let into = Reg(i as u8 + 1);
             match a {
+                Operand::Reg(v) if self.arguments_in_place.contains(&(*v, into)) => {}
                 Operand::Reg(v) if self.remat.contains_key(v) => match &self.remat[v] {
                     Inst::Const(_, value) => self.constant_into(*value, into),
                     Inst::MapRef(_, map) => self.map_into(*map, into),
@@ -582,6 +631,50 @@ mod tests {
             "   0: r0 = 7\n   1: if r0 > 5 goto +2\n   2: r0 = 1\n   3: exit\n   4: r0 = 7\n   5: exit\n"
         );
         assert!(e.spans.iter().all(|&x| x == s));
+    }
+
+    /// A program that opens with a tail call passes the context on in r1 as it came: no copy
+    /// when nothing else reads it, and only the copy into a callee-saved register when
+    /// something after the call does.
+    #[test]
+    fn an_opening_tail_call_passes_the_context_where_it_came() {
+        let program = |read_after: bool| {
+            let mut f = Function::default();
+            let (ctx, array, id) = (f.new_vreg(), f.new_vreg(), f.new_vreg());
+            let stacks = f.new_vreg();
+            let s = Span::new(0, 1);
+            let mut insts = vec![
+                Inst::Arg(ctx, 0),
+                Inst::MapRef(array, 0),
+                Inst::Call {
+                    helper: Helper::TailCall,
+                    args: vec![Operand::Reg(ctx), Operand::Reg(array), Operand::Imm(0)],
+                    ret: None,
+                },
+            ];
+            if read_after {
+                insts.push(Inst::MapRef(stacks, 1));
+                insts.push(Inst::Call {
+                    helper: Helper::GetStackid,
+                    args: vec![Operand::Reg(ctx), Operand::Reg(stacks), Operand::Imm(0)],
+                    ret: Some(id),
+                });
+                insts.push(Inst::Return(Operand::Reg(id)));
+            } else {
+                insts.push(Inst::Return(Operand::Imm(0)));
+            }
+            f.insts = insts.into_iter().map(|i| (i, s)).collect();
+            disassemble(&emit(&f, None).unwrap().insns)
+        };
+        assert_eq!(
+            program(false),
+            "   0: r2 = map[0] ll\n   2: r3 = 0\n   3: call TailCall#12\n   4: r0 = 0\n   5: exit\n"
+        );
+        let kept = program(true);
+        assert!(
+            kept.starts_with("   0: r6 = r1\n   1: r2 = map[0] ll\n   3: r3 = 0\n   4: call TailCall#12\n   5: r1 = r6\n"),
+            "{kept}"
+        );
     }
 
     #[test]

@@ -27,13 +27,13 @@ macro_rules! script {
 /// each pass took off is in its commit; before the passes (constants, forwarding, dead stores and values,
 /// rematerialization, coalescing) they were 63, 75, 120, 121, 91, 206, 72 and 3.
 const SCRIPTS: &[(&str, &str, usize)] = &[
-    script!("count", 19),
-    script!("keyed_count", 37),
-    script!("sum_avg", 69),
-    script!("hist", 54),
-    script!("lhist", 29),
+    script!("count", 16),
+    script!("keyed_count", 34),
+    script!("sum_avg", 66),
+    script!("hist", 51),
+    script!("lhist", 26),
     script!("latency", 89),
-    script!("kstack", 40),
+    script!("kstack", 37),
     script!("empty", 2),
 ];
 

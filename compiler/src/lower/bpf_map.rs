@@ -6,6 +6,7 @@
 pub enum MapKind {
     Hash = 1,
     Array = 2,
+    ProgArray = 3,
     PercpuHash = 5,
     PercpuArray = 6,
     StackTrace = 7,
@@ -38,6 +39,19 @@ impl BpfMap {
             key_size: 0,
             value_size: 0,
             max_entries: pages * 4096,
+            flags: 0,
+        }
+    }
+
+    /// The programs a guard-sampled probe's own programs tail-call into while the guard
+    /// samples them (`program::SampledCopy`): `entries` slots, empty until the runtime fills one.
+    pub fn sampled_copies(name: String, entries: u32) -> BpfMap {
+        BpfMap {
+            name,
+            kind: MapKind::ProgArray,
+            key_size: 4,
+            value_size: 4,
+            max_entries: entries,
             flags: 0,
         }
     }

@@ -148,6 +148,9 @@ pub(crate) struct ProbeProgram {
 #[derive(Clone, Debug)]
 pub(crate) struct Lowered {
     pub probes: Vec<ProbeProgram>,
+    /// The guard-sampled probes' sampled copies (`program::SampledCopy`): in the object,
+    /// never attached.
+    pub copies: Vec<ProbeProgram>,
     /// Every BPF map: the script's maps first (index = `ProgramInfo::maps` index), then the
     /// ring buffer.
     pub maps: Vec<BpfMap>,
@@ -185,11 +188,25 @@ pub(crate) fn lower(
         options,
         symbols: &program.symbols,
         member_texts: Vec::new(),
+        sampled_copies: Vec::new(),
+        sampled_copies_maps: Default::default(),
     };
     let mut out = Vec::new();
+    let mut copies = Vec::new();
     let mut diags = Vec::new();
     for (index, (probe, resolved)) in program.probes().enumerate() {
-        lower_one_probe(&mut shared, probe, resolved, index, &mut out, &mut diags);
+        let mut programs = Programs {
+            out: &mut out,
+            copies: &mut copies,
+            diags: &mut diags,
+        };
+        lower_one_probe(&mut shared, probe, resolved, index, &mut programs);
+    }
+    for (_, copy) in &shared.sampled_copies {
+        let map = (shared.extra_maps.iter_mut())
+            .find(|m| m.name == copy.array)
+            .expect("declared with its first copy");
+        map.max_entries = map.max_entries.max(copy.index + 1);
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -213,11 +230,16 @@ pub(crate) fn lower(
                 .iter()
                 .filter_map(|name| maps.iter().position(|m| &m.name == name))
                 .collect(),
+            copies: (shared.sampled_copies.iter())
+                .filter(|(p, _)| *p == probe_index)
+                .map(|(_, c)| c.clone())
+                .collect(),
         })
         .collect();
     bpf_maps.extend(shared.extra_maps);
     Ok(Lowered {
         probes: out,
+        copies,
         maps: bpf_maps,
         ringbuf,
         exit_flag,
@@ -238,20 +260,19 @@ fn lower_one_probe(
     probe: &ast::Probe,
     resolved: &ResolvedProbe,
     index: usize,
-    out: &mut Vec<ProbeProgram>,
-    diags: &mut Vec<Diagnostic>,
+    programs: &mut Programs,
 ) {
     if let Some(dispatch) = shared.options.dispatch.get(&index) {
         let name = format!("tb_{}_{}", resolved.kind.probe().program_word(), index);
         match dispatch::lower_dispatched(shared, probe, resolved, index, name, dispatch) {
-            Ok(function) => out.push(ProbeProgram {
+            Ok(function) => programs.out.push(ProbeProgram {
                 function,
                 kind: resolved.kind,
                 targets: resolved.targets.clone(),
                 probe_index: index,
                 dispatch: Some(dispatch.clone()),
             }),
-            Err(d) => diags.push(d),
+            Err(d) => programs.diags.push(d),
         }
         return;
     }
@@ -282,17 +303,41 @@ fn lower_one_probe(
                 n
             ),
         };
-        match stmt::lower_probe(shared, probe, resolved, index, name) {
-            Ok(function) => out.push(ProbeProgram {
-                function,
-                kind: resolved.kind,
-                targets: resolved.targets.clone(),
-                probe_index: index,
-                dispatch: None,
-            }),
-            Err(d) => diags.push(d),
+        let program = |function| ProbeProgram {
+            function,
+            kind: resolved.kind,
+            targets: resolved.targets.clone(),
+            probe_index: index,
+            dispatch: None,
+        };
+        let copy = sampled_copy_name(&name);
+        match stmt::lower_probe(shared, probe, resolved, index, name, false) {
+            Ok(function) => programs.out.push(program(function)),
+            Err(d) => {
+                programs.diags.push(d);
+                continue;
+            }
+        }
+        // The copy's body is the program's, so it lowers as the program did.
+        if shared.guard_slots.contains_key(&index) {
+            match stmt::lower_probe(shared, probe, resolved, index, copy, true) {
+                Ok(function) => programs.copies.push(program(function)),
+                Err(d) => programs.diags.push(d),
+            }
         }
     }
+}
+
+/// Where `lower_one_probe` puts what it lowers.
+struct Programs<'a> {
+    out: &'a mut Vec<ProbeProgram>,
+    copies: &'a mut Vec<ProbeProgram>,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+/// The name of program `program`'s sampled copy in the object.
+fn sampled_copy_name(program: &str) -> String {
+    format!("{program}_sampled")
 }
 
 /// With `guard_sampling`, each samplable probe's slot among the guard's sampling masks (the
@@ -324,12 +369,31 @@ pub(crate) struct Shared<'o> {
     pub symbols: &'o SymbolAddresses,
     /// The dispatched probes' member texts (`ProgramInfo::member_texts`).
     pub member_texts: Vec<crate::program::MemberTexts>,
+    /// The tail calls into sampled copies emitted so far, by probe index: a copy's `index` is
+    /// its place here.
+    pub sampled_copies: Vec<(usize, crate::program::SampledCopy)>,
+    /// The program arrays of the sampled copies, by program kind (section prefix), once a
+    /// program of that kind tail-calls into one.
+    pub sampled_copies_maps: std::collections::BTreeMap<String, usize>,
 }
 
 impl Shared<'_> {
     pub fn action(&mut self, action: Action) -> usize {
         self.actions.push(action);
         self.actions.len() - 1
+    }
+
+    /// The program array of the sampled copies of programs of `kind`, declared at its first
+    /// use (sized once every program is lowered).
+    pub fn sampled_copies_map(&mut self, kind: &str) -> usize {
+        let n = self.sampled_copies_maps.len();
+        *(self.sampled_copies_maps)
+            .entry(kind.to_string())
+            .or_insert_with(|| {
+                let name = format!("tb_sampled_{n}");
+                self.extra_maps.push(BpfMap::sampled_copies(name, 0));
+                self.extra_base + self.extra_maps.len() - 1
+            })
     }
 }
 
@@ -391,6 +455,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub int_widths: HashMap<String, u32>,
     /// Whether this is a member of a dispatched probe (`probe::Dispatch`).
     pub dispatched: bool,
+    /// Whether this is a guard-sampled probe's sampled copy (`program::SampledCopy`).
+    pub sampled_copy: bool,
     /// A syscall member of a dispatched probe: where its `args` are.
     pub syscall: Option<dispatch::SyscallFields>,
     /// The members of a dispatched probe sharing one body: where `probe` and `func` are.
@@ -427,6 +493,7 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             declared: HashMap::new(),
             int_widths: HashMap::new(),
             dispatched: false,
+            sampled_copy: false,
             syscall: None,
             texts: None,
         }
@@ -554,6 +621,7 @@ mod tests {
     use super::*;
     use crate::insn::DataSection;
     use crate::probe::{ArgAccess, ArgField};
+    use bpf_map::MapKind;
 
     /// A tree with its probes as a test names them, nothing typed from the kernel.
     fn resolved(program: ast::Program, probes: &[ResolvedProbe]) -> ResolvedProgram {
@@ -613,8 +681,19 @@ mod tests {
             vec![GuardSampled {
                 probe_index: 0,
                 slot: 0,
-                maps: vec![c, h]
+                maps: vec![c, h],
+                copies: vec![crate::program::SampledCopy {
+                    program: "tb_tp_0".into(),
+                    copy: "tb_tp_0_sampled".into(),
+                    array: "tb_sampled_0".into(),
+                    index: 0,
+                }],
             }]
+        );
+        let array = l.maps.iter().position(|m| m.name == "tb_sampled_0");
+        assert_eq!(
+            array.map(|a| (l.maps[a].kind, l.maps[a].max_entries)),
+            Some((MapKind::ProgArray, 1))
         );
         let draws = |f: &Function| {
             f.insts.iter().any(|(i, _)| {
@@ -632,7 +711,35 @@ mod tests {
                 .iter()
                 .any(|(i, _)| matches!(i, Inst::GlobalAddr(_, DataSection::Masks, 0)))
         };
-        assert!(draws(&l.probes[0].function) && reads_map(&l.probes[0].function));
+        // The probe's program only tail-calls: into its sampled copy, which draws and reads
+        // the mask; the other probe does neither.
+        let tail_calls_into = |f: &Function| {
+            let array = f.insts.iter().find_map(|(i, _)| match i {
+                Inst::MapRef(v, m) => Some((*v, *m)),
+                _ => None,
+            });
+            f.insts.iter().find_map(|(i, _)| match (i, array) {
+                (
+                    Inst::Call {
+                        helper: crate::insn::Helper::TailCall,
+                        args,
+                        ..
+                    },
+                    Some((v, m)),
+                ) if args[1] == Operand::Reg(v) => Some((m, args[2])),
+                _ => None,
+            })
+        };
+        let main = &l.probes[0].function;
+        assert_eq!(
+            tail_calls_into(main),
+            Some((array.unwrap(), Operand::Imm(0)))
+        );
+        assert!(!draws(main) && !reads_map(main));
+        assert_eq!(l.copies.len(), 1);
+        let copy = &l.copies[0].function;
+        assert_eq!(copy.name, "tb_tp_0_sampled");
+        assert!(draws(copy) && reads_map(copy) && tail_calls_into(copy).is_none());
         assert!(!draws(&l.probes[1].function) && !reads_map(&l.probes[1].function));
         // Without the option: no masks, no draw.
         let plain = lower(&program, &LowerOptions::default()).unwrap();

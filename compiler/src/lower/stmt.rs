@@ -22,8 +22,10 @@ pub(crate) fn lower_probe(
     resolved: &ResolvedProbe,
     index: usize,
     name: String,
+    sampled_copy: bool,
 ) -> Result<Function, Diagnostic> {
     let mut l = ProbeLowerer::new(shared, name, probe.span, resolved, index);
+    l.sampled_copy = sampled_copy;
     l.infer_int_widths(probe);
     l.emit(Inst::Arg(l.ctx, 0));
     l.member_body(probe, index)?;
@@ -72,18 +74,27 @@ impl ProbeLowerer<'_, '_> {
 
     /// A sampled probe runs the rest for 1 hit in N: a random draw, so that no periodic
     /// pattern in the events lines up with the sampling. N is `--auto-filter`'s constant, or
-    /// read from the guard's map at every hit (its mask N - 1; 0 takes every hit and draws
-    /// nothing), so the guard can change it while the program runs.
+    /// the guard's, which it can change while the program runs (`program::GuardSampled`): a
+    /// probe's own program tail-calls its sampled copy, which draws with the mask N - 1 read
+    /// from the guard's global data; a dispatched member reads the mask in line (0 takes
+    /// every hit and draws nothing).
     fn sample_draw(&mut self, index: usize) {
         let mask = match self.shared.guard_slots.get(&index) {
+            Some(_) if !self.dispatched && !self.sampled_copy => {
+                self.tail_call_sampled_copy();
+                return;
+            }
             Some(&slot) => {
                 // The mask's address is a constant the loader writes: no lookup, never null.
                 let at = self.f.new_vreg();
                 self.emit(Inst::GlobalAddr(at, DataSection::Masks, 8 * slot));
                 let mask = self.load_u64(Addr::Ptr(at, 0));
-                let every = self.new_label();
-                self.jump_if_zero(mask, every);
-                Some((Operand::Reg(mask), Some(every)))
+                // A copy runs only while the guard samples.
+                let every = (!self.sampled_copy).then(|| self.new_label());
+                if let Some(every) = every {
+                    self.jump_if_zero(mask, every);
+                }
+                Some((Operand::Reg(mask), every))
             }
             _ => self
                 .shared
@@ -107,6 +118,38 @@ impl ProbeLowerer<'_, '_> {
         if let Some(every) = every_hit {
             self.emit(Inst::Label(every));
         }
+    }
+
+    /// The jump into this program's sampled copy: an empty slot, and so a fall-through, until
+    /// the guard samples the probe. Four instructions where the draw in line takes seven.
+    fn tail_call_sampled_copy(&mut self) {
+        let section = (self.probe.kind.probe()).section_for(&self.f.name, &self.probe.targets);
+        let kind = section.split('/').next().unwrap_or_default();
+        let map = self.shared.sampled_copies_map(kind);
+        let array = self.shared.extra_maps[map - self.shared.extra_base]
+            .name
+            .clone();
+        let index = (self.shared.sampled_copies.iter())
+            .filter(|(_, c)| c.array == array)
+            .count() as u32;
+        let copy = crate::program::SampledCopy {
+            program: self.f.name.clone(),
+            copy: super::sampled_copy_name(&self.f.name),
+            array,
+            index,
+        };
+        self.shared.sampled_copies.push((self.index, copy));
+        let array = self.f.new_vreg();
+        self.emit(Inst::MapRef(array, map));
+        self.emit(Inst::Call {
+            helper: Helper::TailCall,
+            args: vec![
+                Operand::Reg(self.ctx),
+                Operand::Reg(array),
+                Operand::Imm(index as i32),
+            ],
+            ret: None,
+        });
     }
 
     /// `c ? a() : b()` of two calls that return nothing: one runs, as an `if` would.

@@ -17,7 +17,7 @@ use aya::{Btf, BtfError, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
 use tracebound_compiler::probe::dispatch::{MULTI_UPROBE_SECTION, MULTI_URETPROBE_SECTION};
-use tracebound_compiler::program::{COUNTERS_MAP, GUARD_SAMPLING_MAP};
+use tracebound_compiler::program::{SampledCopy, COUNTERS_MAP, GUARD_SAMPLING_MAP};
 
 use crate::probes::loader::loader_without_kernel_btf;
 use crate::probes::verifier;
@@ -34,6 +34,10 @@ pub struct Loaded {
     /// load with that expected attach type (aya holds them unloaded).
     by_hand: HashMap<String, OwnedFd>,
     ebpf: Ebpf,
+    /// What loading a deferred program later needs: the object (8-aligned, `aligned_copy`;
+    /// its length in bytes) and its program sections.
+    object: (Vec<u64>, usize),
+    sections: Vec<(String, String)>,
 }
 
 impl Loaded {
@@ -122,10 +126,69 @@ impl Loaded {
         self.ebpf.maps()
     }
 
-    /// Makes the probe at `slot` of the sampling masks run its program for 1 hit in `n` (a
-    /// power of two) from its next hit on, without loading anything again. The masks are the
-    /// object's global data, one array entry, rewritten whole: only user space writes it.
-    pub fn set_sampling(&mut self, slot: u32, n: u32) -> Result<(), MapError> {
+    /// Makes the probe at `slot` of the sampling masks run its programs for 1 hit in `n` (a
+    /// power of two) from its next hit on: the mask its sampled copies and dispatched members
+    /// read, then its own programs' tail calls pointed at their copies (`copies`, loaded the
+    /// first time), or emptied again for `n` = 1.
+    pub fn set_sampling(
+        &mut self,
+        slot: u32,
+        n: u32,
+        copies: &[SampledCopy],
+    ) -> Result<(), LoadError> {
+        let map_error = |name: &str, e: MapError| LoadError::Map {
+            name: name.to_string(),
+            error: io::Error::other(e),
+        };
+        self.write_mask(slot, n)
+            .map_err(|e| map_error(GUARD_SAMPLING_MAP, e))?;
+        for c in copies {
+            let key = c.index.to_ne_bytes();
+            let array = self.map(&c.array).map(map_fd);
+            let array = array.ok_or_else(|| LoadError::Object("no program array".into()))?;
+            let slots = crate::kernel::sys::MapBytes::new(array, 4, 4, None);
+            let error = |error| LoadError::Map {
+                name: c.array.clone(),
+                error,
+            };
+            if n <= 1 {
+                slots.delete(&key).map_err(error)?;
+                continue;
+            }
+            let fd = self.load_deferred(&c.copy)?.as_raw_fd() as u32;
+            let array = self.map(&c.array).map(map_fd).expect("found above");
+            crate::kernel::sys::MapBytes::new(array, 4, 4, None)
+                .update(&key, &fd.to_ne_bytes())
+                .map_err(error)?;
+        }
+        Ok(())
+    }
+
+    /// A program `load` deferred, loaded now if it was not yet.
+    fn load_deferred(&mut self, name: &str) -> Result<BorrowedFd<'_>, LoadError> {
+        if self.program_fd(name).is_none() {
+            let (words, len) = &self.object;
+            let object = as_bytes(words, *len);
+            let section = (self.sections.iter())
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| s.clone())
+                .ok_or_else(|| LoadError::Object(format!("no program {name}").into()))?;
+            if section == MULTI_UPROBE_SECTION || section == MULTI_URETPROBE_SECTION {
+                let fd = load_by_hand(object, name, &self.ebpf, false)?;
+                self.by_hand.insert(name.to_string(), fd);
+            } else {
+                let program = self.ebpf.program_mut(name);
+                let program = program
+                    .ok_or_else(|| LoadError::Object(format!("no program {name}").into()))?;
+                load_program(program, name, &section, &mut None)?;
+            }
+        }
+        Ok(self.program_fd(name).expect("loaded above"))
+    }
+
+    /// The mask half of `set_sampling`. The masks are the object's global data, one array
+    /// entry, rewritten whole: only user space writes it.
+    fn write_mask(&mut self, slot: u32, n: u32) -> Result<(), MapError> {
         let map = self
             .ebpf
             .map(GUARD_SAMPLING_MAP)
@@ -216,12 +279,15 @@ pub enum LoadError {
 /// program that walks its limit of a million instructions is gigabytes, which aya asks for
 /// again and again in bigger buffers (half a minute here). A rejection for any other reason
 /// is loaded once more with the full log, which says where it happened.
-pub fn load(object: &[u8]) -> Result<Loaded, LoadError> {
-    match load_with(object, VerifierLogLevel::STATS) {
+///
+/// The programs named in `deferred` (the sampled copies) are left for `Loaded::set_sampling`
+/// to load if it is ever asked to.
+pub fn load(object: &[u8], deferred: &[&str]) -> Result<Loaded, LoadError> {
+    match load_with(object, VerifierLogLevel::STATS, deferred) {
         Err(LoadError::Program { verifier_log, .. })
             if verifier::needs_instruction_trail(&verifier_log) =>
         {
-            load_with(object, VerifierLogLevel::default())
+            load_with(object, VerifierLogLevel::default(), deferred)
         }
         other => other,
     }
@@ -235,9 +301,14 @@ thread_local! {
         std::cell::RefCell::new(loader_without_kernel_btf());
 }
 
-fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadError> {
+fn load_with(
+    object: &[u8],
+    log_level: VerifierLogLevel,
+    deferred: &[&str],
+) -> Result<Loaded, LoadError> {
+    let len = object.len();
     let words = aligned_copy(object);
-    let object = as_bytes(&words, object.len());
+    let object = as_bytes(&words, len);
     let sections = program_sections(object)?;
 
     let mut ebpf = LOADER
@@ -260,6 +331,9 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
     let mut kernel_btf: Option<Btf> = None;
     let mut by_hand = HashMap::new();
     for (name, section) in &sections {
+        if deferred.contains(&name.as_str()) {
+            continue;
+        }
         if section == MULTI_UPROBE_SECTION || section == MULTI_URETPROBE_SECTION {
             let trail = log_level.bits() != VerifierLogLevel::STATS.bits();
             by_hand.insert(name.clone(), load_by_hand(object, name, &ebpf, trail)?);
@@ -268,35 +342,47 @@ fn load_with(object: &[u8], log_level: VerifierLogLevel) -> Result<Loaded, LoadE
         let Some(program) = ebpf.program_mut(name) else {
             continue; // a function symbol aya did not take as a program: nothing to load
         };
-        // What follows the kind in the section name: the BTF name a tp_btf/fentry/fexit/iter
-        // program attaches to.
-        let target = section.split_once('/').map_or("", |(_, t)| t);
-        let result = match program {
-            Program::TracePoint(p) => p.load(),
-            Program::RawTracePoint(p) => p.load(),
-            Program::PerfEvent(p) => p.load(),
-            Program::KProbe(p) => p.load(),
-            Program::UProbe(p) => p.load(),
-            Program::BtfTracePoint(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
-            Program::FEntry(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
-            Program::FExit(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
-            Program::Iter(p) => p.load(target, read_kernel_btf(&mut kernel_btf)?),
-            // `bench:` programs: only ever test-run.
-            Program::Xdp(p) => p.load(),
-            _ => {
-                return Err(LoadError::UnsupportedProgram {
-                    name: name.clone(),
-                    section: section.clone(),
-                })
-            }
-        };
-        result.map_err(|error| program_error(name, error))?;
+        load_program(program, name, section, &mut kernel_btf)?;
     }
     Ok(Loaded {
         perf_links: HashMap::new(),
         by_hand,
         ebpf,
+        object: (words, len),
+        sections,
     })
+}
+
+/// Loads one program aya holds, as its kind is loaded.
+fn load_program(
+    program: &mut Program,
+    name: &str,
+    section: &str,
+    kernel_btf: &mut Option<Btf>,
+) -> Result<(), LoadError> {
+    // What follows the kind in the section name: the BTF name a tp_btf/fentry/fexit/iter
+    // program attaches to.
+    let target = section.split_once('/').map_or("", |(_, t)| t);
+    let result = match program {
+        Program::TracePoint(p) => p.load(),
+        Program::RawTracePoint(p) => p.load(),
+        Program::PerfEvent(p) => p.load(),
+        Program::KProbe(p) => p.load(),
+        Program::UProbe(p) => p.load(),
+        Program::BtfTracePoint(p) => p.load(target, read_kernel_btf(kernel_btf)?),
+        Program::FEntry(p) => p.load(target, read_kernel_btf(kernel_btf)?),
+        Program::FExit(p) => p.load(target, read_kernel_btf(kernel_btf)?),
+        Program::Iter(p) => p.load(target, read_kernel_btf(kernel_btf)?),
+        // `bench:` programs: only ever test-run.
+        Program::Xdp(p) => p.load(),
+        _ => {
+            return Err(LoadError::UnsupportedProgram {
+                name: name.to_string(),
+                section: section.to_string(),
+            })
+        }
+    };
+    result.map_err(|error| program_error(name, error))
 }
 
 /// Loads program `name` of the object for a multi-uprobe link, as aya would load it otherwise:
@@ -528,10 +614,55 @@ mod tests {
         assert_eq!(copy.as_ptr().align_offset(8), 0);
     }
 
+    /// A guard-sampled probe's sampled copy is in the object but loaded only when the probe
+    /// is first sampled; its slot in the program array then holds it, and is empty again at
+    /// 1 in 1.
+    #[test]
+    fn a_sampled_copy_loads_when_the_probe_is_first_sampled() {
+        use tracebound_compiler::pipeline::{compile, CompileOptions, LowerOptions};
+        if !crate::kernel::sys::root_for_test() {
+            return;
+        }
+        let options = CompileOptions {
+            lower: LowerOptions {
+                guard_sampling: true,
+                ..LowerOptions::default()
+            },
+            ..CompileOptions::default()
+        };
+        let source = "tracepoint:syscalls:sys_enter_getppid { @c = count(); }";
+        let compiled = compile(source, &crate::facts::LiveFacts::new(), &options)
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        let g = &compiled.info.guard_sampled[0];
+        let [copy] = g.copies.as_slice() else {
+            panic!("one copy: {g:?}");
+        };
+        let mut loaded = load(&compiled.object, &compiled.info.sampled_copies()).unwrap();
+        assert!(loaded.program_fd(&copy.program).is_some());
+        assert!(
+            loaded.program_fd(&copy.copy).is_none(),
+            "loaded before sampling"
+        );
+        let slot = |loaded: &Loaded| {
+            let array = map_fd(loaded.map(&copy.array).expect("the program array"));
+            let slots = crate::kernel::sys::MapBytes::new(array, 4, 4, None);
+            slots.lookup(&copy.index.to_ne_bytes()).expect("a lookup")
+        };
+        assert_eq!(slot(&loaded), None);
+        loaded.set_sampling(g.slot, 4, &g.copies).unwrap();
+        assert!(
+            loaded.program_fd(&copy.copy).is_some(),
+            "loaded once sampled"
+        );
+        assert!(slot(&loaded).is_some(), "the copy in its slot");
+        loaded.set_sampling(g.slot, 1, &g.copies).unwrap();
+        assert_eq!(slot(&loaded), None, "emptied at 1 in 1");
+    }
+
     #[test]
     fn a_malformed_object_is_an_object_error() {
         assert!(matches!(
-            load(b"not an ELF file"),
+            load(b"not an ELF file", &[]),
             Err(LoadError::Object(_))
         ));
     }

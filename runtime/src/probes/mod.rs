@@ -166,8 +166,9 @@ impl AttachedScript {
             &CompileOptions::default(),
         )
         .map_err(|d| format!("`{source}` does not compile: {}", d[0].message))?;
-        let mut loaded = crate::probes::load::load(&compiled.object)
-            .map_err(|e| format!("loading `{source}`: {e}"))?;
+        let mut loaded =
+            crate::probes::load::load(&compiled.object, &compiled.info.sampled_copies())
+                .map_err(|e| format!("loading `{source}`: {e}"))?;
         for p in &compiled.probes {
             let plan = AttachPlan {
                 program: p.program.clone(),

@@ -73,7 +73,8 @@ pub struct Guard {
     readings_over: u32,
     /// Readings still to check the last sampling step (`STEP_CHECKS` after each).
     step_checks_left: u32,
-    /// The sampling draw: the mask's lookup, the random number, the branch.
+    /// The sampling draw: the tail call into the sampled copy (or, in a dispatched member,
+    /// the mask's read), the random number, the branch.
     draw_ns: f64,
 }
 
@@ -141,7 +142,7 @@ impl Guard {
             since: Instant::now(),
             readings_over: 0,
             step_checks_left: 0,
-            draw_ns: model.hash_lookup_ns + model.helper_ns + 6.0 * model.instruction_ns,
+            draw_ns: 2.0 * model.helper_ns + 6.0 * model.instruction_ns,
         })
     }
 
@@ -256,7 +257,7 @@ impl Guard {
                 .map_err(|e| RunError::Other(format!("sampling {}: {e}", w.program)))?;
         }
         loaded
-            .set_sampling(g.slot, n)
+            .set_sampling(g.slot, n, &g.copies)
             .map_err(|e| RunError::Other(format!("sampling {}: {e}", w.program)))?;
         let what = targets_of(w);
         let maps: Vec<String> = g

@@ -196,7 +196,8 @@ pub fn stacks_to_fold(compiled: &Compiled, request: &RunRequest) -> Option<RunOu
 /// Loads the script's programs without attaching anything; a verifier rejection is a
 /// diagnostic at the statement.
 pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
-    let mut loaded = load(&compiled.object).map_err(|e| verifier_diagnostic(compiled, e))?;
+    let mut loaded = load(&compiled.object, &compiled.info.sampled_copies())
+        .map_err(|e| verifier_diagnostic(compiled, e))?;
     if compiled.writes_trace_buffer() {
         // Not fatal: the buffer is still readable at /sys/kernel/tracing/trace_pipe.
         if let Err(e) = crate::kernel::tracefs::ensure_debugfs_tracing() {
@@ -221,7 +222,7 @@ pub fn load_script(compiled: &Compiled) -> Result<Loaded, RunError> {
             .unwrap_or(1);
         if n > 1 {
             loaded
-                .set_sampling(g.slot, n)
+                .set_sampling(g.slot, n, &g.copies)
                 .map_err(|e| RunError::Other(format!("setting the sampling of a probe: {e}")))?;
         }
     }
