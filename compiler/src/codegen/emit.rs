@@ -11,6 +11,7 @@ use super::fold::folded;
 use super::forward::forwarded;
 use super::regalloc::{allocate, Location};
 use super::remat::rematerialized;
+use super::slot_addresses::slot_addresses_shared;
 use crate::insn::{Alu, Cond, DataSection, Helper, Insn, Reg, Size};
 use crate::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
 use crate::span::Span;
@@ -109,7 +110,9 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
         stack_limit,
         scratch_base,
     } = frame;
-    let f = &without_dead_values(&without_dead_stores(&forwarded(&folded(f))));
+    let f = &slot_addresses_shared(&without_dead_values(&without_dead_stores(&forwarded(
+        &folded(f),
+    ))));
     let remat = rematerialized(f);
     let alloc = allocate(f, &remat);
     let spill_bytes = alloc.spill_slots * 8;

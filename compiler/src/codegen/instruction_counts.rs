@@ -28,7 +28,7 @@ macro_rules! script {
 /// rematerialization, coalescing) they were 63, 75, 120, 121, 91, 206, 72 and 3.
 const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("count", 16),
-    script!("keyed_count", 34),
+    script!("keyed_count", 33),
     script!("sum_avg", 66),
     script!("hist", 51),
     script!("lhist", 26),

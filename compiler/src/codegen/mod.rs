@@ -2,7 +2,8 @@
 //! `emit` runs the IR passes first, each a function from an IR function to a smaller one:
 //! `fold` (constants), `forward` (a load of what was just stored), `dead_stores` (stores
 //! overwritten or never read), `dead_values` (results nothing reads), which share `effects` (what an instruction does
-//! besides its registers). Then `remat` picks the values computed where a call reads them,
+//! besides its registers), and `slot_addresses` (a stack slot's address computed once for
+//! the calls that read it). Then `remat` picks the values computed where a call reads them,
 //! `regalloc` assigns the other virtual registers to machine registers or spill slots (a
 //! result sharing the register of an operand that dies there, `coalesce`), `emit` writes the
 //! instructions with the instruction→span table, and `program` fits a probe's function and
@@ -19,6 +20,7 @@ mod forward;
 pub mod program;
 pub mod regalloc;
 mod remat;
+mod slot_addresses;
 
 #[cfg(test)]
 mod instruction_counts;

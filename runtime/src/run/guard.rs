@@ -5,7 +5,8 @@
 //! consecutive seconds, it acts on the costliest probe and says so (stderr, and a `guard`
 //! record with `-f json`): a probe `--auto-filter` could sample (`lower::sample`: aggregations
 //! into maps of its own) is sampled 1 in N, N chosen from the measured rate and cost so that
-//! the script fits, written into the map its program reads its mask from; its maps print
+//! the script fits, written into the map its sampled copies read their mask from (the copies
+//! loaded the first time and put where their programs tail-call, `Loaded::set_sampling`); its maps print
 //! scaled and marked from then on (`run::sampling`). A probe no N up to `MAX_SAMPLING` brings
 //! under budget, or one that may not be sampled, is detached; the rest of the script runs on.
 //! A sampling step is a prediction, and a sampled hit can cost more than its share of the

@@ -1,0 +1,181 @@
+//! One stack slot's address computed once for the calls that read it, before
+//! rematerialization: lowering computes a slot's address afresh for each helper that is given
+//! it (a map key's for its lookup, its update and the helper that fills it), and `remat` then
+//! computes each into its argument register, two instructions a call (`r2 = r10; r2 += -16`).
+//! When three or more calls read the same address, computing it once into a register that
+//! survives calls costs two instructions and a move a call (`r6 = r10; r6 += -16; r1 = r6;
+//! r2 = r6; r2 = r6`). Even spilled it costs no more. The address is the same wherever it is
+//! computed, so sharing the first computation is exact where that one runs before every
+//! other: in the function's straight-line opening, before any branch or label.
+
+use std::collections::HashMap;
+
+use super::effects::defined_once;
+use crate::ir::{Function, Inst, Operand, Slot, VReg};
+
+/// Calls reading one address before sharing it pays.
+const SHARED_FROM: usize = 3;
+
+/// `f` with the slot addresses that `SHARED_FROM` or more calls read each computed once.
+pub fn slot_addresses_shared(f: &Function) -> Function {
+    let opening = (f.insts.iter())
+        .position(|(i, _)| {
+            matches!(
+                i,
+                Inst::Branch { .. }
+                    | Inst::Jump(_)
+                    | Inst::Label(_)
+                    | Inst::LoopStart
+                    | Inst::Return(_)
+            )
+        })
+        .unwrap_or(f.insts.len());
+    let addresses = defined_once(&f.insts, |i| match i {
+        Inst::SlotAddr(_, slot, offset) => Some((*slot, *offset)),
+        _ => None,
+    });
+    // Each address read once, by a call: what `remat` would compute at that call.
+    let mut reads: HashMap<VReg, (usize, bool)> = HashMap::new();
+    for (inst, _) in &f.insts {
+        for u in inst.uses() {
+            reads.entry(u).or_default().0 += 1;
+        }
+        if let Inst::Call { args, .. } = inst {
+            for a in args {
+                if let Operand::Reg(v) = a {
+                    reads.entry(*v).or_default().1 = true;
+                }
+            }
+        }
+    }
+    let mut by_address: HashMap<(Slot, i32), Vec<(usize, VReg)>> = HashMap::new();
+    for (at, (inst, _)) in f.insts.iter().enumerate() {
+        if let Some(v) = inst.def() {
+            if addresses.contains_key(&v) && reads.get(&v) == Some(&(1, true)) {
+                by_address.entry(addresses[&v]).or_default().push((at, v));
+            }
+        }
+    }
+    let mut shared: HashMap<VReg, VReg> = HashMap::new();
+    for defs in by_address.values() {
+        let (first_at, first) = defs[0];
+        if defs.len() >= SHARED_FROM && first_at < opening {
+            for &(_, v) in &defs[1..] {
+                shared.insert(v, first);
+            }
+        }
+    }
+    if shared.is_empty() {
+        return f.clone();
+    }
+    let mut out = f.clone();
+    out.insts
+        .retain(|(i, _)| !i.def().is_some_and(|d| shared.contains_key(&d)));
+    for (inst, _) in &mut out.insts {
+        if let Inst::Call { args, .. } = inst {
+            for a in args {
+                if let Operand::Reg(v) = a {
+                    if let Some(&first) = shared.get(v) {
+                        *v = first;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insn::Helper;
+    use crate::span::Span;
+
+    fn function(insts: Vec<Inst>) -> Function {
+        Function {
+            name: "t".into(),
+            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
+            slots: vec![16],
+            vregs: 8,
+            labels: 1,
+            ..Function::default()
+        }
+    }
+
+    fn call(arg: VReg) -> Inst {
+        Inst::Call {
+            helper: Helper::GetCurrentComm,
+            args: vec![Operand::Reg(arg), Operand::Imm(16)],
+            ret: None,
+        }
+    }
+
+    fn addresses(f: &Function) -> usize {
+        (f.insts.iter())
+            .filter(|(i, _)| matches!(i, Inst::SlotAddr(..)))
+            .count()
+    }
+
+    #[test]
+    fn an_address_three_calls_read_is_computed_once_in_the_opening() {
+        let (a, b, c) = (VReg(0), VReg(1), VReg(2));
+        let label = crate::ir::Label(0);
+        let f = function(vec![
+            Inst::SlotAddr(a, Slot(0), 0),
+            call(a),
+            Inst::SlotAddr(b, Slot(0), 0),
+            call(b),
+            Inst::Label(label),
+            Inst::SlotAddr(c, Slot(0), 0),
+            call(c),
+            Inst::Return(Operand::Imm(0)),
+        ]);
+        let out = slot_addresses_shared(&f);
+        assert_eq!(addresses(&out), 1);
+        let args: Vec<Operand> = (out.insts.iter())
+            .filter_map(|(i, _)| match i {
+                Inst::Call { args, .. } => Some(args[0]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(args, [Operand::Reg(a); 3]);
+    }
+
+    #[test]
+    fn two_reads_an_address_after_a_branch_or_other_offsets_stay_as_they_are() {
+        let (a, b, c, d) = (VReg(0), VReg(1), VReg(2), VReg(3));
+        let label = crate::ir::Label(0);
+        let two = function(vec![
+            Inst::SlotAddr(a, Slot(0), 0),
+            call(a),
+            Inst::SlotAddr(b, Slot(0), 0),
+            call(b),
+            Inst::Return(Operand::Imm(0)),
+        ]);
+        assert_eq!(slot_addresses_shared(&two).insts, two.insts);
+        // The first computation after a label: not on every path to the others.
+        let late = function(vec![
+            Inst::Label(label),
+            Inst::SlotAddr(a, Slot(0), 0),
+            call(a),
+            Inst::SlotAddr(b, Slot(0), 0),
+            call(b),
+            Inst::SlotAddr(c, Slot(0), 0),
+            call(c),
+            Inst::Return(Operand::Imm(0)),
+        ]);
+        assert_eq!(slot_addresses_shared(&late).insts, late.insts);
+        let offsets = function(vec![
+            Inst::SlotAddr(a, Slot(0), 0),
+            call(a),
+            Inst::SlotAddr(b, Slot(0), 8),
+            call(b),
+            Inst::SlotAddr(c, Slot(0), 0),
+            call(c),
+            Inst::SlotAddr(d, Slot(0), 8),
+            call(d),
+            Inst::Return(Operand::Imm(0)),
+        ]);
+        assert_eq!(slot_addresses_shared(&offsets).insts, offsets.insts);
+    }
+}
