@@ -10,6 +10,7 @@ mod cast;
 pub(crate) mod fold;
 pub mod format;
 mod map_decl;
+mod script_offsets;
 mod trace_printk;
 
 pub(crate) use calls::refused_builtin;
@@ -324,6 +325,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
     c.maps_never_assigned();
     c.declared_maps_unused();
     attach::iterator_runs_alone(program, &mut c.diags);
+    script_offsets::check(program, &mut c.diags);
     if !saw_probe {
         let end = program
             .items
