@@ -64,15 +64,18 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        // bpftrace's defaults, so that a script that runs there runs here.
+        // bpftrace's defaults, so that a script that runs there runs here: the current
+        // release's limits on probes and programs (0.17 had 512), but 0.17's max_strlen (the
+        // current release has 1024, over which `strcontains` and `strlen` unroll past what
+        // the verifier walks).
         Limits {
             max_strlen: 64,
             str_trunc_trailer: "..".to_string(),
             max_map_keys: 4096,
             perf_rb_pages: 256,
             perf_rb_pages_given: false,
-            max_probes: 512,
-            max_bpf_progs: 512,
+            max_probes: 1024,
+            max_bpf_progs: 1024,
             max_duration: None,
             budget_pct: None,
             stack_mode: StackMode::Bpftrace,
