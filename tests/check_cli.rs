@@ -192,6 +192,23 @@ fn command_line_as_bpftrace_reads_it() {
         assert_eq!((code, err.as_str()), (1, says));
     }
 
+    // bpftrace's preprocessor options are taken as its `#include` is: accepted, no header
+    // read (a header's macro the script uses is unknown at its use when it runs).
+    let includes = [
+        "--include",
+        "errno.h",
+        "-I",
+        "/usr/include",
+        "--check",
+        "-e",
+    ];
+    let (code, out, err) = tracebound(&[&includes[..], &["BEGIN { exit(); }"]].concat(), None);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "<command line>: OK (1 probes)\n"),
+        "{err}"
+    );
+
     // Options after the script file are options; after `--`, parameters.
     let dir = std::env::temp_dir().join(format!("tb-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
