@@ -12,6 +12,7 @@ pub mod format;
 mod map_decl;
 mod script_offsets;
 mod trace_printk;
+pub(crate) mod var_pointers;
 
 pub(crate) use calls::refused_builtin;
 
@@ -244,6 +245,8 @@ pub(crate) struct Checker<'p> {
     pub(crate) functions: HashMap<&'p str, &'p Function>,
     maps: HashMap<String, MapInfo>,
     vars: HashMap<String, VarInfo>,
+    /// What the probe's variables that hold other variables' addresses point at.
+    var_pointers: HashMap<String, var_pointers::PointsTo>,
     /// What the probe being checked can see; `None` inside macros and functions, whose
     /// bodies are checked where they are used.
     contexts: Option<Contexts>,
@@ -267,6 +270,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         functions: HashMap::new(),
         maps: HashMap::new(),
         vars: HashMap::new(),
+        var_pointers: HashMap::new(),
         contexts: None,
         provider: None,
         macro_names: HashSet::new(),
@@ -516,6 +520,7 @@ impl<'p> Checker<'p> {
         }
         self.contexts = Some(contexts);
         self.vars.clear();
+        self.var_pointers = var_pointers::var_pointers(probe);
         if let Some(pred) = &probe.predicate {
             self.expr(pred);
         }
@@ -902,8 +907,18 @@ impl<'p> Checker<'p> {
                     .map_or(Shape::Unknown, |(s, _)| s)
             }
             ExprKind::Call { name, args } => self.call(name, args, e.span),
-            ExprKind::Unary { expr, .. } => {
+            ExprKind::Unary { op, expr } => {
                 self.expr(expr);
+                if let (UnaryOp::Deref, ExprKind::Var(p)) = (op, &expr.kind) {
+                    let vars = &self.vars;
+                    let not_int = |x: &str| {
+                        vars.get(x)
+                            .is_some_and(|v| matches!(v.shape, Shape::Str | Shape::Tuple(_)))
+                    };
+                    if let Some(d) = var_pointers::refused(&self.var_pointers, p, not_int, e.span) {
+                        self.diags.push(d);
+                    }
+                }
                 Shape::Unknown
             }
             ExprKind::Binary { op, lhs, rhs } => {

@@ -8,6 +8,7 @@ use super::{literal_string, Lowering, ProbeLowerer, Val};
 use super::{INT, SIGNED};
 use crate::ast::*;
 use crate::check::fold::{constant_index, fold, Literal};
+use crate::check::var_pointers::{self, PointsTo};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper, Size};
 use crate::ir::{Addr, Inst, Label, Operand, Slot, VReg};
@@ -572,6 +573,25 @@ impl ProbeLowerer<'_, '_> {
                     )),
                 },
             };
+        }
+        // `*$p` of a variable that only ever holds `&$x` is `$x` too; through one that may
+        // hold several addresses only an integer can be read (8 bytes, as below).
+        if let (UnaryOp::Deref, ExprKind::Var(p)) = (op, &inner.kind) {
+            match self.var_pointers.get(p) {
+                Some(PointsTo::One(x)) if self.vars.contains_key(x) => {
+                    let x = Expr::new(ExprKind::Var(x.clone()), inner.span);
+                    return self.expr(&x);
+                }
+                _ => {
+                    let vars = &self.vars;
+                    let not_int = |x: &str| {
+                        (vars.get(x)).is_some_and(|v| !matches!(v.ty, ValueType::Int { .. }))
+                    };
+                    if let Some(d) = var_pointers::refused(&self.var_pointers, p, not_int, span) {
+                        return Err(d);
+                    }
+                }
+            }
         }
         // `*&$x` is `$x`, whatever it holds (a tuple, a string).
         if let (

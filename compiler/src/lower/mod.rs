@@ -457,6 +457,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub dispatched: bool,
     /// Whether this is a guard-sampled probe's sampled copy (`program::SampledCopy`).
     pub sampled_copy: bool,
+    /// What the variables holding other variables' addresses point at (`var_pointers`).
+    pub var_pointers: HashMap<String, crate::check::var_pointers::PointsTo>,
     /// A syscall member of a dispatched probe: where its `args` are.
     pub syscall: Option<dispatch::SyscallFields>,
     /// The members of a dispatched probe sharing one body: where `probe` and `func` are.
@@ -494,6 +496,7 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             int_widths: HashMap::new(),
             dispatched: false,
             sampled_copy: false,
+            var_pointers: HashMap::new(),
             syscall: None,
             texts: None,
         }

@@ -39,6 +39,7 @@ impl ProbeLowerer<'_, '_> {
         let exit_label = self.exit_label;
         // A dispatched probe's members are paths that never meet: none reuses another's reads.
         self.known = Default::default();
+        self.var_pointers = crate::check::var_pointers::var_pointers(probe);
         self.sample_draw(index);
         if let Some(pred) = &probe.predicate {
             self.span = pred.span;
