@@ -171,6 +171,25 @@ pub struct Function {
 }
 
 impl Function {
+    /// A function of these instructions for the passes' tests: named `t`, its registers
+    /// counted from what the instructions name, slots of `slots` bytes.
+    #[cfg(test)]
+    pub fn of(insts: Vec<Inst>, slots: &[u32]) -> Function {
+        let vregs = (insts.iter())
+            .flat_map(|i| i.uses().into_iter().chain(i.def()))
+            .map(|v| v.0 + 1)
+            .max()
+            .unwrap_or(0);
+        Function {
+            name: "t".into(),
+            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
+            slots: slots.to_vec(),
+            vregs,
+            labels: 1,
+            ..Function::default()
+        }
+    }
+
     pub fn new_vreg(&mut self) -> VReg {
         self.vregs += 1;
         VReg(self.vregs - 1)

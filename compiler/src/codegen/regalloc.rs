@@ -219,25 +219,9 @@ fn live_intervals(f: &Function) -> Vec<Interval> {
 mod tests {
     use super::*;
     use crate::ir::Operand;
-    use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {
-        let vregs = insts
-            .iter()
-            .flat_map(|i| i.uses().into_iter().chain(i.def()))
-            .map(|v| v.0 + 1)
-            .max()
-            .unwrap_or(0);
-        Function {
-            name: "t".into(),
-            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
-            slots: Vec::new(),
-            tracked: Vec::new(),
-            vregs,
-            labels: 0,
-            callbacks: Vec::new(),
-            reuse_slots_from: None,
-        }
+        Function::of(insts, &[])
     }
 
     #[test]

@@ -45,16 +45,9 @@ mod tests {
     use super::*;
     use crate::insn::Helper;
     use crate::ir::{Addr, Slot};
-    use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {
-        Function {
-            name: "t".into(),
-            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
-            slots: vec![8],
-            vregs: 8,
-            ..Function::default()
-        }
+        Function::of(insts, &[8])
     }
 
     fn call(args: &[VReg], ret: VReg) -> Inst {

@@ -89,17 +89,9 @@ pub fn slot_addresses_shared(f: &Function) -> Function {
 mod tests {
     use super::*;
     use crate::insn::Helper;
-    use crate::span::Span;
 
     fn function(insts: Vec<Inst>) -> Function {
-        Function {
-            name: "t".into(),
-            insts: insts.into_iter().map(|i| (i, Span::default())).collect(),
-            slots: vec![16],
-            vregs: 8,
-            labels: 1,
-            ..Function::default()
-        }
+        Function::of(insts, &[16])
     }
 
     fn call(arg: VReg) -> Inst {
