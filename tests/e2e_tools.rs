@@ -348,9 +348,11 @@ fn runqlat_with_p_times_each_wakeup() {
         return;
     }
     let (_, stdout) = gated("runqlat", &[], &["sleep", "20", "5"]);
-    // 20 wakeups from its sleeps, one from the gate; a preemption or the exit may add one.
+    // 20 wakeups from its sleeps; one from the gate when the workload was already blocked
+    // on it as it opened (on a loaded machine it may not have reached it yet); a preemption
+    // or the exit may add one.
     let total = hist_total(&stdout, "@usecs");
-    assert!((21..=24).contains(&total), "{total} samples: {stdout}");
+    assert!((20..=24).contains(&total), "{total} samples: {stdout}");
 }
 
 #[test]
