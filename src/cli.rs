@@ -114,7 +114,8 @@ pub struct Cli {
     pub unsafe_allowed: bool,
 
     /// Print a compiler stage and exit: `ast` (the parsed tree, as script text), `ir` (the
-    /// intermediate code of each probe), `bpf` (the BPF instructions of each probe).
+    /// intermediate code of each probe), `bpf` (the BPF instructions of each probe, then of
+    /// each sampled copy the guard loads when it samples a probe).
     #[arg(short = 'd', value_name = "STAGE")]
     pub debug: Option<DebugStage>,
 

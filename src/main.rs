@@ -209,13 +209,19 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
             Err(e) => fail(&format!("{}: {e}", path.display())),
         };
     }
-    for p in &compiled.probes {
+    let copies = compiled.copies.iter().map(|c| (c, true));
+    for (p, copy) in compiled.probes.iter().map(|p| (p, false)).chain(copies) {
         if cli.debug == Some(DebugStage::Ir) {
             print!("{}", ir::print_function(&p.ir));
             continue;
         }
         let targets: Vec<String> = p.targets.iter().map(|t| t.to_string()).collect();
-        println!("{} ({}):", p.program, targets.join(", "));
+        let what = if copy {
+            "; its sampled copy, run only while the guard samples"
+        } else {
+            ""
+        };
+        println!("{} ({}{what}):", p.program, targets.join(", "));
         print!("{}", insn::disassemble(&p.code.code.insns));
         for callback in p.code.callees_in_link_order() {
             println!("callback:");

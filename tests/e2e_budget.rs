@@ -505,6 +505,26 @@ fn dry_run_attaches_nothing() -> Result<(), String> {
     Ok(())
 }
 
+/// `-d bpf` of a probe the guard may sample: its program opens with the tail call, and its
+/// sampled copy follows, named for what it is, with the draw.
+fn disassembly_shows_the_sampled_copy() -> Result<(), String> {
+    let script = "tracepoint:syscalls:sys_enter_getppid { @ = count(); }";
+    let (code, stdout, stderr) = tracebound(&["-d", "bpf", "-e", script])?;
+    let copy = "tb_tp_0_sampled (tracepoint:syscalls:sys_enter_getppid; its sampled copy, \
+                run only while the guard samples):\n";
+    let (program, sampled) = stdout.split_once(copy).ok_or(format!("{stdout}{stderr}"))?;
+    if code != 0
+        || !program.starts_with("tb_tp_0 (tracepoint:syscalls:sys_enter_getppid):\n")
+        || !program.contains("call TailCall#12")
+        || program.contains("GetPrandomU32")
+        || !sampled.contains("call GetPrandomU32#7")
+        || sampled.contains("TailCall")
+    {
+        return Err(format!("exit {code}\n{stdout}{stderr}"));
+    }
+    Ok(())
+}
+
 /// `tracebound calibrate` measures this host, prints the table and caches it by kernel and CPU.
 fn calibrate_measures_and_caches() -> Result<(), String> {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("calibration-cache");
@@ -583,5 +603,9 @@ fn the_budget_decides_before_attaching() {
     );
     tally.record("calibrate", calibrate_measures_and_caches());
     tally.record("dry run", dry_run_attaches_nothing());
+    tally.record(
+        "sampled copy disassembled",
+        disassembly_shows_the_sampled_copy(),
+    );
     tally.finish();
 }

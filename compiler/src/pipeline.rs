@@ -53,6 +53,9 @@ pub struct Compiled {
     pub ast: Program,
     pub object: Vec<u8>,
     pub probes: Vec<CompiledProbe>,
+    /// The guard-sampled programs' sampled copies (`program::SampledCopy`): in the object,
+    /// never attached, loaded only when the guard first samples their probe.
+    pub copies: Vec<CompiledProbe>,
     pub info: ProgramInfo,
     /// The limits the script runs within (defaults, or its `config` block).
     pub limits: Limits,
@@ -114,6 +117,7 @@ pub fn compile(
     let ast = resolved.ast;
     check_program_count(&ast, lowered.probes.len(), &limits)?;
     let mut probes = Vec::new();
+    let mut copies = Vec::new();
     let mut programs = Vec::new();
     let mut functions = Vec::new();
     // Slots that do not fit a probe's 512-byte stack live in one per-CPU array, after the
@@ -152,10 +156,13 @@ pub fn compile(
             func_relocations,
             global_relocations: code.code.global_relocations.clone(),
         });
-        if n >= attached {
-            continue; // a sampled copy: loaded when the guard samples, never attached
-        }
-        probes.push(CompiledProbe {
+        // A sampled copy is loaded when the guard samples, never attached.
+        let into = if n < attached {
+            &mut probes
+        } else {
+            &mut copies
+        };
+        into.push(CompiledProbe {
             program: p.function.name.clone(),
             kind: p.kind,
             targets: p.targets,
@@ -183,6 +190,7 @@ pub fn compile(
         ast,
         object,
         probes,
+        copies,
         info: lowered.info,
         limits,
         warnings,

@@ -237,7 +237,8 @@ fn verifier_diagnostic(compiled: &Compiled, e: LoadError) -> RunError {
     else {
         return RunError::Load(e);
     };
-    let Some(probe) = compiled.probes.iter().find(|p| &p.program == name) else {
+    let Some(probe) = (compiled.probes.iter().chain(&compiled.copies)).find(|p| &p.program == name)
+    else {
         return RunError::Load(e);
     };
     // The program as loaded: the probe's function, then its callbacks in link order.
