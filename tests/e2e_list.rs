@@ -93,6 +93,14 @@ fn the_probes_of_a_program() {
         .spawn()
         .expect("sleep runs");
     let pid = sleeper.id().to_string();
+    // Listed once it has mapped its libraries: just spawned, it may not have yet.
+    let maps = format!("/proc/{pid}/maps");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("libc.so"))
+        && started.elapsed() < std::time::Duration::from_secs(5)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let (code, stdout, stderr) = tracebound(&[
         "-l",
         "-e",
