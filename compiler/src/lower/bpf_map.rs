@@ -44,14 +44,15 @@ impl BpfMap {
     }
 
     /// The programs a guard-sampled probe's own programs tail-call into while the guard
-    /// samples them (`program::SampledCopy`): `entries` slots, empty until the runtime fills one.
-    pub fn sampled_copies(name: String, entries: u32) -> BpfMap {
+    /// samples them (`program::SampledCopy`): no slots yet (each program that tail-calls into
+    /// it adds one, `Shared::sampled_copy_slot`), each empty until the runtime fills it.
+    pub fn sampled_copies(name: String) -> BpfMap {
         BpfMap {
             name,
             kind: MapKind::ProgArray,
             key_size: 4,
             value_size: 4,
-            max_entries: entries,
+            max_entries: 0,
             flags: 0,
         }
     }

@@ -202,12 +202,6 @@ pub(crate) fn lower(
         };
         lower_one_probe(&mut shared, probe, resolved, index, &mut programs);
     }
-    for (_, copy) in &shared.sampled_copies {
-        let map = (shared.extra_maps.iter_mut())
-            .find(|m| m.name == copy.array)
-            .expect("declared with its first copy");
-        map.max_entries = map.max_entries.max(copy.index + 1);
-    }
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -369,8 +363,7 @@ pub(crate) struct Shared<'o> {
     pub symbols: &'o SymbolAddresses,
     /// The dispatched probes' member texts (`ProgramInfo::member_texts`).
     pub member_texts: Vec<crate::program::MemberTexts>,
-    /// The tail calls into sampled copies emitted so far, by probe index: a copy's `index` is
-    /// its place here.
+    /// The tail calls into sampled copies emitted so far, by probe index.
     pub sampled_copies: Vec<(usize, crate::program::SampledCopy)>,
     /// The program arrays of the sampled copies, by program kind (section prefix), once a
     /// program of that kind tail-calls into one.
@@ -383,17 +376,20 @@ impl Shared<'_> {
         self.actions.len() - 1
     }
 
-    /// The program array of the sampled copies of programs of `kind`, declared at its first
-    /// use (sized once every program is lowered).
-    pub fn sampled_copies_map(&mut self, kind: &str) -> usize {
+    /// A new slot in the program array of the sampled copies of programs of `kind` (declared
+    /// at its first use, one slot more each time): the array's map index, name and the slot.
+    pub fn sampled_copy_slot(&mut self, kind: &str) -> (usize, String, u32) {
         let n = self.sampled_copies_maps.len();
-        *(self.sampled_copies_maps)
+        let map = *(self.sampled_copies_maps)
             .entry(kind.to_string())
             .or_insert_with(|| {
                 let name = format!("tb_sampled_{n}");
-                self.extra_maps.push(BpfMap::sampled_copies(name, 0));
+                self.extra_maps.push(BpfMap::sampled_copies(name));
                 self.extra_base + self.extra_maps.len() - 1
-            })
+            });
+        let array = &mut self.extra_maps[map - self.extra_base];
+        array.max_entries += 1;
+        (map, array.name.clone(), array.max_entries - 1)
     }
 }
 

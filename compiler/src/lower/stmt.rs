@@ -126,13 +126,7 @@ impl ProbeLowerer<'_, '_> {
     fn tail_call_sampled_copy(&mut self) {
         let section = (self.probe.kind.probe()).section_for(&self.f.name, &self.probe.targets);
         let kind = section.split('/').next().unwrap_or_default();
-        let map = self.shared.sampled_copies_map(kind);
-        let array = self.shared.extra_maps[map - self.shared.extra_base]
-            .name
-            .clone();
-        let index = (self.shared.sampled_copies.iter())
-            .filter(|(_, c)| c.array == array)
-            .count() as u32;
+        let (map, array, index) = self.shared.sampled_copy_slot(kind);
         let copy = crate::program::SampledCopy {
             program: self.f.name.clone(),
             copy: super::sampled_copy_name(&self.f.name),
