@@ -6,7 +6,7 @@
 //! `r1 = map ll; r2 = r10; r2 += -8`. Each of these values is the same wherever it is
 //! computed, so moving its computation is always exact.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::effects::defined_once;
 use crate::ir::{Function, Inst, Operand, VReg};
@@ -21,6 +21,12 @@ pub fn rematerialized(f: &Function) -> HashMap<VReg, Inst> {
         )
         .then(|| i.clone())
     });
+    let once = read_once_by_a_call(f);
+    defs.into_iter().filter(|(v, _)| once.contains(v)).collect()
+}
+
+/// The registers read exactly once, as a helper's argument.
+pub fn read_once_by_a_call(f: &Function) -> HashSet<VReg> {
     let mut uses: HashMap<VReg, usize> = HashMap::new();
     let mut call_args: HashMap<VReg, usize> = HashMap::new();
     for (inst, _) in &f.insts {
@@ -35,8 +41,9 @@ pub fn rematerialized(f: &Function) -> HashMap<VReg, Inst> {
             }
         }
     }
-    defs.into_iter()
-        .filter(|(v, _)| uses.get(v) == Some(&1) && call_args.get(v) == Some(&1))
+    (uses.into_iter())
+        .filter(|(v, n)| *n == 1 && call_args.get(v) == Some(&1))
+        .map(|(v, _)| v)
         .collect()
 }
 

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use super::effects::defined_once;
+use super::remat::read_once_by_a_call;
 use crate::ir::{Function, Inst, Operand, Slot, VReg};
 
 /// Calls reading one address before sharing it pays.
@@ -35,23 +36,11 @@ pub fn slot_addresses_shared(f: &Function) -> Function {
         _ => None,
     });
     // Each address read once, by a call: what `remat` would compute at that call.
-    let mut reads: HashMap<VReg, (usize, bool)> = HashMap::new();
-    for (inst, _) in &f.insts {
-        for u in inst.uses() {
-            reads.entry(u).or_default().0 += 1;
-        }
-        if let Inst::Call { args, .. } = inst {
-            for a in args {
-                if let Operand::Reg(v) = a {
-                    reads.entry(*v).or_default().1 = true;
-                }
-            }
-        }
-    }
+    let once = read_once_by_a_call(f);
     let mut by_address: HashMap<(Slot, i32), Vec<(usize, VReg)>> = HashMap::new();
     for (at, (inst, _)) in f.insts.iter().enumerate() {
         if let Some(v) = inst.def() {
-            if addresses.contains_key(&v) && reads.get(&v) == Some(&(1, true)) {
+            if addresses.contains_key(&v) && once.contains(&v) {
                 by_address.entry(addresses[&v]).or_default().push((at, v));
             }
         }
