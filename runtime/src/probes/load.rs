@@ -34,9 +34,7 @@ pub struct Loaded {
     /// load with that expected attach type (aya holds them unloaded).
     by_hand: HashMap<String, OwnedFd>,
     ebpf: Ebpf,
-    /// What loading a deferred program later needs: the object (8-aligned, `aligned_copy`;
-    /// its length in bytes) and its program sections.
-    object: (Vec<u64>, usize),
+    /// The object's program sections, for loading a deferred program later.
     sections: Vec<(String, String)>,
 }
 
@@ -143,45 +141,37 @@ impl Loaded {
         self.write_mask(slot, n)
             .map_err(|e| map_error(GUARD_SAMPLING_MAP, e))?;
         for c in copies {
-            let key = c.index.to_ne_bytes();
+            let fd = match n {
+                0 | 1 => None,
+                _ => Some(self.load_deferred(&c.copy)?.as_raw_fd() as u32),
+            };
             let array = self.map(&c.array).map(map_fd);
             let array = array.ok_or_else(|| LoadError::Object("no program array".into()))?;
             let slots = crate::kernel::sys::MapBytes::new(array, 4, 4, None);
-            let error = |error| LoadError::Map {
+            let key = c.index.to_ne_bytes();
+            match fd {
+                Some(fd) => slots.update(&key, &fd.to_ne_bytes()),
+                None => slots.delete(&key),
+            }
+            .map_err(|error| LoadError::Map {
                 name: c.array.clone(),
                 error,
-            };
-            if n <= 1 {
-                slots.delete(&key).map_err(error)?;
-                continue;
-            }
-            let fd = self.load_deferred(&c.copy)?.as_raw_fd() as u32;
-            let array = self.map(&c.array).map(map_fd).expect("found above");
-            crate::kernel::sys::MapBytes::new(array, 4, 4, None)
-                .update(&key, &fd.to_ne_bytes())
-                .map_err(error)?;
+            })?;
         }
         Ok(())
     }
 
-    /// A program `load` deferred, loaded now if it was not yet.
+    /// A program `load` deferred, loaded now if it was not yet. Only aya's: a sampled copy is
+    /// never a dispatched program, so never one loaded by hand.
     fn load_deferred(&mut self, name: &str) -> Result<BorrowedFd<'_>, LoadError> {
         if self.program_fd(name).is_none() {
-            let (words, len) = &self.object;
-            let object = as_bytes(words, *len);
+            let no_program = || LoadError::Object(format!("no program {name}").into());
             let section = (self.sections.iter())
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| s.clone())
-                .ok_or_else(|| LoadError::Object(format!("no program {name}").into()))?;
-            if section == MULTI_UPROBE_SECTION || section == MULTI_URETPROBE_SECTION {
-                let fd = load_by_hand(object, name, &self.ebpf, false)?;
-                self.by_hand.insert(name.to_string(), fd);
-            } else {
-                let program = self.ebpf.program_mut(name);
-                let program = program
-                    .ok_or_else(|| LoadError::Object(format!("no program {name}").into()))?;
-                load_program(program, name, &section, &mut None)?;
-            }
+                .ok_or_else(no_program)?;
+            let program = self.ebpf.program_mut(name).ok_or_else(no_program)?;
+            load_program(program, name, &section, &mut None)?;
         }
         Ok(self.program_fd(name).expect("loaded above"))
     }
@@ -306,9 +296,8 @@ fn load_with(
     log_level: VerifierLogLevel,
     deferred: &[&str],
 ) -> Result<Loaded, LoadError> {
-    let len = object.len();
     let words = aligned_copy(object);
-    let object = as_bytes(&words, len);
+    let object = as_bytes(&words, object.len());
     let sections = program_sections(object)?;
 
     let mut ebpf = LOADER
@@ -348,7 +337,6 @@ fn load_with(
         perf_links: HashMap::new(),
         by_hand,
         ebpf,
-        object: (words, len),
         sections,
     })
 }
