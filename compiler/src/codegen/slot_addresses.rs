@@ -79,17 +79,25 @@ mod tests {
     use super::*;
     use crate::insn::Helper;
 
-    fn function(insts: Vec<Inst>) -> Function {
-        Function::of(insts, &[16])
+    /// The function of these runs of instructions, each closed by nothing but the next.
+    fn function(runs: &[&[Inst]]) -> Function {
+        Function::of(runs.concat(), &[16])
     }
 
-    fn call(arg: VReg) -> Inst {
-        Inst::Call {
-            helper: Helper::GetCurrentComm,
-            args: vec![Operand::Reg(arg), Operand::Imm(16)],
-            ret: None,
-        }
+    /// `v = &slot0 + offset`, then a call given `v`.
+    fn given(v: VReg, offset: i32) -> [Inst; 2] {
+        [
+            Inst::SlotAddr(v, Slot(0), offset),
+            Inst::Call {
+                helper: Helper::GetCurrentComm,
+                args: vec![Operand::Reg(v), Operand::Imm(16)],
+                ret: None,
+            },
+        ]
     }
+
+    const LABEL: Inst = Inst::Label(crate::ir::Label(0));
+    const RETURN: Inst = Inst::Return(Operand::Imm(0));
 
     fn addresses(f: &Function) -> usize {
         (f.insts.iter())
@@ -100,16 +108,12 @@ mod tests {
     #[test]
     fn an_address_three_calls_read_is_computed_once_in_the_opening() {
         let (a, b, c) = (VReg(0), VReg(1), VReg(2));
-        let label = crate::ir::Label(0);
-        let f = function(vec![
-            Inst::SlotAddr(a, Slot(0), 0),
-            call(a),
-            Inst::SlotAddr(b, Slot(0), 0),
-            call(b),
-            Inst::Label(label),
-            Inst::SlotAddr(c, Slot(0), 0),
-            call(c),
-            Inst::Return(Operand::Imm(0)),
+        let f = function(&[
+            &given(a, 0),
+            &given(b, 0),
+            &[LABEL],
+            &given(c, 0),
+            &[RETURN],
         ]);
         let out = slot_addresses_shared(&f);
         assert_eq!(addresses(&out), 1);
@@ -125,38 +129,22 @@ mod tests {
     #[test]
     fn two_reads_an_address_after_a_branch_or_other_offsets_stay_as_they_are() {
         let (a, b, c, d) = (VReg(0), VReg(1), VReg(2), VReg(3));
-        let label = crate::ir::Label(0);
-        let two = function(vec![
-            Inst::SlotAddr(a, Slot(0), 0),
-            call(a),
-            Inst::SlotAddr(b, Slot(0), 0),
-            call(b),
-            Inst::Return(Operand::Imm(0)),
-        ]);
-        assert_eq!(slot_addresses_shared(&two).insts, two.insts);
+        let unchanged = |f: Function| assert_eq!(slot_addresses_shared(&f).insts, f.insts);
+        unchanged(function(&[&given(a, 0), &given(b, 0), &[RETURN]]));
         // The first computation after a label: not on every path to the others.
-        let late = function(vec![
-            Inst::Label(label),
-            Inst::SlotAddr(a, Slot(0), 0),
-            call(a),
-            Inst::SlotAddr(b, Slot(0), 0),
-            call(b),
-            Inst::SlotAddr(c, Slot(0), 0),
-            call(c),
-            Inst::Return(Operand::Imm(0)),
-        ]);
-        assert_eq!(slot_addresses_shared(&late).insts, late.insts);
-        let offsets = function(vec![
-            Inst::SlotAddr(a, Slot(0), 0),
-            call(a),
-            Inst::SlotAddr(b, Slot(0), 8),
-            call(b),
-            Inst::SlotAddr(c, Slot(0), 0),
-            call(c),
-            Inst::SlotAddr(d, Slot(0), 8),
-            call(d),
-            Inst::Return(Operand::Imm(0)),
-        ]);
-        assert_eq!(slot_addresses_shared(&offsets).insts, offsets.insts);
+        unchanged(function(&[
+            &[LABEL],
+            &given(a, 0),
+            &given(b, 0),
+            &given(c, 0),
+            &[RETURN],
+        ]));
+        unchanged(function(&[
+            &given(a, 0),
+            &given(b, 8),
+            &given(c, 0),
+            &given(d, 8),
+            &[RETURN],
+        ]));
     }
 }
