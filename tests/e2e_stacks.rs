@@ -202,6 +202,29 @@ fn kernel_stack_from_a_tracepoint(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A count by kernel stack alone (a per-CPU array indexed by the stack id) and one by the
+/// stack and a constant (a hash): the same stacks with the same counts.
+fn count_by_stack_id_as_a_hash_counts(binary: &str) -> Result<(), String> {
+    let script = "tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ { @a[kstack] = count(); \
+                  @b[kstack, 0] = count(); }";
+    let command = format!("{binary} 9");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", script])?;
+    let entries = |map: &str, close: &str| -> Vec<String> {
+        (stdout.split(&format!("{map}[\n")).skip(1))
+            .filter_map(|entry| entry.split_once(close))
+            .map(|(frames, count)| format!("{frames}]: {}", count.lines().next().unwrap_or("")))
+            .collect()
+    };
+    let by_id = entries("@a", "\n]: ");
+    let by_hash = entries("@b", "\n, 0]: ");
+    if code != 0 || by_id.is_empty() || by_id != by_hash || !stdout.contains("]: 9\n") {
+        return Err(format!(
+            "exit {code}\n{by_id:?}\n{by_hash:?}\n{stdout}{stderr}"
+        ));
+    }
+    Ok(())
+}
+
 /// bpftrace 0.17, if it is here (CI installs it): the same scripts print the same bytes.
 /// (Not `uaddr`: in a position-independent binary 0.17 gives the symbol table's value, the
 /// current release the process's address; `e2e_library` checks ours.)
@@ -344,6 +367,10 @@ fn stacks_name_functions_as_bpftrace_does() {
     tally.record(
         "kstack from a tracepoint",
         kernel_stack_from_a_tracepoint(&with_fp),
+    );
+    tally.record(
+        "a count by stack id counts as a hash does",
+        count_by_stack_id_as_a_hash_counts(&with_fp),
     );
     tally.record("same text as bpftrace 0.17", same_as_bpftrace(&with_fp));
     tally.finish();

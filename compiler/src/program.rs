@@ -482,6 +482,11 @@ pub struct MapInfo {
     /// from the start, and one that is zero on every CPU was never added to, so it reads as
     /// absent.
     pub zero_is_unset: bool,
+    /// A count by kernel stack kept in such an array, indexed by the stack id: the index past
+    /// the ids, which counts the hits whose stack the kernel did not record. The runtime
+    /// reads each index back as the stack id key the hash would have held (this one as a
+    /// negative id).
+    pub failed_stack_index: Option<u32>,
 }
 
 /// An iterator's program writes each record to its seq file after the record's length, a

@@ -33,7 +33,7 @@ const SCRIPTS: &[(&str, &str, usize)] = &[
     script!("hist", 51),
     script!("lhist", 26),
     script!("latency", 89),
-    script!("kstack", 37),
+    script!("kstack", 24),
     script!("empty", 2),
 ];
 

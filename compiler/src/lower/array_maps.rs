@@ -1,7 +1,9 @@
 //! Which maps a per-CPU array holds instead of a per-CPU hash: an aggregation without keys
 //! whose every entry is known before the run, which the kernel only ever adds to and user
-//! space only prints or clears. That is a count (`@c = count()`, one entry) and a histogram
-//! (`@h = hist(x)`, `@h = lhist(x, ...)`, an entry a bucket, the bucket its index). The kernel
+//! space only prints or clears. That is a count (`@c = count()`, one entry), a histogram
+//! (`@h = hist(x)`, `@h = lhist(x, ...)`, an entry a bucket, the bucket its index), and a
+//! count keyed by one kernel stack (`@[kstack] = count()`, an entry a stack id, the id its
+//! index, and one more for the hits whose stack the kernel did not record). The kernel
 //! inlines an array's lookup, which cannot miss, so the first hit needs no insert and no
 //! refused-update path: bpftrace 0.17 keeps a count the same way. What the current release
 //! prints stays true: an array holds its entries from the start, but one that is zero on
@@ -35,9 +37,30 @@ pub fn array_maps(program: &Program) -> HashSet<String> {
             _ => None,
         })
         .collect();
-    uses.counted
-        .into_iter()
+    // A map counted by stacks of two shapes would index one array by ids of two stack maps.
+    let by_one_stack = (uses.stack_counted.into_iter())
+        .filter(|(_, shapes)| shapes.len() == 1)
+        .map(|(m, _)| m);
+    (uses.counted.into_iter())
+        .chain(by_one_stack)
         .filter(|m| uses.other.get(m).is_none_or(|n| *n <= 0) && !declared.contains(m.as_str()))
+        .collect()
+}
+
+/// `kstack`'s arguments as written (`kstack(perf, 5)`: `["perf", "5"]`), or `None` for any
+/// other key: which stack map the key's ids come from.
+fn kernel_stack_shape(key: &Expr) -> Option<Vec<String>> {
+    let args: &[Expr] = match &key.kind {
+        ExprKind::Ident(name) if name == "kstack" => &[],
+        ExprKind::Call { name, args } if name.name == "kstack" => args,
+        _ => return None,
+    };
+    args.iter()
+        .map(|a| match &a.kind {
+            ExprKind::Ident(word) => Some(word.clone()),
+            ExprKind::Int(n) => Some(n.to_string()),
+            _ => None,
+        })
         .collect()
 }
 
@@ -45,6 +68,9 @@ pub fn array_maps(program: &Program) -> HashSet<String> {
 struct Uses {
     /// Maps some statement `@m = count()` (or `hist`, `lhist`) aggregates into.
     counted: HashSet<String>,
+    /// Maps some statement `@m[kstack] = count()` counts into, with the shapes of the
+    /// `kstack`s.
+    stack_counted: HashMap<String, HashSet<Vec<String>>>,
     /// Per map, its mentions other than those aggregations and a `print` or `clear` of it
     /// whole.
     other: HashMap<String, i32>,
@@ -72,6 +98,14 @@ impl<'a> Visitor<'a> for Uses {
                     for a in args {
                         self.expr(a);
                     }
+                    return;
+                }
+                let stack = match keys.as_slice() {
+                    [key] if call.name == "count" && args.is_empty() => kernel_stack_shape(key),
+                    _ => None,
+                };
+                if let Some(shape) = stack {
+                    (self.stack_counted.entry(name.name.clone()).or_default()).insert(shape);
                     return;
                 }
             }
@@ -127,6 +161,28 @@ mod tests {
             ),
             vec!["c", "d"]
         );
+    }
+
+    #[test]
+    fn counts_by_one_kernel_stack_are_arrays() {
+        assert_eq!(
+            arrays(
+                "tracepoint:a:b { @[kstack] = count(); @p[kstack(perf, 5)] = count(); } \
+                 interval:s:1 { print(@); clear(@); }"
+            ),
+            vec!["", "p"]
+        );
+        // Two stack maps' ids, a key with more than the stack, a user stack (its key holds
+        // the pid too), another value, or a read: a hash.
+        for source in [
+            "tracepoint:a:b { @[kstack] = count(); } tracepoint:a:c { @[kstack(5)] = count(); }",
+            "tracepoint:a:b { @[kstack, comm] = count(); }",
+            "tracepoint:a:b { @[ustack] = count(); }",
+            "tracepoint:a:b { @[kstack] = sum(1); }",
+            "tracepoint:a:b { @[kstack] = count(); } END { print(@[kstack]); }",
+        ] {
+            assert_eq!(arrays(source), Vec::<String>::new(), "{source}");
+        }
     }
 
     #[test]

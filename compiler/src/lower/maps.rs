@@ -54,6 +54,22 @@ pub struct MapTable {
     arrays: HashSet<String>,
     /// `max_map_keys`: an array holds a map only in no more entries than its hash would.
     max_keys: u32,
+    /// The machine's possible CPUs: a per-CPU map's memory grows with them.
+    ncpus: u32,
+}
+
+/// What a preallocated hash entry takes besides its key and values: the kernel's element
+/// header and the pointer to its per-CPU values.
+const HASH_ENTRY_BYTES: u64 = 56;
+/// A stack-trace map bucket's header before its frames (free-list node, hash, frame count).
+const STACK_BUCKET_BYTES: u64 = 16;
+
+/// The bytes of one stack of this type in its stack-trace map.
+fn stack_value_size(stack: &ValueType) -> Option<u32> {
+    let &ValueType::Stack { mode, limit, .. } = stack else {
+        return None;
+    };
+    Some(crate::program::stack_frame_size(mode) * limit)
 }
 
 /// Enough rounds for a chain of maps each read before the one it is copied from is written.
@@ -94,6 +110,7 @@ impl MapTable {
             key_conflicts: Vec::new(),
             arrays: super::array_maps::array_maps(&program.ast),
             max_keys: options.max_map_keys,
+            ncpus: options.ncpus.max(1),
         };
         // Rounds until the types settle: a map read before the statement that writes it
         // learns its type from the round before, which each round starts afresh from, so a
@@ -251,10 +268,10 @@ impl MapTable {
                 bpf_name: format!("tb_m{i}"),
                 // The runtime decodes the stored key: with the bucket for histograms (an
                 // array's u32 index), but without the u64 zero that keys a map written
-                // without keys.
+                // without keys. An array indexed by stack id reads as keyed by the stack.
                 key: if self.keys(i).is_empty() && !self.is_histogram(i) {
                     Vec::new()
-                } else if self.is_array(i) {
+                } else if self.is_array(i) && self.failed_stack_index(i).is_none() {
                     vec![ValueType::Int {
                         size: 4,
                         signed: false,
@@ -266,28 +283,77 @@ impl MapTable {
                 sampled: 1,
                 declared_size: self.declared.get(&self.entries[i].name).map(|&(_, n)| n),
                 zero_is_unset: self.is_array(i),
+                failed_stack_index: self.failed_stack_index(i),
             })
             .collect()
     }
 
-    /// Whether a per-CPU array holds map `i`: a key-less count or histogram only ever added
-    /// to, whose entries are no more than its hash would hold (so it takes no more memory).
+    /// Whether a per-CPU array holds map `i` (`array_maps` allows it): a key-less count or
+    /// histogram only ever added to, whose entries are no more than its hash would hold, or a
+    /// count by kernel stack whose array takes no more memory than the larger of its hash and
+    /// the stack map it indexes (so at most doubles what the stack map costs: on 64 CPUs,
+    /// 4 MB beside 8 MB for 127 frames; for 5 frames the hash).
     pub fn is_array(&self, i: usize) -> bool {
-        self.arrays.contains(&self.entries[i].name)
-            && self.keys(i).is_empty()
-            && self.array_entries(i).is_some_and(|n| n <= self.max_keys)
+        if !self.arrays.contains(&self.entries[i].name) {
+            return false;
+        }
+        let Some(n) = self.array_entries(i) else {
+            return false;
+        };
+        match self.keys(i) {
+            [] => n <= self.max_keys,
+            [stack] => {
+                let cpus = u64::from(self.ncpus);
+                let array = u64::from(n) * 8 * cpus;
+                let hash = u64::from(self.max_keys) * (HASH_ENTRY_BYTES + 8 + 8 * cpus);
+                array <= hash.max(self.stack_map_bytes(stack))
+            }
+            _ => false,
+        }
     }
 
     /// The entries map `i` needs as an array: one for a count, one a bucket for a histogram
-    /// (its bucket is its index); `None` for other values.
+    /// (its bucket is its index), a stack id and one more for a count by kernel stack;
+    /// `None` for other values and keys.
     fn array_entries(&self, i: usize) -> Option<u32> {
-        let n = match self.value(i) {
-            MapValue::Count => 1,
-            MapValue::Hist { k } => crate::program::log2_buckets(k),
-            MapValue::Lhist { min, max, step } => crate::program::linear_buckets(min, max, step)?,
+        let n = match (self.keys(i), self.value(i)) {
+            ([], MapValue::Count) => 1,
+            ([], MapValue::Hist { k }) => crate::program::log2_buckets(k),
+            ([], MapValue::Lhist { min, max, step }) => {
+                crate::program::linear_buckets(min, max, step)?
+            }
+            ([stack @ ValueType::Stack { user: false, .. }], MapValue::Count) => {
+                u64::from(self.stack_ids(stack)?) + 1
+            }
             _ => return None,
         };
         u32::try_from(n).ok()
+    }
+
+    /// The ids `bpf_get_stackid` hands out for stacks of this type.
+    fn stack_ids(&self, stack: &ValueType) -> Option<u32> {
+        let value_size = stack_value_size(stack)?;
+        let entries = super::stacks::stack_map_entries(self.max_keys, value_size);
+        Some(super::stacks::stack_ids(entries))
+    }
+
+    /// What the stack-trace map of stacks of this type preallocates: a bucket an id, each the
+    /// frames after the kernel's header.
+    fn stack_map_bytes(&self, stack: &ValueType) -> u64 {
+        let (Some(ids), Some(value_size)) = (self.stack_ids(stack), stack_value_size(stack)) else {
+            return 0;
+        };
+        u64::from(ids) * (STACK_BUCKET_BYTES + u64::from(value_size))
+    }
+
+    /// For a count by kernel stack in a per-CPU array (indexed by the stack's id): the index
+    /// past the ids, which counts the hits whose stack the kernel did not record (a negative
+    /// id, which the hash would have stored as its key).
+    pub fn failed_stack_index(&self, i: usize) -> Option<u32> {
+        match self.keys(i) {
+            [stack] if self.is_array(i) => self.stack_ids(stack),
+            _ => None,
+        }
     }
 
     fn entry(&mut self, name: &str) -> usize {

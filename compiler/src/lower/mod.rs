@@ -891,6 +891,59 @@ mod tests {
         assert_eq!(sizes, [Some(100), Some(20), Some(7), Some(3), None, None]);
     }
 
+    /// `@[kstack] = count()`: a per-CPU array indexed by the stack id, one entry an id of the
+    /// stack map and one more for a stack not recorded; where the array would take more
+    /// memory than both the hash and the stack map, the hash.
+    #[test]
+    fn a_count_by_kernel_stack_is_an_array_indexed_by_the_id() {
+        let tp = ResolvedProbe {
+            kind: ProviderKind::Tracepoint,
+            targets: vec![tracepoint("sys_enter_getppid")],
+            args: Vec::new(),
+        };
+        let program = resolved(
+            parse("t:syscalls:sys_enter_getppid { @[kstack] = count(); }").expect("parses"),
+            std::slice::from_ref(&tp),
+        );
+        let on = |ncpus| {
+            let options = LowerOptions {
+                ncpus,
+                ..LowerOptions::default()
+            };
+            lower(&program, &options).unwrap_or_else(|d| panic!("{d:?}"))
+        };
+        let small = on(2);
+        let stacks = small.maps.iter().find(|m| m.kind == MapKind::StackTrace);
+        // 8192 entries (twice max_map_keys): ids 0..8192.
+        assert_eq!(stacks.map(|m| m.max_entries), Some(8192));
+        assert_eq!(
+            (
+                small.maps[0].kind,
+                small.maps[0].key_size,
+                small.maps[0].max_entries
+            ),
+            (MapKind::PercpuArray, 4, 8193)
+        );
+        let info = &small.info.maps[0];
+        assert_eq!(
+            (info.zero_is_unset, info.failed_stack_index),
+            (true, Some(8192))
+        );
+        assert!(matches!(
+            info.key[..],
+            [ValueType::Stack { user: false, .. }]
+        ));
+        let helpers = ir::hot_helpers(&small.probes[0].function, &small.info.inlined_lookups());
+        assert!(!helpers.contains(&Helper::MapUpdateElem), "{helpers:?}");
+
+        // 8193 × 8 bytes × 64 CPUs (4.2 MB) is less than the stack map's 8192 × 1032 bytes.
+        assert_eq!(on(64).maps[0].kind, MapKind::PercpuArray);
+        // Not so on 256 CPUs (16.8 MB).
+        let large = on(256);
+        assert_eq!(large.maps[0].kind, MapKind::PercpuHash);
+        assert_eq!(large.info.maps[0].failed_stack_index, None);
+    }
+
     #[test]
     fn stack_arguments_are_checked() {
         let tp = ResolvedProbe {

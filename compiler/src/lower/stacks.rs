@@ -31,6 +31,21 @@ const USER_PROCESS_KEY: u32 = 24;
 /// The most memory one stack-trace map may preallocate.
 const STACK_MAP_BYTES: u32 = 256 << 20;
 
+/// The entries of a stack-trace map of stacks of `value_size` bytes. Stack ids are hashes
+/// into this many buckets and a colliding stack is not recorded, so leave room beyond the keys
+/// the script's maps can hold; the kernel preallocates every bucket, so at most
+/// STACK_MAP_BYTES of them.
+pub(super) fn stack_map_entries(max_map_keys: u32, value_size: u32) -> u32 {
+    let by_memory = STACK_MAP_BYTES / value_size.max(8);
+    max_map_keys.saturating_mul(2).min(by_memory)
+}
+
+/// The ids `bpf_get_stackid` hands out for a map of `entries`: the kernel rounds the buckets
+/// up to a power of two, and an id is a bucket, so they are `0..stack_ids(entries)`.
+pub(super) fn stack_ids(entries: u32) -> u32 {
+    entries.max(1).next_power_of_two()
+}
+
 /// The type of `kstack`/`ustack` with these arguments: `()`, `(N)`, `(mode)`, `(mode, N)`.
 /// `default_mode` is the script's `stack_mode`.
 pub(crate) fn stack_type(
@@ -105,6 +120,30 @@ pub(crate) fn stack_type(
 impl ProbeLowerer<'_, '_> {
     /// `kstack`, `ustack`, with their arguments.
     pub fn stack(&mut self, user: bool, args: &[Expr]) -> Lowering<Val> {
+        let (id, ty) = self.stack_id(user, args)?;
+        let value = if user {
+            let pid = self.current_pid();
+            // The id's low 32 bits (a failure, negative, stays recognisable as >= 2^31).
+            let shifted = self.alu(Alu::Lsh, id, Operand::Imm(32));
+            let low = self.alu(Alu::Rsh, shifted, Operand::Imm(32));
+            let high = self.alu(Alu::Lsh, pid, Operand::Imm(32));
+            let packed = self.alu(Alu::Or, low, Operand::Reg(high));
+            self.announce_process(pid);
+            packed
+        } else {
+            id
+        };
+        let slot = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(value));
+        Ok(Val::Mem {
+            addr: Addr::Slot(slot, 0),
+            ty,
+        })
+    }
+
+    /// The id `bpf_get_stackid` returns for `kstack`/`ustack` with these arguments (negative
+    /// when the kernel recorded no stack), with the stack's type.
+    pub fn stack_id(&mut self, user: bool, args: &[Expr]) -> Lowering<(VReg, ValueType)> {
         if !user && self.syscall.is_some() {
             // From the raw tracepoint the kernel stack has other frames on top.
             let span = self.span;
@@ -124,24 +163,7 @@ impl ProbeLowerer<'_, '_> {
             args: vec![Operand::Reg(self.ctx), Operand::Reg(m), Operand::Imm(flags)],
             ret: Some(id),
         });
-        let value = if user {
-            let pid = self.current_pid();
-            // The id's low 32 bits (a failure, negative, stays recognisable as >= 2^31).
-            let shifted = self.alu(Alu::Lsh, id, Operand::Imm(32));
-            let low = self.alu(Alu::Rsh, shifted, Operand::Imm(32));
-            let high = self.alu(Alu::Lsh, pid, Operand::Imm(32));
-            let packed = self.alu(Alu::Or, low, Operand::Reg(high));
-            self.announce_process(pid);
-            packed
-        } else {
-            id
-        };
-        let slot = self.f.new_slot(8);
-        self.store_u64(Addr::Slot(slot, 0), Operand::Reg(value));
-        Ok(Val::Mem {
-            addr: Addr::Slot(slot, 0),
-            ty,
-        })
+        Ok((id, ty))
     }
 
     /// `ksym(addr)`, `usym(addr)`: the address (and for a user one, the process) in memory,
@@ -264,11 +286,7 @@ impl super::Shared<'_> {
         let mut map = make();
         map.name = name;
         if map.kind == MapKind::StackTrace {
-            // Stack ids are hashes into this many buckets and a colliding stack is not
-            // recorded, so leave room beyond the keys the script's maps can hold; the kernel
-            // preallocates every bucket, so at most STACK_MAP_BYTES of them.
-            let by_memory = STACK_MAP_BYTES / map.value_size.max(8);
-            map.max_entries = self.options.max_map_keys.saturating_mul(2).min(by_memory);
+            map.max_entries = stack_map_entries(self.options.max_map_keys, map.value_size);
         }
         self.extra_maps.push(map);
         self.extra_base + self.extra_maps.len() - 1

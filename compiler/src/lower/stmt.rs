@@ -639,6 +639,9 @@ impl ProbeLowerer<'_, '_> {
             let x = x.expect("tseries has a value");
             return self.tseries_update(map, keys, &series, x, span);
         }
+        if let (Some(failed), [key]) = (self.shared.maps.failed_stack_index(map), keys) {
+            return self.count_by_stack_id(map, key, failed);
+        }
         let bucket = match kind {
             MapValue::Hist { k } => Some(self.log2_bucket(x.expect("hist has a value"), *k)),
             MapValue::Lhist { min, max, step } => {
@@ -690,6 +693,34 @@ impl ProbeLowerer<'_, '_> {
         }
         self.update(map, key, slot);
         self.emit(Inst::ColdEnd);
+        self.emit(Inst::Label(done));
+        Ok(())
+    }
+
+    /// `@[kstack] = count()` in a per-CPU array (`lower::array_maps`): the entry at the
+    /// stack's id, or at `failed` when the kernel recorded no stack (a negative id). The
+    /// lookup cannot miss, so there is no insert and no refused update.
+    fn count_by_stack_id(&mut self, map: usize, key: &Expr, failed: u32) -> Lowering<()> {
+        let args = match &key.kind {
+            ExprKind::Call { args, .. } => &args[..],
+            _ => &[],
+        };
+        let (id, _) = self.stack_id(false, args)?;
+        let recorded = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Sge,
+            a: id,
+            b: Operand::Imm(0),
+            then: recorded,
+        });
+        self.emit(Inst::Const(id, u64::from(failed)));
+        self.emit(Inst::Label(recorded));
+        let index = self.f.new_slot(8);
+        self.store_u64(Addr::Slot(index, 0), Operand::Reg(id));
+        let found = self.lookup(map, index);
+        let done = self.new_label();
+        self.jump_if_zero(found, done);
+        self.aggregate_in_place(&MapValue::Count, found, None);
         self.emit(Inst::Label(done));
         Ok(())
     }

@@ -581,7 +581,14 @@ impl<'fd> MapBytes<'fd> {
 
     /// `clear(@m)`: removes every entry.
     pub fn clear(&self) -> io::Result<()> {
-        for key in self.keys()? {
+        // An array's entries are all there (an array by stack id has thousands): only those
+        // added to need zeroing, and one batched read finds them.
+        let keys = if self.zero_is_unset {
+            self.entries()?.into_iter().map(|(key, _)| key).collect()
+        } else {
+            self.keys()?
+        };
+        for key in keys {
             self.delete(&key)?;
         }
         Ok(())

@@ -70,6 +70,7 @@ impl Sim {
                 sampled: 1,
                 declared_size: None,
                 zero_is_unset: false,
+                failed_stack_index: None,
             },
             next_cpu: 0,
             entries: BTreeMap::new(),

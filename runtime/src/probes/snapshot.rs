@@ -2,6 +2,7 @@
 //! per possible CPU for aggregations), handed to `output` to merge, sort and print; and the
 //! loss counters the programs keep beside the maps.
 
+use std::borrow::Cow;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
@@ -59,7 +60,7 @@ pub fn map_fd<'a>(loaded: &'a Loaded, info: &MapInfo) -> Result<BorrowedFd<'a>, 
 pub fn bytes_of<'a>(fd: BorrowedFd<'a>, info: &MapInfo) -> Result<MapBytes<'a>, SnapshotError> {
     let key_size = match ValueType::Tuple(info.key.clone()).size() {
         // An array's index is a u32.
-        0 if info.zero_is_unset => 4,
+        _ if info.zero_is_unset => 4,
         0 => 8,
         n => n,
     };
@@ -102,7 +103,7 @@ pub fn merged(loaded: &Loaded, info: &MapInfo) -> Result<Vec<(Vec<u8>, Merged)>,
         .map(|(key, value)| {
             let slots: Vec<&[u8]> = value.chunks(slot).collect();
             let m = merge(&info.value, &slots).map_err(SnapshotError::Decode)?;
-            Ok((key.to_vec(), m))
+            Ok((script_key(info, key).into_owned(), m))
         })
         .collect()
 }
@@ -114,9 +115,27 @@ fn read_scaled(fd: BorrowedFd, info: &MapInfo, scaling: Scaling) -> Result<MapDa
     // The slots borrowed from the read, not copied: a scrape of 10,000 keys would copy 20,000.
     let entries = raw.iter().map(|(key, value)| {
         let slots: Vec<&[u8]> = value.chunks(slot).collect();
-        (key, slots)
+        (script_key(info, key), slots)
     });
     MapData::from_raw_scaled(info, entries, scaling).map_err(SnapshotError::Decode)
+}
+
+/// The key as the script's key type lays it out: the stored one, but for an array indexed by
+/// stack id (`MapInfo::failed_stack_index`), whose u32 index is read back as the u64 id the
+/// helper returned, and the index past the ids as a negative one (no stack recorded).
+fn script_key<'a>(info: &MapInfo, stored: &'a [u8]) -> Cow<'a, [u8]> {
+    let Some(failed) = info.failed_stack_index else {
+        return Cow::Borrowed(stored);
+    };
+    let index = stored.get(..4).map_or(failed, |b| {
+        u32::from_ne_bytes(b.try_into().expect("4 bytes"))
+    });
+    let id = if index == failed {
+        u64::MAX
+    } else {
+        u64::from(index)
+    };
+    Cow::Owned(id.to_ne_bytes().to_vec())
 }
 
 /// The loss counters (`program::COUNTERS_MAP`): one array entry of u64s the programs add to
@@ -168,5 +187,50 @@ impl LossCounts {
         self.0
             .get(at..at + 8)
             .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8 bytes")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracebound_compiler::program::StackMode;
+
+    #[test]
+    fn an_array_by_stack_id_reads_back_as_stack_ids() {
+        let info = MapInfo {
+            name: String::new(),
+            bpf_name: "tb_m0".into(),
+            key: vec![ValueType::Stack {
+                user: false,
+                mode: StackMode::Bpftrace,
+                limit: 127,
+            }],
+            value: MapValue::Count,
+            sampled: 1,
+            declared_size: None,
+            zero_is_unset: true,
+            failed_stack_index: Some(8192),
+        };
+        let id = |index: u32| {
+            u64::from_ne_bytes(
+                script_key(&info, &index.to_ne_bytes())
+                    .as_ref()
+                    .try_into()
+                    .unwrap(),
+            )
+        };
+        assert_eq!(id(0), 0);
+        assert_eq!(id(8191), 8191);
+        // What the hash held for a stack the kernel did not record: a negative id.
+        assert_eq!(id(8192) as i64, -1);
+        // Any other map's key is the stored one, not copied.
+        let plain = MapInfo {
+            failed_stack_index: None,
+            ..info
+        };
+        assert!(matches!(
+            script_key(&plain, &[1, 2, 3, 4]),
+            Cow::Borrowed([1, 2, 3, 4])
+        ));
     }
 }

@@ -207,6 +207,7 @@ mod tests {
             sampled: 1,
             declared_size: None,
             zero_is_unset: false,
+            failed_stack_index: None,
         }
     }
 
