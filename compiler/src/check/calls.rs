@@ -12,8 +12,11 @@ use super::format::{conversions, Conversion};
 use super::{shape_of, Checker, Shape};
 use crate::ast::visit::Visitor;
 use crate::ast::*;
+use crate::config::stack_mode_named;
 use crate::diagnostic::{nearest, Diagnostic};
-use crate::program::{format_specifiers, TseriesAgg, MAX_HIST_K, MAX_LINEAR_STEPS};
+use crate::program::{
+    format_specifiers, StackMode, TseriesAgg, DEFAULT_STACK_FRAMES, MAX_HIST_K, MAX_LINEAR_STEPS,
+};
 use crate::span::Span;
 
 const STACK_MODES: &[&str] = &["bpftrace", "perf", "raw", "build_id"];
@@ -74,6 +77,9 @@ impl Checker<'_> {
             );
         }
         self.call_args(b, name, args, span);
+        if b.returns == Ty::Stack {
+            return stack_shape(b.name == "ustack", args, self.stack_mode);
+        }
         shape_of(b.returns)
     }
 
@@ -663,4 +669,24 @@ fn were(n: usize) -> String {
     } else {
         format!("{n} were")
     }
+}
+
+/// The shape of `kstack`/`ustack` with these arguments, as far as they are literals (anything
+/// else is refused by the argument checks): `(mode)`, `(N)`, `(mode, N)`; `default_mode` is
+/// the script's `stack_mode`.
+pub(super) fn stack_shape(user: bool, args: &[Expr], default_mode: StackMode) -> Shape {
+    let mut mode = default_mode;
+    let mut limit = DEFAULT_STACK_FRAMES;
+    for a in args {
+        match &a.kind {
+            ExprKind::Int(n) => limit = u32::try_from(*n).unwrap_or(u32::MAX),
+            ExprKind::Ident(word) if word == "build_id" => mode = StackMode::BuildId,
+            ExprKind::Ident(word) => match stack_mode_named(word) {
+                Some(m) => mode = m,
+                None => return Shape::Unknown,
+            },
+            _ => return Shape::Unknown,
+        }
+    }
+    Shape::Stack { user, mode, limit }
 }

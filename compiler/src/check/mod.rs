@@ -24,6 +24,7 @@ use crate::ast::visit::{walk_stmt, Visitor};
 use crate::ast::*;
 use crate::diagnostic::{nearest, Diagnostic};
 use crate::probe::{self, ArgSource, Provider};
+use crate::program::StackMode;
 use crate::span::Span;
 
 /// What the caller knows that the text does not say.
@@ -52,6 +53,13 @@ pub(crate) enum Shape {
     Int,
     Str,
     Tuple(usize),
+    /// `kstack`/`ustack` in a mode (the script's `stack_mode` unless written) with a frame
+    /// count: a type each, as in the current release, so two of them do not share a map.
+    Stack {
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+    },
     Unknown,
 }
 
@@ -61,6 +69,16 @@ impl Shape {
             Shape::Int => "an integer".into(),
             Shape::Str => "a string".into(),
             Shape::Tuple(n) => format!("a tuple of {n}"),
+            Shape::Stack { user, mode, limit } => {
+                let name = if user { "ustack" } else { "kstack" };
+                let mode = match mode {
+                    StackMode::Bpftrace => "bpftrace",
+                    StackMode::Perf => "perf",
+                    StackMode::Raw => "raw",
+                    StackMode::BuildId => "build_id",
+                };
+                format!("{name}({mode}, {limit})")
+            }
             Shape::Unknown => "a value".into(),
         }
     }
@@ -258,6 +276,8 @@ pub(crate) struct Checker<'p> {
     enumerators: HashSet<&'p str>,
     /// Bytes a string holds, its NUL included (`max_strlen`).
     max_strlen: u64,
+    /// The mode of a stack that does not name one (`stack_mode`).
+    stack_mode: StackMode,
     loops: usize,
 }
 
@@ -276,6 +296,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
         max_strlen: u64::from(crate::config::Limits::default().max_strlen),
+        stack_mode: StackMode::default(),
         loops: 0,
     };
     for item in &program.items {
@@ -311,6 +332,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
     // The config block and the environment: every key read or refused (`config`).
     let (limits, config_diags) = crate::config::read(program, &options.environment);
     c.max_strlen = u64::from(limits.max_strlen);
+    c.stack_mode = limits.stack_mode;
     c.diags.extend(config_diags);
     let mut saw_probe = false;
     for item in &program.items {
@@ -1166,6 +1188,9 @@ impl<'p> Checker<'p> {
                     .is_some_and(|p| p.kind.context().args == ArgSource::RawArgs)
             {
                 return Shape::Unknown;
+            }
+            if b.returns == stdlib::Ty::Stack {
+                return calls::stack_shape(b.name == "ustack", &[], self.stack_mode);
             }
             return shape_of(b.returns);
         }

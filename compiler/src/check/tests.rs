@@ -329,3 +329,29 @@ fn iterator_probes_are_checked_as_they_run() {
         )
     );
 }
+
+/// A stack's mode and frame count are its type, as in the current release: each has its own
+/// stack map, so ids of two cannot share a map (they would print as the first's stacks).
+#[test]
+fn stacks_of_different_types_do_not_share_a_map() {
+    assert_eq!(
+        only_error("BEGIN { @[kstack(2)] = count(); } END { @[kstack] = count(); }"),
+        (
+            "kstack".to_string(),
+            "map `@` is keyed by different types".to_string()
+        )
+    );
+    assert_eq!(
+        only_error("BEGIN { @[kstack(raw)] = count(); @[kstack(perf)] = count(); }").0,
+        "kstack(perf)"
+    );
+    assert_eq!(
+        only_error("BEGIN { @s = ustack(3); @s = ustack(4); }").1,
+        "type mismatch for map `@s`"
+    );
+    // The same type written two ways, or the mode the script's stack_mode makes the default.
+    clean("BEGIN { @[kstack(bpftrace, 127)] = count(); @[kstack] = count(); @[kstack(127)] = count(); }");
+    clean(
+        "config = { stack_mode = perf } BEGIN { @[kstack(perf)] = count(); @[kstack] = count(); }",
+    );
+}

@@ -394,8 +394,27 @@ impl MapTable {
         });
     }
 
-    fn note_value(&mut self, map: usize, value: MapValue) {
+    fn note_value(&mut self, map: usize, value: MapValue, at: Span) {
         let e = &mut self.entries[map];
+        if let (
+            Some(MapValue::Plain(old @ ValueType::Stack { .. })),
+            MapValue::Plain(new @ ValueType::Stack { .. }),
+        ) = (&e.value, &value)
+        {
+            if old != new {
+                // Stack ids of two stack maps in one map would print as the first's stacks.
+                let name = format!("@{}", e.name);
+                self.key_conflicts.push(
+                    Diagnostic::error(
+                        format!("map `{name}` holds stacks of different types"),
+                        at,
+                        "a stack unlike the one the map first holds",
+                    )
+                    .with_help("use the same stack mode and frame count everywhere"),
+                );
+                return;
+            }
+        }
         e.value = Some(match (e.value.take(), value) {
             (Some(MapValue::Plain(a)), MapValue::Plain(b)) => MapValue::Plain(unify(&a, &b)),
             // An aggregation decides the map's kind; a later `++` does not change it.
@@ -440,7 +459,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                             MapValue::Plain(self.type_of(value))
                         }
                     });
-                    self.table.note_value(map, v);
+                    self.table.note_value(map, v, value.span);
                 } else if let ExprKind::Var(name) = &target.kind {
                     // A declared variable keeps its declared type.
                     if !self.declared.contains(name) {
@@ -510,7 +529,7 @@ impl<'t> Visitor<'t> for Infer<'_> {
                 self.expr(target);
                 if let Some((name, _)) = map_parts(target) {
                     let map = self.table.entry(&name.name);
-                    self.table.note_value(map, MapValue::Plain(SIGNED));
+                    self.table.note_value(map, MapValue::Plain(SIGNED), e.span);
                 }
             }
             _ => walk_expr(self, e),
@@ -828,6 +847,9 @@ fn conflicting(a: &ValueType, b: &ValueType) -> bool {
         (T::Tuple(x), T::Tuple(y)) => {
             x.len() != y.len() || x.iter().zip(y).any(|(a, b)| conflicting(a, b))
         }
+        // Each (mode, frame count) has its own stack map, and an id is only good in its own
+        // (the current release refuses them as different types too).
+        (T::Stack { .. }, T::Stack { .. }) => a != b,
         _ => std::mem::discriminant(a) != std::mem::discriminant(b),
     }
 }
