@@ -42,6 +42,12 @@ pub struct Cli {
     #[arg(long = "no-warnings")]
     pub no_warnings: bool,
 
+    /// Warn while running where a memory read (`str()`, a pointer's field) fails or a map
+    /// read finds no value (both read as zero), at the expression, with the helper and its
+    /// error code (JSON: `helper_error`). `-kk`, 0.17's every-helper level, is read as `-k`.
+    #[arg(short = 'k', long = "warnings", action = clap::ArgAction::Count)]
+    pub warnings: u8,
+
     /// Measure how often each probe would fire and what that would cost, print the table and
     /// exit without attaching anything (exit code 3 when the script is over budget).
     #[arg(long = "dry-run")]
@@ -267,6 +273,7 @@ impl Cli {
                 _ => "stdin".to_string(),
             },
             no_warnings: self.no_warnings,
+            helper_errors: self.warnings > 0,
             bench: self.bench || self.mode.as_deref() == Some("bench"),
             clock_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
             warn,

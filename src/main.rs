@@ -77,6 +77,17 @@ fn run_command_line(args: Vec<String>, script_name: Option<String>) -> ExitCode 
         );
         return ExitCode::SUCCESS;
     }
+    if cli.warnings > 0 && cli.no_warnings {
+        eprintln!("ERROR: USAGE: -k, --warnings conflicts with --no-warnings");
+        return ExitCode::from(1);
+    }
+    if cli.warnings > 1 {
+        // The current release refuses -kk; 0.17's runbooks still pass it.
+        eprintln!(
+            "WARNING: -kk has been deprecated: a single -k gives runtime warnings for errors \
+             in map lookups and probe reads"
+        );
+    }
     if cli.command.is_some() && cli.pid.is_some() {
         eprintln!("ERROR: USAGE: Cannot use both -c and -p.");
         eprint!("{}", cli::usage());

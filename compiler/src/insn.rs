@@ -457,6 +457,64 @@ pub enum Helper {
 }
 
 impl Helper {
+    /// Whether it copies memory the program names into the program's (what `-k` checks).
+    pub fn reads_memory(self) -> bool {
+        use Helper::*;
+        matches!(
+            self,
+            ProbeRead
+                | ProbeReadStr
+                | ProbeReadUser
+                | ProbeReadKernel
+                | ProbeReadUserStr
+                | ProbeReadKernelStr
+        )
+    }
+
+    /// The name the kernel (and bpftrace's warnings) give it: `bpf_` left off.
+    pub fn kernel_name(self) -> &'static str {
+        use Helper::*;
+        match self {
+            MapLookupElem => "map_lookup_elem",
+            MapUpdateElem => "map_update_elem",
+            MapDeleteElem => "map_delete_elem",
+            ProbeRead => "probe_read",
+            KtimeGetNs => "ktime_get_ns",
+            TracePrintk => "trace_printk",
+            GetPrandomU32 => "get_prandom_u32",
+            GetSmpProcessorId => "get_smp_processor_id",
+            TailCall => "tail_call",
+            GetCurrentPidTgid => "get_current_pid_tgid",
+            GetCurrentUidGid => "get_current_uid_gid",
+            GetCurrentComm => "get_current_comm",
+            PerfEventOutput => "perf_event_output",
+            GetStackid => "get_stackid",
+            GetCurrentTask => "get_current_task",
+            GetNumaNodeId => "get_numa_node_id",
+            ProbeReadStr => "probe_read_str",
+            GetCurrentCgroupId => "get_current_cgroup_id",
+            SendSignal => "send_signal",
+            ProbeReadUser => "probe_read_user",
+            ProbeReadKernel => "probe_read_kernel",
+            ProbeReadUserStr => "probe_read_user_str",
+            ProbeReadKernelStr => "probe_read_kernel_str",
+            Jiffies64 => "jiffies64",
+            GetNsCurrentPidTgid => "get_ns_current_pid_tgid",
+            KtimeGetBootNs => "ktime_get_boot_ns",
+            SeqWrite => "seq_write",
+            RingbufOutput => "ringbuf_output",
+            RingbufReserve => "ringbuf_reserve",
+            RingbufSubmit => "ringbuf_submit",
+            RingbufDiscard => "ringbuf_discard",
+            GetCurrentTaskBtf => "get_current_task_btf",
+            GetAttachCookie => "get_attach_cookie",
+            ForEachMapElem => "for_each_map_elem",
+            MapLookupPercpuElem => "map_lookup_percpu_elem",
+            KtimeGetTaiNs => "ktime_get_tai_ns",
+            Kfunc => "kfunc",
+        }
+    }
+
     pub fn from_id(id: i32) -> Option<Helper> {
         use Helper::*;
         [

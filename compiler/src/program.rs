@@ -554,6 +554,14 @@ pub enum Action {
         message: String,
         span: crate::span::Span,
     },
+    /// `-k`: a helper failed where the script reads memory or a map's value (its value is
+    /// then zero): the record holds the helper's return code (an i64; 0 for a map lookup
+    /// that found no value), printed as the current release prints it, at the expression.
+    HelperError {
+        /// The helper as the kernel names it (`probe_read_user`, `map_lookup_elem`).
+        helper: String,
+        span: crate::span::Span,
+    },
 }
 
 /// What the runtime needs besides the object.

@@ -71,6 +71,13 @@ impl ProbeLowerer<'_, '_> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Lowering<Val> {
+        let outer = std::mem::replace(&mut self.expr_span, e.span);
+        let value = self.lower_expr(e);
+        self.expr_span = outer;
+        value
+    }
+
+    fn lower_expr(&mut self, e: &Expr) -> Lowering<Val> {
         if let Some(access) = e.kernel.as_deref() {
             return self.kernel_value(e, access);
         }
@@ -465,6 +472,7 @@ impl ProbeLowerer<'_, '_> {
                 let r = self.load_u64(Addr::Ptr(found, 0));
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
+                self.lookup_missed();
                 self.emit(Inst::Const(r, 0));
                 self.emit(Inst::Label(done));
                 Ok(Val::Int { reg: r, signed })
@@ -479,6 +487,7 @@ impl ProbeLowerer<'_, '_> {
                 });
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
+                self.lookup_missed();
                 self.emit(Inst::Const(r, 0));
                 self.emit(Inst::Label(done));
                 Ok(Val::Int {
@@ -491,6 +500,7 @@ impl ProbeLowerer<'_, '_> {
                 self.copy(Addr::Slot(slot, 0), Addr::Ptr(found, 0), ty.size());
                 self.emit(Inst::Jump(done));
                 self.emit(Inst::Label(missing));
+                self.lookup_missed();
                 self.zero(Addr::Slot(slot, 0), ty.size());
                 self.emit(Inst::Label(done));
                 Ok(Val::Mem {

@@ -12,6 +12,7 @@ mod builtins;
 mod dispatch;
 mod expr;
 mod formatted;
+mod helper_errors;
 mod iterate;
 mod kernel;
 mod known_reads;
@@ -101,6 +102,9 @@ pub struct LowerOptions {
     /// it is not the initial one: `pid`, `tid` and the pids stacks are symbolized by are then
     /// read as this namespace numbers them, as the current release reads them.
     pub pid_namespace: Option<PidNamespace>,
+    /// `-k`: a failed memory read or a map value read that finds nothing sends a warning at
+    /// the expression (`Action::HelperError`).
+    pub helper_errors: bool,
 }
 
 /// A pid namespace as bpf_get_ns_current_pid_tgid names it.
@@ -128,6 +132,7 @@ impl Default for LowerOptions {
             tai_offset_ns: 0,
             clock_map: None,
             pid_namespace: None,
+            helper_errors: false,
         }
     }
 }
@@ -459,6 +464,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub syscall: Option<dispatch::SyscallFields>,
     /// The members of a dispatched probe sharing one body: where `probe` and `func` are.
     pub texts: Option<dispatch::TextsAt>,
+    /// The innermost expression being lowered: where a helper error (`-k`) points.
+    pub expr_span: Span,
 }
 
 impl<'s, 'o> ProbeLowerer<'s, 'o> {
@@ -495,13 +502,36 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             var_pointers: HashMap::new(),
             syscall: None,
             texts: None,
+            expr_span: span,
         }
     }
 }
 
 impl ProbeLowerer<'_, '_> {
     pub fn emit(&mut self, inst: Inst) {
-        self.f.insts.push((inst, self.span));
+        let read = match inst {
+            Inst::Call {
+                helper,
+                ref args,
+                ret,
+            } if self.shared.options.helper_errors && helper.reads_memory() => {
+                Some((helper, args.clone(), ret))
+            }
+            _ => None,
+        };
+        let Some((helper, args, ret)) = read else {
+            self.f.insts.push((inst, self.span));
+            return;
+        };
+        // `-k`: every memory read, wherever it is lowered, is checked here.
+        let ret = ret.unwrap_or_else(|| self.f.new_vreg());
+        let call = Inst::Call {
+            helper,
+            args,
+            ret: Some(ret),
+        };
+        self.f.insts.push((call, self.span));
+        self.helper_error_unless_ok(helper, ret);
     }
 
     pub fn const_reg(&mut self, value: u64) -> VReg {
@@ -745,6 +775,37 @@ mod tests {
         assert!(plain.info.guard_sampled.is_empty());
         assert_eq!(plain.globals, 0);
         assert!(!draws(&plain.probes[0].function));
+    }
+
+    /// With `-k`, a memory read warns where it fails and a map read where it finds nothing,
+    /// each at its expression; without, neither.
+    #[test]
+    fn with_k_reads_warn_at_their_expression() {
+        let text = "BEGIN { @m[1] = 1; printf(\"%s %d\\n\", str(kptr(8)), @m[2]); }";
+        let program = resolved(parse(text).expect("parses"), &[special(Target::Begin)]);
+        let warned = |helper_errors| {
+            let options = LowerOptions {
+                helper_errors,
+                ..LowerOptions::default()
+            };
+            let l = lower(&program, &options).unwrap_or_else(|d| panic!("{d:?}"));
+            (l.info.actions.iter())
+                .filter_map(|a| match a {
+                    Action::HelperError { helper, span } => {
+                        Some((helper.clone(), text[span.range()].to_string()))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warned(true),
+            [
+                ("probe_read_kernel_str".into(), "str(kptr(8))".into()),
+                ("map_lookup_elem".into(), "@m[2]".into())
+            ]
+        );
+        assert_eq!(warned(false), []);
     }
 
     /// `/` and `%` by a value known only at run time warn at the operation when it is zero

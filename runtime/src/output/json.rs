@@ -38,6 +38,26 @@ pub fn lost_events_json(out: &mut Vec<u8>, lost: u64) {
     out.extend_from_slice(line.as_bytes());
 }
 
+/// `-k`'s warning of a failed helper, as the current release writes it: the message, the
+/// helper, its return code, and where in the script (1-based line and column).
+pub fn helper_error_json(out: &mut Vec<u8>, message: &str, helper: &str, retcode: i64, at: Place) {
+    out.extend_from_slice(b"{\"type\": \"helper_error\", \"msg\": ");
+    write_string(out, message.as_bytes());
+    out.extend_from_slice(b", \"helper\": ");
+    write_string(out, helper.as_bytes());
+    out.extend_from_slice(format!(", \"retcode\": {retcode}, \"filename\": ").as_bytes());
+    write_string(out, at.file.as_bytes());
+    out.extend_from_slice(format!(", \"line\": {}, \"col\": {}}}\n", at.line, at.col).as_bytes());
+}
+
+/// Where in a script a message points: its name, 1-based line and column.
+#[derive(Clone, Copy, Debug)]
+pub struct Place<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub col: usize,
+}
+
 /// A printf record's formatted text.
 pub fn printf_json(out: &mut Vec<u8>, text: &[u8]) {
     text_json(out, "printf", text);

@@ -171,14 +171,72 @@ impl ScriptPlace {
         let start = (at.start as usize).min(self.source.len());
         let end = (at.end as usize).clamp(start, self.source.len());
         let line_start = self.source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line = self.source[..start].matches('\n').count() + 1;
         let line_end = self.source[start..]
             .find('\n')
             .map_or(self.source.len(), |i| start + i);
-        let col = start - line_start + 1;
+        let place = self.place(at);
         let end_col = end.min(line_end) - line_start + 1;
         let level = if error { "ERROR" } else { "WARNING" };
-        format!("{}:{line}:{col}-{end_col}: {level}: ", self.name)
+        format!(
+            "{}:{}:{}-{end_col}: {level}: ",
+            self.name, place.line, place.col
+        )
+    }
+
+    /// The script's name with the 1-based line and column where `at` starts.
+    pub fn place(&self, at: Span) -> output::json::Place<'_> {
+        let start = (at.start as usize).min(self.source.len());
+        let line_start = self.source[..start].rfind('\n').map_or(0, |i| i + 1);
+        output::json::Place {
+            file: &self.name,
+            line: self.source[..start].matches('\n').count() + 1,
+            col: start - line_start + 1,
+        }
+    }
+}
+
+/// `-k`'s warning that `helper` returned `code` at `span`: on stderr as the current release
+/// prints it (the message, the helper and code, the line underlined), or a JSON record.
+fn print_helper_error(
+    helper: &str,
+    code: i64,
+    span: Span,
+    state: &EventState,
+    out: &mut Vec<u8>,
+) -> Result<(), RunError> {
+    let place = &state.script;
+    match state.how.format {
+        Format::Json => {
+            output::json::helper_error_json(out, &strerror(-code), helper, code, place.place(span))
+        }
+        Format::Text | Format::Folded => {
+            let text = format!(
+                "{}{}\nAdditional Info - helper: {helper}, retcode: {code}\n{}",
+                place.prefix(span, false),
+                helper_error_message(helper, code),
+                place.context(span)
+            );
+            std::io::stderr().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// `-k`'s warning for `helper` returning `retcode`, in the current release's words: a map
+/// lookup that found nothing, or the error the code names.
+pub fn helper_error_message(helper: &str, retcode: i64) -> String {
+    if helper == "map_lookup_elem" {
+        return "Can't lookup map element because it does not exist.".into();
+    }
+    strerror(-retcode)
+}
+
+/// strerror(3)'s text for an errno ("Bad address"), without Rust's " (os error N)".
+fn strerror(errno: i64) -> String {
+    let text = std::io::Error::from_raw_os_error(errno as i32).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
 }
 
@@ -394,6 +452,10 @@ fn handle_record(
             );
             std::io::stderr().lock().write_all(text.as_bytes())?;
         }
+        Action::HelperError { helper, span } => {
+            let code = output::value::read_i64(payload, 0).map_err(|_| bad("return code"))?;
+            print_helper_error(helper, code, *span, state, out)?;
+        }
         Action::UserProcess => {
             let pid = output::value::read_u64(payload, 0).map_err(|_| bad("pid"))?;
             state.symbols.note_process(pid as u32);
@@ -608,6 +670,20 @@ mod tests {
             )
         );
         assert_eq!(place.expansions(&[], true), "");
+    }
+
+    #[test]
+    fn helper_errors_say_what_the_current_release_says() {
+        use super::helper_error_message;
+        assert_eq!(helper_error_message("probe_read_user", -14), "Bad address");
+        assert_eq!(
+            helper_error_message("probe_read_kernel", -34),
+            "Numerical result out of range"
+        );
+        assert_eq!(
+            helper_error_message("map_lookup_elem", 0),
+            "Can't lookup map element because it does not exist."
+        );
     }
 
     #[test]

@@ -149,6 +149,7 @@ pub fn prepare(source: &str, request: &RunRequest) -> Result<Prepared, RunOutcom
                 .map(|(dev, ino)| PidNamespace { dev, ino }),
             // The guard thins such probes while they run, rather than detach them.
             guard_sampling: request.guard,
+            helper_errors: request.helper_errors,
             ..LowerOptions::default()
         },
     };

@@ -63,6 +63,9 @@ pub struct RunRequest<'a> {
     pub script_name: String,
     /// `--no-warnings`: `warnf` prints nothing.
     pub no_warnings: bool,
+    /// `-k`: failed memory reads and map reads that find nothing warn while running
+    /// (`LowerOptions::helper_errors`).
+    pub helper_errors: bool,
     /// `--bench`: run the `bench:` probes and report their times.
     pub bench: bool,
     /// `BPFTRACE_DUMMY_TS_MAP`: the scalar map `tseries` reads as its clock (the current
