@@ -183,6 +183,12 @@ impl ScriptPlace {
         )
     }
 
+    /// A run-time warning about the text at `at`: the place, the message, then the line with
+    /// the text underlined.
+    pub fn warning(&self, message: &str, at: Span) -> String {
+        format!("{}{message}\n{}", self.prefix(at, false), self.context(at))
+    }
+
     /// The script's name with the 1-based line and column where `at` starts.
     pub fn place(&self, at: Span) -> output::json::Place<'_> {
         let start = (at.start as usize).min(self.source.len());
@@ -210,12 +216,11 @@ fn print_helper_error(
             output::json::helper_error_json(out, &strerror(-code), helper, code, place.place(span))
         }
         Format::Text | Format::Folded => {
-            let text = format!(
-                "{}{}\nAdditional Info - helper: {helper}, retcode: {code}\n{}",
-                place.prefix(span, false),
-                helper_error_message(helper, code),
-                place.context(span)
+            let message = format!(
+                "{}\nAdditional Info - helper: {helper}, retcode: {code}",
+                helper_error_message(helper, code)
             );
+            let text = place.warning(&message, span);
             std::io::stderr().lock().write_all(text.as_bytes())?;
         }
     }
@@ -442,14 +447,8 @@ fn handle_record(
             state.sampling.cleared(*map);
         }
         Action::RuntimeWarning { message, span } => {
-            // On stderr, as bpftrace prints its runtime errors: the place, then the line
-            // with the text underlined.
-            let place = &state.script;
-            let text = format!(
-                "{}{message}\n{}",
-                place.prefix(*span, false),
-                place.context(*span)
-            );
+            // On stderr, as bpftrace prints its runtime errors.
+            let text = state.script.warning(message, *span);
             std::io::stderr().lock().write_all(text.as_bytes())?;
         }
         Action::HelperError { helper, span } => {
