@@ -132,6 +132,7 @@ fuzz_target!(|data: &[u8]| {
         declared_size: None,
         // Only user-space reads of the kernel's bytes tell absent from zero; decoding does not.
         zero_is_unset: false,
+        failed_stack_index: None,
     };
     let entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = payload
         .chunks(24)
