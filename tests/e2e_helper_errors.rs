@@ -2,7 +2,8 @@
 //! while running, at the expression, in the current release's words (text on stderr, a
 //! `helper_error` record in JSON on stdout, in order with the printf records); the values
 //! read are still empty and 0. Without `-k` nothing is said; `-k` with `--no-warnings` is a
-//! usage error, and 0.17's `-kk` runs as `-k` with a warning.
+//! usage error, and 0.17's `-kk` runs as `-k` with a warning. A range too long for a loop is
+//! said either way.
 
 mod e2e;
 
@@ -81,6 +82,31 @@ fn usage() -> Result<(), String> {
     Ok(())
 }
 
+/// A computed range past the most counts a loop runs (2^23): its body does not run, which is
+/// said at the range with `-k` as the helper's error and without it in tracebound's words.
+fn a_range_too_long_is_said() -> Result<(), String> {
+    let script = "BEGIN { $n = 9000000; for ($i : 0..$n) { @c++; } printf(\"after\\n\"); exit(); }";
+    let (code, stdout, stderr) = tracebound(&["-k", "-e", script])?;
+    let with_k = "stdin:1:33-38: WARNING: Argument list too long\n\
+                  Additional Info - helper: loop, retcode: -7\n";
+    if code != 0
+        || !stdout.starts_with("after\n")
+        || stdout.contains("@c")
+        || !stderr.contains(with_k)
+    {
+        return Err(format!("-k: exit {code}\n{stdout}--- stderr:\n{stderr}"));
+    }
+    let (code, stdout, stderr) = tracebound(&["-e", script])?;
+    let without = "stdin:1:33-38: WARNING: this range has more than 8388608 counts, the most a \
+                   loop runs: its body did not run\n";
+    if code != 0 || !stdout.starts_with("after\n") || !stderr.contains(without) {
+        return Err(format!(
+            "without -k: exit {code}\n{stdout}--- stderr:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
 #[test]
 fn helper_errors_warn_with_k() {
     if !e2e::require_bpf("helper_errors_warn_with_k") {
@@ -91,5 +117,6 @@ fn helper_errors_warn_with_k() {
     tally.record("json", json_records_come_in_order());
     tally.record("without -k", without_k_nothing_is_said());
     tally.record("usage", usage());
+    tally.record("range too long", a_range_too_long_is_said());
     tally.finish();
 }

@@ -449,6 +449,7 @@ pub enum Helper {
     GetCurrentTaskBtf = 158,
     GetAttachCookie = 174,
     ForEachMapElem = 164,
+    Loop = 181,
     MapLookupPercpuElem = 195,
     KtimeGetTaiNs = 208,
     /// A kernel function (kfunc), not a helper: its call's first operand is the function's
@@ -509,6 +510,7 @@ impl Helper {
             GetCurrentTaskBtf => "get_current_task_btf",
             GetAttachCookie => "get_attach_cookie",
             ForEachMapElem => "for_each_map_elem",
+            Loop => "loop",
             MapLookupPercpuElem => "map_lookup_percpu_elem",
             KtimeGetTaiNs => "ktime_get_tai_ns",
             Kfunc => "kfunc",
@@ -552,6 +554,7 @@ impl Helper {
             GetCurrentTaskBtf,
             GetAttachCookie,
             ForEachMapElem,
+            Loop,
             MapLookupPercpuElem,
             KtimeGetTaiNs,
         ]

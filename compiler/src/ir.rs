@@ -159,9 +159,12 @@ pub struct Function {
     /// bound is proved from them, and it cannot see into a map): they move to the scratch
     /// map only after every other slot.
     pub tracked: Vec<Slot>,
+    /// Slots that never move to the scratch map (a loop callback's record: its helper takes
+    /// it only on the stack); where they do not fit, the function does not fit.
+    pub stack_only: Vec<Slot>,
     pub vregs: u32,
     pub labels: u32,
-    /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`), each lowered
+    /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`, `bpf_loop`), each lowered
     /// like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
     pub callbacks: Vec<Function>,
     /// While set, `new_slot` hands out the existing slots from this index on again (grown to

@@ -10,6 +10,7 @@ mod cast;
 pub(crate) mod fold;
 pub mod format;
 mod map_decl;
+pub(crate) mod range;
 mod script_offsets;
 mod trace_printk;
 pub(crate) mod var_pointers;
@@ -474,6 +475,7 @@ impl<'a> Visitor<'a> for Checker<'_> {
                     ForIter::Range(a, b) => {
                         self.expr(a);
                         self.expr(b);
+                        self.diags.extend(range::too_many_counts(a, b));
                         Shape::Int
                     }
                 };

@@ -118,11 +118,13 @@ pub fn emit_in(f: &Function, frame: Frame) -> Result<Emitted, EmitError> {
     let spill_bytes = alloc.spill_slots * 8;
     let slot_bytes: u32 = f.slots.iter().sum();
     // Largest slots first into scratch until the rest fits with the scratch pointer's spot;
-    // the verifier's tracked slots last.
+    // the verifier's tracked slots last, the stack-only ones never.
     let mut in_scratch = vec![false; f.slots.len()];
     let mut on_stack = slot_bytes;
     if slot_bytes + spill_bytes > stack_limit && scratch_map.is_some() {
-        let mut by_size: Vec<usize> = (0..f.slots.len()).collect();
+        let mut by_size: Vec<usize> = (0..f.slots.len())
+            .filter(|&i| !f.stack_only.iter().any(|s| s.0 as usize == i))
+            .collect();
         let tracked = |i: usize| f.tracked.iter().any(|s| s.0 as usize == i);
         by_size.sort_by_key(|&i| (tracked(i), std::cmp::Reverse(f.slots[i])));
         for i in by_size {

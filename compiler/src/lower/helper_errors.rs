@@ -34,6 +34,16 @@ impl ProbeLowerer<'_, '_> {
         self.send_helper_error(Helper::MapLookupElem, zero);
     }
 
+    /// Where `helper` is known to fail with `code` (with `-k`): a warning, as its call would
+    /// have given.
+    pub(super) fn helper_failed(&mut self, helper: Helper, code: i64) {
+        if !self.shared.options.helper_errors {
+            return;
+        }
+        let ret = self.const_reg(code as u64);
+        self.send_helper_error(helper, ret);
+    }
+
     fn send_helper_error(&mut self, helper: Helper, ret: VReg) {
         let action = Action::HelperError {
             helper: helper.kernel_name().to_string(),

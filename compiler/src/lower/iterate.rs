@@ -1,6 +1,8 @@
-//! Walking a map's entries in the kernel: `for ($kv : @m) { ... }` and `len(@m)`. Both call
-//! `bpf_for_each_map_elem`, which runs a callback per entry: the loop body for `for`, an empty
-//! one for `len` (the helper returns how many entries it visited).
+//! Loops whose body runs as a callback: `for ($kv : @m) { ... }` and `len(@m)` call
+//! `bpf_for_each_map_elem`, which runs a callback per entry (the loop body for `for`, an empty
+//! one for `len`: the helper returns how many entries it visited); `for ($i : a..b)` with a
+//! computed or long range calls `bpf_loop`, which runs the body once per count. The verifier
+//! checks a callback once, where it would walk an inline loop once per iteration.
 //!
 //! A callback has its own stack frame, so the probe hands it a record on the probe's stack:
 //!
@@ -8,23 +10,29 @@
 //! |--------|----------------------------------------------------------------------|
 //! | 0      | the probe's context pointer (for `args`, `arg0`, ... in the body)   |
 //! | 8      | set to 1 when the body runs `return` (the probe then returns too)    |
-//! | 16     | every scratch variable that exists before the loop, in order        |
+//! | 16     | a range's start (the callback is given the count from it)            |
+//! | 24     | every scratch variable that exists before the loop, in order        |
 //!
 //! The callback copies the variables in, runs the body, and copies them back, so the body reads
 //! and writes the probe's variables as a loop would.
 
 use super::Lowering;
-use super::{map_parts, ProbeLowerer, VarSlot};
+use super::{map_parts, ProbeLowerer, VarSlot, SIGNED};
 use crate::ast::{Block, Expr, Ident};
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper};
-use crate::ir::{Addr, Function, Inst, Operand, VReg};
+use crate::ir::{Addr, Function, Inst, Operand, Slot, VReg};
 use crate::program::{MapValue, ValueType};
 use crate::span::Span;
 
 const CONTEXT_AT: i32 = 0;
 const RETURNED_AT: i32 = 8;
-const VARIABLES_AT: u32 = 16;
+const START_AT: i32 = 16;
+const VARIABLES_AT: u32 = 24;
+
+/// The most counts `bpf_loop` runs; past it the helper runs none and fails with -E2BIG.
+const MOST_COUNTS: i32 = crate::check::range::MOST_COUNTS as i32;
+const E2BIG: i64 = 7;
 
 /// A probe variable as the callback sees it: where it lives in the probe and in the record.
 struct Captured {
@@ -34,6 +42,14 @@ struct Captured {
     size: u32,
 }
 
+/// What a loop's callback is called for.
+enum Walk<'a> {
+    /// Each entry of a map: `bpf_for_each_map_elem` passes (map, key, value, record).
+    Entries { map: usize, entry: &'a ValueType },
+    /// Each count of a range: `bpf_loop` passes (count from the start, record).
+    Counts,
+}
+
 impl ProbeLowerer<'_, '_> {
     /// `for ($kv : @map) { body }`.
     pub fn for_map(&mut self, var: &Ident, map_expr: &Expr, body: &Block) -> Lowering<()> {
@@ -41,11 +57,81 @@ impl ProbeLowerer<'_, '_> {
         let entry = self.shared.maps.entry_type(map).ok_or_else(|| {
             not_iterable(&self.shared.maps.value(map), map_expr.span, "iterate over")
         })?;
+        let (record, captured) = self.loop_record(var);
+        let callback =
+            self.loop_callback(Walk::Entries { map, entry: &entry }, var, &captured, body)?;
+        let record_addr = self.slot_addr(record, 0);
+        self.call_for_each(map, callback, Operand::Reg(record_addr));
+        self.loop_finish(record, &captured);
+        Ok(())
+    }
 
-        // The record: context, `return` flag, variables.
+    /// `for ($i : start..end) { body }` as a callback `bpf_loop` runs `end - start` times
+    /// (none when that is not positive); `start` and `end` are already evaluated, once, and
+    /// `range` is their text.
+    pub fn for_range_by_calls(
+        &mut self,
+        var: &Ident,
+        (start, end, range): (VReg, VReg, Span),
+        body: &Block,
+    ) -> Lowering<()> {
+        let (record, captured) = self.loop_record(var);
+        self.store_u64(Addr::Slot(record, START_AT), Operand::Reg(start));
+        let callback = self.loop_callback(Walk::Counts, var, &captured, body)?;
+
+        let counts = self.alu(Alu::Sub, end, Operand::Reg(start));
+        let done = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Sle,
+            a: counts,
+            b: Operand::Imm(0),
+            then: done,
+        });
+        // Past its limit the helper would run nothing and fail with -E2BIG (and a count
+        // past 32 bits would be cut to its low bits): that is known here, without the call,
+        // whose inlined form reports the error in 32 bits only.
+        let call = self.new_label();
+        self.emit(Inst::Branch {
+            cond: Cond::Sle,
+            a: counts,
+            b: Operand::Imm(MOST_COUNTS),
+            then: call,
+        });
+        if self.shared.options.helper_errors {
+            let outer = std::mem::replace(&mut self.expr_span, range);
+            self.helper_failed(Helper::Loop, -E2BIG);
+            self.expr_span = outer;
+        } else {
+            // Not a silent nothing: the body's results would be missing.
+            self.send(too_many_counts_warning(range), &[], &[]);
+        }
+        self.emit(Inst::Jump(done));
+        self.emit(Inst::Label(call));
+        let cb = self.f.new_vreg();
+        self.emit(Inst::FuncRef(cb, callback));
+        let record_addr = self.slot_addr(record, 0);
+        self.emit(Inst::Call {
+            helper: Helper::Loop,
+            args: vec![
+                Operand::Reg(counts),
+                Operand::Reg(cb),
+                Operand::Reg(record_addr),
+                Operand::Imm(0),
+            ],
+            ret: None,
+        });
+        self.emit(Inst::Label(done));
+        self.loop_finish(record, &captured);
+        Ok(())
+    }
+
+    /// The record a loop's callback is handed, filled: the context, a clear `return` flag
+    /// and the probe's variables (all but the loop's own, which the callback binds).
+    fn loop_record(&mut self, var: &Ident) -> (Slot, Vec<Captured>) {
         let mut captured: Vec<Captured> = self
             .vars
             .iter()
+            .filter(|(name, _)| **name != var.name)
             .map(|(name, var)| Captured {
                 name: name.clone(),
                 var: var.clone(),
@@ -59,18 +145,31 @@ impl ProbeLowerer<'_, '_> {
             c.at = at as i32;
             at += c.size;
         }
-        let record = self.f.new_slot(at);
+        let record = match self.loop_record {
+            Some(record) => {
+                let size = &mut self.f.slots[record.0 as usize];
+                *size = (*size).max(at.next_multiple_of(8));
+                record
+            }
+            None => {
+                let record = self.f.new_slot(at);
+                self.f.stack_only.push(record);
+                self.loop_record = Some(record);
+                record
+            }
+        };
         self.store_u64(Addr::Slot(record, CONTEXT_AT), Operand::Reg(self.ctx));
         self.store_u64(Addr::Slot(record, RETURNED_AT), Operand::Imm(0));
         for c in &captured {
             self.copy(Addr::Slot(record, c.at), Addr::Slot(c.var.slot, 0), c.size);
         }
+        (record, captured)
+    }
 
-        let callback = self.loop_callback(map, var, &entry, &captured, body)?;
-        let record_addr = self.slot_addr(record, 0);
-        self.call_for_each(map, callback, Operand::Reg(record_addr));
-
-        for c in &captured {
+    /// After the loop: the variables back from the record, and the probe returns if the body
+    /// ran `return`.
+    fn loop_finish(&mut self, record: Slot, captured: &[Captured]) {
+        for c in captured {
             self.copy(Addr::Slot(c.var.slot, 0), Addr::Slot(record, c.at), c.size);
         }
         let returned = self.load_u64(Addr::Slot(record, RETURNED_AT));
@@ -81,7 +180,6 @@ impl ProbeLowerer<'_, '_> {
             b: Operand::Imm(0),
             then: exit,
         });
-        Ok(())
     }
 
     /// `len(@map)`: the number of entries.
@@ -145,19 +243,22 @@ impl ProbeLowerer<'_, '_> {
         visited
     }
 
-    /// The loop body as a callback `(map, key, value, record) -> 0 (next) | 1 (stop)`; returns
-    /// its index among this function's callbacks.
+    /// The loop body as a callback returning 0 (next) or 1 (stop); returns its index among
+    /// this function's callbacks.
     fn loop_callback(
         &mut self,
-        map: usize,
+        walk: Walk,
         var: &Ident,
-        entry: &ValueType,
         captured: &[Captured],
         body: &Block,
     ) -> Lowering<usize> {
         if self.dispatched {
             // The program is loaded by hand for a multi-uprobe link, without callbacks.
-            return Err(self.not_dispatched("a loop over a map", body.span));
+            let what = match walk {
+                Walk::Entries { .. } => "a loop over a map",
+                Walk::Counts => "a loop over a computed or long range",
+            };
+            return Err(self.not_dispatched(what, body.span));
         }
         let index = self.f.callbacks.len();
         let name = format!("{}_cb{index}", self.f.name);
@@ -167,10 +268,19 @@ impl ProbeLowerer<'_, '_> {
             int_widths: self.int_widths.clone(),
             ..ProbeLowerer::new(&mut *self.shared, name, span, probe, probe_index)
         };
-        let [key, value, record] = [l.f.new_vreg(), l.f.new_vreg(), l.f.new_vreg()];
-        l.emit(Inst::Arg(key, 1));
-        l.emit(Inst::Arg(value, 2));
-        l.emit(Inst::Arg(record, 3));
+        // Every argument is taken before anything else can reuse its register.
+        let [first, second, record] = [l.f.new_vreg(), l.f.new_vreg(), l.f.new_vreg()];
+        match walk {
+            Walk::Entries { .. } => {
+                l.emit(Inst::Arg(first, 1));
+                l.emit(Inst::Arg(second, 2));
+                l.emit(Inst::Arg(record, 3));
+            }
+            Walk::Counts => {
+                l.emit(Inst::Arg(first, 0));
+                l.emit(Inst::Arg(record, 1));
+            }
+        }
         l.ctx = l.load_u64(Addr::Ptr(record, CONTEXT_AT));
         for c in captured {
             let slot = l.f.new_slot(c.size);
@@ -183,7 +293,15 @@ impl ProbeLowerer<'_, '_> {
                 },
             );
         }
-        l.bind_entry(map, var, entry, key, value)?;
+        match walk {
+            Walk::Entries { map, entry } => l.bind_entry(map, var, entry, first, second)?,
+            Walk::Counts => {
+                let start = l.load_u64(Addr::Ptr(record, START_AT));
+                let i = l.alu(Alu::Add, start, Operand::Reg(first));
+                let slot = l.var_slot(&var.name, &SIGNED);
+                l.store_u64(Addr::Slot(slot, 0), Operand::Reg(i));
+            }
+        }
 
         let next = l.f.new_label();
         let stop = l.f.new_label();
@@ -343,6 +461,17 @@ impl ProbeLowerer<'_, '_> {
         self.emit(Inst::Jump(top));
         self.emit(Inst::Label(done));
         self.emit(Inst::LoopEnd);
+    }
+}
+
+/// The run-time warning for a range past what `bpf_loop` runs, at the range.
+fn too_many_counts_warning(span: Span) -> crate::program::Action {
+    crate::program::Action::RuntimeWarning {
+        message: format!(
+            "this range has more than {MOST_COUNTS} counts, the most a loop runs: its body \
+             did not run"
+        ),
+        span,
     }
 }
 

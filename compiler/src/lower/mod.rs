@@ -466,6 +466,9 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub texts: Option<dispatch::TextsAt>,
     /// The innermost expression being lowered: where a helper error (`-k`) points.
     pub expr_span: Span,
+    /// The slot the records of this function's loop callbacks share (`iterate`): a record
+    /// lives from just before its loop's helper call to just after, so two never overlap.
+    pub loop_record: Option<ir::Slot>,
 }
 
 impl<'s, 'o> ProbeLowerer<'s, 'o> {
@@ -503,6 +506,7 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             syscall: None,
             texts: None,
             expr_span: span,
+            loop_record: None,
         }
     }
 }

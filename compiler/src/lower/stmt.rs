@@ -16,6 +16,9 @@ use crate::span::Span;
 
 const BPF_ANY: i32 = 0;
 
+/// The longest literal range kept as an inline loop: the verifier walks each of its counts.
+const INLINE_COUNTS: i64 = 64;
+
 pub(crate) fn lower_probe(
     shared: &mut Shared,
     probe: &ast::Probe,
@@ -283,9 +286,20 @@ impl ProbeLowerer<'_, '_> {
         Ok(())
     }
 
+    /// `for ($i : from..to)`: inline, as a loop the verifier walks once per count, when the
+    /// range is literals and short; otherwise (a computed bound, a long range) as a
+    /// `bpf_loop` callback, which it checks once.
     fn for_range(&mut self, var: &Ident, from: &Expr, to: &Expr, body: &Block) -> Lowering<()> {
+        // A wildcard's one program has no callbacks: its literal ranges stay inline (the
+        // checker refused those past what a loop runs).
+        let short = crate::check::range::literal_counts(from, to)
+            .is_some_and(|counts| self.dispatched || counts <= INLINE_COUNTS);
         let (start, _) = self.int(from)?;
         let (end_value, _) = self.int(to)?;
+        if !short {
+            let range = (start, end_value, from.span.to(to.span));
+            return self.for_range_by_calls(var, range, body);
+        }
         let slot = self.var_slot(&var.name, &SIGNED);
         let bound = self.f.new_slot(8);
         self.store_u64(Addr::Slot(slot, 0), Operand::Reg(start));
@@ -327,7 +341,7 @@ impl ProbeLowerer<'_, '_> {
     }
 
     /// The slot of a scratch variable, made on first assignment with the value's type.
-    fn var_slot(&mut self, name: &str, ty: &ValueType) -> Slot {
+    pub(super) fn var_slot(&mut self, name: &str, ty: &ValueType) -> Slot {
         if let Some(v) = self.vars.get(name) {
             return v.slot;
         }
