@@ -976,7 +976,14 @@ impl<'p> Checker<'p> {
                                 ));
                             }
                         }
-                        Shape::Int
+                        // Pointer arithmetic (`($p + 1)->field`) keeps the pointer, which
+                        // resolve types.
+                        let pointer = Shape::Unknown;
+                        match op {
+                            BinaryOp::Add if l == pointer || r == pointer => pointer,
+                            BinaryOp::Sub if l == pointer && r != pointer => pointer,
+                            _ => Shape::Int,
+                        }
                     }
                 }
             }
@@ -1019,6 +1026,11 @@ impl<'p> Checker<'p> {
                                 target.span,
                                 format!("`${name}` holds {}", shape.describe()),
                             ));
+                        }
+                        // A pointer stepped (`($p++)->field`) is still the pointer, which
+                        // resolve types.
+                        if shape == Shape::Unknown {
+                            return Shape::Unknown;
                         }
                     }
                     ExprKind::Map { .. } => self.map_use(

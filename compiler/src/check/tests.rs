@@ -102,6 +102,28 @@ fn increments_need_integers() {
 }
 
 #[test]
+fn a_pointer_stepped_or_moved_is_still_a_pointer() {
+    for body in [
+        "@b += ($c++).b;",
+        "@b += (--$c)->b;",
+        "@b += ($c + 1).b;",
+        "@b += (2 + $c)->b;",
+    ] {
+        clean(&format!(
+            "struct C {{ int a; long b; }} uprobe:/bin/true:main {{ $c = (struct C *)arg0; {body} }}"
+        ));
+    }
+    assert_eq!(
+        only_error("BEGIN { $x = pid; @ = ($x + 1).b; }"),
+        // From inside the parentheses, as the current release places a postfix form.
+        (
+            "$x + 1).b".to_string(),
+            "an integer has no field `b`".to_string()
+        )
+    );
+}
+
+#[test]
 fn fields_and_tuple_elements_need_something_that_has_them() {
     assert_eq!(
         only_error("BEGIN { $x = pid; @ = $x.name; }"),

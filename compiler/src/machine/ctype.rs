@@ -390,6 +390,11 @@ impl<'a> KernelTypes<'a> {
                 }
                 _ => None,
             },
+            // `p++`, `--p`: a pointer stepped is still one (`($c++)->b`).
+            ExprKind::Update { target, .. } => match self.type_of(target, env)? {
+                Some(p) if matches!(self.view(&p, e.span)?, View::Pointer { .. }) => Some(p),
+                _ => None,
+            },
             ExprKind::Index { expr, .. } => match self.type_of(expr, env)? {
                 Some(t) => match self.view(&t, expr.span)? {
                     View::Pointer { to } => Some(to),
