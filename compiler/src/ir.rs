@@ -164,8 +164,8 @@ pub struct Function {
     pub stack_only: Vec<Slot>,
     pub vregs: u32,
     pub labels: u32,
-    /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`, `bpf_loop`), each lowered
-    /// like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
+    /// Functions the kernel calls back from a helper (`bpf_for_each_map_elem`, `bpf_loop`),
+    /// each lowered like a probe's body; `Inst::FuncRef(_, n)` names the n-th.
     pub callbacks: Vec<Function>,
     /// While set, `new_slot` hands out the existing slots from this index on again (grown to
     /// the size asked) before adding any: code on paths that never meet (the members of a

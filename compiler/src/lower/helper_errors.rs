@@ -8,6 +8,7 @@ use super::{ProbeLowerer, Val, SIGNED};
 use crate::insn::{Cond, Helper};
 use crate::ir::{Inst, Operand, VReg};
 use crate::program::Action;
+use crate::span::Span;
 
 impl ProbeLowerer<'_, '_> {
     /// After `helper` returned `ret`: a warning when it is negative.
@@ -34,14 +35,13 @@ impl ProbeLowerer<'_, '_> {
         self.send_helper_error(Helper::MapLookupElem, zero);
     }
 
-    /// Where `helper` is known to fail with `code` (with `-k`): a warning, as its call would
-    /// have given.
-    pub(super) fn helper_failed(&mut self, helper: Helper, code: i64) {
-        if !self.shared.options.helper_errors {
-            return;
-        }
+    /// Where `helper` is known to fail with `code`: the warning its call would have given,
+    /// at `span` (the caller runs this only with `-k`).
+    pub(super) fn helper_failed(&mut self, helper: Helper, code: i64, span: Span) {
         let ret = self.const_reg(code as u64);
+        let outer = std::mem::replace(&mut self.expr_span, span);
         self.send_helper_error(helper, ret);
+        self.expr_span = outer;
     }
 
     fn send_helper_error(&mut self, helper: Helper, ret: VReg) {

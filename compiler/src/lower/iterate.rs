@@ -98,9 +98,7 @@ impl ProbeLowerer<'_, '_> {
             then: call,
         });
         if self.shared.options.helper_errors {
-            let outer = std::mem::replace(&mut self.expr_span, range);
-            self.helper_failed(Helper::Loop, -E2BIG);
-            self.expr_span = outer;
+            self.helper_failed(Helper::Loop, -E2BIG, range);
         } else {
             // Not a silent nothing: the body's results would be missing.
             self.send(too_many_counts_warning(range), &[], &[]);
