@@ -121,26 +121,6 @@ fn rows(stdout: &str) -> Vec<Vec<&str>> {
         .collect()
 }
 
-/// The sum of the counts in the histogram printed as `@NAME:`.
-fn hist_total(stdout: &str, map: &str) -> u64 {
-    let start = stdout
-        .find(&format!("{map}: \n"))
-        .or_else(|| stdout.find(&format!("{map}:\n")))
-        .unwrap_or_else(|| panic!("no {map} in {stdout}"));
-    stdout[start..]
-        .lines()
-        .skip(1)
-        .take_while(|l| l.starts_with('['))
-        .map(|l| {
-            l.split(')')
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or_else(|| panic!("a histogram line: {l:?}"))
-        })
-        .sum()
-}
-
 #[test]
 fn execsnoop_sees_each_exec_with_its_arguments_and_the_failure() {
     if !e2e::require_bpf("execsnoop_sees_each_exec_with_its_arguments_and_the_failure") {
@@ -275,7 +255,7 @@ fn funclatency_counts_every_call_of_the_function() {
     let command = format!("{binary} call 300");
     let stdout = run_tool(&["funclatency", &function, "-c", &command]);
     assert!(stdout.lines().any(|l| l == "@calls: 300"), "{stdout}");
-    assert_eq!(hist_total(&stdout, "@ns"), 300, "{stdout}");
+    assert_eq!(e2e::hist_total(&stdout, "@ns"), 300, "{stdout}");
     // Each call is busy for 20 us: no sample can be under the 16 us bucket.
     assert!(!stdout.contains("\n[8K, 16K)"), "{stdout}");
 }
@@ -309,7 +289,7 @@ fn biolatency_with_p_times_each_direct_write() {
     let file = scratch().join(marker("biolatency"));
     let (_, stdout) = gated("biolatency", &[], &["dio", "16", file.to_str().unwrap()]);
     let _ = std::fs::remove_file(&file);
-    assert_eq!(hist_total(&stdout, "@usecs"), 16, "{stdout}");
+    assert_eq!(e2e::hist_total(&stdout, "@usecs"), 16, "{stdout}");
 }
 
 #[test]
@@ -351,7 +331,7 @@ fn runqlat_with_p_times_each_wakeup() {
     // 20 wakeups from its sleeps; one from the gate when the workload was already blocked
     // on it as it opened (on a loaded machine it may not have reached it yet); a preemption
     // or the exit may add one.
-    let total = hist_total(&stdout, "@usecs");
+    let total = e2e::hist_total(&stdout, "@usecs");
     assert!((20..=24).contains(&total), "{total} samples: {stdout}");
 }
 

@@ -285,24 +285,6 @@ fn latency_script(binary: &str) -> String {
     )
 }
 
-/// How many values the `@lat` histogram printed holds: the sum of its buckets' counts.
-fn histogram_total(stdout: &str) -> u64 {
-    stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("@lat:"))
-        .skip(1)
-        .take_while(|l| l.starts_with('['))
-        .filter_map(|l| {
-            l.split(')')
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
 /// The mission's script with `-p` on a quiet process (20 calls a second): accepted, and the
 /// hot process running the same binary is neither counted nor trapped (its breakpoint is
 /// never installed), so the histogram holds the quiet process's calls only.
@@ -312,7 +294,7 @@ fn scoped_to_a_quiet_process(binary: &str) -> Result<(), String> {
     let pid = quiet.0.id().to_string();
     let script = latency_script(binary);
     let (code, stdout, stderr) = tracebound(&["-p", &pid, "--timeout", "1", "-e", &script])?;
-    let calls = histogram_total(&stdout);
+    let calls = e2e::hist_total(&stdout, "@lat");
     if code != 0 || !(5..=40).contains(&calls) {
         return Err(format!(
             "exit {code}, {calls} latencies (expected some 20)\n{stdout}{stderr}"
@@ -330,7 +312,7 @@ fn auto_filter_scopes_to_the_command(binary: &str) -> Result<(), String> {
     let (code, stdout, stderr) = tracebound(&["--auto-filter", "-c", &command, "-e", &script])?;
     if code != 0
         || !stderr.contains("auto-filter: uprobes fire in the -c command only")
-        || histogram_total(&stdout) != 2000
+        || e2e::hist_total(&stdout, "@lat") != 2000
     {
         return Err(format!("exit {code}\n{stdout}{stderr}"));
     }

@@ -875,3 +875,26 @@ pub fn describe_difference(expected: &str, actual: &str) -> String {
         actual
     )
 }
+
+/// The sum of the counts in the histogram printed as `@NAME:`; 0 when none was printed, so
+/// the caller's check fails with its own context.
+pub fn hist_total(stdout: &str, map: &str) -> u64 {
+    let Some(start) = stdout
+        .find(&format!("{map}: \n"))
+        .or_else(|| stdout.find(&format!("{map}:\n")))
+    else {
+        return 0;
+    };
+    stdout[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with('['))
+        .map(|l| {
+            // A bucket is `[lo, hi)`, or `[n]` for the single values 0 and 1.
+            l.split_once([')', ']'])
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("a histogram line: {l:?}"))
+        })
+        .sum()
+}
