@@ -64,12 +64,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        // bpftrace's defaults, so that a script that runs there runs here: the current
-        // release's limits on probes and programs (0.17 had 512), but 0.17's max_strlen (the
-        // current release has 1024, over which `strcontains` and `strlen` unroll past what
-        // the verifier walks).
+        // The current release's defaults, so that a script that runs there runs here and
+        // prints the same: 0.17 had 512 probes and programs, and strings of 64 bytes.
         Limits {
-            max_strlen: 64,
+            max_strlen: 1024,
             str_trunc_trailer: "..".to_string(),
             max_map_keys: 4096,
             perf_rb_pages: 256,

@@ -207,7 +207,9 @@ fn numeric_config_keys_take_numbers() {
 #[test]
 fn string_literals_must_fit_max_strlen() {
     let long = "x".repeat(64);
-    let (text, message) = only_error(&format!("BEGIN {{ @s = \"{long}\"; }}"));
+    let (text, message) = only_error(&format!(
+        "config = {{ max_strlen = 64 }} BEGIN {{ @s = \"{long}\"; }}"
+    ));
     assert_eq!(text, format!("\"{long}\""));
     assert_eq!(
         message,
@@ -217,7 +219,11 @@ fn string_literals_must_fit_max_strlen() {
         only_error("config = { max_strlen = 8 } BEGIN { @s = \"12345678\"; }").0,
         "\"12345678\""
     );
-    clean(&format!("BEGIN {{ @s = \"{}\"; }}", "x".repeat(63)));
+    clean(&format!(
+        "config = {{ max_strlen = 64 }} BEGIN {{ @s = \"{}\"; }}",
+        "x".repeat(63)
+    ));
+    clean(&format!("BEGIN {{ @s = \"{}\"; }}", "x".repeat(1023)));
     // Formatted in user space: never in the kernel.
     clean(&format!(
         "BEGIN {{ printf(\"%s {long}\\n\", \"{long}\"); }}"

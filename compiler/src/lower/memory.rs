@@ -1,8 +1,7 @@
 //! Byte-level work the BPF code does on strings and tuples: zeroing a buffer, copying one
-//! into another (truncating or NUL-padding), comparing two strings, searching one in another,
-//! reading a char array from kernel or user memory, and one character of a string. All sizes are known when compiling,
-//! so the loops are unrolled, except the search: its two nested loops are bounded loops the
-//! verifier walks.
+//! into another (truncating or NUL-padding), comparing two strings, reading a char array from
+//! kernel or user memory, and one character of a string. All sizes are known when compiling,
+//! so the loops are unrolled (searching one string in another is `search`).
 
 use super::{Lowering, ProbeLowerer, Val};
 use crate::ast::{Expr, ExprKind};
@@ -318,82 +317,6 @@ impl ProbeLowerer<'_, '_> {
             self.jump_if_zero(x, equal);
         }
         self.emit(Inst::Label(equal));
-    }
-
-    /// 1 when the string at `needle` (up to `needle_len` bytes or its NUL) occurs in the
-    /// string at `haystack` (up to `haystack_len` bytes or its NUL), else 0; an empty needle
-    /// occurs everywhere.
-    pub fn contains_string(
-        &mut self,
-        haystack: Addr,
-        haystack_len: u32,
-        needle: Addr,
-        needle_len: u32,
-    ) -> VReg {
-        let h = self.address_of(haystack);
-        let n = self.address_of(needle);
-        let [found_slot, i_slot, j_slot] = [8, 8, 8].map(|size| self.f.new_slot(size));
-        self.store_u64(Addr::Slot(found_slot, 0), Operand::Imm(0));
-        self.store_u64(Addr::Slot(i_slot, 0), Operand::Imm(0));
-        let [outer, inner, next, found, done] = [(); 5].map(|_| self.f.new_label());
-        let byte_at = |l: &mut Self, base: VReg, index: VReg| {
-            let p = l.f.new_vreg();
-            l.emit(Inst::Alu {
-                op: Alu::Add,
-                dst: p,
-                a: base,
-                b: Operand::Reg(index),
-            });
-            let b = l.f.new_vreg();
-            l.emit(Inst::Load {
-                dst: b,
-                addr: Addr::Ptr(p, 0),
-                size: Size::B,
-                signed: false,
-            });
-            b
-        };
-        let branch = |l: &mut Self, cond, a, b, then| l.emit(Inst::Branch { cond, a, b, then });
-
-        // For each start i in the haystack...
-        self.emit(Inst::LoopStart);
-        self.emit(Inst::Label(outer));
-        let i = self.load_u64(Addr::Slot(i_slot, 0));
-        branch(self, Cond::Ge, i, Operand::Imm(haystack_len as i32), done);
-        self.store_u64(Addr::Slot(j_slot, 0), Operand::Imm(0));
-        // ...compare the needle byte by byte until it ends (found) or differs (next start).
-        self.emit(Inst::LoopStart);
-        self.emit(Inst::Label(inner));
-        let j = self.load_u64(Addr::Slot(j_slot, 0));
-        branch(self, Cond::Ge, j, Operand::Imm(needle_len as i32), found);
-        let nb = byte_at(self, n, j);
-        self.jump_if_zero(nb, found);
-        let i = self.load_u64(Addr::Slot(i_slot, 0));
-        let ij = self.f.new_vreg();
-        self.emit(Inst::Alu {
-            op: Alu::Add,
-            dst: ij,
-            a: i,
-            b: Operand::Reg(j),
-        });
-        // The rest of the haystack is shorter than the needle: no later start matches.
-        branch(self, Cond::Ge, ij, Operand::Imm(haystack_len as i32), done);
-        let hb = byte_at(self, h, ij);
-        branch(self, Cond::Ne, hb, Operand::Reg(nb), next);
-        self.increment_u64(Addr::Slot(j_slot, 0));
-        self.emit(Inst::Jump(inner));
-        self.emit(Inst::LoopEnd);
-        self.emit(Inst::Label(next));
-        let i = self.load_u64(Addr::Slot(i_slot, 0));
-        let hb = byte_at(self, h, i);
-        self.jump_if_zero(hb, done);
-        self.increment_u64(Addr::Slot(i_slot, 0));
-        self.emit(Inst::Jump(outer));
-        self.emit(Inst::LoopEnd);
-        self.emit(Inst::Label(found));
-        self.store_u64(Addr::Slot(found_slot, 0), Operand::Imm(1));
-        self.emit(Inst::Label(done));
-        self.load_u64(Addr::Slot(found_slot, 0))
     }
 }
 

@@ -19,6 +19,7 @@ mod known_reads;
 pub(crate) mod maps;
 mod memory;
 pub mod sample;
+mod search;
 mod stacks;
 mod stmt;
 mod structs;
@@ -118,7 +119,7 @@ impl Default for LowerOptions {
     fn default() -> Self {
         LowerOptions {
             positional: Vec::new(),
-            max_strlen: 64,
+            max_strlen: 1024,
             str_trunc_trailer: "..".to_string(),
             max_map_keys: 4096,
             ringbuf_pages: 256,

@@ -190,9 +190,9 @@ impl ProbeLowerer<'_, '_> {
                 "here",
             ));
         };
-        let (h, h_len) = self.string_operand(haystack)?;
-        let (n, n_len) = self.string_operand(needle)?;
-        let r = self.contains_string(h, h_len, n, n_len);
+        let h = self.string_operand(haystack)?;
+        let n = self.string_operand(needle)?;
+        let r = self.contains_string(h, n, span)?;
         Ok(Val::Int {
             reg: r,
             signed: false,
