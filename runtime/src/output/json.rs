@@ -287,8 +287,12 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
         | Value::Inet { .. }
         | Value::Mac(_)
         | Value::Buf(_)
-        | Value::Named { .. }
-        | Value::Enum { .. } => write_string(out, &value.formatted_text().unwrap_or_default()),
+        | Value::Named { .. } => write_string(out, &value.formatted_text().unwrap_or_default()),
+        // JSON keeps an enum's number, as the current release writes it (unsigned), for
+        // the programs that read it; a key is text, and names it.
+        Value::Enum { number, .. } => {
+            out.extend(number.as_u64_bits().unwrap_or(0).to_string().into_bytes())
+        }
         Value::Stack { .. } | Value::Sym { .. } => {
             let mut text = Vec::new();
             write_value(&mut text, value, symbols, false);
@@ -328,6 +332,23 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\td\\u0001e\x7f/\\r\\u0008\\uffffffc3\\uffffffa9\""
+        );
+    }
+    #[test]
+    fn an_enum_is_its_number_as_a_value() {
+        let e = |n: i64| Value::Enum {
+            number: Box::new(Value::Int(n)),
+            name: Some("FOO".to_string()),
+        };
+        let mut out = Vec::new();
+        write_json_value(
+            &mut out,
+            &Value::Tuple(vec![e(333), e(-1)]),
+            &super::super::NoSymbols,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[333,18446744073709551615]"
         );
     }
 }
