@@ -330,9 +330,11 @@ fn runqlat_with_p_times_each_wakeup() {
     let (_, stdout) = gated("runqlat", &[], &["sleep", "20", "5"]);
     // 20 wakeups from its sleeps; one from the gate when the workload was already blocked
     // on it as it opened (on a loaded machine it may not have reached it yet); a preemption
-    // or the exit may add one.
+    // or the exit may add one. The tool itself can miss one: the kernel enqueues a woken
+    // task before its wakeup tracepoint fires, so another CPU may switch it in before the
+    // wakeup's time is stored (bpftrace's runqlat races the same way).
     let total = e2e::hist_total(&stdout, "@usecs");
-    assert!((20..=24).contains(&total), "{total} samples: {stdout}");
+    assert!((18..=24).contains(&total), "{total} samples: {stdout}");
 }
 
 #[test]
