@@ -105,13 +105,13 @@ pub struct Cli {
     #[arg(long = "bench")]
     pub bench: bool,
 
-    /// Add DIR to the search path for C headers. Headers are not read, as a script's own
-    /// `#include` is not: types come from the kernel's BTF and the script's definitions, and a
-    /// header's macro the script uses is an error at its use (`#define` it in the script).
+    /// Add DIR to the search path for C headers. An included header gives the script its
+    /// integer macros (`EPERM`, `AF_INET`), read with the C preprocessor (`cpp`) when the
+    /// script names one; types come from the kernel's BTF and the script's definitions.
     #[arg(short = 'I', value_name = "DIR")]
     pub include_dirs: Vec<std::path::PathBuf>,
 
-    /// Include FILE before the script, as `#include FILE` at its top would (not read: see -I).
+    /// Include FILE before the script, as `#include <FILE>` at its top would (see -I).
     #[arg(long = "include", value_name = "FILE")]
     pub includes: Vec<String>,
 

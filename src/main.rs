@@ -155,6 +155,8 @@ fn run_command_line(args: Vec<String>, script_name: Option<String>) -> ExitCode 
         environment,
         program_options,
         probe_filter: cli.probe_filter.clone(),
+        includes: cli.includes.clone(),
+        include_dirs: cli.include_dirs.clone(),
     };
     let result = tracebound_compiler::check_source(&source, &check);
     let code = report(&result.diagnostics);

@@ -213,6 +213,7 @@ fn resolve_source(
         facts,
         limits.missing_probes,
         probe_filter(options)?.as_ref(),
+        &options.include_dirs,
     )?;
     Ok((resolved, limits))
 }
@@ -229,6 +230,16 @@ fn checked_source(source: &str, options: &CheckOptions) -> Result<Program, Vec<D
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
+    let mut ast = ast;
+    // `--include FILE` comes before the script's own includes, as at its top.
+    let given = options.includes.iter().map(|file| crate::lex::Directive {
+        kind: crate::lex::DirectiveKind::Include(match file.starts_with(['<', '"']) {
+            true => file.clone(),
+            false => format!("<{file}>"),
+        }),
+        span: Span::default(),
+    });
+    ast.directives.splice(0..0, given);
     Ok(ast)
 }
 

@@ -46,6 +46,10 @@ pub struct CheckOptions {
     /// `--probe-filter REGEX`: only the attach points whose names it matches are compiled
     /// (BEGIN and END always are).
     pub probe_filter: Option<String>,
+    /// `--include FILE`: headers included before the script, as its own `#include <FILE>`.
+    pub includes: Vec<String>,
+    /// `-I DIR`: where included headers are looked for first.
+    pub include_dirs: Vec<std::path::PathBuf>,
 }
 
 /// The value shapes known from the text alone. Anything else is `Unknown` and not checked.

@@ -15,6 +15,7 @@ fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)>
                 environment: Vec::new(),
                 program_options: Default::default(),
                 probe_filter: None,
+                ..Default::default()
             };
             check(&program, &options)
         }

@@ -28,6 +28,12 @@ impl ProbeLowerer<'_, '_> {
                     signed: false,
                 })
             }
+            KernelAccess::Signed(v) => {
+                return Ok(Val::Int {
+                    reg: self.const_reg(*v as u64),
+                    signed: true,
+                })
+            }
             KernelAccess::PointerStep {
                 elem_size,
                 pointer_rhs,

@@ -740,6 +740,7 @@ fn is_boolean(e: &Expr) -> bool {
 fn kernel_value_type(access: &KernelAccess) -> ValueType {
     match access {
         KernelAccess::Const(_) => INT,
+        KernelAccess::Signed(_) => super::SIGNED,
         KernelAccess::Enumerator(_, names) | KernelAccess::EnumCast(names) => {
             ValueType::Enum(names.held())
         }

@@ -9,6 +9,7 @@
 
 use std::fmt;
 
+use super::header_macros::MacroValue;
 use super::tracepoint_format::TracepointFormat;
 use crate::types::{FuncProto, KType, NameSpace, TypeId};
 
@@ -109,6 +110,28 @@ pub trait MachineFacts {
         Err(FactError::Unavailable {
             reason: "symbol addresses are not known here".into(),
         })
+    }
+
+    /// The macros C header `header` defines, as the preprocessor prints them (`#define NAME
+    /// BODY` lines): `header` as a script's `#include` writes it (`<errno.h>`, `"app.h"`),
+    /// looked for in `dirs` (`-I`) first, then where the C compiler looks.
+    fn header_macros(
+        &self,
+        header: &str,
+        dirs: &[std::path::PathBuf],
+    ) -> Result<String, FactError> {
+        let _ = (header, dirs);
+        Err(FactError::Unavailable {
+            reason: "C headers are not read here".into(),
+        })
+    }
+
+    /// The value of macro `name` of the headers the script includes, when one defines it
+    /// (`EPERM` of `<errno.h>`); FactError::Malformed when its body is not an integer. Only
+    /// the script's view of the machine (`ScriptTypes`) knows what the script includes.
+    fn header_macro(&self, name: &str) -> Option<Result<MacroValue, FactError>> {
+        let _ = name;
+        None
     }
 
     /// Where a uprobe inside a function goes: `function` plus `offset` bytes, or (no

@@ -11,5 +11,6 @@ pub mod facts;
 #[cfg(any(test, feature = "test-fixtures"))]
 pub mod fixture;
 pub mod glob;
+pub mod header_macros;
 pub mod script_types;
 pub mod tracepoint_format;

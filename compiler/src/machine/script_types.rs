@@ -8,9 +8,11 @@
 use std::collections::HashMap;
 
 use super::facts::{FactError, MachineFacts, UsdtSite};
+use super::header_macros::{HeaderMacros, MacroValue};
 use super::tracepoint_format::TracepointFormat;
 use crate::ast::{Aggregate, CAttribute, CBody, CDefinition, CField, Expr, Ident, Item, Program};
 use crate::diagnostic::Diagnostic;
+use crate::lex::DirectiveKind;
 use crate::types::{Enum, FuncProto, KType, Member, NameSpace, Record, TypeId};
 
 /// Ids of the script's types start here, far above any BTF id.
@@ -38,6 +40,11 @@ pub struct ScriptTypes<'f> {
     /// The kernel type the script redefines (`struct task_struct { int x; }`), if any: then,
     /// as in bpftrace, the script's definitions cannot take other kernel types as fields.
     redefined: Option<String>,
+    /// The headers the script includes (`<errno.h>`), and where `-I` says to look first.
+    headers: Vec<String>,
+    include_dirs: Vec<std::path::PathBuf>,
+    /// Their macros, read from the machine when a script first names a constant.
+    macros: std::cell::OnceCell<HeaderMacros>,
 }
 
 impl<'f> ScriptTypes<'f> {
@@ -50,6 +57,16 @@ impl<'f> ScriptTypes<'f> {
             names: HashMap::new(),
             aligns: HashMap::new(),
             redefined: None,
+            headers: program
+                .directives
+                .iter()
+                .filter_map(|d| match &d.kind {
+                    DirectiveKind::Include(header) => Some(header.trim().to_string()),
+                    _ => None,
+                })
+                .collect(),
+            include_dirs: Vec::new(),
+            macros: std::cell::OnceCell::new(),
         };
         for (name, size, signed) in SCRIPT_INTS {
             let id = st.add(int(name, size, signed, false));
@@ -307,6 +324,26 @@ impl<'f> ScriptTypes<'f> {
     }
 
     /// The value of the script's enumerator `name` and its enum's id.
+    /// Where the script's `#include <...>` headers are looked for first (`-I`).
+    pub fn with_include_dirs(mut self, dirs: &[std::path::PathBuf]) -> Self {
+        self.include_dirs = dirs.to_vec();
+        self
+    }
+
+    /// The included headers' macros, read once.
+    fn macros(&self) -> &HeaderMacros {
+        self.macros.get_or_init(|| {
+            let mut macros = HeaderMacros::default();
+            for header in &self.headers {
+                match self.facts.header_macros(header, &self.include_dirs) {
+                    Ok(defines) => macros.add(header, &defines),
+                    Err(e) => macros.unread.push((header.clone(), e.to_string())),
+                }
+            }
+            macros
+        })
+    }
+
     fn script_enumerator(&self, name: &str) -> Option<(i64, TypeId)> {
         self.types.iter().enumerate().find_map(|(i, t)| match t {
             KType::Enum(e) => e
@@ -522,13 +559,48 @@ impl MachineFacts for ScriptTypes<'_> {
     fn kernel_function_id(&self, name: &str) -> Result<u32, FactError> {
         self.facts.kernel_function_id(name)
     }
+    fn header_macro(&self, name: &str) -> Option<Result<MacroValue, FactError>> {
+        if self.headers.is_empty() {
+            return None;
+        }
+        Some(
+            self.macros()
+                .value(name)?
+                .map_err(|e| FactError::Malformed {
+                    what: format!("the macro `{name}` of {}", e.header),
+                    reason: format!(
+                        "its value `{}` is not an integer constant tracebound evaluates",
+                        e.body
+                    ),
+                }),
+        )
+    }
     fn kernel_enumerator(&self, name: &str) -> Result<i64, FactError> {
         match self.script_enumerator(name) {
             Some((value, _)) => Ok(value),
-            None => self.facts.kernel_enumerator(name),
+            None => self.facts.kernel_enumerator(name).map_err(|e| {
+                // Say which includes could not be read: one of them may have defined it.
+                let unread = &self.macros().unread;
+                if self.headers.is_empty() || unread.is_empty() {
+                    return e;
+                }
+                let list: Vec<String> = unread
+                    .iter()
+                    .map(|(h, why)| format!("{h}: {why}"))
+                    .collect();
+                FactError::Unavailable {
+                    reason: format!("not every header was read ({})", list.join("; ")),
+                }
+            }),
         }
     }
     fn enumerator_enum(&self, name: &str) -> Result<TypeId, FactError> {
+        // A macro is a plain number, whatever enum shares its name.
+        if self.header_macro(name).is_some() {
+            return Err(FactError::NotFound {
+                what: format!("enum of {name}"),
+            });
+        }
         match self.script_enumerator(name) {
             Some((_, id)) => Ok(id),
             None => self.facts.enumerator_enum(name),

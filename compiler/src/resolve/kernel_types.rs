@@ -11,7 +11,7 @@ use crate::ast::visit::{self, VisitorMut};
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
 use crate::machine::ctype::{CKind, CType, KernelTypes, TypeEnv, View};
-use crate::machine::facts::MachineFacts;
+use crate::machine::facts::{FactError, MachineFacts};
 use crate::program::{EnumNames, StructField, StructLayout, ValueType};
 use crate::span::Span;
 use crate::types::{KType, KernelAccess, KernelValue};
@@ -326,18 +326,34 @@ impl Typer<'_, '_> {
 
     /// A name in capitals: an enumerator of the kernel or the script, or an error.
     fn constant_name(&self, name: &str, span: Span) -> Result<KernelAccess, Diagnostic> {
-        self.enumerator(name).ok_or_else(|| {
-            Diagnostic::error(
-                format!("unknown identifier `{name}`"),
+        if let Some(found) = self.enumerator(name) {
+            return Ok(found);
+        }
+        if let Some(Err(FactError::Malformed { what, reason })) = self.kt.facts.header_macro(name) {
+            return Err(Diagnostic::error(
+                format!("{what} cannot be used here"),
                 span,
-                "not an enum constant of this kernel or the script",
+                "not an integer",
             )
-            .with_note(
-                "a name in capitals is an enum constant from the kernel's BTF or the \
-                 script's own definitions; C macros of kernel headers are not read",
-            )
-            .with_help(format!("define it in the script: `#define {name} <value>`"))
-        })
+            .with_note(reason)
+            .with_help(format!("define it in the script: `#define {name} <value>`")));
+        }
+        let d = Diagnostic::error(
+            format!("unknown identifier `{name}`"),
+            span,
+            "not an enum constant of this kernel or the script",
+        )
+        .with_note(
+            "a name in capitals is an enum constant from the kernel's BTF or the script's own \
+             definitions, or an integer macro of a header it includes",
+        );
+        let d = match self.kt.facts.kernel_enumerator(name) {
+            Err(FactError::Unavailable { reason }) => d.with_note(reason),
+            _ => d,
+        };
+        Err(d.with_help(format!(
+            "include the header that defines it, or define it in the script: `#define {name} <value>`"
+        )))
     }
 
     /// `sizeof` and `offsetof` of a C type or a C-typed value: a constant of the compile.
@@ -509,6 +525,15 @@ impl Typer<'_, '_> {
     /// kernel's; those of an enum the facts know print by name.
     fn enumerator(&self, name: &str) -> Option<KernelAccess> {
         let facts = self.kt.facts;
+        // A header's macro stands for its value before any enum is looked at, as the
+        // preprocessor replaces it before the compiler sees a name.
+        if let Some(found) = facts.header_macro(name) {
+            let m = found.ok()?;
+            return Some(match m.signed {
+                true => KernelAccess::Signed(m.value),
+                false => KernelAccess::Const(m.value as u64),
+            });
+        }
         let v = facts.kernel_enumerator(name).ok()?;
         Some(
             match facts.enumerator_enum(name).map(|id| facts.kernel_type(id)) {

@@ -33,7 +33,7 @@ pub(crate) fn resolve(
     facts: &dyn MachineFacts,
     missing: MissingProbes,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
-    resolve_selected(ast, facts, missing, None)
+    resolve_selected(ast, facts, missing, None, &[])
 }
 
 /// `resolve`, keeping only the attach points whose names `filter` finds a match in
@@ -43,6 +43,7 @@ pub(crate) fn resolve_selected(
     facts: &dyn MachineFacts,
     missing: MissingProbes,
     filter: Option<&regex::Regex>,
+    include_dirs: &[std::path::PathBuf],
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
     written::expand(&mut ast)?;
     probes::split_mixed_kinds(&mut ast);
@@ -77,7 +78,7 @@ pub(crate) fn resolve_selected(
     split_layouts::split_uneven_layouts(&mut ast, &mut probes, facts);
     // The script's own C definitions answer beside the kernel's BTF (and name C's integer
     // types, which a tracepoint's `const char *const *argv` points through).
-    let types = ScriptTypes::new(&ast, facts)?;
+    let types = ScriptTypes::new(&ast, facts)?.with_include_dirs(include_dirs);
     let arg_types: Vec<_> = probes
         .iter()
         .map(|p| probes::kernel_arg_types(p, &types))

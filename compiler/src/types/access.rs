@@ -10,6 +10,9 @@ use crate::program::{EnumNames, ValueType};
 pub enum KernelAccess {
     /// A number known at compile time: `sizeof`, `offsetof`, an enumerator of the kernel's.
     Const(u64),
+    /// A number known at compile time that C types signed: a header's macro such as `EOF`
+    /// (`(-1)`), which prints as -1 where an unsigned one would print as 2^64 - 1.
+    Signed(i64),
     /// An enumerator of an enum whose names are known (`ONE` of the script's `enum Foo`):
     /// its value, printed by name.
     Enumerator(i64, EnumNames),

@@ -5,6 +5,7 @@
 //! when missing, on first use, so constructing a `LiveFacts` never fails and never needs root.
 
 pub mod binary;
+pub mod headers;
 pub mod mapped;
 pub mod syscalls;
 pub mod usdt_notes;
@@ -49,8 +50,6 @@ impl LiveFacts {
         LiveFacts::default()
     }
 
-    /// Facts read from a given `events/` directory instead: another mount point, or a copy
-    /// of one.
     /// The facts of this machine as the `-p` process sees them.
     pub fn of_process(pid: Option<u32>) -> LiveFacts {
         LiveFacts {
@@ -59,6 +58,8 @@ impl LiveFacts {
         }
     }
 
+    /// Facts read from a given `events/` directory instead: another mount point, or a copy
+    /// of one.
     pub fn with_events_dir(dir: impl Into<PathBuf>) -> LiveFacts {
         LiveFacts {
             events: OnceLock::from(Ok(dir.into())),
@@ -214,6 +215,10 @@ impl MachineFacts for LiveFacts {
 
     fn usdt_sites(&self, path: &str) -> Result<Vec<UsdtSite>, FactError> {
         usdt_notes::read_sites(path)
+    }
+
+    fn header_macros(&self, header: &str, dirs: &[PathBuf]) -> Result<String, FactError> {
+        headers::header_macros(header, dirs)
     }
 
     fn uprobe_site(

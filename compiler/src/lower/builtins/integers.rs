@@ -139,6 +139,7 @@ impl ProbeLowerer<'_, '_> {
                     _ => None,
                 },
                 KernelAccess::Const(_)
+                | KernelAccess::Signed(_)
                 | KernelAccess::Enumerator(..)
                 | KernelAccess::EnumCast(_)
                 | KernelAccess::PointerStep { .. } => None,

@@ -43,6 +43,7 @@ fn options() -> CompileOptions {
             environment: Vec::new(),
             program_options: Default::default(),
             probe_filter: None,
+            ..Default::default()
         },
         lower: LowerOptions {
             cpid: Some(4242),
