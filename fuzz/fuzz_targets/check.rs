@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
         environment: Vec::new(),
         program_options: Default::default(),
         probe_filter: None,
+        ..Default::default()
     };
     let result = check_source(source, &options);
     let _ = diagnostic::render("fuzz.bt", source, &result.diagnostics, false);

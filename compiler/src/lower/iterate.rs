@@ -105,22 +105,28 @@ impl ProbeLowerer<'_, '_> {
         }
         self.emit(Inst::Jump(done));
         self.emit(Inst::Label(call));
+        self.call_loop(Operand::Reg(counts), callback, record);
+        self.emit(Inst::Label(done));
+        self.loop_finish(record, &captured);
+        Ok(())
+    }
+
+    /// `bpf_loop(counts, callback, &record, 0)`: the callback (one of this function's) runs
+    /// once per count with the record on the probe's stack.
+    pub(super) fn call_loop(&mut self, counts: Operand, callback: usize, record: Slot) {
         let cb = self.f.new_vreg();
         self.emit(Inst::FuncRef(cb, callback));
         let record_addr = self.slot_addr(record, 0);
         self.emit(Inst::Call {
             helper: Helper::Loop,
             args: vec![
-                Operand::Reg(counts),
+                counts,
                 Operand::Reg(cb),
                 Operand::Reg(record_addr),
                 Operand::Imm(0),
             ],
             ret: None,
         });
-        self.emit(Inst::Label(done));
-        self.loop_finish(record, &captured);
-        Ok(())
     }
 
     /// The record a loop's callback is handed, filled: the context, a clear `return` flag

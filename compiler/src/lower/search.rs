@@ -14,7 +14,7 @@
 //! | 16     | set to 1 when the needle is found         |
 
 use super::{Lowering, ProbeLowerer};
-use crate::insn::{Alu, Cond, Helper, Size};
+use crate::insn::{Alu, Cond, Size};
 use crate::ir::{Addr, Function, Inst, Label, Operand, Slot, VReg};
 use crate::span::Span;
 
@@ -109,19 +109,7 @@ impl ProbeLowerer<'_, '_> {
         self.store_u64(Addr::Slot(record, NEEDLE_AT), Operand::Reg(s.needle));
         self.store_u64(Addr::Slot(record, FOUND_AT), Operand::Imm(0));
         let callback = self.search_callback(s.haystack_len, s.needle_len);
-        let cb = self.f.new_vreg();
-        self.emit(Inst::FuncRef(cb, callback));
-        let record_addr = self.slot_addr(record, 0);
-        self.emit(Inst::Call {
-            helper: Helper::Loop,
-            args: vec![
-                Operand::Imm(s.haystack_len as i32),
-                Operand::Reg(cb),
-                Operand::Reg(record_addr),
-                Operand::Imm(0),
-            ],
-            ret: None,
-        });
+        self.call_loop(Operand::Imm(s.haystack_len as i32), callback, record);
         self.load_u64(Addr::Slot(record, FOUND_AT))
     }
 
