@@ -225,17 +225,17 @@ fn checked_source(source: &str, options: &CheckOptions) -> Result<Program, Vec<D
     let ast = config::substitute_record(ast, &options.environment)?;
     let ast = crate::program_options::substitute(ast, &options.program_options)?;
     // Its warnings are check's: `check_source` reports them before a run compiles.
-    let (ast, _) = crate::positional::substitute(ast, options.positional.as_deref())?;
+    let (mut ast, _) = crate::positional::substitute(ast, options.positional.as_deref())?;
     let diags = check(&ast, options);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
-    let mut ast = ast;
     // `--include FILE` comes before the script's own includes, as at its top.
     let given = options.includes.iter().map(|file| crate::lex::Directive {
-        kind: crate::lex::DirectiveKind::Include(match file.starts_with(['<', '"']) {
-            true => file.clone(),
-            false => format!("<{file}>"),
+        kind: crate::lex::DirectiveKind::Include(if file.starts_with(['<', '"']) {
+            file.clone()
+        } else {
+            format!("<{file}>")
         }),
         span: Span::default(),
     });

@@ -323,7 +323,6 @@ impl<'f> ScriptTypes<'f> {
         }
     }
 
-    /// The value of the script's enumerator `name` and its enum's id.
     /// Where the script's `#include <...>` headers are looked for first (`-I`).
     pub fn with_include_dirs(mut self, dirs: &[std::path::PathBuf]) -> Self {
         self.include_dirs = dirs.to_vec();
@@ -344,6 +343,7 @@ impl<'f> ScriptTypes<'f> {
         })
     }
 
+    /// The value of the script's enumerator `name` and its enum's id.
     fn script_enumerator(&self, name: &str) -> Option<(i64, TypeId)> {
         self.types.iter().enumerate().find_map(|(i, t)| match t {
             KType::Enum(e) => e
@@ -595,12 +595,6 @@ impl MachineFacts for ScriptTypes<'_> {
         }
     }
     fn enumerator_enum(&self, name: &str) -> Result<TypeId, FactError> {
-        // A macro is a plain number, whatever enum shares its name.
-        if self.header_macro(name).is_some() {
-            return Err(FactError::NotFound {
-                what: format!("enum of {name}"),
-            });
-        }
         match self.script_enumerator(name) {
             Some((_, id)) => Ok(id),
             None => self.facts.enumerator_enum(name),
