@@ -225,6 +225,51 @@ fn count_by_stack_id_as_a_hash_counts(binary: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `len` of a stack counts the frames the same event's stack prints (an inlined function's
+/// line is no frame): of the builtin, of a variable holding it, and cut to a frame limit;
+/// kernel and user stacks.
+fn stack_lengths_count_printed_frames(binary: &str) -> Result<(), String> {
+    let script = format!(
+        "uprobe:{binary}:inner {{ $s = ustack(3); printf(\"u %d %d %d\\n\", len(ustack), \
+         len($s), len(ustack(perf))); print(ustack); exit(); }}"
+    );
+    let command = format!("{binary} 1 1");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", &script])?;
+    let printed = |out: &str, after: &str| {
+        out.split(after).nth(1).map(|rest| {
+            let mut lines = rest.lines().skip(1).skip_while(|l| l.trim().is_empty());
+            // An inlined function prints a line of its own in the frame it is inlined in.
+            let frames = lines.by_ref().take_while(|l| !l.trim().is_empty());
+            frames.filter(|l| !l.contains("[inlined]")).count()
+        })
+    };
+    let user = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("u "))
+        .map(str::to_string);
+    let want = printed(&stdout, "u ").map(|n| format!("{n} 3 {n}"));
+    if code != 0 || user.is_none() || user != want || want.as_deref() == Some("0 3 0") {
+        return Err(format!(
+            "user: {user:?}, printed {want:?}\nexit {code}\n{stdout}{stderr}"
+        ));
+    }
+    let script = "tracepoint:syscalls:sys_enter_getpgid /pid == cpid/ { $k = kstack; \
+                  printf(\"k %d %d\\n\", len($k), len(kstack(2))); print($k); exit(); }";
+    let command = format!("{binary} 1");
+    let (code, stdout, stderr) = tracebound(&["-c", &command, "-e", script])?;
+    let kernel = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("k "))
+        .map(str::to_string);
+    let want = printed(&stdout, "k ").map(|n| format!("{n} 2"));
+    if code != 0 || kernel.is_none() || kernel != want {
+        return Err(format!(
+            "kernel: {kernel:?}, printed {want:?}\nexit {code}\n{stdout}{stderr}"
+        ));
+    }
+    Ok(())
+}
+
 /// bpftrace 0.17, if it is here (CI installs it): the same scripts print the same bytes.
 /// (Not `uaddr`: in a position-independent binary 0.17 gives the symbol table's value, the
 /// current release the process's address; `e2e_library` checks ours.)
@@ -371,6 +416,10 @@ fn stacks_name_functions_as_bpftrace_does() {
     tally.record(
         "a count by stack id counts as a hash does",
         count_by_stack_id_as_a_hash_counts(&with_fp),
+    );
+    tally.record(
+        "len of a stack counts its printed frames",
+        stack_lengths_count_printed_frames(&with_fp),
     );
     tally.record("same text as bpftrace 0.17", same_as_bpftrace(&with_fp));
     tally.finish();

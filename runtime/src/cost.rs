@@ -102,7 +102,8 @@ impl CostModel {
                 Helper::MapUpdateElem => self.hash_update_ns,
                 Helper::MapLookupElem | Helper::MapDeleteElem => self.hash_lookup_ns,
                 Helper::RingbufReserve | Helper::RingbufOutput => self.ringbuf_output_ns,
-                Helper::GetStackid => self.stack_id_ns,
+                // The walk is the cost, whether it is kept in a stack map or copied out.
+                Helper::GetStackid | Helper::GetStack => self.stack_id_ns,
                 Helper::ProbeRead
                 | Helper::ProbeReadStr
                 | Helper::ProbeReadUser

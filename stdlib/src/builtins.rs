@@ -434,7 +434,7 @@ pub static BUILTINS: &[Builtin] = &[
         .pure().lowered(Lowering::HasKey, Value::Bool).example("@m[pid] = 1; @h = has_key(@m, 1)"),
     func("find", &[MapElement, ANY, ANY], 3, Ty::Bool, "look a key up in a map, storing its value in a scratch variable if found")
         .refused("not supported yet: a map lookup into a scratch variable").example("@m[pid] = 1; $v = 0; @f = find(@m, 1, $v)"),
-    func("len", &[ANY], 1, Ty::Int, "number of elements in a keyed map, or number of frames in a stack")
+    func("len", &[Param::Value(Ty::Stack)], 1, Ty::Int, "number of elements in a keyed map, or number of frames in a stack")
         .pure().map_arg(MapArg::Read).lowered(Lowering::Len, SIGNED).example("@m[pid] = 1; @n = len(@m)"),
     // --- functions: strings and buffers --------------------------------------------------
     func("str", &[ANY, INT], 1, Ty::Str, "read a NUL-terminated string from an address, optionally at most N bytes")

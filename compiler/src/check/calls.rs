@@ -219,6 +219,13 @@ impl Checker<'_> {
                 let wanted = match ty {
                     Ty::Int if shape == Shape::Str => Some("an integer"),
                     Ty::Str if shape == Shape::Int => Some("a string"),
+                    Ty::Stack if matches!(shape, Shape::Int | Shape::Str | Shape::Tuple(_)) => {
+                        Some(if b.map_arg == MapArg::None {
+                            "a stack"
+                        } else {
+                            "a whole map or a stack"
+                        })
+                    }
                     _ => None,
                 };
                 if let Some(wanted) = wanted {

@@ -270,6 +270,7 @@ impl ProbeLowerer<'_, '_> {
         let mut l = ProbeLowerer {
             declared: self.declared.clone(),
             int_widths: self.int_widths.clone(),
+            fresh_stacks: self.fresh_stacks.clone(),
             ..ProbeLowerer::new(&mut *self.shared, name, span, probe, probe_index)
         };
         // Every argument is taken before anything else can reuse its register.

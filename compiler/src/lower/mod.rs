@@ -7,6 +7,7 @@
 
 mod array;
 mod array_maps;
+mod assignments;
 mod bpf_map;
 mod builtins;
 mod dispatch;
@@ -455,6 +456,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     /// Integer variables whose every assignment has one width, in bytes (what `bswap($x)`
     /// swaps; `builtins::integers`).
     pub int_widths: HashMap<String, u32>,
+    /// Stack variables whose every value is a stack this run takes (`stacks::fresh_stack_vars`).
+    pub fresh_stacks: std::collections::HashSet<String>,
     /// Whether this is a member of a dispatched probe (`probe::Dispatch`).
     pub dispatched: bool,
     /// Whether this is a guard-sampled probe's sampled copy (`program::SampledCopy`).
@@ -501,6 +504,7 @@ impl<'s, 'o> ProbeLowerer<'s, 'o> {
             index,
             declared: HashMap::new(),
             int_widths: HashMap::new(),
+            fresh_stacks: Default::default(),
             dispatched: false,
             sampled_copy: false,
             var_pointers: HashMap::new(),

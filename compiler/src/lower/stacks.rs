@@ -4,11 +4,15 @@
 //! up the program tells user space (a cold path), which notes the process's memory map while
 //! it still runs.
 
+use std::collections::HashSet;
+
+use super::assignments::Assignments;
 use super::bpf_map::{BpfMap, MapKind, BPF_F_STACK_BUILD_ID};
 use super::Lowering;
 use super::INT;
 use super::{ProbeLowerer, Val};
-use crate::ast::{Expr, ExprKind};
+use crate::ast::visit::Visitor;
+use crate::ast::{Expr, ExprKind, Probe};
 use crate::config::stack_mode_named;
 use crate::diagnostic::Diagnostic;
 use crate::insn::{Alu, Cond, Helper};
@@ -21,6 +25,8 @@ use crate::span::Span;
 
 /// `bpf_get_stackid` flag: walk the user stack instead of the kernel one.
 const BPF_F_USER_STACK: i32 = 1 << 8;
+/// `bpf_get_stack` flag: a user stack's frames as build ids and offsets.
+const BPF_F_USER_BUILD_ID: i32 = 1 << 11;
 /// `bpf_map_update_elem` flag: only insert a new key.
 const BPF_NOEXIST: i32 = 1;
 /// Processes remembered as already announced to user space. An LRU map never refuses a new
@@ -117,7 +123,131 @@ pub(crate) fn stack_type(
     Ok(ValueType::Stack { user, mode, limit })
 }
 
+/// `kstack(...)`/`ustack(...)` as written: whether it is the user stack, and its arguments.
+fn stack_call(e: &Expr) -> Option<(bool, &[Expr])> {
+    let (name, args): (&str, &[Expr]) = match &e.kind {
+        ExprKind::Ident(name) => (name, &[]),
+        ExprKind::Call { name, args } => (&name.name, args),
+        _ => return None,
+    };
+    match name {
+        "kstack" => Some((false, args)),
+        "ustack" => Some((true, args)),
+        _ => None,
+    }
+}
+
+/// The variables of a probe whose every value is a stack taken by this run of the probe
+/// (`$s = ustack(3)`), not one read from a map: the stack of such a variable is the one the
+/// program would walk again now, so `len($s)` may count its frames by walking.
+pub(super) fn fresh_stack_vars(probe: &Probe) -> HashSet<String> {
+    let mut found = Assignments::default();
+    found.probe(probe);
+    let mut fresh: HashSet<String> = HashSet::new();
+    let mut other: HashSet<String> = HashSet::new();
+    for (name, value) in found.0 {
+        if value.is_some_and(|v| stack_call(v).is_some()) {
+            fresh.insert(name);
+        } else {
+            other.insert(name);
+        }
+    }
+    fresh.retain(|name| !other.contains(name));
+    fresh
+}
+
 impl ProbeLowerer<'_, '_> {
+    /// `len(kstack)`, `len($s)` of a stack variable: the number of frames, or `None` when
+    /// the argument is no stack. The kernel keeps a stack id's frames where no program can
+    /// read them, so the count comes from walking the same stack again into a buffer
+    /// (`bpf_get_stack`), the same walk within the same run of the program.
+    pub fn stack_len(&mut self, e: &Expr) -> Option<Lowering<Val>> {
+        let (ty, id) = if let Some((user, args)) = stack_call(e) {
+            match stack_type(user, args, self.shared.options.stack_mode) {
+                Ok(ty) => (ty, None),
+                Err(d) => return Some(Err(d)),
+            }
+        } else if let ExprKind::Var(name) = &e.kind {
+            let var = self.vars.get(name)?;
+            if !matches!(var.ty, ValueType::Stack { .. }) {
+                return None;
+            }
+            if !self.fresh_stacks.contains(name) {
+                return Some(Err(Diagnostic::error(
+                    "`len` counts the frames of a stack this probe takes, not one read from a map",
+                    e.span,
+                    "assigned a stack from elsewhere",
+                )
+                .with_help("count the frames where the stack is taken: `len(ustack)`")));
+            }
+            let (slot, ty) = (var.slot, var.ty.clone());
+            (ty, Some(self.load_u64(Addr::Slot(slot, 0))))
+        } else {
+            return None;
+        };
+        Some(self.count_frames(&ty, id))
+    }
+
+    /// The frames of a stack of type `ty` walked now; 0 where `id` (the stack value as
+    /// stored) says the kernel recorded none, as printing it shows none.
+    fn count_frames(&mut self, ty: &ValueType, id: Option<VReg>) -> Lowering<Val> {
+        let &ValueType::Stack { user, mode, limit } = ty else {
+            unreachable!("count_frames takes a stack")
+        };
+        if !user && self.syscall.is_some() {
+            let span = self.span;
+            return Err(self.not_dispatched("`kstack`", span));
+        }
+        let frame = stack_frame_size(mode);
+        let size = frame * limit;
+        let buf = self.f.new_slot(size);
+        let addr = self.slot_addr(buf, 0);
+        let mut flags = if user { BPF_F_USER_STACK } else { 0 };
+        if user && mode == StackMode::BuildId {
+            flags |= BPF_F_USER_BUILD_ID;
+        }
+        let bytes = self.f.new_vreg();
+        self.emit(Inst::Call {
+            helper: Helper::GetStack,
+            args: vec![
+                Operand::Reg(self.ctx),
+                Operand::Reg(addr),
+                Operand::Imm(size as i32),
+                Operand::Imm(flags),
+            ],
+            ret: Some(bytes),
+        });
+        let frames = self.f.new_vreg();
+        self.emit(Inst::Const(frames, 0));
+        let done = self.new_label();
+        // A failed walk (negative) counts none.
+        self.emit(Inst::Branch {
+            cond: Cond::Slt,
+            a: bytes,
+            b: Operand::Imm(0),
+            then: done,
+        });
+        if let Some(id) = id {
+            // The id is the value's low 32 bits, negative when nothing was recorded.
+            let shifted = self.alu(Alu::Lsh, id, Operand::Imm(32));
+            let low = self.alu(Alu::Arsh, shifted, Operand::Imm(32));
+            self.emit(Inst::Branch {
+                cond: Cond::Slt,
+                a: low,
+                b: Operand::Imm(0),
+                then: done,
+            });
+        }
+        // A frame is 8 or 32 bytes.
+        let counted = self.alu(Alu::Rsh, bytes, Operand::Imm(frame.trailing_zeros() as i32));
+        self.emit(Inst::Mov(frames, counted));
+        self.emit(Inst::Label(done));
+        Ok(Val::Int {
+            reg: frames,
+            signed: true,
+        })
+    }
+
     /// `kstack`, `ustack`, with their arguments.
     pub fn stack(&mut self, user: bool, args: &[Expr]) -> Lowering<Val> {
         let (id, ty) = self.stack_id(user, args)?;

@@ -3,6 +3,7 @@
 
 use super::known_reads;
 use super::maps::declared_int;
+use super::stacks;
 use super::Lowering;
 use super::SIGNED;
 use super::{map_parts, ProbeLowerer, Shared, Val, VarSlot};
@@ -43,6 +44,7 @@ impl ProbeLowerer<'_, '_> {
         // A dispatched probe's members are paths that never meet: none reuses another's reads.
         self.known = Default::default();
         self.var_pointers = crate::check::var_pointers::var_pointers(probe);
+        self.fresh_stacks = stacks::fresh_stack_vars(probe);
         self.sample_draw(index);
         if let Some(pred) = &probe.predicate {
             self.span = pred.span;

@@ -5,11 +5,12 @@
 
 use std::collections::HashMap;
 
+use super::super::assignments::Assignments;
 use super::super::Lowering;
 use super::super::{ProbeLowerer, Val};
 use super::is_args;
-use crate::ast::visit::{walk_stmt, Visitor};
-use crate::ast::{BinaryOp, Expr, ExprKind, Probe, Stmt, StmtKind, TypeBase, UnaryOp};
+use crate::ast::visit::Visitor;
+use crate::ast::{BinaryOp, Expr, ExprKind, Probe, TypeBase, UnaryOp};
 use crate::diagnostic::Diagnostic;
 use crate::insn::Alu;
 use crate::ir::{Inst, Operand};
@@ -192,32 +193,6 @@ fn cast_width(base: &TypeBase, pointers: u32, array: bool) -> Option<u32> {
 fn arithmetic(op: BinaryOp) -> bool {
     use BinaryOp::*;
     matches!(op, Add | Sub | Mul | Div | Rem | BitAnd | BitOr | BitXor)
-}
-
-/// Every assignment of a variable in a probe: its value, or `None` where the width cannot be
-/// known (`for` bindings, `$x op= e`, `let $x;`).
-#[derive(Default)]
-struct Assignments<'a>(Vec<(String, Option<&'a Expr>)>);
-
-impl<'a> Visitor<'a> for Assignments<'a> {
-    fn stmt(&mut self, s: &'a Stmt) {
-        match &s.kind {
-            StmtKind::Assign { target, op, value } => {
-                if let ExprKind::Var(name) = &target.kind {
-                    let value = op.is_none().then_some(value);
-                    self.0.push((name.clone(), value));
-                }
-            }
-            StmtKind::Let {
-                var,
-                value: Some(value),
-                ..
-            } => self.0.push((var.name.clone(), Some(value))),
-            StmtKind::For { var, .. } => self.0.push((var.name.clone(), None)),
-            _ => {}
-        }
-        walk_stmt(self, s);
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Builtins that ask a map a question in the probe: `has_key`, `len`.
+//! Builtins that ask a map a question in the probe: `has_key`, `len` (of a stack too).
 
 use super::super::Lowering;
 use super::super::{map_parts, ProbeLowerer, Val};
@@ -34,11 +34,14 @@ impl ProbeLowerer<'_, '_> {
         Ok(self.flag(Cond::Ne, found, Operand::Imm(0)))
     }
 
-    /// `len(@m)`: its number of entries.
+    /// `len(@m)`: its number of entries; `len(kstack)`, `len($s)`: a stack's frames.
     pub(super) fn len(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
         let [m] = args else {
             return Err(Diagnostic::error("`len` takes one map", span, "here"));
         };
+        if let Some(frames) = self.stack_len(m) {
+            return frames;
+        }
         let n = self.map_len(m)?;
         Ok(Val::Int {
             reg: n,
