@@ -236,12 +236,14 @@ pub struct Block {
 
 impl Block {
     /// The block as an expression, `{ stmts; v }`, when it ends in one: an expression
-    /// statement, or an `if` with an `else` whose branches do (`{ if c { a } else { b } }`).
+    /// statement, an `if` with an `else` whose branches do (`{ if c { a } else { b } }`), or
+    /// a block that does (`{ let $a = 1; { $a } }`).
     pub fn into_value(mut self) -> Option<Expr> {
         let last = self.stmts.pop()?;
         let value = match last.kind {
             StmtKind::Expr(e) => e,
             StmtKind::If { .. } => last.into_value()?,
+            StmtKind::Block(inner) => inner.into_value()?,
             _ => return None,
         };
         let span = self.span;

@@ -299,6 +299,7 @@ impl VisitorMut for Expander<'_, '_> {
             });
             s.kind = StmtKind::Block(block);
         }
+        hoist_aggregation(s);
     }
 
     fn expr(&mut self, e: &mut Expr) {
@@ -450,6 +451,69 @@ impl Expander<'_, '_> {
 
 /// bpftrace's standard library spells each builtin variable as a call too (`pid()`) and as
 /// `__builtin_pid`; both are the variable.
+/// `@m = { stmts; avg($x) }` is `{ stmts; @m = avg($x) }`: an aggregation is a map's update,
+/// so the block's value assigned to a map (what a macro ending in an aggregation expands to)
+/// is the assignment at the block's end. Not where the map's key names a variable the block
+/// declares, which the assignment inside would read as the block's own.
+fn hoist_aggregation(s: &mut Stmt) {
+    let StmtKind::Assign {
+        target,
+        op: None,
+        value,
+    } = &mut s.kind
+    else {
+        return;
+    };
+    let ExprKind::Block { block, value: last } = &value.kind else {
+        return;
+    };
+    if !matches!(target.kind, ExprKind::Map { .. }) || !ends_in_aggregation(last) {
+        return;
+    }
+    let declared: Vec<&str> = block
+        .stmts
+        .iter()
+        .filter_map(|st| match &st.kind {
+            StmtKind::Let { var, .. } => Some(var.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut shadowed = false;
+    crate::ast::visit::expr(target, &mut |e| {
+        shadowed |= matches!(&e.kind, ExprKind::Var(v) if declared.contains(&v.as_str()));
+    });
+    if shadowed {
+        return;
+    }
+    let target = target.clone();
+    let ExprKind::Block { mut block, value } = std::mem::replace(&mut value.kind, ExprKind::Int(0))
+    else {
+        unreachable!("matched a block above")
+    };
+    let mut assign = Stmt {
+        span: s.span,
+        kind: StmtKind::Assign {
+            target,
+            op: None,
+            value: *value,
+        },
+    };
+    hoist_aggregation(&mut assign);
+    block.stmts.push(assign);
+    s.kind = StmtKind::Block(block);
+}
+
+/// Whether `e` is an aggregation call, or a block whose value ends in one.
+fn ends_in_aggregation(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Call { name, .. } => {
+            stdlib::lookup(&name.name).is_some_and(|b| b.kind == stdlib::Kind::Aggregation)
+        }
+        ExprKind::Block { value, .. } => ends_in_aggregation(value),
+        _ => false,
+    }
+}
+
 fn builtin_spelling(e: &mut Expr) {
     let name = match &e.kind {
         // `pid()` where `pid` has no call form of its own.

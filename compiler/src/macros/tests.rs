@@ -226,3 +226,13 @@ begin { outer(); warnf("own"); }"#;
     }
     assert_eq!(calls, [vec!["inner(2)", "outer()"], vec![]]);
 }
+
+#[test]
+fn a_blocks_aggregation_assigned_to_a_map_is_the_assignment_at_its_end() {
+    let out = expanded("BEGIN { @a = { let $x = 1; avg($x) }; @b[1] = { { count() } }; }");
+    assert!(out.contains("{ let $x = 1; @a = avg($x); }"), "{out}");
+    assert!(out.contains("{ @b[1] = count(); }"), "{out}");
+    // The key would read the block's own `$k`: left as written, for check to refuse.
+    let out = expanded("BEGIN { $k = 2; @c[$k] = { let $k = 1; count() }; }");
+    assert!(out.contains("@c[$k] = {"), "{out}");
+}
