@@ -16,7 +16,7 @@ const MOST_EXPANSIONS: usize = 32;
 pub struct HeaderMacros {
     macros: HashMap<String, Macro>,
     /// Each header that could not be read, with the reason.
-    pub unread: Vec<(String, String)>,
+    pub unread: Vec<(String, super::facts::FactError)>,
 }
 
 #[derive(Debug)]

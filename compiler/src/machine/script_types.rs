@@ -329,6 +329,15 @@ impl<'f> ScriptTypes<'f> {
         self
     }
 
+    /// The included headers the machine says do not exist (the preprocessor found no such
+    /// file); reading them is what asks, so this reads every header now.
+    pub fn missing_headers(&self) -> Vec<&str> {
+        (self.macros().unread.iter())
+            .filter(|(_, e)| matches!(e, FactError::NotFound { .. }))
+            .map(|(h, _)| h.as_str())
+            .collect()
+    }
+
     /// The included headers' macros, read once.
     fn macros(&self) -> &HeaderMacros {
         self.macros.get_or_init(|| {
@@ -336,7 +345,7 @@ impl<'f> ScriptTypes<'f> {
             for header in &self.headers {
                 match self.facts.header_macros(header, &self.include_dirs) {
                     Ok(defines) => macros.add(header, &defines),
-                    Err(e) => macros.unread.push((header.clone(), e.to_string())),
+                    Err(e) => macros.unread.push((header.clone(), e)),
                 }
             }
             macros

@@ -20,6 +20,7 @@ pub(crate) use resolved::{ResolvedProbe, ResolvedProgram};
 use crate::ast::Program;
 use crate::config::MissingProbes;
 use crate::diagnostic::Diagnostic;
+use crate::lex::DirectiveKind;
 use crate::machine::facts::MachineFacts;
 use crate::machine::script_types::ScriptTypes;
 
@@ -79,6 +80,7 @@ pub(crate) fn resolve_selected(
     // The script's own C definitions answer beside the kernel's BTF (and name C's integer
     // types, which a tracepoint's `const char *const *argv` points through).
     let types = ScriptTypes::new(&ast, facts)?.with_include_dirs(include_dirs);
+    missing_headers(&ast, &types)?;
     let arg_types: Vec<_> = probes
         .iter()
         .map(|p| probes::kernel_arg_types(p, &types))
@@ -91,4 +93,30 @@ pub(crate) fn resolve_selected(
         symbols,
         warnings,
     })
+}
+
+/// An `#include` of a header the machine does not have is an error at the directive, as a C
+/// compiler's: what the script expected from it would otherwise be missing at its use, or
+/// silently not there at all.
+fn missing_headers(ast: &Program, types: &ScriptTypes) -> Result<(), Vec<Diagnostic>> {
+    let missing = types.missing_headers();
+    let errors: Vec<Diagnostic> = (ast.directives.iter())
+        .filter_map(|d| match &d.kind {
+            DirectiveKind::Include(h) if missing.contains(&h.trim()) => Some((h.trim(), d.span)),
+            _ => None,
+        })
+        .map(|(header, span)| {
+            Diagnostic::error(
+                format!("{header} file not found"),
+                span,
+                "no such header on this machine",
+            )
+            .with_help("`-I DIR` adds a directory to look in")
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }

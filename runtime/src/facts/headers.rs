@@ -22,7 +22,8 @@ fn preprocessor() -> String {
 pub fn header_macros(header: &str, dirs: &[PathBuf]) -> Result<String, FactError> {
     let cpp = preprocessor();
     let mut command = Command::new(&cpp);
-    command.arg("-dM").arg("-x").arg("c");
+    // Its messages in English: a missing header is told apart by cpp's words for it.
+    command.env("LC_ALL", "C").arg("-dM").arg("-x").arg("c");
     for dir in dirs {
         command.arg("-I").arg(dir);
     }
@@ -64,6 +65,11 @@ pub fn header_macros(header: &str, dirs: &[PathBuf]) -> Result<String, FactError
             let start = first[..at].rfind(": ").map_or(0, |c| c + 2);
             &first[start..]
         });
+        if stderr.contains("No such file or directory") {
+            return Err(FactError::NotFound {
+                what: format!("header {header}"),
+            });
+        }
         return Err(FactError::Unavailable {
             reason: format!("`{cpp}`: {}", first.trim()),
         });
@@ -80,10 +86,11 @@ mod tests {
     fn errno_h_defines_eperm_and_a_missing_header_is_named() {
         let defines = header_macros("<errno.h>", &[]).unwrap();
         assert!(defines.lines().any(|l| l == "#define EPERM 1"), "{defines}");
-        let missing = header_macros("<tracebound/none.h>", &[])
-            .unwrap_err()
-            .to_string();
-        assert!(missing.contains("tracebound/none.h"), "{missing}");
+        let missing = header_macros("<tracebound/none.h>", &[]).unwrap_err();
+        assert!(
+            matches!(&missing, FactError::NotFound { what } if what.contains("tracebound/none.h")),
+            "{missing}"
+        );
     }
 
     #[test]
