@@ -1,6 +1,7 @@
 //! Every way a run ends leaves no BPF program loaded: exit(), SIGINT, SIGTERM, SIGHUP, the
-//! `-c` command exiting, SIGINT before attaching, an attach failure after other probes were attached, SIGKILL, and a
-//! panic with everything attached.
+//! `-c` command exiting, SIGINT before attaching, SIGINT while records that each run a command
+//! keep coming, an attach failure after other probes were attached, SIGKILL, and a panic with
+//! everything attached.
 //!
 //! While a run is attached, the test notes the ids of the programs the binary holds (from
 //! `/proc/PID/fdinfo`; they must all be `tb_` programs). Once it has exited, none of them may
@@ -94,6 +95,50 @@ fn signal(env: &Env, sig: libc::c_int) -> Result<(), String> {
         Ok(())
     })?;
     ended_normally(&done)
+}
+
+/// SIGINT while every context switch runs a `system()` command, each of which makes more:
+/// the queue of records never empties, and handling one takes a process start. The run still
+/// ends at once (within a second), END runs, and what was left unread is counted as lost.
+fn sigint_under_a_stream_of_slow_actions(_env: &Env) -> Result<(), String> {
+    let script = "tracepoint:sched:sched_switch { system(\"true\"); }\n\
+                  END { printf(\"END ran\\n\"); }\n";
+    let mut signalled = None;
+    let done = run_and_check(&["--unsafe", "-e", script], 1, |tracer| {
+        std::thread::sleep(Duration::from_secs(1));
+        tracer.signal(libc::SIGINT);
+        signalled = Some(std::time::Instant::now());
+        Ok(())
+    })?;
+    // Until it exited, and its programs were gone (what run_and_check waits for too).
+    let took = signalled.map_or(Duration::ZERO, |t| t.elapsed());
+    if took > Duration::from_secs(3) {
+        return Err(format!("the run took {took:?} to end after SIGINT"));
+    }
+    let unread = done
+        .stderr
+        .split("stopped with ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(str::to_string);
+    let lost_matches = unread
+        .as_ref()
+        .is_none_or(|n| done.stdout.contains(&format!("Lost {n} events\n")));
+    if done.code() != Some(0) || !done.stdout.contains("END ran\n") || !lost_matches {
+        return Err(format!(
+            "expected exit 0 with END's output and the unread counted, got {}\n--- stdout \
+             (last lines):\n{}\n--- stderr:\n{}",
+            done.status,
+            done.stdout
+                .lines()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            done.stderr
+        ));
+    }
+    Ok(())
 }
 
 /// `-c CMD`: the command runs once the probes are attached, and the run ends when it exits.
@@ -251,6 +296,10 @@ fn no_program_outlives_any_exit_path() {
     tally.record("SIGTERM", signal(&env, libc::SIGTERM));
     tally.record("SIGHUP", signal(&env, libc::SIGHUP));
     tally.record("SIGINT while measuring", sigint_while_measuring(&env));
+    tally.record(
+        "SIGINT under a stream of slow actions",
+        sigint_under_a_stream_of_slow_actions(&env),
+    );
     tally.record("-c command exits", child_exit(&env));
     tally.record("attach error after attaching", attach_error(&env));
     tally.record("SIGKILL", sigkill(&env));

@@ -17,6 +17,7 @@ use crate::probes::load::Loaded;
 use crate::probes::snapshot::{map_bytes, LossCounters};
 use crate::run::error::RunError;
 use crate::run::sampling::GuardSampling;
+use crate::run::stop::stop_requested;
 use crate::run::symbols::Symbols;
 
 /// What the kernel could not keep: records dropped because the ring buffer was full, and
@@ -135,6 +136,34 @@ pub struct EventState {
     pub script: ScriptPlace,
     /// Per action: its printf cut once, when its arguments are plain (`PrintfPlans::new`).
     pub printf: PrintfPlans,
+    /// When a stop signal leaves the queued records unread.
+    pub stop: StopCutoff,
+}
+
+/// How long the records queued when a stop signal (Ctrl-C) comes are still handled: each
+/// may take long (a `system()` command each), a stream of them may never end, and the run
+/// must end now, not once the queue is empty.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Whether the records queued at a stop signal are past their grace (`STOP_GRACE`). END's
+/// own records, handled after, are never cut.
+#[derive(Default)]
+pub struct StopCutoff {
+    since: Option<std::time::Instant>,
+    pub ending: bool,
+}
+
+impl StopCutoff {
+    /// Whether records are to be left unread now.
+    pub fn reached(&mut self) -> bool {
+        if self.ending || !stop_requested() {
+            return false;
+        }
+        self.since
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed()
+            >= STOP_GRACE
+    }
 }
 
 /// The printf actions whose records print straight from their bytes, by action index.
@@ -307,7 +336,7 @@ const RECORDS_PER_WRITE: usize = 16_384;
 
 /// Handles every record waiting in the ring buffer, in order, in batches (the consumer
 /// position moves once a batch, see `kernel::ring`), their text written once a batch; stops
-/// at an exit(). Returns the records handled.
+/// at an exit(), and at a stop signal's cut-off (`StopCutoff`). Returns the records handled.
 pub fn drain(
     ring: &mut RingReader,
     loaded: &Loaded,
@@ -317,10 +346,10 @@ pub fn drain(
 ) -> Result<usize, RunError> {
     let mut text = Vec::with_capacity(64 * 1024);
     let mut handled = 0;
-    while state.exit_code.is_none() {
+    while state.exit_code.is_none() && !state.stop.reached() {
         let n = ring.batch(RECORDS_PER_WRITE, |record| {
             handle_record(record, loaded, compiled, state, &mut text)?;
-            Ok::<_, RunError>(state.exit_code.is_none())
+            Ok::<_, RunError>(state.exit_code.is_none() && !state.stop.reached())
         })?;
         handled += n;
         if !text.is_empty() {

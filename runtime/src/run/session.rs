@@ -136,6 +136,7 @@ pub fn run(
             sampling: GuardSampling::new(),
             script: std::mem::take(&mut options.script),
             printf: PrintfPlans::new(&compiled.info.actions),
+            stop: Default::default(),
         },
         lost: Losses::new(&mut loaded, compiled, compiled.limits.max_map_keys)?,
         exit_flag: ExitFlag::new(&mut loaded, compiled)?,
@@ -399,6 +400,24 @@ fn end(
 ) -> Result<i32, RunError> {
     let code = running.state.exit_code.unwrap_or(0);
     running.state.exit_code = None;
+    if stop_requested() {
+        // What the probes queued before they were detached, within the stop's grace; the
+        // rest is counted, never handled (a Ctrl-C ends the run now).
+        drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
+        let unread = running
+            .ring
+            .batch(usize::MAX, |_| Ok::<_, RunError>(true))?;
+        if unread > 0 {
+            eprintln!("WARNING: the run was stopped with {unread} events not yet printed");
+            let mut text = Vec::new();
+            match format {
+                Format::Text | Format::Folded => output::lost_events_text(&mut text, unread as u64),
+                Format::Json => output::json::lost_events_json(&mut text, unread as u64),
+            }
+            out.write_all(&text)?;
+        }
+    }
+    running.state.stop.ending = true;
     run_special(loaded, compiled, ProviderKind::End)?;
     drain(&mut running.ring, loaded, compiled, &mut running.state, out)?;
     running.lost.report(format, out)?;
