@@ -279,6 +279,9 @@ pub(crate) struct Checker<'p> {
     macro_names: HashSet<String>,
     /// Enumerators of enums defined in the script.
     enumerators: HashSet<&'p str>,
+    /// Whether the script includes C headers (`#include`, `--include`): then any bare name
+    /// may be one of their macros (`__NR_read`, `SYS_read`), which only resolve can read.
+    includes_headers: bool,
     /// Bytes a string holds, its NUL included (`max_strlen`).
     max_strlen: u64,
     /// The mode of a stack that does not name one (`stack_mode`).
@@ -300,6 +303,9 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
         provider: None,
         macro_names: HashSet::new(),
         enumerators: HashSet::new(),
+        includes_headers: !options.includes.is_empty()
+            || (program.directives.iter())
+                .any(|d| matches!(d.kind, crate::lex::DirectiveKind::Include(_))),
         max_strlen: u64::from(crate::config::Limits::default().max_strlen),
         stack_mode: StackMode::default(),
         loops: 0,
@@ -1236,6 +1242,9 @@ impl<'p> Checker<'p> {
                     )),
                 );
             }
+            return Shape::Unknown;
+        }
+        if self.includes_headers {
             return Shape::Unknown;
         }
         let mut d = Diagnostic::error(

@@ -241,6 +241,19 @@ fn a_builtin_in_capitals_is_not_taken_for_an_enum_constant() {
 }
 
 #[test]
+fn a_name_in_any_case_may_be_an_included_headers_macro() {
+    assert_eq!(
+        only_error("BEGIN { @ = __NR_read; }"),
+        (
+            "__NR_read".to_string(),
+            "unknown identifier `__NR_read`".to_string()
+        )
+    );
+    // Only the headers, read by resolve, can say.
+    clean("#include <syscall.h>\nBEGIN { @ = __NR_read + SYS_write; }");
+}
+
+#[test]
 fn an_empty_attach_point_part_underlines_the_attach_point() {
     assert_eq!(
         only_error("kprobe: { @ = count(); }"),

@@ -324,7 +324,16 @@ impl Typer<'_, '_> {
         }))
     }
 
-    /// A name in capitals: an enumerator of the kernel or the script, or an error.
+    /// A name no builtin has that an included header defines, in any case (`__NR_read`,
+    /// `SYS_read`; check lets such names through where the script includes headers). A
+    /// stack mode or a type name (`kstack(perf)`) is one only where a header defines it, as
+    /// the preprocessor would replace it too.
+    fn is_header_macro(&self, name: &str) -> bool {
+        tracebound_stdlib::lookup(name).is_none() && self.kt.facts.header_macro(name).is_some()
+    }
+
+    /// A name in capitals, or a header's macro: its value, an enumerator of the kernel or
+    /// the script, or an error.
     fn constant_name(&self, name: &str, span: Span) -> Result<KernelAccess, Diagnostic> {
         if let Some(found) = self.enumerator(name) {
             return Ok(found);
@@ -481,7 +490,7 @@ impl Typer<'_, '_> {
             | ExprKind::SizeofExpr(_)
             | ExprKind::Offsetof { .. }
             | ExprKind::OffsetofExpr { .. } => return self.size_or_offset(e),
-            ExprKind::Ident(name) if is_constant_name(name) => {
+            ExprKind::Ident(name) if is_constant_name(name) || self.is_header_macro(name) => {
                 return self.constant_name(name, e.span).map(Some)
             }
             ExprKind::Cast { ty, .. } if ty.pointers == 0 && ty.array.is_none() => {
