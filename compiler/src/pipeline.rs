@@ -214,6 +214,7 @@ fn resolve_source(
         limits.missing_probes,
         probe_filter(options)?.as_ref(),
         &options.include_dirs,
+        options.unsafe_allowed,
     )?;
     Ok((resolved, limits))
 }

@@ -25,7 +25,8 @@ pub trait MachineFacts {
     /// The file a uprobe's binary part names: a path as written (`/bin/bash`, `./app`), or a
     /// bare name found as a shell finds a command (`$PATH`) or the dynamic loader a library
     /// (`libc` → `/lib/x86_64-linux-gnu/libc.so.6`). FactError::NotFound when there is none;
-    /// FactError::Malformed when the file is not an ELF executable or library.
+    /// FactError::NotElf when the file is not an ELF executable or library,
+    /// FactError::Malformed when it cannot be probed at all (a directory).
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;
@@ -215,6 +216,9 @@ pub enum FactError {
     /// The machine answered with something we could not understand, e.g. a format file the
     /// parser rejects. `what` names the source, `reason` the problem.
     Malformed { what: String, reason: String },
+    /// A uprobe's binary is a regular file but not ELF (a flat binary a process maps and
+    /// runs): it has no symbols, so only `--unsafe` may probe it, at a file offset.
+    NotElf { path: String },
 }
 
 impl FactError {
@@ -241,6 +245,7 @@ impl fmt::Display for FactError {
             FactError::Malformed { what, reason } => {
                 write!(f, "cannot understand {what}: {reason}")
             }
+            FactError::NotElf { path } => write!(f, "{path} is not an ELF executable or library"),
         }
     }
 }

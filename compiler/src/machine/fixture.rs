@@ -25,6 +25,10 @@ pub struct FixtureFacts {
     kernel: Option<FixtureTypes>,
     /// Symbol addresses by (binary, or "" for the kernel; name).
     symbols: BTreeMap<(String, String), u64>,
+    /// Symbol sizes by (binary, name), where not the default 4.
+    sizes: BTreeMap<(String, String), u64>,
+    /// Regular files that are not ELF (flat binaries).
+    flat_files: Vec<String>,
     /// Per-CPU variables' BTF ids by name.
     percpu: BTreeMap<String, u32>,
     /// When set, every question fails with `FactError::Unavailable` carrying this reason: a
@@ -131,6 +135,19 @@ impl FixtureFacts {
         self
     }
 
+    /// Gives symbol `name` of `binary` a size other than the default 4 (a label's 0).
+    pub fn with_symbol_size(mut self, binary: &str, name: &str, size: u64) -> FixtureFacts {
+        self.sizes
+            .insert((binary.to_string(), name.to_string()), size);
+        self
+    }
+
+    /// Adds a regular file that is not ELF (a flat binary), found by its path.
+    pub fn with_flat_file(mut self, path: &str) -> FixtureFacts {
+        self.flat_files.push(path.to_string());
+        self
+    }
+
     /// Adds a USDT site to the binary at `site.path` (which `with_binary` must also add).
     pub fn with_usdt_site(mut self, site: UsdtSite) -> FixtureFacts {
         self.usdt.entry(site.path.clone()).or_default().push(site);
@@ -210,6 +227,9 @@ impl MachineFacts for FixtureFacts {
     /// library as `library_file_matches` says (`libc` → `.../libc.so.6`).
     fn binary_path(&self, name: &str) -> Result<String, FactError> {
         self.check_available()?;
+        if self.flat_files.iter().any(|f| f == name) {
+            return Err(FactError::NotElf { path: name.into() });
+        }
         let found = if name.contains('/') {
             self.binaries.contains_key(name).then(|| name.to_string())
         } else {
@@ -304,7 +324,11 @@ impl MachineFacts for FixtureFacts {
     }
 
     fn symbol_size(&self, binary: &str, name: &str) -> Result<u64, FactError> {
-        // Every fixture symbol is a 4-byte object.
+        // Every fixture symbol is a 4-byte object unless given a size.
+        let key = (binary.to_string(), name.to_string());
+        if let Some(&size) = self.sizes.get(&key) {
+            return Ok(size);
+        }
         self.symbol_address(Some(binary), name).map(|_| 4)
     }
 

@@ -40,6 +40,7 @@ impl ProbeKind for Bench {
                 name: parts[1].text.clone(),
             }],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -92,6 +92,7 @@ impl ProbeKind for Fentry {
         Ok(Resolution {
             targets: functions.into_iter().map(target).collect(),
             args,
+            ..Default::default()
         })
     }
 

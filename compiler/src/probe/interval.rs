@@ -37,6 +37,7 @@ impl ProbeKind for Interval {
         Ok(Resolution {
             targets: vec![Target::Interval(period)],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -146,6 +146,7 @@ impl ProbeKind for Iter {
                 iterator: name.text.clone(),
             }],
             args,
+            ..Default::default()
         })
     }
 

@@ -57,6 +57,7 @@ impl ProbeKind for Kprobe {
         Ok(Resolution {
             targets: functions.into_iter().map(target).collect(),
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -94,6 +94,9 @@ pub struct Provider {
 pub struct Resolution {
     pub targets: Vec<Target>,
     pub args: Vec<ArgField>,
+    /// Why these targets could not be checked to be safe to attach (a uprobe whose place in
+    /// its function cannot be verified): each the error a run without `--unsafe` gives.
+    pub unsafe_only: Vec<Diagnostic>,
 }
 
 /// Where a probe's `argN` come from.

@@ -37,6 +37,7 @@ impl ProbeKind for Profile {
         Ok(Resolution {
             targets: vec![Target::Profile(period)],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -89,6 +89,7 @@ impl ProbeKind for RawTracepoint {
                 .into_iter()
                 .map(|event| Target::RawTracepoint { event })
                 .collect(),
+            ..Default::default()
         };
         let all = match facts.raw_tracepoints() {
             Ok(all) => all,

@@ -68,6 +68,7 @@ impl ProbeKind for SelfSignal {
                 signal: parts[2].text.clone(),
             }],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

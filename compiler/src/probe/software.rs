@@ -156,6 +156,7 @@ impl ProbeKind for Software {
                 period_text,
             })],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -54,6 +54,7 @@ impl ProbeKind for Special {
         Ok(Resolution {
             targets: vec![if self.end { Target::End } else { Target::Begin }],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -7,14 +7,16 @@ use std::fmt;
 use super::{Period, ProviderKind, SoftwareTarget, WatchSite};
 use crate::machine::facts::UsdtSite;
 
-/// A function of a binary, and where in it (0: its entry).
+/// A function of a binary, and where in it (0: its entry); or, in a file that is not ELF
+/// (`--unsafe` only), a bare offset into the file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FunctionSite {
     /// The binary's path, as found.
     pub binary: String,
-    /// The symbol (mangled, as the symbol table has it).
-    pub function: String,
-    /// Bytes past the function's entry, on an instruction boundary.
+    /// The symbol (mangled, as the symbol table has it); `None` in a file with no symbols.
+    pub function: Option<String>,
+    /// Bytes past the function's entry, on an instruction boundary; without a function, the
+    /// offset into the file, unchecked.
     pub offset: u64,
 }
 
@@ -92,7 +94,7 @@ impl Target {
     /// The function a uprobe, kprobe or fentry target probes (its symbol, without the offset).
     pub fn function(&self) -> Option<&str> {
         match self {
-            Target::Uprobe(site) | Target::Uretprobe(site) => Some(&site.function),
+            Target::Uprobe(site) | Target::Uretprobe(site) => site.function.as_deref(),
             Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f) | Target::Fexit(f) => {
                 Some(f)
             }
@@ -105,9 +107,10 @@ impl Target {
     pub fn member_name(&self) -> String {
         match self {
             Target::Tracepoint { event, .. } | Target::RawTracepoint { event } => event.clone(),
-            Target::Uprobe(site) | Target::Uretprobe(site) => match site.offset {
-                0 => site.function.clone(),
-                at => format!("{}+{at}", site.function),
+            Target::Uprobe(site) | Target::Uretprobe(site) => match (&site.function, site.offset) {
+                (Some(function), 0) => function.clone(),
+                (Some(function), at) => format!("{function}+{at}"),
+                (None, at) => format!("{at:#x}"),
             },
             Target::Usdt(site) => site.name.clone(),
             Target::Bench { name } => name.clone(),
@@ -155,13 +158,11 @@ impl fmt::Display for Target {
             Target::SelfSignal { signal } => write!(f, "{name}:signal:{signal}"),
             Target::Bench { name: bench } => write!(f, "{name}:{bench}"),
             Target::Iter { iterator } => write!(f, "{name}:{iterator}"),
-            Target::Uprobe(site) | Target::Uretprobe(site) => {
-                write!(f, "{name}:{}:{}", site.binary, site.function)?;
-                match site.offset {
-                    0 => Ok(()),
-                    at => write!(f, "+{at}"),
-                }
-            }
+            Target::Uprobe(site) | Target::Uretprobe(site) => match (&site.function, site.offset) {
+                (Some(function), 0) => write!(f, "{name}:{}:{function}", site.binary),
+                (Some(function), at) => write!(f, "{name}:{}:{function}+{at}", site.binary),
+                (None, at) => write!(f, "{name}:{}:{at:#x}", site.binary),
+            },
             Target::Usdt(site) => write!(f, "{name}:{}:{}:{}", site.path, site.provider, site.name),
             Target::Kprobe(function)
             | Target::Kretprobe(function)
@@ -181,7 +182,7 @@ mod tests {
     fn targets_print_as_bpftrace_names_them() {
         let site = |function: &str, offset| FunctionSite {
             binary: "/bin/app".into(),
-            function: function.into(),
+            function: Some(function.into()),
             offset,
         };
         let period = |unit, count: &str, rate| Period {
@@ -226,6 +227,14 @@ mod tests {
             (Target::Uprobe(site("main", 0)), "uprobe:/bin/app:main"),
             (Target::Uprobe(site("main", 12)), "uprobe:/bin/app:main+12"),
             (Target::Uretprobe(site("f", 0)), "uretprobe:/bin/app:f"),
+            (
+                Target::Uprobe(FunctionSite {
+                    binary: "./flat.bin".into(),
+                    function: None,
+                    offset: 16,
+                }),
+                "uprobe:./flat.bin:0x10",
+            ),
             (Target::Fexit("vfs_read".into()), "fexit:vfs_read"),
         ] {
             assert_eq!(target.to_string(), name);

@@ -90,6 +90,7 @@ impl ProbeKind for Tracepoint {
                 .map(|(category, event)| Target::Tracepoint { category, event })
                 .collect(),
             args,
+            ..Default::default()
         })
     }
 

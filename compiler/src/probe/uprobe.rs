@@ -55,9 +55,10 @@ impl ProbeKind for Uprobe {
     ) -> Result<Resolution, Diagnostic> {
         let mut targets = Vec::new();
         let mut missing = None;
+        let mut unsafe_only = Vec::new();
         for each in each_binary(parts, 1, ap, facts)? {
             // Forms not checked here (`uprobe:FUNCTION`, C++ names) do not run yet either.
-            let (binary, sites) = match check_uprobe_target(&each, ap, facts, self.ret) {
+            let sites = match check_uprobe_target(&each, ap, facts, self.ret) {
                 Ok(Some(found)) => found,
                 Ok(None) => return Err(not_supported(self.provider(), ap)),
                 // A binary of a wildcard that lacks the function is not an error while another
@@ -68,9 +69,10 @@ impl ProbeKind for Uprobe {
                 }
                 Err(d) => return Err(d),
             };
-            targets.extend(sites.into_iter().map(|(function, offset)| {
+            unsafe_only.extend(sites.unchecked);
+            targets.extend(sites.places.into_iter().map(|(function, offset)| {
                 let site = FunctionSite {
-                    binary: binary.clone(),
+                    binary: sites.binary.clone(),
                     function,
                     offset,
                 };
@@ -85,6 +87,7 @@ impl ProbeKind for Uprobe {
             _ => Ok(Resolution {
                 targets,
                 args: Vec::new(),
+                unsafe_only,
             }),
         }
     }
@@ -119,17 +122,19 @@ impl ProbeKind for Uprobe {
     }
 }
 
+/// The languages `uprobe:BIN:LANGUAGE:FUNCTION` may name (bpftrace's).
+const UPROBE_LANGUAGES: [&str; 1] = ["cpp"];
+
 /// `uprobe:BINARY:FUNCTION`: the binary exists and is an ELF file, and defines the function
 /// (or, for a wildcard, at least one function matching it). `FUNCTION+OFFSET` and an address
 /// (`uprobe:BIN:0x4010a0`) must fall on an instruction boundary inside a function; they
-/// resolve to the function and the offset into it. Forms this cannot check
+/// resolve to the function and the offset into it. A function whose symbol has size 0, and
+/// an address in a file that is not ELF, cannot be checked so: they resolve, with the reason
+/// only `--unsafe` attaches them. Forms this cannot check
 /// pass: `uprobe:FUNCTION` (the binary of `-p`), `uprobe:BIN:cpp:NAME` (demangled names), and
 /// parts filled in from positional parameters.
 /// Returns the binary's path and the functions the attach point names with the offset into
 /// each (a wildcard's matches, sorted), or `None` for a form it cannot check.
-/// The languages `uprobe:BIN:LANGUAGE:FUNCTION` may name (bpftrace's).
-const UPROBE_LANGUAGES: [&str; 1] = ["cpp"];
-
 fn check_uprobe_target(
     parts: &[Part],
     ap: &AttachPoint,
@@ -157,9 +162,11 @@ fn check_uprobe_target(
     if has_positional(parts) {
         return Ok(None);
     }
-    let path = facts
-        .binary_path(&binary.text)
-        .map_err(|e| binary_error(e, binary, ap))?;
+    let path = match facts.binary_path(&binary.text) {
+        Ok(path) => path,
+        Err(FactError::NotElf { path }) => return flat_file_site(path, binary, function, ret),
+        Err(e) => return Err(binary_error(e, binary, ap)),
+    };
     let Some(function) = function else {
         return Ok(None);
     };
@@ -167,11 +174,7 @@ fn check_uprobe_target(
     // A quoted name is a C++ signature (`"ns::f(int)"`, `"operator+(int)"`), never an offset.
     let (name, offset) = name_and_offset(ap, function);
     let number = |text: &str| {
-        let parsed = match text.strip_prefix("0x") {
-            Some(hex) => u64::from_str_radix(hex, 16).ok(),
-            None => text.parse().ok(),
-        };
-        parsed.ok_or_else(|| {
+        parse_number(text).ok_or_else(|| {
             Diagnostic::error(
                 format!("`{text}` is not an offset or address"),
                 function.span,
@@ -202,8 +205,8 @@ fn check_uprobe_target(
         Ok((f, at))
     };
     if name.starts_with(|c: char| c.is_ascii_digit()) && offset.is_none() {
-        let site = inside(None, number(name)?)?;
-        return Ok(Some((path, vec![site])));
+        let (f, at) = inside(None, number(name)?)?;
+        return Ok(Some(Sites::checked(path, vec![(Some(f), at)])));
     }
     if name.is_empty() {
         return Ok(None);
@@ -222,19 +225,105 @@ fn check_uprobe_target(
                 "offset into which function?",
             ));
         }
-        return Ok(Some((path, at_entry(matches))));
+        return Ok(Some(Sites::checked(path, at_entry(matches))));
     } else if !symbols.iter().any(|s| s == name) {
         let matches = demangled_matches(name, &symbols);
         if !matches.is_empty() && offset.is_none() {
-            return Ok(Some((path, at_entry(matches))));
+            return Ok(Some(Sites::checked(path, at_entry(matches))));
         }
         return Err(no_function(name, function, &symbols, &shown).of_missing_probe());
     }
-    let site = match offset {
-        Some(at) => inside(Some(name), at)?,
-        None => (name.to_string(), 0),
+    if let Some(at) = offset {
+        let (f, at) = inside(Some(name), at)?;
+        return Ok(Some(Sites::checked(path, vec![(Some(f), at)])));
+    }
+    let unchecked = unsized_function(name, function, &path, facts);
+    Ok(Some(Sites {
+        binary: path,
+        places: vec![(Some(name.to_string()), 0)],
+        unchecked,
+    }))
+}
+
+/// Why a uprobe at the entry of function `name` cannot be checked: its symbol has size 0,
+/// so nothing says it is a function, and its first bytes may be anything (a label, such as
+/// `_init` in crti.o). A wildcard's matches are not asked, as in the current release (its
+/// multi-uprobe links never checked them).
+fn unsized_function(
+    name: &str,
+    function: &Part,
+    path: &str,
+    facts: &dyn MachineFacts,
+) -> Option<Diagnostic> {
+    (facts.symbol_size(path, name) == Ok(0)).then(|| {
+        Diagnostic::error(
+            format!("Could not determine boundary for {name} (symbol has size 0)."),
+            function.span,
+            "its symbol has size 0",
+        )
+        .with_note(
+            "a uprobe's breakpoint must start an instruction, and without a size tracebound \
+             cannot tell that the symbol is a function",
+        )
+        .with_help(
+            "--unsafe attaches it anyway; a breakpoint inside an instruction could corrupt \
+             the target process",
+        )
+    })
+}
+
+/// `uprobe:FILE:ADDRESS` where FILE is not ELF (a flat binary that a process maps and
+/// runs): the address is taken as the offset into the file. Nothing can check it, so the
+/// site resolves with the reason only `--unsafe` attaches it; a function name is an error,
+/// since such a file has no symbols.
+fn flat_file_site(
+    path: String,
+    binary: &Part,
+    function: Option<&Part>,
+    ret: bool,
+) -> Result<Option<Sites>, Diagnostic> {
+    let name = &binary.text;
+    let not_elf = |label: &str| {
+        Diagnostic::error(
+            format!("cannot probe `{name}`: it is not an ELF executable or library"),
+            binary.span,
+            label.to_string(),
+        )
     };
-    Ok(Some((path, vec![site])))
+    let address = function
+        .filter(|f| !f.quoted && !f.text.contains('+'))
+        .and_then(|f| parse_number(&f.text));
+    let (Some(function), Some(address)) = (function, address) else {
+        return Err(
+            not_elf("not ELF: it has no symbols to name a function by").with_help(format!(
+                "with --unsafe, an address is taken as an offset into the file: \
+                 `uprobe:{name}:0x0`"
+            )),
+        );
+    };
+    if ret {
+        return Err(not_elf("not ELF: it has no function to return from")
+            .with_note("a uretprobe needs a function of an ELF symbol table"));
+    }
+    let unchecked =
+        not_elf("not ELF: nothing says where its instructions start").with_help(format!(
+            "with --unsafe, `{}` is taken as an offset into the file and probed unchecked; \
+             a breakpoint inside an instruction could corrupt the process",
+            function.text
+        ));
+    Ok(Some(Sites {
+        binary: path,
+        places: vec![(None, address)],
+        unchecked: Some(unchecked),
+    }))
+}
+
+/// A decimal or `0x` hex number, as offsets and addresses are written.
+fn parse_number(text: &str) -> Option<u64> {
+    match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
 }
 
 /// The functions a wildcard names, sorted; none is an error at the function part.
@@ -304,12 +393,29 @@ fn no_function(name: &str, function: &Part, symbols: &[String], shown: &str) -> 
     }
 }
 
-/// A binary's path, and each function probed in it with the offset into it.
-type Sites = (String, Vec<(String, u64)>);
+/// What an attach point names in one binary.
+struct Sites {
+    /// The binary's path, as found.
+    binary: String,
+    /// Each function probed with the offset into it; no function: an offset into the file.
+    places: Vec<(Option<String>, u64)>,
+    /// Why the places cannot be checked to be safe, so that only `--unsafe` attaches them.
+    unchecked: Option<Diagnostic>,
+}
+
+impl Sites {
+    fn checked(binary: String, places: Vec<(Option<String>, u64)>) -> Sites {
+        Sites {
+            binary,
+            places,
+            unchecked: None,
+        }
+    }
+}
 
 /// Functions probed at their first instruction.
-fn at_entry(functions: Vec<String>) -> Vec<(String, u64)> {
-    functions.into_iter().map(|f| (f, 0)).collect()
+fn at_entry(functions: Vec<String>) -> Vec<(Option<String>, u64)> {
+    functions.into_iter().map(|f| (Some(f), 0)).collect()
 }
 
 /// The attach point once for each binary its binary part (`parts[at]`) names: itself when
@@ -383,6 +489,11 @@ pub(super) fn binary_error(e: FactError, binary: &Part, ap: &AttachPoint) -> Dia
         .of_missing_probe(),
         FactError::Malformed { reason, .. } => Diagnostic::error(
             format!("cannot probe `{name}`: {reason}"),
+            binary.span,
+            "cannot be probed",
+        ),
+        FactError::NotElf { .. } => Diagnostic::error(
+            format!("cannot probe `{name}`: it is not an ELF executable or library"),
             binary.span,
             "not an ELF executable or library",
         ),

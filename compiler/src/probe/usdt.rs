@@ -73,6 +73,7 @@ impl ProbeKind for Usdt {
             _ => Ok(Resolution {
                 targets,
                 args: Vec::new(),
+                ..Default::default()
             }),
         }
     }

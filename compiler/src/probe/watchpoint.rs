@@ -173,6 +173,7 @@ impl ProbeKind for Watchpoint {
                 access,
             })],
             args: Vec::new(),
+            ..Default::default()
         })
     }
 

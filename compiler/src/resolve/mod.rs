@@ -34,22 +34,24 @@ pub(crate) fn resolve(
     facts: &dyn MachineFacts,
     missing: MissingProbes,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
-    resolve_selected(ast, facts, missing, None, &[])
+    resolve_selected(ast, facts, missing, None, &[], false)
 }
 
 /// `resolve`, keeping only the attach points whose names `filter` finds a match in
 /// (`--probe-filter`; BEGIN and END always stay); a probe left with none leaves the tree.
+/// Targets whose placement cannot be checked need `unsafe_allowed` (`--unsafe`).
 pub(crate) fn resolve_selected(
     mut ast: Program,
     facts: &dyn MachineFacts,
     missing: MissingProbes,
     filter: Option<&regex::Regex>,
     include_dirs: &[std::path::PathBuf],
+    unsafe_allowed: bool,
 ) -> Result<ResolvedProgram, Vec<Diagnostic>> {
     written::expand(&mut ast)?;
     probes::split_mixed_kinds(&mut ast);
     typed_context::read_as_args(&mut ast);
-    let present = probes::resolve_present_probes(&ast, facts, missing, filter)?;
+    let present = probes::resolve_present_probes(&ast, facts, missing, filter, unsafe_allowed)?;
     if !present.dropped_items.is_empty() {
         let first_probe = ast.items.iter().find_map(|i| match i {
             crate::ast::Item::Probe(p) => Some(p.span),

@@ -20,7 +20,7 @@ pub fn resolve_probes(
     program: &Program,
     facts: &dyn MachineFacts,
 ) -> Result<Vec<ResolvedProbe>, Vec<Diagnostic>> {
-    resolve_present_probes(program, facts, MissingProbes::Error, None).map(|r| r.probes)
+    resolve_present_probes(program, facts, MissingProbes::Error, None, false).map(|r| r.probes)
 }
 
 /// The probes resolved where attach points this machine does not have are left out, as
@@ -35,12 +35,14 @@ pub struct PresentProbes {
 }
 
 /// Resolves every probe; an attach point this machine does not have is an error, or is left
-/// out (with a warning, for `Warn`), as `missing` says.
+/// out (with a warning, for `Warn`), as `missing` says. One whose targets cannot be checked
+/// to be safe to attach is an error unless `unsafe_allowed` (`--unsafe`).
 pub fn resolve_present_probes(
     program: &Program,
     facts: &dyn MachineFacts,
     missing: MissingProbes,
     filter: Option<&regex::Regex>,
+    unsafe_allowed: bool,
 ) -> Result<PresentProbes, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
@@ -50,7 +52,7 @@ pub fn resolve_present_probes(
         let Item::Probe(probe) = item else { continue };
         let mut resolved: Option<ResolvedProbe> = None;
         for ap in &probe.attach_points {
-            match resolve_attach_point(ap, facts) {
+            match resolve_attach_point(ap, facts, unsafe_allowed) {
                 Err(d) if d.missing_probe && missing != MissingProbes::Error => {
                     if missing == MissingProbes::Warn {
                         let span = d.span();
@@ -178,7 +180,8 @@ pub fn listed_attach_points(
     for ap in probes.flat_map(|p| &p.attach_points) {
         let parts = split(&ap.text, ap.span);
         let provider = probe::lookup(&parts[0].text);
-        match (resolve_attach_point(ap, facts), provider) {
+        // Listing attaches nothing: what only `--unsafe` may attach is listed too.
+        match (resolve_attach_point(ap, facts, true), provider) {
             (Ok(r), _) if !r.targets.is_empty() => {
                 listed.extend(r.targets.iter().map(|t| t.listed()))
             }
@@ -199,9 +202,12 @@ pub fn listed_attach_points(
     }
 }
 
+/// One attach point resolved by its kind; targets that only `--unsafe` may attach are the
+/// kind's first reason why not, unless `unsafe_allowed`.
 pub(super) fn resolve_attach_point(
     ap: &AttachPoint,
     facts: &dyn MachineFacts,
+    unsafe_allowed: bool,
 ) -> Result<ResolvedProbe, Diagnostic> {
     let parts = split(&ap.text, ap.span);
     let Some(provider) = probe::lookup(&parts[0].text) else {
@@ -211,7 +217,10 @@ pub(super) fn resolve_attach_point(
             "not a probe type",
         ));
     };
-    let resolution = provider.kind.probe().resolve(&parts, ap, facts)?;
+    let mut resolution = provider.kind.probe().resolve(&parts, ap, facts)?;
+    if !unsafe_allowed && !resolution.unsafe_only.is_empty() {
+        return Err(resolution.unsafe_only.swap_remove(0));
+    }
     Ok(ResolvedProbe {
         kind: provider.kind,
         targets: resolution.targets,
@@ -341,6 +350,7 @@ mod tests {
             &FixtureFacts::bundled(),
             MissingProbes::Error,
             Some(&filter),
+            false,
         )
         .unwrap();
         let all: Vec<Vec<String>> = present.probes.iter().map(names).collect();
@@ -440,6 +450,63 @@ mod tests {
         ] {
             let (t, m, _) = uprobe_error(source);
             assert_eq!((t.as_str(), m.as_str()), (text, message), "{source}");
+        }
+    }
+
+    /// A symbol of size 0 and an address in a file that is not ELF resolve, but only
+    /// `--unsafe` attaches them: without it each is an error at the part that cannot be
+    /// checked; a wildcard's zero-size matches stay, as in the current release.
+    #[test]
+    fn unchecked_uprobe_sites_need_unsafe() {
+        let facts = FixtureFacts::new()
+            .with_binary("/bin/app", &["_init", "main"])
+            .with_symbol_size("/bin/app", "_init", 0)
+            .with_flat_file("./flat.bin");
+        let resolve = |source: &str, unsafe_allowed| {
+            resolve_present_probes(
+                &parse(source).unwrap(),
+                &facts,
+                MissingProbes::Error,
+                None,
+                unsafe_allowed,
+            )
+            .map(|present| present.probes)
+        };
+        for (source, text, message) in [
+            (
+                "uprobe:/bin/app:_init { }",
+                "_init",
+                "Could not determine boundary for _init (symbol has size 0).",
+            ),
+            (
+                "uprobe:./flat.bin:0x10 { }",
+                "./flat.bin",
+                "cannot probe `./flat.bin`: it is not an ELF executable or library",
+            ),
+        ] {
+            let d = resolve(source, false).unwrap_err().remove(0);
+            assert_eq!(
+                (&source[d.span().range()], d.message.as_str()),
+                (text, message),
+                "{source}"
+            );
+            assert!(
+                d.help.as_deref().is_some_and(|h| h.contains("--unsafe")),
+                "{source}: {d:?}"
+            );
+            assert_eq!(resolve(source, true).unwrap().len(), 1, "{source}");
+        }
+        let flat = resolve("uprobe:./flat.bin:0x10 { }", true).unwrap();
+        assert_eq!(names(&flat[0]), ["uprobe:./flat.bin:0x10"]);
+        let wildcard = resolve("uprobe:/bin/app:* { }", false).unwrap();
+        assert_eq!(
+            names(&wildcard[0]),
+            ["uprobe:/bin/app:_init", "uprobe:/bin/app:main"]
+        );
+        // A flat file has no symbols; a uretprobe has no function to return from.
+        for source in ["uprobe:./flat.bin:main { }", "uretprobe:./flat.bin:0x0 { }"] {
+            let d = resolve(source, true).unwrap_err().remove(0);
+            assert_eq!(&source[d.span().range()], "./flat.bin", "{source}");
         }
     }
 

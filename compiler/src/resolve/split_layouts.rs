@@ -80,7 +80,8 @@ fn layouts(probe: &Probe, r: &ResolvedProbe, facts: &dyn MachineFacts) -> Option
             text: target.to_string(),
             span,
         };
-        let one = resolve_attach_point(&ap, facts).ok()?;
+        // The probe was resolved once already, under the run's `--unsafe`.
+        let one = resolve_attach_point(&ap, facts, true).ok()?;
         if one.targets.len() != 1 || one.targets[0] != *target {
             return None;
         }

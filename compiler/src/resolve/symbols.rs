@@ -122,9 +122,15 @@ fn load_bias_figures(
     if !pie {
         return Ok(());
     }
-    let site =
+    // A site with no function is in a file with no symbols, which `position_independent`
+    // has already refused.
+    let (function, offset) =
         match resolved.targets.as_slice() {
-            [crate::probe::Target::Uprobe(site)] => site,
+            [crate::probe::Target::Uprobe(crate::probe::FunctionSite {
+                function: Some(function),
+                offset,
+                ..
+            })] => (function, *offset),
             _ => return Err(Diagnostic::error(
                 "`uaddr` of a position-independent binary is supported in a uprobe of one site",
                 at,
@@ -135,12 +141,10 @@ fn load_bias_figures(
                  or a wildcard gives no one place",
             )),
         };
-    let function = facts
-        .symbol_address(Some(binary), &site.function)
-        .map_err(fact)?;
+    let address = facts.symbol_address(Some(binary), function).map_err(fact)?;
     out.insert(
-        (binary.to_string(), site_key(&site.function, site.offset)),
-        function + site.offset,
+        (binary.to_string(), site_key(function, offset)),
+        address + offset,
     );
     Ok(())
 }

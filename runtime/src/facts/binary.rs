@@ -255,6 +255,15 @@ pub fn uprobe_site(
     Ok((name.to_string(), at))
 }
 
+/// Where the code `offset` bytes into a binary without symbols (a flat binary, probed under
+/// `--unsafe`), and its first bytes.
+pub fn code_at(path: &Path, offset: u64) -> Option<(u64, Vec<u8>)> {
+    let bytes = MappedFile::open(path).ok()?;
+    let at = usize::try_from(offset).ok()?;
+    let first = bytes.get(at..)?;
+    Some((offset, first[..first.len().min(16)].to_vec()))
+}
+
 /// Whether the kernel can emulate a uprobe's displaced first instruction (x86-64) instead of
 /// single-stepping it, which costs about 20 times more: pushes, nops, calls and jumps are
 /// emulated.
@@ -315,9 +324,8 @@ fn check_elf(path: &Path) -> Result<(), FactError> {
 }
 
 fn not_elf(path: &Path) -> FactError {
-    FactError::Malformed {
-        what: path.display().to_string(),
-        reason: "it is not an ELF executable or library".into(),
+    FactError::NotElf {
+        path: path.display().to_string(),
     }
 }
 
@@ -595,7 +603,7 @@ mod tests {
         let result = find(text.to_str().unwrap());
         fs::remove_file(&text).unwrap();
         assert!(
-            matches!(result, Err(FactError::Malformed { .. })),
+            matches!(result, Err(FactError::NotElf { .. })),
             "{result:?}"
         );
         assert_eq!(
@@ -604,6 +612,19 @@ mod tests {
                 "no-such-command-or-library-xyz"
             ))
         );
+    }
+
+    /// A file with no symbols is read at the offset given.
+    #[test]
+    fn code_at_an_offset_of_a_flat_file() {
+        let path = std::env::temp_dir().join(format!("tracebound-flat-{}", std::process::id()));
+        fs::write(&path, [0x31, 0xc0, 0xc3]).unwrap();
+        let (at_start, past_end) = (code_at(&path, 1), code_at(&path, 4));
+        let whole = find(path.to_str().unwrap());
+        fs::remove_file(&path).unwrap();
+        assert_eq!(at_start, Some((1, vec![0xc0, 0xc3])));
+        assert_eq!(past_end, None);
+        assert!(matches!(whole, Err(FactError::NotElf { .. })), "{whole:?}");
     }
 
     #[test]

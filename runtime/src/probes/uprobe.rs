@@ -36,13 +36,21 @@ fn site(target: &Target) -> Option<&FunctionSite> {
     }
 }
 
-/// Each target's function entry (file offset, first instruction) where the binary's symbol
-/// tables have it, each binary read once. A target at an offset into its function has none
-/// (the instruction there is not read).
+/// A function at its entry, the only place whose first instruction is read.
+fn function_at_entry(site: &FunctionSite) -> Option<&str> {
+    site.function.as_deref().filter(|_| site.offset == 0)
+}
+
+/// Each target's place (its file offset and its first instruction) where it is known: a function's
+/// entry the binary's symbol tables have, each binary read once, or an offset into a file
+/// without symbols. A target at an offset into its function has none (the instruction there
+/// is not read).
 fn entries(targets: &[Target]) -> Vec<Option<(u64, Vec<u8>)>> {
     let mut by_path: HashMap<&str, Vec<&str>> = HashMap::new();
-    for s in targets.iter().filter_map(site).filter(|s| s.offset == 0) {
-        by_path.entry(&s.binary).or_default().push(&s.function);
+    for s in targets.iter().filter_map(site) {
+        if let Some(function) = function_at_entry(s) {
+            by_path.entry(&s.binary).or_default().push(function);
+        }
     }
     let found: HashMap<&str, HashMap<String, (u64, Vec<u8>)>> = by_path
         .into_iter()
@@ -51,8 +59,12 @@ fn entries(targets: &[Target]) -> Vec<Option<(u64, Vec<u8>)>> {
     targets
         .iter()
         .map(|t| {
-            let s = site(t).filter(|s| s.offset == 0)?;
-            found.get(s.binary.as_str())?.get(&s.function).cloned()
+            let s = site(t)?;
+            match (&s.function, function_at_entry(s)) {
+                (None, _) => binary::code_at(Path::new(&s.binary), s.offset),
+                (Some(_), Some(function)) => found.get(s.binary.as_str())?.get(function).cloned(),
+                (Some(_), None) => None,
+            }
         })
         .collect()
 }
@@ -171,12 +183,15 @@ impl Mechanism for Uprobe {
         };
         for (target, entry) in plan.targets.iter().zip(entries(&plan.targets)) {
             let site = site(target).ok_or_else(|| fail(target, "not a uprobe"))?;
-            let location = match (entry, site.offset) {
-                (Some((offset, _)), _) => UProbeAttachLocation::AbsoluteOffset(offset),
+            let location = match (entry, site.function.as_deref(), site.offset) {
+                (Some((offset, _)), ..) => UProbeAttachLocation::AbsoluteOffset(offset),
+                (None, None, _) => {
+                    return Err(fail(target, "the offset is past the end of the file"))
+                }
                 // Not in the symbol tables read here (aya also looks in debug links).
-                (None, 0) => UProbeAttachLocation::Symbol(&site.function),
+                (None, Some(function), 0) => UProbeAttachLocation::Symbol(function),
                 // Inside the function (resolution checked the offset).
-                (None, at) => UProbeAttachLocation::SymbolOffset(&site.function, at),
+                (None, Some(function), at) => UProbeAttachLocation::SymbolOffset(function, at),
             };
             up.attach(location, &site.binary, scope)
                 .map_err(|e| fail(target, describe(&e)))?;
@@ -219,8 +234,7 @@ impl Mechanism for Uprobe {
     }
 
     fn first_emulated(&self, target: &Target) -> Option<bool> {
-        let site = site(target).filter(|s| s.offset == 0)?;
-        let (_, code) = binary::function_entry(Path::new(&site.binary), &site.function)?;
+        let (_, code) = entries(std::slice::from_ref(target)).pop()??;
         Some(binary::first_instruction_emulated(&code))
     }
 

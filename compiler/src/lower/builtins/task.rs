@@ -394,7 +394,11 @@ impl ProbeLowerer<'_, '_> {
         }
         // The load bias: where the uprobe hit minus where the symbol table puts its site.
         let site = match self.probe.targets.as_slice() {
-            [crate::probe::Target::Uprobe(site)] => site_key(&site.function, site.offset),
+            [crate::probe::Target::Uprobe(crate::probe::FunctionSite {
+                function: Some(function),
+                offset,
+                ..
+            })] => site_key(function, *offset),
             _ => return Err(self.unsupported("`uaddr` here", span)),
         };
         let site = figure(self, &site)?;
