@@ -25,8 +25,10 @@ pub trait MachineFacts {
     /// The file a uprobe's binary part names: a path as written (`/bin/bash`, `./app`), or a
     /// bare name found as a shell finds a command (`$PATH`) or the dynamic loader a library
     /// (`libc` → `/lib/x86_64-linux-gnu/libc.so.6`). FactError::NotFound when there is none;
-    /// FactError::NotElf when the file is not an ELF executable or library,
-    /// FactError::Malformed when it cannot be probed at all (a directory).
+    /// `ARCHIVE!/ENTRY` names an ELF file stored uncompressed in a zip archive (as Android
+    /// runs libraries from an APK). FactError::NotElf when the file is not an ELF executable
+    /// or library, FactError::Malformed when it cannot be probed at all (a directory, a
+    /// compressed archive entry).
     fn binary_path(&self, name: &str) -> Result<String, FactError>;
     /// The names of the functions the ELF file at `path` defines (`.symtab` and `.dynsym`).
     fn function_symbols(&self, path: &str) -> Result<Vec<String>, FactError>;

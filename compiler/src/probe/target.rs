@@ -11,7 +11,7 @@ use crate::machine::facts::UsdtSite;
 /// (`--unsafe` only), a bare offset into the file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FunctionSite {
-    /// The binary's path, as found.
+    /// The binary's path, as found (`archive.zip!/entry` for an ELF stored in a zip).
     pub binary: String,
     /// The symbol (mangled, as the symbol table has it); `None` in a file with no symbols.
     pub function: Option<String>,

@@ -1,10 +1,12 @@
 //! The ELF files uprobes name: found as a shell finds a command (`$PATH`) or as the dynamic
-//! loader finds a library (`/etc/ld.so.cache`, then the standard library directories), and
-//! the functions they define, from `.symtab` and `.dynsym`.
+//! loader finds a library (`/etc/ld.so.cache`, then the standard library directories), or
+//! stored in a zip archive (`ARCHIVE!/ENTRY`), and the functions they define, from `.symtab`
+//! and `.dynsym`.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use object::{Object as _, ObjectSymbol as _};
@@ -12,6 +14,89 @@ use tracebound_compiler::machine::facts::{library_file_matches, FactError};
 use tracebound_compiler::machine::glob::Glob;
 
 use crate::facts::mapped::MappedFile;
+use crate::facts::zip;
+
+/// A binary named `ARCHIVE!/ENTRY`: the archive's path and the entry's name. The name is
+/// split at the first `!/` after which the part before it is a regular file (entry names
+/// hold `/`s: `app.apk!/lib/x86_64/libfoo.so`); a name that is itself a file is never split.
+pub fn archive_member(name: &str) -> Option<(&str, &str)> {
+    if !name.contains("!/") || Path::new(name).exists() {
+        return None;
+    }
+    name.match_indices("!/")
+        .map(|(at, _)| (&name[..at], &name[at + 2..]))
+        .find(|(archive, _)| Path::new(archive).is_file())
+}
+
+/// The file the kernel attaches a uprobe on `binary` to: the archive, for an entry of one.
+pub fn attached_file(binary: &str) -> &str {
+    archive_member(binary).map_or(binary, |(archive, _)| archive)
+}
+
+/// The bytes a uprobe's binary names, mapped read-only: a whole file, or an entry stored
+/// uncompressed in a zip archive, whose bytes are the archive's own from the entry's data
+/// offset on (which is what lets the kernel probe it through the archive's inode).
+pub struct BinaryImage {
+    mapped: MappedFile,
+    range: Range<usize>,
+}
+
+impl BinaryImage {
+    pub fn open(path: &Path) -> Result<BinaryImage, FactError> {
+        let Some((archive, entry)) = path.to_str().and_then(archive_member) else {
+            let mapped = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
+            let range = 0..mapped.len();
+            return Ok(BinaryImage { mapped, range });
+        };
+        let archive_path = Path::new(archive);
+        let mapped = MappedFile::open(archive_path).map_err(|e| io_error(archive_path, &e))?;
+        let unreadable = |reason: String| FactError::Malformed {
+            what: archive.to_string(),
+            reason,
+        };
+        let entries = zip::entries(&mapped).map_err(|why| {
+            unreadable(format!("`{archive}` is not a readable zip archive: {why}"))
+        })?;
+        let found =
+            entries
+                .iter()
+                .find(|e| e.name == entry)
+                .ok_or_else(|| FactError::NotFound {
+                    what: format!("entry {entry} of {archive}"),
+                })?;
+        if !found.stored() {
+            let how = match found.encrypted {
+                true => "encrypted".to_string(),
+                false => format!("compressed ({})", found.method_name()),
+            };
+            return Err(unreadable(format!(
+                "`{entry}` is {how} in the archive; a uprobe needs it stored uncompressed \
+                 (`zip -0`), since the kernel probes the archive file's own bytes"
+            )));
+        }
+        let range = found.data(&mapped).map_err(|why| {
+            unreadable(format!("`{archive}` is not a readable zip archive: {why}"))
+        })?;
+        Ok(BinaryImage { mapped, range })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.mapped[self.range.clone()]
+    }
+
+    /// Where its bytes start in the file the kernel attaches to (`attached_file`).
+    pub fn base(&self) -> u64 {
+        self.range.start as u64
+    }
+
+    /// Its bytes read as an ELF file.
+    pub fn elf(&self, path: &Path) -> Result<object::File<'_>, FactError> {
+        object::File::parse(self.bytes()).map_err(|e| FactError::Malformed {
+            what: path.display().to_string(),
+            reason: format!("not a readable ELF file ({e})"),
+        })
+    }
+}
 
 /// The file `name` stands for: a path as written (it must be an ELF file), or, for a bare
 /// name, a command in `$PATH` or a library (`libc`, `libssl.so.3`).
@@ -30,6 +115,9 @@ pub fn find(name: &str) -> Result<PathBuf, FactError> {
 /// The ELF files a path pattern names (`./testprogs/uprobe*`): wildcards in its last part
 /// only, matched against the files of that directory; sorted.
 pub fn files_matching(pattern: &str) -> Vec<String> {
+    if let Some((archive, entry)) = archive_member(pattern) {
+        return entries_matching(archive, entry);
+    }
     let (dir, file) = pattern.rsplit_once('/').unwrap_or((".", pattern));
     let glob = Glob::new(file);
     let Ok(entries) = fs::read_dir(if dir.is_empty() { "/" } else { dir }) else {
@@ -40,6 +128,27 @@ pub fn files_matching(pattern: &str) -> Vec<String> {
         .filter(|name| glob.matches(name))
         .map(|name| format!("{dir}/{name}"))
         .filter(|path| check_elf(Path::new(path)).is_ok())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The ELF files stored uncompressed in zip `archive` whose entry names `pattern` matches
+/// (`app.apk!/lib/*/libfoo.so`), as `ARCHIVE!/ENTRY`; sorted.
+fn entries_matching(archive: &str, pattern: &str) -> Vec<String> {
+    let glob = Glob::new(pattern);
+    let Ok(mapped) = MappedFile::open(Path::new(archive)) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = zip::entries(&mapped)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.stored() && glob.matches(&e.name))
+        .filter(|e| {
+            e.data(&mapped)
+                .is_ok_and(|r| mapped[r].starts_with(b"\x7fELF"))
+        })
+        .map(|e| format!("{archive}!/{}", e.name))
         .collect();
     found.sort();
     found
@@ -78,11 +187,8 @@ pub fn binaries_of(pid: u32, pattern: &str) -> Result<Vec<String>, FactError> {
 
 /// The names of the functions `path` defines, sorted, without duplicates.
 pub fn function_symbols(path: &Path) -> Result<Vec<String>, FactError> {
-    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
-    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
-        what: path.display().to_string(),
-        reason: format!("not a readable ELF file ({e})"),
-    })?;
+    let image = BinaryImage::open(path)?;
+    let file = image.elf(path)?;
     let mut names: Vec<String> = file
         .symbols()
         .chain(file.dynamic_symbols())
@@ -101,11 +207,8 @@ pub fn symbol_address(path: &Path, name: &str) -> Result<u64, FactError> {
 
 /// Whether the ELF file `path` is ET_DYN (a PIE or a shared library).
 pub fn position_independent(path: &Path) -> Result<bool, FactError> {
-    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
-    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
-        what: path.display().to_string(),
-        reason: format!("not a readable ELF file ({e})"),
-    })?;
+    let image = BinaryImage::open(path)?;
+    let file = image.elf(path)?;
     Ok(file.kind() == object::ObjectKind::Dynamic)
 }
 
@@ -119,11 +222,8 @@ fn defined_symbol(
     name: &str,
     what: impl Fn(&object::Symbol) -> u64,
 ) -> Result<u64, FactError> {
-    let bytes = MappedFile::open(path).map_err(|e| io_error(path, &e))?;
-    let file = object::File::parse(&*bytes).map_err(|e| FactError::Malformed {
-        what: path.display().to_string(),
-        reason: format!("not a readable ELF file ({e})"),
-    })?;
+    let image = BinaryImage::open(path)?;
+    let file = image.elf(path)?;
     file.symbols()
         .chain(file.dynamic_symbols())
         .find(|s| s.is_definition() && s.name() == Ok(name))
@@ -133,8 +233,8 @@ fn defined_symbol(
         })
 }
 
-/// Where function `name` starts in the file `path` (its file offset, what the kernel's uprobe
-/// interface takes) and its first bytes.
+/// Where function `name` starts in the file `path` (its offset in `attached_file(path)`,
+/// what the kernel's uprobe interface takes) and its first bytes.
 pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
     function_entries(path, &[name]).remove(name)
 }
@@ -144,12 +244,13 @@ pub fn function_entry(path: &Path, name: &str) -> Option<(u64, Vec<u8>)> {
 /// resolution writes a uprobe inside a function): the offset and bytes are there.
 pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Vec<u8>)> {
     let mut out = HashMap::new();
-    let Ok(bytes) = MappedFile::open(path) else {
+    let Ok(image) = BinaryImage::open(path) else {
         return out;
     };
-    let Ok(file) = object::File::parse(&*bytes) else {
+    let Ok(file) = image.elf(path) else {
         return out;
     };
+    let bytes = image.bytes();
     // Base name → the names asked for with their offsets.
     let mut wanted: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
     for &name in names {
@@ -176,14 +277,14 @@ pub fn function_entries(path: &Path, names: &[&str]) -> HashMap<String, (u64, Ve
                 .get(at..(at + 16).min(bytes.len()))
                 .unwrap_or_default()
                 .to_vec();
-            out.insert(full.to_string(), (at as u64, first));
+            out.insert(full.to_string(), (image.base() + at as u64, first));
         }
     }
     out
 }
 
-/// Where the code at virtual `address` is in the file (what the kernel's uprobe interface
-/// takes): through the loadable segment that maps it.
+/// Where the code at virtual `address` is in the ELF file: through the loadable segment
+/// that maps it.
 fn file_offset(file: &object::File, address: u64) -> Option<u64> {
     use object::ObjectSegment as _;
     file.segments().find_map(|seg| {
@@ -200,9 +301,9 @@ pub fn uprobe_site(
     function: Option<&str>,
     offset: u64,
 ) -> Result<(String, u64), String> {
-    let bytes = MappedFile::open(path).map_err(|e| e.to_string())?;
-    let file =
-        object::File::parse(&*bytes).map_err(|e| format!("not a readable ELF file ({e})"))?;
+    let image = BinaryImage::open(path).map_err(|e| e.to_string())?;
+    let file = image.elf(path).map_err(|e| e.to_string())?;
+    let bytes = image.bytes();
     let functions: Vec<(&str, u64, u64)> = file
         .symbols()
         .chain(file.dynamic_symbols())
@@ -256,12 +357,12 @@ pub fn uprobe_site(
 }
 
 /// Where the code `offset` bytes into a binary without symbols (a flat binary, probed under
-/// `--unsafe`), and its first bytes.
+/// `--unsafe`) is in `attached_file(path)`, and its first bytes.
 pub fn code_at(path: &Path, offset: u64) -> Option<(u64, Vec<u8>)> {
-    let bytes = MappedFile::open(path).ok()?;
+    let image = BinaryImage::open(path).ok()?;
     let at = usize::try_from(offset).ok()?;
-    let first = bytes.get(at..)?;
-    Some((offset, first[..first.len().min(16)].to_vec()))
+    let first = image.bytes().get(at..)?;
+    Some((image.base() + offset, first[..first.len().min(16)].to_vec()))
 }
 
 /// Whether the kernel can emulate a uprobe's displaced first instruction (x86-64) instead of
@@ -303,8 +404,14 @@ pub fn first_instruction_probeable(code: &[u8]) -> bool {
     )
 }
 
-/// A regular file that starts with the ELF magic.
+/// A regular file, or an entry stored in a zip archive, that starts with the ELF magic.
 fn check_elf(path: &Path) -> Result<(), FactError> {
+    if path.to_str().and_then(archive_member).is_some() {
+        return match BinaryImage::open(path)?.bytes().starts_with(b"\x7fELF") {
+            true => Ok(()),
+            false => Err(not_elf(path)),
+        };
+    }
     let what = || path.display().to_string();
     let meta = fs::metadata(path).map_err(|e| io_error(path, &e))?;
     if meta.is_dir() {
@@ -611,6 +718,54 @@ mod tests {
             Err(FactError::binary_not_found(
                 "no-such-command-or-library-xyz"
             ))
+        );
+    }
+
+    /// An ELF stored in a zip archive is read from the archive's bytes, and its functions are
+    /// at their place in the archive; entries that cannot be probed say why.
+    #[test]
+    fn elf_files_stored_in_a_zip_archive() {
+        let libc = find("libc").unwrap();
+        let elf = fs::read(&libc).unwrap();
+        let bytes = crate::facts::zip::tests::archive(
+            &[
+                ("lib/libc.so.6", 0, &elf),
+                ("packed.so", 8, b"\x7fELF, deflated"),
+                ("notes.txt", 0, b"not code"),
+            ],
+            b"",
+        );
+        let zip = std::env::temp_dir().join(format!("tracebound-zip-{}.zip", std::process::id()));
+        fs::write(&zip, &bytes).unwrap();
+        let zip_name = zip.to_str().unwrap().to_string();
+        let member = format!("{zip_name}!/lib/libc.so.6");
+        let entry = |name: &str| find(&format!("{zip_name}!/{name}"));
+        let found = entry("lib/libc.so.6");
+        let symbols = function_symbols(Path::new(&member));
+        let in_zip = function_entry(Path::new(&member), "malloc");
+        let matching = files_matching(&format!("{zip_name}!/*"));
+        let (packed, notes, missing) = (entry("packed.so"), entry("notes.txt"), entry("nope"));
+        let attached = attached_file(&member).to_string();
+        fs::remove_file(&zip).unwrap();
+
+        assert_eq!(found.unwrap(), PathBuf::from(&member));
+        assert_eq!(attached, zip_name);
+        assert_eq!(symbols.unwrap(), function_symbols(&libc).unwrap());
+        let (plain, first) = function_entry(&libc, "malloc").unwrap();
+        let (offset, first_in_zip) = in_zip.unwrap();
+        assert_eq!(first_in_zip, first);
+        assert_eq!(&bytes[offset as usize..][..first.len()], &first[..]);
+        assert!(offset > plain, "{offset} is past the local header");
+        assert_eq!(matching, [member]);
+        assert!(
+            matches!(&packed, Err(FactError::Malformed { reason, .. })
+                if reason.contains("compressed (deflate)") && reason.contains("zip -0")),
+            "{packed:?}"
+        );
+        assert!(matches!(notes, Err(FactError::NotElf { .. })), "{notes:?}");
+        assert!(
+            matches!(missing, Err(FactError::NotFound { .. })),
+            "{missing:?}"
         );
     }
 

@@ -10,6 +10,7 @@ pub mod mapped;
 pub mod syscalls;
 pub mod usdt_notes;
 pub mod x86;
+pub mod zip;
 
 use std::fs;
 use std::io;

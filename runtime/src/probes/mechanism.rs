@@ -215,7 +215,7 @@ pub fn spelled(kind: ProviderKind, query: &ListQuery) -> bool {
 }
 
 /// The binaries a `-l` pattern of a uprobe-like kind names, and the rest of it after the
-/// binary: `uprobe:BINARY:FUNCTION` (a wildcard binary expanded), `*:./path:FUNCTION` (any
+/// binary: `uprobe:BINARY:FUNCTION` (a wildcard binary expanded, a quoted one not), `*:./path:FUNCTION` (any
 /// provider, a path), or `uprobe:FUNCTION` in the `-p` process's binaries. `None`: the
 /// pattern names no binary of this kind.
 pub fn listed_binaries<'q>(
@@ -227,9 +227,19 @@ pub fn listed_binaries<'q>(
         return Ok(None);
     }
     let named = spelled(kind, query);
-    match query.rest.split_once(':') {
-        Some((binary, rest)) if named || binary.contains('/') => {
-            let paths = if binary.contains(['*', '[']) {
+    // A quoted binary (`"app.apk!/lib/libx.so"`) is taken as written, as in a script.
+    let quoted = query
+        .rest
+        .strip_prefix('"')
+        .and_then(|r| r.split_once("\":"))
+        .map(|(binary, rest)| (binary, rest, true));
+    let split = quoted.or_else(|| {
+        let (binary, rest) = query.rest.split_once(':')?;
+        Some((binary, rest, false))
+    });
+    match split {
+        Some((binary, rest, quoted)) if named || binary.contains('/') => {
+            let paths = if !quoted && binary.contains(['*', '[']) {
                 facts.binaries_matching(binary)?
             } else {
                 vec![facts.binary_path(binary)?]

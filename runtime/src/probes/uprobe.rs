@@ -41,7 +41,8 @@ fn function_at_entry(site: &FunctionSite) -> Option<&str> {
     site.function.as_deref().filter(|_| site.offset == 0)
 }
 
-/// Each target's place (its file offset and its first instruction) where it is known: a function's
+/// Each target's place (its offset in the file the kernel attaches to,
+/// `binary::attached_file`, and its first instruction) where it is known: a function's
 /// entry the binary's symbol tables have, each binary read once, or an offset into a file
 /// without symbols. A target at an offset into its function has none (the instruction there
 /// is not read).
@@ -125,7 +126,8 @@ pub(crate) fn link_multi(
                 ),
             )
         })?;
-        let path = CString::new(set.binary).map_err(|e| fail(plan.first(), e))?;
+        let path =
+            CString::new(binary::attached_file(set.binary)).map_err(|e| fail(plan.first(), e))?;
         let link = sys::link_uprobe_multi(
             program,
             &path,
@@ -190,10 +192,19 @@ impl Mechanism for Uprobe {
                 }
                 // Not in the symbol tables read here (aya also looks in debug links).
                 (None, Some(function), 0) => UProbeAttachLocation::Symbol(function),
-                // Inside the function (resolution checked the offset).
-                (None, Some(function), at) => UProbeAttachLocation::SymbolOffset(function, at),
+                // Inside the function (resolution checked the offset), found here so that an
+                // ELF stored in an archive is probed where it lies in the archive.
+                (None, Some(function), at) => {
+                    match binary::function_entry(
+                        Path::new(&site.binary),
+                        &format!("{function}+{at}"),
+                    ) {
+                        Some((offset, _)) => UProbeAttachLocation::AbsoluteOffset(offset),
+                        None => UProbeAttachLocation::SymbolOffset(function, at),
+                    }
+                }
             };
-            up.attach(location, &site.binary, scope)
+            up.attach(location, binary::attached_file(&site.binary), scope)
                 .map_err(|e| fail(target, describe(&e)))?;
         }
         Ok(plan.targets.len())
@@ -211,7 +222,7 @@ impl Mechanism for Uprobe {
                     {
                         Count {
                             how: Counting::Uprobe(UprobePoint {
-                                path: site.binary.clone(),
+                                path: binary::attached_file(&site.binary).to_string(),
                                 offset,
                                 ret: self.ret,
                                 ref_ctr_offset: 0,
