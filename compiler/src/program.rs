@@ -575,6 +575,8 @@ pub struct ProgramInfo {
     /// Dispatched probes' maps of their members' texts, which the runtime writes after
     /// loading and before attaching.
     pub member_texts: Vec<MemberTexts>,
+    /// This kernel's GFP flag names, for a format's `%gr` (empty when none has one).
+    pub gfp_flags: crate::machine::print_flags::FlagNames,
 }
 
 impl ProgramInfo {
@@ -732,6 +734,10 @@ fn match_specifier(s: &[u8]) -> Option<(usize, u8)> {
     let c = *s.get(i)?;
     if c == b'c' || c == b's' {
         return Some((i + 1, c));
+    }
+    // GFP flags by name, `%gr`: conversion `g`.
+    if c == b'g' && s.get(i + 1) == Some(&b'r') {
+        return Some((i + 2, c));
     }
     // bpftrace's buffer conversions `%r`, `%rx`, `%rh` (for `buf()`): conversion `r`.
     if c == b'r' {

@@ -611,7 +611,7 @@ pub(crate) fn refused_builtin(name: &str, reason: &str, span: Span) -> Diagnosti
 /// A value the conversion cannot print, as the output side would find when the event
 /// arrives: better said now, at the argument.
 fn conversion_mismatch(spec: &str, arg: &Expr, shape: Shape) -> Option<Diagnostic> {
-    let integer = matches!(spec, "d" | "i" | "u" | "x" | "X" | "o" | "c" | "p");
+    let integer = matches!(spec, "d" | "i" | "u" | "x" | "X" | "o" | "c" | "p" | "gr");
     let (wants, fix) = match shape {
         Shape::Str if integer => ("an integer", "print strings with `%s`"),
         Shape::Int if spec == "s" => ("a string", "print integers with `%d` (or `%u`, `%x`)"),

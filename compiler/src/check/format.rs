@@ -52,6 +52,11 @@ pub fn conversions(format: &str) -> Result<Vec<Conversion>, FormatError> {
         let mut spec = (c as char).to_string();
         match c {
             b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b's' | b'c' | b'p' => {}
+            // GFP flags by name, the current release's `%gr`.
+            b'g' if bytes.get(i + 1) == Some(&b'r') => {
+                spec.push('r');
+                i += 1;
+            }
             // bpftrace's buffer conversions: `%r`, `%rx`, `%rh`.
             b'r' => {
                 if let Some(&m @ (b'x' | b'h')) = bytes.get(i + 1) {

@@ -250,6 +250,7 @@ pub(crate) fn lower(
             actions: shared.actions,
             guard_sampled,
             member_texts: shared.member_texts,
+            gfp_flags: program.gfp_flags.clone(),
         },
     })
 }
@@ -668,6 +669,7 @@ mod tests {
             probes: probes.to_vec(),
             symbols: Default::default(),
             warnings: Vec::new(),
+            gfp_flags: Vec::new(),
         }
     }
     use crate::codegen::emit::emit;

@@ -97,6 +97,15 @@ impl HeaderMacros {
         )
     }
 
+    /// The value of C integer constant expression `text`, these macros expanded in it (what
+    /// a tracepoint's print format writes: `( unsigned long)((((1UL))) << (10))`).
+    pub fn evaluate_expression(&self, text: &str) -> Option<MacroValue> {
+        self.evaluate(text).map(|n| MacroValue {
+            value: n.v,
+            signed: !n.unsigned,
+        })
+    }
+
     fn evaluate(&self, body: &str) -> Option<Num> {
         let text = self.expand(body, 0)?;
         let mut p = Parser {

@@ -12,5 +12,6 @@ pub mod facts;
 pub mod fixture;
 pub mod glob;
 pub mod header_macros;
+pub mod print_flags;
 pub mod script_types;
 pub mod tracepoint_format;

@@ -32,6 +32,9 @@ pub struct TracepointFormat {
     pub id: u32,
     /// Every field in record order, the `common_*` header fields first.
     pub fields: Vec<TracepointField>,
+    /// The `print fmt:` line after its key, as the kernel wrote it: how the kernel prints a
+    /// record, with its tables of flag and symbol names (`print_flags`).
+    pub print_fmt: String,
 }
 
 impl TracepointFormat {
@@ -90,12 +93,13 @@ impl fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
-/// Parses the text of a format file. Lines other than `ID:`, `format:` and `field:` lines
-/// (`name:`, `print fmt:`, blank separators) are skipped, and unknown `key:value;` pairs on a
+/// Parses the text of a format file. Lines other than `ID:`, `field:` and `print fmt:` lines
+/// (`name:`, `format:`, blank separators) are skipped, and unknown `key:value;` pairs on a
 /// field line are ignored, so that a kernel adding one does not break us.
 pub fn parse(text: &str) -> Result<TracepointFormat, FormatError> {
     let mut id = None;
     let mut fields = Vec::new();
+    let mut print_fmt = String::new();
     for (index, line) in text.lines().enumerate() {
         let line_no = index + 1;
         let err = |message: String| FormatError {
@@ -112,13 +116,19 @@ pub fn parse(text: &str) -> Result<TracepointFormat, FormatError> {
             );
         } else if trimmed.starts_with("field:") {
             fields.push(parse_field_line(trimmed).map_err(err)?);
+        } else if let Some(fmt) = trimmed.strip_prefix("print fmt:") {
+            print_fmt = fmt.trim().to_string();
         }
     }
     let id = id.ok_or(FormatError {
         line: 1,
         message: "no `ID:` line".to_string(),
     })?;
-    Ok(TracepointFormat { id, fields })
+    Ok(TracepointFormat {
+        id,
+        fields,
+        print_fmt,
+    })
 }
 
 /// `field:DECL;\toffset:N;\tsize:N;\tsigned:N;`

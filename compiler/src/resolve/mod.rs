@@ -22,6 +22,7 @@ use crate::config::MissingProbes;
 use crate::diagnostic::Diagnostic;
 use crate::lex::DirectiveKind;
 use crate::machine::facts::MachineFacts;
+use crate::machine::print_flags::{gfp_flag_names, FlagNames};
 use crate::machine::script_types::ScriptTypes;
 
 /// Resolves a checked tree against the machine: each probe's attach points and `args`, the
@@ -89,11 +90,45 @@ pub(crate) fn resolve_selected(
         .collect();
     kernel_types::type_probes(&mut ast, &probes, &arg_types, &types)?;
     let symbols = symbols::symbol_addresses(&ast, &probes, facts)?;
+    let gfp_flags = gfp_flags(&ast, facts)?;
     Ok(ResolvedProgram {
         ast,
         probes,
         symbols,
         warnings,
+        gfp_flags,
+    })
+}
+
+/// This kernel's GFP flag names when a format names flags with `%gr`; an error at the
+/// first such format when the kernel's table cannot be read.
+fn gfp_flags(ast: &Program, facts: &dyn MachineFacts) -> Result<FlagNames, Vec<Diagnostic>> {
+    let mut first = None;
+    for item in &ast.items {
+        let crate::ast::Item::Probe(probe) = item else {
+            continue;
+        };
+        crate::ast::visit::probe_exprs(probe, &mut |e| {
+            if let crate::ast::ExprKind::Call { args, .. } = &e.kind {
+                if let Some(crate::ast::ExprKind::Str(format)) = args.first().map(|a| &a.kind) {
+                    let specs = crate::program::format_specifiers(format.as_bytes());
+                    if first.is_none() && specs.iter().any(|s| s.conversion == b'g') {
+                        first = Some(args[0].span);
+                    }
+                }
+            }
+        });
+    }
+    let Some(span) = first else {
+        return Ok(FlagNames::new());
+    };
+    gfp_flag_names(facts).map_err(|e| {
+        vec![Diagnostic::error(
+            "`%gr` needs this kernel's GFP flag names, which cannot be read",
+            span,
+            "names GFP flags",
+        )
+        .with_note(e.to_string())]
     })
 }
 

@@ -18,6 +18,8 @@ pub struct ResolvedProgram {
     pub symbols: SymbolAddresses,
     /// Attach points left out (`config = { missing_probes = warn }`), to show the user.
     pub warnings: Vec<Diagnostic>,
+    /// This kernel's GFP flag names where a format has `%gr` (`machine::print_flags`).
+    pub gfp_flags: crate::machine::print_flags::FlagNames,
 }
 
 impl ResolvedProgram {

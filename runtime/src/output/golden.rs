@@ -243,7 +243,7 @@ fn ints(values: &[i64]) -> Vec<Value> {
 }
 
 fn pf(out: &mut Vec<u8>, format: &str, args: &[Value]) {
-    printf(out, format.as_bytes(), args, &NoSymbols).unwrap();
+    printf(out, format.as_bytes(), args, &NoSymbols, &[]).unwrap();
 }
 
 fn print_map(out: &mut Vec<u8>, map: &Sim, top: u64, div: u64) {
@@ -928,7 +928,7 @@ fn json_misc() {
     attached_json(&mut out, 1);
     let pj = |out: &mut Vec<u8>, format: &[u8], args: &[Value]| {
         let mut text = Vec::new();
-        printf(&mut text, format, args, &NoSymbols).unwrap();
+        printf(&mut text, format, args, &NoSymbols, &[]).unwrap();
         printf_json(out, &text);
     };
     pj(&mut out, b"hi %d\n", &ints(&[5]));

@@ -15,18 +15,22 @@
 use tracebound_compiler::program::format_specifiers as specifiers;
 use tracebound_compiler::program::{record_fields, ValueType};
 
+use tracebound_compiler::machine::print_flags::flags_text;
+
 use super::cformat::{format_piece, CArg};
 use super::formatted::{buf_text, BufStyle};
 use super::text::{stack_text, symbol_text};
 use super::value::Value;
 use super::{OutputError, Symbolize};
 
-/// Appends what `printf(format, args...)` prints.
+/// Appends what `printf(format, args...)` prints; `gfp_flags` names the flags a `%gr`
+/// prints (`ProgramInfo::gfp_flags`).
 pub fn printf(
     out: &mut Vec<u8>,
     format: &[u8],
     args: &[Value],
     symbols: &dyn Symbolize,
+    gfp_flags: &[(u64, String)],
 ) -> Result<(), OutputError> {
     let specs = specifiers(format);
     if args.is_empty() && specs.is_empty() {
@@ -58,6 +62,19 @@ pub fn printf(
                 piece.truncate(piece.len() - suffix);
                 piece.push(b's');
                 text = buf_text(bytes, style);
+                CArg::Str(&text)
+            }
+            // C knows no `%gr` either: `%s` of the flags' names.
+            _ if spec.conversion == b'g' => {
+                let Some(bits) = arg.as_u64_bits() else {
+                    return Err(OutputError::PrintfArg {
+                        conversion: 'g',
+                        got: "no integer".into(),
+                    });
+                };
+                piece.truncate(piece.len() - 2);
+                piece.push(b's');
+                text = flags_text(bits, gfp_flags).into_bytes();
                 CArg::Str(&text)
             }
             Value::Time { .. }
@@ -149,6 +166,10 @@ impl PrintfPlan {
         let mut trailer = Vec::new();
         for ((spec, ty), at) in specs.iter().zip(&stored).zip(offsets) {
             let at = at as usize;
+            if spec.conversion == b'g' {
+                // Flags printed by name: `printf` names them.
+                return None;
+            }
             let field = match ty {
                 ValueType::Int { size: 8, .. } => Field::Int { at },
                 ValueType::Str { len, cut_trailer } => {
@@ -226,7 +247,7 @@ mod tests {
 
     fn run(format: &str, args: &[Value]) -> String {
         let mut out = Vec::new();
-        printf(&mut out, format.as_bytes(), args, &NoSymbols).unwrap();
+        printf(&mut out, format.as_bytes(), args, &NoSymbols, &[]).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -313,7 +334,7 @@ mod tests {
                 panic!("decodes")
             };
             let mut printed = Vec::new();
-            printf(&mut printed, format.as_bytes(), &args, &NoSymbols).unwrap();
+            printf(&mut printed, format.as_bytes(), &args, &NoSymbols, &[]).unwrap();
             assert_eq!(planned, printed, "{format}");
         }
         // Only integers and strings, in the number the format asks for.
@@ -328,10 +349,10 @@ mod tests {
     #[test]
     fn mismatches_are_errors() {
         let mut out = Vec::new();
-        assert!(printf(&mut out, b"%d %d", &[Value::Int(1)], &NoSymbols).is_err());
-        assert!(printf(&mut out, b"%d", &[], &NoSymbols).is_err());
-        assert!(printf(&mut out, b"%s", &[Value::Int(1)], &NoSymbols).is_err());
-        assert!(printf(&mut out, b"%d", &[Value::Tuple(vec![])], &NoSymbols).is_err());
+        assert!(printf(&mut out, b"%d %d", &[Value::Int(1)], &NoSymbols, &[]).is_err());
+        assert!(printf(&mut out, b"%d", &[], &NoSymbols, &[]).is_err());
+        assert!(printf(&mut out, b"%s", &[Value::Int(1)], &NoSymbols, &[]).is_err());
+        assert!(printf(&mut out, b"%d", &[Value::Tuple(vec![])], &NoSymbols, &[]).is_err());
     }
 
     #[test]

@@ -422,7 +422,9 @@ fn handle_record(
         }
     };
     match action {
-        Action::Printf { format, args } => printf_record(id, (format, args), payload, state, out)?,
+        Action::Printf { format, args } => {
+            printf_record(id, (format, args), payload, compiled, state, out)?
+        }
         Action::Message {
             error,
             at,
@@ -433,8 +435,14 @@ fn handle_record(
             let values = decode_args(args)?;
             if *error || state.script.warnings {
                 let mut line = state.script.prefix(*at, *error).into_bytes();
-                output::printf::printf(&mut line, format.as_bytes(), &values, &state.symbols)
-                    .map_err(|e| RunError::Other(e.to_string()))?;
+                output::printf::printf(
+                    &mut line,
+                    format.as_bytes(),
+                    &values,
+                    &state.symbols,
+                    &compiled.info.gfp_flags,
+                )
+                .map_err(|e| RunError::Other(e.to_string()))?;
                 if line.last() != Some(&b'\n') {
                     line.push(b'\n');
                 }
@@ -520,6 +528,7 @@ fn printf_record(
     id: usize,
     (format, args): (&str, &[ValueType]),
     payload: &[u8],
+    compiled: &Compiled,
     state: &EventState,
     out: &mut Vec<u8>,
 ) -> Result<(), RunError> {
@@ -538,8 +547,14 @@ fn printf_record(
                 Ok(_) => return Err(bad("arguments are not a tuple".into())),
                 Err(e) => return Err(bad(e.to_string())),
             };
-            output::printf::printf(text, format.as_bytes(), &values, &state.symbols)
-                .map_err(|e| RunError::Other(e.to_string()))?;
+            output::printf::printf(
+                text,
+                format.as_bytes(),
+                &values,
+                &state.symbols,
+                &compiled.info.gfp_flags,
+            )
+            .map_err(|e| RunError::Other(e.to_string()))?;
         }
     }
     if state.how.format == Format::Json {
@@ -633,8 +648,14 @@ fn cat_or_system(
     out: &mut Vec<u8>,
 ) -> Result<(), RunError> {
     let mut text = Vec::new();
-    output::printf::printf(&mut text, format.as_bytes(), values, &state.symbols)
-        .map_err(|e| RunError::Other(e.to_string()))?;
+    output::printf::printf(
+        &mut text,
+        format.as_bytes(),
+        values,
+        &state.symbols,
+        &compiled.info.gfp_flags,
+    )
+    .map_err(|e| RunError::Other(e.to_string()))?;
     let text = String::from_utf8_lossy(&text).into_owned();
     let mut printed = Vec::new();
     let kind = if matches!(action, Action::Cat { .. }) {
