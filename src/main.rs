@@ -235,10 +235,18 @@ fn print_compiled(cli: &Cli, compiled: &tracebound_compiler::pipeline::Compiled)
             ""
         };
         println!("{} ({}{what}):", p.program, targets.join(", "));
-        print!("{}", insn::disassemble(&p.code.code.insns));
+        let code = &p.code.code;
+        print!(
+            "{}",
+            insn::disassemble_with_maps(&code.insns, &code.map_relocations)
+        );
         for callback in p.code.callees_in_link_order() {
             println!("callback:");
-            print!("{}", insn::disassemble(&callback.code.insns));
+            let code = &callback.code;
+            print!(
+                "{}",
+                insn::disassemble_with_maps(&code.insns, &code.map_relocations)
+            );
         }
     }
     ExitCode::SUCCESS

@@ -569,6 +569,13 @@ impl Helper {
 /// Renders instructions one per line, numbered as the verifier numbers them (an `ld_imm64`
 /// takes two numbers).
 pub fn disassemble(insns: &[Insn]) -> String {
+    disassemble_with_maps(insns, &[])
+}
+
+/// `disassemble`, each map reference named by the object's map index its relocation gives
+/// (`(instruction index, map index)`, `Emitted::map_relocations`): before loading, the
+/// instruction's own immediate is 0 for every map.
+pub fn disassemble_with_maps(insns: &[Insn], maps: &[(usize, usize)]) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < insns.len() {
@@ -577,7 +584,9 @@ pub fn disassemble(insns: &[Insn]) -> String {
             let hi = insns.get(i + 1).map_or(0, |n| n.imm as u32 as u64);
             let value = (hi << 32) | insn.imm as u32 as u64;
             if insn.src == PSEUDO_MAP_FD {
-                format!("r{} = map[{}] ll", insn.dst, insn.imm)
+                let map = (maps.iter().find(|(at, _)| *at == i))
+                    .map_or(insn.imm as i64, |(_, m)| *m as i64);
+                format!("r{} = map[{map}] ll", insn.dst)
             } else if insn.src == PSEUDO_MAP_VALUE {
                 format!("r{} = global[{}] ll", insn.dst, insn.imm)
             } else if insn.src == PSEUDO_FUNC {
@@ -711,5 +720,14 @@ mod tests {
             "   0: r1 = 5\n   1: r2 = 0x10000000000 ll\n   3: if r1 >= r2 goto +1\n   \
              4: call KtimeGetNs#5\n   5: exit\n"
         );
+    }
+
+    #[test]
+    fn a_map_reference_shows_the_map_its_relocation_names() {
+        let mut prog = Vec::new();
+        prog.extend(Insn::ld_map(Reg::R1));
+        prog.extend(Insn::ld_map(Reg::R2));
+        let text = disassemble_with_maps(&prog, &[(0, 3), (2, 1)]);
+        assert_eq!(text, "   0: r1 = map[3] ll\n   2: r2 = map[1] ll\n");
     }
 }
