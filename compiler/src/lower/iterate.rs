@@ -129,6 +129,23 @@ impl ProbeLowerer<'_, '_> {
         });
     }
 
+    /// The function's one record for its callbacks (`loop_record`), at least `size` bytes.
+    pub(super) fn callback_record(&mut self, size: u32) -> Slot {
+        match self.loop_record {
+            Some(record) => {
+                let slot = &mut self.f.slots[record.0 as usize];
+                *slot = (*slot).max(size.next_multiple_of(8));
+                record
+            }
+            None => {
+                let record = self.f.new_slot(size);
+                self.f.stack_only.push(record);
+                self.loop_record = Some(record);
+                record
+            }
+        }
+    }
+
     /// The record a loop's callback is handed, filled: the context, a clear `return` flag
     /// and the probe's variables (all but the loop's own, which the callback binds).
     fn loop_record(&mut self, var: &Ident) -> (Slot, Vec<Captured>) {
@@ -149,19 +166,7 @@ impl ProbeLowerer<'_, '_> {
             c.at = at as i32;
             at += c.size;
         }
-        let record = match self.loop_record {
-            Some(record) => {
-                let size = &mut self.f.slots[record.0 as usize];
-                *size = (*size).max(at.next_multiple_of(8));
-                record
-            }
-            None => {
-                let record = self.f.new_slot(at);
-                self.f.stack_only.push(record);
-                self.loop_record = Some(record);
-                record
-            }
-        };
+        let record = self.callback_record(at);
         self.store_u64(Addr::Slot(record, CONTEXT_AT), Operand::Reg(self.ctx));
         self.store_u64(Addr::Slot(record, RETURNED_AT), Operand::Imm(0));
         for c in &captured {

@@ -471,8 +471,8 @@ pub(crate) struct ProbeLowerer<'s, 'o> {
     pub texts: Option<dispatch::TextsAt>,
     /// The innermost expression being lowered: where a helper error (`-k`) points.
     pub expr_span: Span,
-    /// The slot the records of this function's loop callbacks share (`iterate`): a record
-    /// lives from just before its loop's helper call to just after, so two never overlap.
+    /// The slot the records of this function's callbacks share (`iterate`, `search`): a record
+    /// lives from just before its helper call to just after, so two never overlap.
     pub loop_record: Option<ir::Slot>,
 }
 

@@ -103,8 +103,7 @@ impl ProbeLowerer<'_, '_> {
     /// `bpf_loop(haystack_len, callback, record)`: the callback compares the needle at its
     /// count and stops the loop when it is found or the haystack ends.
     fn search_by_calls(&mut self, s: Strings) -> VReg {
-        let record = self.f.new_slot(24);
-        self.f.stack_only.push(record);
+        let record = self.callback_record(24);
         self.store_u64(Addr::Slot(record, HAYSTACK_AT), Operand::Reg(s.haystack));
         self.store_u64(Addr::Slot(record, NEEDLE_AT), Operand::Reg(s.needle));
         self.store_u64(Addr::Slot(record, FOUND_AT), Operand::Imm(0));
