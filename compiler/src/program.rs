@@ -564,6 +564,11 @@ pub enum Action {
     },
 }
 
+/// A flag table in the kernel's order (`machine::print_flags`): a mask matches when all its
+/// bits are set, the first match wins those bits, so compound names (`GFP_KERNEL`) come
+/// before single bits.
+pub type FlagNames = Vec<(u64, String)>;
+
 /// What the runtime needs besides the object.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProgramInfo {
@@ -576,7 +581,7 @@ pub struct ProgramInfo {
     /// loading and before attaching.
     pub member_texts: Vec<MemberTexts>,
     /// This kernel's GFP flag names, for a format's `%gr` (empty when none has one).
-    pub gfp_flags: crate::machine::print_flags::FlagNames,
+    pub gfp_flags: FlagNames,
 }
 
 impl ProgramInfo {

@@ -95,6 +95,7 @@ fuzz_target!(|data: &[u8]| {
             b"%d %s %x %c\n",
             &[value.clone(), value.clone(), value.clone(), value],
             &NoSymbols,
+            &[],
         );
     }
     let kinds = [

@@ -15,8 +15,6 @@ const MOST_EXPANSIONS: usize = 32;
 #[derive(Debug, Default)]
 pub struct HeaderMacros {
     macros: HashMap<String, Macro>,
-    /// Each header that could not be read, with the reason.
-    pub unread: Vec<(String, super::facts::FactError)>,
 }
 
 #[derive(Debug)]

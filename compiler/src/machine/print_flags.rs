@@ -5,10 +5,7 @@
 
 use super::facts::{FactError, MachineFacts};
 use super::header_macros::HeaderMacros;
-
-/// A flag table in the kernel's order: a mask matches when all its bits are set, the first
-/// match wins those bits, so compound names (`GFP_KERNEL`) come before single bits.
-pub type FlagNames = Vec<(u64, String)>;
+pub use crate::program::FlagNames;
 
 /// The tracepoint whose print format names GFP flags, and its field.
 const GFP_TRACEPOINT: (&str, &str, &str) = ("kmem", "kmalloc", "gfp_flags");

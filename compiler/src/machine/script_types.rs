@@ -43,8 +43,9 @@ pub struct ScriptTypes<'f> {
     /// The headers the script includes (`<errno.h>`), and where `-I` says to look first.
     headers: Vec<String>,
     include_dirs: Vec<std::path::PathBuf>,
-    /// Their macros, read from the machine when a script first names a constant.
-    macros: std::cell::OnceCell<HeaderMacros>,
+    /// Their macros, read from the machine when a script first names a constant, and each
+    /// header that could not be read, with the reason.
+    macros: std::cell::OnceCell<(HeaderMacros, Vec<(String, FactError)>)>,
 }
 
 impl<'f> ScriptTypes<'f> {
@@ -332,7 +333,7 @@ impl<'f> ScriptTypes<'f> {
     /// The included headers the machine says do not exist (the preprocessor found no such
     /// file); reading them is what asks, so this reads every header now.
     pub fn missing_headers(&self) -> Vec<&str> {
-        (self.macros().unread.iter())
+        (self.unread_headers().iter())
             .filter(|(_, e)| matches!(e, FactError::NotFound { .. }))
             .map(|(h, _)| h.as_str())
             .collect()
@@ -340,15 +341,25 @@ impl<'f> ScriptTypes<'f> {
 
     /// The included headers' macros, read once.
     fn macros(&self) -> &HeaderMacros {
+        &self.read_headers().0
+    }
+
+    /// The included headers that could not be read, with the reason.
+    fn unread_headers(&self) -> &[(String, FactError)] {
+        &self.read_headers().1
+    }
+
+    fn read_headers(&self) -> &(HeaderMacros, Vec<(String, FactError)>) {
         self.macros.get_or_init(|| {
             let mut macros = HeaderMacros::default();
+            let mut unread = Vec::new();
             for header in &self.headers {
                 match self.facts.header_macros(header, &self.include_dirs) {
                     Ok(defines) => macros.add(header, &defines),
-                    Err(e) => macros.unread.push((header.clone(), e)),
+                    Err(e) => unread.push((header.clone(), e)),
                 }
             }
-            macros
+            (macros, unread)
         })
     }
 
@@ -589,7 +600,7 @@ impl MachineFacts for ScriptTypes<'_> {
             Some((value, _)) => Ok(value),
             None => self.facts.kernel_enumerator(name).map_err(|e| {
                 // Say which includes could not be read: one of them may have defined it.
-                let unread = &self.macros().unread;
+                let unread = self.unread_headers();
                 if self.headers.is_empty() || unread.is_empty() {
                     return e;
                 }

@@ -425,29 +425,9 @@ fn handle_record(
         Action::Printf { format, args } => {
             printf_record(id, (format, args), payload, compiled, state, out)?
         }
-        Action::Message {
-            error,
-            at,
-            expanded_from,
-            format,
-            args,
-        } => {
-            let values = decode_args(args)?;
+        Action::Message { error, args, .. } => {
             if *error || state.script.warnings {
-                let mut line = state.script.prefix(*at, *error).into_bytes();
-                output::printf::printf(
-                    &mut line,
-                    format.as_bytes(),
-                    &values,
-                    &state.symbols,
-                    &compiled.info.gfp_flags,
-                )
-                .map_err(|e| RunError::Other(e.to_string()))?;
-                if line.last() != Some(&b'\n') {
-                    line.push(b'\n');
-                }
-                line.extend_from_slice(state.script.expansions(expanded_from, *error).as_bytes());
-                std::io::stderr().lock().write_all(&line)?;
+                message_record(action, &decode_args(args)?, compiled, state)?;
             }
         }
         Action::Exit => {
@@ -520,6 +500,40 @@ fn handle_record(
             cat_or_system(action, format, &values, compiled, state, out)?;
         }
     }
+    Ok(())
+}
+
+/// An `errorf`/`warnf` record, on stderr after where in the script it comes from.
+fn message_record(
+    action: &Action,
+    values: &[Value],
+    compiled: &Compiled,
+    state: &EventState,
+) -> Result<(), RunError> {
+    let Action::Message {
+        error,
+        at,
+        expanded_from,
+        format,
+        ..
+    } = action
+    else {
+        unreachable!("message_record takes a message")
+    };
+    let mut line = state.script.prefix(*at, *error).into_bytes();
+    output::printf::printf(
+        &mut line,
+        format.as_bytes(),
+        values,
+        &state.symbols,
+        &compiled.info.gfp_flags,
+    )
+    .map_err(|e| RunError::Other(e.to_string()))?;
+    if line.last() != Some(&b'\n') {
+        line.push(b'\n');
+    }
+    line.extend_from_slice(state.script.expansions(expanded_from, *error).as_bytes());
+    std::io::stderr().lock().write_all(&line)?;
     Ok(())
 }
 
