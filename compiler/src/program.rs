@@ -66,6 +66,10 @@ pub enum ValueType {
     /// A pointer member of such a struct: 8 bytes, printed `0x7ffc...` as the current
     /// release prints pointers.
     Pointer,
+    /// A floating-point member of such a struct (`float`, `double`: 4, 8 or 16 bytes): the
+    /// bytes hold the struct's layout, but BPF has no floating point and the current release
+    /// no value of it, so it prints as `null` (its `none` type), in text and JSON alike.
+    Float { size: u32 },
 }
 
 /// An enum's integer and its enumerators' names.
@@ -200,6 +204,7 @@ impl ValueType {
             ValueType::Array { elem, len } => elem.size() * len,
             ValueType::Enum(e) => e.size,
             ValueType::Struct(s) => s.size,
+            ValueType::Float { size } => *size,
         }
     }
 
@@ -214,6 +219,8 @@ impl ValueType {
             ValueType::Array { elem, .. } => elem.align(),
             ValueType::Enum(e) => e.size.min(8),
             ValueType::Struct(s) => s.align,
+            // As x86-64 aligns them: `long double` too is aligned to its 16 bytes.
+            ValueType::Float { size } => *size,
             ValueType::Stack { .. }
             | ValueType::Sym { .. }
             | ValueType::Timestamp { .. }

@@ -258,6 +258,7 @@ pub fn write_json_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symboliz
         Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::UInt(v) | Value::Pointer(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Null => out.extend_from_slice(b"null"),
         Value::Str(s) => write_string(out, s),
         Value::Tuple(fields) | Value::Array(fields) => {
             out.push(b'[');
@@ -349,6 +350,19 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "[333,18446744073709551615]"
+        );
+    }
+
+    /// The runtime suite's `none type`: a union's float member is `null`.
+    #[test]
+    fn a_float_member_is_null() {
+        let n = Value::Struct(vec![("i".into(), Value::Int(5)), ("f".into(), Value::Null)]);
+        let foo = Value::Struct(vec![("m".into(), Value::Int(2)), ("n".into(), n)]);
+        let mut out = Vec::new();
+        write_json_value(&mut out, &foo, &super::super::NoSymbols);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"m": 2, "n": {"i": 5, "f": null}}"#
         );
     }
 }

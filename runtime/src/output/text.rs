@@ -168,6 +168,8 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, symbols: &dyn Symbolize, in
             out.extend_from_slice(symbol_text(symbols, *user, *addr, *pid).as_bytes())
         }
         Value::Pointer(p) => out.extend_from_slice(format!("{p:#x}").as_bytes()),
+        // The current release's text for a value of no type (a float member).
+        Value::Null => out.extend_from_slice(b"null"),
         // As the current release prints a struct: `{ .a = 1, .b = 2 }`, `{}` when empty.
         Value::Struct(fields) if fields.is_empty() => out.extend_from_slice(b"{}"),
         Value::Struct(fields) => {
@@ -392,6 +394,12 @@ mod tests {
             "{ .y = { .m = [2] }, .e = ONE, .p = 0xffff888000001000 }"
         );
         assert_eq!(text(&Value::Struct(Vec::new())), "{}");
+        // A float member has no value in the current release: `null`, in arrays too.
+        let floats = Value::Struct(vec![
+            ("f".into(), Value::Null),
+            ("a".into(), Value::Array(vec![Value::Null, Value::Null])),
+        ]);
+        assert_eq!(text(&floats), "{ .f = null, .a = [null,null] }");
     }
 
     fn hist(counts: &[(usize, u64)]) -> MapData {

@@ -62,6 +62,9 @@ pub enum Value {
     Struct(Vec<(String, Value)>),
     /// A struct's pointer member, printed `0x...`.
     Pointer(u64),
+    /// A struct's floating-point member, which the current release reads as no value (its
+    /// `none` type): printed `null`.
+    Null,
 }
 
 impl Value {
@@ -77,6 +80,7 @@ impl Value {
             Value::Enum { number, .. } => number.as_u64_bits(),
             Value::Pointer(p) => Some(*p),
             Value::Struct(_)
+            | Value::Null
             | Value::Str(_)
             | Value::Tuple(_)
             | Value::Array(_)
@@ -199,6 +203,7 @@ pub fn decode(ty: &ValueType, bytes: &[u8]) -> Result<Value, OutputError> {
             })
         }
         ValueType::Pointer => Ok(Value::Pointer(read_uint(bytes, 8)?)),
+        ValueType::Float { .. } => Ok(Value::Null),
         ValueType::Struct(layout) => layout
             .fields
             .iter()
@@ -312,6 +317,8 @@ fn encode_into(ty: &ValueType, value: &Value, out: &mut [u8]) -> Result<(), Outp
             }
         }
         (ValueType::Pointer, Value::Pointer(p)) => out[..8].copy_from_slice(&p.to_le_bytes()),
+        // Its bytes were never read: zeros stand for them.
+        (ValueType::Float { size }, Value::Null) => out[..*size as usize].fill(0),
         (ValueType::Enum(names), Value::Enum { number, .. }) => {
             let bits = number.as_u64_bits().ok_or_else(mismatch)?;
             let n = int_width(names.size)?;
@@ -451,6 +458,41 @@ mod tests {
         assert_eq!(fields[2], ("tag".to_string(), Value::Str(b"hi".to_vec())));
         assert!(matches!(&fields[3].1, Value::Enum { name: Some(n), .. } if n == "BLUE"));
         assert!(decode(&ty, &bytes[..7]).is_err());
+    }
+
+    #[test]
+    fn a_float_member_keeps_its_place_and_decodes_to_null() {
+        // { float f; int after; }: `after` is read from byte 4, whatever the float holds.
+        let ty = ValueType::Struct(StructLayout {
+            size: 8,
+            align: 4,
+            fields: vec![
+                StructField {
+                    name: "f".into(),
+                    offset: 0,
+                    bitfield: None,
+                    ty: ValueType::Float { size: 4 },
+                },
+                StructField {
+                    name: "after".into(),
+                    offset: 4,
+                    bitfield: None,
+                    ty: int(4, true),
+                },
+            ],
+        });
+        let mut bytes = 1.5f32.to_le_bytes().to_vec();
+        bytes.extend(7i32.to_le_bytes());
+        let v = decode(&ty, &bytes).unwrap();
+        assert_eq!(
+            v,
+            Value::Struct(vec![
+                ("f".into(), Value::Null),
+                ("after".into(), Value::Int(7))
+            ])
+        );
+        // Encoded back (a map key), the bytes never read are zeros.
+        assert_eq!(encode(&ty, &v).unwrap(), [0, 0, 0, 0, 7, 0, 0, 0]);
     }
 
     #[test]
