@@ -756,7 +756,8 @@ fn kernel_value_type(access: &KernelAccess) -> ValueType {
             KernelValue::Array(ty) | KernelValue::Struct(ty) => ty.clone(),
             KernelValue::Enum(names) => ValueType::Enum(names.held()),
             KernelValue::Pointer => ValueType::Pointer,
-            KernelValue::Aggregate { .. } => SIGNED,
+            // Refused where it is read; the type only keeps the map table going.
+            KernelValue::Aggregate { .. } | KernelValue::Float { .. } => SIGNED,
         },
     }
 }

@@ -49,7 +49,12 @@ pub enum View {
         to: CType,
     },
     Record(Record),
-    /// Anything else (void, floats, functions, forward declarations), named for messages.
+    /// `float`, `double`, `long double`: bytes with a size, but no value BPF can compute
+    /// with (the current release holds them only as part of a struct it prints).
+    Float {
+        size: u32,
+    },
+    /// Anything else (void, functions, forward declarations), named for messages.
     Other(String),
 }
 
@@ -173,7 +178,7 @@ impl<'a> KernelTypes<'a> {
                 }
                 KType::Record(r) => View::Record(r),
                 KType::Void => View::Other("void".into()),
-                KType::Float { .. } => View::Other("a floating-point number".into()),
+                KType::Float { size } => View::Float { size },
                 KType::Forward { name, union } => View::Other(format!(
                     "{} {name} (declared but not defined in BTF)",
                     if union { "union" } else { "struct" }
@@ -191,6 +196,7 @@ impl<'a> KernelTypes<'a> {
             View::Array { elem_size, len, .. } => elem_size * len,
             View::Pointer { .. } => 8,
             View::Record(r) => r.size,
+            View::Float { size } => size,
             View::Other(what) => {
                 return Err(Diagnostic::error(
                     format!("{what} has no size"),
@@ -221,7 +227,12 @@ impl<'a> KernelTypes<'a> {
                 }
                 Ok(KType::Enum(e)) => format!("enum {}", e.name),
                 Ok(KType::Void) => "void".into(),
-                Ok(KType::Float { size }) => format!("a {size}-byte float"),
+                Ok(KType::Float { size }) => match size {
+                    4 => "float".into(),
+                    8 => "double".into(),
+                    16 => "long double".into(),
+                    _ => format!("a {size}-byte float"),
+                },
                 Ok(KType::Forward { name, .. }) => name,
                 Ok(KType::FuncProto(_)) => "a function".into(),
                 Err(_) => format!("type {}", id.0),

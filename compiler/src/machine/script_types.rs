@@ -2,7 +2,9 @@
 //! as a C compiler for x86-64 lays them out, and answered beside the kernel's BTF: a type the
 //! script defines shadows the kernel's of the same name, as in bpftrace. `ScriptTypes` is a
 //! `MachineFacts` that answers type questions from the script first and hands everything else
-//! to the machine's facts, so that `ctype::KernelTypes` reads both the same way. It also names
+//! to the machine's facts, so that `ctype::KernelTypes` reads both the same way. A `float`,
+//! `double` or `long double` member takes its C size and alignment (the script reads no
+//! value of it, but the members after it must be where the C program put them). It also names
 //! the script's own integer types (`int32`, `uint8`) for pointer casts (`(int32 *)arg0`).
 
 use std::collections::HashMap;
@@ -297,6 +299,9 @@ impl<'f> ScriptTypes<'f> {
         if words == ["void"] {
             return Ok(TypeId::VOID);
         }
+        if let Some(t) = c_float(words) {
+            return Ok(self.add(t));
+        }
         let (space, name) = match words {
             ["struct", name] => (NameSpace::Struct, *name),
             ["union", name] => (NameSpace::Union, *name),
@@ -494,6 +499,19 @@ fn c_integer(words: &[&str]) -> Option<KType> {
             .map(|(size, signed)| int(name, size, signed, false)),
         _ => None,
     }
+}
+
+/// C's floating-point types as x86-64 lays them out (`long double` is the x87 80-bit type
+/// in 16 bytes). The script can hold no value of them, but a struct that has one keeps the
+/// bytes, so that the members after it sit where the C program put them.
+fn c_float(words: &[&str]) -> Option<KType> {
+    let size = match words {
+        ["float"] => 4,
+        ["double"] => 8,
+        ["long", "double"] => 16,
+        _ => return None,
+    };
+    Some(KType::Float { size })
 }
 
 /// Every one-word name `c_integer` knows.
@@ -812,6 +830,23 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn floating_point_members_take_their_c_size_and_alignment() {
+        let r = record(
+            "struct G { char c; float f; char d; double x; short s; long double q; } BEGIN {}",
+            "G",
+        );
+        let offs: Vec<u32> = offsets(&r).iter().map(|(_, o, _)| *o).collect();
+        assert_eq!(offs, [0, 4, 8, 16, 24, 32]);
+        assert_eq!(r.size, 48);
+        let u = record(
+            "union N { int i; float f; } struct Foo { int m; union N n; } BEGIN {}",
+            "Foo",
+        );
+        assert_eq!(offsets(&u)[1], ("n".into(), 4, None));
+        assert_eq!(u.size, 8);
     }
 
     #[test]

@@ -583,11 +583,16 @@ impl Typer<'_, '_> {
         let aggregate = || KernelValue::Aggregate {
             what: self.kt.describe(t),
         };
+        let float = || KernelValue::Float {
+            what: self.kt.describe(t),
+        };
         Ok(match self.kt.view(t, span)? {
             View::Int { size, signed } => KernelValue::Int { size, signed },
             View::Pointer { .. } => KernelValue::Pointer,
             View::CharArray { len } => KernelValue::Str { len },
+            View::Float { .. } => float(),
             View::Array { .. } => match self.array_type(t, span)? {
+                Some(array) if array_of_floats(&array) => float(),
                 Some(array) => KernelValue::Array(array),
                 None => aggregate(),
             },
@@ -611,7 +616,8 @@ impl Typer<'_, '_> {
 
     /// A value of type `t` as the script holds it when copied whole, as an element of an
     /// array or a member of a struct: integers, enums, pointers (as u64s), `char[N]` as
-    /// strings, and arrays and structs of those. `None` for anything else.
+    /// strings, floats (as bytes printed `null`), and arrays and structs of those. `None`
+    /// for anything else.
     fn array_type(&self, t: &CType, span: Span) -> Result<Option<ValueType>, Diagnostic> {
         if let Some(e) = self.enum_of(t) {
             return Ok(Some(ValueType::Enum(enum_names(&e, e.size))));
@@ -630,6 +636,7 @@ impl Typer<'_, '_> {
                 })
             }
             View::Record(r) if r.size <= MAX_STRUCT_VALUE => self.struct_layout(&r, t, span)?,
+            View::Float { size } => Some(ValueType::Float { size }),
             _ => None,
         })
     }
@@ -702,6 +709,16 @@ impl Typer<'_, '_> {
 /// The largest struct copied whole as a value (a `print(*curtask)` would not fit the
 /// stack, nor would printing it help).
 const MAX_STRUCT_VALUE: u32 = 1024;
+
+/// `float x[4]` (or `double y[2][2]`): nothing but bytes the script cannot read, when it
+/// is read on its own rather than as a struct's member.
+fn array_of_floats(t: &ValueType) -> bool {
+    match t {
+        ValueType::Float { .. } => true,
+        ValueType::Array { elem, .. } => array_of_floats(elem),
+        _ => false,
+    }
+}
 
 /// An enum's names for a value of `size` bytes.
 fn enum_names(e: &crate::types::Enum, size: u32) -> EnumNames {
@@ -941,6 +958,66 @@ mod tests {
         assert_eq!((layout.size, layout.align), (8, 4));
         assert!(matches!(layout.fields[3].ty, ValueType::Str { len: 2, .. }));
         assert!(matches!(layout.fields[4].ty, ValueType::Enum(_)));
+    }
+
+    /// A float member keeps its bytes, so the members after it are where C put them, and
+    /// prints as the current release's `null`; reading one on its own is refused.
+    #[test]
+    fn float_members_hold_their_place_and_are_refused_alone() {
+        let found = accesses(
+            "union N { int i; float f; } struct S { char c; double d; int after; \
+             float arr[2]; long double q; short last; union N n; } BEGIN { @ = *(struct S *)0; }",
+        );
+        let KernelAccess::Deref {
+            value: KernelValue::Struct(ValueType::Struct(layout)),
+            ..
+        } = &found[0]
+        else {
+            panic!("{found:?}")
+        };
+        let fields: Vec<(&str, u32, &ValueType)> = layout
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.offset, &f.ty))
+            .collect();
+        let float = |size| ValueType::Float { size };
+        assert_eq!(fields[1], ("d", 8, &float(8)));
+        assert_eq!(fields[2].1, 16);
+        assert_eq!(
+            fields[3],
+            (
+                "arr",
+                20,
+                &ValueType::Array {
+                    elem: Box::new(float(4)),
+                    len: 2
+                }
+            )
+        );
+        assert_eq!(fields[4], ("q", 32, &float(16)));
+        assert_eq!((fields[5].0, fields[5].1), ("last", 48));
+        assert_eq!((layout.size, layout.align), (64, 16));
+        let defined = "union N { int i; float f; } struct S { double d; float arr[2]; union N n; }";
+        for (read, what) in [
+            ("$s->d", "double"),
+            ("$s->n.f", "float"),
+            ("$s->arr", "float[2]"),
+        ] {
+            let source = format!("{defined} BEGIN {{ $s = (struct S *)0; @ = {read} + 1; }}");
+            assert_eq!(
+                compile_with_types(&source).unwrap_err(),
+                (
+                    read.into(),
+                    format!("a floating-point value (`{what}`) cannot be read")
+                ),
+            );
+        }
+        // Its address and its size need no value.
+        compile_with_types(
+            "struct S { int m; double d; } BEGIN { @p = &((struct S *)0)->d; \
+             @s = sizeof(((struct S *)0)->d) + sizeof(struct S); }",
+        )
+        .unwrap();
     }
 
     #[test]

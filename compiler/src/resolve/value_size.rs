@@ -145,7 +145,7 @@ fn kernel_layout(kt: &KernelTypes, t: &CType, span: Span) -> Option<Layout> {
 
 fn kernel_align(kt: &KernelTypes, t: &CType, span: Span) -> Option<u32> {
     Some(match kt.view(t, span).ok()? {
-        View::Int { size, .. } => size,
+        View::Int { size, .. } | View::Float { size } => size,
         View::Pointer { .. } => 8,
         View::CharArray { .. } => 1,
         View::Array { elem, .. } => kernel_align(kt, &elem, span)?,

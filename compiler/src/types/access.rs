@@ -71,6 +71,13 @@ pub enum KernelValue {
     /// A struct or union of a layout the script can hold: copied whole, a
     /// `ValueType::Struct`.
     Struct(ValueType),
+    /// A `float` or `double` (or an array of them): BPF computes with no floating point and
+    /// the current release holds no such value, so reading one is refused; a struct that
+    /// has one is held whole all the same (`ValueType::Float`, printed `null`). `what` is the
+    /// type as C writes it.
+    Float {
+        what: String,
+    },
     /// A struct, union or array the script cannot hold as a value (too large, or with
     /// members of no value type): only its members or elements can be read.
     Aggregate {
