@@ -11,6 +11,7 @@ pub(crate) mod fold;
 pub mod format;
 mod map_decl;
 pub(crate) mod range;
+mod script_floats;
 mod script_offsets;
 mod trace_printk;
 pub(crate) mod var_pointers;
@@ -363,6 +364,7 @@ pub fn check(program: &Program, options: &CheckOptions) -> Vec<Diagnostic> {
     c.declared_maps_unused();
     attach::iterator_runs_alone(program, &mut c.diags);
     script_offsets::check(program, &mut c.diags);
+    script_floats::check(program, &mut c.diags);
     if !saw_probe {
         let end = program
             .items

@@ -70,7 +70,7 @@ impl<'a> Visitor<'a> for Offsets<'_, '_> {
 }
 
 /// A machine with nothing to say: the script's own types are all `--check` reads.
-struct NoMachine;
+pub(super) struct NoMachine;
 
 impl MachineFacts for NoMachine {
     fn tracepoints(&self) -> Result<Vec<(String, String)>, FactError> {

@@ -110,15 +110,7 @@ impl ProbeLowerer<'_, '_> {
                 let r = self.read_int(&place, names.size, names.signed, read)?;
                 Ok(self.enum_value(r, &names))
             }
-            KernelValue::Float { what } => Err(Diagnostic::error(
-                format!("a floating-point value (`{what}`) cannot be read"),
-                e.span,
-                "BPF has no floating point",
-            )
-            .with_note(
-                "bpftrace reads no float or double; a struct that holds one prints it as `null`",
-            )
-            .with_help("print the whole struct, or read the integer members beside it")),
+            KernelValue::Float { what } => Err(crate::machine::ctype::float_read(&what, e.span)),
             KernelValue::Aggregate { what } => Err(Diagnostic::error(
                 format!("a whole {what} cannot be used as a value"),
                 e.span,

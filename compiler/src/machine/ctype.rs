@@ -512,6 +512,19 @@ fn is_args(e: &Expr) -> bool {
     matches!(&e.kind, ExprKind::Ident(n) if n == "args")
 }
 
+/// The refusal of a `float` or `double` (`what`, as C writes it) read as a value: BPF has
+/// no floating point and the current release gives such a member no type. One text for the
+/// run and for `--check`.
+pub fn float_read(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("a floating-point value (`{what}`) cannot be read"),
+        span,
+        "BPF has no floating point",
+    )
+    .with_note("bpftrace reads no float or double; a struct that holds one prints it as `null`")
+    .with_help("print the whole struct, or read the integer members beside it")
+}
+
 fn fact_diagnostic(e: FactError, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!("cannot read the kernel's types: {e}"),
