@@ -29,7 +29,9 @@ fn traced(
     } else {
         &[("TRACEBOUND_ATTACH_ONE", "1")]
     };
-    let mut tracer = e2e::Tracer::spawn_with_env(&["-e", script], vars);
+    // The budget is not what this checks: another process busy in the same functions must
+    // not have the run refused (e2e_budget checks the verdict).
+    let mut tracer = e2e::Tracer::spawn_with_env(&["--budget", "100", "-e", script], vars);
     tracer.wait_ready(0)?;
     watch.note_running(&tracer)?;
     workload()?;
@@ -50,7 +52,7 @@ fn traced(
 /// line whichever way it chose).
 fn dry_run_says(script: &str, wanted: &str) -> Result<(), String> {
     let out = Command::new(env!("CARGO_BIN_EXE_tracebound"))
-        .args(["--dry-run", "-e", script])
+        .args(["--dry-run", "--budget", "100", "-e", script])
         .output()
         .map_err(|e| e.to_string())?;
     let (code, err) = (

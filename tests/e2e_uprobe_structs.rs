@@ -29,20 +29,7 @@ const TYPES: &str = "union N { int i; float f; }; struct Foo { int m; union N n;
      struct Mixed { char c; double d; int after; float arr[2]; long double q; short last; };";
 
 fn build() -> Result<String, String> {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("uprobe-structs");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let source = dir.join("structs.c");
-    let binary = dir.join("tb_struct_with_union");
-    std::fs::write(&source, PROGRAM).map_err(|e| e.to_string())?;
-    let status = std::process::Command::new("cc")
-        .args(["-O1", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .status()
-        .map_err(|e| format!("cc: {e}"))?;
-    if !status.success() {
-        return Err("cc failed".into());
-    }
+    let binary = e2e::build_c("uprobe-structs", "tb_struct_with_union", PROGRAM, &["-O1"])?;
     Ok(binary.to_str().expect("utf-8 path").to_string())
 }
 

@@ -13,7 +13,7 @@ use crate::machine::ctype::{float_read, KernelTypes, TypeEnv, View};
 use crate::machine::script_types::ScriptTypes;
 use crate::span::Span;
 
-use super::script_offsets::NoMachine;
+use super::script_offsets::{visit_code, NoMachine};
 
 /// The errors of every read of a float member the script's definitions type.
 pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) {
@@ -30,13 +30,7 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) {
         not_read: HashSet::new(),
         diags,
     };
-    for item in &program.items {
-        match item {
-            Item::Probe(p) => reads.probe(p),
-            Item::Function(f) => reads.block(&f.body),
-            _ => {}
-        }
-    }
+    visit_code(program, &mut reads);
 }
 
 struct FloatReads<'t, 'd> {

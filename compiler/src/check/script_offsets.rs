@@ -33,10 +33,16 @@ pub fn check(program: &Program, diags: &mut Vec<Diagnostic>) {
         defined,
         diags,
     };
+    visit_code(program, &mut offsets);
+}
+
+/// Walks every probe and function body of `program` with `v` (the checks that read the
+/// script's own C types: `script_offsets`, `script_floats`).
+pub(super) fn visit_code<'a>(program: &'a Program, v: &mut impl Visitor<'a>) {
     for item in &program.items {
         match item {
-            Item::Probe(p) => offsets.probe(p),
-            Item::Function(f) => offsets.block(&f.body),
+            Item::Probe(p) => v.probe(p),
+            Item::Function(f) => v.block(&f.body),
             _ => {}
         }
     }
