@@ -702,6 +702,11 @@ impl ProbeLowerer<'_, '_> {
         {
             return self.array_equality(op == BinaryOp::Eq, lhs, rhs);
         }
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne)
+            && matches!(self.type_of(lhs), ValueType::Buf { .. })
+        {
+            return self.buf_equality(op == BinaryOp::Eq, lhs, rhs);
+        }
         let (a, sa) = self.int(lhs)?;
         let (b, sb) = self.int(rhs)?;
         // Signed when either side is, as in the current release, where a non-negative

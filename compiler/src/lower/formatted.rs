@@ -1,13 +1,14 @@
 //! Calls whose values the kernel side only collects and user space formats: `strftime`,
-//! `ntop`, `macaddr` and `buf`. Each builds its value (layout in `program::ValueType`) in a
+//! `ntop`, `macaddr` and `buf` (and `==` of two bufs). Each builds its value (layout in `program::ValueType`) in a
 //! stack slot of its own and returns it as memory.
 
 use super::buf_len;
+use super::memory::offset;
 use super::Lowering;
 use super::{ProbeLowerer, Val};
 use crate::ast::Expr;
 use crate::diagnostic::Diagnostic;
-use crate::insn::Helper;
+use crate::insn::{Cond, Helper};
 use crate::ir::{Addr, Inst, Operand, VReg};
 use crate::program::ValueType;
 use crate::span::Span;
@@ -104,6 +105,46 @@ impl ProbeLowerer<'_, '_> {
 
     /// `buf(p, n)` with a literal `n`: `n` bytes read through a pointer (or copied from
     /// memory the script already holds, NUL-padded).
+    /// `$a == $b` of two `buf` values: equal when their lengths and every byte are (a NUL
+    /// is a byte like any other); of different lengths never equal.
+    pub(super) fn buf_equality(&mut self, equal: bool, lhs: &Expr, rhs: &Expr) -> Lowering<Val> {
+        let a = self.expr(lhs)?;
+        let b = self.expr(rhs)?;
+        let (
+            Val::Mem {
+                addr: x,
+                ty: ValueType::Buf { len },
+            },
+            Val::Mem {
+                addr: y,
+                ty: ValueType::Buf { len: other },
+            },
+        ) = (a, b)
+        else {
+            return Err(Diagnostic::error(
+                "a `buf` compares only with another `buf`",
+                lhs.span.to(rhs.span),
+                "mismatched comparison",
+            ));
+        };
+        Ok(self.equality(equal, |l, differ| {
+            if len != other {
+                l.emit(Inst::Jump(differ));
+                return;
+            }
+            for i in 0..len as i32 {
+                let p = l.load_u8(offset(x, i));
+                let q = l.load_u8(offset(y, i));
+                l.emit(Inst::Branch {
+                    cond: Cond::Ne,
+                    a: p,
+                    b: Operand::Reg(q),
+                    then: differ,
+                });
+            }
+        }))
+    }
+
     pub(super) fn buf_call(&mut self, args: &[Expr], span: Span) -> Lowering<Val> {
         let Some(first) = args.first() else {
             return Err(Diagnostic::error(

@@ -560,6 +560,18 @@ impl ProbeLowerer<'_, '_> {
         });
     }
 
+    /// `*(u8 *)addr` into a new register.
+    pub fn load_u8(&mut self, addr: Addr) -> VReg {
+        let r = self.f.new_vreg();
+        self.emit(Inst::Load {
+            dst: r,
+            addr,
+            size: crate::insn::Size::B,
+            signed: false,
+        });
+        r
+    }
+
     /// `*(u64 *)addr` into a new register.
     pub fn load_u64(&mut self, addr: Addr) -> VReg {
         let r = self.f.new_vreg();
