@@ -89,16 +89,7 @@ impl<'a> Visitor<'a> for FloatReads<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::check::{check, CheckOptions};
-    use crate::parse::parse;
-
-    fn errors(source: &str) -> Vec<(String, String)> {
-        let program = parse(source).unwrap_or_else(|d| panic!("{source}: {}", d.message));
-        (check(&program, &CheckOptions::default()).into_iter())
-            .filter(|d| d.is_error())
-            .map(|d| (d.message.clone(), source[d.span().range()].to_string()))
-            .collect()
-    }
+    use crate::check::tests::errors;
 
     const TYPES: &str = "union N { int i; float f; } struct Foo { int m; union N n; double d[2]; }";
 

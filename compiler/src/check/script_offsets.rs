@@ -104,16 +104,7 @@ fn unavailable() -> FactError {
 
 #[cfg(test)]
 mod tests {
-    use crate::check::{check, CheckOptions};
-    use crate::parse::parse;
-
-    fn errors(source: &str) -> Vec<(String, String)> {
-        let program = parse(source).unwrap_or_else(|d| panic!("{source}: {}", d.message));
-        (check(&program, &CheckOptions::default()).into_iter())
-            .filter(|d| d.is_error())
-            .map(|d| (d.message.clone(), source[d.span().range()].to_string()))
-            .collect()
-    }
+    use crate::check::tests::errors;
 
     #[test]
     fn a_field_the_scripts_struct_lacks_is_an_error_at_the_field() {

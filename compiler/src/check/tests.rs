@@ -27,7 +27,9 @@ fn errors_with(source: &str, positional: Option<usize>) -> Vec<(String, String)>
         .collect()
 }
 
-fn errors(source: &str) -> Vec<(String, String)> {
+/// Every error of `source` (its `$N` left), as `errors_with` gives them; shared with the
+/// checks' own test modules.
+pub(super) fn errors(source: &str) -> Vec<(String, String)> {
     errors_with(source, None)
 }
 
