@@ -50,10 +50,8 @@ pub fn array_maps(program: &Program) -> HashSet<String> {
 /// `kstack`'s arguments as written (`kstack(perf, 5)`: `["perf", "5"]`), or `None` for any
 /// other key: which stack map the key's ids come from.
 fn kernel_stack_shape(key: &Expr) -> Option<Vec<String>> {
-    let args: &[Expr] = match &key.kind {
-        ExprKind::Ident(name) if name == "kstack" => &[],
-        ExprKind::Call { name, args } if name.name == "kstack" => args,
-        _ => return None,
+    let (false, args) = super::stacks::stack_call(key)? else {
+        return None;
     };
     args.iter()
         .map(|a| match &a.kind {

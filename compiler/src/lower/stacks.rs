@@ -124,7 +124,7 @@ pub(crate) fn stack_type(
 }
 
 /// `kstack(...)`/`ustack(...)` as written: whether it is the user stack, and its arguments.
-fn stack_call(e: &Expr) -> Option<(bool, &[Expr])> {
+pub(super) fn stack_call(e: &Expr) -> Option<(bool, &[Expr])> {
     let (name, args): (&str, &[Expr]) = match &e.kind {
         ExprKind::Ident(name) => (name, &[]),
         ExprKind::Call { name, args } => (&name.name, args),

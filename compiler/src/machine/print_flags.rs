@@ -14,13 +14,17 @@ const GFP_TRACEPOINT: (&str, &str, &str) = ("kmem", "kmalloc", "gfp_flags");
 pub fn gfp_flag_names(facts: &dyn MachineFacts) -> Result<FlagNames, FactError> {
     let (category, event, field) = GFP_TRACEPOINT;
     let format = facts.tracepoint_format(category, event)?;
-    // gfp_t is the kernel's `typedef unsigned int gfp_t`, cast to in every mask.
-    let mut types = HeaderMacros::default();
-    types.add("<kernel>", "#define gfp_t unsigned int\n");
-    flag_table(&format.print_fmt, field, &types).ok_or_else(|| FactError::Malformed {
+    flag_table(&format.print_fmt, field, &gfp_types()).ok_or_else(|| FactError::Malformed {
         what: format!("the print format of tracepoint {category}:{event}"),
         reason: format!("no table of {field} names tracebound reads"),
     })
+}
+
+/// gfp_t, cast to in every mask, as the kernel's `typedef unsigned int gfp_t`.
+fn gfp_types() -> HeaderMacros {
+    let mut types = HeaderMacros::default();
+    types.add("<kernel>", "#define gfp_t unsigned int\n");
+    types
 }
 
 /// The table `__print_flags(REC->field, ...)` of `print_fmt`, its masks evaluated with
@@ -81,12 +85,6 @@ pub fn flags_text(flags: u64, names: &[(u64, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn gfp_types() -> HeaderMacros {
-        let mut types = HeaderMacros::default();
-        types.add("<kernel>", "#define gfp_t unsigned int\n");
-        types
-    }
 
     // Cut from a 6.x kmem:kmalloc print format: a compound mask, then single bits.
     const PRINT_FMT: &str = r#""call_site=%pS gfp_flags=%s", REC->call_site, (REC->gfp_flags) ? __print_flags(REC->gfp_flags, "|", {( unsigned long)((( gfp_t)(((1UL)) << (10))) | (( gfp_t)(((1UL)) << (6))) | (( gfp_t)(((1UL)) << (7)))), "GFP_KERNEL"}, {( unsigned long)(( gfp_t)((((1UL))) << (0))), "GFP_DMA"}, {( unsigned long)(( gfp_t)((((1UL))) << (6))), "__GFP_IO"}, {( unsigned long)(( gfp_t)((((1UL))) << (7))), "__GFP_FS"}, { 0, ((void *)0) } ) : "none""#;
